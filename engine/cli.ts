@@ -1,0 +1,59 @@
+// `npm run db -- --port P --dbpath DIR`: the embedded engine alone, for tools that speak the MongoDB protocol.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startEngine } from './server.ts';
+
+const usage = `usage: npm run db -- [--port 27017] [--dbpath ./data/db | --memory] [--host 127.0.0.1]
+
+  --port     TCP port to listen on (default 27017; 0 picks a free port)
+  --dbpath   data directory (default ./data/db); every acknowledged write survives a crash
+  --memory   keep data in memory only
+  --host     address to bind (default 127.0.0.1; the engine has no authentication: keep it on loopback)`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${usage}\n`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '27017' },
+      dbpath: { type: 'string' },
+      memory: { type: 'boolean', default: false },
+      host: { type: 'string', default: '127.0.0.1' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (err) {
+  fail((err as Error).message);
+}
+if (values.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: expected an integer 0..65535, got "${values.port}"`);
+if (values.memory && values.dbpath) fail('--memory and --dbpath exclude each other');
+const dbPath = values.memory ? null : path.resolve(values.dbpath ?? './data/db');
+
+const log = (level: string) => (obj: object, msg?: string) =>
+  process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj })}\n`);
+const logger = { info: log('info'), warn: log('warn'), error: log('error'), debug: () => {} };
+
+try {
+  const engine = await startEngine({ host: values.host, port, dbPath, logger });
+  process.stdout.write(`embedded engine ready: ${engine.uri}  (data: ${dbPath ?? 'memory only'}); Ctrl-C stops\n`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    await engine.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+} catch (err) {
+  fail(`cannot start the engine: ${(err as Error).message}`);
+}

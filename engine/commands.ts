@@ -1,0 +1,636 @@
+// Command handlers. Each receives the parsed command and answers with the reply document MongoDB would give.
+import os from 'node:os';
+import { ObjectId } from 'bson';
+import type { Access } from './access.ts';
+import { type Catalog, type JournalOp, validateNamespace } from './catalog.ts';
+import { type Collection, type Entry, type IndexSpec, exactOfView, validateIndexSpec } from './collection.ts';
+import { Cursors, batchSizeOf } from './cursors.ts';
+import { ErrorCodes, MongoServerError, fail } from './errors.ts';
+import { applyProjection, validateProjection } from './projection.ts';
+import { compileFilter, isReadOnlyPipeline, parseSort, runPipeline, sortBy, validatePipeline } from './query.ts';
+import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './update.ts';
+import { type Doc, cloneValue, compareValues, encodeKey, isPlainObject, pathValuesForIndex, toNumber, valuesEqual } from './values.ts';
+
+export interface ServerInfo {
+  host: string;
+  port: number;
+  setName: string;
+  electionId: ObjectId;
+  startedAt: number;
+  persistent: boolean;
+  connections: { current: number; total: number };
+  counters: Record<'insert' | 'query' | 'update' | 'delete' | 'getmore' | 'command', number>;
+}
+
+export interface CommandContext {
+  db: string;
+  body: Doc;
+  access: Access;
+  catalog: Catalog;
+  cursors: Cursors;
+  server: ServerInfo;
+  connectionId: number;
+  inTransaction: boolean;
+}
+
+type Handler = (ctx: CommandContext) => Doc;
+
+export const VERSION = '7.0.14';
+export const MAX_WIRE_VERSION = 21;
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers
+
+const nameArg = (ctx: CommandContext, field: string): string => {
+  const v = ctx.body[field];
+  if (typeof v !== 'string' || v.length === 0) {
+    fail(ErrorCodes.InvalidNamespace, `collection name has invalid type ${v === null ? 'null' : typeof v}`);
+  }
+  return v as string;
+};
+
+const intArg = (v: unknown, name: string, fallback: number): number => {
+  if (v === undefined || v === null) return fallback;
+  const n = toNumber(v);
+  if (!Number.isFinite(n) || !Number.isInteger(n)) fail(ErrorCodes.TypeMismatch, `Field '${name}' must be a number`);
+  return n;
+};
+
+const docArg = (v: unknown, name: string): Doc | undefined => {
+  if (v === undefined || v === null) return undefined;
+  if (!isPlainObject(v)) fail(ErrorCodes.TypeMismatch, `BSON field '${name}' is the wrong type '${Array.isArray(v) ? 'array' : typeof v}', expected type 'object'`);
+  return v as Doc;
+};
+
+/** Options MongoDB supports that this engine would silently ignore: refuse them instead. */
+function refuse(ctx: CommandContext, fields: string[]): void {
+  for (const f of fields) {
+    if (ctx.body[f] !== undefined && ctx.body[f] !== false) {
+      fail(ErrorCodes.NotImplemented, `option '${f}' of '${Object.keys(ctx.body)[0]}' is not supported by the embedded engine`);
+    }
+  }
+  const collation = ctx.body.collation as Doc | undefined;
+  if (collation && !(Object.keys(collation).length === 1 && collation.locale === 'simple')) {
+    fail(ErrorCodes.NotImplemented, 'collations other than the simple binary one are not supported by the embedded engine');
+  }
+}
+
+/** Prepares a document for insertion: _id first, generated when absent, never an array or undefined. */
+function withId(doc: Doc): Doc {
+  if (!isPlainObject(doc)) fail(ErrorCodes.TypeMismatch, 'documents to insert must be objects');
+  const id = doc._id === undefined ? new ObjectId() : doc._id;
+  if (Array.isArray(id)) fail(ErrorCodes.InvalidIdField, "The '_id' value cannot be of type array");
+  if (id instanceof RegExp || (id as { _bsontype?: string })?._bsontype === 'BSONRegExp') {
+    fail(ErrorCodes.InvalidIdField, "The '_id' value cannot be of type regex");
+  }
+  if (isPlainObject(id) && Object.keys(id).some((k) => k.startsWith('$'))) {
+    fail(ErrorCodes.DollarPrefixedFieldName, "_id fields may not contain '$'-prefixed fields");
+  }
+  const out: Doc = { _id: id };
+  for (const k of Object.keys(doc)) if (k !== '_id') out[k] = doc[k];
+  return out;
+}
+
+/** Replaces views that came straight from storage by their exact documents (aggregation output). */
+function fromView(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  const exact = exactOfView.get(v);
+  if (exact) return exact;
+  if (Array.isArray(v)) return v.map(fromView);
+  if (!isPlainObject(v)) return v;
+  const out: Doc = {};
+  for (const k of Object.keys(v)) out[k] = fromView(v[k]);
+  return out;
+}
+
+const ns = (ctx: CommandContext, coll: string) => `${ctx.db}.${coll}`;
+
+function findEntries(ctx: CommandContext, coll: Collection | undefined, filter: Doc | undefined, sort: Doc | undefined, limit?: number): Entry[] {
+  if (!coll) {
+    compileFilter(filter); // still validate the filter
+    return [];
+  }
+  const spec = parseSort(sort);
+  const entries = ctx.access.match(coll, filter, { limit: spec ? undefined : limit });
+  return spec ? sortBy(entries, spec, (e) => e.exact) : entries;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Handshake and server information
+
+function hello(ctx: CommandContext): Doc {
+  const me = `${ctx.server.host}:${ctx.server.port}`;
+  const now = new Date();
+  return {
+    helloOk: true,
+    ismaster: true,
+    isWritablePrimary: true,
+    maxBsonObjectSize: 16 * 1024 * 1024,
+    maxMessageSizeBytes: 48_000_000,
+    maxWriteBatchSize: 100_000,
+    localTime: now,
+    logicalSessionTimeoutMinutes: 30,
+    connectionId: ctx.connectionId,
+    minWireVersion: 0,
+    maxWireVersion: MAX_WIRE_VERSION,
+    readOnly: false,
+    setName: ctx.server.setName,
+    setVersion: 1,
+    electionId: ctx.server.electionId,
+    hosts: [me],
+    primary: me,
+    me,
+    secondary: false,
+    lastWrite: { lastWriteDate: now, majorityWriteDate: now },
+  };
+}
+
+function buildInfo(): Doc {
+  return {
+    version: VERSION,
+    gitVersion: 'embedded',
+    versionArray: VERSION.split('.').map(Number).concat(0),
+    modules: [],
+    allocator: 'system',
+    javascriptEngine: 'none',
+    sysInfo: 'deprecated',
+    bits: 64,
+    debug: false,
+    maxBsonObjectSize: 16 * 1024 * 1024,
+    storageEngines: ['embedded'],
+  };
+}
+
+function serverStatus(ctx: CommandContext): Doc {
+  const uptimeMillis = Date.now() - ctx.server.startedAt;
+  return {
+    host: os.hostname(),
+    version: VERSION,
+    process: 'oa-archive-embedded-engine',
+    pid: process.pid,
+    uptime: Math.floor(uptimeMillis / 1000),
+    uptimeMillis,
+    localTime: new Date(),
+    connections: { current: ctx.server.connections.current, available: 10_000, totalCreated: ctx.server.connections.total },
+    opcounters: { ...ctx.server.counters },
+    storageEngine: { name: 'embedded', persistent: ctx.server.persistent },
+    repl: { setName: ctx.server.setName, isWritablePrimary: true, primary: `${ctx.server.host}:${ctx.server.port}` },
+  };
+}
+
+function listDatabases(ctx: CommandContext): Doc {
+  const filter = compileFilter(docArg(ctx.body.filter, 'filter'));
+  const databases = [...ctx.catalog.dbs.entries()]
+    .map(([name, colls]) => {
+      let docs = 0;
+      for (const c of colls.values()) docs += c.docs.size;
+      return { name, sizeOnDisk: docs * 100, empty: docs === 0 };
+    })
+    .filter((d) => filter.test(d))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  if (ctx.body.nameOnly) return { databases: databases.map((d) => ({ name: d.name })) };
+  const totalSize = databases.reduce((s, d) => s + d.sizeOnDisk, 0);
+  return { databases, totalSize, totalSizeMb: Math.floor(totalSize / 1024 / 1024) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reads
+
+function find(ctx: CommandContext): Doc {
+  ctx.server.counters.query++;
+  const name = nameArg(ctx, 'find');
+  refuse(ctx, ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId']);
+  const filter = docArg(ctx.body.filter, 'filter');
+  const projection = docArg(ctx.body.projection, 'projection');
+  if (projection) validateProjection(projection);
+  const skip = intArg(ctx.body.skip, 'skip', 0);
+  let limit = intArg(ctx.body.limit, 'limit', 0);
+  let singleBatch = ctx.body.singleBatch === true;
+  if (skip < 0) fail(ErrorCodes.BadValue, 'skip value must be non-negative');
+  if (limit < 0) {
+    limit = -limit;
+    singleBatch = true;
+  }
+  const coll = ctx.access.collection(ctx.db, name);
+  let entries = findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined);
+  entries = entries.slice(skip, limit ? skip + limit : undefined);
+  const docs = entries.map((e) => (projection ? applyProjection(e.exact, projection) : e.exact));
+  return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch) };
+}
+
+function getMore(ctx: CommandContext): Doc {
+  ctx.server.counters.getmore++;
+  const collection = nameArg(ctx, 'collection');
+  return { cursor: ctx.cursors.more(ctx.body.getMore, collection, ctx.db, batchSizeOf(ctx.body.batchSize, undefined)) };
+}
+
+function killCursors(ctx: CommandContext): Doc {
+  nameArg(ctx, 'killCursors');
+  const ids = ctx.body.cursors;
+  if (!Array.isArray(ids)) fail(ErrorCodes.TypeMismatch, "Field 'cursors' must be an array");
+  const { killed, notFound } = ctx.cursors.kill(ids as unknown[]);
+  return { cursorsKilled: killed, cursorsNotFound: notFound, cursorsAlive: [], cursorsUnknown: [] };
+}
+
+function count(ctx: CommandContext): Doc {
+  ctx.server.counters.command++;
+  const name = nameArg(ctx, 'count');
+  refuse(ctx, []);
+  const coll = ctx.access.collection(ctx.db, name);
+  const skip = intArg(ctx.body.skip, 'skip', 0);
+  const limit = Math.abs(intArg(ctx.body.limit, 'limit', 0));
+  const query = docArg(ctx.body.query, 'query');
+  let n: number;
+  if (!coll) n = 0;
+  else if (!query || Object.keys(query).length === 0) n = ctx.access.size(coll);
+  else n = ctx.access.match(coll, query).length;
+  n = Math.max(0, n - skip);
+  if (limit) n = Math.min(n, limit);
+  return { n };
+}
+
+function distinct(ctx: CommandContext): Doc {
+  const name = nameArg(ctx, 'distinct');
+  refuse(ctx, []);
+  const key = ctx.body.key;
+  if (typeof key !== 'string' || !key) fail(ErrorCodes.TypeMismatch, "BSON field 'distinct.key' is missing or not a string");
+  const coll = ctx.access.collection(ctx.db, name);
+  const entries = findEntries(ctx, coll, docArg(ctx.body.query, 'query'), undefined);
+  const seen = new Map<string, unknown>();
+  for (const e of entries) {
+    for (const v of pathValuesForIndex(e.exact, key as string)) {
+      if (v === undefined) continue;
+      const k = encodeKey(v);
+      if (!seen.has(k)) seen.set(k, v);
+    }
+  }
+  return { values: [...seen.values()].sort(compareValues) };
+}
+
+function aggregate(ctx: CommandContext): Doc {
+  ctx.server.counters.command++;
+  const target = ctx.body.aggregate;
+  if (typeof target !== 'string') fail(ErrorCodes.NotImplemented, 'collection-less aggregate is not supported by the embedded engine');
+  const name = target as string;
+  refuse(ctx, ['explain']);
+  if (!isPlainObject(ctx.body.cursor)) fail(ErrorCodes.FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument");
+  const pipeline = validatePipeline(ctx.body.pipeline);
+  const coll = ctx.access.collection(ctx.db, name);
+  let stages = pipeline;
+  let entries: Entry[] = [];
+  if (coll) {
+    // A leading $match can use an index.
+    const first = pipeline[0];
+    if (first && '$match' in first) {
+      entries = ctx.access.match(coll, first.$match as Doc);
+      stages = pipeline.slice(1);
+    } else entries = ctx.access.all(coll);
+  }
+  const readOnly = isReadOnlyPipeline(stages);
+  const prepare = (es: Entry[]) => es.map((e) => (readOnly ? e.view : cloneValue(e.view)));
+  const views = prepare(entries);
+  const resolve = (other: string): Doc[] => {
+    const c = ctx.access.collection(ctx.db, other);
+    return c ? prepare(ctx.access.all(c)) : [];
+  };
+  const out = stages.length ? runPipeline(views, stages, resolve) : views;
+  const docs = out.map((d) => fromView(d) as Doc);
+  const cursorOpts = ctx.body.cursor as Doc;
+  return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(cursorOpts.batchSize, undefined)) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Writes
+
+interface WriteOutcome {
+  reply: Doc;
+  /** True when any statement failed: a transaction aborts on it. */
+  failed: boolean;
+}
+
+function writeLoop<T>(items: T[], ordered: boolean, run: (item: T, index: number) => void): Doc[] {
+  const errors: Doc[] = [];
+  for (let i = 0; i < items.length; i++) {
+    try {
+      run(items[i], i);
+    } catch (err) {
+      if (!(err instanceof MongoServerError)) throw err;
+      if (err.labels.includes('TransientTransactionError')) throw err; // conflicts abort the whole command
+      errors.push(err.toWriteError(i));
+      if (ordered) break;
+    }
+  }
+  return errors;
+}
+
+function statements(ctx: CommandContext, field: string): Doc[] {
+  const list = ctx.body[field];
+  if (!Array.isArray(list)) fail(ErrorCodes.FailedToParse, `BSON field '${Object.keys(ctx.body)[0]}.${field}' is missing but a required field`);
+  if ((list as unknown[]).length === 0) fail(ErrorCodes.InvalidLength, `Write batch sizes must be between 1 and 100000. Got 0 operations.`);
+  return list as Doc[];
+}
+
+function insert(ctx: CommandContext): WriteOutcome {
+  const name = nameArg(ctx, 'insert');
+  validateNamespace(ctx.db, name);
+  const docs = statements(ctx, 'documents');
+  const coll = ctx.access.ensureCollection(ctx.db, name);
+  let n = 0;
+  const writeErrors = writeLoop(docs, ctx.body.ordered !== false, (doc) => {
+    ctx.access.insert(coll, withId(doc));
+    n++;
+  });
+  ctx.server.counters.insert += n;
+  return { reply: writeErrors.length ? { n, writeErrors } : { n }, failed: writeErrors.length > 0 };
+}
+
+/** Applies an update or replacement to one document; returns the new document and whether it changed. */
+function updatedDoc(current: Doc, u: Doc, query: Doc | undefined, arrayFilters: Doc[] | undefined): { doc: Doc; modified: boolean } {
+  if (isOperatorUpdate(u)) return applyUpdate(current, u, { arrayFilters, query, now: new Date() });
+  const doc = applyReplacement(current, u);
+  return { doc, modified: !valuesEqual(doc, current) };
+}
+
+function upsertDoc(query: Doc | undefined, u: Doc, arrayFilters: Doc[] | undefined): Doc {
+  const seed = upsertSeed(query ?? {});
+  const doc = isOperatorUpdate(u)
+    ? applyUpdate(seed, u, { arrayFilters, query, isInsert: true, now: new Date() }).doc
+    : { ...(seed._id !== undefined && u._id === undefined ? { _id: seed._id } : {}), ...u };
+  return withId(doc);
+}
+
+function checkUpdateArg(u: unknown): Doc {
+  if (Array.isArray(u)) fail(ErrorCodes.NotImplemented, 'pipeline-style updates are not supported by the embedded engine');
+  if (!isPlainObject(u)) fail(ErrorCodes.FailedToParse, 'Update argument must be either an object or an array');
+  return u as Doc;
+}
+
+function update(ctx: CommandContext): WriteOutcome {
+  const name = nameArg(ctx, 'update');
+  const stmts = statements(ctx, 'updates');
+  let n = 0;
+  let nModified = 0;
+  const upserted: Doc[] = [];
+  const writeErrors = writeLoop(stmts, ctx.body.ordered !== false, (stmt, index) => {
+    const q = docArg(stmt.q, 'q');
+    const u = checkUpdateArg(stmt.u);
+    const arrayFilters = stmt.arrayFilters as Doc[] | undefined;
+    const multi = stmt.multi === true;
+    if (multi && !isOperatorUpdate(u)) fail(ErrorCodes.FailedToParse, 'multi update is not supported for replacement-style update');
+    if (stmt.collation) fail(ErrorCodes.NotImplemented, 'collations are not supported by the embedded engine');
+    let coll = ctx.access.collection(ctx.db, name);
+    const matches = findEntries(ctx, coll, q, docArg(stmt.sort, 'sort'), multi ? undefined : 1);
+    for (const entry of multi ? matches : matches.slice(0, 1)) {
+      const { doc, modified } = updatedDoc(entry.exact, u, q, arrayFilters);
+      if (modified) {
+        ctx.access.replace(coll!, entry, doc);
+        nModified++;
+      }
+      n++;
+    }
+    if (matches.length === 0 && stmt.upsert === true) {
+      coll ??= ctx.access.ensureCollection(ctx.db, name);
+      const doc = upsertDoc(q, u, arrayFilters);
+      ctx.access.insert(coll, doc);
+      upserted.push({ index, _id: doc._id });
+      n++;
+    }
+  });
+  ctx.server.counters.update += stmts.length;
+  const reply: Doc = { n, nModified };
+  if (upserted.length) reply.upserted = upserted;
+  if (writeErrors.length) reply.writeErrors = writeErrors;
+  return { reply, failed: writeErrors.length > 0 };
+}
+
+function remove(ctx: CommandContext): WriteOutcome {
+  const name = nameArg(ctx, 'delete');
+  const stmts = statements(ctx, 'deletes');
+  let n = 0;
+  const writeErrors = writeLoop(stmts, ctx.body.ordered !== false, (stmt) => {
+    const limit = intArg(stmt.limit, 'limit', 0);
+    if (limit !== 0 && limit !== 1) fail(ErrorCodes.FailedToParse, 'The limit field in delete objects must be 0 or 1.');
+    if (stmt.collation) fail(ErrorCodes.NotImplemented, 'collations are not supported by the embedded engine');
+    const coll = ctx.access.collection(ctx.db, name);
+    if (!coll) return;
+    for (const entry of ctx.access.match(coll, docArg(stmt.q, 'q'), { limit })) {
+      ctx.access.delete(coll, entry);
+      n++;
+    }
+  });
+  ctx.server.counters.delete += stmts.length;
+  return { reply: writeErrors.length ? { n, writeErrors } : { n }, failed: writeErrors.length > 0 };
+}
+
+function findAndModify(ctx: CommandContext): WriteOutcome {
+  const name = nameArg(ctx, Object.keys(ctx.body)[0]);
+  const query = docArg(ctx.body.query, 'query');
+  const fields = docArg(ctx.body.fields, 'fields');
+  if (fields) validateProjection(fields);
+  const removeIt = ctx.body.remove === true;
+  const u = ctx.body.update;
+  if (removeIt && u !== undefined) fail(ErrorCodes.FailedToParse, 'Cannot specify both an update and remove=true');
+  if (!removeIt && u === undefined) fail(ErrorCodes.FailedToParse, 'Either an update or remove=true must be specified');
+  if (removeIt && ctx.body.upsert === true) fail(ErrorCodes.FailedToParse, 'Cannot specify both upsert=true and remove=true');
+  refuse(ctx, []);
+  const returnNew = ctx.body.new === true;
+  const project = (d: Doc | null) => (d && fields ? applyProjection(d, fields) : d);
+  let coll = ctx.access.collection(ctx.db, name);
+  const [target] = findEntries(ctx, coll, query, docArg(ctx.body.sort, 'sort'), 1);
+  if (removeIt) {
+    if (target) ctx.access.delete(coll!, target);
+    ctx.server.counters.delete++;
+    return { reply: { lastErrorObject: { n: target ? 1 : 0 }, value: project(target?.exact ?? null) }, failed: false };
+  }
+  const update = checkUpdateArg(u);
+  const arrayFilters = ctx.body.arrayFilters as Doc[] | undefined;
+  ctx.server.counters.update++;
+  if (target) {
+    const { doc, modified } = updatedDoc(target.exact, update, query, arrayFilters);
+    if (modified) ctx.access.replace(coll!, target, doc);
+    return { reply: { lastErrorObject: { n: 1, updatedExisting: true }, value: project(returnNew ? doc : target.exact) }, failed: false };
+  }
+  if (ctx.body.upsert === true) {
+    coll ??= ctx.access.ensureCollection(ctx.db, name);
+    const doc = upsertDoc(query, update, arrayFilters);
+    ctx.access.insert(coll, doc);
+    return {
+      reply: { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: project(returnNew ? doc : null) },
+      failed: false,
+    };
+  }
+  return { reply: { lastErrorObject: { n: 0, updatedExisting: false }, value: null }, failed: false };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Catalog commands
+
+const UNSUPPORTED_CREATE_OPTIONS = [
+  'capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'viewOn', 'pipeline', 'timeseries',
+  'clusteredIndex', 'changeStreamPreAndPostImages', 'expireAfterSeconds', 'storageEngine', 'indexOptionDefaults',
+  'encryptedFields',
+];
+
+function create(ctx: CommandContext): Doc {
+  const name = nameArg(ctx, 'create');
+  validateNamespace(ctx.db, name);
+  for (const opt of UNSUPPORTED_CREATE_OPTIONS) {
+    if (ctx.body[opt] !== undefined) fail(ErrorCodes.InvalidOptions, `collection option '${opt}' is not supported by the embedded engine`);
+  }
+  refuse(ctx, []);
+  if (ctx.catalog.get(ctx.db, name)) fail(ErrorCodes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
+  ctx.access.ensureCollection(ctx.db, name);
+  return {};
+}
+
+function drop(ctx: CommandContext, ops: JournalOp[]): Doc {
+  const name = nameArg(ctx, 'drop');
+  const coll = ctx.catalog.get(ctx.db, name);
+  if (!coll) return { ns: ns(ctx, name) };
+  const nIndexesWas = coll.indexes.size;
+  ctx.catalog.drop(ctx.db, name);
+  ops.push({ o: 'drop', db: ctx.db, c: name });
+  return { nIndexesWas, ns: ns(ctx, name) };
+}
+
+function dropDatabase(ctx: CommandContext, ops: JournalOp[]): Doc {
+  if (ctx.catalog.dropDatabase(ctx.db)) ops.push({ o: 'dropDb', db: ctx.db });
+  return { dropped: ctx.db };
+}
+
+function listCollections(ctx: CommandContext): Doc {
+  const filter = compileFilter(docArg(ctx.body.filter, 'filter'));
+  const nameOnly = ctx.body.nameOnly === true;
+  const docs = ctx.catalog
+    .list(ctx.db)
+    .map((c) => ({
+      name: c.name,
+      type: 'collection',
+      options: c.options,
+      info: { readOnly: false, uuid: c.uuid },
+      idIndex: { v: 2, key: { _id: 1 }, name: '_id_' },
+    }))
+    .filter((d) => filter.test(d as Doc))
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((d) => (nameOnly ? { name: d.name, type: d.type } : d));
+  const cursor = docArg(ctx.body.cursor, 'cursor');
+  return { cursor: ctx.cursors.first(`${ctx.db}.$cmd.listCollections`, docs, batchSizeOf(cursor?.batchSize, undefined)) };
+}
+
+function createIndexes(ctx: CommandContext, ops: JournalOp[]): Doc {
+  const name = nameArg(ctx, 'createIndexes');
+  validateNamespace(ctx.db, name);
+  const specs = ctx.body.indexes;
+  if (!Array.isArray(specs) || specs.length === 0) fail(ErrorCodes.BadValue, 'Must specify at least one index to create');
+  const validated = (specs as unknown[]).map(validateIndexSpec);
+  const existed = ctx.catalog.get(ctx.db, name) !== undefined;
+  const coll = ctx.catalog.ensure(ctx.db, name, ops);
+  const numIndexesBefore = coll.indexes.size;
+  let created = 0;
+  for (const spec of validated) {
+    const clean: IndexSpec = { v: 2, key: spec.key, name: spec.name };
+    for (const opt of ['unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds', 'hidden'] as const) {
+      if (spec[opt] !== undefined) clean[opt] = spec[opt] as never;
+    }
+    if (coll.addIndex(clean).created) {
+      ops.push({ o: 'index', db: ctx.db, c: name, spec: clean });
+      created++;
+    }
+  }
+  const reply: Doc = { numIndexesBefore, numIndexesAfter: coll.indexes.size, createdCollectionAutomatically: !existed };
+  if (created === 0) reply.note = 'all indexes already exist';
+  return reply;
+}
+
+function listIndexes(ctx: CommandContext): Doc {
+  const name = nameArg(ctx, 'listIndexes');
+  const coll = ctx.catalog.get(ctx.db, name);
+  if (!coll) fail(ErrorCodes.NamespaceNotFound, `ns does not exist: ${ns(ctx, name)}`);
+  const docs = [...coll!.indexes.values()].map((ix) => ({ ...ix.spec, v: 2 }));
+  const cursor = docArg(ctx.body.cursor, 'cursor');
+  return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(cursor?.batchSize, undefined)) };
+}
+
+function dropIndexes(ctx: CommandContext, ops: JournalOp[]): Doc {
+  const name = nameArg(ctx, 'dropIndexes');
+  const coll = ctx.catalog.get(ctx.db, name);
+  if (!coll) fail(ErrorCodes.NamespaceNotFound, `ns not found ${ns(ctx, name)}`);
+  const c = coll!;
+  const nIndexesWas = c.indexes.size;
+  const arg = ctx.body.index;
+  let names: string[];
+  if (arg === '*') names = [...c.indexes.keys()].filter((n) => n !== '_id_');
+  else if (typeof arg === 'string') names = [arg];
+  else if (Array.isArray(arg)) names = arg.map(String);
+  else if (isPlainObject(arg)) {
+    const match = [...c.indexes.values()].find((ix) => valuesEqual(ix.spec.key, arg));
+    if (!match) fail(ErrorCodes.IndexNotFound, `can't find index with key: ${JSON.stringify(arg)}`);
+    names = [match!.name];
+  } else return fail(ErrorCodes.TypeMismatch, "BSON field 'index' must be a string, an array or an object");
+  for (const n of names) {
+    if (n === '_id_') fail(ErrorCodes.InvalidOptions, 'cannot drop _id index');
+    if (!c.indexes.has(n)) fail(ErrorCodes.IndexNotFound, `index not found with name [${n}]`);
+  }
+  for (const n of names) {
+    c.indexes.delete(n);
+    ops.push({ o: 'dropIndex', db: ctx.db, c: name, name: n });
+  }
+  return { nIndexesWas };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export type CommandKind = 'read' | 'write' | 'catalog' | 'admin';
+
+export interface CommandDef {
+  kind: CommandKind;
+  /** Allowed inside a multi-document transaction. */
+  inTransaction?: boolean;
+  /** A retryable write: replies are remembered per session and txnNumber. */
+  retryable?: boolean;
+  run: (ctx: CommandContext, ops: JournalOp[]) => Doc | WriteOutcome;
+}
+
+const ok = (): Doc => ({});
+
+export const COMMANDS: Record<string, CommandDef> = {
+  hello: { kind: 'admin', run: hello },
+  ismaster: { kind: 'admin', run: hello },
+  isMaster: { kind: 'admin', run: hello },
+  ping: { kind: 'admin', run: ok },
+  buildInfo: { kind: 'admin', run: buildInfo },
+  buildinfo: { kind: 'admin', run: buildInfo },
+  serverStatus: { kind: 'admin', run: serverStatus },
+  listDatabases: { kind: 'admin', run: listDatabases },
+  connectionStatus: { kind: 'admin', run: () => ({ authInfo: { authenticatedUsers: [], authenticatedUserRoles: [] } }) },
+  whatsmyuri: { kind: 'admin', run: (ctx) => ({ you: `127.0.0.1:${ctx.connectionId}` }) },
+  getCmdLineOpts: { kind: 'admin', run: () => ({ argv: process.argv.slice(1), parsed: {} }) },
+  hostInfo: { kind: 'admin', run: () => ({ system: { hostname: os.hostname(), numCores: os.cpus().length, memSizeMB: Math.round(os.totalmem() / 2 ** 20) }, os: { type: os.type() } }) },
+  getParameter: {
+    kind: 'admin',
+    run: (ctx) => {
+      if (ctx.body.featureCompatibilityVersion !== undefined) return { featureCompatibilityVersion: { version: '7.0' } };
+      return fail(ErrorCodes.InvalidOptions, 'no option found to get');
+    },
+  },
+  getLog: { kind: 'admin', run: () => ({ totalLinesWritten: 0, log: [] }) },
+  find: { kind: 'read', inTransaction: true, run: find },
+  getMore: { kind: 'read', inTransaction: true, run: getMore },
+  killCursors: { kind: 'read', inTransaction: true, run: killCursors },
+  count: { kind: 'read', run: count },
+  distinct: { kind: 'read', inTransaction: true, run: distinct },
+  aggregate: { kind: 'read', inTransaction: true, run: aggregate },
+  insert: { kind: 'write', inTransaction: true, retryable: true, run: insert },
+  update: { kind: 'write', inTransaction: true, retryable: true, run: update },
+  delete: { kind: 'write', inTransaction: true, retryable: true, run: remove },
+  findAndModify: { kind: 'write', inTransaction: true, retryable: true, run: findAndModify },
+  findandmodify: { kind: 'write', inTransaction: true, retryable: true, run: findAndModify },
+  create: { kind: 'catalog', inTransaction: true, run: create },
+  drop: { kind: 'catalog', run: drop },
+  dropDatabase: { kind: 'catalog', run: dropDatabase },
+  listCollections: { kind: 'read', run: listCollections },
+  createIndexes: { kind: 'catalog', run: createIndexes },
+  listIndexes: { kind: 'read', run: listIndexes },
+  dropIndexes: { kind: 'catalog', run: dropIndexes },
+  deleteIndexes: { kind: 'catalog', run: dropIndexes },
+};

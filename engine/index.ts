@@ -1,0 +1,3 @@
+// The embedded MongoDB-wire engine: the public entry point for the rest of the project.
+export { Engine, startEngine } from './server.ts';
+export type { EngineLogger, EngineOptions, RunningEngine } from './server.ts';

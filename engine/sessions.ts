@@ -1,0 +1,116 @@
+// Logical sessions: transaction state per session and the last retryable write's reply (so a retried write
+// with the same txnNumber is answered from memory instead of being applied twice).
+import { Long } from 'bson';
+import { LockTable, Transaction } from './access.ts';
+import { ErrorCodes, MongoServerError } from './errors.ts';
+import { type Doc, bsonType } from './values.ts';
+
+export type TxnState = 'none' | 'open' | 'committed' | 'aborted';
+
+export interface Session {
+  readonly key: string;
+  lastUse: number;
+  txnNumber: bigint;
+  state: TxnState;
+  txn?: Transaction;
+  /** Reply of the last retryable write, by txnNumber. */
+  retry?: { txnNumber: bigint; reply: Doc };
+}
+
+export const noSuchTransaction = (n: bigint): MongoServerError =>
+  new MongoServerError(ErrorCodes.NoSuchTransaction, `Transaction with { txnNumber: ${n} } has been aborted.`, {
+    labels: ['TransientTransactionError'],
+  });
+
+export function txnNumberOf(v: unknown): bigint {
+  if (bsonType(v) === 'Long') return BigInt((v as Long).toString());
+  if (bsonType(v) === 'Int32' || typeof v === 'number') return BigInt(Number((v as { value?: number }).value ?? v));
+  throw new MongoServerError(ErrorCodes.TypeMismatch, 'txnNumber must be a 64-bit integer');
+}
+
+export class Sessions {
+  readonly locks = new LockTable();
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(
+    private readonly transactionLifetimeMs: number,
+    private readonly sessionTimeoutMs = 30 * 60_000,
+  ) {}
+
+  get openTransactions(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.state === 'open') n++;
+    return n;
+  }
+
+  touch(lsid: unknown): Session {
+    const id = (lsid as { id?: { toString(enc: string): string } } | undefined)?.id;
+    if (!id || typeof id.toString !== 'function') throw new MongoServerError(ErrorCodes.BadValue, 'lsid must carry an id');
+    const key = id.toString('hex');
+    let s = this.sessions.get(key);
+    if (!s) this.sessions.set(key, (s = { key, lastUse: Date.now(), txnNumber: -1n, state: 'none' }));
+    s.lastUse = Date.now();
+    return s;
+  }
+
+  /** Starts transaction `n` on the session, aborting an older one still open. */
+  start(s: Session, n: bigint): Transaction {
+    if (n < s.txnNumber) {
+      throw new MongoServerError(ErrorCodes.TransactionTooOld, `Cannot start transaction ${n} on session because a newer transaction ${s.txnNumber} has already started`);
+    }
+    if (n === s.txnNumber && s.state !== 'none') {
+      throw new MongoServerError(ErrorCodes.ConflictingOperationInProgress, `Transaction ${n} has already been started on this session`);
+    }
+    this.abort(s);
+    s.txnNumber = n;
+    s.state = 'open';
+    s.txn = new Transaction(this.locks, `${s.key}:${n}`);
+    return s.txn;
+  }
+
+  /** The open transaction a statement continues, or the error MongoDB gives when there is none. */
+  continue(s: Session, n: bigint): Transaction {
+    if (n !== s.txnNumber || s.state !== 'open' || !s.txn) throw noSuchTransaction(n);
+    s.txn.lastUse = Date.now();
+    return s.txn;
+  }
+
+  abort(s: Session): void {
+    if (s.state === 'open' && s.txn) {
+      s.txn.release();
+      s.state = 'aborted';
+    }
+    s.txn = undefined;
+  }
+
+  end(lsids: unknown[]): void {
+    for (const lsid of lsids) {
+      try {
+        const s = this.touch(lsid);
+        this.abort(s);
+        this.sessions.delete(s.key);
+      } catch {
+        // An unknown or malformed session id has nothing to end.
+      }
+    }
+  }
+
+  /** Aborts transactions idle past their lifetime and forgets idle sessions. Returns how many were aborted. */
+  sweep(now = Date.now()): number {
+    let aborted = 0;
+    for (const s of this.sessions.values()) {
+      if (s.state === 'open' && s.txn && now - s.txn.lastUse > this.transactionLifetimeMs) {
+        this.abort(s);
+        aborted++;
+      }
+      if (s.state !== 'open' && now - s.lastUse > this.sessionTimeoutMs) this.sessions.delete(s.key);
+    }
+    return aborted;
+  }
+
+  abortAll(): void {
+    for (const s of this.sessions.values()) this.abort(s);
+  }
+}
+
+export const toLong = (n: bigint): Long => Long.fromBigInt(n);

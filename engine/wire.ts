@@ -1,0 +1,153 @@
+// MongoDB wire protocol framing: OP_QUERY (legacy handshake only), OP_REPLY, OP_MSG.
+// https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/
+import { BSON } from 'bson';
+import type { Doc } from './values.ts';
+
+export const OP_REPLY = 1;
+export const OP_QUERY = 2004;
+export const OP_COMPRESSED = 2012;
+export const OP_MSG = 2013;
+
+export const MAX_MESSAGE_BYTES = 48_000_000;
+export const MAX_BSON_BYTES = 16 * 1024 * 1024;
+
+const FLAG_CHECKSUM = 1 << 0;
+const FLAG_MORE_TO_COME = 1 << 1;
+const FLAG_EXHAUST_ALLOWED = 1 << 16;
+const KNOWN_FLAGS = FLAG_CHECKSUM | FLAG_MORE_TO_COME | FLAG_EXHAUST_ALLOWED;
+
+/** Options that keep every BSON value in its exact type (see values.ts). */
+export const EXACT: BSON.DeserializeOptions = { promoteValues: false, promoteBuffers: false, bsonRegExp: true };
+
+/** A message that cannot be parsed: the connection that sent it is closed, the server keeps serving. */
+export class WireError extends Error {}
+
+export interface Header {
+  length: number;
+  requestId: number;
+  responseTo: number;
+  opCode: number;
+}
+
+export type Request =
+  | { kind: 'query'; header: Header; collection: string; skip: number; limit: number; query: Doc }
+  | { kind: 'msg'; header: Header; moreToCome: boolean; exhaustAllowed: boolean; body: Doc }
+  | { kind: 'unsupported'; header: Header };
+
+function readDoc(buf: Buffer, offset: number, end: number): [Doc, number] {
+  if (offset + 5 > end) throw new WireError('document runs past the end of the message');
+  const size = buf.readInt32LE(offset);
+  if (size < 5 || offset + size > end) throw new WireError(`invalid document length ${size}`);
+  if (buf[offset + size - 1] !== 0) throw new WireError('document is not null-terminated');
+  try {
+    return [BSON.deserialize(buf.subarray(offset, offset + size), EXACT) as Doc, offset + size];
+  } catch (err) {
+    throw new WireError(`invalid BSON: ${(err as Error).message}`);
+  }
+}
+
+function readCString(buf: Buffer, offset: number, end: number): [string, number] {
+  const zero = buf.indexOf(0, offset);
+  if (zero < 0 || zero >= end) throw new WireError('unterminated string');
+  return [buf.toString('utf8', offset, zero), zero + 1];
+}
+
+/** Parses one complete message (the buffer holds exactly `header.length` bytes). */
+export function parseMessage(buf: Buffer): Request {
+  if (buf.length < 16) throw new WireError('message shorter than its header');
+  const header: Header = {
+    length: buf.readInt32LE(0),
+    requestId: buf.readInt32LE(4),
+    responseTo: buf.readInt32LE(8),
+    opCode: buf.readInt32LE(12),
+  };
+  if (header.length !== buf.length) throw new WireError('message length does not match its header');
+
+  if (header.opCode === OP_QUERY) {
+    let off = 16 + 4; // flags
+    const [collection, afterName] = readCString(buf, off, buf.length);
+    off = afterName;
+    if (off + 8 > buf.length) throw new WireError('truncated OP_QUERY');
+    const skip = buf.readInt32LE(off);
+    const limit = buf.readInt32LE(off + 4);
+    const [query] = readDoc(buf, off + 8, buf.length);
+    return { kind: 'query', header, collection, skip, limit, query };
+  }
+
+  if (header.opCode === OP_MSG) {
+    if (buf.length < 21) throw new WireError('truncated OP_MSG');
+    const flags = buf.readUInt32LE(16);
+    if (flags & 0xffff & ~KNOWN_FLAGS) throw new WireError(`unknown required OP_MSG flag bits ${flags.toString(16)}`);
+    const end = flags & FLAG_CHECKSUM ? buf.length - 4 : buf.length;
+    let off = 20;
+    let body: Doc | undefined;
+    const sequences: Array<[string, Doc[]]> = [];
+    while (off < end) {
+      const kind = buf[off++];
+      if (kind === 0) {
+        if (body) throw new WireError('OP_MSG with more than one body section');
+        [body, off] = readDoc(buf, off, end);
+      } else if (kind === 1) {
+        if (off + 4 > end) throw new WireError('truncated document sequence');
+        const size = buf.readInt32LE(off);
+        const seqEnd = off + size;
+        if (size < 5 || seqEnd > end) throw new WireError('invalid document sequence length');
+        let [identifier, p] = readCString(buf, off + 4, seqEnd);
+        const docs: Doc[] = [];
+        while (p < seqEnd) {
+          const [doc, next] = readDoc(buf, p, seqEnd);
+          docs.push(doc);
+          p = next;
+        }
+        sequences.push([identifier, docs]);
+        off = seqEnd;
+      } else {
+        throw new WireError(`unknown OP_MSG section kind ${kind}`);
+      }
+    }
+    if (!body) throw new WireError('OP_MSG without a body section');
+    for (const [identifier, docs] of sequences) {
+      if (identifier in body) throw new WireError(`document sequence '${identifier}' duplicates a body field`);
+      body[identifier] = docs;
+    }
+    return {
+      kind: 'msg',
+      header,
+      moreToCome: (flags & FLAG_MORE_TO_COME) !== 0,
+      exhaustAllowed: (flags & FLAG_EXHAUST_ALLOWED) !== 0,
+      body,
+    };
+  }
+
+  return { kind: 'unsupported', header };
+}
+
+const serialize = (doc: Doc): Buffer => Buffer.from(BSON.serialize(doc, { ignoreUndefined: true }));
+
+export function encodeReply(requestId: number, responseTo: number, doc: Doc): Buffer {
+  const body = serialize(doc);
+  const out = Buffer.allocUnsafe(16 + 20 + body.length);
+  out.writeInt32LE(out.length, 0);
+  out.writeInt32LE(requestId, 4);
+  out.writeInt32LE(responseTo, 8);
+  out.writeInt32LE(OP_REPLY, 12);
+  out.writeInt32LE(8, 16); // responseFlags: AwaitCapable
+  out.writeBigInt64LE(0n, 20); // cursorID
+  out.writeInt32LE(0, 28); // startingFrom
+  out.writeInt32LE(1, 32); // numberReturned
+  body.copy(out, 36);
+  return out;
+}
+
+export function encodeMsg(requestId: number, responseTo: number, doc: Doc): Buffer {
+  const body = serialize(doc);
+  const out = Buffer.allocUnsafe(16 + 4 + 1 + body.length);
+  out.writeInt32LE(out.length, 0);
+  out.writeInt32LE(requestId, 4);
+  out.writeInt32LE(responseTo, 8);
+  out.writeInt32LE(OP_MSG, 12);
+  out.writeUInt32LE(0, 16);
+  out.writeUInt8(0, 20);
+  body.copy(out, 21);
+  return out;
+}
