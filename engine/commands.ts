@@ -202,7 +202,7 @@ function find(ctx: CommandContext): Doc {
   refuse(ctx, ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId']);
   const filter = docArg(ctx.body.filter, 'filter');
   const projection = docArg(ctx.body.projection, 'projection');
-  if (projection) validateProjection(projection);
+  if (projection) validateProjection(projection, filter);
   const skip = intArg(ctx.body.skip, 'skip', 0);
   let limit = intArg(ctx.body.limit, 'limit', 0);
   let singleBatch = ctx.body.singleBatch === true;
@@ -214,7 +214,7 @@ function find(ctx: CommandContext): Doc {
   const coll = ctx.access.collection(ctx.db, name);
   let entries = findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined);
   entries = entries.slice(skip, limit ? skip + limit : undefined);
-  const docs = entries.map((e) => (projection ? applyProjection(e.exact, projection) : e.exact));
+  const docs = entries.map((e) => (projection ? applyProjection(e.exact, projection, filter) : e.exact));
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch) };
 }
 
@@ -426,7 +426,7 @@ function findAndModify(ctx: CommandContext): WriteOutcome {
   const name = nameArg(ctx, Object.keys(ctx.body)[0]);
   const query = docArg(ctx.body.query, 'query');
   const fields = docArg(ctx.body.fields, 'fields');
-  if (fields) validateProjection(fields);
+  if (fields) validateProjection(fields, query);
   const removeIt = ctx.body.remove === true;
   const u = ctx.body.update;
   if (removeIt && u !== undefined) fail(ErrorCodes.FailedToParse, 'Cannot specify both an update and remove=true');
@@ -434,7 +434,7 @@ function findAndModify(ctx: CommandContext): WriteOutcome {
   if (removeIt && ctx.body.upsert === true) fail(ErrorCodes.FailedToParse, 'Cannot specify both upsert=true and remove=true');
   refuse(ctx, []);
   const returnNew = ctx.body.new === true;
-  const project = (d: Doc | null) => (d && fields ? applyProjection(d, fields) : d);
+  const project = (d: Doc | null) => (d && fields ? applyProjection(d, fields, query) : d);
   let coll = ctx.access.collection(ctx.db, name);
   const [target] = findEntries(ctx, coll, query, docArg(ctx.body.sort, 'sort'), 1);
   if (removeIt) {
