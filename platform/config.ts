@@ -1,0 +1,274 @@
+// Configuration from environment variables, validated once at start-up.
+// A bad value stops the process with a message naming every offending variable (DESIGN.md, "Habits").
+import path from 'node:path';
+import { z } from 'zod';
+
+export const NODE_ENVS = ['development', 'test', 'production'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Minimum length of INTERNAL_SECRET and JWT_SECRET (HMAC-SHA256 keys). */
+export const MIN_SECRET_LENGTH = 32;
+
+/**
+ * Well-known secrets used when development/test runs without them. They are public by design:
+ * production refuses them, even when set explicitly.
+ */
+export const DEVELOPMENT_DEFAULTS = Object.freeze({
+  INTERNAL_SECRET: 'development-internal-secret-not-for-production',
+  JWT_SECRET: 'development-jwt-secret-not-for-production-use',
+});
+
+export interface Config {
+  readonly nodeEnv: NodeEnv;
+  readonly port: number;
+  readonly logLevel: LogLevel;
+  /** Unset: start the embedded engine with data in `dataDir`. */
+  readonly mongodbUri: string | undefined;
+  /** Absolute path. */
+  readonly dataDir: string;
+  readonly internalSecret: string;
+  /** HS256 key for client tokens; undefined when only JWKS is configured. */
+  readonly jwtSecret: string | undefined;
+  readonly jwtJwksUrl: string | undefined;
+  readonly jwtIssuer: string | undefined;
+  readonly jwtAudience: string | undefined;
+  readonly oaPort: number;
+  readonly archivePort: number;
+  readonly syncPort: number;
+  readonly oaUrl: string;
+  readonly archiveUrl: string;
+  readonly syncUrl: string;
+  readonly redisUrl: string | undefined;
+  readonly webhookAllowPrivateTargets: boolean;
+  readonly shutdownTimeoutMs: number;
+  /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
+  readonly developmentDefaults: readonly string[];
+}
+
+export interface ConfigIssue {
+  readonly variable: string;
+  readonly message: string;
+}
+
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[]) {
+    super(formatIssues(issues));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+function formatIssues(issues: readonly ConfigIssue[]): string {
+  const lines = issues.map((i) => `  ${i.variable}: ${i.message}`);
+  return `Invalid configuration (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+}
+
+/** The text to print for a configuration failure (no stack trace). */
+export function formatConfigError(err: ConfigError): string {
+  return err.message;
+}
+
+// ---- field schemas -------------------------------------------------------------------------------------
+// Each takes the raw string (or undefined when unset/empty) and reports one readable reason on failure.
+
+type Raw = string | undefined;
+const raw = z.string().optional();
+
+const quoted = (value: string): string => JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+
+function integer(min: number, max: number, fallback: number) {
+  return raw.transform((value, ctx): number => {
+    if (value === undefined) return fallback;
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `expected an integer ${min}..${max}, got ${quoted(value)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+const port = (fallback: number) => integer(0, 65535, fallback);
+
+function oneOf<T extends string>(values: readonly T[], fallback: T) {
+  return raw.transform((value, ctx): T => {
+    if (value === undefined) return fallback;
+    if (!(values as readonly string[]).includes(value)) {
+      ctx.addIssue({ code: 'custom', message: `expected one of ${values.join(', ')}, got ${quoted(value)}` });
+      return z.NEVER;
+    }
+    return value as T;
+  });
+}
+
+const boolean = (fallback: boolean) =>
+  raw.transform((value, ctx): boolean => {
+    if (value === undefined) return fallback;
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    ctx.addIssue({ code: 'custom', message: `expected "true" or "false", got ${quoted(value)}` });
+    return z.NEVER;
+  });
+
+/**
+ * A URL with one of the given schemes. http(s) URLs must also parse; MongoDB and Redis strings may list
+ * several hosts, which WHATWG URL parsing rejects, so only their scheme is checked here (the driver
+ * reports the rest). Echoed values have credentials masked.
+ */
+function url(schemes: readonly string[], what: string) {
+  const mustParse = schemes.every((s) => s.startsWith('http'));
+  return raw.transform((value, ctx): string | undefined => {
+    if (value === undefined) return undefined;
+    let ok = schemes.some((s) => value.startsWith(`${s}//`));
+    if (ok && mustParse) ok = URL.canParse(value);
+    if (!ok) {
+      const expected = schemes.map((s) => `${s}//`).join(' or ');
+      ctx.addIssue({ code: 'custom', message: `expected ${what} starting with ${expected}, got ${quoted(maskCredentials(value))}` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+/** Secrets are never echoed back: only their length is reported. */
+const secret = raw.transform((value, ctx): string | undefined => {
+  if (value === undefined) return undefined;
+  if (value.length < MIN_SECRET_LENGTH) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected at least ${MIN_SECRET_LENGTH} characters, got ${value.length} (generate one with: openssl rand -base64 48)`,
+    });
+    return z.NEVER;
+  }
+  return value;
+});
+
+const nonEmpty = raw; // empty values are already mapped to undefined
+
+// Kept local (rather than importing logger.ts) so loading configuration does not load pino.
+function maskCredentials(uri: string): string {
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/i, '$1***@');
+}
+
+const envSchema = z.object({
+  NODE_ENV: oneOf(NODE_ENVS, 'development'),
+  PORT: port(4000),
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  MONGODB_URI: url(['mongodb:', 'mongodb+srv:'], 'a MongoDB connection string'),
+  DATA_DIR: raw,
+  INTERNAL_SECRET: secret,
+  JWT_SECRET: secret,
+  JWT_JWKS_URL: url(['https:', 'http:'], 'an http(s) URL'),
+  JWT_ISSUER: nonEmpty,
+  JWT_AUDIENCE: nonEmpty,
+  OA_PORT: port(4001),
+  ARCHIVE_PORT: port(4002),
+  SYNC_PORT: port(4003),
+  OA_URL: url(['http:', 'https:'], 'an http(s) URL'),
+  ARCHIVE_URL: url(['http:', 'https:'], 'an http(s) URL'),
+  SYNC_URL: url(['http:', 'https:'], 'an http(s) URL'),
+  REDIS_URL: url(['redis:', 'rediss:'], 'a Redis URL'),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: boolean(false),
+  SHUTDOWN_TIMEOUT_MS: integer(1, 600_000, 10_000),
+});
+
+/** Every environment variable this module reads. */
+export const CONFIG_VARIABLES = Object.freeze(Object.keys(envSchema.shape)) as readonly (keyof typeof envSchema.shape)[];
+
+type EnvInput = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates configuration. Empty values count as unset (a blank `MONGODB_URI=` in a .env file
+ * means "embedded engine", not "invalid URI").
+ * @throws ConfigError naming every bad or missing variable.
+ */
+export function loadConfig(env: EnvInput = process.env): Config {
+  const input: Record<string, Raw> = {};
+  for (const name of CONFIG_VARIABLES) {
+    const value = env[name];
+    input[name] = value === undefined || value.trim() === '' ? undefined : value;
+  }
+
+  const parsed = envSchema.safeParse(input);
+  const issues: ConfigIssue[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? 'environment'), message: i.message }));
+  const bad = new Set(issues.map((i) => i.variable));
+  // Cross-field rules need NODE_ENV; if even that is invalid, report field problems only.
+  if (bad.has('NODE_ENV')) throw new ConfigError(issues);
+  const nodeEnv: NodeEnv = (input.NODE_ENV as NodeEnv | undefined) ?? 'development';
+  const production = nodeEnv === 'production';
+  const v = parsed.success ? parsed.data : undefined;
+
+  // ---- secrets and client-token verification ----
+  const developmentDefaults: string[] = [];
+  const jwksUrl = input.JWT_JWKS_URL;
+  let internalSecret = input.INTERNAL_SECRET;
+  let jwtSecret = input.JWT_SECRET;
+
+  if (internalSecret === undefined) {
+    if (production) {
+      issues.push({ variable: 'INTERNAL_SECRET', message: `required in production (at least ${MIN_SECRET_LENGTH} characters)` });
+    } else {
+      internalSecret = DEVELOPMENT_DEFAULTS.INTERNAL_SECRET;
+      developmentDefaults.push('INTERNAL_SECRET');
+    }
+  }
+  if (jwtSecret === undefined && jwksUrl === undefined) {
+    if (production) {
+      issues.push({ variable: 'JWT_SECRET', message: 'required in production unless JWT_JWKS_URL is set' });
+    } else {
+      jwtSecret = DEVELOPMENT_DEFAULTS.JWT_SECRET;
+      developmentDefaults.push('JWT_SECRET');
+    }
+  }
+  if (production) {
+    for (const name of ['INTERNAL_SECRET', 'JWT_SECRET'] as const) {
+      const value = input[name];
+      if (value !== undefined && (Object.values(DEVELOPMENT_DEFAULTS) as string[]).includes(value)) {
+        issues.push({ variable: name, message: 'is a public development default; production needs a secret of its own' });
+      }
+    }
+    if (internalSecret !== undefined && internalSecret === jwtSecret && !bad.has('INTERNAL_SECRET')) {
+      issues.push({ variable: 'INTERNAL_SECRET', message: 'must differ from JWT_SECRET' });
+    }
+  }
+  if (jwksUrl !== undefined) {
+    // Without issuer and audience checks any token the key set signed, for any service, would be accepted.
+    if (input.JWT_ISSUER === undefined) issues.push({ variable: 'JWT_ISSUER', message: 'required when JWT_JWKS_URL is set' });
+    if (input.JWT_AUDIENCE === undefined) issues.push({ variable: 'JWT_AUDIENCE', message: 'required when JWT_JWKS_URL is set' });
+  }
+
+  if (issues.length > 0 || v === undefined || internalSecret === undefined) throw new ConfigError(issues);
+
+  const dataDir = path.resolve(v.DATA_DIR ?? './data');
+  const localUrl = (p: number) => `http://127.0.0.1:${p}/graphql`;
+
+  const config: Config = {
+    nodeEnv,
+    port: v.PORT,
+    logLevel: v.LOG_LEVEL,
+    mongodbUri: v.MONGODB_URI,
+    dataDir,
+    internalSecret,
+    jwtSecret,
+    jwtJwksUrl: jwksUrl,
+    jwtIssuer: v.JWT_ISSUER,
+    jwtAudience: v.JWT_AUDIENCE,
+    oaPort: v.OA_PORT,
+    archivePort: v.ARCHIVE_PORT,
+    syncPort: v.SYNC_PORT,
+    oaUrl: v.OA_URL ?? localUrl(v.OA_PORT),
+    archiveUrl: v.ARCHIVE_URL ?? localUrl(v.ARCHIVE_PORT),
+    syncUrl: v.SYNC_URL ?? localUrl(v.SYNC_PORT),
+    redisUrl: v.REDIS_URL,
+    webhookAllowPrivateTargets: v.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    developmentDefaults: Object.freeze(developmentDefaults),
+  };
+  return Object.freeze(config);
+}

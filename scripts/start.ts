@@ -1,0 +1,86 @@
+// `npm start`: the all-in-one process. Today: configuration, logging, the database (embedded unless
+// MONGODB_URI) and an HTTP server with the health routes; later work mounts the subgraphs and gateway here.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { healthRoutes } from '../gateway/health.ts';
+import { ConfigError, loadConfig, type Config } from '../platform/config.ts';
+import { connectDatabase, pingDatabase } from '../platform/database.ts';
+import { createLogger } from '../platform/logger.ts';
+import { onShutdown } from '../platform/shutdown.ts';
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
+const logger = createLogger(config);
+for (const variable of config.developmentDefaults) {
+  logger.warn({ variable }, `${variable} is not set: using the public development default (refused in production)`);
+}
+
+const lifecycle = onShutdown(logger, config.shutdownTimeoutMs);
+// Installed first, so Ctrl-C during start-up still closes whatever has opened.
+lifecycle.installSignalHandlers();
+
+try {
+  const database = await connectDatabase(config, logger);
+  lifecycle.registerShutdown('database', () => database.close());
+
+  const health = healthRoutes({
+    checks: { database: pingDatabase(database.connection) },
+    draining: () => lifecycle.shuttingDown,
+    logger,
+  });
+  const server = createServer((req, res) => {
+    if (health(req, res)) return;
+    const body = JSON.stringify({ errors: [{ message: `Not found: ${req.method ?? ''} ${(req.url ?? '').split('?', 1)[0]}`, extensions: { code: 'NOT_FOUND' } }] });
+    res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  await listen(server, config.port);
+  lifecycle.registerShutdown('http server', () => closeServer(server));
+
+  const { port } = server.address() as AddressInfo;
+  logger.info(
+    {
+      port,
+      url: `http://localhost:${port}`,
+      database: database.engine ? 'embedded' : 'mongodb',
+      databaseUri: database.uri,
+      ...(database.dataDir === undefined ? {} : { dataDir: database.dataDir }),
+    },
+    'listening',
+  );
+} catch (err) {
+  // Expected start-up failures (port in use, database unreachable) are reported without a stack trace.
+  logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'start-up failed');
+  logger.debug({ err }, 'start-up failure detail');
+  const result = await lifecycle.shutdown('start-up failed');
+  process.exit(result.exitCode === 0 ? 1 : result.exitCode);
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`PORT ${port} is already in use; choose another with PORT=…`) : err);
+    server.once('error', onError);
+    server.listen(port, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** Stops accepting connections and waits for in-flight requests; idle keep-alive sockets are closed. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeIdleConnections();
+  });
+}

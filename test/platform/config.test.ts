@@ -1,0 +1,193 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEVELOPMENT_DEFAULTS, formatConfigError, loadConfig } from '../../platform/config.ts';
+
+const STRONG_INTERNAL = 'i'.repeat(40);
+const STRONG_JWT = 'j'.repeat(40);
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('loadConfig defaults', () => {
+  it('fills every default in development and records the development secrets used', () => {
+    const c = loadConfig({});
+    expect(c.nodeEnv).toBe('development');
+    expect(c.port).toBe(4000);
+    expect(c.logLevel).toBe('info');
+    expect(c.mongodbUri).toBeUndefined();
+    expect(c.dataDir).toBe(path.resolve('./data'));
+    expect(path.isAbsolute(c.dataDir)).toBe(true);
+    expect(c.internalSecret).toBe(DEVELOPMENT_DEFAULTS.INTERNAL_SECRET);
+    expect(c.jwtSecret).toBe(DEVELOPMENT_DEFAULTS.JWT_SECRET);
+    expect(c.developmentDefaults).toEqual(['INTERNAL_SECRET', 'JWT_SECRET']);
+    expect([c.oaPort, c.archivePort, c.syncPort]).toEqual([4001, 4002, 4003]);
+    expect(c.oaUrl).toBe('http://127.0.0.1:4001/graphql');
+    expect(c.archiveUrl).toBe('http://127.0.0.1:4002/graphql');
+    expect(c.syncUrl).toBe('http://127.0.0.1:4003/graphql');
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.webhookAllowPrivateTargets).toBe(false);
+    expect(c.shutdownTimeoutMs).toBe(10_000);
+  });
+
+  it('returns a frozen object', () => {
+    const c = loadConfig({ NODE_ENV: 'test' });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.developmentDefaults)).toBe(true);
+    expect(() => {
+      (c as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('reads every variable when set', () => {
+    const c = loadConfig({
+      NODE_ENV: 'test',
+      PORT: '0',
+      LOG_LEVEL: 'debug',
+      MONGODB_URI: 'mongodb://u:p@db.example:27017/x?replicaSet=rs0',
+      DATA_DIR: 'some/dir',
+      INTERNAL_SECRET: STRONG_INTERNAL,
+      JWT_SECRET: STRONG_JWT,
+      OA_PORT: '5001',
+      ARCHIVE_PORT: '5002',
+      SYNC_PORT: '5003',
+      SYNC_URL: 'https://sync.internal/graphql',
+      REDIS_URL: 'rediss://:pw@cache:6380',
+      WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+      SHUTDOWN_TIMEOUT_MS: '2500',
+    });
+    expect(c.port).toBe(0);
+    expect(c.logLevel).toBe('debug');
+    expect(c.mongodbUri).toBe('mongodb://u:p@db.example:27017/x?replicaSet=rs0');
+    expect(c.dataDir).toBe(path.resolve('some/dir'));
+    expect(c.internalSecret).toBe(STRONG_INTERNAL);
+    expect(c.jwtSecret).toBe(STRONG_JWT);
+    expect(c.developmentDefaults).toEqual([]);
+    expect(c.oaUrl).toBe('http://127.0.0.1:5001/graphql');
+    expect(c.archiveUrl).toBe('http://127.0.0.1:5002/graphql');
+    expect(c.syncUrl).toBe('https://sync.internal/graphql');
+    expect(c.redisUrl).toBe('rediss://:pw@cache:6380');
+    expect(c.webhookAllowPrivateTargets).toBe(true);
+    expect(c.shutdownTimeoutMs).toBe(2500);
+  });
+
+  it('treats empty values as unset', () => {
+    const c = loadConfig({ MONGODB_URI: '', PORT: '  ', REDIS_URL: '' });
+    expect(c.mongodbUri).toBeUndefined();
+    expect(c.port).toBe(4000);
+    expect(c.redisUrl).toBeUndefined();
+  });
+
+  it('accepts mongodb+srv URIs', () => {
+    expect(loadConfig({ MONGODB_URI: 'mongodb+srv://u:p@cluster0.example.net/db' }).mongodbUri).toBe(
+      'mongodb+srv://u:p@cluster0.example.net/db',
+    );
+  });
+
+  it('does not default JWT_SECRET when JWKS is configured', () => {
+    const c = loadConfig({ JWT_JWKS_URL: 'https://idp.example/jwks.json', JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'oa' });
+    expect(c.jwtSecret).toBeUndefined();
+    expect(c.jwtJwksUrl).toBe('https://idp.example/jwks.json');
+    expect(c.jwtIssuer).toBe('https://idp.example');
+    expect(c.jwtAudience).toBe('oa');
+    expect(c.developmentDefaults).toEqual(['INTERNAL_SECRET']);
+  });
+});
+
+describe('loadConfig validation', () => {
+  const cases: [string, string, string][] = [
+    ['NODE_ENV', 'prod', 'NODE_ENV: expected one of development, test, production, got "prod"'],
+    ['PORT', 'abc', 'PORT: expected an integer 0..65535, got "abc"'],
+    ['PORT', '65536', 'PORT: expected an integer 0..65535, got "65536"'],
+    ['PORT', '-1', 'PORT: expected an integer 0..65535, got "-1"'],
+    ['PORT', '40.5', 'PORT: expected an integer 0..65535, got "40.5"'],
+    ['LOG_LEVEL', 'verbose', 'LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got "verbose"'],
+    ['MONGODB_URI', 'postgres://h/db', 'MONGODB_URI: expected a MongoDB connection string starting with mongodb:// or mongodb+srv://, got "postgres://h/db"'],
+    ['OA_PORT', 'x', 'OA_PORT: expected an integer 0..65535, got "x"'],
+    ['ARCHIVE_PORT', '70000', 'ARCHIVE_PORT: expected an integer 0..65535, got "70000"'],
+    ['SYNC_PORT', '1e3', 'SYNC_PORT: expected an integer 0..65535, got "1e3"'],
+    ['OA_URL', 'ftp://x/graphql', 'OA_URL: expected an http(s) URL starting with http:// or https://, got "ftp://x/graphql"'],
+    ['ARCHIVE_URL', 'localhost:4002', 'ARCHIVE_URL: expected an http(s) URL starting with http:// or https://, got "localhost:4002"'],
+    ['SYNC_URL', 'http://', 'SYNC_URL: expected an http(s) URL starting with http:// or https://, got "http://"'],
+    ['REDIS_URL', 'http://cache:6379', 'REDIS_URL: expected a Redis URL starting with redis:// or rediss://, got "http://cache:6379"'],
+    ['WEBHOOK_ALLOW_PRIVATE_TARGETS', 'yes', 'WEBHOOK_ALLOW_PRIVATE_TARGETS: expected "true" or "false", got "yes"'],
+    ['SHUTDOWN_TIMEOUT_MS', '0', 'SHUTDOWN_TIMEOUT_MS: expected an integer 1..600000, got "0"'],
+    ['JWT_JWKS_URL', 'idp/jwks', 'JWT_JWKS_URL: expected an http(s) URL starting with https:// or http://, got "idp/jwks"'],
+  ];
+  it.each(cases)('%s=%s is refused with a message naming the variable', (name, value, expected) => {
+    const err = configError({ [name]: value });
+    expect(err.message).toContain(expected);
+    expect(err.issues.map((i) => i.variable)).toContain(name);
+  });
+
+  it('refuses short secrets without echoing them', () => {
+    const err = configError({ INTERNAL_SECRET: 'short-secret-value', JWT_SECRET: 'tiny' });
+    expect(err.message).toContain('INTERNAL_SECRET: expected at least 32 characters, got 18');
+    expect(err.message).toContain('JWT_SECRET: expected at least 32 characters, got 4');
+    expect(err.message).not.toContain('short-secret-value');
+    expect(err.message).not.toContain('tiny');
+  });
+
+  it('masks credentials of a bad MongoDB URI in the message', () => {
+    const err = configError({ MONGODB_URI: 'mysql://admin:hunter2hunter2@db/x' });
+    expect(err.message).toContain('mysql://admin:***@db/x');
+    expect(err.message).not.toContain('hunter2');
+  });
+
+  it('names every bad variable at once', () => {
+    const err = configError({ PORT: 'abc', LOG_LEVEL: 'loud', SHUTDOWN_TIMEOUT_MS: 'soon' });
+    expect(err.issues.map((i) => i.variable).sort()).toEqual(['LOG_LEVEL', 'PORT', 'SHUTDOWN_TIMEOUT_MS']);
+    expect(err.message.split('\n')[0]).toBe('Invalid configuration (3 problems):');
+    expect(formatConfigError(err)).toBe(err.message);
+  });
+
+  it('requires issuer and audience with a JWKS URL', () => {
+    const err = configError({ JWT_JWKS_URL: 'https://idp.example/jwks.json' });
+    expect(err.message).toContain('JWT_ISSUER: required when JWT_JWKS_URL is set');
+    expect(err.message).toContain('JWT_AUDIENCE: required when JWT_JWKS_URL is set');
+  });
+});
+
+describe('loadConfig in production', () => {
+  it('refuses to start without secrets', () => {
+    const err = configError({ NODE_ENV: 'production' });
+    expect(err.issues.map((i) => i.variable).sort()).toEqual(['INTERNAL_SECRET', 'JWT_SECRET']);
+    expect(err.message).toContain('INTERNAL_SECRET: required in production');
+    expect(err.message).toContain('JWT_SECRET: required in production unless JWT_JWKS_URL is set');
+  });
+
+  it('refuses the development defaults even when set explicitly', () => {
+    const err = configError({
+      NODE_ENV: 'production',
+      INTERNAL_SECRET: DEVELOPMENT_DEFAULTS.INTERNAL_SECRET,
+      JWT_SECRET: DEVELOPMENT_DEFAULTS.JWT_SECRET,
+    });
+    expect(err.message).toContain('INTERNAL_SECRET: is a public development default');
+    expect(err.message).toContain('JWT_SECRET: is a public development default');
+  });
+
+  it('refuses the same key for both secrets', () => {
+    const err = configError({ NODE_ENV: 'production', INTERNAL_SECRET: STRONG_JWT, JWT_SECRET: STRONG_JWT });
+    expect(err.message).toContain('INTERNAL_SECRET: must differ from JWT_SECRET');
+  });
+
+  it('accepts real secrets and uses no development default', () => {
+    const c = loadConfig({ NODE_ENV: 'production', INTERNAL_SECRET: STRONG_INTERNAL, JWT_SECRET: STRONG_JWT });
+    expect(c.nodeEnv).toBe('production');
+    expect(c.developmentDefaults).toEqual([]);
+  });
+
+  it('accepts JWKS instead of JWT_SECRET, with issuer and audience', () => {
+    const env = { NODE_ENV: 'production', INTERNAL_SECRET: STRONG_INTERNAL, JWT_JWKS_URL: 'https://idp.example/jwks.json' };
+    expect(configError(env).issues.map((i) => i.variable).sort()).toEqual(['JWT_AUDIENCE', 'JWT_ISSUER']);
+    const c = loadConfig({ ...env, JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'oa-archive' });
+    expect(c.jwtSecret).toBeUndefined();
+    expect(c.jwtJwksUrl).toBe('https://idp.example/jwks.json');
+  });
+});

@@ -1,0 +1,162 @@
+// End to end: `npm start` as a real child process on the embedded engine.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, DEVELOPMENT_DEFAULTS } from '../../platform/config.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+interface Started {
+  child: ChildProcess;
+  lines: LogLine[];
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+  waitFor(predicate: (line: LogLine) => boolean, what: string): Promise<LogLine>;
+}
+
+function start(env: Record<string, string>): Started {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of CONFIG_VARIABLES) delete childEnv[name];
+  Object.assign(childEnv, env);
+
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: LogLine[] = [];
+  let out = '';
+  let err = '';
+  let pending = '';
+  const waiters: { predicate: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8');
+    pending += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const text = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (!text.trim()) continue;
+      const line = JSON.parse(text) as LogLine; // NODE_ENV=test and no TTY: every line is JSON
+      lines.push(line);
+      for (const w of [...waiters]) {
+        if (w.predicate(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  return {
+    child,
+    lines,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(predicate, what) {
+      const found = lines.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise<LogLine>((resolve, reject) => {
+        waiters.push({ predicate, resolve });
+        void exited.then((code) => reject(new Error(`process exited (${code}) before ${what}\nstdout:\n${out}\nstderr:\n${err}`)));
+      });
+    },
+  };
+}
+
+describe('npm start (embedded database)', () => {
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'oa-start-'));
+  });
+  afterAll(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves health routes, stops on SIGINT with exit code 0, and keeps its data across restarts', async () => {
+    const dataPath = path.join(dataDir, 'nested', 'data'); // does not exist yet: start-up creates it
+    const env = { NODE_ENV: 'test', PORT: '0', DATA_DIR: dataPath, LOG_LEVEL: 'info' };
+
+    // ---- first run ----
+    const first = start(env);
+    const listening = await first.waitFor((l) => l.msg === 'listening', 'the listening log line');
+    const port = listening.port as number;
+    expect(port).toBeGreaterThan(0);
+    expect(listening).toMatchObject({ database: 'embedded', dataDir: dataPath });
+
+    const embedded = first.lines.find((l) => l.msg.startsWith('embedded database at '));
+    expect(embedded?.msg).toMatch(new RegExp(`^embedded database at mongodb://127\\.0\\.0\\.1:\\d+, data in ${dataPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    expect(embedded?.dataDir).toBe(dataPath);
+
+    const warned = first.lines.filter((l) => l.level === 40 && typeof l.variable === 'string').map((l) => l.variable);
+    expect(warned).toEqual(['INTERNAL_SECRET', 'JWT_SECRET']);
+
+    const healthz = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(healthz.status).toBe(200);
+    expect(await healthz.json()).toEqual({ status: 'ok' });
+    const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(readyz.status).toBe(200);
+    expect(await readyz.json()).toEqual({ status: 'ok', checks: { database: 'ok' } });
+    const other = await fetch(`http://127.0.0.1:${port}/nope`);
+    expect(other.status).toBe(404);
+    expect(await other.json()).toEqual({ errors: [{ message: 'Not found: GET /nope', extensions: { code: 'NOT_FOUND' } }] });
+
+    // Write through the database the process started, as any MongoDB client would.
+    const client = await MongoClient.connect(String(embedded?.uri));
+    try {
+      await client.db('oa_archive').collection('start_e2e').insertOne({ _id: 'marker' as never, value: 42 });
+    } finally {
+      await client.close();
+    }
+
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(0);
+    expect(first.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'shutdown complete']));
+    const steps = first.lines.filter((l) => l.msg === 'shutdown step finished').map((l) => l.hook);
+    expect(steps).toEqual(['http server', 'database']);
+    expect(first.stderr()).toBe('');
+    // The development secrets are named, never printed.
+    expect(first.stdout()).not.toContain(DEVELOPMENT_DEFAULTS.INTERNAL_SECRET);
+    expect(first.stdout()).not.toContain(DEVELOPMENT_DEFAULTS.JWT_SECRET);
+
+    // ---- second run on the same directory: the document survived ----
+    const second = start(env);
+    await second.waitFor((l) => l.msg === 'listening', 'the listening log line (second run)');
+    const uri = second.lines.find((l) => l.msg.startsWith('embedded database at '))?.uri;
+    const again = await MongoClient.connect(String(uri));
+    try {
+      expect(await again.db('oa_archive').collection('start_e2e').findOne({ _id: 'marker' as never })).toEqual({ _id: 'marker', value: 42 });
+    } finally {
+      await again.close();
+    }
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('exits 1 with a readable message and no stack trace on bad configuration', async () => {
+    const run = start({ NODE_ENV: 'test', PORT: 'abc', SHUTDOWN_TIMEOUT_MS: 'soon', DATA_DIR: dataDir });
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toContain('PORT: expected an integer 0..65535, got "abc"');
+    expect(run.stderr()).toContain('SHUTDOWN_TIMEOUT_MS: expected an integer 1..600000, got "soon"');
+    expect(run.stderr()).not.toMatch(/\n\s+at /);
+    expect(run.stdout()).toBe('');
+  });
+
+  it('refuses to start in production without secrets', async () => {
+    const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: dataDir });
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toContain('INTERNAL_SECRET: required in production');
+    expect(run.stderr()).toContain('JWT_SECRET: required in production unless JWT_JWKS_URL is set');
+  });
+});
