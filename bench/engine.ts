@@ -33,7 +33,7 @@ const median = (xs: number[]): number => {
 };
 
 async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < Math.min(n, 50); i++) await fn(n + i); // warm-up
+  for (let i = 0; i < Math.min(n, 300); i++) await fn(n + i); // warm-up: let the JIT settle first
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = process.hrtime.bigint();
