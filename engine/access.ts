@@ -90,19 +90,19 @@ export class Access {
         if (seen.has(id)) continue;
         seen.add(id);
         const e = this.get(coll, id);
-        if (e && matcher.test(e.view)) out.push(e);
+        if (e && matcher.test(e.exact, e.view)) out.push(e);
         if (out.length >= limit) return out;
       }
       // Documents the transaction wrote may match now although their committed versions did not.
-      if (o) for (const [id, e] of o.entries) if (e && !seen.has(id) && matcher.test(e.view)) out.push(e);
+      if (o) for (const [id, e] of o.entries) if (e && !seen.has(id) && matcher.test(e.exact, e.view)) out.push(e);
       return out.slice(0, limit);
     }
     for (const [id, base] of coll.docs) {
       const e = o?.entries.has(id) ? o.entries.get(id) : base;
-      if (e && matcher.test(e.view)) out.push(e);
+      if (e && matcher.test(e.exact, e.view)) out.push(e);
       if (out.length >= limit) return out;
     }
-    if (o) for (const [id, e] of o.entries) if (e && !coll.docs.has(id) && matcher.test(e.view)) out.push(e);
+    if (o) for (const [id, e] of o.entries) if (e && !coll.docs.has(id) && matcher.test(e.exact, e.view)) out.push(e);
     return out.slice(0, limit);
   }
 

@@ -24,12 +24,15 @@ export interface Entry {
 
 /** Maps views handed to mingo back to the exact documents they came from (aggregation output). */
 export const exactOfView = new WeakMap<object, Doc>();
+/** Exact documents as stored: never to be modified in place. */
+export const storedDocs = new WeakSet<object>();
 
 let versionCounter = 0;
 
 export function makeEntry(exact: Doc): Entry {
   const view = toView(exact) as Doc;
   exactOfView.set(view, exact);
+  storedDocs.add(exact);
   return { id: encodeKey(exact._id), exact, view, version: ++versionCounter };
 }
 
@@ -78,7 +81,7 @@ export class Index {
 
   /** Key tuples of a document (several for array fields), or none when sparse/partial leaves it out. */
   keysOf(entry: Pick<Entry, 'exact' | 'view'>): { keys: string[]; firsts: string[]; values: unknown[][] } | undefined {
-    if (this.partial && !this.partial.test(entry.view)) return undefined;
+    if (this.partial && !this.partial.test(entry.exact, entry.view)) return undefined;
     const perField = this.fields.map(([f]) => pathValuesForIndex(entry.exact, f));
     if (this.sparse && perField.every((vals) => vals.length === 0)) return undefined;
     let tuples: unknown[][] = [[]];

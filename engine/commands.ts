@@ -7,7 +7,8 @@ import { type Collection, type Entry, type IndexSpec, exactOfView, validateIndex
 import { Cursors, batchSizeOf } from './cursors.ts';
 import { ErrorCodes, MongoServerError, fail } from './errors.ts';
 import { applyProjection, validateProjection } from './projection.ts';
-import { compileFilter, isReadOnlyPipeline, parseSort, runPipeline, sortBy, validatePipeline } from './query.ts';
+import { isReadOnlyPipeline, runPipeline, validatePipeline } from './aggregation.ts';
+import { compileFilter, parseSort, sortBy } from './query.ts';
 import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './update.ts';
 import { type Doc, cloneValue, compareValues, encodeKey, isPlainObject, pathValuesForIndex, toNumber, valuesEqual } from './values.ts';
 
@@ -88,18 +89,6 @@ function withId(doc: Doc): Doc {
   }
   const out: Doc = { _id: id };
   for (const k of Object.keys(doc)) if (k !== '_id') out[k] = doc[k];
-  return out;
-}
-
-/** Replaces views that came straight from storage by their exact documents (aggregation output). */
-function fromView(v: unknown): unknown {
-  if (v === null || typeof v !== 'object') return v;
-  const exact = exactOfView.get(v);
-  if (exact) return exact;
-  if (Array.isArray(v)) return v.map(fromView);
-  if (!isPlainObject(v)) return v;
-  const out: Doc = {};
-  for (const k of Object.keys(v)) out[k] = fromView(v[k]);
   return out;
 }
 
@@ -288,13 +277,13 @@ function aggregate(ctx: CommandContext): Doc {
   }
   const readOnly = isReadOnlyPipeline(stages);
   const prepare = (es: Entry[]) => es.map((e) => (readOnly ? e.view : cloneValue(e.view)));
-  const views = prepare(entries);
   const resolve = (other: string): Doc[] => {
     const c = ctx.access.collection(ctx.db, other);
     return c ? prepare(ctx.access.all(c)) : [];
   };
-  const out = stages.length ? runPipeline(views, stages, resolve) : views;
-  const docs = out.map((d) => fromView(d) as Doc);
+  const docs = stages.length
+    ? runPipeline({ exact: entries.map((e) => e.exact), views: prepare(entries) }, stages, resolve)
+    : entries.map((e) => e.exact);
   const cursorOpts = ctx.body.cursor as Doc;
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(cursorOpts.batchSize, undefined)) };
 }
@@ -584,6 +573,8 @@ export type CommandKind = 'read' | 'write' | 'catalog' | 'admin';
 
 export interface CommandDef {
   kind: CommandKind;
+  /** Fields this command accepts besides the generic ones; any other field is refused (40415). Unset: not checked. */
+  fields?: string[];
   /** Allowed inside a multi-document transaction. */
   inTransaction?: boolean;
   /** A retryable write: replies are remembered per session and txnNumber. */
@@ -614,23 +605,42 @@ export const COMMANDS: Record<string, CommandDef> = {
     },
   },
   getLog: { kind: 'admin', run: () => ({ totalLinesWritten: 0, log: [] }) },
-  find: { kind: 'read', inTransaction: true, run: find },
-  getMore: { kind: 'read', inTransaction: true, run: getMore },
-  killCursors: { kind: 'read', inTransaction: true, run: killCursors },
-  count: { kind: 'read', run: count },
-  distinct: { kind: 'read', inTransaction: true, run: distinct },
-  aggregate: { kind: 'read', inTransaction: true, run: aggregate },
-  insert: { kind: 'write', inTransaction: true, retryable: true, run: insert },
-  update: { kind: 'write', inTransaction: true, retryable: true, run: update },
-  delete: { kind: 'write', inTransaction: true, retryable: true, run: remove },
-  findAndModify: { kind: 'write', inTransaction: true, retryable: true, run: findAndModify },
-  findandmodify: { kind: 'write', inTransaction: true, retryable: true, run: findAndModify },
+  find: { kind: 'read', inTransaction: true, fields: ['filter', 'sort', 'projection', 'hint', 'skip', 'limit', 'batchSize', 'singleBatch', 'max', 'min', 'returnKey', 'showRecordId', 'tailable', 'oplogReplay', 'noCursorTimeout', 'awaitData', 'allowPartialResults', 'collation', 'allowDiskUse', 'let'], run: find },
+  getMore: { kind: 'read', inTransaction: true, fields: ['collection', 'batchSize', 'term', 'lastKnownCommittedOpTime'], run: getMore },
+  killCursors: { kind: 'read', inTransaction: true, fields: ['cursors'], run: killCursors },
+  count: { kind: 'read', fields: ['query', 'limit', 'skip', 'hint', 'collation', 'fields'], run: count },
+  distinct: { kind: 'read', inTransaction: true, fields: ['key', 'query', 'collation', 'hint'], run: distinct },
+  aggregate: { kind: 'read', inTransaction: true, fields: ['pipeline', 'explain', 'allowDiskUse', 'cursor', 'bypassDocumentValidation', 'collation', 'hint', 'let'], run: aggregate },
+  insert: { kind: 'write', inTransaction: true, retryable: true, fields: ['documents', 'ordered', 'bypassDocumentValidation'], run: insert },
+  update: { kind: 'write', inTransaction: true, retryable: true, fields: ['updates', 'ordered', 'bypassDocumentValidation', 'let'], run: update },
+  delete: { kind: 'write', inTransaction: true, retryable: true, fields: ['deletes', 'ordered', 'let'], run: remove },
+  findAndModify: { kind: 'write', inTransaction: true, retryable: true, fields: ['query', 'sort', 'remove', 'update', 'new', 'fields', 'upsert', 'bypassDocumentValidation', 'arrayFilters', 'hint', 'let', 'collation'], run: findAndModify },
+  findandmodify: { kind: 'write', inTransaction: true, retryable: true, fields: ['query', 'sort', 'remove', 'update', 'new', 'fields', 'upsert', 'bypassDocumentValidation', 'arrayFilters', 'hint', 'let', 'collation'], run: findAndModify },
   create: { kind: 'catalog', inTransaction: true, run: create },
-  drop: { kind: 'catalog', run: drop },
-  dropDatabase: { kind: 'catalog', run: dropDatabase },
-  listCollections: { kind: 'read', run: listCollections },
-  createIndexes: { kind: 'catalog', run: createIndexes },
-  listIndexes: { kind: 'read', run: listIndexes },
-  dropIndexes: { kind: 'catalog', run: dropIndexes },
-  deleteIndexes: { kind: 'catalog', run: dropIndexes },
+  drop: { kind: 'catalog', fields: [], run: drop },
+  dropDatabase: { kind: 'catalog', fields: [], run: dropDatabase },
+  listCollections: { kind: 'read', fields: ['filter', 'nameOnly', 'authorizedCollections', 'cursor'], run: listCollections },
+  createIndexes: { kind: 'catalog', fields: ['indexes', 'commitQuorum'], run: createIndexes },
+  listIndexes: { kind: 'read', fields: ['cursor'], run: listIndexes },
+  dropIndexes: { kind: 'catalog', fields: ['index'], run: dropIndexes },
+  deleteIndexes: { kind: 'catalog', fields: ['index'], run: dropIndexes },
 };
+
+/** Fields any command may carry: routing, sessions, transactions, concerns, API versioning. */
+const GENERIC_FIELDS = new Set([
+  '$db', 'lsid', 'txnNumber', 'autocommit', 'startTransaction', '$clusterTime', '$readPreference', 'readConcern',
+  'writeConcern', 'comment', 'maxTimeMS', 'apiVersion', 'apiStrict', 'apiDeprecationErrors', 'mayBypassWriteBlocking',
+  '$client',
+]);
+
+/** MongoDB refuses fields a command does not know; so does the engine, rather than ignoring them. */
+export function checkFields(name: string, def: CommandDef, body: Doc): void {
+  if (!def.fields) return;
+  const keys = Object.keys(body);
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i];
+    if (!GENERIC_FIELDS.has(k) && !def.fields.includes(k)) {
+      fail(ErrorCodes.Location40415, `BSON field '${name}.${k}' is an unknown field.`, { codeName: 'Location40415' });
+    }
+  }
+}

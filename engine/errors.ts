@@ -86,8 +86,8 @@ export class MongoServerError extends Error {
 
   /** The entry this error takes in a write command's writeErrors array. */
   toWriteError(index: number): Record<string, unknown> {
+    // MongoDB's WriteError carries no codeName.
     const entry: Record<string, unknown> = { index, code: this.code, errmsg: this.message };
-    if (this.codeName) entry.codeName = this.codeName;
     Object.assign(entry, this.extra);
     return entry;
   }

@@ -3,7 +3,7 @@ import net from 'node:net';
 import { Binary, Long, ObjectId, Timestamp } from 'bson';
 import { Access, commitTransaction } from './access.ts';
 import { Catalog } from './catalog.ts';
-import { COMMANDS, type CommandContext, type ServerInfo } from './commands.ts';
+import { COMMANDS, type CommandContext, type ServerInfo, checkFields } from './commands.ts';
 import { Cursors } from './cursors.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { Persistence } from './persistence.ts';
@@ -203,6 +203,7 @@ export class Engine {
     }
     const def = COMMANDS[name];
     if (!def) throw new MongoServerError(ErrorCodes.CommandNotFound, `no such command: '${name}'`);
+    checkFields(name, def, body);
 
     let txn;
     if (body.autocommit === false) {

@@ -144,13 +144,11 @@ function binaryBytes(v: unknown): Uint8Array {
 export function compareNumbers(a: unknown, b: unknown): number {
   const ta = bsonType(a);
   const tb = bsonType(b);
-  if (ta === 'Decimal128' || tb === 'Decimal128') {
-    const da = toDecimal(a);
-    const db = toDecimal(b);
+  // Longs beyond 2^53 and decimals are compared exactly, never through a rounded double.
+  if (ta === 'Decimal128' || tb === 'Decimal128' || ta === 'Long' || tb === 'Long' || typeof a === 'bigint' || typeof b === 'bigint') {
+    const da = exactDecimal(a);
+    const db = exactDecimal(b);
     if (da && db) return compareDecimal(da, db);
-  }
-  if ((ta === 'Long' || tb === 'Long') && (ta === 'Long' || ta === 'Int32') && (tb === 'Long' || tb === 'Int32')) {
-    return cmp(BigInt((a as Long | Int32).toString()), BigInt((b as Long | Int32).toString()));
   }
   const x = toNumber(a);
   const y = toNumber(b);
@@ -333,6 +331,27 @@ export const typeLowerBound = (v: unknown): string => String.fromCharCode(0x40 +
 interface Dec {
   coef: bigint;
   exp: number;
+}
+
+/** The exact value of any finite number: a double's binary value expanded in full (0.1 is not 1/10). */
+function exactDecimal(v: unknown): Dec | undefined {
+  const t = bsonType(v);
+  if (t === 'Decimal128') return toDecimal(v);
+  if (t === 'Long' || t === 'Int32') return { coef: BigInt((v as Long).toString()), exp: 0 };
+  if (typeof v === 'bigint') return { coef: v, exp: 0 };
+  const n = toNumber(v);
+  if (!Number.isFinite(n)) return undefined;
+  if (Number.isInteger(n)) return { coef: BigInt(n), exp: 0 };
+  const buf = Buffer.allocUnsafe(8);
+  buf.writeDoubleBE(n);
+  const bits = buf.readBigUInt64BE();
+  const exponent = Number((bits >> 52n) & 0x7ffn);
+  const fraction = bits & ((1n << 52n) - 1n);
+  const mantissa = exponent === 0 ? fraction : fraction | (1n << 52n);
+  const e = (exponent === 0 ? 1 : exponent) - 1075;
+  const sign = n < 0 ? -1n : 1n;
+  // m * 2^e with e < 0 equals m * 5^-e / 10^-e.
+  return { coef: sign * mantissa * 5n ** BigInt(-e), exp: e };
 }
 
 function toDecimal(v: unknown): Dec | undefined {
