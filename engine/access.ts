@@ -6,7 +6,7 @@
 // overlay is applied to the collections only if no document it wrote changed underneath it; the whole commit
 // is one journal record.
 import type { Catalog, JournalOp } from './catalog.ts';
-import { type Collection, type Entry, makeEntry } from './collection.ts';
+import { type Collection, type Entry, closeSnapshot, makeEntry, openSnapshot, stamp } from './collection.ts';
 import { ErrorCodes, MongoServerError, writeConflict } from './errors.ts';
 import { compileFilter } from './query.ts';
 import type { Doc } from './values.ts';
@@ -23,10 +23,16 @@ interface Overlay {
 export class Transaction {
   readonly overlays = new Map<Collection, Overlay>();
   lastUse = Date.now();
+  /** Commit version whose state the transaction reads (snapshot isolation). */
+  readonly snapshot: number;
+  /** Collections its statements created implicitly: dropped again if it aborts. */
+  readonly createdCollections: Collection[] = [];
   constructor(
     readonly locks: LockTable,
     readonly label: string,
-  ) {}
+  ) {
+    this.snapshot = openSnapshot(this);
+  }
 
   overlay(coll: Collection): Overlay {
     let o = this.overlays.get(coll);
@@ -37,6 +43,7 @@ export class Transaction {
   release(): void {
     for (const [coll, o] of this.overlays) for (const id of o.entries.keys()) this.locks.release(coll, id, this);
     this.overlays.clear();
+    closeSnapshot(this);
   }
 }
 
@@ -70,11 +77,12 @@ export class Access {
     readonly txn?: Transaction,
   ) {}
 
-  /** Current version of one document by id key. */
+  /** The version of one document this command sees, by id key. */
   get(coll: Collection, id: string): Entry | undefined {
-    const o = this.txn?.overlays.get(coll);
+    if (!this.txn) return coll.docs.get(id);
+    const o = this.txn.overlays.get(coll);
     if (o?.entries.has(id)) return o.entries.get(id) ?? undefined;
-    return coll.docs.get(id);
+    return coll.visibleAt(id, this.txn.snapshot);
   }
 
   /** Entries matching `filter` (exact form), in storage order, using an index where one applies. */
@@ -82,33 +90,41 @@ export class Access {
     const matcher = compileFilter(filter);
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
     const out: Entry[] = [];
-    const o = this.txn?.overlays.get(coll);
     const candidates = coll.candidates(filter);
-    if (candidates) {
-      const seen = new Set<string>();
-      for (const id of candidates) {
-        if (seen.has(id)) continue;
-        seen.add(id);
-        const e = this.get(coll, id);
-        if (e && matcher.test(e.exact, e.view)) out.push(e);
-        if (out.length >= limit) return out;
+    if (!this.txn) {
+      if (candidates) {
+        const seen = new Set<string>();
+        for (const id of candidates) {
+          if (seen.has(id)) continue;
+          seen.add(id);
+          const e = coll.docs.get(id);
+          if (e && matcher.test(e.exact, e.view)) out.push(e);
+          if (out.length >= limit) break;
+        }
+        return out;
       }
-      // Documents the transaction wrote may match now although their committed versions did not.
-      if (o) for (const [id, e] of o.entries) if (e && !seen.has(id) && matcher.test(e.exact, e.view)) out.push(e);
-      return out.slice(0, limit);
+      for (const e of coll.docs.values()) {
+        if (matcher.test(e.exact, e.view)) out.push(e);
+        if (out.length >= limit) break;
+      }
+      return out;
     }
-    for (const [id, base] of coll.docs) {
-      const e = o?.entries.has(id) ? o.entries.get(id) : base;
+    // In a transaction the index reflects the newest commits only: also consider every document the
+    // transaction wrote and every older version its snapshot may still see.
+    const ids = new Set<string>(candidates ?? coll.docs.keys());
+    for (const id of coll.history.keys()) ids.add(id);
+    for (const id of this.txn.overlays.get(coll)?.entries.keys() ?? []) ids.add(id);
+    for (const id of ids) {
+      const e = this.get(coll, id);
       if (e && matcher.test(e.exact, e.view)) out.push(e);
-      if (out.length >= limit) return out;
+      if (out.length >= limit) break;
     }
-    if (o) for (const [id, e] of o.entries) if (e && !coll.docs.has(id) && matcher.test(e.exact, e.view)) out.push(e);
-    return out.slice(0, limit);
+    return out;
   }
 
   /** Number of documents the command can see. */
   size(coll: Collection): number {
-    return this.txn?.overlays.has(coll) ? this.all(coll).length : coll.docs.size;
+    return this.txn ? this.all(coll).length : coll.docs.size;
   }
 
   all(coll: Collection): Entry[] {
@@ -120,7 +136,10 @@ export class Access {
   }
 
   ensureCollection(db: string, name: string): Collection {
-    return this.catalog.ensure(db, name, this.ops);
+    const existed = this.catalog.get(db, name);
+    const coll = existed ?? this.catalog.ensure(db, name, this.ops);
+    if (!existed && this.txn) this.txn.createdCollections.push(coll);
+    return coll;
   }
 
   insert(coll: Collection, doc: Doc): Entry {
@@ -161,6 +180,18 @@ export class Access {
     txn.lastUse = Date.now();
     txn.locks.acquire(coll, id, txn);
     const o = txn.overlay(coll);
+    if (!o.baseVersions.has(id)) {
+      // First-writer-wins: a document committed by someone else since the snapshot cannot be overwritten.
+      const committed = coll.docs.get(id);
+      if (committed && committed !== coll.visibleAt(id, txn.snapshot)) {
+        txn.locks.release(coll, id, txn);
+        throw writeConflict('The document was changed after this transaction started.');
+      }
+      if (!committed && coll.visibleAt(id, txn.snapshot)) {
+        txn.locks.release(coll, id, txn);
+        throw writeConflict('The document was deleted after this transaction started.');
+      }
+    }
     if (entry) this.checkUniqueInTransaction(coll, o, entry);
     if (!o.baseVersions.has(id)) o.baseVersions.set(id, coll.docs.get(id)?.version ?? null);
     this.unindexOverlay(coll, o, id);
@@ -229,7 +260,7 @@ export function commitTransaction(txn: Transaction, ops: JournalOp[]): void {
               ops.push({ o: 'del', db: coll.db, c: coll.name, id: previous.exact._id });
             }
           } else if (pass === 'put' && entry) {
-            const previous = coll.put(entry);
+            const previous = coll.put(stamp(entry));
             undo.push(() => (previous ? coll.put(previous) : coll.remove(id)));
             ops.push({ o: 'put', db: coll.db, c: coll.name, d: entry.exact });
           }

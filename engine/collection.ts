@@ -14,12 +14,12 @@ import {
   typeUpperBound,
 } from './values.ts';
 
-/** One stored document: its exact form, the view mingo reads, and a version bumped on every write. */
+/** One stored document: its exact form, the view mingo reads, and the commit version that wrote it. */
 export interface Entry {
   readonly id: string;
   readonly exact: Doc;
   readonly view: Doc;
-  readonly version: number;
+  version: number;
 }
 
 /** Maps views handed to mingo back to the exact documents they came from (aggregation output). */
@@ -28,6 +28,44 @@ export const exactOfView = new WeakMap<object, Doc>();
 export const storedDocs = new WeakSet<object>();
 
 let versionCounter = 0;
+
+/** The newest commit version; a transaction's snapshot is the version current when it starts. */
+export const currentVersion = (): number => versionCounter;
+
+/** Gives an entry the next commit version (a transaction's documents get theirs when it commits). */
+export function stamp(entry: Entry): Entry {
+  entry.version = ++versionCounter;
+  return entry;
+}
+
+// Snapshots of open transactions. While any is open, replaced and deleted documents are kept as history, so a
+// transaction keeps reading the versions that were current when it started.
+const openSnapshots = new Map<object, number>();
+const collectionsWithHistory = new Set<Collection>();
+
+export function openSnapshot(owner: object): number {
+  openSnapshots.set(owner, versionCounter);
+  return versionCounter;
+}
+
+export function closeSnapshot(owner: object): void {
+  openSnapshots.delete(owner);
+  const oldest = openSnapshots.size ? Math.min(...openSnapshots.values()) : Infinity;
+  for (const coll of collectionsWithHistory) {
+    for (const [id, versions] of coll.history) {
+      const kept = versions.filter((h) => h.until > oldest);
+      if (kept.length) coll.history.set(id, kept);
+      else coll.history.delete(id);
+    }
+    if (coll.history.size === 0) collectionsWithHistory.delete(coll);
+  }
+}
+
+export interface PastVersion {
+  entry: Entry;
+  /** The commit version that replaced or deleted it. */
+  until: number;
+}
 
 export function makeEntry(exact: Doc): Entry {
   const view = toView(exact) as Doc;
@@ -253,6 +291,8 @@ export function validateIndexSpec(raw: unknown): IndexSpec {
 
 export class Collection {
   readonly docs = new Map<string, Entry>();
+  /** Replaced and deleted versions still visible to an open transaction's snapshot. */
+  readonly history = new Map<string, PastVersion[]>();
   readonly indexes = new Map<string, Index>();
   readonly uuid: UUID;
 
@@ -311,7 +351,10 @@ export class Collection {
   put(entry: Entry): Entry | undefined {
     const previous = this.docs.get(entry.id);
     this.checkUnique(entry, previous ? (id) => id === previous.id : undefined);
-    if (previous) for (const index of this.indexes.values()) index.remove(previous);
+    if (previous) {
+      for (const index of this.indexes.values()) index.remove(previous);
+      this.remember(previous, entry.version);
+    }
     for (const index of this.indexes.values()) index.add(entry);
     this.docs.set(entry.id, entry);
     return previous;
@@ -322,7 +365,24 @@ export class Collection {
     if (!previous) return undefined;
     for (const index of this.indexes.values()) index.remove(previous);
     this.docs.delete(id);
+    this.remember(previous, ++versionCounter);
     return previous;
+  }
+
+  private remember(previous: Entry, until: number): void {
+    if (openSnapshots.size === 0) return;
+    const versions = this.history.get(previous.id);
+    if (versions) versions.push({ entry: previous, until });
+    else this.history.set(previous.id, [{ entry: previous, until }]);
+    collectionsWithHistory.add(this);
+  }
+
+  /** The version of a document a snapshot sees: committed at or before it, and not yet replaced then. */
+  visibleAt(id: string, snapshot: number): Entry | undefined {
+    const current = this.docs.get(id);
+    if (current && current.version <= snapshot) return current;
+    for (const h of this.history.get(id) ?? []) if (h.entry.version <= snapshot && snapshot < h.until) return h.entry;
+    return undefined;
   }
 
   clear(): void {

@@ -1,8 +1,8 @@
 // The engine process: TCP connections, command dispatch with sessions and transactions, timers.
 import net from 'node:net';
 import { Binary, Long, ObjectId, Timestamp } from 'bson';
-import { Access, commitTransaction } from './access.ts';
-import { Catalog } from './catalog.ts';
+import { Access, type Transaction, commitTransaction } from './access.ts';
+import { Catalog, type JournalOp } from './catalog.ts';
 import { COMMANDS, type CommandContext, type ServerInfo, checkFields } from './commands.ts';
 import { Cursors } from './cursors.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
@@ -63,7 +63,7 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     this.logger = opts.logger ?? silent;
-    this.sessions = new Sessions(opts.transactionLifetimeMs ?? 60_000);
+    this.sessions = new Sessions(opts.transactionLifetimeMs ?? 60_000, (txn) => this.dropCreatedCollections(txn));
     this.persistence = opts.dbPath ? new Persistence(opts.dbPath, this.catalog, this.logger, opts.compactAtBytes) : undefined;
     this.info = {
       host: opts.host ?? '127.0.0.1',
@@ -288,6 +288,18 @@ export class Engine {
     reply.$clusterTime = { clusterTime: ts, signature: { hash: new Binary(Buffer.alloc(20)), keyId: Long.ZERO } };
     reply.operationTime = ts;
     return reply;
+  }
+
+  /** A collection created implicitly by an aborted transaction does not outlive it (unless others wrote to it). */
+  private dropCreatedCollections(txn: Transaction): void {
+    const ops: JournalOp[] = [];
+    for (const coll of txn.createdCollections) {
+      if (this.catalog.get(coll.db, coll.name) === coll && coll.docs.size === 0 && coll.indexes.size === 1) {
+        this.catalog.drop(coll.db, coll.name);
+        ops.push({ o: 'drop', db: coll.db, c: coll.name });
+      }
+    }
+    this.persistence?.append(ops);
   }
 
   // -------------------------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ export class Sessions {
 
   constructor(
     private readonly transactionLifetimeMs: number,
+    /** Undoes what an aborted transaction did outside its overlay (collections it created). */
+    private readonly onAbort: (txn: Transaction) => void = () => {},
     private readonly sessionTimeoutMs = 30 * 60_000,
   ) {}
 
@@ -78,6 +80,7 @@ export class Sessions {
   abort(s: Session): void {
     if (s.state === 'open' && s.txn) {
       s.txn.release();
+      this.onAbort(s.txn);
       s.state = 'aborted';
     }
     s.txn = undefined;
