@@ -111,14 +111,17 @@ export class Access {
     }
     // In a transaction the index reflects the newest commits only: also consider every document the
     // transaction wrote and every older version its snapshot may still see.
-    const ids = new Set<string>(candidates ?? coll.docs.keys());
-    for (const id of coll.history.keys()) ids.add(id);
-    for (const id of this.txn.overlays.get(coll)?.entries.keys() ?? []) ids.add(id);
-    for (const id of ids) {
+    const seen = new Set<string>();
+    const consider = (id: string): boolean => {
+      if (seen.has(id)) return false;
+      seen.add(id);
       const e = this.get(coll, id);
       if (e && matcher.test(e.exact, e.view)) out.push(e);
-      if (out.length >= limit) break;
-    }
+      return out.length >= limit;
+    };
+    for (const id of candidates ?? coll.docs.keys()) if (consider(id)) return out;
+    for (const id of coll.history.keys()) if (consider(id)) return out;
+    for (const id of this.txn.overlays.get(coll)?.entries.keys() ?? []) if (consider(id)) return out;
     return out;
   }
 

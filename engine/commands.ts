@@ -3,7 +3,7 @@ import os from 'node:os';
 import { ObjectId } from 'bson';
 import type { Access } from './access.ts';
 import { type Catalog, type JournalOp, validateNamespace } from './catalog.ts';
-import { type Collection, type Entry, type IndexSpec, exactOfView, validateIndexSpec } from './collection.ts';
+import { type Collection, type Entry, type IndexSpec, validateIndexSpec } from './collection.ts';
 import { Cursors, batchSizeOf } from './cursors.ts';
 import { ErrorCodes, MongoServerError, fail } from './errors.ts';
 import { applyProjection, validateProjection } from './projection.ts';
@@ -33,8 +33,6 @@ export interface CommandContext {
   connectionId: number;
   inTransaction: boolean;
 }
-
-type Handler = (ctx: CommandContext) => Doc;
 
 export const VERSION = '7.0.14';
 export const MAX_WIRE_VERSION = 21;

@@ -120,18 +120,25 @@ export class Engine {
     this.info.connections.current++;
     this.info.connections.total++;
     socket.setNoDelay(true);
-    let pending: Buffer = Buffer.alloc(0);
+    // Chunks are joined once per complete message, so a large message arriving in many chunks costs one copy.
+    let chunks: Buffer[] = [];
+    let buffered = 0;
     socket.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      while (pending.length >= 4) {
-        const length = pending.readInt32LE(0);
+      chunks.push(chunk);
+      buffered += chunk.length;
+      while (buffered >= 4) {
+        if (chunks[0].length < 4) chunks = [Buffer.concat(chunks, buffered)];
+        const length = chunks[0].readInt32LE(0);
         if (length < 16 || length > MAX_MESSAGE_BYTES) {
           this.drop(socket, connectionId, `invalid message length ${length}`);
           return;
         }
-        if (pending.length < length) break;
-        const message = pending.subarray(0, length);
-        pending = pending.subarray(length);
+        if (buffered < length) break;
+        const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, buffered);
+        const message = all.subarray(0, length);
+        const rest = all.subarray(length);
+        chunks = rest.length ? [rest] : [];
+        buffered = rest.length;
         try {
           const reply = this.handleMessage(message, connectionId);
           if (reply) socket.write(reply);
