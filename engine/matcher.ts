@@ -285,8 +285,22 @@ function operatorsPred(ops: Doc): ValuesPred {
   return (values) => preds.every((p) => p(values));
 }
 
+const SIMPLE_SCALARS = new Set(['ObjectId', 'Int32', 'Double', 'Long', 'Decimal128']);
+
+/** Strings, numbers, booleans, dates and ObjectIds: equality is plain BSON equality, no null or regex rules. */
+const isSimpleScalar = (v: unknown): boolean =>
+  typeof v === 'string' || typeof v === 'boolean' || typeof v === 'number' || v instanceof Date || SIMPLE_SCALARS.has(bsonType(v) ?? '');
+
 function fieldPred(path: string, cond: unknown): Pred {
   if (path === '') badValue('field names may not be empty');
+  if (!path.includes('.') && isSimpleScalar(cond)) {
+    // The commonest filter, `{field: value}`, without building the list of reached values.
+    const equal = (x: unknown) => x !== undefined && compareValues(x, cond) === 0;
+    return (doc) => {
+      const v = doc[path];
+      return Array.isArray(v) ? v.some(equal) : equal(v);
+    };
+  }
   const segs = path.split('.');
   let p: ValuesPred;
   if (isPlainObject(cond) && Object.keys(cond).length > 0 && Object.keys(cond)[0].startsWith('$')) p = operatorsPred(cond);

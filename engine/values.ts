@@ -102,11 +102,15 @@ export function typeRank(v: unknown): number {
       return Rank.Boolean;
     default:
   }
-  if (Array.isArray(v)) return Rank.Array;
-  if (v instanceof Date) return Rank.Date;
-  if (v instanceof RegExp) return Rank.RegExp;
-  if (v instanceof Uint8Array) return Rank.Binary;
-  switch (bsonType(v)) {
+  const t = (v as { _bsontype?: string })._bsontype;
+  if (t === undefined) {
+    if (Array.isArray(v)) return Rank.Array;
+    if (v instanceof Date) return Rank.Date;
+    if (v instanceof RegExp) return Rank.RegExp;
+    if (v instanceof Uint8Array) return Rank.Binary;
+    return Rank.Object;
+  }
+  switch (t) {
     case 'MinKey':
       return Rank.MinKey;
     case 'MaxKey':
@@ -141,9 +145,16 @@ function binaryBytes(v: unknown): Uint8Array {
   return b.buffer.subarray(0, b.position);
 }
 
+/** Int32, Double and plain numbers: compared as doubles without further checks (the common case). */
+const plainNumber = (v: unknown, t: string | undefined): number | undefined =>
+  typeof v === 'number' ? v : t === 'Int32' || t === 'Double' ? (v as Int32 | Double).value : undefined;
+
 export function compareNumbers(a: unknown, b: unknown): number {
   const ta = bsonType(a);
   const tb = bsonType(b);
+  const pa = plainNumber(a, ta);
+  const pb = plainNumber(b, tb);
+  if (pa !== undefined && pb !== undefined && !Number.isNaN(pa) && !Number.isNaN(pb)) return pa < pb ? -1 : pa > pb ? 1 : 0;
   // Longs beyond 2^53 and decimals are compared exactly, never through a rounded double.
   if (ta === 'Decimal128' || tb === 'Decimal128' || ta === 'Long' || tb === 'Long' || typeof a === 'bigint' || typeof b === 'bigint') {
     const da = exactDecimal(a);
