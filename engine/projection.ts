@@ -2,12 +2,10 @@
 // executor): inclusion or exclusion of dotted paths (through arrays of documents), `_id` included by default,
 // nested sub-projections ({a: {b: 1}}), the find-only operators $slice, $elemMatch and the positional `a.$`,
 // and constant literals. Aggregation expressions and $meta are refused.
-import { Query } from 'mingo';
+import { type Matcher, compileMatcher } from './matcher.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { exactValue, matchArrayIndex, setField, typeName, valueString } from './update.ts';
-import { type Doc, isNumeric, isPlainObject, toNumber, toView } from './values.ts';
-
-const MINGO_OPTIONS = { scriptEnabled: false } as const;
+import { type Doc, isNumeric, isPlainObject, toNumber } from './values.ts';
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
@@ -17,7 +15,7 @@ const badValue = (message: string): MongoServerError => new MongoServerError(Err
 type Leaf =
   | { kind: 'bool'; include: boolean }
   | { kind: 'slice'; skip?: number; limit: number }
-  | { kind: 'elemMatch'; query: Query }
+  | { kind: 'elemMatch'; query: Matcher }
   | { kind: 'positional' }
   | { kind: 'literal'; value: unknown };
 
@@ -213,12 +211,7 @@ function parseSubObject(ctx: ParseContext, name: string, obj: Doc, parent: PNode
         if (!isPlainObject(arg)) throw located(31274, `elemMatch: Invalid argument, object required, but got ${typeName(arg)}`);
         if (ctx.hasPositional) throw located(31255, 'Cannot specify positional operator and $elemMatch.');
         if (parts.length !== 1 || parent !== ctx.root) throw located(31275, 'Cannot use $elemMatch projection on a nested field.');
-        let query: Query;
-        try {
-          query = new Query(toView({ [name]: { $elemMatch: arg } }) as Doc, MINGO_OPTIONS);
-        } catch (e) {
-          throw badValue(e instanceof Error ? e.message : String(e));
-        }
+        const query = compileMatcher({ [name]: { $elemMatch: arg } });
         addNodeAtPath(parent, parts, { kind: 'elemMatch', query });
         ctx.hasElemMatch = true;
         return;
@@ -359,10 +352,10 @@ function hasComputed(node: PNode): boolean {
   return false;
 }
 
-function elemMatchValue(rootDoc: Doc, field: string, query: Query): unknown {
+function elemMatchValue(rootDoc: Doc, field: string, query: Matcher): unknown {
   const arr = rootDoc[field];
   if (!Array.isArray(arr)) return MISSING;
-  for (const e of arr) if (query.test({ [field]: [toView(e)] })) return [e];
+  for (const e of arr) if (query.test({ [field]: [e] })) return [e];
   return MISSING;
 }
 

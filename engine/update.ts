@@ -4,9 +4,9 @@
 // to a working copy of the document with the children of every level visited in field-name order, and each
 // leaf reports whether it changed anything, so `modified` is false exactly when MongoDB would count no change.
 import { BSONRegExp, Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'bson';
-import { Query } from 'mingo';
+import { type Matcher, compileMatcher } from './matcher.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { type Doc, arith, bsonType, cloneValue, compareValues, getPath, isNumeric, isPlainObject, toNumber, toView } from './values.ts';
+import { type Doc, arith, bsonType, cloneValue, compareValues, getPath, isNumeric, isPlainObject, toNumber } from './values.ts';
 
 export interface UpdateContext {
   /** Array filters of the statement, exact form. */
@@ -18,9 +18,6 @@ export interface UpdateContext {
   /** Time for $currentDate (defaults to now). */
   now?: Date;
 }
-
-// Same options as engine/query.ts: no server-side JavaScript.
-const MINGO_OPTIONS = { scriptEnabled: false } as const;
 
 // ---------------------------------------------------------------------------------------------------------
 // Small helpers shared with projection.ts.
@@ -238,23 +235,12 @@ export function exactEqual(a: unknown, b: unknown): boolean {
   }
 }
 
-function compileQuery(cond: Doc): Query {
-  try {
-    return new Query(toView(cond) as Doc, MINGO_OPTIONS);
-  } catch (e) {
-    if (e instanceof MongoServerError) throw e;
-    throw badValue(e instanceof Error ? e.message : String(e));
-  }
+// Conditions ($pull, arrayFilters, the positional match) use the engine's matcher on exact values.
+function compileQuery(cond: Doc): Matcher {
+  return compileMatcher(cond);
 }
 
-const safeTest = (q: Query, obj: unknown): boolean => {
-  try {
-    return q.test(obj as Doc);
-  } catch (e) {
-    if (e instanceof MongoServerError) throw e;
-    throw badValue(e instanceof Error ? e.message : String(e));
-  }
-};
+const safeTest = (q: Matcher, obj: unknown): boolean => q.test(obj as Doc);
 
 // ---------------------------------------------------------------------------------------------------------
 // Positional matching: which element of an array made the query match (MongoDB's "elemMatchKey").
@@ -282,16 +268,15 @@ function replaceAt(view: unknown, parts: string[], i: number, value: unknown): u
 export function matchArrayIndex(doc: Doc, arrayParts: string[], query: Doc): number | undefined {
   const arr = getPath(doc, arrayParts.join('.'));
   if (!Array.isArray(arr)) return undefined;
-  let q: Query;
+  let q: Matcher;
   try {
     q = compileQuery(query);
   } catch {
     return undefined;
   }
-  const view = toView(doc);
   for (let i = 0; i < arr.length; i++) {
     try {
-      if (q.test(replaceAt(view, arrayParts, 0, [toView(arr[i])]) as Doc)) return i;
+      if (q.test(replaceAt(doc, arrayParts, 0, [arr[i]]) as Doc)) return i;
     } catch {
       return undefined;
     }
@@ -390,7 +375,7 @@ interface Env {
   root: Doc; // working copy
   original: Doc;
   query: Doc | undefined;
-  filters: Map<string, Query>;
+  filters: Map<string, Matcher>;
   isInsert: boolean;
   now: Date;
   matched: Map<string, string | undefined>; // positional matches by array path
@@ -726,14 +711,14 @@ function pullLeaf(arg: unknown): LeafImpl {
     const first = Object.keys(arg)[0];
     if (first === undefined || !PATH_ACCEPTING.has(first)) {
       const q = compileQuery(arg);
-      return cullingLeaf((e) => isPlainObject(e) && safeTest(q, toView(e)));
+      return cullingLeaf((e) => isPlainObject(e) && safeTest(q, e));
     }
     const q = compileQuery({ v: arg });
-    return cullingLeaf((e) => safeTest(q, { v: toView(e) }));
+    return cullingLeaf((e) => safeTest(q, { v: e }));
   }
   if (isRegex(arg)) {
     const q = compileQuery({ v: arg });
-    return cullingLeaf((e) => safeTest(q, { v: toView(e) }));
+    return cullingLeaf((e) => safeTest(q, { v: e }));
   }
   return cullingLeaf((e) => compareValues(e, arg) === 0);
 }
@@ -851,7 +836,7 @@ function makeLeaf(op: string, path: string, arg: unknown): LeafImpl {
 const isFilterIdentifier = (part: string): boolean => part.length >= 3 && part.startsWith('$[') && part.endsWith(']');
 
 interface ParseEnv {
-  filters: Map<string, Query>;
+  filters: Map<string, Matcher>;
   used: Set<string>;
 }
 
@@ -963,8 +948,8 @@ function renameLeaf(from: string, to: string): LeafImpl {
   };
 }
 
-function parseArrayFilters(list: Doc[] | undefined): Map<string, Query> {
-  const filters = new Map<string, Query>();
+function parseArrayFilters(list: Doc[] | undefined): Map<string, Matcher> {
+  const filters = new Map<string, Matcher>();
   if (list === undefined || list === null) return filters;
   if (!Array.isArray(list)) throw err(ErrorCodes.TypeMismatch, 'arrayFilters must be an array');
   for (const f of list) {
@@ -994,7 +979,7 @@ function parseArrayFilters(list: Doc[] | undefined): Map<string, Query> {
   return filters;
 }
 
-function parseUpdate(update: Doc, filters: Map<string, Query>): ObjNode {
+function parseUpdate(update: Doc, filters: Map<string, Matcher>): ObjNode {
   const root: ObjNode = { kind: 'obj', children: new Map() };
   const pe: ParseEnv = { filters, used: new Set() };
   for (const [op, spec] of Object.entries(update)) {
@@ -1108,8 +1093,7 @@ function applyArray(node: ArrNode, st: State, env: Env): void {
   const ids = [...node.children.keys()].sort(byteCompare);
   // Decide every element's updates before changing any of them.
   const plan = arr.map((elem) => {
-    const view = toView(elem);
-    return ids.filter((id) => id === '' || safeTest(env.filters.get(id)!, { [id]: view }));
+    return ids.filter((id) => id === '' || safeTest(env.filters.get(id)!, { [id]: elem }));
   });
   plan.forEach((matching, i) => {
     if (!matching.length) return;
@@ -1210,9 +1194,9 @@ function idFirst(doc: Doc): Doc {
 // Public API.
 
 // Parsed updates, reused while the same statement is applied to many documents (update with multi: true).
-const parseCache = new WeakMap<Doc, { arrayFilters: Doc[] | undefined; filters: Map<string, Query>; tree: ObjNode }>();
+const parseCache = new WeakMap<Doc, { arrayFilters: Doc[] | undefined; filters: Map<string, Matcher>; tree: ObjNode }>();
 
-function parsed(update: Doc, arrayFilters: Doc[] | undefined): { filters: Map<string, Query>; tree: ObjNode } {
+function parsed(update: Doc, arrayFilters: Doc[] | undefined): { filters: Map<string, Matcher>; tree: ObjNode } {
   const hit = parseCache.get(update);
   if (hit && hit.arrayFilters === arrayFilters) return hit;
   const filters = parseArrayFilters(arrayFilters);
