@@ -15,6 +15,7 @@ import * as queryOperators from 'mingo/operators/query';
 import * as windowOperators from 'mingo/operators/window';
 import { exactOfView, storedDocs } from './collection.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
+import { compileMatcher } from './matcher.ts';
 import { type Doc, arith, bsonType, encodeKey, getPath, isNumeric, isPlainObject, toNumber, toView } from './values.ts';
 
 const SUPPORTED_STAGES = new Set([
@@ -138,11 +139,21 @@ const exactSum = (coll: Doc[], expr: unknown, options: unknown): unknown => {
   return total;
 };
 
+/**
+ * `$match` anywhere in a pipeline filters with the engine's own matcher, on exact documents where known;
+ * a `$match` with `$expr` stays with mingo, which knows the pipeline's variables ($lookup's `let`).
+ */
+const matchStage = (coll: { filter(f: (o: Doc) => boolean): unknown }, expr: Doc, options: unknown): unknown => {
+  if (JSON.stringify(expr).includes('"$expr"')) return (pipelineOperators.$match as (c: unknown, e: Doc, o: unknown) => unknown)(coll, expr, options);
+  const matcher = compileMatcher(expr);
+  return coll.filter((o) => matcher.test(exactOfView.get(o) ?? o, o));
+};
+
 // Built whole rather than merged: mingo's Context.from lets the first context's operators win.
 const CONTEXT = Context.init({
   accumulator: { ...accumulators, $sum: exactSum } as never,
   expression: expressions as never,
-  pipeline: pipelineOperators as never,
+  pipeline: { ...pipelineOperators, $match: matchStage } as never,
   projection: projectionOperators as never,
   query: queryOperators as never,
   window: windowOperators as never,
