@@ -44,6 +44,10 @@ export interface Config {
   readonly redisUrl: string | undefined;
   readonly webhookAllowPrivateTargets: boolean;
   readonly shutdownTimeoutMs: number;
+  /** Claims above this amount, in fen, also need a FINANCE_DIRECTOR. */
+  readonly expenseApprovalThresholdFen: number;
+  /** IANA time zone in which business dates ("today", claim-number years) are reckoned. */
+  readonly businessTimeZone: string;
   /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
   readonly developmentDefaults: readonly string[];
 }
@@ -149,6 +153,30 @@ const secret = raw.transform((value, ctx): string | undefined => {
 
 const nonEmpty = raw; // empty values are already mapped to undefined
 
+/** A Money amount ("5000.00"), as integer fen. */
+const money = (fallback: string) =>
+  raw.transform((value, ctx): number => {
+    const text = value ?? fallback;
+    const m = /^(\d{1,13})(?:\.(\d{1,2}))?$/.exec(text);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `expected an amount such as "5000.00", got ${quoted(text)}` });
+      return z.NEVER;
+    }
+    return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
+  });
+
+const timeZone = (fallback: string) =>
+  raw.transform((value, ctx): string => {
+    const zone = value ?? fallback;
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return zone;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `expected an IANA time zone such as "Asia/Shanghai", got ${quoted(zone)}` });
+      return z.NEVER;
+    }
+  });
+
 // Kept local (rather than importing logger.ts) so loading configuration does not load pino.
 function maskCredentials(uri: string): string {
   return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)[^@/?#\s]*@/i, '$1***@');
@@ -174,6 +202,8 @@ const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:'], 'a Redis URL'),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: boolean(false),
   SHUTDOWN_TIMEOUT_MS: integer(1, 600_000, 10_000),
+  EXPENSE_APPROVAL_THRESHOLD: money('5000.00'),
+  BUSINESS_TIMEZONE: timeZone('Asia/Shanghai'),
 });
 
 /** Every environment variable this module reads. */
@@ -268,6 +298,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
     redisUrl: v.REDIS_URL,
     webhookAllowPrivateTargets: v.WEBHOOK_ALLOW_PRIVATE_TARGETS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    expenseApprovalThresholdFen: v.EXPENSE_APPROVAL_THRESHOLD,
+    businessTimeZone: v.BUSINESS_TIMEZONE,
     developmentDefaults: Object.freeze(developmentDefaults),
   };
   return Object.freeze(config);

@@ -1,0 +1,93 @@
+// GraphQL building blocks every subgraph shares: the public scalars and errors with actionable codes.
+import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
+import { MoneyError, formatMoney, parseMoney } from './money.ts';
+
+export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'INTERNAL_SERVER_ERROR';
+
+export const PUBLIC_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'GRAPHQL_VALIDATION_FAILED' as ErrorCode,
+  'GRAPHQL_PARSE_FAILED' as ErrorCode, 'PERSISTED_QUERY_NOT_FOUND' as ErrorCode,
+]);
+
+export const gqlError = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLError =>
+  new GraphQLError(message, { extensions: { code, ...extra } });
+
+export const badInput = (message: string, field?: string): GraphQLError => gqlError('BAD_USER_INPUT', message, field ? { field } : {});
+export const forbidden = (message = 'You are not allowed to do this'): GraphQLError => gqlError('FORBIDDEN', message);
+export const notFound = (what: string): GraphQLError => gqlError('NOT_FOUND', `${what} not found`);
+export const conflict = (message: string): GraphQLError => gqlError('CONFLICT', message);
+
+const scalarInputError = (message: string): GraphQLError => gqlError('BAD_USER_INPUT', message);
+
+/** Money: a decimal string with two fraction digits on output; resolvers work in integer fen. */
+export const MoneyScalar = new GraphQLScalarType<number, string>({
+  name: 'Money',
+  description: 'An amount in yuan as a decimal string with two fraction digits, e.g. "1234.50". Never a float.',
+  serialize(value) {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new GraphQLError('Money values are integer fen internally');
+    return formatMoney(value);
+  },
+  parseValue(value) {
+    try {
+      return parseMoney(value);
+    } catch (err) {
+      throw scalarInputError(err instanceof MoneyError ? err.message : 'invalid Money');
+    }
+  },
+  parseLiteral(ast: ValueNode) {
+    if (ast.kind !== Kind.STRING) throw scalarInputError('Money must be given as a string, e.g. "1234.50"');
+    try {
+      return parseMoney(ast.value);
+    } catch (err) {
+      throw scalarInputError(err instanceof MoneyError ? err.message : 'invalid Money');
+    }
+  },
+});
+
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** "2026-11-28" if it names a real calendar day. */
+export function parseDate(value: unknown): string {
+  if (typeof value !== 'string') throw scalarInputError('Date must be a string YYYY-MM-DD');
+  const m = DATE_RE.exec(value);
+  const d = m ? new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))) : undefined;
+  if (!m || !d || d.getUTCFullYear() !== Number(m[1]) || d.getUTCMonth() !== Number(m[2]) - 1 || d.getUTCDate() !== Number(m[3])) {
+    throw scalarInputError(`"${String(value).slice(0, 30)}" is not a date: use YYYY-MM-DD`);
+  }
+  return value;
+}
+
+export const DateScalar = new GraphQLScalarType<string, string>({
+  name: 'Date',
+  description: 'A calendar day, YYYY-MM-DD.',
+  serialize: (v) => parseDate(v),
+  parseValue: (v) => parseDate(v),
+  parseLiteral(ast) {
+    if (ast.kind !== Kind.STRING) throw scalarInputError('Date must be a string YYYY-MM-DD');
+    return parseDate(ast.value);
+  },
+});
+
+export const DateTimeScalar = new GraphQLScalarType<Date, string>({
+  name: 'DateTime',
+  description: 'An instant, ISO-8601 in UTC.',
+  serialize(v) {
+    const d = v instanceof Date ? v : new Date(String(v));
+    if (Number.isNaN(d.getTime())) throw new GraphQLError('invalid DateTime value');
+    return d.toISOString();
+  },
+  parseValue(v) {
+    const d = typeof v === 'string' ? new Date(v) : new Date(Number.NaN);
+    if (Number.isNaN(d.getTime()) || !/Z$|[+-]\d{2}:\d{2}$/.test(String(v))) throw scalarInputError('DateTime must be ISO-8601 with a zone, e.g. 2026-11-28T08:00:00Z');
+    return d;
+  },
+  parseLiteral(ast) {
+    if (ast.kind !== Kind.STRING) throw scalarInputError('DateTime must be a string');
+    return this.parseValue!(ast.value) as Date;
+  },
+});
+
+/** Today's date (YYYY-MM-DD) in the business time zone. */
+export function today(timeZone: string, now = new Date()): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+}

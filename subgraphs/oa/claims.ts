@@ -1,0 +1,314 @@
+// Expense claims: filing, submitting, withdrawing and deciding. Every state change runs in one transaction with
+// the domain event it emits (both are stored, or neither), and claim numbers come from a counter in that same
+// transaction, so they run per year without gaps.
+import type { ClientSession } from 'mongoose';
+import { nextSequence } from '../../platform/events.ts';
+import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
+import { formatMoney, sumFen } from '../../platform/money.ts';
+import { WorkflowError } from '../../platform/workflow/engine.ts';
+import type { Decision } from '../../platform/workflow/types.ts';
+import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices } from './context.ts';
+import { toObjectId } from './loaders.ts';
+import { CATEGORIES, type ClaimStatus, type EmployeeDoc, type ExpenseCategory, type ExpenseClaimDoc, type ExpenseItemDoc } from './models.ts';
+
+export interface ItemInput {
+  description: string;
+  /** Integer fen (the Money scalar has parsed it). */
+  amount: number;
+  occurredOn: string;
+  invoiceNo?: string | null;
+}
+
+const MAX_ITEMS = 100;
+const INVOICE_RE = /^[A-Za-z0-9-]{1,64}$/;
+
+/** Maps errors of the workflow engine to the public error codes. */
+function fromWorkflow(err: unknown): never {
+  if (err instanceof WorkflowError) throw gqlError(err.code, err.message);
+  throw err;
+}
+
+/** Validated items and their exact total; `todayIso` bounds occurredOn. */
+export function validateItems(items: ItemInput[], todayIso: string): { items: ExpenseItemDoc[]; totalFen: number } {
+  if (!Array.isArray(items) || items.length === 0) throw badInput('A claim needs at least one item', 'items');
+  if (items.length > MAX_ITEMS) throw badInput(`A claim holds at most ${MAX_ITEMS} items`, 'items');
+  const seen = new Set<string>();
+  const out = items.map((item, i): ExpenseItemDoc => {
+    const field = `items[${i}]`;
+    const description = item.description?.trim() ?? '';
+    if (!description || description.length > 500) throw badInput(`${field}.description must be 1 to 500 characters`, `${field}.description`);
+    if (!Number.isSafeInteger(item.amount) || item.amount <= 0) throw badInput(`${field}.amount must be positive`, `${field}.amount`);
+    if (item.occurredOn > todayIso) throw badInput(`${field}.occurredOn ${item.occurredOn} is in the future`, `${field}.occurredOn`);
+    let invoiceNo: string | null = null;
+    if (item.invoiceNo !== undefined && item.invoiceNo !== null && item.invoiceNo.trim() !== '') {
+      invoiceNo = item.invoiceNo.trim().toUpperCase();
+      if (!INVOICE_RE.test(invoiceNo)) throw badInput(`${field}.invoiceNo must be 1 to 64 letters, digits or '-'`, `${field}.invoiceNo`);
+      if (seen.has(invoiceNo)) throw badInput(`invoice ${invoiceNo} appears twice in this claim`, `${field}.invoiceNo`);
+      seen.add(invoiceNo);
+    }
+    return { description, amountFen: item.amount, occurredOn: item.occurredOn, invoiceNo };
+  });
+  return { items: out, totalFen: sumFen(out.map((i) => i.amountFen)) };
+}
+
+/** Books the claim's invoice numbers; a number booked by another live claim is CONFLICT (no double reimbursement). */
+async function bookInvoices(services: OaServices, session: ClientSession, claim: Pick<ExpenseClaimDoc, '_id' | 'claimNo' | 'items'>): Promise<void> {
+  const numbers = claim.items.map((i) => i.invoiceNo).filter((n): n is string => n !== null);
+  if (numbers.length === 0) return;
+  const taken = await services.models.InvoiceBooking.find({ _id: { $in: numbers } }, null, { session }).lean();
+  if (taken.length) throw conflict(`invoice ${taken[0]._id} is already booked on claim ${taken[0].claimNo}`);
+  try {
+    await services.models.InvoiceBooking.insertMany(
+      numbers.map((n) => ({ _id: n, claimId: claim._id.toHexString(), claimNo: claim.claimNo })),
+      { session },
+    );
+  } catch (err) {
+    if ((err as { code?: number }).code === 11000) throw conflict('an invoice of this claim was booked by another claim at the same moment');
+    throw err;
+  }
+}
+
+async function releaseInvoices(services: OaServices, session: ClientSession, claimId: string): Promise<void> {
+  await services.models.InvoiceBooking.deleteMany({ claimId }, { session });
+}
+
+const subjectOf = (claim: ExpenseClaimDoc) => ({ type: 'ExpenseClaim', id: claim._id.toHexString() });
+
+const eventPayload = (claim: ExpenseClaimDoc) => ({
+  claimId: claim._id.toHexString(),
+  claimNo: claim.claimNo,
+  applicantId: claim.applicantId,
+  departmentId: claim.departmentId,
+  category: claim.category,
+  total: formatMoney(claim.totalFen),
+  totalFen: claim.totalFen,
+  status: claim.status,
+  approvedAt: claim.approvedAt?.toISOString() ?? null,
+});
+
+async function emit(services: OaServices, session: ClientSession, type: string, claim: ExpenseClaimDoc, actor: string, extra: Record<string, unknown> = {}): Promise<void> {
+  await services.events.append(session, { type, subject: subjectOf(claim), actor, payload: { ...eventPayload(claim), ...extra } });
+}
+
+async function newClaimNo(services: OaServices, session: ClientSession, now: Date): Promise<string> {
+  const year = today(services.settings.timeZone, now).slice(0, 4);
+  const seq = await nextSequence(services.connection, `claimNo:${year}`, session);
+  return `BX-${year}-${String(seq).padStart(6, '0')}`;
+}
+
+async function applicant(ctx: OaContext): Promise<EmployeeDoc> {
+  const me = toObjectId(ctx.principal.sub) ? await ctx.loaders.employee.load(ctx.principal.sub) : null;
+  if (!me) throw forbidden('Only employees file expense claims');
+  return me;
+}
+
+export async function createClaim(ctx: OaContext, input: { title: string; category: ExpenseCategory; items: ItemInput[] }): Promise<ExpenseClaimDoc> {
+  const me = await applicant(ctx);
+  const title = input.title?.trim() ?? '';
+  if (!title || title.length > 200) throw badInput('title must be 1 to 200 characters', 'title');
+  if (!CATEGORIES.includes(input.category)) throw badInput(`unknown category ${input.category}`, 'category');
+  const now = new Date();
+  const { items, totalFen } = validateItems(input.items, today(ctx.settings.timeZone, now));
+  let created: ExpenseClaimDoc | undefined;
+  await ctx.connection.transaction(async (session) => {
+    const claimNo = await newClaimNo(ctx, session, now);
+    const [doc] = await ctx.models.ExpenseClaim.create(
+      [{ claimNo, applicantId: ctx.principal.sub, departmentId: me.departmentId, title, category: input.category, items, totalFen, status: 'DRAFT', createdAt: now }],
+      { session },
+    );
+    created = doc.toObject();
+    await bookInvoices(ctx, session, created);
+  });
+  return created!;
+}
+
+/** A claim the caller may act on; NOT_FOUND when it does not exist or lies outside the caller's scope. */
+async function claimInScope(ctx: OaContext, id: string): Promise<ExpenseClaimDoc> {
+  const claim = toObjectId(id) ? await ctx.loaders.claim.load(id) : null;
+  if (!claim) throw notFound('Expense claim');
+  return claim;
+}
+
+async function reload(ctx: OaContext, session: ClientSession, id: string): Promise<ExpenseClaimDoc> {
+  const claim = await ctx.models.ExpenseClaim.findById(id, null, { session }).lean<ExpenseClaimDoc>();
+  if (!claim) throw notFound('Expense claim');
+  return claim;
+}
+
+async function save(ctx: OaContext, session: ClientSession, claim: ExpenseClaimDoc, set: Partial<ExpenseClaimDoc>): Promise<ExpenseClaimDoc> {
+  const updated = await ctx.models.ExpenseClaim.findOneAndUpdate({ _id: claim._id }, { $set: set }, { new: true, session }).lean<ExpenseClaimDoc>();
+  ctx.loaders.claim.clear(claim._id.toHexString());
+  return updated!;
+}
+
+export async function submitClaim(ctx: OaContext, id: string): Promise<ExpenseClaimDoc> {
+  const seen = await claimInScope(ctx, id);
+  if (seen.applicantId !== ctx.principal.sub) throw forbidden('Only the applicant submits a claim');
+  let result: ExpenseClaimDoc | undefined;
+  await ctx.connection.transaction(async (session) => {
+    const claim = await reload(ctx, session, id);
+    if (claim.status !== 'DRAFT') throw conflict(`claim ${claim.claimNo} is ${claim.status}, only a DRAFT can be submitted`);
+    const now = new Date();
+    const instance = await ctx.workflow
+      .start(session, EXPENSE_ROUTE_KEY, subjectOf(claim), {
+        initiatorId: claim.applicantId,
+        departmentId: claim.departmentId,
+        amountFen: claim.totalFen,
+        category: claim.category,
+      })
+      .catch(fromWorkflow);
+    let updated = await save(ctx, session, claim, { status: 'SUBMITTED', submittedAt: now, approvalId: instance.id });
+    await emit(ctx, session, 'CLAIM_SUBMITTED', updated, ctx.principal.sub, { approvalId: instance.id });
+    if (instance.status === 'APPROVED') {
+      updated = await save(ctx, session, updated, { status: 'APPROVED', approvedAt: now, decidedAt: now });
+      await emit(ctx, session, 'CLAIM_APPROVED', updated, ctx.principal.sub);
+    }
+    result = updated;
+  });
+  return result!;
+}
+
+export async function decideClaim(ctx: OaContext, id: string, decision: Decision, comment?: string | null): Promise<ExpenseClaimDoc> {
+  if (!toObjectId(id)) throw notFound('Expense claim');
+  if (comment && comment.length > 1000) throw badInput('comment must be at most 1000 characters', 'comment');
+  let result: ExpenseClaimDoc | undefined;
+  await ctx.connection.transaction(async (session) => {
+    const claim = await reload(ctx, session, id);
+    if (claim.status !== 'SUBMITTED' || !claim.approvalId) {
+      // Whether the caller may know more is decided by the approval below; a closed claim is closed for everyone.
+      throw conflict(`claim ${claim.claimNo} is ${claim.status} and takes no decisions`);
+    }
+    const { outcome } = await ctx.workflow.decide(session, claim.approvalId, ctx.principal.sub, decision, comment ?? undefined).catch(fromWorkflow);
+    const now = new Date();
+    let updated = claim;
+    if (outcome === 'APPROVED') {
+      updated = await save(ctx, session, claim, { status: 'APPROVED', approvedAt: now, decidedAt: now });
+      await emit(ctx, session, 'CLAIM_APPROVED', updated, ctx.principal.sub);
+    } else if (outcome === 'REJECTED') {
+      updated = await save(ctx, session, claim, { status: 'REJECTED', decidedAt: now });
+      await releaseInvoices(ctx, session, id);
+      await emit(ctx, session, 'CLAIM_REJECTED', updated, ctx.principal.sub, { comment: comment ?? null });
+    }
+    ctx.loaders.approval.clear(claim.approvalId);
+    result = updated;
+  });
+  return result!;
+}
+
+export async function withdrawClaim(ctx: OaContext, id: string): Promise<ExpenseClaimDoc> {
+  const seen = await claimInScope(ctx, id);
+  if (seen.applicantId !== ctx.principal.sub) throw forbidden('Only the applicant withdraws a claim');
+  let result: ExpenseClaimDoc | undefined;
+  await ctx.connection.transaction(async (session) => {
+    const claim = await reload(ctx, session, id);
+    if (claim.status !== 'DRAFT' && claim.status !== 'SUBMITTED') throw conflict(`claim ${claim.claimNo} is ${claim.status} and cannot be withdrawn`);
+    if (claim.approvalId) {
+      const instance = await ctx.workflow.get(claim.approvalId, session);
+      if (instance && ctx.workflow.hasDecisions(instance)) throw conflict(`claim ${claim.claimNo} already has a decision and cannot be withdrawn`);
+      if (instance?.status === 'RUNNING') await ctx.workflow.cancel(session, claim.approvalId, ctx.principal.sub).catch(fromWorkflow);
+      ctx.loaders.approval.clear(claim.approvalId);
+    }
+    const updated = await save(ctx, session, claim, { status: 'WITHDRAWN', decidedAt: new Date() });
+    await releaseInvoices(ctx, session, id);
+    await emit(ctx, session, 'CLAIM_WITHDRAWN', updated, ctx.principal.sub);
+    result = updated;
+  });
+  return result!;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Claims arriving from outside OA platforms (subgraphs/oa/connectors): approved there, recorded here.
+
+export interface ExternalClaim {
+  source: { platform: string; instanceCode: string; approvalCode: string };
+  applicantId: string;
+  category: ExpenseCategory;
+  title: string;
+  items: Array<{ description: string; amountFen: number; occurredOn: string; invoiceNo?: string }>;
+  status: 'SUBMITTED' | 'APPROVED' | 'REJECTED' | 'WITHDRAWN';
+  eventTime: Date;
+}
+
+const EXTERNAL_EVENT: Record<ExternalClaim['status'], string> = {
+  SUBMITTED: 'CLAIM_SUBMITTED',
+  APPROVED: 'CLAIM_APPROVED',
+  REJECTED: 'CLAIM_REJECTED',
+  WITHDRAWN: 'CLAIM_WITHDRAWN',
+};
+
+/**
+ * Idempotent on (platform, instanceCode); an event older than the last one applied for that instance changes
+ * nothing. An approved claim is final: later events for it are refused, since its voucher may exist already.
+ */
+export async function applyExternalClaim(services: OaServices, ext: ExternalClaim): Promise<{ claimId: string; applied: boolean; reason?: string }> {
+  const actor = `connector:${ext.source.platform}`;
+  let outcome: { claimId: string; applied: boolean; reason?: string } = { claimId: '', applied: false };
+  const employee = toObjectId(ext.applicantId) ? await services.models.Employee.findById(ext.applicantId).lean<EmployeeDoc>() : null;
+  if (!employee) return { claimId: '', applied: false, reason: `no employee with id ${ext.applicantId}` };
+  await services.connection.transaction(async (session) => {
+    const existing = await services.models.ExpenseClaim.findOne(
+      { 'external.platform': ext.source.platform, 'external.instanceCode': ext.source.instanceCode },
+      null,
+      { session },
+    ).lean<ExpenseClaimDoc>();
+    const now = new Date();
+    if (existing) {
+      const claimId = existing._id.toHexString();
+      if (existing.external && existing.external.lastEventTime >= ext.eventTime) {
+        outcome = { claimId, applied: false, reason: 'stale' };
+        return;
+      }
+      if (existing.status === 'APPROVED' || existing.status === ext.status) {
+        outcome = { claimId, applied: false, reason: existing.status === ext.status ? 'unchanged' : 'the claim is already APPROVED and final' };
+        return;
+      }
+      const set: Partial<ExpenseClaimDoc> = { status: ext.status, external: { ...existing.external!, lastEventTime: ext.eventTime } };
+      if (ext.status === 'APPROVED') Object.assign(set, { approvedAt: ext.eventTime, decidedAt: now });
+      if (ext.status === 'REJECTED' || ext.status === 'WITHDRAWN') set.decidedAt = now;
+      const updated = await services.models.ExpenseClaim.findOneAndUpdate({ _id: existing._id }, { $set: set }, { new: true, session }).lean<ExpenseClaimDoc>();
+      if (ext.status === 'REJECTED' || ext.status === 'WITHDRAWN') await releaseInvoices(services, session, claimId);
+      await emit(services, session, EXTERNAL_EVENT[ext.status], updated!, actor, { source: ext.source });
+      outcome = { claimId, applied: true };
+      return;
+    }
+    const { items, totalFen } = validateItems(
+      ext.items.map((i) => ({ description: i.description, amount: i.amountFen, occurredOn: i.occurredOn, invoiceNo: i.invoiceNo ?? null })),
+      today(services.settings.timeZone, now),
+    );
+    const status: ClaimStatus = ext.status;
+    const [doc] = await services.models.ExpenseClaim.create(
+      [
+        {
+          claimNo: await newClaimNo(services, session, now),
+          applicantId: ext.applicantId,
+          departmentId: employee.departmentId,
+          title: ext.title.trim().slice(0, 200) || 'Expense claim',
+          category: ext.category,
+          items,
+          totalFen,
+          status,
+          createdAt: now,
+          submittedAt: ext.eventTime,
+          approvedAt: status === 'APPROVED' ? ext.eventTime : null,
+          decidedAt: status === 'SUBMITTED' ? null : now,
+          external: { ...ext.source, lastEventTime: ext.eventTime },
+        },
+      ],
+      { session },
+    );
+    const claim = doc.toObject();
+    if (status === 'SUBMITTED' || status === 'APPROVED') await bookInvoices(services, session, claim);
+    await emit(services, session, 'CLAIM_SUBMITTED', claim, actor, { source: ext.source });
+    if (status !== 'SUBMITTED') await emit(services, session, EXTERNAL_EVENT[status], claim, actor, { source: ext.source });
+    outcome = { claimId: claim._id.toHexString(), applied: true };
+  }).catch((err: unknown) => {
+    // Input the platform sent that our rules refuse is reported, not thrown: the connector records it as rejected.
+    const code = (err as { extensions?: { code?: string } }).extensions?.code;
+    if (code === 'BAD_USER_INPUT' || code === 'CONFLICT') {
+      outcome = { claimId: '', applied: false, reason: (err as Error).message };
+      return;
+    }
+    throw err;
+  });
+  return outcome;
+}

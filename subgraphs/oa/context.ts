@@ -1,0 +1,35 @@
+// What every OA resolver and service function receives for one request.
+import type { Connection } from 'mongoose';
+import type { EventLog } from '../../platform/events.ts';
+import type { Principal, Role } from '../../platform/identity.ts';
+import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
+import type { OaLoaders } from './loaders.ts';
+import type { OaModels } from './models.ts';
+
+export interface OaSettings {
+  /** Claims above this amount (fen) also need a FINANCE_DIRECTOR (API.md's default route). */
+  approvalThresholdFen: number;
+  /** Time zone in which "today" and claim-number years are reckoned. */
+  timeZone: string;
+}
+
+/** Long-lived parts shared by all requests. */
+export interface OaServices {
+  connection: Connection;
+  models: OaModels;
+  workflow: WorkflowEngine;
+  events: EventLog;
+  settings: OaSettings;
+}
+
+export interface OaContext extends OaServices {
+  principal: Principal;
+  loaders: OaLoaders;
+}
+
+export const hasRole = (p: Principal, ...roles: Role[]): boolean => roles.some((r) => p.roles.includes(r));
+
+/** Roles that read every claim (DOMAIN.md); service identities (other subgraphs) read them too. */
+export const readsAllClaims = (p: Principal): boolean => p.kind === 'service' || hasRole(p, 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
+
+export const EXPENSE_ROUTE_KEY = 'expense-claim';

@@ -1,0 +1,50 @@
+// The `oa` subgraph: organisation, expense claims and their approval, served as an Apollo Federation 2 subgraph.
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
+import type { Connection } from 'mongoose';
+import { EventLog } from '../../platform/events.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { type Route, Subgraph } from '../../platform/subgraph.ts';
+import { WorkflowEngine } from '../../platform/workflow/engine.ts';
+import { expenseRoute } from '../../platform/workflow/expense-route.ts';
+import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices, type OaSettings } from './context.ts';
+import { createLoaders } from './loaders.ts';
+import { oaModels } from './models.ts';
+import { oaDirectory } from './organisation.ts';
+import { resolvers } from './resolvers.ts';
+
+export const OA_SDL_PATH = new URL('../../schema/oa.graphql', import.meta.url);
+
+export interface OaSubgraphOptions {
+  connection: Connection;
+  logger: Logger;
+  internalSecret: string;
+  production: boolean;
+  settings: OaSettings;
+  publicRoutes?: Route[];
+  clock?: () => Date;
+}
+
+/** Builds the services (models, workflow with the default expense route, event log) and the subgraph. */
+export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgraph: Subgraph<OaContext>; services: OaServices }> {
+  const models = oaModels(opts.connection);
+  await Promise.all(Object.values(models).map((m) => m.init()));
+  const events = new EventLog(opts.connection);
+  await events.events.init();
+  const workflow = new WorkflowEngine({ connection: opts.connection, directory: oaDirectory({ models }), events, clock: opts.clock });
+  await workflow.init();
+  const route = await workflow.saveDefinition(expenseRoute(opts.settings.approvalThresholdFen));
+  opts.logger.info({ key: EXPENSE_ROUTE_KEY, version: route.version }, 'expense approval route ready');
+  const services: OaServices = { connection: opts.connection, models, workflow, events, settings: opts.settings };
+  const subgraph = new Subgraph<OaContext>({
+    name: 'oa',
+    typeDefs: parse(readFileSync(OA_SDL_PATH, 'utf8')),
+    resolvers: resolvers as never,
+    secret: opts.internalSecret,
+    logger: opts.logger,
+    production: opts.production,
+    publicRoutes: opts.publicRoutes,
+    context: (principal) => ({ ...services, principal, loaders: createLoaders(services, principal) }),
+  });
+  return { subgraph, services };
+}

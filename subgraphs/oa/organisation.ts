@@ -1,0 +1,92 @@
+// Departments and employees: created and changed by ADMIN only.
+import { badInput, conflict, forbidden, notFound } from '../../platform/graphql.ts';
+import { ROLES, type Role } from '../../platform/identity.ts';
+import type { Directory } from '../../platform/workflow/types.ts';
+import { type OaContext, type OaServices, hasRole } from './context.ts';
+import { toObjectId } from './loaders.ts';
+import type { DepartmentDoc, EmployeeDoc } from './models.ts';
+import { validBankAccount, validCode, validEmail, validIdNumber, validName, validPhone } from './validation.ts';
+
+const requireAdmin = (ctx: OaContext): void => {
+  if (!hasRole(ctx.principal, 'ADMIN')) throw forbidden('Only ADMIN manages the organisation');
+};
+
+const isDuplicateKey = (err: unknown): boolean => (err as { code?: number })?.code === 11000;
+
+async function existingEmployee(ctx: OaContext, id: string, field: string): Promise<EmployeeDoc> {
+  const e = await ctx.loaders.employee.load(id);
+  if (!e) throw badInput(`${field}: no employee with id ${id}`, field);
+  return e;
+}
+
+async function existingDepartment(ctx: OaContext, id: string, field: string): Promise<DepartmentDoc> {
+  const d = toObjectId(id) ? await ctx.loaders.department.load(id) : null;
+  if (!d) throw badInput(`${field}: no department with id ${id}`, field);
+  return d;
+}
+
+export async function createDepartment(ctx: OaContext, input: { code: string; name: string; managerId?: string | null; parentId?: string | null }): Promise<DepartmentDoc> {
+  requireAdmin(ctx);
+  const code = validCode(input.code, 'code');
+  const name = validName(input.name, 'name');
+  if (input.managerId) await existingEmployee(ctx, input.managerId, 'managerId');
+  if (input.parentId) await existingDepartment(ctx, input.parentId, 'parentId');
+  try {
+    const [doc] = await ctx.models.Department.create([{ code, name, managerId: input.managerId ?? null, parentId: input.parentId ?? null }]);
+    return doc.toObject();
+  } catch (err) {
+    if (isDuplicateKey(err)) throw conflict(`A department with code ${code} already exists`);
+    throw err;
+  }
+}
+
+export async function createEmployee(
+  ctx: OaContext,
+  input: { employeeNo: string; name: string; departmentId: string; roles?: Role[] | null; email?: string | null; phone?: string | null; bankAccount?: string | null; idNumber?: string | null },
+): Promise<EmployeeDoc> {
+  requireAdmin(ctx);
+  const employeeNo = validCode(input.employeeNo, 'employeeNo');
+  const name = validName(input.name, 'name');
+  await existingDepartment(ctx, input.departmentId, 'departmentId');
+  const roles = [...new Set<Role>(['EMPLOYEE', ...(input.roles ?? [])])];
+  for (const r of roles) if (!ROLES.includes(r)) throw badInput(`unknown role ${r}`, 'roles');
+  const doc = {
+    employeeNo,
+    name,
+    departmentId: input.departmentId,
+    roles,
+    email: input.email ? validEmail(input.email) : null,
+    phone: input.phone ? validPhone(input.phone) : null,
+    bankAccount: input.bankAccount ? validBankAccount(input.bankAccount) : null,
+    idNumber: input.idNumber ? validIdNumber(input.idNumber) : null,
+  };
+  try {
+    const [created] = await ctx.models.Employee.create([doc]);
+    return created.toObject();
+  } catch (err) {
+    if (isDuplicateKey(err)) throw conflict(`An employee with number ${employeeNo} already exists`);
+    throw err;
+  }
+}
+
+export async function setDepartmentManager(ctx: OaContext, departmentId: string, employeeId: string): Promise<DepartmentDoc> {
+  requireAdmin(ctx);
+  await existingDepartment(ctx, departmentId, 'departmentId');
+  await existingEmployee(ctx, employeeId, 'employeeId');
+  const updated = await ctx.models.Department.findByIdAndUpdate(departmentId, { $set: { managerId: employeeId } }, { new: true }).lean<DepartmentDoc>();
+  if (!updated) throw notFound('Department');
+  ctx.loaders.department.clear(departmentId);
+  return updated;
+}
+
+/** The organisation as the workflow engine reads it. */
+export function oaDirectory(services: Pick<OaServices, 'models'>): Directory {
+  const { Department, Employee } = services.models;
+  const dept = async (id: string) => (toObjectId(id) ? Department.findById(id).lean<DepartmentDoc>() : null);
+  return {
+    managerOf: async (departmentId) => (await dept(departmentId))?.managerId ?? null,
+    parentOf: async (departmentId) => (await dept(departmentId))?.parentId ?? null,
+    departmentOf: async (employeeId) => (toObjectId(employeeId) ? ((await Employee.findById(employeeId).lean<EmployeeDoc>())?.departmentId ?? null) : null),
+    employeesWithRole: async (role) => (await Employee.find({ roles: role }, { _id: 1 }).lean<Array<{ _id: EmployeeDoc['_id'] }>>()).map((e) => e._id.toHexString()),
+  };
+}

@@ -1,0 +1,46 @@
+// Claim listing: scope, filters and Relay-style pagination with a stable cursor (newest first, by _id).
+import { badInput, forbidden } from '../../platform/graphql.ts';
+import type { OaContext } from './context.ts';
+import { toObjectId } from './loaders.ts';
+import type { ClaimStatus, EmployeeDoc, ExpenseClaimDoc } from './models.ts';
+import type { ClaimFilter } from './scope.ts';
+
+const CURSOR_PREFIX = 'claim:';
+export const MAX_PAGE = 100;
+
+export const encodeCursor = (claim: ExpenseClaimDoc): string => Buffer.from(CURSOR_PREFIX + claim._id.toHexString()).toString('base64url');
+
+function decodeCursor(cursor: string): string {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const id = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
+  if (!toObjectId(id)) throw badInput('after is not a cursor returned by this API', 'after');
+  return id;
+}
+
+export async function claimConnection(
+  ctx: OaContext,
+  args: { status?: ClaimStatus | null; departmentId?: string | null; first?: number | null; after?: string | null },
+) {
+  const first = args.first ?? 20;
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be between 1 and ${MAX_PAGE}`, 'first');
+  const conditions: ClaimFilter[] = [await ctx.loaders.scope()];
+  if (args.status) conditions.push({ status: args.status });
+  if (args.departmentId) conditions.push({ departmentId: args.departmentId });
+  const filter: ClaimFilter = { $and: conditions };
+  const page: ClaimFilter = args.after ? { $and: [...conditions, { _id: { $lt: toObjectId(decodeCursor(args.after)) } }] } : filter;
+  const [docs, totalCount] = await Promise.all([
+    ctx.models.ExpenseClaim.find(page).sort({ _id: -1 }).limit(first + 1).lean<ExpenseClaimDoc[]>(),
+    ctx.models.ExpenseClaim.countDocuments(filter),
+  ]);
+  const nodes = docs.slice(0, first);
+  for (const n of nodes) ctx.loaders.claim.prime(n._id.toHexString(), n);
+  const edges = nodes.map((node) => ({ cursor: encodeCursor(node), node }));
+  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+}
+
+/** The caller as an employee, for actions only employees take. */
+export async function applicantOnly(ctx: OaContext): Promise<EmployeeDoc> {
+  const me = toObjectId(ctx.principal.sub) ? await ctx.loaders.employee.load(ctx.principal.sub) : null;
+  if (!me) throw forbidden('Only employees can do this');
+  return me;
+}

@@ -1,0 +1,104 @@
+// Resolvers of the `oa` subgraph: thin, they call the services and load related objects through DataLoaders.
+import { DateScalar, DateTimeScalar, MoneyScalar, badInput } from '../../platform/graphql.ts';
+import type { Role } from '../../platform/identity.ts';
+import { WorkflowError } from '../../platform/workflow/engine.ts';
+import type { StepDecision, StepState, WorkflowInstance } from '../../platform/workflow/types.ts';
+import { applicantOnly, claimConnection } from './queries.ts';
+import { createClaim, decideClaim, submitClaim, withdrawClaim, type ItemInput } from './claims.ts';
+import type { OaContext } from './context.ts';
+import { toObjectId } from './loaders.ts';
+import type { ClaimStatus, DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
+import { createDepartment, createEmployee, setDepartmentManager } from './organisation.ts';
+
+const idOf = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
+const employee = (ctx: OaContext, id: string | null) => (id ? ctx.loaders.employee.load(id) : null);
+
+export const resolvers = {
+  Money: MoneyScalar,
+  Date: DateScalar,
+  DateTime: DateTimeScalar,
+
+  Query: {
+    me: (_: unknown, __: unknown, ctx: OaContext) => (toObjectId(ctx.principal.sub) ? ctx.loaders.employee.load(ctx.principal.sub) : null),
+    employee: (_: unknown, { id }: { id: string }, ctx: OaContext) => (toObjectId(id) ? ctx.loaders.employee.load(id) : null),
+    departments: (_: unknown, __: unknown, ctx: OaContext) => ctx.models.Department.find().sort({ code: 1 }).lean<DepartmentDoc[]>(),
+    expenseClaim: (_: unknown, { id }: { id: string }, ctx: OaContext) => (toObjectId(id) ? ctx.loaders.claim.load(id) : null),
+    expenseClaims: (_: unknown, args: { status?: ClaimStatus | null; departmentId?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) =>
+      claimConnection(ctx, args),
+    myApprovalTasks: async (_: unknown, __: unknown, ctx: OaContext) => {
+      const pending = await ctx.workflow.pendingFor(ctx.principal.sub);
+      const claims = await ctx.loaders.claim.loadMany(pending.filter((i) => i.subject.type === 'ExpenseClaim').map((i) => i.subject.id));
+      return claims.filter((c): c is ExpenseClaimDoc => c !== null && !(c instanceof Error));
+    },
+  },
+
+  Mutation: {
+    createDepartment: (_: unknown, { input }: { input: { code: string; name: string; managerId?: string | null; parentId?: string | null } }, ctx: OaContext) =>
+      createDepartment(ctx, input),
+    createEmployee: (_: unknown, { input }: { input: Parameters<typeof createEmployee>[1] }, ctx: OaContext) => createEmployee(ctx, input),
+    setDepartmentManager: (_: unknown, a: { departmentId: string; employeeId: string }, ctx: OaContext) => setDepartmentManager(ctx, a.departmentId, a.employeeId),
+    createExpenseClaim: (_: unknown, { input }: { input: { title: string; category: ExpenseCategory; items: ItemInput[] } }, ctx: OaContext) => createClaim(ctx, input),
+    submitExpenseClaim: (_: unknown, { id }: { id: string }, ctx: OaContext) => submitClaim(ctx, id),
+    decideApproval: (_: unknown, a: { claimId: string; decision: 'APPROVE' | 'REJECT'; comment?: string | null }, ctx: OaContext) =>
+      decideClaim(ctx, a.claimId, a.decision, a.comment),
+    withdrawExpenseClaim: (_: unknown, { id }: { id: string }, ctx: OaContext) => withdrawClaim(ctx, id),
+    delegateApprovals: async (_: unknown, a: { toEmployeeId: string; startsAt: Date; endsAt: Date }, ctx: OaContext) => {
+      await applicantOnly(ctx);
+      if (!toObjectId(a.toEmployeeId) || !(await ctx.loaders.employee.load(a.toEmployeeId))) throw badInput('toEmployeeId: no such employee', 'toEmployeeId');
+      try {
+        return await ctx.workflow.delegate(ctx.principal.sub, a.toEmployeeId, a.startsAt, a.endsAt);
+      } catch (err) {
+        if (err instanceof WorkflowError) throw badInput(err.message);
+        throw err;
+      }
+    },
+  },
+
+  Department: {
+    __resolveReference: (ref: { id: string }, ctx: OaContext) => (toObjectId(ref.id) ? ctx.loaders.department.load(ref.id) : null),
+    id: idOf,
+    manager: (d: DepartmentDoc, _: unknown, ctx: OaContext) => employee(ctx, d.managerId),
+    parent: (d: DepartmentDoc, _: unknown, ctx: OaContext) => (d.parentId ? ctx.loaders.department.load(d.parentId) : null),
+  },
+
+  Employee: {
+    __resolveReference: (ref: { id: string }, ctx: OaContext) => (toObjectId(ref.id) ? ctx.loaders.employee.load(ref.id) : null),
+    id: idOf,
+    department: (e: EmployeeDoc, _: unknown, ctx: OaContext) => ctx.loaders.department.load(e.departmentId),
+    roles: (e: EmployeeDoc): Role[] => e.roles,
+  },
+
+  ExpenseClaim: {
+    __resolveReference: (ref: { id: string }, ctx: OaContext) => (toObjectId(ref.id) ? ctx.loaders.claim.load(ref.id) : null),
+    id: idOf,
+    applicant: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => ctx.loaders.employee.load(c.applicantId),
+    department: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => ctx.loaders.department.load(c.departmentId),
+    total: (c: ExpenseClaimDoc) => c.totalFen,
+    approval: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => (c.approvalId ? ctx.loaders.approval.load(c.approvalId) : null),
+  },
+
+  ExpenseItem: {
+    amount: (i: ExpenseItemDoc) => i.amountFen,
+  },
+
+  ApprovalInstance: {
+    definitionVersion: (i: WorkflowInstance) => i.definitionVersion,
+    steps: (i: WorkflowInstance) => i.steps,
+  },
+
+  ApprovalStep: {
+    assignees: async (s: StepState, _: unknown, ctx: OaContext) =>
+      (await ctx.loaders.employee.loadMany(s.assigneeIds)).filter((e): e is EmployeeDoc => e !== null && !(e instanceof Error)),
+  },
+
+  ApprovalDecision: {
+    approver: (d: StepDecision, _: unknown, ctx: OaContext) => ctx.loaders.employee.load(d.approverId),
+    onBehalfOf: (d: StepDecision, _: unknown, ctx: OaContext) => employee(ctx, d.onBehalfOf ?? null),
+  },
+
+  Delegation: {
+    from: (d: { fromId: string }, _: unknown, ctx: OaContext) => ctx.loaders.employee.load(d.fromId),
+    to: (d: { toId: string }, _: unknown, ctx: OaContext) => ctx.loaders.employee.load(d.toId),
+  },
+};
+

@@ -1,0 +1,195 @@
+// Expense claims through the oa subgraph's own endpoint, with gateway-signed identities.
+import { describe, expect, it } from 'vitest';
+import { signPrincipal } from '../../platform/identity.ts';
+import { ADMIN, codes, ok, useOaSubgraph } from './fixture.ts';
+import { CREATE_CLAIM, DECIDE, type Org, SUBMIT, WITHDRAW, item, seedOrg } from './seed.ts';
+
+const oa = useOaSubgraph('oa_claims');
+
+type Claim = { id: string; claimNo: string; status: string; total: string };
+
+async function file(org: Org, who: keyof Org['as'], items: ReturnType<typeof item>[], title = 'Trip to Shanghai'): Promise<Claim> {
+  return ok(await oa.gql<{ createExpenseClaim: Claim }>(org.as[who], CREATE_CLAIM, { input: { title, category: 'TRAVEL', items } })).createExpenseClaim;
+}
+
+describe('identity', () => {
+  it('answers 401 without a valid internal identity, for queries, _service and _entities alike', async () => {
+    for (const query of ['{ departments { id } }', '{ _service { sdl } }', '{ _entities(representations: [{ __typename: "Employee", id: "x" }]) { __typename } }']) {
+      const res = await fetch(oa.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ errors: [{ message: 'Unauthenticated: a valid internal identity is required', extensions: { code: 'UNAUTHENTICATED' } }] });
+    }
+    const forged = signPrincipal(ADMIN, 'another-secret-of-sufficient-length-000000');
+    const res = await fetch(oa.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-internal-identity': forged }, body: JSON.stringify({ query: '{ departments { id } }' }) });
+    expect(res.status).toBe(401);
+  });
+
+  it('serves its SDL to a signed caller', async () => {
+    const sdl = ok(await oa.gql<{ _service: { sdl: string } }>(ADMIN, '{ _service { sdl } }'))._service.sdl;
+    expect(sdl).toMatch(/type ExpenseClaim\s+@key\(fields: "id"\)/);
+  });
+});
+
+describe('the approval of a claim, end to end', () => {
+  it('runs manager, accountant and (above the threshold) finance director, then APPROVED, with events in order', async () => {
+    const org = await seedOrg(oa, '-e2e');
+    const claim = await file(org, 'alice', [item('3000.00', 'INV-E2E-1'), item('2500.50', 'INV-E2E-2')]);
+    expect(claim.status).toBe('DRAFT');
+    expect(claim.total).toBe('5500.50');
+    expect(claim.claimNo).toMatch(/^BX-\d{4}-\d{6}$/);
+
+    const submitted = ok(await oa.gql<{ submitExpenseClaim: { status: string; approval: { steps: Array<{ name: string; status: string; assignees: Array<{ id: string }> }> } } }>(org.as.alice, SUBMIT, { id: claim.id })).submitExpenseClaim;
+    expect(submitted.status).toBe('SUBMITTED');
+    expect(submitted.approval.steps.map((s) => [s.name, s.status])).toEqual([
+      ['Department manager', 'ACTIVE'],
+      ['Finance review', 'WAITING'],
+      ['Finance director', 'WAITING'],
+    ]);
+    expect(submitted.approval.steps[0].assignees.map((a) => a.id)).toEqual([org.ids.salesManager]);
+
+    // Not assigned to the active step: FORBIDDEN, for the applicant, the accountant (a later step) and the auditor.
+    for (const who of ['alice', 'accountant', 'auditor', 'bob'] as const) {
+      expect(codes(await oa.gql(org.as[who], DECIDE, { id: claim.id, d: 'APPROVE' }))).toEqual(['FORBIDDEN']);
+    }
+    let decided = ok(await oa.gql<{ decideApproval: { status: string } }>(org.as.salesManager, DECIDE, { id: claim.id, d: 'APPROVE', c: 'ok' })).decideApproval;
+    expect(decided.status).toBe('SUBMITTED');
+    expect(codes(await oa.gql(org.as.salesManager, DECIDE, { id: claim.id, d: 'APPROVE' }))).toEqual(['FORBIDDEN']);
+    decided = ok(await oa.gql<{ decideApproval: { status: string } }>(org.as.accountant, DECIDE, { id: claim.id, d: 'APPROVE' })).decideApproval;
+    expect(decided.status).toBe('SUBMITTED');
+    const final = ok(await oa.gql<{ decideApproval: { status: string; approvedAt: string; approval: { status: string } } }>(org.as.director, DECIDE, { id: claim.id, d: 'APPROVE' })).decideApproval;
+    expect(final.status).toBe('APPROVED');
+    expect(final.approval.status).toBe('APPROVED');
+    expect(Date.parse(final.approvedAt)).toBeGreaterThan(Date.now() - 60_000);
+
+    const events = await oa.services.events.forSubject({ type: 'ExpenseClaim', id: claim.id });
+    expect(events.map((e) => e.type)).toEqual(['CLAIM_SUBMITTED', 'CLAIM_APPROVED']);
+    expect(events[0].seq).toBeLessThan(events[1].seq);
+    expect(events[1].payload).toMatchObject({ claimNo: claim.claimNo, total: '5500.50', totalFen: 550050, applicantId: org.ids.alice });
+    expect(codes(await oa.gql(org.as.director, DECIDE, { id: claim.id, d: 'APPROVE' }))).toEqual(['CONFLICT']);
+  });
+
+  it('skips the finance director at or below the threshold', async () => {
+    const org = await seedOrg(oa, '-small');
+    const claim = await file(org, 'bob', [item('5000.00')]);
+    ok(await oa.gql(org.as.bob, SUBMIT, { id: claim.id }));
+    ok(await oa.gql(org.as.salesManager, DECIDE, { id: claim.id, d: 'APPROVE' }));
+    const done = ok(await oa.gql<{ decideApproval: { status: string; approval: { steps: Array<{ status: string }> } } }>(org.as.accountant, DECIDE, { id: claim.id, d: 'APPROVE' })).decideApproval;
+    expect(done.status).toBe('APPROVED');
+    expect(done.approval.steps.map((s) => s.status)).toEqual(['APPROVED', 'APPROVED', 'SKIPPED']);
+  });
+
+  it('ends on a rejection, releases the invoices and records CLAIM_REJECTED', async () => {
+    const org = await seedOrg(oa, '-rej');
+    const claim = await file(org, 'alice', [item('120.00', 'INV-REJ-1')]);
+    ok(await oa.gql(org.as.alice, SUBMIT, { id: claim.id }));
+    const rejected = ok(await oa.gql<{ decideApproval: { status: string } }>(org.as.salesManager, DECIDE, { id: claim.id, d: 'REJECT', c: 'no receipt' })).decideApproval;
+    expect(rejected.status).toBe('REJECTED');
+    const again = await file(org, 'bob', [item('120.00', 'INV-REJ-1')]);
+    expect(again.status).toBe('DRAFT');
+    const events = await oa.services.events.forSubject({ type: 'ExpenseClaim', id: claim.id });
+    expect(events.map((e) => e.type)).toEqual(['CLAIM_SUBMITTED', 'CLAIM_REJECTED']);
+    expect(events[1].payload.comment).toBe('no receipt');
+  });
+});
+
+describe('claims', () => {
+  it('numbers claims per year without gaps, even when a creation fails', async () => {
+    const org = await seedOrg(oa, '-num');
+    const a = await file(org, 'alice', [item('1.00', 'INV-NUM-1')]);
+    expect(codes(await oa.gql(org.as.bob, CREATE_CLAIM, { input: { title: 'dup', category: 'MEALS', items: [item('2.00', 'INV-NUM-1')] } }))).toEqual(['CONFLICT']);
+    const b = await file(org, 'alice', [item('3.00')]);
+    const seq = (no: string) => Number(no.slice(-6));
+    expect(seq(b.claimNo)).toBe(seq(a.claimNo) + 1);
+    expect(b.claimNo.slice(3, 7)).toBe(a.claimNo.slice(3, 7));
+  });
+
+  it('validates input with BAD_USER_INPUT', async () => {
+    const org = await seedOrg(oa, '-val');
+    const bad = async (items: unknown[], title = 'T') => codes(await oa.gql(org.as.alice, CREATE_CLAIM, { input: { title, category: 'OFFICE', items } }));
+    expect(await bad([])).toEqual(['BAD_USER_INPUT']);
+    expect(await bad([item('0.00')])).toEqual(['BAD_USER_INPUT']);
+    expect(await bad([item('-5.00')])).toEqual(['BAD_USER_INPUT']);
+    expect(await bad([item('1.234')])).toEqual(['BAD_USER_INPUT']);
+    expect(await bad([item('12abc')])).toEqual(['BAD_USER_INPUT']);
+    expect(await bad([item('10.00', undefined, '2999-01-01')])).toEqual(['BAD_USER_INPUT']);
+    expect(await bad([item('10.00', undefined, '2026-02-30')])).toEqual(['BAD_USER_INPUT']);
+    expect(await bad([item('1.00', 'INV-SAME'), item('2.00', 'INV-SAME')])).toEqual(['BAD_USER_INPUT']);
+    expect(await bad([item('1.00')], '  ')).toEqual(['BAD_USER_INPUT']);
+    const res = await oa.gql<{ createExpenseClaim: { total: string } }>(org.as.alice, CREATE_CLAIM, { input: { title: 'Sum', category: 'OFFICE', items: [item('0.10'), item('0.20'), item('1234.5')] } });
+    expect(ok(res).createExpenseClaim.total).toBe('1234.80');
+  });
+
+  it('refuses an invoice booked on another live claim with CONFLICT, and frees it when that claim is withdrawn', async () => {
+    const org = await seedOrg(oa, '-inv');
+    const first = await file(org, 'alice', [item('10.00', 'inv-dup-9')]);
+    const dup = await oa.gql(org.as.bob, CREATE_CLAIM, { input: { title: 'again', category: 'MEALS', items: [item('10.00', 'INV-DUP-9')] } });
+    expect(codes(dup)).toEqual(['CONFLICT']);
+    expect(dup.errors![0].message).toContain(first.claimNo);
+    expect(ok(await oa.gql<{ withdrawExpenseClaim: { status: string } }>(org.as.alice, WITHDRAW, { id: first.id })).withdrawExpenseClaim.status).toBe('WITHDRAWN');
+    expect((await file(org, 'bob', [item('10.00', 'INV-DUP-9')])).status).toBe('DRAFT');
+  });
+
+  it('lets only the applicant withdraw, and only before the first decision', async () => {
+    const org = await seedOrg(oa, '-wd');
+    const claim = await file(org, 'alice', [item('50.00')]);
+    ok(await oa.gql(org.as.alice, SUBMIT, { id: claim.id }));
+    expect(codes(await oa.gql(org.as.salesManager, WITHDRAW, { id: claim.id }))).toEqual(['FORBIDDEN']);
+    ok(await oa.gql(org.as.salesManager, DECIDE, { id: claim.id, d: 'APPROVE' }));
+    expect(codes(await oa.gql(org.as.alice, WITHDRAW, { id: claim.id }))).toEqual(['CONFLICT']);
+    const other = await file(org, 'alice', [item('60.00')]);
+    ok(await oa.gql(org.as.alice, SUBMIT, { id: other.id }));
+    expect(ok(await oa.gql<{ withdrawExpenseClaim: { status: string } }>(org.as.alice, WITHDRAW, { id: other.id })).withdrawExpenseClaim.status).toBe('WITHDRAWN');
+    const events = await oa.services.events.forSubject({ type: 'ExpenseClaim', id: other.id });
+    expect(events.map((e) => e.type)).toEqual(['CLAIM_SUBMITTED', 'CLAIM_WITHDRAWN']);
+    expect(codes(await oa.gql(org.as.salesManager, DECIDE, { id: other.id, d: 'APPROVE' }))).toEqual(['CONFLICT']);
+  });
+});
+
+describe('row-level scope', () => {
+  it('shows employees their own claims, managers their department, finance and audit everything', async () => {
+    const org = await seedOrg(oa, '-scope');
+    const a = await file(org, 'alice', [item('1.00')], 'alice claim');
+    const b = await file(org, 'bob', [item('2.00')], 'bob claim');
+    const o = await file(org, 'outsider', [item('3.00')], 'ops claim');
+    const mine = [a.id, b.id, o.id];
+    const visible = async (who: keyof Org['as']) => {
+      const res = ok(await oa.gql<{ expenseClaims: { edges: Array<{ node: { id: string } }> } }>(org.as[who], '{ expenseClaims(first: 100) { edges { node { id } } } }'));
+      return res.expenseClaims.edges.map((e) => e.node.id).filter((id) => mine.includes(id)).sort();
+    };
+    expect(await visible('alice')).toEqual([a.id]);
+    expect(await visible('bob')).toEqual([b.id]);
+    expect(await visible('salesManager')).toEqual([a.id, b.id].sort());
+    expect(await visible('ceo')).toEqual([]);
+    for (const who of ['accountant', 'director', 'auditor'] as const) expect(await visible(who)).toEqual([...mine].sort());
+    const peek = ok(await oa.gql<{ expenseClaim: unknown }>(org.as.bob, `query($id: ID!) { expenseClaim(id: $id) { id } }`, { id: a.id }));
+    expect(peek.expenseClaim).toBeNull();
+    const entity = ok(await oa.gql<{ _entities: unknown[] }>(org.as.bob, `query($r: [_Any!]!) { _entities(representations: $r) { ... on ExpenseClaim { id } } }`, { r: [{ __typename: 'ExpenseClaim', id: a.id }, { __typename: 'ExpenseClaim', id: b.id }] }));
+    expect(entity._entities).toEqual([null, { id: b.id }]);
+  });
+
+  it('lets an approver see the claim assigned to them and list it among their tasks', async () => {
+    const org = await seedOrg(oa, '-tasks');
+    const claim = await file(org, 'alice', [item('9.00')]);
+    ok(await oa.gql(org.as.alice, SUBMIT, { id: claim.id }));
+    const tasks = ok(await oa.gql<{ myApprovalTasks: Array<{ id: string }> }>(org.as.salesManager, '{ myApprovalTasks { id } }')).myApprovalTasks;
+    expect(tasks.map((t) => t.id)).toContain(claim.id);
+    expect(ok(await oa.gql<{ myApprovalTasks: unknown[] }>(org.as.accountant, '{ myApprovalTasks { id } }')).myApprovalTasks.map((t) => (t as { id: string }).id)).not.toContain(claim.id);
+  });
+
+  it('pages with a stable cursor and an exact total', async () => {
+    const org = await seedOrg(oa, '-page');
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await file(org, 'alice', [item(`${i + 1}.00`)], `page ${i}`)).id);
+    const page = async (after?: string) =>
+      ok(await oa.gql<{ expenseClaims: { edges: Array<{ cursor: string; node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string }; totalCount: number } }>(org.as.alice, 'query($a: String) { expenseClaims(first: 5, after: $a) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } totalCount } }', { a: after })).expenseClaims;
+    const p1 = await page();
+    const p2 = await page(p1.pageInfo.endCursor);
+    const p3 = await page(p2.pageInfo.endCursor);
+    expect(p1.totalCount).toBe(12);
+    expect([p1, p2, p3].map((p) => p.edges.length)).toEqual([5, 5, 2]);
+    expect([p1, p2, p3].map((p) => p.pageInfo.hasNextPage)).toEqual([true, true, false]);
+    expect([...p1.edges, ...p2.edges, ...p3.edges].map((e) => e.node.id)).toEqual([...ids].reverse());
+    expect(codes(await oa.gql(org.as.alice, '{ expenseClaims(first: 5, after: "bogus") { totalCount } }'))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await oa.gql(org.as.alice, '{ expenseClaims(first: 500) { totalCount } }'))).toEqual(['BAD_USER_INPUT']);
+  });
+});
