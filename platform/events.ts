@@ -58,7 +58,7 @@ export class EventLog {
     event: { type: string; subject: EventSubject; actor: string; payload?: Record<string, unknown>; occurredAt?: Date },
   ): Promise<DomainEvent> {
     if (!session.inTransaction()) throw new Error('EventLog.append must run inside a transaction');
-    const counter = await this.counters.findOneAndUpdate({ _id: 'domain_events' }, { $inc: { seq: 1 } }, { upsert: true, new: true, session });
+    const counter = await this.counters.findOneAndUpdate({ _id: 'domain_events' }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after', session });
     const doc: DomainEvent = {
       seq: counter.seq,
       type: event.type,
@@ -87,6 +87,6 @@ export class EventLog {
 export async function nextSequence(connection: Connection, key: string, session: ClientSession): Promise<number> {
   if (!session.inTransaction()) throw new Error('nextSequence must run inside a transaction to stay gap-free');
   const counters = (connection.models.Counter as Model<CounterDoc> | undefined) ?? connection.model<CounterDoc>('Counter', counterSchema);
-  const doc = await counters.findOneAndUpdate({ _id: key }, { $inc: { seq: 1 } }, { upsert: true, new: true, session });
+  const doc = await counters.findOneAndUpdate({ _id: key }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after', session });
   return doc.seq;
 }

@@ -136,7 +136,7 @@ async function reload(ctx: OaContext, session: ClientSession, id: string): Promi
 }
 
 async function save(ctx: OaContext, session: ClientSession, claim: ExpenseClaimDoc, set: Partial<ExpenseClaimDoc>): Promise<ExpenseClaimDoc> {
-  const updated = await ctx.models.ExpenseClaim.findOneAndUpdate({ _id: claim._id }, { $set: set }, { new: true, session }).lean<ExpenseClaimDoc>();
+  const updated = await ctx.models.ExpenseClaim.findOneAndUpdate({ _id: claim._id }, { $set: set }, { returnDocument: 'after', session }).lean<ExpenseClaimDoc>();
   ctx.loaders.claim.clear(claim._id.toHexString());
   return updated!;
 }
@@ -265,7 +265,7 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
       const set: Partial<ExpenseClaimDoc> = { status: ext.status, external: { ...existing.external!, lastEventTime: ext.eventTime } };
       if (ext.status === 'APPROVED') Object.assign(set, { approvedAt: ext.eventTime, decidedAt: now });
       if (ext.status === 'REJECTED' || ext.status === 'WITHDRAWN') set.decidedAt = now;
-      const updated = await services.models.ExpenseClaim.findOneAndUpdate({ _id: existing._id }, { $set: set }, { new: true, session }).lean<ExpenseClaimDoc>();
+      const updated = await services.models.ExpenseClaim.findOneAndUpdate({ _id: existing._id }, { $set: set }, { returnDocument: 'after', session }).lean<ExpenseClaimDoc>();
       if (ext.status === 'REJECTED' || ext.status === 'WITHDRAWN') await releaseInvoices(services, session, claimId);
       await emit(services, session, EXTERNAL_EVENT[ext.status], updated!, actor, { source: ext.source });
       outcome = { claimId, applied: true };

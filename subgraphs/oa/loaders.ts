@@ -27,17 +27,19 @@ function byId<T extends { _id: Types.ObjectId }>(ids: readonly string[], docs: T
 }
 
 const objectIds = toObjectIds;
+/** One reply for the whole batch: without it the driver fetches results past the 101st with extra getMores. */
+const oneBatch = (ids: readonly string[]) => Math.max(ids.length, 1);
 
 export function createLoaders(services: OaServices, principal: Principal): OaLoaders {
   const { models, workflow } = services;
   let scope: Promise<ClaimFilter> | undefined;
   const loaders: OaLoaders = {
     scope: () => (scope ??= claimScope({ principal, workflow })),
-    employee: new DataLoader(async (ids) => byId(ids, await models.Employee.find({ _id: { $in: objectIds(ids) } }).lean<EmployeeDoc[]>())),
-    department: new DataLoader(async (ids) => byId(ids, await models.Department.find({ _id: { $in: objectIds(ids) } }).lean<DepartmentDoc[]>())),
+    employee: new DataLoader(async (ids) => byId(ids, await models.Employee.find({ _id: { $in: objectIds(ids) } }).batchSize(oneBatch(ids)).lean<EmployeeDoc[]>())),
+    department: new DataLoader(async (ids) => byId(ids, await models.Department.find({ _id: { $in: objectIds(ids) } }).batchSize(oneBatch(ids)).lean<DepartmentDoc[]>())),
     claim: new DataLoader(async (ids) => {
       const filter = { $and: [{ _id: { $in: objectIds(ids) } }, await loaders.scope()] };
-      return byId(ids, await models.ExpenseClaim.find(filter).lean<ExpenseClaimDoc[]>());
+      return byId(ids, await models.ExpenseClaim.find(filter).batchSize(oneBatch(ids)).lean<ExpenseClaimDoc[]>());
     }),
     approval: new DataLoader(async (ids) => {
       const found = await workflow.getMany([...ids]);

@@ -73,7 +73,7 @@ export async function setDepartmentManager(ctx: OaContext, departmentId: string,
   requireAdmin(ctx);
   await existingDepartment(ctx, departmentId, 'departmentId');
   await existingEmployee(ctx, employeeId, 'employeeId');
-  const updated = await ctx.models.Department.findByIdAndUpdate(departmentId, { $set: { managerId: employeeId } }, { new: true }).lean<DepartmentDoc>();
+  const updated = await ctx.models.Department.findByIdAndUpdate(departmentId, { $set: { managerId: employeeId } }, { returnDocument: 'after' }).lean<DepartmentDoc>();
   if (!updated) throw notFound('Department');
   ctx.loaders.department.clear(departmentId);
   return updated;

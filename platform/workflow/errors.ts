@@ -1,0 +1,12 @@
+// Failures a caller can act on. The code matches the GraphQL `extensions.code` the subgraphs report.
+export type WorkflowErrorCode = 'BAD_USER_INPUT' | 'FORBIDDEN' | 'CONFLICT' | 'NOT_FOUND';
+
+export class WorkflowError extends Error {
+  readonly code: WorkflowErrorCode;
+
+  constructor(code: WorkflowErrorCode, message: string) {
+    super(message);
+    this.name = 'WorkflowError';
+    this.code = code;
+  }
+}

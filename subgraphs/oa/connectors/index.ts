@@ -1,0 +1,101 @@
+// Inbound OA connectors (Feishu/Lark and DingTalk approval events → expense claims): the public entry point.
+import type { Connection } from 'mongoose';
+import type { Logger } from '../../../platform/logger.ts';
+import { loadConnectorConfig, type ConnectorConfig } from './config.ts';
+import { DingTalkInstanceDetails, FeishuInstanceDetails, platformInstanceDetails } from './details.ts';
+import { InboundEventStore } from './inbound.ts';
+import { loadMappingFile } from './mapping.ts';
+import { connectorRoutes, type ConnectorHandler } from './routes.ts';
+import type { ClaimSink, InstanceDetails } from './types.ts';
+
+export * from './types.ts';
+export { DEFAULT_REPLAY_WINDOW_MS } from './auth.ts';
+export { decryptFeishu, encryptFeishu, feishuSignature, parseFeishuRequest, type FeishuConfig } from './feishu.ts';
+export {
+  decryptDingTalk,
+  dingTalkAnswer,
+  dingTalkSignature,
+  encryptDingTalk,
+  parseDingTalkRequest,
+  type DingTalkAnswer,
+  type DingTalkConfig,
+} from './dingtalk.ts';
+export {
+  approvalFor,
+  loadMappingFile,
+  mapToClaim,
+  MappingConfigError,
+  normaliseDingTalkStatus,
+  normaliseFeishuStatus,
+  parseMappingConfig,
+  toFen,
+  toIsoDate,
+  type ApprovalMapping,
+  type ItemFieldsConfig,
+  type MappingConfig,
+  type MappingFile,
+  type MappingResult,
+} from './mapping.ts';
+export {
+  DingTalkInstanceDetails,
+  FeishuInstanceDetails,
+  InstanceDetailError,
+  normaliseDingTalkForm,
+  normaliseFeishuForm,
+  platformInstanceDetails,
+} from './details.ts';
+export {
+  deliver,
+  INBOUND_COLLECTION,
+  INBOUND_STATUSES,
+  InboundEventStore,
+  InboundListError,
+  redeliverPending,
+  type InboundEventConnection,
+  type InboundEventRecord,
+  type InboundListArgs,
+  type InboundStatus,
+} from './inbound.ts';
+export { connectorRoutes, MAX_BODY_BYTES, type ConnectorHandler, type ConnectorRoutesOptions } from './routes.ts';
+export { CONNECTOR_VARIABLES, loadConnectorConfig, type ConnectorConfig } from './config.ts';
+
+export interface Connectors {
+  handler: ConnectorHandler;
+  store: InboundEventStore;
+  config: ConnectorConfig;
+}
+
+/**
+ * Everything from the environment: configuration, mapping file, inbound store (indexes built), HTTP detail
+ * clients and the route handler. Resolves null when no platform is configured.
+ * @throws ConfigError / MappingConfigError naming the variable at fault.
+ */
+export async function createConnectors(options: {
+  env?: Readonly<Record<string, string | undefined>>;
+  connection: Connection;
+  sink: ClaimSink;
+  logger: Logger;
+  /** Replaces the HTTP detail clients (tests, other transports). */
+  details?: InstanceDetails;
+}): Promise<Connectors | null> {
+  const config = loadConnectorConfig(options.env ?? process.env);
+  if ((config.feishu === undefined && config.dingtalk === undefined) || config.mappingFile === undefined) return null;
+  const mapping = await loadMappingFile(config.mappingFile);
+  const store = await new InboundEventStore(options.connection).init();
+  const details =
+    options.details ??
+    platformInstanceDetails({
+      ...(config.feishu ? { feishu: new FeishuInstanceDetails(config.feishu.details) } : {}),
+      ...(config.dingtalk ? { dingtalk: new DingTalkInstanceDetails(config.dingtalk.details) } : {}),
+    });
+  const handler = connectorRoutes({
+    ...(config.feishu ? { feishu: config.feishu } : {}),
+    ...(config.dingtalk ? { dingtalk: config.dingtalk } : {}),
+    details,
+    mapping,
+    store,
+    sink: options.sink,
+    logger: options.logger.child({ component: 'oa-connectors' }),
+  });
+  return { handler, store, config };
+}
