@@ -48,6 +48,8 @@ export interface Config {
   readonly expenseApprovalThresholdFen: number;
   /** IANA time zone in which business dates ("today", claim-number years) are reckoned. */
   readonly businessTimeZone: string;
+  /** How often approval steps past their time limit are escalated. */
+  readonly escalationIntervalMs: number;
   /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
   readonly developmentDefaults: readonly string[];
 }
@@ -204,6 +206,7 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(1, 600_000, 10_000),
   EXPENSE_APPROVAL_THRESHOLD: money('5000.00'),
   BUSINESS_TIMEZONE: timeZone('Asia/Shanghai'),
+  ESCALATION_INTERVAL_MS: integer(1000, 86_400_000, 60_000),
 });
 
 /** Every environment variable this module reads. */
@@ -300,6 +303,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     expenseApprovalThresholdFen: v.EXPENSE_APPROVAL_THRESHOLD,
     businessTimeZone: v.BUSINESS_TIMEZONE,
+    escalationIntervalMs: v.ESCALATION_INTERVAL_MS,
     developmentDefaults: Object.freeze(developmentDefaults),
   };
   return Object.freeze(config);

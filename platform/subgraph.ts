@@ -4,7 +4,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { GraphQLFormattedError } from 'graphql';
@@ -65,7 +65,14 @@ export class Subgraph<TContext extends BaseContext> {
       includeStacktraceInErrorResponses: false,
       introspection: !opts.production,
       csrfPrevention: true,
-      plugins: [ApolloServerPluginLandingPageDisabled()],
+      // No inline traces: they would hand resolver timings to any caller, and no Apollo service reads them here.
+      plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
+      logger: {
+        debug: (m: string) => opts.logger.debug({ subgraph: opts.name }, m),
+        info: (m: string) => opts.logger.info({ subgraph: opts.name }, m),
+        warn: (m: string) => opts.logger.warn({ subgraph: opts.name }, m),
+        error: (m: string) => opts.logger.error({ subgraph: opts.name }, m),
+      },
       formatError: (formatted, error) => this.formatError(formatted, error),
     });
   }

@@ -1,5 +1,6 @@
-// `npm start`: the all-in-one process. Today: configuration, logging, the database (embedded unless
-// MONGODB_URI) and an HTTP server with the health routes; later work mounts the subgraphs and gateway here.
+// `npm start`: the all-in-one process: configuration, logging, the database (embedded unless MONGODB_URI),
+// the oa subgraph on OA_PORT, and an HTTP server with the health routes on PORT (the gateway comes with later
+// work and will be mounted here).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { healthRoutes } from '../gateway/health.ts';
@@ -7,6 +8,8 @@ import { ConfigError, loadConfig, type Config } from '../platform/config.ts';
 import { connectDatabase, pingDatabase } from '../platform/database.ts';
 import { createLogger } from '../platform/logger.ts';
 import { onShutdown } from '../platform/shutdown.ts';
+import { oaOptions } from './oa-options.ts';
+import { startOaSubgraph } from '../subgraphs/oa/index.ts';
 
 function readConfig(): Config {
   try {
@@ -32,6 +35,9 @@ try {
   const database = await connectDatabase(config, logger);
   lifecycle.registerShutdown('database', () => database.close());
 
+  const oa = await startOaSubgraph(await oaOptions(config, logger, database.connection, config.oaPort));
+  lifecycle.registerShutdown('oa subgraph', () => oa.close());
+
   const health = healthRoutes({
     checks: { database: pingDatabase(database.connection) },
     draining: () => lifecycle.shuttingDown,
@@ -53,6 +59,7 @@ try {
       url: `http://localhost:${port}`,
       database: database.engine ? 'embedded' : 'mongodb',
       databaseUri: database.uri,
+      oa: oa.url,
       ...(database.dataDir === undefined ? {} : { dataDir: database.dataDir }),
     },
     'listening',

@@ -48,3 +48,35 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
   });
   return { subgraph, services };
 }
+
+export interface RunningOa {
+  url: string;
+  port: number;
+  services: OaServices;
+  close(): Promise<void>;
+}
+
+/** Serves the subgraph on a port and escalates overdue approval steps on a timer. */
+export async function startOaSubgraph(opts: OaSubgraphOptions & { port: number; host?: string; escalationIntervalMs: number }): Promise<RunningOa> {
+  const { subgraph, services } = await createOaSubgraph(opts);
+  const running = await subgraph.listen(opts.port, opts.host);
+  let escalating: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    escalating = services.workflow
+      .escalateDue()
+      .then((n) => n && opts.logger.info({ escalated: n }, 'approval steps escalated'))
+      .catch((err: unknown) => opts.logger.error({ err }, 'escalating overdue approval steps failed'));
+  }, opts.escalationIntervalMs);
+  timer.unref();
+  opts.logger.info({ url: running.url }, 'oa subgraph listening');
+  return {
+    url: running.url,
+    port: running.port,
+    services,
+    close: async () => {
+      clearInterval(timer);
+      await escalating;
+      await running.close();
+    },
+  };
+}

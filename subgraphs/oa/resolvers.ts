@@ -21,7 +21,7 @@ export const resolvers = {
   Query: {
     me: (_: unknown, __: unknown, ctx: OaContext) => (toObjectId(ctx.principal.sub) ? ctx.loaders.employee.load(ctx.principal.sub) : null),
     employee: (_: unknown, { id }: { id: string }, ctx: OaContext) => (toObjectId(id) ? ctx.loaders.employee.load(id) : null),
-    departments: (_: unknown, __: unknown, ctx: OaContext) => ctx.models.Department.find().sort({ code: 1 }).lean<DepartmentDoc[]>(),
+    departments: (_: unknown, __: unknown, ctx: OaContext) => ctx.models.Department.find().sort({ code: 1 }).lean<DepartmentDoc[]>().exec(),
     expenseClaim: (_: unknown, { id }: { id: string }, ctx: OaContext) => (toObjectId(id) ? ctx.loaders.claim.load(id) : null),
     expenseClaims: (_: unknown, args: { status?: ClaimStatus | null; departmentId?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) =>
       claimConnection(ctx, args),
