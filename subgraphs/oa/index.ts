@@ -4,6 +4,7 @@ import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import { EventLog } from '../../platform/events.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { type Route, Subgraph } from '../../platform/subgraph.ts';
 import { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import { expenseRoute } from '../../platform/workflow/expense-route.ts';
@@ -39,7 +40,7 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
   const subgraph = new Subgraph<OaContext>({
     name: 'oa',
     typeDefs: parse(readFileSync(OA_SDL_PATH, 'utf8')),
-    resolvers: resolvers as never,
+    resolvers: resolvers as GraphQLResolverMap<OaContext>,
     secret: opts.internalSecret,
     logger: opts.logger,
     production: opts.production,

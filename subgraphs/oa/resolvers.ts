@@ -6,6 +6,7 @@ import type { StepDecision, StepState, WorkflowInstance } from '../../platform/w
 import { applicantOnly, claimConnection } from './queries.ts';
 import { createClaim, decideClaim, submitClaim, withdrawClaim, type ItemInput } from './claims.ts';
 import type { OaContext } from './context.ts';
+import type { Resolvers } from './generated/graphql.ts';
 import { toObjectId } from './loaders.ts';
 import type { ClaimStatus, DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
 import { createDepartment, createEmployee, setDepartmentManager } from './organisation.ts';
@@ -13,7 +14,14 @@ import { createDepartment, createEmployee, setDepartmentManager } from './organi
 const idOf = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
 const employee = (ctx: OaContext, id: string | null) => (id ? ctx.loaders.employee.load(id) : null);
 
-export const resolvers = {
+/** A reference the schema declares non-null; a dangling one is a data fault, reported as an internal error. */
+async function must<T>(value: Promise<T | null>, what: string): Promise<T> {
+  const v = await value;
+  if (v === null) throw new Error(`dangling reference to ${what}`);
+  return v;
+}
+
+export const resolvers: Resolvers = {
   Money: MoneyScalar,
   Date: DateScalar,
   DateTime: DateTimeScalar,
@@ -64,15 +72,15 @@ export const resolvers = {
   Employee: {
     __resolveReference: (ref: { id: string }, ctx: OaContext) => (toObjectId(ref.id) ? ctx.loaders.employee.load(ref.id) : null),
     id: idOf,
-    department: (e: EmployeeDoc, _: unknown, ctx: OaContext) => ctx.loaders.department.load(e.departmentId),
+    department: (e: EmployeeDoc, _: unknown, ctx: OaContext) => must(ctx.loaders.department.load(e.departmentId), `department ${e.departmentId}`),
     roles: (e: EmployeeDoc): Role[] => e.roles,
   },
 
   ExpenseClaim: {
     __resolveReference: (ref: { id: string }, ctx: OaContext) => (toObjectId(ref.id) ? ctx.loaders.claim.load(ref.id) : null),
     id: idOf,
-    applicant: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => ctx.loaders.employee.load(c.applicantId),
-    department: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => ctx.loaders.department.load(c.departmentId),
+    applicant: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => must(ctx.loaders.employee.load(c.applicantId), `employee ${c.applicantId}`),
+    department: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => must(ctx.loaders.department.load(c.departmentId), `department ${c.departmentId}`),
     total: (c: ExpenseClaimDoc) => c.totalFen,
     approval: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => (c.approvalId ? ctx.loaders.approval.load(c.approvalId) : null),
   },
@@ -92,13 +100,13 @@ export const resolvers = {
   },
 
   ApprovalDecision: {
-    approver: (d: StepDecision, _: unknown, ctx: OaContext) => ctx.loaders.employee.load(d.approverId),
+    approver: (d: StepDecision, _: unknown, ctx: OaContext) => must(ctx.loaders.employee.load(d.approverId), `employee ${d.approverId}`),
     onBehalfOf: (d: StepDecision, _: unknown, ctx: OaContext) => employee(ctx, d.onBehalfOf ?? null),
   },
 
   Delegation: {
-    from: (d: { fromId: string }, _: unknown, ctx: OaContext) => ctx.loaders.employee.load(d.fromId),
-    to: (d: { toId: string }, _: unknown, ctx: OaContext) => ctx.loaders.employee.load(d.toId),
+    from: (d: { fromId: string }, _: unknown, ctx: OaContext) => must(ctx.loaders.employee.load(d.fromId), `employee ${d.fromId}`),
+    to: (d: { toId: string }, _: unknown, ctx: OaContext) => must(ctx.loaders.employee.load(d.toId), `employee ${d.toId}`),
   },
 };
 
