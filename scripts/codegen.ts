@@ -28,6 +28,7 @@ export const TARGETS: Target[] = [
       ApprovalStep: '../../../platform/workflow/types.ts#StepState',
       ApprovalDecision: '../../../platform/workflow/types.ts#StepDecision',
       Delegation: '../../../platform/workflow/types.ts#Delegation as DelegationModel',
+      InboundEvent: '../connectors/inbound.ts#InboundEventRecord',
     },
   },
 ];

@@ -13,5 +13,6 @@ export async function oaOptions(config: Config, logger: Logger, connection: Conn
     settings: { approvalThresholdFen: config.expenseApprovalThresholdFen, timeZone: config.businessTimeZone },
     port,
     escalationIntervalMs: config.escalationIntervalMs,
+    connectorEnv: process.env,
   };
 }

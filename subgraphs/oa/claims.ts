@@ -6,6 +6,7 @@ import { nextSequence } from '../../platform/events.ts';
 import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
 import { formatMoney, sumFen } from '../../platform/money.ts';
 import { WorkflowError } from '../../platform/workflow/engine.ts';
+import type { ClaimSinkResult } from './connectors/types.ts';
 import type { Decision } from '../../platform/workflow/types.ts';
 import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices } from './context.ts';
 import { toObjectId } from './loaders.ts';
@@ -240,11 +241,11 @@ const EXTERNAL_EVENT: Record<ExternalClaim['status'], string> = {
  * Idempotent on (platform, instanceCode); an event older than the last one applied for that instance changes
  * nothing. An approved claim is final: later events for it are refused, since its voucher may exist already.
  */
-export async function applyExternalClaim(services: OaServices, ext: ExternalClaim): Promise<{ claimId: string; applied: boolean; reason?: string }> {
+export async function applyExternalClaim(services: OaServices, ext: ExternalClaim): Promise<ClaimSinkResult> {
   const actor = `connector:${ext.source.platform}`;
-  let outcome: { claimId: string; applied: boolean; reason?: string } = { claimId: '', applied: false };
+  let outcome: ClaimSinkResult = { claimId: '', applied: false };
   const employee = toObjectId(ext.applicantId) ? await services.models.Employee.findById(ext.applicantId).lean<EmployeeDoc>() : null;
-  if (!employee) return { claimId: '', applied: false, reason: `no employee with id ${ext.applicantId}` };
+  if (!employee) return { claimId: '', applied: false, refused: true, reason: `no employee with id ${ext.applicantId}` };
   await services.connection.transaction(async (session) => {
     const existing = await services.models.ExpenseClaim.findOne(
       { 'external.platform': ext.source.platform, 'external.instanceCode': ext.source.instanceCode },
@@ -258,8 +259,12 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
         outcome = { claimId, applied: false, reason: 'stale' };
         return;
       }
-      if (existing.status === 'APPROVED' || existing.status === ext.status) {
-        outcome = { claimId, applied: false, reason: existing.status === ext.status ? 'unchanged' : 'the claim is already APPROVED and final' };
+      if (existing.status === ext.status) {
+        outcome = { claimId, applied: false, reason: 'unchanged' };
+        return;
+      }
+      if (existing.status === 'APPROVED') {
+        outcome = { claimId, applied: false, refused: true, reason: `claim ${existing.claimNo} is already APPROVED and final` };
         return;
       }
       const set: Partial<ExpenseClaimDoc> = { status: ext.status, external: { ...existing.external!, lastEventTime: ext.eventTime } };
@@ -305,7 +310,7 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
     // Input the platform sent that our rules refuse is reported, not thrown: the connector records it as rejected.
     const code = (err as { extensions?: { code?: string } }).extensions?.code;
     if (code === 'BAD_USER_INPUT' || code === 'CONFLICT') {
-      outcome = { claimId: '', applied: false, reason: (err as Error).message };
+      outcome = { claimId: '', applied: false, refused: true, reason: (err as Error).message };
       return;
     }
     throw err;

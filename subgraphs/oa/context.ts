@@ -3,6 +3,7 @@ import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/events.ts';
 import type { Principal, Role } from '../../platform/identity.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
+import type { Connectors } from './connectors/index.ts';
 import type { OaLoaders } from './loaders.ts';
 import type { OaModels } from './models.ts';
 
@@ -20,6 +21,8 @@ export interface OaServices {
   workflow: WorkflowEngine;
   events: EventLog;
   settings: OaSettings;
+  /** Inbound OA platform events (Feishu, DingTalk); null when no platform is configured. */
+  connectors: Connectors | null;
 }
 
 export interface OaContext extends OaServices {

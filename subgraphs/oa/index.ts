@@ -9,6 +9,9 @@ import { type Route, Subgraph } from '../../platform/subgraph.ts';
 import { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import { expenseRoute } from '../../platform/workflow/expense-route.ts';
 import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices, type OaSettings } from './context.ts';
+import { applyExternalClaim } from './claims.ts';
+import { createConnectors } from './connectors/index.ts';
+import type { ClaimSink, InstanceDetails } from './connectors/types.ts';
 import { createLoaders } from './loaders.ts';
 import { oaModels } from './models.ts';
 import { oaDirectory } from './organisation.ts';
@@ -24,6 +27,10 @@ export interface OaSubgraphOptions {
   settings: OaSettings;
   publicRoutes?: Route[];
   clock?: () => Date;
+  /** Environment the OA platform connectors read (FEISHU_*, DINGTALK_*, CONNECTOR_*); none configured: no connectors. */
+  connectorEnv?: Readonly<Record<string, string | undefined>>;
+  /** Replaces the connectors' HTTP instance-detail clients (tests). */
+  connectorDetails?: InstanceDetails;
 }
 
 /** Builds the services (models, workflow with the default expense route, event log) and the subgraph. */
@@ -36,7 +43,10 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
   await workflow.init();
   const route = await workflow.saveDefinition(expenseRoute(opts.settings.approvalThresholdFen));
   opts.logger.info({ key: EXPENSE_ROUTE_KEY, version: route.version }, 'expense approval route ready');
-  const services: OaServices = { connection: opts.connection, models, workflow, events, settings: opts.settings };
+  const services: OaServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, connectors: null };
+  const sink: ClaimSink = { applyExternal: (claim) => applyExternalClaim(services, claim) };
+  services.connectors = await createConnectors({ env: opts.connectorEnv ?? {}, connection: opts.connection, sink, logger: opts.logger, details: opts.connectorDetails });
+  if (services.connectors) opts.logger.info({ platforms: Object.keys(services.connectors.config).filter((k) => k === 'feishu' || k === 'dingtalk') }, 'OA platform connectors ready');
   const subgraph = new Subgraph<OaContext>({
     name: 'oa',
     typeDefs: parse(readFileSync(OA_SDL_PATH, 'utf8')),
@@ -44,7 +54,7 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
     secret: opts.internalSecret,
     logger: opts.logger,
     production: opts.production,
-    publicRoutes: opts.publicRoutes,
+    publicRoutes: [...(opts.publicRoutes ?? []), ...(services.connectors ? [services.connectors.handler] : [])],
     context: (principal) => ({ ...services, principal, loaders: createLoaders(services, principal) }),
   });
   return { subgraph, services };
@@ -63,10 +73,16 @@ export async function startOaSubgraph(opts: OaSubgraphOptions & { port: number; 
   const running = await subgraph.listen(opts.port, opts.host);
   let escalating: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
-    escalating = services.workflow
-      .escalateDue()
-      .then((n) => n && opts.logger.info({ escalated: n }, 'approval steps escalated'))
-      .catch((err: unknown) => opts.logger.error({ err }, 'escalating overdue approval steps failed'));
+    escalating = Promise.all([
+      services.workflow
+        .escalateDue()
+        .then((n) => n && opts.logger.info({ escalated: n }, 'approval steps escalated'))
+        .catch((err: unknown) => opts.logger.error({ err }, 'escalating overdue approval steps failed')),
+      services.connectors
+        ?.redeliver()
+        .then((n) => n && opts.logger.info({ redelivered: n }, 'inbound platform events retried'))
+        .catch((err: unknown) => opts.logger.error({ err }, 'retrying inbound platform events failed')),
+    ]);
   }, opts.escalationIntervalMs);
   timer.unref();
   opts.logger.info({ url: running.url }, 'oa subgraph listening');

@@ -1,5 +1,7 @@
 // Resolvers of the `oa` subgraph: thin, they call the services and load related objects through DataLoaders.
-import { DateScalar, DateTimeScalar, MoneyScalar, badInput } from '../../platform/graphql.ts';
+import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden } from '../../platform/graphql.ts';
+import { InboundListError, type InboundEventRecord, type InboundStatus } from './connectors/inbound.ts';
+import type { Platform } from './connectors/types.ts';
 import type { Role } from '../../platform/identity.ts';
 import { WorkflowError } from '../../platform/workflow/engine.ts';
 import type { StepDecision, StepState, WorkflowInstance } from '../../platform/workflow/types.ts';
@@ -33,6 +35,21 @@ export const resolvers: Resolvers = {
     expenseClaim: (_: unknown, { id }: { id: string }, ctx: OaContext) => (toObjectId(id) ? ctx.loaders.claim.load(id) : null),
     expenseClaims: (_: unknown, args: { status?: ClaimStatus | null; departmentId?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) =>
       claimConnection(ctx, args),
+    inboundEvents: async (_: unknown, args: { status?: InboundStatus | null; platform?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) => {
+      if (!ctx.principal.roles.includes('ADMIN')) throw forbidden('Only ADMIN reads inbound platform events');
+      if (!ctx.connectors) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 };
+      try {
+        return await ctx.connectors.store.list({
+          status: args.status ?? undefined,
+          platform: (args.platform ?? undefined) as Platform | undefined,
+          first: args.first ?? undefined,
+          after: args.after ?? undefined,
+        });
+      } catch (err) {
+        if (err instanceof InboundListError) throw badInput(err.message);
+        throw err;
+      }
+    },
     myApprovalTasks: async (_: unknown, __: unknown, ctx: OaContext) => {
       const pending = await ctx.workflow.pendingFor(ctx.principal.sub);
       const claims = await ctx.loaders.claim.loadMany(pending.filter((i) => i.subject.type === 'ExpenseClaim').map((i) => i.subject.id));
@@ -102,6 +119,10 @@ export const resolvers: Resolvers = {
   ApprovalDecision: {
     approver: (d: StepDecision, _: unknown, ctx: OaContext) => must(ctx.loaders.employee.load(d.approverId), `employee ${d.approverId}`),
     onBehalfOf: (d: StepDecision, _: unknown, ctx: OaContext) => employee(ctx, d.onBehalfOf ?? null),
+  },
+
+  InboundEvent: {
+    claim: (e: InboundEventRecord, _: unknown, ctx: OaContext) => (e.claimId && toObjectId(e.claimId) ? ctx.loaders.claim.load(e.claimId) : null),
   },
 
   Delegation: {

@@ -258,6 +258,19 @@ export class InboundEventStore {
     return doc ? toRecord(doc) : null;
   }
 
+  /**
+   * Puts a REJECTED event back to RECEIVED (lease expired), so that the next redeliverPending processes it again
+   * — e.g. after the mapping file gained the missing user or approval code. Events that could not be normalised
+   * (no stored event) cannot be reopened. Returns whether the event was reopened.
+   */
+  async reopen(platform: Platform, eventId: string, now: Date = new Date()): Promise<boolean> {
+    const res = await this.model.updateOne(
+      { platform, eventId, status: 'REJECTED', event: { $ne: null } },
+      { $set: { status: 'RECEIVED', leaseUntil: now, settledAt: null, lastError: null } },
+    );
+    return res.modifiedCount === 1;
+  }
+
   /** eventTime of the latest APPLIED event of an instance. */
   async lastAppliedEventTime(platform: Platform, instanceCode: string): Promise<Date | null> {
     const doc = await this.model
@@ -405,6 +418,7 @@ async function processClaimed(id: string, event: ExternalApprovalEvent, deps: De
 
     const result = await deps.sink.applyExternal(mapped.claim);
     if (result.applied) return await settle({ status: 'APPLIED', claimId: result.claimId });
+    if (result.refused) return await settle({ status: 'REJECTED', reasonCode: 'SINK', reason: result.reason ?? 'refused by the OA rules', claimId: result.claimId || null });
     if (result.reason === 'stale') {
       return await settle({ status: 'STALE', reasonCode: 'STALE', reason: 'the claim already holds a newer event of this instance', claimId: result.claimId });
     }

@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import type { Logger } from '../../../platform/logger.ts';
 import { loadConnectorConfig, type ConnectorConfig } from './config.ts';
 import { DingTalkInstanceDetails, FeishuInstanceDetails, platformInstanceDetails } from './details.ts';
-import { InboundEventStore } from './inbound.ts';
+import { InboundEventStore, redeliverPending } from './inbound.ts';
 import { loadMappingFile } from './mapping.ts';
 import { connectorRoutes, type ConnectorHandler } from './routes.ts';
 import type { ClaimSink, InstanceDetails } from './types.ts';
@@ -51,6 +51,8 @@ export {
   InboundEventStore,
   InboundListError,
   redeliverPending,
+  type DeliveryDeps,
+  type DeliveryOutcome,
   type InboundEventConnection,
   type InboundEventRecord,
   type InboundListArgs,
@@ -63,6 +65,8 @@ export interface Connectors {
   handler: ConnectorHandler;
   store: InboundEventStore;
   config: ConnectorConfig;
+  /** Retries events whose processing failed or was interrupted (a timer calls it). */
+  redeliver(): Promise<number>;
 }
 
 /**
@@ -88,6 +92,7 @@ export async function createConnectors(options: {
       ...(config.feishu ? { feishu: new FeishuInstanceDetails(config.feishu.details) } : {}),
       ...(config.dingtalk ? { dingtalk: new DingTalkInstanceDetails(config.dingtalk.details) } : {}),
     });
+  const logger = options.logger.child({ component: 'oa-connectors' });
   const handler = connectorRoutes({
     ...(config.feishu ? { feishu: config.feishu } : {}),
     ...(config.dingtalk ? { dingtalk: config.dingtalk } : {}),
@@ -95,7 +100,7 @@ export async function createConnectors(options: {
     mapping,
     store,
     sink: options.sink,
-    logger: options.logger.child({ component: 'oa-connectors' }),
+    logger,
   });
-  return { handler, store, config };
+  return { handler, store, config, redeliver: () => redeliverPending({ store, details, mapping, sink: options.sink, logger }) };
 }

@@ -61,6 +61,8 @@ export interface ClaimSinkResult {
   applied: boolean;
   /** 'stale' when the event is older than the last applied one for the instance; anything else otherwise. */
   reason?: string;
+  /** The OA's rules refuse the claim (invalid items, an invoice already booked, a final claim): record REJECTED. */
+  refused?: boolean;
 }
 
 /**

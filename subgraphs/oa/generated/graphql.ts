@@ -3,6 +3,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { DepartmentDoc, EmployeeDoc, ExpenseClaimDoc, ExpenseItemDoc } from '../models.ts';
 import type { WorkflowInstance, StepState, StepDecision, Delegation as DelegationModel } from '../../../platform/workflow/types.ts';
+import type { InboundEventRecord } from '../connectors/inbound.ts';
 import type { OaContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -161,6 +162,46 @@ export type Delegation = {
   endsAt: Scalars['DateTime']['output'];
 };
 
+/** What became of an event an OA platform (Feishu, DingTalk) delivered. */
+export type InboundEventStatus =
+  | 'RECEIVED'
+  | 'APPLIED'
+  | 'DUPLICATE'
+  | 'STALE'
+  | 'REJECTED'
+  | 'IGNORED';
+
+/** An approval event received from an outside OA platform, kept with what was done with it. */
+export type InboundEvent = {
+  __typename?: 'InboundEvent';
+  id: Scalars['ID']['output'];
+  /** feishu or dingtalk. */
+  platform: Scalars['String']['output'];
+  eventId: Scalars['String']['output'];
+  instanceCode?: Maybe<Scalars['String']['output']>;
+  approvalCode?: Maybe<Scalars['String']['output']>;
+  eventTime?: Maybe<Scalars['DateTime']['output']>;
+  status: InboundEventStatus;
+  /** Why it was rejected, ignored or stale. */
+  reason?: Maybe<Scalars['String']['output']>;
+  claim?: Maybe<ExpenseClaim>;
+  receivedAt: Scalars['DateTime']['output'];
+  attempts: Scalars['Int']['output'];
+};
+
+export type InboundEventEdge = {
+  __typename?: 'InboundEventEdge';
+  cursor: Scalars['String']['output'];
+  node: InboundEvent;
+};
+
+export type InboundEventConnection = {
+  __typename?: 'InboundEventConnection';
+  edges: Array<InboundEventEdge>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
 export type CreateDepartmentInput = {
   code: Scalars['String']['input'];
   name: Scalars['String']['input'];
@@ -200,6 +241,8 @@ export type Query = {
   expenseClaim?: Maybe<ExpenseClaim>;
   expenseClaims: ExpenseClaimConnection;
   myApprovalTasks: Array<ExpenseClaim>;
+  /** ADMIN: events from OA platforms, newest first; REJECTED ones say why. */
+  inboundEvents: InboundEventConnection;
 };
 
 
@@ -216,6 +259,14 @@ export type QueryExpenseClaimArgs = {
 export type QueryExpenseClaimsArgs = {
   status?: InputMaybe<ClaimStatus>;
   departmentId?: InputMaybe<Scalars['ID']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryInboundEventsArgs = {
+  status?: InputMaybe<InboundEventStatus>;
+  platform?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
 };
@@ -400,6 +451,10 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   ExpenseClaimConnection: ResolverTypeWrapper<Omit<ExpenseClaimConnection, 'edges'> & { edges: Array<ResolversTypes['ExpenseClaimEdge']> }>;
   Delegation: ResolverTypeWrapper<DelegationModel>;
+  InboundEventStatus: InboundEventStatus;
+  InboundEvent: ResolverTypeWrapper<InboundEventRecord>;
+  InboundEventEdge: ResolverTypeWrapper<Omit<InboundEventEdge, 'node'> & { node: ResolversTypes['InboundEvent'] }>;
+  InboundEventConnection: ResolverTypeWrapper<Omit<InboundEventConnection, 'edges'> & { edges: Array<ResolversTypes['InboundEventEdge']> }>;
   CreateDepartmentInput: CreateDepartmentInput;
   CreateEmployeeInput: CreateEmployeeInput;
   ExpenseItemInput: ExpenseItemInput;
@@ -428,6 +483,9 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   ExpenseClaimConnection: Omit<ExpenseClaimConnection, 'edges'> & { edges: Array<ResolversParentTypes['ExpenseClaimEdge']> };
   Delegation: DelegationModel;
+  InboundEvent: InboundEventRecord;
+  InboundEventEdge: Omit<InboundEventEdge, 'node'> & { node: ResolversParentTypes['InboundEvent'] };
+  InboundEventConnection: Omit<InboundEventConnection, 'edges'> & { edges: Array<ResolversParentTypes['InboundEventEdge']> };
   CreateDepartmentInput: CreateDepartmentInput;
   CreateEmployeeInput: CreateEmployeeInput;
   ExpenseItemInput: ExpenseItemInput;
@@ -555,6 +613,31 @@ export type DelegationResolvers<ContextType = OaContext, ParentType extends Reso
   endsAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
+export type InboundEventResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['InboundEvent'] = ResolversParentTypes['InboundEvent']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  platform?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  eventId?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  instanceCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  approvalCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  eventTime?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['InboundEventStatus'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  claim?: Resolver<Maybe<ResolversTypes['ExpenseClaim']>, ParentType, ContextType>;
+  receivedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  attempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type InboundEventEdgeResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['InboundEventEdge'] = ResolversParentTypes['InboundEventEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['InboundEvent'], ParentType, ContextType>;
+};
+
+export type InboundEventConnectionResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['InboundEventConnection'] = ResolversParentTypes['InboundEventConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['InboundEventEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   me?: Resolver<Maybe<ResolversTypes['Employee']>, ParentType, ContextType>;
   employee?: Resolver<Maybe<ResolversTypes['Employee']>, ParentType, ContextType, RequireFields<QueryEmployeeArgs, 'id'>>;
@@ -562,6 +645,7 @@ export type QueryResolvers<ContextType = OaContext, ParentType extends Resolvers
   expenseClaim?: Resolver<Maybe<ResolversTypes['ExpenseClaim']>, ParentType, ContextType, RequireFields<QueryExpenseClaimArgs, 'id'>>;
   expenseClaims?: Resolver<ResolversTypes['ExpenseClaimConnection'], ParentType, ContextType, RequireFields<QueryExpenseClaimsArgs, 'first'>>;
   myApprovalTasks?: Resolver<Array<ResolversTypes['ExpenseClaim']>, ParentType, ContextType>;
+  inboundEvents?: Resolver<ResolversTypes['InboundEventConnection'], ParentType, ContextType, RequireFields<QueryInboundEventsArgs, 'first'>>;
 };
 
 export type MutationResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -590,6 +674,9 @@ export type Resolvers<ContextType = OaContext> = {
   PageInfo?: PageInfoResolvers<ContextType>;
   ExpenseClaimConnection?: ExpenseClaimConnectionResolvers<ContextType>;
   Delegation?: DelegationResolvers<ContextType>;
+  InboundEvent?: InboundEventResolvers<ContextType>;
+  InboundEventEdge?: InboundEventEdgeResolvers<ContextType>;
+  InboundEventConnection?: InboundEventConnectionResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
 };
