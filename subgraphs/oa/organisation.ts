@@ -79,6 +79,56 @@ export async function setDepartmentManager(ctx: OaContext, departmentId: string,
   return updated;
 }
 
+const has = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+export async function updateEmployee(
+  ctx: OaContext,
+  id: string,
+  input: { name?: string | null; departmentId?: string | null; roles?: Role[] | null; email?: string | null; phone?: string | null; bankAccount?: string | null; idNumber?: string | null },
+): Promise<EmployeeDoc> {
+  requireAdmin(ctx);
+  if (!toObjectId(id) || !(await ctx.loaders.employee.load(id))) throw notFound('Employee');
+  const set: Partial<EmployeeDoc> = {};
+  if (has(input, 'name')) set.name = validName(input.name ?? '', 'name');
+  if (has(input, 'departmentId')) {
+    if (!input.departmentId) throw badInput('departmentId cannot be cleared: every employee belongs to a department', 'departmentId');
+    await existingDepartment(ctx, input.departmentId, 'departmentId');
+    set.departmentId = input.departmentId;
+  }
+  if (has(input, 'roles')) {
+    const roles = [...new Set<Role>(['EMPLOYEE', ...(input.roles ?? [])])];
+    for (const r of roles) if (!ROLES.includes(r)) throw badInput(`unknown role ${r}`, 'roles');
+    set.roles = roles;
+  }
+  if (has(input, 'email')) set.email = input.email ? validEmail(input.email) : null;
+  if (has(input, 'phone')) set.phone = input.phone ? validPhone(input.phone) : null;
+  if (has(input, 'bankAccount')) set.bankAccount = input.bankAccount ? validBankAccount(input.bankAccount) : null;
+  if (has(input, 'idNumber')) set.idNumber = input.idNumber ? validIdNumber(input.idNumber) : null;
+  const updated = await ctx.models.Employee.findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' }).lean<EmployeeDoc>();
+  ctx.loaders.employee.clear(id);
+  return updated!;
+}
+
+export async function updateDepartment(ctx: OaContext, id: string, input: { name?: string | null; parentId?: string | null }): Promise<DepartmentDoc> {
+  requireAdmin(ctx);
+  await existingDepartment(ctx, id, 'id');
+  const set: Partial<DepartmentDoc> = {};
+  if (has(input, 'name')) set.name = validName(input.name ?? '', 'name');
+  if (has(input, 'parentId')) {
+    if (input.parentId) {
+      // The parent chain feeds approval routes ("the manager's manager"): it must not loop.
+      let depth = 0;
+      for (let cur: string | null = input.parentId; cur; cur = (await existingDepartment(ctx, cur, 'parentId')).parentId) {
+        if (cur === id || ++depth > 100) throw badInput('parentId would make the department its own ancestor', 'parentId');
+      }
+    }
+    set.parentId = input.parentId ?? null;
+  }
+  const updated = await ctx.models.Department.findByIdAndUpdate(id, { $set: set }, { returnDocument: 'after' }).lean<DepartmentDoc>();
+  ctx.loaders.department.clear(id);
+  return updated!;
+}
+
 /** The organisation as the workflow engine reads it. */
 export function oaDirectory(services: Pick<OaServices, 'models'>): Directory {
   const { Department, Employee } = services.models;

@@ -11,7 +11,7 @@ import type { OaContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { toObjectId } from './loaders.ts';
 import type { ClaimStatus, DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
-import { createDepartment, createEmployee, setDepartmentManager } from './organisation.ts';
+import { createDepartment, createEmployee, setDepartmentManager, updateDepartment, updateEmployee } from './organisation.ts';
 
 const idOf = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
 const employee = (ctx: OaContext, id: string | null) => (id ? ctx.loaders.employee.load(id) : null);
@@ -62,6 +62,8 @@ export const resolvers: Resolvers = {
       createDepartment(ctx, input),
     createEmployee: (_: unknown, { input }: { input: Parameters<typeof createEmployee>[1] }, ctx: OaContext) => createEmployee(ctx, input),
     setDepartmentManager: (_: unknown, a: { departmentId: string; employeeId: string }, ctx: OaContext) => setDepartmentManager(ctx, a.departmentId, a.employeeId),
+    updateEmployee: (_: unknown, a: { id: string; input: Parameters<typeof updateEmployee>[2] }, ctx: OaContext) => updateEmployee(ctx, a.id, a.input),
+    updateDepartment: (_: unknown, a: { id: string; input: Parameters<typeof updateDepartment>[2] }, ctx: OaContext) => updateDepartment(ctx, a.id, a.input),
     createExpenseClaim: (_: unknown, { input }: { input: { title: string; category: ExpenseCategory; items: ItemInput[] } }, ctx: OaContext) => createClaim(ctx, input),
     submitExpenseClaim: (_: unknown, { id }: { id: string }, ctx: OaContext) => submitClaim(ctx, id),
     decideApproval: (_: unknown, a: { claimId: string; decision: 'APPROVE' | 'REJECT'; comment?: string | null }, ctx: OaContext) =>

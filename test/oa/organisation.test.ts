@@ -72,3 +72,23 @@ describe('organisation', () => {
     expect(decided.approval.steps[0].decisions).toEqual([{ approver: { id: org.ids.ceo }, onBehalfOf: { id: org.ids.salesManager } }]);
   });
 });
+
+describe('changing the organisation', () => {
+  it('updates employees and departments for ADMIN, validating like creation and refusing cycles', async () => {
+    const org = await seedOrg(oa, '-upd');
+    const UPDATE_EMP = 'mutation($id: ID!, $input: UpdateEmployeeInput!) { updateEmployee(id: $id, input: $input) { name roles phone email department { id } } }';
+    const moved = ok(await oa.gql<{ updateEmployee: Record<string, unknown> }>(ADMIN, UPDATE_EMP, { id: org.ids.bob, input: { departmentId: org.hq, roles: ['ACCOUNTANT'], phone: '13912345678' } })).updateEmployee;
+    expect(moved).toEqual({ name: 'Bob', roles: ['EMPLOYEE', 'ACCOUNTANT'], phone: '13912345678', email: null, department: { id: org.hq } });
+    const cleared = ok(await oa.gql<{ updateEmployee: Record<string, unknown> }>(ADMIN, UPDATE_EMP, { id: org.ids.bob, input: { phone: null } })).updateEmployee;
+    expect(cleared.phone).toBeNull();
+    expect(codes(await oa.gql(ADMIN, UPDATE_EMP, { id: org.ids.bob, input: { idNumber: '110105194912310021' } }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await oa.gql(org.as.alice, UPDATE_EMP, { id: org.ids.alice, input: { roles: ['ADMIN'] } }))).toEqual(['FORBIDDEN']);
+    expect(codes(await oa.gql(ADMIN, UPDATE_EMP, { id: '0123456789abcdef01234567', input: { name: 'x' } }))).toEqual(['NOT_FOUND']);
+
+    const UPDATE_DEPT = 'mutation($id: ID!, $input: UpdateDepartmentInput!) { updateDepartment(id: $id, input: $input) { name parent { id } } }';
+    expect(codes(await oa.gql(ADMIN, UPDATE_DEPT, { id: org.hq, input: { parentId: org.sales } }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await oa.gql(ADMIN, UPDATE_DEPT, { id: org.hq, input: { parentId: org.hq } }))).toEqual(['BAD_USER_INPUT']);
+    const renamed = ok(await oa.gql<{ updateDepartment: unknown }>(ADMIN, UPDATE_DEPT, { id: org.sales, input: { name: 'Sales & Marketing', parentId: null } })).updateDepartment;
+    expect(renamed).toEqual({ name: 'Sales & Marketing', parent: null });
+  });
+});

@@ -220,6 +220,23 @@ export type CreateEmployeeInput = {
   idNumber?: InputMaybe<Scalars['String']['input']>;
 };
 
+/** Fields left out stay as they are; contact fields set to null are cleared. */
+export type UpdateEmployeeInput = {
+  name?: InputMaybe<Scalars['String']['input']>;
+  departmentId?: InputMaybe<Scalars['ID']['input']>;
+  roles?: InputMaybe<Array<Role>>;
+  email?: InputMaybe<Scalars['String']['input']>;
+  phone?: InputMaybe<Scalars['String']['input']>;
+  bankAccount?: InputMaybe<Scalars['String']['input']>;
+  idNumber?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type UpdateDepartmentInput = {
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** null makes it a top-level department. */
+  parentId?: InputMaybe<Scalars['ID']['input']>;
+};
+
 export type ExpenseItemInput = {
   description: Scalars['String']['input'];
   amount: Scalars['Money']['input'];
@@ -276,6 +293,8 @@ export type Mutation = {
   createDepartment: Department;
   createEmployee: Employee;
   setDepartmentManager: Department;
+  updateDepartment: Department;
+  updateEmployee: Employee;
   createExpenseClaim: ExpenseClaim;
   submitExpenseClaim: ExpenseClaim;
   decideApproval: ExpenseClaim;
@@ -298,6 +317,18 @@ export type MutationCreateEmployeeArgs = {
 export type MutationSetDepartmentManagerArgs = {
   departmentId: Scalars['ID']['input'];
   employeeId: Scalars['ID']['input'];
+};
+
+
+export type MutationUpdateDepartmentArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateDepartmentInput;
+};
+
+
+export type MutationUpdateEmployeeArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateEmployeeInput;
 };
 
 
@@ -457,6 +488,8 @@ export type ResolversTypes = {
   InboundEventConnection: ResolverTypeWrapper<Omit<InboundEventConnection, 'edges'> & { edges: Array<ResolversTypes['InboundEventEdge']> }>;
   CreateDepartmentInput: CreateDepartmentInput;
   CreateEmployeeInput: CreateEmployeeInput;
+  UpdateEmployeeInput: UpdateEmployeeInput;
+  UpdateDepartmentInput: UpdateDepartmentInput;
   ExpenseItemInput: ExpenseItemInput;
   CreateExpenseClaimInput: CreateExpenseClaimInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -488,6 +521,8 @@ export type ResolversParentTypes = {
   InboundEventConnection: Omit<InboundEventConnection, 'edges'> & { edges: Array<ResolversParentTypes['InboundEventEdge']> };
   CreateDepartmentInput: CreateDepartmentInput;
   CreateEmployeeInput: CreateEmployeeInput;
+  UpdateEmployeeInput: UpdateEmployeeInput;
+  UpdateDepartmentInput: UpdateDepartmentInput;
   ExpenseItemInput: ExpenseItemInput;
   CreateExpenseClaimInput: CreateExpenseClaimInput;
   Query: Record<PropertyKey, never>;
@@ -652,6 +687,8 @@ export type MutationResolvers<ContextType = OaContext, ParentType extends Resolv
   createDepartment?: Resolver<ResolversTypes['Department'], ParentType, ContextType, RequireFields<MutationCreateDepartmentArgs, 'input'>>;
   createEmployee?: Resolver<ResolversTypes['Employee'], ParentType, ContextType, RequireFields<MutationCreateEmployeeArgs, 'input'>>;
   setDepartmentManager?: Resolver<ResolversTypes['Department'], ParentType, ContextType, RequireFields<MutationSetDepartmentManagerArgs, 'departmentId' | 'employeeId'>>;
+  updateDepartment?: Resolver<ResolversTypes['Department'], ParentType, ContextType, RequireFields<MutationUpdateDepartmentArgs, 'id' | 'input'>>;
+  updateEmployee?: Resolver<ResolversTypes['Employee'], ParentType, ContextType, RequireFields<MutationUpdateEmployeeArgs, 'id' | 'input'>>;
   createExpenseClaim?: Resolver<ResolversTypes['ExpenseClaim'], ParentType, ContextType, RequireFields<MutationCreateExpenseClaimArgs, 'input'>>;
   submitExpenseClaim?: Resolver<ResolversTypes['ExpenseClaim'], ParentType, ContextType, RequireFields<MutationSubmitExpenseClaimArgs, 'id'>>;
   decideApproval?: Resolver<ResolversTypes['ExpenseClaim'], ParentType, ContextType, RequireFields<MutationDecideApprovalArgs, 'claimId' | 'decision'>>;
