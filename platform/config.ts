@@ -50,6 +50,14 @@ export interface Config {
   readonly businessTimeZone: string;
   /** How often approval steps past their time limit are escalated. */
   readonly escalationIntervalMs: number;
+  /** 全宗号: the first part of every archive number. */
+  readonly archiveFonds: string;
+  /** The accounting department (its manager is the accounting department head in borrowing and destruction). */
+  readonly financeDepartmentId: string | null;
+  /** The unit head (单位负责人) who signs destruction registers. */
+  readonly unitHeadId: string | null;
+  /** The IT department that supervises the destruction of electronic archives. */
+  readonly itDepartmentId: string | null;
   /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
   readonly developmentDefaults: readonly string[];
 }
@@ -167,6 +175,27 @@ const money = (fallback: string) =>
     return Number(m[1]) * 100 + Number((m[2] ?? '').padEnd(2, '0'));
   });
 
+/** 全宗号: 1 to 8 capital letters or digits. */
+const fonds = (fallback: string) =>
+  raw.transform((value, ctx): string => {
+    const v = value ?? fallback;
+    if (!/^[A-Z0-9]{1,8}$/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `expected 1 to 8 capital letters or digits, got ${quoted(v)}` });
+      return z.NEVER;
+    }
+    return v;
+  });
+
+/** An id of the organisation (24 hex digits), optional. */
+const objectId = raw.transform((value, ctx): string | null => {
+  if (value === undefined) return null;
+  if (!/^[a-f0-9]{24}$/i.test(value)) {
+    ctx.addIssue({ code: 'custom', message: `expected an id of 24 hexadecimal digits, got ${quoted(value)}` });
+    return z.NEVER;
+  }
+  return value;
+});
+
 const timeZone = (fallback: string) =>
   raw.transform((value, ctx): string => {
     const zone = value ?? fallback;
@@ -207,6 +236,10 @@ const envSchema = z.object({
   EXPENSE_APPROVAL_THRESHOLD: money('5000.00'),
   BUSINESS_TIMEZONE: timeZone('Asia/Shanghai'),
   ESCALATION_INTERVAL_MS: integer(1000, 86_400_000, 60_000),
+  ARCHIVE_FONDS: fonds('Q001'),
+  FINANCE_DEPARTMENT_ID: objectId,
+  UNIT_HEAD_ID: objectId,
+  IT_DEPARTMENT_ID: objectId,
 });
 
 /** Every environment variable this module reads. */
@@ -304,6 +337,10 @@ export function loadConfig(env: EnvInput = process.env): Config {
     expenseApprovalThresholdFen: v.EXPENSE_APPROVAL_THRESHOLD,
     businessTimeZone: v.BUSINESS_TIMEZONE,
     escalationIntervalMs: v.ESCALATION_INTERVAL_MS,
+    archiveFonds: v.ARCHIVE_FONDS,
+    financeDepartmentId: v.FINANCE_DEPARTMENT_ID,
+    unitHeadId: v.UNIT_HEAD_ID,
+    itDepartmentId: v.IT_DEPARTMENT_ID,
     developmentDefaults: Object.freeze(developmentDefaults),
   };
   return Object.freeze(config);

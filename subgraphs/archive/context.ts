@@ -1,0 +1,59 @@
+// What every archive resolver and service function receives for one request.
+import type { Connection } from 'mongoose';
+import type { EventLog } from '../../platform/events.ts';
+import type { Principal, Role } from '../../platform/identity.ts';
+import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
+import type { ArchiveLoaders } from './loaders.ts';
+import type { ArchiveModels } from './models.ts';
+
+export interface ChartAccount {
+  code: string;
+  name: string;
+}
+
+export interface ArchiveSettings {
+  /** 全宗号, the first part of every archive number. */
+  fonds: string;
+  timeZone: string;
+  /** Expense account per claim category (the debit side of a voucher). */
+  expenseAccounts: Readonly<Record<string, ChartAccount>>;
+  /** The payable (or bank) account credited by expense vouchers. */
+  creditAccount: ChartAccount;
+  financeDepartmentId: string | null;
+  unitHeadId: string | null;
+  itDepartmentId: string | null;
+}
+
+/** The default chart: 管理费用 sub-accounts per category, credited to 其他应付款 until paid. */
+export const DEFAULT_CHART: Pick<ArchiveSettings, 'expenseAccounts' | 'creditAccount'> = {
+  expenseAccounts: {
+    TRAVEL: { code: '6602.01', name: '管理费用-差旅费' },
+    MEALS: { code: '6602.02', name: '管理费用-业务招待费' },
+    OFFICE: { code: '6602.03', name: '管理费用-办公费' },
+    TRAINING: { code: '6602.04', name: '管理费用-培训费' },
+    OTHER: { code: '6602.99', name: '管理费用-其他' },
+  },
+  creditAccount: { code: '2241', name: '其他应付款' },
+};
+
+export interface ArchiveServices {
+  connection: Connection;
+  models: ArchiveModels;
+  workflow: WorkflowEngine;
+  events: EventLog;
+  settings: ArchiveSettings;
+}
+
+export interface ArchiveContext extends ArchiveServices {
+  principal: Principal;
+  loaders: ArchiveLoaders;
+}
+
+export const hasRole = (p: Principal, ...roles: Role[]): boolean => roles.some((r) => p.roles.includes(r));
+
+/** Finance, archive and audit roles read every voucher and record's metadata; so do other subgraphs. */
+export const readsAllArchives = (p: Principal): boolean => p.kind === 'service' || hasRole(p, 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR');
+
+/** Where records are kept, as the four-properties check compares it. */
+export const STORAGE_LOCATION = 'mongodb:archive_records';
+export const PRODUCER = 'oa-archive-federation 0.1.0';

@@ -1,0 +1,175 @@
+// Filing: a record gets its archive number (gap-free within its series), its place in the fixity chain, and
+// passes the four-properties check, all in one transaction with its ARCHIVE_FILED event. A record that fails the
+// check is not filed. Filed records never change; a correction is a new record that references the one it corrects.
+import type { ClientSession } from 'mongoose';
+import { nextSequence } from '../../platform/events.ts';
+import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
+import { formatMoney } from '../../platform/money.ts';
+import { type ArchiveContext, PRODUCER, STORAGE_LOCATION, hasRole } from './context.ts';
+import { FIXITY_ALGORITHM, canonical, contentOf, fixityDigest, sha256 } from './fixity.ts';
+import { checkFourProperties } from './four-properties.ts';
+import { toObjectId } from '../../platform/ids.ts';
+import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
+import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
+
+export interface RecordDraft {
+  kind: ArchiveKind;
+  title: string;
+  fiscalYear: number;
+  content: string;
+  mediaType: string;
+  disposedOn?: string | null;
+  correctsId?: string | null;
+  voucherId?: string | null;
+  sourceClaimNo?: string | null;
+  invoiceNumbers?: string[];
+}
+
+const CHAIN_KEY = 'archiveChain';
+
+async function fileInTransaction(ctx: ArchiveContext, session: ClientSession, draft: RecordDraft): Promise<ArchiveRecordDoc> {
+  const { category } = RETENTION_TABLE[draft.kind];
+  const dates = retentionFor(draft.kind, draft.fiscalYear, draft.disposedOn);
+  const item = await nextSequence(ctx.connection, seriesOf(ctx.settings.fonds, draft.fiscalYear, dates.retention, category), session);
+  const archiveNo = archiveNumber(ctx.settings.fonds, draft.fiscalYear, dates.retention, category, item);
+  // The chain counter serialises filings: concurrent ones conflict and the driver retries them in order.
+  const chainSeq = await nextSequence(ctx.connection, CHAIN_KEY, session);
+  const previous = chainSeq > 1 ? await ctx.models.ArchiveRecord.findOne({ chainSeq: chainSeq - 1 }, null, { session }).lean<ArchiveRecordDoc>() : null;
+  const previousDigest = previous?.fixity.digest ?? null;
+  const contentDigest = sha256(contentOf(draft.content, draft.mediaType));
+  const base = {
+    archiveNo,
+    kind: draft.kind,
+    category,
+    title: draft.title,
+    fiscalYear: draft.fiscalYear,
+    ...dates,
+    extendedUntil: null,
+    disposedOn: draft.disposedOn ?? null,
+    status: 'FILED' as const,
+    voucherId: draft.voucherId ?? null,
+    sourceClaimNo: draft.sourceClaimNo ?? null,
+    invoiceNumbers: draft.invoiceNumbers ?? [],
+    content: draft.content,
+    mediaType: draft.mediaType,
+    contentDigest,
+    chainSeq,
+    previousArchiveNo: previous?.archiveNo ?? null,
+    correctsId: draft.correctsId ?? null,
+    correctedById: null,
+    holds: [],
+    filedBy: ctx.principal.sub,
+    filedAt: new Date(),
+    environment: `${PRODUCER} node/${process.versions.node}`,
+    destroyedAt: null,
+  };
+  const digest = fixityDigest(base, previousDigest);
+  const record = { ...base, fixity: { algorithm: FIXITY_ALGORITHM as 'SHA-256', digest, previousDigest } };
+  const duplicate =
+    (await ctx.models.ArchiveRecord.countDocuments({ $or: [{ archiveNo }, ...(record.voucherId ? [{ voucherId: record.voucherId }] : [])] }, { session })) > 0;
+  const report = checkFourProperties(record, {
+    duplicate,
+    previousItemInSeries: item > 1 ? item - 1 : null,
+    expectedDigest: digest,
+    previousDigest,
+    recordedLocation: STORAGE_LOCATION,
+    actualLocation: STORAGE_LOCATION,
+    filedByAuthorisedIdentity: true,
+    filedInTransaction: session.inTransaction(),
+    storageVerified: true,
+    today: today(ctx.settings.timeZone),
+  });
+  if (!report.passed) {
+    const failed = report.results.filter((r) => !r.passed);
+    throw gqlError('BAD_USER_INPUT', `four-properties check failed: ${failed.map((f) => `${f.property} ${f.check}: ${f.detail}`).join('; ')}`, { report });
+  }
+  const [doc] = await ctx.models.ArchiveRecord.create([record], { session });
+  // Storage soundness: what was written reads back with the same digests.
+  const stored = await ctx.models.ArchiveRecord.findById(doc._id, null, { session }).lean<ArchiveRecordDoc>();
+  if (!stored || stored.fixity.digest !== digest || sha256(contentOf(stored.content ?? '', stored.mediaType)) !== contentDigest) {
+    throw new Error(`archive record ${archiveNo} did not read back as written`);
+  }
+  if (draft.correctsId) {
+    await ctx.models.ArchiveRecord.updateOne({ _id: draft.correctsId }, { $set: { correctedById: doc._id.toHexString() } }, { session });
+  }
+  await ctx.events.append(session, {
+    type: 'ARCHIVE_FILED',
+    subject: record.voucherId ? { type: 'ExpenseClaim', id: (await voucherClaimId(ctx, session, record.voucherId)) ?? '' } : { type: 'ArchiveRecord', id: doc._id.toHexString() },
+    actor: ctx.principal.sub,
+    payload: { archiveRecordId: doc._id.toHexString(), archiveNo, kind: draft.kind, voucherId: record.voucherId, fiscalYear: draft.fiscalYear },
+  });
+  return stored;
+}
+
+async function voucherClaimId(ctx: ArchiveContext, session: ClientSession, voucherId: string): Promise<string | null> {
+  return (await ctx.models.Voucher.findById(voucherId, { claimId: 1 }, { session }).lean<Pick<VoucherDoc, 'claimId'>>())?.claimId ?? null;
+}
+
+/** The content of a filed voucher: the voucher with its source claim metadata, in canonical JSON. */
+export function voucherContent(v: VoucherDoc): string {
+  return canonical({
+    voucherNo: v.voucherNo,
+    date: v.date,
+    fiscalYear: v.fiscalYear,
+    period: v.period,
+    entries: v.entries.map((e) => ({ summary: e.summary, accountCode: e.accountCode, accountName: e.accountName, debit: formatMoney(e.debitFen), credit: formatMoney(e.creditFen) })),
+    debitTotal: formatMoney(v.debitTotalFen),
+    creditTotal: formatMoney(v.creditTotalFen),
+    source: { claimId: v.claimId, claimNo: v.claimNo, title: v.source.title, category: v.source.category, applicantId: v.source.applicantId, applicantName: v.source.applicantName, approvedAt: v.source.approvedAt, invoiceNumbers: v.source.invoiceNumbers, total: formatMoney(v.source.totalFen) },
+  });
+}
+
+/** Files a voucher as an archive record, or returns the record it already has. */
+export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promise<ArchiveRecordDoc> {
+  if (ctx.principal.kind !== 'service' && !hasRole(ctx.principal, 'ARCHIVIST')) throw forbidden('Vouchers are filed by the sync service or an ARCHIVIST');
+  const voucher = toObjectId(voucherId) ? await ctx.models.Voucher.findById(voucherId).lean<VoucherDoc>() : null;
+  if (!voucher) throw notFound('Voucher');
+  const existing = await ctx.models.ArchiveRecord.findOne({ voucherId }).lean<ArchiveRecordDoc>();
+  if (existing) return existing;
+  let filed: ArchiveRecordDoc | undefined;
+  try {
+    await ctx.connection.transaction(async (session) => {
+      filed = await fileInTransaction(ctx, session, {
+        kind: 'BOOKKEEPING_VOUCHER',
+        title: `记账凭证 ${voucher.voucherNo} ${voucher.source.title}`.slice(0, 200),
+        fiscalYear: voucher.fiscalYear,
+        content: voucherContent(voucher),
+        mediaType: 'application/json',
+        voucherId,
+        sourceClaimNo: voucher.claimNo,
+        invoiceNumbers: voucher.source.invoiceNumbers,
+      });
+    });
+  } catch (err) {
+    // A concurrent filing of the same voucher won the unique index: answer with its record.
+    if ((err as { code?: number }).code !== 11000) throw err;
+    const winner = await ctx.models.ArchiveRecord.findOne({ voucherId }).lean<ArchiveRecordDoc>();
+    if (!winner) throw err;
+    return winner;
+  }
+  return filed!;
+}
+
+/** ARCHIVIST files any other kind of record, or a correction of a filed one. */
+export async function fileRecord(ctx: ArchiveContext, draft: RecordDraft): Promise<ArchiveRecordDoc> {
+  if (!hasRole(ctx.principal, 'ARCHIVIST')) throw forbidden('Archive records are filed by an ARCHIVIST');
+  if (!ARCHIVE_KINDS.includes(draft.kind)) throw badInput(`unknown kind ${draft.kind}`, 'kind');
+  if (draft.kind === 'BOOKKEEPING_VOUCHER' && !draft.correctsId) throw badInput('bookkeeping vouchers are filed with fileVoucher', 'kind');
+  const title = draft.title.trim();
+  if (!title || title.length > 200) throw badInput('title must be 1 to 200 characters', 'title');
+  const year = Number(today(ctx.settings.timeZone).slice(0, 4));
+  if (!Number.isInteger(draft.fiscalYear) || draft.fiscalYear < 1949 || draft.fiscalYear > year) throw badInput(`fiscalYear must be between 1949 and ${year}`, 'fiscalYear');
+  if (draft.disposedOn && draft.kind !== 'FIXED_ASSET_CARD') throw badInput('disposedOn applies to fixed-asset cards only', 'disposedOn');
+  if (!draft.content) throw badInput('content must not be empty', 'content');
+  if (draft.correctsId) {
+    const original = toObjectId(draft.correctsId) ? await ctx.models.ArchiveRecord.findById(draft.correctsId).lean<ArchiveRecordDoc>() : null;
+    if (!original) throw badInput('correctsId: no such archive record', 'correctsId');
+    if (original.correctedById) throw conflict(`record ${original.archiveNo} is already corrected`);
+    if (original.status === 'DESTROYED') throw conflict(`record ${original.archiveNo} is destroyed`);
+  }
+  let filed: ArchiveRecordDoc | undefined;
+  await ctx.connection.transaction(async (session) => {
+    filed = await fileInTransaction(ctx, session, { ...draft, title });
+  });
+  return filed!;
+}

@@ -1,0 +1,131 @@
+// Mongoose models of the archive side. Money is integer fen.
+import { type Connection, type Model, Schema, type Types } from 'mongoose';
+import type { ArchiveKind, CategoryCode, RetentionPeriod } from './retention.ts';
+
+export type ArchiveStatus = 'FILED' | 'BORROWED' | 'ON_HOLD' | 'DESTROYED';
+
+export interface VoucherEntryDoc {
+  summary: string;
+  accountCode: string;
+  accountName: string;
+  debitFen: number;
+  creditFen: number;
+}
+
+export interface VoucherDoc {
+  _id: Types.ObjectId;
+  voucherNo: string;
+  /** The approved claim it books; unique, which makes generation idempotent. */
+  claimId: string;
+  claimNo: string;
+  fiscalYear: number;
+  period: number;
+  date: string;
+  entries: VoucherEntryDoc[];
+  debitTotalFen: number;
+  creditTotalFen: number;
+  /** The claim as the sync service handed it over (source metadata for filing). */
+  source: { title: string; category: string; applicantId: string; applicantName: string | null; departmentId: string; approvedAt: Date; invoiceNumbers: string[]; totalFen: number };
+  createdAt: Date;
+}
+
+export interface ArchiveRecordDoc {
+  _id: Types.ObjectId;
+  archiveNo: string;
+  kind: ArchiveKind;
+  category: CategoryCode;
+  title: string;
+  fiscalYear: number;
+  retention: RetentionPeriod;
+  retentionStartsOn: string;
+  expiresOn: string | null;
+  /** Set when an appraisal opinion extended the retention (expiresOn then follows it). */
+  extendedUntil: string | null;
+  disposedOn: string | null;
+  status: ArchiveStatus;
+  voucherId: string | null;
+  sourceClaimNo: string | null;
+  invoiceNumbers: string[];
+  /** Content: text, or base64 for binary media types; null once destroyed. */
+  content: string | null;
+  mediaType: string;
+  /** SHA-256 of the content as filed; kept after destruction so the chain stays verifiable. */
+  contentDigest: string;
+  /** Position in the fixity chain (1, 2, 3 ... without gaps). */
+  chainSeq: number;
+  previousArchiveNo: string | null;
+  fixity: { algorithm: 'SHA-256'; digest: string; previousDigest: string | null };
+  correctsId: string | null;
+  correctedById: string | null;
+  /** Why the record may not be destroyed now (unsettled debts, unresolved matters). */
+  holds: Array<{ reason: string; placedBy: string; placedAt: Date }>;
+  filedBy: string;
+  filedAt: Date;
+  /** Producing system and its version, recorded for the usability check. */
+  environment: string;
+  destroyedAt: Date | null;
+}
+
+const voucherSchema = new Schema<VoucherDoc>(
+  {
+    voucherNo: { type: String, required: true, unique: true },
+    claimId: { type: String, required: true, unique: true },
+    claimNo: { type: String, required: true },
+    fiscalYear: { type: Number, required: true },
+    period: { type: Number, required: true },
+    date: { type: String, required: true },
+    entries: [{ _id: false, summary: String, accountCode: String, accountName: String, debitFen: Number, creditFen: Number }],
+    debitTotalFen: { type: Number, required: true },
+    creditTotalFen: { type: Number, required: true },
+    source: { type: Schema.Types.Mixed, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'vouchers', versionKey: false },
+);
+
+const recordSchema = new Schema<ArchiveRecordDoc>(
+  {
+    archiveNo: { type: String, required: true, unique: true },
+    kind: { type: String, required: true },
+    category: { type: String, required: true },
+    title: { type: String, required: true },
+    fiscalYear: { type: Number, required: true, index: true },
+    retention: { type: String, required: true },
+    retentionStartsOn: { type: String, required: true },
+    expiresOn: { type: String, default: null, index: true },
+    extendedUntil: { type: String, default: null },
+    disposedOn: { type: String, default: null },
+    status: { type: String, required: true, index: true },
+    voucherId: { type: String, default: null },
+    sourceClaimNo: { type: String, default: null },
+    invoiceNumbers: { type: [String], default: [] },
+    content: { type: String, default: null },
+    mediaType: { type: String, required: true },
+    contentDigest: { type: String, required: true },
+    chainSeq: { type: Number, required: true, unique: true },
+    previousArchiveNo: { type: String, default: null },
+    fixity: { algorithm: String, digest: String, previousDigest: String },
+    correctsId: { type: String, default: null },
+    correctedById: { type: String, default: null },
+    holds: [{ _id: false, reason: String, placedBy: String, placedAt: Date }],
+    filedBy: { type: String, required: true },
+    filedAt: { type: Date, required: true },
+    environment: { type: String, required: true },
+    destroyedAt: { type: Date, default: null },
+  },
+  { collection: 'archive_records', versionKey: false, minimize: false },
+);
+// A voucher is filed once (the partial filter leaves other kinds, which have no voucher, out).
+recordSchema.index({ voucherId: 1 }, { unique: true, partialFilterExpression: { voucherId: { $type: 'string' } } });
+
+export interface ArchiveModels {
+  Voucher: Model<VoucherDoc>;
+  ArchiveRecord: Model<ArchiveRecordDoc>;
+}
+
+const modelOf = <T>(connection: Connection, name: string, schema: Schema<T>): Model<T> =>
+  (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+
+export function archiveModels(connection: Connection): ArchiveModels {
+  return { Voucher: modelOf(connection, 'Voucher', voucherSchema), ArchiveRecord: modelOf(connection, 'ArchiveRecord', recordSchema) };
+}

@@ -1,0 +1,81 @@
+// Resolvers of the `archive` subgraph's core: vouchers, records, chain verification, reports, federation.
+import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, parseDate } from '../../platform/graphql.ts';
+import { toObjectId } from '../../platform/ids.ts';
+import { type ArchiveContext, hasRole } from './context.ts';
+import { fileRecord, fileVoucher } from './filing.ts';
+import { verifyChain } from './fixity.ts';
+import type { ArchiveRecordDoc, ArchiveStatus, VoucherDoc, VoucherEntryDoc } from './models.ts';
+import { appraisalCandidates, archiveStatistics, recordConnection } from './reports.ts';
+import { type ApprovedClaim, generateVoucher } from './vouchers.ts';
+
+const idOf = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
+
+const requireArchiveReader = (ctx: ArchiveContext, what: string, ...roles: Parameters<typeof hasRole>[1][]) => {
+  if (ctx.principal.kind !== 'service' && !hasRole(ctx.principal, ...roles)) throw forbidden(`${what} is for ${roles.join(', ')}`);
+};
+
+export const archiveResolvers = {
+  Money: MoneyScalar,
+  Date: DateScalar,
+  DateTime: DateTimeScalar,
+
+  Query: {
+    voucher: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => (toObjectId(id) ? ctx.loaders.voucher.load(id) : null),
+    archiveRecord: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => (toObjectId(id) ? ctx.loaders.record.load(id) : null),
+    archiveRecords: (_: unknown, args: { fiscalYear?: number | null; status?: ArchiveStatus | null; first?: number | null; after?: string | null }, ctx: ArchiveContext) =>
+      recordConnection(ctx, args),
+    verifyArchiveChain: async (_: unknown, __: unknown, ctx: ArchiveContext) => {
+      requireArchiveReader(ctx, 'Chain verification', 'ARCHIVIST', 'AUDITOR');
+      return verifyChain(ctx.models.ArchiveRecord.find().sort({ chainSeq: 1 }).lean<ArchiveRecordDoc[]>().cursor());
+    },
+    archiveStatistics: (_: unknown, { fiscalYear }: { fiscalYear?: number | null }, ctx: ArchiveContext) => {
+      requireArchiveReader(ctx, 'Archive statistics', 'ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR');
+      return archiveStatistics(ctx, fiscalYear ?? null);
+    },
+    recordsDueForAppraisal: (_: unknown, { before }: { before: string }, ctx: ArchiveContext) => {
+      requireArchiveReader(ctx, 'Appraisal lists', 'ARCHIVIST', 'AUDITOR');
+      return appraisalCandidates(ctx, parseDate(before));
+    },
+  },
+
+  Mutation: {
+    generateVoucher: (_: unknown, { claim }: { claim: Omit<ApprovedClaim, 'approvedAt'> & { approvedAt: Date } }, ctx: ArchiveContext) => generateVoucher(ctx, claim),
+    fileVoucher: (_: unknown, { voucherId }: { voucherId: string }, ctx: ArchiveContext) => fileVoucher(ctx, voucherId),
+    fileArchiveRecord: (_: unknown, { input }: { input: Parameters<typeof fileRecord>[1] }, ctx: ArchiveContext) => {
+      if (input.content.length > 10 * 1024 * 1024) throw badInput('content is limited to 10 MiB', 'content');
+      return fileRecord(ctx, input);
+    },
+  },
+
+  Voucher: {
+    __resolveReference: (ref: { id: string }, ctx: ArchiveContext) => (toObjectId(ref.id) ? ctx.loaders.voucher.load(ref.id) : null),
+    id: idOf,
+    debitTotal: (v: VoucherDoc) => v.debitTotalFen,
+    creditTotal: (v: VoucherDoc) => v.creditTotalFen,
+    claim: (v: VoucherDoc) => ({ __typename: 'ExpenseClaim', id: v.claimId }),
+    archiveRecord: (v: VoucherDoc, _: unknown, ctx: ArchiveContext) => ctx.loaders.recordByVoucher.load(idOf(v)),
+  },
+
+  VoucherEntry: {
+    debit: (e: VoucherEntryDoc) => e.debitFen,
+    credit: (e: VoucherEntryDoc) => e.creditFen,
+  },
+
+  ArchiveRecord: {
+    __resolveReference: (ref: { id: string }, ctx: ArchiveContext) => (toObjectId(ref.id) ? ctx.loaders.record.load(ref.id) : null),
+    id: idOf,
+    expiresOn: (r: ArchiveRecordDoc) => r.extendedUntil ?? r.expiresOn,
+    voucher: (r: ArchiveRecordDoc, _: unknown, ctx: ArchiveContext) => (r.voucherId ? ctx.loaders.voucher.load(r.voucherId) : null),
+    corrects: (r: ArchiveRecordDoc, _: unknown, ctx: ArchiveContext) => (r.correctsId ? ctx.loaders.record.load(r.correctsId) : null),
+    correctedBy: (r: ArchiveRecordDoc, _: unknown, ctx: ArchiveContext) => (r.correctedById ? ctx.loaders.record.load(r.correctedById) : null),
+  },
+
+  ExpenseClaim: {
+    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+    voucher: (c: { id: string }, _: unknown, ctx: ArchiveContext) => ctx.loaders.voucherByClaim.load(c.id),
+    archiveRecord: async (c: { id: string }, _: unknown, ctx: ArchiveContext) => {
+      const v = await ctx.loaders.voucherByClaim.load(c.id);
+      return v ? ctx.loaders.recordByVoucher.load(idOf(v)) : null;
+    },
+  },
+};

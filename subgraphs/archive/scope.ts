@@ -1,0 +1,20 @@
+// Row-level scope of vouchers and archive records, applied in the database query: finance, archive and audit
+// roles see all; an employee sees the vouchers and voucher records of their own claims, a manager those of their
+// department; other records only the finance, archive and audit roles.
+import type { QueryFilter } from 'mongoose';
+import type { Principal } from '../../platform/identity.ts';
+import { hasRole, readsAllArchives } from './context.ts';
+import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
+
+export function voucherScope(p: Principal): QueryFilter<VoucherDoc> {
+  if (readsAllArchives(p)) return {};
+  const or: QueryFilter<VoucherDoc>[] = [{ 'source.applicantId': p.sub }];
+  if (hasRole(p, 'MANAGER') && p.departmentId) or.push({ 'source.departmentId': p.departmentId });
+  return or.length === 1 ? or[0] : { $or: or };
+}
+
+/** Record scope needs the ids of the vouchers in scope when the caller does not read everything. */
+export function recordScope(p: Principal, voucherIdsInScope: string[] | null): QueryFilter<ArchiveRecordDoc> {
+  if (readsAllArchives(p) || voucherIdsInScope === null) return {};
+  return { voucherId: { $in: voucherIdsInScope } };
+}

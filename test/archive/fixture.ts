@@ -1,0 +1,101 @@
+// A running `archive` subgraph on the embedded engine, with gateway-signed calls.
+import mongoose, { type Connection } from 'mongoose';
+import { afterAll, beforeAll } from 'vitest';
+import { type RunningEngine, startEngine } from '../../engine/index.ts';
+import { type Principal, signPrincipal } from '../../platform/identity.ts';
+import { createLogger } from '../../platform/logger.ts';
+import type { RunningSubgraph } from '../../platform/subgraph.ts';
+import type { Directory } from '../../platform/workflow/types.ts';
+import { type ArchiveServices, DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
+import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
+import type { GqlResult } from '../oa/fixture.ts';
+
+export const SECRET = 'test-internal-secret-0123456789abcdef0123';
+export const SYNC: Principal = { sub: 'sync-service', roles: [], departmentId: null, kind: 'service' };
+export const archivist = (sub = 'archivist-1'): Principal => ({ sub, roles: ['EMPLOYEE', 'ARCHIVIST'], departmentId: 'dept-archive', kind: 'user' });
+export const auditor: Principal = { sub: 'auditor-1', roles: ['EMPLOYEE', 'AUDITOR'], departmentId: 'dept-audit', kind: 'user' };
+
+/** A fixed organisation for approval routes. */
+export const directory: Directory = {
+  managerOf: async (d) => ({ 'dept-finance': 'finance-head', 'dept-sales': 'sales-head', 'dept-it': 'it-head' })[d] ?? null,
+  parentOf: async () => null,
+  departmentOf: async () => null,
+  employeesWithRole: async (role) => (role === 'ARCHIVIST' ? ['archivist-1', 'archivist-2'] : []),
+};
+
+export interface ArchiveFixture {
+  readonly url: string;
+  readonly services: ArchiveServices;
+  readonly connection: Connection;
+  commands: string[];
+  gql<T = Record<string, unknown>>(who: Principal | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
+}
+
+export function useArchiveSubgraph(label: string): ArchiveFixture {
+  let engine: RunningEngine;
+  let connection: Connection;
+  let running: RunningSubgraph;
+  let services: ArchiveServices;
+  const fixture: ArchiveFixture = {
+    get url() {
+      return running.url;
+    },
+    get services() {
+      return services;
+    },
+    get connection() {
+      return connection;
+    },
+    commands: [],
+    async gql(who, query, variables) {
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (who) headers['x-internal-identity'] = signPrincipal(who, SECRET);
+      const res = await fetch(running.url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+      const body = (await res.json()) as GqlResult;
+      return { status: res.status, data: body.data as never, errors: body.errors };
+    },
+  };
+  beforeAll(async () => {
+    engine = await startEngine({ port: 0, dbPath: null });
+    connection = await mongoose.createConnection(`${engine.uri}/${label}`, { monitorCommands: true }).asPromise();
+    connection.getClient().on('commandStarted', (e) => fixture.commands.push(e.commandName));
+    const built = await createArchiveSubgraph({
+      connection,
+      logger: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' }),
+      internalSecret: SECRET,
+      production: false,
+      directory,
+      settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: 'dept-finance', unitHeadId: 'unit-head', itDepartmentId: 'dept-it' },
+    });
+    services = built.services;
+    running = await built.subgraph.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await running?.close();
+    await connection?.close();
+    await engine?.close();
+  });
+  return fixture;
+}
+
+let claimCounter = 0;
+/** An approved claim as the sync service hands it over. */
+export function approvedClaim(over: Partial<Record<string, unknown>> = {}) {
+  claimCounter++;
+  return {
+    claimId: `claim-${claimCounter}-${Math.random().toString(16).slice(2, 8)}`,
+    claimNo: `BX-2026-${String(claimCounter).padStart(6, '0')}`,
+    title: 'Trip to Shanghai',
+    category: 'TRAVEL',
+    applicantId: 'emp-alice',
+    applicantName: 'Alice',
+    departmentId: 'dept-sales',
+    approvedAt: '2026-11-20T10:00:00Z',
+    total: '5500.50',
+    items: [
+      { description: 'Train', amount: '3000.00', occurredOn: '2026-11-02', invoiceNo: `INV-${claimCounter}-A` },
+      { description: 'Hotel', amount: '2500.50', occurredOn: '2026-11-03', invoiceNo: `INV-${claimCounter}-B` },
+    ],
+    ...over,
+  };
+}
