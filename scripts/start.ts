@@ -1,5 +1,5 @@
 // `npm start`: the all-in-one process: configuration, logging, the database (embedded unless MONGODB_URI),
-// the oa subgraph on OA_PORT, and an HTTP server with the health routes on PORT (the gateway comes with later
+// the oa subgraph on OA_PORT, the archive subgraph on ARCHIVE_PORT, and an HTTP server with the health routes on PORT (the gateway comes with later
 // work and will be mounted here).
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,8 @@ import { createLogger } from '../platform/logger.ts';
 import { onShutdown } from '../platform/shutdown.ts';
 import { oaOptions } from './oa-options.ts';
 import { startOaSubgraph } from '../subgraphs/oa/index.ts';
+import { createArchiveSubgraph } from '../subgraphs/archive/index.ts';
+import { archiveOptions } from './archive-options.ts';
 
 function readConfig(): Config {
   try {
@@ -37,6 +39,9 @@ try {
 
   const oa = await startOaSubgraph(await oaOptions(config, logger, database.connection, config.oaPort));
   lifecycle.registerShutdown('oa subgraph', () => oa.close());
+  const { subgraph: archiveSubgraph } = await createArchiveSubgraph(archiveOptions(config, logger, database.connection));
+  const archive = await archiveSubgraph.listen(config.archivePort);
+  lifecycle.registerShutdown('archive subgraph', () => archive.close());
 
   const health = healthRoutes({
     checks: { database: pingDatabase(database.connection) },
@@ -60,6 +65,7 @@ try {
       database: database.engine ? 'embedded' : 'mongodb',
       databaseUri: database.uri,
       oa: oa.url,
+      archive: archive.url,
       ...(database.dataDir === undefined ? {} : { dataDir: database.dataDir }),
     },
     'listening',

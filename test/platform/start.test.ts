@@ -29,7 +29,7 @@ function start(env: Record<string, string>): Started {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of CONFIG_VARIABLES) delete childEnv[name];
   // The subgraphs take free ports too, so test processes never collide on the defaults.
-  Object.assign(childEnv, { OA_PORT: '0' }, env);
+  Object.assign(childEnv, { OA_PORT: '0', ARCHIVE_PORT: '0' }, env);
 
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
@@ -99,6 +99,8 @@ describe('npm start (embedded database)', () => {
     expect(String(listening.oa)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
     const unsigned = await fetch(String(listening.oa), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ departments { id } }"}' });
     expect(unsigned.status).toBe(401);
+    const archiveUnsigned = await fetch(String(listening.archive), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ verifyArchiveChain { ok } }"}' });
+    expect(archiveUnsigned.status).toBe(401);
 
     const embedded = first.lines.find((l) => l.msg.startsWith('embedded database at '));
     expect(embedded?.msg).toMatch(new RegExp(`^embedded database at mongodb://127\\.0\\.0\\.1:\\d+, data in ${dataPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
@@ -129,7 +131,7 @@ describe('npm start (embedded database)', () => {
     expect(await first.exited).toBe(0);
     expect(first.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'shutdown complete']));
     const steps = first.lines.filter((l) => l.msg === 'shutdown step finished').map((l) => l.hook);
-    expect(steps).toEqual(['http server', 'oa subgraph', 'database']);
+    expect(steps).toEqual(['http server', 'archive subgraph', 'oa subgraph', 'database']);
     expect(first.stderr()).toBe('');
     // The development secrets are named, never printed.
     expect(first.stdout()).not.toContain(DEVELOPMENT_DEFAULTS.INTERNAL_SECRET);

@@ -1,0 +1,27 @@
+// How a process builds the archive subgraph's options from the configuration.
+import type { Connection } from 'mongoose';
+import type { Config } from '../platform/config.ts';
+import type { Logger } from '../platform/logger.ts';
+import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
+import type { ArchiveSubgraphOptions } from '../subgraphs/archive/index.ts';
+import { oaModels } from '../subgraphs/oa/models.ts';
+import { oaDirectory } from '../subgraphs/oa/organisation.ts';
+
+export function archiveOptions(config: Config, logger: Logger, connection: Connection): ArchiveSubgraphOptions {
+  return {
+    connection,
+    logger: logger.child({ subgraph: 'archive' }),
+    internalSecret: config.internalSecret,
+    production: config.nodeEnv === 'production',
+    // One organisation, one database: approval routes read the OA's departments and employees (read-only).
+    directory: oaDirectory({ models: oaModels(connection) }),
+    settings: {
+      fonds: config.archiveFonds,
+      timeZone: config.businessTimeZone,
+      ...DEFAULT_CHART,
+      financeDepartmentId: config.financeDepartmentId,
+      unitHeadId: config.unitHeadId,
+      itDepartmentId: config.itDepartmentId,
+    },
+  };
+}
