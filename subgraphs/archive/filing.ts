@@ -173,3 +173,31 @@ export async function fileRecord(ctx: ArchiveContext, draft: RecordDraft): Promi
   });
   return filed!;
 }
+
+/** The four-properties check of a record in custody, from what the database holds now. */
+export async function checkRecordInCustody(ctx: ArchiveContext, id: string) {
+  const record = toObjectId(id) ? await ctx.models.ArchiveRecord.findById(id).lean<ArchiveRecordDoc>() : null;
+  if (!record) throw notFound('Archive record');
+  const Records = ctx.models.ArchiveRecord;
+  const previous = record.chainSeq > 1 ? await Records.findOne({ chainSeq: record.chainSeq - 1 }).lean<ArchiveRecordDoc>() : null;
+  const previousDigest = previous?.fixity.digest ?? null;
+  const series = record.archiveNo.slice(0, record.archiveNo.lastIndexOf('-') + 1);
+  const item = Number(record.archiveNo.slice(series.length));
+  // The highest item number below this one that exists in the series: item - 1 unless a record is missing.
+  const lower = await Records.find({ archiveNo: { $gte: `${series}`, $lt: record.archiveNo } }, { archiveNo: 1 }).sort({ archiveNo: -1 }).limit(1).lean<Array<{ archiveNo: string }>>();
+  const previousItem = lower.length ? Number(lower[0].archiveNo.slice(series.length)) : null;
+  const duplicates = await Records.countDocuments({ $or: [{ archiveNo: record.archiveNo }, ...(record.voucherId ? [{ voucherId: record.voucherId }] : [])] });
+  const report = checkFourProperties(record, {
+    duplicate: duplicates > 1,
+    previousItemInSeries: item > 1 ? previousItem ?? 0 : null,
+    expectedDigest: fixityDigest(record, previousDigest),
+    previousDigest,
+    recordedLocation: STORAGE_LOCATION,
+    actualLocation: STORAGE_LOCATION,
+    filedByAuthorisedIdentity: true,
+    filedInTransaction: true,
+    storageVerified: true,
+    today: today(ctx.settings.timeZone),
+  });
+  return { archiveNo: record.archiveNo, passed: report.passed, results: report.results, checkedAt: new Date() };
+}

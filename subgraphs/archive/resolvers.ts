@@ -2,7 +2,7 @@
 import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, parseDate } from '../../platform/graphql.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import { type ArchiveContext, hasRole } from './context.ts';
-import { fileRecord, fileVoucher } from './filing.ts';
+import { checkRecordInCustody, fileRecord, fileVoucher } from './filing.ts';
 import { verifyChain } from './fixity.ts';
 import type { ArchiveRecordDoc, ArchiveStatus, VoucherDoc, VoucherEntryDoc } from './models.ts';
 import { appraisalCandidates, archiveStatistics, recordConnection } from './reports.ts';
@@ -31,6 +31,10 @@ export const archiveResolvers = {
     archiveStatistics: (_: unknown, { fiscalYear }: { fiscalYear?: number | null }, ctx: ArchiveContext) => {
       requireArchiveReader(ctx, 'Archive statistics', 'ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR');
       return archiveStatistics(ctx, fiscalYear ?? null);
+    },
+    checkArchiveRecord: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => {
+      requireArchiveReader(ctx, 'The four-properties check', 'ARCHIVIST', 'AUDITOR');
+      return checkRecordInCustody(ctx, id);
     },
     recordsDueForAppraisal: (_: unknown, { before }: { before: string }, ctx: ArchiveContext) => {
       requireArchiveReader(ctx, 'Appraisal lists', 'ARCHIVIST', 'AUDITOR');

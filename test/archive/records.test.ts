@@ -89,3 +89,21 @@ describe('records', () => {
     expect(ok(await archive.gql<{ voucher: unknown }>(stranger, 'query($id: ID!) { voucher(id: $id) { id } }', { id: voucher.id })).voucher).toBeNull();
   });
 });
+
+describe('the four-properties check on demand', () => {
+  it('passes a record in custody, and fails it after its content was changed in the database', async () => {
+    const r = await file({ kind: 'BANK_RECONCILIATION', title: 'Reconciliation 2025-11', fiscalYear: 2025, content: '{"difference":"0.00"}', mediaType: 'application/json' });
+    const CHECK = 'query($id: ID!) { checkArchiveRecord(id: $id) { archiveNo passed results { property check passed detail } } }';
+    type Report = { checkArchiveRecord: { archiveNo: string; passed: boolean; results: Array<{ property: string; check: string; passed: boolean; detail: string }> } };
+    const good = ok(await archive.gql<Report>(auditor, CHECK, { id: r.id })).checkArchiveRecord;
+    expect(good.archiveNo).toBe(r.archiveNo);
+    expect(good.passed).toBe(true);
+    expect(new Set(good.results.map((x) => x.property))).toEqual(new Set(['AUTHENTICITY', 'INTEGRITY', 'USABILITY', 'SECURITY']));
+    await archive.connection.db!.collection('archive_records').updateOne({ archiveNo: r.archiveNo }, { $set: { content: '{"difference":"100.00"}' } });
+    const bad = ok(await archive.gql<Report>(auditor, CHECK, { id: r.id })).checkArchiveRecord;
+    expect(bad.passed).toBe(false);
+    expect(bad.results.filter((x) => !x.passed).map((x) => [x.property, x.check])).toEqual([['AUTHENTICITY', 'content-digest']]);
+    expect(codes(await archive.gql({ sub: 'e', roles: ['EMPLOYEE'], departmentId: null, kind: 'user' }, CHECK, { id: r.id }))).toEqual(['FORBIDDEN']);
+    await archive.connection.db!.collection('archive_records').updateOne({ archiveNo: r.archiveNo }, { $set: { content: '{"difference":"0.00"}' } });
+  });
+});
