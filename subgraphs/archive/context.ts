@@ -6,6 +6,11 @@ import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { ArchiveLoaders } from './loaders.ts';
 import type { ArchiveModels } from './models.ts';
 
+/** An expense claim as the archive knows it: by id (the oa subgraph owns the rest). */
+export interface ClaimReference {
+  id: string;
+}
+
 export interface ChartAccount {
   code: string;
   name: string;

@@ -2,6 +2,7 @@
 import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, parseDate } from '../../platform/graphql.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import { type ArchiveContext, hasRole } from './context.ts';
+import type { Resolvers } from './generated/graphql.ts';
 import { checkRecordInCustody, fileRecord, fileVoucher } from './filing.ts';
 import { verifyChain } from './fixity.ts';
 import type { ArchiveRecordDoc, ArchiveStatus, VoucherDoc, VoucherEntryDoc } from './models.ts';
@@ -14,7 +15,7 @@ const requireArchiveReader = (ctx: ArchiveContext, what: string, ...roles: Param
   if (ctx.principal.kind !== 'service' && !hasRole(ctx.principal, ...roles)) throw forbidden(`${what} is for ${roles.join(', ')}`);
 };
 
-export const archiveResolvers = {
+export const archiveResolvers: Resolvers = {
   Money: MoneyScalar,
   Date: DateScalar,
   DateTime: DateTimeScalar,

@@ -5,7 +5,7 @@ import { TARGETS, generate } from '../../scripts/codegen.ts';
 
 describe('generated GraphQL types', () => {
   for (const target of TARGETS) {
-    it(`${target.out} matches ${target.sdl} (run \`npm run codegen\` after changing the SDL)`, async () => {
+    it(`${target.out} matches ${target.sdl.join(' + ')} (run \`npm run codegen\` after changing the SDL)`, async () => {
       const current = readFileSync(new URL(`../../${target.out}`, import.meta.url), 'utf8');
       expect(current).toBe(await generate(target));
     });
