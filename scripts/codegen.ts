@@ -33,7 +33,7 @@ export const TARGETS: Target[] = [
     },
   },
   {
-    sdl: ['schema/archive.graphql'],
+    sdl: ['schema/archive.graphql', 'schema/archive-lifecycle.graphql'],
     out: 'subgraphs/archive/generated/graphql.ts',
     contextType: '../context.ts#ArchiveContext',
     mappers: {
@@ -41,6 +41,13 @@ export const TARGETS: Target[] = [
       VoucherEntry: '../models.ts#VoucherEntryDoc',
       ArchiveRecord: '../models.ts#ArchiveRecordDoc',
       ExpenseClaim: '../context.ts#ClaimReference',
+      Loan: '../borrowing.ts#LoanDoc',
+      AccessLogEntry: '../access-log.ts#AccessLogEntryDoc',
+      RecordContent: '../access-log.ts#RecordContent as RecordContentModel',
+      Appraisal: '../appraisal.ts#AppraisalDoc',
+      DestructionRegister: '../destruction.ts#DestructionRegisterDoc',
+      DestructionLine: '../destruction.ts#DestructionLineDoc',
+      DestructionSignature: '../destruction.ts#DestructionSignatureDoc',
     },
   },
 ];

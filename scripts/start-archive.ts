@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../platform/config.ts';
 import { connectDatabase } from '../platform/database.ts';
 import { createLogger } from '../platform/logger.ts';
 import { onShutdown } from '../platform/shutdown.ts';
-import { createArchiveSubgraph } from '../subgraphs/archive/index.ts';
+import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { archiveOptions } from './archive-options.ts';
 
 let config;
@@ -21,10 +21,8 @@ lifecycle.installSignalHandlers();
 try {
   const database = await connectDatabase(config, logger);
   lifecycle.registerShutdown('database', () => database.close());
-  const { subgraph } = await createArchiveSubgraph(archiveOptions(config, logger, database.connection));
-  const running = await subgraph.listen(config.port);
-  lifecycle.registerShutdown('archive subgraph', () => running.close());
-  logger.info({ url: running.url }, 'archive subgraph listening');
+  const archive = await startArchiveSubgraph({ ...archiveOptions(config, logger, database.connection), port: config.port, overdueIntervalMs: config.escalationIntervalMs });
+  lifecycle.registerShutdown('archive subgraph', () => archive.close());
 } catch (err) {
   logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'start-up failed');
   const result = await lifecycle.shutdown('start-up failed');

@@ -10,7 +10,7 @@ import { createLogger } from '../platform/logger.ts';
 import { onShutdown } from '../platform/shutdown.ts';
 import { oaOptions } from './oa-options.ts';
 import { startOaSubgraph } from '../subgraphs/oa/index.ts';
-import { createArchiveSubgraph } from '../subgraphs/archive/index.ts';
+import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { archiveOptions } from './archive-options.ts';
 
 function readConfig(): Config {
@@ -39,8 +39,7 @@ try {
 
   const oa = await startOaSubgraph(await oaOptions(config, logger, database.connection, config.oaPort));
   lifecycle.registerShutdown('oa subgraph', () => oa.close());
-  const { subgraph: archiveSubgraph } = await createArchiveSubgraph(archiveOptions(config, logger, database.connection));
-  const archive = await archiveSubgraph.listen(config.archivePort);
+  const archive = await startArchiveSubgraph({ ...archiveOptions(config, logger, database.connection), port: config.archivePort, overdueIntervalMs: config.escalationIntervalMs });
   lifecycle.registerShutdown('archive subgraph', () => archive.close());
 
   const health = healthRoutes({

@@ -3,6 +3,7 @@ import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/events.ts';
 import type { Principal, Role } from '../../platform/identity.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
+import type { Directory } from '../../platform/workflow/types.ts';
 import type { ArchiveLoaders } from './loaders.ts';
 import type { ArchiveModels } from './models.ts';
 
@@ -47,6 +48,10 @@ export interface ArchiveServices {
   workflow: WorkflowEngine;
   events: EventLog;
   settings: ArchiveSettings;
+  /** The organisation, for approval routes and signatories. */
+  directory: Directory;
+  /** "Now" for business dates (tests pass a fake one). */
+  clock?: () => Date;
 }
 
 export interface ArchiveContext extends ArchiveServices {

@@ -27,7 +27,8 @@ export interface RecordDraft {
 
 const CHAIN_KEY = 'archiveChain';
 
-async function fileInTransaction(ctx: ArchiveContext, session: ClientSession, draft: RecordDraft): Promise<ArchiveRecordDoc> {
+/** Files a record inside the caller's transaction (for flows that file as part of a larger change). */
+export async function fileInTransaction(ctx: ArchiveContext, session: ClientSession, draft: RecordDraft): Promise<ArchiveRecordDoc> {
   const { category } = RETENTION_TABLE[draft.kind];
   const dates = retentionFor(draft.kind, draft.fiscalYear, draft.disposedOn);
   const item = await nextSequence(ctx.connection, seriesOf(ctx.settings.fonds, draft.fiscalYear, dates.retention, category), session);

@@ -1,9 +1,10 @@
 // The `archive` subgraph: vouchers, archive records, retention, fixity, and their lifecycle.
 import { readFileSync } from 'node:fs';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { parse } from 'graphql';
+import { GraphQLScalarType, parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import { EventLog } from '../../platform/events.ts';
+import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { type Route, Subgraph } from '../../platform/subgraph.ts';
 import { WorkflowEngine } from '../../platform/workflow/engine.ts';
@@ -11,9 +12,21 @@ import type { Directory } from '../../platform/workflow/types.ts';
 import type { ArchiveContext, ArchiveServices, ArchiveSettings } from './context.ts';
 import { createArchiveLoaders } from './loaders.ts';
 import { archiveModels } from './models.ts';
+import { markOverdue } from './borrowing.ts';
+import { initArchiveLifecycle, lifecycleResolvers } from './lifecycle-resolvers.ts';
 import { archiveResolvers } from './resolvers.ts';
 
-export const ARCHIVE_SDL_PATHS = [new URL('../../schema/archive.graphql', import.meta.url)];
+export const ARCHIVE_SDL_PATHS = [new URL('../../schema/archive.graphql', import.meta.url), new URL('../../schema/archive-lifecycle.graphql', import.meta.url)];
+
+/** The identity timers act as (overdue loans). */
+const TIMER_PRINCIPAL: Principal = { sub: 'archive-timer', roles: [], departmentId: null, kind: 'service' };
+
+/** Both resolver maps, merged type by type (ArchiveRecord has fields from each). */
+function mergeResolvers(...maps: Array<Record<string, object>>): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const map of maps) for (const [type, fields] of Object.entries(map)) out[type] = out[type] && typeof fields === 'object' && !(fields instanceof GraphQLScalarType) ? { ...out[type], ...fields } : fields;
+  return out;
+}
 
 export interface ArchiveSubgraphOptions {
   connection: Connection;
@@ -34,11 +47,13 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
   await events.events.init();
   const workflow = new WorkflowEngine({ connection: opts.connection, directory: opts.directory, events, clock: opts.clock });
   await workflow.init();
-  const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings };
+  const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, directory: opts.directory, clock: opts.clock };
+  const routes = await initArchiveLifecycle(services);
+  opts.logger.info(routes, 'archive approval routes ready (borrowing, destruction)');
   const subgraph = new Subgraph<ArchiveContext>({
     name: 'archive',
     typeDefs: parse(ARCHIVE_SDL_PATHS.map((p) => readFileSync(p, 'utf8')).join('\n')),
-    resolvers: archiveResolvers as GraphQLResolverMap<ArchiveContext>,
+    resolvers: mergeResolvers(archiveResolvers as Record<string, object>, lifecycleResolvers as Record<string, object>) as GraphQLResolverMap<ArchiveContext>,
     secret: opts.internalSecret,
     logger: opts.logger,
     production: opts.production,
@@ -46,4 +61,35 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
     context: (principal) => ({ ...services, principal, loaders: createArchiveLoaders(services, principal) }),
   });
   return { subgraph, services };
+}
+
+export interface RunningArchive {
+  url: string;
+  port: number;
+  services: ArchiveServices;
+  close(): Promise<void>;
+}
+
+/** Serves the subgraph on a port and marks overdue loans on a timer (each raises LOAN_OVERDUE once). */
+export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port: number; host?: string; overdueIntervalMs: number }): Promise<RunningArchive> {
+  const { subgraph, services } = await createArchiveSubgraph(opts);
+  const running = await subgraph.listen(opts.port, opts.host);
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    sweeping = markOverdue(services, TIMER_PRINCIPAL)
+      .then((n) => n && opts.logger.info({ overdue: n }, 'loans marked overdue'))
+      .catch((err: unknown) => opts.logger.error({ err }, 'marking overdue loans failed'));
+  }, opts.overdueIntervalMs);
+  timer.unref();
+  opts.logger.info({ url: running.url }, 'archive subgraph listening');
+  return {
+    url: running.url,
+    port: running.port,
+    services,
+    close: async () => {
+      clearInterval(timer);
+      await sweeping;
+      await running.close();
+    },
+  };
 }
