@@ -475,7 +475,8 @@ export async function signDestruction(svc: LifecycleServices, principal: Princip
   });
   const done = result!;
   // Filing the register runs in its own transaction (filing.ts opens one) and needs an ARCHIVIST.
-  if (done.status === 'DESTROYED' && hasAnyRole(principal, ['ARCHIVIST'])) return fileRegister(svc, principal, done);
+  // Filed at once, by the signer when an archivist, else by the archive itself (a system identity).
+  if (done.status === 'DESTROYED') return fileRegister(svc, hasAnyRole(principal, ['ARCHIVIST']) ? principal : ARCHIVE_SYSTEM, done);
   return done;
 }
 
@@ -542,6 +543,9 @@ export async function cancelDestruction(svc: LifecycleServices, principal: Princ
   });
   return result!;
 }
+
+/** The identity the archive files its own registers under when the last signer is not an archivist. */
+const ARCHIVE_SYSTEM: Principal = { sub: 'archive-system', roles: [], departmentId: null, kind: 'service' };
 
 /** The register as filed: what DOMAIN.md asks it to list, and who signed. */
 export function registerContent(r: DestructionRegisterDoc): string {

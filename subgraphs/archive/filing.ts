@@ -151,9 +151,9 @@ export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promi
   return filed!;
 }
 
-/** ARCHIVIST files any other kind of record, or a correction of a filed one. */
+/** ARCHIVIST (or the archive's own flows, as a service identity) files any other kind of record, or a correction. */
 export async function fileRecord(ctx: ArchiveContext, draft: RecordDraft): Promise<ArchiveRecordDoc> {
-  if (!hasRole(ctx.principal, 'ARCHIVIST')) throw forbidden('Archive records are filed by an ARCHIVIST');
+  if (ctx.principal.kind !== 'service' && !hasRole(ctx.principal, 'ARCHIVIST')) throw forbidden('Archive records are filed by an ARCHIVIST');
   if (!ARCHIVE_KINDS.includes(draft.kind)) throw badInput(`unknown kind ${draft.kind}`, 'kind');
   if (draft.kind === 'BOOKKEEPING_VOUCHER' && !draft.correctsId) throw badInput('bookkeeping vouchers are filed with fileVoucher', 'kind');
   const title = draft.title.trim();

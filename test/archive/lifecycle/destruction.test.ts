@@ -203,11 +203,13 @@ describe('destruction', () => {
     expect((await dueForAppraisal(fx.svc, who('auditor'), '2026-12-31')).map(idOf)).not.toContain(idOf(a));
     expect(await codeOf(() => sign('salesHead', register))).toBe('CONFLICT');
 
-    // The last signer was not an archivist: an archivist files the register, a permanent record.
-    expect(done.registerRecordId).toBeNull();
+    // The last signer was not an archivist: the archive files the register itself, a permanent record.
+    expect(done.registerRecordId).toMatch(/^[0-9a-f]{24}$/);
     expect(await codeOf(() => fileDestructionRegister(fx.svc, who('auditor'), idOf(register)))).toBe('FORBIDDEN');
     const filed = await fileDestructionRegister(fx.svc, who('archivist2'), idOf(register));
+    expect(filed.registerRecordId).toBe(done.registerRecordId);
     const registerRecord = (await fx.svc.models.ArchiveRecord.findById(filed.registerRecordId).lean())!;
+    expect(registerRecord.filedBy).toBe('archive-system');
     expect(registerRecord).toMatchObject({ kind: 'DESTRUCTION_REGISTER', retention: 'PERMANENT', status: 'FILED' });
     const content = JSON.parse(registerRecord.content!);
     expect(content.registerNo).toBe(register.registerNo);
