@@ -58,8 +58,20 @@ export interface Config {
   readonly unitHeadId: string | null;
   /** The IT department that supervises the destruction of electronic archives. */
   readonly itDepartmentId: string | null;
+  /** Chart of accounts for expense vouchers, overriding the default: expense account per category, credit account. */
+  readonly accountChart: AccountChart | null;
   /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
   readonly developmentDefaults: readonly string[];
+}
+
+export interface ChartAccountSetting {
+  readonly code: string;
+  readonly name: string;
+}
+
+export interface AccountChart {
+  readonly expenseAccounts: Readonly<Record<string, ChartAccountSetting>>;
+  readonly creditAccount: ChartAccountSetting;
 }
 
 export interface ConfigIssue {
@@ -196,6 +208,32 @@ const objectId = raw.transform((value, ctx): string | null => {
   return value;
 });
 
+const account = z.object({ code: z.string().regex(/^\d{4}(\.\d{2}){0,3}$/, 'an account code such as 6602.01'), name: z.string().min(1).max(60) }).strict();
+const chartSchema = z
+  .object({
+    expenseAccounts: z.partialRecord(z.enum(['TRAVEL', 'MEALS', 'OFFICE', 'TRAINING', 'OTHER']), account),
+    creditAccount: account,
+  })
+  .strict();
+
+/** JSON: {"expenseAccounts": {"TRAVEL": {"code": "6602.01", "name": "管理费用-差旅费"}, ...}, "creditAccount": {...}}. */
+const accountChart = raw.transform((value, ctx): AccountChart | null => {
+  if (value === undefined) return null;
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected JSON: {"expenseAccounts": {"TRAVEL": {"code": "6602.01", "name": "..."}}, "creditAccount": {"code": "2241", "name": "..."}}' });
+    return z.NEVER;
+  }
+  const parsed = chartSchema.safeParse(json);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: parsed.error.issues.map((i) => `${i.path.join('.') || 'chart'}: ${i.message}`).join('; ') });
+    return z.NEVER;
+  }
+  return parsed.data as AccountChart;
+});
+
 const timeZone = (fallback: string) =>
   raw.transform((value, ctx): string => {
     const zone = value ?? fallback;
@@ -240,6 +278,7 @@ const envSchema = z.object({
   FINANCE_DEPARTMENT_ID: objectId,
   UNIT_HEAD_ID: objectId,
   IT_DEPARTMENT_ID: objectId,
+  ACCOUNT_CHART: accountChart,
 });
 
 /** Every environment variable this module reads. */
@@ -341,6 +380,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     financeDepartmentId: v.FINANCE_DEPARTMENT_ID,
     unitHeadId: v.UNIT_HEAD_ID,
     itDepartmentId: v.IT_DEPARTMENT_ID,
+    accountChart: v.ACCOUNT_CHART,
     developmentDefaults: Object.freeze(developmentDefaults),
   };
   return Object.freeze(config);

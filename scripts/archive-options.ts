@@ -18,7 +18,8 @@ export function archiveOptions(config: Config, logger: Logger, connection: Conne
     settings: {
       fonds: config.archiveFonds,
       timeZone: config.businessTimeZone,
-      ...DEFAULT_CHART,
+      expenseAccounts: { ...DEFAULT_CHART.expenseAccounts, ...config.accountChart?.expenseAccounts },
+      creditAccount: config.accountChart?.creditAccount ?? DEFAULT_CHART.creditAccount,
       financeDepartmentId: config.financeDepartmentId,
       unitHeadId: config.unitHeadId,
       itDepartmentId: config.itDepartmentId,

@@ -191,3 +191,24 @@ describe('loadConfig in production', () => {
     expect(c.jwtJwksUrl).toBe('https://idp.example/jwks.json');
   });
 });
+
+describe('ACCOUNT_CHART', () => {
+  it('accepts a chart of accounts as JSON and names what is wrong with a bad one', async () => {
+    const { loadConfig, ConfigError } = await import('../../platform/config.ts');
+    const chart = { expenseAccounts: { TRAVEL: { code: '6601.05', name: '销售费用-差旅费' } }, creditAccount: { code: '1002', name: '银行存款' } };
+    expect(loadConfig({ ACCOUNT_CHART: JSON.stringify(chart) }).accountChart).toEqual(chart);
+    expect(loadConfig({}).accountChart).toBeNull();
+    const bad = (value: string) => {
+      try {
+        loadConfig({ ACCOUNT_CHART: value });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    expect(bad('{not json')).toMatch(/^\s*ACCOUNT_CHART: expected JSON/m);
+    expect(bad(JSON.stringify({ ...chart, creditAccount: { code: 'x', name: 'y' } }))).toMatch(/ACCOUNT_CHART: creditAccount\.code: an account code such as 6602\.01/);
+    expect(bad(JSON.stringify({ expenseAccounts: { PARTY: { code: '6602.01', name: 'x' } }, creditAccount: chart.creditAccount }))).toMatch(/ACCOUNT_CHART: expenseAccounts/);
+  });
+});
