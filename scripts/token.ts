@@ -1,0 +1,42 @@
+// `npm run token -- --sub ID [--roles R1,R2] [--ttl 3600]`: prints a development client token signed with
+// JWT_SECRET (HS256). Refused in production: real tokens come from the identity provider.
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+import { ConfigError, loadConfig } from '../platform/config.ts';
+import { ROLES, isRole } from '../platform/identity.ts';
+
+const usage = `usage: npm run token -- --sub ID [--roles ${ROLES.join(',')}] [--ttl SECONDS]`;
+const fail = (message: string): never => {
+  process.stderr.write(`${message}\n${usage}\n`);
+  process.exit(2);
+};
+
+let values;
+try {
+  ({ values } = parseArgs({ options: { sub: { type: 'string' }, roles: { type: 'string', default: '' }, ttl: { type: 'string', default: '3600' } } }));
+} catch (err) {
+  fail((err as Error).message);
+}
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  fail(err.message);
+}
+if (config!.nodeEnv === 'production') fail('npm run token makes development tokens and is refused in production');
+if (!config!.jwtSecret) fail('JWT_SECRET is not set (tokens from a JWKS come from your identity provider)');
+const sub = values!.sub?.trim();
+if (!sub) fail('--sub is required: an employee id or a service account name');
+const roles = values!.roles ? values!.roles.split(',').map((r) => r.trim()) : [];
+for (const r of roles) if (!isRole(r)) fail(`unknown role ${r}`);
+const ttl = Number(values!.ttl);
+if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) fail('--ttl must be between 60 and 86400 seconds');
+
+const token = await new SignJWT({ roles })
+  .setProtectedHeader({ alg: 'HS256' })
+  .setSubject(sub!)
+  .setIssuedAt()
+  .setExpirationTime(`${ttl}s`)
+  .sign(new TextEncoder().encode(config!.jwtSecret));
+process.stdout.write(`${token}\n`);

@@ -1,0 +1,90 @@
+// Client tokens: HS256 and JWKS (RS256/ES256) with issuer and audience; roles merged with the directory's.
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AuthenticationError, type DirectoryEntry, createAuthenticator } from '../../gateway/auth.ts';
+
+const SECRET = 'client-jwt-secret-for-tests-0123456789abcdef';
+const key = new TextEncoder().encode(SECRET);
+const hs = (claims: Record<string, unknown>, opts: { exp?: number | string; secret?: Uint8Array } = {}) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(opts.exp ?? '5m').sign(opts.secret ?? key);
+
+const directory = new Map<string, DirectoryEntry>([['emp-1', { roles: ['EMPLOYEE', 'MANAGER'], departmentId: 'dept-sales' }]]);
+let lookups = 0;
+const lookup = async (sub: string) => {
+  lookups++;
+  return directory.get(sub) ?? null;
+};
+
+const refused = async (p: Promise<unknown>) => {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(AuthenticationError);
+  return (err as AuthenticationError).message;
+};
+
+describe('HS256 client tokens', () => {
+  const auth = createAuthenticator({ jwtSecret: SECRET, lookup });
+
+  it('merges the token roles with the directory and takes the department from the directory', async () => {
+    expect(await auth(`Bearer ${await hs({ sub: 'emp-1', roles: ['ACCOUNTANT'] })}`)).toEqual({
+      sub: 'emp-1',
+      roles: ['ACCOUNTANT', 'EMPLOYEE', 'MANAGER'],
+      departmentId: 'dept-sales',
+      kind: 'user',
+    });
+    expect(await auth(`Bearer ${await hs({ sub: 'sync-service', roles: [] })}`)).toEqual({ sub: 'sync-service', roles: [], departmentId: null, kind: 'service' });
+  });
+
+  it('refuses missing, malformed, expired, wrongly signed tokens and unknown roles, without saying which check failed', async () => {
+    expect(await refused(auth(undefined))).toBe('a Bearer token is required');
+    expect(await refused(auth('Basic abc'))).toBe('a Bearer token is required');
+    expect(await refused(auth(`Bearer ${await hs({ sub: 'emp-1' }, { exp: Math.floor(Date.now() / 1000) - 10 })}`))).toBe('the token is invalid or expired');
+    expect(await refused(auth(`Bearer ${await hs({ sub: 'emp-1' }, { secret: new TextEncoder().encode('another-secret-of-enough-length-0000000') })}`))).toBe('the token is invalid or expired');
+    expect(await refused(auth(`Bearer ${await hs({ roles: ['ADMIN'] })}`))).toBe('the token is invalid or expired');
+    expect(await refused(auth(`Bearer ${await hs({ sub: 'emp-1', roles: ['GOD'] })}`))).toBe('the token names an unknown role');
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'emp-1', exp: 9e9 })).toString('base64url')}.x`;
+    expect(await refused(auth(`Bearer ${none}`))).toBe('the token is invalid or expired');
+  });
+
+  it('caches directory answers for a short time, with a bound', async () => {
+    let now = 1_800_000_000_000;
+    const cached = createAuthenticator({ jwtSecret: SECRET, lookup, cacheTtlMs: 1000, cacheSize: 2, now: () => now });
+    const token = `Bearer ${await new SignJWT({ sub: 'emp-1' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now / 1000 + 600).sign(key)}`;
+    const before = lookups;
+    await cached(token);
+    await cached(token);
+    expect(lookups - before).toBe(1);
+    now += 1500;
+    await cached(token);
+    expect(lookups - before).toBe(2);
+  });
+});
+
+describe('JWKS client tokens (RS256, ES256) with issuer and audience', () => {
+  let server: Server;
+  afterAll(() => new Promise<void>((r) => server?.close(() => r())));
+
+  it('accepts tokens signed by a key of the set for the right issuer and audience only', async () => {
+    const rsa = await generateKeyPair('RS256');
+    const ec = await generateKeyPair('ES256');
+    const keys = [{ ...(await exportJWK(rsa.publicKey)), kid: 'rsa-1', alg: 'RS256' }, { ...(await exportJWK(ec.publicKey)), kid: 'ec-1', alg: 'ES256' }];
+    server = createServer((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys })));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+    const auth = createAuthenticator({ jwksUrl: url, issuer: 'https://idp.example', audience: 'oa-archive', lookup });
+    const sign = (alg: 'RS256' | 'ES256', claims: { iss: string; aud: string }) =>
+      new SignJWT({ sub: 'emp-1' })
+        .setProtectedHeader({ alg, kid: alg === 'RS256' ? 'rsa-1' : 'ec-1' })
+        .setIssuer(claims.iss)
+        .setAudience(claims.aud)
+        .setExpirationTime('5m')
+        .sign(alg === 'RS256' ? rsa.privateKey : ec.privateKey);
+    expect((await auth(`Bearer ${await sign('RS256', { iss: 'https://idp.example', aud: 'oa-archive' })}`)).sub).toBe('emp-1');
+    expect((await auth(`Bearer ${await sign('ES256', { iss: 'https://idp.example', aud: 'oa-archive' })}`)).roles).toEqual(['EMPLOYEE', 'MANAGER']);
+    expect(await refused(auth(`Bearer ${await sign('RS256', { iss: 'https://other.example', aud: 'oa-archive' })}`))).toBe('the token is invalid or expired');
+    expect(await refused(auth(`Bearer ${await sign('RS256', { iss: 'https://idp.example', aud: 'another-api' })}`))).toBe('the token is invalid or expired');
+    // An HS256 token made with the public key as secret (algorithm confusion) is refused.
+    expect(await refused(auth(`Bearer ${await hs({ sub: 'emp-1', iss: 'https://idp.example', aud: 'oa-archive' })}`))).toBe('the token is invalid or expired');
+  });
+});

@@ -1,0 +1,28 @@
+// `npm run token` prints a token the gateway's authenticator accepts.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { createAuthenticator } from '../../gateway/auth.ts';
+
+const run = promisify(execFile);
+const SECRET = 'client-jwt-secret-for-token-test-0123456789';
+const env = { ...process.env, NODE_ENV: 'development', JWT_SECRET: SECRET, INTERNAL_SECRET: 'internal-secret-for-token-test-0123456789' };
+
+describe('npm run token', () => {
+  it('signs a development token with JWT_SECRET for the given subject and roles', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'emp-9', '--roles', 'AUDITOR,ARCHIVIST'], { env });
+    const auth = createAuthenticator({ jwtSecret: SECRET, lookup: async () => null });
+    expect(await auth(`Bearer ${stdout.trim()}`)).toEqual({ sub: 'emp-9', roles: ['AUDITOR', 'ARCHIVIST'], departmentId: null, kind: 'service' });
+  });
+
+  it('refuses unknown roles and production, with exit code 2', async () => {
+    const bad = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'x', '--roles', 'GOD'], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 2 });
+    expect((bad as { stderr: string }).stderr).toContain('unknown role GOD');
+    const prod = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'x'], {
+      env: { ...env, NODE_ENV: 'production', JWT_SECRET: 'a-production-jwt-secret-of-sufficient-length', INTERNAL_SECRET: 'a-production-internal-secret-of-sufficient-length' },
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect(prod).toMatchObject({ code: 2 });
+    expect((prod as { stderr: string }).stderr).toContain('refused in production');
+  });
+});
