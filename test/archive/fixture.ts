@@ -2,13 +2,14 @@
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll } from 'vitest';
 import { type RunningEngine, startEngine } from '../../engine/index.ts';
-import { type Principal, signPrincipal } from '../../platform/identity.ts';
+import type { Principal } from '../../platform/identity.ts';
+import { signedGraphql } from '../helpers/graphql.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
 import { type ArchiveServices, DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
-import type { GqlResult } from '../oa/fixture.ts';
+import type { GqlResult } from '../helpers/graphql.ts';
 
 export const SECRET = 'test-internal-secret-0123456789abcdef0123';
 export const SYNC: Principal = { sub: 'sync-service', roles: [], departmentId: null, kind: 'service' };
@@ -47,13 +48,7 @@ export function useArchiveSubgraph(label: string): ArchiveFixture {
       return connection;
     },
     commands: [],
-    async gql(who, query, variables) {
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (who) headers['x-internal-identity'] = signPrincipal(who, SECRET);
-      const res = await fetch(running.url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-      const body = (await res.json()) as GqlResult;
-      return { status: res.status, data: body.data as never, errors: body.errors };
-    },
+    gql: (who, query, variables) => signedGraphql(running.url, SECRET, who, query, variables),
   };
   beforeAll(async () => {
     engine = await startEngine({ port: 0, dbPath: null });

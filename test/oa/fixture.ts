@@ -2,7 +2,8 @@
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll } from 'vitest';
 import { type RunningEngine, startEngine } from '../../engine/index.ts';
-import { type Principal, type Role, signPrincipal } from '../../platform/identity.ts';
+import type { Principal, Role } from '../../platform/identity.ts';
+import { type GqlResult, signedGraphql } from '../helpers/graphql.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import type { OaServices } from '../../subgraphs/oa/context.ts';
@@ -10,11 +11,7 @@ import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
 
 export const SECRET = 'test-internal-secret-0123456789abcdef0123';
 
-export interface GqlResult<T = Record<string, unknown>> {
-  status: number;
-  data?: T;
-  errors?: Array<{ message: string; extensions?: { code?: string } }>;
-}
+export type { GqlResult };
 
 export interface OaFixture {
   readonly url: string;
@@ -44,13 +41,7 @@ export function useOaSubgraph(label: string, settings = { approvalThresholdFen: 
       return connection;
     },
     commands: [],
-    async gql(who, query, variables) {
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (who) headers['x-internal-identity'] = signPrincipal(who, SECRET);
-      const res = await fetch(running.url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
-      const body = (await res.json()) as GqlResult;
-      return { status: res.status, data: body.data as never, errors: body.errors };
-    },
+    gql: (who, query, variables) => signedGraphql(running.url, SECRET, who, query, variables),
   };
   beforeAll(async () => {
     engine = await startEngine({ port: 0, dbPath: null });
