@@ -1,58 +1,13 @@
 // The executable supergraph: one query reaches oa and archive, with the caller's identity signed per call.
-import { type ExecutionResult, graphql } from 'graphql';
-import mongoose, { type Connection } from 'mongoose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEngine, startEngine } from '../../engine/index.ts';
-import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
+import { describe, expect, it } from 'vitest';
 import type { Principal } from '../../platform/identity.ts';
-import { createLogger } from '../../platform/logger.ts';
-import type { RunningSubgraph } from '../../platform/subgraph.ts';
-import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
-import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
-import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
-import { oaModels } from '../../subgraphs/oa/models.ts';
-import { oaDirectory } from '../../subgraphs/oa/organisation.ts';
-import { SECRET, ok } from '../oa/fixture.ts';
+import { ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, item, seedOrg } from '../oa/seed.ts';
+import { asOaClient, useGateway } from './fixture.ts';
 
-let engine: RunningEngine;
-let connection: Connection;
-const running: RunningSubgraph[] = [];
-let schema: ReturnType<typeof buildSupergraphSchema>;
-
-beforeAll(async () => {
-  engine = await startEngine({ port: 0, dbPath: null });
-  connection = await mongoose.createConnection(`${engine.uri}/gateway_supergraph`).asPromise();
-  const logger = createLogger({ level: 'silent' });
-  const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
-  const archive = await createArchiveSubgraph({
-    connection,
-    logger,
-    internalSecret: SECRET,
-    production: false,
-    directory: oaDirectory({ models: oaModels(connection) }),
-    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
-  });
-  running.push(await oa.subgraph.listen(0, '127.0.0.1'), await archive.subgraph.listen(0, '127.0.0.1'));
-  schema = buildSupergraphSchema({ supergraphSdl: loadSupergraphSdl(), urls: { oa: running[0].url, archive: running[1].url }, internalSecret: SECRET, timeoutMs: 5000 });
-});
-
-afterAll(async () => {
-  for (const r of running) await r.close();
-  await connection?.close();
-  await engine?.close();
-});
-
-const run = async (principal: Principal | null, source: string, variableValues?: Record<string, unknown>) =>
-  (await graphql({ schema, source, variableValues, contextValue: { principal } })) as ExecutionResult<Record<string, unknown>>;
-
-/** The oa subgraph through the gateway schema, as the test seeds use it. */
-const viaGateway = {
-  gql: async (who: Principal | null, query: string, variables?: Record<string, unknown>) => {
-    const r = await run(who, query, variables);
-    return { status: 200, data: r.data as never, errors: r.errors?.map((e) => ({ message: e.message, extensions: e.extensions as { code?: string } })) };
-  },
-};
+const gw = useGateway('gateway_supergraph');
+const viaGateway = asOaClient(gw);
+const run = (principal: Principal | null, source: string, variables?: Record<string, unknown>) => gw.run(principal, source, variables);
 
 describe('the executable supergraph', () => {
   it('resolves a claim with its voucher and archive record across both subgraphs', async () => {
@@ -95,9 +50,11 @@ describe('the executable supergraph', () => {
     });
   }, 60_000);
 
-  it('carries no identity for an anonymous call, so the subgraphs refuse it', async () => {
+  it('refuses an anonymous call: the gateway asks for authentication, and the subgraphs would refuse it unsigned', async () => {
     const result = await run(null, '{ departments { id } }');
     expect(result.data?.departments ?? null).toBeNull();
-    expect(result.errors?.length).toBeGreaterThan(0);
+    expect(result.errors?.map((e) => e.extensions.code)).toEqual(['UNAUTHENTICATED']);
+    const unguarded = await gw.run(null, '{ departments { id } }', undefined, { unguarded: true });
+    expect(unguarded.errors?.[0]?.message).toMatch(/401|Unauthenticated/);
   });
 });

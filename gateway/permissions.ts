@@ -1,0 +1,106 @@
+// graphql-shield rules built from the permission model in schema/permissions.ts, applied to the executable
+// supergraph. Every field of every object type gets the rule the model gives it, or `deny` (fail closed).
+// Rules depend only on the caller (cached per request) except sensitive fields, which also depend on whose
+// record it is and are decided per parent object.
+import { GraphQLError, type GraphQLSchema, isIntrospectionType, isObjectType } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import { type IRule, rule, shield } from 'graphql-shield';
+import type { Principal } from '../platform/identity.ts';
+import { type FieldRule, maskValue, ruleFor } from '../schema/permissions.ts';
+import type { DirectoryEntry } from './auth.ts';
+
+export interface PermissionContext {
+  principal: Principal | null;
+  /** The directory, to tell whether an employee is in the caller's department (cached by the authenticator). */
+  directory: (sub: string) => Promise<DirectoryEntry | null>;
+}
+
+const unauthenticated = () => new GraphQLError('Authentication required', { extensions: { code: 'UNAUTHENTICATED' } });
+const forbidden = (what: string) => new GraphQLError(`Not allowed: ${what}`, { extensions: { code: 'FORBIDDEN' } });
+
+/** Types that belong to federation's plumbing, not to the public graph. */
+const INTERNAL_TYPES = new Set(['_Service', '_Entity', '_Any']);
+
+export function publicObjectTypes(schema: GraphQLSchema) {
+  return Object.values(schema.getTypeMap()).filter(
+    (t): t is import('graphql').GraphQLObjectType => isObjectType(t) && !isIntrospectionType(t) && !INTERNAL_TYPES.has(t.name) && !t.name.startsWith('join__') && !t.name.startsWith('link__'),
+  );
+}
+
+const isAuthenticated = rule('authenticated', { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => (ctx.principal ? true : unauthenticated()));
+
+function shieldRule(r: FieldRule, where: string, made: Map<string, IRule>): IRule {
+  const key = JSON.stringify(r);
+  const existing = made.get(key);
+  if (existing) return existing;
+  let out: IRule;
+  switch (r.kind) {
+    case 'authenticated':
+    case 'sensitive': // decided per record by the masking middleware below
+      out = isAuthenticated;
+      break;
+    case 'services':
+      out = rule(key, { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => {
+        if (!ctx.principal) return unauthenticated();
+        return ctx.principal.kind === 'service' ? true : forbidden(`${where} is for service identities`);
+      });
+      break;
+    case 'roles':
+      out = rule(key, { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => {
+        const p = ctx.principal;
+        if (!p) return unauthenticated();
+        if (r.services && p.kind === 'service') return true;
+        return r.roles.some((role) => p.roles.includes(role)) ? true : forbidden(`${where} is for ${r.roles.join(', ')}`);
+      });
+      break;
+    default:
+      out = rule('deny')(() => forbidden(where));
+  }
+  made.set(key, out);
+  return out;
+}
+
+type Access = 'full' | 'masked' | 'forbidden';
+
+async function sensitiveAccess(r: Extract<FieldRule, { kind: 'sensitive' }>, owner: string | undefined, ctx: PermissionContext): Promise<Access> {
+  const p = ctx.principal;
+  if (!p) return 'forbidden';
+  if (owner !== undefined && owner === p.sub) return 'full';
+  if (r.full.some((role) => p.roles.includes(role))) return 'full';
+  if (r.masked.some((role) => p.roles.includes(role))) return 'masked';
+  if (p.roles.includes('MANAGER') && p.departmentId && owner !== undefined) {
+    const entry = await ctx.directory(owner);
+    if (entry?.departmentId === p.departmentId) return 'masked';
+  }
+  return 'forbidden';
+}
+
+/** Applies the permission model to the schema: shield for every field, masking for sensitive ones. */
+export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
+  const made = new Map<string, IRule>();
+  const tree: Record<string, Record<string, IRule>> = {};
+  const masking: Record<string, Record<string, (resolve: (...a: unknown[]) => unknown, parent: { id?: string }, args: unknown, ctx: PermissionContext, info: unknown) => Promise<unknown>>> = {};
+  for (const type of publicObjectTypes(schema)) {
+    for (const field of Object.keys(type.getFields())) {
+      const r = ruleFor(type.name, field);
+      const where = `${type.name}.${field}`;
+      if (!r) continue; // no rule: shield's fallback denies it
+      (tree[type.name] ??= {})[field] = shieldRule(r, where, made);
+      if (r.kind === 'sensitive') {
+        (masking[type.name] ??= {})[field] = async (resolve, parent, args, ctx, info) => {
+          const access = await sensitiveAccess(r, parent?.id, ctx);
+          if (access === 'forbidden') throw forbidden(`${where} is a sensitive field`);
+          const value = await resolve(parent, args, ctx, info);
+          return access === 'masked' && typeof value === 'string' ? maskValue(value) : value;
+        };
+      }
+    }
+  }
+  const permissions = shield(tree, {
+    fallbackRule: rule('deny-unlisted')(() => forbidden('this field has no permission rule')),
+    allowExternalErrors: true,
+    // The stitched schema's own fields (__typename) are always allowed.
+    fallbackError: () => forbidden('this field has no permission rule'),
+  });
+  return applyMiddleware(schema, permissions, masking as never);
+}

@@ -1,0 +1,133 @@
+// The unified permission model (DESIGN.md decision 2): which role may touch which field of the supergraph. The
+// gateway's shield rules are built from it; the subgraphs apply row-level scope (whose claims, which records) in
+// their queries. Fail closed: a field the model does not cover is denied, and a test walks every field of the
+// supergraph and fails when one has no rule.
+import type { Role } from '../platform/identity.ts';
+
+export type FieldRule =
+  /** Any authenticated caller; rows are still scoped by the subgraph. */
+  | { kind: 'authenticated' }
+  /** Callers holding one of the roles; service identities (other subgraphs, sync) too when `services` is set. */
+  | { kind: 'roles'; roles: readonly Role[]; services?: boolean }
+  /** Service identities only. */
+  | { kind: 'services' }
+  /**
+   * A sensitive personal field: the full value for the person themself and the `full` roles; the last four
+   * characters for `masked` roles and for a MANAGER of the same department; FORBIDDEN for everyone else.
+   */
+  | { kind: 'sensitive'; full: readonly Role[]; masked: readonly Role[] };
+
+export interface TypeRules {
+  /** The rule of every field of the type that has no rule of its own. */
+  '*'?: FieldRule;
+  fields?: Readonly<Record<string, FieldRule>>;
+}
+
+const authenticated: FieldRule = { kind: 'authenticated' };
+const roles = (...r: Role[]): FieldRule => ({ kind: 'roles', roles: r });
+const rolesOrService = (...r: Role[]): FieldRule => ({ kind: 'roles', roles: r, services: true });
+
+/** Finance, archive and audit: the readers of archive-wide reports and checks. */
+const ARCHIVE_READERS: Role[] = ['ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR'];
+
+export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
+  Query: {
+    // Lists and lookups are row-scoped by the subgraphs; the fields below are role-gated as a whole.
+    '*': authenticated,
+    fields: {
+      inboundEvents: roles('ADMIN'),
+      verifyArchiveChain: rolesOrService('ARCHIVIST', 'AUDITOR'),
+      checkArchiveRecord: roles('ARCHIVIST', 'AUDITOR'),
+      archiveStatistics: rolesOrService(...ARCHIVE_READERS),
+      recordsDueForAppraisal: roles('ARCHIVIST', 'AUDITOR'),
+      accessLog: roles('ARCHIVIST', 'AUDITOR'),
+      verifyAccessLog: roles('ARCHIVIST', 'AUDITOR'),
+    },
+  },
+  Mutation: {
+    // Ownership and assignment (own claim, assigned approver, borrower) are checked by the subgraphs.
+    '*': authenticated,
+    fields: {
+      createDepartment: roles('ADMIN'),
+      createEmployee: roles('ADMIN'),
+      setDepartmentManager: roles('ADMIN'),
+      updateDepartment: roles('ADMIN'),
+      updateEmployee: roles('ADMIN'),
+      generateVoucher: { kind: 'services' },
+      fileVoucher: rolesOrService('ARCHIVIST'),
+      fileArchiveRecord: roles('ARCHIVIST'),
+      startLoan: roles('ARCHIVIST'),
+      returnLoan: roles('ARCHIVIST'),
+      markOverdueLoans: rolesOrService('ARCHIVIST'),
+      placeHold: roles('ARCHIVIST', 'ACCOUNTANT'),
+      releaseHold: roles('ARCHIVIST', 'ACCOUNTANT'),
+      appraiseRecord: roles('ARCHIVIST'),
+      fileAppraisalOpinion: roles('ARCHIVIST'),
+      proposeDestruction: roles('ARCHIVIST'),
+      cancelDestruction: roles('ARCHIVIST'),
+      fileDestructionRegister: roles('ARCHIVIST'),
+    },
+  },
+  Employee: {
+    '*': authenticated,
+    fields: {
+      // DOMAIN.md: everyone sees their own; ACCOUNTANT and FINANCE_DIRECTOR see bank accounts for payment; ADMIN
+      // keeps the organisation; AUDITOR sees personal fields masked only.
+      phone: { kind: 'sensitive', full: ['ADMIN'], masked: ['AUDITOR'] },
+      idNumber: { kind: 'sensitive', full: ['ADMIN'], masked: ['AUDITOR'] },
+      bankAccount: { kind: 'sensitive', full: ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR'], masked: ['AUDITOR'] },
+    },
+  },
+  // Objects whose rows the subgraphs scope: readable by any authenticated caller who got them.
+  Department: { '*': authenticated },
+  ExpenseClaim: { '*': authenticated },
+  ExpenseItem: { '*': authenticated },
+  ExpenseClaimEdge: { '*': authenticated },
+  ExpenseClaimConnection: { '*': authenticated },
+  ApprovalInstance: { '*': authenticated },
+  ApprovalStep: { '*': authenticated },
+  ApprovalDecision: { '*': authenticated },
+  Delegation: { '*': authenticated },
+  PageInfo: { '*': authenticated },
+  InboundEvent: { '*': roles('ADMIN') },
+  InboundEventEdge: { '*': roles('ADMIN') },
+  InboundEventConnection: { '*': roles('ADMIN') },
+  Voucher: { '*': authenticated },
+  VoucherEntry: { '*': authenticated },
+  Fixity: { '*': authenticated },
+  ArchiveRecord: { '*': authenticated, fields: { holds: rolesOrService(...ARCHIVE_READERS) } },
+  ArchiveRecordEdge: { '*': authenticated },
+  ArchiveRecordConnection: { '*': authenticated },
+  ChainVerification: { '*': authenticated },
+  FourPropertiesCheck: { '*': authenticated },
+  FourPropertiesReport: { '*': authenticated },
+  ArchiveStatistic: { '*': authenticated },
+  Hold: { '*': rolesOrService(...ARCHIVE_READERS) },
+  RecordContent: { '*': authenticated },
+  ArchiveApprovalStep: { '*': authenticated },
+  Loan: { '*': authenticated },
+  LoanEdge: { '*': authenticated },
+  LoanConnection: { '*': authenticated },
+  AccessLogEntry: { '*': roles('ARCHIVIST', 'AUDITOR') },
+  AccessLogEntryEdge: { '*': roles('ARCHIVIST', 'AUDITOR') },
+  AccessLogConnection: { '*': roles('ARCHIVIST', 'AUDITOR') },
+  AccessLogVerification: { '*': roles('ARCHIVIST', 'AUDITOR') },
+  Appraisal: { '*': authenticated },
+  DestructionLine: { '*': authenticated },
+  DestructionSignature: { '*': authenticated },
+  PendingSignatory: { '*': authenticated },
+  DestructionRegister: { '*': authenticated },
+  DestructionRegisterEdge: { '*': authenticated },
+  DestructionRegisterConnection: { '*': authenticated },
+};
+
+/** The rule for a field, or undefined: the gateway then denies it. */
+export function ruleFor(type: string, field: string): FieldRule | undefined {
+  const t = PERMISSIONS[type];
+  return t?.fields?.[field] ?? t?.['*'];
+}
+
+/** Keeps the last four characters: "6222021234567890128" → "***************0128". */
+export function maskValue(value: string): string {
+  return value.length <= 4 ? '*'.repeat(value.length) : '*'.repeat(value.length - 4) + value.slice(-4);
+}
