@@ -3,17 +3,14 @@
 // before GraphQL sees it. Errors leave with an actionable code and never with internals.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer, HeaderMap, type BaseContext } from '@apollo/server';
+import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import type { GraphQLFormattedError } from 'graphql';
-import { type DocumentNode, GraphQLError } from 'graphql';
-import { PUBLIC_ERROR_CODES } from './graphql.ts';
+import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import { errorBody, executeApollo, json, publicError } from './apollo-http.ts';
 import { type Principal, identityGuard } from './identity.ts';
 import type { Logger } from './logger.ts';
-
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -35,23 +32,6 @@ export interface RunningSubgraph {
   port: number;
   url: string;
   close(): Promise<void>;
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}
-
-export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 export class Subgraph<TContext extends BaseContext> {
@@ -78,13 +58,7 @@ export class Subgraph<TContext extends BaseContext> {
   }
 
   private formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-    const code = formatted.extensions?.code;
-    if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
-      return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { ...formatted.extensions, stacktrace: undefined } };
-    }
-    const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
-    this.opts.logger.error({ subgraph: this.opts.name, path: formatted.path, err: original }, 'unexpected error in a resolver');
-    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+    return publicError(formatted, error, (err) => this.opts.logger.error({ subgraph: this.opts.name, path: formatted.path, err }, 'unexpected error in a resolver'));
   }
 
   async start(): Promise<void> {
@@ -96,35 +70,13 @@ export class Subgraph<TContext extends BaseContext> {
     try {
       for (const route of this.opts.publicRoutes ?? []) if (await route(req, res)) return;
       const url = new URL(req.url ?? '/', 'http://subgraph');
-      if (url.pathname !== '/graphql') return json(res, 404, { errors: [{ message: 'Not found', extensions: { code: 'NOT_FOUND' } }] });
+      if (url.pathname !== '/graphql') return json(res, 404, errorBody('Not found', 'NOT_FOUND'));
       const principal = this.guard(req, res);
       if (!principal) return;
-      let body: unknown;
-      if (req.method === 'POST') {
-        const raw = await readBody(req);
-        if (!raw) return json(res, 413, { errors: [{ message: 'Request body too large', extensions: { code: 'BAD_USER_INPUT' } }] });
-        try {
-          body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
-        } catch {
-          return json(res, 400, { errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_USER_INPUT' } }] });
-        }
-      }
-      const headers = new HeaderMap();
-      for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
-      const result = await this.apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-        context: async () => this.opts.context(principal),
-      });
-      for (const [k, v] of result.headers) res.setHeader(k, v);
-      res.statusCode = result.status ?? 200;
-      if (result.body.kind === 'complete') res.end(result.body.string);
-      else {
-        for await (const chunk of result.body.asyncIterator) res.write(chunk);
-        res.end();
-      }
+      await executeApollo(this.apollo, req, res, async () => this.opts.context(principal));
     } catch (err) {
       this.opts.logger.error({ subgraph: this.opts.name, err }, 'subgraph request failed');
-      if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent) json(res, 500, errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
       else res.end();
     }
   };

@@ -12,6 +12,7 @@ import { oaOptions } from './oa-options.ts';
 import { startOaSubgraph } from '../subgraphs/oa/index.ts';
 import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { archiveOptions } from './archive-options.ts';
+import { createGateway } from '../gateway/index.ts';
 
 function readConfig(): Config {
   try {
@@ -47,12 +48,24 @@ try {
     draining: () => lifecycle.shuttingDown,
     logger,
   });
+  const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url });
+  lifecycle.registerShutdown('gateway', () => gateway.stop());
   const server = createServer((req, res) => {
     if (health(req, res)) return;
+    gateway
+      .handle(req, res)
+      .then((handled) => handled || notFound(req, res))
+      .catch((err: unknown) => {
+        logger.error({ err }, 'request failed');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}');
+        else res.end();
+      });
+  });
+  function notFound(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
     const body = JSON.stringify({ errors: [{ message: `Not found: ${req.method ?? ''} ${(req.url ?? '').split('?', 1)[0]}`, extensions: { code: 'NOT_FOUND' } }] });
     res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
-  });
+  }
   await listen(server, config.port);
   lifecycle.registerShutdown('http server', () => closeServer(server));
 

@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SignJWT } from 'jose';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, DEVELOPMENT_DEFAULTS } from '../../platform/config.ts';
@@ -101,6 +102,15 @@ describe('npm start (embedded database)', () => {
     expect(unsigned.status).toBe(401);
     const archiveUnsigned = await fetch(String(listening.archive), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ verifyArchiveChain { ok } }"}' });
     expect(archiveUnsigned.status).toBe(401);
+    // The gateway on PORT: no token, 401; a development token (JWT_SECRET's development default), the federated graph.
+    const graphqlUrl = `http://127.0.0.1:${port}/graphql`;
+    const anonymous = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ departments { id } }"}' });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toEqual({ errors: [{ message: 'Unauthenticated: a Bearer token is required', extensions: { code: 'UNAUTHENTICATED' } }] });
+    const token = await new SignJWT({ roles: ['AUDITOR'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('auditor-e2e').setExpirationTime('5m').sign(new TextEncoder().encode(DEVELOPMENT_DEFAULTS.JWT_SECRET));
+    const federated = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"query":"{ departments { id } verifyArchiveChain { ok checked } }"}' });
+    expect(federated.status).toBe(200);
+    expect(await federated.json()).toEqual({ data: { departments: [], verifyArchiveChain: { ok: true, checked: 0 } } });
 
     const embedded = first.lines.find((l) => l.msg.startsWith('embedded database at '));
     expect(embedded?.msg).toMatch(new RegExp(`^embedded database at mongodb://127\\.0\\.0\\.1:\\d+, data in ${dataPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
@@ -131,7 +141,7 @@ describe('npm start (embedded database)', () => {
     expect(await first.exited).toBe(0);
     expect(first.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'shutdown complete']));
     const steps = first.lines.filter((l) => l.msg === 'shutdown step finished').map((l) => l.hook);
-    expect(steps).toEqual(['http server', 'archive subgraph', 'oa subgraph', 'database']);
+    expect(steps).toEqual(['http server', 'gateway', 'archive subgraph', 'oa subgraph', 'database']);
     expect(first.stderr()).toBe('');
     // The development secrets are named, never printed.
     expect(first.stdout()).not.toContain(DEVELOPMENT_DEFAULTS.INTERNAL_SECRET);

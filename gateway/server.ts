@@ -1,0 +1,71 @@
+// The gateway's HTTP endpoint: authenticate first (401 and no data otherwise), then the executable supergraph
+// with the permission model applied, limits on depth, aliases and cost, CSRF prevention, and errors without
+// internals. Introspection is off in production.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import type { GraphQLSchema } from 'graphql';
+import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
+import type { Logger } from '../platform/logger.ts';
+import { AuthenticationError, type DirectoryLookup } from './auth.ts';
+import type { Principal } from '../platform/identity.ts';
+import { DEFAULT_LIMITS, type Limits, limitsRule } from './limits.ts';
+import type { PermissionContext } from './permissions.ts';
+
+export interface GatewayServerOptions {
+  /** The supergraph with permissions applied (applyPermissions). */
+  schema: GraphQLSchema;
+  authenticate: (authorization: string | undefined) => Promise<Principal>;
+  directory: DirectoryLookup;
+  logger: Logger;
+  production: boolean;
+  limits?: Limits;
+}
+
+export interface GatewayServer {
+  apollo: ApolloServer<PermissionContext>;
+  /** Handles /graphql; answers false for other paths. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function createGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
+  const apollo = new ApolloServer<PermissionContext>({
+    schema: opts.schema,
+    introspection: !opts.production,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    validationRules: [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
+    plugins: [ApolloServerPluginLandingPageDisabled()],
+    formatError: (formatted, error) => publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway')),
+    logger: {
+      debug: (m: string) => opts.logger.debug({ component: 'gateway' }, m),
+      info: (m: string) => opts.logger.info({ component: 'gateway' }, m),
+      warn: (m: string) => opts.logger.warn({ component: 'gateway' }, m),
+      error: (m: string) => opts.logger.error({ component: 'gateway' }, m),
+    },
+  });
+  await apollo.start();
+  return {
+    apollo,
+    async handle(req, res) {
+      const path = (req.url ?? '/').split('?', 1)[0];
+      if (path !== '/graphql') return false;
+      let principal: Principal;
+      try {
+        principal = await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
+      } catch (err) {
+        if (!(err instanceof AuthenticationError)) {
+          opts.logger.error({ err }, 'authentication failed unexpectedly');
+          json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
+          return true;
+        }
+        json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
+        return true;
+      }
+      await executeApollo(apollo, req, res, async () => ({ principal, directory: opts.directory }));
+      return true;
+    },
+    stop: () => apollo.stop(),
+  };
+}

@@ -1,0 +1,64 @@
+// Bridges node:http to Apollo Server: JSON body with a size limit, then Apollo's own HTTP handling.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { PUBLIC_ERROR_CODES } from './graphql.ts';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+export const errorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
+
+export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Runs one HTTP request through Apollo Server with the given context. */
+export async function executeApollo<TContext extends BaseContext>(apollo: ApolloServer<TContext>, req: IncomingMessage, res: ServerResponse, context: () => Promise<TContext>): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://server');
+  let body: unknown;
+  if (req.method === 'POST') {
+    const raw = await readBody(req);
+    if (!raw) return json(res, 413, errorBody('Request body too large', 'BAD_USER_INPUT'));
+    try {
+      body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+    } catch {
+      return json(res, 400, errorBody('Request body is not valid JSON', 'BAD_USER_INPUT'));
+    }
+  }
+  const headers = new HeaderMap();
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+  const result = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body }, context });
+  for (const [k, v] of result.headers) res.setHeader(k, v);
+  res.statusCode = result.status ?? 200;
+  if (result.body.kind === 'complete') res.end(result.body.string);
+  else {
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+}
+
+/**
+ * Errors leave with an actionable public code and their message; anything else (a bug, a failing dependency) is
+ * logged in full and answered as "Internal server error". Never a stack trace.
+ */
+export function publicError(formatted: GraphQLFormattedError, error: unknown, log: (original: unknown) => void): GraphQLFormattedError {
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
+    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { ...formatted.extensions, stacktrace: undefined } };
+  }
+  log(error instanceof GraphQLError && error.originalError ? error.originalError : error);
+  return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
