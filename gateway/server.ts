@@ -35,6 +35,8 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     introspection: !opts.production,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
+    stopOnTerminationSignals: false,
     validationRules: [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
     plugins: [ApolloServerPluginLandingPageDisabled()],
     formatError: (formatted, error) => publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway')),

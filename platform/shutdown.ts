@@ -39,6 +39,9 @@ export interface ShutdownOptions {
   exit?: (code: number) => void;
 }
 
+/** Signals within this time of the first belong to the same interrupt. */
+export const DUPLICATE_SIGNAL_WINDOW_MS = 1000;
+
 export function onShutdown(logger: ShutdownLogger, timeoutMs: number, options: ShutdownOptions = {}): ShutdownRegistry {
   const hooks: { name: string; fn: ShutdownHook }[] = [];
   const exit = options.exit ?? ((code: number) => process.exit(code));
@@ -100,12 +103,17 @@ export function onShutdown(logger: ShutdownLogger, timeoutMs: number, options: S
       return running !== undefined;
     },
     installSignalHandlers(signals = ['SIGINT', 'SIGTERM']) {
+      let firstAt = 0;
       const handler = (signal: NodeJS.Signals) => {
         if (running) {
+          // One Ctrl-C often arrives more than once: the terminal signals the whole process group and npm or tsx
+          // relay it too. Only a signal sent after a pause means "stop now".
+          if (Date.now() - firstAt < DUPLICATE_SIGNAL_WINDOW_MS) return;
           logger.warn({ signal }, 'second signal received; forcing exit');
           exit(1);
           return;
         }
+        firstAt = Date.now();
         void registry.shutdown(signal).then((result) => exit(result.exitCode));
       };
       for (const s of signals) process.on(s, handler);

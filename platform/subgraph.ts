@@ -45,6 +45,8 @@ export class Subgraph<TContext extends BaseContext> {
       includeStacktraceInErrorResponses: false,
       introspection: !opts.production,
       csrfPrevention: true,
+      // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
+      stopOnTerminationSignals: false,
       // No inline traces: they would hand resolver timings to any caller, and no Apollo service reads them here.
       plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
       logger: {

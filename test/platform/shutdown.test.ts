@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { onShutdown, type ShutdownLogger } from '../../platform/shutdown.ts';
+import { DUPLICATE_SIGNAL_WINDOW_MS, onShutdown, type ShutdownLogger } from '../../platform/shutdown.ts';
 
 interface Entry {
   level: 'info' | 'warn' | 'error';
@@ -99,10 +99,10 @@ describe('onShutdown', () => {
     expect(ran).toEqual(['first', 'late']);
   });
 
-  it('exits with the shutdown result on the first signal and forces exit 1 on the second', async () => {
+  it('exits with the shutdown result on the first signal, ignores its duplicates, and forces exit 1 on a later one', async () => {
     const logger = recordingLogger();
     const exits: number[] = [];
-    const registry = onShutdown(logger, 1000, { exit: (code) => exits.push(code) });
+    const registry = onShutdown(logger, 10_000, { exit: (code) => exits.push(code) });
     let release!: () => void;
     registry.registerShutdown('slow', () => new Promise<void>((r) => (release = r)));
     // SIGUSR2 stands in for SIGINT/SIGTERM so the test runner's own handlers are not involved.
@@ -113,6 +113,12 @@ describe('onShutdown', () => {
       expect(registry.shuttingDown).toBe(true);
       expect(exits).toEqual([]);
 
+      // The same interrupt delivered twice (terminal and npm both signal) does not force anything.
+      process.kill(process.pid, 'SIGUSR2');
+      await sleep(20);
+      expect(exits).toEqual([]);
+
+      await sleep(DUPLICATE_SIGNAL_WINDOW_MS);
       process.kill(process.pid, 'SIGUSR2');
       await sleep(20);
       expect(exits).toEqual([1]);
