@@ -22,3 +22,17 @@ export function oaDirectoryLookup(opts: { oaUrl: string; internalSecret: string;
     return entry;
   };
 }
+
+/** Readiness of a subgraph: it answers a signed `{ __typename }` with 200. */
+export function subgraphReachable(url: string, internalSecret: string, timeoutMs: number): () => Promise<void> {
+  return async () => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [INTERNAL_IDENTITY_HEADER]: signPrincipal(GATEWAY, internalSecret, 60) },
+      body: '{"query":"{ __typename }"}',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (res.status !== 200) throw new Error(`subgraph answered HTTP ${res.status}`);
+    await res.body?.cancel();
+  };
+}

@@ -13,6 +13,7 @@ import { startOaSubgraph } from '../subgraphs/oa/index.ts';
 import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { archiveOptions } from './archive-options.ts';
 import { createGateway } from '../gateway/index.ts';
+import { subgraphReachable } from '../gateway/directory.ts';
 
 function readConfig(): Config {
   try {
@@ -44,7 +45,11 @@ try {
   lifecycle.registerShutdown('archive subgraph', () => archive.close());
 
   const health = healthRoutes({
-    checks: { database: pingDatabase(database.connection) },
+    checks: {
+      database: pingDatabase(database.connection),
+      oa: subgraphReachable(oa.url, config.internalSecret, 2000),
+      archive: subgraphReachable(archive.url, config.internalSecret, 2000),
+    },
     draining: () => lifecycle.shuttingDown,
     logger,
   });

@@ -19,6 +19,8 @@ import { SECRET } from '../oa/fixture.ts';
 export interface GatewayFixture {
   /** Runs an operation on the supergraph with permissions applied (or without, for setting up data). */
   run(principal: Principal | null, source: string, variables?: Record<string, unknown>, opts?: { unguarded?: boolean }): Promise<ExecutionResult<Record<string, unknown>>>;
+  /** Stops one subgraph, as if it were down. */
+  stop(name: 'oa' | 'archive'): Promise<void>;
 }
 
 export function useGateway(label: string): GatewayFixture {
@@ -47,11 +49,15 @@ export function useGateway(label: string): GatewayFixture {
     directory = oaDirectoryLookup({ oaUrl: running[0].url, internalSecret: SECRET, timeoutMs: 5000 });
   });
   afterAll(async () => {
-    for (const r of running) await r.close();
+    for (const r of running) await r.close().catch(() => {});
     await connection?.close();
     await engine?.close();
   });
   return {
+    stop: async (name) => {
+      const r = running[name === 'oa' ? 0 : 1];
+      await r.close();
+    },
     run: async (principal, source, variableValues, opts = {}) =>
       (await graphql({ schema: opts.unguarded ? schema : guarded, source, variableValues, contextValue: { principal, directory } })) as ExecutionResult<Record<string, unknown>>,
   };

@@ -57,4 +57,16 @@ describe('the executable supergraph', () => {
     const unguarded = await gw.run(null, '{ departments { id } }', undefined, { unguarded: true });
     expect(unguarded.errors?.[0]?.message).toMatch(/401|Unauthenticated/);
   });
+
+  it('answers the fields of the subgraphs that are up when one is down, with an error on the affected fields', async () => {
+    const accountant: Principal = { sub: 'acct-x', roles: ['ACCOUNTANT'], departmentId: null, kind: 'user' };
+    await gw.stop('archive');
+    const result = await run(accountant, '{ expenseClaims(first: 1) { totalCount edges { node { claimNo voucher { voucherNo } } } } }');
+    const claims = result.data!.expenseClaims as { totalCount: number; edges: Array<{ node: { claimNo: string; voucher: unknown } }> };
+    expect(claims.totalCount).toBeGreaterThanOrEqual(1);
+    expect(claims.edges[0].node.claimNo).toMatch(/^BX-/);
+    expect(claims.edges[0].node.voucher).toBeNull();
+    expect(result.errors?.length).toBeGreaterThan(0);
+    expect(result.errors![0].path).toEqual(['expenseClaims', 'edges', 0, 'node', 'voucher']);
+  }, 30_000);
 });

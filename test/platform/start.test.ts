@@ -124,7 +124,7 @@ describe('npm start (embedded database)', () => {
     expect(await healthz.json()).toEqual({ status: 'ok' });
     const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(readyz.status).toBe(200);
-    expect(await readyz.json()).toEqual({ status: 'ok', checks: { database: 'ok' } });
+    expect(await readyz.json()).toEqual({ status: 'ok', checks: { database: 'ok', oa: 'ok', archive: 'ok' } });
     const other = await fetch(`http://127.0.0.1:${port}/nope`);
     expect(other.status).toBe(404);
     expect(await other.json()).toEqual({ errors: [{ message: 'Not found: GET /nope', extensions: { code: 'NOT_FOUND' } }] });
