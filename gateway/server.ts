@@ -10,6 +10,7 @@ import type { Logger } from '../platform/logger.ts';
 import { AuthenticationError, type DirectoryLookup } from './auth.ts';
 import type { Principal } from '../platform/identity.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from './limits.ts';
+import type { GatewayMetrics } from './metrics.ts';
 import type { PermissionContext } from './permissions.ts';
 
 export interface GatewayServerOptions {
@@ -20,6 +21,7 @@ export interface GatewayServerOptions {
   logger: Logger;
   production: boolean;
   limits?: Limits;
+  metrics?: GatewayMetrics;
 }
 
 export interface GatewayServer {
@@ -38,7 +40,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
     stopOnTerminationSignals: false,
     validationRules: [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
-    plugins: [ApolloServerPluginLandingPageDisabled()],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ...(opts.metrics ? [opts.metrics.plugin()] : [])],
     formatError: (formatted, error) => publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway')),
     logger: {
       debug: (m: string) => opts.logger.debug({ component: 'gateway' }, m),

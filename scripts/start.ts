@@ -59,7 +59,7 @@ try {
     if (health(req, res)) return;
     gateway
       .handle(req, res)
-      .then((handled) => handled || notFound(req, res))
+      .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || notFound(req, res))
       .catch((err: unknown) => {
         logger.error({ err }, 'request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}');

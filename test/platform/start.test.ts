@@ -111,6 +111,12 @@ describe('npm start (embedded database)', () => {
     const federated = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"query":"{ departments { id } verifyArchiveChain { ok checked } }"}' });
     expect(federated.status).toBe(200);
     expect(await federated.json()).toEqual({ data: { departments: [], verifyArchiveChain: { ok: true, checked: 0 } } });
+    // /metrics counts it, in Prometheus text, with the subgraph calls it made.
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/^gateway_requests_total\{operation="anonymous",code="OK"\} 1$/m);
+    expect(metrics).toMatch(/^gateway_subgraph_request_duration_seconds_count\{subgraph="oa",status="200"\} [1-9]/m);
+    expect(metrics).toMatch(/^gateway_subgraph_request_duration_seconds_count\{subgraph="archive",status="200"\} [1-9]/m);
+    expect(metrics).toMatch(/^gateway_request_duration_seconds_bucket\{le="\+Inf",operation="anonymous"\} 1$/m);
 
     const embedded = first.lines.find((l) => l.msg.startsWith('embedded database at '));
     expect(embedded?.msg).toMatch(new RegExp(`^embedded database at mongodb://127\\.0\\.0\\.1:\\d+, data in ${dataPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
