@@ -60,6 +60,8 @@ export interface Config {
   readonly itDepartmentId: string | null;
   /** Chart of accounts for expense vouchers, overriding the default: expense account per category, credit account. */
   readonly accountChart: AccountChart | null;
+  /** A supergraph SDL file the gateway serves instead of schema/supergraph.graphql. */
+  readonly supergraphPath: string | null;
   /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
   readonly developmentDefaults: readonly string[];
 }
@@ -279,6 +281,7 @@ const envSchema = z.object({
   UNIT_HEAD_ID: objectId,
   IT_DEPARTMENT_ID: objectId,
   ACCOUNT_CHART: accountChart,
+  SUPERGRAPH_PATH: raw,
 });
 
 /** Every environment variable this module reads. */
@@ -381,6 +384,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     unitHeadId: v.UNIT_HEAD_ID,
     itDepartmentId: v.IT_DEPARTMENT_ID,
     accountChart: v.ACCOUNT_CHART,
+    supergraphPath: v.SUPERGRAPH_PATH ? path.resolve(v.SUPERGRAPH_PATH) : null,
     developmentDefaults: Object.freeze(developmentDefaults),
   };
   return Object.freeze(config);

@@ -53,7 +53,7 @@ try {
     draining: () => lifecycle.shuttingDown,
     logger,
   });
-  const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url });
+  const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url }, config.supergraphPath ?? undefined);
   lifecycle.registerShutdown('gateway', () => gateway.stop());
   const server = createServer((req, res) => {
     if (health(req, res)) return;
