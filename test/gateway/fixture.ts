@@ -21,6 +21,8 @@ export interface GatewayFixture {
   run(principal: Principal | null, source: string, variables?: Record<string, unknown>, opts?: { unguarded?: boolean }): Promise<ExecutionResult<Record<string, unknown>>>;
   /** Stops one subgraph, as if it were down. */
   stop(name: 'oa' | 'archive'): Promise<void>;
+  /** The supergraph with permissions applied, and the directory lookup, for serving it over HTTP. */
+  guarded(): { schema: GraphQLSchema; directory: ReturnType<typeof oaDirectoryLookup> };
 }
 
 export function useGateway(label: string): GatewayFixture {
@@ -54,6 +56,7 @@ export function useGateway(label: string): GatewayFixture {
     await engine?.close();
   });
   return {
+    guarded: () => ({ schema: guarded, directory }),
     stop: async (name) => {
       const r = running[name === 'oa' ? 0 : 1];
       await r.close();
