@@ -7,6 +7,8 @@ export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NO
 export const PUBLIC_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'GRAPHQL_VALIDATION_FAILED' as ErrorCode,
   'GRAPHQL_PARSE_FAILED' as ErrorCode, 'PERSISTED_QUERY_NOT_FOUND' as ErrorCode,
+  // Apollo's code for a malformed HTTP request (a batch when batching is off, a missing query …).
+  'BAD_REQUEST' as ErrorCode, 'OPERATION_RESOLUTION_FAILURE' as ErrorCode,
 ]);
 
 export const gqlError = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLError =>

@@ -42,5 +42,10 @@ describe('GraphQL over HTTP', () => {
     const errors = results.filter((r) => r.status === 'error').map((r) => `${r.name}: ${'reason' in r ? r.reason : ''}`);
     expect(errors).toEqual([]);
     expect(results.filter((r) => r.status === 'ok').length).toBeGreaterThan(20);
+
+    // One operation per request: a batch (a JSON array of operations) is refused before anything runs.
+    const batch = await fetchFn(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ query: '{ departments { id } }' }, { query: '{ departments { code } }' }]) });
+    expect(batch.status).toBe(400);
+    expect(await batch.text()).toMatch(/batch/i);
   }, 60_000);
 });
