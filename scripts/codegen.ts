@@ -39,7 +39,7 @@ export const TARGETS: Target[] = [
     mappers: {
       Voucher: '../models.ts#VoucherDoc',
       VoucherEntry: '../models.ts#VoucherEntryDoc',
-      ArchiveRecord: '../models.ts#ArchiveRecordDoc',
+      ArchiveRecord: '../models.ts#ArchiveRecordView',
       ExpenseClaim: '../context.ts#ClaimReference',
       Loan: '../borrowing.ts#LoanDoc',
       AccessLogEntry: '../access-log.ts#AccessLogEntryDoc',

@@ -1,6 +1,7 @@
 // Resolvers of the archive lifecycle (schema/archive-lifecycle.graphql): access log, borrowing, holds, appraisal
 // and destruction. Thin: every rule, role check and transaction lives in the service modules; related objects are
 // batched per request (appraisals of records, approvals of loans).
+import type { Resolvers } from './generated/graphql.ts';
 import DataLoader from 'dataloader';
 import { forbidden } from '../../platform/graphql.ts';
 import { toObjectId } from '../../platform/ids.ts';
@@ -117,7 +118,7 @@ const stepView = (s: StepState) => ({
 
 type Page = { first?: number | null; after?: string | null };
 
-export const lifecycleResolvers = {
+export const lifecycleResolvers: Resolvers = {
   Query: {
     loan: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => getLoan(ctx, ctx.principal, id),
     loans: (_: unknown, args: Page & { recordId?: string | null; borrowerId?: string | null; status?: LoanStatus | null }, ctx: ArchiveContext) =>

@@ -66,6 +66,9 @@ export interface ArchiveRecordDoc {
   destroyedAt: Date | null;
 }
 
+/** A record as resolvers may receive it: listings and lifecycle mutations leave the content out. */
+export type ArchiveRecordView = Omit<ArchiveRecordDoc, 'content'> & { content?: string | null };
+
 const voucherSchema = new Schema<VoucherDoc>(
   {
     voucherNo: { type: String, required: true, unique: true },

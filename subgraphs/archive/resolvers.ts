@@ -5,7 +5,7 @@ import { type ArchiveContext, hasRole } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { checkRecordInCustody, fileRecord, fileVoucher } from './filing.ts';
 import { verifyChain } from './fixity.ts';
-import type { ArchiveRecordDoc, ArchiveStatus, VoucherDoc, VoucherEntryDoc } from './models.ts';
+import type { ArchiveRecordDoc, ArchiveRecordView, ArchiveStatus, VoucherDoc, VoucherEntryDoc } from './models.ts';
 import { appraisalCandidates, archiveStatistics, recordConnection } from './reports.ts';
 import { type ApprovedClaim, generateVoucher } from './vouchers.ts';
 
@@ -69,10 +69,10 @@ export const archiveResolvers: Resolvers = {
   ArchiveRecord: {
     __resolveReference: (ref: { id: string }, ctx: ArchiveContext) => (toObjectId(ref.id) ? ctx.loaders.record.load(ref.id) : null),
     id: idOf,
-    expiresOn: (r: ArchiveRecordDoc) => r.extendedUntil ?? r.expiresOn,
-    voucher: (r: ArchiveRecordDoc, _: unknown, ctx: ArchiveContext) => (r.voucherId ? ctx.loaders.voucher.load(r.voucherId) : null),
-    corrects: (r: ArchiveRecordDoc, _: unknown, ctx: ArchiveContext) => (r.correctsId ? ctx.loaders.record.load(r.correctsId) : null),
-    correctedBy: (r: ArchiveRecordDoc, _: unknown, ctx: ArchiveContext) => (r.correctedById ? ctx.loaders.record.load(r.correctedById) : null),
+    expiresOn: (r: ArchiveRecordView) => r.extendedUntil ?? r.expiresOn,
+    voucher: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.voucherId ? ctx.loaders.voucher.load(r.voucherId) : null),
+    corrects: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.correctsId ? ctx.loaders.record.load(r.correctsId) : null),
+    correctedBy: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.correctedById ? ctx.loaders.record.load(r.correctedById) : null),
   },
 
   ExpenseClaim: {
