@@ -1,5 +1,8 @@
 // `npm run bench`: every benchmark section, measured side by side in one run on this machine.
+import os from 'node:os';
 import { benchEngine } from './engine.ts';
+import { benchGateway } from './gateway.ts';
 
-console.log(`# Benchmarks (${new Date().toISOString()}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores)`);
+console.log(`# Benchmarks (${new Date().toISOString()}, Node ${process.version}, ${os.cpus().length} cores)`);
 await benchEngine();
+await benchGateway();

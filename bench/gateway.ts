@@ -1,0 +1,176 @@
+// Gateway benchmark, one run, same machine and data: the oa subgraph called directly, this gateway (authentication
+// and graphql-shield on), and @apollo/gateway (development dependency, used only here) on the same supergraph.
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { SignJWT } from 'jose';
+import mongoose from 'mongoose';
+import { startEngine } from '../engine/index.ts';
+import { createAuthenticator } from '../gateway/auth.ts';
+import { oaDirectoryLookup } from '../gateway/directory.ts';
+import { applyPermissions } from '../gateway/permissions.ts';
+import { createGatewayServer } from '../gateway/server.ts';
+import { buildSupergraphSchema, loadSupergraphSdl } from '../gateway/supergraph.ts';
+import { type Principal, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
+import { createLogger } from '../platform/logger.ts';
+import type { Subgraph } from '../platform/subgraph.ts';
+import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
+import { createArchiveSubgraph } from '../subgraphs/archive/index.ts';
+import { createOaSubgraph } from '../subgraphs/oa/index.ts';
+import { oaModels } from '../subgraphs/oa/models.ts';
+import { oaDirectory } from '../subgraphs/oa/organisation.ts';
+
+const SECRET = 'bench-internal-secret-0123456789abcdef0123';
+const JWT_SECRET = 'bench-client-jwt-secret-0123456789abcdef01';
+const CLAIMS = 100;
+const CONCURRENCY = 16;
+const SECONDS = 4;
+
+const SINGLE = '{ departments { id code name } }';
+const LIST = (n: number) => `{ expenseClaims(first: ${n}) { edges { node { claimNo total applicant { name } voucher { voucherNo debitTotal } archiveRecord { archiveNo } } } } }`;
+
+async function call(url: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const json = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+  if (json.errors?.length || !json.data) throw new Error(`${url}: ${JSON.stringify(json.errors ?? json).slice(0, 300)}`);
+  return json.data;
+}
+
+const signed = (p: Principal) => ({ [INTERNAL_IDENTITY_HEADER]: signPrincipal(p, SECRET, 3600) });
+
+/** Wraps a subgraph's handler to count the requests it receives. */
+function countingServer(subgraph: Subgraph<never>, counter: { n: number }): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    counter.n++;
+    void subgraph.handle(req, res);
+  });
+  // Gateways keep connections alive; a server closing them first makes clients race into ECONNRESET.
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`, server })));
+}
+
+async function load(fn: () => Promise<unknown>): Promise<{ rps: number; p50: number; p99: number }> {
+  for (let i = 0; i < 20; i++) await fn();
+  const latencies: number[] = [];
+  const until = Date.now() + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < until) {
+        const t = process.hrtime.bigint();
+        await fn();
+        latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return { rps: latencies.length / SECONDS, p50: latencies[Math.floor(latencies.length * 0.5)], p99: latencies[Math.floor(latencies.length * 0.99)] };
+}
+
+export async function benchGateway(): Promise<void> {
+  const engine = await startEngine({ port: 0, dbPath: null });
+  const connection = await mongoose.createConnection(`${engine.uri}/bench_gateway`).asPromise();
+  const logger = createLogger({ level: 'silent' });
+  const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: true, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
+  const archive = await createArchiveSubgraph({
+    connection, logger, internalSecret: SECRET, production: true, directory: oaDirectory({ models: oaModels(connection) }),
+    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
+  });
+  await oa.subgraph.start();
+  await archive.subgraph.start();
+  const oaCount = { n: 0 };
+  const archiveCount = { n: 0 };
+  const oaHttp = await countingServer(oa.subgraph as never, oaCount);
+  const archiveHttp = await countingServer(archive.subgraph as never, archiveCount);
+  const closers: Array<() => Promise<unknown>> = [
+    () => new Promise((r) => oaHttp.server.close(r)),
+    () => new Promise((r) => archiveHttp.server.close(r)),
+  ];
+  try {
+    // ---- data: an organisation and CLAIMS approved claims with vouchers and archive records ----
+    const admin: Principal = { sub: 'admin', roles: ['ADMIN'], departmentId: null, kind: 'user' };
+    const sync: Principal = { sub: 'sync-service', roles: [], departmentId: null, kind: 'service' };
+    const dept = (await call(oaHttp.url, { query: 'mutation { createDepartment(input: { code: "SALES", name: "Sales" }) { id } }' }, signed(admin))).createDepartment as { id: string };
+    const emp = async (no: string, roles: string[]) =>
+      ((await call(oaHttp.url, { query: `mutation($i: CreateEmployeeInput!) { createEmployee(input: $i) { id } }`, variables: { i: { employeeNo: no, name: `Employee ${no}`, departmentId: dept.id, roles } } }, signed(admin))).createEmployee as { id: string }).id;
+    const [alice, manager, accountant] = [await emp('B1', []), await emp('B2', ['MANAGER']), await emp('B3', ['ACCOUNTANT'])];
+    await call(oaHttp.url, { query: 'mutation($d: ID!, $e: ID!) { setDepartmentManager(departmentId: $d, employeeId: $e) { id } }', variables: { d: dept.id, e: manager } }, signed(admin));
+    const as = (sub: string, roles: Principal['roles']): Principal => ({ sub, roles, departmentId: dept.id, kind: 'user' });
+    for (let i = 0; i < CLAIMS; i++) {
+      const c = (await call(oaHttp.url, { query: `mutation { createExpenseClaim(input: { title: "Trip ${i}", category: TRAVEL, items: [{ description: "train", amount: "${i + 1}.00", occurredOn: "2026-11-01" }] }) { id claimNo } }` }, signed(as(alice, ['EMPLOYEE'])))).createExpenseClaim as { id: string; claimNo: string };
+      await call(oaHttp.url, { query: 'mutation($id: ID!) { submitExpenseClaim(id: $id) { id } }', variables: { id: c.id } }, signed(as(alice, ['EMPLOYEE'])));
+      await call(oaHttp.url, { query: 'mutation($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id } }', variables: { id: c.id } }, signed(as(manager, ['MANAGER'])));
+      await call(oaHttp.url, { query: 'mutation($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id } }', variables: { id: c.id } }, signed(as(accountant, ['ACCOUNTANT'])));
+      const v = (await call(archiveHttp.url, { query: 'mutation($c: ApprovedClaimInput!) { generateVoucher(claim: $c) { id } }', variables: { c: { claimId: c.id, claimNo: c.claimNo, title: `Trip ${i}`, category: 'TRAVEL', applicantId: alice, departmentId: dept.id, approvedAt: new Date().toISOString(), total: `${i + 1}.00`, items: [{ description: 'train', amount: `${i + 1}.00`, occurredOn: '2026-11-01' }] } } }, signed(sync))).generateVoucher as { id: string };
+      await call(archiveHttp.url, { query: 'mutation($v: ID!) { fileVoucher(voucherId: $v) { id } }', variables: { v: v.id } }, signed(sync));
+    }
+
+    // ---- this gateway: authentication + shield ----
+    const directory = oaDirectoryLookup({ oaUrl: oaHttp.url, internalSecret: SECRET, timeoutMs: 5000 });
+    const ours = await createGatewayServer({
+      schema: applyPermissions(buildSupergraphSchema({ supergraphSdl: loadSupergraphSdl(), urls: { oa: oaHttp.url, archive: archiveHttp.url }, internalSecret: SECRET, timeoutMs: 10_000 })),
+      authenticate: createAuthenticator({ jwtSecret: JWT_SECRET, lookup: directory }),
+      directory,
+      logger,
+      production: true,
+    });
+    const oursHttp = createServer((req, res) => void ours.handle(req, res));
+    await new Promise<void>((r) => oursHttp.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => oursHttp.close(r)), () => ours.stop());
+    const oursUrl = `http://127.0.0.1:${(oursHttp.address() as AddressInfo).port}/graphql`;
+    const token = await new SignJWT({ roles: ['AUDITOR'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('auditor-bench').setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+    const bearer = { authorization: `Bearer ${token}` };
+
+    // ---- @apollo/gateway on the same supergraph (query plans; no shield) ----
+    const sdl = loadSupergraphSdl().replace('http://127.0.0.1:4001/graphql', oaHttp.url).replace('http://127.0.0.1:4002/graphql', archiveHttp.url);
+    const auditor: Principal = { sub: 'auditor-bench', roles: ['AUDITOR'], departmentId: null, kind: 'user' };
+    const apolloGateway = new ApolloGateway({
+      supergraphSdl: sdl,
+      buildService: ({ url }) =>
+        new RemoteGraphQLDataSource({
+          url,
+          willSendRequest: ({ request }) => {
+            request.http?.headers.set(INTERNAL_IDENTITY_HEADER, signPrincipal(auditor, SECRET, 60));
+          },
+        }),
+    });
+    const apollo = new ApolloServer({ gateway: apolloGateway, stopOnTerminationSignals: false });
+    const { url: apolloUrlBase } = await startStandaloneServer(apollo, { listen: { port: 0, host: '127.0.0.1' } });
+    closers.push(() => apollo.stop());
+    const apolloUrl = apolloUrlBase;
+
+    // ---- measurements ----
+    const rows: Array<[string, string, { rps: number; p50: number; p99: number }]> = [];
+    rows.push(['single subgraph field set', 'oa subgraph directly', await load(() => call(oaHttp.url, { query: SINGLE }, signed(auditor)))]);
+    rows.push(['single subgraph field set', 'this gateway (auth + shield)', await load(() => call(oursUrl, { query: SINGLE }, bearer))]);
+    rows.push(['single subgraph field set', '@apollo/gateway', await load(() => call(apolloUrl, { query: SINGLE }, {}))]);
+    rows.push([`${CLAIMS} claims + applicant, voucher, record`, 'this gateway (auth + shield)', await load(() => call(oursUrl, { query: LIST(CLAIMS) }, bearer))]);
+    rows.push([`${CLAIMS} claims + applicant, voucher, record`, '@apollo/gateway', await load(() => call(apolloUrl, { query: LIST(CLAIMS) }, {}))]);
+
+    const subgraphCalls = async (n: number) => {
+      oaCount.n = 0;
+      archiveCount.n = 0;
+      await call(oursUrl, { query: LIST(n) }, bearer);
+      return oaCount.n + archiveCount.n;
+    };
+    const counts = [10, 50, CLAIMS].map((n) => [n, 0]);
+    await subgraphCalls(10); // warm the directory cache
+    for (const c of counts) c[1] = await subgraphCalls(c[0]);
+
+    console.log(`\n## Gateway (${CONCURRENCY} concurrent clients, ${SECONDS} s per row, ${CLAIMS} approved claims)`);
+    console.log('| operation | target | requests/s | p50 | p99 |');
+    console.log('|---|---|---|---|---|');
+    for (const [op, target, r] of rows) console.log(`| ${op} | ${target} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms |`);
+    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    console.log(`\nthis gateway / @apollo/gateway, requests/s: single ${ratio(rows[1][2].rps, rows[2][2].rps)}x, list ${ratio(rows[3][2].rps, rows[4][2].rps)}x (target on the list: >= 2x) ${rows[3][2].rps / rows[4][2].rps >= 2 ? 'OK' : 'BELOW TARGET'}`);
+    console.log(`this gateway / oa subgraph directly, single field set: ${ratio(rows[1][2].rps, rows[0][2].rps)}x`);
+    console.log(`subgraph requests per list operation (first: 10, 50, ${CLAIMS}): ${counts.map((c) => c[1]).join(', ')} ${new Set(counts.map((c) => c[1])).size === 1 ? '(constant)' : '(NOT constant)'}`);
+  } finally {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await oa.subgraph.apollo.stop().catch(() => {});
+    await archive.subgraph.apollo.stop().catch(() => {});
+    await connection.close();
+    await engine.close();
+  }
+}
