@@ -3,7 +3,7 @@
 // internals. Introspection is off in production.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -40,7 +40,8 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
     stopOnTerminationSignals: false,
     validationRules: [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
-    plugins: [ApolloServerPluginLandingPageDisabled(), ...(opts.metrics ? [opts.metrics.plugin()] : [])],
+    // Cache-control hints would wrap every field resolver; responses are never cached over HTTP here.
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ...(opts.metrics ? [opts.metrics.plugin()] : [])],
     formatError: (formatted, error) => publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway')),
     logger: {
       debug: (m: string) => opts.logger.debug({ component: 'gateway' }, m),

@@ -4,7 +4,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
@@ -47,8 +47,9 @@ export class Subgraph<TContext extends BaseContext> {
       csrfPrevention: true,
       // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
       stopOnTerminationSignals: false,
-      // No inline traces: they would hand resolver timings to any caller, and no Apollo service reads them here.
-      plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled()],
+      // No inline traces (they would hand resolver timings to any caller) and no cache-control hints (nothing is
+      // cached over HTTP here): both would wrap every field resolver.
+      plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled()],
       logger: {
         debug: (m: string) => opts.logger.debug({ subgraph: opts.name }, m),
         info: (m: string) => opts.logger.info({ subgraph: opts.name }, m),
