@@ -1,4 +1,5 @@
-// `npm run bench`: every benchmark section, measured side by side in one run on this machine.
+// `npm run bench`: every benchmark section, measured side by side in one run on this machine, in production mode
+// (NODE_ENV=production, as the service runs: graphql skips its development-time checks).
 import os from 'node:os';
 import { benchEngine } from './engine.ts';
 import { benchGateway } from './gateway.ts';
