@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import { healthRoutes } from '../gateway/health.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createGateway } from '../gateway/index.ts';
+import { ideRoutes } from '../gateway/ide.ts';
 import { ConfigError, loadConfig } from '../platform/config.ts';
 import { errorBody, json } from '../platform/apollo-http.ts';
 import { createLogger } from '../platform/logger.ts';
@@ -28,8 +29,11 @@ try {
     draining: () => lifecycle.shuttingDown,
     logger,
   });
+  // The IDE only in development; production has neither it nor introspection.
+  const ide = config.nodeEnv === 'production' ? null : ideRoutes();
   const server = createServer((req, res) => {
     if (health(req, res)) return;
+    if (ide?.(req, res)) return;
     gateway
       .handle(req, res)
       .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || json(res, 404, errorBody('Not found', 'NOT_FOUND')))

@@ -13,6 +13,7 @@ import { startOaSubgraph } from '../subgraphs/oa/index.ts';
 import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { archiveOptions } from './archive-options.ts';
 import { createGateway } from '../gateway/index.ts';
+import { ideRoutes } from '../gateway/ide.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 
 function readConfig(): Config {
@@ -55,8 +56,11 @@ try {
   });
   const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url }, config.supergraphPath ?? undefined);
   lifecycle.registerShutdown('gateway', () => gateway.stop());
+  // The IDE only in development; production has neither it nor introspection.
+  const ide = config.nodeEnv === 'production' ? null : ideRoutes();
   const server = createServer((req, res) => {
     if (health(req, res)) return;
+    if (ide?.(req, res)) return;
     gateway
       .handle(req, res)
       .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || notFound(req, res))

@@ -111,6 +111,14 @@ describe('npm start (embedded database)', () => {
     const federated = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"query":"{ departments { id } verifyArchiveChain { ok checked } }"}' });
     expect(federated.status).toBe(200);
     expect(await federated.json()).toEqual({ data: { departments: [], verifyArchiveChain: { ok: true, checked: 0 } } });
+    // GraphiQL in development, from the npm packages.
+    const ide = await fetch(`http://127.0.0.1:${port}/graphiql`);
+    expect(ide.status).toBe(200);
+    expect(ide.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await ide.text()).toContain('<script src="/graphiql/graphiql.js"></script>');
+    const ideScript = await fetch(`http://127.0.0.1:${port}/graphiql/graphiql.js`);
+    expect(ideScript.headers.get('content-type')).toBe('text/javascript');
+    expect(await ideScript.text()).toContain('createFetcher');
     // /metrics counts it, in Prometheus text, with the subgraph calls it made.
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toMatch(/^gateway_requests_total\{operation="anonymous",code="OK"\} 1$/m);
@@ -181,5 +189,19 @@ describe('npm start (embedded database)', () => {
     expect(await run.exited).toBe(1);
     expect(run.stderr()).toContain('INTERNAL_SECRET: required in production');
     expect(run.stderr()).toContain('JWT_SECRET: required in production unless JWT_JWKS_URL is set');
+  });
+
+  it('in production serves neither the IDE nor introspection', async () => {
+    const jwtSecret = 'production-jwt-secret-for-the-start-test-0123456789';
+    const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: path.join(dataDir, 'prod'), LOG_LEVEL: 'info', INTERNAL_SECRET: 'production-internal-secret-for-the-start-test-0123', JWT_SECRET: jwtSecret });
+    const listening = await run.waitFor((l) => l.msg === 'listening', 'the listening log line');
+    const base = `http://127.0.0.1:${listening.port as number}`;
+    expect((await fetch(`${base}/graphiql`)).status).toBe(404);
+    const token = await new SignJWT({ roles: ['ADMIN'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('admin-prod').setExpirationTime('5m').sign(new TextEncoder().encode(jwtSecret));
+    const introspection = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"query":"{ __schema { queryType { name } } }"}' });
+    const body = (await introspection.json()) as { errors?: Array<{ message: string }> };
+    expect(body.errors?.[0]?.message).toMatch(/introspection/i);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(0);
   });
 });
