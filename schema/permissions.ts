@@ -121,6 +121,23 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   DestructionRegisterConnection: { '*': authenticated },
 };
 
+/**
+ * Row-level scope, read by the subgraphs and applied inside their database queries: who sees every row, who the
+ * rows of their own department, and (always) everyone their own rows. Service identities see every row.
+ */
+export interface RowScope {
+  all: readonly Role[];
+  department: readonly Role[];
+}
+
+export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRecord', RowScope>> = {
+  // EMPLOYEE: own claims; MANAGER: the department's; finance and audit: all (DOMAIN.md, Roles).
+  ExpenseClaim: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'], department: ['MANAGER'] },
+  // Vouchers and their records also for the ARCHIVIST, who keeps them.
+  Voucher: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
+  ArchiveRecord: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
+};
+
 /** The rule for a field, or undefined: the gateway then denies it. */
 export function ruleFor(type: string, field: string): FieldRule | undefined {
   const t = PERMISSIONS[type];

@@ -2,6 +2,7 @@
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/events.ts';
 import type { Principal, Role } from '../../platform/identity.ts';
+import { ROW_SCOPES } from '../../schema/permissions.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
 import type { ArchiveLoaders } from './loaders.ts';
@@ -61,8 +62,10 @@ export interface ArchiveContext extends ArchiveServices {
 
 export const hasRole = (p: Principal, ...roles: Role[]): boolean => roles.some((r) => p.roles.includes(r));
 
-/** Finance, archive and audit roles read every voucher and record's metadata; so do other subgraphs. */
-export const readsAllArchives = (p: Principal): boolean => p.kind === 'service' || hasRole(p, 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR');
+/** Roles that read every voucher and record's metadata, from the unified model (schema/permissions.ts). */
+export const readsAllArchives = (p: Principal): boolean => p.kind === 'service' || hasRole(p, ...ROW_SCOPES.Voucher.all);
+/** Roles that read the vouchers of their own department's claims. */
+export const readsDepartmentArchives = (p: Principal): boolean => hasRole(p, ...ROW_SCOPES.Voucher.department);
 
 /** Where records are kept, as the four-properties check compares it. */
 export const STORAGE_LOCATION = 'mongodb:archive_records';

@@ -3,13 +3,13 @@
 // department; other records only the finance, archive and audit roles.
 import type { QueryFilter } from 'mongoose';
 import type { Principal } from '../../platform/identity.ts';
-import { hasRole, readsAllArchives } from './context.ts';
+import { readsAllArchives, readsDepartmentArchives } from './context.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
 
 export function voucherScope(p: Principal): QueryFilter<VoucherDoc> {
   if (readsAllArchives(p)) return {};
   const or: QueryFilter<VoucherDoc>[] = [{ 'source.applicantId': p.sub }];
-  if (hasRole(p, 'MANAGER') && p.departmentId) or.push({ 'source.departmentId': p.departmentId });
+  if (readsDepartmentArchives(p) && p.departmentId) or.push({ 'source.departmentId': p.departmentId });
   return or.length === 1 ? or[0] : { $or: or };
 }
 

@@ -2,6 +2,7 @@
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/events.ts';
 import type { Principal, Role } from '../../platform/identity.ts';
+import { ROW_SCOPES } from '../../schema/permissions.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Connectors } from './connectors/index.ts';
 import type { OaLoaders } from './loaders.ts';
@@ -32,7 +33,9 @@ export interface OaContext extends OaServices {
 
 export const hasRole = (p: Principal, ...roles: Role[]): boolean => roles.some((r) => p.roles.includes(r));
 
-/** Roles that read every claim (DOMAIN.md); service identities (other subgraphs) read them too. */
-export const readsAllClaims = (p: Principal): boolean => p.kind === 'service' || hasRole(p, 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
+/** Roles that read every claim, from the unified model (schema/permissions.ts); service identities too. */
+export const readsAllClaims = (p: Principal): boolean => p.kind === 'service' || hasRole(p, ...ROW_SCOPES.ExpenseClaim.all);
+/** Roles that read the claims of their own department. */
+export const readsDepartmentClaims = (p: Principal): boolean => hasRole(p, ...ROW_SCOPES.ExpenseClaim.department);
 
 export const EXPENSE_ROUTE_KEY = 'expense-claim';

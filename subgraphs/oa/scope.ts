@@ -4,7 +4,7 @@
 import type { QueryFilter } from 'mongoose';
 import { toObjectIds } from '../../platform/ids.ts';
 import type { OaContext } from './context.ts';
-import { hasRole, readsAllClaims } from './context.ts';
+import { readsAllClaims, readsDepartmentClaims } from './context.ts';
 import type { ExpenseClaimDoc } from './models.ts';
 
 export type ClaimFilter = QueryFilter<ExpenseClaimDoc>;
@@ -14,7 +14,7 @@ export async function claimScope(ctx: Pick<OaContext, 'principal' | 'workflow'>)
   const p = ctx.principal;
   if (readsAllClaims(p)) return {};
   const or: ClaimFilter[] = [{ applicantId: p.sub }];
-  if (hasRole(p, 'MANAGER') && p.departmentId) or.push({ departmentId: p.departmentId });
+  if (readsDepartmentClaims(p) && p.departmentId) or.push({ departmentId: p.departmentId });
   const assigned = await ctx.workflow.subjectsAssignedTo('ExpenseClaim', p.sub);
   if (assigned.length) or.push({ _id: { $in: toObjectIds(assigned) } });
   return or.length === 1 ? or[0] : { $or: or };
