@@ -4,24 +4,10 @@ import { healthRoutes } from '../gateway/health.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
-import { ConfigError, loadConfig } from '../platform/config.ts';
 import { errorBody, json } from '../platform/apollo-http.ts';
-import { createLogger } from '../platform/logger.ts';
-import { onShutdown } from '../platform/shutdown.ts';
+import { runProcess } from './process.ts';
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`${err.message}\n`);
-  process.exit(1);
-}
-const logger = createLogger(config);
-for (const variable of config.developmentDefaults) logger.warn({ variable }, `${variable} is not set: using the public development default (refused in production)`);
-const lifecycle = onShutdown(logger, config.shutdownTimeoutMs);
-lifecycle.installSignalHandlers();
-try {
+await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   const gateway = await createGateway(config, logger, { oa: config.oaUrl, archive: config.archiveUrl }, config.supergraphPath ?? undefined);
   lifecycle.registerShutdown('gateway', () => gateway.stop());
   const health = healthRoutes({
@@ -49,8 +35,4 @@ try {
   });
   lifecycle.registerShutdown('http server', () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeIdleConnections(); }));
   logger.info({ port: config.port, oa: config.oaUrl, archive: config.archiveUrl }, 'gateway listening');
-} catch (err) {
-  logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'start-up failed');
-  const result = await lifecycle.shutdown('start-up failed');
-  process.exit(result.exitCode === 0 ? 1 : result.exitCode);
-}
+});

@@ -1,13 +1,11 @@
-// `npm start`: the all-in-one process: configuration, logging, the database (embedded unless MONGODB_URI),
-// the oa subgraph on OA_PORT, the archive subgraph on ARCHIVE_PORT, and an HTTP server with the health routes on PORT (the gateway comes with later
-// work and will be mounted here).
+// `npm start`: the all-in-one process: configuration, logging, the database (embedded unless MONGODB_URI), the oa
+// subgraph on OA_PORT, the archive subgraph on ARCHIVE_PORT, and on PORT the gateway (/graphql, /graphiql in
+// development, /metrics) with the health routes.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { healthRoutes } from '../gateway/health.ts';
-import { ConfigError, loadConfig, type Config } from '../platform/config.ts';
 import { connectDatabase, pingDatabase } from '../platform/database.ts';
-import { createLogger } from '../platform/logger.ts';
-import { onShutdown } from '../platform/shutdown.ts';
+import { runProcess } from './process.ts';
 import { oaOptions } from './oa-options.ts';
 import { startOaSubgraph } from '../subgraphs/oa/index.ts';
 import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
@@ -16,27 +14,7 @@ import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 
-function readConfig(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(1);
-  }
-}
-
-const config = readConfig();
-const logger = createLogger(config);
-for (const variable of config.developmentDefaults) {
-  logger.warn({ variable }, `${variable} is not set: using the public development default (refused in production)`);
-}
-
-const lifecycle = onShutdown(logger, config.shutdownTimeoutMs);
-// Installed first, so Ctrl-C during start-up still closes whatever has opened.
-lifecycle.installSignalHandlers();
-
-try {
+await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   const database = await connectDatabase(config, logger);
   lifecycle.registerShutdown('database', () => database.close());
 
@@ -91,13 +69,7 @@ try {
     },
     'listening',
   );
-} catch (err) {
-  // Expected start-up failures (port in use, database unreachable) are reported without a stack trace.
-  logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'start-up failed');
-  logger.debug({ err }, 'start-up failure detail');
-  const result = await lifecycle.shutdown('start-up failed');
-  process.exit(result.exitCode === 0 ? 1 : result.exitCode);
-}
+});
 
 function listen(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {

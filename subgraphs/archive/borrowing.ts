@@ -3,6 +3,8 @@
 // approves (archives are normally not lent outside the accounting function). An ARCHIVIST hands the record out
 // and takes it back; loans past their period are marked OVERDUE once. Every step is a domain event in the same
 // transaction as the change, and request, approval, hand-out and return are entries of the access log.
+import { oaModels } from '../oa/models.ts';
+import { oaDirectory } from '../oa/organisation.ts';
 import { Schema, Types, type ClientSession, type Connection, type Model } from 'mongoose';
 import { badInput, conflict, forbidden, notFound, parseDate } from '../../platform/graphql.ts';
 import type { Principal, Role } from '../../platform/identity.ts';
@@ -111,32 +113,13 @@ export function borrowingRoute(): { key: string; name: string; stages: StageDefi
 }
 
 /**
- * The organisation read from the OA's `departments` and `employees` collections. There is one organisation
- * and one database: the OA subgraph owns and writes these collections, the archive subgraph only reads them
- * (for approval routes and to check who someone is), so it goes through the driver without models of its own
- * and never writes.
+ * The organisation read from the OA's `departments` and `employees` collections. There is one organisation and
+ * one database: the OA subgraph owns and writes these collections, the archive subgraph only reads them (for
+ * approval routes and to check who someone is).
  */
 export function archiveDirectory(connection: Connection): Directory {
-  const collection = (name: 'departments' | 'employees') => {
-    if (!connection.db) throw new Error('archiveDirectory: the connection is not open');
-    return connection.db.collection(name);
-  };
-  const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
-  const department = async (id: string) => {
-    const oid = toObjectId(String(id));
-    return oid ? collection('departments').findOne({ _id: oid }, { projection: { managerId: 1, parentId: 1 } }) : null;
-  };
-  return {
-    managerOf: async (departmentId) => str((await department(departmentId))?.managerId),
-    parentOf: async (departmentId) => str((await department(departmentId))?.parentId),
-    departmentOf: async (employeeId) => {
-      const oid = toObjectId(String(employeeId));
-      const e = oid ? await collection('employees').findOne({ _id: oid }, { projection: { departmentId: 1 } }) : null;
-      return str(e?.departmentId);
-    },
-    employeesWithRole: async (role: Role) =>
-      (await collection('employees').find({ roles: role }, { projection: { _id: 1 } }).toArray()).map((e) => String(e._id)),
-  };
+  // The same read of the organisation the oa subgraph's workflow uses: one implementation, read-only here.
+  return oaDirectory({ models: oaModels(connection) });
 }
 
 const DAY_MS = 86_400_000;
