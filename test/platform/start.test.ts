@@ -26,6 +26,9 @@ interface Started {
   waitFor(predicate: (line: LogLine) => boolean, what: string): Promise<LogLine>;
 }
 
+/** Every process the tests start; whatever a failing test left running is killed afterwards. */
+const spawned: ChildProcess[] = [];
+
 function start(env: Record<string, string>): Started {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of CONFIG_VARIABLES) delete childEnv[name];
@@ -33,6 +36,7 @@ function start(env: Record<string, string>): Started {
   Object.assign(childEnv, { OA_PORT: '0', ARCHIVE_PORT: '0' }, env);
 
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawned.push(child);
   const lines: LogLine[] = [];
   let out = '';
   let err = '';
@@ -83,6 +87,7 @@ describe('npm start (embedded database)', () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'oa-start-'));
   });
   afterAll(async () => {
+    for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await rm(dataDir, { recursive: true, force: true });
   });
 
