@@ -29,7 +29,10 @@ export interface AuthOptions {
 
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
-export function createAuthenticator(opts: AuthOptions): (authorization: string | undefined | null) => Promise<Principal> {
+/** A verified caller, with when its token expires (subscriptions end then). */
+export type AuthenticatedPrincipal = Principal & { expiresAt: number };
+
+export function createAuthenticator(opts: AuthOptions): (authorization: string | undefined | null) => Promise<AuthenticatedPrincipal> {
   if (!opts.jwtSecret && !opts.jwksUrl) throw new Error('JWT_SECRET or JWT_JWKS_URL is required');
   const key: Uint8Array | JWTVerifyGetKey = opts.jwksUrl ? createRemoteJWKSet(new URL(opts.jwksUrl)) : new TextEncoder().encode(opts.jwtSecret);
   const algorithms = opts.jwksUrl ? ['RS256', 'ES256'] : ['HS256'];
@@ -72,6 +75,6 @@ export function createAuthenticator(opts: AuthOptions): (authorization: string |
     if (!claimed.every(isRole)) throw new AuthenticationError('the token names an unknown role');
     const entry = await lookup(sub);
     const roles = [...new Set<Role>([...(claimed as Role[]), ...(entry?.roles ?? [])])];
-    return { sub, roles, departmentId: entry?.departmentId ?? null, kind: entry ? 'user' : 'service' };
+    return { sub, roles, departmentId: entry?.departmentId ?? null, kind: entry ? 'user' : 'service', expiresAt: payload.exp! * 1000 };
   };
 }

@@ -1,22 +1,37 @@
-// The gateway assembled from configuration: authentication, the executable supergraph with permissions, HTTP.
+// The gateway assembled from configuration: authentication, the executable supergraph with permissions, HTTP,
+// and the syncEvents subscription over graphql-ws (/graphql) and graphql-sse (/graphql/stream).
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Config } from '../platform/config.ts';
+import type { EventBus } from '../platform/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createAuthenticator } from './auth.ts';
 import { oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { applyPermissions } from './permissions.ts';
 import { type GatewayServer, createGatewayServer } from './server.ts';
+import { SyncEventFeed } from './subscriptions/feed.ts';
+import { OperationRunner } from './subscriptions/operation.ts';
+import { sseRoute } from './subscriptions/sse.ts';
+import { SyncEventStreams } from './subscriptions/stream.ts';
+import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from './supergraph.ts';
 
 export const SUBGRAPH_TIMEOUT_MS = 10_000;
+
+export interface Gateway extends GatewayServer {
+  metrics: GatewayMetrics;
+  streams: SyncEventStreams;
+  /** Serves graphql-ws on the server's /graphql upgrades. */
+  attach(server: Server): WebSocketEndpoint;
+}
 
 /** `urls` overrides where subgraphs are reached (the all-in-one process knows the ports it picked). */
 export async function createGateway(
   config: Config,
   logger: Logger,
-  urls: { oa: string; archive: string },
-  supergraphPath?: string,
-): Promise<GatewayServer & { metrics: GatewayMetrics }> {
+  urls: { oa: string; archive: string; sync: string },
+  opts: { supergraphPath?: string; bus: EventBus; subscriptionPollMs?: number },
+): Promise<Gateway> {
   const metrics = new GatewayMetrics();
   const directory = oaDirectoryLookup({ oaUrl: urls.oa, internalSecret: config.internalSecret, timeoutMs: SUBGRAPH_TIMEOUT_MS });
   const authenticate = createAuthenticator({
@@ -28,20 +43,39 @@ export async function createGateway(
   });
   const schema = applyPermissions(
     buildSupergraphSchema({
-      supergraphSdl: loadSupergraphSdl(supergraphPath),
+      supergraphSdl: loadSupergraphSdl(opts.supergraphPath),
       urls,
       internalSecret: config.internalSecret,
       timeoutMs: SUBGRAPH_TIMEOUT_MS,
       fetchFor: (subgraph) => metrics.timedFetch(subgraph),
     }),
   );
-  const server = await createGatewayServer({
-    schema,
-    authenticate: (h) => authenticate(h),
-    directory,
-    logger: logger.child({ component: 'gateway' }),
-    production: config.nodeEnv === 'production',
+  const production = config.nodeEnv === 'production';
+  const gatewayLogger = logger.child({ component: 'gateway' });
+  const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics });
+  const feed = new SyncEventFeed(opts.bus);
+  const streams = new SyncEventStreams({ schema, feed, logger: gatewayLogger, pollMs: opts.subscriptionPollMs });
+  metrics.trackSubscriptions(() => streams.open);
+  const runner = new OperationRunner({ schema, streams, logger: gatewayLogger, production });
+  const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger });
+  const sockets: WebSocketEndpoint[] = [];
+  return {
+    ...server,
     metrics,
-  });
-  return { ...server, metrics };
+    streams,
+    async handle(req: IncomingMessage, res: ServerResponse) {
+      return (await sse(req, res)) || server.handle(req, res);
+    },
+    attach(httpServer) {
+      const endpoint = attachWebSocket(httpServer, { runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger });
+      sockets.push(endpoint);
+      return endpoint;
+    },
+    async stop() {
+      feed.close();
+      streams.closeAll();
+      await Promise.all(sockets.map((s) => s.close()));
+      await server.stop();
+    },
+  };
 }

@@ -2,7 +2,7 @@
 // of each subgraph call. Served as text at /metrics.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -23,8 +23,26 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** Registries of other parts in the same process (the sync subgraph in `npm start`), served with these. */
+  private readonly merged: Registry[] = [];
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  trackSubscriptions(open: () => number): void {
+    new Gauge({
+      name: 'gateway_subscriptions_open',
+      help: 'syncEvents subscriptions open on this instance (WebSocket and SSE)',
+      registers: [this.registry],
+      collect() {
+        this.set(open());
+      },
+    });
+  }
+
+  merge(registry: Registry): void {
+    this.merged.push(registry);
   }
 
   /** An Apollo plugin counting requests and errors and timing them, labelled by operation name. */
@@ -63,8 +81,9 @@ export class GatewayMetrics {
   /** Handles GET /metrics; answers false for other paths. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     if ((req.url ?? '').split('?', 1)[0] !== '/metrics') return false;
-    const body = await this.registry.metrics();
-    res.writeHead(200, { 'content-type': this.registry.contentType, 'cache-control': 'no-store' });
+    const registry = this.merged.length ? Registry.merge([this.registry, ...this.merged]) : this.registry;
+    const body = await registry.metrics();
+    res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
     res.end(body);
     return true;
   }

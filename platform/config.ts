@@ -43,6 +43,18 @@ export interface Config {
   readonly syncUrl: string;
   readonly redisUrl: string | undefined;
   readonly webhookAllowPrivateTargets: boolean;
+  /** Sync: attempts before a job is DEAD; first retry delay and its cap (doubling, with jitter). */
+  readonly syncMaxAttempts: number;
+  readonly syncRetryBaseMs: number;
+  readonly syncRetryMaxMs: number;
+  /** How often the sync pipeline reads the event log (in-process appends wake it sooner). */
+  readonly syncPollMs: number;
+  /** Scheduled reconciliation of the current and previous period; 0 turns it off. */
+  readonly reconcileIntervalMs: number;
+  /** Claims approved more recently than this are not yet counted as missing their voucher. */
+  readonly reconcileGraceMs: number;
+  readonly webhookMaxAttempts: number;
+  readonly webhookTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   /** Claims above this amount, in fen, also need a FINANCE_DIRECTOR. */
   readonly expenseApprovalThresholdFen: number;
@@ -272,6 +284,14 @@ const envSchema = z.object({
   SYNC_URL: url(['http:', 'https:'], 'an http(s) URL'),
   REDIS_URL: url(['redis:', 'rediss:'], 'a Redis URL'),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: boolean(false),
+  SYNC_MAX_ATTEMPTS: integer(1, 100, 8),
+  SYNC_RETRY_BASE_MS: integer(10, 3_600_000, 1000),
+  SYNC_RETRY_MAX_MS: integer(10, 86_400_000, 300_000),
+  SYNC_POLL_MS: integer(10, 60_000, 200),
+  RECONCILE_INTERVAL_MS: integer(0, 86_400_000 * 7, 3_600_000),
+  RECONCILE_GRACE_MS: integer(0, 86_400_000, 600_000),
+  WEBHOOK_MAX_ATTEMPTS: integer(1, 100, 8),
+  WEBHOOK_TIMEOUT_MS: integer(100, 120_000, 10_000),
   SHUTDOWN_TIMEOUT_MS: integer(1, 600_000, 10_000),
   EXPENSE_APPROVAL_THRESHOLD: money('5000.00'),
   BUSINESS_TIMEZONE: timeZone('Asia/Shanghai'),
@@ -375,6 +395,14 @@ export function loadConfig(env: EnvInput = process.env): Config {
     syncUrl: v.SYNC_URL ?? localUrl(v.SYNC_PORT),
     redisUrl: v.REDIS_URL,
     webhookAllowPrivateTargets: v.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+    syncMaxAttempts: v.SYNC_MAX_ATTEMPTS,
+    syncRetryBaseMs: v.SYNC_RETRY_BASE_MS,
+    syncRetryMaxMs: v.SYNC_RETRY_MAX_MS,
+    syncPollMs: v.SYNC_POLL_MS,
+    reconcileIntervalMs: v.RECONCILE_INTERVAL_MS,
+    reconcileGraceMs: v.RECONCILE_GRACE_MS,
+    webhookMaxAttempts: v.WEBHOOK_MAX_ATTEMPTS,
+    webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     expenseApprovalThresholdFen: v.EXPENSE_APPROVAL_THRESHOLD,
     businessTimeZone: v.BUSINESS_TIMEZONE,

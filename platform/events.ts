@@ -2,6 +2,7 @@
 // same transaction as the change itself, so both are stored or neither is. Events carry a gap-free sequence
 // drawn from a counter in that same transaction: consumers (the sync subgraph) read them in order and
 // remember the last sequence they processed.
+import { EventEmitter } from 'node:events';
 import type { ClientSession, Connection, Model } from 'mongoose';
 import { Schema } from 'mongoose';
 
@@ -19,6 +20,14 @@ export interface DomainEvent {
   actor: string;
   payload: Record<string, unknown>;
 }
+
+/**
+ * Rings once a transaction that appended events has ended (committed or not), so that consumers in the same
+ * process (the sync pipeline) read the log at once instead of at their next poll. Consumers in other processes
+ * poll; this is a shortcut, never the only path.
+ */
+export const localAppends = new EventEmitter().setMaxListeners(0);
+const ringing = new WeakSet<ClientSession>();
 
 interface CounterDoc {
   _id: string;
@@ -68,6 +77,10 @@ export class EventLog {
       payload: event.payload ?? {},
     };
     await this.events.create([doc], { session });
+    if (!ringing.has(session)) {
+      ringing.add(session);
+      session.once('ended', () => localAppends.emit('appended'));
+    }
     return doc;
   }
 

@@ -29,6 +29,10 @@ const rolesOrService = (...r: Role[]): FieldRule => ({ kind: 'roles', roles: r, 
 
 /** Finance, archive and audit: the readers of archive-wide reports and checks. */
 const ARCHIVE_READERS: Role[] = ['ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR'];
+/** Who watches the sync (jobs, status): ADMIN runs the integration (DOMAIN.md: system status), AUDITOR reads. */
+const SYNC_OPERATORS: Role[] = ['ADMIN', 'AUDITOR'];
+/** Who reconciles a period: operations and the finance side that owns the books, audit reads. */
+const RECONCILERS: Role[] = ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'];
 
 export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   Query: {
@@ -42,6 +46,12 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       recordsDueForAppraisal: roles('ARCHIVIST', 'AUDITOR'),
       accessLog: roles('ARCHIVIST', 'AUDITOR'),
       verifyAccessLog: roles('ARCHIVIST', 'AUDITOR'),
+      // Sync events are row-scoped by the sync subgraph (ROW_SCOPES.SyncEvent); operations are role-gated.
+      syncJobs: roles(...SYNC_OPERATORS),
+      syncStatus: roles(...SYNC_OPERATORS),
+      reconciliations: roles(...RECONCILERS),
+      webhooks: roles('ADMIN'),
+      webhookDeliveries: roles('ADMIN'),
     },
   },
   Mutation: {
@@ -66,8 +76,15 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       proposeDestruction: roles('ARCHIVIST'),
       cancelDestruction: roles('ARCHIVIST'),
       fileDestructionRegister: roles('ARCHIVIST'),
+      retrySyncJob: roles('ADMIN'),
+      reconcile: roles(...RECONCILERS),
+      registerWebhook: roles('ADMIN'),
+      setWebhookActive: roles('ADMIN'),
+      replayWebhookDelivery: roles('ADMIN'),
     },
   },
+  // Delivered by the gateway from Query.syncEvents, under the same rules.
+  Subscription: { '*': authenticated },
   Employee: {
     '*': authenticated,
     fields: {
@@ -119,6 +136,13 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   DestructionRegister: { '*': authenticated },
   DestructionRegisterEdge: { '*': authenticated },
   DestructionRegisterConnection: { '*': authenticated },
+  SyncEvent: { '*': authenticated },
+  SyncJob: { '*': roles(...SYNC_OPERATORS) },
+  SyncStatus: { '*': roles(...SYNC_OPERATORS) },
+  Reconciliation: { '*': roles(...RECONCILERS) },
+  ReconciliationDifference: { '*': roles(...RECONCILERS) },
+  Webhook: { '*': roles('ADMIN') },
+  WebhookDelivery: { '*': roles('ADMIN') },
 };
 
 /**
@@ -130,12 +154,16 @@ export interface RowScope {
   department: readonly Role[];
 }
 
-export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRecord', RowScope>> = {
+export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRecord' | 'SyncEvent', RowScope>> = {
   // EMPLOYEE: own claims; MANAGER: the department's; finance and audit: all (DOMAIN.md, Roles).
   ExpenseClaim: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'], department: ['MANAGER'] },
   // Vouchers and their records also for the ARCHIVIST, who keeps them.
   Voucher: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
   ArchiveRecord: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
+  // Sync events of a claim: whoever may read the claim or its voucher, and ADMIN, who runs the integration and
+  // sees that events flow (ids and numbers only: the claim itself still resolves under the claim's own scope).
+  // Events without a claim (other filings, reconciliation) only for the `all` roles.
+  SyncEvent: { all: ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
 };
 
 /** The rule for a field, or undefined: the gateway then denies it. */

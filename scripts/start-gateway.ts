@@ -1,17 +1,25 @@
-// `npm run start:gateway`: the gateway alone, for production layouts (PORT, default 4000; OA_URL, ARCHIVE_URL).
+// `npm run start:gateway`: the gateway alone, for production layouts (PORT, default 4000; OA_URL, ARCHIVE_URL,
+// SYNC_URL; REDIS_URL so that subscribers here hear of events the sync instances publish).
 import { createServer } from 'node:http';
 import { healthRoutes } from '../gateway/health.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
 import { errorBody, json } from '../platform/apollo-http.ts';
+import { createEventBus } from '../platform/event-bus.ts';
 import { runProcess } from './process.ts';
 
 await runProcess(undefined, async ({ config, logger, lifecycle }) => {
-  const gateway = await createGateway(config, logger, { oa: config.oaUrl, archive: config.archiveUrl }, config.supergraphPath ?? undefined);
-  lifecycle.registerShutdown('gateway', () => gateway.stop());
+  if (!config.redisUrl) logger.warn('REDIS_URL is not set: subscribers learn of new events only by polling the sync subgraph (every few seconds)');
+  const bus = createEventBus(config.redisUrl, logger);
+  lifecycle.registerShutdown('event bus', () => bus.close());
+  const gateway = await createGateway(config, logger, { oa: config.oaUrl, archive: config.archiveUrl, sync: config.syncUrl }, { supergraphPath: config.supergraphPath ?? undefined, bus });
   const health = healthRoutes({
-    checks: { oa: subgraphReachable(config.oaUrl, config.internalSecret, 2000), archive: subgraphReachable(config.archiveUrl, config.internalSecret, 2000) },
+    checks: {
+      oa: subgraphReachable(config.oaUrl, config.internalSecret, 2000),
+      archive: subgraphReachable(config.archiveUrl, config.internalSecret, 2000),
+      sync: subgraphReachable(config.syncUrl, config.internalSecret, 2000),
+    },
     draining: () => lifecycle.shuttingDown,
     logger,
   });
@@ -29,10 +37,12 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
         else res.end();
       });
   });
+  gateway.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, () => resolve());
   });
   lifecycle.registerShutdown('http server', () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeIdleConnections(); }));
-  logger.info({ port: config.port, oa: config.oaUrl, archive: config.archiveUrl }, 'gateway listening');
+  lifecycle.registerShutdown('gateway', () => gateway.stop());
+  logger.info({ port: config.port, oa: config.oaUrl, archive: config.archiveUrl, sync: config.syncUrl, events: bus.kind }, 'gateway listening');
 });

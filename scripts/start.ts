@@ -1,6 +1,7 @@
 // `npm start`: the all-in-one process: configuration, logging, the database (embedded unless MONGODB_URI), the oa
-// subgraph on OA_PORT, the archive subgraph on ARCHIVE_PORT, and on PORT the gateway (/graphql, /graphiql in
-// development, /metrics) with the health routes.
+// subgraph on OA_PORT, the archive subgraph on ARCHIVE_PORT, the sync subgraph with its pipeline and webhooks on
+// SYNC_PORT, and on PORT the gateway (/graphql over HTTP and graphql-ws, /graphql/stream over SSE, /graphiql in
+// development, /metrics) with the health routes. Events fan out in-process, or through Redis with REDIS_URL.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { healthRoutes } from '../gateway/health.ts';
@@ -13,6 +14,9 @@ import { archiveOptions } from './archive-options.ts';
 import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
+import { createEventBus } from '../platform/event-bus.ts';
+import { startSyncSubgraph } from '../subgraphs/sync/index.ts';
+import { syncOptions } from './sync-options.ts';
 
 await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   const database = await connectDatabase(config, logger);
@@ -22,18 +26,23 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   lifecycle.registerShutdown('oa subgraph', () => oa.close());
   const archive = await startArchiveSubgraph({ ...archiveOptions(config, logger, database.connection), port: config.archivePort, overdueIntervalMs: config.escalationIntervalMs });
   lifecycle.registerShutdown('archive subgraph', () => archive.close());
+  const bus = createEventBus(config.redisUrl, logger);
+  lifecycle.registerShutdown('event bus', () => bus.close());
+  const sync = await startSyncSubgraph({ ...syncOptions(config, logger, database.connection, { oa: oa.url, archive: archive.url }, bus), port: config.syncPort });
+  lifecycle.registerShutdown('sync subgraph', () => sync.close());
 
   const health = healthRoutes({
     checks: {
       database: pingDatabase(database.connection),
       oa: subgraphReachable(oa.url, config.internalSecret, 2000),
       archive: subgraphReachable(archive.url, config.internalSecret, 2000),
+      sync: subgraphReachable(sync.url, config.internalSecret, 2000),
     },
     draining: () => lifecycle.shuttingDown,
     logger,
   });
-  const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url }, config.supergraphPath ?? undefined);
-  lifecycle.registerShutdown('gateway', () => gateway.stop());
+  const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { supergraphPath: config.supergraphPath ?? undefined, bus });
+  gateway.metrics.merge(sync.metrics.registry);
   // The IDE only in development; production has neither it nor introspection.
   const ide = config.nodeEnv === 'production' ? null : ideRoutes();
   const server = createServer((req, res) => {
@@ -53,8 +62,11 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
     res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
+  gateway.attach(server);
   await listen(server, config.port);
   lifecycle.registerShutdown('http server', () => closeServer(server));
+  // Stopped before the HTTP server closes (shutdown runs in reverse): open WebSocket and SSE streams end first.
+  lifecycle.registerShutdown('gateway', () => gateway.stop());
 
   const { port } = server.address() as AddressInfo;
   logger.info(
@@ -65,6 +77,8 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
       databaseUri: database.uri,
       oa: oa.url,
       archive: archive.url,
+      sync: sync.url,
+      events: bus.kind,
       ...(database.dataDir === undefined ? {} : { dataDir: database.dataDir }),
     },
     'listening',

@@ -93,17 +93,28 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
   if (draft.correctsId) {
     await ctx.models.ArchiveRecord.updateOne({ _id: draft.correctsId }, { $set: { correctedById: doc._id.toHexString() } }, { session });
   }
+  // A voucher's record is part of its claim's story: the event names the claim, and carries whose claim it is so
+  // that subscribers are scoped as claim readers are.
+  const source = record.voucherId ? await voucherSource(ctx, session, record.voucherId) : null;
   await ctx.events.append(session, {
     type: 'ARCHIVE_FILED',
-    subject: record.voucherId ? { type: 'ExpenseClaim', id: (await voucherClaimId(ctx, session, record.voucherId)) ?? '' } : { type: 'ArchiveRecord', id: doc._id.toHexString() },
+    subject: source ? { type: 'ExpenseClaim', id: source.claimId } : { type: 'ArchiveRecord', id: doc._id.toHexString() },
     actor: ctx.principal.sub,
-    payload: { archiveRecordId: doc._id.toHexString(), archiveNo, kind: draft.kind, voucherId: record.voucherId, fiscalYear: draft.fiscalYear },
+    payload: {
+      archiveRecordId: doc._id.toHexString(),
+      archiveNo,
+      kind: draft.kind,
+      voucherId: record.voucherId,
+      fiscalYear: draft.fiscalYear,
+      ...(source ? { claimId: source.claimId, claimNo: source.claimNo, applicantId: source.applicantId, departmentId: source.departmentId } : {}),
+    },
   });
   return stored;
 }
 
-async function voucherClaimId(ctx: ArchiveContext, session: ClientSession, voucherId: string): Promise<string | null> {
-  return (await ctx.models.Voucher.findById(voucherId, { claimId: 1 }, { session }).lean<Pick<VoucherDoc, 'claimId'>>())?.claimId ?? null;
+async function voucherSource(ctx: ArchiveContext, session: ClientSession, voucherId: string): Promise<{ claimId: string; claimNo: string; applicantId: string; departmentId: string } | null> {
+  const v = await ctx.models.Voucher.findById(voucherId, { claimId: 1, claimNo: 1, source: 1 }, { session }).lean<Pick<VoucherDoc, 'claimId' | 'claimNo' | 'source'>>();
+  return v ? { claimId: v.claimId, claimNo: v.claimNo, applicantId: v.source.applicantId, departmentId: v.source.departmentId } : null;
 }
 
 /** The content of a filed voucher: the voucher with its source claim metadata, in canonical JSON. */

@@ -109,7 +109,15 @@ export async function generateVoucher(ctx: ArchiveContext, claim: ApprovedClaim)
         type: 'VOUCHER_CREATED',
         subject: { type: 'ExpenseClaim', id: claim.claimId },
         actor: ctx.principal.sub,
-        payload: { voucherId: created._id.toHexString(), voucherNo: created.voucherNo, claimId: claim.claimId, claimNo: claim.claimNo, total: formatMoney(claim.total) },
+        payload: {
+          voucherId: created._id.toHexString(),
+          voucherNo: created.voucherNo,
+          claimId: claim.claimId,
+          claimNo: claim.claimNo,
+          applicantId: claim.applicantId,
+          departmentId: claim.departmentId,
+          total: formatMoney(claim.total),
+        },
       });
     });
   } catch (err) {

@@ -1,0 +1,89 @@
+// What both subscription transports do with an incoming operation before running it: parse, validate against
+// the permission-guarded supergraph with the same limits as HTTP (and no introspection in production), and
+// run queries and mutations as HTTP would, with errors stripped of internals.
+import {
+  type DocumentNode,
+  type FormattedExecutionResult,
+  type GraphQLSchema,
+  GraphQLError,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  OperationTypeNode,
+  type OperationDefinitionNode,
+  execute,
+  parse,
+  specifiedRules,
+  validate,
+} from 'graphql';
+import { publicError } from '../../platform/apollo-http.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { DEFAULT_LIMITS, type Limits, limitsRule } from '../limits.ts';
+import type { SubscriberContext, SyncEventStreams } from './stream.ts';
+
+export const MAX_QUERY_LENGTH = 100_000;
+
+export interface OperationRunnerOptions {
+  schema: GraphQLSchema;
+  streams: SyncEventStreams;
+  logger: Logger;
+  production: boolean;
+  limits?: Limits;
+}
+
+export interface IncomingOperation {
+  query: unknown;
+  variables?: unknown;
+  operationName?: unknown;
+}
+
+export type Prepared =
+  | { ok: true; document: DocumentNode; variables: Record<string, unknown> | null; operationName: string | null; subscription: boolean }
+  | { ok: false; errors: FormattedExecutionResult['errors'] & object };
+
+export class OperationRunner {
+  private readonly rules;
+
+  constructor(private readonly opts: OperationRunnerOptions) {
+    this.rules = [...specifiedRules, limitsRule(opts.limits ?? DEFAULT_LIMITS), ...(opts.production ? [NoSchemaIntrospectionCustomRule] : [])];
+  }
+
+  prepare(input: IncomingOperation): Prepared {
+    const bad = (message: string, code = 'BAD_USER_INPUT') => ({ ok: false as const, errors: [{ message, extensions: { code } }] });
+    if (typeof input.query !== 'string' || input.query.length === 0) return bad('query must be a non-empty string');
+    if (input.query.length > MAX_QUERY_LENGTH) return bad(`query must be at most ${MAX_QUERY_LENGTH} characters`);
+    if (input.variables != null && (typeof input.variables !== 'object' || Array.isArray(input.variables))) return bad('variables must be an object');
+    if (input.operationName != null && typeof input.operationName !== 'string') return bad('operationName must be a string');
+    let document: DocumentNode;
+    try {
+      document = parse(input.query, { maxTokens: 10_000 });
+    } catch (err) {
+      return bad(err instanceof GraphQLError ? err.message : 'Syntax error', 'GRAPHQL_PARSE_FAILED');
+    }
+    const errors = validate(this.opts.schema, document, this.rules);
+    if (errors.length) return { ok: false, errors: errors.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: String(e.extensions.code ?? 'GRAPHQL_VALIDATION_FAILED') } })) };
+    const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    const operationName = (input.operationName as string | null | undefined) ?? null;
+    const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
+    if (!op) return bad(operationName ? `Unknown operation ${operationName}` : 'Name the operation to run (operationName)');
+    return { ok: true, document, variables: (input.variables as Record<string, unknown> | null | undefined) ?? null, operationName, subscription: op.operation === OperationTypeNode.SUBSCRIPTION };
+  }
+
+  /** A query or mutation sent over a subscription transport: executed once, as over HTTP. */
+  async executeOnce(p: Extract<Prepared, { ok: true }>, context: SubscriberContext): Promise<FormattedExecutionResult> {
+    const result = await execute({
+      schema: this.opts.schema,
+      document: p.document,
+      variableValues: p.variables,
+      operationName: p.operationName,
+      contextValue: { principal: context.principal, directory: context.directory },
+    });
+    return {
+      ...(result.data !== undefined ? { data: result.data } : {}),
+      ...(result.errors?.length ? { errors: result.errors.map((e) => publicError(e.toJSON(), e, (err) => this.opts.logger.error({ err }, 'unexpected error over a subscription transport'))) } : {}),
+    };
+  }
+
+  stream(p: Extract<Prepared, { ok: true }>, context: SubscriberContext, beforeYield?: () => Promise<void>): AsyncGenerator<FormattedExecutionResult> {
+    return this.opts.streams.stream({ document: p.document, variableValues: p.variables, operationName: p.operationName, context, beforeYield });
+  }
+}

@@ -1,0 +1,69 @@
+// graphql-sse (distinct connections mode) on /graphql/stream: the token in the Authorization header, 401 without
+// a valid one. Each event is written only once the previous one has left the response's buffer, so a slow
+// reader holds at most one page of events in the gateway. When the token expires the stream sends an
+// UNAUTHENTICATED error and completes.
+import { once } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHandler } from 'graphql-sse/lib/use/http';
+import type { Principal } from '../../platform/identity.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { errorBody, json } from '../../platform/apollo-http.ts';
+import { AuthenticationError, type DirectoryLookup } from '../auth.ts';
+import type { OperationRunner } from './operation.ts';
+import type { SubscriberContext } from './stream.ts';
+
+export interface SseOptions {
+  runner: OperationRunner;
+  authenticate: (authorization: string | undefined) => Promise<Principal & { expiresAt?: number }>;
+  directory: DirectoryLookup;
+  logger: Logger;
+  path?: string;
+}
+
+export type SseRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+export function sseRoute(opts: SseOptions): SseRoute {
+  const path = opts.path ?? '/graphql/stream';
+  const contexts = new WeakMap<IncomingMessage, SubscriberContext>();
+  const handler = createHandler({
+    // Authentication already happened (below); an empty token means "no reservation": distinct connections.
+    authenticate: () => '',
+    onSubscribe: async (req, params) => {
+      const context = contexts.get(req.raw)!;
+      const res = req.context.res;
+      const prepared = opts.runner.prepare(params);
+      if (!prepared.ok) return [JSON.stringify({ errors: prepared.errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
+      if (!prepared.subscription) return (await opts.runner.executeOnce(prepared, context)) as never;
+      const drained = async () => {
+        if (res.writableNeedDrain) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      };
+      return opts.runner.stream(prepared, context, drained) as never;
+    },
+  });
+
+  return async (req, res) => {
+    if ((req.url ?? '').split('?', 1)[0] !== path) return false;
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      // Single-connection mode (PUT reservations) is not offered: every stream is its own authenticated request.
+      res.setHeader('allow', 'GET, POST');
+      json(res, 405, errorBody('Use GET or POST with Accept: text/event-stream', 'BAD_USER_INPUT'));
+      return true;
+    }
+    let principal: Principal & { expiresAt?: number };
+    try {
+      principal = await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) {
+        opts.logger.error({ err }, 'authentication failed unexpectedly');
+        json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
+        return true;
+      }
+      json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
+      return true;
+    }
+    const { expiresAt, ...identity } = principal;
+    contexts.set(req, { principal: identity, directory: opts.directory, expiresAt });
+    await handler(req, res);
+    return true;
+  };
+}

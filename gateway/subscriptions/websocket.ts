@@ -1,0 +1,152 @@
+// graphql-ws on /graphql. The client's token comes in connection_init ({ "authorization": "Bearer …" }, or
+// { "token": "…" }); without a valid one the socket closes with 4401. When the token expires the socket closes
+// with 4401 "Token expired"; the client reconnects with a fresh token and `after` set to the last seq it got.
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FormattedExecutionResult } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Principal } from '../../platform/identity.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { AuthenticationError, type DirectoryLookup } from '../auth.ts';
+import type { OperationRunner } from './operation.ts';
+import type { SubscriberContext } from './stream.ts';
+
+export const TOKEN_EXPIRED = 4401;
+/** Operations one connection may have open at once. */
+export const MAX_OPERATIONS_PER_CONNECTION = 100;
+
+export interface WebSocketOptions {
+  runner: OperationRunner;
+  authenticate: (authorization: string | undefined) => Promise<Principal & { expiresAt?: number }>;
+  directory: DirectoryLookup;
+  logger: Logger;
+  path?: string;
+}
+
+interface Connection {
+  context: SubscriberContext;
+  expiry?: NodeJS.Timeout;
+  operations: number;
+}
+
+export interface WebSocketEndpoint {
+  /** Connections open now. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketEndpoint {
+  const path = opts.path ?? '/graphql';
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if ((req.url ?? '').split('?', 1)[0] !== path) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+  const connections = new WeakMap<WebSocket, Connection>();
+
+  const closeWith = (socket: WebSocket, code: number, reason: string) => {
+    if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
+  };
+
+  const disposable = useServer(
+    {
+      connectionInitWaitTimeout: 10_000,
+      onConnect: async (ctx) => {
+        const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
+        const authorization =
+          typeof params.authorization === 'string' ? params.authorization : typeof params.Authorization === 'string' ? params.Authorization : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
+        let principal: Principal & { expiresAt?: number };
+        try {
+          principal = await opts.authenticate(authorization);
+        } catch (err) {
+          if (!(err instanceof AuthenticationError)) opts.logger.error({ err }, 'authentication failed unexpectedly');
+          closeWith(ctx.extra.socket, CloseCode.Unauthorized, err instanceof AuthenticationError ? `Unauthenticated: ${err.message}` : 'Authentication is unavailable');
+          return false;
+        }
+        const { expiresAt, ...identity } = principal;
+        const connection: Connection = { context: { principal: identity, directory: opts.directory, expiresAt }, operations: 0 };
+        if (expiresAt !== undefined) {
+          connection.expiry = setTimeout(() => closeWith(ctx.extra.socket, TOKEN_EXPIRED, 'Token expired'), Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)));
+        }
+        connections.set(ctx.extra.socket, connection);
+        return true;
+      },
+      onDisconnect: (ctx) => clearTimeout(connections.get(ctx.extra.socket)?.expiry),
+      onClose: (ctx) => clearTimeout(connections.get(ctx.extra.socket)?.expiry),
+      onSubscribe: (ctx, _id, payload) => {
+        const connection = connections.get(ctx.extra.socket)!;
+        const prepared = opts.runner.prepare(payload);
+        if (!prepared.ok) return prepared.errors as never;
+        if (connection.operations >= MAX_OPERATIONS_PER_CONNECTION) {
+          return [{ message: `At most ${MAX_OPERATIONS_PER_CONNECTION} operations per connection`, extensions: { code: 'BAD_USER_INPUT' } }] as never;
+        }
+        connection.operations++;
+        // Passed through graphql-ws to execute/subscribe below.
+        return { schema: undefined as never, document: prepared.document, variableValues: prepared.variables, operationName: prepared.operationName, contextValue: { connection, prepared } };
+      },
+      execute: (args) => {
+        const { connection, prepared } = args.contextValue as { connection: Connection; prepared: Parameters<OperationRunner['executeOnce']>[0] };
+        return opts.runner.executeOnce(prepared, connection.context).finally(() => connection.operations--) as never;
+      },
+      subscribe: (args) => {
+        const { connection, prepared } = args.contextValue as { connection: Connection; prepared: Parameters<OperationRunner['stream']>[0] };
+        return countDown(opts.runner.stream(prepared, connection.context), () => connection.operations--) as never;
+      },
+    },
+    wss,
+  );
+
+  return {
+    get connections() {
+      return wss.clients.size;
+    },
+    close: async () => {
+      server.off('upgrade', onUpgrade);
+      await disposable.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * Calls `done` once when the stream ends, however it ends. A plain wrapper rather than a generator: a generator's
+ * return() would wait for a pending next(), and a waiting subscriber must end at once.
+ */
+function countDown(stream: AsyncGenerator<FormattedExecutionResult>, done: () => void): AsyncGenerator<FormattedExecutionResult> {
+  let finished = false;
+  const finish = () => {
+    if (!finished) {
+      finished = true;
+      done();
+    }
+  };
+  const wrapper: AsyncGenerator<FormattedExecutionResult> = {
+    async next() {
+      const r = await stream.next();
+      if (r.done) finish();
+      return r;
+    },
+    async return(value) {
+      try {
+        return await stream.return(value);
+      } finally {
+        finish();
+      }
+    },
+    async throw(err) {
+      try {
+        return await stream.throw(err);
+      } finally {
+        finish();
+      }
+    },
+    [Symbol.asyncIterator]: () => wrapper,
+  };
+  return wrapper;
+}

@@ -1,0 +1,30 @@
+// How a process builds the sync subgraph's options from the configuration.
+import type { Connection } from 'mongoose';
+import type { Config } from '../platform/config.ts';
+import type { EventBus } from '../platform/event-bus.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { SyncSubgraphOptions } from '../subgraphs/sync/index.ts';
+
+export function syncOptions(config: Config, logger: Logger, connection: Connection, urls: { oa: string; archive: string }, bus: EventBus): SyncSubgraphOptions {
+  return {
+    connection,
+    logger: logger.child({ subgraph: 'sync' }),
+    internalSecret: config.internalSecret,
+    production: config.nodeEnv === 'production',
+    oaUrl: urls.oa,
+    archiveUrl: urls.archive,
+    bus,
+    settings: {
+      maxAttempts: config.syncMaxAttempts,
+      retryBaseMs: config.syncRetryBaseMs,
+      retryMaxMs: config.syncRetryMaxMs,
+      pollMs: config.syncPollMs,
+      reconcileIntervalMs: config.reconcileIntervalMs,
+      reconcileGraceMs: config.reconcileGraceMs,
+      timeZone: config.businessTimeZone,
+      webhookMaxAttempts: config.webhookMaxAttempts,
+      webhookTimeoutMs: config.webhookTimeoutMs,
+      webhookAllowPrivateTargets: config.webhookAllowPrivateTargets,
+    },
+  };
+}

@@ -1,0 +1,42 @@
+// What every sync resolver receives for one request.
+import type { Connection } from 'mongoose';
+import type { EventLog } from '../../platform/events.ts';
+import { forbidden } from '../../platform/graphql.ts';
+import type { Principal, Role } from '../../platform/identity.ts';
+import { ROW_SCOPES } from '../../schema/permissions.ts';
+import type { SyncModels } from './models.ts';
+import type { SyncPipeline } from './pipeline.ts';
+import type { ReconcileOptions } from './reconcile.ts';
+import type { WebhookService } from './webhooks/service.ts';
+
+export interface SyncServices {
+  connection: Connection;
+  models: SyncModels;
+  events: EventLog;
+  pipeline: SyncPipeline;
+  webhooks: WebhookService;
+  reconcile: Omit<ReconcileOptions, 'now'>;
+}
+
+export interface SyncContext extends SyncServices {
+  principal: Principal;
+}
+
+const hasRole = (p: Principal, roles: readonly Role[]) => p.roles.some((r) => roles.includes(r));
+
+/** Defence in depth: the gateway's shield already checked the role; a request signed otherwise stops here too. */
+export function requireRole(ctx: SyncContext, ...roles: Role[]): void {
+  if (!hasRole(ctx.principal, roles)) throw forbidden();
+}
+
+/**
+ * The row scope of sync events (ROW_SCOPES.SyncEvent) as a filter on the event log: all events for the `all`
+ * roles and services; otherwise the events of one's own claims and, for a MANAGER, of the department's.
+ */
+export function eventScope(p: Principal): Record<string, unknown> {
+  const scope = ROW_SCOPES.SyncEvent;
+  if (p.kind === 'service' || hasRole(p, scope.all)) return {};
+  const or: Record<string, unknown>[] = [{ 'subject.type': 'ExpenseClaim', 'payload.applicantId': p.sub }];
+  if (p.departmentId && hasRole(p, scope.department)) or.push({ 'subject.type': 'ExpenseClaim', 'payload.departmentId': p.departmentId });
+  return or.length === 1 ? or[0] : { $or: or };
+}

@@ -1,0 +1,125 @@
+// The sync subgraph's own collections: jobs (one per approved claim, the unique key that makes consumption
+// idempotent), the pipeline's durable position in the event log, and reconciliation runs.
+import type { Connection, Model, Types } from 'mongoose';
+import { Schema } from 'mongoose';
+
+export type SyncJobStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'DEAD';
+
+export interface SyncJobDoc {
+  _id: Types.ObjectId;
+  claimId: string;
+  claimNo: string;
+  applicantId: string;
+  departmentId: string;
+  /** seq of the CLAIM_APPROVED event the job came from. */
+  eventSeq: number;
+  approvedAt: Date;
+  status: SyncJobStatus;
+  attempts: number;
+  /** DEAD once attempts reach this; retrySyncJob raises it by SYNC_MAX_ATTEMPTS. */
+  attemptLimit: number;
+  lastError: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  /** A RUNNING job whose runner died is taken over once this has passed. */
+  runUntil: Date | null;
+  nextAttemptAt: Date | null;
+  completedAt: Date | null;
+  voucherId: string | null;
+  archiveRecordId: string | null;
+  lagMs: number | null;
+}
+
+const jobSchema = new Schema<SyncJobDoc>(
+  {
+    claimId: { type: String, required: true, unique: true },
+    claimNo: { type: String, required: true },
+    applicantId: { type: String, required: true },
+    departmentId: { type: String, required: true },
+    eventSeq: { type: Number, required: true },
+    approvedAt: { type: Date, required: true },
+    status: { type: String, required: true },
+    attempts: { type: Number, required: true, default: 0 },
+    attemptLimit: { type: Number, required: true },
+    lastError: { type: String, default: null },
+    createdAt: { type: Date, required: true },
+    startedAt: { type: Date, default: null },
+    runUntil: { type: Date, default: null },
+    nextAttemptAt: { type: Date, default: null },
+    completedAt: { type: Date, default: null },
+    voucherId: { type: String, default: null },
+    archiveRecordId: { type: String, default: null },
+    lagMs: { type: Number, default: null },
+  },
+  { collection: 'sync_jobs', versionKey: false },
+);
+jobSchema.index({ status: 1, nextAttemptAt: 1 });
+jobSchema.index({ completedAt: -1 });
+
+export interface CursorDoc {
+  _id: string;
+  seq: number;
+}
+const cursorSchema = new Schema<CursorDoc>({ _id: String, seq: Number }, { collection: 'sync_cursors', versionKey: false });
+
+export type DifferenceKind =
+  | 'MISSING_VOUCHER'
+  | 'MISSING_ARCHIVE_RECORD'
+  | 'DUPLICATE_VOUCHER'
+  | 'DUPLICATE_ARCHIVE_RECORD'
+  | 'AMOUNT_MISMATCH'
+  | 'UNBALANCED_VOUCHER'
+  | 'VOUCHER_WITHOUT_APPROVED_CLAIM';
+
+export interface DifferenceDoc {
+  kind: DifferenceKind;
+  claimId: string | null;
+  claimNo: string | null;
+  voucherId: string | null;
+  archiveRecordId: string | null;
+  expectedFen: number | null;
+  actualFen: number | null;
+  detail: string;
+}
+
+export interface ReconciliationDoc {
+  _id: Types.ObjectId;
+  fiscalYear: number;
+  period: number;
+  ranAt: Date;
+  trigger: 'MANUAL' | 'SCHEDULED';
+  ranBy: string;
+  approvedClaims: number;
+  vouchers: number;
+  archiveRecords: number;
+  differences: DifferenceDoc[];
+}
+
+const reconciliationSchema = new Schema<ReconciliationDoc>(
+  {
+    fiscalYear: Number,
+    period: Number,
+    ranAt: Date,
+    trigger: String,
+    ranBy: String,
+    approvedClaims: Number,
+    vouchers: Number,
+    archiveRecords: Number,
+    differences: { type: Schema.Types.Mixed, default: [] },
+  },
+  { collection: 'sync_reconciliations', versionKey: false },
+);
+reconciliationSchema.index({ ranAt: -1 });
+
+function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
+  return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
+}
+
+export function syncModels(connection: Connection) {
+  return {
+    SyncJob: model(connection, 'SyncJob', jobSchema),
+    Cursor: model(connection, 'SyncCursor', cursorSchema),
+    Reconciliation: model(connection, 'Reconciliation', reconciliationSchema),
+  };
+}
+export type SyncModels = ReturnType<typeof syncModels>;

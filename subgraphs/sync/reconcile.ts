@@ -1,0 +1,175 @@
+// Reconciliation of one fiscal period: every approved claim of the period (by its approval date in the business
+// time zone, as its voucher's period is) against the vouchers and archive records. Reports each difference:
+// missing or duplicated vouchers and records, totals differing by even one fen, unbalanced vouchers, vouchers
+// without an approved claim. The three sides are read with projections from the shared database (claims,
+// vouchers, archive records), never the documents' contents; amounts are integer fen throughout.
+import type { Connection } from 'mongoose';
+import type { EventLog } from '../../platform/events.ts';
+import { badInput } from '../../platform/graphql.ts';
+import { formatMoney } from '../../platform/money.ts';
+import type { DifferenceDoc, ReconciliationDoc, SyncModels } from './models.ts';
+
+export interface ReconcileOptions {
+  connection: Connection;
+  models: SyncModels;
+  events: EventLog;
+  timeZone: string;
+  /** Claims approved more recently than this are still in flight, not missing. */
+  graceMs: number;
+  now?: Date;
+}
+
+interface ClaimRow {
+  _id: { toHexString(): string };
+  claimNo: string;
+  totalFen: number;
+  approvedAt: Date;
+}
+interface VoucherRow {
+  _id: { toHexString(): string };
+  claimId: string;
+  claimNo: string;
+  voucherNo: string;
+  debitTotalFen: number;
+  creditTotalFen: number;
+}
+interface RecordRow {
+  _id: { toHexString(): string };
+  voucherId: string;
+  archiveNo: string;
+}
+
+/** The UTC instant at which the given local month starts in the time zone. */
+export function monthStartIn(timeZone: string, year: number, month: number): Date {
+  const guess = Date.UTC(year, month - 1, 1);
+  let t = guess - offsetAt(timeZone, guess);
+  // Once more, in case the offset at the first guess differs from the offset at the answer (DST edges).
+  t = guess - offsetAt(timeZone, t);
+  return new Date(t);
+}
+
+function offsetAt(timeZone: string, t: number): number {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(t));
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
+  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - Math.floor(t / 1000) * 1000;
+}
+
+export function validatePeriod(fiscalYear: number, period: number): void {
+  if (!Number.isInteger(fiscalYear) || fiscalYear < 2000 || fiscalYear > 2200) throw badInput('fiscalYear must be a year between 2000 and 2200', 'fiscalYear');
+  if (!Number.isInteger(period) || period < 1 || period > 12) throw badInput('period must be a month, 1 to 12', 'period');
+}
+
+export async function reconcile(
+  opts: ReconcileOptions,
+  fiscalYear: number,
+  period: number,
+  trigger: 'MANUAL' | 'SCHEDULED',
+  ranBy: string,
+): Promise<ReconciliationDoc> {
+  validatePeriod(fiscalYear, period);
+  const now = opts.now ?? new Date();
+  const from = monthStartIn(opts.timeZone, fiscalYear, period);
+  const to = period === 12 ? monthStartIn(opts.timeZone, fiscalYear + 1, 1) : monthStartIn(opts.timeZone, fiscalYear, period + 1);
+  const db = opts.connection;
+  const claims = await db
+    .collection('expense_claims')
+    .find({ status: 'APPROVED', approvedAt: { $gte: from, $lt: to } }, { projection: { claimNo: 1, totalFen: 1, approvedAt: 1 } })
+    .toArray() as unknown as ClaimRow[];
+  const claimIds = claims.map((c) => c._id.toHexString());
+  // Vouchers of the period, and any voucher of these claims wherever it was booked.
+  const vouchers = (await db
+    .collection('vouchers')
+    .find({ $or: [{ fiscalYear, period }, { claimId: { $in: claimIds } }] }, { projection: { claimId: 1, claimNo: 1, voucherNo: 1, debitTotalFen: 1, creditTotalFen: 1 } })
+    .toArray()) as unknown as VoucherRow[];
+  const voucherIds = vouchers.map((v) => v._id.toHexString());
+  const records = (await db
+    .collection('archive_records')
+    .find({ voucherId: { $in: voucherIds }, correctsId: null }, { projection: { voucherId: 1, archiveNo: 1 } })
+    .toArray()) as unknown as RecordRow[];
+
+  const vouchersByClaim = group(vouchers, (v) => v.claimId);
+  const recordsByVoucher = group(records, (r) => r.voucherId);
+  const differences: DifferenceDoc[] = [];
+  const diff = (d: Partial<DifferenceDoc> & Pick<DifferenceDoc, 'kind' | 'detail'>) =>
+    differences.push({ claimId: null, claimNo: null, voucherId: null, archiveRecordId: null, expectedFen: null, actualFen: null, ...d });
+
+  const approved = new Set(claimIds);
+  for (const c of claims) {
+    const claimId = c._id.toHexString();
+    const own = vouchersByClaim.get(claimId) ?? [];
+    if (own.length === 0) {
+      if (now.getTime() - new Date(c.approvedAt).getTime() >= opts.graceMs) {
+        diff({ kind: 'MISSING_VOUCHER', claimId, claimNo: c.claimNo, expectedFen: c.totalFen, detail: `${c.claimNo} was approved but has no voucher` });
+      }
+      continue;
+    }
+    if (own.length > 1) {
+      diff({ kind: 'DUPLICATE_VOUCHER', claimId, claimNo: c.claimNo, voucherId: own[1]._id.toHexString(), detail: `${c.claimNo} has ${own.length} vouchers: ${own.map((v) => v.voucherNo).join(', ')}` });
+    }
+    for (const v of own) {
+      if (v.debitTotalFen !== c.totalFen) {
+        diff({
+          kind: 'AMOUNT_MISMATCH',
+          claimId,
+          claimNo: c.claimNo,
+          voucherId: v._id.toHexString(),
+          expectedFen: c.totalFen,
+          actualFen: v.debitTotalFen,
+          detail: `${c.claimNo} totals ${formatMoney(c.totalFen)} but voucher ${v.voucherNo} totals ${formatMoney(v.debitTotalFen)}`,
+        });
+      }
+    }
+  }
+  for (const v of vouchers) {
+    const voucherId = v._id.toHexString();
+    if (!approved.has(v.claimId)) {
+      diff({ kind: 'VOUCHER_WITHOUT_APPROVED_CLAIM', claimId: v.claimId, claimNo: v.claimNo, voucherId, actualFen: v.debitTotalFen, detail: `voucher ${v.voucherNo} has no approved claim in ${fiscalYear}-${String(period).padStart(2, '0')}` });
+    }
+    if (v.debitTotalFen !== v.creditTotalFen) {
+      diff({ kind: 'UNBALANCED_VOUCHER', claimId: v.claimId, claimNo: v.claimNo, voucherId, expectedFen: v.debitTotalFen, actualFen: v.creditTotalFen, detail: `voucher ${v.voucherNo}: debits ${formatMoney(v.debitTotalFen)}, credits ${formatMoney(v.creditTotalFen)}` });
+    }
+    const filed = recordsByVoucher.get(voucherId) ?? [];
+    if (filed.length === 0) diff({ kind: 'MISSING_ARCHIVE_RECORD', claimId: v.claimId, claimNo: v.claimNo, voucherId, detail: `voucher ${v.voucherNo} has no archive record` });
+    if (filed.length > 1) {
+      diff({ kind: 'DUPLICATE_ARCHIVE_RECORD', claimId: v.claimId, claimNo: v.claimNo, voucherId, archiveRecordId: filed[1]._id.toHexString(), detail: `voucher ${v.voucherNo} is filed ${filed.length} times: ${filed.map((r) => r.archiveNo).join(', ')}` });
+    }
+  }
+
+  const run = {
+    fiscalYear,
+    period,
+    ranAt: now,
+    trigger,
+    ranBy,
+    approvedClaims: claims.length,
+    vouchers: vouchers.length,
+    archiveRecords: records.length,
+    differences,
+  };
+  let stored: ReconciliationDoc | undefined;
+  await db.transaction(async (session) => {
+    const [doc] = await opts.models.Reconciliation.create([run], { session });
+    stored = doc.toObject() as ReconciliationDoc;
+    if (differences.length) {
+      const kinds = [...group(differences, (d) => d.kind)].map(([k, list]) => `${k} ${list.length}`).join(', ');
+      await opts.events.append(session, {
+        type: 'RECONCILIATION_DIFFERENCE',
+        subject: { type: 'Reconciliation', id: doc._id.toHexString() },
+        actor: ranBy,
+        payload: { reconciliationId: doc._id.toHexString(), fiscalYear, period, differences: differences.length, detail: `${fiscalYear}-${String(period).padStart(2, '0')}: ${differences.length} difference(s): ${kinds}` },
+      });
+    }
+  });
+  return stored!;
+}
+
+function group<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = out.get(k);
+    if (list) list.push(row);
+    else out.set(k, [row]);
+  }
+  return out;
+}

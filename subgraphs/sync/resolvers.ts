@@ -1,0 +1,138 @@
+// Resolvers of the sync subgraph. Entities of other subgraphs (claim, voucher, archive record) are returned as
+// references; the gateway resolves them from their own subgraphs under the caller's scope.
+import { DateTimeScalar, MoneyScalar, badInput, notFound } from '../../platform/graphql.ts';
+import { toObjectId } from '../../platform/ids.ts';
+import type { DomainEvent } from '../../platform/events.ts';
+import { type SyncContext, eventScope, requireRole } from './context.ts';
+import type { DifferenceDoc, ReconciliationDoc, SyncJobDoc, SyncJobStatus } from './models.ts';
+import { reconcile } from './reconcile.ts';
+import { syncStatus } from './status.ts';
+import { SYNC_EVENT_TYPES, type SyncEventView, formatSeq, parseSeq, toSyncEvent } from './sync-events.ts';
+
+const ref = (id: string | null | undefined) => (id ? { id } : null);
+const idOf = (d: { _id: { toHexString(): string } }) => d._id.toHexString();
+
+function boundedFirst(first: number | null | undefined, max: number, fallback: number): number {
+  const n = first ?? fallback;
+  if (!Number.isInteger(n) || n < 1 || n > max) throw badInput(`first must be 1 to ${max}`, 'first');
+  return n;
+}
+
+export async function readSyncEvents(ctx: SyncContext, args: { after?: string | null; first?: number | null; types?: string[] | null }): Promise<SyncEventView[]> {
+  const after = parseSeq(args.after);
+  const first = boundedFirst(args.first, 500, 100);
+  const types = args.types?.length ? args.types : [...SYNC_EVENT_TYPES];
+  const filter = { seq: { $gt: after }, type: { $in: types }, ...eventScope(ctx.principal) };
+  const events = await ctx.events.events.find(filter, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
+  return events.map(toSyncEvent);
+}
+
+const JOB_STATUSES: readonly SyncJobStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD'];
+
+export const resolvers = {
+  Money: MoneyScalar,
+  DateTime: DateTimeScalar,
+
+  Query: {
+    syncEvents: (_: unknown, args: { after?: string | null; first?: number | null; types?: string[] | null }, ctx: SyncContext) => readSyncEvents(ctx, args),
+
+    syncEventHead: async (_: unknown, __: unknown, ctx: SyncContext) =>
+      formatSeq((await ctx.events.events.findOne({}, { seq: 1, _id: 0 }).sort({ seq: -1 }).lean<{ seq: number }>())?.seq ?? 0),
+
+    syncJobs: async (_: unknown, args: { status?: SyncJobStatus | null; first?: number | null }, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN', 'AUDITOR');
+      const first = boundedFirst(args.first, 200, 20);
+      if (args.status && !JOB_STATUSES.includes(args.status)) throw badInput('unknown status', 'status');
+      // Oldest first among the unfinished (the ones to act on); newest first among the finished.
+      const filter = args.status ? { status: args.status } : {};
+      const sort: Record<string, 1 | -1> = args.status === 'SUCCEEDED' || !args.status ? { createdAt: -1 } : { eventSeq: 1 };
+      return ctx.models.SyncJob.find(filter).sort(sort).limit(first).lean<SyncJobDoc[]>();
+    },
+
+    syncStatus: async (_: unknown, __: unknown, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN', 'AUDITOR');
+      return syncStatus(ctx.models, ctx.events);
+    },
+
+    reconciliations: async (_: unknown, args: { first?: number | null }, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
+      return ctx.models.Reconciliation.find().sort({ ranAt: -1 }).limit(boundedFirst(args.first, 100, 20)).lean<ReconciliationDoc[]>();
+    },
+
+    webhooks: async (_: unknown, __: unknown, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN');
+      return ctx.webhooks.list();
+    },
+
+    webhookDeliveries: async (_: unknown, args: { webhookId?: string | null; status?: string | null; first?: number | null }, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN');
+      const page = await ctx.webhooks.deliveries({ webhookId: args.webhookId ?? undefined, status: (args.status ?? undefined) as never, first: args.first ?? 20 });
+      return page.items;
+    },
+  },
+
+  Mutation: {
+    retrySyncJob: async (_: unknown, args: { id: string }, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN');
+      if (!toObjectId(args.id)) throw notFound('Sync job');
+      const job = await ctx.pipeline.retry(args.id);
+      if (!job) throw notFound('Sync job');
+      return job;
+    },
+
+    reconcile: async (_: unknown, args: { fiscalYear: number; period: number }, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
+      return reconcile(ctx.reconcile, args.fiscalYear, args.period, 'MANUAL', ctx.principal.sub);
+    },
+
+    registerWebhook: async (_: unknown, args: { url: string; types: string[]; secret: string }, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN');
+      return ctx.webhooks.register({ url: args.url, types: args.types, secret: args.secret }, ctx.principal.sub);
+    },
+
+    setWebhookActive: async (_: unknown, args: { id: string; active: boolean }, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN');
+      return ctx.webhooks.setActive(args.id, args.active);
+    },
+
+    replayWebhookDelivery: async (_: unknown, args: { id: string }, ctx: SyncContext) => {
+      requireRole(ctx, 'ADMIN');
+      return ctx.webhooks.replay(args.id);
+    },
+  },
+
+  SyncEvent: {
+    claim: (e: SyncEventView) => ref(e.claimId),
+    voucher: (e: SyncEventView) => ref(e.voucherId),
+    archiveRecord: (e: SyncEventView) => ref(e.archiveRecordId),
+  },
+
+  SyncJob: {
+    __resolveReference: async (r: { id: string }, ctx: SyncContext) => {
+      if (!ctx.principal.roles.some((role) => role === 'ADMIN' || role === 'AUDITOR')) return null;
+      return toObjectId(r.id) ? ctx.models.SyncJob.findById(r.id).lean<SyncJobDoc>() : null;
+    },
+    id: idOf,
+    claim: (j: SyncJobDoc) => ({ id: j.claimId }),
+    voucher: (j: SyncJobDoc) => ref(j.voucherId),
+    archiveRecord: (j: SyncJobDoc) => ref(j.archiveRecordId),
+    // A RUNNING job shows when it would be taken over; only FAILED ones wait for nextAttemptAt.
+    nextAttemptAt: (j: SyncJobDoc) => (j.status === 'FAILED' ? j.nextAttemptAt : null),
+  },
+
+  SyncStatus: {
+    position: (s: { position: number }) => formatSeq(s.position),
+    head: (s: { head: number }) => formatSeq(s.head),
+  },
+
+  Reconciliation: { id: idOf },
+
+  WebhookDelivery: {
+    type: (d: { eventType: string }) => d.eventType,
+  },
+
+  ReconciliationDifference: {
+    expected: (d: DifferenceDoc) => d.expectedFen,
+    actual: (d: DifferenceDoc) => d.actualFen,
+  },
+};

@@ -1,0 +1,50 @@
+// syncStatus: the backlog and failures from the jobs, and the sync lag (approval to filing) as percentiles over
+// the jobs that succeeded in the last hour.
+import type { EventLog } from '../../platform/events.ts';
+import type { SyncModels } from './models.ts';
+
+export const LAG_WINDOW_MS = 60 * 60 * 1000;
+/** Enough for stable percentiles without reading an unbounded hour at high throughput. */
+const LAG_SAMPLE = 10_000;
+
+export interface SyncStatusView {
+  backlog: number;
+  failed: number;
+  dead: number;
+  lagP50Ms: number | null;
+  lagP95Ms: number | null;
+  lagP99Ms: number | null;
+  position: number;
+  head: number;
+}
+
+/** Nearest-rank percentile of ascending values. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (!sorted.length) return null;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
+}
+
+export async function syncStatus(models: SyncModels, events: EventLog, now = new Date()): Promise<SyncStatusView> {
+  const [counts, lags, cursor, head] = await Promise.all([
+    models.SyncJob.aggregate<{ _id: string; n: number }>([{ $match: { status: { $ne: 'SUCCEEDED' } } }, { $group: { _id: '$status', n: { $sum: 1 } } }]),
+    models.SyncJob.find({ status: 'SUCCEEDED', completedAt: { $gte: new Date(now.getTime() - LAG_WINDOW_MS) } }, { lagMs: 1, _id: 0 })
+      .sort({ completedAt: -1 })
+      .limit(LAG_SAMPLE)
+      .lean<{ lagMs: number | null }[]>(),
+    models.Cursor.findById('pipeline').lean(),
+    events.events.findOne({}, { seq: 1, _id: 0 }).sort({ seq: -1 }).lean<{ seq: number }>(),
+  ]);
+  const n = (status: string) => counts.find((c) => c._id === status)?.n ?? 0;
+  const sorted = lags.map((l) => l.lagMs).filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+  return {
+    backlog: n('PENDING') + n('RUNNING') + n('FAILED'),
+    failed: n('FAILED'),
+    dead: n('DEAD'),
+    lagP50Ms: percentile(sorted, 50),
+    lagP95Ms: percentile(sorted, 95),
+    lagP99Ms: percentile(sorted, 99),
+    position: cursor?.seq ?? 0,
+    head: head?.seq ?? 0,
+  };
+}

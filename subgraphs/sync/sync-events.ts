@@ -1,0 +1,79 @@
+// Sync events as API.md names them: the subset of the durable domain-event log (platform/events.ts) that tells the
+// story of a claim crossing from OA to the archive. The log's gap-free sequence orders them; API clients see it as
+// a fixed-width decimal string so that string order is event order.
+import type { DomainEvent } from '../../platform/events.ts';
+import { badInput } from '../../platform/graphql.ts';
+
+export const SYNC_EVENT_TYPES = [
+  'CLAIM_SUBMITTED',
+  'CLAIM_APPROVED',
+  'CLAIM_REJECTED',
+  'VOUCHER_CREATED',
+  'ARCHIVE_FILED',
+  'SYNC_FAILED',
+  'RECONCILIATION_DIFFERENCE',
+] as const;
+export type SyncEventType = (typeof SYNC_EVENT_TYPES)[number];
+
+export const isSyncEventType = (t: string): t is SyncEventType => (SYNC_EVENT_TYPES as readonly string[]).includes(t);
+
+const SEQ_WIDTH = 12;
+const SEQ_PATTERN = /^\d{1,15}$/;
+
+/** 42 → "000000000042". */
+export const formatSeq = (seq: number): string => String(seq).padStart(SEQ_WIDTH, '0');
+
+/** A client's `after` cursor back to a number; a malformed cursor is the client's error, never "from the start". */
+export function parseSeq(value: string | null | undefined, field = 'after'): number {
+  if (value === null || value === undefined || value === '') return 0;
+  if (!SEQ_PATTERN.test(value)) throw badInput(`${field} must be a seq as returned by syncEvents (digits only)`, field);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw badInput(`${field} is out of range`, field);
+  return n;
+}
+
+/** The event as sync consumers (GraphQL, webhooks, the bus) carry it: ids only, no personal or money fields. */
+export interface SyncEventView {
+  seq: string;
+  type: SyncEventType;
+  occurredAt: string;
+  claimId: string | null;
+  voucherId: string | null;
+  archiveRecordId: string | null;
+  detail: string | null;
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
+
+export function toSyncEvent(e: DomainEvent): SyncEventView {
+  const p = e.payload;
+  const claimId = e.subject.type === 'ExpenseClaim' ? e.subject.id : str(p.claimId);
+  return {
+    seq: formatSeq(e.seq),
+    type: e.type as SyncEventType,
+    occurredAt: new Date(e.occurredAt).toISOString(),
+    claimId,
+    voucherId: str(p.voucherId),
+    archiveRecordId: str(p.archiveRecordId),
+    detail: detailOf(e),
+  };
+}
+
+function detailOf(e: DomainEvent): string | null {
+  const p = e.payload;
+  switch (e.type) {
+    case 'CLAIM_SUBMITTED':
+    case 'CLAIM_APPROVED':
+    case 'CLAIM_REJECTED':
+      return str(p.claimNo);
+    case 'VOUCHER_CREATED':
+      return [str(p.claimNo), str(p.voucherNo)].filter(Boolean).join(' → ') || null;
+    case 'ARCHIVE_FILED':
+      return str(p.archiveNo);
+    case 'SYNC_FAILED':
+    case 'RECONCILIATION_DIFFERENCE':
+      return str(p.detail);
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,56 @@
+// How deliveries are signed, and how a receiver checks them. verifyDelivery is written to be copied into a
+// receiver as is: node:crypto only, no project imports.
+//
+// The signature covers "<timestamp>.<raw body>", so neither can be changed without the secret; a receiver that
+// refuses old timestamps and remembers the delivery ids it has seen within the tolerance also refuses replays.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<rawBody>")>`, timestamp in unix seconds. */
+export function signDelivery(secret: string, timestamp: number, rawBody: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${rawBody}`).digest('hex')}`;
+}
+
+export type VerifyResult = { ok: true; deliveryId: string } | { ok: false; reason: string };
+
+export interface VerifyInput {
+  secret: string;
+  /** Request headers; names are matched case-insensitively (Node lower-cases them, other frameworks may not). */
+  headers: Record<string, string | string[] | undefined>;
+  /** The body exactly as received, before any JSON parsing. */
+  rawBody: string;
+  toleranceSeconds?: number;
+  /** Current time in milliseconds. */
+  now?: number;
+}
+
+function header(headers: VerifyInput['headers'], name: string): string | undefined {
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase());
+  const value = key === undefined ? undefined : headers[key];
+  return Array.isArray(value) ? (value.length === 1 ? value[0] : undefined) : value;
+}
+
+export function verifyDelivery({ secret, headers, rawBody, toleranceSeconds = 300, now = Date.now() }: VerifyInput): VerifyResult {
+  const deliveryId = header(headers, 'X-Delivery-Id');
+  const timestamp = header(headers, 'X-Timestamp');
+  const signature = header(headers, 'X-Signature-256');
+  if (!deliveryId) return { ok: false, reason: 'missing X-Delivery-Id header' };
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return { ok: false, reason: 'missing or malformed X-Timestamp header' };
+  if (!signature || !/^sha256=[0-9a-f]{64}$/.test(signature)) return { ok: false, reason: 'missing or malformed X-Signature-256 header' };
+
+  if (Math.abs(now / 1000 - Number(timestamp)) > toleranceSeconds) return { ok: false, reason: 'timestamp outside the accepted tolerance' };
+
+  // Constant-time comparison, so response timing does not reveal how much of a forged signature was right.
+  const expected = Buffer.from(signDelivery(secret, Number(timestamp), rawBody));
+  const given = Buffer.from(signature);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return { ok: false, reason: 'signature mismatch' };
+
+  // The id header is not signed; trust only the id inside the signed body, and require them to agree.
+  let bodyId: unknown;
+  try {
+    bodyId = (JSON.parse(rawBody) as { deliveryId?: unknown }).deliveryId;
+  } catch {
+    return { ok: false, reason: 'body is not JSON' };
+  }
+  if (bodyId !== deliveryId) return { ok: false, reason: 'X-Delivery-Id does not match the signed body' };
+  return { ok: true, deliveryId };
+}

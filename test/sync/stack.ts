@@ -1,0 +1,171 @@
+// The whole integration on one embedded database: oa, archive and sync subgraphs on their own ports, and one or
+// more gateways serving HTTP, graphql-ws and SSE, as `npm start` wires them. Clients authenticate with real JWTs.
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT } from 'jose';
+import mongoose, { type Connection } from 'mongoose';
+import { type RunningEngine, startEngine } from '../../engine/index.ts';
+import { type Gateway, createGateway } from '../../gateway/index.ts';
+import { loadConfig } from '../../platform/config.ts';
+import { type EventBus, LocalEventBus } from '../../platform/event-bus.ts';
+import type { Role } from '../../platform/identity.ts';
+import { createLogger } from '../../platform/logger.ts';
+import type { RunningSubgraph } from '../../platform/subgraph.ts';
+import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
+import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
+import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
+import { oaModels } from '../../subgraphs/oa/models.ts';
+import { oaDirectory } from '../../subgraphs/oa/organisation.ts';
+import { type RunningSync, type SyncSettings, startSyncSubgraph } from '../../subgraphs/sync/index.ts';
+import { signedGraphql } from '../helpers/graphql.ts';
+import { ADMIN, type OaFixture, SECRET, ok } from '../oa/fixture.ts';
+import { CREATE_CLAIM, DECIDE, SUBMIT, type Org, item, seedOrg } from '../oa/seed.ts';
+
+export const JWT_SECRET = 'client-jwt-secret-for-the-sync-tests-0123456789';
+
+export const SYNC_SETTINGS: SyncSettings = {
+  maxAttempts: 3,
+  retryBaseMs: 50,
+  retryMaxMs: 200,
+  pollMs: 50,
+  reconcileIntervalMs: 0,
+  reconcileGraceMs: 0,
+  timeZone: 'Asia/Shanghai',
+  webhookMaxAttempts: 3,
+  webhookTimeoutMs: 2000,
+  webhookAllowPrivateTargets: true,
+};
+
+export interface RunningGateway {
+  gateway: Gateway;
+  url: string;
+  wsUrl: string;
+  sseUrl: string;
+  close(): Promise<void>;
+}
+
+export interface Stack {
+  connection: Connection;
+  oaUrl: string;
+  archiveUrl: string;
+  sync: RunningSync;
+  gateways: RunningGateway[];
+  /** The oa subgraph as seed helpers expect it (signed calls, setup only). */
+  oa: OaFixture;
+  token(sub: string, roles?: Role[], expiresInSeconds?: number): Promise<string>;
+  /** POST /graphql on the first gateway with a client token. */
+  gql<T = Record<string, unknown>>(token: string, query: string, variables?: Record<string, unknown>): Promise<{ status: number; data?: T; errors?: { message: string; extensions?: { code?: string } }[] }>;
+  startGateway(bus: EventBus): Promise<RunningGateway>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  label: string;
+  /** The bus the sync instance publishes on and the first gateway listens to (default: one in-process bus). */
+  bus?: EventBus;
+  /** Gateways to start on `bus` (default 1). */
+  gateways?: number;
+  sync?: Partial<SyncSettings>;
+  /** Replaces the archive URL the sync service calls (to make it fail). */
+  archiveUrlForSync?: string;
+  subscriptionPollMs?: number;
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const logger = createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
+  const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
+  const connection = await mongoose.createConnection(`${engine.uri}/${opts.label}`).asPromise();
+  const oaBuilt = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
+  const archiveBuilt = await createArchiveSubgraph({
+    connection,
+    logger,
+    internalSecret: SECRET,
+    production: false,
+    directory: oaDirectory({ models: oaModels(connection) }),
+    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
+  });
+  const oa: RunningSubgraph = await oaBuilt.subgraph.listen(0, '127.0.0.1');
+  const archive: RunningSubgraph = await archiveBuilt.subgraph.listen(0, '127.0.0.1');
+  const bus = opts.bus ?? new LocalEventBus();
+  const sync = await startSyncSubgraph({
+    connection,
+    logger,
+    internalSecret: SECRET,
+    production: false,
+    oaUrl: oa.url,
+    archiveUrl: opts.archiveUrlForSync ?? archive.url,
+    bus,
+    settings: { ...SYNC_SETTINGS, ...opts.sync },
+    host: '127.0.0.1',
+    port: 0,
+    leaseTtlMs: 2000,
+  });
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent' });
+  const gateways: RunningGateway[] = [];
+
+  const startGateway = async (gatewayBus: EventBus): Promise<RunningGateway> => {
+    const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000 });
+    const server: Server = createServer((req, res) => void gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end()));
+    gateway.attach(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const running: RunningGateway = {
+      gateway,
+      url: `http://127.0.0.1:${port}/graphql`,
+      wsUrl: `ws://127.0.0.1:${port}/graphql`,
+      sseUrl: `http://127.0.0.1:${port}/graphql/stream`,
+      close: async () => {
+        await gateway.stop();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+    gateways.push(running);
+    return running;
+  };
+  for (let i = 0; i < (opts.gateways ?? 1); i++) await startGateway(bus);
+
+  const oaFixture = { gql: (who, query, variables) => signedGraphql(oa.url, SECRET, who, query, variables) } as OaFixture;
+  return {
+    connection,
+    oaUrl: oa.url,
+    archiveUrl: archive.url,
+    sync,
+    gateways,
+    oa: oaFixture,
+    startGateway,
+    token: (sub, roles = [], expiresInSeconds = 300) =>
+      new SignJWT({ roles })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(sub)
+        .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSeconds)
+        .sign(new TextEncoder().encode(JWT_SECRET)),
+    gql: async (token, query, variables) => {
+      const res = await fetch(gateways[0].url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
+      return { status: res.status, ...((await res.json()) as object) };
+    },
+    close: async () => {
+      for (const g of gateways) await g.close().catch(() => {});
+      await sync.close().catch(() => {});
+      await bus.close().catch(() => {});
+      await oa.close().catch(() => {});
+      await archive.close().catch(() => {});
+      await connection.close();
+      await engine.close();
+    },
+  };
+}
+
+/** Seeds the organisation (setup through the oa subgraph, as ADMIN). */
+export const seed = (stack: Stack, suffix = ''): Promise<Org> => seedOrg(stack.oa, suffix);
+
+/** Alice files a claim of `amount`, her manager and the accountant approve it: one CLAIM_APPROVED. */
+export async function approvedClaim(stack: Stack, org: Org, amount = '123.45', invoiceNo?: string): Promise<{ id: string; claimNo: string }> {
+  const created = ok(await stack.oa.gql<{ createExpenseClaim: { id: string; claimNo: string } }>(org.as.alice, CREATE_CLAIM, { input: { title: 'Taxi', category: 'TRAVEL', items: [item(amount, invoiceNo)] } })).createExpenseClaim;
+  ok(await stack.oa.gql(org.as.alice, SUBMIT, { id: created.id }));
+  ok(await stack.oa.gql(org.as.salesManager, DECIDE, { id: created.id, d: 'APPROVE' }));
+  ok(await stack.oa.gql(org.as.accountant, DECIDE, { id: created.id, d: 'APPROVE' }));
+  return created;
+}
+
+export { ADMIN };
