@@ -32,8 +32,12 @@ describe('HS256 client tokens', () => {
       roles: ['ACCOUNTANT', 'EMPLOYEE', 'MANAGER'],
       departmentId: 'dept-sales',
       kind: 'user',
+      expiresAt: expect.any(Number),
     });
-    expect(await auth(`Bearer ${await hs({ sub: 'sync-service', roles: [] })}`)).toEqual({ sub: 'sync-service', roles: [], departmentId: null, kind: 'service' });
+    const service = await auth(`Bearer ${await hs({ sub: 'sync-service', roles: [] })}`);
+    expect(service).toEqual({ sub: 'sync-service', roles: [], departmentId: null, kind: 'service', expiresAt: expect.any(Number) });
+    // The token's exp, in milliseconds: subscriptions end then.
+    expect(Math.abs(service.expiresAt - (Date.now() + 5 * 60_000))).toBeLessThan(5000);
   });
 
   it('refuses missing, malformed, expired, wrongly signed tokens and unknown roles, without saying which check failed', async () => {

@@ -33,7 +33,7 @@ function start(env: Record<string, string>): Started {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const name of CONFIG_VARIABLES) delete childEnv[name];
   // The subgraphs take free ports too, so test processes never collide on the defaults.
-  Object.assign(childEnv, { OA_PORT: '0', ARCHIVE_PORT: '0' }, env);
+  Object.assign(childEnv, { OA_PORT: '0', ARCHIVE_PORT: '0', SYNC_PORT: '0' }, env);
 
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   spawned.push(child);
@@ -143,7 +143,7 @@ describe('npm start (embedded database)', () => {
     expect(await healthz.json()).toEqual({ status: 'ok' });
     const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(readyz.status).toBe(200);
-    expect(await readyz.json()).toEqual({ status: 'ok', checks: { database: 'ok', oa: 'ok', archive: 'ok' } });
+    expect(await readyz.json()).toEqual({ status: 'ok', checks: { database: 'ok', oa: 'ok', archive: 'ok', sync: 'ok' } });
     const other = await fetch(`http://127.0.0.1:${port}/nope`);
     expect(other.status).toBe(404);
     expect(await other.json()).toEqual({ errors: [{ message: 'Not found: GET /nope', extensions: { code: 'NOT_FOUND' } }] });
