@@ -160,7 +160,7 @@ describe('npm start (embedded database)', () => {
     expect(await first.exited).toBe(0);
     expect(first.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'shutdown complete']));
     const steps = first.lines.filter((l) => l.msg === 'shutdown step finished').map((l) => l.hook);
-    expect(steps).toEqual(['http server', 'gateway', 'archive subgraph', 'oa subgraph', 'database']);
+    expect(steps).toEqual(['gateway', 'http server', 'sync subgraph', 'event bus', 'archive subgraph', 'oa subgraph', 'database']);
     expect(first.stderr()).toBe('');
     // The development secrets are named, never printed.
     expect(first.stdout()).not.toContain(DEVELOPMENT_DEFAULTS.INTERNAL_SECRET);
