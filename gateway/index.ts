@@ -30,7 +30,7 @@ export async function createGateway(
   config: Config,
   logger: Logger,
   urls: { oa: string; archive: string; sync: string },
-  opts: { supergraphPath?: string; bus: EventBus; subscriptionPollMs?: number },
+  opts: { supergraphPath?: string; bus: EventBus; subscriptionPollMs?: number; subscriptionPageSize?: number },
 ): Promise<Gateway> {
   const metrics = new GatewayMetrics();
   const directory = oaDirectoryLookup({ oaUrl: urls.oa, internalSecret: config.internalSecret, timeoutMs: SUBGRAPH_TIMEOUT_MS });
@@ -54,7 +54,7 @@ export async function createGateway(
   const gatewayLogger = logger.child({ component: 'gateway' });
   const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics });
   const feed = new SyncEventFeed(opts.bus);
-  const streams = new SyncEventStreams({ schema, feed, logger: gatewayLogger, pollMs: opts.subscriptionPollMs });
+  const streams = new SyncEventStreams({ schema, feed, logger: gatewayLogger, pollMs: opts.subscriptionPollMs, pageSize: opts.subscriptionPageSize });
   metrics.trackSubscriptions(() => streams.open);
   const runner = new OperationRunner({ schema, streams, logger: gatewayLogger, production });
   const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger });

@@ -29,6 +29,8 @@ export function publicObjectTypes(schema: GraphQLSchema) {
 
 const isAuthenticated = rule('authenticated', { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => (ctx.principal ? true : unauthenticated()));
 
+// One rule object per distinct FieldRule, shared by every field with that rule, and its decision is cached per
+// request: so its message must not name a field (it would name whichever field was checked first).
 function shieldRule(r: FieldRule, where: string, made: Map<string, IRule>): IRule {
   const key = JSON.stringify(r);
   const existing = made.get(key);
@@ -42,7 +44,7 @@ function shieldRule(r: FieldRule, where: string, made: Map<string, IRule>): IRul
     case 'services':
       out = rule(key, { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => {
         if (!ctx.principal) return unauthenticated();
-        return ctx.principal.kind === 'service' ? true : forbidden(`${where} is for service identities`);
+        return ctx.principal.kind === 'service' ? true : forbidden('this field is for service identities');
       });
       break;
     case 'roles':
@@ -50,7 +52,7 @@ function shieldRule(r: FieldRule, where: string, made: Map<string, IRule>): IRul
         const p = ctx.principal;
         if (!p) return unauthenticated();
         if (r.services && p.kind === 'service') return true;
-        return r.roles.some((role) => p.roles.includes(role)) ? true : forbidden(`${where} is for ${r.roles.join(', ')}`);
+        return r.roles.some((role) => p.roles.includes(role)) ? true : forbidden(`this field is for ${r.roles.join(', ')}`);
       });
       break;
     default:

@@ -3,7 +3,7 @@
 // with 4401 "Token expired"; the client reconnects with a fresh token and `after` set to the last seq it got.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FormattedExecutionResult } from 'graphql';
+import { type FormattedExecutionResult, GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -82,14 +82,17 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       onSubscribe: (ctx, _id, payload) => {
         const connection = connections.get(ctx.extra.socket)!;
         const prepared = opts.runner.prepare(payload);
-        if (!prepared.ok) return prepared.errors as never;
+        // graphql-ws sends these as the operation's `error` message.
+        if (!prepared.ok) return prepared.errors.map((e) => new GraphQLError(e.message, { extensions: e.extensions }));
         if (connection.operations >= MAX_OPERATIONS_PER_CONNECTION) {
-          return [{ message: `At most ${MAX_OPERATIONS_PER_CONNECTION} operations per connection`, extensions: { code: 'BAD_USER_INPUT' } }] as never;
+          return [new GraphQLError(`At most ${MAX_OPERATIONS_PER_CONNECTION} operations per connection`, { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         connection.operations++;
         // Passed through graphql-ws to execute/subscribe below.
         return { schema: undefined as never, document: prepared.document, variableValues: prepared.variables, operationName: prepared.operationName, contextValue: { connection, prepared } };
       },
+      // Results are already formatted (errors without internals); passing them on stops graphql-ws re-serialising.
+      onNext: (_ctx, _id, _payload, _args, result) => result as unknown as FormattedExecutionResult,
       execute: (args) => {
         const { connection, prepared } = args.contextValue as { connection: Connection; prepared: Parameters<OperationRunner['executeOnce']>[0] };
         return opts.runner.executeOnce(prepared, connection.context).finally(() => connection.operations--) as never;

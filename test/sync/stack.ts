@@ -69,6 +69,8 @@ export interface StackOptions {
   /** Replaces the archive URL the sync service calls (to make it fail). */
   archiveUrlForSync?: string;
   subscriptionPollMs?: number;
+  /** Events per read of a subscription (small values exercise multi-page replay). */
+  subscriptionPageSize?: number;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -104,7 +106,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const gateways: RunningGateway[] = [];
 
   const startGateway = async (gatewayBus: EventBus): Promise<RunningGateway> => {
-    const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000 });
+    const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000, subscriptionPageSize: opts.subscriptionPageSize });
     const server: Server = createServer((req, res) => void gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end()));
     gateway.attach(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
