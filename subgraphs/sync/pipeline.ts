@@ -254,6 +254,8 @@ export class SyncPipeline {
   /** Ticks every `intervalMs` and whenever woken; stop() waits for running jobs. */
   start(intervalMs: number): void {
     this.stopped = false;
+    // The durable position is the truth; read it afresh.
+    this.position = null;
     const loop = () => {
       this.tick()
         .catch((err: unknown) => this.opts.logger.error({ err: (err as Error).message }, 'sync pipeline round failed'))

@@ -219,7 +219,8 @@ describe('SIGKILL during a stream of approvals', () => {
       const settled = approved.edges.every((e) => e.node.voucher && e.node.archiveRecord);
       if (status.backlog === 0 && status.position === status.head && settled) break;
       if (Date.now() > deadline) throw new Error(`the pipeline did not catch up: ${JSON.stringify(status)}; ${approved.edges.filter((e) => !e.node.voucher || !e.node.archiveRecord).length} approved claims unfiled`);
-      await sleep(100);
+      if (process.env.CRASH_DEBUG) console.log(Date.now() - restartedAt, JSON.stringify(status), JSON.stringify(await gql(at.graphqlUrl, t.admin, '{ syncJobs(first: 200) { status attempts createdAt nextAttemptAt lastError claimNo } }').then((b) => (b.data as { syncJobs: { status: string }[] }).syncJobs.filter((j) => j.status !== 'SUCCEEDED'))));
+      await sleep(process.env.CRASH_DEBUG ? 2000 : 100);
     }
     const caughtUpMs = Date.now() - restartedAt;
 

@@ -1,0 +1,209 @@
+// The sync pipeline against the real subgraphs: an approved claim becomes one voucher and one filed record; a
+// replay of the log duplicates nothing; failures retry with backoff and jitter, emit SYNC_FAILED, end DEAD after
+// the configured attempts; retrySyncJob revives a job; status and /metrics report backlog and lag.
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Org } from '../oa/seed.ts';
+import { type Stack, approvedClaim, seed, startStack } from './stack.ts';
+
+/** Stands between the sync service and the archive: forwards, or fails the way it is told to. */
+class ArchiveProxy {
+  mode: 'forward' | 'down' | 'refuse' = 'forward';
+  calls = 0;
+  readonly server: Server;
+  target = '';
+
+  constructor() {
+    this.server = createServer((req, res) => {
+      this.calls++;
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', async () => {
+        if (this.mode === 'down') return void res.writeHead(503, { 'content-type': 'text/plain' }).end('maintenance');
+        if (this.mode === 'refuse') {
+          return void res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ errors: [{ message: 'voucher refused: the claim has no items', extensions: { code: 'BAD_USER_INPUT' } }] }));
+        }
+        const upstream = await fetch(this.target, { method: 'POST', headers: req.headers as Record<string, string>, body });
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(await upstream.text());
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/graphql`;
+  }
+}
+
+const proxy = new ArchiveProxy();
+let stack: Stack;
+let org: Org;
+let admin: string;
+
+beforeAll(async () => {
+  const url = await proxy.listen();
+  stack = await startStack({ label: 'sync_pipeline', archiveUrlForSync: url, sync: { maxAttempts: 3, retryBaseMs: 100, retryMaxMs: 150 } });
+  proxy.target = stack.archiveUrl;
+  org = await seed(stack);
+  admin = await stack.token('ops-admin', ['ADMIN']);
+});
+afterAll(async () => {
+  await stack?.close();
+  proxy.server.close();
+});
+
+const JOB = `id claimNo status attempts lastError createdAt completedAt nextAttemptAt lagMs claim { id } voucher { id voucherNo } archiveRecord { id archiveNo }`;
+interface Job {
+  id: string;
+  claimNo: string;
+  status: string;
+  attempts: number;
+  lastError: string | null;
+  completedAt: string | null;
+  nextAttemptAt: string | null;
+  lagMs: number | null;
+  claim: { id: string };
+  voucher: { id: string; voucherNo: string } | null;
+  archiveRecord: { id: string; archiveNo: string } | null;
+}
+
+async function jobOf(claimId: string): Promise<Job | undefined> {
+  const r = await stack.gql<{ syncJobs: Job[] }>(admin, `{ syncJobs(first: 200) { ${JOB} } }`);
+  expect(r.errors).toBeUndefined();
+  return r.data!.syncJobs.find((j) => j.claim.id === claimId);
+}
+
+async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('an approved claim', () => {
+  it('becomes one balanced voucher and one filed archive record, with the lag measured', async () => {
+    const claim = await approvedClaim(stack, org, '345.67', 'INV-P-1');
+    const job = await until(() => jobOf(claim.id), (j) => j?.status === 'SUCCEEDED');
+    expect(job).toMatchObject({ claimNo: claim.claimNo, attempts: 1, lastError: null, nextAttemptAt: null });
+    expect(job!.voucher!.voucherNo).toMatch(/^记-/);
+    expect(job!.archiveRecord!.archiveNo).toMatch(/^Q001-/);
+    expect(job!.lagMs).toBeGreaterThanOrEqual(0);
+    expect(job!.lagMs).toBeLessThan(10_000);
+    const accountant = await stack.token(org.ids.accountant);
+    const unified = await stack.gql<{ expenseClaim: { voucher: { id: string; debitTotal: string; creditTotal: string }; archiveRecord: { id: string } } }>(
+      accountant,
+      `query($id: ID!) { expenseClaim(id: $id) { voucher { id debitTotal creditTotal } archiveRecord { id } } }`,
+      { id: claim.id },
+    );
+    expect(unified.data!.expenseClaim).toEqual({ voucher: { id: job!.voucher!.id, debitTotal: '345.67', creditTotal: '345.67' }, archiveRecord: { id: job!.archiveRecord!.id } });
+
+    const status = await stack.gql<{ syncStatus: Record<string, unknown> }>(admin, `{ syncStatus { backlog failed dead lagP50Ms lagP95Ms lagP99Ms position head } }`);
+    expect(status.data!.syncStatus).toMatchObject({ backlog: 0, failed: 0, dead: 0 });
+    expect(status.data!.syncStatus.lagP50Ms).toEqual(expect.any(Number));
+    expect(status.data!.syncStatus.position).toBe(status.data!.syncStatus.head);
+  });
+
+  it('is not synced twice when the log is consumed again from the start (a crash before the position was saved)', async () => {
+    const claim = await approvedClaim(stack, org, '12.34');
+    await until(() => jobOf(claim.id), (j) => j?.status === 'SUCCEEDED');
+    const db = stack.connection;
+    const vouchersBefore = await db.collection('vouchers').countDocuments();
+    const recordsBefore = await db.collection('archive_records').countDocuments();
+    const jobsBefore = await db.collection('sync_jobs').countDocuments();
+    // Forget the position: every CLAIM_APPROVED so far is consumed again.
+    await stack.sync.services.pipeline.stop();
+    await db.collection('sync_cursors').updateOne({ _id: 'pipeline' as never }, { $set: { seq: 0 } });
+    stack.sync.services.pipeline.start(50);
+    await until(() => stack.sync.services.pipeline.consumedUpTo(), (n) => n > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await db.collection('sync_jobs').countDocuments()).toBe(jobsBefore);
+    expect(await db.collection('vouchers').countDocuments()).toBe(vouchersBefore);
+    expect(await db.collection('archive_records').countDocuments()).toBe(recordsBefore);
+    // And a job run again (its voucher and record already exist) returns the same ones.
+    await db.collection('sync_jobs').updateOne({ claimId: claim.id }, { $set: { status: 'PENDING' } });
+    const again = await until(() => jobOf(claim.id), (j) => j?.status === 'SUCCEEDED' && j.attempts === 2);
+    expect(await db.collection('vouchers').countDocuments({ claimId: claim.id })).toBe(1);
+    expect(await db.collection('archive_records').countDocuments()).toBe(recordsBefore);
+    expect(again!.voucher).not.toBeNull();
+  });
+});
+
+describe('a failing archive', () => {
+  it('retries with backoff and jitter, emits SYNC_FAILED each time, ends DEAD, and retrySyncJob revives it', async () => {
+    proxy.mode = 'down';
+    const claim = await approvedClaim(stack, org, '50.00');
+    const dead = await until(() => jobOf(claim.id), (j) => j?.status === 'DEAD');
+    expect(dead).toMatchObject({ attempts: 3, lastError: 'archive subgraph answered HTTP 503 without GraphQL', voucher: null, archiveRecord: null, nextAttemptAt: null });
+
+    const failures = await stack.connection.collection('domain_events').find({ type: 'SYNC_FAILED', 'subject.id': claim.id }).sort({ seq: 1 }).toArray();
+    expect(failures).toHaveLength(3);
+    expect(failures.map((f) => f.payload.attempts)).toEqual([1, 2, 3]);
+    expect(failures.map((f) => f.payload.dead)).toEqual([false, false, true]);
+    expect(failures[0].payload.detail).toContain(`${claim.claimNo}: attempt 1 of 3 failed: archive subgraph answered HTTP 503`);
+    // Backoff: the second attempt came 50–100 ms (½–1 × 100 ms) after the first failure, the third 75–150 ms
+    // (½–1 × min(200, 150)) after the second; generous upper bounds for a busy machine.
+    const gaps = [failures[1].occurredAt.getTime() - failures[0].occurredAt.getTime(), failures[2].occurredAt.getTime() - failures[1].occurredAt.getTime()];
+    expect(gaps[0]).toBeGreaterThanOrEqual(50);
+    expect(gaps[1]).toBeGreaterThanOrEqual(75);
+    expect(Math.max(...gaps)).toBeLessThan(2000);
+
+    // The subscriber's view: SYNC_FAILED events in the log, with the reason.
+    const accountant = await stack.token(org.ids.accountant);
+    const seen = await stack.gql<{ syncEvents: { type: string; detail: string; claim: { id: string } }[] }>(accountant, `{ syncEvents(types: [SYNC_FAILED], first: 500) { type detail claim { id } } }`);
+    expect(seen.data!.syncEvents.filter((e) => e.claim.id === claim.id)).toHaveLength(3);
+
+    const status = await stack.gql<{ syncStatus: { dead: number; backlog: number } }>(admin, `{ syncStatus { dead backlog } }`);
+    expect(status.data!.syncStatus).toEqual({ dead: 1, backlog: 0 });
+    const listed = await stack.gql<{ syncJobs: { id: string }[] }>(admin, `{ syncJobs(status: DEAD) { id } }`);
+    expect(listed.data!.syncJobs.map((j) => j.id)).toEqual([dead!.id]);
+
+    // Repaired: a retry runs it again now, and it succeeds.
+    proxy.mode = 'forward';
+    const retried = await stack.gql<{ retrySyncJob: { id: string; status: string } }>(admin, `mutation($id: ID!) { retrySyncJob(id: $id) { id status } }`, { id: dead!.id });
+    expect(retried.errors).toBeUndefined();
+    expect(['PENDING', 'RUNNING', 'SUCCEEDED']).toContain(retried.data!.retrySyncJob.status);
+    const done = await until(() => jobOf(claim.id), (j) => j?.status === 'SUCCEEDED');
+    expect(done).toMatchObject({ attempts: 4, lastError: null });
+    expect(done!.voucher).not.toBeNull();
+  });
+
+  it('gives up at once on an error that retrying cannot fix', async () => {
+    proxy.mode = 'refuse';
+    const claim = await approvedClaim(stack, org, '51.00');
+    const dead = await until(() => jobOf(claim.id), (j) => j?.status === 'DEAD');
+    expect(dead).toMatchObject({ attempts: 1, lastError: 'archive: BAD_USER_INPUT: voucher refused: the claim has no items' });
+    proxy.mode = 'forward';
+    await stack.gql(admin, `mutation($id: ID!) { retrySyncJob(id: $id) { id } }`, { id: dead!.id });
+    await until(() => jobOf(claim.id), (j) => j?.status === 'SUCCEEDED');
+  });
+
+  it('lets only ADMIN retry, and only ADMIN and AUDITOR watch jobs and status', async () => {
+    const alice = await stack.token(org.ids.alice);
+    const auditor = await stack.token(org.ids.auditor);
+    const codes = (r: { errors?: { extensions?: { code?: string } }[] }) => r.errors?.map((e) => e.extensions?.code);
+    expect(codes(await stack.gql(alice, `{ syncJobs { id } }`))).toEqual(['FORBIDDEN']);
+    expect(codes(await stack.gql(alice, `{ syncStatus { backlog } }`))).toEqual(['FORBIDDEN']);
+    expect(codes(await stack.gql(auditor, `{ syncStatus { backlog } }`))).toBeUndefined();
+    expect(codes(await stack.gql(auditor, `mutation { retrySyncJob(id: "0123456789abcdef01234567") { id } }`))).toEqual(['FORBIDDEN']);
+    expect(codes(await stack.gql(admin, `mutation { retrySyncJob(id: "0123456789abcdef01234567") { id } }`))).toEqual(['NOT_FOUND']);
+    expect(codes(await stack.gql(admin, `mutation { retrySyncJob(id: "nope") { id } }`))).toEqual(['NOT_FOUND']);
+    expect(codes(await stack.gql(admin, `{ syncJobs(first: 0) { id } }`))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await stack.gql(alice, `{ syncEvents(after: "x") { seq } }`))).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('reports the lag, backlog and job outcomes in Prometheus metrics', async () => {
+    const text = await stack.sync.metrics.registry.metrics();
+    expect(text).toMatch(/^sync_backlog 0$/m);
+    expect(text).toMatch(/^sync_dead_jobs 0$/m);
+    expect(text).toMatch(/^sync_lag_ms\{quantile="0.5"\} \d+$/m);
+    expect(text).toMatch(/^sync_lag_seconds_count [1-9]\d*$/m);
+    expect(text).toMatch(/^sync_jobs_total\{outcome="failed"\} 2$/m);
+    expect(text).toMatch(/^sync_jobs_total\{outcome="dead"\} 2$/m);
+  });
+});
