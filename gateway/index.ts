@@ -21,6 +21,8 @@ export const SUBGRAPH_TIMEOUT_MS = 10_000;
 export interface Gateway extends GatewayServer {
   metrics: GatewayMetrics;
   streams: SyncEventStreams;
+  /** What the event bus has announced to this instance. */
+  feed: SyncEventFeed;
   /** Serves graphql-ws on the server's /graphql upgrades. */
   attach(server: Server): WebSocketEndpoint;
 }
@@ -63,6 +65,7 @@ export async function createGateway(
     ...server,
     metrics,
     streams,
+    feed,
     async handle(req: IncomingMessage, res: ServerResponse) {
       return (await sse(req, res)) || server.handle(req, res);
     },
