@@ -49,7 +49,7 @@ async function post<T>(url: string, headers: Record<string, string>, query: stri
 
 export async function startBenchStack(): Promise<BenchStack> {
   const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent' });
-  const logger = createLogger({ level: 'silent' });
+  const logger = createLogger({ level: (process.env.BENCH_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
   const connection = await mongoose.createConnection(`${engine.uri}/bench_sync`).asPromise();
   const oaBuilt = await createOaSubgraph({

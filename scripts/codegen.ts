@@ -50,6 +50,23 @@ export const TARGETS: Target[] = [
       DestructionSignature: '../destruction.ts#DestructionSignatureDoc',
     },
   },
+  {
+    sdl: ['schema/sync.graphql'],
+    out: 'subgraphs/sync/generated/graphql.ts',
+    contextType: '../context.ts#SyncContext',
+    mappers: {
+      SyncEvent: '../sync-events.ts#SyncEventView',
+      SyncJob: '../models.ts#SyncJobDoc',
+      SyncStatus: '../status.ts#SyncStatusView',
+      Reconciliation: '../models.ts#ReconciliationDoc',
+      ReconciliationDifference: '../models.ts#DifferenceDoc',
+      Webhook: '../webhooks/service.ts#WebhookView',
+      WebhookDelivery: '../webhooks/service.ts#DeliveryView',
+      ExpenseClaim: '../context.ts#EntityReference',
+      Voucher: '../context.ts#EntityReference',
+      ArchiveRecord: '../context.ts#EntityReference',
+    },
+  },
 ];
 
 const ROOT = new URL('..', import.meta.url);

@@ -9,6 +9,11 @@ import type { SyncPipeline } from './pipeline.ts';
 import type { ReconcileOptions } from './reconcile.ts';
 import type { WebhookService } from './webhooks/service.ts';
 
+/** An entity of another subgraph, by key; the gateway resolves the rest. */
+export interface EntityReference {
+  id: string;
+}
+
 export interface SyncServices {
   connection: Connection;
   models: SyncModels;

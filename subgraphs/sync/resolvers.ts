@@ -4,7 +4,8 @@ import { DateTimeScalar, MoneyScalar, badInput, notFound } from '../../platform/
 import { toObjectId } from '../../platform/ids.ts';
 import type { DomainEvent } from '../../platform/events.ts';
 import { type SyncContext, eventScope, requireRole } from './context.ts';
-import type { DifferenceDoc, ReconciliationDoc, SyncJobDoc, SyncJobStatus } from './models.ts';
+import type { Resolvers } from './generated/graphql.ts';
+import type { ReconciliationDoc, SyncJobDoc, SyncJobStatus } from './models.ts';
 import { reconcile } from './reconcile.ts';
 import { syncStatus } from './status.ts';
 import { SYNC_EVENT_TYPES, type SyncEventView, formatSeq, parseSeq, toSyncEvent } from './sync-events.ts';
@@ -29,17 +30,17 @@ export async function readSyncEvents(ctx: SyncContext, args: { after?: string | 
 
 const JOB_STATUSES: readonly SyncJobStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD'];
 
-export const resolvers = {
+export const resolvers: Resolvers = {
   Money: MoneyScalar,
   DateTime: DateTimeScalar,
 
   Query: {
-    syncEvents: (_: unknown, args: { after?: string | null; first?: number | null; types?: string[] | null }, ctx: SyncContext) => readSyncEvents(ctx, args),
+    syncEvents: (_, args, ctx) => readSyncEvents(ctx, args),
 
-    syncEventHead: async (_: unknown, __: unknown, ctx: SyncContext) =>
+    syncEventHead: async (_, __, ctx) =>
       formatSeq((await ctx.events.events.findOne({}, { seq: 1, _id: 0 }).sort({ seq: -1 }).lean<{ seq: number }>())?.seq ?? 0),
 
-    syncJobs: async (_: unknown, args: { status?: SyncJobStatus | null; first?: number | null }, ctx: SyncContext) => {
+    syncJobs: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN', 'AUDITOR');
       const first = boundedFirst(args.first, 200, 20);
       if (args.status && !JOB_STATUSES.includes(args.status)) throw badInput('unknown status', 'status');
@@ -49,30 +50,30 @@ export const resolvers = {
       return ctx.models.SyncJob.find(filter).sort(sort).limit(first).lean<SyncJobDoc[]>();
     },
 
-    syncStatus: async (_: unknown, __: unknown, ctx: SyncContext) => {
+    syncStatus: async (_, __, ctx) => {
       requireRole(ctx, 'ADMIN', 'AUDITOR');
       return syncStatus(ctx.models, ctx.events);
     },
 
-    reconciliations: async (_: unknown, args: { first?: number | null }, ctx: SyncContext) => {
+    reconciliations: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
       return ctx.models.Reconciliation.find().sort({ ranAt: -1 }).limit(boundedFirst(args.first, 100, 20)).lean<ReconciliationDoc[]>();
     },
 
-    webhooks: async (_: unknown, __: unknown, ctx: SyncContext) => {
+    webhooks: async (_, __, ctx) => {
       requireRole(ctx, 'ADMIN');
       return ctx.webhooks.list();
     },
 
-    webhookDeliveries: async (_: unknown, args: { webhookId?: string | null; status?: string | null; first?: number | null }, ctx: SyncContext) => {
+    webhookDeliveries: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN');
-      const page = await ctx.webhooks.deliveries({ webhookId: args.webhookId ?? undefined, status: (args.status ?? undefined) as never, first: args.first ?? 20 });
+      const page = await ctx.webhooks.deliveries({ webhookId: args.webhookId ?? undefined, status: args.status ?? undefined, first: args.first ?? 20 });
       return page.items;
     },
   },
 
   Mutation: {
-    retrySyncJob: async (_: unknown, args: { id: string }, ctx: SyncContext) => {
+    retrySyncJob: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN');
       if (!toObjectId(args.id)) throw notFound('Sync job');
       const job = await ctx.pipeline.retry(args.id);
@@ -80,59 +81,59 @@ export const resolvers = {
       return job;
     },
 
-    reconcile: async (_: unknown, args: { fiscalYear: number; period: number }, ctx: SyncContext) => {
+    reconcile: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
       return reconcile(ctx.reconcile, args.fiscalYear, args.period, 'MANUAL', ctx.principal.sub);
     },
 
-    registerWebhook: async (_: unknown, args: { url: string; types: string[]; secret: string }, ctx: SyncContext) => {
+    registerWebhook: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN');
       return ctx.webhooks.register({ url: args.url, types: args.types, secret: args.secret }, ctx.principal.sub);
     },
 
-    setWebhookActive: async (_: unknown, args: { id: string; active: boolean }, ctx: SyncContext) => {
+    setWebhookActive: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN');
       return ctx.webhooks.setActive(args.id, args.active);
     },
 
-    replayWebhookDelivery: async (_: unknown, args: { id: string }, ctx: SyncContext) => {
+    replayWebhookDelivery: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN');
       return ctx.webhooks.replay(args.id);
     },
   },
 
   SyncEvent: {
-    claim: (e: SyncEventView) => ref(e.claimId),
-    voucher: (e: SyncEventView) => ref(e.voucherId),
-    archiveRecord: (e: SyncEventView) => ref(e.archiveRecordId),
+    claim: (e) => ref(e.claimId),
+    voucher: (e) => ref(e.voucherId),
+    archiveRecord: (e) => ref(e.archiveRecordId),
   },
 
   SyncJob: {
-    __resolveReference: async (r: { id: string }, ctx: SyncContext) => {
+    __resolveReference: async (r, ctx) => {
       if (!ctx.principal.roles.some((role) => role === 'ADMIN' || role === 'AUDITOR')) return null;
       return toObjectId(r.id) ? ctx.models.SyncJob.findById(r.id).lean<SyncJobDoc>() : null;
     },
     id: idOf,
-    claim: (j: SyncJobDoc) => ({ id: j.claimId }),
-    voucher: (j: SyncJobDoc) => ref(j.voucherId),
-    archiveRecord: (j: SyncJobDoc) => ref(j.archiveRecordId),
+    claim: (j) => ({ id: j.claimId }),
+    voucher: (j) => ref(j.voucherId),
+    archiveRecord: (j) => ref(j.archiveRecordId),
     // A RUNNING job shows when it would be taken over; only FAILED ones wait for nextAttemptAt.
-    nextAttemptAt: (j: SyncJobDoc) => (j.status === 'FAILED' ? j.nextAttemptAt : null),
+    nextAttemptAt: (j) => (j.status === 'FAILED' ? j.nextAttemptAt : null),
   },
 
   SyncStatus: {
-    position: (s: { position: number }) => formatSeq(s.position),
-    head: (s: { head: number }) => formatSeq(s.head),
+    position: (s) => formatSeq(s.position),
+    head: (s) => formatSeq(s.head),
   },
 
   Reconciliation: { id: idOf },
 
   WebhookDelivery: {
-    type: (d: { eventType: string }) => d.eventType,
+    type: (d) => d.eventType as SyncEventView['type'],
   },
 
   ReconciliationDifference: {
-    expected: (d: DifferenceDoc) => d.expectedFen,
-    actual: (d: DifferenceDoc) => d.actualFen,
+    expected: (d) => d.expectedFen,
+    actual: (d) => d.actualFen,
   },
 };

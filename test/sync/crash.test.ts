@@ -25,6 +25,9 @@ const WORKERS = 3;
 const SUBSCRIPTION = `subscription($after: String) { syncEvents(after: $after) { seq type claim { id } } }`;
 const EVENTS_PAGE = `query($after: String) { syncEvents(after: $after, first: 500) { seq type claim { id } } }`;
 const SYNC_STATUS = `{ syncStatus { backlog failed dead position head } }`;
+const UNFINISHED_JOBS = `{ running: syncJobs(status: RUNNING, first: 200) { claimNo status attempts createdAt lastError }
+  failed: syncJobs(status: FAILED, first: 200) { claimNo status attempts lastError nextAttemptAt }
+  pending: syncJobs(status: PENDING, first: 200) { claimNo status attempts } }`;
 const APPROVED_CLAIMS = `{ expenseClaims(status: APPROVED, first: 1000) {
   totalCount pageInfo { hasNextPage }
   edges { node { id claimNo total approvedAt voucher { id debitTotal } archiveRecord { id voucher { id } } } }
@@ -218,9 +221,12 @@ describe('SIGKILL during a stream of approvals', () => {
       approved = (await must<Approved>(at.graphqlUrl, t.accountant, APPROVED_CLAIMS)).expenseClaims;
       const settled = approved.edges.every((e) => e.node.voucher && e.node.archiveRecord);
       if (status.backlog === 0 && status.position === status.head && settled) break;
-      if (Date.now() > deadline) throw new Error(`the pipeline did not catch up: ${JSON.stringify(status)}; ${approved.edges.filter((e) => !e.node.voucher || !e.node.archiveRecord).length} approved claims unfiled`);
-      if (process.env.CRASH_DEBUG) console.log(Date.now() - restartedAt, JSON.stringify(status), JSON.stringify(await gql(at.graphqlUrl, t.admin, '{ syncJobs(first: 200) { status attempts createdAt nextAttemptAt lastError claimNo } }').then((b) => (b.data as { syncJobs: { status: string }[] }).syncJobs.filter((j) => j.status !== 'SUCCEEDED'))));
-      await sleep(process.env.CRASH_DEBUG ? 2000 : 100);
+      if (Date.now() > deadline) {
+        const jobs = await gql<Record<string, unknown>>(at.graphqlUrl, t.admin, UNFINISHED_JOBS).catch((err: unknown) => String(err));
+        const unfiled = approved.edges.filter((e) => !e.node.voucher || !e.node.archiveRecord).map((e) => e.node.claimNo);
+        throw new Error(`the pipeline did not catch up: ${JSON.stringify(status)}; approved claims not filed: ${unfiled.join(', ')}; jobs: ${JSON.stringify(jobs)}`);
+      }
+      await sleep(100);
     }
     const caughtUpMs = Date.now() - restartedAt;
 
@@ -305,7 +311,7 @@ describe('SIGKILL during a stream of approvals', () => {
     expect(new Set(received).size).toBe(received.length);
     for (let i = 1; i < received.length; i++) expect(received[i] > received[i - 1], `${received[i - 1]} then ${received[i]}`).toBe(true);
     expect(received).toEqual(logged.map((e) => e.seq));
-    // It did resume: events reached it in more than one life of the process.
-    expect(rounds.filter((r) => r.receivedEvents > 0).length).toBeGreaterThan(1);
+    // It did resume: events reached it after a restart, from the `after` it had kept.
+    expect(rounds.some((r) => r.life > 1 && r.receivedEvents > 0)).toBe(true);
   });
 });
