@@ -51,7 +51,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent' });
   const logger = createLogger({ level: (process.env.BENCH_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
-  const connection = await mongoose.createConnection(`${engine.uri}/bench_sync`).asPromise();
+  const connection = await mongoose.createConnection(`${engine.uri}/bench_sync`, { monitorCommands: process.env.BENCH_MONITOR === "1" }).asPromise();
   const oaBuilt = await createOaSubgraph({
     connection,
     logger,

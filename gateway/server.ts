@@ -4,7 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
 import { AuthenticationError, type DirectoryLookup } from './auth.ts';
@@ -31,6 +32,19 @@ export interface GatewayServer {
   stop(): Promise<void>;
 }
 
+/** A subscription POSTed to /graphql is told where subscriptions are served, instead of failing obscurely. */
+const subscriptionsElsewhere: ApolloServerPlugin<PermissionContext> = {
+  requestDidStart: async () => ({
+    didResolveOperation: async ({ operation }) => {
+      if (operation?.operation === 'subscription') {
+        throw new GraphQLError('Subscriptions are served over graphql-ws (WebSocket) on /graphql and over SSE on /graphql/stream', {
+          extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+        });
+      }
+    },
+  }),
+};
+
 export async function createGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
   const apollo = new ApolloServer<PermissionContext>({
     schema: opts.schema,
@@ -41,7 +55,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     stopOnTerminationSignals: false,
     validationRules: [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
     // Cache-control hints would wrap every field resolver; responses are never cached over HTTP here.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), ...(opts.metrics ? [opts.metrics.plugin()] : [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), subscriptionsElsewhere, ...(opts.metrics ? [opts.metrics.plugin()] : [])],
     formatError: (formatted, error) => publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway')),
     logger: {
       debug: (m: string) => opts.logger.debug({ component: 'gateway' }, m),

@@ -98,6 +98,8 @@ describe('an approval through the gateway', () => {
     const start = Date.now();
     while (deliveries.length < 3 && Date.now() - start < 10_000) await new Promise((r) => setTimeout(r, 20));
     expect(deliveries).toHaveLength(3);
+    // Deliveries run in parallel and may arrive in any order; receivers order them by seq.
+    deliveries.sort((a, b) => String(JSON.parse(a.body).event.seq).localeCompare(String(JSON.parse(b.body).event.seq)));
     const bodies = deliveries.map((d) => JSON.parse(d.body) as { deliveryId: string; event: Record<string, unknown> });
     expect(bodies.map((b) => b.event.type)).toEqual(TYPES);
     expect(bodies.map((b) => b.event.seq)).toEqual(events(ws).map((e) => e.seq));

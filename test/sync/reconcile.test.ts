@@ -3,8 +3,11 @@
 // unbalanced voucher) is reported as such, stored, and announced with one RECONCILIATION_DIFFERENCE event.
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../platform/logger.ts';
+import { startSyncSubgraph } from '../../subgraphs/sync/index.ts';
 import { monthStartIn } from '../../subgraphs/sync/reconcile.ts';
-import { type Stack, approvedClaim, seed, startStack } from './stack.ts';
+import { SECRET } from '../oa/fixture.ts';
+import { SYNC_SETTINGS, type Stack, approvedClaim, seed, startStack } from './stack.ts';
 
 let stack: Stack;
 let admin: string;
@@ -110,6 +113,38 @@ describe('reconcile(fiscalYear, period)', () => {
     expect(r.errors?.map((e) => [e.extensions?.code, (e.extensions as { field?: string }).field])).toEqual([['BAD_USER_INPUT', 'period']]);
     const employee = await stack.token('someone', ['EMPLOYEE']);
     expect((await stack.gql(employee, RECONCILE, { y: year, p: period })).errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+  });
+
+  it('runs on a schedule for the current and previous period, and announces what it finds', async () => {
+    const scheduled = await startSyncSubgraph({
+      connection: stack.connection,
+      logger: createLogger({ level: 'silent' }),
+      internalSecret: SECRET,
+      production: false,
+      oaUrl: stack.oaUrl,
+      archiveUrl: stack.archiveUrl,
+      bus: null,
+      settings: { ...SYNC_SETTINGS, reconcileIntervalMs: 150 },
+      host: '127.0.0.1',
+      port: 0,
+    });
+    try {
+      const db = stack.connection;
+      const started = Date.now();
+      while ((await db.collection('sync_reconciliations').countDocuments({ trigger: 'SCHEDULED' })) < 2) {
+        if (Date.now() - started > 10_000) throw new Error('no scheduled run');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const runs = await db.collection('sync_reconciliations').find({ trigger: 'SCHEDULED' }).sort({ ranAt: 1 }).limit(2).toArray();
+      const previous = period === 1 ? [year - 1, 12] : [year, period - 1];
+      expect(runs.map((r) => [r.fiscalYear, r.period])).toEqual([previous, [year, period]]);
+      expect(runs[0].differences).toEqual([]);
+      expect(runs[1].differences).toHaveLength(8);
+      const announced = await db.collection('domain_events').findOne({ type: 'RECONCILIATION_DIFFERENCE', 'subject.id': runs[1]._id.toHexString() });
+      expect(announced).toMatchObject({ actor: 'sync', payload: { differences: 8 } });
+    } finally {
+      await scheduled.close();
+    }
   });
 
   it('finds the month boundaries in the business time zone', () => {

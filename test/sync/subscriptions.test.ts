@@ -165,6 +165,12 @@ describe('authentication', () => {
 });
 
 describe('operations over the subscription transports', () => {
+  it('tells a client that POSTs a subscription to /graphql where subscriptions are served', async () => {
+    const r = await stack.gql(await stack.token(org.ids.accountant), `subscription { syncEvents { seq } }`);
+    expect(r.status).toBe(400);
+    expect(r.errors).toEqual([{ message: 'Subscriptions are served over graphql-ws (WebSocket) on /graphql and over SSE on /graphql/stream', extensions: { code: 'BAD_USER_INPUT' } }]);
+  });
+
   it('answers queries over graphql-ws under the same rules, and refuses subscriptions to anything but syncEvents', async () => {
     const q = await ws(org.ids.alice, `{ syncJobs { id } }`);
     await q.until((r) => r.completed);
