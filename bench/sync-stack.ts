@@ -37,6 +37,8 @@ export interface BenchStack {
   /** A call through the gateway with a client token (throws on errors). */
   gql<T = Record<string, unknown>>(token: string, query: string, variables?: Record<string, unknown>): Promise<T>;
   token(sub: string, roles: Role[]): Promise<string>;
+  /** WriteConflicts so far (each aborts a transaction that the driver then runs again). */
+  writeConflicts(): number;
   close(): Promise<void>;
 }
 
@@ -51,7 +53,12 @@ export async function startBenchStack(): Promise<BenchStack> {
   const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent' });
   const logger = createLogger({ level: (process.env.BENCH_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
-  const connection = await mongoose.createConnection(`${engine.uri}/bench_sync`, { monitorCommands: process.env.BENCH_MONITOR === "1" }).asPromise();
+  const connection = await mongoose.createConnection(`${engine.uri}/bench_sync`, { monitorCommands: true }).asPromise();
+  // Transactions the engine aborted with a WriteConflict (the driver then retries them, with backoff).
+  let writeConflicts = 0;
+  connection.getClient().on('commandFailed', (e) => {
+    if ((e.failure as { code?: number }).code === 112) writeConflicts++;
+  });
   const oaBuilt = await createOaSubgraph({
     connection,
     logger,
@@ -87,6 +94,7 @@ export async function startBenchStack(): Promise<BenchStack> {
         .setSubject(sub)
         .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
         .sign(new TextEncoder().encode(JWT_SECRET)),
+    writeConflicts: () => writeConflicts,
     close: async () => {
       await gateway.stop().catch(() => {});
       server.closeAllConnections();

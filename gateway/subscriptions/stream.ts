@@ -61,6 +61,8 @@ export interface StreamRequest {
 
 interface Page {
   items: { seq: number; result: FormattedExecutionResult }[];
+  /** The highest seq announced when the read began: the read saw every event up to it. */
+  announced: number;
   /** Set when the read failed: fatal errors end the stream; others are retried. */
   errors?: readonly GraphQLFormattedError[];
   fatal?: boolean;
@@ -135,14 +137,14 @@ export class SyncEventStreams {
     this.active.add(closing);
     closing.signal.addEventListener('abort', () => expiry.abort(), { once: true });
     try {
-      let after = await this.initialAfter(req, prepared);
-      if (after === null) {
-        yield { errors: [{ message: 'after must be a seq as returned by syncEvents (digits only)', extensions: { code: 'BAD_USER_INPUT' } }] };
+      const start = await this.initialAfter(req, prepared, stop);
+      if (typeof start !== 'number') {
+        if (start) yield start;
         return;
       }
+      let after = start;
       let retry = this.retryMs;
       while (!stop.aborted) {
-        const announced = this.opts.feed.head;
         const page = await this.read(req, prepared, after);
         if (stop.aborted) break;
         if (page.errors) {
@@ -164,7 +166,8 @@ export class SyncEventStreams {
         if (page.items.length === this.pageSize) continue;
         // Everything up to what had been announced before the read is now known to this subscriber, even the
         // events its scope or types filter out: wait for something newer.
-        after = Math.max(after, announced);
+        // (Taken when the shared read began, not when this subscriber joined it.)
+        after = Math.max(after, page.announced);
         await this.opts.feed.waitBeyond(after, this.pollMs, stop);
       }
       if (expiry.signal.aborted && !signal.aborted && !closing.signal.aborted) {
@@ -217,32 +220,40 @@ export class SyncEventStreams {
     return { document, responseKey, key: `${who}\n${print(document)}\n${JSON.stringify(req.variableValues ?? {})}` };
   }
 
-  /** The subscription's `after` (literal or variable), or the head of the log when absent; null when malformed. */
-  private async initialAfter(req: StreamRequest, prepared: PreparedQuery): Promise<number | null> {
+  /**
+   * The subscription's `after` (literal or variable), or the head of the log when absent. Otherwise the result
+   * that ends the stream (a malformed `after`, a refused read), or undefined when the subscriber left meanwhile.
+   */
+  private async initialAfter(req: StreamRequest, prepared: PreparedQuery, stop: AbortSignal): Promise<number | FormattedExecutionResult | undefined> {
+    const malformed = { errors: [{ message: 'after must be a seq as returned by syncEvents (digits only)', extensions: { code: 'BAD_USER_INPUT' } }] };
     const op = operationOf(req.document, req.operationName)!;
     const root = op.selectionSet.selections[0] as FieldNode;
     const arg = root.arguments?.find((a) => a.name.value === 'after');
     let value: unknown = null;
     if (arg?.value.kind === Kind.STRING) value = arg.value.value;
     else if (arg?.value.kind === Kind.VARIABLE) value = req.variableValues?.[arg.value.name.value] ?? null;
-    else if (arg && arg.value.kind !== Kind.NULL) return null;
-    if (value === null || value === undefined) return this.head(req, prepared);
-    if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return null;
+    else if (arg && arg.value.kind !== Kind.NULL) return malformed;
+    if (value === null || value === undefined) return this.head(req, prepared, stop);
+    if (typeof value !== 'string' || !/^\d{1,15}$/.test(value)) return malformed;
     return Number(value);
   }
 
-  private async head(req: StreamRequest, prepared: PreparedQuery): Promise<number> {
-    for (let wait = this.retryMs; ; wait = Math.min(wait * 2, 30_000)) {
+  private async head(req: StreamRequest, prepared: PreparedQuery, stop: AbortSignal): Promise<number | FormattedExecutionResult | undefined> {
+    for (let wait = this.retryMs; !stop.aborted; wait = Math.min(wait * 2, 30_000)) {
+      const announced = this.opts.feed.head;
       const result = await execute({
         schema: this.opts.schema,
         document: HEAD_QUERY,
         contextValue: { principal: req.context.principal, directory: req.context.directory },
       });
       const head = (result.data as { syncEventHead?: string } | null | undefined)?.syncEventHead;
-      if (head) return Math.max(Number(head), this.opts.feed.head);
-      this.opts.logger.warn({ key: prepared.responseKey, errors: result.errors?.map((e) => e.message) }, 'reading the head of the sync event log failed; retrying');
-      await sleep(wait);
+      if (head) return Math.max(Number(head), announced);
+      const errors = (result.errors ?? []).map((e) => this.format(e));
+      if (errors.some((e) => FATAL_CODES.has(String(e.extensions?.code)))) return { errors };
+      this.opts.logger.warn({ key: prepared.responseKey, codes: errors.map((e) => e.extensions?.code) }, 'reading the head of the sync event log failed; retrying');
+      await sleep(wait, stop);
     }
+    return undefined;
   }
 
   /** One page after `after`, shared by every subscriber asking for the same thing at the same time. */
@@ -257,6 +268,7 @@ export class SyncEventStreams {
   }
 
   private async fetch(req: StreamRequest, prepared: PreparedQuery, after: number): Promise<Page> {
+    const announced = this.opts.feed.head;
     const result = await execute({
       schema: this.opts.schema,
       document: prepared.document,
@@ -270,7 +282,7 @@ export class SyncEventStreams {
       const all = errors.length ? errors : [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }];
       const fatal = all.some((e) => FATAL_CODES.has(String(e.extensions?.code)));
       if (!fatal) this.opts.logger.warn({ codes: all.map((e) => e.extensions?.code) }, 'reading sync events for a subscriber failed; retrying');
-      return { items: [], errors: all, fatal };
+      return { items: [], announced, errors: all, fatal };
     }
     const items = (list as Record<string, unknown>[]).map((item, i) => {
       const { [SEQ_ALIAS]: seq, ...event } = item;
@@ -280,7 +292,7 @@ export class SyncEventStreams {
       const result: FormattedExecutionResult = { data: { [prepared.responseKey]: event }, ...(own.length ? { errors: own } : {}) };
       return { seq: Number(seq), result };
     });
-    return { items };
+    return { items, announced };
   }
 
   private format(error: GraphQLError): GraphQLFormattedError {
