@@ -17,6 +17,10 @@ const STEADY_SECONDS = Number(process.env.BENCH_SYNC_SECONDS ?? 10);
 const BURST = Number(process.env.BENCH_SYNC_BURST ?? 300);
 const SUBSCRIBERS = Number(process.env.BENCH_SYNC_SUBSCRIBERS ?? 1000);
 const ROUNDS = 10;
+/** Idle time measured after subscribing: longer than the gateway's poll interval (5 s). */
+const IDLE_MS = 6_000;
+/** Parts to run (steady, burst, shared, distinct); all by default. */
+const PARTS = new Set((process.env.BENCH_SYNC_PARTS ?? 'steady,burst,shared,distinct').split(','));
 /** How long a steady run may take to file its claims after its window. */
 const DRAIN_TIMEOUT_MS = 60_000;
 /** The unshared case stops starting rounds after this long. */
@@ -149,12 +153,12 @@ async function steady(stack: BenchStack, org: BenchOrg, rate: number, seconds: n
 
 interface StatusCheck {
   computed: { p50: number; p95: number; p99: number; jobs: number };
-  reported: { backlog: number; lagP50Ms: number | null; lagP95Ms: number | null; lagP99Ms: number | null; position: string; head: string };
+  reported: { backlog: number; failed: number; dead: number; lagP50Ms: number | null; lagP95Ms: number | null; lagP99Ms: number | null; position: string; head: string };
 }
 
 /** syncStatus through the gateway against the same percentiles computed here over every succeeded job. */
 async function statusCheck(stack: BenchStack, token: string): Promise<StatusCheck> {
-  const { syncStatus } = await stack.gql<{ syncStatus: StatusCheck['reported'] }>(token, '{ syncStatus { backlog lagP50Ms lagP95Ms lagP99Ms position head } }');
+  const { syncStatus } = await stack.gql<{ syncStatus: StatusCheck['reported'] }>(token, '{ syncStatus { backlog failed dead lagP50Ms lagP95Ms lagP99Ms position head } }');
   const all = await stack.sync.services.models.SyncJob.find({ status: 'SUCCEEDED' }, { lagMs: 1, _id: 0 }).lean<{ lagMs: number }[]>();
   const lags = all.map((j) => j.lagMs);
   return { computed: { p50: pct(lags, 50), p95: pct(lags, 95), p99: pct(lags, 99), jobs: lags.length }, reported: syncStatus };
@@ -166,6 +170,7 @@ async function pipelineAlone(stack: BenchStack, org: BenchOrg, count: number, co
   // Approved with 8 flows at once while nothing consumes the log.
   const ids: string[] = [];
   let next = 0;
+  const approvingStarted = performance.now();
   await Promise.all(
     Array.from({ length: 8 }, async () => {
       while (next < count) {
@@ -176,6 +181,8 @@ async function pipelineAlone(stack: BenchStack, org: BenchOrg, count: number, co
       }
     }),
   );
+  const approvingSeconds = (performance.now() - approvingStarted) / 1000;
+  const conflicts0 = stack.writeConflicts();
   const head = (await stack.sync.services.events.events.findOne({}, { seq: 1, _id: 0 }).sort({ seq: -1 }).lean<{ seq: number }>())!.seq;
   const before = await models.SyncJob.countDocuments({ status: 'SUCCEEDED' });
   const t0 = performance.now();
@@ -191,7 +198,7 @@ async function pipelineAlone(stack: BenchStack, org: BenchOrg, count: number, co
     20,
   );
   const seconds = (performance.now() - t0) / 1000;
-  return { count, seconds, perSecond: count / seconds, consumedMs };
+  return { count, seconds, perSecond: count / seconds, consumedMs, approvingSeconds, writeConflicts: stack.writeConflicts() - conflicts0 };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -264,6 +271,7 @@ function subscribe(url: string, token: string, after: string, arrivals: Arrivals
         if (e) {
           sub.received.set(e.seq, at);
           arrivals.add(`${e.type}:${e.claim?.claimNo ?? ''}`);
+          arrivals.add(`seq:${e.seq}`);
         }
       } else if (msg.type === 'ping') {
         ws.send('{"type":"pong"}');
@@ -287,7 +295,12 @@ async function subgraphCalls(stack: BenchStack, subgraph: string): Promise<numbe
 interface FanOutResult {
   label: string;
   subscribers: number;
+  /** Every socket open and acknowledged. */
+  connectedSeconds: number;
+  /** …and every subscriber has its first (replayed) event. */
   connectSeconds: number;
+  /** Sync subgraph reads per second the gateway makes for these subscribers while no event happens (polls). */
+  idleReadsPerSecond: number;
   rounds: number;
   /** Per event type, then 'all': receipt − occurredAt over every delivery. */
   latency: Map<string, number[]>;
@@ -308,30 +321,31 @@ async function fanOut(stack: BenchStack, org: BenchOrg, counter: { i: number }, 
     const at = Date.now();
     for (const e of events) if (!announcedAt.has(Number(e.seq))) announcedAt.set(Number(e.seq), at);
   });
-  const result: FanOutResult = { label, subscribers: tokens.length, connectSeconds: 0, rounds: 0, latency: new Map(), announce: new Map(), fetchesPerEvent: NaN, roundMs: [], errors: [] };
-  const { syncEventHead: after } = await stack.gql<{ syncEventHead: string }>(tokens[0], '{ syncEventHead }');
+  const result: FanOutResult = { label, subscribers: tokens.length, connectedSeconds: 0, connectSeconds: 0, idleReadsPerSecond: NaN, rounds: 0, latency: new Map(), announce: new Map(), fetchesPerEvent: NaN, roundMs: [], errors: [] };
+  // Subscribed from just before the newest event: each subscriber's first read replays that one event, so the
+  // client knows when its subscription is live (and no later event can be missed: replay and live are one loop).
+  const { syncEventHead: head } = await stack.gql<{ syncEventHead: string }>(tokens[0], '{ syncEventHead }');
+  const after = String(Number(head) - 1).padStart(12, '0');
   const subs: Subscriber[] = [];
   const started = performance.now();
+  const deadline = started + budgetMs;
   try {
     // Connected 50 at a time (the listen backlog is finite); each subscribes as soon as it is acknowledged.
     for (let i = 0; i < tokens.length; i += 50) subs.push(...(await Promise.all(tokens.slice(i, i + 50).map((t) => subscribe(stack.wsUrl, t, after, arrivals)))));
-    await until('every subscription to be open', () => stack.gateway.streams.open === tokens.length, 60_000);
-    // Settled once the gateway has stopped reading for them (each first read finds nothing and waits).
-    let last = -1;
-    for (;;) {
-      const now = await subgraphCalls(stack, 'sync');
-      if (now === last) break;
-      last = now;
-      await sleep(300);
-    }
+    result.connectedSeconds = (performance.now() - started) / 1000;
+    await arrivals.wait(`seq:${head}`, tokens.length, Math.max(1000, deadline - performance.now()));
     result.connectSeconds = (performance.now() - started) / 1000;
+    // Nothing happens for one poll interval and a bit: what do idle subscribers cost?
+    const idle0 = await subgraphCalls(stack, 'sync');
+    const idleStarted = performance.now();
+    await sleep(IDLE_MS);
+    result.idleReadsPerSecond = ((await subgraphCalls(stack, 'sync')) - idle0) / ((performance.now() - idleStarted) / 1000);
     const total = tokens.length;
-    const deadline = performance.now() + budgetMs;
     const claims: SubmittedClaim[] = [];
     const syncCallsBefore = await subgraphCalls(stack, 'sync');
     for (let round = 0; round < warmupRounds + rounds; round++) {
       if (performance.now() > deadline) break;
-      const remaining = () => Math.max(1000, deadline - performance.now() + 30_000);
+      const remaining = () => Math.max(1000, deadline - performance.now() + 15_000);
       const claim = await submittedClaim(stack, org, counter.i++);
       await arrivals.wait(`CLAIM_SUBMITTED:${claim.claimNo}`, total, remaining());
       const t = performance.now();
@@ -394,61 +408,74 @@ export async function benchSync(): Promise<void> {
     await until('warm-up claims filed', async () => (await stack.sync.services.models.SyncJob.countDocuments({ status: 'SUCCEEDED' })) >= 20, 60_000);
     await stack.sync.services.models.SyncJob.deleteMany({}); // syncStatus percentiles from the measured jobs only
 
-    const steadyRows: SteadyRow[] = [];
-    const checks: StatusCheck[] = [];
-    for (const rate of RATES) {
-      steadyRows.push(await steady(stack, org, rate, STEADY_SECONDS, counter));
-      checks.push(await statusCheck(stack, auditor));
-    }
-    const alone = await pipelineAlone(stack, org, BURST, counter);
-
-    // One warm-up round first (not counted): the delivery path's first run.
-    const shared = await fanOut(stack, org, counter, `${n(SUBSCRIBERS)}, one token`, Array(SUBSCRIBERS).fill(auditor) as string[], 1, ROUNDS, 60_000);
-    const distinctTokens = await Promise.all(Array.from({ length: SUBSCRIBERS }, (_, i) => stack.token(`bench-sync-auditor-${i}`, ['AUDITOR'])));
-    const distinct = await fanOut(stack, org, counter, `${n(SUBSCRIBERS)}, ${n(SUBSCRIBERS)} identities`, distinctTokens, 0, ROUNDS, DISTINCT_BUDGET_MS);
-
-    // ---- report ----
     console.log(`\n## Sync pipeline and subscriptions (one process on ${os.cpus().length} cores: engine, oa, archive, sync pipeline, gateway AND the load generator and subscriber clients all share them)`);
-    console.log(`Approvals: create, submit, approve by the manager and by the accountant through the oa subgraph with signed identities; open loop at the offered rate for ${STEADY_SECONDS} s. Lag = approval to filing, from the sync jobs (lagMs).`);
-    console.log('');
-    console.log('| offered | achieved approvals/s | filed claims/s | approval flow p50 / p99 | event loop busy | write conflicts | lag p50 | lag p95 | lag p99 | lag max | backlog at window end | all filed after window |');
-    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const r of steadyRows) {
-      const notes = [r.skipped ? `${r.skipped} starts skipped (${MAX_OUTSTANDING} outstanding)` : '', r.failed ? `${r.failed} FAILED` : ''].filter(Boolean).join(', ');
-      const drained = r.drainedAfterMs === null ? `NOT within ${DRAIN_TIMEOUT_MS / 1000} s (${r.unfiled} unfiled)` : `${(r.drainedAfterMs / 1000).toFixed(1)} s${r.dead ? ` (${r.dead} DEAD)` : ''}`;
-      console.log(
-        `| ${r.rate}/s (${r.offered} claims${notes ? `; ${notes}` : ''}) | ${(r.approvedInWindow / STEADY_SECONDS).toFixed(1)} | ${(r.filedInWindow / STEADY_SECONDS).toFixed(1)} | ${ms(r.flowP50)} / ${ms(r.flowP99)} | ${Math.round(r.elu * 100)}% | ${n(r.writeConflicts)} | ${ms(r.lag.p50)} | ${ms(r.lag.p95)} | ${ms(r.lag.p99)} | ${ms(r.lag.max)} | ${r.backlogAtEnd} | ${drained} |`,
-      );
-    }
-    for (const [i, c] of checks.entries()) {
-      const same = c.reported.lagP50Ms === c.computed.p50 && c.reported.lagP95Ms === c.computed.p95 && c.reported.lagP99Ms === c.computed.p99;
-      console.log(
-        `syncStatus after the ${RATES[i]}/s run (all ${c.computed.jobs} jobs so far): p50/p95/p99 ${c.reported.lagP50Ms}/${c.reported.lagP95Ms}/${c.reported.lagP99Ms} ms, backlog ${c.reported.backlog}, position ${Number(c.reported.position)} of head ${Number(c.reported.head)}; from the jobs: ${c.computed.p50}/${c.computed.p95}/${c.computed.p99} ms ${same ? '(match)' : '(MISMATCH)'}`,
-      );
-    }
-    console.log(`Pipeline alone: ${alone.count} claims approved while it was paused, then filed in ${alone.seconds.toFixed(2)} s = ${alone.perSecond.toFixed(1)} claims/s (log consumed and jobs queued after ${ms(alone.consumedMs)}).`);
-
-    console.log('');
-    console.log(`Delivery of single events to graphql-ws subscribers (raw graphql-transport-ws clients over ws in this process; selection \`seq type claim { claimNo } voucher { voucherNo }\`).`);
-    console.log('Each round: a claim is submitted (CLAIM_SUBMITTED, alone), then approved (CLAIM_APPROVED, then the pipeline files it: VOUCHER_CREATED, ARCHIVE_FILED); the next round starts once every subscriber has all four.');
-    console.log('Latency = receipt by the client (Date.now()) − the event\'s occurredAt (stamped in the committing transaction), per subscriber and event; ms resolution.');
-    console.log('');
-    console.log('| subscribers | event | deliveries | p50 | p99 | max | occurredAt → bus announcement p50 | sync subgraph reads per event |');
-    console.log('|---|---|---|---|---|---|---|---|');
-    for (const r of [shared, distinct]) {
-      for (const type of [...EVENT_TYPES, 'all']) {
-        const l = r.latency.get(type) ?? [];
-        const a = r.announce.get(type) ?? [];
-        console.log(`| ${r.label} | ${type} | ${n(l.length)} | ${ms(pct(l, 50))} | ${ms(pct(l, 99))} | ${ms(l.length ? Math.max(...l) : NaN)} | ${ms(pct(a, 50))} | ${type === 'all' ? r.fetchesPerEvent.toFixed(1) : ''} |`);
+    if (PARTS.has('steady')) {
+      const rows: SteadyRow[] = [];
+      const checks: StatusCheck[] = [];
+      for (const rate of RATES) {
+        rows.push(await steady(stack, org, rate, STEADY_SECONDS, counter));
+        checks.push(await statusCheck(stack, auditor));
       }
+      printSteady(rows, checks);
     }
-    for (const r of [shared, distinct]) {
+    if (PARTS.has('burst')) {
+      const alone = await pipelineAlone(stack, org, BURST, counter);
       console.log(
-        `${r.label}: connected and subscribed in ${r.connectSeconds.toFixed(1)} s; ${r.rounds} measured round(s)${r === shared ? ' after one warm-up round' : ''}, approval → last subscriber has ARCHIVE_FILED p50 ${ms(pct(r.roundMs, 50))}, max ${ms(r.roundMs.length ? Math.max(...r.roundMs) : NaN)}; errors ${r.errors.length}${r.errors.length ? ` (first: ${r.errors[0]})` : ''}${r.incomplete ? `; INCOMPLETE: ${r.incomplete}` : ''}`,
+        `Pipeline alone: ${alone.count} claims approved while it was paused, then filed in ${alone.seconds.toFixed(2)} s = ${alone.perSecond.toFixed(1)} claims/s (log consumed and jobs queued after ${ms(alone.consumedMs)}; ${n(alone.writeConflicts)} write conflicts). Approving them took ${alone.approvingSeconds.toFixed(1)} s with 8 at once (${(alone.count / alone.approvingSeconds).toFixed(1)} approvals/s with no filing alongside).`,
       );
     }
+    const results: FanOutResult[] = [];
+    // One warm-up round first (not counted): the delivery path's first run.
+    if (PARTS.has('shared')) results.push(await fanOut(stack, org, counter, `${n(SUBSCRIBERS)}, one token`, Array(SUBSCRIBERS).fill(auditor) as string[], 1, ROUNDS, 60_000));
+    if (PARTS.has('distinct')) {
+      const tokens = await Promise.all(Array.from({ length: SUBSCRIBERS }, (_, i) => stack.token(`bench-sync-auditor-${i}`, ['AUDITOR'])));
+      results.push(await fanOut(stack, org, counter, `${n(SUBSCRIBERS)}, ${n(SUBSCRIBERS)} identities`, tokens, 0, ROUNDS, DISTINCT_BUDGET_MS));
+    }
+    if (results.length) printFanOut(results);
     console.log(`Sync bench wall time: ${((performance.now() - wallStart) / 1000).toFixed(0)} s.`);
   } finally {
     await stack.close();
+  }
+}
+
+function printSteady(rows: SteadyRow[], checks: StatusCheck[]): void {
+  console.log(`Approvals: create, submit, approve by the manager and by the accountant through the oa subgraph with signed identities; open loop at the offered rate for ${STEADY_SECONDS} s. Lag = approval to filing, from the sync jobs (lagMs).`);
+  console.log('');
+  console.log('| offered | achieved approvals/s | filed claims/s | approval flow p50 / p99 | event loop busy | write conflicts | lag p50 | lag p95 | lag p99 | lag max | backlog at window end | all filed after window |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const notes = [r.skipped ? `${r.skipped} starts skipped (${MAX_OUTSTANDING} outstanding)` : '', r.failed ? `${r.failed} FAILED` : ''].filter(Boolean).join(', ');
+    const drained = r.drainedAfterMs === null ? `NOT within ${DRAIN_TIMEOUT_MS / 1000} s (${r.unfiled} unfiled)` : `${(r.drainedAfterMs / 1000).toFixed(1)} s${r.dead ? ` (${r.dead} DEAD)` : ''}`;
+    console.log(
+      `| ${r.rate}/s (${r.offered} claims${notes ? `; ${notes}` : ''}) | ${(r.approvedInWindow / STEADY_SECONDS).toFixed(1)} | ${(r.filedInWindow / STEADY_SECONDS).toFixed(1)} | ${ms(r.flowP50)} / ${ms(r.flowP99)} | ${Math.round(r.elu * 100)}% | ${n(r.writeConflicts)} | ${ms(r.lag.p50)} | ${ms(r.lag.p95)} | ${ms(r.lag.p99)} | ${ms(r.lag.max)} | ${r.backlogAtEnd} | ${drained} |`,
+    );
+  }
+  for (const [i, c] of checks.entries()) {
+    const same = c.reported.lagP50Ms === c.computed.p50 && c.reported.lagP95Ms === c.computed.p95 && c.reported.lagP99Ms === c.computed.p99;
+    console.log(
+      `syncStatus after the ${rows[i].rate}/s run (all ${c.computed.jobs} jobs so far): p50/p95/p99 ${c.reported.lagP50Ms}/${c.reported.lagP95Ms}/${c.reported.lagP99Ms} ms, backlog ${c.reported.backlog}, failed ${c.reported.failed}, dead ${c.reported.dead}, position ${Number(c.reported.position)} of head ${Number(c.reported.head)}; from the jobs: ${c.computed.p50}/${c.computed.p95}/${c.computed.p99} ms ${same ? '(match)' : '(MISMATCH)'}`,
+    );
+  }
+}
+
+function printFanOut(results: FanOutResult[]): void {
+  console.log('');
+  console.log('Delivery of single events to graphql-ws subscribers (raw graphql-transport-ws clients over ws in this process; selection `seq type claim { claimNo } voucher { voucherNo }`).');
+  console.log('Each round: a claim is submitted (CLAIM_SUBMITTED, alone), then approved (CLAIM_APPROVED, then the pipeline files it: VOUCHER_CREATED, ARCHIVE_FILED); the next round starts once every subscriber has all four.');
+  console.log("Latency = receipt by the client (Date.now()) − the event's occurredAt (stamped in the committing transaction), per subscriber and event; ms resolution.");
+  console.log('');
+  console.log('| subscribers | event | deliveries | p50 | p99 | max | occurredAt → bus announcement p50 | sync subgraph reads per event |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    for (const type of [...EVENT_TYPES, 'all']) {
+      const l = r.latency.get(type) ?? [];
+      const a = r.announce.get(type) ?? [];
+      console.log(`| ${r.label} | ${type} | ${n(l.length)} | ${ms(pct(l, 50))} | ${ms(pct(l, 99))} | ${ms(l.length ? Math.max(...l) : NaN)} | ${ms(pct(a, 50))} | ${type === 'all' ? r.fetchesPerEvent.toFixed(1) : ''} |`);
+    }
+  }
+  for (const r of results) {
+    console.log(
+      `${r.label}: sockets acknowledged after ${r.connectedSeconds.toFixed(1)} s, all live (first event replayed to each) after ${r.connectSeconds.toFixed(1)} s; idle, the gateway reads the sync subgraph ${r.idleReadsPerSecond.toFixed(0)} times/s for them (polls); ${r.rounds} measured round(s)${r.label.includes('one token') ? ' after one warm-up round' : ''}, approval → last subscriber has ARCHIVE_FILED p50 ${ms(pct(r.roundMs, 50))}, max ${ms(r.roundMs.length ? Math.max(...r.roundMs) : NaN)}; errors ${r.errors.length}${r.errors.length ? ` (first: ${r.errors[0]})` : ''}${r.incomplete ? `; INCOMPLETE: ${r.incomplete}` : ''}`,
+    );
   }
 }

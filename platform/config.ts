@@ -49,6 +49,8 @@ export interface Config {
   readonly syncRetryMaxMs: number;
   /** How often the sync pipeline reads the event log (in-process appends wake it sooner). */
   readonly syncPollMs: number;
+  /** How long another sync instance waits before taking over from one that died. */
+  readonly syncLeaseTtlMs: number;
   /** Scheduled reconciliation of the current and previous period; 0 turns it off. */
   readonly reconcileIntervalMs: number;
   /** Claims approved more recently than this are not yet counted as missing their voucher. */
@@ -288,6 +290,7 @@ const envSchema = z.object({
   SYNC_RETRY_BASE_MS: integer(10, 3_600_000, 1000),
   SYNC_RETRY_MAX_MS: integer(10, 86_400_000, 300_000),
   SYNC_POLL_MS: integer(10, 60_000, 200),
+  SYNC_LEASE_TTL_MS: integer(1000, 300_000, 5000),
   RECONCILE_INTERVAL_MS: integer(0, 86_400_000 * 7, 3_600_000),
   RECONCILE_GRACE_MS: integer(0, 86_400_000, 600_000),
   WEBHOOK_MAX_ATTEMPTS: integer(1, 100, 8),
@@ -399,6 +402,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     syncRetryBaseMs: v.SYNC_RETRY_BASE_MS,
     syncRetryMaxMs: v.SYNC_RETRY_MAX_MS,
     syncPollMs: v.SYNC_POLL_MS,
+    syncLeaseTtlMs: v.SYNC_LEASE_TTL_MS,
     reconcileIntervalMs: v.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: v.RECONCILE_GRACE_MS,
     webhookMaxAttempts: v.WEBHOOK_MAX_ATTEMPTS,

@@ -14,6 +14,7 @@ export function syncOptions(config: Config, logger: Logger, connection: Connecti
     oaUrl: urls.oa,
     archiveUrl: urls.archive,
     bus,
+    leaseTtlMs: config.syncLeaseTtlMs,
     settings: {
       maxAttempts: config.syncMaxAttempts,
       retryBaseMs: config.syncRetryBaseMs,

@@ -46,6 +46,7 @@ export interface SyncSubgraphOptions {
   settings: SyncSettings;
   /** Per call to the oa and archive subgraphs. */
   subgraphTimeoutMs?: number;
+  /** How long a lease outlives its holder (SYNC_LEASE_TTL_MS); holders renew it every poll. */
   leaseTtlMs?: number;
   clock?: () => Date;
   publicRoutes?: Route[];
@@ -70,6 +71,8 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     maxAttempts: opts.settings.maxAttempts,
     baseDelayMs: opts.settings.retryBaseMs,
     maxDelayMs: opts.settings.retryMaxMs,
+    // Three calls (claim, voucher, filing), each bounded by the call timeout, and a margin.
+    runTimeoutMs: 3 * timeoutMs + 5000,
     clock: opts.clock,
   });
   await pipeline.init();

@@ -23,6 +23,8 @@ export interface SyncJobDoc {
   startedAt: Date | null;
   /** A RUNNING job whose runner died is taken over once this has passed. */
   runUntil: Date | null;
+  /** Lease owner of the instance running it: a new lease holder takes over the jobs of the one before. */
+  runner: string | null;
   nextAttemptAt: Date | null;
   completedAt: Date | null;
   voucherId: string | null;
@@ -45,6 +47,7 @@ const jobSchema = new Schema<SyncJobDoc>(
     createdAt: { type: Date, required: true },
     startedAt: { type: Date, default: null },
     runUntil: { type: Date, default: null },
+    runner: { type: String, default: null },
     nextAttemptAt: { type: Date, default: null },
     completedAt: { type: Date, default: null },
     voucherId: { type: String, default: null },

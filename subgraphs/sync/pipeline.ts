@@ -2,8 +2,8 @@
 // database, and turns each CLAIM_APPROVED into a job that asks the archive for the voucher and its archive record.
 // One job per claim (a unique key) and the archive's idempotent mutations make replays harmless, so a crash at
 // any point (before or after the position is saved, mid-call) ends with exactly one voucher and one record.
-// Only the holder of the database lease consumes and publishes; any instance may run due jobs, each claimed
-// atomically so that no two run the same job at once.
+// Only the holder of the database lease consumes, publishes and runs jobs (each claimed atomically besides). A
+// new holder takes over the jobs its predecessor was running, so recovery after a crash takes one lease period.
 import type { Connection } from 'mongoose';
 import type { BusEvent, EventBus } from '../../platform/event-bus.ts';
 import type { DomainEvent, EventLog } from '../../platform/events.ts';
@@ -32,7 +32,7 @@ export interface SyncPipelineOptions {
   maxDelayMs: number;
   /** Jobs run at once by this instance. */
   concurrency?: number;
-  /** A RUNNING job not finished by then is taken over (its runner died). */
+  /** A RUNNING job not finished by then is run again (its runner hung); three subgraph calls fit in it. */
   runTimeoutMs?: number;
   clock?: () => Date;
   random?: () => number;
@@ -95,9 +95,20 @@ export class SyncPipeline {
   }
 
   private async round(): Promise<void> {
-    if (await this.opts.lease.acquire()) await this.consume();
-    else this.position = null; // another instance moves the position; re-read it if we take over
+    const wasHeld = this.opts.lease.held;
+    if (!(await this.opts.lease.acquire())) {
+      this.position = null; // another instance moves the position; re-read it if we take over
+      return;
+    }
+    if (!wasHeld) await this.takeOverRunningJobs();
+    await this.consume();
     await this.startDueJobs();
+  }
+
+  /** Jobs left RUNNING by an earlier holder (it died or lost the lease) run again now rather than at runUntil. */
+  private async takeOverRunningJobs(): Promise<void> {
+    const orphans = await this.opts.models.SyncJob.updateMany({ status: 'RUNNING', runner: { $ne: this.opts.lease.owner } }, { $set: { status: 'PENDING', runUntil: null, runner: null } });
+    if (orphans.modifiedCount) this.opts.logger.info({ jobs: orphans.modifiedCount }, 'took over sync jobs left running by an earlier instance');
   }
 
   private async consume(): Promise<void> {
@@ -178,7 +189,7 @@ export class SyncPipeline {
           { status: 'RUNNING', runUntil: { $lt: now } },
         ],
       },
-      { $set: { status: 'RUNNING', startedAt: now, runUntil: new Date(now.getTime() + (this.opts.runTimeoutMs ?? 60_000)) }, $inc: { attempts: 1 } },
+      { $set: { status: 'RUNNING', startedAt: now, runner: this.opts.lease.owner, runUntil: new Date(now.getTime() + (this.opts.runTimeoutMs ?? 60_000)) }, $inc: { attempts: 1 } },
       { sort: { eventSeq: 1 }, returnDocument: 'after' },
     ).lean<SyncJobDoc>();
   }

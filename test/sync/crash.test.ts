@@ -3,6 +3,9 @@
 // one voucher and one archive record (and reconciliation agrees), and a graphql-ws subscriber that resumed after
 // each crash from the last seq it saw has received every event of the log exactly once, in order.
 // Replay a failing run with CRASH_SEED=<the seed it printed>.
+// The last life takes most of the run time: a job that was RUNNING when its process died is taken over only once its
+// run timeout (60 s, subgraphs/sync/pipeline.ts) has passed, and the dead process's pipeline lease blocks consumption
+// for up to its TTL (10 s).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -169,7 +172,7 @@ describe('SIGKILL during a stream of approvals', () => {
     /** Every seq the subscriber received, across all lives of the process, in arrival order. */
     const received: string[] = [];
     const subscriberErrors: unknown[] = [];
-    /** The `after` each life's subscription started from. */
+    /** The last seq the subscriber saw: where its subscription in the next life starts (`after`). */
     let lastSeq = '000000000000';
     const rounds: { life: number; killAfterMs: number; confirmed: number; cutByKill: number; receivedEvents: number }[] = [];
     const confirmed: string[] = [];
