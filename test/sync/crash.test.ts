@@ -3,9 +3,8 @@
 // one voucher and one archive record (and reconciliation agrees), and a graphql-ws subscriber that resumed after
 // each crash from the last seq it saw has received every event of the log exactly once, in order.
 // Replay a failing run with CRASH_SEED=<the seed it printed>.
-// The last life takes most of the run time: a job that was RUNNING when its process died is taken over only once its
-// run timeout (60 s, subgraphs/sync/pipeline.ts) has passed, and the dead process's pipeline lease blocks consumption
-// for up to its TTL (10 s).
+// After each restart the dead process's pipeline lease blocks consumption for up to its TTL (SYNC_LEASE_TTL_MS,
+// 5 s); the restarted process then takes over the jobs that were RUNNING when the process died.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
