@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { percentile } from '../subgraphs/sync/status.ts';
 import { type BenchOrg, type BenchStack, type SubmittedClaim, approve, seedBenchOrg, startBenchStack, submittedClaim } from './sync-stack.ts';
 
-const RATES = (process.env.BENCH_SYNC_RATES ?? '10,25').split(',').map(Number);
+const RATES = (process.env.BENCH_SYNC_RATES ?? '3,10,25').split(',').map(Number);
 const STEADY_SECONDS = Number(process.env.BENCH_SYNC_SECONDS ?? 10);
 /** Approved while the pipeline is paused, then filed by it alone. */
 const BURST = Number(process.env.BENCH_SYNC_BURST ?? 300);
@@ -63,13 +63,15 @@ interface SteadyRow {
   drainedAfterMs: number | null;
   unfiled: number;
   dead: number;
+  /** Why the DEAD jobs died (`claimNo: lastError`). */
+  deadReasons: string[];
 }
 
 /** Claims on their way at once, at most: beyond it the generator skips a start rather than queue without bound. */
 const MAX_OUTSTANDING = 32;
 
 async function jobsOf(stack: BenchStack, claimIds: string[]) {
-  return stack.sync.services.models.SyncJob.find({ claimId: { $in: claimIds } }, { status: 1, lagMs: 1, completedAt: 1, _id: 0 }).lean<{ status: string; lagMs: number | null; completedAt: Date | null }[]>();
+  return stack.sync.services.models.SyncJob.find({ claimId: { $in: claimIds } }, { status: 1, lagMs: 1, completedAt: 1, claimNo: 1, lastError: 1, _id: 0 }).lean<{ status: string; lagMs: number | null; completedAt: Date | null; claimNo: string; lastError: string | null }[]>();
 }
 
 async function steady(stack: BenchStack, org: BenchOrg, rate: number, seconds: number, counter: { i: number }): Promise<SteadyRow> {
@@ -148,6 +150,7 @@ async function steady(stack: BenchStack, org: BenchOrg, rate: number, seconds: n
     drainedAfterMs,
     unfiled: ids.length - lags.length,
     dead: jobs.filter((j) => j.status === 'DEAD').length,
+    deadReasons: jobs.filter((j) => j.status === 'DEAD').map((j) => `${j.claimNo}: ${j.lastError ?? ''}`),
   };
 }
 
@@ -187,7 +190,7 @@ async function pipelineAlone(stack: BenchStack, org: BenchOrg, count: number, co
   const before = await models.SyncJob.countDocuments({ status: 'SUCCEEDED' });
   const t0 = performance.now();
   let consumedMs = NaN;
-  pipeline.start(200);
+  pipeline.start(200); // SYNC_POLL_MS default
   await until(
     `${count} claims filed by the pipeline`,
     async () => {
@@ -212,7 +215,7 @@ interface SyncEventMsg {
   voucher: { voucherNo: string } | null;
 }
 
-/** Counts arrivals per `type:claimNo` across all subscribers, and wakes whoever waits for a count. */
+/** Counts arrivals per key (`seq:…`) across all subscribers, and wakes whoever waits for a count. */
 class Arrivals {
   private readonly counts = new Map<string, number>();
   private readonly waiters = new Map<string, { n: number; resolve: () => void }[]>();
@@ -270,7 +273,6 @@ function subscribe(url: string, token: string, after: string, arrivals: Arrivals
         if (payload.errors?.length) sub.errors.push(JSON.stringify(payload.errors).slice(0, 200));
         if (e) {
           sub.received.set(e.seq, at);
-          arrivals.add(`${e.type}:${e.claim?.claimNo ?? ''}`);
           arrivals.add(`seq:${e.seq}`);
         }
       } else if (msg.type === 'ping') {
@@ -285,6 +287,21 @@ function subscribe(url: string, token: string, after: string, arrivals: Arrivals
       else if (code !== 1000) sub.errors.push(`closed ${code} ${reason.toString()}`);
     });
   });
+}
+
+/** The seq of the claim's event of `type`, once it is in the log (a delivery counts whether or not it carries errors). */
+async function seqOf(stack: BenchStack, claim: SubmittedClaim, type: string, timeoutMs: number): Promise<string> {
+  let seq: number | undefined;
+  await until(
+    `${type} of ${claim.claimNo} in the log`,
+    async () => {
+      seq = (await stack.sync.services.events.events.findOne({ 'subject.type': 'ExpenseClaim', 'subject.id': claim.id, type }, { seq: 1, _id: 0 }).lean<{ seq: number }>())?.seq;
+      return seq !== undefined;
+    },
+    timeoutMs,
+    10,
+  );
+  return String(seq).padStart(12, '0');
 }
 
 async function subgraphCalls(stack: BenchStack, subgraph: string): Promise<number> {
@@ -347,10 +364,10 @@ async function fanOut(stack: BenchStack, org: BenchOrg, counter: { i: number }, 
       if (performance.now() > deadline) break;
       const remaining = () => Math.max(1000, deadline - performance.now() + 15_000);
       const claim = await submittedClaim(stack, org, counter.i++);
-      await arrivals.wait(`CLAIM_SUBMITTED:${claim.claimNo}`, total, remaining());
+      await arrivals.wait(`seq:${await seqOf(stack, claim, 'CLAIM_SUBMITTED', remaining())}`, total, remaining());
       const t = performance.now();
       await approve(stack, org, claim);
-      for (const type of EVENT_TYPES.slice(1)) await arrivals.wait(`${type}:${claim.claimNo}`, total, remaining());
+      for (const type of EVENT_TYPES.slice(1)) await arrivals.wait(`seq:${await seqOf(stack, claim, type, remaining())}`, total, remaining());
       result.roundMs.push(performance.now() - t);
       claims.push(claim);
       result.rounds++;
@@ -408,7 +425,7 @@ export async function benchSync(): Promise<void> {
     await until('warm-up claims filed', async () => (await stack.sync.services.models.SyncJob.countDocuments({ status: 'SUCCEEDED' })) >= 20, 60_000);
     await stack.sync.services.models.SyncJob.deleteMany({}); // syncStatus percentiles from the measured jobs only
 
-    console.log(`\n## Sync pipeline and subscriptions (one process on ${os.cpus().length} cores: engine, oa, archive, sync pipeline, gateway AND the load generator and subscriber clients all share them)`);
+    console.log(`\n## Sync pipeline and subscriptions (ONE process on ${os.cpus().length} cores: the engine (in memory, no journal), oa, archive, the sync pipeline, the gateway AND the load generator and subscriber clients all share one event loop)`);
     if (PARTS.has('steady')) {
       const rows: SteadyRow[] = [];
       const checks: StatusCheck[] = [];
@@ -440,6 +457,7 @@ export async function benchSync(): Promise<void> {
 
 function printSteady(rows: SteadyRow[], checks: StatusCheck[]): void {
   console.log(`Approvals: create, submit, approve by the manager and by the accountant through the oa subgraph with signed identities; open loop at the offered rate for ${STEADY_SECONDS} s. Lag = approval to filing, from the sync jobs (lagMs).`);
+  console.log(`At most ${MAX_OUTSTANDING} claims on their way at once (a start due beyond that is skipped, not queued). Filed claims/s: jobs that completed inside the window. Event loop busy: utilisation of the one event loop everything runs on. Write conflicts: transactions the engine aborted (the driver retries them with backoff).`);
   console.log('');
   console.log('| offered | achieved approvals/s | filed claims/s | approval flow p50 / p99 | event loop busy | write conflicts | lag p50 | lag p95 | lag p99 | lag max | backlog at window end | all filed after window |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -450,6 +468,7 @@ function printSteady(rows: SteadyRow[], checks: StatusCheck[]): void {
       `| ${r.rate}/s (${r.offered} claims${notes ? `; ${notes}` : ''}) | ${(r.approvedInWindow / STEADY_SECONDS).toFixed(1)} | ${(r.filedInWindow / STEADY_SECONDS).toFixed(1)} | ${ms(r.flowP50)} / ${ms(r.flowP99)} | ${Math.round(r.elu * 100)}% | ${n(r.writeConflicts)} | ${ms(r.lag.p50)} | ${ms(r.lag.p95)} | ${ms(r.lag.p99)} | ${ms(r.lag.max)} | ${r.backlogAtEnd} | ${drained} |`,
     );
   }
+  for (const r of rows) for (const reason of r.deadReasons) console.log(`DEAD job in the ${r.rate}/s run: ${reason}`);
   for (const [i, c] of checks.entries()) {
     const same = c.reported.lagP50Ms === c.computed.p50 && c.reported.lagP95Ms === c.computed.p95 && c.reported.lagP99Ms === c.computed.p99;
     console.log(
@@ -464,18 +483,18 @@ function printFanOut(results: FanOutResult[]): void {
   console.log('Each round: a claim is submitted (CLAIM_SUBMITTED, alone), then approved (CLAIM_APPROVED, then the pipeline files it: VOUCHER_CREATED, ARCHIVE_FILED); the next round starts once every subscriber has all four.');
   console.log("Latency = receipt by the client (Date.now()) − the event's occurredAt (stamped in the committing transaction), per subscriber and event; ms resolution.");
   console.log('');
-  console.log('| subscribers | event | deliveries | p50 | p99 | max | occurredAt → bus announcement p50 | sync subgraph reads per event |');
+  console.log('| subscribers | event | deliveries | p50 | p99 | max | of which occurredAt → bus announcement, p50 / max | sync subgraph reads per event (polls included) |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     for (const type of [...EVENT_TYPES, 'all']) {
       const l = r.latency.get(type) ?? [];
       const a = r.announce.get(type) ?? [];
-      console.log(`| ${r.label} | ${type} | ${n(l.length)} | ${ms(pct(l, 50))} | ${ms(pct(l, 99))} | ${ms(l.length ? Math.max(...l) : NaN)} | ${ms(pct(a, 50))} | ${type === 'all' ? r.fetchesPerEvent.toFixed(1) : ''} |`);
+      console.log(`| ${r.label} | ${type} | ${n(l.length)} | ${ms(pct(l, 50))} | ${ms(pct(l, 99))} | ${ms(l.length ? Math.max(...l) : NaN)} | ${ms(pct(a, 50))} / ${ms(a.length ? Math.max(...a) : NaN)} | ${type === 'all' ? r.fetchesPerEvent.toFixed(1) : ''} |`);
     }
   }
   for (const r of results) {
     console.log(
-      `${r.label}: sockets acknowledged after ${r.connectedSeconds.toFixed(1)} s, all live (first event replayed to each) after ${r.connectSeconds.toFixed(1)} s; idle, the gateway reads the sync subgraph ${r.idleReadsPerSecond.toFixed(0)} times/s for them (polls); ${r.rounds} measured round(s)${r.label.includes('one token') ? ' after one warm-up round' : ''}, approval → last subscriber has ARCHIVE_FILED p50 ${ms(pct(r.roundMs, 50))}, max ${ms(r.roundMs.length ? Math.max(...r.roundMs) : NaN)}; errors ${r.errors.length}${r.errors.length ? ` (first: ${r.errors[0]})` : ''}${r.incomplete ? `; INCOMPLETE: ${r.incomplete}` : ''}`,
+      `${r.label}: sockets acknowledged after ${r.connectedSeconds.toFixed(1)} s, all live (first event replayed to each) after ${r.connectSeconds.toFixed(1)} s; idle, the gateway reads the sync subgraph ${r.idleReadsPerSecond.toFixed(0)} times/s for them (polls); ${r.rounds} measured round(s)${r.label.includes('one token') ? ' after one warm-up round' : ''}, approval → last subscriber has ARCHIVE_FILED p50 ${ms(pct(r.roundMs, 50))}, max ${ms(r.roundMs.length ? Math.max(...r.roundMs) : NaN)}; ${r.errors.length} deliveries with errors${r.errors.length ? ` (first: ${r.errors[0]})` : ''}${r.incomplete ? `; INCOMPLETE: ${r.incomplete}` : ''}`,
     );
   }
 }

@@ -21,6 +21,7 @@ import type {
   WorkflowDefinition,
   WorkflowInstance,
 } from './types.ts';
+import { transaction } from '../transactions.ts';
 
 export { WorkflowError } from './errors.ts';
 export type { WorkflowErrorCode } from './errors.ts';
@@ -346,7 +347,7 @@ export class WorkflowEngine {
   }
 
   private async escalateStep(instanceId: string, key: string, now: Date): Promise<boolean> {
-    return this.connection.transaction(async (session) => {
+    return transaction(this.connection, async (session) => {
       // Re-read inside the transaction: a decision or another escalation may have come first.
       const { instance, rev } = await this.load(instanceId, session);
       const step = instance.steps.find((s) => s.key === key);

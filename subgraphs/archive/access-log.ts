@@ -17,6 +17,7 @@ import { activeLoanOf, archiveDirectory } from './borrowing.ts';
 import type { ArchiveServices } from './context.ts';
 import { canonical, sha256 } from './fixity.ts';
 import type { ArchiveRecordDoc } from './models.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 // ── Shared by the lifecycle modules ─────────────────────────────────────────────────────────────────
 
@@ -248,7 +249,7 @@ export async function readContent(svc: LifecycleServices, principal: Principal, 
   }
   const log = new AccessLog(svc.connection);
   let result: RecordContent | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const id = toObjectId(recordId);
     const record = id ? await svc.models.ArchiveRecord.findById(id, null, { session }).lean<ArchiveRecordDoc>() : null;

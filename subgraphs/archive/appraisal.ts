@@ -10,6 +10,7 @@ import { type LifecycleServices, type RecordMeta, effectiveExpiry, hexId, nowOf,
 import { fileRecord } from './filing.ts';
 import { createArchiveLoaders } from './loaders.ts';
 import { canonical } from './fixity.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 export type AppraisalConclusion = 'EXTEND' | 'DESTROY';
 
@@ -87,7 +88,7 @@ export async function appraise(svc: LifecycleServices, principal: Principal, rec
   const todayIso = todayOf(svc, now);
   const Appraisal = appraisalModel(svc.connection);
   let result: AppraisalDoc | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const record = await recordMeta(svc, recordId, session);
     if (record.status === 'DESTROYED') throw conflict(`record ${record.archiveNo} was destroyed`);

@@ -27,6 +27,7 @@ import {
   text,
   todayOf,
 } from './access-log.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 export const BORROWING_WORKFLOW = 'archive-borrowing';
 /** The longest loan, in days from `from` to `until`. */
@@ -191,7 +192,7 @@ export async function requestLoan(svc: LifecycleServices, principal: Principal, 
   const Loan = loanModel(svc.connection);
 
   let result: LoanDoc | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const record = await recordMeta(svc, input.recordId, session);
     if (record.status === 'DESTROYED') throw conflict(`record ${record.archiveNo} was destroyed and cannot be borrowed`);
@@ -243,7 +244,7 @@ export async function decideLoan(svc: LifecycleServices, principal: Principal, l
   if (comment != null && comment.length > 1000) throw badInput('comment must be at most 1000 characters', 'comment');
   const now = nowOf(svc);
   let result: LoanDoc | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const loan = await loadLoan(svc, loanId, session);
     if (loan.status !== 'REQUESTED' || !loan.approvalId) throw conflict(`the loan is ${loan.status} and takes no decisions`);
@@ -269,7 +270,7 @@ export async function startLoan(svc: LifecycleServices, principal: Principal, lo
   const now = nowOf(svc);
   const todayIso = todayOf(svc, now);
   let result: LoanDoc | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const loan = await loadLoan(svc, loanId, session);
     if (loan.status !== 'APPROVED') throw conflict(`the loan is ${loan.status}; only an APPROVED loan is handed out`);
@@ -295,7 +296,7 @@ export async function returnLoan(svc: LifecycleServices, principal: Principal, l
   requireRole(principal, ['ARCHIVIST'], 'Taking a loan back');
   const now = nowOf(svc);
   let result: LoanDoc | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const loan = await loadLoan(svc, loanId, session);
     if (loan.status !== 'ON_LOAN' && loan.status !== 'OVERDUE') throw conflict(`the loan is ${loan.status}; only a loan handed out is returned`);
@@ -322,7 +323,7 @@ export async function markOverdue(svc: LifecycleServices, principal: Principal, 
   const due = await Loan.find({ status: 'ON_LOAN', until: { $lt: todayIso } }, { _id: 1 }).sort({ until: 1, _id: 1 }).lean<Array<Pick<LoanDoc, '_id'>>>();
   let marked = 0;
   for (const { _id } of due) {
-    const done = await svc.connection.transaction(async (session) => {
+    const done = await transaction(svc.connection, async (session) => {
       const loan = await Loan.findOneAndUpdate({ _id, status: 'ON_LOAN', until: { $lt: todayIso } }, { $set: { status: 'OVERDUE', overdueAt: now } }, { returnDocument: 'after', session }).lean<LoanDoc>();
       if (!loan) return false;
       await svc.events.append(session, { type: 'LOAN_OVERDUE', subject: subjectOf(loan), actor: principal.kind === 'service' ? principal.sub || 'system' : principal.sub, payload: payloadOf(loan), occurredAt: now });

@@ -42,6 +42,7 @@ import { fileRecord } from './filing.ts';
 import { canonical } from './fixity.ts';
 import { createArchiveLoaders } from './loaders.ts';
 import { ARCHIVE_NO_RE, type ArchiveKind, type RetentionPeriod } from './retention.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 export const DESTRUCTION_WORKFLOW = 'archive-destruction';
 /** The most records one register lists. */
@@ -336,7 +337,7 @@ export async function proposeDestruction(svc: LifecycleServices, principal: Prin
   const todayIso = todayOf(svc, now);
   const Register = registerModel(svc.connection);
   let result: DestructionRegisterDoc | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const records = await svc.models.ArchiveRecord.find({ _id: { $in: toObjectIds(ids) } }, WITHOUT_CONTENT, { session }).lean<RecordMeta[]>();
     const byId = new Map(records.map((r) => [hexId(r), r]));
@@ -419,7 +420,7 @@ export async function signDestruction(svc: LifecycleServices, principal: Princip
   const now = nowOf(svc);
   const Register = registerModel(svc.connection);
   let result: DestructionRegisterDoc | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const register = await loadRegister(svc, registerId, session);
     if (register.status !== 'PENDING' || !register.approvalId) throw conflict(`register ${register.registerNo} is ${register.status} and takes no signatures`);
@@ -528,7 +529,7 @@ export async function cancelDestruction(svc: LifecycleServices, principal: Princ
   const why = text(reason, 'reason', 1000);
   const now = nowOf(svc);
   let result: DestructionRegisterDoc | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const register = await loadRegister(svc, registerId, session);
     if (register.status !== 'PENDING') throw conflict(`register ${register.registerNo} is ${register.status}`);

@@ -11,6 +11,7 @@ import { checkFourProperties } from './four-properties.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 export interface RecordDraft {
   kind: ArchiveKind;
@@ -140,7 +141,13 @@ export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promi
   if (existing) return existing;
   let filed: ArchiveRecordDoc | undefined;
   try {
-    await ctx.connection.transaction(async (session) => {
+    await transaction(ctx.connection, async (session) => {
+      // Filed meanwhile (a retried call whose first attempt committed late): that record is the answer.
+      const already = await ctx.models.ArchiveRecord.findOne({ voucherId }, null, { session }).lean<ArchiveRecordDoc>();
+      if (already) {
+        filed = already;
+        return;
+      }
       filed = await fileInTransaction(ctx, session, {
         kind: 'BOOKKEEPING_VOUCHER',
         title: `记账凭证 ${voucher.voucherNo} ${voucher.source.title}`.slice(0, 200),
@@ -180,7 +187,7 @@ export async function fileRecord(ctx: ArchiveContext, draft: RecordDraft): Promi
     if (original.status === 'DESTROYED') throw conflict(`record ${original.archiveNo} is destroyed`);
   }
   let filed: ArchiveRecordDoc | undefined;
-  await ctx.connection.transaction(async (session) => {
+  await transaction(ctx.connection, async (session) => {
     filed = await fileInTransaction(ctx, session, { ...draft, title });
   });
   return filed!;

@@ -4,6 +4,7 @@
 import { badInput, conflict } from '../../platform/graphql.ts';
 import type { Principal, Role } from '../../platform/identity.ts';
 import { type LifecycleServices, WITHOUT_CONTENT, type RecordMeta, hexId, nowOf, recordMeta, requireRole, text } from './access-log.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 /** Roles that place and release holds. */
 export const HOLD_ROLES: readonly Role[] = ['ARCHIVIST', 'ACCOUNTANT'];
@@ -16,7 +17,7 @@ export async function placeHold(svc: LifecycleServices, principal: Principal, re
   const why = text(reason, 'reason', 500);
   const now = nowOf(svc);
   let result: RecordMeta | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const record = await recordMeta(svc, recordId, session);
     if (record.status === 'DESTROYED') throw conflict(`record ${record.archiveNo} was destroyed`);
@@ -46,7 +47,7 @@ export async function releaseHold(svc: LifecycleServices, principal: Principal, 
   if (!Number.isInteger(index) || index < 0) throw badInput('index must be a non-negative integer', 'index');
   const now = nowOf(svc);
   let result: RecordMeta | undefined;
-  await svc.connection.transaction(async (session) => {
+  await transaction(svc.connection, async (session) => {
     result = undefined;
     const record = await recordMeta(svc, recordId, session);
     if (index >= record.holds.length) throw badInput(`record ${record.archiveNo} has ${record.holds.length} hold(s); there is none at index ${index}`, 'index');

@@ -5,6 +5,7 @@ import { badInput, conflict, forbidden, today } from '../../platform/graphql.ts'
 import { formatMoney, sumFen } from '../../platform/money.ts';
 import type { ArchiveContext, ArchiveServices } from './context.ts';
 import type { VoucherDoc, VoucherEntryDoc } from './models.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 export interface ApprovedClaim {
   claimId: string;
@@ -74,7 +75,7 @@ export async function generateVoucher(ctx: ArchiveContext, claim: ApprovedClaim)
   const [year, month] = [Number(date.slice(0, 4)), Number(date.slice(5, 7))];
   let created: VoucherDoc | undefined;
   try {
-    await ctx.connection.transaction(async (session) => {
+    await transaction(ctx.connection, async (session) => {
       const seq = await nextSequence(ctx.connection, `voucherNo:${date.slice(0, 7)}`, session);
       const invoiceNumbers = claim.items.map((i) => i.invoiceNo?.trim().toUpperCase()).filter((n): n is string => !!n);
       const [doc] = await ctx.models.Voucher.create(

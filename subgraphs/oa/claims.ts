@@ -11,6 +11,7 @@ import type { Decision } from '../../platform/workflow/types.ts';
 import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices } from './context.ts';
 import { toObjectId } from './loaders.ts';
 import { CATEGORIES, type ClaimStatus, type EmployeeDoc, type ExpenseCategory, type ExpenseClaimDoc, type ExpenseItemDoc } from './models.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 export interface ItemInput {
   description: string;
@@ -111,7 +112,7 @@ export async function createClaim(ctx: OaContext, input: { title: string; catego
   const now = new Date();
   const { items, totalFen } = validateItems(input.items, today(ctx.settings.timeZone, now));
   let created: ExpenseClaimDoc | undefined;
-  await ctx.connection.transaction(async (session) => {
+  await transaction(ctx.connection, async (session) => {
     const claimNo = await newClaimNo(ctx, session, now);
     const [doc] = await ctx.models.ExpenseClaim.create(
       [{ claimNo, applicantId: ctx.principal.sub, departmentId: me.departmentId, title, category: input.category, items, totalFen, status: 'DRAFT', createdAt: now }],
@@ -146,7 +147,7 @@ export async function submitClaim(ctx: OaContext, id: string): Promise<ExpenseCl
   const seen = await claimInScope(ctx, id);
   if (seen.applicantId !== ctx.principal.sub) throw forbidden('Only the applicant submits a claim');
   let result: ExpenseClaimDoc | undefined;
-  await ctx.connection.transaction(async (session) => {
+  await transaction(ctx.connection, async (session) => {
     const claim = await reload(ctx, session, id);
     if (claim.status !== 'DRAFT') throw conflict(`claim ${claim.claimNo} is ${claim.status}, only a DRAFT can be submitted`);
     const now = new Date();
@@ -173,7 +174,7 @@ export async function decideClaim(ctx: OaContext, id: string, decision: Decision
   if (!toObjectId(id)) throw notFound('Expense claim');
   if (comment && comment.length > 1000) throw badInput('comment must be at most 1000 characters', 'comment');
   let result: ExpenseClaimDoc | undefined;
-  await ctx.connection.transaction(async (session) => {
+  await transaction(ctx.connection, async (session) => {
     const claim = await reload(ctx, session, id);
     if (claim.status !== 'SUBMITTED' || !claim.approvalId) {
       // Whether the caller may know more is decided by the approval below; a closed claim is closed for everyone.
@@ -200,7 +201,7 @@ export async function withdrawClaim(ctx: OaContext, id: string): Promise<Expense
   const seen = await claimInScope(ctx, id);
   if (seen.applicantId !== ctx.principal.sub) throw forbidden('Only the applicant withdraws a claim');
   let result: ExpenseClaimDoc | undefined;
-  await ctx.connection.transaction(async (session) => {
+  await transaction(ctx.connection, async (session) => {
     const claim = await reload(ctx, session, id);
     if (claim.status !== 'DRAFT' && claim.status !== 'SUBMITTED') throw conflict(`claim ${claim.claimNo} is ${claim.status} and cannot be withdrawn`);
     if (claim.approvalId) {
@@ -246,7 +247,7 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
   let outcome: ClaimSinkResult = { claimId: '', applied: false };
   const employee = toObjectId(ext.applicantId) ? await services.models.Employee.findById(ext.applicantId).lean<EmployeeDoc>() : null;
   if (!employee) return { claimId: '', applied: false, refused: true, reason: `no employee with id ${ext.applicantId}` };
-  await services.connection.transaction(async (session) => {
+  await transaction(services.connection, async (session) => {
     const existing = await services.models.ExpenseClaim.findOne(
       { 'external.platform': ext.source.platform, 'external.instanceCode': ext.source.instanceCode },
       null,

@@ -14,6 +14,7 @@ import type { SyncJobDoc, SyncModels } from './models.ts';
 import { SubgraphCallError, type SubgraphCall } from './subgraph-client.ts';
 import { SYNC_EVENT_TYPES, formatSeq } from './sync-events.ts';
 import type { SyncMetrics } from './metrics.ts';
+import { transaction } from '../../platform/transactions.ts';
 
 export interface SyncPipelineOptions {
   connection: Connection;
@@ -228,7 +229,7 @@ export class SyncPipeline {
     const nextAttemptAt = dead ? null : new Date(now.getTime() + Math.round(delay * (0.5 + this.random() / 2)));
     const detail = `${job.claimNo || job.claimId}: attempt ${job.attempts} of ${limit} failed: ${reason}${dead ? '; job is DEAD' : `; next attempt at ${nextAttemptAt!.toISOString()}`}`;
     let updated = false;
-    await this.opts.connection.transaction(async (session) => {
+    await transaction(this.opts.connection, async (session) => {
       const res = await this.opts.models.SyncJob.updateOne(
         { _id: job._id, status: 'RUNNING', startedAt: started },
         { $set: { status: dead ? 'DEAD' : 'FAILED', lastError: reason, nextAttemptAt, runUntil: null, voucherId } },

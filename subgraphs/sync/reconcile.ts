@@ -7,6 +7,7 @@ import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/events.ts';
 import { badInput } from '../../platform/graphql.ts';
 import { formatMoney } from '../../platform/money.ts';
+import { transaction } from '../../platform/transactions.ts';
 import type { DifferenceDoc, ReconciliationDoc, SyncModels } from './models.ts';
 
 export interface ReconcileOptions {
@@ -147,7 +148,7 @@ export async function reconcile(
     differences,
   };
   let stored: ReconciliationDoc | undefined;
-  await db.transaction(async (session) => {
+  await transaction(db, async (session) => {
     const [doc] = await opts.models.Reconciliation.create([run], { session });
     stored = doc.toObject() as ReconciliationDoc;
     if (differences.length) {
