@@ -12,7 +12,7 @@ import { type GatewayServer, createGatewayServer } from './server.ts';
 import { SyncEventFeed } from './subscriptions/feed.ts';
 import { OperationRunner } from './subscriptions/operation.ts';
 import { sseRoute } from './subscriptions/sse.ts';
-import { SyncEventStreams } from './subscriptions/stream.ts';
+import { SyncEventStreams, readHead } from './subscriptions/stream.ts';
 import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from './supergraph.ts';
 
@@ -32,7 +32,13 @@ export async function createGateway(
   config: Config,
   logger: Logger,
   urls: { oa: string; archive: string; sync: string },
-  opts: { supergraphPath?: string; bus: EventBus; subscriptionPollMs?: number; subscriptionPageSize?: number },
+  opts: {
+    supergraphPath?: string;
+    bus: EventBus;
+    /** How often the gateway reads the head of the log while anyone subscribes (default 2 s). */
+    subscriptionPollMs?: number;
+    subscriptionPageSize?: number;
+  },
 ): Promise<Gateway> {
   const metrics = new GatewayMetrics();
   const directory = oaDirectoryLookup({ oaUrl: urls.oa, internalSecret: config.internalSecret, timeoutMs: SUBGRAPH_TIMEOUT_MS });
@@ -55,8 +61,10 @@ export async function createGateway(
   const production = config.nodeEnv === 'production';
   const gatewayLogger = logger.child({ component: 'gateway' });
   const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics });
-  const feed = new SyncEventFeed(opts.bus);
-  const streams = new SyncEventStreams({ schema, feed, logger: gatewayLogger, pollMs: opts.subscriptionPollMs, pageSize: opts.subscriptionPageSize });
+  // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
+  const gatewayIdentity = { principal: { sub: 'gateway', roles: [], departmentId: null, kind: 'service' as const }, directory };
+  const feed = new SyncEventFeed(opts.bus, { readHead: () => readHead(schema, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });
+  const streams = new SyncEventStreams({ schema, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize });
   metrics.trackSubscriptions(() => streams.open);
   const runner = new OperationRunner({ schema, streams, logger: gatewayLogger, production });
   const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger });

@@ -8,12 +8,27 @@ interface Waiter {
   resolve: () => void;
 }
 
+export interface FeedOptions {
+  /**
+   * Reads the newest seq of the log. While anyone waits, the feed asks every `pollMs`, once for the whole gateway:
+   * pub/sub delivers at most once, and a gateway in another process than the sync service without Redis has no
+   * announcements at all.
+   */
+  readHead?: () => Promise<number>;
+  pollMs?: number;
+}
+
 export class SyncEventFeed {
   private watermark = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly unsubscribe: () => void;
+  private poller: NodeJS.Timeout | null = null;
+  private polling = false;
 
-  constructor(bus: EventBus) {
+  constructor(
+    bus: EventBus,
+    private readonly opts: FeedOptions = {},
+  ) {
     this.unsubscribe = bus.subscribe((events: BusEvent[]) => this.announce(events));
   }
 
@@ -31,8 +46,8 @@ export class SyncEventFeed {
   }
 
   /**
-   * Resolves once an event above `beyond` has been announced, after `timeoutMs` (a periodic re-read covers a
-   * missed announcement: pub/sub delivers at most once), or when `signal` aborts.
+   * Resolves once an event above `beyond` has been announced (or read by the feed's own poll), after `timeoutMs`
+   * (a last resort should the head be unreadable), or when `signal` aborts.
    */
   waitBeyond(beyond: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
     if (this.watermark > beyond || signal.aborted) return Promise.resolve();
@@ -43,16 +58,42 @@ export class SyncEventFeed {
           clearTimeout(timer);
           signal.removeEventListener('abort', waiter.resolve);
           this.waiters.delete(waiter);
+          if (!this.waiters.size) this.stopPolling();
           resolve();
         },
       };
       const timer = setTimeout(waiter.resolve, timeoutMs);
       signal.addEventListener('abort', waiter.resolve, { once: true });
       this.waiters.add(waiter);
+      this.startPolling();
     });
   }
 
+  private startPolling(): void {
+    if (this.poller || !this.opts.readHead) return;
+    this.poller = setInterval(() => void this.poll(), this.opts.pollMs ?? 2000);
+  }
+
+  private stopPolling(): void {
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      const head = await this.opts.readHead!();
+      this.announce([{ seq: String(head), type: 'HEAD' }]);
+    } catch {
+      // The sync subgraph is down: subscribers wait for it, their own timeout re-reads at last.
+    } finally {
+      this.polling = false;
+    }
+  }
+
   close(): void {
+    this.stopPolling();
     this.unsubscribe();
     for (const w of [...this.waiters]) w.resolve();
   }

@@ -44,7 +44,7 @@ export interface SyncStreamOptions {
   logger: Logger;
   /** Events fetched per read (replay pages). */
   pageSize?: number;
-  /** Re-read at least this often even without an announcement (a lost pub/sub message, another process). */
+  /** A subscriber re-reads on its own after this long without an announcement (the feed polls the head more often). */
   pollMs?: number;
   /** First wait after a failed read (the sync subgraph down); doubles up to 30 s. */
   retryMs?: number;
@@ -83,7 +83,7 @@ export class SyncEventStreams {
 
   constructor(private readonly opts: SyncStreamOptions) {
     this.pageSize = opts.pageSize ?? 100;
-    this.pollMs = opts.pollMs ?? 5000;
+    this.pollMs = opts.pollMs ?? 60_000;
     this.retryMs = opts.retryMs ?? 1000;
   }
 
@@ -298,6 +298,14 @@ export class SyncEventStreams {
   private format(error: GraphQLError): GraphQLFormattedError {
     return publicError(error.toJSON(), error, (err) => this.opts.logger.error({ err }, 'unexpected error in a subscription'));
   }
+}
+
+/** The newest seq of the log, read as the given (service) principal: what the feed polls. */
+export async function readHead(schema: GraphQLSchema, context: { principal: SubscriberContext['principal']; directory: SubscriberContext['directory'] }): Promise<number> {
+  const result = await execute({ schema, document: HEAD_QUERY, contextValue: { ...context } });
+  const head = (result.data as { syncEventHead?: string } | null | undefined)?.syncEventHead;
+  if (!head) throw new Error('the head of the sync event log is unreadable');
+  return Number(head);
 }
 
 const HEAD_QUERY: DocumentNode = {

@@ -39,7 +39,8 @@ beforeAll(async () => {
     probe.disconnect();
   }
   // Sync instance 1 and gateway A on one Redis connection pair each; gateway B and sync instance 2 on others.
-  stack = await startStack({ label: 'sync_scale_out', bus: await redisBus() });
+  // The gateways' own head polls are made rare, so that only Redis can have told them of the events.
+  stack = await startStack({ label: 'sync_scale_out', bus: await redisBus(), subscriptionPollMs: 60_000 });
   await stack.startGateway(await redisBus());
   org = await seed(stack);
   secondSync = await startSyncSubgraph({
