@@ -52,6 +52,13 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       reconciliations: roles(...RECONCILERS),
       webhooks: roles('ADMIN'),
       webhookDeliveries: roles('ADMIN'),
+      systemStatus: roles(...SYNC_OPERATORS),
+      alerts: roles(...SYNC_OPERATORS),
+      alertEvents: roles(...SYNC_OPERATORS),
+      alertRules: roles(...SYNC_OPERATORS),
+      auditLog: roles(...SYNC_OPERATORS),
+      verifyAuditLog: roles(...SYNC_OPERATORS),
+      syncStatistics: roles(...SYNC_OPERATORS, 'ACCOUNTANT', 'FINANCE_DIRECTOR'),
     },
   },
   Mutation: {
@@ -81,10 +88,15 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       registerWebhook: roles('ADMIN'),
       setWebhookActive: roles('ADMIN'),
       replayWebhookDelivery: roles('ADMIN'),
+      acknowledgeAlert: roles('ADMIN'),
+      resolveAlert: roles('ADMIN'),
+      runAlertAction: roles('ADMIN'),
+      recordAudit: { kind: 'services' },
+      reportGateway: { kind: 'services' },
     },
   },
-  // Delivered by the gateway from Query.syncEvents, under the same rules.
-  Subscription: { '*': authenticated },
+  // Delivered by the gateway from Query.syncEvents and Query.alertEvents, under the same rules.
+  Subscription: { '*': authenticated, fields: { alerts: roles(...SYNC_OPERATORS) } },
   Employee: {
     '*': authenticated,
     fields: {
@@ -143,6 +155,17 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   ReconciliationDifference: { '*': roles(...RECONCILERS) },
   Webhook: { '*': roles('ADMIN') },
   WebhookDelivery: { '*': roles('ADMIN') },
+  SystemStatus: { '*': roles(...SYNC_OPERATORS) },
+  SubgraphHealth: { '*': roles(...SYNC_OPERATORS) },
+  GatewayInstance: { '*': roles(...SYNC_OPERATORS) },
+  Alert: { '*': roles(...SYNC_OPERATORS) },
+  AlertAction: { '*': roles(...SYNC_OPERATORS) },
+  AlertEvent: { '*': roles(...SYNC_OPERATORS) },
+  AlertRule: { '*': roles(...SYNC_OPERATORS) },
+  AuditEntry: { '*': roles(...SYNC_OPERATORS) },
+  AuditEntryConnection: { '*': roles(...SYNC_OPERATORS) },
+  AuditVerification: { '*': roles(...SYNC_OPERATORS) },
+  SyncStatisticRow: { '*': roles(...SYNC_OPERATORS, 'ACCOUNTANT', 'FINANCE_DIRECTOR') },
 };
 
 /**

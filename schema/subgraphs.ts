@@ -9,5 +9,5 @@ export interface SubgraphDefinition {
 export const SUBGRAPHS: readonly SubgraphDefinition[] = [
   { name: 'oa', sdl: ['oa.graphql'], defaultUrl: 'http://127.0.0.1:4001/graphql' },
   { name: 'archive', sdl: ['archive.graphql', 'archive-lifecycle.graphql'], defaultUrl: 'http://127.0.0.1:4002/graphql' },
-  { name: 'sync', sdl: ['sync.graphql'], defaultUrl: 'http://127.0.0.1:4003/graphql' },
+  { name: 'sync', sdl: ['sync.graphql', 'operations.graphql'], defaultUrl: 'http://127.0.0.1:4003/graphql' },
 ];

@@ -51,7 +51,7 @@ export const TARGETS: Target[] = [
     },
   },
   {
-    sdl: ['schema/sync.graphql'],
+    sdl: ['schema/sync.graphql', 'schema/operations.graphql'],
     out: 'subgraphs/sync/generated/graphql.ts',
     contextType: '../context.ts#SyncContext',
     mappers: {

@@ -29,6 +29,9 @@ export interface SyncContext extends SyncServices {
 
 const hasRole = (p: Principal, roles: readonly Role[]) => p.roles.some((r) => roles.includes(r));
 
+/** Who reads alerts and system status (DOMAIN.md: ADMIN keeps system status; AUDITOR reads everything). */
+export const ALERT_READERS: readonly Role[] = ['ADMIN', 'AUDITOR'];
+
 /** Defence in depth: the gateway's shield already checked the role; a request signed otherwise stops here too. */
 export function requireRole(ctx: SyncContext, ...roles: Role[]): void {
   if (!hasRole(ctx.principal, roles)) throw forbidden();
@@ -40,7 +43,9 @@ export function requireRole(ctx: SyncContext, ...roles: Role[]): void {
  */
 export function eventScope(p: Principal): Record<string, unknown> {
   const scope = ROW_SCOPES.SyncEvent;
-  if (p.kind === 'service' || hasRole(p, scope.all)) return {};
+  if (p.kind === 'service' || hasRole(p, ALERT_READERS)) return {};
+  // Alerts are for those who watch the system; everyone else sees the events of claims.
+  if (hasRole(p, scope.all)) return { type: { $ne: 'ALERT_RAISED' } };
   const or: Record<string, unknown>[] = [{ 'subject.type': 'ExpenseClaim', 'payload.applicantId': p.sub }];
   if (p.departmentId && hasRole(p, scope.department)) or.push({ 'subject.type': 'ExpenseClaim', 'payload.departmentId': p.departmentId });
   return or.length === 1 ? or[0] : { $or: or };

@@ -19,7 +19,7 @@ import { resolvers } from './resolvers.ts';
 import { subgraphClient } from './subgraph-client.ts';
 import { WebhookService } from './webhooks/service.ts';
 
-export const SYNC_SDL_PATH = new URL('../../schema/sync.graphql', import.meta.url);
+export const SYNC_SDL_PATHS = [new URL('../../schema/sync.graphql', import.meta.url), new URL('../../schema/operations.graphql', import.meta.url)];
 
 export interface SyncSettings {
   maxAttempts: number;
@@ -98,7 +98,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
   };
   const subgraph = new Subgraph<SyncContext>({
     name: 'sync',
-    typeDefs: parse(readFileSync(SYNC_SDL_PATH, 'utf8')),
+    typeDefs: parse(SYNC_SDL_PATHS.map((p) => readFileSync(p, 'utf8')).join('\n')),
     resolvers: resolvers as GraphQLResolverMap<SyncContext>,
     secret: opts.internalSecret,
     logger: opts.logger,

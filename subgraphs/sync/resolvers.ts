@@ -19,11 +19,12 @@ function boundedFirst(first: number | null | undefined, max: number, fallback: n
   return n;
 }
 
-export async function readSyncEvents(ctx: SyncContext, args: { after?: string | null; first?: number | null; types?: string[] | null }): Promise<SyncEventView[]> {
+export async function readSyncEvents(ctx: SyncContext, args: { after?: string | null; first?: number | null; types?: string[] | null; claimId?: string | null }): Promise<SyncEventView[]> {
   const after = parseSeq(args.after);
   const first = boundedFirst(args.first, 500, 100);
   const types = args.types?.length ? args.types : [...SYNC_EVENT_TYPES];
-  const filter = { seq: { $gt: after }, type: { $in: types }, ...eventScope(ctx.principal) };
+  const claim = args.claimId ? { 'subject.type': 'ExpenseClaim', 'subject.id': args.claimId } : {};
+  const filter = { $and: [{ seq: { $gt: after }, type: { $in: types }, ...claim }, eventScope(ctx.principal)] };
   const events = await ctx.events.events.find(filter, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
   return events.map(toSyncEvent);
 }

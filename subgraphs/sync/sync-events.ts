@@ -12,6 +12,7 @@ export const SYNC_EVENT_TYPES = [
   'ARCHIVE_FILED',
   'SYNC_FAILED',
   'RECONCILIATION_DIFFERENCE',
+  'ALERT_RAISED',
 ] as const;
 export type SyncEventType = (typeof SYNC_EVENT_TYPES)[number];
 
@@ -72,6 +73,7 @@ function detailOf(e: DomainEvent): string | null {
       return str(p.archiveNo);
     case 'SYNC_FAILED':
     case 'RECONCILIATION_DIFFERENCE':
+    case 'ALERT_RAISED':
       return str(p.detail);
     default:
       return null;
