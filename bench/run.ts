@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark section, measured side by side in one run on this machine, in production mode
 // (NODE_ENV=production, as the service runs: graphql skips its development-time checks).
-// `npm run bench -- sync` (or engine, gateway; several allowed) runs only the sections named.
+// `npm run bench -- sync` (or engine, gateway, reports; several allowed) runs only the sections named.
 import os from 'node:os';
 import { benchEngine } from './engine.ts';
 import { benchGateway } from './gateway.ts';
+import { benchReports } from './reports.ts';
 import { benchSync } from './sync.ts';
 
 const only = new Set(process.argv.slice(2));
@@ -13,3 +14,4 @@ console.log(`# Benchmarks (${new Date().toISOString()}, Node ${process.version},
 if (wanted('engine')) await benchEngine();
 if (wanted('gateway')) await benchGateway();
 if (wanted('sync')) await benchSync();
+if (wanted('reports')) await benchReports();

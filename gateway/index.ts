@@ -4,6 +4,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Config } from '../platform/config.ts';
 import type { EventBus } from '../platform/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
+import { AuditRecorder, syncAuditSink } from './audit.ts';
 import { createAuthenticator } from './auth.ts';
 import { oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -15,14 +16,19 @@ import { sseRoute } from './subscriptions/sse.ts';
 import { SyncEventStreams, readHead } from './subscriptions/stream.ts';
 import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from './supergraph.ts';
+import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 
 export const SUBGRAPH_TIMEOUT_MS = 10_000;
 
 export interface Gateway extends GatewayServer {
   metrics: GatewayMetrics;
+  /** Hands audit entries to the sync subgraph (gateway/audit.ts). */
+  audit: AuditRecorder;
   streams: SyncEventStreams;
   /** What the event bus has announced to this instance. */
   feed: SyncEventFeed;
+  /** This instance's reports to the sync subgraph (systemStatus). */
+  heartbeat: Heartbeat;
   /** Serves graphql-ws on the server's /graphql upgrades. */
   attach(server: Server): WebSocketEndpoint;
 }
@@ -38,6 +44,8 @@ export async function createGateway(
     /** How often the gateway reads the head of the log while anyone subscribes (default 2 s). */
     subscriptionPollMs?: number;
     subscriptionPageSize?: number;
+    /** How often this instance reports itself to the sync subgraph (default 10 s). */
+    heartbeatMs?: number;
   },
 ): Promise<Gateway> {
   const metrics = new GatewayMetrics();
@@ -60,33 +68,45 @@ export async function createGateway(
   );
   const production = config.nodeEnv === 'production';
   const gatewayLogger = logger.child({ component: 'gateway' });
-  const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics });
+  const audit = new AuditRecorder({
+    sink: syncAuditSink({ url: urls.sync, internalSecret: config.internalSecret }),
+    logger: gatewayLogger,
+    registry: metrics.registry,
+    trustProxy: config.trustProxy,
+  });
+  const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: { sub: 'gateway', roles: [], departmentId: null, kind: 'service' as const }, directory };
   const feed = new SyncEventFeed(opts.bus, { readHead: () => readHead(schema, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });
   const streams = new SyncEventStreams({ schema, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize });
   metrics.trackSubscriptions(() => streams.open);
   const runner = new OperationRunner({ schema, streams, logger: gatewayLogger, production });
-  const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger });
+  const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });
   const sockets: WebSocketEndpoint[] = [];
+  const heartbeat: Heartbeat = startHeartbeat({ syncUrl: urls.sync, internalSecret: config.internalSecret, openSubscriptions: () => streams.open, logger: gatewayLogger, intervalMs: opts.heartbeatMs });
   return {
     ...server,
     metrics,
+    audit,
     streams,
     feed,
+    heartbeat,
     async handle(req: IncomingMessage, res: ServerResponse) {
       return (await sse(req, res)) || server.handle(req, res);
     },
     attach(httpServer) {
-      const endpoint = attachWebSocket(httpServer, { runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger });
+      const endpoint = attachWebSocket(httpServer, { runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });
       sockets.push(endpoint);
       return endpoint;
     },
     async stop() {
+      heartbeat.stop();
       feed.close();
       streams.closeAll();
       await Promise.all(sockets.map((s) => s.close()));
       await server.stop();
+      // Last: what the closing connections and requests recorded goes out too.
+      await audit.stop();
     },
   };
 }

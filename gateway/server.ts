@@ -8,6 +8,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
+import type { AuditRecorder } from './audit.ts';
 import { AuthenticationError, type DirectoryLookup } from './auth.ts';
 import type { Principal } from '../platform/identity.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from './limits.ts';
@@ -23,6 +24,8 @@ export interface GatewayServerOptions {
   production: boolean;
   limits?: Limits;
   metrics?: GatewayMetrics;
+  /** Records mutations, refusals and failed authentications in the audit trail (gateway/audit.ts). */
+  audit?: AuditRecorder;
 }
 
 export interface GatewayServer {
@@ -55,7 +58,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     stopOnTerminationSignals: false,
     validationRules: [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
     // Cache-control hints would wrap every field resolver; responses are never cached over HTTP here.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), subscriptionsElsewhere, ...(opts.metrics ? [opts.metrics.plugin()] : [])],
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), subscriptionsElsewhere, ...(opts.metrics ? [opts.metrics.plugin()] : []), ...(opts.audit ? [opts.audit.plugin()] : [])],
     formatError: (formatted, error) => publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway')),
     logger: {
       debug: (m: string) => opts.logger.debug({ component: 'gateway' }, m),
@@ -70,6 +73,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     async handle(req, res) {
       const path = (req.url ?? '/').split('?', 1)[0];
       if (path !== '/graphql') return false;
+      const startedAt = Date.now();
       let principal: Principal;
       try {
         principal = await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
@@ -79,10 +83,12 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
           json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
           return true;
         }
+        opts.audit?.refused(req, startedAt);
         json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
         return true;
       }
-      await executeApollo(apollo, req, res, async () => ({ principal, directory: opts.directory }));
+      const context: PermissionContext = { principal, directory: opts.directory };
+      await executeApollo(apollo, req, res, async () => opts.audit?.tag(context, req, startedAt) ?? context);
       return true;
     },
     stop: () => apollo.stop(),

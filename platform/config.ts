@@ -43,6 +43,8 @@ export interface Config {
   readonly syncUrl: string;
   readonly redisUrl: string | undefined;
   readonly webhookAllowPrivateTargets: boolean;
+  /** The gateway is behind a trusted proxy: the client address is the first hop of X-Forwarded-For. */
+  readonly trustProxy: boolean;
   /** Sync: attempts before a job is DEAD; first retry delay and its cap (doubling, with jitter). */
   readonly syncMaxAttempts: number;
   readonly syncRetryBaseMs: number;
@@ -56,6 +58,9 @@ export interface Config {
   /** Claims approved more recently than this are not yet counted as missing their voucher. */
   readonly reconcileGraceMs: number;
   readonly webhookMaxAttempts: number;
+  /** How often the anomaly rules are evaluated, and their overrides (ALERT_RULES). */
+  readonly alertIntervalMs: number;
+  readonly alertRules: AlertRuleOverrides;
   readonly webhookTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   /** Claims above this amount, in fen, also need a FINANCE_DIRECTOR. */
@@ -232,6 +237,40 @@ const chartSchema = z
   })
   .strict();
 
+/** Overrides of the anomaly rules' settings, by rule name (the names are checked by the sync service). */
+export type AlertRuleOverrides = Readonly<Record<string, { enabled?: boolean; severity?: 'INFO' | 'WARNING' | 'CRITICAL'; threshold?: number; windowMs?: number; factor?: number }>>;
+
+const alertRulesSchema = z.record(
+  z.string().regex(/^[A-Z_]+$/, 'rule names are like SYNC_LAG'),
+  z
+    .object({
+      enabled: z.boolean().optional(),
+      severity: z.enum(['INFO', 'WARNING', 'CRITICAL']).optional(),
+      threshold: z.number().min(0).optional(),
+      windowMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
+      factor: z.number().positive().optional(),
+    })
+    .strict(),
+);
+
+/** JSON: {"SYNC_LAG": {"threshold": 120000}, "PROBING": {"threshold": 50, "windowMs": 600000}, "BULK_ACCESS": {"enabled": false}}. */
+const alertRules = raw.transform((value, ctx): AlertRuleOverrides => {
+  if (value === undefined) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected JSON such as {"SYNC_LAG": {"threshold": 120000}}' });
+    return z.NEVER;
+  }
+  const parsed = alertRulesSchema.safeParse(json);
+  if (!parsed.success) {
+    ctx.addIssue({ code: 'custom', message: parsed.error.issues.map((i) => `${i.path.join('.') || 'rules'}: ${i.message}`).join('; ') });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
 /** JSON: {"expenseAccounts": {"TRAVEL": {"code": "6602.01", "name": "管理费用-差旅费"}, ...}, "creditAccount": {...}}. */
 const accountChart = raw.transform((value, ctx): AccountChart | null => {
   if (value === undefined) return null;
@@ -286,6 +325,7 @@ const envSchema = z.object({
   SYNC_URL: url(['http:', 'https:'], 'an http(s) URL'),
   REDIS_URL: url(['redis:', 'rediss:'], 'a Redis URL'),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: boolean(false),
+  TRUST_PROXY: boolean(false),
   SYNC_MAX_ATTEMPTS: integer(1, 100, 8),
   SYNC_RETRY_BASE_MS: integer(10, 3_600_000, 1000),
   SYNC_RETRY_MAX_MS: integer(10, 86_400_000, 300_000),
@@ -294,6 +334,8 @@ const envSchema = z.object({
   RECONCILE_INTERVAL_MS: integer(0, 86_400_000 * 7, 3_600_000),
   RECONCILE_GRACE_MS: integer(0, 86_400_000, 600_000),
   WEBHOOK_MAX_ATTEMPTS: integer(1, 100, 8),
+  ALERT_INTERVAL_MS: integer(1000, 3_600_000, 30_000),
+  ALERT_RULES: alertRules,
   WEBHOOK_TIMEOUT_MS: integer(100, 120_000, 10_000),
   SHUTDOWN_TIMEOUT_MS: integer(1, 600_000, 10_000),
   EXPENSE_APPROVAL_THRESHOLD: money('5000.00'),
@@ -398,6 +440,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     syncUrl: v.SYNC_URL ?? localUrl(v.SYNC_PORT),
     redisUrl: v.REDIS_URL,
     webhookAllowPrivateTargets: v.WEBHOOK_ALLOW_PRIVATE_TARGETS,
+    trustProxy: v.TRUST_PROXY,
     syncMaxAttempts: v.SYNC_MAX_ATTEMPTS,
     syncRetryBaseMs: v.SYNC_RETRY_BASE_MS,
     syncRetryMaxMs: v.SYNC_RETRY_MAX_MS,
@@ -406,6 +449,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
     reconcileIntervalMs: v.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: v.RECONCILE_GRACE_MS,
     webhookMaxAttempts: v.WEBHOOK_MAX_ATTEMPTS,
+    alertIntervalMs: v.ALERT_INTERVAL_MS,
+    alertRules: v.ALERT_RULES,
     webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     expenseApprovalThresholdFen: v.EXPENSE_APPROVAL_THRESHOLD,

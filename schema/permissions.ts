@@ -40,6 +40,9 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
     '*': authenticated,
     fields: {
       inboundEvents: roles('ADMIN'),
+      // Reports over claims: any caller, over the rows of their own claim scope (ROW_SCOPES.ExpenseClaim).
+      expenseSummary: authenticated,
+      claimCycleTimes: authenticated,
       verifyArchiveChain: rolesOrService('ARCHIVIST', 'AUDITOR'),
       checkArchiveRecord: roles('ARCHIVIST', 'AUDITOR'),
       archiveStatistics: rolesOrService(...ARCHIVE_READERS),
@@ -117,6 +120,8 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   ApprovalStep: { '*': authenticated },
   ApprovalDecision: { '*': authenticated },
   Delegation: { '*': authenticated },
+  SummaryRow: { '*': authenticated },
+  CycleTimeRow: { '*': authenticated },
   PageInfo: { '*': authenticated },
   InboundEvent: { '*': roles('ADMIN') },
   InboundEventEdge: { '*': roles('ADMIN') },

@@ -65,6 +65,10 @@ export const TARGETS: Target[] = [
       ExpenseClaim: '../context.ts#EntityReference',
       Voucher: '../context.ts#EntityReference',
       ArchiveRecord: '../context.ts#EntityReference',
+      Alert: '../alerts/models.ts#AlertDoc',
+      AlertEvent: '../alerts/service.ts#AlertEventView',
+      AlertRule: '../alerts/rules.ts#AlertRuleView',
+      SystemStatus: '../alerts/system-status.ts#SystemStatusView',
     },
   },
 ];

@@ -5,6 +5,7 @@ import { healthRoutes } from '../gateway/health.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
+import { consoleRoutes } from '../gateway/console.ts';
 import { errorBody, json } from '../platform/apollo-http.ts';
 import { createEventBus } from '../platform/event-bus.ts';
 import { runProcess } from './process.ts';
@@ -25,9 +26,11 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   });
   // The IDE only in development; production has neither it nor introspection.
   const ide = config.nodeEnv === 'production' ? null : ideRoutes();
+  const operatorConsole = consoleRoutes({ logger }); // /console, in production too (it holds no data; needs a token)
   const server = createServer((req, res) => {
     if (health(req, res)) return;
     if (ide?.(req, res)) return;
+    if (operatorConsole(req, res)) return;
     gateway
       .handle(req, res)
       .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || json(res, 404, errorBody('Not found', 'NOT_FOUND')))

@@ -13,6 +13,7 @@ import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { archiveOptions } from './archive-options.ts';
 import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
+import { consoleRoutes } from '../gateway/console.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createEventBus } from '../platform/event-bus.ts';
 import { startSyncSubgraph } from '../subgraphs/sync/index.ts';
@@ -45,9 +46,11 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   gateway.metrics.merge(sync.metrics.registry);
   // The IDE only in development; production has neither it nor introspection.
   const ide = config.nodeEnv === 'production' ? null : ideRoutes();
+  const operatorConsole = consoleRoutes({ logger }); // /console, in production too (it holds no data; needs a token)
   const server = createServer((req, res) => {
     if (health(req, res)) return;
     if (ide?.(req, res)) return;
+    if (operatorConsole(req, res)) return;
     gateway
       .handle(req, res)
       .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || notFound(req, res))

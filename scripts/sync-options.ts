@@ -26,6 +26,8 @@ export function syncOptions(config: Config, logger: Logger, connection: Connecti
       webhookMaxAttempts: config.webhookMaxAttempts,
       webhookTimeoutMs: config.webhookTimeoutMs,
       webhookAllowPrivateTargets: config.webhookAllowPrivateTargets,
+      alertIntervalMs: config.alertIntervalMs,
+      alertRules: config.alertRules,
     },
   };
 }

@@ -8,6 +8,7 @@ import { createHandler } from 'graphql-sse/lib/use/http';
 import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { errorBody, json } from '../../platform/apollo-http.ts';
+import type { AuditRecorder } from '../audit.ts';
 import { AuthenticationError, type DirectoryLookup } from '../auth.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
@@ -18,6 +19,8 @@ export interface SseOptions {
   directory: DirectoryLookup;
   logger: Logger;
   path?: string;
+  /** Records refused requests (401), subscription starts and mutations in the audit trail. */
+  audit?: AuditRecorder;
 }
 
 export type SseRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -33,7 +36,13 @@ export function sseRoute(opts: SseOptions): SseRoute {
       const res = req.context.res;
       const prepared = opts.runner.prepare(params);
       if (!prepared.ok) return [JSON.stringify({ errors: prepared.errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
-      if (!prepared.subscription) return (await opts.runner.executeOnce(prepared, context)) as never;
+      const audited = { principal: context.principal, from: req.raw, document: prepared.document, operationName: prepared.operationName, startedAt: Date.now() };
+      if (!prepared.subscription) {
+        const result = await opts.runner.executeOnce(prepared, context);
+        opts.audit?.operation({ ...audited, errors: result.errors });
+        return result as never;
+      }
+      opts.audit?.subscribed(audited);
       const drained = async () => {
         if (res.writableNeedDrain) await Promise.race([once(res, 'drain'), once(res, 'close')]);
       };
@@ -49,6 +58,7 @@ export function sseRoute(opts: SseOptions): SseRoute {
       json(res, 405, errorBody('Use GET or POST with Accept: text/event-stream', 'BAD_USER_INPUT'));
       return true;
     }
+    const startedAt = Date.now();
     let principal: Principal & { expiresAt?: number };
     try {
       principal = await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
@@ -58,6 +68,7 @@ export function sseRoute(opts: SseOptions): SseRoute {
         json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
         return true;
       }
+      opts.audit?.refused(req, startedAt);
       json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
       return true;
     }

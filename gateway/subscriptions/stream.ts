@@ -1,4 +1,4 @@
-// `subscription { syncEvents(types, after) { … } }`, federated. Each subscriber's selection is run as a query of
+// `subscription { syncEvents(types, after) { … } }` (and `subscription { alerts { … } }`), federated. Each subscriber's selection is run as a query of
 // Query.syncEvents through the same executable supergraph and permission rules as any query, with `after` set to
 // the last event the subscriber has received. Hence:
 // - nested fields (the claim and its applicant, the voucher, the archive record) resolve from their subgraphs;
@@ -71,8 +71,19 @@ interface Page {
 interface PreparedQuery {
   document: DocumentNode;
   responseKey: string;
+  /** The field of each item that is the subscription's payload (alerts: `alert`), or none (the item itself). */
+  unwrap: string | null;
   key: string;
 }
+
+/**
+ * The subscription fields and the query each is served from. Both read the same durable log (seq order), so
+ * replay, the seam and backpressure work the same way.
+ */
+const SOURCES: Readonly<Record<string, { query: string; wrap: string | null }>> = {
+  syncEvents: { query: 'syncEvents', wrap: null },
+  alerts: { query: 'alertEvents', wrap: 'alert' },
+};
 
 export class SyncEventStreams {
   private readonly inflight = new Map<string, Promise<Page>>();
@@ -184,40 +195,44 @@ export class SyncEventStreams {
     const bad = (message: string) => ({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
     if (!op || op.operation !== OperationTypeNode.SUBSCRIPTION) return bad('Expected a subscription operation');
     const [root] = op.selectionSet.selections;
-    if (op.selectionSet.selections.length !== 1 || root.kind !== Kind.FIELD || root.name.value !== 'syncEvents') {
-      return bad('Subscribe to syncEvents as a single field at the root of the subscription');
+    const source = root?.kind === Kind.FIELD ? SOURCES[root.name.value] : undefined;
+    if (op.selectionSet.selections.length !== 1 || root.kind !== Kind.FIELD || !source) {
+      return bad(`Subscribe to one of ${Object.keys(SOURCES).join(', ')} as a single field at the root of the subscription`);
     }
     if (op.variableDefinitions?.some((v) => v.variable.name.value === AFTER_VARIABLE) || root.selectionSet?.selections.some((s) => s.kind === Kind.FIELD && s.alias?.value === SEQ_ALIAS)) {
       return bad(`${AFTER_VARIABLE} and ${SEQ_ALIAS} are reserved names`);
     }
     const responseKey = root.alias?.value ?? root.name.value;
-    const seqField: FieldNode = { kind: Kind.FIELD, alias: { kind: Kind.NAME, value: SEQ_ALIAS }, name: { kind: Kind.NAME, value: 'seq' } };
+    const name = (value: string) => ({ kind: Kind.NAME, value }) as const;
+    const seqField: FieldNode = { kind: Kind.FIELD, alias: name(SEQ_ALIAS), name: name('seq') };
+    // syncEvents reads Query.syncEvents with the same selection; alerts reads Query.alertEvents { seq alert { … } }.
+    const selections: SelectionNode[] = source.wrap
+      ? [seqField, { kind: Kind.FIELD, name: name(source.wrap), selectionSet: root.selectionSet }]
+      : [...(root.selectionSet?.selections ?? []), seqField];
     const field: FieldNode = {
       ...root,
+      alias: name(responseKey),
+      name: name(source.query),
       arguments: [
         ...(root.arguments ?? []).filter((a) => a.name.value !== 'after'),
-        { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'after' }, value: { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: AFTER_VARIABLE } } },
-        { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'first' }, value: { kind: Kind.INT, value: String(this.pageSize) } },
+        { kind: Kind.ARGUMENT, name: name('after'), value: { kind: Kind.VARIABLE, name: name(AFTER_VARIABLE) } },
+        { kind: Kind.ARGUMENT, name: name('first'), value: { kind: Kind.INT, value: String(this.pageSize) } },
       ],
-      selectionSet: { kind: Kind.SELECTION_SET, selections: [...(root.selectionSet?.selections ?? []), seqField as SelectionNode] },
+      selectionSet: { kind: Kind.SELECTION_SET, selections },
     };
     const query: OperationDefinitionNode = {
       ...op,
       operation: OperationTypeNode.QUERY,
       variableDefinitions: [
         ...(op.variableDefinitions ?? []),
-        {
-          kind: Kind.VARIABLE_DEFINITION,
-          variable: { kind: Kind.VARIABLE, name: { kind: Kind.NAME, value: AFTER_VARIABLE } },
-          type: { kind: Kind.NAMED_TYPE, name: { kind: Kind.NAME, value: 'String' } },
-        },
+        { kind: Kind.VARIABLE_DEFINITION, variable: { kind: Kind.VARIABLE, name: name(AFTER_VARIABLE) }, type: { kind: Kind.NAMED_TYPE, name: name('String') } },
       ],
       selectionSet: { kind: Kind.SELECTION_SET, selections: [field] },
     };
     const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [query, ...req.document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)] };
     const p = req.context.principal;
     const who = p ? `${p.kind}:${p.sub}:${[...p.roles].sort().join(',')}:${p.departmentId ?? ''}` : 'anonymous';
-    return { document, responseKey, key: `${who}\n${print(document)}\n${JSON.stringify(req.variableValues ?? {})}` };
+    return { document, responseKey, unwrap: source.wrap, key: `${who}\n${print(document)}\n${JSON.stringify(req.variableValues ?? {})}` };
   }
 
   /**
@@ -284,11 +299,13 @@ export class SyncEventStreams {
       if (!fatal) this.opts.logger.warn({ codes: all.map((e) => e.extensions?.code) }, 'reading sync events for a subscriber failed; retrying');
       return { items: [], announced, errors: all, fatal };
     }
+    const skip = prepared.unwrap ? 3 : 2;
     const items = (list as Record<string, unknown>[]).map((item, i) => {
-      const { [SEQ_ALIAS]: seq, ...event } = item;
+      const { [SEQ_ALIAS]: seq, ...rest } = item;
+      const event = prepared.unwrap ? rest[prepared.unwrap] : rest;
       const own = errors
         .filter((e) => e.path?.[0] === prepared.responseKey && e.path[1] === i)
-        .map((e) => ({ ...e, path: [prepared.responseKey, ...e.path!.slice(2)] }));
+        .map((e) => ({ ...e, path: [prepared.responseKey, ...e.path!.slice(skip)] }));
       const result: FormattedExecutionResult = { data: { [prepared.responseKey]: event }, ...(own.length ? { errors: own } : {}) };
       return { seq: Number(seq), result };
     });

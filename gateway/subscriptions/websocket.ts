@@ -9,6 +9,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
+import type { AuditRecorder } from '../audit.ts';
 import { AuthenticationError, type DirectoryLookup } from '../auth.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
@@ -23,12 +24,16 @@ export interface WebSocketOptions {
   directory: DirectoryLookup;
   logger: Logger;
   path?: string;
+  /** Records refused connections (4401), subscription starts and mutations in the audit trail. */
+  audit?: AuditRecorder;
 }
 
 interface Connection {
   context: SubscriberContext;
   expiry?: NodeJS.Timeout;
   operations: number;
+  /** The client's address, for the audit trail. */
+  address: string | null;
 }
 
 export interface WebSocketEndpoint {
@@ -58,6 +63,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
     {
       connectionInitWaitTimeout: 10_000,
       onConnect: async (ctx) => {
+        const startedAt = Date.now();
         const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
         const authorization =
           typeof params.authorization === 'string' ? params.authorization : typeof params.Authorization === 'string' ? params.Authorization : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
@@ -66,11 +72,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           principal = await opts.authenticate(authorization);
         } catch (err) {
           if (!(err instanceof AuthenticationError)) opts.logger.error({ err }, 'authentication failed unexpectedly');
+          else opts.audit?.refused(ctx.extra.request, startedAt);
           closeWith(ctx.extra.socket, CloseCode.Unauthorized, err instanceof AuthenticationError ? `Unauthenticated: ${err.message}` : 'Authentication is unavailable');
           return false;
         }
         const { expiresAt, ...identity } = principal;
-        const connection: Connection = { context: { principal: identity, directory: opts.directory, expiresAt }, operations: 0 };
+        const connection: Connection = { context: { principal: identity, directory: opts.directory, expiresAt }, operations: 0, address: opts.audit?.addressOf(ctx.extra.request) ?? null };
         if (expiresAt !== undefined) {
           connection.expiry = setTimeout(() => closeWith(ctx.extra.socket, TOKEN_EXPIRED, 'Token expired'), Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)));
         }
@@ -88,6 +95,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           return [new GraphQLError(`At most ${MAX_OPERATIONS_PER_CONNECTION} operations per connection`, { extensions: { code: 'BAD_USER_INPUT' } })];
         }
         connection.operations++;
+        if (prepared.subscription) opts.audit?.subscribed({ principal: connection.context.principal, from: connection.address, document: prepared.document, operationName: prepared.operationName, startedAt: Date.now() });
         // Passed through graphql-ws to execute/subscribe below.
         return { schema: undefined as never, document: prepared.document, variableValues: prepared.variables, operationName: prepared.operationName, contextValue: { connection, prepared } };
       },
@@ -95,7 +103,14 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       onNext: (_ctx, _id, _payload, _args, result) => result as unknown as FormattedExecutionResult,
       execute: (args) => {
         const { connection, prepared } = args.contextValue as { connection: Connection; prepared: Parameters<OperationRunner['executeOnce']>[0] };
-        return opts.runner.executeOnce(prepared, connection.context).finally(() => connection.operations--) as never;
+        const startedAt = Date.now();
+        return opts.runner
+          .executeOnce(prepared, connection.context)
+          .then((result) => {
+            opts.audit?.operation({ principal: connection.context.principal, from: connection.address, document: prepared.document, operationName: prepared.operationName, startedAt, errors: result.errors });
+            return result;
+          })
+          .finally(() => connection.operations--) as never;
       },
       subscribe: (args) => {
         const { connection, prepared } = args.contextValue as { connection: Connection; prepared: Parameters<OperationRunner['stream']>[0] };

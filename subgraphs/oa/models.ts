@@ -121,6 +121,8 @@ const claimSchema = new Schema<ExpenseClaimDoc>(
   },
   { collection: 'expense_claims', versionKey: false },
 );
+// Reports select approved claims by approval day (reports.ts).
+claimSchema.index({ approvedAt: 1 });
 claimSchema.index({ 'external.platform': 1, 'external.instanceCode': 1 }, { unique: true, partialFilterExpression: { 'external.instanceCode': { $exists: true } } });
 
 const invoiceSchema = new Schema<InvoiceBookingDoc>(

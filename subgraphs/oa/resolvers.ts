@@ -12,6 +12,7 @@ import type { Resolvers } from './generated/graphql.ts';
 import { toObjectId } from './loaders.ts';
 import type { ClaimStatus, DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
 import { createDepartment, createEmployee, setDepartmentManager, updateDepartment, updateEmployee } from './organisation.ts';
+import { type SummaryGroup, claimCycleTimes, expenseSummary } from './reports.ts';
 
 const idOf = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
 const employee = (ctx: OaContext, id: string | null) => (id ? ctx.loaders.employee.load(id) : null);
@@ -50,6 +51,8 @@ export const resolvers: Resolvers = {
         throw err;
       }
     },
+    expenseSummary: (_: unknown, a: { groupBy: SummaryGroup; from: string; to: string }, ctx: OaContext) => expenseSummary(ctx, a.groupBy, a.from, a.to),
+    claimCycleTimes: (_: unknown, a: { groupBy?: SummaryGroup | null; from: string; to: string }, ctx: OaContext) => claimCycleTimes(ctx, a.groupBy ?? null, a.from, a.to),
     myApprovalTasks: async (_: unknown, __: unknown, ctx: OaContext) => {
       const pending = await ctx.workflow.pendingFor(ctx.principal.sub);
       const claims = await ctx.loaders.claim.loadMany(pending.filter((i) => i.subject.type === 'ExpenseClaim').map((i) => i.subject.id));

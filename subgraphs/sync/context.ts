@@ -8,6 +8,10 @@ import type { SyncModels } from './models.ts';
 import type { SyncPipeline } from './pipeline.ts';
 import type { ReconcileOptions } from './reconcile.ts';
 import type { WebhookService } from './webhooks/service.ts';
+import type { OperationsModels } from './alerts/models.ts';
+import type { AlertMonitor } from './alerts/monitor.ts';
+import type { AlertService } from './alerts/service.ts';
+import type { SystemStatusSources } from './alerts/system-status.ts';
 
 /** An entity of another subgraph, by key; the gateway resolves the rest. */
 export interface EntityReference {
@@ -21,6 +25,10 @@ export interface SyncServices {
   pipeline: SyncPipeline;
   webhooks: WebhookService;
   reconcile: Omit<ReconcileOptions, 'now'>;
+  ops: OperationsModels;
+  alerts: AlertService;
+  monitor: AlertMonitor;
+  statusSources: SystemStatusSources;
 }
 
 export interface SyncContext extends SyncServices {

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import type { AlertRuleOverrides } from '../../platform/config.ts';
 import type { EventBus } from '../../platform/event-bus.ts';
 import { EventLog, localAppends } from '../../platform/events.ts';
 import { Lease } from '../../platform/lease.ts';
@@ -18,6 +19,12 @@ import { reconcile } from './reconcile.ts';
 import { resolvers } from './resolvers.ts';
 import { subgraphClient } from './subgraph-client.ts';
 import { WebhookService } from './webhooks/service.ts';
+import { operationsModels } from './alerts/models.ts';
+import { AlertMonitor } from './alerts/monitor.ts';
+import { ruleSettings } from './alerts/rules.ts';
+import { AlertService } from './alerts/service.ts';
+import { probeSubgraphs } from './alerts/health.ts';
+import { syncStatus } from './status.ts';
 
 export const SYNC_SDL_PATHS = [new URL('../../schema/sync.graphql', import.meta.url), new URL('../../schema/operations.graphql', import.meta.url)];
 
@@ -32,6 +39,9 @@ export interface SyncSettings {
   webhookMaxAttempts: number;
   webhookTimeoutMs: number;
   webhookAllowPrivateTargets: boolean;
+  /** How often the anomaly rules run (0: only when asked, as tests do). */
+  alertIntervalMs: number;
+  alertRules: AlertRuleOverrides;
 }
 
 export interface SyncSubgraphOptions {
@@ -54,16 +64,18 @@ export interface SyncSubgraphOptions {
 
 export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ subgraph: Subgraph<SyncContext>; services: SyncServices; metrics: SyncMetrics }> {
   const models = syncModels(opts.connection);
+  const archive = subgraphClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs: opts.subgraphTimeoutMs ?? 10_000 });
   const events = new EventLog(opts.connection);
   await events.events.init();
   const timeoutMs = opts.subgraphTimeoutMs ?? 10_000;
-  const metrics = new SyncMetrics(models, events);
+  const ops = operationsModels(opts.connection);
+  const metrics = new SyncMetrics(models, events, ops);
   const pipeline = new SyncPipeline({
     connection: opts.connection,
     events,
     models,
     oa: subgraphClient({ name: 'oa', url: opts.oaUrl, internalSecret: opts.internalSecret, timeoutMs }),
-    archive: subgraphClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs }),
+    archive,
     bus: opts.bus,
     lease: new Lease(opts.connection, 'sync-pipeline', opts.leaseTtlMs),
     logger: opts.logger.child({ component: 'sync-pipeline' }),
@@ -88,13 +100,53 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     ...(opts.clock ? { clock: opts.clock } : {}),
   });
   await webhooks.init();
+  const reconcileOptions = { connection: opts.connection, models, events, timeZone: opts.settings.timeZone, graceMs: opts.settings.reconcileGraceMs };
+  const verifyChain = async () =>
+    (await archive<{ verifyArchiveChain: { ok: boolean; firstBrokenArchiveNo: string | null; problem: string | null } }>(`{ verifyArchiveChain { ok firstBrokenArchiveNo problem } }`, {})).verifyArchiveChain;
+  const alerts = new AlertService({
+    connection: opts.connection,
+    models: ops,
+    events,
+    clock: opts.clock,
+    runner: {
+      retrySyncJob: async (id) => void (await pipeline.retry(id)),
+      replayWebhookDelivery: async (id) => void (await webhooks.replay(id)),
+      reconcile: async (year, period, by) => (await reconcile(reconcileOptions, year, period, 'MANUAL', by)).differences.length,
+      verifyArchiveChain: async () => (await verifyChain()).ok,
+    },
+  });
+  await alerts.init();
+  const targets = [
+    { name: 'oa', url: opts.oaUrl },
+    { name: 'archive', url: opts.archiveUrl },
+  ];
+  const statusSources = { connection: opts.connection, models, ops, events, targets, internalSecret: opts.internalSecret, probeTimeoutMs: 2000 };
+  const monitor = new AlertMonitor({
+    alerts,
+    settings: ruleSettings(opts.settings.alertRules),
+    lease: new Lease(opts.connection, 'sync-alerts', opts.leaseTtlMs),
+    logger: opts.logger.child({ component: 'alerts' }),
+    clock: opts.clock,
+    context: () => ({
+      connection: opts.connection,
+      models,
+      events,
+      status: () => syncStatus(models, events),
+      probe: () => probeSubgraphs(ops, targets, opts.internalSecret, 2000),
+      verifyChain,
+    }),
+  });
   const services: SyncServices = {
     connection: opts.connection,
     models,
     events,
     pipeline,
     webhooks,
-    reconcile: { connection: opts.connection, models, events, timeZone: opts.settings.timeZone, graceMs: opts.settings.reconcileGraceMs },
+    reconcile: reconcileOptions,
+    ops,
+    alerts,
+    monitor,
+    statusSources,
   };
   const subgraph = new Subgraph<SyncContext>({
     name: 'sync',
@@ -124,6 +176,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
   const { pipeline, webhooks } = services;
   pipeline.start(opts.settings.pollMs);
   webhooks.start(opts.settings.pollMs);
+  if (opts.settings.alertIntervalMs > 0) services.monitor.start(opts.settings.alertIntervalMs);
   // Appends in this process ring at once; others are seen at the next poll.
   const wake = () => {
     pipeline.wake();
@@ -142,7 +195,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
     close: async () => {
       localAppends.off('appended', wake);
       if (reconciling) clearInterval(reconciling);
-      await Promise.all([pipeline.stop(), webhooks.stop()]);
+      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop()]);
       await running.close();
     },
   };

@@ -1,6 +1,6 @@
 // Resolvers of the sync subgraph. Entities of other subgraphs (claim, voucher, archive record) are returned as
 // references; the gateway resolves them from their own subgraphs under the caller's scope.
-import { DateTimeScalar, MoneyScalar, badInput, notFound } from '../../platform/graphql.ts';
+import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, notFound } from '../../platform/graphql.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { DomainEvent } from '../../platform/events.ts';
 import { type SyncContext, eventScope, requireRole } from './context.ts';
@@ -8,6 +8,8 @@ import type { Resolvers } from './generated/graphql.ts';
 import type { ReconciliationDoc, SyncJobDoc, SyncJobStatus } from './models.ts';
 import { reconcile } from './reconcile.ts';
 import { syncStatus } from './status.ts';
+import { ruleViews } from './alerts/rules.ts';
+import { systemStatus } from './alerts/system-status.ts';
 import { SYNC_EVENT_TYPES, type SyncEventView, formatSeq, parseSeq, toSyncEvent } from './sync-events.ts';
 
 const ref = (id: string | null | undefined) => (id ? { id } : null);
@@ -34,6 +36,7 @@ const JOB_STATUSES: readonly SyncJobStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED
 export const resolvers: Resolvers = {
   Money: MoneyScalar,
   DateTime: DateTimeScalar,
+  Date: DateScalar,
 
   Query: {
     syncEvents: (_, args, ctx) => readSyncEvents(ctx, args),
@@ -61,6 +64,26 @@ export const resolvers: Resolvers = {
       return ctx.models.Reconciliation.find().sort({ ranAt: -1 }).limit(boundedFirst(args.first, 100, 20)).lean<ReconciliationDoc[]>();
     },
 
+    systemStatus: async (_, __, ctx) => {
+      requireRole(ctx, 'ADMIN', 'AUDITOR');
+      return systemStatus(ctx.statusSources);
+    },
+
+    alerts: async (_, args, ctx) => {
+      requireRole(ctx, 'ADMIN', 'AUDITOR');
+      return ctx.alerts.list(args.status, args.first ?? 50);
+    },
+
+    alertEvents: async (_, args, ctx) => {
+      requireRole(ctx, 'ADMIN', 'AUDITOR');
+      return ctx.alerts.raisedAfter(args.after, args.first ?? 100);
+    },
+
+    alertRules: async (_, __, ctx) => {
+      requireRole(ctx, 'ADMIN', 'AUDITOR');
+      return ruleViews(ctx.monitor.settings);
+    },
+
     webhooks: async (_, __, ctx) => {
       requireRole(ctx, 'ADMIN');
       return ctx.webhooks.list();
@@ -85,6 +108,30 @@ export const resolvers: Resolvers = {
     reconcile: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
       return reconcile(ctx.reconcile, args.fiscalYear, args.period, 'MANUAL', ctx.principal.sub);
+    },
+
+    acknowledgeAlert: async (_, args, ctx) => {
+      requireRole(ctx, 'ADMIN');
+      return ctx.alerts.acknowledge(args.id, ctx.principal.sub);
+    },
+
+    resolveAlert: async (_, args, ctx) => {
+      requireRole(ctx, 'ADMIN');
+      return ctx.alerts.resolve(args.id, ctx.principal.sub, args.resolution);
+    },
+
+    runAlertAction: async (_, args, ctx) => {
+      requireRole(ctx, 'ADMIN');
+      return ctx.alerts.runAction(args.id, ctx.principal.sub, args.kind);
+    },
+
+    reportGateway: async (_, args, ctx) => {
+      if (ctx.principal.kind !== 'service') throw forbidden('Gateways report with a service identity');
+      const { id, openSubscriptions } = args.input;
+      if (!/^[\w.:-]{1,100}$/.test(id)) throw badInput('id must be 1 to 100 letters, digits, dots, colons or dashes', 'id');
+      if (!Number.isInteger(openSubscriptions) || openSubscriptions < 0) throw badInput('openSubscriptions must be a non-negative integer', 'openSubscriptions');
+      await ctx.ops.GatewayInstance.updateOne({ _id: id }, { $set: { openSubscriptions, seenAt: new Date() } }, { upsert: true });
+      return true;
     },
 
     registerWebhook: async (_, args, ctx) => {
@@ -128,6 +175,11 @@ export const resolvers: Resolvers = {
   },
 
   Reconciliation: { id: idOf },
+
+  Alert: {
+    id: idOf,
+    actions: (a) => a.actions ?? [],
+  },
 
   WebhookDelivery: {
     type: (d) => d.eventType as SyncEventView['type'],

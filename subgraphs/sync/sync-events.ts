@@ -41,6 +41,8 @@ export interface SyncEventView {
   claimId: string | null;
   voucherId: string | null;
   archiveRecordId: string | null;
+  /** ALERT_RAISED: the alert. */
+  alertId: string | null;
   detail: string | null;
 }
 
@@ -56,6 +58,7 @@ export function toSyncEvent(e: DomainEvent): SyncEventView {
     claimId,
     voucherId: str(p.voucherId),
     archiveRecordId: str(p.archiveRecordId),
+    alertId: str(p.alertId),
     detail: detailOf(e),
   };
 }

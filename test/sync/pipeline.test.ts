@@ -1,42 +1,10 @@
 // The sync pipeline against the real subgraphs: an approved claim becomes one voucher and one filed record; a
 // replay of the log duplicates nothing; failures retry with backoff and jitter, emit SYNC_FAILED, end DEAD after
 // the configured attempts; retrySyncJob revives a job; status and /metrics report backlog and lag.
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Org } from '../oa/seed.ts';
+import { ArchiveProxy } from './archive-proxy.ts';
 import { type Stack, approvedClaim, seed, startStack } from './stack.ts';
-
-/** Stands between the sync service and the archive: forwards, or fails the way it is told to. */
-class ArchiveProxy {
-  mode: 'forward' | 'down' | 'refuse' = 'forward';
-  calls = 0;
-  readonly server: Server;
-  target = '';
-
-  constructor() {
-    this.server = createServer((req, res) => {
-      this.calls++;
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
-      req.on('end', async () => {
-        if (this.mode === 'down') return void res.writeHead(503, { 'content-type': 'text/plain' }).end('maintenance');
-        if (this.mode === 'refuse') {
-          return void res
-            .writeHead(200, { 'content-type': 'application/json' })
-            .end(JSON.stringify({ errors: [{ message: 'voucher refused: the claim has no items', extensions: { code: 'BAD_USER_INPUT' } }] }));
-        }
-        const upstream = await fetch(this.target, { method: 'POST', headers: req.headers as Record<string, string>, body });
-        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(await upstream.text());
-      });
-    });
-  }
-
-  async listen(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/graphql`;
-  }
-}
 
 const proxy = new ArchiveProxy();
 let stack: Stack;

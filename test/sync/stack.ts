@@ -6,6 +6,7 @@ import { SignJWT } from 'jose';
 import mongoose, { type Connection } from 'mongoose';
 import { type RunningEngine, startEngine } from '../../engine/index.ts';
 import { type Gateway, createGateway } from '../../gateway/index.ts';
+import { consoleRoutes } from '../../gateway/console.ts';
 import { loadConfig } from '../../platform/config.ts';
 import { type EventBus, LocalEventBus } from '../../platform/event-bus.ts';
 import type { Role } from '../../platform/identity.ts';
@@ -34,6 +35,9 @@ export const SYNC_SETTINGS: SyncSettings = {
   webhookMaxAttempts: 3,
   webhookTimeoutMs: 2000,
   webhookAllowPrivateTargets: true,
+  // Rules are evaluated when a test asks (services.monitor.evaluate()).
+  alertIntervalMs: 0,
+  alertRules: {},
 };
 
 export interface RunningGateway {
@@ -71,6 +75,8 @@ export interface StackOptions {
   subscriptionPollMs?: number;
   /** Events per read of a subscription (small values exercise multi-page replay). */
   subscriptionPageSize?: number;
+  /** Serves the operator console (/console) on each gateway's HTTP server too. */
+  console?: boolean;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -107,7 +113,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
   const startGateway = async (gatewayBus: EventBus): Promise<RunningGateway> => {
     const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000, subscriptionPageSize: opts.subscriptionPageSize });
-    const server: Server = createServer((req, res) => void gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end()));
+    const consoleUi = opts.console ? consoleRoutes({ logger }) : null;
+    const server: Server = createServer((req, res) => void (consoleUi?.(req, res) || gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end())));
     gateway.attach(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;

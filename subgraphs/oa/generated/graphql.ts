@@ -250,6 +250,43 @@ export type CreateExpenseClaimInput = {
   items: Array<ExpenseItemInput>;
 };
 
+/** How the expense reports group approved claims. */
+export type SummaryGroup =
+  /** By the claim's department (the applicant's when the claim was filed): key the department id, label its name. */
+  | 'DEPARTMENT'
+  /** By expense category: key the category. */
+  | 'CATEGORY'
+  /** By month of approval in the business time zone: key YYYY-MM. */
+  | 'MONTH';
+
+/** Approved claims of one group: how many, and their exact total. */
+export type SummaryRow = {
+  __typename?: 'SummaryRow';
+  key: Scalars['String']['output'];
+  /** The department's name when grouped by DEPARTMENT; null otherwise. */
+  label?: Maybe<Scalars['String']['output']>;
+  count: Scalars['Int']['output'];
+  /** Exact sum of the claims' totals, to the fen. */
+  total: Scalars['Money']['output'];
+};
+
+/**
+ * Time from submission to approval of the approved claims of one group. Milliseconds as whole numbers, typed Float
+ * because GraphQL's Int ends at 2^31 - 1 ms (24.8 days) and a claim may wait longer. Percentiles are nearest-rank.
+ */
+export type CycleTimeRow = {
+  __typename?: 'CycleTimeRow';
+  /** The group's key as in SummaryRow; ALL when not grouped. */
+  key: Scalars['String']['output'];
+  /** The department's name when grouped by DEPARTMENT; null otherwise. */
+  label?: Maybe<Scalars['String']['output']>;
+  count: Scalars['Int']['output'];
+  submissionToApprovalAvgMs: Scalars['Float']['output'];
+  submissionToApprovalP50Ms: Scalars['Float']['output'];
+  submissionToApprovalP95Ms: Scalars['Float']['output'];
+  submissionToApprovalMaxMs: Scalars['Float']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
   me?: Maybe<Employee>;
@@ -260,6 +297,13 @@ export type Query = {
   myApprovalTasks: Array<ExpenseClaim>;
   /** ADMIN: events from OA platforms, newest first; REJECTED ones say why. */
   inboundEvents: InboundEventConnection;
+  /**
+   * Approved claims whose approval day (business time zone) lies in from..to, both included, at most 366 days;
+   * sorted by key. Rows are those of the caller's claim scope, as in expenseClaims.
+   */
+  expenseSummary: Array<SummaryRow>;
+  /** Submission-to-approval times of the claims expenseSummary counts; without groupBy one row, key ALL (none if no claim). */
+  claimCycleTimes: Array<CycleTimeRow>;
 };
 
 
@@ -286,6 +330,20 @@ export type QueryInboundEventsArgs = {
   platform?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryExpenseSummaryArgs = {
+  groupBy: SummaryGroup;
+  from: Scalars['Date']['input'];
+  to: Scalars['Date']['input'];
+};
+
+
+export type QueryClaimCycleTimesArgs = {
+  groupBy?: InputMaybe<SummaryGroup>;
+  from: Scalars['Date']['input'];
+  to: Scalars['Date']['input'];
 };
 
 export type Mutation = {
@@ -492,6 +550,10 @@ export type ResolversTypes = {
   UpdateDepartmentInput: UpdateDepartmentInput;
   ExpenseItemInput: ExpenseItemInput;
   CreateExpenseClaimInput: CreateExpenseClaimInput;
+  SummaryGroup: SummaryGroup;
+  SummaryRow: ResolverTypeWrapper<SummaryRow>;
+  CycleTimeRow: ResolverTypeWrapper<CycleTimeRow>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
@@ -525,6 +587,9 @@ export type ResolversParentTypes = {
   UpdateDepartmentInput: UpdateDepartmentInput;
   ExpenseItemInput: ExpenseItemInput;
   CreateExpenseClaimInput: CreateExpenseClaimInput;
+  SummaryRow: SummaryRow;
+  CycleTimeRow: CycleTimeRow;
+  Float: Scalars['Float']['output'];
   Query: Record<PropertyKey, never>;
   Mutation: Record<PropertyKey, never>;
   String: Scalars['String']['output'];
@@ -673,6 +738,23 @@ export type InboundEventConnectionResolvers<ContextType = OaContext, ParentType 
   totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type SummaryRowResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['SummaryRow'] = ResolversParentTypes['SummaryRow']> = {
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  label?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+};
+
+export type CycleTimeRowResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['CycleTimeRow'] = ResolversParentTypes['CycleTimeRow']> = {
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  label?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  submissionToApprovalAvgMs?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  submissionToApprovalP50Ms?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  submissionToApprovalP95Ms?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  submissionToApprovalMaxMs?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   me?: Resolver<Maybe<ResolversTypes['Employee']>, ParentType, ContextType>;
   employee?: Resolver<Maybe<ResolversTypes['Employee']>, ParentType, ContextType, RequireFields<QueryEmployeeArgs, 'id'>>;
@@ -681,6 +763,8 @@ export type QueryResolvers<ContextType = OaContext, ParentType extends Resolvers
   expenseClaims?: Resolver<ResolversTypes['ExpenseClaimConnection'], ParentType, ContextType, RequireFields<QueryExpenseClaimsArgs, 'first'>>;
   myApprovalTasks?: Resolver<Array<ResolversTypes['ExpenseClaim']>, ParentType, ContextType>;
   inboundEvents?: Resolver<ResolversTypes['InboundEventConnection'], ParentType, ContextType, RequireFields<QueryInboundEventsArgs, 'first'>>;
+  expenseSummary?: Resolver<Array<ResolversTypes['SummaryRow']>, ParentType, ContextType, RequireFields<QueryExpenseSummaryArgs, 'groupBy' | 'from' | 'to'>>;
+  claimCycleTimes?: Resolver<Array<ResolversTypes['CycleTimeRow']>, ParentType, ContextType, RequireFields<QueryClaimCycleTimesArgs, 'from' | 'to'>>;
 };
 
 export type MutationResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -714,6 +798,8 @@ export type Resolvers<ContextType = OaContext> = {
   InboundEvent?: InboundEventResolvers<ContextType>;
   InboundEventEdge?: InboundEventEdgeResolvers<ContextType>;
   InboundEventConnection?: InboundEventConnectionResolvers<ContextType>;
+  SummaryRow?: SummaryRowResolvers<ContextType>;
+  CycleTimeRow?: CycleTimeRowResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
 };

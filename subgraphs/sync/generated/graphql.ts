@@ -6,9 +6,12 @@ import type { SyncJobDoc, ReconciliationDoc, DifferenceDoc } from '../models.ts'
 import type { SyncStatusView } from '../status.ts';
 import type { WebhookView, DeliveryView } from '../webhooks/service.ts';
 import type { EntityReference, SyncContext } from '../context.ts';
+import type { AlertDoc } from '../alerts/models.ts';
+import type { AlertEventView } from '../alerts/service.ts';
+import type { AlertRuleView } from '../alerts/rules.ts';
+import type { SystemStatusView } from '../alerts/system-status.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
-export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -650,12 +653,12 @@ export type ResolversTypes = {
   Health: Health;
   SubgraphHealth: ResolverTypeWrapper<SubgraphHealth>;
   GatewayInstance: ResolverTypeWrapper<GatewayInstance>;
-  SystemStatus: ResolverTypeWrapper<Omit<SystemStatus, 'sync'> & { sync: ResolversTypes['SyncStatus'] }>;
+  SystemStatus: ResolverTypeWrapper<SystemStatusView>;
   AlertStatus: AlertStatus;
   AlertActionKind: AlertActionKind;
   AlertAction: ResolverTypeWrapper<AlertAction>;
-  Alert: ResolverTypeWrapper<Alert>;
-  AlertRule: ResolverTypeWrapper<AlertRule>;
+  Alert: ResolverTypeWrapper<AlertDoc>;
+  AlertRule: ResolverTypeWrapper<AlertRuleView>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   AuditEntry: ResolverTypeWrapper<AuditEntry>;
   AuditEntryConnection: ResolverTypeWrapper<AuditEntryConnection>;
@@ -663,7 +666,7 @@ export type ResolversTypes = {
   AuditEntryInput: AuditEntryInput;
   GatewayReportInput: GatewayReportInput;
   SyncStatisticRow: ResolverTypeWrapper<SyncStatisticRow>;
-  AlertEvent: ResolverTypeWrapper<AlertEvent>;
+  AlertEvent: ResolverTypeWrapper<AlertEventView>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 };
@@ -690,10 +693,10 @@ export type ResolversParentTypes = {
   Subscription: Record<PropertyKey, never>;
   SubgraphHealth: SubgraphHealth;
   GatewayInstance: GatewayInstance;
-  SystemStatus: Omit<SystemStatus, 'sync'> & { sync: ResolversParentTypes['SyncStatus'] };
+  SystemStatus: SystemStatusView;
   AlertAction: AlertAction;
-  Alert: Alert;
-  AlertRule: AlertRule;
+  Alert: AlertDoc;
+  AlertRule: AlertRuleView;
   Float: Scalars['Float']['output'];
   AuditEntry: AuditEntry;
   AuditEntryConnection: AuditEntryConnection;
@@ -701,7 +704,7 @@ export type ResolversParentTypes = {
   AuditEntryInput: AuditEntryInput;
   GatewayReportInput: GatewayReportInput;
   SyncStatisticRow: SyncStatisticRow;
-  AlertEvent: AlertEvent;
+  AlertEvent: AlertEventView;
   String: Scalars['String']['output'];
   Boolean: Scalars['Boolean']['output'];
 };

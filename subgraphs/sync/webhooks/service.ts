@@ -284,11 +284,12 @@ export class WebhookService {
       const now = this.o.clock();
       const docs: Partial<WebhookDeliveryDoc>[] = [];
       for (const event of events) {
-        const { seq, type, occurredAt, claimId, voucherId, archiveRecordId } = toSyncEvent(event);
+        const { seq, type, occurredAt, claimId, voucherId, archiveRecordId, alertId } = toSyncEvent(event);
         for (const hook of hooks) {
           if (hook.fromSeq >= event.seq || !hook.types.includes(event.type)) continue;
           const _id = new Types.ObjectId();
-          const body = JSON.stringify({ deliveryId: String(_id), event: { seq, type, occurredAt, claimId, voucherId, archiveRecordId } });
+          // API.md's fields; ALERT_RAISED deliveries also name the alert.
+          const body = JSON.stringify({ deliveryId: String(_id), event: { seq, type, occurredAt, claimId, voucherId, archiveRecordId, ...(alertId ? { alertId } : {}) } });
           docs.push({ _id, webhookId: hook._id, seq: event.seq, eventType: event.type, body, status: 'PENDING', attempts: 0, attemptsBase: 0, replays: 0, nextAttemptAt: now, createdAt: now });
         }
       }

@@ -1,0 +1,170 @@
+// Alerts: the list (alerts, by status) and the live ones (subscription alerts), with Acknowledge, Resolve (with
+// an optional resolution) and a button per action the alert offers (runAlertAction).
+import { describeErrors, gql, subscriptionError } from './api.ts';
+import { type ConsoleContext, type View, every } from './context.ts';
+import { badge, h, note, replace, time } from './dom.ts';
+
+const ALERT_FIELDS = `id rule severity status message raisedAt subject lastSeenAt count acknowledgedAt acknowledgedBy resolvedAt resolvedBy resolution actions { kind target label }`;
+const ALERTS = `query ConsoleAlerts($status: AlertStatus) { alerts(status: $status, first: 50) { ${ALERT_FIELDS} } }`;
+const LIVE = `subscription ConsoleAlerts { alerts { ${ALERT_FIELDS} } }`;
+const ACKNOWLEDGE = `mutation ConsoleAcknowledgeAlert($id: ID!) { acknowledgeAlert(id: $id) { ${ALERT_FIELDS} } }`;
+const RESOLVE = `mutation ConsoleResolveAlert($id: ID!, $resolution: String) { resolveAlert(id: $id, resolution: $resolution) { ${ALERT_FIELDS} } }`;
+const RUN = `mutation ConsoleRunAlertAction($id: ID!, $kind: AlertActionKind) { runAlertAction(id: $id, kind: $kind) { ${ALERT_FIELDS} } }`;
+
+interface Alert {
+  id: string;
+  rule: string;
+  severity: string;
+  status: 'OPEN' | 'ACKNOWLEDGED' | 'RESOLVED';
+  message: string;
+  raisedAt: string;
+  subject: string | null;
+  lastSeenAt: string;
+  count: number;
+  acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  resolvedAt: string | null;
+  resolvedBy: string | null;
+  resolution: string | null;
+  actions: { kind: string; target: string | null; label: string }[];
+}
+
+const STATUSES = ['OPEN', 'ACKNOWLEDGED', 'RESOLVED', ''] as const;
+
+export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
+  let status = 'OPEN';
+  let alerts: Alert[] = [];
+  const outcomes = new Map<string, { text: string; kind: 'ok' | 'error' }>();
+  let unsubscribe: (() => void) | null = null;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+
+  const message = h('div', { class: 'messages' });
+  const liveMessage = h('div', { class: 'messages' });
+  const list = h('div', { class: 'alert-list', id: 'alert-list' });
+  const select = h(
+    'select',
+    { id: 'alerts-status', 'aria-label': 'Status', onchange: (ev: Event) => ((status = (ev.target as HTMLSelectElement).value), void load()) },
+    STATUSES.map((s) => h('option', { value: s, selected: s === status }, s || 'All')),
+  );
+  replace(
+    root,
+    h('div', { class: 'panel-head' }, h('h2', {}, 'Alerts'), select, h('button', { type: 'button', class: 'secondary', onclick: () => void load() }, 'Refresh')),
+    message,
+    liveMessage,
+    list,
+  );
+
+  async function load() {
+    const r = await gql<{ alerts: Alert[] }>(ALERTS, { status: status || null });
+    message.replaceChildren(...(r.errors.length ? [note('error', `Alerts: ${describeErrors(r.errors)}`)] : []));
+    if (r.data?.alerts) {
+      alerts = r.data.alerts;
+      render();
+    }
+  }
+
+  /** An alert as the server now has it (from a mutation or the subscription). */
+  function upsert(alert: Alert, fresh = false) {
+    const i = alerts.findIndex((a) => a.id === alert.id);
+    const visible = !status || alert.status === status;
+    if (i >= 0) {
+      if (visible) alerts[i] = alert;
+      else alerts.splice(i, 1);
+    } else if (visible) alerts.unshift(alert);
+    render(fresh ? alert.id : undefined);
+  }
+
+  function render(freshId?: string) {
+    if (!alerts.length) {
+      list.replaceChildren(h('p', { class: 'muted empty' }, status ? `No ${status.toLowerCase()} alerts.` : 'No alerts.'));
+      return;
+    }
+    list.replaceChildren(...alerts.map((a) => card(a, a.id === freshId)));
+  }
+
+  function card(a: Alert, fresh: boolean): HTMLElement {
+    const resolution = h('input', { type: 'text', class: 'resolution', placeholder: 'resolution (optional)', 'aria-label': 'Resolution', maxlength: 500 });
+    const outcome = outcomes.get(a.id);
+    const buttons: HTMLElement[] = [];
+    if (a.status === 'OPEN') buttons.push(h('button', { type: 'button', class: 'acknowledge', onclick: (ev: Event) => void act(a, ev, ACKNOWLEDGE, { id: a.id }, 'Acknowledged') }, 'Acknowledge'));
+    if (a.status !== 'RESOLVED') {
+      for (const action of a.actions) {
+        buttons.push(
+          h('button', { type: 'button', class: 'run-action', 'data-kind': action.kind, title: action.target ?? '', onclick: (ev: Event) => void act(a, ev, RUN, { id: a.id, kind: action.kind }, `Ran ${action.label}`) }, `Run: ${action.label}`),
+        );
+      }
+      buttons.push(resolution, h('button', { type: 'button', class: 'resolve', onclick: (ev: Event) => void act(a, ev, RESOLVE, { id: a.id, resolution: resolution.value.trim() || null }, 'Resolved') }, 'Resolve'));
+    }
+    return h(
+      'article',
+      { class: `alert alert-${a.severity.replace(/[^A-Za-z]/g, '')}${fresh ? ' fresh' : ''}`, 'data-alert-id': a.id, 'data-status': a.status },
+      h('header', {}, badge(a.severity), ' ', badge(a.status), ' ', h('strong', {}, a.rule), a.count > 1 ? h('span', { class: 'muted' }, ` ×${a.count}`) : ''),
+      h('p', { class: 'alert-message' }, a.message),
+      h(
+        'p',
+        { class: 'muted small' },
+        `raised ${time(a.raisedAt)}`,
+        a.lastSeenAt !== a.raisedAt ? ` · last seen ${time(a.lastSeenAt)}` : '',
+        a.subject ? ` · subject ${a.subject}` : '',
+        a.acknowledgedAt ? ` · acknowledged ${time(a.acknowledgedAt)} by ${a.acknowledgedBy ?? '?'}` : '',
+        a.resolvedAt ? ` · resolved ${time(a.resolvedAt)} by ${a.resolvedBy ?? '?'}${a.resolution ? `: ${a.resolution}` : ''}` : '',
+      ),
+      buttons.length ? h('div', { class: 'actions' }, buttons) : '',
+      outcome ? note(outcome.kind, outcome.text) : '',
+    );
+  }
+
+  async function act(a: Alert, ev: Event, mutation: string, variables: Record<string, unknown>, done: string) {
+    const button = ev.target as HTMLButtonElement;
+    button.disabled = true;
+    const r = await gql<Record<string, Alert>>(mutation, variables);
+    const updated = r.data ? Object.values(r.data)[0] : null;
+    if (updated) {
+      outcomes.set(a.id, { text: done, kind: 'ok' });
+      upsert(updated);
+    } else {
+      outcomes.set(a.id, { text: describeErrors(r.errors), kind: 'error' });
+      render();
+    }
+  }
+
+  function subscribe() {
+    if (stopped) return;
+    unsubscribe = ctx.live.subscribe<{ alerts: Alert }>(
+      { query: LIVE },
+      {
+        next: (result) => {
+          liveMessage.replaceChildren();
+          if (result.data?.alerts) upsert(result.data.alerts, true);
+          else if (result.errors?.length) liveMessage.replaceChildren(note('error', `Live alerts: ${describeErrors(result.errors as never)}`));
+        },
+        error: (err) => {
+          const e = subscriptionError(err);
+          if (e.unauthenticated) return ctx.expired(`The live alerts were refused: ${e.message}. Sign in again.`);
+          liveMessage.replaceChildren(note('error', `Live alerts: ${e.message}`));
+          // An error the server gave (not a dropped connection) would only repeat: no retry for those.
+          if (Array.isArray(err)) return;
+          retryTimer = setTimeout(() => {
+            void load();
+            subscribe();
+          }, 5000);
+        },
+        complete: () => {
+          if (!stopped) retryTimer = setTimeout(subscribe, 5000);
+        },
+      },
+    );
+  }
+
+  const stopPolling = every(30_000, load);
+  subscribe();
+  return {
+    stop() {
+      stopped = true;
+      stopPolling();
+      clearTimeout(retryTimer);
+      unsubscribe?.();
+    },
+  };
+}

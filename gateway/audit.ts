@@ -1,0 +1,385 @@
+// The gateway's part of the audit trail (issue 7 §4): it notes every client mutation, every request refused at
+// authentication (HTTP and SSE 401, WebSocket 4401), every operation refused with FORBIDDEN or UNAUTHENTICATED
+// (queries included) and every subscription start, and hands them in batches to the sync subgraph's recordAudit,
+// signed as the `gateway` service identity. The sync subgraph chains and stores them (subgraphs/sync/audit/).
+//
+// Batches leave every 250 ms or at 100 entries. The buffer is bounded (10,000): when the sync subgraph cannot take
+// entries for long, the oldest are dropped, counted in gateway_audit_dropped_total and warned about at most once a
+// minute; requests never wait for the audit. stop() delivers what is left.
+//
+// An entry holds the verified principal's id and roles (never a token; null when authentication failed, whatever the
+// request claimed), the client address, the operation type and root fields, the operation's name, the outcome and
+// the duration.
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { type DocumentNode, type FragmentDefinitionNode, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { Counter, type Registry } from 'prom-client';
+import { PUBLIC_ERROR_CODES } from '../platform/graphql.ts';
+import { INTERNAL_IDENTITY_HEADER, type Principal, signPrincipal } from '../platform/identity.ts';
+import type { PermissionContext } from './permissions.ts';
+
+/** Who the gateway is when it records: a service identity, without roles. */
+export const GATEWAY_SERVICE: Principal = { sub: 'gateway', roles: [], departmentId: null, kind: 'service' };
+
+export const AUDIT_FLUSH_MS = 250;
+export const AUDIT_BATCH_SIZE = 100;
+export const AUDIT_MAX_BUFFER = 10_000;
+/** Bounds the sync subgraph accepts (subgraphs/sync/audit/trail.ts). */
+const MAX_ACTION = 300;
+const MAX_OPERATION_NAME = 100;
+const WARN_EVERY_MS = 60_000;
+
+/** One entry, as recordAudit takes it (AuditEntryInput). */
+export interface AuditRecord {
+  /** ISO-8601: when the request arrived. */
+  at: string;
+  actor: string | null;
+  roles: string[];
+  address: string | null;
+  action: string;
+  operationName: string | null;
+  outcome: string;
+  durationMs: number | null;
+}
+
+/** Delivers a batch; throws AuditSinkError (retryable or not) when it could not. */
+export type AuditSink = (entries: AuditRecord[]) => Promise<void>;
+
+export class AuditSinkError extends Error {
+  constructor(
+    message: string,
+    /** False when sending the same batch again cannot help (the sync subgraph refuses it): it is dropped. */
+    readonly retryable = true,
+  ) {
+    super(message);
+    this.name = 'AuditSinkError';
+  }
+}
+
+const RECORD_AUDIT = 'mutation RecordAudit($entries: [AuditEntryInput!]!) { recordAudit(entries: $entries) }';
+const PERMANENT_CODES = new Set(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
+
+/** recordAudit on the sync subgraph, signed with INTERNAL_SECRET as GATEWAY_SERVICE. */
+export function syncAuditSink(opts: { url: string; internalSecret: string; timeoutMs?: number; fetch?: typeof fetch }): AuditSink {
+  const doFetch = opts.fetch ?? fetch;
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  return async (entries) => {
+    let res: Response;
+    try {
+      res = await doFetch(opts.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', [INTERNAL_IDENTITY_HEADER]: signPrincipal(GATEWAY_SERVICE, opts.internalSecret, 60) },
+        body: JSON.stringify({ query: RECORD_AUDIT, variables: { entries } }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw new AuditSinkError((err as Error).name === 'TimeoutError' ? `sync subgraph: no answer within ${timeoutMs} ms` : 'sync subgraph unreachable');
+    }
+    let body: { data?: { recordAudit?: unknown } | null; errors?: { message?: string; extensions?: { code?: string } }[] };
+    try {
+      body = (await res.json()) as typeof body;
+    } catch {
+      throw new AuditSinkError(`sync subgraph answered HTTP ${res.status} without GraphQL`);
+    }
+    if (body.errors?.length) {
+      const code = String(body.errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR');
+      throw new AuditSinkError(`recordAudit: ${code}: ${String(body.errors[0].message ?? '')}`.slice(0, 300), !PERMANENT_CODES.has(code));
+    }
+    if (!res.ok || typeof body.data?.recordAudit !== 'number') throw new AuditSinkError(`sync subgraph answered HTTP ${res.status}`);
+  };
+}
+
+// ── Describing a request ──────────────────────────────────────────────────────────────────────────────
+
+/** 127.0.0.1 for ::ffff:127.0.0.1; null for anything that is not an IP address. */
+export function normaliseAddress(value: string | null | undefined): string | null {
+  if (typeof value !== 'string') return null;
+  let v = value.trim();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(v);
+  if (bracketed) v = bracketed[1];
+  else if (/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(v)) v = v.slice(0, v.lastIndexOf(':'));
+  if (/^::ffff:/i.test(v) && isIP(v.slice(7)) === 4) v = v.slice(7);
+  if (v.length > 45 || isIP(v) === 0) return null;
+  return v.toLowerCase();
+}
+
+export interface OperationDescription {
+  type: 'query' | 'mutation' | 'subscription';
+  /** Root fields in document order, each once (through fragments too). */
+  fields: string[];
+  name: string | null;
+}
+
+/** The operation a request runs, or null when the document does not name one unambiguously. */
+export function describeOperation(document: DocumentNode | null | undefined, operationName?: string | null): OperationDescription | null {
+  if (!document) return null;
+  const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
+  if (!op) return null;
+  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
+  const fields: string[] = [];
+  const visited = new Set<string>();
+  const walk = (set: SelectionSetNode) => {
+    for (const s of set.selections) {
+      if (s.kind === Kind.FIELD) {
+        if (!fields.includes(s.name.value)) fields.push(s.name.value);
+      } else if (s.kind === Kind.INLINE_FRAGMENT) walk(s.selectionSet);
+      else if (!visited.has(s.name.value)) {
+        visited.add(s.name.value);
+        const f = fragments.get(s.name.value);
+        if (f) walk(f.selectionSet);
+      }
+    }
+  };
+  walk(op.selectionSet);
+  return { type: op.operation as OperationDescription['type'], fields, name: op.name ? op.name.value.slice(0, MAX_OPERATION_NAME) : null };
+}
+
+/** `mutation decideApproval,submitExpenseClaim`, cut to the length the trail accepts. */
+export function actionOf(verb: string, fields: readonly string[]): string {
+  let action = verb;
+  for (const [i, f] of fields.entries()) {
+    const next = `${action}${i === 0 ? ' ' : ','}${f}`;
+    if (next.length > MAX_ACTION - 4) return `${action},...`;
+    action = next;
+  }
+  return action;
+}
+
+const KNOWN_OUTCOMES: ReadonlySet<string> = new Set(['INTERNAL_SERVER_ERROR', ...PUBLIC_ERROR_CODES]);
+const REFUSALS = new Set(['UNAUTHENTICATED', 'FORBIDDEN']);
+
+type ErrorLike = { readonly extensions?: Readonly<Record<string, unknown>> | null };
+
+/** OK; or UNAUTHENTICATED / FORBIDDEN when any error says so (what the anomaly rules count); else the first code. */
+export function outcomeOf(errors: readonly ErrorLike[] | null | undefined): string {
+  if (!errors?.length) return 'OK';
+  const codes = errors.map((e) => {
+    const code = e.extensions?.code;
+    return typeof code === 'string' && KNOWN_OUTCOMES.has(code) ? code : 'INTERNAL_SERVER_ERROR';
+  });
+  return codes.find((c) => REFUSALS.has(c)) ?? codes[0];
+}
+
+// ── The recorder ──────────────────────────────────────────────────────────────────────────────────────
+
+export interface AuditRecorderOptions {
+  sink: AuditSink;
+  logger: { warn(obj: object, msg?: string): void };
+  /** Where gateway_audit_dropped_total is registered (the gateway's metrics registry). */
+  registry?: Registry;
+  /** Behind a trusted proxy: the first hop of X-Forwarded-For is the client (TRUST_PROXY). */
+  trustProxy?: boolean;
+  flushMs?: number;
+  batchSize?: number;
+  maxBuffer?: number;
+  /** Milliseconds since the epoch. */
+  clock?: () => number;
+}
+
+const TAG = Symbol('audit');
+
+interface RequestTag {
+  address: string | null;
+  startedAt: number;
+}
+
+type Tagged = { [TAG]?: RequestTag };
+
+export interface OperationNote {
+  principal: Principal | null;
+  /** The request (its address is read from it) or an address already read. */
+  from: IncomingMessage | string | null;
+  document: DocumentNode | null | undefined;
+  operationName?: string | null;
+  /** When the request arrived (ms since the epoch). */
+  startedAt: number;
+  errors?: readonly ErrorLike[] | null;
+}
+
+export class AuditRecorder {
+  readonly dropped: Counter;
+  private buffer: AuditRecord[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private failures = 0;
+  private stopped = false;
+  private droppedSinceWarning = 0;
+  private readonly warnedAt = new Map<string, number>();
+  private readonly flushMs: number;
+  private readonly batchSize: number;
+  private readonly maxBuffer: number;
+  private readonly clock: () => number;
+
+  constructor(private readonly opts: AuditRecorderOptions) {
+    this.flushMs = opts.flushMs ?? AUDIT_FLUSH_MS;
+    this.batchSize = opts.batchSize ?? AUDIT_BATCH_SIZE;
+    this.maxBuffer = opts.maxBuffer ?? AUDIT_MAX_BUFFER;
+    this.clock = opts.clock ?? Date.now;
+    this.dropped = new Counter({
+      name: 'gateway_audit_dropped_total',
+      help: 'Audit entries dropped because the buffer was full or the sync subgraph refused them',
+      registers: opts.registry ? [opts.registry] : [],
+    });
+  }
+
+  /** Entries waiting to be delivered. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** The client address of a request: the socket's peer, or X-Forwarded-For's first hop behind a trusted proxy. */
+  addressOf(req: IncomingMessage): string | null {
+    if (this.opts.trustProxy) {
+      const header = req.headers['x-forwarded-for'];
+      const first = (Array.isArray(header) ? header[0] : header)?.split(',')[0];
+      const forwarded = normaliseAddress(first);
+      if (forwarded) return forwarded;
+    }
+    return normaliseAddress(req.socket?.remoteAddress);
+  }
+
+  record(entry: AuditRecord): void {
+    if (this.stopped) {
+      this.drop(1, 'stopped');
+      return;
+    }
+    if (this.buffer.length >= this.maxBuffer) {
+      this.buffer.shift();
+      this.drop(1, 'buffer full');
+    }
+    this.buffer.push(entry);
+    if (this.buffer.length >= this.batchSize && this.failures === 0) void this.flush();
+    else this.schedule(this.flushMs);
+  }
+
+  /** A request refused at authentication (HTTP or SSE 401, WebSocket 4401). No actor: an unverified token says nothing. */
+  refused(req: IncomingMessage, startedAt: number): void {
+    this.record({ at: new Date(startedAt).toISOString(), actor: null, roles: [], address: this.addressOf(req), action: 'authenticate', operationName: null, outcome: 'UNAUTHENTICATED', durationMs: this.since(startedAt) });
+  }
+
+  /** A query or mutation that ran: recorded when it is a mutation or was refused (FORBIDDEN, UNAUTHENTICATED). */
+  operation(note: OperationNote): void {
+    const op = describeOperation(note.document, note.operationName);
+    const outcome = outcomeOf(note.errors);
+    if (!op || op.type === 'subscription' || (op.type !== 'mutation' && !REFUSALS.has(outcome))) return;
+    this.record({ ...this.who(note), action: actionOf(op.type, op.fields), operationName: op.name, outcome, durationMs: this.since(note.startedAt) });
+  }
+
+  /** A subscription accepted by a transport: `subscribe <field>`. */
+  subscribed(note: Omit<OperationNote, 'errors'>): void {
+    const op = describeOperation(note.document, note.operationName);
+    if (!op || op.type !== 'subscription') return;
+    this.record({ ...this.who(note), action: actionOf('subscribe', op.fields), operationName: op.name, outcome: 'OK', durationMs: null });
+  }
+
+  /** Marks an HTTP request's GraphQL context, so the Apollo plugin knows its address and start. */
+  tag<T extends PermissionContext>(context: T, req: IncomingMessage, startedAt: number): T {
+    (context as T & Tagged)[TAG] = { address: this.addressOf(req), startedAt };
+    return context;
+  }
+
+  /** Records the HTTP operations of contexts marked with tag(). */
+  plugin(): ApolloServerPlugin<PermissionContext> {
+    return {
+      requestDidStart: async ({ contextValue }) => {
+        const tag = (contextValue as PermissionContext & Tagged)[TAG];
+        if (!tag) return;
+        return {
+          willSendResponse: async (rc) => {
+            this.operation({ principal: rc.contextValue.principal, from: tag.address, document: rc.document, operationName: rc.request.operationName, startedAt: tag.startedAt, errors: rc.errors });
+          },
+        };
+      },
+    };
+  }
+
+  /** Delivers everything buffered now (resolves when done, or when a delivery failed: it is retried later). */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.flushing = this.drain().finally(() => {
+      this.flushing = null;
+      if (this.buffer.length) this.schedule(this.failures ? Math.min(30_000, this.flushMs * 2 ** this.failures) : this.flushMs);
+    });
+    return this.flushing;
+  }
+
+  /** Delivers what is left, once; what cannot be delivered is counted as dropped. Later entries are dropped. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flushing;
+    this.failures = 0;
+    await this.flush();
+    if (this.buffer.length) {
+      this.opts.logger.warn({ undelivered: this.buffer.length }, 'audit entries could not be delivered before shutdown');
+      this.drop(this.buffer.length, 'undelivered at shutdown', false);
+      this.buffer = [];
+    }
+  }
+
+  private who(note: Pick<OperationNote, 'principal' | 'from' | 'startedAt'>): Pick<AuditRecord, 'at' | 'actor' | 'roles' | 'address'> {
+    const address = typeof note.from === 'string' || note.from === null ? normaliseAddress(note.from) : this.addressOf(note.from);
+    return { at: new Date(note.startedAt).toISOString(), actor: note.principal?.sub ?? null, roles: [...(note.principal?.roles ?? [])], address };
+  }
+
+  private since(startedAt: number): number {
+    return Math.max(0, Math.round(this.clock() - startedAt));
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.buffer.length) {
+      const batch = this.buffer.splice(0, this.batchSize);
+      try {
+        await this.opts.sink(batch);
+        this.failures = 0;
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : 'delivery failed';
+        if (err instanceof AuditSinkError && !err.retryable) {
+          // Sending it again cannot help; keep going with the rest.
+          this.drop(batch.length, reason);
+          continue;
+        }
+        this.failures++;
+        // Back to the front, oldest first; the bound still holds by dropping the oldest.
+        this.buffer.unshift(...batch);
+        const over = this.buffer.length - this.maxBuffer;
+        if (over > 0) this.drop(this.buffer.splice(0, over).length, 'buffer full');
+        this.warnEveryMinute('failing', { reason, buffered: this.buffer.length }, 'audit entries could not be delivered to the sync subgraph; retrying');
+        return;
+      }
+    }
+  }
+
+  private drop(n: number, reason: string, warn = true): void {
+    this.dropped.inc(n);
+    this.droppedSinceWarning += n;
+    if (warn && this.warnEveryMinute('dropped', { dropped: this.droppedSinceWarning, reason }, 'audit entries dropped')) this.droppedSinceWarning = 0;
+  }
+
+  /** Logs at most once a minute per kind; true when it logged. */
+  private warnEveryMinute(kind: string, obj: object, msg: string): boolean {
+    const now = this.clock();
+    const last = this.warnedAt.get(kind);
+    if (last !== undefined && now - last < WARN_EVERY_MS) return false;
+    this.warnedAt.set(kind, now);
+    this.opts.logger.warn(obj, msg);
+    return true;
+  }
+}

@@ -1,0 +1,233 @@
+// The anomaly rules. Each reads the state it watches from the database (or probes) and says which alerts should
+// be open; the service deduplicates. Thresholds, windows and severities come from ALERT_RULES, over the defaults
+// below. Rules never load unbounded data: they aggregate in the database.
+import type { Connection } from 'mongoose';
+import type { EventLog } from '../../../platform/events.ts';
+import type { SyncModels } from '../models.ts';
+import type { SyncStatusView } from '../status.ts';
+import type { SubgraphHealthDoc } from './models.ts';
+import type { RaiseInput } from './service.ts';
+import type { Severity } from './models.ts';
+
+export interface RuleSettings {
+  enabled: boolean;
+  severity: Severity;
+  threshold: number;
+  windowMs: number;
+  /** BULK_ACCESS: how many times the user's usual rate counts as far more. */
+  factor?: number;
+}
+
+export type RuleOverrides = Readonly<Record<string, Partial<RuleSettings>>>;
+
+export interface RuleContext {
+  now: Date;
+  connection: Connection;
+  models: SyncModels;
+  events: EventLog;
+  status(): Promise<SyncStatusView>;
+  /** Probes the subgraphs (and stores the outcome). */
+  probe(): Promise<SubgraphHealthDoc[]>;
+  /** Asks the archive to verify its fixity chain. */
+  verifyChain(): Promise<{ ok: boolean; firstBrokenArchiveNo: string | null; problem: string | null }>;
+  /** When the rule last ran (ms since the epoch; 0 never): slow checks run once per window. */
+  lastRun(rule: string): number;
+}
+
+export interface Rule {
+  name: string;
+  description: string;
+  defaults: RuleSettings;
+  evaluate(ctx: RuleContext, s: RuleSettings): Promise<RaiseInput[]>;
+}
+
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+
+export const RULES: readonly Rule[] = [
+  {
+    name: 'SYNC_FAILURES',
+    description: 'Sync job failures (SYNC_FAILED) within the window reach the threshold.',
+    defaults: { enabled: true, severity: 'WARNING', threshold: 5, windowMs: 5 * 60_000 },
+    async evaluate(ctx, s) {
+      const n = await ctx.events.events.countDocuments({ type: 'SYNC_FAILED', occurredAt: { $gte: new Date(ctx.now.getTime() - s.windowMs) } });
+      return n >= s.threshold ? [{ rule: this.name, severity: s.severity, subject: 'sync', message: `${n} sync failures in the last ${minutes(s.windowMs)} (threshold ${s.threshold})` }] : [];
+    },
+  },
+  {
+    name: 'SYNC_JOB_DEAD',
+    description: 'A sync job ran out of attempts; retry it once the cause is fixed.',
+    defaults: { enabled: true, severity: 'CRITICAL', threshold: 1, windowMs: 0 },
+    async evaluate(ctx, s) {
+      const dead = await ctx.models.SyncJob.find({ status: 'DEAD' }, { claimNo: 1, claimId: 1, lastError: 1 }).limit(100).lean<{ _id: { toHexString(): string }; claimNo: string; claimId: string; lastError: string | null }[]>();
+      return dead.map((j) => ({
+        rule: this.name,
+        severity: s.severity,
+        subject: `job:${j._id.toHexString()}`,
+        message: `Sync of ${j.claimNo || j.claimId} is DEAD: ${j.lastError ?? 'unknown error'}`,
+        actions: [{ kind: 'RETRY_SYNC_JOB', target: j._id.toHexString(), label: `Retry the sync of ${j.claimNo || j.claimId}` }],
+      }));
+    },
+  },
+  {
+    name: 'SYNC_LAG',
+    description: 'Approval-to-filing lag (p95 over the last hour) or the age of the oldest unfiled approval exceeds the threshold (ms).',
+    defaults: { enabled: true, severity: 'WARNING', threshold: 60_000, windowMs: 60 * 60_000 },
+    async evaluate(ctx, s) {
+      const status = await ctx.status();
+      const oldest = await ctx.models.SyncJob.findOne({ status: { $in: ['PENDING', 'RUNNING', 'FAILED'] } }, { approvedAt: 1 }).sort({ approvedAt: 1 }).lean<{ approvedAt: Date }>();
+      const waiting = oldest ? ctx.now.getTime() - new Date(oldest.approvedAt).getTime() : 0;
+      const p95 = status.lagP95Ms ?? 0;
+      if (p95 <= s.threshold && waiting <= s.threshold) return [];
+      const what = p95 > s.threshold ? `sync lag p95 is ${p95} ms` : `the oldest unfiled approval has waited ${waiting} ms`;
+      return [{ rule: this.name, severity: s.severity, subject: 'sync', message: `${what} (target ${s.threshold} ms)` }];
+    },
+  },
+  {
+    name: 'PROBING',
+    description: 'Repeated UNAUTHENTICATED or FORBIDDEN answers for one principal or one address within the window.',
+    defaults: { enabled: true, severity: 'WARNING', threshold: 20, windowMs: 5 * 60_000 },
+    async evaluate(ctx, s) {
+      const since = new Date(ctx.now.getTime() - s.windowMs);
+      const audit = ctx.connection.collection('audit_log');
+      const match = { $match: { outcome: { $in: ['UNAUTHENTICATED', 'FORBIDDEN'] }, at: { $gte: since } } };
+      const out: RaiseInput[] = [];
+      for (const key of ['actor', 'address'] as const) {
+        const rows = await audit
+          .aggregate<{ _id: string | null; n: number }>([match, { $match: { [key]: { $ne: null } } }, { $group: { _id: `$${key}`, n: { $sum: 1 } } }, { $match: { n: { $gte: s.threshold } } }, { $limit: 100 }])
+          .toArray();
+        for (const r of rows) {
+          out.push({ rule: this.name, severity: s.severity, subject: `${key}:${r._id}`, message: `${r.n} refused requests (UNAUTHENTICATED or FORBIDDEN) from ${key} ${r._id} in the last ${minutes(s.windowMs)}` });
+        }
+      }
+      return out;
+    },
+  },
+  {
+    name: 'BULK_ACCESS',
+    description: 'One user reads or borrows far more archive records within the window than usual (threshold: at least this many, and `factor` times their average per window over 30 days).',
+    defaults: { enabled: true, severity: 'WARNING', threshold: 50, windowMs: 60 * 60_000, factor: 5 },
+    async evaluate(ctx, s) {
+      const log = ctx.connection.collection('archive_access_log');
+      const now = ctx.now.getTime();
+      const windowStart = new Date(now - s.windowMs);
+      const baselineStart = new Date(now - 30 * 24 * 60 * 60_000);
+      const actions = { $in: ['READ_CONTENT', 'LOAN_REQUESTED', 'LOAN_STARTED'] };
+      const recent = await log
+        .aggregate<{ _id: string; n: number }>([{ $match: { action: actions, at: { $gte: windowStart } } }, { $group: { _id: '$actorId', n: { $sum: 1 } } }, { $match: { n: { $gte: s.threshold } } }, { $limit: 100 }])
+        .toArray();
+      if (!recent.length) return [];
+      const before = await log
+        .aggregate<{ _id: string; n: number }>([
+          { $match: { action: actions, actorId: { $in: recent.map((r) => r._id) }, at: { $gte: baselineStart, $lt: windowStart } } },
+          { $group: { _id: '$actorId', n: { $sum: 1 } } },
+        ])
+        .toArray();
+      const windows = Math.max(1, (windowStart.getTime() - baselineStart.getTime()) / s.windowMs);
+      const usual = new Map(before.map((b) => [b._id, b.n / windows]));
+      return recent
+        .filter((r) => r.n > (s.factor ?? 5) * (usual.get(r._id) ?? 0))
+        .map((r) => ({
+          rule: this.name,
+          severity: s.severity,
+          subject: `actor:${r._id}`,
+          message: `${r._id} read or borrowed ${r.n} archive records in the last ${minutes(s.windowMs)}; usually ${(usual.get(r._id) ?? 0).toFixed(1)}`,
+        }));
+    },
+  },
+  {
+    name: 'RECONCILIATION_DIFFERENCE',
+    description: 'The latest reconciliation of a period found differences; reconcile again once they are explained or fixed.',
+    defaults: { enabled: true, severity: 'CRITICAL', threshold: 1, windowMs: 0 },
+    async evaluate(ctx, s) {
+      const latest = await ctx.models.Reconciliation.aggregate<{ _id: { y: number; p: number }; differences: number }>([
+        { $sort: { ranAt: -1 } },
+        { $group: { _id: { y: '$fiscalYear', p: '$period' }, differences: { $first: { $size: '$differences' } } } },
+        { $match: { differences: { $gte: s.threshold } } },
+      ]);
+      return latest.map((r) => {
+        const period = `${r._id.y}-${String(r._id.p).padStart(2, '0')}`;
+        return {
+          rule: this.name,
+          severity: s.severity,
+          subject: `period:${period}`,
+          message: `Reconciliation of ${period} found ${r.differences} difference(s)`,
+          actions: [{ kind: 'RERUN_RECONCILIATION', target: period, label: `Reconcile ${period} again` }],
+        };
+      });
+    },
+  },
+  {
+    name: 'ARCHIVE_CHAIN_BROKEN',
+    description: 'The archive fixity chain does not verify (checked once per window).',
+    defaults: { enabled: true, severity: 'CRITICAL', threshold: 1, windowMs: 10 * 60_000 },
+    async evaluate(ctx, s) {
+      if (ctx.lastRun(this.name) && ctx.now.getTime() - ctx.lastRun(this.name) < s.windowMs) return [];
+      const v = await ctx.verifyChain();
+      if (v.ok) return [];
+      return [
+        {
+          rule: this.name,
+          severity: s.severity,
+          subject: 'archive-chain',
+          message: `The archive fixity chain is broken: ${v.problem ?? 'CHANGED'} at ${v.firstBrokenArchiveNo ?? 'an unknown record'}`,
+          actions: [{ kind: 'VERIFY_ARCHIVE_CHAIN', target: null, label: 'Verify the archive chain again' }],
+        },
+      ];
+    },
+  },
+  {
+    name: 'SUBGRAPH_DOWN',
+    description: 'A subgraph failed this many probes in a row.',
+    defaults: { enabled: true, severity: 'CRITICAL', threshold: 2, windowMs: 0 },
+    async evaluate(ctx, s) {
+      const health = await ctx.probe();
+      return health
+        .filter((h) => h.status === 'DOWN' && h.failures >= s.threshold)
+        .map((h) => ({ rule: this.name, severity: s.severity, subject: `subgraph:${h._id}`, message: `The ${h._id} subgraph did not answer ${h.failures} probes in a row` }));
+    },
+  },
+  {
+    name: 'WEBHOOK_DEAD',
+    description: 'A webhook delivery was dead-lettered; replay it once the receiver is fixed.',
+    defaults: { enabled: true, severity: 'WARNING', threshold: 1, windowMs: 0 },
+    async evaluate(ctx, s) {
+      const dead = await ctx.connection
+        .collection('webhook_deliveries')
+        .find({ status: 'DEAD' }, { projection: { webhookId: 1, eventType: 1, lastError: 1 } })
+        .limit(100)
+        .toArray();
+      return dead.map((d) => ({
+        rule: this.name,
+        severity: s.severity,
+        subject: `delivery:${String(d._id)}`,
+        message: `Webhook delivery of ${String(d.eventType)} was dead-lettered: ${String(d.lastError ?? 'unknown error')}`,
+        actions: [{ kind: 'REPLAY_WEBHOOK_DELIVERY', target: String(d._id), label: 'Replay the delivery' }],
+      }));
+    },
+  },
+];
+
+export interface AlertRuleView {
+  rule: string;
+  severity: Severity;
+  enabled: boolean;
+  threshold: number;
+  windowMs: number;
+  description: string;
+}
+
+/** The rules as configured, for alertRules. */
+export function ruleViews(settings: Map<string, RuleSettings>): AlertRuleView[] {
+  return RULES.map((r) => {
+    const s = settings.get(r.name)!;
+    return { rule: r.name, severity: s.severity, enabled: s.enabled, threshold: s.threshold, windowMs: s.windowMs, description: r.description };
+  });
+}
+
+/** The rules with ALERT_RULES applied; an unknown rule name there is a configuration error. */
+export function ruleSettings(overrides: RuleOverrides = {}): Map<string, RuleSettings> {
+  for (const name of Object.keys(overrides)) {
+    if (!RULES.some((r) => r.name === name)) throw new Error(`ALERT_RULES: unknown rule ${name} (known: ${RULES.map((r) => r.name).join(', ')})`);
+  }
+  return new Map(RULES.map((r) => [r.name, { ...r.defaults, ...overrides[r.name] }]));
+}

@@ -1,0 +1,175 @@
+// Raising, listing and handling alerts. A new alert is stored with an ALERT_RAISED event in the same transaction,
+// so it reaches the `alerts` subscription and webhooks through the event log like every other event; the same
+// condition again while the alert is open only counts on it. Operators acknowledge, resolve, and run the fault-
+// handling action an alert points to (retry the job, replay the delivery, reconcile again, verify the chain).
+import type { Connection } from 'mongoose';
+import type { DomainEvent, EventLog } from '../../../platform/events.ts';
+import { badInput, conflict, notFound } from '../../../platform/graphql.ts';
+import { toObjectId, toObjectIds } from '../../../platform/ids.ts';
+import { transaction } from '../../../platform/transactions.ts';
+import { formatSeq, parseSeq } from '../sync-events.ts';
+import type { AlertActionDoc, AlertActionKind, AlertDoc, AlertStatus, OperationsModels, Severity } from './models.ts';
+
+export interface RaiseInput {
+  rule: string;
+  severity: Severity;
+  subject: string | null;
+  message: string;
+  actions?: AlertActionDoc[];
+}
+
+/** What the actions do; the sync service provides them. */
+export interface AlertActionRunner {
+  retrySyncJob(jobId: string): Promise<void>;
+  replayWebhookDelivery(deliveryId: string): Promise<void>;
+  reconcile(fiscalYear: number, period: number, by: string): Promise<number>;
+  verifyArchiveChain(): Promise<boolean>;
+}
+
+export interface AlertServiceOptions {
+  connection: Connection;
+  models: OperationsModels;
+  events: EventLog;
+  runner: AlertActionRunner;
+  clock?: () => Date;
+}
+
+export interface AlertEventView {
+  seq: string;
+  alert: AlertDoc;
+}
+
+const STATUSES: readonly AlertStatus[] = ['OPEN', 'ACKNOWLEDGED', 'RESOLVED'];
+
+export class AlertService {
+  private readonly clock: () => Date;
+
+  constructor(private readonly o: AlertServiceOptions) {
+    this.clock = o.clock ?? (() => new Date());
+  }
+
+  async init(): Promise<void> {
+    await Promise.all([this.o.models.Alert.init(), this.o.models.GatewayInstance.init(), this.o.models.SubgraphHealth.init()]);
+  }
+
+  /** Raises an alert, or counts on the open one for the same rule and subject. */
+  async raise(input: RaiseInput): Promise<{ alert: AlertDoc; created: boolean }> {
+    const dedupKey = `${input.rule}|${input.subject ?? ''}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await transaction(this.o.connection, async (session) => {
+          const now = this.clock();
+          const seen = await this.o.models.Alert.findOneAndUpdate(
+            { dedupKey, open: true },
+            { $inc: { count: 1 }, $set: { lastSeenAt: now, message: input.message } },
+            { returnDocument: 'after', session },
+          ).lean<AlertDoc>();
+          if (seen) return { alert: seen, created: false };
+          const [doc] = await this.o.models.Alert.create(
+            [
+              {
+                rule: input.rule,
+                severity: input.severity,
+                status: 'OPEN',
+                message: input.message,
+                subject: input.subject,
+                dedupKey,
+                open: true,
+                raisedAt: now,
+                lastSeenAt: now,
+                count: 1,
+                actions: input.actions ?? [],
+              },
+            ],
+            { session },
+          );
+          const alert = doc.toObject() as AlertDoc;
+          await this.o.events.append(session, {
+            type: 'ALERT_RAISED',
+            subject: { type: 'Alert', id: alert._id.toHexString() },
+            actor: 'sync',
+            payload: { alertId: alert._id.toHexString(), rule: input.rule, severity: input.severity, subject: input.subject, detail: `${input.severity} ${input.rule}: ${input.message}` },
+          });
+          return { alert, created: true };
+        });
+      } catch (err) {
+        // Another evaluation opened the same alert at the same moment: count on it instead.
+        if ((err as { code?: number }).code !== 11000 || attempt > 0) throw err;
+      }
+    }
+  }
+
+  async acknowledge(id: string, by: string): Promise<AlertDoc> {
+    const alert = await this.get(id);
+    if (alert.status === 'RESOLVED') throw conflict('The alert is resolved');
+    if (alert.status === 'ACKNOWLEDGED') return alert;
+    return (await this.o.models.Alert.findOneAndUpdate(
+      { _id: alert._id, status: 'OPEN' },
+      { $set: { status: 'ACKNOWLEDGED', acknowledgedAt: this.clock(), acknowledgedBy: by } },
+      { returnDocument: 'after' },
+    ).lean<AlertDoc>()) ?? this.get(id);
+  }
+
+  async resolve(id: string, by: string, resolution?: string | null): Promise<AlertDoc> {
+    if (resolution && resolution.length > 500) throw badInput('resolution must be at most 500 characters', 'resolution');
+    const alert = await this.get(id);
+    if (alert.status === 'RESOLVED') return alert;
+    return (await this.o.models.Alert.findOneAndUpdate(
+      { _id: alert._id, status: { $ne: 'RESOLVED' } },
+      { $set: { status: 'RESOLVED', resolvedAt: this.clock(), resolvedBy: by, resolution: resolution?.trim() || null }, $unset: { open: 1 } },
+      { returnDocument: 'after' },
+    ).lean<AlertDoc>()) ?? this.get(id);
+  }
+
+  /** Runs the alert's action (the first, or the one of `kind`) and acknowledges the alert: someone is on it. */
+  async runAction(id: string, by: string, kind?: AlertActionKind | null): Promise<AlertDoc> {
+    const alert = await this.get(id);
+    const action = kind ? alert.actions.find((a) => a.kind === kind) : alert.actions[0];
+    if (!action) throw badInput(kind ? `This alert has no ${kind} action` : 'This alert has no action to run', 'kind');
+    switch (action.kind) {
+      case 'RETRY_SYNC_JOB':
+        await this.o.runner.retrySyncJob(action.target ?? '');
+        break;
+      case 'REPLAY_WEBHOOK_DELIVERY':
+        await this.o.runner.replayWebhookDelivery(action.target ?? '');
+        break;
+      case 'RERUN_RECONCILIATION': {
+        const [year, period] = (action.target ?? '').split('-').map(Number);
+        await this.o.runner.reconcile(year, period, by);
+        break;
+      }
+      case 'VERIFY_ARCHIVE_CHAIN':
+        await this.o.runner.verifyArchiveChain();
+        break;
+    }
+    return alert.status === 'OPEN' ? this.acknowledge(id, by) : alert;
+  }
+
+  async list(status: AlertStatus | null | undefined, first: number): Promise<AlertDoc[]> {
+    if (status && !STATUSES.includes(status)) throw badInput('unknown status', 'status');
+    if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput('first must be 1 to 500', 'first');
+    return this.o.models.Alert.find(status ? { status } : {}).sort({ raisedAt: -1, _id: -1 }).limit(first).lean<AlertDoc[]>();
+  }
+
+  async openCount(): Promise<number> {
+    return this.o.models.Alert.countDocuments({ open: true });
+  }
+
+  /** Alerts raised after `after` in log order: what the alerts subscription delivers. */
+  async raisedAfter(after: string | null | undefined, first: number): Promise<AlertEventView[]> {
+    if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput('first must be 1 to 500', 'first');
+    const events = await this.o.events.events.find({ seq: { $gt: parseSeq(after) }, type: 'ALERT_RAISED' }, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
+    const alerts = await this.o.models.Alert.find({ _id: { $in: toObjectIds(events.map((e) => e.subject.id)) } }).lean<AlertDoc[]>();
+    const byId = new Map(alerts.map((a) => [a._id.toHexString(), a]));
+    return events.flatMap((e) => {
+      const alert = byId.get(e.subject.id);
+      return alert ? [{ seq: formatSeq(e.seq), alert }] : [];
+    });
+  }
+
+  private async get(id: string): Promise<AlertDoc> {
+    const alert = toObjectId(id) ? await this.o.models.Alert.findById(id).lean<AlertDoc>() : null;
+    if (!alert) throw notFound('Alert');
+    return alert;
+  }
+}

@@ -1,0 +1,57 @@
+// systemStatus: one look at the whole integration. Subgraphs are probed now (a few seconds at most), the rest is
+// read from the database: sync backlog and lag, failing webhooks, gateways' open subscriptions, open alerts.
+import type { Connection } from 'mongoose';
+import type { EventLog } from '../../../platform/events.ts';
+import type { SyncModels } from '../models.ts';
+import { type SyncStatusView, syncStatus } from '../status.ts';
+import { GATEWAY_FRESH_MS, type ProbeTarget, pingDatabase, probeSubgraphs } from './health.ts';
+import type { GatewayInstanceDoc, OperationsModels, SubgraphHealthDoc } from './models.ts';
+
+export interface SystemStatusView {
+  checkedAt: Date;
+  database: 'UP' | 'DOWN';
+  databaseLatencyMs: number | null;
+  subgraphs: { name: string; status: 'UP' | 'DOWN'; latencyMs: number | null; checkedAt: Date; failures: number }[];
+  sync: SyncStatusView;
+  failingWebhooks: number;
+  deadDeliveries: number;
+  openSubscriptions: number;
+  gateways: { id: string; openSubscriptions: number; seenAt: Date }[];
+  openAlerts: number;
+}
+
+export interface SystemStatusSources {
+  connection: Connection;
+  models: SyncModels;
+  ops: OperationsModels;
+  events: EventLog;
+  targets: readonly ProbeTarget[];
+  internalSecret: string;
+  probeTimeoutMs: number;
+}
+
+export async function systemStatus(src: SystemStatusSources, now = new Date()): Promise<SystemStatusView> {
+  const deliveries = src.connection.collection('webhook_deliveries');
+  const [db, probed, sync, failing, dead, gateways, openAlerts] = await Promise.all([
+    pingDatabase(src.connection),
+    probeSubgraphs(src.ops, src.targets, src.internalSecret, src.probeTimeoutMs, now).catch(() => [] as SubgraphHealthDoc[]),
+    syncStatus(src.models, src.events, now),
+    deliveries.distinct('webhookId', { status: { $in: ['FAILED', 'DEAD'] } }),
+    deliveries.countDocuments({ status: 'DEAD' }),
+    src.ops.GatewayInstance.find({ seenAt: { $gte: new Date(now.getTime() - GATEWAY_FRESH_MS) } }).sort({ _id: 1 }).lean<GatewayInstanceDoc[]>(),
+    src.ops.Alert.countDocuments({ open: true }),
+  ]);
+  return {
+    checkedAt: now,
+    database: db.up ? 'UP' : 'DOWN',
+    databaseLatencyMs: db.latencyMs,
+    // This subgraph answers the question, so it is up.
+    subgraphs: [...probed.map((h) => ({ name: h._id, status: h.status, latencyMs: h.latencyMs, checkedAt: h.checkedAt, failures: h.failures })), { name: 'sync', status: 'UP' as const, latencyMs: 0, checkedAt: now, failures: 0 }],
+    sync,
+    failingWebhooks: failing.length,
+    deadDeliveries: dead,
+    openSubscriptions: gateways.reduce((n, g) => n + g.openSubscriptions, 0),
+    gateways: gateways.map((g) => ({ id: g._id, openSubscriptions: g.openSubscriptions, seenAt: g.seenAt })),
+    openAlerts,
+  };
+}

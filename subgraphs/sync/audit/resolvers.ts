@@ -1,0 +1,40 @@
+// The audit trail as GraphQL (schema/operations.graphql): auditLog and verifyAuditLog for ADMIN and AUDITOR,
+// recordAudit for service identities, which record under their own name as source (the gateway as `gateway`).
+// Merged into the sync subgraph's resolvers:
+//   const audit = auditResolvers((ctx) => auditTrailFor(ctx.connection));
+//   Query: { ...audit.Query }, Mutation: { ...audit.Mutation }
+import { forbidden } from '../../../platform/graphql.ts';
+import { type SyncContext, requireRole } from '../context.ts';
+import type { MutationResolvers, QueryResolvers } from '../generated/graphql.ts';
+import { type AuditTrail, isAuditSource } from './trail.ts';
+
+export interface AuditResolvers {
+  Query: Required<Pick<QueryResolvers, 'auditLog' | 'verifyAuditLog'>>;
+  Mutation: Required<Pick<MutationResolvers, 'recordAudit'>>;
+}
+
+export function auditResolvers(trailOf: (ctx: SyncContext) => AuditTrail): AuditResolvers {
+  return {
+    Query: {
+      auditLog: async (_, args, ctx) => {
+        // Defence in depth: the gateway's shield already allowed only these roles.
+        requireRole(ctx, 'ADMIN', 'AUDITOR');
+        const { first, after, ...filters } = args;
+        return trailOf(ctx).list(filters, first, after);
+      },
+      verifyAuditLog: async (_, __, ctx) => {
+        requireRole(ctx, 'ADMIN', 'AUDITOR');
+        return trailOf(ctx).verify();
+      },
+    },
+    Mutation: {
+      recordAudit: async (_, args, ctx) => {
+        // Defence in depth: the shield allows service identities only; a request signed otherwise stops here too.
+        if (ctx.principal.kind !== 'service') throw forbidden('recordAudit is for service identities');
+        const source = ctx.principal.sub;
+        if (!isAuditSource(source)) throw forbidden(`service ${JSON.stringify(source.slice(0, 40))} does not record audit entries`);
+        return trailOf(ctx).append(args.entries, source);
+      },
+    },
+  };
+}

@@ -1,0 +1,327 @@
+// The audit trail of the integration (issue 7 §4): who did what, when, from where, with what result, in both
+// systems. The gateway records every client mutation, every refused authentication, every operation refused with
+// FORBIDDEN or UNAUTHENTICATED and every subscription start; the subgraphs may record their own actions.
+//
+// Entries are hash-chained as the archive's access log is: each entry's digest is SHA-256 over the canonical JSON of
+// all its fields and the previous entry's digest, and `seq` runs 1, 2, 3 … without gaps (nextSequence in the same
+// transaction as the batch, which also serialises concurrent appenders: the second one conflicts and is retried).
+// Editing or deleting an entry afterwards breaks the chain there, and verify() names it.
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { type Connection, type Model, Schema, type Types } from 'mongoose';
+import { nextSequence } from '../../../platform/events.ts';
+import { PUBLIC_ERROR_CODES, badInput } from '../../../platform/graphql.ts';
+import { isRole } from '../../../platform/identity.ts';
+import { transaction } from '../../../platform/transactions.ts';
+
+export const AUDIT_SOURCES = ['gateway', 'oa', 'archive', 'sync'] as const;
+export type AuditSource = (typeof AUDIT_SOURCES)[number];
+
+/** `OK`, or one of the public error codes (and INTERNAL_SERVER_ERROR for everything else). */
+export const AUDIT_OUTCOMES: ReadonlySet<string> = new Set(['OK', 'INTERNAL_SERVER_ERROR', ...PUBLIC_ERROR_CODES]);
+
+export const MAX_BATCH = 500;
+export const MAX_ACTOR = 200;
+export const MAX_ACTION = 300;
+export const MAX_OPERATION_NAME = 100;
+/** A day: no request takes longer. */
+export const MAX_DURATION_MS = 86_400_000;
+/** Entries dated further ahead than this are refused (clock skew between instances is tolerated). */
+export const MAX_FUTURE_MS = 5 * 60_000;
+export const MAX_PAGE = 200;
+const VERIFY_PAGE = 500;
+const COUNTER_KEY = 'audit_log';
+
+export interface AuditEntryDoc {
+  _id: Types.ObjectId;
+  seq: number;
+  at: Date;
+  actor: string | null;
+  roles: string[];
+  address: string | null;
+  source: AuditSource;
+  action: string;
+  operationName: string | null;
+  outcome: string;
+  durationMs: number | null;
+  digest: string;
+  previousDigest: string | null;
+}
+
+/** What a caller hands to append(): everything but the chain fields and the source. */
+export interface AuditEntryInput {
+  at: Date | string;
+  actor?: string | null;
+  roles: readonly string[];
+  address?: string | null;
+  action: string;
+  operationName?: string | null;
+  outcome: string;
+  durationMs?: number | null;
+}
+
+/** The public view (AuditEntry in schema/operations.graphql). */
+export interface AuditEntryView extends Omit<AuditEntryDoc, '_id'> {
+  id: string;
+}
+
+export interface AuditFilters {
+  actor?: string | null;
+  source?: string | null;
+  /** A prefix: `mutation` matches every mutation, `mutation decideApproval` that one. */
+  action?: string | null;
+  outcome?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+export interface AuditPage {
+  entries: AuditEntryView[];
+  /** The seq to pass as `after` for the next (older) page; null on the last. */
+  endCursor: string | null;
+}
+
+export interface AuditVerification {
+  valid: boolean;
+  checked: number;
+  /** The first entry whose digest does not match, or the entry after which one is missing (0: the first is). */
+  firstBrokenSeq: number | null;
+}
+
+const entrySchema = new Schema<AuditEntryDoc>(
+  {
+    seq: { type: Number, required: true },
+    at: { type: Date, required: true },
+    actor: { type: String, default: null },
+    roles: { type: [String], default: [] },
+    address: { type: String, default: null },
+    source: { type: String, required: true },
+    action: { type: String, required: true },
+    operationName: { type: String, default: null },
+    outcome: { type: String, required: true },
+    durationMs: { type: Number, default: null },
+    digest: { type: String, required: true },
+    previousDigest: { type: String, default: null },
+  },
+  { collection: 'audit_log', versionKey: false, minimize: false, autoIndex: true },
+);
+entrySchema.index({ seq: 1 }, { unique: true });
+entrySchema.index({ at: 1 });
+entrySchema.index({ actor: 1 });
+// The anomaly rules: refusals per address and per outcome within a window.
+entrySchema.index({ address: 1, at: 1 });
+entrySchema.index({ outcome: 1, at: 1 });
+
+/** Sorted-key JSON: the one spelling of an entry that its digest covers. */
+function canonical(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object') {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** SHA-256 (hex) over the canonical form of every field but the digest and the id, previousDigest included. */
+export function auditDigest(e: Omit<AuditEntryDoc, '_id' | 'digest'>): string {
+  const fields = {
+    seq: e.seq,
+    at: e.at,
+    actor: e.actor,
+    roles: e.roles,
+    address: e.address,
+    source: e.source,
+    action: e.action,
+    operationName: e.operationName,
+    outcome: e.outcome,
+    durationMs: e.durationMs,
+    previousDigest: e.previousDigest,
+  };
+  return createHash('sha256').update(canonical(fields)).digest('hex');
+}
+
+// ── Validation: everything an entry holds is bounded; nonsense is BAD_USER_INPUT ──────────────────────────
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const ACTION = new RegExp(`^[A-Za-z][A-Za-z0-9_ ,.:/-]{0,${MAX_ACTION - 1}}$`);
+const OPERATION_NAME = new RegExp(`^[_A-Za-z][_0-9A-Za-z]{0,${MAX_OPERATION_NAME - 1}}$`);
+/** The earliest believable entry. */
+const EPOCH = Date.UTC(2000, 0, 1);
+
+export function isAuditSource(value: unknown): value is AuditSource {
+  return typeof value === 'string' && (AUDIT_SOURCES as readonly string[]).includes(value);
+}
+
+function validEntry(input: AuditEntryInput, index: number, now: number): Omit<AuditEntryDoc, '_id' | 'seq' | 'digest' | 'previousDigest' | 'source'> {
+  const field = (name: string) => `entries[${index}].${name}`;
+  if (input === null || typeof input !== 'object') throw badInput('each entry must be an object', `entries[${index}]`);
+  const at = input.at instanceof Date ? input.at : typeof input.at === 'string' ? new Date(input.at) : new Date(Number.NaN);
+  const time = at.getTime();
+  if (Number.isNaN(time) || time < EPOCH || time > now + MAX_FUTURE_MS) throw badInput('at must be a real instant, not in the future', field('at'));
+
+  const actor = input.actor ?? null;
+  if (actor !== null && (typeof actor !== 'string' || actor.length === 0 || actor.length > MAX_ACTOR || CONTROL.test(actor))) {
+    throw badInput(`actor must be null or 1 to ${MAX_ACTOR} printable characters`, field('actor'));
+  }
+
+  if (!Array.isArray(input.roles) || input.roles.length > 20 || !input.roles.every(isRole)) throw badInput('roles must be known roles', field('roles'));
+  const roles = [...new Set(input.roles as string[])];
+
+  const address = input.address ?? null;
+  if (address !== null && (typeof address !== 'string' || address.length > 45 || isIP(address) === 0)) {
+    throw badInput('address must be null or an IPv4 or IPv6 address', field('address'));
+  }
+
+  if (typeof input.action !== 'string' || !ACTION.test(input.action)) {
+    throw badInput(`action must be 1 to ${MAX_ACTION} characters: a letter, then letters, digits, spaces or _,.:/-`, field('action'));
+  }
+
+  const operationName = input.operationName ?? null;
+  if (operationName !== null && (typeof operationName !== 'string' || !OPERATION_NAME.test(operationName))) {
+    throw badInput(`operationName must be null or a GraphQL name of at most ${MAX_OPERATION_NAME} characters`, field('operationName'));
+  }
+
+  if (typeof input.outcome !== 'string' || !AUDIT_OUTCOMES.has(input.outcome)) {
+    throw badInput(`outcome must be OK or one of ${[...AUDIT_OUTCOMES].filter((c) => c !== 'OK').join(', ')}`, field('outcome'));
+  }
+
+  const durationMs = input.durationMs ?? null;
+  if (durationMs !== null && (!Number.isSafeInteger(durationMs) || durationMs < 0 || durationMs > MAX_DURATION_MS)) {
+    throw badInput(`durationMs must be null or an integer 0..${MAX_DURATION_MS}`, field('durationMs'));
+  }
+  return { at, actor, roles, address, action: input.action, operationName, outcome: input.outcome, durationMs };
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export function toAuditView(doc: AuditEntryDoc): AuditEntryView {
+  const { _id, ...rest } = doc;
+  return { id: _id.toHexString(), ...rest };
+}
+
+// ── The trail ──────────────────────────────────────────────────────────────────────────────────────────
+
+export class AuditTrail {
+  readonly model: Model<AuditEntryDoc>;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.model = (connection.models.AuditEntry as Model<AuditEntryDoc> | undefined) ?? connection.model<AuditEntryDoc>('AuditEntry', entrySchema);
+  }
+
+  /** Creates the collection and its indexes (also done on first use). */
+  async init(): Promise<void> {
+    await this.model.init();
+  }
+
+  /**
+   * Stores a batch in one transaction, each entry chained to the one before. Every entry is validated first: one
+   * bad entry refuses the whole batch (BAD_USER_INPUT naming it) and nothing is stored.
+   * @returns the number stored.
+   */
+  async append(entries: readonly AuditEntryInput[], source: AuditSource): Promise<number> {
+    if (!isAuditSource(source)) throw badInput(`source must be one of ${AUDIT_SOURCES.join(', ')}`, 'source');
+    if (!Array.isArray(entries)) throw badInput('entries must be a list', 'entries');
+    if (entries.length > MAX_BATCH) throw badInput(`at most ${MAX_BATCH} entries per call`, 'entries');
+    if (entries.length === 0) return 0;
+    const now = this.clock().getTime();
+    const valid = entries.map((e, i) => validEntry(e, i, now));
+    await this.init();
+    await transaction(this.connection, async (session) => {
+      // Recomputed on every attempt: a transaction the driver retries starts again from its fresh snapshot.
+      const docs: Omit<AuditEntryDoc, '_id'>[] = [];
+      let previousDigest: string | null = null;
+      for (const [i, entry] of valid.entries()) {
+        const seq = await nextSequence(this.connection, COUNTER_KEY, session);
+        if (i === 0 && seq > 1) {
+          // The counter increment succeeded, so no other append committed after this snapshot: the previous entry
+          // is visible here. Should it have been removed, the chain goes on and verify() reports the gap.
+          const previous = await this.model.findOne({ seq: seq - 1 }, { digest: 1 }, { session }).lean<Pick<AuditEntryDoc, 'digest'>>();
+          previousDigest = previous?.digest ?? null;
+        }
+        const body = { seq, ...entry, source, previousDigest };
+        const digest = auditDigest(body);
+        docs.push({ ...body, digest });
+        previousDigest = digest;
+      }
+      await this.model.insertMany(docs, { session });
+    });
+    return valid.length;
+  }
+
+  /** Newest first, `first` 1..200; `after` is the endCursor of the previous page (a seq). */
+  async list(filters: AuditFilters, first: number | null | undefined = 50, after?: string | null): Promise<AuditPage> {
+    const n = first ?? 50;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) throw badInput(`first must be 1 to ${MAX_PAGE}`, 'first');
+    const filter: Record<string, unknown> = {};
+    if (filters.actor != null) filter.actor = String(filters.actor).slice(0, MAX_ACTOR);
+    if (filters.source != null) {
+      if (!isAuditSource(filters.source)) throw badInput(`source must be one of ${AUDIT_SOURCES.join(', ')}`, 'source');
+      filter.source = filters.source;
+    }
+    if (filters.action != null && filters.action !== '') {
+      if (filters.action.length > MAX_ACTION) throw badInput(`action must be at most ${MAX_ACTION} characters`, 'action');
+      filter.action = { $regex: `^${escapeRegExp(filters.action)}` };
+    }
+    if (filters.outcome != null) filter.outcome = String(filters.outcome).slice(0, 60);
+    const at: Record<string, Date> = {};
+    if (filters.from) at.$gte = filters.from;
+    if (filters.to) at.$lte = filters.to;
+    if (filters.from && filters.to && filters.from > filters.to) throw badInput('from must not be after to', 'from');
+    if (Object.keys(at).length) filter.at = at;
+    if (after != null) {
+      const seq = /^\d{1,15}$/.test(after) ? Number(after) : Number.NaN;
+      if (!Number.isSafeInteger(seq)) throw badInput('after is not a cursor returned by auditLog', 'after');
+      filter.seq = { $lt: seq };
+    }
+    const docs = await this.model.find(filter).sort({ seq: -1 }).limit(n + 1).lean<AuditEntryDoc[]>();
+    const page = docs.slice(0, n);
+    return { entries: page.map(toAuditView), endCursor: docs.length > n ? String(page[page.length - 1].seq) : null };
+  }
+
+  /**
+   * Walks the chain in seq order, a page at a time. Names the first entry whose digest does not match (an entry
+   * edited, or its predecessor edited with its digest rewritten), or the entry after which one is missing.
+   */
+  async verify(): Promise<AuditVerification> {
+    // The counter first: every entry up to it is committed, and later appends do not disturb the walk.
+    const counter = await this.connection.db!.collection<{ _id: string; seq: number }>('counters').findOne({ _id: COUNTER_KEY });
+    const last = counter?.seq ?? null;
+    let checked = 0;
+    let expected = 1;
+    let previousDigest: string | null = null;
+    const broken = (seq: number): AuditVerification => ({ valid: false, checked, firstBrokenSeq: seq });
+    for (;;) {
+      const bound: Record<string, number> = { $gte: expected };
+      if (last !== null) bound.$lte = last;
+      const page = await this.model.find({ seq: bound }).sort({ seq: 1 }).limit(VERIFY_PAGE).lean<AuditEntryDoc[]>();
+      for (const e of page) {
+        if (e.seq !== expected) return broken(expected - 1);
+        // The link disagrees with the predecessor as stored: the predecessor was changed and its digest rewritten.
+        if (e.previousDigest !== previousDigest) return broken(Math.max(1, e.seq - 1));
+        checked++;
+        const { _id, digest, ...rest } = e;
+        if (digest !== auditDigest(rest)) return broken(e.seq);
+        previousDigest = digest;
+        expected++;
+      }
+      if (page.length < VERIFY_PAGE) break;
+    }
+    // Entries removed from the end leave no successor to notice; the counter remembers how many were written.
+    if (last !== null && last >= expected) return broken(expected - 1);
+    return { valid: true, checked, firstBrokenSeq: null };
+  }
+}
+
+const trails = new WeakMap<Connection, AuditTrail>();
+
+/** The trail of a connection, made once. */
+export function auditTrailFor(connection: Connection): AuditTrail {
+  let trail = trails.get(connection);
+  if (!trail) trails.set(connection, (trail = new AuditTrail(connection)));
+  return trail;
+}

@@ -1,0 +1,268 @@
+// The operator console end to end: the whole stack in process, the console served by the gateway's HTTP server,
+// driven in headless Chromium (Debian's `chromium` through playwright-core). Sign in with an ADMIN's token, see a
+// claim approved through the API arrive live as CLAIM_APPROVED, VOUCHER_CREATED and ARCHIVE_FILED, retry a DEAD
+// sync job and see it succeed, trace the claim, and take a screenshot that is a real picture.
+import { existsSync, writeFileSync } from 'node:fs';
+import { inflateSync } from 'node:zlib';
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_SECURITY_HEADERS } from '../../gateway/console.ts';
+import { ADMIN, ok } from '../oa/fixture.ts';
+import { CREATE_CLAIM, DECIDE, SUBMIT, item, type Org } from '../oa/seed.ts';
+import { ArchiveProxy } from '../sync/archive-proxy.ts';
+import { type Stack, seed, startStack } from '../sync/stack.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const proxy = new ArchiveProxy();
+let stack: Stack;
+let org: Org;
+let origin: string;
+let adminToken: string;
+let browser: Browser;
+let page: Page;
+/** What the page reported: uncaught errors, console errors (CSP violations among them). */
+const pageProblems: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`Chromium is needed for the console test and was not found at ${CHROMIUM}: install it with \`apt-get install chromium\` (Debian), or set CHROMIUM_PATH`);
+  }
+  const proxyUrl = await proxy.listen();
+  stack = await startStack({ label: 'console_e2e', console: true, archiveUrlForSync: proxyUrl, sync: { maxAttempts: 2, retryBaseMs: 50, retryMaxMs: 100 } });
+  proxy.target = stack.archiveUrl;
+  org = await seed(stack);
+  // A real employee with the ADMIN role (created through the oa subgraph), as an operator would be.
+  const operator = ok(
+    await stack.oa.gql<{ createEmployee: { id: string } }>(ADMIN, `mutation($input: CreateEmployeeInput!) { createEmployee(input: $input) { id } }`, {
+      input: { employeeNo: 'OPS-001', name: 'Olive Operator', departmentId: org.hq, roles: ['ADMIN'] },
+    }),
+  ).createEmployee.id;
+  adminToken = await stack.token(operator, ['ADMIN']);
+  origin = new URL(stack.gateways[0].url).origin;
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('pageerror', (err) => pageProblems.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy|Refused to/i.test(msg.text())) pageProblems.push(`console: ${msg.text()}`);
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+  proxy.server.close();
+});
+
+/** Creates a claim as Alice and takes it through both approvals, all through the gateway. */
+async function approveThroughApi(amount: string, invoiceNo: string): Promise<{ id: string; claimNo: string }> {
+  const [alice, manager, accountant] = await Promise.all([stack.token(org.ids.alice), stack.token(org.ids.salesManager), stack.token(org.ids.accountant)]);
+  const created = await stack.gql<{ createExpenseClaim: { id: string; claimNo: string } }>(alice, CREATE_CLAIM, { input: { title: 'Console trip', category: 'TRAVEL', items: [item(amount, invoiceNo)] } });
+  expect(created.errors).toBeUndefined();
+  const claim = created.data!.createExpenseClaim;
+  expect((await stack.gql(alice, SUBMIT, { id: claim.id })).errors).toBeUndefined();
+  expect((await stack.gql(manager, DECIDE, { id: claim.id, d: 'APPROVE' })).errors).toBeUndefined();
+  const decided = await stack.gql<{ decideApproval: { status: string } }>(accountant, DECIDE, { id: claim.id, d: 'APPROVE' });
+  expect(decided.data?.decideApproval.status).toBe('APPROVED');
+  return claim;
+}
+
+async function jobOf(claimId: string): Promise<{ id: string; status: string } | undefined> {
+  const r = await stack.gql<{ syncJobs: { id: string; status: string; claim: { id: string } }[] }>(adminToken, `{ syncJobs(first: 200) { id status claim { id } } }`);
+  expect(r.errors).toBeUndefined();
+  return r.data!.syncJobs.find((j) => j.claim.id === claimId);
+}
+
+async function until<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the console route', () => {
+  it('serves the page, the script and the stylesheet with strict headers and nothing inline', async () => {
+    for (const path of ['/console', '/console/']) {
+      const res = await fetch(origin + path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      for (const [name, value] of Object.entries(CONSOLE_SECURITY_HEADERS)) expect(res.headers.get(name)).toBe(value);
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'");
+      const html = await res.text();
+      expect(html.match(/<script\b[^>]*>/g)).toEqual(['<script src="/console/app.js" defer>']);
+      expect(html).not.toMatch(/<style\b|\sstyle=|\son[a-z]+=|https?:\/\//i);
+    }
+    const js = await fetch(`${origin}/console/app.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(js.headers.get('x-content-type-options')).toBe('nosniff');
+    const body = await js.text();
+    expect(body.length).toBeGreaterThan(5_000);
+    expect(body.length).toBeLessThan(200_000);
+    expect(body).not.toContain('innerHTML');
+    const css = await fetch(`${origin}/console/app.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    // Revalidation, other methods, other paths.
+    expect((await fetch(`${origin}/console/app.js`, { headers: { 'if-none-match': js.headers.get('etag')! } })).status).toBe(304);
+    expect((await fetch(`${origin}/console`, { method: 'POST' })).status).toBe(405);
+    expect((await fetch(`${origin}/console/nope.js`)).status).toBe(404);
+  });
+});
+
+describe('the console in Chromium', () => {
+  it('refuses bad tokens clearly, then signs an ADMIN in with the token in sessionStorage only', async () => {
+    await page.goto(`${origin}/console`);
+    await page.locator('#sign-in').waitFor({ state: 'visible' });
+
+    await page.fill('#token', 'not a token');
+    await page.click('#sign-in-button');
+    await expect.poll(() => page.textContent('#sign-in-message')).toContain('That is not a token');
+
+    const forged = `${adminToken.slice(0, adminToken.lastIndexOf('.'))}.AAAA`;
+    await page.fill('#token', forged);
+    await page.click('#sign-in-button');
+    await expect.poll(() => page.textContent('#sign-in-message')).toContain('UNAUTHENTICATED');
+
+    await page.fill('#token', await stack.token(org.ids.alice));
+    await page.click('#sign-in-button');
+    await expect.poll(() => page.textContent('#sign-in-message')).toContain('needs the ADMIN role');
+
+    await page.fill('#token', adminToken);
+    await page.click('#sign-in-button');
+    await page.locator('#app').waitFor({ state: 'visible' });
+    await expect.poll(() => page.textContent('#whoami')).toContain('Olive Operator');
+    expect(await page.evaluate('({ session: Object.values(sessionStorage), local: localStorage.length })')).toEqual({ session: [adminToken], local: 0 });
+    expect(await page.isVisible('#sign-in')).toBe(false);
+  }, 60_000);
+
+  it('shows a claim approved through the API live: CLAIM_APPROVED, VOUCHER_CREATED, ARCHIVE_FILED, newest on top', async () => {
+    await page.locator('#view-events .live-state[data-state="live"]').waitFor({ timeout: 15_000 });
+    const claim = await approveThroughApi('88.00', 'INV-CONSOLE-1');
+    const rows = page.locator(`#events-table tr[data-claim-id="${claim.id}"]`);
+    await page.locator(`#events-table tr[data-claim-id="${claim.id}"][data-type="ARCHIVE_FILED"]`).waitFor({ timeout: 15_000 });
+    const types = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-type')));
+    expect(types).toEqual(['ARCHIVE_FILED', 'VOUCHER_CREATED', 'CLAIM_APPROVED', 'CLAIM_SUBMITTED']);
+    const approvedRow = await page.textContent(`#events-table tr[data-claim-id="${claim.id}"][data-type="CLAIM_APPROVED"]`);
+    expect(approvedRow).toContain(claim.claimNo);
+    const seqs = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-seq') ?? ''));
+    expect([...seqs].sort().reverse()).toEqual(seqs);
+  }, 60_000);
+
+  it('retries a DEAD sync job with the Retry button, and the job succeeds once the archive answers again', async () => {
+    proxy.mode = 'down';
+    const claim = await approveThroughApi('99.00', 'INV-CONSOLE-2');
+    const dead = await until(() => jobOf(claim.id), (j) => j?.status === 'DEAD');
+    const row = page.locator(`#jobs-table tr[data-job-id="${dead!.id}"]`);
+    // The list refreshes every 10 s; Refresh shows it at once.
+    await expect
+      .poll(
+        async () => {
+          await page.click('#view-jobs .panel-head button.secondary');
+          return row.getAttribute('data-status', { timeout: 1000 }).catch(() => null);
+        },
+        { timeout: 15_000, interval: 300 },
+      )
+      .toBe('DEAD');
+    // The failures were live too.
+    await page.locator(`#events-table tr[data-claim-id="${claim.id}"][data-type="SYNC_FAILED"]`).first().waitFor({ timeout: 10_000 });
+
+    proxy.mode = 'forward';
+    await row.locator('button.retry').click();
+    await expect.poll(() => row.locator('.job-result').textContent().catch(() => ''), { timeout: 10_000 }).toMatch(/Retry accepted|SUCCEEDED/);
+    await page.locator(`#jobs-table tr[data-job-id="${dead!.id}"][data-status="SUCCEEDED"]`).waitFor({ timeout: 15_000 });
+    expect((await jobOf(claim.id))?.status).toBe('SUCCEEDED');
+    await page.locator(`#events-table tr[data-claim-id="${claim.id}"][data-type="ARCHIVE_FILED"]`).waitFor({ timeout: 10_000 });
+
+    // Trace it from the job's row: every event of the claim, in order, failures included.
+    await page.locator(`#jobs-table tr[data-job-id="${dead!.id}"] button.link`).click();
+    await page.locator('#trace-events li[data-type="ARCHIVE_FILED"]').waitFor({ timeout: 10_000 });
+    const trace = await page.locator('#trace-events li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-type')));
+    expect(trace).toEqual(['CLAIM_SUBMITTED', 'CLAIM_APPROVED', 'SYNC_FAILED', 'SYNC_FAILED', 'VOUCHER_CREATED', 'ARCHIVE_FILED']);
+    expect(await page.textContent('#trace-output')).toContain(claim.claimNo);
+  }, 90_000);
+
+  it('looks like something: a full-page screenshot is a PNG of many colours', async () => {
+    // The charts over the approvals so far: each is drawn, or says readably why it could not be.
+    await page.click('#view-charts button[type="submit"]');
+    for (const slot of ['#chart-department', '#chart-month', '#chart-lag']) {
+      await page.locator(`${slot} svg, ${slot} .note-error, ${slot} .chart-empty`).first().waitFor({ timeout: 10_000 });
+    }
+    await page.evaluate('window.scrollTo(0, 0)');
+    const png = await page.screenshot({ fullPage: true, type: 'png' });
+    if (process.env.CONSOLE_SCREENSHOT) writeFileSync(process.env.CONSOLE_SCREENSHOT, png);
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(png.length).toBeGreaterThan(20_000);
+    const image = decodePng(png);
+    expect(image.width).toBe(1400);
+    expect(image.height).toBeGreaterThanOrEqual(1000);
+    expect(image.colours).toBeGreaterThan(50);
+    expect(pageProblems).toEqual([]);
+  }, 60_000);
+
+  it('signs out: the token leaves the tab', async () => {
+    await page.click('#sign-out');
+    await page.locator('#sign-in').waitFor({ state: 'visible' });
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    expect(await page.textContent('#sign-in-message')).toContain('Signed out');
+    await page.reload();
+    await page.locator('#sign-in').waitFor({ state: 'visible' });
+    expect(await page.isVisible('#app')).toBe(false);
+  }, 30_000);
+});
+
+/** Decodes an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium writes) and counts its distinct colours. */
+function decodePng(png: Buffer): { width: number; height: number; colours: number } {
+  let offset = 8;
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  while (offset < png.length) {
+    const length = png.readUInt32BE(offset);
+    const type = png.toString('latin1', offset + 4, offset + 8);
+    const data = png.subarray(offset + 8, offset + 8 + length);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      expect(data[8]).toBe(8); // bit depth
+      channels = ({ 2: 3, 6: 4 } as Record<number, number>)[data[9]] ?? 0;
+      expect(channels).toBeGreaterThan(0);
+      expect(data[12]).toBe(0); // not interlaced
+    }
+    if (type === 'IDAT') idat.push(data);
+    offset += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const previous = Buffer.alloc(stride);
+  const current = Buffer.alloc(stride);
+  const colours = new Set<number>();
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)];
+    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? current[i - channels] : 0;
+      const b = previous[i];
+      const c = i >= channels ? previous[i - channels] : 0;
+      let v = line[i];
+      if (filter === 1) v += a;
+      else if (filter === 2) v += b;
+      else if (filter === 3) v += (a + b) >> 1;
+      else if (filter === 4) {
+        const p = a + b - c;
+        const pa = Math.abs(p - a);
+        const pb = Math.abs(p - b);
+        const pc = Math.abs(p - c);
+        v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      current[i] = v & 0xff;
+    }
+    if (colours.size < 10_000) for (let x = 0; x < width; x += 3) colours.add((current[x * channels] << 16) | (current[x * channels + 1] << 8) | current[x * channels + 2]);
+    current.copy(previous);
+  }
+  return { width, height, colours: colours.size };
+}

@@ -1,0 +1,35 @@
+// Stands between the sync service and the archive subgraph in tests: forwards, answers 503 ('down'), or answers
+// with a GraphQL error that retrying cannot fix ('refuse').
+import { type Server, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export class ArchiveProxy {
+  mode: 'forward' | 'down' | 'refuse' = 'forward';
+  calls = 0;
+  readonly server: Server;
+  target = '';
+
+  constructor() {
+    this.server = createServer((req, res) => {
+      this.calls++;
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', async () => {
+        if (this.mode === 'down') return void res.writeHead(503, { 'content-type': 'text/plain' }).end('maintenance');
+        if (this.mode === 'refuse') {
+          return void res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ errors: [{ message: 'voucher refused: the claim has no items', extensions: { code: 'BAD_USER_INPUT' } }] }));
+        }
+        const upstream = await fetch(this.target, { method: 'POST', headers: req.headers as Record<string, string>, body });
+        res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' }).end(await upstream.text());
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/graphql`;
+  }
+}
+
