@@ -69,6 +69,7 @@ export const TARGETS: Target[] = [
       AlertEvent: '../alerts/service.ts#AlertEventView',
       AlertRule: '../alerts/rules.ts#AlertRuleView',
       SystemStatus: '../alerts/system-status.ts#SystemStatusView',
+      SyncStatisticRow: '../statistics.ts#SyncStatisticRowView',
     },
   },
 ];

@@ -1,11 +1,15 @@
 // Alerts: the list (alerts, by status) and the live ones (subscription alerts), with Acknowledge, Resolve (with
 // an optional resolution) and a button per action the alert offers (runAlertAction).
-import { describeErrors, gql, subscriptionError } from './api.ts';
+import { type GqlError, describeErrors, gql, subscriptionError } from './api.ts';
 import { type ConsoleContext, type View, every } from './context.ts';
 import { badge, h, note, replace, time } from './dom.ts';
 
 const ALERT_FIELDS = `id rule severity status message raisedAt subject lastSeenAt count acknowledgedAt acknowledgedBy resolvedAt resolvedBy resolution actions { kind target label }`;
 const ALERTS = `query ConsoleAlerts($status: AlertStatus) { alerts(status: $status, first: 50) { ${ALERT_FIELDS} } }`;
+const UNRESOLVED = `query ConsoleUnresolvedAlerts {
+  open: alerts(status: OPEN, first: 50) { ${ALERT_FIELDS} }
+  acknowledged: alerts(status: ACKNOWLEDGED, first: 50) { ${ALERT_FIELDS} }
+}`;
 const LIVE = `subscription ConsoleAlerts { alerts { ${ALERT_FIELDS} } }`;
 const ACKNOWLEDGE = `mutation ConsoleAcknowledgeAlert($id: ID!) { acknowledgeAlert(id: $id) { ${ALERT_FIELDS} } }`;
 const RESOLVE = `mutation ConsoleResolveAlert($id: ID!, $resolution: String) { resolveAlert(id: $id, resolution: $resolution) { ${ALERT_FIELDS} } }`;
@@ -29,10 +33,17 @@ interface Alert {
   actions: { kind: string; target: string | null; label: string }[];
 }
 
-const STATUSES = ['OPEN', 'ACKNOWLEDGED', 'RESOLVED', ''] as const;
+/** The list's filter: UNRESOLVED (the default) is OPEN and ACKNOWLEDGED together; '' is every alert. */
+const STATUSES: [value: string, label: string][] = [
+  ['UNRESOLVED', 'Open and acknowledged'],
+  ['OPEN', 'Open'],
+  ['ACKNOWLEDGED', 'Acknowledged'],
+  ['RESOLVED', 'Resolved'],
+  ['', 'All'],
+];
 
 export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
-  let status = 'OPEN';
+  let status = 'UNRESOLVED';
   let alerts: Alert[] = [];
   const outcomes = new Map<string, { text: string; kind: 'ok' | 'error' }>();
   let unsubscribe: (() => void) | null = null;
@@ -45,7 +56,7 @@ export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
   const select = h(
     'select',
     { id: 'alerts-status', 'aria-label': 'Status', onchange: (ev: Event) => ((status = (ev.target as HTMLSelectElement).value), void load()) },
-    STATUSES.map((s) => h('option', { value: s, selected: s === status }, s || 'All')),
+    STATUSES.map(([value, label]) => h('option', { value, selected: value === status }, label)),
   );
   replace(
     root,
@@ -55,11 +66,23 @@ export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
     list,
   );
 
+  const visible = (a: Alert) => !status || (status === 'UNRESOLVED' ? a.status !== 'RESOLVED' : a.status === status);
+
   async function load() {
-    const r = await gql<{ alerts: Alert[] }>(ALERTS, { status: status || null });
-    message.replaceChildren(...(r.errors.length ? [note('error', `Alerts: ${describeErrors(r.errors)}`)] : []));
-    if (r.data?.alerts) {
-      alerts = r.data.alerts;
+    let found: Alert[] | null = null;
+    let errors: GqlError[];
+    if (status === 'UNRESOLVED') {
+      const r = await gql<{ open: Alert[]; acknowledged: Alert[] }>(UNRESOLVED);
+      errors = r.errors;
+      if (r.data?.open && r.data.acknowledged) found = [...r.data.open, ...r.data.acknowledged].sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt));
+    } else {
+      const r = await gql<{ alerts: Alert[] }>(ALERTS, { status: status || null });
+      errors = r.errors;
+      found = r.data?.alerts ?? null;
+    }
+    message.replaceChildren(...(errors.length ? [note('error', `Alerts: ${describeErrors(errors)}`)] : []));
+    if (found) {
+      alerts = found;
       render();
     }
   }
@@ -67,17 +90,16 @@ export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
   /** An alert as the server now has it (from a mutation or the subscription). */
   function upsert(alert: Alert, fresh = false) {
     const i = alerts.findIndex((a) => a.id === alert.id);
-    const visible = !status || alert.status === status;
     if (i >= 0) {
-      if (visible) alerts[i] = alert;
+      if (visible(alert)) alerts[i] = alert;
       else alerts.splice(i, 1);
-    } else if (visible) alerts.unshift(alert);
+    } else if (visible(alert)) alerts.unshift(alert);
     render(fresh ? alert.id : undefined);
   }
 
   function render(freshId?: string) {
     if (!alerts.length) {
-      list.replaceChildren(h('p', { class: 'muted empty' }, status ? `No ${status.toLowerCase()} alerts.` : 'No alerts.'));
+      list.replaceChildren(h('p', { class: 'muted empty' }, status ? `No ${STATUSES.find(([v]) => v === status)?.[1].toLowerCase() ?? ''} alerts.` : 'No alerts.'));
       return;
     }
     list.replaceChildren(...alerts.map((a) => card(a, a.id === freshId)));
@@ -122,6 +144,8 @@ export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
     const updated = r.data ? Object.values(r.data)[0] : null;
     if (updated) {
       outcomes.set(a.id, { text: done, kind: 'ok' });
+      // Out of the list now (resolved under "open and acknowledged"): say so above it.
+      if (!visible(updated)) message.replaceChildren(note('ok', `${done}: ${updated.rule}${updated.subject ? ` (${updated.subject})` : ''}`));
       upsert(updated);
     } else {
       outcomes.set(a.id, { text: describeErrors(r.errors), kind: 'error' });

@@ -62,9 +62,10 @@ export function mountCharts(root: HTMLElement): View {
       gql<{ expenseSummary: SummaryRow[] }>(SUMMARY, { groupBy: 'MONTH', ...period }),
       gql<{ syncStatistics: StatisticRow[] }>(STATISTICS, period),
     ]);
+    const none = 'No approved claims in this period that your roles may read (finance and audit roles read all claims).';
     const money = (r: SummaryRow) => ({ label: r.label || r.key, value: Number(r.total) || 0, text: r.total, title: `${r.label || r.key}: ${r.total} in ${r.count} claim${r.count === 1 ? '' : 's'}` });
-    replace(byDepartment, dept.data?.expenseSummary ? barChart('Approved expenses by department', [...dept.data.expenseSummary].sort((a, b) => Number(b.total) - Number(a.total)).map(money)) : failed('Expenses by department', dept.errors));
-    replace(byMonth, month.data?.expenseSummary ? columnChart('Approved expenses by month', [...month.data.expenseSummary].sort((a, b) => a.key.localeCompare(b.key)).map((r) => ({ ...money(r), label: r.key }))) : failed('Expenses by month', month.errors));
+    replace(byDepartment, dept.data?.expenseSummary ? barChart('Approved expenses by department', [...dept.data.expenseSummary].sort((a, b) => Number(b.total) - Number(a.total)).map(money), none) : failed('Expenses by department', dept.errors));
+    replace(byMonth, month.data?.expenseSummary ? columnChart('Approved expenses by month', [...month.data.expenseSummary].sort((a, b) => a.key.localeCompare(b.key)).map((r) => ({ ...money(r), label: r.key })), none) : failed('Expenses by month', month.errors));
     const rows = stats.data?.syncStatistics ? [...stats.data.syncStatistics].sort((a, b) => a.day.localeCompare(b.day)) : null;
     replace(
       lag,
@@ -77,6 +78,7 @@ export function mountCharts(root: HTMLElement): View {
               { name: 'p95', values: rows.map((r) => r.lagP95Ms) },
             ],
             (v) => ms(Math.round(v)),
+            'No claims synced in this period.',
           )
         : failed('Sync lag', stats.errors),
     );

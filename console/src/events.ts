@@ -112,6 +112,7 @@ export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
           if (e) {
             after = e.seq;
             add(e);
+            ctx.emitSyncEvent(e.type);
           }
         },
         error: (err) => {

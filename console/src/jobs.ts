@@ -49,8 +49,12 @@ export function mountJobs(root: HTMLElement, ctx: ConsoleContext): View {
   );
 
   let loading = false;
-  async function load() {
-    if (loading) return;
+  let again = false;
+  async function load(): Promise<void> {
+    if (loading) {
+      again = true; // once the current read is back, read again: it may predate what asked for this one
+      return;
+    }
     loading = true;
     try {
       const r = await gql<{ syncJobs: Job[] }>(JOBS, { status: status || null, first: 50 });
@@ -60,6 +64,10 @@ export function mountJobs(root: HTMLElement, ctx: ConsoleContext): View {
       updated.textContent = `updated ${time(new Date().toISOString()).slice(11)}`;
     } finally {
       loading = false;
+    }
+    if (again) {
+      again = false;
+      return load();
     }
   }
 
@@ -119,9 +127,18 @@ export function mountJobs(root: HTMLElement, ctx: ConsoleContext): View {
   }
 
   const stopPolling = every(10_000, load);
+  // Jobs change when claims are approved, fail or are filed: look again shortly after such an event arrives live.
+  let soon: ReturnType<typeof setTimeout> | undefined;
+  const offEvents = ctx.onSyncEvent((type) => {
+    if (type !== 'CLAIM_APPROVED' && type !== 'SYNC_FAILED' && type !== 'ARCHIVE_FILED') return;
+    clearTimeout(soon);
+    soon = setTimeout(() => void load(), 300);
+  });
   return {
     stop() {
       stopPolling();
+      offEvents();
+      clearTimeout(soon);
       for (const t of timers) clearTimeout(t);
     },
   };

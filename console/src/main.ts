@@ -5,7 +5,7 @@ import type { Client } from 'graphql-ws';
 import { codes, describeErrors, gql, liveClient, session, whenUnauthenticated } from './api.ts';
 import { mountAlerts } from './alerts.ts';
 import { mountCharts } from './charts.ts';
-import type { ConsoleContext, View } from './context.ts';
+import { type ConsoleContext, type View, syncEventHub } from './context.ts';
 import { byId, note, replace } from './dom.ts';
 import { mountEvents } from './events.ts';
 import { mountJobs } from './jobs.ts';
@@ -60,6 +60,7 @@ async function signIn(token: string, warning: string | null) {
     live,
     trace: (claimId) => trace?.open(claimId),
     expired: (text) => signOut({ kind: 'error', text }),
+    ...syncEventHub(),
   };
   trace = mountTrace(byId('view-trace'), ctx);
   views = [mountStatus(byId('view-status')), mountEvents(byId('view-events'), ctx), mountJobs(byId('view-jobs'), ctx), mountAlerts(byId('view-alerts'), ctx), trace, mountCharts(byId('view-charts'))];

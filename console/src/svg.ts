@@ -10,7 +10,7 @@ export interface Bar {
   title?: string;
 }
 
-const W = 640;
+const W = 520;
 
 function niceMax(max: number): number {
   if (max <= 0) return 1;
@@ -23,8 +23,8 @@ const empty = (text: string) => h('p', { class: 'muted chart-empty' }, text);
 /** One horizontal bar per row: label, bar, value. */
 export function barChart(title: string, bars: Bar[], emptyText = 'No data for this period.'): HTMLElement {
   if (!bars.length) return h('figure', { class: 'chart' }, h('figcaption', {}, title), empty(emptyText));
-  const labelW = 150;
-  const valueW = 110;
+  const labelW = 130;
+  const valueW = 90;
   const rowH = 24;
   const height = bars.length * rowH + 8;
   const max = Math.max(...bars.map((b) => b.value), 0) || 1;
@@ -43,7 +43,7 @@ export function barChart(title: string, bars: Bar[], emptyText = 'No data for th
           'g',
           { class: 'bar-row' },
           s('title', {}, b.title ?? `${b.label}: ${b.text}`),
-          s('text', { x: labelW - 8, y: y + rowH / 2 + 4, class: 'axis-label', 'text-anchor': 'end' }, truncate(b.label, 22)),
+          s('text', { x: labelW - 8, y: y + rowH / 2 + 4, class: 'axis-label', 'text-anchor': 'end' }, truncate(b.label, 18)),
           s('rect', { x: labelW, y: y + 3, width: w.toFixed(1), height: rowH - 6, rx: 3, class: `bar bar-${i % 6}` }),
           s('text', { x: labelW + w + 6, y: y + rowH / 2 + 4, class: 'value-label' }, b.text),
         );

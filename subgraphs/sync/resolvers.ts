@@ -9,6 +9,7 @@ import type { ReconciliationDoc, SyncJobDoc, SyncJobStatus } from './models.ts';
 import { reconcile } from './reconcile.ts';
 import { syncStatus } from './status.ts';
 import { ruleViews } from './alerts/rules.ts';
+import { syncStatistics } from './statistics.ts';
 import { systemStatus } from './alerts/system-status.ts';
 import { SYNC_EVENT_TYPES, type SyncEventView, formatSeq, parseSeq, toSyncEvent } from './sync-events.ts';
 
@@ -77,6 +78,11 @@ export const resolvers: Resolvers = {
     alertEvents: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN', 'AUDITOR');
       return ctx.alerts.raisedAfter(args.after, args.first ?? 100);
+    },
+
+    syncStatistics: async (_, args, ctx) => {
+      requireRole(ctx, 'ADMIN', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR');
+      return syncStatistics(ctx.models, ctx.reconcile.timeZone, args.from, args.to);
     },
 
     alertRules: async (_, __, ctx) => {

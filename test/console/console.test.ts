@@ -19,6 +19,7 @@ let stack: Stack;
 let org: Org;
 let origin: string;
 let adminToken: string;
+let operatorId: string;
 let browser: Browser;
 let page: Page;
 /** What the page reported: uncaught errors, console errors (CSP violations among them). */
@@ -33,12 +34,12 @@ beforeAll(async () => {
   proxy.target = stack.archiveUrl;
   org = await seed(stack);
   // A real employee with the ADMIN role (created through the oa subgraph), as an operator would be.
-  const operator = ok(
+  operatorId = ok(
     await stack.oa.gql<{ createEmployee: { id: string } }>(ADMIN, `mutation($input: CreateEmployeeInput!) { createEmployee(input: $input) { id } }`, {
       input: { employeeNo: 'OPS-001', name: 'Olive Operator', departmentId: org.hq, roles: ['ADMIN'] },
     }),
   ).createEmployee.id;
-  adminToken = await stack.token(operator, ['ADMIN']);
+  adminToken = await stack.token(operatorId, ['ADMIN']);
   origin = new URL(stack.gateways[0].url).origin;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -185,6 +186,37 @@ describe('the console in Chromium', () => {
     expect(await page.textContent('#trace-output')).toContain(claim.claimNo);
   }, 90_000);
 
+  it('shows an alert as it is raised, and acknowledges it, runs its action and resolves it', async () => {
+    proxy.mode = 'down';
+    const claim = await approveThroughApi('77.00', 'INV-CONSOLE-3');
+    const dead = await until(() => jobOf(claim.id), (j) => j?.status === 'DEAD');
+    proxy.mode = 'forward';
+    await stack.sync.services.monitor.evaluate();
+    // Live (the list itself reloads only every 30 s).
+    const card = page.locator('#alert-list article').filter({ hasText: `job:${dead!.id}` });
+    await card.waitFor({ timeout: 15_000 });
+    expect(await card.getAttribute('data-status')).toBe('OPEN');
+    expect(await card.textContent()).toContain('SYNC_JOB_DEAD');
+
+    await card.locator('button.acknowledge').click();
+    await expect.poll(() => card.getAttribute('data-status')).toBe('ACKNOWLEDGED');
+    await card.locator('button.run-action[data-kind="RETRY_SYNC_JOB"]').click();
+    await expect.poll(() => card.locator('.note').textContent().catch(() => '')).toContain('Ran ');
+    await until(() => jobOf(claim.id), (j) => j?.status === 'SUCCEEDED');
+
+    await card.locator('input.resolution').fill('archive back <b>up</b>; job retried');
+    await card.locator('button.resolve').click();
+    await expect.poll(() => page.textContent('#view-alerts')).toContain('Resolved: SYNC_JOB_DEAD');
+    await card.waitFor({ state: 'detached' });
+    const resolved = await stack.gql<{ alerts: { subject: string; resolution: string; resolvedBy: string; acknowledgedBy: string }[] }>(adminToken, `{ alerts(status: RESOLVED) { subject resolution resolvedBy acknowledgedBy } }`);
+    expect(resolved.data!.alerts).toContainEqual({ subject: `job:${dead!.id}`, resolution: 'archive back <b>up</b>; job retried', resolvedBy: operatorId, acknowledgedBy: operatorId });
+    // Shown as text, never as markup.
+    await page.selectOption('#alerts-status', 'RESOLVED');
+    await expect.poll(() => page.locator('#alert-list').textContent()).toContain('archive back <b>up</b>; job retried');
+    expect(await page.locator('#alert-list b').count()).toBe(0);
+    await page.selectOption('#alerts-status', 'UNRESOLVED');
+  }, 90_000);
+
   it('looks like something: a full-page screenshot is a PNG of many colours', async () => {
     // The charts over the approvals so far: each is drawn, or says readably why it could not be.
     await page.click('#view-charts button[type="submit"]');
@@ -202,6 +234,23 @@ describe('the console in Chromium', () => {
     expect(image.colours).toBeGreaterThan(50);
     expect(pageProblems).toEqual([]);
   }, 60_000);
+
+  it('draws the expense charts for an AUDITOR, who reads every claim', async () => {
+    const auditorPage = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    try {
+      await auditorPage.goto(`${origin}/console`);
+      await auditorPage.fill('#token', await stack.token(org.ids.auditor));
+      await auditorPage.click('#sign-in-button');
+      await auditorPage.locator('#app').waitFor({ state: 'visible' });
+      await auditorPage.locator('#chart-department svg .bar').first().waitFor({ timeout: 10_000 });
+      expect(await auditorPage.locator('#chart-department svg').textContent()).toContain('Sales');
+      await auditorPage.locator('#chart-month svg .bar').first().waitFor({ timeout: 10_000 });
+      // Not an ADMIN: no Retry buttons do anything for an auditor, but the views are there.
+      expect(await auditorPage.textContent('#whoami')).toContain('AUDITOR');
+    } finally {
+      await auditorPage.close();
+    }
+  }, 30_000);
 
   it('signs out: the token leaves the tab', async () => {
     await page.click('#sign-out');

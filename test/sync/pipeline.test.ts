@@ -165,6 +165,22 @@ describe('a failing archive', () => {
     expect(codes(await stack.gql(alice, `{ syncEvents(after: "x") { seq } }`))).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('reports synced claims per day for reporting tools (syncStatistics)', async () => {
+    const dayOf = (d: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+    // Yesterday and today, in case the run straddles midnight in Shanghai.
+    const [from, to] = [dayOf(new Date(Date.now() - 86_400_000)), dayOf(new Date())];
+    const jobs = await stack.connection.collection('sync_jobs').find({ status: 'SUCCEEDED' }).toArray();
+    const r = await stack.gql<{ syncStatistics: { day: string; synced: number; failedAttempts: number; lagMaxMs: number }[] }>(admin, `query($f: Date!, $t: Date!) { syncStatistics(from: $f, to: $t) { day synced failedAttempts lagMaxMs } }`, { f: from, t: to });
+    expect(r.errors).toBeUndefined();
+    const rows = r.data!.syncStatistics;
+    expect(rows.map((x) => x.day).every((d) => d === from || d === to)).toBe(true);
+    expect(rows.reduce((n, x) => n + x.synced, 0)).toBe(jobs.length);
+    expect(rows.reduce((n, x) => n + x.failedAttempts, 0)).toBe(jobs.reduce((n, j) => n + j.attempts - 1, 0));
+    expect(Math.max(...rows.map((x) => x.lagMaxMs))).toBe(Math.max(...jobs.map((j) => j.lagMs as number)));
+    const alice = await stack.token(org.ids.alice);
+    expect((await stack.gql(alice, `query($d: Date!) { syncStatistics(from: $d, to: $d) { day } }`, { d: to })).errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
+  });
+
   it('reports the lag, backlog and job outcomes in Prometheus metrics', async () => {
     const text = await stack.sync.metrics.registry.metrics();
     expect(text).toMatch(/^sync_backlog 0$/m);

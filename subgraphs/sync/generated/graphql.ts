@@ -10,6 +10,7 @@ import type { AlertDoc } from '../alerts/models.ts';
 import type { AlertEventView } from '../alerts/service.ts';
 import type { AlertRuleView } from '../alerts/rules.ts';
 import type { SystemStatusView } from '../alerts/system-status.ts';
+import type { SyncStatisticRowView } from '../statistics.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
@@ -523,9 +524,10 @@ export type SyncStatisticRow = {
   day: Scalars['String']['output'];
   synced: Scalars['Int']['output'];
   failedAttempts: Scalars['Int']['output'];
-  lagP50Ms?: Maybe<Scalars['Int']['output']>;
-  lagP95Ms?: Maybe<Scalars['Int']['output']>;
-  lagMaxMs?: Maybe<Scalars['Int']['output']>;
+  /** Milliseconds; Float, since a lag can outgrow a 32-bit Int (24.8 days). */
+  lagP50Ms?: Maybe<Scalars['Float']['output']>;
+  lagP95Ms?: Maybe<Scalars['Float']['output']>;
+  lagMaxMs?: Maybe<Scalars['Float']['output']>;
 };
 
 export type AlertEvent = {
@@ -665,7 +667,7 @@ export type ResolversTypes = {
   AuditVerification: ResolverTypeWrapper<AuditVerification>;
   AuditEntryInput: AuditEntryInput;
   GatewayReportInput: GatewayReportInput;
-  SyncStatisticRow: ResolverTypeWrapper<SyncStatisticRow>;
+  SyncStatisticRow: ResolverTypeWrapper<SyncStatisticRowView>;
   AlertEvent: ResolverTypeWrapper<AlertEventView>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -703,7 +705,7 @@ export type ResolversParentTypes = {
   AuditVerification: AuditVerification;
   AuditEntryInput: AuditEntryInput;
   GatewayReportInput: GatewayReportInput;
-  SyncStatisticRow: SyncStatisticRow;
+  SyncStatisticRow: SyncStatisticRowView;
   AlertEvent: AlertEventView;
   String: Scalars['String']['output'];
   Boolean: Scalars['Boolean']['output'];
@@ -952,9 +954,9 @@ export type SyncStatisticRowResolvers<ContextType = SyncContext, ParentType exte
   day?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   synced?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   failedAttempts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  lagP50Ms?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
-  lagP95Ms?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
-  lagMaxMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  lagP50Ms?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  lagP95Ms?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  lagMaxMs?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
 };
 
 export type AlertEventResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['AlertEvent'] = ResolversParentTypes['AlertEvent']> = {
