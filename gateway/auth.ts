@@ -27,6 +27,13 @@ export interface AuthOptions {
   now?: () => number;
 }
 
+/**
+ * Names the internal services sign as (platform/identity.ts); a client token may not claim them. Client callers
+ * are always users: a `sub` that is no employee has only the roles its token names, and never the service
+ * identity that internal calls (voucher generation, audit entries) carry.
+ */
+const RESERVED_SUBJECTS = new Set(['gateway', 'sync', 'oa', 'archive', 'system']);
+
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 /** A verified caller, with when its token expires (subscriptions end then). */
@@ -71,10 +78,12 @@ export function createAuthenticator(opts: AuthOptions): (authorization: string |
     }
     const sub = payload.sub!;
     if (sub.length > 128) throw new AuthenticationError('the token is invalid or expired');
+    // The internal services' names are not for client tokens (they would sign audit entries as the gateway).
+    if (RESERVED_SUBJECTS.has(sub)) throw new AuthenticationError('the token names a reserved subject');
     const claimed = Array.isArray(payload.roles) ? payload.roles : [];
     if (!claimed.every(isRole)) throw new AuthenticationError('the token names an unknown role');
     const entry = await lookup(sub);
     const roles = [...new Set<Role>([...(claimed as Role[]), ...(entry?.roles ?? [])])];
-    return { sub, roles, departmentId: entry?.departmentId ?? null, kind: entry ? 'user' : 'service', expiresAt: payload.exp! * 1000 };
+    return { sub, roles, departmentId: entry?.departmentId ?? null, kind: 'user', expiresAt: payload.exp! * 1000 };
   };
 }

@@ -79,7 +79,8 @@ export function mountJobs(root: HTMLElement, ctx: ConsoleContext): View {
     tbody.replaceChildren(
       ...jobs.map((job) => {
         const outcome = outcomes.get(job.id);
-        if (outcome && outcome.status !== job.status) outcomes.delete(job.id);
+        // After a retry the job moves on: say where it is now.
+        if (outcome && outcome.kind === 'ok' && outcome.status !== job.status) outcomes.set(job.id, { ...outcome, text: `Retried; now ${job.status}`, status: job.status });
         const retryable = job.status === 'DEAD' || job.status === 'FAILED';
         const claimId = job.claim?.id;
         const result = h('span', { class: 'job-result' }, outcomes.get(job.id)?.text ?? '');

@@ -34,12 +34,12 @@ function stopViews() {
   live = null;
 }
 
-/** Checks the token against the gateway; null when it may be used, or why not. */
+/** Checks the token against the gateway: whether it may be used (with a warning when the status failed), or why not. */
 async function check(token: string): Promise<{ ok: true; warning: string | null } | { ok: false; text: string }> {
   if (!JWT.test(token)) return { ok: false, text: 'That is not a token: paste the JWT printed by `npm run token -- --sub <id> --roles ADMIN`.' };
   const r = await gql<{ systemStatus: { checkedAt: string } }>('query ConsoleSignIn { systemStatus { checkedAt } }', {}, token);
   const c = codes(r.errors);
-  if (c.includes('UNAUTHENTICATED') || r.status === 401) return { ok: false, text: `The gateway did not accept this token (UNAUTHENTICATED: expired, wrong signature or malformed). ${describeErrors(r.errors)}` };
+  if (c.includes('UNAUTHENTICATED') || r.status === 401) return { ok: false, text: `The gateway did not accept this token (expired, wrong signature or malformed): ${describeErrors(r.errors) || 'UNAUTHENTICATED'}` };
   if (c.includes('FORBIDDEN')) return { ok: false, text: 'This token is valid but may not watch the system: the console needs the ADMIN role (or AUDITOR, to read without acting).' };
   if (r.status === 0) return { ok: false, text: describeErrors(r.errors) };
   if (r.data?.systemStatus) return { ok: true, warning: null };
@@ -63,7 +63,7 @@ async function signIn(token: string, warning: string | null) {
     ...syncEventHub(),
   };
   trace = mountTrace(byId('view-trace'), ctx);
-  views = [mountStatus(byId('view-status')), mountEvents(byId('view-events'), ctx), mountJobs(byId('view-jobs'), ctx), mountAlerts(byId('view-alerts'), ctx), trace, mountCharts(byId('view-charts'))];
+  views = [mountStatus(byId('view-status'), ctx), mountEvents(byId('view-events'), ctx), mountJobs(byId('view-jobs'), ctx), mountAlerts(byId('view-alerts'), ctx), trace, mountCharts(byId('view-charts'))];
   const me = await gql<{ me: { name: string; employeeNo: string; roles: string[] } | null }>('query ConsoleMe { me { name employeeNo roles } }', {}, token);
   const who = me.data?.me;
   replace(byId('whoami'), who ? `${who.name} (${who.employeeNo}) · ${who.roles.join(', ')}` : 'service account');

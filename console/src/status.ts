@@ -1,7 +1,7 @@
 // The status header: systemStatus (subgraphs, database, sync backlog and lag, open alerts), every 10 s. When
 // systemStatus cannot be read, syncStatus still gives the backlog and lag.
 import { describeErrors, gql } from './api.ts';
-import { type View, every } from './context.ts';
+import { type ConsoleContext, type View, every } from './context.ts';
 import { h, ms, note, replace, time } from './dom.ts';
 
 const STATUS = `query ConsoleSystemStatus {
@@ -39,7 +39,7 @@ const tile = (label: string, value: string | number, state: 'ok' | 'warn' | 'bad
 const health = (s: string): 'ok' | 'bad' => (s === 'UP' ? 'ok' : 'bad');
 const count = (n: number, bad: 'warn' | 'bad' = 'warn'): 'ok' | 'warn' | 'bad' => (n === 0 ? 'ok' : bad);
 
-export function mountStatus(root: HTMLElement): View {
+export function mountStatus(root: HTMLElement, ctx: Pick<ConsoleContext, 'onSyncEvent'>): View {
   const tiles = h('div', { class: 'tiles' });
   const message = h('div', { class: 'messages' });
   const checked = h('span', { class: 'muted' });
@@ -77,5 +77,19 @@ export function mountStatus(root: HTMLElement): View {
     tiles.replaceChildren(...(fallback.data?.syncStatus ? syncTiles(fallback.data.syncStatus) : []));
   }
 
-  return { stop: every(10_000, load) };
+  const stopPolling = every(10_000, load);
+  // Backlog, dead jobs and lag move when jobs fail or finish: look again a moment after such a live event.
+  let soon: ReturnType<typeof setTimeout> | undefined;
+  const offEvents = ctx.onSyncEvent((type) => {
+    if (type !== 'ARCHIVE_FILED' && type !== 'SYNC_FAILED') return;
+    clearTimeout(soon);
+    soon = setTimeout(() => void load(), 1000);
+  });
+  return {
+    stop() {
+      stopPolling();
+      offEvents();
+      clearTimeout(soon);
+    },
+  };
 }

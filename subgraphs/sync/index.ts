@@ -25,6 +25,7 @@ import { ruleSettings } from './alerts/rules.ts';
 import { AlertService } from './alerts/service.ts';
 import { probeSubgraphs } from './alerts/health.ts';
 import { syncStatus } from './status.ts';
+import { auditTrailFor } from './audit/index.ts';
 
 export const SYNC_SDL_PATHS = [new URL('../../schema/sync.graphql', import.meta.url), new URL('../../schema/operations.graphql', import.meta.url)];
 
@@ -100,6 +101,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     ...(opts.clock ? { clock: opts.clock } : {}),
   });
   await webhooks.init();
+  await auditTrailFor(opts.connection).init();
   const reconcileOptions = { connection: opts.connection, models, events, timeZone: opts.settings.timeZone, graceMs: opts.settings.reconcileGraceMs };
   const verifyChain = async () =>
     (await archive<{ verifyArchiveChain: { ok: boolean; firstBrokenArchiveNo: string | null; problem: string | null } }>(`{ verifyArchiveChain { ok firstBrokenArchiveNo problem } }`, {})).verifyArchiveChain;

@@ -10,6 +10,7 @@ import { reconcile } from './reconcile.ts';
 import { syncStatus } from './status.ts';
 import { ruleViews } from './alerts/rules.ts';
 import { syncStatistics } from './statistics.ts';
+import { auditResolvers, auditTrailFor } from './audit/index.ts';
 import { systemStatus } from './alerts/system-status.ts';
 import { SYNC_EVENT_TYPES, type SyncEventView, formatSeq, parseSeq, toSyncEvent } from './sync-events.ts';
 
@@ -34,12 +35,15 @@ export async function readSyncEvents(ctx: SyncContext, args: { after?: string | 
 
 const JOB_STATUSES: readonly SyncJobStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD'];
 
+const audit = auditResolvers((ctx) => auditTrailFor(ctx.connection));
+
 export const resolvers: Resolvers = {
   Money: MoneyScalar,
   DateTime: DateTimeScalar,
   Date: DateScalar,
 
   Query: {
+    ...audit.Query,
     syncEvents: (_, args, ctx) => readSyncEvents(ctx, args),
 
     syncEventHead: async (_, __, ctx) =>
@@ -103,6 +107,7 @@ export const resolvers: Resolvers = {
   },
 
   Mutation: {
+    ...audit.Mutation,
     retrySyncJob: async (_, args, ctx) => {
       requireRole(ctx, 'ADMIN');
       if (!toObjectId(args.id)) throw notFound('Sync job');

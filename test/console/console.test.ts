@@ -1,12 +1,18 @@
 // The operator console end to end: the whole stack in process, the console served by the gateway's HTTP server,
 // driven in headless Chromium (Debian's `chromium` through playwright-core). Sign in with an ADMIN's token, see a
 // claim approved through the API arrive live as CLAIM_APPROVED, VOUCHER_CREATED and ARCHIVE_FILED, retry a DEAD
-// sync job and see it succeed, trace the claim, and take a screenshot that is a real picture.
+// sync job and see it succeed, trace the claim, handle an alert raised live, draw the charts, and take a screenshot
+// that is a real picture.
 import { existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { type Browser, type Page, chromium } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSOLE_SECURITY_HEADERS } from '../../gateway/console.ts';
+import { pino } from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CONSOLE_SECURITY_HEADERS, consoleRoutes } from '../../gateway/console.ts';
 import { ADMIN, ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, item, type Org } from '../oa/seed.ts';
 import { ArchiveProxy } from '../sync/archive-proxy.ts';
@@ -25,10 +31,10 @@ let page: Page;
 /** What the page reported: uncaught errors, console errors (CSP violations among them). */
 const pageProblems: string[] = [];
 
+/** Why the browser tests cannot run: each of them fails with it (none is skipped). */
+let browserError: Error | null = null;
+
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is needed for the console test and was not found at ${CHROMIUM}: install it with \`apt-get install chromium\` (Debian), or set CHROMIUM_PATH`);
-  }
   const proxyUrl = await proxy.listen();
   stack = await startStack({ label: 'console_e2e', console: true, archiveUrlForSync: proxyUrl, sync: { maxAttempts: 2, retryBaseMs: 50, retryMaxMs: 100 } });
   proxy.target = stack.archiveUrl;
@@ -41,6 +47,10 @@ beforeAll(async () => {
   ).createEmployee.id;
   adminToken = await stack.token(operatorId, ['ADMIN']);
   origin = new URL(stack.gateways[0].url).origin;
+  if (!existsSync(CHROMIUM)) {
+    browserError = new Error(`Chromium is needed for the console test and was not found at ${CHROMIUM}: install it with \`apt-get install chromium\` (Debian), or set CHROMIUM_PATH`);
+    return;
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (err) => pageProblems.push(`pageerror: ${err.message}`));
@@ -114,28 +124,55 @@ describe('the console route', () => {
   });
 });
 
+describe('a console that cannot be built', () => {
+  it('answers 500 without internals, and logs why', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+    const routes = consoleRoutes({ logger, root: join(tmpdir(), 'no-such-console-sources') });
+    const server = createServer((req, res) => void (routes(req, res) || res.writeHead(418).end()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const res = await fetch(`${base}/console`);
+      expect(res.status).toBe(500);
+      expect(res.headers.get('content-security-policy')).toBe(CONSOLE_SECURITY_HEADERS['content-security-policy']);
+      const body = await res.text();
+      expect(body).toBe('The console is unavailable (see the server log).');
+      expect(lines.join('\n')).toContain('console build failed');
+      expect((await fetch(`${base}/graphql`)).status).toBe(418); // not the console's
+      expect(await routes.warm()).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe('the console in Chromium', () => {
+  beforeEach(() => {
+    if (browserError) throw browserError;
+  });
+
   it('refuses bad tokens clearly, then signs an ADMIN in with the token in sessionStorage only', async () => {
     await page.goto(`${origin}/console`);
     await page.locator('#sign-in').waitFor({ state: 'visible' });
 
     await page.fill('#token', 'not a token');
     await page.click('#sign-in-button');
-    await expect.poll(() => page.textContent('#sign-in-message')).toContain('That is not a token');
+    await expect.poll(() => page.textContent('#sign-in-message'), { timeout: 10_000 }).toContain('That is not a token');
 
     const forged = `${adminToken.slice(0, adminToken.lastIndexOf('.'))}.AAAA`;
     await page.fill('#token', forged);
     await page.click('#sign-in-button');
-    await expect.poll(() => page.textContent('#sign-in-message')).toContain('UNAUTHENTICATED');
+    await expect.poll(() => page.textContent('#sign-in-message'), { timeout: 10_000 }).toContain('UNAUTHENTICATED');
 
     await page.fill('#token', await stack.token(org.ids.alice));
     await page.click('#sign-in-button');
-    await expect.poll(() => page.textContent('#sign-in-message')).toContain('needs the ADMIN role');
+    await expect.poll(() => page.textContent('#sign-in-message'), { timeout: 10_000 }).toContain('needs the ADMIN role');
 
     await page.fill('#token', adminToken);
     await page.click('#sign-in-button');
     await page.locator('#app').waitFor({ state: 'visible' });
-    await expect.poll(() => page.textContent('#whoami')).toContain('Olive Operator');
+    await expect.poll(() => page.textContent('#whoami'), { timeout: 10_000 }).toContain('Olive Operator');
     expect(await page.evaluate('({ session: Object.values(sessionStorage), local: localStorage.length })')).toEqual({ session: [adminToken], local: 0 });
     expect(await page.isVisible('#sign-in')).toBe(false);
   }, 60_000);
@@ -173,7 +210,7 @@ describe('the console in Chromium', () => {
 
     proxy.mode = 'forward';
     await row.locator('button.retry').click();
-    await expect.poll(() => row.locator('.job-result').textContent().catch(() => ''), { timeout: 10_000 }).toMatch(/Retry accepted|SUCCEEDED/);
+    await expect.poll(() => row.locator('.job-result').textContent().catch(() => ''), { timeout: 10_000 }).toMatch(/Retry accepted|Retried/);
     await page.locator(`#jobs-table tr[data-job-id="${dead!.id}"][data-status="SUCCEEDED"]`).waitFor({ timeout: 15_000 });
     expect((await jobOf(claim.id))?.status).toBe('SUCCEEDED');
     await page.locator(`#events-table tr[data-claim-id="${claim.id}"][data-type="ARCHIVE_FILED"]`).waitFor({ timeout: 10_000 });
@@ -199,20 +236,20 @@ describe('the console in Chromium', () => {
     expect(await card.textContent()).toContain('SYNC_JOB_DEAD');
 
     await card.locator('button.acknowledge').click();
-    await expect.poll(() => card.getAttribute('data-status')).toBe('ACKNOWLEDGED');
+    await expect.poll(() => card.getAttribute('data-status'), { timeout: 10_000 }).toBe('ACKNOWLEDGED');
     await card.locator('button.run-action[data-kind="RETRY_SYNC_JOB"]').click();
-    await expect.poll(() => card.locator('.note').textContent().catch(() => '')).toContain('Ran ');
+    await expect.poll(() => card.locator('.note').textContent().catch(() => ''), { timeout: 10_000 }).toContain('Ran ');
     await until(() => jobOf(claim.id), (j) => j?.status === 'SUCCEEDED');
 
     await card.locator('input.resolution').fill('archive back <b>up</b>; job retried');
     await card.locator('button.resolve').click();
-    await expect.poll(() => page.textContent('#view-alerts')).toContain('Resolved: SYNC_JOB_DEAD');
+    await expect.poll(() => page.textContent('#view-alerts'), { timeout: 10_000 }).toContain('Resolved: SYNC_JOB_DEAD');
     await card.waitFor({ state: 'detached' });
     const resolved = await stack.gql<{ alerts: { subject: string; resolution: string; resolvedBy: string; acknowledgedBy: string }[] }>(adminToken, `{ alerts(status: RESOLVED) { subject resolution resolvedBy acknowledgedBy } }`);
     expect(resolved.data!.alerts).toContainEqual({ subject: `job:${dead!.id}`, resolution: 'archive back <b>up</b>; job retried', resolvedBy: operatorId, acknowledgedBy: operatorId });
     // Shown as text, never as markup.
     await page.selectOption('#alerts-status', 'RESOLVED');
-    await expect.poll(() => page.locator('#alert-list').textContent()).toContain('archive back <b>up</b>; job retried');
+    await expect.poll(() => page.locator('#alert-list').textContent(), { timeout: 10_000 }).toContain('archive back <b>up</b>; job retried');
     expect(await page.locator('#alert-list b').count()).toBe(0);
     await page.selectOption('#alerts-status', 'UNRESOLVED');
   }, 90_000);

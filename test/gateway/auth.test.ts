@@ -35,7 +35,7 @@ describe('HS256 client tokens', () => {
       expiresAt: expect.any(Number),
     });
     const service = await auth(`Bearer ${await hs({ sub: 'sync-service', roles: [] })}`);
-    expect(service).toEqual({ sub: 'sync-service', roles: [], departmentId: null, kind: 'service', expiresAt: expect.any(Number) });
+    expect(service).toEqual({ sub: 'sync-service', roles: [], departmentId: null, kind: 'user', expiresAt: expect.any(Number) });
     // The token's exp, in milliseconds: subscriptions end then.
     expect(Math.abs(service.expiresAt - (Date.now() + 5 * 60_000))).toBeLessThan(5000);
   });

@@ -12,7 +12,7 @@ describe('npm run token', () => {
   it('signs a development token with JWT_SECRET for the given subject and roles', async () => {
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'emp-9', '--roles', 'AUDITOR,ARCHIVIST'], { env });
     const auth = createAuthenticator({ jwtSecret: SECRET, lookup: async () => null });
-    expect(await auth(`Bearer ${stdout.trim()}`)).toEqual({ sub: 'emp-9', roles: ['AUDITOR', 'ARCHIVIST'], departmentId: null, kind: 'service', expiresAt: expect.any(Number) });
+    expect(await auth(`Bearer ${stdout.trim()}`)).toEqual({ sub: 'emp-9', roles: ['AUDITOR', 'ARCHIVIST'], departmentId: null, kind: 'user', expiresAt: expect.any(Number) });
   });
 
   it('refuses unknown roles and production, with exit code 2', async () => {

@@ -10,6 +10,8 @@ const proxy = new ArchiveProxy();
 let stack: Stack;
 let org: Org;
 let admin: string;
+/** Reads jobs with their claims, vouchers and records (ADMIN runs the sync but does not read vouchers). */
+let auditor: string;
 
 beforeAll(async () => {
   const url = await proxy.listen();
@@ -17,6 +19,7 @@ beforeAll(async () => {
   proxy.target = stack.archiveUrl;
   org = await seed(stack);
   admin = await stack.token('ops-admin', ['ADMIN']);
+  auditor = await stack.token(org.ids.auditor);
 });
 afterAll(async () => {
   await stack?.close();
@@ -39,7 +42,7 @@ interface Job {
 }
 
 async function jobOf(claimId: string): Promise<Job | undefined> {
-  const r = await stack.gql<{ syncJobs: Job[] }>(admin, `{ syncJobs(first: 200) { ${JOB} } }`);
+  const r = await stack.gql<{ syncJobs: Job[] }>(auditor, `{ syncJobs(first: 200) { ${JOB} } }`);
   expect(r.errors).toBeUndefined();
   return r.data!.syncJobs.find((j) => j.claim.id === claimId);
 }
