@@ -19,6 +19,15 @@ export const forbidden = (message = 'You are not allowed to do this'): GraphQLEr
 export const notFound = (what: string): GraphQLError => gqlError('NOT_FOUND', `${what} not found`);
 export const conflict = (message: string): GraphQLError => gqlError('CONFLICT', message);
 
+/**
+ * An entity another subgraph referred to, as the caller may see it. Out of the caller's row scope it is FORBIDDEN
+ * (with the field null) rather than an empty object the gateway would fail to complete.
+ */
+export function inScope<T>(entity: T | null | undefined, what: string): T {
+  if (!entity) throw forbidden(`Not allowed: this ${what} is outside your scope`);
+  return entity;
+}
+
 const scalarInputError = (message: string): GraphQLError => gqlError('BAD_USER_INPUT', message);
 
 /** Money: a decimal string with two fraction digits on output; resolvers work in integer fen. */

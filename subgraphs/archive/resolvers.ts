@@ -1,5 +1,5 @@
 // Resolvers of the `archive` subgraph's core: vouchers, records, chain verification, reports, federation.
-import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, parseDate } from '../../platform/graphql.ts';
+import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, inScope, parseDate } from '../../platform/graphql.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import { type ArchiveContext, hasRole } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
@@ -53,7 +53,7 @@ export const archiveResolvers: Resolvers = {
   },
 
   Voucher: {
-    __resolveReference: (ref: { id: string }, ctx: ArchiveContext) => (toObjectId(ref.id) ? ctx.loaders.voucher.load(ref.id) : null),
+    __resolveReference: async (ref: { id: string }, ctx: ArchiveContext) => inScope(toObjectId(ref.id) ? await ctx.loaders.voucher.load(ref.id) : null, 'voucher'),
     id: idOf,
     debitTotal: (v: VoucherDoc) => v.debitTotalFen,
     creditTotal: (v: VoucherDoc) => v.creditTotalFen,
@@ -67,7 +67,7 @@ export const archiveResolvers: Resolvers = {
   },
 
   ArchiveRecord: {
-    __resolveReference: (ref: { id: string }, ctx: ArchiveContext) => (toObjectId(ref.id) ? ctx.loaders.record.load(ref.id) : null),
+    __resolveReference: async (ref: { id: string }, ctx: ArchiveContext) => inScope(toObjectId(ref.id) ? await ctx.loaders.record.load(ref.id) : null, 'archive record'),
     id: idOf,
     expiresOn: (r: ArchiveRecordView) => r.extendedUntil ?? r.expiresOn,
     voucher: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.voucherId ? ctx.loaders.voucher.load(r.voucherId) : null),

@@ -1,5 +1,5 @@
 // Resolvers of the `oa` subgraph: thin, they call the services and load related objects through DataLoaders.
-import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden } from '../../platform/graphql.ts';
+import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, inScope } from '../../platform/graphql.ts';
 import { InboundListError, type InboundEventRecord, type InboundStatus } from './connectors/inbound.ts';
 import type { Platform } from './connectors/types.ts';
 import type { Role } from '../../platform/identity.ts';
@@ -99,7 +99,7 @@ export const resolvers: Resolvers = {
   },
 
   ExpenseClaim: {
-    __resolveReference: (ref: { id: string }, ctx: OaContext) => (toObjectId(ref.id) ? ctx.loaders.claim.load(ref.id) : null),
+    __resolveReference: async (ref: { id: string }, ctx: OaContext) => inScope(toObjectId(ref.id) ? await ctx.loaders.claim.load(ref.id) : null, 'expense claim'),
     id: idOf,
     applicant: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => must(ctx.loaders.employee.load(c.applicantId), `employee ${c.applicantId}`),
     department: (c: ExpenseClaimDoc, _: unknown, ctx: OaContext) => must(ctx.loaders.department.load(c.departmentId), `department ${c.departmentId}`),

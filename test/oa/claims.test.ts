@@ -163,8 +163,11 @@ describe('row-level scope', () => {
     for (const who of ['accountant', 'director', 'auditor'] as const) expect(await visible(who)).toEqual([...mine].sort());
     const peek = ok(await oa.gql<{ expenseClaim: unknown }>(org.as.bob, `query($id: ID!) { expenseClaim(id: $id) { id } }`, { id: a.id }));
     expect(peek.expenseClaim).toBeNull();
-    const entity = ok(await oa.gql<{ _entities: unknown[] }>(org.as.bob, `query($r: [_Any!]!) { _entities(representations: $r) { ... on ExpenseClaim { id } } }`, { r: [{ __typename: 'ExpenseClaim', id: a.id }, { __typename: 'ExpenseClaim', id: b.id }] }));
-    expect(entity._entities).toEqual([null, { id: b.id }]);
+    // A reference out of scope resolves to FORBIDDEN for that entity only (the gateway then answers the field as
+    // null with FORBIDDEN, not an object it cannot complete).
+    const entity = await oa.gql<{ _entities: unknown[] }>(org.as.bob, `query($r: [_Any!]!) { _entities(representations: $r) { ... on ExpenseClaim { id } } }`, { r: [{ __typename: 'ExpenseClaim', id: a.id }, { __typename: 'ExpenseClaim', id: b.id }] });
+    expect(entity.data!._entities).toEqual([null, { id: b.id }]);
+    expect(entity.errors).toEqual([expect.objectContaining({ message: 'Not allowed: this expense claim is outside your scope', path: ['_entities', 0], extensions: { code: 'FORBIDDEN' } })]);
   });
 
   it('lets an approver see the claim assigned to them and list it among their tasks', async () => {
