@@ -84,6 +84,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     maxAttempts: opts.settings.maxAttempts,
     baseDelayMs: opts.settings.retryBaseMs,
     maxDelayMs: opts.settings.retryMaxMs,
+    audit: (e) => auditTrailFor(opts.connection).append([{ ...e, actor: 'sync', roles: [], address: null }], 'sync'),
     // Three calls (claim, voucher, filing), each bounded by the call timeout, and a margin.
     runTimeoutMs: 3 * timeoutMs + 5000,
     clock: opts.clock,
@@ -211,7 +212,12 @@ async function scheduledReconcile(opts: SyncSubgraphOptions, services: SyncServi
     const [y, m] = new Intl.DateTimeFormat('en-CA', { timeZone: opts.settings.timeZone, year: 'numeric', month: '2-digit' }).format(now).split('-').map(Number);
     const previous = m === 1 ? [y - 1, 12] : [y, m - 1];
     for (const [year, period] of [previous, [y, m]]) {
+      const started = Date.now();
       const run = await reconcile({ ...services.reconcile, now }, year, period, 'SCHEDULED', 'sync');
+      await auditTrailFor(opts.connection).append(
+        [{ at: now, actor: 'sync', roles: [], address: null, action: `mutation reconcile scheduled ${year}-${String(period).padStart(2, '0')}`, operationName: null, outcome: 'OK', durationMs: Date.now() - started }],
+        'sync',
+      );
       if (run.differences.length) opts.logger.warn({ fiscalYear: year, period, differences: run.differences.length }, 'reconciliation found differences');
     }
   } catch (err) {

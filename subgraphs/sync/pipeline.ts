@@ -37,6 +37,8 @@ export interface SyncPipelineOptions {
   runTimeoutMs?: number;
   clock?: () => Date;
   random?: () => number;
+  /** Records what the pipeline did in the audit trail (its own actions, which no gateway sees). */
+  audit?: (entry: { at: Date; action: string; operationName: null; outcome: string; durationMs: number }) => Promise<unknown>;
 }
 
 const CURSOR_ID = 'pipeline';
@@ -212,9 +214,20 @@ export class SyncPipeline {
         { $set: { status: 'SUCCEEDED', completedAt, lastError: null, nextAttemptAt: null, runUntil: null, voucherId, archiveRecordId: fileVoucher.id, lagMs } },
       );
       if (done.modifiedCount) this.opts.metrics?.jobSucceeded(lagMs);
+      await this.record(job, started, 'OK');
     } catch (err) {
       await this.fail(job, started, voucherId, err);
+      const code = err instanceof SubgraphCallError ? (/^\w+: ([A-Z_]+):/.exec(err.message)?.[1] ?? 'INTERNAL_SERVER_ERROR') : 'INTERNAL_SERVER_ERROR';
+      await this.record(job, started, code);
     }
+  }
+
+  private async record(job: SyncJobDoc, started: Date, outcome: string): Promise<void> {
+    if (!this.opts.audit) return;
+    const action = `mutation generateVoucher,fileVoucher for ${job.claimNo || job.claimId}`;
+    await this.opts
+      .audit({ at: started, action, operationName: null, outcome, durationMs: this.clock().getTime() - started.getTime() })
+      .catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'could not record a sync job in the audit trail'));
   }
 
   private async fail(job: SyncJobDoc, started: Date, voucherId: string | null, err: unknown): Promise<void> {

@@ -74,6 +74,14 @@ describe('an approved claim', () => {
     );
     expect(unified.data!.expenseClaim).toEqual({ voucher: { id: job!.voucher!.id, debitTotal: '345.67', creditTotal: '345.67' }, archiveRecord: { id: job!.archiveRecord!.id } });
 
+    // The pipeline's own work is in the one audit trail, beside what clients did through the gateway.
+    type Entries = { data?: { auditLog: { entries: { actor: string; source: string; action: string; operationName: string; outcome: string }[] } } };
+    const audit = await until(
+      () => stack.gql(auditor, `{ auditLog(source: "sync") { entries { actor source action operationName outcome } } }`) as Promise<Entries>,
+      (r) => (r.data?.auditLog.entries.length ?? 0) > 0,
+    );
+    expect(audit.data!.auditLog.entries).toContainEqual({ actor: 'sync', source: 'sync', action: `mutation generateVoucher,fileVoucher for ${claim.claimNo}`, operationName: null, outcome: 'OK' });
+
     const status = await stack.gql<{ syncStatus: Record<string, unknown> }>(admin, `{ syncStatus { backlog failed dead lagP50Ms lagP95Ms lagP99Ms position head } }`);
     expect(status.data!.syncStatus).toMatchObject({ backlog: 0, failed: 0, dead: 0 });
     expect(status.data!.syncStatus.lagP50Ms).toEqual(expect.any(Number));
