@@ -241,6 +241,13 @@ describe('alert rules', () => {
     await until(() => stack.connection.collection('audit_log').countDocuments({ outcome: 'UNAUTHENTICATED' }), (n) => n >= 5);
     const alert = await raisedAndPushed('PROBING', 'address:127.0.0.1');
     expect(alert.message).toMatch(/^\d+ refused requests \(UNAUTHENTICATED or FORBIDDEN\) from address 127\.0\.0\.1 in the last 1 min$/);
+ 
+    // And for one principal: a signed-in employee trying operations of other roles.
+    const bob = await stack.token(org.ids.bob);
+    for (let i = 0; i < 4; i++) expect((await stack.gql(bob, `{ syncJobs { id } }`)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    await stack.gateways[0].gateway.audit.flush();
+    const byActor = await raisedAndPushed('PROBING', `actor:${org.ids.bob}`);
+    expect(byActor.message).toBe(`4 refused requests (UNAUTHENTICATED or FORBIDDEN) from actor ${org.ids.bob} in the last 1 min`);
   });
 });
 
