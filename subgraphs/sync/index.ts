@@ -1,5 +1,6 @@
 // The `sync` subgraph: the pipeline that turns approved claims into vouchers and archive records, its jobs,
-// status and reconciliation, the sync event log as an API, and webhook delivery. Background work runs under
+// status and reconciliation, the sync event log as an API, webhook delivery, and the operations of the
+// integration (system status, anomaly alerts, the audit trail, sync statistics). Background work runs under
 // database leases, so any number of instances may run.
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
@@ -65,10 +66,10 @@ export interface SyncSubgraphOptions {
 
 export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ subgraph: Subgraph<SyncContext>; services: SyncServices; metrics: SyncMetrics }> {
   const models = syncModels(opts.connection);
-  const archive = subgraphClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs: opts.subgraphTimeoutMs ?? 10_000 });
+  const timeoutMs = opts.subgraphTimeoutMs ?? 10_000;
+  const archive = subgraphClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs });
   const events = new EventLog(opts.connection);
   await events.events.init();
-  const timeoutMs = opts.subgraphTimeoutMs ?? 10_000;
   const ops = operationsModels(opts.connection);
   const metrics = new SyncMetrics(models, events, ops);
   const pipeline = new SyncPipeline({
