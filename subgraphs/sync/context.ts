@@ -12,6 +12,7 @@ import type { OperationsModels } from './alerts/models.ts';
 import type { AlertMonitor } from './alerts/monitor.ts';
 import type { AlertService } from './alerts/service.ts';
 import type { SystemStatusSources } from './alerts/system-status.ts';
+import type { AuditBatch } from './audit/batch.ts';
 
 /** An entity of another subgraph, by key; the gateway resolves the rest. */
 export interface EntityReference {
@@ -29,6 +30,8 @@ export interface SyncServices {
   alerts: AlertService;
   monitor: AlertMonitor;
   statusSources: SystemStatusSources;
+  /** The sync service's own audit entries, appended in batches. */
+  ownAudit: AuditBatch;
 }
 
 export interface SyncContext extends SyncServices {

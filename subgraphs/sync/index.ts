@@ -27,6 +27,7 @@ import { AlertService } from './alerts/service.ts';
 import { probeSubgraphs } from './alerts/health.ts';
 import { syncStatus } from './status.ts';
 import { auditTrailFor } from './audit/index.ts';
+import { AuditBatch } from './audit/batch.ts';
 
 export const SYNC_SDL_PATHS = [new URL('../../schema/sync.graphql', import.meta.url), new URL('../../schema/operations.graphql', import.meta.url)];
 
@@ -71,6 +72,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
   const events = new EventLog(opts.connection);
   await events.events.init();
   const ops = operationsModels(opts.connection);
+  const ownAudit = new AuditBatch(auditTrailFor(opts.connection), opts.logger.child({ component: 'audit' }));
   const metrics = new SyncMetrics(models, events, ops);
   const pipeline = new SyncPipeline({
     connection: opts.connection,
@@ -85,7 +87,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     maxAttempts: opts.settings.maxAttempts,
     baseDelayMs: opts.settings.retryBaseMs,
     maxDelayMs: opts.settings.retryMaxMs,
-    audit: (e) => auditTrailFor(opts.connection).append([{ ...e, actor: 'sync', roles: [], address: null }], 'sync'),
+    audit: async (e) => ownAudit.add({ ...e, actor: 'sync', roles: [], address: null }),
     // Three calls (claim, voucher, filing), each bounded by the call timeout, and a margin.
     runTimeoutMs: 3 * timeoutMs + 5000,
     clock: opts.clock,
@@ -151,6 +153,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     alerts,
     monitor,
     statusSources,
+    ownAudit,
   };
   const subgraph = new Subgraph<SyncContext>({
     name: 'sync',
@@ -200,6 +203,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
       localAppends.off('appended', wake);
       if (reconciling) clearInterval(reconciling);
       await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop()]);
+      await services.ownAudit.flush();
       await running.close();
     },
   };
@@ -215,10 +219,7 @@ async function scheduledReconcile(opts: SyncSubgraphOptions, services: SyncServi
     for (const [year, period] of [previous, [y, m]]) {
       const started = Date.now();
       const run = await reconcile({ ...services.reconcile, now }, year, period, 'SCHEDULED', 'sync');
-      await auditTrailFor(opts.connection).append(
-        [{ at: now, actor: 'sync', roles: [], address: null, action: `mutation reconcile scheduled ${year}-${String(period).padStart(2, '0')}`, operationName: null, outcome: 'OK', durationMs: Date.now() - started }],
-        'sync',
-      );
+      services.ownAudit.add({ at: now, actor: 'sync', roles: [], address: null, action: `mutation reconcile scheduled ${year}-${String(period).padStart(2, '0')}`, operationName: null, outcome: 'OK', durationMs: Date.now() - started });
       if (run.differences.length) opts.logger.warn({ fiscalYear: year, period, differences: run.differences.length }, 'reconciliation found differences');
     }
   } catch (err) {
