@@ -4,7 +4,7 @@
 import { type IncomingMessage, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Received, wsSubscribe } from '../helpers/subscribers.ts';
+import { type Received, sseSubscribe, wsSubscribe } from '../helpers/subscribers.ts';
 import { ADMIN, ok } from '../oa/fixture.ts';
 import type { Org } from '../oa/seed.ts';
 import { ArchiveProxy } from './archive-proxy.ts';
@@ -16,6 +16,7 @@ let org: Org;
 let admin: string;
 let adminId: string;
 let feed: Received;
+let sseFeed: Received;
 const hooks: { headers: IncomingMessage['headers']; body: string }[] = [];
 let receiverStatus = 204;
 const receiver = createServer((req, res) => {
@@ -73,10 +74,12 @@ beforeAll(async () => {
   });
   expect(hook.errors).toBeUndefined();
   feed = wsSubscribe(stack.gateways[0].wsUrl, { authorization: `Bearer ${admin}` }, `subscription { alerts { ${ALERT_FIELDS} } }`);
+  sseFeed = sseSubscribe(stack.gateways[0].sseUrl, { authorization: `Bearer ${admin}` }, `subscription { alerts { id rule } }`);
   await new Promise((r) => setTimeout(r, 300));
 });
 afterAll(async () => {
   await feed?.dispose();
+  await sseFeed?.dispose();
   await stack?.close();
   proxy.server.close();
   receiver.close();
@@ -116,6 +119,8 @@ describe('alert rules', () => {
     const claim = await approvedClaim(stack, org, '61.00');
     await until(() => stack.connection.collection('sync_jobs').findOne({ claimId: claim.id }), (j) => j?.status === 'DEAD');
     const rate = await raisedAndPushed('SYNC_FAILURES');
+    // Over SSE as well.
+    await sseFeed.until((r) => r.results.some((x) => (x.data as { alerts?: { id: string } } | undefined)?.alerts?.id === rate.id));
     expect(rate).toMatchObject({ severity: 'WARNING', status: 'OPEN', subject: 'sync', count: 1 });
     expect(rate.message).toMatch(/^2 sync failures in the last 5 min \(threshold 2\)$/);
     const dead = await raisedAndPushed('SYNC_JOB_DEAD');
