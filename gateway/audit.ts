@@ -18,9 +18,10 @@ import { Counter, type Registry } from 'prom-client';
 import { PUBLIC_ERROR_CODES } from '../platform/graphql.ts';
 import { INTERNAL_IDENTITY_HEADER, type Principal, signPrincipal } from '../platform/identity.ts';
 import type { PermissionContext } from './permissions.ts';
+import { GATEWAY_SERVICE } from './directory.ts';
 
 /** Who the gateway is when it records: a service identity, without roles. */
-export const GATEWAY_SERVICE: Principal = { sub: 'gateway', roles: [], departmentId: null, kind: 'service' };
+export { GATEWAY_SERVICE };
 
 export const AUDIT_FLUSH_MS = 250;
 export const AUDIT_BATCH_SIZE = 100;

@@ -1,15 +1,17 @@
 // The gateway learns who an employee is from the oa subgraph, as a service identity of its own.
-import { type Principal, INTERNAL_IDENTITY_HEADER, isRole, signPrincipal } from '../platform/identity.ts';
+import { identityHeaders, isRole, servicePrincipal } from '../platform/identity.ts';
+import { probeSubgraph } from '../platform/probe.ts';
 import type { DirectoryEntry, DirectoryLookup } from './auth.ts';
 
-const GATEWAY: Principal = { sub: 'gateway', roles: [], departmentId: null, kind: 'service' };
+/** The gateway's own identity towards the subgraphs (directory lookups, probes, reports). */
+export const GATEWAY_SERVICE = servicePrincipal('gateway');
 const QUERY = 'query($id: ID!) { employee(id: $id) { roles department { id } } }';
 
 export function oaDirectoryLookup(opts: { oaUrl: string; internalSecret: string; timeoutMs: number }): DirectoryLookup {
   return async (sub) => {
     const res = await fetch(opts.oaUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', [INTERNAL_IDENTITY_HEADER]: signPrincipal(GATEWAY, opts.internalSecret, 60) },
+      headers: { 'content-type': 'application/json', ...identityHeaders(GATEWAY_SERVICE, opts.internalSecret) },
       body: JSON.stringify({ query: QUERY, variables: { id: sub } }),
       signal: AbortSignal.timeout(opts.timeoutMs),
     });
@@ -26,13 +28,7 @@ export function oaDirectoryLookup(opts: { oaUrl: string; internalSecret: string;
 /** Readiness of a subgraph: it answers a signed `{ __typename }` with 200. */
 export function subgraphReachable(url: string, internalSecret: string, timeoutMs: number): () => Promise<void> {
   return async () => {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [INTERNAL_IDENTITY_HEADER]: signPrincipal(GATEWAY, internalSecret, 60) },
-      body: '{"query":"{ __typename }"}',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (res.status !== 200) throw new Error(`subgraph answered HTTP ${res.status}`);
-    await res.body?.cancel();
+    const r = await probeSubgraph(url, GATEWAY_SERVICE, internalSecret, timeoutMs);
+    if (!r.up) throw new Error(`subgraph not ready: ${r.reason}`);
   };
 }

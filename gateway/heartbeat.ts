@@ -2,10 +2,10 @@
 // holds, so that systemStatus can sum them over instances (as the gateway's service identity).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { INTERNAL_IDENTITY_HEADER, type Principal, signPrincipal } from '../platform/identity.ts';
+import { identityHeaders } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
+import { GATEWAY_SERVICE } from './directory.ts';
 
-const GATEWAY: Principal = { sub: 'gateway', roles: [], departmentId: null, kind: 'service' };
 const REPORT = 'mutation GatewayReport($input: GatewayReportInput!) { reportGateway(input: $input) }';
 
 export interface Heartbeat {
@@ -21,7 +21,7 @@ export function startHeartbeat(opts: { syncUrl: string; internalSecret: string; 
     try {
       const res = await fetch(opts.syncUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [INTERNAL_IDENTITY_HEADER]: signPrincipal(GATEWAY, opts.internalSecret, 60) },
+        headers: { 'content-type': 'application/json', ...identityHeaders(GATEWAY_SERVICE, opts.internalSecret) },
         body: JSON.stringify({ query: REPORT, variables: { input: { id, openSubscriptions: opts.openSubscriptions() } } }),
         signal: AbortSignal.timeout(5000),
       });

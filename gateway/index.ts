@@ -6,7 +6,7 @@ import type { EventBus } from '../platform/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
 import { AuditRecorder, syncAuditSink } from './audit.ts';
 import { createAuthenticator } from './auth.ts';
-import { oaDirectoryLookup } from './directory.ts';
+import { GATEWAY_SERVICE, oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { applyPermissions } from './permissions.ts';
 import { type GatewayServer, createGatewayServer } from './server.ts';
@@ -76,7 +76,7 @@ export async function createGateway(
   });
   const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
-  const gatewayIdentity = { principal: { sub: 'gateway', roles: [], departmentId: null, kind: 'service' as const }, directory };
+  const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
   const feed = new SyncEventFeed(opts.bus, { readHead: () => readHead(schema, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });
   const streams = new SyncEventStreams({ schema, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize });
   metrics.trackSubscriptions(() => streams.open);

@@ -36,7 +36,7 @@ const dayNumber = (day: string): number => {
   return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS;
 };
 
-/** The first instant of `day` (YYYY-MM-DD) in `timeZone` (the technique of reconcile.ts's monthStartIn). */
+/** The first instant of `day` (YYYY-MM-DD) in `timeZone`. */
 export function dayStartIn(timeZone: string, day: string): Date {
   const guess = dayNumber(day) * DAY_MS;
   let t = guess - offsetAt(timeZone, guess);

@@ -152,6 +152,9 @@ function readHeader(headers: HeaderSource, name: string): string | undefined {
   return value as string | undefined;
 }
 
+/** The identity an internal service (gateway, sync) signs its own calls with: no roles, no department. */
+export const servicePrincipal = (name: string): Principal => ({ sub: name, roles: [], departmentId: null, kind: 'service' });
+
 /** Headers to add to a request forwarded to a subgraph. */
 export function identityHeaders(principal: Principal, secret: string, ttlSeconds = 60): Record<string, string> {
   return { [INTERNAL_IDENTITY_HEADER]: signPrincipal(principal, secret, ttlSeconds) };

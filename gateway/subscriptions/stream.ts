@@ -256,13 +256,8 @@ export class SyncEventStreams {
   private async head(req: StreamRequest, prepared: PreparedQuery, stop: AbortSignal): Promise<number | FormattedExecutionResult | undefined> {
     for (let wait = this.retryMs; !stop.aborted; wait = Math.min(wait * 2, 30_000)) {
       const announced = this.opts.feed.head;
-      const result = await execute({
-        schema: this.opts.schema,
-        document: HEAD_QUERY,
-        contextValue: { principal: req.context.principal, directory: req.context.directory },
-      });
-      const head = (result.data as { syncEventHead?: string } | null | undefined)?.syncEventHead;
-      if (head) return Math.max(Number(head), announced);
+      const { head, result } = await queryHead(this.opts.schema, req.context);
+      if (head !== null) return Math.max(head, announced);
       const errors = (result.errors ?? []).map((e) => this.format(e));
       if (errors.some((e) => FATAL_CODES.has(String(e.extensions?.code)))) return { errors };
       this.opts.logger.warn({ key: prepared.responseKey, codes: errors.map((e) => e.extensions?.code) }, 'reading the head of the sync event log failed; retrying');
@@ -318,11 +313,17 @@ export class SyncEventStreams {
 }
 
 /** The newest seq of the log, read as the given (service) principal: what the feed polls. */
-export async function readHead(schema: GraphQLSchema, context: { principal: SubscriberContext['principal']; directory: SubscriberContext['directory'] }): Promise<number> {
-  const result = await execute({ schema, document: HEAD_QUERY, contextValue: { ...context } });
+export async function readHead(schema: GraphQLSchema, context: Pick<SubscriberContext, 'principal' | 'directory'>): Promise<number> {
+  const { head } = await queryHead(schema, context);
+  if (head === null) throw new Error('the head of the sync event log is unreadable');
+  return head;
+}
+
+/** `{ syncEventHead }` under the given identity: the seq, or null with the result saying why. */
+async function queryHead(schema: GraphQLSchema, context: Pick<SubscriberContext, 'principal' | 'directory'>) {
+  const result = await execute({ schema, document: HEAD_QUERY, contextValue: { principal: context.principal, directory: context.directory } });
   const head = (result.data as { syncEventHead?: string } | null | undefined)?.syncEventHead;
-  if (!head) throw new Error('the head of the sync event log is unreadable');
-  return Number(head);
+  return { head: head ? Number(head) : null, result };
 }
 
 const HEAD_QUERY: DocumentNode = {

@@ -5,6 +5,7 @@
 // vouchers, archive records), never the documents' contents; amounts are integer fen throughout.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/events.ts';
+import { dayStartIn } from '../../platform/business-time.ts';
 import { badInput } from '../../platform/graphql.ts';
 import { formatMoney } from '../../platform/money.ts';
 import { transaction } from '../../platform/transactions.ts';
@@ -41,19 +42,7 @@ interface RecordRow {
 }
 
 /** The UTC instant at which the given local month starts in the time zone. */
-export function monthStartIn(timeZone: string, year: number, month: number): Date {
-  const guess = Date.UTC(year, month - 1, 1);
-  let t = guess - offsetAt(timeZone, guess);
-  // Once more, in case the offset at the first guess differs from the offset at the answer (DST edges).
-  t = guess - offsetAt(timeZone, t);
-  return new Date(t);
-}
-
-function offsetAt(timeZone: string, t: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' }).formatToParts(new Date(t));
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value);
-  return Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second')) - Math.floor(t / 1000) * 1000;
-}
+export const monthStartIn = (timeZone: string, year: number, month: number): Date => dayStartIn(timeZone, `${year}-${String(month).padStart(2, '0')}-01`);
 
 export function validatePeriod(fiscalYear: number, period: number): void {
   if (!Number.isInteger(fiscalYear) || fiscalYear < 2000 || fiscalYear > 2200) throw badInput('fiscalYear must be a year between 2000 and 2200', 'fiscalYear');

@@ -1,9 +1,9 @@
 // Calls from the sync service to the other subgraphs, as the `sync` service identity signed with INTERNAL_SECRET.
 // The archive's generateVoucher and fileVoucher are idempotent (one voucher per claim, one record per voucher), so
 // the pipeline may repeat a call after any failure without creating anything twice.
-import { type Principal, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../../platform/identity.ts';
+import { INTERNAL_IDENTITY_HEADER, signPrincipal, servicePrincipal } from '../../platform/identity.ts';
 
-export const SYNC_SERVICE: Principal = { sub: 'sync', roles: [], departmentId: null, kind: 'service' };
+export const SYNC_SERVICE = servicePrincipal('sync');
 
 /** A failed call; `message` is safe to store and show operators (no tokens, no bodies). */
 export class SubgraphCallError extends Error {

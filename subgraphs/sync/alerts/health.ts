@@ -3,7 +3,7 @@
 // count of consecutive failures, so every sync instance reports the same and the SUBGRAPH_DOWN rule can wait for
 // more than one miss.
 import type { Connection } from 'mongoose';
-import { INTERNAL_IDENTITY_HEADER, signPrincipal } from '../../../platform/identity.ts';
+import { probeSubgraph } from '../../../platform/probe.ts';
 import { SYNC_SERVICE } from '../subgraph-client.ts';
 import type { OperationsModels, SubgraphHealthDoc } from './models.ts';
 
@@ -12,27 +12,11 @@ export interface ProbeTarget {
   url: string;
 }
 
-export async function probe(target: ProbeTarget, secret: string, timeoutMs: number): Promise<{ up: boolean; latencyMs: number }> {
-  const started = performance.now();
-  try {
-    const res = await fetch(target.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [INTERNAL_IDENTITY_HEADER]: signPrincipal(SYNC_SERVICE, secret, 60) },
-      body: '{"query":"{ __typename }"}',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await res.body?.cancel();
-    return { up: res.status === 200, latencyMs: Math.round(performance.now() - started) };
-  } catch {
-    return { up: false, latencyMs: Math.round(performance.now() - started) };
-  }
-}
-
 /** Probes every target and stores the outcome; returns what is stored. */
 export async function probeSubgraphs(models: OperationsModels, targets: readonly ProbeTarget[], secret: string, timeoutMs: number, now = new Date()): Promise<SubgraphHealthDoc[]> {
   return Promise.all(
     targets.map(async (t) => {
-      const r = await probe(t, secret, timeoutMs);
+      const r = await probeSubgraph(t.url, SYNC_SERVICE, secret, timeoutMs);
       const update = r.up
         ? { $set: { status: 'UP', latencyMs: r.latencyMs, checkedAt: now, failures: 0 } }
         : { $set: { status: 'DOWN', latencyMs: null, checkedAt: now }, $inc: { failures: 1 } };
