@@ -3,8 +3,10 @@
 // Rules depend only on the caller (cached per request) except sensitive fields, which also depend on whose
 // record it is and are decided per parent object.
 import { GraphQLError, type GraphQLSchema, isIntrospectionType, isObjectType } from 'graphql';
-import { applyMiddleware } from 'graphql-middleware';
-import { type IRule, rule, shield } from 'graphql-shield';
+import type * as GraphqlMiddleware from 'graphql-middleware';
+import { createRequire } from 'node:module';
+import util from 'node:util';
+import type * as GraphqlShield from 'graphql-shield';
 import type { Principal } from '../platform/identity.ts';
 import { type FieldRule, maskValue, ruleFor } from '../schema/permissions.ts';
 import type { DirectoryEntry } from './auth.ts';
@@ -14,6 +16,17 @@ export interface PermissionContext {
   /** The directory, to tell whether an employee is in the caller's department (cached by the authenticator). */
   directory: (sub: string) => Promise<DirectoryEntry | null>;
 }
+
+// graphql-shield 7.6.5 (its latest release) imports util.isUndefined, which Node 23 removed: its ES module build
+// fails to link on Node 24. The CommonJS build reads the function only when chain() or race() run, so it is
+// loaded instead, with the one-line function restored for those two rules. graphql-middleware comes from the
+// same CommonJS world: it recognises the shield's middleware generator by class identity.
+const legacyUtil = util as typeof util & { isUndefined?: (v: unknown) => boolean };
+legacyUtil.isUndefined ??= (v: unknown) => v === undefined;
+const requireCjs = createRequire(import.meta.url);
+const { rule, shield } = requireCjs('graphql-shield') as typeof GraphqlShield;
+const { applyMiddleware } = requireCjs('graphql-middleware') as typeof GraphqlMiddleware;
+type IRule = GraphqlShield.IRule;
 
 const unauthenticated = () => new GraphQLError('Authentication required', { extensions: { code: 'UNAUTHENTICATED' } });
 const forbidden = (what: string) => new GraphQLError(`Not allowed: ${what}`, { extensions: { code: 'FORBIDDEN' } });

@@ -129,6 +129,9 @@ export class SyncEventStreams {
       [Symbol.asyncIterator]() {
         return outer;
       },
+      async [Symbol.asyncDispose]() {
+        await outer.return(undefined);
+      },
     };
     return outer;
   }

@@ -165,6 +165,9 @@ function countDown(stream: AsyncGenerator<FormattedExecutionResult>, done: () =>
       }
     },
     [Symbol.asyncIterator]: () => wrapper,
+    [Symbol.asyncDispose]: async () => {
+      await wrapper.return(undefined);
+    },
   };
   return wrapper;
 }
