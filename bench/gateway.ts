@@ -72,7 +72,7 @@ async function load(fn: () => Promise<unknown>): Promise<{ rps: number; p50: num
 
 export async function benchGateway(): Promise<void> {
   const engine = await startEngine({ port: 0, dbPath: null });
-  const connection = await mongoose.createConnection(`${engine.uri}/bench_gateway`).asPromise();
+  const connection = await mongoose.createConnection(engine.uriFor('bench_gateway')).asPromise();
   const logger = createLogger({ level: 'silent' });
   const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: true, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
   const archive = await createArchiveSubgraph({

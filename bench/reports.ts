@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import mongoose from 'mongoose';
+import { connectionString, parseReadyLine, readCredentialsFile } from '../engine/index.ts';
 import { dayStartIn } from '../platform/business-time.ts';
 import { formatMoney, parseMoney } from '../platform/money.ts';
 import { type Principal, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
@@ -34,15 +35,15 @@ const gc = runInNewContext('gc') as () => void;
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** The engine CLI in a child process; resolves with its URI once it is ready. */
+/** The engine CLI in a child process; resolves with its URI (credentials from the file its ready line names) once it is ready. */
 function startDatabase(): Promise<{ proc: ChildProcess; uri: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'engine/cli.ts', '--port', '0', '--memory'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     proc.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString('utf8');
-      const m = /embedded engine ready: (mongodb:\/\/\S+)/.exec(out);
-      if (m) resolve({ proc, uri: m[1] });
+      const ready = parseReadyLine(out);
+      if (ready) resolve({ proc, uri: connectionString(readCredentialsFile(ready.credentialsPath), ready.host, ready.port) });
     });
     proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     proc.on('exit', (code) => reject(new Error(`database exited (${code}) before it was ready:\n${out}`)));
@@ -81,7 +82,7 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number
 
 export async function benchReports(): Promise<void> {
   const db = await startDatabase();
-  const connection = await mongoose.createConnection(`${db.uri}/bench_reports`).asPromise();
+  const connection = await mongoose.createConnection(db.uri, { dbName: 'bench_reports' }).asPromise();
   const logger = createLogger({ level: 'silent' });
   const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: true, settings: { approvalThresholdFen: 500_000, timeZone: TZ } });
   const server = await oa.subgraph.listen(0, '127.0.0.1');

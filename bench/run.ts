@@ -1,6 +1,8 @@
 // `npm run bench`: every benchmark section, measured side by side in one run on this machine, in production mode
 // (NODE_ENV=production, as the service runs: graphql skips its development-time checks).
 // `npm run bench -- sync` (or engine, gateway, reports; several allowed) runs only the sections named.
+// `npm run bench -- spike` (the SQLite-vs-LMDB storage spike) runs only when named: it needs the lmdb package,
+// which is not a dependency (`npm install --no-save lmdb` first).
 import os from 'node:os';
 import { benchEngine } from './engine.ts';
 import { benchGateway } from './gateway.ts';
@@ -15,3 +17,4 @@ if (wanted('engine')) await benchEngine();
 if (wanted('gateway')) await benchGateway();
 if (wanted('sync')) await benchSync();
 if (wanted('reports')) await benchReports();
+if (only.has('spike')) await (await import('./storage-spike.ts')).benchStorageSpike();

@@ -53,7 +53,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent' });
   const logger = createLogger({ level: (process.env.BENCH_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
-  const connection = await mongoose.createConnection(`${engine.uri}/bench_sync`, { monitorCommands: true }).asPromise();
+  const connection = await mongoose.createConnection(engine.uriFor('bench_sync'), { monitorCommands: true }).asPromise();
   // Transactions the engine aborted with a WriteConflict (the driver then retries them, with backoff).
   let writeConflicts = 0;
   connection.getClient().on('commandFailed', (e) => {

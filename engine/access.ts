@@ -1,20 +1,50 @@
 // Reading and writing documents, either directly or inside a transaction.
 //
-// A transaction keeps its writes in a private overlay; nobody else sees them until commit. The first writer of
-// a document locks it for its transaction, so a second transaction writing the same document gets a
-// WriteConflict (labelled TransientTransactionError, so the driver's withTransaction retries). At commit the
-// overlay is applied to the collections only if no document it wrote changed underneath it; the whole commit
-// is one journal record.
-import type { Catalog, JournalOp } from './catalog.ts';
-import { type Collection, type Entry, closeSnapshot, makeEntry, openSnapshot, stamp } from './collection.ts';
+// Outside a transaction a command reads the latest state and writes straight into the store, inside the write
+// transaction the server opened for it. Each document write checks everything that could refuse it (size,
+// unique keys) before it changes anything, so a refused document leaves no trace and the documents written
+// before it stay, as in MongoDB, where a multi-document write is atomic per document.
+//
+// A transaction reads through a snapshot (a SQLite read transaction on a connection of its own, taken when it
+// starts) and keeps its writes in a private overlay; nobody else sees them until commit. The first writer of a
+// document locks it for its transaction, so a second transaction writing the same document gets a WriteConflict
+// (labelled TransientTransactionError, so the driver's withTransaction retries), and so does a transaction
+// writing a document committed by someone else after its snapshot. At commit the overlay is applied in one
+// store transaction, only if no document it wrote changed underneath it.
+import { BSON } from 'bson';
+import type { Catalog } from './catalog.ts';
+import { Collection, type DocKeys, type Entry, type Index, entryFromRow, makeEntry } from './collection.ts';
 import { ErrorCodes, MongoServerError, writeConflict } from './errors.ts';
-import { compileFilter } from './query.ts';
+import { type Plan, planQuery } from './planner.ts';
+import { type SortSpec, compileFilter } from './query.ts';
+import type { KeyRow, Reader, Store } from './store.ts';
 import type { Doc } from './values.ts';
+
+export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
+const PAGE = 256;
+
+export function tooLarge(size: number | undefined): MongoServerError {
+  const sized = size === undefined ? 'more than' : `${size},`;
+  return new MongoServerError(ErrorCodes.BSONObjectTooLarge, `object to insert too large. size in bytes: ${sized} max size: ${MAX_BSON_OBJECT_SIZE}`);
+}
+
+/** A document as BSON, or BSONObjectTooLarge (10334) when it is over 16 MiB. */
+export function serializeDoc(doc: Doc): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = BSON.serialize(doc, { ignoreUndefined: true });
+  } catch (err) {
+    if (err instanceof RangeError || /size|large|exceed/i.test((err as Error).message)) throw tooLarge(undefined);
+    throw err;
+  }
+  if (bytes.length > MAX_BSON_OBJECT_SIZE) throw tooLarge(bytes.length);
+  return bytes;
+}
 
 interface Overlay {
   /** id -> the transaction's version of the document (null: deleted by the transaction). */
   entries: Map<string, Entry | null>;
-  /** id -> version of the committed document when the transaction first wrote it (null: it did not exist). */
+  /** id -> version of the document in the snapshot when the transaction first wrote it (null: it did not exist). */
   baseVersions: Map<string, number | null>;
   /** unique index name -> key -> id, for the transaction's own documents. */
   uniqueKeys: Map<string, Map<string, string>>;
@@ -22,17 +52,20 @@ interface Overlay {
 
 export class Transaction {
   readonly overlays = new Map<Collection, Overlay>();
+  /** Collections its statements created: invisible to others until commit. */
+  readonly created = new Map<string, Collection>();
   lastUse = Date.now();
-  /** Commit version whose state the transaction reads (snapshot isolation). */
-  readonly snapshot: number;
-  /** Collections its statements created implicitly: dropped again if it aborts. */
-  readonly createdCollections: Collection[] = [];
+  private released = false;
+
   constructor(
     readonly locks: LockTable,
     readonly label: string,
-  ) {
-    this.snapshot = openSnapshot(this);
-  }
+    readonly store: Store,
+    /** Its snapshot: what it reads besides its own writes. */
+    readonly reader: Reader = store.openSnapshot(),
+    /** The commit sequence its snapshot shows. */
+    readonly snapshotSeq = store.seq,
+  ) {}
 
   overlay(coll: Collection): Overlay {
     let o = this.overlays.get(coll);
@@ -41,9 +74,11 @@ export class Transaction {
   }
 
   release(): void {
+    if (this.released) return;
+    this.released = true;
     for (const [coll, o] of this.overlays) for (const id of o.entries.keys()) this.locks.release(coll, id, this);
     this.overlays.clear();
-    closeSnapshot(this);
+    this.store.closeSnapshot(this.reader);
   }
 }
 
@@ -67,91 +102,175 @@ export class LockTable {
 
 export interface FindOptions {
   limit?: number;
+  /** The index to use (its name), or '$natural'. */
+  hint?: string;
+  naturalDirection?: 1 | -1;
+  /** The order wanted; `scan` says whether the plan delivers it (see `sortedScan`). */
+  sort?: SortSpec;
 }
 
-/** The documents and writes one command sees: committed state, or committed state under a transaction's overlay. */
+/** The documents and writes one command sees: the latest state, or a transaction's snapshot under its overlay. */
 export class Access {
+  /** Commit sequence stamped on what this command writes (taken at its first write). */
+  private seq: number | undefined;
+  /** Stored documents read so far by `scan` (explain's totalDocsExamined). */
+  examined = 0;
+
   constructor(
     readonly catalog: Catalog,
-    readonly ops: JournalOp[],
     readonly txn?: Transaction,
   ) {}
 
-  /** The version of one document this command sees, by id key. */
-  get(coll: Collection, id: string): Entry | undefined {
-    if (!this.txn) return coll.docs.get(id);
-    const o = this.txn.overlays.get(coll);
-    if (o?.entries.has(id)) return o.entries.get(id) ?? undefined;
-    return coll.visibleAt(id, this.txn.snapshot);
+  get store(): Store {
+    return this.catalog.store;
   }
 
-  /** Entries matching `filter` (exact form), in storage order, using an index where one applies. */
-  match(coll: Collection, filter: Doc | undefined | null, opts: FindOptions = {}): Entry[] {
+  private get reader(): Reader {
+    return this.txn?.reader ?? this.store.reader;
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Reads
+
+  collection(db: string, name: string): Collection | undefined {
+    return this.txn?.created.get(`${db}.${name}`) ?? this.catalog.get(db, name);
+  }
+
+  ensureCollection(db: string, name: string): Collection {
+    const existing = this.collection(db, name);
+    if (existing) return existing;
+    if (!this.txn) return this.catalog.ensure(db, name);
+    const coll = new Collection(db, name);
+    this.txn.created.set(coll.ns, coll);
+    return coll;
+  }
+
+  /** The version of one document this command sees, by _id key. */
+  get(coll: Collection, idKey: Buffer): Entry | undefined {
+    const o = this.txn?.overlays.get(coll);
+    const id = idKey.toString('latin1');
+    if (o?.entries.has(id)) return o.entries.get(id) ?? undefined;
+    if (coll.cid === undefined) return undefined;
+    const row = this.reader.byIdKey(coll.cid, idKey);
+    return row ? entryFromRow(row) : undefined;
+  }
+
+  plan(coll: Collection, filter: Doc | undefined | null, opts: FindOptions = {}): Plan {
+    return planQuery(coll, filter, {
+      sort: opts.sort,
+      hint: opts.hint,
+      naturalDirection: opts.naturalDirection,
+      snapshotSeq: this.txn?.snapshotSeq,
+    });
+  }
+
+  /** Whether `scan` with these options yields documents already in `opts.sort` order. */
+  sortedScan(coll: Collection, filter: Doc | undefined | null, opts: FindOptions): boolean {
+    const p = this.plan(coll, filter, opts);
+    if (this.txn?.overlays.get(coll)?.entries.size) return false; // the transaction's own documents come last
+    return p.kind === 'ids' ? (opts.sort === undefined || p.keys.length <= 1) : p.sorted;
+  }
+
+  /** Entries matching `filter`, lazily, through the best index (see planner.ts). */
+  *scan(coll: Collection, filter: Doc | undefined | null, opts: FindOptions = {}): Generator<Entry> {
     const matcher = compileFilter(filter);
+    const plan = this.plan(coll, filter, opts);
+    const overlay = this.txn?.overlays.get(coll);
+    const dedupe = overlay !== undefined || (plan.kind === 'index' && plan.dedupe) || plan.kind === 'ids';
+    const seen = dedupe ? new Set<string>() : undefined;
+    let n = 0;
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
-    const out: Entry[] = [];
-    const candidates = coll.candidates(filter);
-    if (!this.txn) {
-      if (candidates) {
-        const seen = new Set<string>();
-        for (const id of candidates) {
-          if (seen.has(id)) continue;
-          seen.add(id);
-          const e = coll.docs.get(id);
-          if (e && matcher.test(e.exact, e.view)) out.push(e);
-          if (out.length >= limit) break;
+    if (coll.cid !== undefined) {
+      for (const stored of this.stored(coll.cid, plan)) {
+        let e: Entry | undefined = stored;
+        if (seen) {
+          if (seen.has(e.id)) continue;
+          seen.add(e.id);
         }
-        return out;
+        if (overlay?.entries.has(e.id)) e = overlay.entries.get(e.id) ?? undefined;
+        if (e && matcher.test(e.exact, e.view)) {
+          yield e;
+          if (++n >= limit) return;
+        }
       }
-      for (const e of coll.docs.values()) {
-        if (matcher.test(e.exact, e.view)) out.push(e);
-        if (out.length >= limit) break;
-      }
-      return out;
     }
-    // In a transaction the index reflects the newest commits only: also consider every document the
-    // transaction wrote and every older version its snapshot may still see.
-    const seen = new Set<string>();
-    const consider = (id: string): boolean => {
-      if (seen.has(id)) return false;
-      seen.add(id);
-      const e = this.get(coll, id);
-      if (e && matcher.test(e.exact, e.view)) out.push(e);
-      return out.length >= limit;
-    };
-    for (const id of candidates ?? coll.docs.keys()) if (consider(id)) return out;
-    for (const id of coll.history.keys()) if (consider(id)) return out;
-    for (const id of this.txn.overlays.get(coll)?.entries.keys() ?? []) if (consider(id)) return out;
-    return out;
+    if (overlay) {
+      for (const [id, e] of overlay.entries) {
+        if (!e || seen!.has(id)) continue;
+        if (matcher.test(e.exact, e.view)) {
+          yield e;
+          if (++n >= limit) return;
+        }
+      }
+    }
+  }
+
+  /** Stored documents a plan yields (a superset of the matches), a page at a time. */
+  private *stored(cid: number, plan: Plan): Generator<Entry> {
+    for (const e of this.storedRows(cid, plan)) {
+      this.examined++;
+      yield e;
+    }
+  }
+
+  private *storedRows(cid: number, plan: Plan): Generator<Entry> {
+    const reader = this.reader;
+    if (plan.kind === 'ids') {
+      for (const key of plan.keys) {
+        const row = reader.byIdKey(cid, key);
+        if (row) yield entryFromRow(row);
+      }
+      return;
+    }
+    if (plan.kind === 'scan') {
+      let after: number | undefined;
+      for (;;) {
+        const rows = reader.scan(cid, after, PAGE, plan.reverse);
+        for (const row of rows) yield entryFromRow(row);
+        if (rows.length < PAGE) return;
+        after = Number(rows[rows.length - 1].rid);
+      }
+    }
+    const ranges = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
+    for (const range of ranges) {
+      let after: KeyRow | undefined;
+      for (;;) {
+        const keys = reader.keys(plan.index.iid, range, after, PAGE, plan.reverse, cid);
+        for (const k of keys) {
+          const row = reader.byRowId(Number(k.rid));
+          if (row) yield entryFromRow(row);
+        }
+        if (keys.length < PAGE) break;
+        after = keys[keys.length - 1];
+      }
+    }
+  }
+
+  /** Entries matching `filter` (exact form), using an index where one applies. */
+  match(coll: Collection, filter: Doc | undefined | null, opts: FindOptions = {}): Entry[] {
+    return [...this.scan(coll, filter, opts)];
   }
 
   /** Number of documents the command can see. */
   size(coll: Collection): number {
-    return this.txn ? this.all(coll).length : coll.docs.size;
+    if (!this.txn?.overlays.get(coll)?.entries.size && coll.cid !== undefined) return this.reader.count(coll.cid);
+    let n = 0;
+    for (const _ of this.scan(coll, undefined)) n++;
+    return n;
   }
 
   all(coll: Collection): Entry[] {
     return this.match(coll, undefined);
   }
 
-  collection(db: string, name: string): Collection | undefined {
-    return this.catalog.get(db, name);
-  }
-
-  ensureCollection(db: string, name: string): Collection {
-    const existed = this.catalog.get(db, name);
-    const coll = existed ?? this.catalog.ensure(db, name, this.ops);
-    if (!existed && this.txn) this.txn.createdCollections.push(coll);
-    return coll;
-  }
+  // -------------------------------------------------------------------------------------------------------
+  // Writes
 
   insert(coll: Collection, doc: Doc): Entry {
     const entry = makeEntry(doc);
-    if (this.get(coll, entry.id)) {
-      const idIndex = coll.indexes.get('_id_')!;
-      throw idIndex.duplicateError(coll.ns, [doc._id]);
-    }
-    this.write(coll, entry.id, entry);
+    if (this.get(coll, entry.idKey)) throw coll.indexes.get('_id_')!.duplicateError(coll.ns, [doc._id]);
+    if (this.txn) this.writeInTransaction(coll, entry.id, entry);
+    else writeRow(this.catalog, coll, undefined, entry, this.stamp());
     return entry;
   }
 
@@ -160,71 +279,74 @@ export class Access {
     if (entry.id !== previous.id) {
       throw new MongoServerError(ErrorCodes.ImmutableField, "Performing an update on the path '_id' would modify the immutable field '_id'");
     }
-    this.write(coll, entry.id, entry);
+    if (this.txn) this.writeInTransaction(coll, entry.id, entry);
+    else writeRow(this.catalog, coll, previous, entry, this.stamp());
     return entry;
   }
 
   delete(coll: Collection, previous: Entry): void {
-    this.write(coll, previous.id, null);
+    if (this.txn) this.writeInTransaction(coll, previous.id, null);
+    else writeRow(this.catalog, coll, previous, null, this.stamp());
   }
 
-  private write(coll: Collection, id: string, entry: Entry | null): void {
-    const txn = this.txn;
-    if (!txn) {
-      if (entry) {
-        coll.put(entry);
-        this.ops.push({ o: 'put', db: coll.db, c: coll.name, d: entry.exact });
-      } else {
-        const removed = coll.remove(id);
-        if (removed) this.ops.push({ o: 'del', db: coll.db, c: coll.name, id: removed.exact._id });
-      }
-      return;
-    }
+  private stamp(): number {
+    if (!this.store.inWrite) throw new Error('engine: a write outside a write transaction');
+    return (this.seq ??= this.store.nextSeq());
+  }
+
+  private writeInTransaction(coll: Collection, id: string, entry: Entry | null): void {
+    const txn = this.txn!;
     txn.lastUse = Date.now();
+    if (entry) serializeDoc(entry.exact); // refuse an oversized document now, not at commit
     txn.locks.acquire(coll, id, txn);
     const o = txn.overlay(coll);
     if (!o.baseVersions.has(id)) {
       // First-writer-wins: a document committed by someone else since the snapshot cannot be overwritten.
-      const committed = coll.docs.get(id);
-      if (committed && committed !== coll.visibleAt(id, txn.snapshot)) {
-        txn.locks.release(coll, id, txn);
-        throw writeConflict('The document was changed after this transaction started.');
+      const idKey = Buffer.from(id, 'latin1');
+      const inSnapshot = coll.cid === undefined ? undefined : txn.reader.byIdKey(coll.cid, idKey);
+      const latest = coll.cid === undefined ? undefined : this.store.reader.byIdKey(coll.cid, idKey);
+      if ((inSnapshot?.ver ?? null) !== (latest?.ver ?? null)) {
+        if (!o.entries.has(id)) txn.locks.release(coll, id, txn);
+        throw writeConflict(latest ? 'The document was changed after this transaction started.' : 'The document was deleted after this transaction started.');
       }
-      if (!committed && coll.visibleAt(id, txn.snapshot)) {
-        txn.locks.release(coll, id, txn);
-        throw writeConflict('The document was deleted after this transaction started.');
-      }
+      o.baseVersions.set(id, inSnapshot ? Number(inSnapshot.ver) : null);
     }
     if (entry) this.checkUniqueInTransaction(coll, o, entry);
-    if (!o.baseVersions.has(id)) o.baseVersions.set(id, coll.docs.get(id)?.version ?? null);
     this.unindexOverlay(coll, o, id);
     o.entries.set(id, entry);
     if (entry) this.indexOverlay(coll, o, entry);
   }
 
   private checkUniqueInTransaction(coll: Collection, o: Overlay, entry: Entry): void {
-    // Committed documents, except those this transaction has replaced or deleted.
-    coll.checkUnique(entry, (id) => o.entries.has(id));
     for (const index of coll.indexes.values()) {
-      if (!index.unique) continue;
+      if (!index.unique || index.isId) continue;
       const keys = index.keysOf(entry);
+      if (!keys) continue;
       const mine = o.uniqueKeys.get(index.name);
-      if (!keys || !mine) continue;
       keys.keys.forEach((k, i) => {
-        const holder = mine.get(k);
-        if (holder !== undefined && holder !== entry.id) throw index.duplicateError(coll.ns, keys.values[i]);
+        // Committed documents, except those this transaction has replaced or deleted.
+        if (coll.cid !== undefined) {
+          const holder = this.store.keyHolder(index.iid, k, 0);
+          if (holder !== undefined) {
+            const row = this.store.reader.byRowId(holder);
+            const holderId = row ? entryFromRow(row).id : undefined;
+            if (holderId !== undefined && holderId !== entry.id && !o.entries.has(holderId)) throw index.duplicateError(coll.ns, keys.values[i]);
+          }
+        }
+        const other = mine?.get(k.toString('latin1'));
+        if (other !== undefined && other !== entry.id) throw index.duplicateError(coll.ns, keys.values[i]);
       });
     }
   }
 
   private indexOverlay(coll: Collection, o: Overlay, entry: Entry): void {
     for (const index of coll.indexes.values()) {
-      if (!index.unique) continue;
+      if (!index.unique || index.isId) continue;
       const keys = index.keysOf(entry);
       if (!keys) continue;
       let mine = o.uniqueKeys.get(index.name);
       if (!mine) o.uniqueKeys.set(index.name, (mine = new Map()));
-      for (const k of keys.keys) mine.set(k, entry.id);
+      for (const k of keys.keys) mine.set(k.toString('latin1'), entry.id);
     }
   }
 
@@ -234,45 +356,92 @@ export class Access {
     for (const index of coll.indexes.values()) {
       const mine = o.uniqueKeys.get(index.name);
       const keys = mine && index.keysOf(previous);
-      if (keys) for (const k of keys.keys) if (mine!.get(k) === id) mine!.delete(k);
+      if (keys) for (const k of keys.keys) if (mine!.get(k.toString('latin1')) === id) mine!.delete(k.toString('latin1'));
     }
   }
 }
 
 /**
- * Applies a transaction's overlay to the committed collections, or nothing at all: if a document changed since
- * the transaction first wrote it, or a unique key is now taken, the commit fails with a WriteConflict.
+ * Writes one document (or deletes it, when `next` is null) in the store with its index entries, inside the
+ * current write transaction. Unique indexes are checked before anything changes.
  */
-export function commitTransaction(txn: Transaction, ops: JournalOp[]): void {
-  for (const [coll, o] of txn.overlays) {
-    for (const [id, expected] of o.baseVersions) {
-      if ((coll.docs.get(id)?.version ?? null) !== expected) {
-        throw writeConflict('A document written by this transaction was changed by another operation.');
-      }
-    }
+export function writeRow(catalog: Catalog, coll: Collection, previous: Entry | undefined, next: Entry | null, seq: number): void {
+  const store = catalog.store;
+  if (coll.cid === undefined) catalog.create(coll);
+  const cid = coll.cid!;
+  const indexes = coll.secondary();
+  const oldKeys = previous ? indexes.map((ix) => ix.keysOf(previous)) : [];
+  if (!next) {
+    indexes.forEach((ix, i) => {
+      for (const k of oldKeys[i]?.keys ?? []) store.removeKey(ix.iid, k, previous!.rid);
+    });
+    store.deleteDoc(previous!.rid);
+    return;
   }
-  const undo: Array<() => void> = [];
+  const bytes = serializeDoc(next.exact);
+  const newKeys: Array<DocKeys | undefined> = indexes.map((ix) => ix.keysOf(next));
+  const rid = previous?.rid ?? 0;
+  indexes.forEach((ix, i) => {
+    if (!ix.unique) return;
+    const k = newKeys[i];
+    k?.keys.forEach((key, j) => {
+      if (store.keyHolder(ix.iid, key, rid) !== undefined) throw ix.duplicateError(coll.ns, k.values[j]);
+    });
+  });
+  if (previous) {
+    store.updateDoc(previous.rid, seq, bytes);
+    next.rid = previous.rid;
+  } else next.rid = store.insertDoc(cid, next.idKey, seq, bytes);
+  next.version = seq;
+  indexes.forEach((ix: Index, i) => {
+    const before = new Set((oldKeys[i]?.keys ?? []).map((k) => k.toString('latin1')));
+    const after = newKeys[i];
+    const afterSet = new Set((after?.keys ?? []).map((k) => k.toString('latin1')));
+    for (const k of oldKeys[i]?.keys ?? []) if (!afterSet.has(k.toString('latin1'))) store.removeKey(ix.iid, k, next.rid);
+    for (const k of after?.keys ?? []) if (!before.has(k.toString('latin1'))) store.addKey(ix.iid, k, next.rid);
+    if (after?.multi) catalog.markMultikey(ix);
+  });
+}
+
+/**
+ * Applies a transaction's overlay in one store transaction, or nothing at all: if a document changed since the
+ * transaction first wrote it, or a unique key is now taken, the commit fails with a WriteConflict.
+ */
+export function commitTransaction(catalog: Catalog, txn: Transaction, record?: () => void): void {
+  const store = catalog.store;
+  store.begin();
   try {
-    for (const pass of ['delete', 'put'] as const) {
-      for (const [coll, o] of txn.overlays) {
-        for (const [id, entry] of o.entries) {
-          if (pass === 'delete' && entry === null) {
-            const previous = coll.remove(id);
-            if (previous) {
-              undo.push(() => coll.put(previous));
-              ops.push({ o: 'del', db: coll.db, c: coll.name, id: previous.exact._id });
-            }
-          } else if (pass === 'put' && entry) {
-            const previous = coll.put(stamp(entry));
-            undo.push(() => (previous ? coll.put(previous) : coll.remove(id)));
-            ops.push({ o: 'put', db: coll.db, c: coll.name, d: entry.exact });
-          }
+    for (const coll of txn.created.values()) {
+      if (catalog.get(coll.db, coll.name)) throw writeConflict(`Collection ${coll.ns} was created by another operation meanwhile.`);
+      catalog.create(coll);
+    }
+    for (const [coll, o] of txn.overlays) {
+      const current = catalog.get(coll.db, coll.name);
+      if (current !== coll) throw writeConflict(`Collection ${coll.ns} was dropped or recreated meanwhile.`);
+      for (const [id, expected] of o.baseVersions) {
+        const row = store.reader.byIdKey(coll.cid!, Buffer.from(id, 'latin1'));
+        if ((row ? Number(row.ver) : null) !== expected) {
+          throw writeConflict('A document written by this transaction was changed by another operation.');
         }
       }
     }
+    const seq = store.nextSeq();
+    for (const pass of ['delete', 'put'] as const) {
+      for (const [coll, o] of txn.overlays) {
+        for (const [id, entry] of o.entries) {
+          if ((pass === 'delete') !== (entry === null)) continue;
+          const row = store.reader.byIdKey(coll.cid!, Buffer.from(id, 'latin1'));
+          const previous = row ? entryFromRow(row) : undefined;
+          if (!entry && !previous) continue;
+          writeRow(catalog, coll, previous, entry, seq);
+        }
+      }
+    }
+    record?.();
+    store.commit();
   } catch (err) {
-    for (const u of undo.reverse()) u();
-    ops.length = 0;
+    store.rollback();
+    catalog.reload();
     if (err instanceof MongoServerError && err.code === ErrorCodes.DuplicateKey) {
       throw writeConflict('A unique key written by this transaction was taken by another operation.');
     }

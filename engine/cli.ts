@@ -1,14 +1,20 @@
 // `npm run db -- --port P --dbpath DIR`: the embedded engine alone, for tools that speak the MongoDB protocol.
+// Clients authenticate as the engine's user; the ready line says where its password is, never the password.
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { CREDENTIALS_FILE, readyLine, writePrivateFile } from './credentials.ts';
 import { startEngine } from './server.ts';
 
 const usage = `usage: npm run db -- [--port 27017] [--dbpath ./data/db | --memory] [--host 127.0.0.1]
 
   --port     TCP port to listen on (default 27017; 0 picks a free port)
-  --dbpath   data directory (default ./data/db); every acknowledged write survives a crash
-  --memory   keep data in memory only
-  --host     address to bind (default 127.0.0.1; the engine has no authentication: keep it on loopback)`;
+  --dbpath   data directory (default ./data/db); every acknowledged write survives a crash; the first start
+             creates the user oa-archive with a random password in DIR/credentials.json (mode 0600)
+  --memory   keep data in memory only; new credentials every start, in a temporary credentials.json
+             (mode 0600) that is removed on exit
+  --host     address to bind (default 127.0.0.1; clients must authenticate on any address)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${usage}\n`);
@@ -44,7 +50,18 @@ const logger = { info: log('info'), warn: log('warn'), error: log('error'), debu
 
 try {
   const engine = await startEngine({ host: values.host, port, dbPath, logger });
-  process.stdout.write(`embedded engine ready: ${engine.uri}  (data: ${dbPath ?? 'memory only'}); Ctrl-C stops\n`);
+  // A memory-only engine's credentials exist only in this process: they go to a file of a new private
+  // temporary directory (0700, the file 0600) for clients to read, removed when the engine stops.
+  let credentialsPath = engine.credentialsPath;
+  let temporaryDir: string | undefined;
+  if (credentialsPath === null) {
+    temporaryDir = fs.mkdtempSync(path.join(os.tmpdir(), 'oa-engine-'));
+    credentialsPath = path.join(temporaryDir, CREDENTIALS_FILE);
+    writePrivateFile(credentialsPath, `${JSON.stringify(engine.credentials, null, 2)}\n`);
+    const dir = temporaryDir;
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  process.stdout.write(`${readyLine({ safeUri: engine.safeUri, dbPath, credentialsPath, temporary: temporaryDir !== undefined })}\n`);
   let stopping = false;
   const stop = async () => {
     if (stopping) process.exit(1);

@@ -1,13 +1,14 @@
 // Command handlers. Each receives the parsed command and answers with the reply document MongoDB would give.
 import os from 'node:os';
 import { ObjectId } from 'bson';
-import type { Access } from './access.ts';
-import { type Catalog, type JournalOp, validateNamespace } from './catalog.ts';
+import type { Access, FindOptions } from './access.ts';
+import { type Catalog, validateNamespace } from './catalog.ts';
 import { type Collection, type Entry, type IndexSpec, validateIndexSpec } from './collection.ts';
 import { Cursors, batchSizeOf } from './cursors.ts';
 import { ErrorCodes, MongoServerError, fail } from './errors.ts';
 import { applyProjection, validateProjection } from './projection.ts';
 import { isReadOnlyPipeline, runPipeline, validatePipeline } from './aggregation.ts';
+import { naturalDirection } from './planner.ts';
 import { compileFilter, parseSort, sortBy } from './query.ts';
 import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './update.ts';
 import { type Doc, cloneValue, compareValues, encodeKey, isPlainObject, pathValuesForIndex, toNumber, valuesEqual } from './values.ts';
@@ -92,14 +93,45 @@ function withId(doc: Doc): Doc {
 
 const ns = (ctx: CommandContext, coll: string) => `${ctx.db}.${coll}`;
 
-function findEntries(ctx: CommandContext, coll: Collection | undefined, filter: Doc | undefined, sort: Doc | undefined, limit?: number): Entry[] {
+/**
+ * Matching entries in the order asked for, lazily where an index gives that order (or none is asked for);
+ * otherwise they are collected and sorted.
+ */
+function* findEntries(
+  ctx: CommandContext,
+  coll: Collection | undefined,
+  filter: Doc | undefined,
+  sort: Doc | undefined,
+  limit?: number,
+  opts: FindOptions = {},
+): Generator<Entry> {
   if (!coll) {
     compileFilter(filter); // still validate the filter
-    return [];
+    return;
   }
   const spec = parseSort(sort);
-  const entries = ctx.access.match(coll, filter, { limit: spec ? undefined : limit });
-  return spec ? sortBy(entries, spec, (e) => e.exact) : entries;
+  const options: FindOptions = { ...opts, sort: spec };
+  if (!spec || ctx.access.sortedScan(coll, filter, options)) {
+    yield* ctx.access.scan(coll, filter, { ...options, limit });
+    return;
+  }
+  const sorted = sortBy(ctx.access.match(coll, filter, options), spec, (e) => e.exact);
+  yield* limit ? sorted.slice(0, limit) : sorted;
+}
+
+function* sliced<T>(items: Iterable<T>, skip: number, limit: number): Generator<T> {
+  let i = 0;
+  let n = 0;
+  for (const item of items) {
+    if (i++ < skip) continue;
+    if (limit && n >= limit) return;
+    n++;
+    yield item;
+  }
+}
+
+function* mapped<T, U>(items: Iterable<T>, fn: (t: T) => U): Generator<U> {
+  for (const item of items) yield fn(item);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -170,7 +202,7 @@ function listDatabases(ctx: CommandContext): Doc {
   const databases = [...ctx.catalog.dbs.entries()]
     .map(([name, colls]) => {
       let docs = 0;
-      for (const c of colls.values()) docs += c.docs.size;
+      for (const c of colls.values()) docs += ctx.access.size(c);
       return { name, sizeOnDisk: docs * 100, empty: docs === 0 };
     })
     .filter((d) => filter.test(d))
@@ -199,10 +231,48 @@ function find(ctx: CommandContext): Doc {
     singleBatch = true;
   }
   const coll = ctx.access.collection(ctx.db, name);
-  let entries = findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined);
-  entries = entries.slice(skip, limit ? skip + limit : undefined);
-  const docs = entries.map((e) => (projection ? applyProjection(e.exact, projection, filter) : e.exact));
+  const entries = sliced(findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined), skip, limit);
+  const docs = mapped(entries, (e) => (projection ? applyProjection(e.exact, projection, filter) : e.exact));
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch) };
+}
+
+/** `explain` of a find: the plan chosen (see planner.ts) and, from executionStats on, what running it read. */
+function explain(ctx: CommandContext): Doc {
+  const inner = docArg(ctx.body.explain, 'explain');
+  if (!inner || typeof inner.find !== 'string') fail(ErrorCodes.NotImplemented, 'the embedded engine explains find commands only');
+  const name = inner!.find as string;
+  const filter = docArg(inner!.filter, 'filter');
+  const hint = resolveHintName(ctx, name, inner!.hint);
+  const coll = ctx.access.collection(ctx.db, name);
+  const opts: FindOptions = { sort: parseSort(inner!.sort), ...hint };
+  let winningPlan: Doc = { stage: 'EOF' };
+  if (coll) {
+    const plan = ctx.access.plan(coll, filter, opts);
+    if (plan.kind === 'ids') winningPlan = { stage: 'IDHACK' };
+    else if (plan.kind === 'scan') winningPlan = { stage: 'COLLSCAN', direction: plan.reverse ? 'backward' : 'forward' };
+    else {
+      const ixscan = { stage: 'IXSCAN', keyPattern: plan.index.spec.key, indexName: plan.index.name, isMultiKey: plan.index.multikey, direction: plan.reverse ? 'backward' : 'forward' };
+      winningPlan = { stage: 'FETCH', inputStage: ixscan };
+    }
+  }
+  const reply: Doc = { queryPlanner: { namespace: ns(ctx, name), parsedQuery: filter ?? {}, winningPlan, rejectedPlans: [] } };
+  if (ctx.body.verbosity !== 'queryPlanner' && coll) {
+    let nReturned = 0;
+    for (const _ of ctx.access.scan(coll, filter, opts)) nReturned++;
+    reply.executionStats = { executionSuccess: true, nReturned, totalDocsExamined: ctx.access.examined };
+  }
+  return reply;
+}
+
+/** A find's `hint` as scan options: an index name (checked to exist), or a $natural direction. */
+function resolveHintName(ctx: CommandContext, collection: string, hint: unknown): Pick<FindOptions, 'hint' | 'naturalDirection'> {
+  if (hint === undefined || hint === null) return {};
+  const natural = naturalDirection(hint);
+  if (natural !== undefined) return { hint: '$natural', naturalDirection: natural };
+  const coll = ctx.access.collection(ctx.db, collection);
+  const index = coll && (typeof hint === 'string' ? coll.indexes.get(hint) : [...coll.indexes.values()].find((ix) => isPlainObject(hint) && valuesEqual(ix.spec.key, hint)));
+  if (!index) fail(ErrorCodes.BadValue, 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index');
+  return { hint: index!.name };
 }
 
 function getMore(ctx: CommandContext): Doc {
@@ -366,7 +436,7 @@ function update(ctx: CommandContext): WriteOutcome {
     if (multi && !isOperatorUpdate(u)) fail(ErrorCodes.FailedToParse, 'multi update is not supported for replacement-style update');
     if (stmt.collation) fail(ErrorCodes.NotImplemented, 'collations are not supported by the embedded engine');
     let coll = ctx.access.collection(ctx.db, name);
-    const matches = findEntries(ctx, coll, q, docArg(stmt.sort, 'sort'), multi ? undefined : 1);
+    const matches = [...findEntries(ctx, coll, q, docArg(stmt.sort, 'sort'), multi ? undefined : 1)];
     for (const entry of multi ? matches : matches.slice(0, 1)) {
       const { doc, modified } = updatedDoc(entry.exact, u, q, arrayFilters);
       if (modified) {
@@ -465,23 +535,22 @@ function create(ctx: CommandContext): Doc {
     if (ctx.body[opt] !== undefined) fail(ErrorCodes.InvalidOptions, `collection option '${opt}' is not supported by the embedded engine`);
   }
   refuse(ctx, []);
-  if (ctx.catalog.get(ctx.db, name)) fail(ErrorCodes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
+  if (ctx.access.collection(ctx.db, name)) fail(ErrorCodes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
   ctx.access.ensureCollection(ctx.db, name);
   return {};
 }
 
-function drop(ctx: CommandContext, ops: JournalOp[]): Doc {
+function drop(ctx: CommandContext): Doc {
   const name = nameArg(ctx, 'drop');
   const coll = ctx.catalog.get(ctx.db, name);
   if (!coll) return { ns: ns(ctx, name) };
   const nIndexesWas = coll.indexes.size;
   ctx.catalog.drop(ctx.db, name);
-  ops.push({ o: 'drop', db: ctx.db, c: name });
   return { nIndexesWas, ns: ns(ctx, name) };
 }
 
-function dropDatabase(ctx: CommandContext, ops: JournalOp[]): Doc {
-  if (ctx.catalog.dropDatabase(ctx.db)) ops.push({ o: 'dropDb', db: ctx.db });
+function dropDatabase(ctx: CommandContext): Doc {
+  ctx.catalog.dropDatabase(ctx.db);
   return { dropped: ctx.db };
 }
 
@@ -504,14 +573,14 @@ function listCollections(ctx: CommandContext): Doc {
   return { cursor: ctx.cursors.first(`${ctx.db}.$cmd.listCollections`, docs, batchSizeOf(cursor?.batchSize, undefined)) };
 }
 
-function createIndexes(ctx: CommandContext, ops: JournalOp[]): Doc {
+function createIndexes(ctx: CommandContext): Doc {
   const name = nameArg(ctx, 'createIndexes');
   validateNamespace(ctx.db, name);
   const specs = ctx.body.indexes;
   if (!Array.isArray(specs) || specs.length === 0) fail(ErrorCodes.BadValue, 'Must specify at least one index to create');
   const validated = (specs as unknown[]).map(validateIndexSpec);
   const existed = ctx.catalog.get(ctx.db, name) !== undefined;
-  const coll = ctx.catalog.ensure(ctx.db, name, ops);
+  const coll = ctx.catalog.ensure(ctx.db, name);
   const numIndexesBefore = coll.indexes.size;
   let created = 0;
   for (const spec of validated) {
@@ -519,8 +588,8 @@ function createIndexes(ctx: CommandContext, ops: JournalOp[]): Doc {
     for (const opt of ['unique', 'sparse', 'partialFilterExpression', 'expireAfterSeconds', 'hidden'] as const) {
       if (spec[opt] !== undefined) clean[opt] = spec[opt] as never;
     }
-    if (coll.addIndex(clean).created) {
-      ops.push({ o: 'index', db: ctx.db, c: name, spec: clean });
+    if (coll.checkNewIndex(clean) === 'new') {
+      ctx.catalog.createIndex(coll, clean);
       created++;
     }
   }
@@ -538,7 +607,7 @@ function listIndexes(ctx: CommandContext): Doc {
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(cursor?.batchSize, undefined)) };
 }
 
-function dropIndexes(ctx: CommandContext, ops: JournalOp[]): Doc {
+function dropIndexes(ctx: CommandContext): Doc {
   const name = nameArg(ctx, 'dropIndexes');
   const coll = ctx.catalog.get(ctx.db, name);
   if (!coll) fail(ErrorCodes.NamespaceNotFound, `ns not found ${ns(ctx, name)}`);
@@ -558,10 +627,7 @@ function dropIndexes(ctx: CommandContext, ops: JournalOp[]): Doc {
     if (n === '_id_') fail(ErrorCodes.InvalidOptions, 'cannot drop _id index');
     if (!c.indexes.has(n)) fail(ErrorCodes.IndexNotFound, `index not found with name [${n}]`);
   }
-  for (const n of names) {
-    c.indexes.delete(n);
-    ops.push({ o: 'dropIndex', db: ctx.db, c: name, name: n });
-  }
+  for (const n of names) ctx.catalog.dropIndex(c, n);
   return { nIndexesWas };
 }
 
@@ -577,7 +643,7 @@ export interface CommandDef {
   inTransaction?: boolean;
   /** A retryable write: replies are remembered per session and txnNumber. */
   retryable?: boolean;
-  run: (ctx: CommandContext, ops: JournalOp[]) => Doc | WriteOutcome;
+  run: (ctx: CommandContext) => Doc | WriteOutcome;
 }
 
 const ok = (): Doc => ({});
@@ -604,6 +670,7 @@ export const COMMANDS: Record<string, CommandDef> = {
   },
   getLog: { kind: 'admin', run: () => ({ totalLinesWritten: 0, log: [] }) },
   find: { kind: 'read', inTransaction: true, fields: ['filter', 'sort', 'projection', 'hint', 'skip', 'limit', 'batchSize', 'singleBatch', 'max', 'min', 'returnKey', 'showRecordId', 'tailable', 'oplogReplay', 'noCursorTimeout', 'awaitData', 'allowPartialResults', 'collation', 'allowDiskUse', 'let'], run: find },
+  explain: { kind: 'read', fields: ['explain', 'verbosity'], run: explain },
   getMore: { kind: 'read', inTransaction: true, fields: ['collection', 'batchSize', 'term', 'lastKnownCommittedOpTime'], run: getMore },
   killCursors: { kind: 'read', inTransaction: true, fields: ['cursors'], run: killCursors },
   count: { kind: 'read', fields: ['query', 'limit', 'skip', 'hint', 'collation', 'fields'], run: count },

@@ -1,4 +1,5 @@
-// Server-side cursors: results are materialised when the cursor opens and handed out in batches.
+// Server-side cursors: results are drawn from their source (a lazy scan of the store, or a list) a batch at a
+// time, so reading a large collection holds one batch in memory, not the collection.
 import { randomInt } from 'node:crypto';
 import { BSON, Long } from 'bson';
 import { ErrorCodes, MongoServerError } from './errors.ts';
@@ -9,11 +10,16 @@ const DEFAULT_FIRST_BATCH = 101;
 const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 64 * 1024;
 const IDLE_TIMEOUT_MS = 10 * 60_000;
 
-interface Cursor {
+interface Source {
+  it: Iterator<Doc>;
+  /** A document drawn but not yet handed out (it did not fit the previous batch). */
+  held?: Doc;
+  done: boolean;
+}
+
+interface Cursor extends Source {
   id: Long;
   ns: string;
-  docs: Doc[];
-  pos: number;
   lastUse: number;
 }
 
@@ -31,29 +37,55 @@ export class Cursors {
     return this.open.size;
   }
 
-  private take(c: Pick<Cursor, 'docs' | 'pos'>, batchSize: number | undefined): Doc[] {
+  private next(c: Source): Doc | undefined {
+    if (c.held) {
+      const d = c.held;
+      c.held = undefined;
+      return d;
+    }
+    if (c.done) return undefined;
+    const r = c.it.next();
+    if (r.done) {
+      c.done = true;
+      return undefined;
+    }
+    return r.value;
+  }
+
+  private take(c: Source, batchSize: number | undefined): Doc[] {
     const out: Doc[] = [];
     let bytes = 0;
     const limit = batchSize === undefined ? Infinity : batchSize;
-    while (c.pos < c.docs.length && out.length < limit) {
-      const size = BSON.calculateObjectSize(c.docs[c.pos]);
-      if (out.length > 0 && bytes + size > MAX_BATCH_BYTES) break;
+    while (out.length < limit) {
+      const doc = this.next(c);
+      if (doc === undefined) break;
+      const size = BSON.calculateObjectSize(doc);
+      if (out.length > 0 && bytes + size > MAX_BATCH_BYTES) {
+        c.held = doc;
+        break;
+      }
       bytes += size;
-      out.push(c.docs[c.pos++]);
+      out.push(doc);
     }
+    // Look ahead, so a cursor whose last document went out closes now rather than at an empty getMore.
+    if (!c.held && !c.done) c.held = this.next(c);
     return out;
   }
 
+  private exhausted(c: Source): boolean {
+    return c.held === undefined && c.done;
+  }
+
   /** The `cursor` field of a find/aggregate/list reply; keeps a cursor open when documents remain. */
-  first(ns: string, docs: Doc[], batchSize: number | undefined, singleBatch = false): Doc {
-    const state = { docs, pos: 0 };
+  first(ns: string, docs: Iterable<Doc>, batchSize: number | undefined, singleBatch = false, extra: Doc = {}): Doc {
+    const state: Source = { it: docs[Symbol.iterator](), done: false };
     const firstBatch = this.take(state, batchSize ?? DEFAULT_FIRST_BATCH);
     let id = Long.ZERO;
-    if (!singleBatch && state.pos < docs.length) {
+    if (!singleBatch && !this.exhausted(state)) {
       id = Long.fromNumber(randomInt(1, 2 ** 47) * 1024 + randomInt(0, 1024));
-      this.open.set(id.toString(), { id, ns, docs, pos: state.pos, lastUse: Date.now() });
-    }
-    return { id, ns, firstBatch };
+      this.open.set(id.toString(), { ...state, id, ns, lastUse: Date.now() });
+    } else state.it.return?.();
+    return { ...extra, id, ns, firstBatch };
   }
 
   more(idValue: unknown, collection: string, db: string, batchSize: number | undefined): Doc {
@@ -65,9 +97,18 @@ export class Cursors {
       throw new MongoServerError(ErrorCodes.Unauthorized, `Requested getMore on namespace '${db}.${collection}', but cursor belongs to a different namespace ${c.ns}`);
     }
     c.lastUse = Date.now();
-    const nextBatch = this.take(c, batchSize);
-    if (c.pos >= c.docs.length) this.open.delete(key);
-    return { id: c.pos >= c.docs.length ? Long.ZERO : c.id, ns: c.ns, nextBatch };
+    let nextBatch: Doc[];
+    try {
+      nextBatch = this.take(c, batchSize);
+    } catch (err) {
+      // Its source is gone (the transaction it read in has ended) or failed: the cursor ends with the error.
+      this.open.delete(key);
+      if (err instanceof MongoServerError) throw err;
+      throw new MongoServerError(ErrorCodes.CursorNotFound, `cursor id ${key} was killed: ${(err as Error).message}`);
+    }
+    const done = this.exhausted(c);
+    if (done) this.open.delete(key);
+    return { id: done ? Long.ZERO : c.id, ns: c.ns, nextBatch };
   }
 
   kill(ids: unknown[]): { killed: Long[]; notFound: Long[] } {
@@ -75,13 +116,28 @@ export class Cursors {
     const notFound: Long[] = [];
     for (const id of ids) {
       const key = String(id);
-      if (this.open.delete(key)) killed.push(id as Long);
+      const c = this.open.get(key);
+      if (c && this.open.delete(key)) {
+        c.it.return?.();
+        killed.push(id as Long);
+      }
       else notFound.push(id as Long);
     }
     return { killed, notFound };
   }
 
+  /** Ends every cursor (engine shutdown). */
+  closeAll(): void {
+    for (const c of this.open.values()) c.it.return?.();
+    this.open.clear();
+  }
+
   sweep(now = Date.now()): void {
-    for (const [key, c] of this.open) if (now - c.lastUse > IDLE_TIMEOUT_MS) this.open.delete(key);
+    for (const [key, c] of this.open) {
+      if (now - c.lastUse > IDLE_TIMEOUT_MS) {
+        this.open.delete(key);
+        c.it.return?.();
+      }
+    }
   }
 }

@@ -51,7 +51,19 @@ export const ErrorCodes = {
   ConflictingOperationInProgress: 117,
   BSONObjectTooLarge: 10334,
   Unauthorized: 13,
+  SnapshotTooOld: 239,
   DollarPrefixedFieldName: 52,
+  InvalidDBRef: 55,
+  AmbiguousIndexKeyPattern: 181,
+  UnknownReplWriteConcern: 79,
+  UnsatisfiableWriteConcern: 100,
+  DocumentValidationFailure: 121,
+  NoQueryExecutionPlans: 291,
+  Location16410: 16410,
+  Location17276: 17276,
+  Location4738901: 4738901,
+  Location4890500: 4890500,
+  Location40573: 40573,
 } as const;
 
 const codeNames: Record<number, string> = {};

@@ -2,8 +2,9 @@
 // missing fields, type bracketing for comparisons, numbers compared by value across Int32/Long/Double/
 // Decimal128 without rounding, and $type telling them apart. Only $expr is handed to mingo (on the view).
 import { Query } from 'mingo';
+import { type BitOperator, bitTest } from './bits.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { type Doc, bsonType, compareValues, isPlainObject, toNumber, toView, typeRank } from './values.ts';
+import { type Doc, bsonType, compareValues, dbrefAsDoc, isPlainObject, toNumber, toView, typeRank } from './values.ts';
 
 export interface Matcher {
   /** `view` is the document's mingo view when the caller has it (only $expr needs one). */
@@ -33,12 +34,13 @@ export function reach(doc: unknown, segs: string[]): unknown[] {
       if (Array.isArray(cur)) for (const e of cur) out.push(e);
       return;
     }
+    cur = dbrefAsDoc(cur) ?? cur; // "owner.$id" reaches into a DBRef
     if (Array.isArray(cur)) {
       const seg = segs[i];
       if (/^\d+$/.test(seg) && Number(seg) < cur.length) walk(cur[Number(seg)], i + 1);
       let sawDocument = false;
       for (const e of cur) {
-        if (isPlainObject(e)) {
+        if (isPlainObject(e) || dbrefAsDoc(e)) {
           sawDocument = true;
           walk(e, i);
         }
@@ -239,17 +241,20 @@ function operatorPred(op: string, arg: unknown, all: Doc): ValuesPred {
       return (values) => parts.length > 0 && parts.every((p) => p(values));
     }
     case '$elemMatch': {
-      if (!isPlainObject(arg)) badValue('$elemMatch needs an Object');
-      const a = arg as Doc;
+      const a = (dbrefAsDoc(arg) ?? arg) as Doc;
+      if (!isPlainObject(a)) badValue('$elemMatch needs an Object');
       const keys = Object.keys(a);
-      // {$elemMatch: {$gte: 1, $lt: 5}} applies to each element; {$elemMatch: {field: ...}} to element documents.
-      const valueForm = keys.length > 0 && keys.every((k) => k.startsWith('$') && !['$and', '$or', '$nor', '$expr'].includes(k));
+      // {$elemMatch: {$gte: 1, $lt: 5}} applies to each element; {$elemMatch: {field: ...}} to element documents,
+      // and so does a DBRef-like {$elemMatch: {$ref: 'users', $id: id}} (isExpressionDocument's DBRef exception).
+      const valueForm =
+        keys.length > 0 && !isDBRefLike(a, true) && keys.every((k) => k.startsWith('$') && !['$and', '$or', '$nor', '$expr'].includes(k));
       if (valueForm) {
         const p = operatorsPred(a);
         return (values) => values.some((x) => Array.isArray(x) && x.some((e) => p([e])));
       }
       const m = compile(a);
-      return (values) => values.some((x) => Array.isArray(x) && x.some((e) => isPlainObject(e) && m(e, undefined)));
+      const asDoc = (e: unknown): Doc | undefined => (isPlainObject(e) ? e : dbrefAsDoc(e));
+      return (values) => values.some((x) => Array.isArray(x) && x.some((e) => { const d = asDoc(e); return d !== undefined && m(d, undefined); }));
     }
     case '$not': {
       if (isRegex(arg)) {
@@ -265,7 +270,10 @@ function operatorPred(op: string, arg: unknown, all: Doc): ValuesPred {
     case '$bitsAllSet':
     case '$bitsAnySet':
     case '$bitsAllClear':
-    case '$bitsAnyClear':
+    case '$bitsAnyClear': {
+      const t = bitTest(op as BitOperator, arg);
+      return (values) => values.some((x) => x !== undefined && t(x));
+    }
     case '$geoWithin':
     case '$geoIntersects':
     case '$near':
@@ -303,7 +311,7 @@ function fieldPred(path: string, cond: unknown): Pred {
   }
   const segs = path.split('.');
   let p: ValuesPred;
-  if (isPlainObject(cond) && Object.keys(cond).length > 0 && Object.keys(cond)[0].startsWith('$')) p = operatorsPred(cond);
+  if (isPlainObject(cond) && Object.keys(cond).length > 0 && Object.keys(cond)[0].startsWith('$') && !isDBRefLike(cond, false)) p = operatorsPred(cond);
   else if (isRegex(cond)) {
     const re = toRegExp(cond);
     p = (values) => values.some((x) => (typeof x === 'string' && re.test(x)) || (isRegex(x) && compareValues(x, cond) === 0));
@@ -340,10 +348,22 @@ function compile(filter: Doc): Pred {
       }
       case '$comment':
         break;
+      case '$ref':
+      case '$id':
+      case '$db':
+        // A DBRef field as a path ($elemMatch over DBRefs): plain equality, whatever the value (parseDBRef).
+        preds.push(fieldPred(key, { $eq: cond }));
+        break;
       case '$where':
+        // As a mongod started with javascriptEnabled: false answers.
+        throw new MongoServerError(6108304, 'no globalScriptEngine in $where parsing (the embedded engine runs no server-side JavaScript)', {
+          codeName: 'Location6108304',
+        });
       case '$function':
         throw new MongoServerError(ErrorCodes.NotImplemented, `${key} is not allowed: the embedded engine runs no server-side JavaScript`);
       case '$text':
+        // What a MongoDB collection without a text index answers: the engine never has one.
+        throw new MongoServerError(ErrorCodes.IndexNotFound, 'text index required for $text query (the embedded engine has no text indexes)');
       case '$jsonSchema':
       case '$sampleRate':
         throw new MongoServerError(ErrorCodes.NotImplemented, `${key} is not supported by the embedded engine`);
@@ -354,6 +374,12 @@ function compile(filter: Doc): Pred {
   }
   if (preds.length === 1) return preds[0];
   return (d, v) => preds.every((p) => p(d, v));
+}
+
+/** isDBRefDocument: a document with $ref and $id (or, when incomplete ones count, any of $ref, $id, $db). */
+function isDBRefLike(d: Doc, allowIncomplete: boolean): boolean {
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(d, k);
+  return allowIncomplete ? has('$ref') || has('$id') || has('$db') : has('$ref') && has('$id');
 }
 
 export function compileMatcher(filter: Doc): Matcher {

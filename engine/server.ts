@@ -1,14 +1,21 @@
 // The engine process: TCP connections, command dispatch with sessions and transactions, timers.
 import net from 'node:net';
 import { Binary, Long, ObjectId, Timestamp } from 'bson';
-import { Access, type Transaction, commitTransaction } from './access.ts';
-import { Catalog, type JournalOp } from './catalog.ts';
+import { Access, Transaction, commitTransaction } from './access.ts';
+import { Authenticator } from './auth.ts';
+import { Catalog } from './catalog.ts';
 import { COMMANDS, type CommandContext, type ServerInfo, checkFields } from './commands.ts';
+import { type CredentialStore, type EngineCredentials, connectionString, loadOrCreateCredentials, maskedConnectionString, memoryCredentials, prepareDataDir } from './credentials.ts';
 import { Cursors } from './cursors.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { Persistence } from './persistence.ts';
+import { migrateLegacy } from './legacy.ts';
+import { Store } from './store.ts';
 import { type Session, Sessions, noSuchTransaction, txnNumberOf } from './sessions.ts';
-import { type Doc, isPlainObject, toNumber, typeLowerBound, encodeKey } from './values.ts';
+import { BSON } from 'bson';
+import { entryFromRow } from './collection.ts';
+import { typeStart, valueKey } from './keys.ts';
+import { type Doc, isPlainObject, toNumber } from './values.ts';
+import { EXACT } from './wire.ts';
 import { MAX_MESSAGE_BYTES, OP_MSG, OP_QUERY, WireError, encodeMsg, encodeReply, parseMessage } from './wire.ts';
 
 export interface EngineLogger {
@@ -19,11 +26,11 @@ export interface EngineLogger {
 }
 
 export interface EngineOptions {
-  /** Loopback by default: the engine has no authentication. */
+  /** Loopback by default. Clients must authenticate (SCRAM-SHA-256, see auth.ts) on any address. */
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Data directory; null or undefined keeps everything in memory. */
+  /** Data directory; null or undefined keeps everything in memory (and makes up new credentials per start). */
   dbPath?: string | null;
   logger?: EngineLogger;
   /** Replica-set name the engine reports (default "rs0"). */
@@ -32,15 +39,28 @@ export interface EngineOptions {
   transactionLifetimeMs?: number;
   /** How often expired TTL documents are removed (default 60 s, as MongoDB's TTL monitor). */
   ttlIntervalMs?: number;
-  /** Journal size that triggers a snapshot (default 64 MiB). */
-  compactAtBytes?: number;
+  /** Page cache of the store in MiB (ENGINE_CACHE_MB, default 256): the working set kept in memory. */
+  cacheMb?: number;
 }
 
 export interface RunningEngine {
   host: string;
   port: number;
-  /** mongodb://host:port, without a database name. */
+  /** `host:port`: safe to log. */
+  address: string;
+  /**
+   * mongodb://oa-archive:PASSWORD@host:port/?authSource=admin, without a database name. It carries the password:
+   * connect with it, never log or print it (use `safeUri`).
+   */
   uri: string;
+  /** `uri` with the password masked (`***`): what to log or print. */
+  safeUri: string;
+  /** `uri` naming database `dbName` (the user still authenticates against admin). Carries the password too. */
+  uriFor(dbName: string): string;
+  /** The engine's user (authSource admin, SCRAM-SHA-256) and its password. */
+  credentials: EngineCredentials;
+  /** DATA_DIR/credentials.json (mode 0600) holding `credentials`; null for a memory-only engine. */
+  credentialsPath: string | null;
   dbPath: string | null;
   close(): Promise<void>;
 }
@@ -48,11 +68,14 @@ export interface RunningEngine {
 const silent: EngineLogger = { info() {}, warn() {}, error() {}, debug() {} };
 
 export class Engine {
-  readonly catalog = new Catalog();
+  readonly store: Store;
+  readonly catalog: Catalog;
   readonly cursors = new Cursors();
   readonly sessions: Sessions;
-  readonly persistence: Persistence | undefined;
   readonly info: ServerInfo;
+  /** Who may connect, and which connection has authenticated as whom (auth.ts). */
+  readonly auth = new Authenticator((name) => Object.hasOwn(COMMANDS, name) || SERVER_COMMANDS.has(name));
+  private readonly credentialStore: CredentialStore;
   private readonly logger: EngineLogger;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
@@ -63,15 +86,32 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     this.logger = opts.logger ?? silent;
-    this.sessions = new Sessions(opts.transactionLifetimeMs ?? 60_000, (txn) => this.dropCreatedCollections(txn));
-    this.persistence = opts.dbPath ? new Persistence(opts.dbPath, this.catalog, this.logger, opts.compactAtBytes) : undefined;
+    // ---- authentication: the users, from the data directory (created private to this account if new) or
+    // made up for this memory-only run; before the data directory is opened, so a refusal leaves nothing held ----
+    if (opts.dbPath) {
+      prepareDataDir(opts.dbPath);
+      this.credentialStore = loadOrCreateCredentials(opts.dbPath, this.logger);
+    } else this.credentialStore = memoryCredentials();
+    this.auth.setUsers(this.credentialStore.users);
+    // ----
+    // Opening the store takes the data directory's lock and recovers whatever the last process committed.
+    this.store = new Store({ dir: opts.dbPath ?? null, cacheMb: opts.cacheMb });
+    try {
+      this.catalog = new Catalog(this.store);
+      const migrated = migrateLegacy(this.store, this.catalog, this.logger);
+      if (migrated) this.catalog.reload();
+    } catch (err) {
+      this.store.close();
+      throw err;
+    }
+    this.sessions = new Sessions(opts.transactionLifetimeMs ?? 60_000, (locks, label) => new Transaction(locks, label, this.store));
     this.info = {
       host: opts.host ?? '127.0.0.1',
       port: opts.port ?? 0,
       setName: opts.setName ?? 'rs0',
       electionId: new ObjectId('7fffffff0000000000000001'),
       startedAt: Date.now(),
-      persistent: this.persistence !== undefined,
+      persistent: !this.store.temporary,
       connections: { current: 0, total: 0 },
       counters: { insert: 0, query: 0, update: 0, delete: 0, getmore: 0, command: 0 },
     };
@@ -79,10 +119,6 @@ export class Engine {
   }
 
   async listen(): Promise<RunningEngine> {
-    if (this.persistence) {
-      const report = this.persistence.open();
-      this.logger.info({ dbPath: this.opts.dbPath, ...report }, 'embedded engine recovered its data');
-    }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.info.port, this.info.host, () => resolve());
@@ -93,11 +129,23 @@ export class Engine {
       setInterval(() => this.sweep(), 1000),
       setInterval(() => this.expireTtl(), this.opts.ttlIntervalMs ?? 60_000),
     );
-    if (this.persistence) this.timers.push(setInterval(() => this.persistence?.sync(), 1000));
     for (const t of this.timers) t.unref();
-    const uri = `mongodb://${this.info.host}:${this.info.port}`;
-    this.logger.info({ uri, dbPath: this.opts.dbPath ?? null }, 'embedded MongoDB-wire engine listening');
-    return { host: this.info.host, port: this.info.port, uri, dbPath: this.opts.dbPath ?? null, close: () => this.close() };
+    const { host, port } = this.info;
+    const { credentials, credentialsPath } = this.credentialStore;
+    const safeUri = maskedConnectionString(credentials, host, port);
+    this.logger.info({ uri: safeUri, dbPath: this.opts.dbPath ?? null, credentialsFile: credentialsPath }, 'embedded MongoDB-wire engine listening');
+    return {
+      host,
+      port,
+      address: `${host}:${port}`,
+      uri: connectionString(credentials, host, port),
+      safeUri,
+      uriFor: (dbName) => connectionString(credentials, host, port, dbName),
+      credentials,
+      credentialsPath,
+      dbPath: this.opts.dbPath ?? null,
+      close: () => this.close(),
+    };
   }
 
   async close(): Promise<void> {
@@ -107,7 +155,8 @@ export class Engine {
       for (const s of this.sockets) s.destroy();
     });
     this.sessions.abortAll();
-    this.persistence?.close();
+    this.cursors.closeAll();
+    this.store.close();
     this.logger.info({ dbPath: this.opts.dbPath ?? null }, 'embedded engine stopped');
   }
 
@@ -150,6 +199,7 @@ export class Engine {
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
+      this.auth.forget(connectionId);
       this.sockets.delete(socket);
       this.info.connections.current--;
     });
@@ -186,8 +236,34 @@ export class Engine {
   // -------------------------------------------------------------------------------------------------------
   // Commands
 
-  /** Runs one command and returns its reply; never throws. */
+  // ---- authentication gate (auth.ts) ----
+  /**
+   * Runs one command that arrived on connection `connectionId` and returns its reply; never throws. Every
+   * command from a socket comes through here, and here first: until the connection has authenticated, only the
+   * handshake and the authentication commands run; anything else answers Unauthorized (13).
+   */
   execute(body: Doc, connectionId: number): Doc {
+    const name = Object.keys(body)[0] ?? '';
+    try {
+      this.auth.check(name, connectionId);
+      const answer = this.auth.run(name, body, connectionId);
+      if (answer) return this.decorate({ ...answer, ok: 1 });
+    } catch (err) {
+      if (err instanceof MongoServerError) return this.decorate(err.toReply());
+      this.logger.error({ err: (err as Error).message, stack: (err as Error).stack, command: name }, 'engine authentication failed unexpectedly');
+      return this.decorate(new MongoServerError(ErrorCodes.InternalError, 'internal error in the embedded engine').toReply());
+    }
+    const reply = this.executeTrusted(body, connectionId);
+    this.auth.decorateHello(name, body, reply, connectionId);
+    return reply;
+  }
+  // ----
+
+  /**
+   * Runs one command without any authentication check, for code in this process (benchmarks, tests) that
+   * already holds the engine; never throws. Nothing that comes from a socket may call it: see `execute`.
+   */
+  executeTrusted(body: Doc, connectionId = 0): Doc {
     try {
       return this.decorate({ ...this.run(body, connectionId), ok: 1 });
     } catch (err) {
@@ -223,13 +299,27 @@ export class Engine {
       }
     }
 
+    // readConcern snapshot outside a transaction: reads only, each session's reads from one snapshot.
+    let snapshot: ReturnType<Sessions['snapshotOf']> | undefined;
+    const readConcern = isPlainObject(body.readConcern) ? (body.readConcern as Doc) : undefined;
+    if (!txn && readConcern?.level === 'snapshot') {
+      if (!SNAPSHOT_READS.has(name)) {
+        throw new MongoServerError(ErrorCodes.InvalidOptions, `Command ${name} does not support { readConcern: { level: "snapshot" } } outside a multi-document transaction`);
+      }
+      const at = readConcern.atClusterTime as Timestamp | undefined;
+      if (session) snapshot = this.sessions.snapshotOf(session, at, () => this.now());
+    }
+
+    // A retried write (same session and txnNumber) is answered with what its first execution answered: the
+    // answer is stored with the write itself, so this holds across a restart too.
     let retryNumber: bigint | undefined;
     if (!txn && def.retryable && session && body.txnNumber !== undefined) {
       retryNumber = txnNumberOf(body.txnNumber);
-      if (session.retry?.txnNumber === retryNumber) return session.retry.reply;
+      const recorded = this.recordedAnswer(session, retryNumber);
+      if (recorded) return recorded;
     }
 
-    const access = new Access(this.catalog, [], txn);
+    const access = new Access(this.catalog, txn ?? snapshot?.txn);
     const ctx: CommandContext = {
       db,
       body,
@@ -240,46 +330,83 @@ export class Engine {
       connectionId,
       inTransaction: txn !== undefined,
     };
+    // A write outside a transaction runs in one store transaction: acknowledged only once committed (fsynced),
+    // and on an unexpected failure nothing of it remains, so nothing applied is ever answered as an error.
+    const writes = !txn && (def.kind === 'write' || def.kind === 'catalog');
+    if (writes) this.store.begin();
     let reply: Doc;
     let failed = false;
     try {
-      const result = def.run(ctx, access.ops);
+      const result = def.run(ctx);
       if ('reply' in result && 'failed' in result && typeof result.failed === 'boolean') {
         reply = result.reply as Doc;
         failed = result.failed;
       } else reply = result as Doc;
+      if (retryNumber !== undefined && session) {
+        const answer = { ...reply, ok: 1 };
+        this.store.recordSession(sessionKey(session), retryNumber, 'write', BSON.serialize(answer));
+        session.retry = { txnNumber: retryNumber, reply: answer };
+      }
+      if (writes) this.store.commit();
     } catch (err) {
+      if (writes) {
+        this.store.rollback();
+        this.catalog.reload();
+      }
       if (txn && session) this.sessions.abort(session);
       throw err;
-    } finally {
-      // Whatever was applied is journalled before the reply leaves, including the part of a failed batch.
-      this.persistence?.append(access.ops);
     }
     if (txn && session && failed) this.sessions.abort(session);
-    if (retryNumber !== undefined && session) session.retry = { txnNumber: retryNumber, reply: { ...reply, ok: 1 } };
+    if (readConcern?.level === 'snapshot' && !txn) {
+      const atClusterTime = snapshot?.atClusterTime ?? this.now();
+      // find and aggregate report it in their cursor, distinct at the top (as MongoDB does).
+      if (isPlainObject(reply.cursor)) reply.cursor = { ...(reply.cursor as Doc), atClusterTime };
+      else reply.atClusterTime = atClusterTime;
+    }
     return reply;
+  }
+
+  /** The latest cluster time handed out: what a snapshot taken now shows. */
+  private now(): Timestamp {
+    return new Timestamp({ t: this.clusterTime.t, i: this.clusterTime.i });
+  }
+
+  /** The stored answer of retryable write `n` of a session, if that write was applied. */
+  private recordedAnswer(session: Session, n: bigint): Doc | undefined {
+    if (session.retry?.txnNumber === n) return session.retry.reply;
+    const row = this.store.session(sessionKey(session));
+    if (row && BigInt(row.txn_number) === n && row.kind === 'write' && row.reply) {
+      const reply = BSON.deserialize(row.reply, EXACT) as Doc;
+      session.retry = { txnNumber: n, reply };
+      return reply;
+    }
+    return undefined;
   }
 
   private endTransaction(name: 'commitTransaction' | 'abortTransaction', body: Doc, session: Session | undefined): Doc {
     if (!session) throw new MongoServerError(ErrorCodes.InvalidOptions, `${name} requires a session (lsid)`);
     const n = txnNumberOf(body.txnNumber);
+    const committedBefore = () => {
+      if (n === session.txnNumber && session.state === 'committed') return true;
+      // After a restart the session is new here, but the store remembers the commit.
+      const row = session.state === 'none' ? this.store.session(sessionKey(session)) : undefined;
+      return row !== undefined && BigInt(row.txn_number) === n && row.kind === 'commit';
+    };
     if (name === 'commitTransaction') {
-      if (n === session.txnNumber && session.state === 'committed') return {}; // a retried commit
+      if (committedBefore()) return {}; // a retried commit
       const txn = this.sessions.continue(session, n);
-      const ops = [] as Parameters<typeof commitTransaction>[1];
       try {
-        commitTransaction(txn, ops);
+        commitTransaction(this.catalog, txn, () => this.store.recordSession(sessionKey(session), n, 'commit', null));
       } catch (err) {
         session.state = 'aborted';
         session.txn = undefined;
         throw err;
       }
-      this.persistence?.append(ops);
       session.state = 'committed';
       session.txn = undefined;
       return {};
     }
-    if (n === session.txnNumber && session.state === 'committed') {
+    if (committedBefore()) {
       throw new MongoServerError(ErrorCodes.TransactionCommitted, 'Cannot abort transaction, transaction already committed');
     }
     if (n !== session.txnNumber || session.state !== 'open') throw noSuchTransaction(n);
@@ -297,18 +424,6 @@ export class Engine {
     return reply;
   }
 
-  /** A collection created implicitly by an aborted transaction does not outlive it (unless others wrote to it). */
-  private dropCreatedCollections(txn: Transaction): void {
-    const ops: JournalOp[] = [];
-    for (const coll of txn.createdCollections) {
-      if (this.catalog.get(coll.db, coll.name) === coll && coll.docs.size === 0 && coll.indexes.size === 1) {
-        this.catalog.drop(coll.db, coll.name);
-        ops.push({ o: 'drop', db: coll.db, c: coll.name });
-      }
-    }
-    this.persistence?.append(ops);
-  }
-
   // -------------------------------------------------------------------------------------------------------
   // Timers
 
@@ -316,33 +431,61 @@ export class Engine {
     const aborted = this.sessions.sweep();
     if (aborted) this.logger.info({ aborted }, 'aborted transactions past their lifetime');
     this.cursors.sweep();
+    // Answers of retryable writes are kept as long as MongoDB keeps a session: 30 minutes after its last use.
+    if (Date.now() - this.lastSessionSweep > 60_000) {
+      this.lastSessionSweep = Date.now();
+      this.store.begin();
+      try {
+        this.store.forgetSessionsBefore(Date.now() - 30 * 60_000);
+        this.store.commit();
+      } catch (err) {
+        this.store.rollback();
+        this.logger.warn({ err: (err as Error).message }, 'could not forget expired sessions');
+      }
+    }
   }
+
+  private lastSessionSweep = Date.now();
 
   /** Removes documents whose TTL-indexed date is older than the index's expireAfterSeconds. */
   expireTtl(now = Date.now()): number {
-    const access = new Access(this.catalog, []);
     let removed = 0;
-    for (const colls of this.catalog.dbs.values()) {
-      for (const coll of colls.values()) {
-        for (const index of coll.indexes.values()) {
-          if (index.spec.expireAfterSeconds === undefined) continue;
+    this.store.begin();
+    try {
+      const access = new Access(this.catalog);
+      for (const coll of this.catalog.all()) {
+        for (const index of coll.secondary()) {
+          if (index.spec.expireAfterSeconds === undefined || coll.cid === undefined) continue;
           const cutoff = new Date(now - toNumber(index.spec.expireAfterSeconds) * 1000);
-          const ids = [...index.idsInRange(typeLowerBound(cutoff), true, encodeKey(cutoff), false)];
-          for (const id of ids) {
-            const entry = coll.docs.get(id);
-            if (entry) {
-              access.delete(coll, entry);
-              removed++;
-            }
+          // Dates sort together; an array of dates expires with its earliest, which is among its keys.
+          const keys = this.store.reader.keys(index.iid, { lo: typeStart(cutoff), hi: valueKey(cutoff) }, undefined, 10_000);
+          for (const rid of new Set(keys.map((k) => Number(k.rid)))) {
+            const row = this.store.reader.byRowId(rid);
+            if (!row) continue;
+            access.delete(coll, entryFromRow(row));
+            removed++;
           }
         }
       }
+      this.store.commit();
+    } catch (err) {
+      this.store.rollback();
+      this.catalog.reload();
+      this.logger.warn({ err: (err as Error).message }, 'TTL monitor failed; it tries again at its next run');
+      return 0;
     }
-    this.persistence?.append(access.ops);
     if (removed) this.logger.debug({ removed }, 'TTL monitor removed expired documents');
     return removed;
   }
 }
+
+const sessionKey = (session: Session): Buffer => Buffer.from(session.key, 'hex');
+
+/** The commands MongoDB runs with readConcern snapshot outside transactions. */
+const SNAPSHOT_READS = new Set(['find', 'aggregate', 'distinct']);
+
+/** Commands the server answers itself, outside the COMMANDS table (known, hence Unauthorized rather than CommandNotFound). */
+const SERVER_COMMANDS = new Set(['commitTransaction', 'abortTransaction', 'endSessions']);
 
 export async function startEngine(opts: EngineOptions = {}): Promise<RunningEngine> {
   return new Engine(opts).listen();

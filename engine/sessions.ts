@@ -1,7 +1,8 @@
-// Logical sessions: transaction state per session and the last retryable write's reply (so a retried write
-// with the same txnNumber is answered from memory instead of being applied twice).
-import { Long } from 'bson';
-import { LockTable, Transaction } from './access.ts';
+// Logical sessions: transaction state per session. The answer of each session's last retryable write is kept
+// in the store with the write itself (server.ts), so a retry is answered instead of applied twice, even after
+// a restart.
+import { Long, type Timestamp } from 'bson';
+import { LockTable, type Transaction } from './access.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { type Doc, bsonType } from './values.ts';
 
@@ -13,8 +14,10 @@ export interface Session {
   txnNumber: bigint;
   state: TxnState;
   txn?: Transaction;
-  /** Reply of the last retryable write, by txnNumber. */
+  /** Reply of the last retryable write, by txnNumber (a cache of the store's sessions table). */
   retry?: { txnNumber: bigint; reply: Doc };
+  /** The snapshot of a snapshot session (readConcern snapshot outside transactions), from its first read. */
+  snapshot?: { txn: Transaction; atClusterTime: Timestamp; lastUse: number };
 }
 
 export const noSuchTransaction = (n: bigint): MongoServerError =>
@@ -34,8 +37,8 @@ export class Sessions {
 
   constructor(
     private readonly transactionLifetimeMs: number,
-    /** Undoes what an aborted transaction did outside its overlay (collections it created). */
-    private readonly onAbort: (txn: Transaction) => void = () => {},
+    /** Opens a transaction: its snapshot of the store. */
+    private readonly openTransaction: (locks: LockTable, label: string) => Transaction,
     private readonly sessionTimeoutMs = 30 * 60_000,
   ) {}
 
@@ -66,7 +69,7 @@ export class Sessions {
     this.abort(s);
     s.txnNumber = n;
     s.state = 'open';
-    s.txn = new Transaction(this.locks, `${s.key}:${n}`);
+    s.txn = this.openTransaction(this.locks, `${s.key}:${n}`);
     return s.txn;
   }
 
@@ -80,7 +83,6 @@ export class Sessions {
   abort(s: Session): void {
     if (s.state === 'open' && s.txn) {
       s.txn.release();
-      this.onAbort(s.txn);
       s.state = 'aborted';
     }
     s.txn = undefined;
@@ -91,6 +93,7 @@ export class Sessions {
       try {
         const s = this.touch(lsid);
         this.abort(s);
+        this.dropSnapshot(s);
         this.sessions.delete(s.key);
       } catch {
         // An unknown or malformed session id has nothing to end.
@@ -106,14 +109,42 @@ export class Sessions {
         this.abort(s);
         aborted++;
       }
-      if (s.state !== 'open' && now - s.lastUse > this.sessionTimeoutMs) this.sessions.delete(s.key);
+      // A snapshot is history the store must keep: held as long as MongoDB's minSnapshotHistoryWindowInSeconds.
+      if (s.snapshot && now - s.snapshot.lastUse > SNAPSHOT_WINDOW_MS) this.dropSnapshot(s);
+      if (s.state !== 'open' && now - s.lastUse > this.sessionTimeoutMs) {
+        this.dropSnapshot(s);
+        this.sessions.delete(s.key);
+      }
     }
     return aborted;
   }
 
+  /** The session's snapshot: taken now at `now`, or the one its earlier reads used (`atClusterTime`). */
+  snapshotOf(s: Session, atClusterTime: Timestamp | undefined, now: () => Timestamp): Session['snapshot'] & object {
+    if (atClusterTime !== undefined) {
+      if (!s.snapshot || !s.snapshot.atClusterTime.equals(atClusterTime)) {
+        throw new MongoServerError(ErrorCodes.SnapshotTooOld, `Read timestamp ${atClusterTime.toString()} is older than the oldest available timestamp.`);
+      }
+    } else if (!s.snapshot) {
+      s.snapshot = { txn: this.openTransaction(this.locks, `${s.key}:snapshot`), atClusterTime: now(), lastUse: Date.now() };
+    }
+    s.snapshot!.lastUse = Date.now();
+    return s.snapshot!;
+  }
+
+  private dropSnapshot(s: Session): void {
+    s.snapshot?.txn.release();
+    s.snapshot = undefined;
+  }
+
   abortAll(): void {
-    for (const s of this.sessions.values()) this.abort(s);
+    for (const s of this.sessions.values()) {
+      this.abort(s);
+      this.dropSnapshot(s);
+    }
   }
 }
 
 export const toLong = (n: bigint): Long => Long.fromBigInt(n);
+
+const SNAPSHOT_WINDOW_MS = 300_000;

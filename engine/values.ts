@@ -18,6 +18,21 @@ export const isPlainObject = (v: unknown): v is Doc => {
   return proto === Object.prototype || proto === null;
 };
 
+/**
+ * A DBRef as the document it is on the wire ({$ref, $id, $db?, ...extra fields}). The BSON library turns such
+ * documents into DBRef objects; queries see through them ("owner.$id", equality, $elemMatch).
+ */
+export function dbrefAsDoc(v: unknown): Doc | undefined {
+  if (bsonType(v) !== 'DBRef') return undefined;
+  const r = v as { collection: string; oid: unknown; db?: string; fields?: Doc };
+  const out: Doc = { $ref: r.collection, $id: r.oid };
+  if (r.db !== undefined) out.$db = r.db;
+  return Object.assign(out, r.fields ?? {});
+}
+
+/** The document form of a DBRef, any other value unchanged. */
+export const unwrapDBRef = (v: unknown): unknown => dbrefAsDoc(v) ?? v;
+
 export const isNumeric = (v: unknown): boolean => {
   if (typeof v === 'number' || typeof v === 'bigint') return true;
   const t = bsonType(v);
@@ -215,6 +230,8 @@ export function compareValues(a: unknown, b: unknown): number {
       return x.length - y.length;
     }
     case Rank.Object: {
+      a = unwrapDBRef(a);
+      b = unwrapDBRef(b);
       const ka = Object.keys(a as Doc);
       const kb = Object.keys(b as Doc);
       for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
@@ -244,7 +261,7 @@ export function getPath(doc: unknown, path: string): unknown {
       if (!/^\d+$/.test(seg)) return undefined;
       cur = cur[Number(seg)];
     } else {
-      cur = (cur as Doc)[seg];
+      cur = (unwrapDBRef(cur) as Doc)[seg];
     }
   }
   return cur;
@@ -275,7 +292,7 @@ export function pathValuesForIndex(doc: unknown, path: string): unknown[] {
       for (const e of cur) if (e !== null && typeof e === 'object' && !Array.isArray(e)) walk(e, i);
       return;
     }
-    const next = (cur as Doc)[segs[i]];
+    const next = (unwrapDBRef(cur) as Doc)[segs[i]];
     if (next === undefined) return;
     walk(next, i + 1);
   };
@@ -325,7 +342,7 @@ export function encodeKey(v: unknown): string {
     case Rank.Array:
       return prefix + JSON.stringify((v as unknown[]).map(encodeKey));
     case Rank.Object:
-      return prefix + JSON.stringify(Object.entries(v as Doc).map(([k, x]) => [k, encodeKey(x)]));
+      return prefix + JSON.stringify(Object.entries(unwrapDBRef(v) as Doc).map(([k, x]) => [k, encodeKey(x)]));
     default:
       return prefix + String(v);
   }
@@ -363,6 +380,27 @@ function exactDecimal(v: unknown): Dec | undefined {
   const sign = n < 0 ? -1n : 1n;
   // m * 2^e with e < 0 equals m * 5^-e / 10^-e.
   return { coef: sign * mantissa * 5n ** BigInt(-e), exp: e };
+}
+
+/**
+ * For index keys: undefined when a number equals its double approximation exactly (every Int32 and Double, most
+ * Longs and Decimals), else a canonical text of its exact value, the same for every equal value
+ * (Decimal128('0.10') and Decimal128('0.1') give one text).
+ */
+export function inexactNumberText(v: unknown): string | undefined {
+  const t = bsonType(v);
+  if (t !== 'Long' && t !== 'Decimal128' && typeof v !== 'bigint') return undefined;
+  const n = toNumber(v);
+  if (!Number.isFinite(n)) return undefined;
+  const exact = exactDecimal(v);
+  const approx = exactDecimal(n);
+  if (!exact || !approx || compareDecimal(exact, approx) === 0) return undefined;
+  let { coef, exp } = exact;
+  while (coef !== 0n && coef % 10n === 0n) {
+    coef /= 10n;
+    exp++;
+  }
+  return `${coef}e${exp}`;
 }
 
 function toDecimal(v: unknown): Dec | undefined {

@@ -27,6 +27,8 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Unset: start the embedded engine with data in `dataDir`. */
   readonly mongodbUri: string | undefined;
+  /** Production may run on the embedded engine (EMBEDDED_DATABASE_IN_PRODUCTION=true); see checkEmbeddedDatabase. */
+  readonly embeddedDatabaseInProduction: boolean;
   /** Absolute path. */
   readonly dataDir: string;
   readonly internalSecret: string;
@@ -312,6 +314,7 @@ const envSchema = z.object({
   LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
   MONGODB_URI: url(['mongodb:', 'mongodb+srv:'], 'a MongoDB connection string'),
   DATA_DIR: raw,
+  EMBEDDED_DATABASE_IN_PRODUCTION: boolean(false),
   INTERNAL_SECRET: secret,
   JWT_SECRET: secret,
   JWT_JWKS_URL: url(['https:', 'http:'], 'an http(s) URL'),
@@ -426,6 +429,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     port: v.PORT,
     logLevel: v.LOG_LEVEL,
     mongodbUri: v.MONGODB_URI,
+    embeddedDatabaseInProduction: v.EMBEDDED_DATABASE_IN_PRODUCTION,
     dataDir,
     internalSecret,
     jwtSecret,
@@ -465,4 +469,28 @@ export function loadConfig(env: EnvInput = process.env): Config {
     developmentDefaults: Object.freeze(developmentDefaults),
   };
   return Object.freeze(config);
+}
+
+// ---- the embedded database in production ----------------------------------------------------------------
+
+/** What production gives up on the embedded engine instead of a MongoDB replica set. */
+export const EMBEDDED_DATABASE_TRADE_OFFS =
+  "no replication, no automatic failover, and no backups by the database's own tools (mongodump, Atlas or Ops Manager snapshots): back up DATA_DIR yourself";
+
+/**
+ * Production without MONGODB_URI would run on the embedded engine: refused unless EMBEDDED_DATABASE_IN_PRODUCTION
+ * is "true". Checked when a process opens the database (platform/database.ts), so processes that never do (the
+ * gateway alone, `npm run token`) need neither variable.
+ * @throws ConfigError naming MONGODB_URI.
+ */
+export function checkEmbeddedDatabase(config: Partial<Pick<Config, 'nodeEnv' | 'mongodbUri' | 'embeddedDatabaseInProduction'>>): void {
+  if (config.nodeEnv !== 'production' || config.mongodbUri !== undefined || config.embeddedDatabaseInProduction === true) return;
+  throw new ConfigError([
+    {
+      variable: 'MONGODB_URI',
+      message:
+        'required in production: point it at a MongoDB replica set. To run on the embedded engine anyway, set ' +
+        `EMBEDDED_DATABASE_IN_PRODUCTION=true (it has ${EMBEDDED_DATABASE_TRADE_OFFS})`,
+    },
+  ]);
 }

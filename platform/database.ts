@@ -1,10 +1,12 @@
 // The one database connection of a process: the MongoDB named by MONGODB_URI, or, without it, the
 // embedded MongoDB-wire engine persisting to DATA_DIR. Both are reached through the same mongoose code.
+// The embedded engine requires authentication like any MongoDB: this process starts it, so it connects with
+// the credentials the engine hands back (kept in DATA_DIR/credentials.json, mode 0600), and logs them masked.
 import { mkdir } from 'node:fs/promises';
 import mongoose from 'mongoose';
 import type { Connection } from 'mongoose';
 import type { EngineLogger, RunningEngine } from '../engine/index.ts';
-import type { Config } from './config.ts';
+import { type Config, EMBEDDED_DATABASE_TRADE_OFFS, checkEmbeddedDatabase } from './config.ts';
 import { redactUri } from './logger.ts';
 
 export const DEFAULT_DB_NAME = 'oa_archive';
@@ -30,7 +32,7 @@ export interface ConnectDatabaseOptions {
 export type DatabaseLogger = EngineLogger;
 
 export async function connectDatabase(
-  config: Pick<Config, 'mongodbUri' | 'dataDir'>,
+  config: Pick<Config, 'mongodbUri' | 'dataDir'> & Partial<Pick<Config, 'nodeEnv' | 'embeddedDatabaseInProduction'>>,
   logger: DatabaseLogger,
   options: ConnectDatabaseOptions = {},
 ): Promise<Database> {
@@ -44,24 +46,36 @@ export async function connectDatabase(
     return { connection, uri, close: once(() => connection.close()) };
   }
 
+  // Production on the embedded engine only when asked for explicitly (a ConfigError naming MONGODB_URI otherwise).
+  checkEmbeddedDatabase(config);
+  if (config.nodeEnv === 'production') {
+    logger.warn(
+      { variable: 'EMBEDDED_DATABASE_IN_PRODUCTION', dataDir: config.dataDir },
+      `EMBEDDED_DATABASE_IN_PRODUCTION=true: production runs on the embedded database, with ${EMBEDDED_DATABASE_TRADE_OFFS}`,
+    );
+  }
   const dataDir = config.dataDir;
   try {
-    await mkdir(dataDir, { recursive: true });
+    // Private to this account when created here: the data files hold what the database holds.
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new Error(`Cannot create DATA_DIR ${dataDir}: ${(err as Error).message}`);
   }
   // Loaded only here, so processes that use MONGODB_URI never load the engine.
   const { startEngine } = await import('../engine/index.ts');
   const engine = await startEngine({ port: 0, dbPath: dataDir, logger });
-  const uri = `${engine.uri}/${dbName}`;
+  const uri = redactUri(engine.uriFor(dbName));
   let connection: Connection;
   try {
-    connection = await open(uri, uri, connectOptions);
+    connection = await open(engine.uriFor(dbName), uri, connectOptions);
   } catch (err) {
     await engine.close().catch(() => undefined);
     throw err;
   }
-  logger.info({ uri, dbName, dataDir }, `embedded database at ${engine.uri}, data in ${dataDir}`);
+  logger.info(
+    { uri, dbName, dataDir, credentialsFile: engine.credentialsPath },
+    `embedded database at ${engine.safeUri}, data in ${dataDir}, credentials in ${engine.credentialsPath}`,
+  );
   return {
     connection,
     uri,

@@ -29,6 +29,13 @@ export async function runProcess(defaultPort: string | undefined, main: (ctx: Pr
   try {
     await main({ config, logger, lifecycle });
   } catch (err) {
+    // A configuration problem found only when a part starts (the embedded database in production) is reported
+    // like any other: on stderr, naming the variable.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      const result = await lifecycle.shutdown('start-up failed');
+      process.exit(result.exitCode === 0 ? 1 : result.exitCode);
+    }
     // Expected start-up failures (port in use, database unreachable) are reported without a stack trace.
     logger.error({ reason: err instanceof Error ? err.message : String(err) }, 'start-up failed');
     logger.debug({ err }, 'start-up failure detail');

@@ -52,7 +52,7 @@ export function useArchiveSubgraph(label: string): ArchiveFixture {
   };
   beforeAll(async () => {
     engine = await startEngine({ port: 0, dbPath: null });
-    connection = await mongoose.createConnection(`${engine.uri}/${label}`, { monitorCommands: true }).asPromise();
+    connection = await mongoose.createConnection(engine.uriFor(label), { monitorCommands: true }).asPromise();
     connection.getClient().on('commandStarted', (e) => fixture.commands.push(e.commandName));
     const built = await createArchiveSubgraph({
       connection,

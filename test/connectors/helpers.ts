@@ -21,7 +21,7 @@ export interface Db {
 
 export async function openDb(): Promise<Db> {
   const engine = await startEngine({ port: 0, dbPath: null });
-  const connection = await mongoose.createConnection(`${engine.uri}/conn_test`).asPromise();
+  const connection = await mongoose.createConnection(engine.uriFor('conn_test')).asPromise();
   return {
     engine,
     connection,

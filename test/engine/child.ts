@@ -1,14 +1,24 @@
-// Runs the engine's CLI in a child process and waits for its ready line.
+// Runs the engine's CLI in a child process and waits for its ready line. The line names the credentials file
+// (DBPATH/credentials.json, or a temporary one for --memory), never the password: the URI handed to tests is
+// made from that file, as any client of `npm run db` would make it.
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type EngineCredentials, connectionString, parseReadyLine, readCredentialsFile } from '../../engine/index.ts';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface EngineChild {
   proc: ChildProcess;
+  /** mongodb://oa-archive:PASSWORD@HOST:PORT/?authSource=admin, from the credentials file. */
   uri: string;
+  /** `uri` naming a database. */
+  uriFor(dbName: string): string;
+  host: string;
   port: number;
+  /** The file the ready line named, and what it holds. */
+  credentialsPath: string;
+  credentials: EngineCredentials;
   /** Everything the child printed so far (stdout and stderr). */
   output(): string;
   /** Resolves with the exit code and signal once the child has exited. */
@@ -30,7 +40,7 @@ export interface SpawnOptions {
   timeoutMs?: number;
 }
 
-/** Starts the CLI with `args`, resolving once it prints "embedded engine ready: mongodb://HOST:PORT". */
+/** Starts the CLI with `args`, resolving once it prints "embedded engine ready: mongodb://oa-archive:***@HOST:PORT/…". */
 export function spawnEngine(args: string[], opts: SpawnOptions = {}): Promise<EngineChild> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   // The npm form runs in its own process group, so a signal can reach npm, tsx and node together (like Ctrl-C).
@@ -52,12 +62,31 @@ export function spawnEngine(args: string[], opts: SpawnOptions = {}): Promise<En
     }, timeoutMs);
     const onData = (chunk: Buffer) => {
       out += chunk.toString('utf8');
-      const match = /embedded engine ready: (mongodb:\/\/[^\s:]+:(\d+))/.exec(out);
-      if (match) {
+      const ready = parseReadyLine(out);
+      if (ready) {
         clearTimeout(timer);
         proc.stdout!.off('data', onData);
         proc.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
-        resolve({ proc, uri: match[1], port: Number(match[2]), output: () => out, exited });
+        let credentials: EngineCredentials;
+        try {
+          credentials = readCredentialsFile(ready.credentialsPath);
+        } catch (err) {
+          killProcess(proc, 'SIGKILL');
+          reject(err as Error);
+          return;
+        }
+        const { host, port, credentialsPath } = ready;
+        resolve({
+          proc,
+          uri: connectionString(credentials, host, port),
+          uriFor: (dbName) => connectionString(credentials, host, port, dbName),
+          host,
+          port,
+          credentialsPath,
+          credentials,
+          output: () => out,
+          exited,
+        });
       }
     };
     proc.stdout!.on('data', onData);

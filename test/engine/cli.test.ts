@@ -61,10 +61,15 @@ describe.runIf(isEmbedded)('npm run db (embedded engine only)', () => {
       const port = await freePort();
       const child = await spawnEngine(['--port', String(port), '--dbpath', dir], { viaNpm: true, timeoutMs: 60_000 });
       expect(child.port).toBe(port);
-      expect(child.uri).toBe(`mongodb://127.0.0.1:${port}`);
-      expect(child.output()).toContain(`embedded engine ready: mongodb://127.0.0.1:${port}  (data: ${dir}); Ctrl-C stops`);
+      // How to connect, without the password: the user, the address, and where the password is.
+      const credentialsPath = path.join(dir, 'credentials.json');
+      expect(child.output()).toContain(
+        `embedded engine ready: mongodb://oa-archive:***@127.0.0.1:${port}/?authSource=admin  (data: ${dir}; credentials in ${credentialsPath}, mode 0600); Ctrl-C stops`,
+      );
+      expect(child.credentialsPath).toBe(credentialsPath);
+      expect(child.uri).toBe(`mongodb://oa-archive:${encodeURIComponent(child.credentials.password)}@127.0.0.1:${port}/?authSource=admin`);
 
-      const client = await connect(`mongodb://127.0.0.1:${port}/cli`);
+      const client = await connect(child.uriFor('cli'));
       await client.db().collection('notes').insertOne({ _id: 'hello', text: 'from the CLI test' } as never);
       expect(await client.db().collection('notes').findOne({})).toEqual({ _id: 'hello', text: 'from the CLI test' });
       const hello = await client.db('admin').command({ hello: 1 });
@@ -72,20 +77,24 @@ describe.runIf(isEmbedded)('npm run db (embedded engine only)', () => {
       await client.close();
 
       // SIGINT to the engine process (its pid from serverStatus, as a supervisor would send it): npm run ends with 0.
-      const client2 = await connect(`mongodb://127.0.0.1:${port}`);
+      const client2 = await connect(child.uri);
       const { pid } = await client2.db('admin').command({ serverStatus: 1 });
       await client2.close();
       expect(pid).not.toBe(child.proc.pid); // npm runs tsx, which runs node
       process.kill(pid, 'SIGINT');
       const { code, signal } = await exitWithin(child, 20_000);
       expect({ code, signal }).toEqual({ code: 0, signal: null });
-      expect(fs.existsSync(path.join(dir, 'snapshot.bson'))).toBe(true);
-      expect(fs.existsSync(path.join(dir, 'engine.lock'))).toBe(false);
+      // A clean stop folds the write-ahead log into the database file and leaves no pid behind.
+      expect(fs.statSync(path.join(dir, 'engine.sqlite')).size).toBeGreaterThan(0);
+      expect(fs.existsSync(path.join(dir, 'engine.sqlite-wal')) ? fs.statSync(path.join(dir, 'engine.sqlite-wal')).size : 0).toBe(0);
+      expect(fs.existsSync(path.join(dir, 'engine.pid'))).toBe(false);
       const stopped = logLines(child.output()).find((l) => l.msg === 'embedded engine stopped');
       expect(stopped).toMatchObject({ level: 'info', dbPath: dir });
+      expect(child.output()).not.toContain(child.credentials.password);
 
-      // The data written through the CLI is there on the next start.
+      // The data written through the CLI is there on the next start, behind the same credentials.
       const next = await spawnEngine(['--port', '0', '--dbpath', dir]);
+      expect(next.credentials).toEqual(child.credentials);
       const again = await connect(next.uri);
       expect(await again.db('cli').collection('notes').findOne({ _id: 'hello' as never })).toEqual({ _id: 'hello', text: 'from the CLI test' });
       await again.close();
@@ -134,12 +143,19 @@ describe.runIf(isEmbedded)('npm run db (embedded engine only)', () => {
   it('prints the port it picked for --port 0 and keeps memory-only data with --memory', async () => {
     const child = await spawnEngine(['--port', '0', '--memory']);
     expect(child.port).toBeGreaterThan(0);
-    expect(child.output()).toContain(`embedded engine ready: mongodb://127.0.0.1:${child.port}  (data: memory only)`);
+    // Memory-only credentials go to a private temporary file, removed on exit.
+    expect(child.output()).toContain(
+      `embedded engine ready: mongodb://oa-archive:***@127.0.0.1:${child.port}/?authSource=admin  (data: memory only; credentials in ${child.credentialsPath}, mode 0600, removed on exit); Ctrl-C stops`,
+    );
+    expect(fs.statSync(child.credentialsPath).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.dirname(child.credentialsPath)).mode & 0o777).toBe(0o700);
     const client = await connect(child.uri);
     expect(await client.db('admin').command({ ping: 1 })).toMatchObject({ ok: 1 });
     await client.close();
     child.proc.kill('SIGINT');
     expect(await exitWithin(child, 20_000)).toEqual({ code: 0, signal: null });
+    expect(fs.existsSync(path.dirname(child.credentialsPath))).toBe(false);
+    expect(child.output()).not.toContain(child.credentials.password);
   }, 60_000);
 
   it('refuses bad arguments with exit code 2 and the usage text', async () => {

@@ -1,15 +1,15 @@
-// Durability of the embedded engine: every acknowledged write survives kill -9; a torn last journal record is
-// dropped whole; snapshots; memory-only engines forget everything.
+// Durability of the embedded engine: every acknowledged write survives kill -9; the data directory is private and
+// locked by one live engine; retryable writes are answered once, across restarts; memory-only engines forget.
 import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { crc32 } from 'node:zlib';
-import { BSON, MongoClient, type Document } from 'mongodb';
+import net from 'node:net';
+import { Long, MongoClient, type Document } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, startEngine } from '../../engine/index.ts';
 import { isEmbedded, sleep } from '../helpers/mongo.ts';
-import { exitWithin, killAllChildren, logLines, spawnEngine, type EngineChild } from './child.ts';
+import { exitWithin, killAllChildren, spawnEngine, type EngineChild } from './child.ts';
 
 const dirs: string[] = [];
 const clients: MongoClient[] = [];
@@ -34,25 +34,13 @@ async function sigkill(child: EngineChild): Promise<void> {
   expect(signal).toBe('SIGKILL');
 }
 
-function newestJournal(dir: string): string {
-  const journals = fs.readdirSync(dir).filter((f) => /^journal\.\d+\.log$/.test(f)).sort();
-  expect(journals.length).toBeGreaterThan(0);
-  return path.join(dir, journals.at(-1)!);
-}
-
-/** A journal record as the engine writes it: [u32 length][u32 CRC-32][BSON {ops}]. */
-function journalFrame(ops: Document[]): Buffer {
-  const body = Buffer.from(BSON.serialize({ ops }));
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(body.length, 0);
-  head.writeUInt32LE(crc32(body), 4);
-  return Buffer.concat([head, body]);
-}
-
-function recordingLogger() {
-  const entries: Array<{ level: string; obj: Record<string, unknown>; msg?: string }> = [];
-  const at = (level: string) => (obj: object, msg?: string) => entries.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { entries, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+/** A port free right now on loopback, to restart an engine where its clients expect it. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 afterAll(async () => {
@@ -181,154 +169,83 @@ describe.runIf(isEmbedded)('kill -9 (embedded engine only)', () => {
   );
 });
 
-describe.runIf(isEmbedded)('a torn last journal record (embedded engine only)', () => {
-  const cases: Array<[string, (dir: string) => number]> = [
-    [
-      'garbage bytes',
-      (dir) => {
-        const garbage = Buffer.from([0xab, 0xcd, 0xef, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08]);
-        fs.appendFileSync(newestJournal(dir), garbage);
-        return garbage.length;
-      },
-    ],
-    [
-      'a truncated frame',
-      (dir) => {
-        const frame = journalFrame([{ o: 'put', db: 'durable', c: 'torn', d: { _id: 'torn', v: 'half-written' } }]);
-        const half = frame.subarray(0, Math.floor(frame.length / 2));
-        fs.appendFileSync(newestJournal(dir), half);
-        return half.length;
-      },
-    ],
-    [
-      'a whole frame with a wrong checksum',
-      (dir) => {
-        const frame = journalFrame([{ o: 'put', db: 'durable', c: 'torn', d: { _id: 'torn', v: 'corrupt' } }]);
-        frame.writeUInt32LE((frame.readUInt32LE(4) + 1) >>> 0, 4);
-        fs.appendFileSync(newestJournal(dir), frame);
-        return frame.length;
-      },
-    ],
-  ];
-
-  for (const [name, tear] of cases) {
-    it(
-      `drops ${name} at the end of the journal, keeps everything before it, and journals new writes after it`,
-      async () => {
-        const dir = await tempDir();
-        const first = await spawnEngine(['--port', '0', '--dbpath', dir]);
-        let client = await connect(first.uri);
-        await client.db('durable').collection('torn').insertMany(Array.from({ length: 50 }, (_, i) => ({ _id: i, v: i })) as Document[]);
-        await client.db('durable').collection('torn').updateOne({ _id: 0 as never }, { $set: { v: 'updated' } });
-        await client.close();
-        await sigkill(first);
-        const sizeBefore = fs.statSync(newestJournal(dir)).size;
-        const added = tear(dir);
-        expect(fs.statSync(newestJournal(dir)).size).toBe(sizeBefore + added);
-
-        const second = await spawnEngine(['--port', '0', '--dbpath', dir]);
-        const recovered = logLines(second.output()).find((l) => l.msg === 'embedded engine recovered its data');
-        expect(recovered?.droppedTailBytes).toBe(added);
-        client = await connect(second.uri);
-        const coll = client.db('durable').collection('torn');
-        expect(await coll.countDocuments()).toBe(50);
-        expect(await coll.findOne({ _id: 0 as never })).toEqual({ _id: 0, v: 'updated' });
-        expect(await coll.findOne({ _id: 'torn' as never })).toBeNull();
-        // The engine serves writes, and they land where a later recovery finds them.
-        await coll.insertOne({ _id: 'after', v: 'recovery' } as Document);
-        await client.close();
-        await sigkill(second);
-
-        const third = await spawnEngine(['--port', '0', '--dbpath', dir]);
-        client = await connect(third.uri);
-        const again = client.db('durable').collection('torn');
-        expect(await again.countDocuments()).toBe(51);
-        expect(await again.findOne({ _id: 'after' as never })).toEqual({ _id: 'after', v: 'recovery' });
-        await client.close();
-        await sigkill(third);
-      },
-      120_000,
-    );
-  }
-});
-
-describe.runIf(isEmbedded)('snapshots (embedded engine only)', () => {
-  it('close() writes snapshot.bson and a restart reloads everything from it', async () => {
+describe.runIf(isEmbedded)('the data directory (embedded engine only)', () => {
+  it('keeps everything across a clean stop; the directory is 0700 and every file in it 0600', async () => {
     const dir = await tempDir();
-    const engine = new Engine({ port: 0, dbPath: dir });
-    const running = await engine.listen();
-    const client = await connect(running.uri);
-    const coll = client.db('snap').collection('docs');
-    await coll.createIndex({ k: 1 }, { unique: true });
-    for (let i = 0; i < 2000; i += 500) {
-      await coll.insertMany(Array.from({ length: 500 }, (_, j) => ({ _id: i + j, k: `key-${i + j}` })) as Document[]);
-    }
-    await coll.deleteMany({ _id: { $gte: 1990 } as never });
-    await client.close();
-    await engine.close();
-    expect(fs.existsSync(path.join(dir, 'snapshot.bson'))).toBe(true);
-    expect(fs.existsSync(path.join(dir, 'engine.lock'))).toBe(false);
+    fs.chmodSync(dir, 0o755); // as mkdtemp or a careless operator left it
+    const first = new Engine({ port: 0, dbPath: dir });
+    const running = await first.listen();
+    const c1 = await connect(running.uri);
+    await c1.db('durable').collection('kept').insertMany(Array.from({ length: 1000 }, (_, i) => ({ _id: i, bank: `6222020200112233${String(i).padStart(3, '0')}` })) as Document[]);
+    await c1.db('durable').collection('kept').createIndex({ bank: 1 }, { unique: true });
+    await c1.close();
+    await running.close();
 
-    const logger = recordingLogger();
-    const reopened = new Engine({ port: 0, dbPath: dir, logger });
-    engines.push(reopened);
-    const again = await connect((await reopened.listen()).uri);
-    const report = logger.entries.find((e) => e.msg === 'embedded engine recovered its data')!.obj;
-    expect(report.snapshotGeneration).toBeGreaterThanOrEqual(1);
-    expect(report.journalRecords).toBe(0);
-    expect(report.droppedTailBytes).toBe(0);
-    const docs = again.db('snap').collection('docs');
-    expect(await docs.countDocuments()).toBe(1990);
-    expect(await docs.findOne({ _id: 1234 as never })).toEqual({ _id: 1234, k: 'key-1234' });
-    const dup = await docs.insertOne({ k: 'key-5' }).then(
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    const files = fs.readdirSync(dir);
+    expect(files).toContain('engine.sqlite');
+    for (const f of files) expect({ f, mode: fs.statSync(path.join(dir, f)).mode & 0o777 }).toEqual({ f, mode: 0o600 });
+
+    const second = await startEngine({ port: 0, dbPath: dir });
+    engines.push(second);
+    const c2 = await connect(second.uri);
+    expect(await c2.db('durable').collection('kept').countDocuments()).toBe(1000);
+    expect(await c2.db('durable').collection('kept').findOne({ bank: '6222020200112233500' })).toEqual({ _id: 500, bank: '6222020200112233500' });
+    const dup = await c2.db('durable').collection('kept').insertOne({ bank: '6222020200112233001' }).then(
       () => undefined,
       (e: { code?: number }) => e.code,
     );
     expect(dup).toBe(11000);
+    // The files the running engine keeps open are owner-only too (SQLite gives its log the database's mode).
+    for (const f of fs.readdirSync(dir)) expect({ f, mode: fs.statSync(path.join(dir, f)).mode & 0o777 }).toEqual({ f, mode: 0o600 });
   });
 
-  it('compacts the journal into a snapshot past compactAtBytes, and a crash image recovers snapshot plus journal', async () => {
+  it('refuses a second live engine on the directory with a clear message, and starts at once after kill -9 of the holder', async () => {
     const dir = await tempDir();
-    const engine = new Engine({ port: 0, dbPath: dir, compactAtBytes: 32 * 1024 });
-    engines.push(engine);
-    const client = await connect((await engine.listen()).uri);
-    const coll = client.db('snap').collection('compact');
-    for (let i = 0; i < 400; i++) await coll.insertOne({ _id: i, blob: 'x'.repeat(200) } as Document);
-    await coll.updateOne({ _id: 7 as never }, { $set: { blob: 'changed' } });
-    const files = fs.readdirSync(dir);
-    expect(files).toContain('snapshot.bson');
-    const journals = files.filter((f) => /^journal\.\d+\.log$/.test(f));
-    expect(journals).toHaveLength(1);
-    expect(Number(/\d+/.exec(journals[0])![0])).toBeGreaterThanOrEqual(2); // several compactions happened
-    expect(fs.statSync(path.join(dir, journals[0])).size).toBeLessThan(32 * 1024 + 1024);
-
-    // The files as they are now are what a kill -9 would leave behind.
-    const image = await tempDir();
-    for (const f of files) if (f !== 'engine.lock') fs.copyFileSync(path.join(dir, f), path.join(image, f));
-    const logger = recordingLogger();
-    const recovered = new Engine({ port: 0, dbPath: image, logger });
-    engines.push(recovered);
-    const again = await connect((await recovered.listen()).uri);
-    const report = logger.entries.find((e) => e.msg === 'embedded engine recovered its data')!.obj;
-    expect(report.snapshotGeneration).toBeGreaterThanOrEqual(1);
-    const docs = again.db('snap').collection('compact');
-    expect(await docs.countDocuments()).toBe(400);
-    expect((await docs.findOne({ _id: 7 as never }))!.blob).toBe('changed');
-    expect((await docs.findOne({ _id: 399 as never }))!.blob).toBe('x'.repeat(200));
-  });
-
-  it('refuses to start on a data directory another live process holds', async () => {
-    const dir = await tempDir();
-    const holder = new Engine({ port: 0, dbPath: dir });
-    engines.push(holder);
-    await holder.listen();
-    const child = spawnEngine(['--port', '0', '--dbpath', dir], { timeoutMs: 30_000 });
-    const err = await child.then(
+    const holder = await spawnEngine(['--port', '0', '--dbpath', dir]);
+    const refused = await spawnEngine(['--port', '0', '--dbpath', dir], { timeoutMs: 30_000 }).then(
       () => undefined,
       (e: Error) => e.message,
     );
-    expect(err).toMatch(/exited \(code 2/);
-    expect(err).toContain(`data directory ${dir} is in use by process ${process.pid}`);
+    expect(refused).toMatch(/exited \(code 2/);
+    expect(refused).toContain(`data directory ${dir} is in use by another engine (process ${holder.proc.pid})`);
+    // In this process too, without touching the holder's lock.
+    expect(() => new Engine({ port: 0, dbPath: dir })).toThrow(/is in use by another engine/);
+
+    // kill -9, and a supervisor restarting at once: the kernel dropped the lock with the process, zombie or not.
+    holder.proc.kill('SIGKILL');
+    const again = await spawnEngine(['--port', '0', '--dbpath', dir]);
+    const client = await connect(again.uri);
+    expect((await client.db('admin').command({ ping: 1 })).ok).toBe(1);
+    await client.close();
+    await sigkill(again);
+  });
+
+  it('answers a retryable write repeated after kill -9 with the recorded answer instead of applying it again', async () => {
+    const dir = await tempDir();
+    const port = await freePort();
+    const first = await spawnEngine(['--port', String(port), '--dbpath', dir]);
+    // One client for the whole test: after the restart on the same port it reconnects, with the same session.
+    const client = new MongoClient(first.uri, { retryWrites: false, serverSelectionTimeoutMS: 20_000, heartbeatFrequencyMS: 500 });
+    clients.push(client);
+    await client.connect();
+    const db = client.db('durable');
+    const session = client.startSession();
+    const write = (txnNumber: number) =>
+      db.command({ update: 'counters', updates: [{ q: { _id: 'c' }, u: { $inc: { n: 1 } }, upsert: true }], txnNumber: Long.fromNumber(txnNumber) }, { session });
+    const firstAnswer = await write(7);
+    expect(firstAnswer).toMatchObject({ n: 1, nModified: 0, upserted: [{ index: 0, _id: 'c' }] });
+    await sigkill(first);
+
+    const second = await spawnEngine(['--port', String(port), '--dbpath', dir]);
+    const retried = await write(7);
+    expect(retried).toMatchObject({ n: 1, nModified: 0, upserted: [{ index: 0, _id: 'c' }] });
+    expect(await db.collection('counters').findOne({ _id: 'c' as never })).toEqual({ _id: 'c', n: 1 });
+    // The next txnNumber is a new write.
+    expect(await write(8)).toMatchObject({ n: 1, nModified: 1 });
+    expect(await db.collection('counters').findOne({ _id: 'c' as never })).toEqual({ _id: 'c', n: 2 });
+    await session.endSession();
+    await sigkill(second);
   });
 });
 

@@ -64,11 +64,13 @@ describe.runIf(isEmbedded)('hello addresses (embedded engine only)', () => {
     expect(hello.me).toBe(`127.0.0.1:${m.engine!.port}`);
     expect(hello.hosts).toEqual([`127.0.0.1:${m.engine!.port}`]);
     expect(hello.primary).toBe(`127.0.0.1:${m.engine!.port}`);
-    expect(m.engine!.uri).toBe(`mongodb://127.0.0.1:${m.engine!.port}`);
+    expect(m.engine!.address).toBe(`127.0.0.1:${m.engine!.port}`);
+    expect(m.engine!.safeUri).toBe(`mongodb://oa-archive:***@127.0.0.1:${m.engine!.port}/?authSource=admin`);
   });
 
-  it('connects with an ordinary mongodb://127.0.0.1:PORT/db URI', async () => {
-    const client = new MongoClient(`mongodb://127.0.0.1:${m.engine!.port}/${m.dbName}`);
+  it('connects with an ordinary mongodb://USER:PASSWORD@127.0.0.1:PORT/db?authSource=admin URI', async () => {
+    const { username, password } = m.engine!.credentials;
+    const client = new MongoClient(`mongodb://${username}:${encodeURIComponent(password)}@127.0.0.1:${m.engine!.port}/${m.dbName}?authSource=admin`);
     try {
       await client.connect();
       await client.db().collection('uri').insertOne({ via: 'uri' });

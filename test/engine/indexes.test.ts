@@ -402,11 +402,11 @@ describe.runIf(isEmbedded)('index use for lookups (embedded engine only)', () =>
   let client: MongoClient;
   let big: Collection<Document>;
   const DB = 'ixuse';
-  /** The filter as the engine receives it off the wire (exact BSON types). */
-  const wire = (filter: Document) => BSON.deserialize(BSON.serialize(filter), { promoteValues: false, bsonRegExp: true });
-  const candidates = (filter: Document) => {
-    const found = engine.catalog.get(DB, 'big')!.candidates(wire(filter));
-    return found === undefined ? undefined : new Set(found).size;
+  /** Documents the plan reads (explain's totalDocsExamined), or undefined for a collection scan. */
+  const candidates = async (filter: Document) => {
+    const explained = (await big.find(filter).explain('executionStats')) as Document;
+    if (explained.queryPlanner.winningPlan.stage === 'COLLSCAN') return undefined;
+    return explained.executionStats.totalDocsExamined as number;
   };
 
   beforeAll(async () => {
@@ -442,21 +442,30 @@ describe.runIf(isEmbedded)('index use for lookups (embedded engine only)', () =>
     expect((await big.find({ k: '15' }).toArray()).map((d) => d._id)).toEqual(['string']);
   });
 
-  it('answers _id equality from the _id index with one candidate', () => {
-    expect(candidates({ _id: 12345 })).toBe(1);
-    expect(candidates({ _id: { $in: [1, 2, 3] } })).toBe(3);
+  it('answers _id equality from the _id index with one candidate', async () => {
+    expect(await candidates({ _id: 12345 })).toBe(1);
+    expect(await candidates({ _id: { $in: [1, 2, 3] } })).toBe(3);
+    expect(await candidates({ _id: { $gte: 100, $lt: 110 } })).toBe(11); // the exclusive bound is the matcher's
   });
 
-  it('answers equality, range and $in on an indexed field with candidate sets of the right size', () => {
-    expect(candidates({ k: 5 })).toBe(20);
-    expect(candidates({ k: { $gte: 10, $lt: 20 } })).toBe(202);
-    expect(candidates({ k: { $in: [1, 2] } })).toBe(40);
-    expect(candidates({ k: { $gt: 998 } })).toBe(20);
-    expect(candidates({ k: 5, unindexed: 5 })).toBe(20);
+  it('answers equality, range and $in on an indexed field with candidate sets of the right size', async () => {
+    expect(await candidates({ k: 5 })).toBe(20);
+    // Bounds cover every key with the same double, and exclusive ones are left to the matcher: 20 of k = 20.
+    expect(await candidates({ k: { $gte: 10, $lt: 20 } })).toBe(222);
+    expect(await candidates({ k: { $in: [1, 2] } })).toBe(40);
+    expect(await candidates({ k: { $gt: 998 } })).toBe(40);
+    expect(await candidates({ k: 5, unindexed: 5 })).toBe(20);
   });
 
-  it('falls back to a full scan (undefined) for an unindexed field', () => {
-    expect(candidates({ unindexed: 5 })).toBeUndefined();
-    expect(candidates({})).toBeUndefined();
+  it('reads a sort from the index instead of sorting, and stops at the limit', async () => {
+    const explained = (await big.find({ k: { $gte: 0 } }).sort({ k: -1 }).limit(5).explain('executionStats')) as Document;
+    expect(explained.queryPlanner.winningPlan.inputStage).toMatchObject({ stage: 'IXSCAN', indexName: 'k_1', direction: 'backward' });
+    const top = await big.find({ k: { $gte: 0 } }).sort({ k: -1 }).limit(5).toArray();
+    expect(top.map((d) => d.k)).toEqual([999, 999, 999, 999, 999]);
+  });
+
+  it('falls back to a full scan (undefined) for an unindexed field', async () => {
+    expect(await candidates({ unindexed: 5 })).toBeUndefined();
+    expect(await candidates({})).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 // A minimal MongoDB wire-protocol client over a raw socket, for tests that look at the bytes.
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { BSON } from 'bson';
+import { BSON, Binary } from 'bson';
 
 export const OP_REPLY = 1;
 export const OP_QUERY = 2004;
@@ -101,6 +102,42 @@ export function parseReply(buf: Buffer): RawReply {
   return reply;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// SCRAM-SHA-256, client side, by hand (RFC 5802 / RFC 7677), to authenticate a raw connection.
+
+const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest();
+
+/** The text of a SASL payload (BinData). */
+export function payloadText(payload: unknown): string {
+  const b = payload as Binary;
+  return Buffer.from(b.buffer.subarray(0, b.position)).toString('utf8');
+}
+
+/** One SCRAM-SHA-256 conversation: `first` for saslStart, `final(serverFirst)` for the proof. */
+export function scramClient(username: string, password: string) {
+  const bare = `n=${username.replace(/=/g, '=3D').replace(/,/g, '=2C')},r=${randomBytes(24).toString('base64')}`;
+  let expectedServerSignature = '';
+  return {
+    first: new Binary(Buffer.from(`n,,${bare}`)),
+    final(serverFirst: string): Binary {
+      const attrs = Object.fromEntries(serverFirst.split(',').map((a) => [a[0], a.slice(2)]));
+      const salted = pbkdf2Sync(password, Buffer.from(attrs.s, 'base64'), Number(attrs.i), 32, 'sha256');
+      const clientKey = hmac(salted, 'Client Key');
+      const withoutProof = `c=biws,r=${attrs.r}`;
+      const authMessage = `${bare},${serverFirst},${withoutProof}`;
+      const signature = hmac(sha256(clientKey), authMessage);
+      const proof = Buffer.from(clientKey.map((byte, i) => byte ^ signature[i]));
+      expectedServerSignature = `v=${hmac(hmac(salted, 'Server Key'), authMessage).toString('base64')}`;
+      return new Binary(Buffer.from(`${withoutProof},p=${proof.toString('base64')}`));
+    },
+    /** "v=…": what the server must answer the proof with. */
+    get expectedServerSignature() {
+      return expectedServerSignature;
+    },
+  };
+}
+
 /** One raw connection: send bytes, read whole messages, notice when the server closes it. */
 export class RawConnection {
   private pending = Buffer.alloc(0);
@@ -180,6 +217,18 @@ export class RawConnection {
   async request(msg: { requestId: number; bytes: Buffer }, timeoutMs = 5000): Promise<RawReply> {
     this.send(msg.bytes);
     return this.next(timeoutMs);
+  }
+
+  /** Authenticates this connection (saslStart, saslContinue with skipEmptyExchange); throws if refused. */
+  async authenticate(credentials: { username: string; password: string; authSource?: string }): Promise<void> {
+    const $db = credentials.authSource ?? 'admin';
+    const scram = scramClient(credentials.username, credentials.password);
+    const start = (await this.request(opMsg({ saslStart: 1, mechanism: 'SCRAM-SHA-256', payload: scram.first, options: { skipEmptyExchange: true }, $db }))).documents[0];
+    if (start.ok !== 1) throw new Error(`saslStart refused: ${JSON.stringify(start)}`);
+    const proof = scram.final(payloadText(start.payload));
+    const done = (await this.request(opMsg({ saslContinue: 1, conversationId: start.conversationId, payload: proof, $db }))).documents[0];
+    if (done.ok !== 1 || done.done !== true) throw new Error(`authentication refused: ${JSON.stringify(done)}`);
+    if (payloadText(done.payload) !== scram.expectedServerSignature) throw new Error('the server signature is wrong');
   }
 
   close(): void {

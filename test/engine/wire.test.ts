@@ -50,6 +50,12 @@ describe('driver options that touch the wire', () => {
 
 describe.runIf(isEmbedded)('raw wire protocol (embedded engine only)', () => {
   const connect = () => RawConnection.open(m.engine!.host, m.engine!.port);
+  /** A connection that has authenticated (SCRAM-SHA-256 by hand), for commands beyond the handshake. */
+  const authenticated = async () => {
+    const conn = await connect();
+    await conn.authenticate(m.engine!.credentials);
+    return conn;
+  };
 
   it('answers a legacy OP_QUERY isMaster on admin.$cmd with an OP_REPLY', async () => {
     const conn = await connect();
@@ -94,7 +100,7 @@ describe.runIf(isEmbedded)('raw wire protocol (embedded engine only)', () => {
   });
 
   it('inserts the documents of a kind-1 document sequence', async () => {
-    const conn = await connect();
+    const conn = await authenticated();
     try {
       const docs = [{ _id: 1, name: 'one' }, { _id: 2, name: 'two' }, { _id: 3, name: 'three' }];
       const reply = await conn.request(opMsg({ insert: 'sequence', ordered: true, $db: m.dbName }, { sequences: { documents: docs } }));
@@ -109,7 +115,7 @@ describe.runIf(isEmbedded)('raw wire protocol (embedded engine only)', () => {
   });
 
   it('takes update statements from a document sequence too', async () => {
-    const conn = await connect();
+    const conn = await authenticated();
     try {
       await m.db.collection('seq-upd').insertMany([{ _id: 1, v: 0 } as never, { _id: 2, v: 0 } as never]);
       const reply = await conn.request(
@@ -123,7 +129,7 @@ describe.runIf(isEmbedded)('raw wire protocol (embedded engine only)', () => {
   });
 
   it('sends no reply to an OP_MSG with moreToCome, but applies the write', async () => {
-    const conn = await connect();
+    const conn = await authenticated();
     try {
       conn.send(
         opMsg({ insert: 'more', writeConcern: { w: 0 }, $db: m.dbName }, { flags: MORE_TO_COME, sequences: { documents: [{ _id: 'quiet', v: 42 }] } }).bytes,

@@ -34,7 +34,7 @@ export function useGateway(label: string): GatewayFixture {
   let directory: ReturnType<typeof oaDirectoryLookup>;
   beforeAll(async () => {
     engine = await startEngine({ port: 0, dbPath: null });
-    connection = await mongoose.createConnection(`${engine.uri}/${label}`).asPromise();
+    connection = await mongoose.createConnection(engine.uriFor(label)).asPromise();
     const logger = createLogger({ level: 'silent' });
     const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
     const archive = await createArchiveSubgraph({

@@ -2,7 +2,8 @@
 //
 // With MONGODB_URI set, every test file runs against that server (which must be a replica set, so sessions and
 // transactions work), in a database of its own that is dropped afterwards. Without it, the file starts the
-// embedded engine in memory on a free loopback port and closes it afterwards. Tests of facts that only the
+// embedded engine in memory on a free loopback port and closes it afterwards; its URI carries the engine's
+// credentials (user oa-archive, authSource admin), so clients made from it authenticate. Tests of facts that only the
 // embedded engine has (its data files, its CLI, its TTL monitor called directly, raw bytes against its port)
 // are gated with `describe.runIf(isEmbedded)` and say "(embedded engine only)" in their names.
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,7 @@ export const externalUri: string | undefined = process.env.MONGODB_URI || undefi
 export const isEmbedded = externalUri === undefined;
 
 export interface MongoFixture {
-  /** mongodb://host:port of the server (without a database name when embedded). */
+  /** Connection string of the server (embedded: mongodb://oa-archive:PASSWORD@host:port/?authSource=admin, no database name). */
   readonly uri: string;
   /** A client connected in beforeAll and closed in afterAll. */
   readonly client: MongoClient;

@@ -45,7 +45,7 @@ export function useOaSubgraph(label: string, settings = { approvalThresholdFen: 
   };
   beforeAll(async () => {
     engine = await startEngine({ port: 0, dbPath: null });
-    connection = await mongoose.createConnection(`${engine.uri}/${label}`, { monitorCommands: true }).asPromise();
+    connection = await mongoose.createConnection(engine.uriFor(label), { monitorCommands: true }).asPromise();
     connection.getClient().on('commandStarted', (e) => fixture.commands.push(e.commandName));
     const logger = createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
     const built = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings });

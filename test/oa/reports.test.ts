@@ -261,7 +261,7 @@ describe('business days and months in the pipeline (platform/business-time.ts)',
   let connection: mongoose.Connection;
   beforeAll(async () => {
     engine = await startEngine({ port: 0, dbPath: null });
-    connection = await mongoose.createConnection(`${engine.uri}/business_time`).asPromise();
+    connection = await mongoose.createConnection(engine.uriFor('business_time')).asPromise();
   });
   afterAll(async () => {
     await connection?.close();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEVELOPMENT_DEFAULTS, formatConfigError, loadConfig } from '../../platform/config.ts';
+import { ConfigError, DEVELOPMENT_DEFAULTS, checkEmbeddedDatabase, formatConfigError, loadConfig } from '../../platform/config.ts';
 
 const STRONG_INTERNAL = 'i'.repeat(40);
 const STRONG_JWT = 'j'.repeat(40);
@@ -117,6 +117,7 @@ describe('loadConfig validation', () => {
     ['SYNC_URL', 'http://', 'SYNC_URL: expected an http(s) URL starting with http:// or https://, got "http://"'],
     ['REDIS_URL', 'http://cache:6379', 'REDIS_URL: expected a Redis URL starting with redis:// or rediss://, got "http://cache:6379"'],
     ['WEBHOOK_ALLOW_PRIVATE_TARGETS', 'yes', 'WEBHOOK_ALLOW_PRIVATE_TARGETS: expected "true" or "false", got "yes"'],
+    ['EMBEDDED_DATABASE_IN_PRODUCTION', '1', 'EMBEDDED_DATABASE_IN_PRODUCTION: expected "true" or "false", got "1"'],
     ['SHUTDOWN_TIMEOUT_MS', '0', 'SHUTDOWN_TIMEOUT_MS: expected an integer 1..600000, got "0"'],
     ['JWT_JWKS_URL', 'idp/jwks', 'JWT_JWKS_URL: expected an http(s) URL starting with https:// or http://, got "idp/jwks"'],
   ];
@@ -181,6 +182,31 @@ describe('loadConfig in production', () => {
     const c = loadConfig({ NODE_ENV: 'production', INTERNAL_SECRET: STRONG_INTERNAL, JWT_SECRET: STRONG_JWT });
     expect(c.nodeEnv).toBe('production');
     expect(c.developmentDefaults).toEqual([]);
+  });
+
+  it('loads without MONGODB_URI (processes without a database need none), but the database refuses the embedded engine', () => {
+    const c = loadConfig({ NODE_ENV: 'production', INTERNAL_SECRET: STRONG_INTERNAL, JWT_SECRET: STRONG_JWT });
+    expect(c.mongodbUri).toBeUndefined();
+    expect(c.embeddedDatabaseInProduction).toBe(false);
+    let err: unknown;
+    try {
+      checkEmbeddedDatabase(c);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).issues.map((i) => i.variable)).toEqual(['MONGODB_URI']);
+    expect(formatConfigError(err as ConfigError)).toMatch(/^Invalid configuration \(1 problem\):\n {2}MONGODB_URI: required in production: point it at a MongoDB replica set\. To run on the embedded engine anyway, set EMBEDDED_DATABASE_IN_PRODUCTION=true \(it has no replication, no automatic failover, and no backups by the database's own tools/);
+  });
+
+  it('allows the embedded engine in production with EMBEDDED_DATABASE_IN_PRODUCTION=true, and never asks outside production or with MONGODB_URI', () => {
+    const allowed = loadConfig({ NODE_ENV: 'production', INTERNAL_SECRET: STRONG_INTERNAL, JWT_SECRET: STRONG_JWT, EMBEDDED_DATABASE_IN_PRODUCTION: 'true' });
+    expect(allowed.embeddedDatabaseInProduction).toBe(true);
+    expect(() => checkEmbeddedDatabase(allowed)).not.toThrow();
+    expect(() => checkEmbeddedDatabase(loadConfig({ NODE_ENV: 'production', INTERNAL_SECRET: STRONG_INTERNAL, JWT_SECRET: STRONG_JWT, MONGODB_URI: 'mongodb://db1,db2/x?replicaSet=rs0' }))).not.toThrow();
+    expect(() => checkEmbeddedDatabase(loadConfig({ NODE_ENV: 'development' }))).not.toThrow();
+    expect(() => checkEmbeddedDatabase(loadConfig({ NODE_ENV: 'test' }))).not.toThrow();
+    expect(loadConfig({}).embeddedDatabaseInProduction).toBe(false);
   });
 
   it('accepts JWKS instead of JWT_SECRET, with issuer and audience', () => {

@@ -1,6 +1,7 @@
 // End to end: `npm start` as a real child process on the embedded engine.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, DEVELOPMENT_DEFAULTS } from '../../platform/config.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The logged (masked) URI of the embedded database with the password from DATA_DIR/credentials.json put in. */
+function withPassword(loggedUri: unknown, dataDir: string): { uri: string; password: string } {
+  const { password } = JSON.parse(readFileSync(path.join(dataDir, 'credentials.json'), 'utf8')) as { password: string };
+  return { uri: String(loggedUri).replace(':***@', `:${encodeURIComponent(password)}@`), password };
+}
 
 interface LogLine {
   level: number;
@@ -132,8 +139,12 @@ describe('npm start (embedded database)', () => {
     expect(metrics).toMatch(/^gateway_request_duration_seconds_bucket\{le="\+Inf",operation="anonymous"\} 1$/m);
 
     const embedded = first.lines.find((l) => l.msg.startsWith('embedded database at '));
-    expect(embedded?.msg).toMatch(new RegExp(`^embedded database at mongodb://127\\.0\\.0\\.1:\\d+, data in ${dataPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    const quotedPath = dataPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(embedded?.msg).toMatch(
+      new RegExp(`^embedded database at mongodb://oa-archive:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/\\?authSource=admin, data in ${quotedPath}, credentials in ${quotedPath}/credentials\\.json$`),
+    );
     expect(embedded?.dataDir).toBe(dataPath);
+    expect(embedded?.uri).toMatch(/^mongodb:\/\/oa-archive:\*\*\*@127\.0\.0\.1:\d+\/oa_archive\?authSource=admin$/);
 
     const warned = first.lines.filter((l) => l.level === 40 && typeof l.variable === 'string').map((l) => l.variable);
     expect(warned).toEqual(['INTERNAL_SECRET', 'JWT_SECRET']);
@@ -148,8 +159,16 @@ describe('npm start (embedded database)', () => {
     expect(other.status).toBe(404);
     expect(await other.json()).toEqual({ errors: [{ message: 'Not found: GET /nope', extensions: { code: 'NOT_FOUND' } }] });
 
-    // Write through the database the process started, as any MongoDB client would.
-    const client = await MongoClient.connect(String(embedded?.uri));
+    // Write through the database the process started, as any MongoDB client would: with the credentials from
+    // DATA_DIR/credentials.json (without them, nothing).
+    const { uri: firstUri, password } = withPassword(embedded?.uri, dataPath);
+    const anonymousClient = await MongoClient.connect(String(embedded?.uri).replace('oa-archive:***@', ''));
+    try {
+      await expect(anonymousClient.db('oa_archive').collection('start_e2e').findOne({})).rejects.toMatchObject({ code: 13 });
+    } finally {
+      await anonymousClient.close();
+    }
+    const client = await MongoClient.connect(firstUri);
     try {
       await client.db('oa_archive').collection('start_e2e').insertOne({ _id: 'marker' as never, value: 42 });
     } finally {
@@ -162,15 +181,17 @@ describe('npm start (embedded database)', () => {
     const steps = first.lines.filter((l) => l.msg === 'shutdown step finished').map((l) => l.hook);
     expect(steps).toEqual(['gateway', 'http server', 'sync subgraph', 'event bus', 'archive subgraph', 'oa subgraph', 'database']);
     expect(first.stderr()).toBe('');
-    // The development secrets are named, never printed.
+    // The development secrets are named, never printed; nor is the database password.
     expect(first.stdout()).not.toContain(DEVELOPMENT_DEFAULTS.INTERNAL_SECRET);
     expect(first.stdout()).not.toContain(DEVELOPMENT_DEFAULTS.JWT_SECRET);
+    expect(first.stdout()).not.toContain(password);
+    expect(((await stat(path.join(dataPath, 'credentials.json'))).mode & 0o777)).toBe(0o600);
 
     // ---- second run on the same directory: the document survived ----
     const second = start(env);
     await second.waitFor((l) => l.msg === 'listening', 'the listening log line (second run)');
     const uri = second.lines.find((l) => l.msg.startsWith('embedded database at '))?.uri;
-    const again = await MongoClient.connect(String(uri));
+    const again = await MongoClient.connect(withPassword(uri, dataPath).uri); // the same password as the first run
     try {
       expect(await again.db('oa_archive').collection('start_e2e').findOne({ _id: 'marker' as never })).toEqual({ _id: 'marker', value: 42 });
     } finally {
@@ -178,6 +199,7 @@ describe('npm start (embedded database)', () => {
     }
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
+    expect(second.stdout()).not.toContain(password);
   });
 
   it('exits 1 with a readable message and no stack trace on bad configuration', async () => {
@@ -196,10 +218,24 @@ describe('npm start (embedded database)', () => {
     expect(run.stderr()).toContain('JWT_SECRET: required in production unless JWT_JWKS_URL is set');
   });
 
+  it('refuses the embedded database in production unless EMBEDDED_DATABASE_IN_PRODUCTION=true', async () => {
+    const prodDir = path.join(dataDir, 'prod-refused');
+    const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: prodDir, INTERNAL_SECRET: 'production-internal-secret-for-the-start-test-0123', JWT_SECRET: 'production-jwt-secret-for-the-start-test-0123456789' });
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toContain('MONGODB_URI: required in production: point it at a MongoDB replica set');
+    expect(run.stderr()).toContain('set EMBEDDED_DATABASE_IN_PRODUCTION=true');
+    expect(run.stderr()).not.toMatch(/\n\s+at /);
+    await expect(stat(prodDir)).rejects.toThrow(); // refused before the engine started
+  });
+
   it('in production serves neither the IDE nor introspection', async () => {
     const jwtSecret = 'production-jwt-secret-for-the-start-test-0123456789';
-    const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: path.join(dataDir, 'prod'), LOG_LEVEL: 'info', INTERNAL_SECRET: 'production-internal-secret-for-the-start-test-0123', JWT_SECRET: jwtSecret });
+    const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: path.join(dataDir, 'prod'), LOG_LEVEL: 'info', INTERNAL_SECRET: 'production-internal-secret-for-the-start-test-0123', JWT_SECRET: jwtSecret, EMBEDDED_DATABASE_IN_PRODUCTION: 'true' });
     const listening = await run.waitFor((l) => l.msg === 'listening', 'the listening log line');
+    // Running production on the embedded database is allowed when asked for, with a warning naming what it gives up.
+    const warning = run.lines.find((l) => l.variable === 'EMBEDDED_DATABASE_IN_PRODUCTION');
+    expect(warning?.level).toBe(40);
+    expect(warning?.msg).toContain('no replication, no automatic failover, and no backups');
     const base = `http://127.0.0.1:${listening.port as number}`;
     expect((await fetch(`${base}/graphiql`)).status).toBe(404);
     const token = await new SignJWT({ roles: ['ADMIN'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('admin-prod').setExpirationTime('5m').sign(new TextEncoder().encode(jwtSecret));

@@ -135,7 +135,9 @@ describe('reconcile(fiscalYear, period)', () => {
         if (Date.now() - started > 10_000) throw new Error('no scheduled run');
         await new Promise((r) => setTimeout(r, 25));
       }
-      const runs = await db.collection('sync_reconciliations').find({ trigger: 'SCHEDULED' }).sort({ ranAt: 1 }).limit(2).toArray();
+      // One tick runs both periods, often within the same millisecond: _id (created in order) breaks the tie, which
+      // the ranAt index alone leaves to the scan direction, in MongoDB as in the embedded engine.
+      const runs = await db.collection('sync_reconciliations').find({ trigger: 'SCHEDULED' }).sort({ ranAt: 1, _id: 1 }).limit(2).toArray();
       const previous = period === 1 ? [year - 1, 12] : [year, period - 1];
       expect(runs.map((r) => [r.fiscalYear, r.period])).toEqual([previous, [year, period]]);
       expect(runs[0].differences).toEqual([]);

@@ -82,7 +82,7 @@ export interface StackOptions {
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const logger = createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
-  const connection = await mongoose.createConnection(`${engine.uri}/${opts.label}`).asPromise();
+  const connection = await mongoose.createConnection(engine.uriFor(opts.label)).asPromise();
   const oaBuilt = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
   const archiveBuilt = await createArchiveSubgraph({
     connection,

@@ -73,7 +73,7 @@ export function useWorkflow(dbName: string): WorkflowFixture {
 
   beforeAll(async () => {
     fx.engine = await startEngine({ port: 0, dbPath: null });
-    fx.connection = await mongoose.createConnection(`${fx.engine.uri}/${dbName}`, { monitorCommands: true }).asPromise();
+    fx.connection = await mongoose.createConnection(fx.engine.uriFor(dbName), { monitorCommands: true }).asPromise();
     fx.connection.getClient().on('commandStarted', (e) => {
       if (!IGNORED.has(e.commandName)) fx.commands.push(e.commandName);
     });

@@ -89,7 +89,7 @@ export function useLifecycle(label: string): LifecycleFixture {
 
   beforeAll(async () => {
     fx.engine = await startEngine({ port: 0, dbPath: null });
-    fx.connection = await mongoose.createConnection(`${fx.engine.uri}/arch_${label}`, { monitorCommands: true }).asPromise();
+    fx.connection = await mongoose.createConnection(fx.engine.uriFor(`arch_${label}`), { monitorCommands: true }).asPromise();
     fx.connection.getClient().on('commandStarted', (e) => {
       if (!IGNORED.has(e.commandName)) fx.commands.push({ name: e.commandName, command: e.command as Record<string, unknown> });
     });

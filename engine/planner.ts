@@ -1,0 +1,194 @@
+// Choosing how to find the documents of a query: point reads by _id, key ranges of one index (which may also
+// give the requested order), or a scan in storage order. Whatever the plan yields is a superset of the matches:
+// every document is tested against the whole filter afterwards, so bounds may be loose but never too narrow.
+import type { Collection, Index } from './collection.ts';
+import { ErrorCodes, MongoServerError } from './errors.ts';
+import { typeByte, valueKey } from './keys.ts';
+import type { SortSpec } from './query.ts';
+import type { KeyRange } from './store.ts';
+import { type Doc, isPlainObject, toNumber, typeRank } from './values.ts';
+
+export type Plan =
+  | { kind: 'ids'; keys: Buffer[] }
+  | { kind: 'index'; index: Index; ranges: KeyRange[]; reverse: boolean; sorted: boolean; dedupe: boolean }
+  | { kind: 'scan'; reverse: boolean; sorted: boolean };
+
+export interface PlanOptions {
+  sort?: SortSpec;
+  /** An index name, or '$natural' (with `naturalDirection`), already checked by the caller. */
+  hint?: string;
+  naturalDirection?: 1 | -1;
+  /** A transaction's snapshot: indexes built after it are not visible to it. */
+  snapshotSeq?: number;
+}
+
+type Condition = { eq: unknown[] } | { lo?: unknown; hi?: unknown };
+
+const isOperatorObject = (v: unknown): v is Doc => isPlainObject(v) && Object.keys(v).some((k) => k.startsWith('$'));
+const indexable = (v: unknown): boolean =>
+  !Array.isArray(v) && !isPlainObject(v) && !(v instanceof RegExp) && (v as { _bsontype?: string })?._bsontype !== 'BSONRegExp';
+
+/** Conditions on fields at the top level of a filter and inside a top-level $and. */
+export function leadingConditions(filter: Doc | undefined | null): Map<string, Condition> {
+  const out = new Map<string, Condition>();
+  if (!filter) return out;
+  const visit = (f: Doc) => {
+    for (const [field, cond] of Object.entries(f)) {
+      if (field === '$and' && Array.isArray(cond)) {
+        for (const sub of cond) if (isPlainObject(sub)) visit(sub);
+        continue;
+      }
+      if (field.startsWith('$')) continue;
+      const c = conditionOf(cond);
+      if (c) out.set(field, c);
+    }
+  };
+  visit(filter);
+  return out;
+}
+
+function conditionOf(cond: unknown): Condition | undefined {
+  if (!isOperatorObject(cond)) return indexable(cond) ? { eq: [cond] } : undefined;
+  if ('$eq' in cond) return indexable(cond.$eq) ? { eq: [cond.$eq] } : undefined;
+  if ('$in' in cond) {
+    const list = cond.$in;
+    return Array.isArray(list) && list.length > 0 && list.every(indexable) ? { eq: list } : undefined;
+  }
+  const range: { lo?: unknown; hi?: unknown } = {};
+  if ('$gt' in cond) range.lo = cond.$gt;
+  if ('$gte' in cond) range.lo = cond.$gte;
+  if ('$lt' in cond) range.hi = cond.$lt;
+  if ('$lte' in cond) range.hi = cond.$lte;
+  if (range.lo === undefined && range.hi === undefined) return undefined;
+  for (const b of [range.lo, range.hi]) if (b !== undefined && !indexable(b)) return undefined;
+  // Comparison operators only match values of the bound's own type (type bracketing).
+  if (range.lo !== undefined && range.hi !== undefined && typeRank(range.lo) !== typeRank(range.hi)) return { lo: range.lo };
+  return range;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Key bounds. A number bound covers every key with the same double (keys of Longs and decimals a double cannot
+// hold carry their exact value after it); exclusive bounds are left to the matcher.
+
+/** The smallest byte string above every string that starts with `prefix`; undefined when there is none. */
+export function prefixEnd(prefix: Buffer): Buffer | undefined {
+  let end = prefix.length;
+  while (end > 0 && prefix[end - 1] === 0xff) end--;
+  if (end === 0) return undefined;
+  const out = Buffer.from(prefix.subarray(0, end));
+  out[end - 1]++;
+  return out;
+}
+
+const looseKey = (v: unknown): Buffer => {
+  const k = valueKey(v);
+  return typeRank(v) === 3 ? k.subarray(0, 9) : k; // numbers: type byte and the 8 bytes of the double
+};
+
+const inv = (b: Buffer): Buffer => Buffer.from(b.map((x) => ~x & 0xff));
+
+/** The interval [lo, hi) of one component's encodings (inverted for a descending field) that a condition allows. */
+function componentRange(cond: { lo?: unknown; hi?: unknown }, dir: number): { lo: Buffer; hi: Buffer | undefined } {
+  const type = Buffer.from([typeByte(cond.lo !== undefined ? cond.lo : cond.hi)]);
+  if (dir > 0) {
+    return {
+      lo: cond.lo !== undefined ? looseKey(cond.lo) : type,
+      hi: prefixEnd(cond.hi !== undefined ? looseKey(cond.hi) : type),
+    };
+  }
+  return {
+    lo: cond.hi !== undefined ? inv(looseKey(cond.hi)) : inv(type),
+    hi: prefixEnd(cond.lo !== undefined ? inv(looseKey(cond.lo)) : inv(type)),
+  };
+}
+
+const component = (v: unknown, dir: number): Buffer => (dir > 0 ? valueKey(v) : inv(valueKey(v)));
+
+const MAX_RANGES = 1000;
+
+interface Candidate {
+  plan: Extract<Plan, { kind: 'index' }>;
+  score: number;
+}
+
+function candidateFor(index: Index, conditions: Map<string, Condition>, sort: SortSpec | undefined): Candidate | undefined {
+  // Equality on a leading run of fields, then at most one range.
+  let prefixes: Buffer[] = [Buffer.alloc(0)];
+  let eqFields = 0;
+  let range: { lo: Buffer; hi: Buffer | undefined } | undefined;
+  for (const [field, dir] of index.fields) {
+    const cond = conditions.get(field);
+    if (!cond) break;
+    if ('eq' in cond) {
+      // A sparse index holds no entry for missing fields, so it cannot answer a query for null.
+      if (index.sparse && cond.eq.some((v) => v === null || v === undefined)) break;
+      const next: Buffer[] = [];
+      for (const p of prefixes) for (const v of cond.eq) next.push(Buffer.concat([p, component(v, dir)]));
+      if (next.length > MAX_RANGES) break;
+      prefixes = next;
+      eqFields++;
+      continue;
+    }
+    // On a multikey index two bounds of one field may be met by different elements of an array: keep one.
+    range = componentRange(index.multikey && cond.lo !== undefined ? { lo: cond.lo } : cond, dir);
+    break;
+  }
+  const ranges: KeyRange[] = prefixes.map((p) => {
+    if (range) {
+      const hi = range.hi ? Buffer.concat([p, range.hi]) : prefixEnd(p);
+      return { lo: Buffer.concat([p, range.lo]), hi };
+    }
+    return p.length ? { lo: p, hi: prefixEnd(p) } : {};
+  });
+  // The order the index gives: its fields after the equality prefix, all ascending or all reversed.
+  let sorted = false;
+  let reverse = false;
+  if (sort && ranges.length === 1 && !index.multikey) {
+    const rest = sort.filter(([f]) => {
+      const c = conditions.get(f);
+      return !(c && 'eq' in c && c.eq.length === 1);
+    });
+    const fields = index.fields.slice(eqFields);
+    if (rest.length === 0) sorted = true;
+    else if (rest.length <= fields.length && rest.every(([f], i) => fields[i][0] === f)) {
+      const flips = rest.map(([, d], i) => d * (fields[i][1] < 0 ? -1 : 1));
+      if (flips.every((x) => x === flips[0])) {
+        sorted = true;
+        reverse = flips[0] < 0;
+      }
+    }
+  }
+  if (eqFields === 0 && !range && !sorted) return undefined;
+  let score = eqFields * 10 + (range ? 4 : 0) + (sorted ? 3 : 0);
+  if (index.unique && eqFields === index.fields.length && prefixes.length === 1) score += 100;
+  const dedupe = index.multikey || ranges.length > 1;
+  return { plan: { kind: 'index', index, ranges, reverse, sorted, dedupe }, score };
+}
+
+export function planQuery(coll: Collection, filter: Doc | undefined | null, opts: PlanOptions = {}): Plan {
+  const conditions = leadingConditions(filter);
+  if (opts.hint === '$natural') return { kind: 'scan', reverse: opts.naturalDirection === -1, sorted: false };
+  const usable = (ix: Index) => !ix.isPartial && (opts.snapshotSeq === undefined || ix.builtSeq <= opts.snapshotSeq);
+  if (opts.hint !== undefined) {
+    const index = coll.indexes.get(opts.hint);
+    if (!index) throw new MongoServerError(ErrorCodes.BadValue, 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index');
+    if (!usable(index)) return { kind: 'scan', reverse: false, sorted: false };
+    const c = candidateFor(index, conditions, opts.sort);
+    return c?.plan ?? { kind: 'index', index, ranges: [{}], reverse: false, sorted: false, dedupe: index.multikey };
+  }
+  // _id equality: point reads.
+  const idCond = conditions.get('_id');
+  if (idCond && 'eq' in idCond && idCond.eq.length <= MAX_RANGES) return { kind: 'ids', keys: idCond.eq.map((v) => valueKey(v)) };
+  let best: Candidate | undefined;
+  for (const index of coll.indexes.values()) {
+    if (index.hidden || !usable(index)) continue;
+    const c = candidateFor(index, conditions, opts.sort);
+    if (c && (!best || c.score > best.score)) best = c;
+  }
+  if (best) return best.plan;
+  return { kind: 'scan', reverse: false, sorted: !opts.sort };
+}
+
+/** `{ $natural: 1 | -1 }` as a direction. */
+export const naturalDirection = (hint: unknown): 1 | -1 | undefined =>
+  isPlainObject(hint) && Object.keys(hint).length === 1 && '$natural' in hint ? (toNumber(hint.$natural) < 0 ? -1 : 1) : undefined;

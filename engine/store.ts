@@ -1,0 +1,491 @@
+// The engine's storage: one SQLite database (node:sqlite) in the data directory, in WAL mode.
+//
+// SQLite gives what an archive kept for decades needs and a hand-made journal did not: crash safety (a commit is
+// in the write-ahead log and fsynced before the engine answers; a torn tail is ignored on recovery), data far
+// larger than memory (B-trees on disk behind a bounded page cache) and snapshot reads (a reader keeps the
+// state as of its first read while the writer goes on), which MongoDB transactions are built on here.
+// The reasons for SQLite over LMDB, and the measurements, are in engine/README.md.
+//
+// Tables:
+//   meta         format version and the commit sequence (every document write is stamped with it)
+//   collections  the catalog: db, name, uuid and options (BSON) of every collection
+//   indexes      index specs (BSON) per collection; `multikey` once an array value has been indexed
+//   docs         documents as BSON by row id, with their _id key (engine/keys.ts) and the sequence that wrote them
+//   ikeys        secondary index entries: (index, key, row id), in key order
+//   sessions     the answer of the last retryable write or transaction of each logical session (MongoDB's
+//                config.transactions), written in the same commit as the write it answers
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+export const DB_FILE = 'engine.sqlite';
+const LOCK_FILE = 'lock.sqlite';
+const PID_FILE = 'engine.pid';
+const FORMAT = 2;
+
+export interface DocRow {
+  rid: number;
+  ver: number;
+  doc: Uint8Array;
+}
+
+export interface KeyRow {
+  key: Uint8Array;
+  rid: number;
+}
+
+export interface CollectionRow {
+  cid: number;
+  db: string;
+  name: string;
+  uuid: Uint8Array;
+  options: Uint8Array;
+}
+
+export interface IndexRow {
+  iid: number;
+  cid: number;
+  name: string;
+  spec: Uint8Array;
+  multikey: number;
+  built_seq: number;
+}
+
+export interface SessionRow {
+  txn_number: number;
+  kind: string;
+  reply: Uint8Array | null;
+}
+
+/** A range of index keys; `after` resumes a scan behind the last (key, rid) returned. */
+export interface KeyRange {
+  lo?: Buffer;
+  loInclusive?: boolean;
+  hi?: Buffer;
+  hiInclusive?: boolean;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v ANY) STRICT;
+CREATE TABLE IF NOT EXISTS collections(cid INTEGER PRIMARY KEY, db TEXT NOT NULL, name TEXT NOT NULL,
+  uuid BLOB NOT NULL, options BLOB NOT NULL, UNIQUE(db, name)) STRICT;
+CREATE TABLE IF NOT EXISTS indexes(iid INTEGER PRIMARY KEY, cid INTEGER NOT NULL, name TEXT NOT NULL, spec BLOB NOT NULL,
+  multikey INTEGER NOT NULL DEFAULT 0, built_seq INTEGER NOT NULL DEFAULT 0, UNIQUE(cid, name)) STRICT;
+CREATE TABLE IF NOT EXISTS docs(rid INTEGER PRIMARY KEY, cid INTEGER NOT NULL, id BLOB NOT NULL, ver INTEGER NOT NULL,
+  doc BLOB NOT NULL) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS docs_by_id ON docs(cid, id);
+CREATE TABLE IF NOT EXISTS ikeys(iid INTEGER NOT NULL, key BLOB NOT NULL, rid INTEGER NOT NULL,
+  PRIMARY KEY(iid, key, rid)) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sessions(lsid BLOB PRIMARY KEY, txn_number INTEGER NOT NULL, kind TEXT NOT NULL,
+  reply BLOB, last_use INTEGER NOT NULL) STRICT;
+`;
+
+/** Reads through one SQLite connection: the writer's (latest state) or a transaction's (its snapshot). */
+export class Reader {
+  private readonly byId: StatementSync;
+  private readonly byRid: StatementSync;
+  private readonly scanAsc: StatementSync;
+  private readonly scanDesc: StatementSync;
+  private readonly countDocs: StatementSync;
+  private readonly keyScans = new Map<string, StatementSync>();
+
+  constructor(readonly db: DatabaseSync) {
+    this.byId = db.prepare('SELECT rid, ver, doc FROM docs WHERE cid = ? AND id = ?');
+    this.byRid = db.prepare('SELECT rid, ver, doc FROM docs WHERE rid = ?');
+    this.scanAsc = db.prepare('SELECT rid, ver, doc FROM docs WHERE cid = ? AND rid > ? ORDER BY rid LIMIT ?');
+    this.scanDesc = db.prepare('SELECT rid, ver, doc FROM docs WHERE cid = ? AND rid < ? ORDER BY rid DESC LIMIT ?');
+    this.countDocs = db.prepare('SELECT count(*) AS n FROM docs WHERE cid = ?');
+  }
+
+  byIdKey(cid: number, id: Buffer): DocRow | undefined {
+    return this.byId.get(cid, id) as DocRow | undefined;
+  }
+
+  byRowId(rid: number): DocRow | undefined {
+    return this.byRid.get(rid) as DocRow | undefined;
+  }
+
+  /** Documents of a collection in row order, `limit` at a time from behind `after`. */
+  scan(cid: number, after: number | undefined, limit: number, reverse = false): DocRow[] {
+    if (reverse) return this.scanDesc.all(cid, after ?? Number.MAX_SAFE_INTEGER, limit) as unknown as DocRow[];
+    return this.scanAsc.all(cid, after ?? 0, limit) as unknown as DocRow[];
+  }
+
+  count(cid: number): number {
+    return Number((this.countDocs.get(cid) as { n: number }).n);
+  }
+
+  /**
+   * Index entries in `range`, in key order (or reverse), `limit` at a time from behind `after`. Index 0 is the
+   * _id index of collection `cid`, which the documents table itself keeps.
+   */
+  keys(iid: number, range: KeyRange, after: KeyRow | undefined, limit: number, reverse = false, cid = 0): KeyRow[] {
+    const byId = iid === 0;
+    const where = byId ? ['cid = ?'] : ['iid = ?'];
+    const args: Array<number | Uint8Array> = [byId ? cid : iid];
+    const key = byId ? 'id' : 'key';
+    if (range.lo) {
+      where.push(range.loInclusive === false ? `${key} > ?` : `${key} >= ?`);
+      args.push(range.lo);
+    }
+    if (range.hi) {
+      where.push(range.hiInclusive ? `${key} <= ?` : `${key} < ?`);
+      args.push(range.hi);
+    }
+    if (after) {
+      // _id keys are unique: the key alone resumes.
+      if (byId) where.push(reverse ? 'id < ?' : 'id > ?');
+      else where.push(reverse ? '(key < ? OR (key = ? AND rid < ?))' : '(key > ? OR (key = ? AND rid > ?))');
+      args.push(...(byId ? [after.key] : [after.key, after.key, after.rid]));
+    }
+    const dir = reverse ? 'DESC' : 'ASC';
+    const sql = byId
+      ? `SELECT id AS key, rid FROM docs WHERE ${where.join(' AND ')} ORDER BY id ${dir} LIMIT ?`
+      : `SELECT key, rid FROM ikeys WHERE ${where.join(' AND ')} ORDER BY key ${dir}, rid ${dir} LIMIT ?`;
+    let stmt = this.keyScans.get(sql);
+    if (!stmt) this.keyScans.set(sql, (stmt = this.db.prepare(sql)));
+    args.push(limit);
+    return stmt.all(...args) as unknown as KeyRow[];
+  }
+}
+
+export interface StoreOptions {
+  /** The data directory, or null for a throw-away store in a temporary directory (tests, --memory). */
+  dir: string | null;
+  /** Page cache of the writer connection in MiB (ENGINE_CACHE_MB). */
+  cacheMb?: number;
+}
+
+/** The SQLite database of a data directory, its lock, and the writer connection. */
+export class Store {
+  readonly dir: string;
+  readonly temporary: boolean;
+  private readonly db: DatabaseSync;
+  private readonly lockDb: DatabaseSync;
+  readonly reader: Reader;
+  private readonly idle: DatabaseSync[] = [];
+  private readonly stmts: ReturnType<typeof prepareWrites>;
+  private depth = 0;
+  /** The sequence of the last commit; a write command stamps its documents with the next one. */
+  seq = 0;
+
+  constructor(opts: StoreOptions) {
+    this.temporary = opts.dir === null;
+    this.dir = opts.dir ?? fs.mkdtempSync(path.join(tmpRoot(), 'oa-engine-'));
+    prepareDirectory(this.dir);
+    this.lockDb = takeLock(this.dir);
+    const file = path.join(this.dir, DB_FILE);
+    ownerOnlyFile(file);
+    this.db = new DatabaseSync(file, { timeout: 0 });
+    // FULL: the write-ahead log is fsynced at every commit, before the engine answers. A throw-away store
+    // skips fsync: nothing in it outlives the process.
+    const cacheKib = Math.max(2, opts.cacheMb ?? 256) * 1024;
+    this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${this.temporary ? 'OFF' : 'FULL'};
+      PRAGMA cache_size = -${cacheKib}; PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA foreign_keys = OFF;`);
+    this.db.exec(SCHEMA);
+    const format = (this.db.prepare("SELECT v FROM meta WHERE k = 'format'").get() as { v: number } | undefined)?.v;
+    if (format === undefined) this.db.prepare("INSERT INTO meta(k, v) VALUES ('format', ?)").run(FORMAT);
+    else if (Number(format) > FORMAT) {
+      this.close();
+      throw new Error(`data directory ${this.dir} was written by a newer engine (storage format ${format}); refusing to open it`);
+    }
+    this.seq = Number((this.db.prepare("SELECT v FROM meta WHERE k = 'seq'").get() as { v: number } | undefined)?.v ?? 0);
+    this.reader = new Reader(this.db);
+    this.stmts = prepareWrites(this.db);
+    for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) chmodIfPresent(path.join(this.dir, f), 0o600);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Write transactions. A write command runs inside one; each statement of a batch inside a savepoint, so a
+  // failing statement leaves no trace and the ones before it are committed with the command.
+
+  get inWrite(): boolean {
+    return this.depth > 0;
+  }
+
+  begin(): void {
+    if (this.depth++ === 0) this.db.exec('BEGIN IMMEDIATE');
+  }
+
+  /** Stamps the next sequence: the version of every document this write transaction writes. */
+  nextSeq(): number {
+    this.seq++;
+    this.stmts.setSeq.run(this.seq);
+    return this.seq;
+  }
+
+  commit(): void {
+    if (this.depth === 0) return;
+    if (--this.depth === 0) this.db.exec('COMMIT');
+  }
+
+  rollback(): void {
+    if (this.depth === 0) return;
+    this.depth = 0;
+    if (this.db.isTransaction) this.db.exec('ROLLBACK');
+    this.seq = Number((this.db.prepare("SELECT v FROM meta WHERE k = 'seq'").get() as { v: number } | undefined)?.v ?? 0);
+  }
+
+  savepoint(): void {
+    this.db.exec('SAVEPOINT stmt');
+  }
+
+  release(): void {
+    this.db.exec('RELEASE stmt');
+  }
+
+  rollbackTo(): void {
+    this.db.exec('ROLLBACK TO stmt; RELEASE stmt');
+  }
+
+  meta(key: string): string | number | undefined {
+    return (this.db.prepare('SELECT v FROM meta WHERE k = ?').get(key) as { v: string | number } | undefined)?.v;
+  }
+
+  setMeta(key: string, value: string | number): void {
+    this.db.prepare('INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v').run(key, value);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Catalog
+
+  collections(): CollectionRow[] {
+    return this.db.prepare('SELECT cid, db, name, uuid, options FROM collections ORDER BY cid').all() as unknown as CollectionRow[];
+  }
+
+  indexes(): IndexRow[] {
+    return this.db.prepare('SELECT iid, cid, name, spec, multikey, built_seq FROM indexes ORDER BY iid').all() as unknown as IndexRow[];
+  }
+
+  createCollection(db: string, name: string, uuid: Uint8Array, options: Uint8Array): number {
+    return Number(this.stmts.createCollection.run(db, name, uuid, options).lastInsertRowid);
+  }
+
+  setCollectionOptions(cid: number, options: Uint8Array): void {
+    this.stmts.setOptions.run(options, cid);
+  }
+
+  dropCollection(cid: number): void {
+    this.db.prepare('DELETE FROM ikeys WHERE iid IN (SELECT iid FROM indexes WHERE cid = ?)').run(cid);
+    this.db.prepare('DELETE FROM indexes WHERE cid = ?').run(cid);
+    this.db.prepare('DELETE FROM docs WHERE cid = ?').run(cid);
+    this.db.prepare('DELETE FROM collections WHERE cid = ?').run(cid);
+  }
+
+  createIndex(cid: number, name: string, spec: Uint8Array): number {
+    return Number(this.stmts.createIndex.run(cid, name, spec, this.seq).lastInsertRowid);
+  }
+
+  setIndexSpec(iid: number, spec: Uint8Array): void {
+    this.stmts.setSpec.run(spec, iid);
+  }
+
+  setMultikey(iid: number): void {
+    this.stmts.setMultikey.run(iid);
+  }
+
+  dropIndex(iid: number): void {
+    this.db.prepare('DELETE FROM ikeys WHERE iid = ?').run(iid);
+    this.db.prepare('DELETE FROM indexes WHERE iid = ?').run(iid);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Documents and index entries (inside a write transaction)
+
+  insertDoc(cid: number, id: Buffer, ver: number, doc: Uint8Array): number {
+    return Number(this.stmts.insertDoc.run(cid, id, ver, doc).lastInsertRowid);
+  }
+
+  updateDoc(rid: number, ver: number, doc: Uint8Array): void {
+    this.stmts.updateDoc.run(ver, doc, rid);
+  }
+
+  deleteDoc(rid: number): void {
+    this.stmts.deleteDoc.run(rid);
+  }
+
+  addKey(iid: number, key: Buffer, rid: number): void {
+    this.stmts.addKey.run(iid, key, rid);
+  }
+
+  removeKey(iid: number, key: Buffer, rid: number): void {
+    this.stmts.removeKey.run(iid, key, rid);
+  }
+
+  /** A row other than `rid` holding `key` in the index, if any (unique indexes). */
+  keyHolder(iid: number, key: Buffer, rid: number): number | undefined {
+    const row = this.stmts.keyHolder.get(iid, key, rid) as { rid: number } | undefined;
+    return row?.rid;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Sessions: the recorded answer of retryable writes and transactions
+
+  session(lsid: Buffer): SessionRow | undefined {
+    return this.stmts.getSession.get(lsid) as SessionRow | undefined;
+  }
+
+  recordSession(lsid: Buffer, txnNumber: bigint, kind: 'write' | 'commit', reply: Uint8Array | null): void {
+    this.stmts.putSession.run(lsid, txnNumber, kind, reply, Date.now());
+  }
+
+  forgetSessionsBefore(time: number): number {
+    return Number(this.db.prepare('DELETE FROM sessions WHERE last_use < ?').run(time).changes);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Snapshot readers for transactions: a connection of their own holding a read transaction.
+
+  openSnapshot(): Reader {
+    const db = this.idle.pop() ?? this.connect();
+    db.exec('BEGIN');
+    db.prepare('SELECT 1 FROM meta LIMIT 1').get(); // the snapshot is taken at the first read
+    return readerOf(db);
+  }
+
+  closeSnapshot(reader: Reader): void {
+    if (reader.db.isTransaction) reader.db.exec('ROLLBACK');
+    if (this.idle.length < 8) this.idle.push(reader.db);
+    else reader.db.close();
+  }
+
+  private connect(): DatabaseSync {
+    const db = new DatabaseSync(path.join(this.dir, DB_FILE), { timeout: 0 });
+    db.exec('PRAGMA cache_size = -4096; PRAGMA query_only = 1;');
+    return db;
+  }
+
+  /** Bytes of the database and its log on disk. */
+  sizeOnDisk(): number {
+    let total = 0;
+    for (const f of [DB_FILE, `${DB_FILE}-wal`]) {
+      try {
+        total += fs.statSync(path.join(this.dir, f)).size;
+      } catch {
+        // not there
+      }
+    }
+    return total;
+  }
+
+  close(): void {
+    for (const db of this.idle.splice(0)) db.close();
+    if (this.db.isOpen) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      try {
+        this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      } catch {
+        // a transaction's reader still open: SQLite checkpoints at the next start
+      }
+      this.db.close();
+    }
+    if (this.lockDb.isOpen) {
+      this.lockDb.close();
+      lockedHere.delete(fs.realpathSync(this.dir));
+    }
+    fs.rmSync(path.join(this.dir, PID_FILE), { force: true });
+    if (this.temporary) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const readers = new WeakMap<DatabaseSync, Reader>();
+function readerOf(db: DatabaseSync): Reader {
+  let r = readers.get(db);
+  if (!r) readers.set(db, (r = new Reader(db)));
+  return r;
+}
+
+function prepareWrites(db: DatabaseSync) {
+  return {
+    setSeq: db.prepare("INSERT INTO meta(k, v) VALUES ('seq', ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v"),
+    createCollection: db.prepare('INSERT INTO collections(db, name, uuid, options) VALUES (?, ?, ?, ?)'),
+    setOptions: db.prepare('UPDATE collections SET options = ? WHERE cid = ?'),
+    createIndex: db.prepare('INSERT INTO indexes(cid, name, spec, built_seq) VALUES (?, ?, ?, ?)'),
+    setSpec: db.prepare('UPDATE indexes SET spec = ? WHERE iid = ?'),
+    setMultikey: db.prepare('UPDATE indexes SET multikey = 1 WHERE iid = ?'),
+    insertDoc: db.prepare('INSERT INTO docs(cid, id, ver, doc) VALUES (?, ?, ?, ?)'),
+    updateDoc: db.prepare('UPDATE docs SET ver = ?, doc = ? WHERE rid = ?'),
+    deleteDoc: db.prepare('DELETE FROM docs WHERE rid = ?'),
+    addKey: db.prepare('INSERT INTO ikeys(iid, key, rid) VALUES (?, ?, ?)'),
+    removeKey: db.prepare('DELETE FROM ikeys WHERE iid = ? AND key = ? AND rid = ?'),
+    keyHolder: db.prepare('SELECT rid FROM ikeys WHERE iid = ? AND key = ? AND rid <> ? LIMIT 1'),
+    getSession: db.prepare('SELECT txn_number, kind, reply FROM sessions WHERE lsid = ?'),
+    putSession: db.prepare(
+      'INSERT INTO sessions(lsid, txn_number, kind, reply, last_use) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT(lsid) DO UPDATE SET txn_number = excluded.txn_number, kind = excluded.kind, reply = excluded.reply, last_use = excluded.last_use',
+    ),
+  };
+}
+
+// -----------------------------------------------------------------------------------------------------------
+// The data directory: owner-only, and locked by one live process at a time.
+
+function tmpRoot(): string {
+  // /dev/shm keeps throw-away stores in memory where it exists.
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return process.env.TMPDIR ?? '/tmp';
+  }
+}
+
+function prepareDirectory(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    fs.chmodSync(dir, 0o700);
+  } catch (err) {
+    throw new Error(`cannot make data directory ${dir} private (mode 0700): ${(err as Error).message}`);
+  }
+}
+
+function ownerOnlyFile(file: string): void {
+  // SQLite gives its -wal and -shm files the mode of the database file, so they are owner-only too.
+  fs.closeSync(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
+  fs.chmodSync(file, 0o600);
+}
+
+function chmodIfPresent(file: string, mode: number): void {
+  try {
+    fs.chmodSync(file, mode);
+  } catch {
+    // created later, with the database file's mode
+  }
+}
+
+/**
+ * The directory lock is an exclusive SQLite lock (a POSIX record lock) on engine.lock, held by an open write
+ * transaction for the life of the process. The kernel releases it when the process dies, even by kill -9 and
+ * before its parent reaps it, so a supervisor can restart at once; a second live process is refused.
+ */
+const lockedHere = new Set<string>();
+
+function takeLock(dir: string): DatabaseSync {
+  // Closing any descriptor of a file drops every POSIX lock this process holds on it, so a second open in the
+  // same process must be refused before it touches the lock file.
+  const key = fs.realpathSync(dir);
+  if (lockedHere.has(key)) throw new Error(`data directory ${dir} is in use by another engine in this process; stop it first or choose another directory`);
+  const file = path.join(dir, LOCK_FILE);
+  const pidFile = path.join(dir, PID_FILE);
+  ownerOnlyFile(file);
+  const db = new DatabaseSync(file, { timeout: 0 });
+  try {
+    db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = DELETE; BEGIN EXCLUSIVE;');
+    db.exec('CREATE TABLE IF NOT EXISTS holder(pid INTEGER)');
+  } catch (err) {
+    db.close();
+    let holder = '';
+    try {
+      holder = ` (process ${fs.readFileSync(pidFile, 'utf8').trim()})`;
+    } catch {
+      // no pid file
+    }
+    if (/locked|busy/i.test((err as Error).message)) {
+      throw new Error(`data directory ${dir} is in use by another engine${holder}; stop it first or choose another directory`);
+    }
+    throw new Error(`cannot lock data directory ${dir}: ${(err as Error).message}`);
+  }
+  fs.writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
+  lockedHere.add(key);
+  return db;
+}
