@@ -340,7 +340,7 @@ async function restartAndRead(dbPath: string, files: LoadFigures['files']): Prom
         const bytes = BSON.serialize(doc);
         readBytes += bytes.length;
         if (n % 997 === 0) {
-          const i = (doc._id as ObjectId).id.readUInt32BE(8);
+          const i = Buffer.from((doc._id as ObjectId).id).readUInt32BE(8);
           if (!Buffer.from(bytes).equals(Buffer.from(BSON.serialize(make(i))))) mismatches++;
         }
         n++;
@@ -476,7 +476,7 @@ async function crashRound(dbPath: string, round: number): Promise<CrashRound> {
     const vdb = verify.db('bench');
     const present = new Set(
       (await vdb.collection('crashlog').find({ _id: { $gte: idOf(100 + round, 0), $lte: idOf(100 + round, 2 ** 40) } }, { projection: { _id: 1 } }).toArray()).map((d) =>
-        (d._id as ObjectId).id.readUInt32BE(8),
+        Buffer.from((d._id as ObjectId).id).readUInt32BE(8),
       ),
     );
     let lost = 0;
@@ -540,6 +540,7 @@ export async function benchEngine(): Promise<void> {
   }, BUDGET_MS);
   watchdog.unref();
   console.log('\n## Embedded engine (SQLite storage)');
+  console.log(`Load average at the start: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other processes on this 2-core machine skew the figures).`);
   console.log(`Engine in a child process (engine/cli.ts --dbpath ${dbPath}), the official driver over loopback TCP; page cache: ${cacheOption().note}.`);
   try {
     const loaded = await load(dbPath);
@@ -593,6 +594,7 @@ export async function benchEngine(): Promise<void> {
       'previous release (from README): the README records no engine benchmark figures for the journal+snapshot storage, ' +
         'and that storage no longer exists in this tree, so there is nothing to run side by side.',
     );
+    console.log(`Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; whole section ${seconds(Date.now() - t0)}.`);
     console.log(`Reads: ${restarted.readDocs.toLocaleString('en')} documents and ${SMALL_FILES + 1} files; RSS sampled ${restarted.rss.samples} times every 100 ms from /proc/${'<pid>'}/status.`);
   } finally {
     clearTimeout(watchdog);

@@ -61,6 +61,10 @@ function checkGroup(spec: unknown): void {
   }
 }
 
+/** What a MongoDB without an oplog (a standalone server) answers to watch(): the engine keeps none either. */
+export const changeStreamsUnsupported = (): MongoServerError =>
+  new MongoServerError(40573, 'The $changeStream stage is only supported on replica sets (the embedded engine keeps no oplog)', { codeName: 'Location40573' });
+
 /** Validates a pipeline and rewrites $count as MongoDB defines it ($group + $project), so an empty input yields nothing. */
 export function validatePipeline(pipeline: unknown): Doc[] {
   if (!Array.isArray(pipeline)) fail(ErrorCodes.TypeMismatch, "'pipeline' option must be specified as an array");
@@ -70,6 +74,7 @@ export function validatePipeline(pipeline: unknown): Doc[] {
     }
     const [name, arg] = Object.entries(stage as Doc)[0];
     if (name === '$out' || name === '$merge') fail(ErrorCodes.NotImplemented, `${name} is not supported by the embedded engine`);
+    if (name === '$changeStream') throw changeStreamsUnsupported();
     if (!SUPPORTED_STAGES.has(name)) fail(ErrorCodes.Location40324, `Unrecognized pipeline stage name: '${name}'`, 'Location40324');
     switch (name) {
       case '$count': {
@@ -150,7 +155,7 @@ const matchStage = (coll: { filter(f: (o: Doc) => boolean): unknown }, expr: Doc
 };
 
 // Built whole rather than merged: mingo's Context.from lets the first context's operators win.
-const CONTEXT = Context.init({
+export const CONTEXT = Context.init({
   accumulator: { ...accumulators, $sum: exactSum } as never,
   expression: expressions as never,
   pipeline: { ...pipelineOperators, $match: matchStage } as never,
@@ -187,13 +192,16 @@ export interface PipelineInput {
   views: Doc[];
 }
 
-export function runPipeline(input: PipelineInput, pipeline: Doc[], resolveCollection: (name: string) => Doc[]): Doc[] {
+/** `variables`: the command's `let` variables and $$CLUSTER_TIME, in view form (engine/variables.ts). */
+export function runPipeline(input: PipelineInput, pipeline: Doc[], resolveCollection: (name: string) => Doc[], variables?: Doc): Doc[] {
   let out: Doc[];
   try {
-    const agg = new Aggregator(toView(pipeline) as Doc[], { scriptEnabled: false, collectionResolver: resolveCollection, context: CONTEXT });
+    const agg = new Aggregator(toView(pipeline) as Doc[], { scriptEnabled: false, collectionResolver: resolveCollection, context: CONTEXT, variables });
     out = agg.run(input.views) as Doc[];
   } catch (err) {
     if (err instanceof MongoServerError) throw err;
+    const undefinedVariable = /^Use of undefined variable: (.*)$/.exec((err as Error).message);
+    if (undefinedVariable) throw new MongoServerError(17276, (err as Error).message, { codeName: 'Location17276' });
     throw new MongoServerError(ErrorCodes.BadValue, `aggregation failed: ${(err as Error).message}`);
   }
   const docs = out.map((d) => fromView(d) as Doc);

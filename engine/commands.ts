@@ -1,6 +1,6 @@
 // Command handlers. Each receives the parsed command and answers with the reply document MongoDB would give.
 import os from 'node:os';
-import { ObjectId } from 'bson';
+import { Int32, ObjectId } from 'bson';
 import type { Access, FindOptions } from './access.ts';
 import { type Catalog, validateNamespace } from './catalog.ts';
 import { type Collection, type Entry, type IndexSpec, validateIndexSpec } from './collection.ts';
@@ -11,7 +11,13 @@ import { isReadOnlyPipeline, runPipeline, validatePipeline } from './aggregation
 import { naturalDirection } from './planner.ts';
 import { compileFilter, parseSort, sortBy } from './query.ts';
 import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './update.ts';
-import { type Doc, cloneValue, compareValues, encodeKey, isPlainObject, pathValuesForIndex, toNumber, valuesEqual } from './values.ts';
+import { COLL_MOD_FIELDS, collMod } from './coll-mod.ts';
+import { collectionlessAggregate } from './collectionless.ts';
+import { resolveHint, restrictToHint } from './hints.ts';
+import { type PipelineUpdateContext, applyPipelineUpdate, checkUpdatePipeline } from './pipeline-update.ts';
+import { createValidationOptions, validateDocument } from './validation.ts';
+import { bindFilter, mingoVariables, parseLet } from './variables.ts';
+import { type Doc, bsonType, cloneValue, compareValues, encodeKey, isNumeric, isPlainObject, pathValuesForIndex, toNumber, valuesEqual } from './values.ts';
 
 export interface ServerInfo {
   host: string;
@@ -219,7 +225,7 @@ function find(ctx: CommandContext): Doc {
   ctx.server.counters.query++;
   const name = nameArg(ctx, 'find');
   refuse(ctx, ['tailable', 'awaitData', 'min', 'max', 'returnKey', 'showRecordId']);
-  const filter = docArg(ctx.body.filter, 'filter');
+  const filter = bindFilter(docArg(ctx.body.filter, 'filter'), parseLet(ctx.body.let, 'find'));
   const projection = docArg(ctx.body.projection, 'projection');
   if (projection) validateProjection(projection, filter);
   const skip = intArg(ctx.body.skip, 'skip', 0);
@@ -231,7 +237,8 @@ function find(ctx: CommandContext): Doc {
     singleBatch = true;
   }
   const coll = ctx.access.collection(ctx.db, name);
-  const entries = sliced(findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined), skip, limit);
+  const hint = resolveHint(coll, ctx.body.hint, ns(ctx, name));
+  const entries = sliced(restrictToHint(coll, hint, findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined, hint)), skip, limit);
   const docs = mapped(entries, (e) => (projection ? applyProjection(e.exact, projection, filter) : e.exact));
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch) };
 }
@@ -297,10 +304,14 @@ function count(ctx: CommandContext): Doc {
   const skip = intArg(ctx.body.skip, 'skip', 0);
   const limit = Math.abs(intArg(ctx.body.limit, 'limit', 0));
   const query = docArg(ctx.body.query, 'query');
+  const hint = resolveHint(coll, ctx.body.hint, ns(ctx, name));
   let n: number;
   if (!coll) n = 0;
-  else if (!query || Object.keys(query).length === 0) n = ctx.access.size(coll);
-  else n = ctx.access.match(coll, query).length;
+  else if ((!query || Object.keys(query).length === 0) && !hint.hint) n = ctx.access.size(coll);
+  else {
+    n = 0;
+    for (const _ of restrictToHint(coll, hint, ctx.access.scan(coll, query, hint))) n++;
+  }
   n = Math.max(0, n - skip);
   if (limit) n = Math.min(n, limit);
   return { n };
@@ -324,10 +335,39 @@ function distinct(ctx: CommandContext): Doc {
   return { values: [...seen.values()].sort(compareValues) };
 }
 
+/**
+ * The pipeline countDocuments sends ([$match], [$skip], [$limit], $group of { _id: 1, n: { $sum: 1 } }), counted
+ * while scanning instead of loading every matching document into memory.
+ */
+function countingPipeline(ctx: CommandContext, coll: Collection, filter: Doc | undefined, stages: Doc[]): Doc[] | undefined {
+  let skip = 0;
+  let limit = Infinity;
+  let i = 0;
+  for (; i < stages.length - 1; i++) {
+    const [op, arg] = Object.entries(stages[i])[0];
+    if (op === '$skip' && skip === 0 && limit === Infinity) skip = toNumber(arg);
+    else if (op === '$limit') limit = Math.min(limit, toNumber(arg));
+    else return undefined;
+  }
+  const group = stages[i]?.$group;
+  if (!isPlainObject(group) || Object.keys(group).length !== 2) return undefined;
+  const [key, acc] = Object.entries(group).find(([k]) => k !== '_id') ?? [];
+  const id = group._id;
+  if (!key || !isPlainObject(acc) || Object.keys(acc).length !== 1 || !('$sum' in acc)) return undefined;
+  if (!isNumeric(acc.$sum) || toNumber(acc.$sum) !== 1 || bsonType(acc.$sum) === 'Decimal128' || !(id === null || isNumeric(id))) return undefined;
+  if (!Number.isFinite(skip) || skip < 0) return undefined;
+  let n = 0;
+  for (const _ of ctx.access.scan(coll, filter)) n++;
+  n = Math.max(0, Math.min(n - skip, limit));
+  return n === 0 ? [] : [{ _id: id, [key]: new Int32(n) }];
+}
+
 function aggregate(ctx: CommandContext): Doc {
   ctx.server.counters.command++;
   const target = ctx.body.aggregate;
-  if (typeof target !== 'string') fail(ErrorCodes.NotImplemented, 'collection-less aggregate is not supported by the embedded engine');
+  const vars = parseLet(ctx.body.let, 'aggregate');
+  if (toNumber(target) === 1) return collectionlessAggregate(ctx, vars);
+  if (typeof target !== 'string') fail(ErrorCodes.InvalidNamespace, "Invalid aggregate namespace: 'aggregate' must be a collection name, or 1 for a pipeline starting with $documents");
   const name = target as string;
   refuse(ctx, ['explain']);
   if (!isPlainObject(ctx.body.cursor)) fail(ErrorCodes.FailedToParse, "The 'cursor' option is required, except for aggregate with the explain argument");
@@ -335,14 +375,13 @@ function aggregate(ctx: CommandContext): Doc {
   const coll = ctx.access.collection(ctx.db, name);
   let stages = pipeline;
   let entries: Entry[] = [];
-  if (coll) {
-    // A leading $match can use an index.
-    const first = pipeline[0];
-    if (first && '$match' in first) {
-      entries = ctx.access.match(coll, first.$match as Doc);
-      stages = pipeline.slice(1);
-    } else entries = ctx.access.all(coll);
-  }
+  const first = pipeline[0];
+  const filter = first && '$match' in first ? bindFilter(first.$match as Doc, vars) : undefined;
+  if (filter) stages = pipeline.slice(1); // a leading $match can use an index
+  const hint = resolveHint(coll, ctx.body.hint, ns(ctx, name));
+  const counted = coll && !hint.hint ? countingPipeline(ctx, coll, filter, stages) : undefined;
+  if (counted) return { cursor: ctx.cursors.first(ns(ctx, name), counted, undefined) };
+  if (coll) entries = [...restrictToHint(coll, hint, ctx.access.match(coll, filter, hint))];
   const readOnly = isReadOnlyPipeline(stages);
   const prepare = (es: Entry[]) => es.map((e) => (readOnly ? e.view : cloneValue(e.view)));
   const resolve = (other: string): Doc[] => {
@@ -350,7 +389,7 @@ function aggregate(ctx: CommandContext): Doc {
     return c ? prepare(ctx.access.all(c)) : [];
   };
   const docs = stages.length
-    ? runPipeline({ exact: entries.map((e) => e.exact), views: prepare(entries) }, stages, resolve)
+    ? runPipeline({ exact: entries.map((e) => e.exact), views: prepare(entries) }, stages, resolve, mingoVariables(vars))
     : entries.map((e) => e.exact);
   const cursorOpts = ctx.body.cursor as Doc;
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(cursorOpts.batchSize, undefined)) };
@@ -394,7 +433,9 @@ function insert(ctx: CommandContext): WriteOutcome {
   const coll = ctx.access.ensureCollection(ctx.db, name);
   let n = 0;
   const writeErrors = writeLoop(docs, ctx.body.ordered !== false, (doc) => {
-    ctx.access.insert(coll, withId(doc));
+    const full = withId(doc);
+    validateDocument(coll, full, { bypass: ctx.body.bypassDocumentValidation === true });
+    ctx.access.insert(coll, full);
     n++;
   });
   ctx.server.counters.insert += n;
@@ -402,22 +443,27 @@ function insert(ctx: CommandContext): WriteOutcome {
 }
 
 /** Applies an update or replacement to one document; returns the new document and whether it changed. */
-function updatedDoc(current: Doc, u: Doc, query: Doc | undefined, arrayFilters: Doc[] | undefined): { doc: Doc; modified: boolean } {
-  if (isOperatorUpdate(u)) return applyUpdate(current, u, { arrayFilters, query, now: new Date() });
+function updatedDoc(current: Doc, u: Doc | Doc[], query: Doc | undefined, arrayFilters: Doc[] | undefined, env: PipelineUpdateContext): { doc: Doc; modified: boolean } {
+  if (Array.isArray(u)) return applyPipelineUpdate(current, u, env);
+  if (isOperatorUpdate(u)) return applyUpdate(current, u, { arrayFilters, query, now: env.now });
   const doc = applyReplacement(current, u);
   return { doc, modified: !valuesEqual(doc, current) };
 }
 
-function upsertDoc(query: Doc | undefined, u: Doc, arrayFilters: Doc[] | undefined): Doc {
+function upsertDoc(query: Doc | undefined, u: Doc | Doc[], arrayFilters: Doc[] | undefined, env: PipelineUpdateContext): Doc {
   const seed = upsertSeed(query ?? {});
+  if (Array.isArray(u)) return withId(applyPipelineUpdate(seed, u, env).doc);
   const doc = isOperatorUpdate(u)
-    ? applyUpdate(seed, u, { arrayFilters, query, isInsert: true, now: new Date() }).doc
+    ? applyUpdate(seed, u, { arrayFilters, query, isInsert: true, now: env.now }).doc
     : { ...(seed._id !== undefined && u._id === undefined ? { _id: seed._id } : {}), ...u };
   return withId(doc);
 }
 
-function checkUpdateArg(u: unknown): Doc {
-  if (Array.isArray(u)) fail(ErrorCodes.NotImplemented, 'pipeline-style updates are not supported by the embedded engine');
+function checkUpdateArg(u: unknown, arrayFilters?: unknown): Doc | Doc[] {
+  if (Array.isArray(u)) {
+    if (arrayFilters !== undefined) fail(ErrorCodes.FailedToParse, 'arrayFilters may not be specified for pipeline-syle updates');
+    return checkUpdatePipeline(u);
+  }
   if (!isPlainObject(u)) fail(ErrorCodes.FailedToParse, 'Update argument must be either an object or an array');
   return u as Doc;
 }
@@ -425,21 +471,25 @@ function checkUpdateArg(u: unknown): Doc {
 function update(ctx: CommandContext): WriteOutcome {
   const name = nameArg(ctx, 'update');
   const stmts = statements(ctx, 'updates');
+  const env: PipelineUpdateContext = { variables: parseLet(ctx.body.let, 'update'), now: new Date() };
+  const bypass = ctx.body.bypassDocumentValidation === true;
   let n = 0;
   let nModified = 0;
   const upserted: Doc[] = [];
   const writeErrors = writeLoop(stmts, ctx.body.ordered !== false, (stmt, index) => {
-    const q = docArg(stmt.q, 'q');
-    const u = checkUpdateArg(stmt.u);
+    const q = bindFilter(docArg(stmt.q, 'q'), env.variables, env.now);
+    const u = checkUpdateArg(stmt.u, stmt.arrayFilters);
     const arrayFilters = stmt.arrayFilters as Doc[] | undefined;
     const multi = stmt.multi === true;
-    if (multi && !isOperatorUpdate(u)) fail(ErrorCodes.FailedToParse, 'multi update is not supported for replacement-style update');
+    if (multi && !Array.isArray(u) && !isOperatorUpdate(u)) fail(ErrorCodes.FailedToParse, 'multi update is not supported for replacement-style update');
     if (stmt.collation) fail(ErrorCodes.NotImplemented, 'collations are not supported by the embedded engine');
     let coll = ctx.access.collection(ctx.db, name);
-    const matches = [...findEntries(ctx, coll, q, docArg(stmt.sort, 'sort'), multi ? undefined : 1)];
+    const hint = resolveHint(coll, stmt.hint, ns(ctx, name));
+    const matches = [...restrictToHint(coll, hint, findEntries(ctx, coll, q, docArg(stmt.sort, 'sort'), multi ? undefined : 1, hint))];
     for (const entry of multi ? matches : matches.slice(0, 1)) {
-      const { doc, modified } = updatedDoc(entry.exact, u, q, arrayFilters);
+      const { doc, modified } = updatedDoc(entry.exact, u, q, arrayFilters, env);
       if (modified) {
+        validateDocument(coll!, doc, { before: entry.exact, bypass });
         ctx.access.replace(coll!, entry, doc);
         nModified++;
       }
@@ -447,7 +497,8 @@ function update(ctx: CommandContext): WriteOutcome {
     }
     if (matches.length === 0 && stmt.upsert === true) {
       coll ??= ctx.access.ensureCollection(ctx.db, name);
-      const doc = upsertDoc(q, u, arrayFilters);
+      const doc = upsertDoc(q, u, arrayFilters, env);
+      validateDocument(coll, doc, { bypass });
       ctx.access.insert(coll, doc);
       upserted.push({ index, _id: doc._id });
       n++;
@@ -463,14 +514,17 @@ function update(ctx: CommandContext): WriteOutcome {
 function remove(ctx: CommandContext): WriteOutcome {
   const name = nameArg(ctx, 'delete');
   const stmts = statements(ctx, 'deletes');
+  const vars = parseLet(ctx.body.let, 'delete');
   let n = 0;
   const writeErrors = writeLoop(stmts, ctx.body.ordered !== false, (stmt) => {
     const limit = intArg(stmt.limit, 'limit', 0);
     if (limit !== 0 && limit !== 1) fail(ErrorCodes.FailedToParse, 'The limit field in delete objects must be 0 or 1.');
     if (stmt.collation) fail(ErrorCodes.NotImplemented, 'collations are not supported by the embedded engine');
     const coll = ctx.access.collection(ctx.db, name);
-    if (!coll) return;
-    for (const entry of ctx.access.match(coll, docArg(stmt.q, 'q'), { limit })) {
+    const q = bindFilter(docArg(stmt.q, 'q'), vars);
+    const hint = resolveHint(coll, stmt.hint, ns(ctx, name));
+    if (!coll) return void compileFilter(q);
+    for (const entry of [...restrictToHint(coll, hint, ctx.access.match(coll, q, { limit, ...hint }))]) {
       ctx.access.delete(coll, entry);
       n++;
     }
@@ -481,7 +535,8 @@ function remove(ctx: CommandContext): WriteOutcome {
 
 function findAndModify(ctx: CommandContext): WriteOutcome {
   const name = nameArg(ctx, Object.keys(ctx.body)[0]);
-  const query = docArg(ctx.body.query, 'query');
+  const env: PipelineUpdateContext = { variables: parseLet(ctx.body.let, 'findAndModify'), now: new Date() };
+  const query = bindFilter(docArg(ctx.body.query, 'query'), env.variables, env.now);
   const fields = docArg(ctx.body.fields, 'fields');
   if (fields) validateProjection(fields, query);
   const removeIt = ctx.body.remove === true;
@@ -493,23 +548,27 @@ function findAndModify(ctx: CommandContext): WriteOutcome {
   const returnNew = ctx.body.new === true;
   const project = (d: Doc | null) => (d && fields ? applyProjection(d, fields, query) : d);
   let coll = ctx.access.collection(ctx.db, name);
-  const [target] = findEntries(ctx, coll, query, docArg(ctx.body.sort, 'sort'), 1);
+  const hint = resolveHint(coll, ctx.body.hint, ns(ctx, name));
+  const [target] = restrictToHint(coll, hint, findEntries(ctx, coll, query, docArg(ctx.body.sort, 'sort'), 1, hint));
+  const bypass = ctx.body.bypassDocumentValidation === true;
   if (removeIt) {
     if (target) ctx.access.delete(coll!, target);
     ctx.server.counters.delete++;
     return { reply: { lastErrorObject: { n: target ? 1 : 0 }, value: project(target?.exact ?? null) }, failed: false };
   }
-  const update = checkUpdateArg(u);
+  const update = checkUpdateArg(u, ctx.body.arrayFilters);
   const arrayFilters = ctx.body.arrayFilters as Doc[] | undefined;
   ctx.server.counters.update++;
   if (target) {
-    const { doc, modified } = updatedDoc(target.exact, update, query, arrayFilters);
+    const { doc, modified } = updatedDoc(target.exact, update, query, arrayFilters, env);
+    if (modified) validateDocument(coll!, doc, { before: target.exact, bypass });
     if (modified) ctx.access.replace(coll!, target, doc);
     return { reply: { lastErrorObject: { n: 1, updatedExisting: true }, value: project(returnNew ? doc : target.exact) }, failed: false };
   }
   if (ctx.body.upsert === true) {
     coll ??= ctx.access.ensureCollection(ctx.db, name);
-    const doc = upsertDoc(query, update, arrayFilters);
+    const doc = upsertDoc(query, update, arrayFilters, env);
+    validateDocument(coll, doc, { bypass });
     ctx.access.insert(coll, doc);
     return {
       reply: { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: project(returnNew ? doc : null) },
@@ -523,7 +582,7 @@ function findAndModify(ctx: CommandContext): WriteOutcome {
 // Catalog commands
 
 const UNSUPPORTED_CREATE_OPTIONS = [
-  'capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'viewOn', 'pipeline', 'timeseries',
+  'capped', 'size', 'max', 'viewOn', 'pipeline', 'timeseries',
   'clusteredIndex', 'changeStreamPreAndPostImages', 'expireAfterSeconds', 'storageEngine', 'indexOptionDefaults',
   'encryptedFields',
 ];
@@ -535,8 +594,10 @@ function create(ctx: CommandContext): Doc {
     if (ctx.body[opt] !== undefined) fail(ErrorCodes.InvalidOptions, `collection option '${opt}' is not supported by the embedded engine`);
   }
   refuse(ctx, []);
+  const validation = createValidationOptions(ctx.body);
   if (ctx.access.collection(ctx.db, name)) fail(ErrorCodes.NamespaceExists, `Collection ${ctx.db}.${name} already exists.`);
-  ctx.access.ensureCollection(ctx.db, name);
+  const coll = ctx.access.ensureCollection(ctx.db, name);
+  if (Object.keys(validation).length) ctx.catalog.setOptions(coll, { ...coll.options, ...validation });
   return {};
 }
 
@@ -674,7 +735,7 @@ export const COMMANDS: Record<string, CommandDef> = {
   getMore: { kind: 'read', inTransaction: true, fields: ['collection', 'batchSize', 'term', 'lastKnownCommittedOpTime'], run: getMore },
   killCursors: { kind: 'read', inTransaction: true, fields: ['cursors'], run: killCursors },
   count: { kind: 'read', fields: ['query', 'limit', 'skip', 'hint', 'collation', 'fields'], run: count },
-  distinct: { kind: 'read', inTransaction: true, fields: ['key', 'query', 'collation', 'hint'], run: distinct },
+  distinct: { kind: 'read', inTransaction: true, fields: ['key', 'query', 'collation'], run: distinct }, // hint: 7.1+
   aggregate: { kind: 'read', inTransaction: true, fields: ['pipeline', 'explain', 'allowDiskUse', 'cursor', 'bypassDocumentValidation', 'collation', 'hint', 'let'], run: aggregate },
   insert: { kind: 'write', inTransaction: true, retryable: true, fields: ['documents', 'ordered', 'bypassDocumentValidation'], run: insert },
   update: { kind: 'write', inTransaction: true, retryable: true, fields: ['updates', 'ordered', 'bypassDocumentValidation', 'let'], run: update },
@@ -689,6 +750,7 @@ export const COMMANDS: Record<string, CommandDef> = {
   listIndexes: { kind: 'read', fields: ['cursor'], run: listIndexes },
   dropIndexes: { kind: 'catalog', fields: ['index'], run: dropIndexes },
   deleteIndexes: { kind: 'catalog', fields: ['index'], run: dropIndexes },
+  collMod: { kind: 'catalog', fields: COLL_MOD_FIELDS, run: collMod },
 };
 
 /** Fields any command may carry: routing, sessions, transactions, concerns, API versioning. */

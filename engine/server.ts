@@ -15,6 +15,8 @@ import { BSON } from 'bson';
 import { entryFromRow } from './collection.ts';
 import { typeStart, valueKey } from './keys.ts';
 import { type Doc, isPlainObject, toNumber } from './values.ts';
+import { setValidationLogger } from './validation.ts';
+import { withWriteConcern } from './write-concern.ts';
 import { EXACT } from './wire.ts';
 import { MAX_MESSAGE_BYTES, OP_MSG, OP_QUERY, WireError, encodeMsg, encodeReply, parseMessage } from './wire.ts';
 
@@ -41,6 +43,8 @@ export interface EngineOptions {
   ttlIntervalMs?: number;
   /** Page cache of the store in MiB (ENGINE_CACHE_MB, default 256): the working set kept in memory. */
   cacheMb?: number;
+  /** When commits reach the disk (ENGINE_FSYNC, default 'interval'): see StoreOptions.fsync. */
+  fsync?: 'interval' | 'commit';
 }
 
 export interface RunningEngine {
@@ -86,6 +90,7 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     this.logger = opts.logger ?? silent;
+    setValidationLogger(this.logger);
     // ---- authentication: the users, from the data directory (created private to this account if new) or
     // made up for this memory-only run; before the data directory is opened, so a refusal leaves nothing held ----
     if (opts.dbPath) {
@@ -95,7 +100,7 @@ export class Engine {
     this.auth.setUsers(this.credentialStore.users);
     // ----
     // Opening the store takes the data directory's lock and recovers whatever the last process committed.
-    this.store = new Store({ dir: opts.dbPath ?? null, cacheMb: opts.cacheMb });
+    this.store = new Store({ dir: opts.dbPath ?? null, cacheMb: opts.cacheMb, fsync: opts.fsync });
     try {
       this.catalog = new Catalog(this.store);
       const migrated = migrateLegacy(this.store, this.catalog, this.logger);
@@ -128,6 +133,13 @@ export class Engine {
     this.timers.push(
       setInterval(() => this.sweep(), 1000),
       setInterval(() => this.expireTtl(), this.opts.ttlIntervalMs ?? 60_000),
+      setInterval(
+        () =>
+          this.store.flush((err) => {
+            if (err) this.logger.error({ err: err.message }, 'could not flush the write-ahead log to disk; retrying in a second');
+          }),
+        1000,
+      ),
     );
     for (const t of this.timers) t.unref();
     const { host, port } = this.info;
@@ -265,7 +277,7 @@ export class Engine {
    */
   executeTrusted(body: Doc, connectionId = 0): Doc {
     try {
-      return this.decorate({ ...this.run(body, connectionId), ok: 1 });
+      return this.decorate({ ...withWriteConcern(body, () => this.run(body, connectionId)), ok: 1 });
     } catch (err) {
       if (err instanceof MongoServerError) return this.decorate(err.toReply());
       this.logger.error({ err: (err as Error).message, stack: (err as Error).stack, command: Object.keys(body)[0] }, 'engine command failed unexpectedly');

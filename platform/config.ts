@@ -31,6 +31,10 @@ export interface Config {
   readonly embeddedDatabaseInProduction: boolean;
   /** Absolute path. */
   readonly dataDir: string;
+  /** Page cache of the embedded engine's store in MiB: the working set it keeps in memory. */
+  readonly engineCacheMb: number;
+  /** When the embedded engine's commits reach the disk: within a second ('interval') or before each answer ('commit'). */
+  readonly engineFsync: 'interval' | 'commit';
   readonly internalSecret: string;
   /** HS256 key for client tokens; undefined when only JWKS is configured. */
   readonly jwtSecret: string | undefined;
@@ -315,6 +319,8 @@ const envSchema = z.object({
   MONGODB_URI: url(['mongodb:', 'mongodb+srv:'], 'a MongoDB connection string'),
   DATA_DIR: raw,
   EMBEDDED_DATABASE_IN_PRODUCTION: boolean(false),
+  ENGINE_CACHE_MB: integer(8, 1_048_576, 256),
+  ENGINE_FSYNC: oneOf(['interval', 'commit'] as const, 'interval'),
   INTERNAL_SECRET: secret,
   JWT_SECRET: secret,
   JWT_JWKS_URL: url(['https:', 'http:'], 'an http(s) URL'),
@@ -431,6 +437,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
     mongodbUri: v.MONGODB_URI,
     embeddedDatabaseInProduction: v.EMBEDDED_DATABASE_IN_PRODUCTION,
     dataDir,
+    engineCacheMb: v.ENGINE_CACHE_MB,
+    engineFsync: v.ENGINE_FSYNC,
     internalSecret,
     jwtSecret,
     jwtJwksUrl: jwksUrl,

@@ -32,7 +32,7 @@ export interface ConnectDatabaseOptions {
 export type DatabaseLogger = EngineLogger;
 
 export async function connectDatabase(
-  config: Pick<Config, 'mongodbUri' | 'dataDir'> & Partial<Pick<Config, 'nodeEnv' | 'embeddedDatabaseInProduction'>>,
+  config: Pick<Config, 'mongodbUri' | 'dataDir'> & Partial<Pick<Config, 'nodeEnv' | 'embeddedDatabaseInProduction' | 'engineCacheMb' | 'engineFsync'>>,
   logger: DatabaseLogger,
   options: ConnectDatabaseOptions = {},
 ): Promise<Database> {
@@ -63,7 +63,7 @@ export async function connectDatabase(
   }
   // Loaded only here, so processes that use MONGODB_URI never load the engine.
   const { startEngine } = await import('../engine/index.ts');
-  const engine = await startEngine({ port: 0, dbPath: dataDir, logger });
+  const engine = await startEngine({ port: 0, dbPath: dataDir, logger, cacheMb: config.engineCacheMb, fsync: config.engineFsync });
   const uri = redactUri(engine.uriFor(dbName));
   let connection: Connection;
   try {
