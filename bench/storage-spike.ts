@@ -7,6 +7,8 @@
 //     (engine/keys.ts), written in transactions of 1,000 with durable commits
 //   - point lookups by id (p50/p99), a range scan of 10,000 index entries (keys only, and with their documents)
 //   - single-document durable commits (1 document + 2 index entries) per second
+//   - then, for comparison, each library with commits that reach the OS at once and the disk later (SQLite
+//     synchronous=NORMAL, as the engine's default --fsync interval runs it; LMDB transactionSync with NO_SYNC_FLUSH)
 //   - size on disk, RSS (VmHWM; anonymous vs file-backed), and reopen time (open + first read)
 // Durability: SQLite in WAL mode with synchronous=FULL (the WAL is fsynced at every commit, as the engine runs it);
 // LMDB with its default sync on commit: `transactionSync` (flags default to a synchronous commit flushed to disk
@@ -34,7 +36,7 @@ const SINGLE_COMMIT_MS = 15_000;
 const CACHE_MB = 256;
 const MiB = 1024 * 1024;
 
-type Variant = 'sqlite' | 'lmdb-sync' | 'lmdb-async';
+type Variant = 'sqlite' | 'lmdb-sync' | 'lmdb-async' | 'sqlite-normal' | 'lmdb-nosync';
 
 interface Result {
   variant: Variant;
@@ -110,9 +112,9 @@ interface Store {
   close(): Promise<void> | void;
 }
 
-function openSqlite(dir: string): Store {
+function openSqlite(dir: string, synchronous: 'FULL' | 'NORMAL'): Store {
   const db = new DatabaseSync(path.join(dir, 'spike.sqlite'));
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -${CACHE_MB * 1024};
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA cache_size = -${CACHE_MB * 1024};
     PRAGMA journal_size_limit = ${64 * MiB};
     CREATE TABLE IF NOT EXISTS docs(rid INTEGER PRIMARY KEY, cid INTEGER NOT NULL, id BLOB NOT NULL, ver INTEGER NOT NULL, doc BLOB NOT NULL) STRICT;
     CREATE UNIQUE INDEX IF NOT EXISTS docs_by_id ON docs(cid, id);
@@ -176,7 +178,7 @@ async function loadLmdb(): Promise<Lmdb | undefined> {
   }
 }
 
-function openLmdb(lmdb: Lmdb, dir: string, mode: 'sync' | 'async'): Store {
+function openLmdb(lmdb: Lmdb, dir: string, mode: 'sync' | 'async' | 'nosync'): Store {
   // One environment (data.mdb), two named databases; raw keys and values, no encoding by the library.
   const env = lmdb.open({ path: dir, maxDbs: 4, keyEncoding: 'binary', encoding: 'binary', cache: false });
   const docs = env.openDB({ name: 'docs', keyEncoding: 'binary', encoding: 'binary', cache: false });
@@ -202,6 +204,11 @@ function openLmdb(lmdb: Lmdb, dir: string, mode: 'sync' | 'async'): Store {
         env.transactionSync(() => put(items, true)); // flags default: synchronous commit, flushed before it returns
         return;
       }
+      if (mode === 'nosync') {
+        // ABORTABLE | SYNCHRONOUS_COMMIT | NO_SYNC_FLUSH: committed (visible, in the OS) on return, flushed later.
+        env.transactionSync(() => put(items, true), 0x10003);
+        return;
+      }
       await env.transaction(() => put(items, false));
       await env.flushed;
     },
@@ -223,10 +230,10 @@ function openLmdb(lmdb: Lmdb, dir: string, mode: 'sync' | 'async'): Store {
 }
 
 async function openStore(variant: Variant, dir: string): Promise<Store> {
-  if (variant === 'sqlite') return openSqlite(dir);
+  if (variant === 'sqlite' || variant === 'sqlite-normal') return openSqlite(dir, variant === 'sqlite' ? 'FULL' : 'NORMAL');
   const lmdb = await loadLmdb();
   if (!lmdb) throw new Error('the lmdb package is not installed');
-  return openLmdb(lmdb, dir, variant === 'lmdb-sync' ? 'sync' : 'async');
+  return openLmdb(lmdb, dir, variant === 'lmdb-sync' ? 'sync' : variant === 'lmdb-async' ? 'async' : 'nosync');
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -331,9 +338,11 @@ export async function benchStorageSpike(): Promise<void> {
     `${DOCS.toLocaleString('en')} BSON documents of ~${BSON.calculateObjectSize(claimDoc(1))} bytes keyed by a 12-byte id, 2 index entries each, ` +
       `transactions of ${TXN.toLocaleString('en')} with durable commits; each library in a process of its own; load average ${os.loadavg()[0].toFixed(1)}.`,
   );
-  const variants: Variant[] = ['sqlite'];
-  if (await loadLmdb()) variants.push('lmdb-sync', 'lmdb-async');
-  else console.log('lmdb is not installed (`npm install --no-save lmdb`): LMDB skipped, SQLite only.');
+  const lmdb = (await loadLmdb()) !== undefined;
+  if (!lmdb) console.log('lmdb is not installed (`npm install --no-save lmdb`): LMDB skipped, SQLite only.');
+  // Durable at every commit first; then each library's commit that reaches the OS at once and the disk later
+  // (what the engine's default --fsync interval does with SQLite).
+  const variants: Variant[] = lmdb ? ['sqlite', 'lmdb-sync', 'lmdb-async', 'sqlite-normal', 'lmdb-nosync'] : ['sqlite', 'sqlite-normal'];
   const results: Result[] = [];
   for (const v of variants) {
     const started = Date.now();
@@ -345,6 +354,8 @@ export async function benchStorageSpike(): Promise<void> {
     sqlite: 'SQLite (WAL, synchronous=FULL)',
     'lmdb-sync': 'LMDB (transactionSync)',
     'lmdb-async': 'LMDB (transaction + flushed)',
+    'sqlite-normal': 'not durable per commit: SQLite (WAL, NORMAL)',
+    'lmdb-nosync': 'not durable per commit: LMDB (transactionSync, NO_SYNC_FLUSH)',
   };
   const mb = (b: number) => `${(b / MiB).toFixed(0)} MB`;
   const rows: Array<[string, (r: Result) => string]> = [
@@ -352,7 +363,7 @@ export async function benchStorageSpike(): Promise<void> {
     ['point lookup by id p50 / p99', (r) => `${r.lookupP50us.toFixed(1)} / ${r.lookupP99us.toFixed(1)} µs`],
     [`range scan of ${RANGE.toLocaleString('en')} index entries (keys only)`, (r) => `${r.rangeKeysMs.toFixed(1)} ms (${r.rangeCount} entries)`],
     [`range scan of ${RANGE.toLocaleString('en')} index entries + their documents`, (r) => `${r.rangeDocsMs.toFixed(1)} ms`],
-    ['single-document durable commits', (r) => `${Math.round(r.singleCommitsPerSecond).toLocaleString('en')} /s`],
+    ['single-document commits, one after another', (r) => `${Math.round(r.singleCommitsPerSecond).toLocaleString('en')} /s`],
     ['file size (allocated)', (r) => `${mb(r.fileBytes)} (${mb(r.allocatedBytes)})`],
     ['RSS peak (VmHWM); at the end anonymous + file-backed', (r) => `${mb(r.hwm)}; ${mb(r.rssAnon)} + ${mb(r.rssFile)}`],
     ['reopen (open + first read)', (r) => `${r.reopenMs.toFixed(1)} ms`],

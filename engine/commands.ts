@@ -8,14 +8,13 @@ import { Cursors, batchSizeOf } from './cursors.ts';
 import { ErrorCodes, MongoServerError, fail } from './errors.ts';
 import { applyProjection, validateProjection } from './projection.ts';
 import { isReadOnlyPipeline, runPipeline, validatePipeline } from './aggregation.ts';
-import { naturalDirection } from './planner.ts';
 import { compileFilter, parseSort, sortBy } from './query.ts';
 import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './update.ts';
 import { COLL_MOD_FIELDS, collMod } from './coll-mod.ts';
 import { collectionlessAggregate } from './collectionless.ts';
 import { resolveHint, restrictToHint } from './hints.ts';
 import { type PipelineUpdateContext, applyPipelineUpdate, checkUpdatePipeline } from './pipeline-update.ts';
-import { createValidationOptions, validateDocument } from './validation.ts';
+import { type WarnLogger, createValidationOptions, validateDocument } from './validation.ts';
 import { bindFilter, mingoVariables, parseLet } from './variables.ts';
 import { type Doc, bsonType, cloneValue, compareValues, encodeKey, isNumeric, isPlainObject, pathValuesForIndex, toNumber, valuesEqual } from './values.ts';
 
@@ -39,6 +38,7 @@ export interface CommandContext {
   server: ServerInfo;
   connectionId: number;
   inTransaction: boolean;
+  logger: WarnLogger;
 }
 
 export const VERSION = '7.0.14';
@@ -249,8 +249,8 @@ function explain(ctx: CommandContext): Doc {
   if (!inner || typeof inner.find !== 'string') fail(ErrorCodes.NotImplemented, 'the embedded engine explains find commands only');
   const name = inner!.find as string;
   const filter = docArg(inner!.filter, 'filter');
-  const hint = resolveHintName(ctx, name, inner!.hint);
   const coll = ctx.access.collection(ctx.db, name);
+  const hint = resolveHint(coll, inner!.hint, ns(ctx, name));
   const opts: FindOptions = { sort: parseSort(inner!.sort), ...hint };
   let winningPlan: Doc = { stage: 'EOF' };
   if (coll) {
@@ -269,17 +269,6 @@ function explain(ctx: CommandContext): Doc {
     reply.executionStats = { executionSuccess: true, nReturned, totalDocsExamined: ctx.access.examined };
   }
   return reply;
-}
-
-/** A find's `hint` as scan options: an index name (checked to exist), or a $natural direction. */
-function resolveHintName(ctx: CommandContext, collection: string, hint: unknown): Pick<FindOptions, 'hint' | 'naturalDirection'> {
-  if (hint === undefined || hint === null) return {};
-  const natural = naturalDirection(hint);
-  if (natural !== undefined) return { hint: '$natural', naturalDirection: natural };
-  const coll = ctx.access.collection(ctx.db, collection);
-  const index = coll && (typeof hint === 'string' ? coll.indexes.get(hint) : [...coll.indexes.values()].find((ix) => isPlainObject(hint) && valuesEqual(ix.spec.key, hint)));
-  if (!index) fail(ErrorCodes.BadValue, 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index');
-  return { hint: index!.name };
 }
 
 function getMore(ctx: CommandContext): Doc {
@@ -434,7 +423,7 @@ function insert(ctx: CommandContext): WriteOutcome {
   let n = 0;
   const writeErrors = writeLoop(docs, ctx.body.ordered !== false, (doc) => {
     const full = withId(doc);
-    validateDocument(coll, full, { bypass: ctx.body.bypassDocumentValidation === true });
+    validateDocument(coll, full, { bypass: ctx.body.bypassDocumentValidation === true, logger: ctx.logger });
     ctx.access.insert(coll, full);
     n++;
   });
@@ -489,7 +478,7 @@ function update(ctx: CommandContext): WriteOutcome {
     for (const entry of multi ? matches : matches.slice(0, 1)) {
       const { doc, modified } = updatedDoc(entry.exact, u, q, arrayFilters, env);
       if (modified) {
-        validateDocument(coll!, doc, { before: entry.exact, bypass });
+        validateDocument(coll!, doc, { before: entry.exact, bypass, logger: ctx.logger });
         ctx.access.replace(coll!, entry, doc);
         nModified++;
       }
@@ -498,7 +487,7 @@ function update(ctx: CommandContext): WriteOutcome {
     if (matches.length === 0 && stmt.upsert === true) {
       coll ??= ctx.access.ensureCollection(ctx.db, name);
       const doc = upsertDoc(q, u, arrayFilters, env);
-      validateDocument(coll, doc, { bypass });
+      validateDocument(coll, doc, { bypass, logger: ctx.logger });
       ctx.access.insert(coll, doc);
       upserted.push({ index, _id: doc._id });
       n++;
@@ -561,14 +550,14 @@ function findAndModify(ctx: CommandContext): WriteOutcome {
   ctx.server.counters.update++;
   if (target) {
     const { doc, modified } = updatedDoc(target.exact, update, query, arrayFilters, env);
-    if (modified) validateDocument(coll!, doc, { before: target.exact, bypass });
+    if (modified) validateDocument(coll!, doc, { before: target.exact, bypass, logger: ctx.logger });
     if (modified) ctx.access.replace(coll!, target, doc);
     return { reply: { lastErrorObject: { n: 1, updatedExisting: true }, value: project(returnNew ? doc : target.exact) }, failed: false };
   }
   if (ctx.body.upsert === true) {
     coll ??= ctx.access.ensureCollection(ctx.db, name);
     const doc = upsertDoc(query, update, arrayFilters, env);
-    validateDocument(coll, doc, { bypass });
+    validateDocument(coll, doc, { bypass, logger: ctx.logger });
     ctx.access.insert(coll, doc);
     return {
       reply: { lastErrorObject: { n: 1, updatedExisting: false, upserted: doc._id }, value: project(returnNew ? doc : null) },

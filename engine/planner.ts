@@ -6,7 +6,7 @@ import { ErrorCodes, MongoServerError } from './errors.ts';
 import { typeByte, valueKey } from './keys.ts';
 import type { SortSpec } from './query.ts';
 import type { KeyRange } from './store.ts';
-import { type Doc, isPlainObject, toNumber, typeRank } from './values.ts';
+import { type Doc, isPlainObject, typeRank } from './values.ts';
 
 export type Plan =
   | { kind: 'ids'; keys: Buffer[] }
@@ -172,7 +172,9 @@ export function planQuery(coll: Collection, filter: Doc | undefined | null, opts
   if (opts.hint !== undefined) {
     const index = coll.indexes.get(opts.hint);
     if (!index) throw new MongoServerError(ErrorCodes.BadValue, 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index');
-    if (!usable(index)) return { kind: 'scan', reverse: false, sorted: false };
+    // A hinted partial index is read like any other: it yields the documents it holds, which is what MongoDB
+    // answers for such a hint.
+    if (opts.snapshotSeq !== undefined && index.builtSeq > opts.snapshotSeq) return { kind: 'scan', reverse: false, sorted: false };
     const c = candidateFor(index, conditions, opts.sort);
     return c?.plan ?? { kind: 'index', index, ranges: [{}], reverse: false, sorted: false, dedupe: index.multikey };
   }
@@ -188,7 +190,3 @@ export function planQuery(coll: Collection, filter: Doc | undefined | null, opts
   if (best) return best.plan;
   return { kind: 'scan', reverse: false, sorted: !opts.sort };
 }
-
-/** `{ $natural: 1 | -1 }` as a direction. */
-export const naturalDirection = (hint: unknown): 1 | -1 | undefined =>
-  isPlainObject(hint) && Object.keys(hint).length === 1 && '$natural' in hint ? (toNumber(hint.$natural) < 0 ? -1 : 1) : undefined;

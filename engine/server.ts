@@ -15,7 +15,6 @@ import { BSON } from 'bson';
 import { entryFromRow } from './collection.ts';
 import { typeStart, valueKey } from './keys.ts';
 import { type Doc, isPlainObject, toNumber } from './values.ts';
-import { setValidationLogger } from './validation.ts';
 import { withWriteConcern } from './write-concern.ts';
 import { EXACT } from './wire.ts';
 import { MAX_MESSAGE_BYTES, OP_MSG, OP_QUERY, WireError, encodeMsg, encodeReply, parseMessage } from './wire.ts';
@@ -90,7 +89,6 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     this.logger = opts.logger ?? silent;
-    setValidationLogger(this.logger);
     // ---- authentication: the users, from the data directory (created private to this account if new) or
     // made up for this memory-only run; before the data directory is opened, so a refusal leaves nothing held ----
     if (opts.dbPath) {
@@ -296,7 +294,7 @@ export class Engine {
       this.sessions.end(Array.isArray(body.endSessions) ? body.endSessions : []);
       return {};
     }
-    const def = COMMANDS[name];
+    const def = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!def) throw new MongoServerError(ErrorCodes.CommandNotFound, `no such command: '${name}'`);
     checkFields(name, def, body);
 
@@ -341,6 +339,7 @@ export class Engine {
       server: this.info,
       connectionId,
       inTransaction: txn !== undefined,
+      logger: this.logger,
     };
     // A write outside a transaction runs in one store transaction: acknowledged only once committed (fsynced),
     // and on an unexpected failure nothing of it remains, so nothing applied is ever answered as an error.

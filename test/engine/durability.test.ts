@@ -221,6 +221,24 @@ describe.runIf(isEmbedded)('the data directory (embedded engine only)', () => {
     await sigkill(again);
   });
 
+  it('with --fsync commit (every commit on disk before the answer) keeps acknowledged writes across kill -9 too', async () => {
+    const dir = await tempDir();
+    const first = await spawnEngine(['--port', '0', '--dbpath', dir, '--fsync', 'commit']);
+    const client = await connect(first.uri);
+    const coll = client.db('durable').collection('fsynced');
+    for (let i = 0; i < 50; i++) await coll.insertOne({ _id: i, at: i } as Document);
+    await coll.updateOne({ _id: 7 as never }, { $set: { at: 'changed' } });
+    await sigkill(first);
+    await client.close().catch(() => {});
+    const second = await spawnEngine(['--port', '0', '--dbpath', dir, '--fsync', 'commit']);
+    const again = await connect(second.uri);
+    const docs = await again.db('durable').collection('fsynced').find().sort({ _id: 1 }).toArray();
+    expect(docs).toHaveLength(50);
+    expect(docs[7]).toEqual({ _id: 7, at: 'changed' });
+    await again.close();
+    await sigkill(second);
+  });
+
   it('answers a retryable write repeated after kill -9 with the recorded answer instead of applying it again', async () => {
     const dir = await tempDir();
     const port = await freePort();

@@ -19,6 +19,13 @@ describe('commands', () => {
     expect(err.errorResponse.ok).toBe(0);
   });
 
+  it('names from the command table prototype are unknown commands too', async () => {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      const err = await rejection<MongoServerError>(() => m.db.command({ [name]: 1 }));
+      expect({ name, code: err.code }).toEqual({ name, code: 59 });
+    }
+  });
+
   it('an unknown command on the admin database too', async () => {
     const err = await rejection<MongoServerError>(() => m.client.db('admin').command({ frobnicateServer: true }));
     expect(err.code).toBe(59);
