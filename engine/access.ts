@@ -55,7 +55,7 @@ export class Transaction {
   /** Collections its statements created: invisible to others until commit. */
   readonly created = new Map<string, Collection>();
   lastUse = Date.now();
-  private released = false;
+  released = false;
 
   constructor(
     readonly locks: LockTable,
@@ -124,6 +124,9 @@ export class Access {
   get store(): Store {
     return this.catalog.store;
   }
+
+  /** For cursors: whether what this command reads from is still there (its transaction has not ended). */
+  readonly alive = (): boolean => !this.txn?.released;
 
   private get reader(): Reader {
     return this.txn?.reader ?? this.store.reader;
@@ -215,8 +218,14 @@ export class Access {
 
   private *storedRows(cid: number, plan: Plan): Generator<Entry> {
     const reader = this.reader;
+    // A cursor of a transaction ends with it: its reader goes back to the pool for other transactions.
+    const txn = this.txn;
+    const open = () => {
+      if (txn?.released) throw new MongoServerError(ErrorCodes.CursorNotFound, 'cursor killed: the transaction it was reading in has ended');
+    };
     if (plan.kind === 'ids') {
       for (const key of plan.keys) {
+        open();
         const row = reader.byIdKey(cid, key);
         if (row) yield entryFromRow(row);
       }
@@ -225,6 +234,7 @@ export class Access {
     if (plan.kind === 'scan') {
       let after: number | undefined;
       for (;;) {
+        open();
         const rows = reader.scan(cid, after, PAGE, plan.reverse);
         for (const row of rows) yield entryFromRow(row);
         if (rows.length < PAGE) return;
@@ -235,8 +245,10 @@ export class Access {
     for (const range of ranges) {
       let after: KeyRow | undefined;
       for (;;) {
+        open();
         const keys = reader.keys(plan.index.iid, range, after, PAGE, plan.reverse, cid);
         for (const k of keys) {
+          open();
           const row = reader.byRowId(Number(k.rid));
           if (row) yield entryFromRow(row);
         }

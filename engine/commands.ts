@@ -240,7 +240,7 @@ function find(ctx: CommandContext): Doc {
   const hint = resolveHint(coll, ctx.body.hint, ns(ctx, name));
   const entries = sliced(restrictToHint(coll, hint, findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined, hint)), skip, limit);
   const docs = mapped(entries, (e) => (projection ? applyProjection(e.exact, projection, filter) : e.exact));
-  return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch) };
+  return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch, ctx.access.alive) };
 }
 
 /** `explain` of a find: the plan chosen (see planner.ts) and, from executionStats on, what running it read. */
@@ -381,7 +381,7 @@ function aggregate(ctx: CommandContext): Doc {
     ? runPipeline({ exact: entries.map((e) => e.exact), views: prepare(entries) }, stages, resolve, mingoVariables(vars))
     : entries.map((e) => e.exact);
   const cursorOpts = ctx.body.cursor as Doc;
-  return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(cursorOpts.batchSize, undefined)) };
+  return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(cursorOpts.batchSize, undefined), false, ctx.access.alive) };
 }
 
 // ---------------------------------------------------------------------------------------------------------

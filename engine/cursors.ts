@@ -21,6 +21,8 @@ interface Cursor extends Source {
   id: Long;
   ns: string;
   lastUse: number;
+  /** False once what the cursor reads from has gone (the transaction it was opened in has ended). */
+  alive: () => boolean;
 }
 
 export function batchSizeOf(v: unknown, fallback: number | undefined): number | undefined {
@@ -77,15 +79,15 @@ export class Cursors {
   }
 
   /** The `cursor` field of a find/aggregate/list reply; keeps a cursor open when documents remain. */
-  first(ns: string, docs: Iterable<Doc>, batchSize: number | undefined, singleBatch = false, extra: Doc = {}): Doc {
+  first(ns: string, docs: Iterable<Doc>, batchSize: number | undefined, singleBatch = false, alive: () => boolean = () => true): Doc {
     const state: Source = { it: docs[Symbol.iterator](), done: false };
     const firstBatch = this.take(state, batchSize ?? DEFAULT_FIRST_BATCH);
     let id = Long.ZERO;
     if (!singleBatch && !this.exhausted(state)) {
       id = Long.fromNumber(randomInt(1, 2 ** 47) * 1024 + randomInt(0, 1024));
-      this.open.set(id.toString(), { ...state, id, ns, lastUse: Date.now() });
+      this.open.set(id.toString(), { ...state, id, ns, lastUse: Date.now(), alive });
     } else state.it.return?.();
-    return { ...extra, id, ns, firstBatch };
+    return { id, ns, firstBatch };
   }
 
   more(idValue: unknown, collection: string, db: string, batchSize: number | undefined): Doc {
@@ -95,6 +97,11 @@ export class Cursors {
     if (!c) throw new MongoServerError(ErrorCodes.CursorNotFound, `cursor id ${key} not found`);
     if (c.ns !== `${db}.${collection}`) {
       throw new MongoServerError(ErrorCodes.Unauthorized, `Requested getMore on namespace '${db}.${collection}', but cursor belongs to a different namespace ${c.ns}`);
+    }
+    if (!c.alive()) {
+      this.open.delete(key);
+      c.it.return?.();
+      throw new MongoServerError(ErrorCodes.CursorNotFound, `cursor id ${key} was killed: the transaction it was opened in has ended`);
     }
     c.lastUse = Date.now();
     let nextBatch: Doc[];

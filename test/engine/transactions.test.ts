@@ -343,6 +343,22 @@ describe('sessions and transaction rules', () => {
   });
 });
 
+describe.runIf(isEmbedded)('cursors of a transaction (embedded engine only)', () => {
+  it('a cursor opened in a transaction ends with it: a later getMore by id reads nothing from another snapshot', async () => {
+    const coll = await fresh(Array.from({ length: 10 }, (_, i) => ({ _id: i })) as Document[]);
+    const session = m.client.startSession();
+    session.startTransaction();
+    const first = await m.db.command({ find: coll.collectionName, filter: {}, batchSize: 2 }, { session });
+    expect(first.cursor.firstBatch).toHaveLength(2);
+    await session.commitTransaction();
+    await session.endSession();
+    // The id alone, from a connection outside the transaction: the transaction's reader is back in the pool.
+    const other = await m.newClient();
+    const err = await rejection<MongoServerError>(() => other.db(m.dbName).command({ getMore: first.cursor.id, collection: coll.collectionName }));
+    expect(err.code).toBe(43);
+  });
+});
+
 describe('retryable writes', () => {
   it('the driver sends txnNumber with retryable writes by default, and they apply once', async () => {
     const events: CommandStartedEvent[] = [];
@@ -366,7 +382,8 @@ describe('retryable writes', () => {
     const coll = await fresh();
     const session = m.client.startSession();
     try {
-      const cmd = { insert: coll.collectionName, documents: [{ _id: 'once', n: 1 }], txnNumber: Long.fromNumber(7) };
+      // Far above the numbers the driver gives: sessions are pooled, so this lsid may have served its writes already.
+      const cmd = { insert: coll.collectionName, documents: [{ _id: 'once', n: 1 }], txnNumber: Long.fromNumber(1_000_007) };
       const first = await m.db.command(cmd, { session });
       expect(first.ok).toBe(1);
       expect(first.n).toBe(1);
@@ -374,7 +391,7 @@ describe('retryable writes', () => {
       expect(retried.ok).toBe(1);
       expect(retried.n).toBe(1);
       expect(retried.writeErrors).toBeUndefined();
-      const update = { update: coll.collectionName, updates: [{ q: { _id: 'once' }, u: { $inc: { n: 1 } } }], txnNumber: Long.fromNumber(8) };
+      const update = { update: coll.collectionName, updates: [{ q: { _id: 'once' }, u: { $inc: { n: 1 } } }], txnNumber: Long.fromNumber(1_000_008) };
       await m.db.command(update, { session });
       const again = await m.db.command(update, { session });
       expect(again).toMatchObject({ ok: 1, n: 1, nModified: 1 });
