@@ -19,25 +19,33 @@ import { type Plan, planQuery } from './planner.ts';
 import { type SortSpec, compileFilter } from './query.ts';
 import type { KeyRow, Reader, Store } from './store.ts';
 import type { Doc } from './values.ts';
+import { rawBsonOf } from './wire.ts';
 
 export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
 const PAGE = 256;
 
-export function tooLarge(size: number | undefined): MongoServerError {
-  const sized = size === undefined ? 'more than' : `${size},`;
-  return new MongoServerError(ErrorCodes.BSONObjectTooLarge, `object to insert too large. size in bytes: ${sized} max size: ${MAX_BSON_OBJECT_SIZE}`);
+export function tooLarge(size: number | undefined, update = false): MongoServerError {
+  const message = update
+    ? `Resulting document after update is larger than ${MAX_BSON_OBJECT_SIZE}`
+    : `object to insert too large. size in bytes: ${size === undefined ? 'more than' : `${size},`} max size: ${MAX_BSON_OBJECT_SIZE}`;
+  return new MongoServerError(ErrorCodes.BSONObjectTooLarge, message);
 }
 
-/** A document as BSON, or BSONObjectTooLarge (10334) when it is over 16 MiB. */
-export function serializeDoc(doc: Doc): Uint8Array {
+/** A document as BSON, or BSONObjectTooLarge (10334) when it is over 16 MiB (worded as MongoDB does for an update). */
+export function serializeDoc(doc: Doc, update = false): Uint8Array {
+  const raw = rawBsonOf(doc);
+  if (raw) {
+    if (raw.length > MAX_BSON_OBJECT_SIZE) throw tooLarge(raw.length, update);
+    return raw;
+  }
   let bytes: Uint8Array;
   try {
     bytes = BSON.serialize(doc, { ignoreUndefined: true });
   } catch (err) {
-    if (err instanceof RangeError || /size|large|exceed/i.test((err as Error).message)) throw tooLarge(undefined);
+    if (err instanceof RangeError || /size|large|exceed/i.test((err as Error).message)) throw tooLarge(undefined, update);
     throw err;
   }
-  if (bytes.length > MAX_BSON_OBJECT_SIZE) throw tooLarge(bytes.length);
+  if (bytes.length > MAX_BSON_OBJECT_SIZE) throw tooLarge(bytes.length, update);
   return bytes;
 }
 
@@ -191,7 +199,7 @@ export class Access {
           seen.add(e.id);
         }
         if (overlay?.entries.has(e.id)) e = overlay.entries.get(e.id) ?? undefined;
-        if (e && matcher.test(e.exact, e.view)) {
+        if (e && matcher.test(e.exact)) {
           yield e;
           if (++n >= limit) return;
         }
@@ -200,7 +208,7 @@ export class Access {
     if (overlay) {
       for (const [id, e] of overlay.entries) {
         if (!e || seen!.has(id)) continue;
-        if (matcher.test(e.exact, e.view)) {
+        if (matcher.test(e.exact)) {
           yield e;
           if (++n >= limit) return;
         }
@@ -280,9 +288,10 @@ export class Access {
 
   insert(coll: Collection, doc: Doc): Entry {
     const entry = makeEntry(doc);
-    if (this.get(coll, entry.idKey)) throw coll.indexes.get('_id_')!.duplicateError(coll.ns, [doc._id]);
-    if (this.txn) this.writeInTransaction(coll, entry.id, entry);
-    else writeRow(this.catalog, coll, undefined, entry, this.stamp());
+    if (this.txn) {
+      if (this.get(coll, entry.idKey)) throw coll.indexes.get('_id_')!.duplicateError(coll.ns, [doc._id]);
+      this.writeInTransaction(coll, entry.id, entry);
+    } else writeRow(this.catalog, coll, undefined, entry, this.stamp()); // the _id index refuses a duplicate there
     return entry;
   }
 
@@ -390,7 +399,7 @@ export function writeRow(catalog: Catalog, coll: Collection, previous: Entry | u
     store.deleteDoc(previous!.rid);
     return;
   }
-  const bytes = serializeDoc(next.exact);
+  const bytes = serializeDoc(next.exact, previous !== undefined);
   const newKeys: Array<DocKeys | undefined> = indexes.map((ix) => ix.keysOf(next));
   const rid = previous?.rid ?? 0;
   indexes.forEach((ix, i) => {
@@ -403,7 +412,12 @@ export function writeRow(catalog: Catalog, coll: Collection, previous: Entry | u
   if (previous) {
     store.updateDoc(previous.rid, seq, bytes);
     next.rid = previous.rid;
-  } else next.rid = store.insertDoc(cid, next.idKey, seq, bytes);
+  } else {
+    // Nothing has been written yet: a duplicate _id is refused by the documents table's unique index.
+    const rid = store.insertDoc(cid, next.idKey, seq, bytes);
+    if (rid === undefined) throw coll.indexes.get('_id_')!.duplicateError(coll.ns, [next.exact._id]);
+    next.rid = rid;
+  }
   next.version = seq;
   indexes.forEach((ix: Index, i) => {
     const before = new Set((oldKeys[i]?.keys ?? []).map((k) => k.toString('latin1')));

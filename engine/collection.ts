@@ -4,8 +4,7 @@ import { BSON, UUID } from 'bson';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { tupleKey, valueKey } from './keys.ts';
 import { type Matcher, compileFilter } from './query.ts';
-import { type Doc, isPlainObject, pathValuesForIndex, shellString, toNumber, toView } from './values.ts';
-import { EXACT } from './wire.ts';
+import { type Doc, EXACT, isPlainObject, pathValuesForIndex, shellString, toNumber, toView } from './values.ts';
 
 /** One document as a command sees it: its exact form, the view mingo reads, where it is stored and which commit wrote it. */
 export interface Entry {
@@ -14,6 +13,8 @@ export interface Entry {
   readonly idKey: Buffer;
   readonly exact: Doc;
   readonly view: Doc;
+  /** The BSON it is stored as, when it came from the store. */
+  readonly bytes?: Uint8Array;
   /** Row id in the store; 0 until stored. */
   rid: number;
   /** Sequence of the commit that wrote it; 0 until stored. */
@@ -25,16 +26,50 @@ export const exactOfView = new WeakMap<object, Doc>();
 /** Exact documents as stored: never to be modified in place. */
 export const storedDocs = new WeakSet<object>();
 
-export function makeEntry(exact: Doc, rid = 0, version = 0): Entry {
-  const view = toView(exact) as Doc;
-  exactOfView.set(view, exact);
-  storedDocs.add(exact);
-  const idKey = valueKey(exact._id);
-  return { id: idKey.toString('latin1'), idKey, exact, view, rid, version };
+class StoredEntry implements Entry {
+  private decoded: Doc | undefined;
+  private viewed: Doc | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly idKey: Buffer,
+    public rid: number,
+    public version: number,
+    readonly bytes?: Uint8Array,
+    exact?: Doc,
+  ) {
+    this.decoded = exact;
+    if (exact) storedDocs.add(exact);
+  }
+
+  /** Decoded on first use: a plain find answers with `bytes` and never needs it. */
+  get exact(): Doc {
+    if (this.decoded === undefined) {
+      this.decoded = BSON.deserialize(this.bytes!, EXACT) as Doc;
+      storedDocs.add(this.decoded);
+    }
+    return this.decoded;
+  }
+
+  // The view costs as much as decoding the document (every Decimal128 becomes a double through its text), and
+  // only aggregation and $expr read it: made on first use.
+  get view(): Doc {
+    if (this.viewed === undefined) {
+      this.viewed = toView(this.exact) as Doc;
+      exactOfView.set(this.viewed, this.exact);
+    }
+    return this.viewed;
+  }
 }
 
-export function entryFromRow(row: { rid: number; ver: number; doc: Uint8Array }): Entry {
-  return makeEntry(BSON.deserialize(row.doc, EXACT) as Doc, Number(row.rid), Number(row.ver));
+export function makeEntry(exact: Doc, rid = 0, version = 0): Entry {
+  const idKey = valueKey(exact._id);
+  return new StoredEntry(idKey.toString('latin1'), idKey, rid, version, undefined, exact);
+}
+
+export function entryFromRow(row: { rid: number; ver: number; doc: Uint8Array; id: Uint8Array }): Entry {
+  const idKey = Buffer.from(row.id.buffer, row.id.byteOffset, row.id.byteLength);
+  return new StoredEntry(idKey.toString('latin1'), idKey, Number(row.rid), Number(row.ver), row.doc);
 }
 
 export const idKeyOf = (id: unknown): Buffer => valueKey(id);
@@ -105,7 +140,7 @@ export class Index {
 
   /** Key tuples of a document (several for array fields), or none when sparse/partial leaves it out. */
   keysOf(entry: Pick<Entry, 'exact' | 'view'>): DocKeys | undefined {
-    if (this.partial && !this.partial.test(entry.exact, entry.view)) return undefined;
+    if (this.partial && !this.partial.test(entry.exact)) return undefined;
     const perField = this.fields.map(([f]) => pathValuesForIndex(entry.exact, f));
     if (this.sparse && perField.every((vals) => vals.length === 0)) return undefined;
     let multi = false;

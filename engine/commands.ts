@@ -7,6 +7,7 @@ import { type Collection, type Entry, type IndexSpec, validateIndexSpec } from '
 import { Cursors, batchSizeOf } from './cursors.ts';
 import { ErrorCodes, MongoServerError, fail } from './errors.ts';
 import { applyProjection, validateProjection } from './projection.ts';
+import { RawDoc } from './raw.ts';
 import { isReadOnlyPipeline, runPipeline, validatePipeline } from './aggregation.ts';
 import { compileFilter, parseSort, sortBy } from './query.ts';
 import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './update.ts';
@@ -91,6 +92,11 @@ function withId(doc: Doc): Doc {
   }
   if (isPlainObject(id) && Object.keys(id).some((k) => k.startsWith('$'))) {
     fail(ErrorCodes.DollarPrefixedFieldName, "_id fields may not contain '$'-prefixed fields");
+  }
+  // Already in shape (as the driver sends them): the same object, so its bytes off the wire can be stored as they are.
+  for (const k in doc) {
+    if (k === '_id') return doc;
+    break;
   }
   const out: Doc = { _id: id };
   for (const k of Object.keys(doc)) if (k !== '_id') out[k] = doc[k];
@@ -186,6 +192,13 @@ function buildInfo(): Doc {
   };
 }
 
+/** serverStatus.mem as MongoDB reports it (MiB), with the JavaScript side of this process besides. */
+function memory(): Doc {
+  const m = process.memoryUsage();
+  const MiB = 1024 * 1024;
+  return { bits: 64, resident: Math.round(m.rss / MiB), virtual: 0, supported: true, heapUsed: Math.round(m.heapUsed / MiB), heapTotal: Math.round(m.heapTotal / MiB), external: Math.round(m.external / MiB), arrayBuffers: Math.round(m.arrayBuffers / MiB) };
+}
+
 function serverStatus(ctx: CommandContext): Doc {
   const uptimeMillis = Date.now() - ctx.server.startedAt;
   return {
@@ -198,7 +211,8 @@ function serverStatus(ctx: CommandContext): Doc {
     localTime: new Date(),
     connections: { current: ctx.server.connections.current, available: 10_000, totalCreated: ctx.server.connections.total },
     opcounters: { ...ctx.server.counters },
-    storageEngine: { name: 'embedded', persistent: ctx.server.persistent },
+    storageEngine: { name: 'embedded', backend: 'sqlite', persistent: ctx.server.persistent },
+    mem: memory(),
     repl: { setName: ctx.server.setName, isWritablePrimary: true, primary: `${ctx.server.host}:${ctx.server.port}` },
   };
 }
@@ -239,7 +253,8 @@ function find(ctx: CommandContext): Doc {
   const coll = ctx.access.collection(ctx.db, name);
   const hint = resolveHint(coll, ctx.body.hint, ns(ctx, name));
   const entries = sliced(restrictToHint(coll, hint, findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined, hint)), skip, limit);
-  const docs = mapped(entries, (e) => (projection ? applyProjection(e.exact, projection, filter) : e.exact));
+  // Without a projection, stored documents go out as the bytes they are stored as (raw.ts).
+  const docs = mapped(entries, (e) => (projection ? applyProjection(e.exact, projection, filter) : e.bytes ? new RawDoc(e.bytes) : e.exact));
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch, ctx.access.alive) };
 }
 

@@ -3,17 +3,22 @@
 import { randomInt } from 'node:crypto';
 import { BSON, Long } from 'bson';
 import { ErrorCodes, MongoServerError } from './errors.ts';
+import { RawDoc } from './raw.ts';
 import { type Doc, bsonType, toNumber } from './values.ts';
 
 const DEFAULT_FIRST_BATCH = 101;
-// Leaves room for the reply envelope inside the 16 MiB document limit.
-const MAX_BATCH_BYTES = 16 * 1024 * 1024 - 64 * 1024;
+// MongoDB fills a batch up to 16 MiB; 4 MiB keeps what one batch holds in memory (every document decoded, then
+// encoded into the reply) a quarter of that, for one more round trip per 4 MiB read.
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 const IDLE_TIMEOUT_MS = 10 * 60_000;
 
+/** A document of a batch: decoded, or as the store holds it. */
+type Item = Doc | RawDoc;
+
 interface Source {
-  it: Iterator<Doc>;
+  it: Iterator<Item>;
   /** A document drawn but not yet handed out (it did not fit the previous batch). */
-  held?: Doc;
+  held?: Item;
   done: boolean;
 }
 
@@ -39,7 +44,7 @@ export class Cursors {
     return this.open.size;
   }
 
-  private next(c: Source): Doc | undefined {
+  private next(c: Source): Item | undefined {
     if (c.held) {
       const d = c.held;
       c.held = undefined;
@@ -54,14 +59,14 @@ export class Cursors {
     return r.value;
   }
 
-  private take(c: Source, batchSize: number | undefined): Doc[] {
-    const out: Doc[] = [];
+  private take(c: Source, batchSize: number | undefined): Item[] {
+    const out: Item[] = [];
     let bytes = 0;
     const limit = batchSize === undefined ? Infinity : batchSize;
     while (out.length < limit) {
       const doc = this.next(c);
       if (doc === undefined) break;
-      const size = BSON.calculateObjectSize(doc);
+      const size = doc instanceof RawDoc ? doc.bytes.byteLength : BSON.calculateObjectSize(doc);
       if (out.length > 0 && bytes + size > MAX_BATCH_BYTES) {
         c.held = doc;
         break;
@@ -79,7 +84,7 @@ export class Cursors {
   }
 
   /** The `cursor` field of a find/aggregate/list reply; keeps a cursor open when documents remain. */
-  first(ns: string, docs: Iterable<Doc>, batchSize: number | undefined, singleBatch = false, alive: () => boolean = () => true): Doc {
+  first(ns: string, docs: Iterable<Item>, batchSize: number | undefined, singleBatch = false, alive: () => boolean = () => true): Doc {
     const state: Source = { it: docs[Symbol.iterator](), done: false };
     const firstBatch = this.take(state, batchSize ?? DEFAULT_FIRST_BATCH);
     let id = Long.ZERO;
@@ -104,7 +109,7 @@ export class Cursors {
       throw new MongoServerError(ErrorCodes.CursorNotFound, `cursor id ${key} was killed: the transaction it was opened in has ended`);
     }
     c.lastUse = Date.now();
-    let nextBatch: Doc[];
+    let nextBatch: Item[];
     try {
       nextBatch = this.take(c, batchSize);
     } catch (err) {

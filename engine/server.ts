@@ -9,6 +9,7 @@ import { type CredentialStore, type EngineCredentials, connectionString, loadOrC
 import { Cursors } from './cursors.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { migrateLegacy } from './legacy.ts';
+import { materialize } from './raw.ts';
 import { Store } from './store.ts';
 import { type Session, Sessions, noSuchTransaction, txnNumberOf } from './sessions.ts';
 import { BSON } from 'bson';
@@ -234,10 +235,10 @@ export class Engine {
         return encodeReply(requestId, req.header.requestId, this.decorate(err.toReply()));
       }
       const db = req.collection.slice(0, -'.$cmd'.length);
-      return encodeReply(requestId, req.header.requestId, this.execute({ ...query, $db: db }, connectionId));
+      return encodeReply(requestId, req.header.requestId, this.serve({ ...query, $db: db }, connectionId));
     }
     if (req.kind === 'msg') {
-      const reply = this.execute(req.body, connectionId);
+      const reply = this.serve(req.body, connectionId);
       return req.moreToCome ? undefined : encodeMsg(requestId, req.header.requestId, reply);
     }
     throw new WireError(`unsupported opcode ${req.header.opCode} (only OP_MSG ${OP_MSG} and the OP_QUERY ${OP_QUERY} handshake)`);
@@ -252,7 +253,7 @@ export class Engine {
    * command from a socket comes through here, and here first: until the connection has authenticated, only the
    * handshake and the authentication commands run; anything else answers Unauthorized (13).
    */
-  execute(body: Doc, connectionId: number): Doc {
+  private serve(body: Doc, connectionId: number): Doc {
     const name = Object.keys(body)[0] ?? '';
     try {
       this.auth.check(name, connectionId);
@@ -263,17 +264,27 @@ export class Engine {
       this.logger.error({ err: (err as Error).message, stack: (err as Error).stack, command: name }, 'engine authentication failed unexpectedly');
       return this.decorate(new MongoServerError(ErrorCodes.InternalError, 'internal error in the embedded engine').toReply());
     }
-    const reply = this.executeTrusted(body, connectionId);
+    const reply = this.runTrusted(body, connectionId);
     this.auth.decorateHello(name, body, reply, connectionId);
     return reply;
   }
   // ----
+
+  /** `serve`, with stored documents in the reply decoded: what a socket would receive, for callers in this process. */
+  execute(body: Doc, connectionId: number): Doc {
+    return materialize(this.serve(body, connectionId));
+  }
 
   /**
    * Runs one command without any authentication check, for code in this process (benchmarks, tests) that
    * already holds the engine; never throws. Nothing that comes from a socket may call it: see `execute`.
    */
   executeTrusted(body: Doc, connectionId = 0): Doc {
+    return materialize(this.runTrusted(body, connectionId));
+  }
+
+  /** Runs one command; cursor batches may hold stored documents as their bytes (raw.ts). Never throws. */
+  private runTrusted(body: Doc, connectionId: number): Doc {
     try {
       return this.decorate({ ...withWriteConcern(body, () => this.run(body, connectionId)), ok: 1 });
     } catch (err) {

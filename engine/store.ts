@@ -25,6 +25,8 @@ const FORMAT = 2;
 
 export interface DocRow {
   rid: number;
+  /** The _id key. */
+  id: Uint8Array;
   ver: number;
   doc: Uint8Array;
 }
@@ -93,10 +95,10 @@ export class Reader {
   private readonly keyScans = new Map<string, StatementSync>();
 
   constructor(readonly db: DatabaseSync) {
-    this.byId = db.prepare('SELECT rid, ver, doc FROM docs WHERE cid = ? AND id = ?');
-    this.byRid = db.prepare('SELECT rid, ver, doc FROM docs WHERE rid = ?');
-    this.scanAsc = db.prepare('SELECT rid, ver, doc FROM docs WHERE cid = ? AND rid > ? ORDER BY rid LIMIT ?');
-    this.scanDesc = db.prepare('SELECT rid, ver, doc FROM docs WHERE cid = ? AND rid < ? ORDER BY rid DESC LIMIT ?');
+    this.byId = db.prepare('SELECT rid, id, ver, doc FROM docs WHERE cid = ? AND id = ?');
+    this.byRid = db.prepare('SELECT rid, id, ver, doc FROM docs WHERE rid = ?');
+    this.scanAsc = db.prepare('SELECT rid, id, ver, doc FROM docs WHERE cid = ? AND rid > ? ORDER BY rid LIMIT ?');
+    this.scanDesc = db.prepare('SELECT rid, id, ver, doc FROM docs WHERE cid = ? AND rid < ? ORDER BY rid DESC LIMIT ?');
     this.countDocs = db.prepare('SELECT count(*) AS n FROM docs WHERE cid = ?');
   }
 
@@ -196,7 +198,7 @@ export class Store {
     // WAL with synchronous NORMAL is crash-consistent: a power loss can lose the last commits, never corrupt.
     const synchronous = this.temporary ? 'OFF' : opts.fsync === 'commit' ? 'FULL' : 'NORMAL';
     this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};
-      PRAGMA cache_size = -${cacheKib}; PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA foreign_keys = OFF;`);
+      PRAGMA cache_size = -${cacheKib}; PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = ${process.env.XCKPT ?? 1000};`);
     this.db.exec(SCHEMA);
     const format = (this.db.prepare("SELECT v FROM meta WHERE k = 'format'").get() as { v: number } | undefined)?.v;
     if (format === undefined) this.db.prepare("INSERT INTO meta(k, v) VALUES ('format', ?)").run(FORMAT);
@@ -336,8 +338,10 @@ export class Store {
   // ---------------------------------------------------------------------------------------------------------
   // Documents and index entries (inside a write transaction)
 
-  insertDoc(cid: number, id: Buffer, ver: number, doc: Uint8Array): number {
-    return Number(this.stmts.insertDoc.run(cid, id, ver, doc).lastInsertRowid);
+  /** The new row id, or undefined when the collection already holds a document with this _id. */
+  insertDoc(cid: number, id: Buffer, ver: number, doc: Uint8Array): number | undefined {
+    const r = this.stmts.insertDoc.run(cid, id, ver, doc);
+    return r.changes === 0 ? undefined : Number(r.lastInsertRowid);
   }
 
   updateDoc(rid: number, ver: number, doc: Uint8Array): void {
@@ -452,7 +456,7 @@ function prepareWrites(db: DatabaseSync) {
     createIndex: db.prepare('INSERT INTO indexes(cid, name, spec, built_seq) VALUES (?, ?, ?, ?)'),
     setSpec: db.prepare('UPDATE indexes SET spec = ? WHERE iid = ?'),
     setMultikey: db.prepare('UPDATE indexes SET multikey = 1 WHERE iid = ?'),
-    insertDoc: db.prepare('INSERT INTO docs(cid, id, ver, doc) VALUES (?, ?, ?, ?)'),
+    insertDoc: db.prepare('INSERT INTO docs(cid, id, ver, doc) VALUES (?, ?, ?, ?) ON CONFLICT(cid, id) DO NOTHING'),
     updateDoc: db.prepare('UPDATE docs SET ver = ?, doc = ? WHERE rid = ?'),
     deleteDoc: db.prepare('DELETE FROM docs WHERE rid = ?'),
     addKey: db.prepare('INSERT INTO ikeys(iid, key, rid) VALUES (?, ?, ?)'),

@@ -5,9 +5,12 @@
 // matching runs through mingo, which understands plain JS numbers only, so it sees a *view* of each document in
 // which every numeric wrapper is a JS number (see toView). Comparisons, sorting and index keys follow MongoDB's
 // BSON type order and compare numbers across types by value.
-import { BSONRegExp, Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'bson';
+import { type BSON, BSONRegExp, Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp } from 'bson';
 
 export type Doc = Record<string, unknown>;
+
+/** Options that keep every BSON value in its exact type: how the engine decodes what it receives and stores. */
+export const EXACT: BSON.DeserializeOptions = { promoteValues: false, promoteBuffers: false, bsonRegExp: true };
 
 export const bsonType = (v: unknown): string | undefined =>
   v !== null && typeof v === 'object' ? ((v as { _bsontype?: string })._bsontype ?? undefined) : undefined;

@@ -1,6 +1,7 @@
 // MongoDB wire protocol framing: OP_QUERY (legacy handshake only), OP_REPLY, OP_MSG.
 // https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/
 import { BSON } from 'bson';
+import { serializeReply } from './raw.ts';
 import type { Doc } from './values.ts';
 
 export const OP_REPLY = 1;
@@ -16,8 +17,9 @@ const FLAG_MORE_TO_COME = 1 << 1;
 const FLAG_EXHAUST_ALLOWED = 1 << 16;
 const KNOWN_FLAGS = FLAG_CHECKSUM | FLAG_MORE_TO_COME | FLAG_EXHAUST_ALLOWED;
 
-/** Options that keep every BSON value in its exact type (see values.ts). */
-export const EXACT: BSON.DeserializeOptions = { promoteValues: false, promoteBuffers: false, bsonRegExp: true };
+import { EXACT } from './values.ts';
+
+export { EXACT };
 
 /** A message that cannot be parsed: the connection that sent it is closed, the server keeps serving. */
 export class WireError extends Error {}
@@ -53,6 +55,13 @@ function readCString(buf: Buffer, offset: number, end: number): [string, number]
 }
 
 /** Parses one complete message (the buffer holds exactly `header.length` bytes). */
+/**
+ * The BSON a document of a document sequence arrived as (inserts and updates are sent that way): an insert stores
+ * these bytes instead of serialising the document again, as MongoDB stores what the client sent.
+ */
+const rawBson = new WeakMap<object, Uint8Array>();
+export const rawBsonOf = (doc: object): Uint8Array | undefined => rawBson.get(doc);
+
 export function parseMessage(buf: Buffer): Request {
   if (buf.length < 16) throw new WireError('message shorter than its header');
   const header: Header = {
@@ -96,6 +105,7 @@ export function parseMessage(buf: Buffer): Request {
         const docs: Doc[] = [];
         while (p < seqEnd) {
           const [doc, next] = readDoc(buf, p, seqEnd);
+          rawBson.set(doc, buf.subarray(p, next));
           docs.push(doc);
           p = next;
         }
@@ -122,7 +132,10 @@ export function parseMessage(buf: Buffer): Request {
   return { kind: 'unsupported', header };
 }
 
-const serialize = (doc: Doc): Buffer => Buffer.from(BSON.serialize(doc, { ignoreUndefined: true }));
+const serialize = (doc: Doc): Buffer => {
+  const bytes = serializeReply(doc);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+};
 
 export function encodeReply(requestId: number, responseTo: number, doc: Doc): Buffer {
   const body = serialize(doc);

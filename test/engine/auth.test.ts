@@ -181,10 +181,12 @@ describe.runIf(isEmbedded)('authentication (embedded engine only)', () => {
     it('the driver authenticates in its handshake (speculativeAuthenticate) and one saslContinue, with no saslStart', async () => {
       const spied = new Engine({ port: 0, dbPath: null });
       const seen: string[] = [];
-      const execute = spied.execute.bind(spied);
-      spied.execute = (body, connectionId) => {
+      // The socket path (private): every command a connection sends passes through it.
+      const socketPath = spied as unknown as { serve(body: Record<string, unknown>, connectionId: number): unknown };
+      const serve = socketPath.serve.bind(spied);
+      socketPath.serve = (body, connectionId) => {
         seen.push(Object.keys(body)[0]);
-        return execute(body, connectionId);
+        return serve(body, connectionId);
       };
       const running = await spied.listen();
       try {
