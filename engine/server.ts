@@ -1,24 +1,22 @@
 // The engine process: TCP connections, command dispatch with sessions and transactions, timers.
 import net from 'node:net';
-import { Binary, Long, ObjectId, Timestamp } from 'bson';
+import { BSON, Binary, Long, ObjectId, Timestamp } from 'bson';
 import { Access, Transaction, commitTransaction } from './access.ts';
 import { Authenticator } from './auth.ts';
 import { Catalog } from './catalog.ts';
+import { entryFromRow } from './collection.ts';
 import { COMMANDS, type CommandContext, type ServerInfo, checkFields } from './commands.ts';
 import { type CredentialStore, type EngineCredentials, connectionString, loadOrCreateCredentials, maskedConnectionString, memoryCredentials, prepareDataDir } from './credentials.ts';
 import { Cursors } from './cursors.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
+import { typeStart, valueKey } from './keys.ts';
 import { migrateLegacy } from './legacy.ts';
 import { materialize } from './raw.ts';
-import { Store } from './store.ts';
 import { type Session, Sessions, noSuchTransaction, txnNumberOf } from './sessions.ts';
-import { BSON } from 'bson';
-import { entryFromRow } from './collection.ts';
-import { typeStart, valueKey } from './keys.ts';
-import { type Doc, isPlainObject, toNumber } from './values.ts';
-import { withWriteConcern } from './write-concern.ts';
-import { EXACT } from './wire.ts';
+import { Store } from './store.ts';
+import { type Doc, EXACT, isPlainObject, toNumber } from './values.ts';
 import { MAX_MESSAGE_BYTES, OP_MSG, OP_QUERY, WireError, encodeMsg, encodeReply, parseMessage } from './wire.ts';
+import { withWriteConcern } from './write-concern.ts';
 
 export interface EngineLogger {
   info(obj: object, msg?: string): void;
@@ -352,8 +350,9 @@ export class Engine {
       inTransaction: txn !== undefined,
       logger: this.logger,
     };
-    // A write outside a transaction runs in one store transaction: acknowledged only once committed (fsynced),
-    // and on an unexpected failure nothing of it remains, so nothing applied is ever answered as an error.
+    // A write outside a transaction runs in one store transaction: answered only once committed (see
+    // StoreOptions.fsync for when that reaches the disk), and on an unexpected failure nothing of it remains, so
+    // nothing applied is ever answered as an error.
     const writes = !txn && (def.kind === 'write' || def.kind === 'catalog');
     if (writes) this.store.begin();
     let reply: Doc;

@@ -1,7 +1,8 @@
 // The engine's storage: one SQLite database (node:sqlite) in the data directory, in WAL mode.
 //
 // SQLite gives what an archive kept for decades needs and a hand-made journal did not: crash safety (a commit is
-// in the write-ahead log and fsynced before the engine answers; a torn tail is ignored on recovery), data far
+// in the write-ahead log before the engine answers, and on disk within a second or at once, see `fsync`; a torn
+// tail is ignored on recovery), data far
 // larger than memory (B-trees on disk behind a bounded page cache) and snapshot reads (a reader keeps the
 // state as of its first read while the writer goes on), which MongoDB transactions are built on here.
 // The reasons for SQLite over LMDB, and the measurements, are in engine/README.md.
@@ -10,7 +11,8 @@
 //   meta         format version and the commit sequence (every document write is stamped with it)
 //   collections  the catalog: db, name, uuid and options (BSON) of every collection
 //   indexes      index specs (BSON) per collection; `multikey` once an array value has been indexed
-//   docs         documents as BSON by row id, with their _id key (engine/keys.ts) and the sequence that wrote them
+//   docs         documents as BSON by row id, with their _id key (engine/keys.ts) and the sequence that wrote them;
+//                indexed by (collection, _id key) and by (collection, row id) for scans in storage order
 //   ikeys        secondary index entries: (index, key, row id), in key order
 //   sessions     the answer of the last retryable write or transaction of each logical session (MongoDB's
 //                config.transactions), written in the same commit as the write it answers
@@ -192,13 +194,13 @@ export class Store {
     const file = path.join(this.dir, DB_FILE);
     ownerOnlyFile(file);
     this.db = new DatabaseSync(file, { timeout: 0 });
-    // FULL: the write-ahead log is fsynced at every commit, before the engine answers. A throw-away store
-    // skips fsync: nothing in it outlives the process.
     const cacheKib = Math.max(2, opts.cacheMb ?? 256) * 1024;
-    // WAL with synchronous NORMAL is crash-consistent: a power loss can lose the last commits, never corrupt.
+    // WAL with synchronous NORMAL is crash-consistent: a power loss can lose the last commits (at most a second's,
+    // with `flush`), never corrupt. FULL fsyncs the log at every commit. A throw-away store skips fsync: nothing
+    // in it outlives the process.
     const synchronous = this.temporary ? 'OFF' : opts.fsync === 'commit' ? 'FULL' : 'NORMAL';
     this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};
-      PRAGMA cache_size = -${cacheKib}; PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA foreign_keys = OFF; PRAGMA wal_autocheckpoint = ${process.env.XCKPT ?? 1000};`);
+      PRAGMA cache_size = -${cacheKib}; PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA foreign_keys = OFF;`);
     this.db.exec(SCHEMA);
     const format = (this.db.prepare("SELECT v FROM meta WHERE k = 'format'").get() as { v: number } | undefined)?.v;
     if (format === undefined) this.db.prepare("INSERT INTO meta(k, v) VALUES ('format', ?)").run(FORMAT);
