@@ -70,11 +70,6 @@ export function memoryCredentials(): CredentialStore {
   return { users: [userFor(credentials)], credentials, credentialsPath: null };
 }
 
-/** Creates the data directory, when it does not exist yet, readable by this account only. */
-export function prepareDataDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-}
-
 /**
  * Reads the credentials of the data directory `dir`, creating them on its first use. Throws, with a message
  * that says what to do, when the files are readable by other accounts, do not belong together, or only the

@@ -6,8 +6,9 @@ import { Authenticator } from './auth.ts';
 import { Catalog } from './catalog.ts';
 import { entryFromRow } from './collection.ts';
 import { COMMANDS, type CommandContext, type ServerInfo, checkFields } from './commands.ts';
-import { type CredentialStore, type EngineCredentials, connectionString, loadOrCreateCredentials, maskedConnectionString, memoryCredentials, prepareDataDir } from './credentials.ts';
+import { type CredentialStore, type EngineCredentials, connectionString, loadOrCreateCredentials, maskedConnectionString, memoryCredentials } from './credentials.ts';
 import { Cursors } from './cursors.ts';
+import { prepareDirectory } from './data-dir.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { typeStart, valueKey } from './keys.ts';
 import { migrateLegacy } from './legacy.ts';
@@ -91,7 +92,7 @@ export class Engine {
     // ---- authentication: the users, from the data directory (created private to this account if new) or
     // made up for this memory-only run; before the data directory is opened, so a refusal leaves nothing held ----
     if (opts.dbPath) {
-      prepareDataDir(opts.dbPath);
+      prepareDirectory(opts.dbPath);
       this.credentialStore = loadOrCreateCredentials(opts.dbPath, this.logger);
     } else this.credentialStore = memoryCredentials();
     this.auth.setUsers(this.credentialStore.users);
