@@ -23,6 +23,7 @@ import { rawBsonOf } from './wire.ts';
 
 export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
 const PAGE = 256;
+const PAGE_BYTES = 1024 * 1024;
 
 export function tooLarge(size: number | undefined, update = false): MongoServerError {
   const message = update
@@ -241,11 +242,18 @@ export class Access {
     }
     if (plan.kind === 'scan') {
       let after: number | undefined;
+      let limit = 64;
       for (;;) {
         open();
-        const rows = reader.scan(cid, after, PAGE, plan.reverse);
-        for (const row of rows) yield entryFromRow(row);
-        if (rows.length < PAGE) return;
+        const rows = reader.scan(cid, after, limit, plan.reverse);
+        let bytes = 0;
+        for (const row of rows) {
+          bytes += row.doc.byteLength;
+          yield entryFromRow(row);
+        }
+        if (rows.length < limit) return;
+        // Pages of about PAGE_BYTES: 256 small documents, fewer large ones (what a page holds is all in memory).
+        limit = Math.max(16, Math.min(PAGE, Math.floor((PAGE_BYTES * rows.length) / Math.max(bytes, 1))));
         after = Number(rows[rows.length - 1].rid);
       }
     }
