@@ -114,8 +114,10 @@ export interface FindOptions {
   /** The index to use (its name), or '$natural'. */
   hint?: string;
   naturalDirection?: 1 | -1;
-  /** The order wanted; `scan` says whether the plan delivers it (see `sortedScan`). */
+  /** The order wanted; `delivers` says whether the plan gives it. */
   sort?: SortSpec;
+  /** A plan already made for these options (see `plan`). */
+  plan?: Plan;
 }
 
 /** The documents and writes one command sees: the latest state, or a transaction's snapshot under its overlay. */
@@ -176,17 +178,16 @@ export class Access {
     });
   }
 
-  /** Whether `scan` with these options yields documents already in `opts.sort` order. */
-  sortedScan(coll: Collection, filter: Doc | undefined | null, opts: FindOptions): boolean {
-    const p = this.plan(coll, filter, opts);
+  /** Whether `scan` with this plan yields documents already in the order the plan was made for. */
+  delivers(coll: Collection, p: Plan): boolean {
     if (this.txn?.overlays.get(coll)?.entries.size) return false; // the transaction's own documents come last
-    return p.kind === 'ids' ? (opts.sort === undefined || p.keys.length <= 1) : p.sorted;
+    return p.kind === 'ids' ? p.keys.length <= 1 : p.sorted;
   }
 
   /** Entries matching `filter`, lazily, through the best index (see planner.ts). */
   *scan(coll: Collection, filter: Doc | undefined | null, opts: FindOptions = {}): Generator<Entry> {
     const matcher = compileFilter(filter);
-    const plan = this.plan(coll, filter, opts);
+    const plan = opts.plan ?? this.plan(coll, filter, opts);
     const overlay = this.txn?.overlays.get(coll);
     const dedupe = overlay !== undefined || (plan.kind === 'index' && plan.dedupe) || plan.kind === 'ids';
     const seen = dedupe ? new Set<string>() : undefined;

@@ -72,8 +72,6 @@ export function entryFromRow(row: { rid: number; ver: number; doc: Uint8Array; i
   return new StoredEntry(idKey.toString('latin1'), idKey, Number(row.rid), Number(row.ver), row.doc);
 }
 
-export const idKeyOf = (id: unknown): Buffer => valueKey(id);
-
 export interface IndexSpec {
   v?: number;
   key: Doc;

@@ -123,7 +123,8 @@ function* findEntries(
   }
   const spec = parseSort(sort);
   const options: FindOptions = { ...opts, sort: spec };
-  if (!spec || ctx.access.sortedScan(coll, filter, options)) {
+  options.plan = ctx.access.plan(coll, filter, options);
+  if (!spec || ctx.access.delivers(coll, options.plan)) {
     yield* ctx.access.scan(coll, filter, { ...options, limit });
     return;
   }

@@ -404,19 +404,6 @@ export class Store {
     return db;
   }
 
-  /** Bytes of the database and its log on disk. */
-  sizeOnDisk(): number {
-    let total = 0;
-    for (const f of [DB_FILE, `${DB_FILE}-wal`]) {
-      try {
-        total += fs.statSync(path.join(this.dir, f)).size;
-      } catch {
-        // not there
-      }
-    }
-    return total;
-  }
-
   close(): void {
     for (const db of this.idle.splice(0)) db.close();
     if (this.walFd !== undefined) {

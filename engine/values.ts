@@ -304,8 +304,9 @@ export function pathValuesForIndex(doc: unknown, path: string): unknown[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Index keys: strings that sort in BSON order within one type and are equal exactly when MongoDB considers
-// the values equal (1, 1.0, Long(1) and Decimal128('1') give one key).
+// Value keys as strings, for maps and sets in memory (distinct, aggregation outputs by _id, the old format's
+// migration): equal exactly when MongoDB considers the values equal (1, 1.0, Long(1) and Decimal128('1') give one
+// key). The store's index keys are binary and exact (keys.ts).
 
 function sortableDouble(n: number): string {
   if (Number.isNaN(n)) return '0000000000000000';
@@ -351,9 +352,6 @@ export function encodeKey(v: unknown): string {
   }
 }
 
-/** The upper bound of all keys of the given value's type, for open-ended range scans. */
-export const typeUpperBound = (v: unknown): string => String.fromCharCode(0x40 + typeRank(v)) + '\uffff';
-export const typeLowerBound = (v: unknown): string => String.fromCharCode(0x40 + typeRank(v));
 
 // ---------------------------------------------------------------------------------------------------------
 // Exact arithmetic for $inc / $mul / $min / $max. The result type follows MongoDB's promotion rules:
