@@ -89,7 +89,8 @@ export class Cursors {
     const firstBatch = this.take(state, batchSize ?? DEFAULT_FIRST_BATCH);
     let id = Long.ZERO;
     if (!singleBatch && !this.exhausted(state)) {
-      id = Long.fromNumber(randomInt(1, 2 ** 47) * 1024 + randomInt(0, 1024));
+      // Random in [2^53, 2^63): never a value a driver's promoteLongs would turn into a number, which getMore refuses.
+      id = Long.fromBits(randomInt(0, 2 ** 32) | 0, randomInt(2 ** 21, 2 ** 31));
       this.open.set(id.toString(), { ...state, id, ns, lastUse: Date.now(), alive });
     } else state.it.return?.();
     return { id, ns, firstBatch };

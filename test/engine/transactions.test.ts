@@ -348,7 +348,8 @@ describe.runIf(isEmbedded)('cursors of a transaction (embedded engine only)', ()
     const coll = await fresh(Array.from({ length: 10 }, (_, i) => ({ _id: i })) as Document[]);
     const session = m.client.startSession();
     session.startTransaction();
-    const first = await m.db.command({ find: coll.collectionName, filter: {}, batchSize: 2 }, { session });
+    // promoteLongs: false keeps the cursor id an int64; a promoted number would be refused as TypeMismatch (14).
+    const first = await m.db.command({ find: coll.collectionName, filter: {}, batchSize: 2 }, { session, promoteLongs: false });
     expect(first.cursor.firstBatch).toHaveLength(2);
     await session.commitTransaction();
     await session.endSession();
