@@ -59,7 +59,7 @@ function percentile(xs: number[], p: number): number {
 // ---------------------------------------------------------------------------------------------------------
 // The engine in a child process
 
-const cliSource = () => fs.readFileSync(path.join(ROOT, 'engine/cli.ts'), 'utf8');
+const cliSource = () => ['engine/cli.ts', 'engine/serve-cli.ts'].filter((f) => fs.existsSync(path.join(ROOT, f))).map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8')).join('\n');
 
 /** How the CLI takes the page cache size: a flag, the environment, or not at all (its default, 256 MB, applies). */
 function cacheOption(): { args: string[]; note: string } {

@@ -23,46 +23,62 @@ function batchOf(doc: Doc): { cursor: Doc; key: (typeof BATCHES)[number]; items:
 
 const serialize = (doc: Doc): Uint8Array => BSON.serialize(doc, { ignoreUndefined: true });
 
-/** A BSON array of documents, raw ones copied as they are. */
-function arrayOf(items: unknown[]): Buffer {
-  const parts: Buffer[] = [];
-  let size = 4 + 1;
-  items.forEach((item, i) => {
-    const bytes = item instanceof RawDoc ? item.bytes : serialize(item as Doc);
-    const head = Buffer.from(`\u0003${i}\u0000`, 'latin1');
-    parts.push(head, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    size += head.length + bytes.byteLength;
-  });
-  const out = Buffer.allocUnsafe(size);
-  out.writeInt32LE(size, 0);
-  let off = 4;
-  for (const p of parts) off += p.copy(out, off);
-  out[off] = 0;
-  return out;
-}
+/** The bytes of an element's type and name: `type name\0`. */
+const elementHead = (type: number, name: string): Buffer => Buffer.from(`${String.fromCharCode(type)}${name}\u0000`, 'latin1');
 
-/** The BSON of `{ [name]: value, ...rest }` where value is already BSON of the given element type. */
-function withFirstField(type: number, name: string, value: Uint8Array, rest: Doc): Buffer {
-  const restBytes = serialize(rest);
-  const head = Buffer.from(`${String.fromCharCode(type)}${name}\u0000`, 'latin1');
-  const size = 4 + head.length + value.byteLength + restBytes.byteLength - 4;
-  const out = Buffer.allocUnsafe(size);
-  out.writeInt32LE(size, 0);
-  let off = 4 + head.copy(out, 4);
-  out.set(value, off);
-  off += value.byteLength;
-  out.set(restBytes.subarray(4), off);
-  return out;
-}
-
-/** The BSON of a reply; a cursor batch holding raw documents is assembled around their bytes. */
-export function serializeReply(doc: Doc): Uint8Array {
+/**
+ * The BSON of a reply, after `prefix` bytes left free for the message header. A cursor batch holding raw documents
+ * is written around their bytes straight into the one buffer: a batch of 4 MiB costs one 4 MiB allocation, not one
+ * per level of nesting (which left several times the batch as garbage for the collector at every getMore).
+ */
+export function serializeReply(doc: Doc, prefix = 0): Buffer {
   const batch = batchOf(doc);
-  if (!batch) return serialize(doc);
+  if (!batch) {
+    const bytes = serialize(doc);
+    if (prefix === 0) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out = Buffer.allocUnsafe(prefix + bytes.byteLength);
+    out.set(bytes, prefix);
+    return out;
+  }
+  // Layout: { cursor: { <batch key>: [ items ], ...cursorRest }, ...rest }, the batch first as MongoDB sends it.
   const { [batch.key]: _items, ...cursorRest } = batch.cursor;
-  const cursor = withFirstField(0x04, batch.key, arrayOf(batch.items), cursorRest);
   const { cursor: _cursor, ...rest } = doc;
-  return withFirstField(0x03, 'cursor', cursor, rest);
+  const items = batch.items.map((item, i) => ({
+    head: elementHead(0x03, String(i)),
+    bytes: item instanceof RawDoc ? item.bytes : serialize(item as Doc),
+  }));
+  const restBytes = serialize(rest);
+  const cursorRestBytes = serialize(cursorRest);
+  const cursorHead = elementHead(0x03, 'cursor');
+  const batchHead = elementHead(0x04, batch.key);
+  const arraySize = items.reduce((n, it) => n + it.head.length + it.bytes.byteLength, 4 + 1);
+  // A document's fields are its bytes less the length prefix (4) and its terminating zero, which it keeps.
+  const cursorSize = 4 + batchHead.length + arraySize + cursorRestBytes.byteLength - 4;
+  const replySize = 4 + cursorHead.length + cursorSize + restBytes.byteLength - 4;
+  const out = Buffer.allocUnsafe(prefix + replySize);
+  let off = prefix;
+  const put = (bytes: Uint8Array): void => {
+    out.set(bytes, off);
+    off += bytes.byteLength;
+  };
+  const size = (n: number): void => {
+    out.writeInt32LE(n, off);
+    off += 4;
+  };
+  size(replySize);
+  put(cursorHead);
+  size(cursorSize);
+  put(batchHead);
+  size(arraySize);
+  for (const it of items) {
+    put(it.head);
+    put(it.bytes);
+  }
+  out[off++] = 0;
+  put(cursorRestBytes.subarray(4));
+  put(restBytes.subarray(4));
+  if (off !== out.length) throw new Error(`reply assembled to ${off - prefix} bytes, expected ${replySize}`);
+  return out;
 }
 
 /** The reply with its raw documents decoded, for callers in this process. */

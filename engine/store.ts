@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { BACKSTOP_PAGES, Checkpointer } from './checkpointer.ts';
 import { chmodIfPresent, ownerOnlyFile, prepareDirectory, releaseLock, takeLock, tmpRoot } from './data-dir.ts';
 
 export const DB_FILE = 'engine.sqlite';
@@ -193,13 +194,17 @@ export class Store {
     const file = path.join(this.dir, DB_FILE);
     ownerOnlyFile(file);
     this.db = new DatabaseSync(file, { timeout: 0 });
-    const cacheKib = Math.max(2, opts.cacheMb ?? 256) * 1024;
+    const cacheMb = Math.max(2, opts.cacheMb ?? 256);
     // WAL with synchronous NORMAL is crash-consistent: a power loss can lose the last commits (at most a second's,
     // with `flush`), never corrupt. FULL fsyncs the log at every commit. A throw-away store skips fsync: nothing
     // in it outlives the process.
     const synchronous = this.temporary ? 'OFF' : opts.fsync === 'commit' ? 'FULL' : 'NORMAL';
-    this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous};
-      PRAGMA cache_size = -${cacheKib}; PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA foreign_keys = OFF;`);
+    // Checkpoints run on the checkpointer's thread; the writer's own automatic checkpoint is only a backstop.
+    // The cache is bounded twice: its pages (cache_size) and all of SQLite's memory in the process, page headers
+    // and every connection included (soft_heap_limit, process-wide: the engine is SQLite's only user here).
+    this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${synchronous}; PRAGMA wal_autocheckpoint = ${BACKSTOP_PAGES};
+      PRAGMA cache_size = -${cacheMb * 1024}; PRAGMA soft_heap_limit = ${cacheMb * 1024 * 1024};
+      PRAGMA journal_size_limit = ${64 * 1024 * 1024}; PRAGMA foreign_keys = OFF;`);
     this.db.exec(SCHEMA);
     const format = (this.db.prepare("SELECT v FROM meta WHERE k = 'format'").get() as { v: number } | undefined)?.v;
     if (format === undefined) this.db.prepare("INSERT INTO meta(k, v) VALUES ('format', ?)").run(FORMAT);
@@ -211,7 +216,10 @@ export class Store {
     this.reader = new Reader(this.db);
     this.stmts = prepareWrites(this.db);
     for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) chmodIfPresent(path.join(this.dir, f), 0o600);
+    this.checkpointer = new Checkpointer(file, synchronous);
   }
+
+  private checkpointer: Checkpointer | undefined;
 
   // ---------------------------------------------------------------------------------------------------------
   // Write transactions. A write command runs inside one; each statement of a batch inside a savepoint, so a
@@ -237,6 +245,7 @@ export class Store {
     if (--this.depth === 0) {
       this.db.exec('COMMIT');
       this.unflushed = true;
+      this.checkpointer?.committed();
     }
   }
 
@@ -405,6 +414,7 @@ export class Store {
   }
 
   close(): void {
+    this.checkpointer?.stop();
     for (const db of this.idle.splice(0)) db.close();
     if (this.walFd !== undefined) {
       if (this.unflushed) fs.fdatasyncSync(this.walFd);

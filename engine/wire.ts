@@ -132,14 +132,9 @@ export function parseMessage(buf: Buffer): Request {
   return { kind: 'unsupported', header };
 }
 
-const serialize = (doc: Doc): Buffer => {
-  const bytes = serializeReply(doc);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-};
-
+/** An OP_REPLY (the legacy handshake's answer): its header is written in front of the reply's BSON. */
 export function encodeReply(requestId: number, responseTo: number, doc: Doc): Buffer {
-  const body = serialize(doc);
-  const out = Buffer.allocUnsafe(16 + 20 + body.length);
+  const out = serializeReply(doc, 36);
   out.writeInt32LE(out.length, 0);
   out.writeInt32LE(requestId, 4);
   out.writeInt32LE(responseTo, 8);
@@ -148,19 +143,17 @@ export function encodeReply(requestId: number, responseTo: number, doc: Doc): Bu
   out.writeBigInt64LE(0n, 20); // cursorID
   out.writeInt32LE(0, 28); // startingFrom
   out.writeInt32LE(1, 32); // numberReturned
-  body.copy(out, 36);
   return out;
 }
 
+/** An OP_MSG with one body section, written in the same buffer as the reply's BSON. */
 export function encodeMsg(requestId: number, responseTo: number, doc: Doc): Buffer {
-  const body = serialize(doc);
-  const out = Buffer.allocUnsafe(16 + 4 + 1 + body.length);
+  const out = serializeReply(doc, 21);
   out.writeInt32LE(out.length, 0);
   out.writeInt32LE(requestId, 4);
   out.writeInt32LE(responseTo, 8);
   out.writeInt32LE(OP_MSG, 12);
   out.writeUInt32LE(0, 16);
   out.writeUInt8(0, 20);
-  body.copy(out, 21);
   return out;
 }

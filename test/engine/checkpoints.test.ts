@@ -1,0 +1,59 @@
+// The write-ahead log is copied into the database file by the checkpointer's thread while the writer goes on, and
+// the engine's own process runs with the V8 flags that keep its memory bounded.
+import fs from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { MongoClient, type Document } from 'mongodb';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { BACKSTOP_PAGES } from '../../engine/checkpointer.ts';
+import { startEngine } from '../../engine/index.ts';
+import { ENGINE_V8_FLAGS } from '../../engine/process-flags.ts';
+import { isEmbedded } from '../helpers/mongo.ts';
+import { killAllChildren, spawnEngine } from './child.ts';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  killAllChildren();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const sizeOf = (file: string): number => (fs.existsSync(file) ? fs.statSync(file).size : 0);
+
+describe.runIf(isEmbedded)('checkpoints (embedded engine only)', () => {
+  it('copy the log into the database file while the engine runs, and a clean stop leaves no log behind', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'engine-checkpoints-'));
+    dirs.push(dir);
+    const engine = await startEngine({ port: 0, dbPath: dir });
+    const client = await new MongoClient(engine.uri).connect();
+    const coll = client.db('ckpt').collection('claims');
+    await coll.createIndex({ claimNo: 1 }, { unique: true });
+    const filler = 'x'.repeat(2000);
+    for (let b = 0; b < 10; b++) {
+      await coll.insertMany(Array.from({ length: 1000 }, (_, i) => ({ claimNo: `EC-${b}-${i}`, filler })) as Document[]);
+    }
+    // 20 MB written, below the writer's own backstop (64 MiB of log): only the checkpointer moves it into the file.
+    expect(BACKSTOP_PAGES * 4096).toBeGreaterThan(60 * 1024 * 1024);
+    const db = path.join(dir, 'engine.sqlite');
+    await vi.waitFor(() => expect(sizeOf(db)).toBeGreaterThan(20_000_000), { timeout: 30_000, interval: 50 });
+    expect(await coll.countDocuments()).toBe(10_000);
+    await client.close();
+    await engine.close();
+    expect(sizeOf(`${db}-wal`)).toBe(0);
+
+    const again = await startEngine({ port: 0, dbPath: dir });
+    const reader = await new MongoClient(again.uri).connect();
+    expect(await reader.db('ckpt').collection('claims').findOne({ claimNo: 'EC-9-999' }, { projection: { _id: 0, claimNo: 1 } })).toEqual({ claimNo: 'EC-9-999' });
+    await reader.close();
+    await again.close();
+  });
+
+  it('runs the engine process with its V8 flags, as the same process (pid) its supervisor started', async () => {
+    const child = await spawnEngine(['--port', '0', '--memory']);
+    const argv = fs.readFileSync(`/proc/${child.proc.pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of ENGINE_V8_FLAGS) expect(argv).toContain(flag);
+    expect(argv).toContain('--import');
+    child.proc.kill('SIGTERM');
+    expect((await child.exited).code).toBe(0);
+  });
+});
