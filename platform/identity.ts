@@ -36,6 +36,9 @@ export class IdentityError extends Error {
   }
 }
 
+/** Whether the principal holds one of `roles`. */
+export const hasAnyRole = (p: Principal, roles: readonly Role[]): boolean => roles.some((r) => p.roles.includes(r));
+
 export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }

@@ -200,6 +200,17 @@ export function ruleFor(type: string, field: string): FieldRule | undefined {
   return t?.fields?.[field] ?? t?.['*'];
 }
 
+/**
+ * The roles a role-gated field allows, for subgraphs that check a mutation or query themselves: they read the one
+ * model instead of copying its lists. Throws at start-up when the field is not role-gated, so a rule changed to
+ * another kind cannot silently open a resolver.
+ */
+export function rolesFor(type: string, field: string): readonly Role[] {
+  const rule = ruleFor(type, field);
+  if (rule?.kind !== 'roles') throw new Error(`${type}.${field} has no role rule in schema/permissions.ts`);
+  return rule.roles;
+}
+
 /** Keeps the last four characters: "6222021234567890128" → "***************0128". */
 export function maskValue(value: string): string {
   return value.length <= 4 ? '*'.repeat(value.length) : '*'.repeat(value.length - 4) + value.slice(-4);
