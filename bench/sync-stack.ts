@@ -17,7 +17,7 @@ import { archiveOptions } from '../scripts/archive-options.ts';
 import { syncOptions } from '../scripts/sync-options.ts';
 import { createArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { createOaSubgraph } from '../subgraphs/oa/index.ts';
-import { type RunningSync, startSyncSubgraph } from '../subgraphs/sync/index.ts';
+import { type RunningSync, startSyncSubgraph } from '../subgraphs/sync-service.ts';
 
 const SECRET = 'bench-sync-internal-secret-0123456789abcdef';
 const JWT_SECRET = 'bench-sync-client-jwt-secret-0123456789abcdef';

@@ -16,7 +16,8 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { type DocumentNode, type FragmentDefinitionNode, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { Counter, type Registry } from 'prom-client';
 import { PUBLIC_ERROR_CODES } from '../platform/graphql.ts';
-import { INTERNAL_IDENTITY_HEADER, type Principal, signPrincipal } from '../platform/identity.ts';
+import type { Principal } from '../platform/identity.ts';
+import { SubgraphCallError, subgraphClient } from '../platform/integration/subgraph-client.ts';
 import type { PermissionContext } from './permissions.ts';
 import { GATEWAY_SERVICE } from './directory.ts';
 
@@ -59,35 +60,22 @@ export class AuditSinkError extends Error {
 }
 
 const RECORD_AUDIT = 'mutation RecordAudit($entries: [AuditEntryInput!]!) { recordAudit(entries: $entries) }';
-const PERMANENT_CODES = new Set(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
+// The audit's own rule, not the client's: a refused identity (FORBIDDEN, UNAUTHENTICATED) is a deployment fault
+// that a fix ends, so the batch waits in the bounded buffer; only a batch the sync subgraph cannot read is dropped.
+const DROPPED_CODES = new Set(['BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
 
 /** recordAudit on the sync subgraph, signed with INTERNAL_SECRET as GATEWAY_SERVICE. */
 export function syncAuditSink(opts: { url: string; internalSecret: string; timeoutMs?: number; fetch?: typeof fetch }): AuditSink {
-  const doFetch = opts.fetch ?? fetch;
-  const timeoutMs = opts.timeoutMs ?? 5000;
+  const sync = subgraphClient({ name: 'sync', url: opts.url, as: GATEWAY_SERVICE, internalSecret: opts.internalSecret, timeoutMs: opts.timeoutMs ?? 5000, fetch: opts.fetch });
   return async (entries) => {
-    let res: Response;
+    let data: { recordAudit?: unknown };
     try {
-      res = await doFetch(opts.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', [INTERNAL_IDENTITY_HEADER]: signPrincipal(GATEWAY_SERVICE, opts.internalSecret, 60) },
-        body: JSON.stringify({ query: RECORD_AUDIT, variables: { entries } }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      data = await sync<{ recordAudit?: unknown }>(RECORD_AUDIT, { entries });
     } catch (err) {
-      throw new AuditSinkError((err as Error).name === 'TimeoutError' ? `sync subgraph: no answer within ${timeoutMs} ms` : 'sync subgraph unreachable');
+      if (!(err instanceof SubgraphCallError)) throw new AuditSinkError('sync subgraph call failed');
+      throw new AuditSinkError(err.message, err.code === null || !DROPPED_CODES.has(err.code));
     }
-    let body: { data?: { recordAudit?: unknown } | null; errors?: { message?: string; extensions?: { code?: string } }[] };
-    try {
-      body = (await res.json()) as typeof body;
-    } catch {
-      throw new AuditSinkError(`sync subgraph answered HTTP ${res.status} without GraphQL`);
-    }
-    if (body.errors?.length) {
-      const code = String(body.errors[0].extensions?.code ?? 'INTERNAL_SERVER_ERROR');
-      throw new AuditSinkError(`recordAudit: ${code}: ${String(body.errors[0].message ?? '')}`.slice(0, 300), !PERMANENT_CODES.has(code));
-    }
-    if (!res.ok || typeof body.data?.recordAudit !== 'number') throw new AuditSinkError(`sync subgraph answered HTTP ${res.status}`);
+    if (typeof data.recordAudit !== 'number') throw new AuditSinkError('sync subgraph answered without a recordAudit count');
   };
 }
 

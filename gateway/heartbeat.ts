@@ -2,7 +2,7 @@
 // holds, so that systemStatus can sum them over instances (as the gateway's service identity).
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { identityHeaders } from '../platform/identity.ts';
+import { SubgraphCallError, subgraphClient } from '../platform/integration/subgraph-client.ts';
 import type { Logger } from '../platform/logger.ts';
 import { GATEWAY_SERVICE } from './directory.ts';
 
@@ -16,17 +16,15 @@ export interface Heartbeat {
 
 export function startHeartbeat(opts: { syncUrl: string; internalSecret: string; openSubscriptions: () => number; intervalMs?: number; logger: Logger }): Heartbeat {
   const id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`.slice(0, 100);
+  const sync = subgraphClient({ name: 'sync', url: opts.syncUrl, as: GATEWAY_SERVICE, internalSecret: opts.internalSecret, timeoutMs: 5000 });
   let warned = 0;
   const beat = async () => {
     try {
-      const res = await fetch(opts.syncUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...identityHeaders(GATEWAY_SERVICE, opts.internalSecret) },
-        body: JSON.stringify({ query: REPORT, variables: { input: { id, openSubscriptions: opts.openSubscriptions() } } }),
-        signal: AbortSignal.timeout(5000),
-      });
-      await res.body?.cancel();
-    } catch {
+      await sync(REPORT, { input: { id, openSubscriptions: opts.openSubscriptions() } });
+    } catch (err) {
+      // Only silence is warned about. An answer, even a refusal, is not: a wrong INTERNAL_SECRET already fails
+      // the gateway's readiness probe of the sync subgraph.
+      if (err instanceof SubgraphCallError && err.status !== null) return;
       // The sync subgraph is down; its own health shows that. Say so at most once a minute.
       if (Date.now() - warned > 60_000) {
         warned = Date.now();

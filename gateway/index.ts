@@ -1,5 +1,5 @@
 // The gateway assembled from configuration: authentication, the executable supergraph with permissions, HTTP,
-// and the syncEvents subscription over graphql-ws (/graphql) and graphql-sse (/graphql/stream).
+// and the subscriptions of subscriptions/feeds.ts over graphql-ws (/graphql) and graphql-sse (/graphql/stream).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Config } from '../platform/config.ts';
 import type { EventBus } from '../platform/event-bus.ts';
@@ -10,10 +10,11 @@ import { GATEWAY_SERVICE, oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { applyPermissions } from './permissions.ts';
 import { type GatewayServer, createGatewayServer } from './server.ts';
-import { SyncEventFeed } from './subscriptions/feed.ts';
+import { EventFeed } from './subscriptions/feed.ts';
+import { SYNC_EVENT_LOG } from './subscriptions/feeds.ts';
 import { OperationRunner } from './subscriptions/operation.ts';
 import { sseRoute } from './subscriptions/sse.ts';
-import { SyncEventStreams, readHead } from './subscriptions/stream.ts';
+import { FeedStreams, readHead } from './subscriptions/stream.ts';
 import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from './supergraph.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
@@ -24,9 +25,9 @@ export interface Gateway extends GatewayServer {
   metrics: GatewayMetrics;
   /** Hands audit entries to the sync subgraph (gateway/audit.ts). */
   audit: AuditRecorder;
-  streams: SyncEventStreams;
+  streams: FeedStreams;
   /** What the event bus has announced to this instance. */
-  feed: SyncEventFeed;
+  feed: EventFeed;
   /** This instance's reports to the sync subgraph (systemStatus). */
   heartbeat: Heartbeat;
   /** Serves graphql-ws on the server's /graphql upgrades. */
@@ -77,8 +78,8 @@ export async function createGateway(
   const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
-  const feed = new SyncEventFeed(opts.bus, { readHead: () => readHead(schema, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });
-  const streams = new SyncEventStreams({ schema, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize });
+  const feed = new EventFeed(opts.bus, { readHead: () => readHead(schema, SYNC_EVENT_LOG.head, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });
+  const streams = new FeedStreams({ schema, log: SYNC_EVENT_LOG, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize });
   metrics.trackSubscriptions(() => streams.open);
   const runner = new OperationRunner({ schema, streams, logger: gatewayLogger, production });
   const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });

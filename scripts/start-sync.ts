@@ -3,7 +3,7 @@
 // one consume events and deliver webhooks at a time. Serves /metrics (Prometheus) beside /graphql.
 import { connectDatabase } from '../platform/database.ts';
 import { createEventBus } from '../platform/event-bus.ts';
-import { type RunningSync, startSyncSubgraph } from '../subgraphs/sync/index.ts';
+import { type RunningSync, startSyncSubgraph } from '../subgraphs/sync-service.ts';
 import { runProcess } from './process.ts';
 import { syncOptions } from './sync-options.ts';
 

@@ -16,7 +16,7 @@ import { ideRoutes } from '../gateway/ide.ts';
 import { consoleRoutes } from '../gateway/console.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createEventBus } from '../platform/event-bus.ts';
-import { startSyncSubgraph } from '../subgraphs/sync/index.ts';
+import { startSyncSubgraph } from '../subgraphs/sync-service.ts';
 import { syncOptions } from './sync-options.ts';
 
 await runProcess(undefined, async ({ config, logger, lifecycle }) => {

@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import type { Config } from '../platform/config.ts';
 import type { EventBus } from '../platform/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { SyncSubgraphOptions } from '../subgraphs/sync/index.ts';
+import type { SyncSubgraphOptions } from '../subgraphs/sync-service.ts';
 
 export function syncOptions(config: Config, logger: Logger, connection: Connection, urls: { oa: string; archive: string }, bus: EventBus): SyncSubgraphOptions {
   return {

@@ -11,14 +11,14 @@ interface Waiter {
 export interface FeedOptions {
   /**
    * Reads the newest seq of the log. While anyone waits, the feed asks every `pollMs`, once for the whole gateway:
-   * pub/sub delivers at most once, and a gateway in another process than the sync service without Redis has no
+   * pub/sub delivers at most once, and a gateway in another process than the log's writer without Redis has no
    * announcements at all.
    */
   readHead?: () => Promise<number>;
   pollMs?: number;
 }
 
-export class SyncEventFeed {
+export class EventFeed {
   private watermark = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly unsubscribe: () => void;
@@ -86,7 +86,7 @@ export class SyncEventFeed {
       const head = await this.opts.readHead!();
       this.announce([{ seq: String(head), type: 'HEAD' }]);
     } catch {
-      // The sync subgraph is down: subscribers wait for it, their own timeout re-reads at last.
+      // The log's subgraph is down: subscribers wait for it, their own timeout re-reads at last.
     } finally {
       this.polling = false;
     }

@@ -18,13 +18,13 @@ import {
 import { publicError } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from '../limits.ts';
-import type { SubscriberContext, SyncEventStreams } from './stream.ts';
+import type { FeedStreams, SubscriberContext } from './stream.ts';
 
 export const MAX_QUERY_LENGTH = 100_000;
 
 export interface OperationRunnerOptions {
   schema: GraphQLSchema;
-  streams: SyncEventStreams;
+  streams: FeedStreams;
   logger: Logger;
   production: boolean;
   limits?: Limits;

@@ -1,9 +1,10 @@
-// `subscription { syncEvents(types, after) { … } }` (and `subscription { alerts { … } }`), federated. Each subscriber's selection is run as a query of
-// Query.syncEvents through the same executable supergraph and permission rules as any query, with `after` set to
-// the last event the subscriber has received. Hence:
-// - nested fields (the claim and its applicant, the voucher, the archive record) resolve from their subgraphs;
-// - shield rules and masking apply to every event exactly as to a query, and the sync subgraph's row scope decides
-//   which events the subscriber sees at all;
+// Subscriptions served from a durable event log. Each subscription field is a feed (the gateway is given their
+// definitions: feeds.ts), and each subscriber's selection is run as a query of the feed's Query field through the
+// same executable supergraph and permission rules as any query, with the cursor set to the last event the
+// subscriber has received. Hence:
+// - nested fields resolve from their subgraphs;
+// - shield rules and masking apply to every event exactly as to a query, and the row scope of the subgraph that
+//   owns the log decides which events the subscriber sees at all;
 // - replay and live delivery are one loop over the durable log: no gap and no duplicate at the seam;
 // - a subscriber holds at most one page of events, and only fetches when it has sent the previous one, so a slow
 //   subscriber cannot make the gateway buffer without bound.
@@ -25,11 +26,8 @@ import type { GraphQLSchema } from 'graphql';
 import { publicError } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PermissionContext } from '../permissions.ts';
-import type { SyncEventFeed } from './feed.ts';
+import type { EventFeed } from './feed.ts';
 
-/** Names the gateway adds to a subscriber's operation; a client may not use them. */
-const AFTER_VARIABLE = 'gatewaySyncAfter';
-const SEQ_ALIAS = 'gatewaySyncSeq';
 const FATAL_CODES = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED']);
 
 export interface SubscriberContext extends PermissionContext {
@@ -37,16 +35,49 @@ export interface SubscriberContext extends PermissionContext {
   expiresAt?: number;
 }
 
-export interface SyncStreamOptions {
+/**
+ * A durable log of events in seq order, announced on the event bus, and the subscription fields served from it.
+ * Its feeds share its seqs, head and announcements, so replay, the seam and backpressure work alike for each.
+ */
+export interface EventLog {
+  /** The Query field holding the newest seq: where a subscription without a cursor starts, and what the feed polls. */
+  head: string;
+  /** Seqs are decimal strings zero-padded to this width; the cursor the gateway passes on is written so too. */
+  seqWidth: number;
+  /** Names the gateway adds to a subscriber's operation (the cursor variable, the seq alias); a client may not use them. */
+  reserved: { cursor: string; seq: string };
+  feeds: readonly FeedDefinition[];
+}
+
+/** A subscription field, served by running the subscriber's selection against a Query field, a page at a time. */
+export interface FeedDefinition {
+  /** The Subscription field. */
+  subscription: string;
+  /** The Query field read: a list of items in seq order, after the cursor. */
+  query: string;
+  /** The field of each item that is the subscription's payload, or null when the item itself is. */
+  payload: string | null;
+  /** The field of each item holding its seq (next to the payload field when there is one). */
+  seq: string;
+  /** The String argument of both fields taking the seq to read after. */
+  cursor: string;
+  /** The query's argument taking the page size. */
+  pageSize: string;
+  /** Arguments of the subscription field passed on to the query as they are (an event-type filter). */
+  filters: readonly string[];
+}
+
+export interface FeedStreamsOptions {
   /** The supergraph with permissions applied. */
   schema: GraphQLSchema;
-  feed: SyncEventFeed;
+  log: EventLog;
+  feed: EventFeed;
   logger: Logger;
   /** Events fetched per read (replay pages). */
   pageSize?: number;
   /** A subscriber re-reads on its own after this long without an announcement (the feed polls the head more often). */
   pollMs?: number;
-  /** First wait after a failed read (the sync subgraph down); doubles up to 30 s. */
+  /** First wait after a failed read (the log's subgraph down); doubles up to 30 s. */
   retryMs?: number;
 }
 
@@ -69,30 +100,21 @@ interface Page {
 }
 
 interface PreparedQuery {
+  feed: FeedDefinition;
   document: DocumentNode;
   responseKey: string;
-  /** The field of each item that is the subscription's payload (alerts: `alert`), or none (the item itself). */
-  unwrap: string | null;
   key: string;
 }
 
-/**
- * The subscription fields and the query each is served from. Both read the same durable log (seq order), so
- * replay, the seam and backpressure work the same way.
- */
-const SOURCES: Readonly<Record<string, { query: string; wrap: string | null }>> = {
-  syncEvents: { query: 'syncEvents', wrap: null },
-  alerts: { query: 'alertEvents', wrap: 'alert' },
-};
-
-export class SyncEventStreams {
+export class FeedStreams {
   private readonly inflight = new Map<string, Promise<Page>>();
   private readonly active = new Set<AbortController>();
   private readonly pageSize: number;
   private readonly pollMs: number;
   private readonly retryMs: number;
 
-  constructor(private readonly opts: SyncStreamOptions) {
+  constructor(private readonly opts: FeedStreamsOptions) {
+    checkLog(opts.schema, opts.log);
     this.pageSize = opts.pageSize ?? 100;
     this.pollMs = opts.pollMs ?? 60_000;
     this.retryMs = opts.retryMs ?? 1000;
@@ -103,14 +125,14 @@ export class SyncEventStreams {
     return this.active.size;
   }
 
-  /** Ends every open stream (shutdown): subscribers complete and reconnect elsewhere with `after`. */
+  /** Ends every open stream (shutdown): subscribers complete and reconnect elsewhere with their cursor. */
   closeAll(): void {
     for (const c of this.active) c.abort();
   }
 
   /**
    * The stream of results for a validated subscription operation. Errors that concern the request itself
-   * (unknown field, bad `after`, not allowed) come back as a single result with errors, then the stream ends.
+   * (unknown field, bad cursor, not allowed) come back as a single result with errors, then the stream ends.
    */
   stream(req: StreamRequest): AsyncGenerator<FormattedExecutionResult> {
     const controller = new AbortController();
@@ -185,7 +207,7 @@ export class SyncEventStreams {
         await this.opts.feed.waitBeyond(after, this.pollMs, stop);
       }
       if (expiry.signal.aborted && !signal.aborted && !closing.signal.aborted) {
-        yield { errors: [{ message: 'Token expired: reconnect with a fresh token, passing the last seq received as after', extensions: { code: 'UNAUTHENTICATED' } }] };
+        yield { errors: [{ message: `Token expired: reconnect with a fresh token, passing the last seq received as ${prepared.feed.cursor}`, extensions: { code: 'UNAUTHENTICATED' } }] };
       }
     } finally {
       clearTimeout(expiryTimer);
@@ -197,29 +219,30 @@ export class SyncEventStreams {
     const op = operationOf(req.document, req.operationName);
     const bad = (message: string) => ({ errors: [{ message, extensions: { code: 'BAD_USER_INPUT' } }] });
     if (!op || op.operation !== OperationTypeNode.SUBSCRIPTION) return bad('Expected a subscription operation');
+    const { feeds, reserved } = this.opts.log;
     const [root] = op.selectionSet.selections;
-    const source = root?.kind === Kind.FIELD ? SOURCES[root.name.value] : undefined;
-    if (op.selectionSet.selections.length !== 1 || root.kind !== Kind.FIELD || !source) {
-      return bad(`Subscribe to one of ${Object.keys(SOURCES).join(', ')} as a single field at the root of the subscription`);
+    const feed = root?.kind === Kind.FIELD ? feeds.find((f) => f.subscription === root.name.value) : undefined;
+    if (op.selectionSet.selections.length !== 1 || root.kind !== Kind.FIELD || !feed) {
+      return bad(`Subscribe to one of ${feeds.map((f) => f.subscription).join(', ')} as a single field at the root of the subscription`);
     }
-    if (op.variableDefinitions?.some((v) => v.variable.name.value === AFTER_VARIABLE) || root.selectionSet?.selections.some((s) => s.kind === Kind.FIELD && s.alias?.value === SEQ_ALIAS)) {
-      return bad(`${AFTER_VARIABLE} and ${SEQ_ALIAS} are reserved names`);
+    if (op.variableDefinitions?.some((v) => v.variable.name.value === reserved.cursor) || root.selectionSet?.selections.some((s) => s.kind === Kind.FIELD && s.alias?.value === reserved.seq)) {
+      return bad(`${reserved.cursor} and ${reserved.seq} are reserved names`);
     }
     const responseKey = root.alias?.value ?? root.name.value;
     const name = (value: string) => ({ kind: Kind.NAME, value }) as const;
-    const seqField: FieldNode = { kind: Kind.FIELD, alias: name(SEQ_ALIAS), name: name('seq') };
-    // syncEvents reads Query.syncEvents with the same selection; alerts reads Query.alertEvents { seq alert { … } }.
-    const selections: SelectionNode[] = source.wrap
-      ? [seqField, { kind: Kind.FIELD, name: name(source.wrap), selectionSet: root.selectionSet }]
+    const seqField: FieldNode = { kind: Kind.FIELD, alias: name(reserved.seq), name: name(feed.seq) };
+    // The query's items are the payload itself (the subscriber's selection plus the seq), or wrap it: { seq payload { … } }.
+    const selections: SelectionNode[] = feed.payload
+      ? [seqField, { kind: Kind.FIELD, name: name(feed.payload), selectionSet: root.selectionSet }]
       : [...(root.selectionSet?.selections ?? []), seqField];
     const field: FieldNode = {
       ...root,
       alias: name(responseKey),
-      name: name(source.query),
+      name: name(feed.query),
       arguments: [
-        ...(root.arguments ?? []).filter((a) => a.name.value !== 'after'),
-        { kind: Kind.ARGUMENT, name: name('after'), value: { kind: Kind.VARIABLE, name: name(AFTER_VARIABLE) } },
-        { kind: Kind.ARGUMENT, name: name('first'), value: { kind: Kind.INT, value: String(this.pageSize) } },
+        ...(root.arguments ?? []).filter((a) => feed.filters.includes(a.name.value)),
+        { kind: Kind.ARGUMENT, name: name(feed.cursor), value: { kind: Kind.VARIABLE, name: name(reserved.cursor) } },
+        { kind: Kind.ARGUMENT, name: name(feed.pageSize), value: { kind: Kind.INT, value: String(this.pageSize) } },
       ],
       selectionSet: { kind: Kind.SELECTION_SET, selections },
     };
@@ -228,25 +251,27 @@ export class SyncEventStreams {
       operation: OperationTypeNode.QUERY,
       variableDefinitions: [
         ...(op.variableDefinitions ?? []),
-        { kind: Kind.VARIABLE_DEFINITION, variable: { kind: Kind.VARIABLE, name: name(AFTER_VARIABLE) }, type: { kind: Kind.NAMED_TYPE, name: name('String') } },
+        { kind: Kind.VARIABLE_DEFINITION, variable: { kind: Kind.VARIABLE, name: name(reserved.cursor) }, type: { kind: Kind.NAMED_TYPE, name: name('String') } },
       ],
       selectionSet: { kind: Kind.SELECTION_SET, selections: [field] },
     };
     const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [query, ...req.document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)] };
     const p = req.context.principal;
     const who = p ? `${p.kind}:${p.sub}:${[...p.roles].sort().join(',')}:${p.departmentId ?? ''}` : 'anonymous';
-    return { document, responseKey, unwrap: source.wrap, key: `${who}\n${print(document)}\n${JSON.stringify(req.variableValues ?? {})}` };
+    return { feed, document, responseKey, key: `${who}\n${print(document)}\n${JSON.stringify(req.variableValues ?? {})}` };
   }
 
   /**
-   * The subscription's `after` (literal or variable), or the head of the log when absent. Otherwise the result
-   * that ends the stream (a malformed `after`, a refused read), or undefined when the subscriber left meanwhile.
+   * The subscription's cursor (literal or variable), or the head of the log when absent. Otherwise the result
+   * that ends the stream (a malformed cursor, a refused read), or undefined when the subscriber left meanwhile.
    */
   private async initialAfter(req: StreamRequest, prepared: PreparedQuery, stop: AbortSignal): Promise<number | FormattedExecutionResult | undefined> {
-    const malformed = { errors: [{ message: 'after must be a seq as returned by syncEvents (digits only)', extensions: { code: 'BAD_USER_INPUT' } }] };
+    const { cursor, query } = prepared.feed;
+    // Worded as the log's subgraph words a malformed cursor in a query.
+    const malformed = { errors: [{ message: `${cursor} must be a seq as returned by ${query} (digits only)`, extensions: { code: 'BAD_USER_INPUT' } }] };
     const op = operationOf(req.document, req.operationName)!;
     const root = op.selectionSet.selections[0] as FieldNode;
-    const arg = root.arguments?.find((a) => a.name.value === 'after');
+    const arg = root.arguments?.find((a) => a.name.value === cursor);
     let value: unknown = null;
     if (arg?.value.kind === Kind.STRING) value = arg.value.value;
     else if (arg?.value.kind === Kind.VARIABLE) value = req.variableValues?.[arg.value.name.value] ?? null;
@@ -259,11 +284,11 @@ export class SyncEventStreams {
   private async head(req: StreamRequest, prepared: PreparedQuery, stop: AbortSignal): Promise<number | FormattedExecutionResult | undefined> {
     for (let wait = this.retryMs; !stop.aborted; wait = Math.min(wait * 2, 30_000)) {
       const announced = this.opts.feed.head;
-      const { head, result } = await queryHead(this.opts.schema, req.context);
+      const { head, result } = await queryHead(this.opts.schema, this.opts.log.head, req.context);
       if (head !== null) return Math.max(head, announced);
       const errors = (result.errors ?? []).map((e) => this.format(e));
       if (errors.some((e) => FATAL_CODES.has(String(e.extensions?.code)))) return { errors };
-      this.opts.logger.warn({ key: prepared.responseKey, codes: errors.map((e) => e.extensions?.code) }, 'reading the head of the sync event log failed; retrying');
+      this.opts.logger.warn({ key: prepared.responseKey, head: this.opts.log.head, codes: errors.map((e) => e.extensions?.code) }, 'reading the head of the event log failed; retrying');
       await sleep(wait, stop);
     }
     return undefined;
@@ -285,7 +310,7 @@ export class SyncEventStreams {
     const result = await execute({
       schema: this.opts.schema,
       document: prepared.document,
-      variableValues: { ...(req.variableValues ?? {}), [AFTER_VARIABLE]: String(after).padStart(12, '0') },
+      variableValues: { ...(req.variableValues ?? {}), [this.opts.log.reserved.cursor]: String(after).padStart(this.opts.log.seqWidth, '0') },
       // A fresh context per read: shield caches its caller-only decisions per context, like per request.
       contextValue: { principal: req.context.principal, directory: req.context.directory },
     });
@@ -294,13 +319,15 @@ export class SyncEventStreams {
     if (!Array.isArray(list)) {
       const all = errors.length ? errors : [{ message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }];
       const fatal = all.some((e) => FATAL_CODES.has(String(e.extensions?.code)));
-      if (!fatal) this.opts.logger.warn({ codes: all.map((e) => e.extensions?.code) }, 'reading sync events for a subscriber failed; retrying');
+      if (!fatal) this.opts.logger.warn({ query: prepared.feed.query, codes: all.map((e) => e.extensions?.code) }, 'reading events for a subscriber failed; retrying');
       return { items: [], announced, errors: all, fatal };
     }
-    const skip = prepared.unwrap ? 3 : 2;
+    const { payload } = prepared.feed;
+    // An error's path in the query, [key, i, (payload,) …], becomes the subscription's [key, …].
+    const skip = payload ? 3 : 2;
     const items = (list as Record<string, unknown>[]).map((item, i) => {
-      const { [SEQ_ALIAS]: seq, ...rest } = item;
-      const event = prepared.unwrap ? rest[prepared.unwrap] : rest;
+      const { [this.opts.log.reserved.seq]: seq, ...rest } = item;
+      const event = payload ? rest[payload] : rest;
       const own = errors
         .filter((e) => e.path?.[0] === prepared.responseKey && e.path[1] === i)
         .map((e) => ({ ...e, path: [prepared.responseKey, ...e.path!.slice(skip)] }));
@@ -315,30 +342,51 @@ export class SyncEventStreams {
   }
 }
 
-/** The newest seq of the log, read as the given (service) principal: what the feed polls. */
-export async function readHead(schema: GraphQLSchema, context: Pick<SubscriberContext, 'principal' | 'directory'>): Promise<number> {
-  const { head } = await queryHead(schema, context);
-  if (head === null) throw new Error('the head of the sync event log is unreadable');
+/** The newest seq of the log (`{ <head> }`), read as the given (service) principal: what the feed polls. */
+export async function readHead(schema: GraphQLSchema, field: string, context: Pick<SubscriberContext, 'principal' | 'directory'>): Promise<number> {
+  const { head } = await queryHead(schema, field, context);
+  if (head === null) throw new Error(`the head of the event log (${field}) is unreadable`);
   return head;
 }
 
-/** `{ syncEventHead }` under the given identity: the seq, or null with the result saying why. */
-async function queryHead(schema: GraphQLSchema, context: Pick<SubscriberContext, 'principal' | 'directory'>) {
-  const result = await execute({ schema, document: HEAD_QUERY, contextValue: { principal: context.principal, directory: context.directory } });
-  const head = (result.data as { syncEventHead?: string } | null | undefined)?.syncEventHead;
-  return { head: head ? Number(head) : null, result };
+/** `{ <field> }` under the given identity: the seq, or null with the result saying why. */
+async function queryHead(schema: GraphQLSchema, field: string, context: Pick<SubscriberContext, 'principal' | 'directory'>) {
+  const document: DocumentNode = {
+    kind: Kind.DOCUMENT,
+    definitions: [
+      {
+        kind: Kind.OPERATION_DEFINITION,
+        operation: OperationTypeNode.QUERY,
+        selectionSet: { kind: Kind.SELECTION_SET, selections: [{ kind: Kind.FIELD, name: { kind: Kind.NAME, value: field } }] },
+      },
+    ],
+  };
+  const result = await execute({ schema, document, contextValue: { principal: context.principal, directory: context.directory } });
+  const head = (result.data as Record<string, unknown> | null | undefined)?.[field];
+  return { head: typeof head === 'string' && head ? Number(head) : null, result };
 }
 
-const HEAD_QUERY: DocumentNode = {
-  kind: Kind.DOCUMENT,
-  definitions: [
-    {
-      kind: Kind.OPERATION_DEFINITION,
-      operation: OperationTypeNode.QUERY,
-      selectionSet: { kind: Kind.SELECTION_SET, selections: [{ kind: Kind.FIELD, name: { kind: Kind.NAME, value: 'syncEventHead' } }] },
-    },
-  ],
-};
+/**
+ * Refuses a log whose definition does not match the supergraph (a renamed field or argument), at start-up rather
+ * than at a subscriber's first read. Every argument of a subscription field must be its cursor or a filter: any
+ * other would be dropped on the way to the query.
+ */
+function checkLog(schema: GraphQLSchema, log: EventLog): void {
+  const queries = schema.getQueryType()?.getFields() ?? {};
+  const subscriptions = schema.getSubscriptionType()?.getFields() ?? {};
+  const problems: string[] = [];
+  if (!queries[log.head]) problems.push(`Query.${log.head} is missing`);
+  for (const f of log.feeds) {
+    const sub = subscriptions[f.subscription];
+    const query = queries[f.query];
+    if (!sub) problems.push(`Subscription.${f.subscription} is missing`);
+    if (!query) problems.push(`Query.${f.query} is missing`);
+    if (!sub || !query) continue;
+    for (const a of sub.args) if (a.name !== f.cursor && !f.filters.includes(a.name)) problems.push(`Subscription.${f.subscription}(${a.name}) is neither its cursor nor a filter`);
+    for (const a of [f.cursor, f.pageSize, ...f.filters]) if (!query.args.some((q) => q.name === a)) problems.push(`Query.${f.query} has no argument ${a}`);
+  }
+  if (problems.length) throw new Error(`The subscription feeds do not match the supergraph: ${problems.join('; ')}`);
+}
 
 function operationOf(document: DocumentNode, operationName?: string | null): OperationDefinitionNode | undefined {
   const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);

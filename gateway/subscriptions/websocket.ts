@@ -1,6 +1,6 @@
 // graphql-ws on /graphql. The client's token comes in connection_init ({ "authorization": "Bearer …" }, or
 // { "token": "…" }); without a valid one the socket closes with 4401. When the token expires the socket closes
-// with 4401 "Token expired"; the client reconnects with a fresh token and `after` set to the last seq it got.
+// with 4401 "Token expired"; the client reconnects with a fresh token and its cursor set to the last seq it got.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type FormattedExecutionResult, GraphQLError } from 'graphql';

@@ -1,8 +1,7 @@
 // What every archive resolver and service function receives for one request.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/events.ts';
-import type { Principal, Role } from '../../platform/identity.ts';
-import { ROW_SCOPES } from '../../schema/permissions.ts';
+import type { Principal } from '../../platform/identity.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
 import type { ArchiveLoaders } from './loaders.ts';
@@ -59,13 +58,6 @@ export interface ArchiveContext extends ArchiveServices {
   principal: Principal;
   loaders: ArchiveLoaders;
 }
-
-export const hasRole = (p: Principal, ...roles: Role[]): boolean => roles.some((r) => p.roles.includes(r));
-
-/** Roles that read every voucher and record's metadata, from the unified model (schema/permissions.ts). */
-export const readsAllArchives = (p: Principal): boolean => p.kind === 'service' || hasRole(p, ...ROW_SCOPES.Voucher.all);
-/** Roles that read the vouchers of their own department's claims. */
-export const readsDepartmentArchives = (p: Principal): boolean => hasRole(p, ...ROW_SCOPES.Voucher.department);
 
 /** Where records are kept, as the four-properties check compares it. */
 export const STORAGE_LOCATION = 'mongodb:archive_records';

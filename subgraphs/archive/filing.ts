@@ -5,9 +5,11 @@ import type { ClientSession } from 'mongoose';
 import { nextSequence } from '../../platform/events.ts';
 import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
 import { formatMoney } from '../../platform/money.ts';
-import { type ArchiveContext, PRODUCER, STORAGE_LOCATION, hasRole } from './context.ts';
+import { hasAnyRole } from '../../platform/identity.ts';
+import { rolesFor } from '../../schema/permissions.ts';
+import { type ArchiveContext, PRODUCER, STORAGE_LOCATION } from './context.ts';
 import { FIXITY_ALGORITHM, canonical, contentOf, fixityDigest, sha256 } from './fixity.ts';
-import { checkFourProperties } from './four-properties.ts';
+import { checkFourProperties } from './four-properties/index.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
@@ -27,6 +29,9 @@ export interface RecordDraft {
 }
 
 const CHAIN_KEY = 'archiveChain';
+/** Who files vouchers and other records: the model's rules (schema/permissions.ts); service identities too. */
+const VOUCHER_FILERS = rolesFor('Mutation', 'fileVoucher');
+const RECORD_FILERS = rolesFor('Mutation', 'fileArchiveRecord');
 
 /** Files a record inside the caller's transaction (for flows that file as part of a larger change). */
 export async function fileInTransaction(ctx: ArchiveContext, session: ClientSession, draft: RecordDraft): Promise<ArchiveRecordDoc> {
@@ -134,7 +139,7 @@ export function voucherContent(v: VoucherDoc): string {
 
 /** Files a voucher as an archive record, or returns the record it already has. */
 export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promise<ArchiveRecordDoc> {
-  if (ctx.principal.kind !== 'service' && !hasRole(ctx.principal, 'ARCHIVIST')) throw forbidden('Vouchers are filed by the sync service or an ARCHIVIST');
+  if (ctx.principal.kind !== 'service' && !hasAnyRole(ctx.principal, VOUCHER_FILERS)) throw forbidden('Vouchers are filed by the sync service or an ARCHIVIST');
   const voucher = toObjectId(voucherId) ? await ctx.models.Voucher.findById(voucherId).lean<VoucherDoc>() : null;
   if (!voucher) throw notFound('Voucher');
   const existing = await ctx.models.ArchiveRecord.findOne({ voucherId }).lean<ArchiveRecordDoc>();
@@ -171,7 +176,7 @@ export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promi
 
 /** ARCHIVIST (or the archive's own flows, as a service identity) files any other kind of record, or a correction. */
 export async function fileRecord(ctx: ArchiveContext, draft: RecordDraft): Promise<ArchiveRecordDoc> {
-  if (ctx.principal.kind !== 'service' && !hasRole(ctx.principal, 'ARCHIVIST')) throw forbidden('Archive records are filed by an ARCHIVIST');
+  if (ctx.principal.kind !== 'service' && !hasAnyRole(ctx.principal, RECORD_FILERS)) throw forbidden('Archive records are filed by an ARCHIVIST');
   if (!ARCHIVE_KINDS.includes(draft.kind)) throw badInput(`unknown kind ${draft.kind}`, 'kind');
   if (draft.kind === 'BOOKKEEPING_VOUCHER' && !draft.correctsId) throw badInput('bookkeeping vouchers are filed with fileVoucher', 'kind');
   const title = draft.title.trim();

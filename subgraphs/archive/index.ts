@@ -12,8 +12,9 @@ import type { Directory } from '../../platform/workflow/types.ts';
 import type { ArchiveContext, ArchiveServices, ArchiveSettings } from './context.ts';
 import { createArchiveLoaders } from './loaders.ts';
 import { archiveModels } from './models.ts';
-import { markOverdue } from './borrowing.ts';
-import { initArchiveLifecycle, lifecycleResolvers } from './lifecycle-resolvers.ts';
+import { markOverdue } from './lifecycle/borrowing.ts';
+import { initArchiveLifecycle } from './lifecycle/init.ts';
+import { lifecycleResolvers } from './lifecycle/resolvers.ts';
 import { archiveResolvers } from './resolvers.ts';
 
 export const ARCHIVE_SDL_PATHS = [new URL('../../schema/archive.graphql', import.meta.url), new URL('../../schema/archive-lifecycle.graphql', import.meta.url)];

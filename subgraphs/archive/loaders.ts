@@ -2,10 +2,8 @@
 import DataLoader from 'dataloader';
 import { toObjectIds } from '../../platform/ids.ts';
 import type { Principal } from '../../platform/identity.ts';
-import type { ArchiveServices } from './context.ts';
-import { readsAllArchives } from './context.ts';
-import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
-import { recordScope, voucherScope } from './scope.ts';
+import type { ArchiveModels, ArchiveRecordDoc, VoucherDoc } from './models.ts';
+import { readsAllArchives, recordScope, voucherScope } from './scope.ts';
 
 export interface ArchiveLoaders {
   voucher: DataLoader<string, VoucherDoc | null>;
@@ -23,7 +21,7 @@ function index<T>(keys: readonly string[], docs: T[], keyOf: (d: T) => string): 
   return keys.map((k) => map.get(k) ?? null);
 }
 
-export function createArchiveLoaders(services: ArchiveServices, principal: Principal): ArchiveLoaders {
+export function createArchiveLoaders(services: { models: ArchiveModels }, principal: Principal): ArchiveLoaders {
   const { Voucher, ArchiveRecord } = services.models;
   const vScope = voucherScope(principal);
   let inScope: Promise<string[] | null> | undefined;

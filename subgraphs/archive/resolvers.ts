@@ -1,7 +1,9 @@
 // Resolvers of the `archive` subgraph's core: vouchers, records, chain verification, reports, federation.
 import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, inScope, parseDate } from '../../platform/graphql.ts';
+import { type Role, hasAnyRole } from '../../platform/identity.ts';
 import { toObjectId } from '../../platform/ids.ts';
-import { type ArchiveContext, hasRole } from './context.ts';
+import { rolesFor } from '../../schema/permissions.ts';
+import type { ArchiveContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { checkRecordInCustody, fileRecord, fileVoucher } from './filing.ts';
 import { verifyChain } from './fixity.ts';
@@ -11,8 +13,15 @@ import { type ApprovedClaim, generateVoucher } from './vouchers.ts';
 
 const idOf = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
 
-const requireArchiveReader = (ctx: ArchiveContext, what: string, ...roles: Parameters<typeof hasRole>[1][]) => {
-  if (ctx.principal.kind !== 'service' && !hasRole(ctx.principal, ...roles)) throw forbidden(`${what} is for ${roles.join(', ')}`);
+// The roles of each role-gated query, from the model (schema/permissions.ts). Service identities pass here even
+// where the model has no `services` (checkArchiveRecord, recordsDueForAppraisal): the gateway applies the model.
+const CHAIN_VERIFIERS = rolesFor('Query', 'verifyArchiveChain');
+const STATISTICS_READERS = rolesFor('Query', 'archiveStatistics');
+const RECORD_CHECKERS = rolesFor('Query', 'checkArchiveRecord');
+const APPRAISAL_LISTERS = rolesFor('Query', 'recordsDueForAppraisal');
+
+const requireArchiveReader = (ctx: ArchiveContext, what: string, roles: readonly Role[]) => {
+  if (ctx.principal.kind !== 'service' && !hasAnyRole(ctx.principal, roles)) throw forbidden(`${what} is for ${roles.join(', ')}`);
 };
 
 export const archiveResolvers: Resolvers = {
@@ -26,19 +35,19 @@ export const archiveResolvers: Resolvers = {
     archiveRecords: (_: unknown, args: { fiscalYear?: number | null; status?: ArchiveStatus | null; first?: number | null; after?: string | null }, ctx: ArchiveContext) =>
       recordConnection(ctx, args),
     verifyArchiveChain: async (_: unknown, __: unknown, ctx: ArchiveContext) => {
-      requireArchiveReader(ctx, 'Chain verification', 'ARCHIVIST', 'AUDITOR');
+      requireArchiveReader(ctx, 'Chain verification', CHAIN_VERIFIERS);
       return verifyChain(ctx.models.ArchiveRecord.find().sort({ chainSeq: 1 }).lean<ArchiveRecordDoc[]>().cursor());
     },
     archiveStatistics: (_: unknown, { fiscalYear }: { fiscalYear?: number | null }, ctx: ArchiveContext) => {
-      requireArchiveReader(ctx, 'Archive statistics', 'ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR');
+      requireArchiveReader(ctx, 'Archive statistics', STATISTICS_READERS);
       return archiveStatistics(ctx, fiscalYear ?? null);
     },
     checkArchiveRecord: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => {
-      requireArchiveReader(ctx, 'The four-properties check', 'ARCHIVIST', 'AUDITOR');
+      requireArchiveReader(ctx, 'The four-properties check', RECORD_CHECKERS);
       return checkRecordInCustody(ctx, id);
     },
     recordsDueForAppraisal: (_: unknown, { before }: { before: string }, ctx: ArchiveContext) => {
-      requireArchiveReader(ctx, 'Appraisal lists', 'ARCHIVIST', 'AUDITOR');
+      requireArchiveReader(ctx, 'Appraisal lists', APPRAISAL_LISTERS);
       return appraisalCandidates(ctx, parseDate(before));
     },
   },

@@ -2,9 +2,14 @@
 // roles see all; an employee sees the vouchers and voucher records of their own claims, a manager those of their
 // department; other records only the finance, archive and audit roles.
 import type { QueryFilter } from 'mongoose';
-import type { Principal } from '../../platform/identity.ts';
-import { readsAllArchives, readsDepartmentArchives } from './context.ts';
+import { type Principal, hasAnyRole } from '../../platform/identity.ts';
+import { ROW_SCOPES } from '../../schema/permissions.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
+
+/** Roles that read every voucher and record's metadata, from the unified model (schema/permissions.ts). */
+export const readsAllArchives = (p: Principal): boolean => p.kind === 'service' || hasAnyRole(p, ROW_SCOPES.Voucher.all);
+/** Roles that read the vouchers of their own department's claims. */
+export const readsDepartmentArchives = (p: Principal): boolean => hasAnyRole(p, ROW_SCOPES.Voucher.department);
 
 export function voucherScope(p: Principal): QueryFilter<VoucherDoc> {
   if (readsAllArchives(p)) return {};

@@ -2,17 +2,12 @@
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/events.ts';
 import { forbidden } from '../../platform/graphql.ts';
-import type { Principal, Role } from '../../platform/identity.ts';
-import { ROW_SCOPES } from '../../schema/permissions.ts';
+import { type Principal, type Role, hasAnyRole } from '../../platform/identity.ts';
+import { ROW_SCOPES, rolesFor } from '../../schema/permissions.ts';
 import type { SyncModels } from './models.ts';
 import type { SyncPipeline } from './pipeline.ts';
 import type { ReconcileOptions } from './reconcile.ts';
 import type { WebhookService } from './webhooks/service.ts';
-import type { OperationsModels } from './alerts/models.ts';
-import type { AlertMonitor } from './alerts/monitor.ts';
-import type { AlertService } from './alerts/service.ts';
-import type { SystemStatusSources } from './alerts/system-status.ts';
-import type { AuditBatch } from './audit/batch.ts';
 
 /** An entity of another subgraph, by key; the gateway resolves the rest. */
 export interface EntityReference {
@@ -26,26 +21,18 @@ export interface SyncServices {
   pipeline: SyncPipeline;
   webhooks: WebhookService;
   reconcile: Omit<ReconcileOptions, 'now'>;
-  ops: OperationsModels;
-  alerts: AlertService;
-  monitor: AlertMonitor;
-  statusSources: SystemStatusSources;
-  /** The sync service's own audit entries, appended in batches. */
-  ownAudit: AuditBatch;
 }
 
 export interface SyncContext extends SyncServices {
   principal: Principal;
 }
 
-const hasRole = (p: Principal, roles: readonly Role[]) => p.roles.some((r) => roles.includes(r));
-
-/** Who reads alerts and system status (DOMAIN.md: ADMIN keeps system status; AUDITOR reads everything). */
-export const ALERT_READERS: readonly Role[] = ['ADMIN', 'AUDITOR'];
+/** Who reads ALERT_RAISED events: whoever reads alerts (docs/domain.md: ADMIN keeps system status, AUDITOR reads). */
+const ALERT_EVENT_READERS = rolesFor('Query', 'alertEvents');
 
 /** Defence in depth: the gateway's shield already checked the role; a request signed otherwise stops here too. */
-export function requireRole(ctx: SyncContext, ...roles: Role[]): void {
-  if (!hasRole(ctx.principal, roles)) throw forbidden();
+export function requireRole(ctx: SyncContext, roles: readonly Role[]): void {
+  if (!hasAnyRole(ctx.principal, roles)) throw forbidden();
 }
 
 /**
@@ -54,10 +41,10 @@ export function requireRole(ctx: SyncContext, ...roles: Role[]): void {
  */
 export function eventScope(p: Principal): Record<string, unknown> {
   const scope = ROW_SCOPES.SyncEvent;
-  if (p.kind === 'service' || hasRole(p, ALERT_READERS)) return {};
+  if (p.kind === 'service' || hasAnyRole(p, ALERT_EVENT_READERS)) return {};
   // Alerts are for those who watch the system; everyone else sees the events of claims.
-  if (hasRole(p, scope.all)) return { type: { $ne: 'ALERT_RAISED' } };
+  if (hasAnyRole(p, scope.all)) return { type: { $ne: 'ALERT_RAISED' } };
   const or: Record<string, unknown>[] = [{ 'subject.type': 'ExpenseClaim', 'payload.applicantId': p.sub }];
-  if (p.departmentId && hasRole(p, scope.department)) or.push({ 'subject.type': 'ExpenseClaim', 'payload.departmentId': p.departmentId });
+  if (p.departmentId && hasAnyRole(p, scope.department)) or.push({ 'subject.type': 'ExpenseClaim', 'payload.departmentId': p.departmentId });
   return or.length === 1 ? or[0] : { $or: or };
 }

@@ -38,7 +38,16 @@ export interface SyncPipelineOptions {
   clock?: () => Date;
   random?: () => number;
   /** Records what the pipeline did in the audit trail (its own actions, which no gateway sees). */
-  audit?: (entry: { at: Date; action: string; operationName: null; outcome: string; durationMs: number }) => Promise<unknown>;
+  audit?: (entry: SyncAuditEntry) => Promise<unknown>;
+}
+
+/** One of the sync service's own actions (a job, a scheduled reconciliation) for the audit trail. */
+export interface SyncAuditEntry {
+  at: Date;
+  action: string;
+  operationName: null;
+  outcome: string;
+  durationMs: number;
 }
 
 const CURSOR_ID = 'pipeline';

@@ -1,17 +1,15 @@
-// Resolvers of the sync subgraph. Entities of other subgraphs (claim, voucher, archive record) are returned as
-// references; the gateway resolves them from their own subgraphs under the caller's scope.
-import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, notFound } from '../../platform/graphql.ts';
+// Resolvers of the sync fields (schema/sync.graphql). Entities of other subgraphs (claim, voucher, archive record)
+// are returned as references; the gateway resolves them from their own subgraphs under the caller's scope.
+import { DateScalar, DateTimeScalar, MoneyScalar, badInput, notFound } from '../../platform/graphql.ts';
+import { hasAnyRole } from '../../platform/identity.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { DomainEvent } from '../../platform/events.ts';
+import { rolesFor } from '../../schema/permissions.ts';
 import { type SyncContext, eventScope, requireRole } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import type { ReconciliationDoc, SyncJobDoc, SyncJobStatus } from './models.ts';
 import { reconcile } from './reconcile.ts';
 import { syncStatus } from './status.ts';
-import { ruleViews } from './alerts/rules.ts';
-import { syncStatistics } from './statistics.ts';
-import { auditResolvers, auditTrailFor } from './audit/index.ts';
-import { systemStatus } from './alerts/system-status.ts';
 import { SYNC_EVENT_TYPES, type SyncEventView, formatSeq, parseSeq, toSyncEvent } from './sync-events.ts';
 
 const ref = (id: string | null | undefined) => (id ? { id } : null);
@@ -35,7 +33,21 @@ export async function readSyncEvents(ctx: SyncContext, args: { after?: string | 
 
 const JOB_STATUSES: readonly SyncJobStatus[] = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD'];
 
-const audit = auditResolvers((ctx) => auditTrailFor(ctx.connection));
+// The roles of each role-gated field, read once at start-up (rolesFor throws when a field is no longer role-gated).
+const ROLES = {
+  syncJobs: rolesFor('Query', 'syncJobs'),
+  syncStatus: rolesFor('Query', 'syncStatus'),
+  reconciliations: rolesFor('Query', 'reconciliations'),
+  webhooks: rolesFor('Query', 'webhooks'),
+  webhookDeliveries: rolesFor('Query', 'webhookDeliveries'),
+  retrySyncJob: rolesFor('Mutation', 'retrySyncJob'),
+  reconcile: rolesFor('Mutation', 'reconcile'),
+  registerWebhook: rolesFor('Mutation', 'registerWebhook'),
+  setWebhookActive: rolesFor('Mutation', 'setWebhookActive'),
+  replayWebhookDelivery: rolesFor('Mutation', 'replayWebhookDelivery'),
+  /** A job by reference (SyncJob's own rule). */
+  syncJob: rolesFor('SyncJob', 'id'),
+};
 
 export const resolvers: Resolvers = {
   Money: MoneyScalar,
@@ -43,14 +55,13 @@ export const resolvers: Resolvers = {
   Date: DateScalar,
 
   Query: {
-    ...audit.Query,
     syncEvents: (_, args, ctx) => readSyncEvents(ctx, args),
 
     syncEventHead: async (_, __, ctx) =>
       formatSeq((await ctx.events.events.findOne({}, { seq: 1, _id: 0 }).sort({ seq: -1 }).lean<{ seq: number }>())?.seq ?? 0),
 
     syncJobs: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN', 'AUDITOR');
+      requireRole(ctx, ROLES.syncJobs);
       const first = boundedFirst(args.first, 200, 20);
       if (args.status && !JOB_STATUSES.includes(args.status)) throw badInput('unknown status', 'status');
       // Oldest first among the unfinished (the ones to act on); newest first among the finished.
@@ -60,56 +71,30 @@ export const resolvers: Resolvers = {
     },
 
     syncStatus: async (_, __, ctx) => {
-      requireRole(ctx, 'ADMIN', 'AUDITOR');
+      requireRole(ctx, ROLES.syncStatus);
       return syncStatus(ctx.models, ctx.events);
     },
 
     reconciliations: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
+      requireRole(ctx, ROLES.reconciliations);
       return ctx.models.Reconciliation.find().sort({ ranAt: -1 }).limit(boundedFirst(args.first, 100, 20)).lean<ReconciliationDoc[]>();
     },
 
-    systemStatus: async (_, __, ctx) => {
-      requireRole(ctx, 'ADMIN', 'AUDITOR');
-      return systemStatus(ctx.statusSources);
-    },
-
-    alerts: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN', 'AUDITOR');
-      return ctx.alerts.list(args.status, args.first ?? 50);
-    },
-
-    alertEvents: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN', 'AUDITOR');
-      return ctx.alerts.raisedAfter(args.after, args.first ?? 100);
-    },
-
-    syncStatistics: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR');
-      return syncStatistics(ctx.models, ctx.reconcile.timeZone, args.from, args.to);
-    },
-
-    alertRules: async (_, __, ctx) => {
-      requireRole(ctx, 'ADMIN', 'AUDITOR');
-      return ruleViews(ctx.monitor.settings);
-    },
-
     webhooks: async (_, __, ctx) => {
-      requireRole(ctx, 'ADMIN');
+      requireRole(ctx, ROLES.webhooks);
       return ctx.webhooks.list();
     },
 
     webhookDeliveries: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN');
+      requireRole(ctx, ROLES.webhookDeliveries);
       const page = await ctx.webhooks.deliveries({ webhookId: args.webhookId ?? undefined, status: args.status ?? undefined, first: args.first ?? 20 });
       return page.items;
     },
   },
 
   Mutation: {
-    ...audit.Mutation,
     retrySyncJob: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN');
+      requireRole(ctx, ROLES.retrySyncJob);
       if (!toObjectId(args.id)) throw notFound('Sync job');
       const job = await ctx.pipeline.retry(args.id);
       if (!job) throw notFound('Sync job');
@@ -117,46 +102,22 @@ export const resolvers: Resolvers = {
     },
 
     reconcile: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR');
+      requireRole(ctx, ROLES.reconcile);
       return reconcile(ctx.reconcile, args.fiscalYear, args.period, 'MANUAL', ctx.principal.sub);
     },
 
-    acknowledgeAlert: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN');
-      return ctx.alerts.acknowledge(args.id, ctx.principal.sub);
-    },
-
-    resolveAlert: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN');
-      return ctx.alerts.resolve(args.id, ctx.principal.sub, args.resolution);
-    },
-
-    runAlertAction: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN');
-      return ctx.alerts.runAction(args.id, ctx.principal.sub, args.kind);
-    },
-
-    reportGateway: async (_, args, ctx) => {
-      if (ctx.principal.kind !== 'service') throw forbidden('Gateways report with a service identity');
-      const { id, openSubscriptions } = args.input;
-      if (!/^[\w.:-]{1,100}$/.test(id)) throw badInput('id must be 1 to 100 letters, digits, dots, colons or dashes', 'id');
-      if (!Number.isInteger(openSubscriptions) || openSubscriptions < 0) throw badInput('openSubscriptions must be a non-negative integer', 'openSubscriptions');
-      await ctx.ops.GatewayInstance.updateOne({ _id: id }, { $set: { openSubscriptions, seenAt: new Date() } }, { upsert: true });
-      return true;
-    },
-
     registerWebhook: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN');
+      requireRole(ctx, ROLES.registerWebhook);
       return ctx.webhooks.register({ url: args.url, types: args.types, secret: args.secret }, ctx.principal.sub);
     },
 
     setWebhookActive: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN');
+      requireRole(ctx, ROLES.setWebhookActive);
       return ctx.webhooks.setActive(args.id, args.active);
     },
 
     replayWebhookDelivery: async (_, args, ctx) => {
-      requireRole(ctx, 'ADMIN');
+      requireRole(ctx, ROLES.replayWebhookDelivery);
       return ctx.webhooks.replay(args.id);
     },
   },
@@ -169,7 +130,7 @@ export const resolvers: Resolvers = {
 
   SyncJob: {
     __resolveReference: async (r, ctx) => {
-      if (!ctx.principal.roles.some((role) => role === 'ADMIN' || role === 'AUDITOR')) return null;
+      if (!hasAnyRole(ctx.principal, ROLES.syncJob)) return null;
       return toObjectId(r.id) ? ctx.models.SyncJob.findById(r.id).lean<SyncJobDoc>() : null;
     },
     id: idOf,
@@ -186,11 +147,6 @@ export const resolvers: Resolvers = {
   },
 
   Reconciliation: { id: idOf },
-
-  Alert: {
-    id: idOf,
-    actions: (a) => a.actions ?? [],
-  },
 
   WebhookDelivery: {
     type: (d) => d.eventType as SyncEventView['type'],

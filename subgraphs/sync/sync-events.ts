@@ -1,6 +1,6 @@
-// Sync events as API.md names them: the subset of the durable domain-event log (platform/events.ts) that tells the
-// story of a claim crossing from OA to the archive. The log's gap-free sequence orders them; API clients see it as
-// a fixed-width decimal string so that string order is event order.
+// Sync events as docs/api.md names them: the subset of the durable domain-event log (platform/events.ts) that
+// tells the story of a claim crossing from OA to the archive. The log's gap-free sequence orders them; API clients
+// see it as a fixed-width decimal string so that string order is event order.
 import type { DomainEvent } from '../../platform/events.ts';
 import { badInput } from '../../platform/graphql.ts';
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ALLOWED_MEDIA_TYPES, BINARY_MEDIA_TYPES, CHECKS, type CheckFacts, type CheckResult, type FourPropertiesReport, type RecordUnderCheck,
   checkFourProperties, contentBytes, sha256Hex,
-} from '../../subgraphs/archive/four-properties.ts';
+} from '../../subgraphs/archive/four-properties/index.ts';
 import { contentOf } from '../../subgraphs/archive/fixity.ts';
 
 const TODAY = '2027-03-15';

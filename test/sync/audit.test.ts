@@ -7,7 +7,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditRecorder, type AuditRecord, AuditSinkError, GATEWAY_SERVICE, actionOf, describeOperation, normaliseAddress, outcomeOf } from '../../gateway/audit.ts';
 import { parse } from 'graphql';
-import { auditDigest } from '../../subgraphs/sync/audit/trail.ts';
+import { auditDigest } from '../../subgraphs/operations/audit/trail.ts';
 import { signedGraphql } from '../helpers/graphql.ts';
 import { wsSubscribe } from '../helpers/subscribers.ts';
 import { ADMIN, SECRET, ok, user } from '../oa/fixture.ts';

@@ -54,7 +54,7 @@ describe('an approval through the gateway', () => {
     expect(registered.errors).toBeUndefined();
     expect(registered.data!.registerWebhook).toMatchObject({ url: hookUrl, types: TYPES, active: true });
 
-    // The accountant reads every claim, voucher and record, and bank accounts in full (DOMAIN.md).
+    // The accountant reads every claim, voucher and record, and bank accounts in full (docs/domain.md).
     const accountant = await stack.token(org.ids.accountant);
     const ws = wsSubscribe(stack.gateways[0].wsUrl, { authorization: `Bearer ${accountant}` }, SUBSCRIPTION, { types: TYPES });
     const sse = sseSubscribe(stack.gateways[0].sseUrl, { authorization: `Bearer ${accountant}` }, SUBSCRIPTION, { types: TYPES });

@@ -4,7 +4,7 @@
 import { Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../platform/logger.ts';
-import { startSyncSubgraph } from '../../subgraphs/sync/index.ts';
+import { startSyncSubgraph } from '../../subgraphs/sync-service.ts';
 import { monthStartIn } from '../../subgraphs/sync/reconcile.ts';
 import { SECRET } from '../oa/fixture.ts';
 import { SYNC_SETTINGS, type Stack, approvedClaim, seed, startStack } from './stack.ts';

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EventBus, RedisEventBus } from '../../platform/event-bus.ts';
 import { createLogger } from '../../platform/logger.ts';
-import { type RunningSync, startSyncSubgraph } from '../../subgraphs/sync/index.ts';
+import { type RunningSync, startSyncSubgraph } from '../../subgraphs/sync-service.ts';
 import { events, wsSubscribe } from '../helpers/subscribers.ts';
 import { SECRET } from '../oa/fixture.ts';
 import type { Org } from '../oa/seed.ts';

@@ -17,14 +17,14 @@ import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
 import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
 import { oaModels } from '../../subgraphs/oa/models.ts';
 import { oaDirectory } from '../../subgraphs/oa/organisation.ts';
-import { type RunningSync, type SyncSettings, startSyncSubgraph } from '../../subgraphs/sync/index.ts';
+import { type RunningSync, type SyncSubgraphSettings, startSyncSubgraph } from '../../subgraphs/sync-service.ts';
 import { signedGraphql } from '../helpers/graphql.ts';
 import { ADMIN, type OaFixture, SECRET, ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, type Org, item, seedOrg } from '../oa/seed.ts';
 
 export const JWT_SECRET = 'client-jwt-secret-for-the-sync-tests-0123456789';
 
-export const SYNC_SETTINGS: SyncSettings = {
+export const SYNC_SETTINGS: SyncSubgraphSettings = {
   maxAttempts: 3,
   retryBaseMs: 50,
   retryMaxMs: 200,
@@ -69,7 +69,7 @@ export interface StackOptions {
   bus?: EventBus;
   /** Gateways to start on `bus` (default 1). */
   gateways?: number;
-  sync?: Partial<SyncSettings>;
+  sync?: Partial<SyncSubgraphSettings>;
   /** Replaces the archive URL the sync service calls (to make it fail). */
   archiveUrlForSync?: string;
   subscriptionPollMs?: number;

@@ -3,10 +3,11 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { VoucherDoc, VoucherEntryDoc, ArchiveRecordView } from '../models.ts';
 import type { ClaimReference, ArchiveContext } from '../context.ts';
-import type { LoanDoc } from '../borrowing.ts';
-import type { AccessLogEntryDoc, RecordContent as RecordContentModel } from '../access-log.ts';
-import type { AppraisalDoc } from '../appraisal.ts';
-import type { DestructionRegisterDoc, DestructionLineDoc, DestructionSignatureDoc } from '../destruction.ts';
+import type { LoanDoc } from '../lifecycle/borrowing.ts';
+import type { AccessLogEntryDoc } from '../lifecycle/access-log.ts';
+import type { RecordContent as RecordContentModel } from '../lifecycle/content.ts';
+import type { AppraisalDoc } from '../lifecycle/appraisal.ts';
+import type { DestructionRegisterDoc, DestructionLineDoc, DestructionSignatureDoc } from '../lifecycle/destruction/index.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;

@@ -288,7 +288,7 @@ export class WebhookService {
         for (const hook of hooks) {
           if (hook.fromSeq >= event.seq || !hook.types.includes(event.type)) continue;
           const _id = new Types.ObjectId();
-          // API.md's fields; ALERT_RAISED deliveries also name the alert.
+          // docs/api.md's fields; ALERT_RAISED deliveries also name the alert.
           const body = JSON.stringify({ deliveryId: String(_id), event: { seq, type, occurredAt, claimId, voucherId, archiveRecordId, ...(alertId ? { alertId } : {}) } });
           docs.push({ _id, webhookId: hook._id, seq: event.seq, eventType: event.type, body, status: 'PENDING', attempts: 0, attemptsBase: 0, replays: 0, nextAttemptAt: now, createdAt: now });
         }

@@ -1,7 +1,8 @@
 // The access log: every content read is an entry chained to the previous one; verify() names an entry changed or
 // removed directly in the database; content is only read through readContent, by the roles that may.
 import { describe, expect, it } from 'vitest';
-import { AccessLog, type AccessLogEntryDoc, entryDigest, listAccessLog, readContent, verifyAccessLog } from '../../../subgraphs/archive/access-log.ts';
+import { AccessLog, type AccessLogEntryDoc, entryDigest, listAccessLog, verifyAccessLog } from '../../../subgraphs/archive/lifecycle/access-log.ts';
+import { readContent } from '../../../subgraphs/archive/lifecycle/content.ts';
 import type { ArchiveRecordDoc } from '../../../subgraphs/archive/models.ts';
 import { codeOf, idOf, useLifecycle, who } from './fixture.ts';
 

@@ -1,8 +1,8 @@
 // Appraisal: the list of records due (an aggregation in the database), extension of retention by an opinion,
 // and the opinion kept permanently (stored, and filed as an APPRAISAL_OPINION record).
 import { describe, expect, it } from 'vitest';
-import { appraisalsOf, appraise, dueForAppraisal } from '../../../subgraphs/archive/appraisal.ts';
-import { readContent } from '../../../subgraphs/archive/access-log.ts';
+import { appraisalsOf, appraise, dueForAppraisal } from '../../../subgraphs/archive/lifecycle/appraisal.ts';
+import { readContent } from '../../../subgraphs/archive/lifecycle/content.ts';
 import type { ArchiveRecordDoc } from '../../../subgraphs/archive/models.ts';
 import { PEOPLE, codeOf, idOf, useLifecycle, who } from './fixture.ts';
 

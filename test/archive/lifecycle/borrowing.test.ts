@@ -1,9 +1,10 @@
 // Borrowing: request, the approval route (finance: archivist only; outside: archivist, then the head of the
 // finance department), hand-out and return, reading during the loan only, and overdue loans marked once.
 import { describe, expect, it } from 'vitest';
-import { AccessLog, type AccessLogEntryDoc, readContent } from '../../../subgraphs/archive/access-log.ts';
+import { AccessLog, type AccessLogEntryDoc } from '../../../subgraphs/archive/lifecycle/access-log.ts';
+import { readContent } from '../../../subgraphs/archive/lifecycle/content.ts';
+import { archiveDirectory } from '../../../subgraphs/archive/lifecycle/directory.ts';
 import {
-  archiveDirectory,
   decideLoan,
   getLoan,
   listLoans,
@@ -13,8 +14,8 @@ import {
   requestLoan,
   returnLoan,
   startLoan,
-} from '../../../subgraphs/archive/borrowing.ts';
-import { placeHold } from '../../../subgraphs/archive/holds.ts';
+} from '../../../subgraphs/archive/lifecycle/borrowing.ts';
+import { placeHold } from '../../../subgraphs/archive/lifecycle/holds.ts';
 import type { ArchiveRecordDoc } from '../../../subgraphs/archive/models.ts';
 import { DEPTS, PEOPLE, SERVICE, codeOf, idOf, useLifecycle, who } from './fixture.ts';
 

@@ -2,9 +2,10 @@
 // signature, aborts as a whole when a record was put on hold meanwhile, and keeps metadata, the register and the
 // fixity chain while it removes the content and logs each destruction.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AccessLog, type AccessLogEntryDoc, readContent, verifyAccessLog } from '../../../subgraphs/archive/access-log.ts';
-import { appraise, dueForAppraisal } from '../../../subgraphs/archive/appraisal.ts';
-import { decideLoan, requestLoan, startLoan } from '../../../subgraphs/archive/borrowing.ts';
+import { AccessLog, type AccessLogEntryDoc, verifyAccessLog } from '../../../subgraphs/archive/lifecycle/access-log.ts';
+import { readContent } from '../../../subgraphs/archive/lifecycle/content.ts';
+import { appraise, dueForAppraisal } from '../../../subgraphs/archive/lifecycle/appraisal.ts';
+import { decideLoan, requestLoan, startLoan } from '../../../subgraphs/archive/lifecycle/borrowing.ts';
 import {
   type DestructionRegisterDoc,
   cancelDestruction,
@@ -18,8 +19,8 @@ import {
   registersAwaiting,
   signDestruction,
   yearsServed,
-} from '../../../subgraphs/archive/destruction.ts';
-import { placeHold, releaseHold } from '../../../subgraphs/archive/holds.ts';
+} from '../../../subgraphs/archive/lifecycle/destruction/index.ts';
+import { placeHold, releaseHold } from '../../../subgraphs/archive/lifecycle/holds.ts';
 import type { ArchiveRecordDoc } from '../../../subgraphs/archive/models.ts';
 import { PEOPLE, type Person, codeOf, idOf, rejection, useLifecycle, who } from './fixture.ts';
 

@@ -9,7 +9,7 @@ import { type Principal, signPrincipal } from '../../../platform/identity.ts';
 import { createLogger } from '../../../platform/logger.ts';
 import { type RunningSubgraph, Subgraph } from '../../../platform/subgraph.ts';
 import type { ArchiveContext } from '../../../subgraphs/archive/context.ts';
-import { lifecycleResolvers } from '../../../subgraphs/archive/lifecycle-resolvers.ts';
+import { lifecycleResolvers } from '../../../subgraphs/archive/lifecycle/resolvers.ts';
 import { createArchiveLoaders } from '../../../subgraphs/archive/loaders.ts';
 import { archiveResolvers } from '../../../subgraphs/archive/resolvers.ts';
 import { PEOPLE, type Person, idOf, useLifecycle, who } from './fixture.ts';

@@ -1,6 +1,6 @@
 // Holds: records of unsettled debts and unresolved matters are kept apart (ON_HOLD) while any hold exists.
 import { describe, expect, it } from 'vitest';
-import { placeHold, releaseHold } from '../../../subgraphs/archive/holds.ts';
+import { placeHold, releaseHold } from '../../../subgraphs/archive/lifecycle/holds.ts';
 import { PEOPLE, codeOf, idOf, useLifecycle, who } from './fixture.ts';
 
 const fx = useLifecycle('holds');

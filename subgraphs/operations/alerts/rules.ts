@@ -3,8 +3,8 @@
 // below. Rules never load unbounded data: they aggregate in the database.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../../platform/events.ts';
-import type { SyncModels } from '../models.ts';
-import type { SyncStatusView } from '../status.ts';
+import type { SyncModels } from '../../sync/models.ts';
+import type { SyncStatusView } from '../../sync/status.ts';
 import type { SubgraphHealthDoc } from './models.ts';
 import type { RaiseInput } from './service.ts';
 import type { Severity } from './models.ts';

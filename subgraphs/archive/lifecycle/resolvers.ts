@@ -1,104 +1,33 @@
 // Resolvers of the archive lifecycle (schema/archive-lifecycle.graphql): access log, borrowing, holds, appraisal
 // and destruction. Thin: every rule, role check and transaction lives in the service modules; related objects are
-// batched per request (appraisals of records, approvals of loans).
-import type { Resolvers } from './generated/graphql.ts';
-import DataLoader from 'dataloader';
-import { forbidden } from '../../platform/graphql.ts';
-import { toObjectId } from '../../platform/ids.ts';
-import type { Decision, StepState, WorkflowInstance } from '../../platform/workflow/types.ts';
+// batched per request (loaders.ts).
+import type { Resolvers } from '../generated/graphql.ts';
+import { forbidden } from '../../../platform/graphql.ts';
+import { hasAnyRole } from '../../../platform/identity.ts';
+import { toObjectId } from '../../../platform/ids.ts';
+import type { Decision, StepState } from '../../../platform/workflow/types.ts';
+import type { ArchiveContext } from '../context.ts';
+import type { ArchiveRecordDoc } from '../models.ts';
+import { type AccessLogEntryDoc, listAccessLog, verifyAccessLog } from './access-log.ts';
+import { APPRAISAL_READERS, type AppraisalDoc, appraisalsOf, appraise, fileAppraisalOpinion } from './appraisal.ts';
+import { type LoanDoc, type LoanStatus, decideLoan, getLoan, listLoans, loansAwaiting, markOverdue, requestLoan, returnLoan, startLoan } from './borrowing.ts';
+import { type RecordContent, readContent } from './content.ts';
 import {
-  AccessLog,
-  type AccessLogEntryDoc,
-  type LifecycleServices,
-  type RecordContent,
-  type RecordMeta,
-  hasAnyRole,
-  listAccessLog,
-  readContent,
-  verifyAccessLog,
-} from './access-log.ts';
-import { APPRAISAL_READERS, type AppraisalDoc, appraisalModel, appraisalsOf, appraise, fileAppraisalOpinion } from './appraisal.ts';
-import {
-  BORROWING_WORKFLOW,
-  type LoanDoc,
-  type LoanStatus,
-  borrowingRoute,
-  decideLoan,
-  getLoan,
-  listLoans,
-  loanModel,
-  loansAwaiting,
-  markOverdue,
-  requestLoan,
-  returnLoan,
-  startLoan,
-} from './borrowing.ts';
-import type { ArchiveContext } from './context.ts';
-import {
-  DESTRUCTION_WORKFLOW,
   type DestructionLineDoc,
   type DestructionRegisterDoc,
   type DestructionStatus,
   cancelDestruction,
-  ensureDestructionRoute,
   fileDestructionRegister,
   getRegister,
   listRegisters,
   pendingSignatories,
   proposeDestruction,
-  registerModel,
   registersAwaiting,
   signDestruction,
-} from './destruction.ts';
+} from './destruction/index.ts';
 import { placeHold, releaseHold } from './holds.ts';
-import type { ArchiveRecordDoc } from './models.ts';
-
-/**
- * Creates the lifecycle collections and indexes and saves the `archive-borrowing` and `archive-destruction`
- * routes (no new version when unchanged). Call once at start-up, after the workflow engine's init and before
- * any transaction uses the collections.
- */
-export async function initArchiveLifecycle(svc: LifecycleServices): Promise<{ borrowing: number; destruction: number | null }> {
-  await Promise.all([new AccessLog(svc.connection).model.init(), loanModel(svc.connection).init(), appraisalModel(svc.connection).init(), registerModel(svc.connection).init()]);
-  const borrowing = await svc.workflow.saveDefinition(borrowingRoute());
-  const destruction = await ensureDestructionRoute(svc);
-  return { borrowing: borrowing.version, destruction: destruction?.definition.version ?? null };
-}
-
-export { BORROWING_WORKFLOW, DESTRUCTION_WORKFLOW };
-
-// ── Per-request batching ────────────────────────────────────────────────────────────────────────────
-
-interface LifecycleLoaders {
-  appraisals: DataLoader<string, AppraisalDoc[]>;
-  approval: DataLoader<string, WorkflowInstance | null>;
-}
-
-/** One set per request: keyed by the request's own loaders object, which lives exactly as long. */
-const perRequest = new WeakMap<object, LifecycleLoaders>();
-
-function loadersOf(ctx: ArchiveContext): LifecycleLoaders {
-  let l = perRequest.get(ctx.loaders);
-  if (!l) {
-    l = {
-      appraisals: new DataLoader(async (recordIds) => {
-        const docs = await appraisalModel(ctx.connection)
-          .find({ recordId: { $in: [...recordIds] } })
-          .sort({ appraisedAt: 1, _id: 1 })
-          .batchSize(Math.max(recordIds.length, 1))
-          .lean<AppraisalDoc[]>();
-        return recordIds.map((id) => docs.filter((d) => d.recordId === id));
-      }),
-      approval: new DataLoader(async (ids) => {
-        const found = await ctx.workflow.getMany([...ids]);
-        const byId = new Map(found.map((i) => [i.id, i]));
-        return ids.map((id) => byId.get(id) ?? null);
-      }),
-    };
-    perRequest.set(ctx.loaders, l);
-  }
-  return l;
-}
+import { lifecycleLoadersOf } from './loaders.ts';
+import type { RecordMeta } from './records.ts';
 
 const hex = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
 const record = (ctx: ArchiveContext, id: string | null) => (id && toObjectId(id) ? ctx.loaders.record.load(id) : null);
@@ -172,7 +101,7 @@ export const lifecycleResolvers: Resolvers = {
     destroyedAt: (r: ArchiveRecordDoc | RecordMeta) => r.destroyedAt ?? null,
     appraisals: (r: ArchiveRecordDoc | RecordMeta, _: unknown, ctx: ArchiveContext) => {
       if (!hasAnyRole(ctx.principal, APPRAISAL_READERS)) throw forbidden(`Appraisal opinions are for ${APPRAISAL_READERS.join(', ')}`);
-      return loadersOf(ctx).appraisals.load(hex(r));
+      return lifecycleLoadersOf(ctx).appraisals.load(hex(r));
     },
   },
 
@@ -184,7 +113,7 @@ export const lifecycleResolvers: Resolvers = {
     id: hex,
     record: (l: LoanDoc, _: unknown, ctx: ArchiveContext) => record(ctx, l.recordId),
     approvalSteps: async (l: LoanDoc, _: unknown, ctx: ArchiveContext) => {
-      const instance = l.approvalId ? await loadersOf(ctx).approval.load(l.approvalId) : null;
+      const instance = l.approvalId ? await lifecycleLoadersOf(ctx).approval.load(l.approvalId) : null;
       return (instance?.steps ?? []).map(stepView);
     },
   },

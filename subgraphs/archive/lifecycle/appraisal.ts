@@ -3,14 +3,17 @@
 // destruction proposals need the latter. Appraisal opinions are permanent records (鉴定意见书, kept permanently):
 // the opinion is stored in `archive_appraisals` with the change it made, and filed as an APPRAISAL_OPINION record.
 import { Schema, type ClientSession, type Connection, type Model, type PipelineStage, type Types } from 'mongoose';
-import { badInput, conflict, parseDate } from '../../platform/graphql.ts';
-import type { Principal, Role } from '../../platform/identity.ts';
-import { toObjectId } from '../../platform/ids.ts';
-import { type LifecycleServices, type RecordMeta, effectiveExpiry, hexId, nowOf, recordMeta, requireRole, text, todayOf } from './access-log.ts';
-import { fileRecord } from './filing.ts';
-import { createArchiveLoaders } from './loaders.ts';
-import { canonical } from './fixity.ts';
-import { transaction } from '../../platform/transactions.ts';
+import { badInput, conflict, parseDate } from '../../../platform/graphql.ts';
+import type { Principal, Role } from '../../../platform/identity.ts';
+import { toObjectId } from '../../../platform/ids.ts';
+import { transaction } from '../../../platform/transactions.ts';
+import { rolesFor } from '../../../schema/permissions.ts';
+import { fileRecord } from '../filing.ts';
+import { canonical } from '../fixity.ts';
+import { createArchiveLoaders } from '../loaders.ts';
+import { requireRole, text } from './guards.ts';
+import { type RecordMeta, effectiveExpiry, hexId, recordMeta } from './records.ts';
+import { type LifecycleServices, nowOf, todayOf } from './services.ts';
 
 export type AppraisalConclusion = 'EXTEND' | 'DESTROY';
 
@@ -52,8 +55,15 @@ export function appraisalModel(connection: Connection): Model<AppraisalDoc> {
   return (connection.models.ArchiveAppraisal as Model<AppraisalDoc> | undefined) ?? connection.model<AppraisalDoc>('ArchiveAppraisal', appraisalSchema);
 }
 
-/** Roles that read appraisal lists and opinions. */
+/**
+ * Roles that read appraisal lists and opinions. The model has no rule for Query.appraisals or
+ * ArchiveRecord.appraisals; its Query.recordsDueForAppraisal allows only ARCHIVIST and AUDITOR.
+ */
 export const APPRAISAL_READERS: readonly Role[] = ['ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR'];
+
+/** Who appraises and files opinions: the model's rules (schema/permissions.ts). */
+const APPRAISERS = rolesFor('Mutation', 'appraiseRecord');
+const OPINION_FILERS = rolesFor('Mutation', 'fileAppraisalOpinion');
 
 export type DueRecord = RecordMeta & { effectiveExpiresOn: string };
 
@@ -81,7 +91,7 @@ export async function dueForAppraisal(svc: LifecycleServices, principal: Princip
  * (RECORD_APPRAISED). The opinion is then filed as an APPRAISAL_OPINION record.
  */
 export async function appraise(svc: LifecycleServices, principal: Principal, recordId: string, opinion: string, extendUntil?: string | null): Promise<AppraisalDoc> {
-  requireRole(principal, ['ARCHIVIST'], 'Appraisal');
+  requireRole(principal, APPRAISERS, 'Appraisal');
   const words = text(opinion, 'opinion', 5000);
   const until = extendUntil == null ? null : parseDate(extendUntil);
   const now = nowOf(svc);
@@ -175,7 +185,7 @@ async function fileOpinion(svc: LifecycleServices, principal: Principal, apprais
 
 /** ARCHIVIST: files an opinion whose filing failed before. */
 export async function fileAppraisalOpinion(svc: LifecycleServices, principal: Principal, appraisalId: string): Promise<AppraisalDoc> {
-  requireRole(principal, ['ARCHIVIST'], 'Filing an appraisal opinion');
+  requireRole(principal, OPINION_FILERS, 'Filing an appraisal opinion');
   const id = toObjectId(String(appraisalId));
   const appraisal = id ? await appraisalModel(svc.connection).findById(id).lean<AppraisalDoc>() : null;
   if (!appraisal) throw badInput('no such appraisal', 'id');

@@ -4,7 +4,7 @@
 // One aggregation pipeline in the database; the process receives one row per day. Days without a synced claim
 // have no row. Period rules as the OA reports: from..to inclusive, at most 366 days (platform/business-time.ts).
 import { localDateKeyExpr, nearestRankExpr, reportPeriod } from '../../platform/business-time.ts';
-import type { SyncModels } from './models.ts';
+import type { SyncModels } from '../sync/models.ts';
 
 export interface SyncStatisticRowView {
   /** YYYY-MM-DD in the business time zone. */

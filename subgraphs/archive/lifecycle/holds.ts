@@ -1,19 +1,23 @@
 // Holds: originals of unsettled claims or debts (未结清的债权债务) and records of unresolved matters (未了事项) are
 // never destroyable while the matter is open; they are kept apart (status ON_HOLD) until every hold is released.
 // A hold does not stop a loan: a record on loan keeps BORROWED and returns to ON_HOLD.
-import { badInput, conflict } from '../../platform/graphql.ts';
-import type { Principal, Role } from '../../platform/identity.ts';
-import { type LifecycleServices, WITHOUT_CONTENT, type RecordMeta, hexId, nowOf, recordMeta, requireRole, text } from './access-log.ts';
-import { transaction } from '../../platform/transactions.ts';
+import { badInput, conflict } from '../../../platform/graphql.ts';
+import type { Principal } from '../../../platform/identity.ts';
+import { transaction } from '../../../platform/transactions.ts';
+import { rolesFor } from '../../../schema/permissions.ts';
+import { requireRole, text } from './guards.ts';
+import { type RecordMeta, WITHOUT_CONTENT, hexId, recordMeta } from './records.ts';
+import { type LifecycleServices, nowOf } from './services.ts';
 
-/** Roles that place and release holds. */
-export const HOLD_ROLES: readonly Role[] = ['ARCHIVIST', 'ACCOUNTANT'];
+/** Roles that place and release holds: the model's rules (schema/permissions.ts). */
+const HOLD_PLACERS = rolesFor('Mutation', 'placeHold');
+const HOLD_RELEASERS = rolesFor('Mutation', 'releaseHold');
 
 const subjectOf = (r: RecordMeta) => ({ type: 'ArchiveRecord', id: hexId(r) });
 
 /** Places a hold with its reason: the record is ON_HOLD (or stays BORROWED until it comes back). */
 export async function placeHold(svc: LifecycleServices, principal: Principal, recordId: string, reason: string): Promise<RecordMeta> {
-  requireRole(principal, HOLD_ROLES, 'Placing a hold');
+  requireRole(principal, HOLD_PLACERS, 'Placing a hold');
   const why = text(reason, 'reason', 500);
   const now = nowOf(svc);
   let result: RecordMeta | undefined;
@@ -43,7 +47,7 @@ export async function placeHold(svc: LifecycleServices, principal: Principal, re
 
 /** Releases the hold at `index` (0-based, as listed); the record is FILED again when none remains. */
 export async function releaseHold(svc: LifecycleServices, principal: Principal, recordId: string, index: number): Promise<RecordMeta> {
-  requireRole(principal, HOLD_ROLES, 'Releasing a hold');
+  requireRole(principal, HOLD_RELEASERS, 'Releasing a hold');
   if (!Number.isInteger(index) || index < 0) throw badInput('index must be a non-negative integer', 'index');
   const now = nowOf(svc);
   let result: RecordMeta | undefined;

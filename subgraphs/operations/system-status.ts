@@ -1,11 +1,11 @@
 // systemStatus: one look at the whole integration. Subgraphs are probed now (a few seconds at most), the rest is
 // read from the database: sync backlog and lag, failing webhooks, gateways' open subscriptions, open alerts.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../../platform/events.ts';
-import type { SyncModels } from '../models.ts';
-import { type SyncStatusView, syncStatus } from '../status.ts';
-import { GATEWAY_FRESH_MS, type ProbeTarget, pingDatabase, probeSubgraphs } from './health.ts';
-import type { GatewayInstanceDoc, OperationsModels, SubgraphHealthDoc } from './models.ts';
+import type { EventLog } from '../../platform/events.ts';
+import type { SyncModels } from '../sync/models.ts';
+import { type SyncStatusView, syncStatus } from '../sync/status.ts';
+import { GATEWAY_FRESH_MS, type ProbeTarget, pingDatabase, probeSubgraphs } from './alerts/health.ts';
+import type { GatewayInstanceDoc, OperationsModels, SubgraphHealthDoc } from './alerts/models.ts';
 
 export interface SystemStatusView {
   checkedAt: Date;

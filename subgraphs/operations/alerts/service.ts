@@ -7,7 +7,7 @@ import type { DomainEvent, EventLog } from '../../../platform/events.ts';
 import { badInput, conflict, notFound } from '../../../platform/graphql.ts';
 import { toObjectId, toObjectIds } from '../../../platform/ids.ts';
 import { transaction } from '../../../platform/transactions.ts';
-import { formatSeq, parseSeq } from '../sync-events.ts';
+import { formatSeq, parseSeq } from '../../sync/sync-events.ts';
 import type { AlertActionDoc, AlertActionKind, AlertDoc, AlertStatus, OperationsModels, Severity } from './models.ts';
 
 export interface RaiseInput {
@@ -18,7 +18,7 @@ export interface RaiseInput {
   actions?: AlertActionDoc[];
 }
 
-/** What the actions do; the sync service provides them. */
+/** What the actions do: sync's, handed in by the composition point (subgraphs/sync-service.ts), and the chain check. */
 export interface AlertActionRunner {
   retrySyncJob(jobId: string): Promise<void>;
   replayWebhookDelivery(deliveryId: string): Promise<void>;

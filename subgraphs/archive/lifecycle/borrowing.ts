@@ -3,31 +3,19 @@
 // approves (archives are normally not lent outside the accounting function). An ARCHIVIST hands the record out
 // and takes it back; loans past their period are marked OVERDUE once. Every step is a domain event in the same
 // transaction as the change, and request, approval, hand-out and return are entries of the access log.
-import { oaModels } from '../oa/models.ts';
-import { oaDirectory } from '../oa/organisation.ts';
 import { Schema, Types, type ClientSession, type Connection, type Model } from 'mongoose';
-import { badInput, conflict, forbidden, notFound, parseDate } from '../../platform/graphql.ts';
-import type { Principal, Role } from '../../platform/identity.ts';
-import { toObjectId } from '../../platform/ids.ts';
-import type { Decision, Directory, StageDefinition, WorkflowInstance } from '../../platform/workflow/types.ts';
-import {
-  AccessLog,
-  type LifecycleServices,
-  decodeCursor,
-  directoryOf,
-  encodeCursor,
-  fromWorkflow,
-  hasAnyRole,
-  hexId,
-  nowOf,
-  pageSize,
-  recordMeta,
-  requireRole,
-  requireUser,
-  text,
-  todayOf,
-} from './access-log.ts';
-import { transaction } from '../../platform/transactions.ts';
+import { badInput, conflict, forbidden, notFound, parseDate } from '../../../platform/graphql.ts';
+import { type Principal, type Role, hasAnyRole } from '../../../platform/identity.ts';
+import { toObjectId } from '../../../platform/ids.ts';
+import { transaction } from '../../../platform/transactions.ts';
+import type { Decision, StageDefinition, WorkflowInstance } from '../../../platform/workflow/types.ts';
+import { rolesFor } from '../../../schema/permissions.ts';
+import { AccessLog } from './access-log.ts';
+import { directoryOf } from './directory.ts';
+import { requireRole, requireUser, text } from './guards.ts';
+import { decodeCursor, encodeCursor, pageSize } from './pagination.ts';
+import { hexId, recordMeta } from './records.ts';
+import { type LifecycleServices, fromWorkflow, nowOf, todayOf } from './services.ts';
 
 export const BORROWING_WORKFLOW = 'archive-borrowing';
 /** The longest loan, in days from `from` to `until`. */
@@ -85,6 +73,11 @@ export function loanModel(connection: Connection): Model<LoanDoc> {
   return (connection.models.ArchiveLoan as Model<LoanDoc> | undefined) ?? connection.model<LoanDoc>('ArchiveLoan', loanSchema);
 }
 
+/** Who hands loans out, takes them back and marks them overdue: the model's rules (schema/permissions.ts). */
+const HANDERS_OUT = rolesFor('Mutation', 'startLoan');
+const RECEIVERS = rolesFor('Mutation', 'returnLoan');
+const OVERDUE_MARKERS = rolesFor('Mutation', 'markOverdueLoans');
+
 /** Loans that still hold (or will hold) the record: a new request for the same record by the same borrower waits. */
 const OPEN: LoanStatus[] = ['REQUESTED', 'APPROVED', 'ON_LOAN', 'OVERDUE'];
 
@@ -111,16 +104,6 @@ export function borrowingRoute(): { key: string; name: string; stages: StageDefi
       },
     ],
   };
-}
-
-/**
- * The organisation read from the OA's `departments` and `employees` collections. There is one organisation and
- * one database: the OA subgraph owns and writes these collections, the archive subgraph only reads them (for
- * approval routes and to check who someone is).
- */
-export function archiveDirectory(connection: Connection): Directory {
-  // The same read of the organisation the oa subgraph's workflow uses: one implementation, read-only here.
-  return oaDirectory({ models: oaModels(connection) });
 }
 
 const DAY_MS = 86_400_000;
@@ -266,7 +249,7 @@ export async function decideLoan(svc: LifecycleServices, principal: Principal, l
 
 /** An ARCHIVIST hands an approved loan out, within its period: the record is BORROWED. */
 export async function startLoan(svc: LifecycleServices, principal: Principal, loanId: string): Promise<LoanDoc> {
-  requireRole(principal, ['ARCHIVIST'], 'Handing out a loan');
+  requireRole(principal, HANDERS_OUT, 'Handing out a loan');
   const now = nowOf(svc);
   const todayIso = todayOf(svc, now);
   let result: LoanDoc | undefined;
@@ -293,7 +276,7 @@ export async function startLoan(svc: LifecycleServices, principal: Principal, lo
 
 /** An ARCHIVIST takes the record back: FILED again, or ON_HOLD while it has holds. */
 export async function returnLoan(svc: LifecycleServices, principal: Principal, loanId: string): Promise<LoanDoc> {
-  requireRole(principal, ['ARCHIVIST'], 'Taking a loan back');
+  requireRole(principal, RECEIVERS, 'Taking a loan back');
   const now = nowOf(svc);
   let result: LoanDoc | undefined;
   await transaction(svc.connection, async (session) => {
@@ -317,7 +300,7 @@ export async function returnLoan(svc: LifecycleServices, principal: Principal, l
  * a loan is marked once (it is no longer ON_LOAN afterwards). For a timer (service identity) or an ARCHIVIST.
  */
 export async function markOverdue(svc: LifecycleServices, principal: Principal, now: Date = nowOf(svc)): Promise<number> {
-  if (principal.kind !== 'service') requireRole(principal, ['ARCHIVIST'], 'Marking overdue loans');
+  if (principal.kind !== 'service') requireRole(principal, OVERDUE_MARKERS, 'Marking overdue loans');
   const todayIso = todayOf(svc, now);
   const Loan = loanModel(svc.connection);
   const due = await Loan.find({ status: 'ON_LOAN', until: { $lt: todayIso } }, { _id: 1 }).sort({ until: 1, _id: 1 }).lean<Array<Pick<LoanDoc, '_id'>>>();
@@ -350,7 +333,7 @@ export async function activeLoanOf(
 
 // ── Reading ─────────────────────────────────────────────────────────────────────────────────────────
 
-/** Roles that see every loan. */
+/** Roles that see every loan. The model has no rule for it (Query.loan and Query.loans are row-scoped here). */
 export const LOAN_READERS: readonly Role[] = ['ARCHIVIST', 'AUDITOR'];
 
 /** A loan the caller may see (borrower, archivist, auditor, or asked to approve it); null otherwise. */

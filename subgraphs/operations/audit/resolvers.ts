@@ -1,29 +1,33 @@
-// The audit trail as GraphQL (schema/operations.graphql): auditLog and verifyAuditLog for ADMIN and AUDITOR,
-// recordAudit for service identities, which record under their own name as source (the gateway as `gateway`).
-// Merged into the sync subgraph's resolvers:
+// The audit trail as GraphQL (schema/operations.graphql): auditLog and verifyAuditLog for the roles
+// schema/permissions.ts allows (ADMIN, AUDITOR), recordAudit for service identities, which record under their own
+// name as source (the gateway as `gateway`).
+// Merged into the operations resolvers (../resolvers.ts):
 //   const audit = auditResolvers((ctx) => auditTrailFor(ctx.connection));
 //   Query: { ...audit.Query }, Mutation: { ...audit.Mutation }
 import { forbidden } from '../../../platform/graphql.ts';
-import { type SyncContext, requireRole } from '../context.ts';
+import { rolesFor } from '../../../schema/permissions.ts';
+import { type OperationsContext, requireRole } from '../context.ts';
 import type { MutationResolvers, QueryResolvers } from '../generated/graphql.ts';
 import { type AuditTrail, isAuditSource } from './trail.ts';
+
+const ROLES = { auditLog: rolesFor('Query', 'auditLog'), verifyAuditLog: rolesFor('Query', 'verifyAuditLog') };
 
 export interface AuditResolvers {
   Query: Required<Pick<QueryResolvers, 'auditLog' | 'verifyAuditLog'>>;
   Mutation: Required<Pick<MutationResolvers, 'recordAudit'>>;
 }
 
-export function auditResolvers(trailOf: (ctx: SyncContext) => AuditTrail): AuditResolvers {
+export function auditResolvers(trailOf: (ctx: OperationsContext) => AuditTrail): AuditResolvers {
   return {
     Query: {
       auditLog: async (_, args, ctx) => {
         // Defence in depth: the gateway's shield already allowed only these roles.
-        requireRole(ctx, 'ADMIN', 'AUDITOR');
+        requireRole(ctx, ROLES.auditLog);
         const { first, after, ...filters } = args;
         return trailOf(ctx).list(filters, first, after);
       },
       verifyAuditLog: async (_, __, ctx) => {
-        requireRole(ctx, 'ADMIN', 'AUDITOR');
+        requireRole(ctx, ROLES.verifyAuditLog);
         return trailOf(ctx).verify();
       },
     },

@@ -1,0 +1,16 @@
+// The subscriptions the API offers (docs/api.md) and the sync subgraph's queries they are read from. Both read
+// the sync subgraph's durable event log, so they share its head and its announcements on the event bus.
+import type { EventLog } from './stream.ts';
+
+export const SYNC_EVENT_LOG: EventLog = {
+  head: 'syncEventHead',
+  // The sync subgraph's own formatSeq (subgraphs/sync/sync-events.ts).
+  seqWidth: 12,
+  reserved: { cursor: 'gatewaySyncAfter', seq: 'gatewaySyncSeq' },
+  feeds: [
+    // Query.syncEvents with the subscriber's selection; the subscription's event types narrow the query as they do a query.
+    { subscription: 'syncEvents', query: 'syncEvents', payload: null, seq: 'seq', cursor: 'after', pageSize: 'first', filters: ['types'] },
+    // Query.alertEvents { seq alert { … } }: the subscriber's selection applies to the alert.
+    { subscription: 'alerts', query: 'alertEvents', payload: 'alert', seq: 'seq', cursor: 'after', pageSize: 'first', filters: [] },
+  ],
+};

@@ -1,0 +1,184 @@
+// The access log of the archive (docs/domain.md: "every view, copy and loan is recorded: who, what, when, why").
+// Entries are hash-chained like the records themselves: each entry's digest covers its canonical form and the
+// previous entry's digest, and the sequence runs 1, 2, 3 ... without gaps (a counter incremented in the same
+// transaction as the entry, which also serialises concurrent appenders: the second one conflicts and is retried).
+// Editing or deleting an entry afterwards breaks the chain at that entry, and verify() names it.
+import { Schema, type ClientSession, type Connection, type Model, type Types } from 'mongoose';
+import { nextSequence } from '../../../platform/events.ts';
+import { badInput } from '../../../platform/graphql.ts';
+import type { Principal, Role } from '../../../platform/identity.ts';
+import { canonical, sha256 } from '../fixity.ts';
+import { requireRole } from './guards.ts';
+import { decodeCursor, encodeCursor, pageSize } from './pagination.ts';
+import type { LifecycleServices } from './services.ts';
+
+export const ACCESS_ACTIONS = [
+  'READ_CONTENT', 'LOAN_REQUESTED', 'LOAN_APPROVED', 'LOAN_REJECTED', 'LOAN_STARTED', 'LOAN_RETURNED', 'DESTROYED',
+] as const;
+export type AccessAction = (typeof ACCESS_ACTIONS)[number];
+
+export interface AccessLogEntryDoc {
+  _id: Types.ObjectId;
+  seq: number;
+  at: Date;
+  actorId: string;
+  actorRoles: Role[];
+  action: AccessAction;
+  recordId: string;
+  archiveNo: string;
+  /** Why: the reader's stated purpose, the loan's purpose, or the destruction register and its reason. */
+  purpose: string;
+  /** The loan an entry about borrowing belongs to. */
+  loanId: string | null;
+  digest: string;
+  previousDigest: string | null;
+}
+
+export type AccessLogInput = Pick<AccessLogEntryDoc, 'actorId' | 'actorRoles' | 'action' | 'recordId' | 'archiveNo' | 'purpose'> & {
+  loanId?: string | null;
+  at?: Date;
+};
+
+const COLLECTION = 'archive_access_log';
+const COUNTER_KEY = 'archive_access_log';
+
+const entrySchema = new Schema<AccessLogEntryDoc>(
+  {
+    seq: { type: Number, required: true, unique: true },
+    at: { type: Date, required: true },
+    actorId: { type: String, required: true, index: true },
+    actorRoles: { type: [String], default: [] },
+    action: { type: String, required: true },
+    recordId: { type: String, required: true, index: true },
+    archiveNo: { type: String, required: true },
+    purpose: { type: String, required: true },
+    loanId: { type: String, default: null },
+    digest: { type: String, required: true },
+    previousDigest: { type: String, default: null },
+  },
+  { collection: COLLECTION, versionKey: false, minimize: false },
+);
+
+/** The digest of an entry: SHA-256 over the canonical form of every field but the digest (previousDigest included). */
+export function entryDigest(e: Omit<AccessLogEntryDoc, '_id' | 'digest'>): string {
+  return sha256(
+    canonical({
+      seq: e.seq,
+      at: e.at,
+      actorId: e.actorId,
+      actorRoles: e.actorRoles,
+      action: e.action,
+      recordId: e.recordId,
+      archiveNo: e.archiveNo,
+      purpose: e.purpose,
+      loanId: e.loanId,
+      previousDigest: e.previousDigest,
+    }),
+  );
+}
+
+export interface AccessLogVerification {
+  ok: boolean;
+  checked: number;
+  /** The first entry that was changed, or the sequence number of the first removed one. */
+  firstBrokenSeq: number | null;
+  problem: 'CHANGED' | 'REMOVED' | null;
+}
+
+export class AccessLog {
+  readonly model: Model<AccessLogEntryDoc>;
+
+  constructor(private readonly connection: Connection) {
+    this.model = (connection.models.ArchiveAccessLogEntry as Model<AccessLogEntryDoc> | undefined) ?? connection.model<AccessLogEntryDoc>('ArchiveAccessLogEntry', entrySchema);
+  }
+
+  /** Appends an entry inside the caller's transaction (the same one as the access it records). */
+  async append(session: ClientSession, input: AccessLogInput): Promise<AccessLogEntryDoc> {
+    if (!session.inTransaction()) throw new Error('AccessLog.append must run inside a transaction');
+    const seq = await nextSequence(this.connection, COUNTER_KEY, session);
+    // The counter increment succeeded, so no other append committed after this transaction's snapshot: the
+    // previous entry is visible here. Should it have been removed, the chain goes on and verify() reports the gap.
+    const previous = seq > 1 ? await this.model.findOne({ seq: seq - 1 }, { digest: 1 }, { session }).lean<Pick<AccessLogEntryDoc, 'digest'>>() : null;
+    const entry: Omit<AccessLogEntryDoc, '_id' | 'digest'> = {
+      seq,
+      at: input.at ?? new Date(),
+      actorId: input.actorId,
+      actorRoles: [...input.actorRoles],
+      action: input.action,
+      recordId: input.recordId,
+      archiveNo: input.archiveNo,
+      purpose: input.purpose,
+      loanId: input.loanId ?? null,
+      previousDigest: previous?.digest ?? null,
+    };
+    const [doc] = await this.model.create([{ ...entry, digest: entryDigest(entry) }], { session });
+    return doc.toObject();
+  }
+
+  /** Walks the log in sequence order and names the first entry that was changed or removed. */
+  async verify(): Promise<AccessLogVerification> {
+    let checked = 0;
+    let expected = 1;
+    let previousDigest: string | null = null;
+    const broken = (seq: number, problem: 'CHANGED' | 'REMOVED'): AccessLogVerification => ({ ok: false, checked, firstBrokenSeq: seq, problem });
+    for await (const e of this.model.find().sort({ seq: 1 }).lean<AccessLogEntryDoc[]>().cursor()) {
+      checked++;
+      if (e.seq > expected) return broken(expected, 'REMOVED');
+      if (e.seq < expected) return broken(e.seq, 'CHANGED');
+      // The link disagrees with the predecessor as stored: the predecessor was changed and its digest rewritten.
+      if (e.previousDigest !== previousDigest) return broken(e.seq - 1 || e.seq, 'CHANGED');
+      const { _id, digest, ...rest } = e;
+      if (digest !== entryDigest(rest)) return broken(e.seq, 'CHANGED');
+      previousDigest = digest;
+      expected++;
+    }
+    // Entries removed from the end leave no successor to notice; the counter remembers how many were written.
+    const counter = await this.connection.db!.collection<{ _id: string; seq: number }>('counters').findOne({ _id: COUNTER_KEY });
+    if (counter && counter.seq >= expected) return broken(expected, 'REMOVED');
+    return { ok: true, checked, firstBrokenSeq: null, problem: null };
+  }
+}
+
+/**
+ * Roles that read the access log: the roles of the model's Query.accessLog and Query.verifyAccessLog
+ * (schema/permissions.ts), kept in this order because the FORBIDDEN message names them so.
+ */
+export const ACCESS_LOG_READERS: readonly Role[] = ['AUDITOR', 'ARCHIVIST'];
+
+export interface AccessLogPage {
+  edges: Array<{ cursor: string; node: AccessLogEntryDoc }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: number;
+}
+
+/** Entries in sequence order (oldest first), optionally of one record or one actor; AUDITOR and ARCHIVIST. */
+export async function listAccessLog(
+  svc: LifecycleServices,
+  principal: Principal,
+  args: { recordId?: string | null; actorId?: string | null; first?: number | null; after?: string | null },
+): Promise<AccessLogPage> {
+  requireRole(principal, ACCESS_LOG_READERS, 'The access log');
+  const first = pageSize(args.first);
+  const filter: Record<string, unknown> = {};
+  if (args.recordId) filter.recordId = args.recordId;
+  if (args.actorId) filter.actorId = args.actorId;
+  let page = filter;
+  if (args.after) {
+    const after = Number(decodeCursor('access', args.after));
+    if (!Number.isSafeInteger(after)) throw badInput('after is not a cursor returned by this API', 'after');
+    page = { ...filter, seq: { $gt: after } };
+  }
+  const model = new AccessLog(svc.connection).model;
+  const [docs, totalCount] = await Promise.all([
+    model.find(page).sort({ seq: 1 }).limit(first + 1).lean<AccessLogEntryDoc[]>(),
+    model.countDocuments(filter),
+  ]);
+  const edges = docs.slice(0, first).map((node) => ({ cursor: encodeCursor('access', node.seq), node }));
+  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+}
+
+/** Verifies the whole chain; AUDITOR and ARCHIVIST. */
+export async function verifyAccessLog(svc: Pick<LifecycleServices, 'connection'>, principal: Principal): Promise<AccessLogVerification> {
+  requireRole(principal, ACCESS_LOG_READERS, 'Access log verification');
+  return new AccessLog(svc.connection).verify();
+}

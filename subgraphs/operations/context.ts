@@ -1,0 +1,39 @@
+// What every operations resolver receives for one request. The served subgraph's context carries the sync
+// module's services beside these (subgraphs/sync-service.ts).
+import type { Connection } from 'mongoose';
+import type { EventLog } from '../../platform/events.ts';
+import { forbidden } from '../../platform/graphql.ts';
+import { type Principal, type Role, hasAnyRole } from '../../platform/identity.ts';
+import type { SyncModels } from '../sync/models.ts';
+import type { OperationsModels } from './alerts/models.ts';
+import type { AlertMonitor } from './alerts/monitor.ts';
+import type { AlertService } from './alerts/service.ts';
+import type { AuditBatch } from './audit/batch.ts';
+import type { SystemStatusSources } from './system-status.ts';
+
+/** What operations reads of the sync module: its jobs and reconciliations, its event log, its business time zone. */
+export interface SyncView {
+  models: SyncModels;
+  events: EventLog;
+  timeZone: string;
+}
+
+export interface OperationsServices {
+  connection: Connection;
+  sync: SyncView;
+  ops: OperationsModels;
+  alerts: AlertService;
+  monitor: AlertMonitor;
+  statusSources: SystemStatusSources;
+  /** The integration's own audit entries (sync jobs, scheduled reconciliations), appended in batches. */
+  ownAudit: AuditBatch;
+}
+
+export interface OperationsContext extends OperationsServices {
+  principal: Principal;
+}
+
+/** Defence in depth: the gateway's shield already checked the role; a request signed otherwise stops here too. */
+export function requireRole(ctx: { principal: Principal }, roles: readonly Role[]): void {
+  if (!hasAnyRole(ctx.principal, roles)) throw forbidden();
+}

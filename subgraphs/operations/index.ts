@@ -1,0 +1,98 @@
+// The operations module: system status, anomaly alerts (rules, monitor, fault-handling actions), the audit trail
+// and sync statistics. It reads the sync module's state (jobs, event log, syncStatus) but the sync module knows
+// nothing of it: what an alert action does in sync is handed in as functions. Served with sync by the `sync`
+// subgraph (subgraphs/sync-service.ts), which also starts and stops the monitor.
+import type { Connection } from 'mongoose';
+import type { Registry } from 'prom-client';
+import type { AlertRuleOverrides } from '../../platform/config.ts';
+import { Lease } from '../../platform/lease.ts';
+import type { Logger } from '../../platform/logger.ts';
+import { syncStatus } from '../sync/status.ts';
+import { subgraphClient } from '../sync/subgraph-client.ts';
+import { probeSubgraphs } from './alerts/health.ts';
+import { operationsModels } from './alerts/models.ts';
+import { AlertMonitor } from './alerts/monitor.ts';
+import { ruleSettings } from './alerts/rules.ts';
+import { type AlertActionRunner, AlertService } from './alerts/service.ts';
+import type { AuditBatch } from './audit/batch.ts';
+import { auditTrailFor } from './audit/trail.ts';
+import type { OperationsServices, SyncView } from './context.ts';
+import { registerOperationsMetrics } from './metrics.ts';
+import { resolvers } from './resolvers.ts';
+
+export const OPERATIONS_SDL_PATH = new URL('../../schema/operations.graphql', import.meta.url);
+
+export interface OperationsSettings {
+  /** How often the anomaly rules run (0: only when asked, as tests do). */
+  alertIntervalMs: number;
+  alertRules: AlertRuleOverrides;
+}
+
+/** The alert actions that act on the sync module (retry a job, replay a delivery, reconcile again). */
+export type SyncActions = Omit<AlertActionRunner, 'verifyArchiveChain'>;
+
+export interface OperationsModuleOptions {
+  connection: Connection;
+  logger: Logger;
+  internalSecret: string;
+  /** The subgraphs probed for system status and SUBGRAPH_DOWN; the archive also verifies its chain. */
+  oaUrl: string;
+  archiveUrl: string;
+  settings: OperationsSettings;
+  sync: SyncView;
+  actions: SyncActions;
+  /** The batch the integration's own audit entries go to (the sync module feeds it too). */
+  ownAudit: AuditBatch;
+  /** Where the operations gauges are registered: the sync module's registry, so one /metrics serves both. */
+  registry: Registry;
+  /** Per call to the archive subgraph. */
+  subgraphTimeoutMs?: number;
+  /** How long the monitor's lease outlives its holder (SYNC_LEASE_TTL_MS). */
+  leaseTtlMs?: number;
+  clock?: () => Date;
+}
+
+export interface OperationsModule {
+  services: OperationsServices;
+  resolvers: typeof resolvers;
+}
+
+export async function createOperationsModule(opts: OperationsModuleOptions): Promise<OperationsModule> {
+  const { connection } = opts;
+  const { models, events } = opts.sync;
+  const ops = operationsModels(connection);
+  const archive = subgraphClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs: opts.subgraphTimeoutMs ?? 10_000 });
+  const verifyChain = async () =>
+    (await archive<{ verifyArchiveChain: { ok: boolean; firstBrokenArchiveNo: string | null; problem: string | null } }>(`{ verifyArchiveChain { ok firstBrokenArchiveNo problem } }`, {})).verifyArchiveChain;
+  await auditTrailFor(connection).init();
+  const alerts = new AlertService({
+    connection,
+    models: ops,
+    events,
+    clock: opts.clock,
+    runner: { ...opts.actions, verifyArchiveChain: async () => (await verifyChain()).ok },
+  });
+  await alerts.init();
+  const targets = [
+    { name: 'oa', url: opts.oaUrl },
+    { name: 'archive', url: opts.archiveUrl },
+  ];
+  const statusSources = { connection, models, ops, events, targets, internalSecret: opts.internalSecret, probeTimeoutMs: 2000 };
+  const monitor = new AlertMonitor({
+    alerts,
+    settings: ruleSettings(opts.settings.alertRules),
+    lease: new Lease(connection, 'sync-alerts', opts.leaseTtlMs),
+    logger: opts.logger.child({ component: 'alerts' }),
+    clock: opts.clock,
+    context: () => ({
+      connection,
+      models,
+      events,
+      status: () => syncStatus(models, events),
+      probe: () => probeSubgraphs(ops, targets, opts.internalSecret, 2000),
+      verifyChain,
+    }),
+  });
+  registerOperationsMetrics(opts.registry, connection, ops);
+  return { services: { connection, sync: opts.sync, ops, alerts, monitor, statusSources, ownAudit: opts.ownAudit }, resolvers };
+}

@@ -1,0 +1,132 @@
+// The `sync` subgraph as served: the sync module (subgraphs/sync/) and the operations module (subgraphs/operations/)
+// behind one endpoint serving schema/sync.graphql + schema/operations.graphql, as the supergraph composes it. This
+// is the one place that knows both: it hands operations what it reads of sync and the alert actions that act on
+// sync, hands sync the audit sink operations keeps, merges the resolvers, and starts and stops the background work
+// (pipeline, webhook delivery, alert monitor, scheduled reconciliation). Background work runs under database
+// leases, so any number of instances may run.
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
+import type { Connection } from 'mongoose';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import type { EventBus } from '../platform/event-bus.ts';
+import { localAppends } from '../platform/events.ts';
+import type { Principal } from '../platform/identity.ts';
+import { Lease } from '../platform/lease.ts';
+import type { Logger } from '../platform/logger.ts';
+import { type Route, Subgraph } from '../platform/subgraph.ts';
+import { AuditBatch } from './operations/audit/batch.ts';
+import { auditTrailFor } from './operations/audit/trail.ts';
+import type { OperationsServices } from './operations/context.ts';
+import { OPERATIONS_SDL_PATH, type OperationsSettings, createOperationsModule } from './operations/index.ts';
+import type { SyncServices } from './sync/context.ts';
+import { SYNC_SDL_PATH, type SyncSettings, createSyncModule } from './sync/index.ts';
+import type { SyncMetrics } from './sync/metrics.ts';
+import type { SyncAuditEntry } from './sync/pipeline.ts';
+import { reconcile } from './sync/reconcile.ts';
+import { scheduledReconcile } from './sync/reconcile-schedule.ts';
+
+export const SYNC_SDL_PATHS = [SYNC_SDL_PATH, OPERATIONS_SDL_PATH];
+
+export type SyncSubgraphSettings = SyncSettings & OperationsSettings;
+
+export interface SyncSubgraphOptions {
+  connection: Connection;
+  logger: Logger;
+  internalSecret: string;
+  production: boolean;
+  oaUrl: string;
+  archiveUrl: string;
+  /** Where new events are announced to subscribers (in-process or Redis); null: nobody listens. */
+  bus: EventBus | null;
+  settings: SyncSubgraphSettings;
+  /** Per call to the oa and archive subgraphs. */
+  subgraphTimeoutMs?: number;
+  /** How long a lease outlives its holder (SYNC_LEASE_TTL_MS); holders renew it every poll. */
+  leaseTtlMs?: number;
+  clock?: () => Date;
+  publicRoutes?: Route[];
+}
+
+/** Both modules' services: what the served subgraph's resolvers receive, with the principal. */
+export type SyncSubgraphServices = SyncServices & OperationsServices;
+export type SyncSubgraphContext = SyncSubgraphServices & { principal: Principal };
+
+export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ subgraph: Subgraph<SyncSubgraphContext>; services: SyncSubgraphServices; metrics: SyncMetrics }> {
+  // The integration's own actions (sync jobs, scheduled reconciliations) go to the audit trail in batches.
+  const ownAudit = new AuditBatch(auditTrailFor(opts.connection), opts.logger.child({ component: 'audit' }));
+  const sync = await createSyncModule({ ...opts, audit: async (e) => ownAudit.add(asSyncActor(e)) });
+  const { pipeline, webhooks } = sync.services;
+  const operations = await createOperationsModule({
+    ...opts,
+    sync: { models: sync.services.models, events: sync.services.events, timeZone: opts.settings.timeZone },
+    actions: {
+      retrySyncJob: async (id) => void (await pipeline.retry(id)),
+      replayWebhookDelivery: async (id) => void (await webhooks.replay(id)),
+      reconcile: async (year, period, by) => (await reconcile(sync.services.reconcile, year, period, 'MANUAL', by)).differences.length,
+    },
+    ownAudit,
+    registry: sync.metrics.registry,
+  });
+  const services: SyncSubgraphServices = { ...sync.services, ...operations.services };
+  const subgraph = new Subgraph<SyncSubgraphContext>({
+    name: 'sync',
+    typeDefs: parse(SYNC_SDL_PATHS.map((p) => readFileSync(p, 'utf8')).join('\n')),
+    // Root types have fields from each module; the other types belong to one (the scalars to sync).
+    resolvers: {
+      ...sync.resolvers,
+      ...operations.resolvers,
+      Query: { ...sync.resolvers.Query, ...operations.resolvers.Query },
+      Mutation: { ...sync.resolvers.Mutation, ...operations.resolvers.Mutation },
+    } as GraphQLResolverMap<SyncSubgraphContext>,
+    secret: opts.internalSecret,
+    logger: opts.logger,
+    production: opts.production,
+    publicRoutes: opts.publicRoutes,
+    context: (principal) => ({ ...services, principal }),
+  });
+  return { subgraph, services, metrics: sync.metrics };
+}
+
+/** The sync service's own entries carry its name and no roles or address (no client made them). */
+const asSyncActor = (e: SyncAuditEntry) => ({ ...e, actor: 'sync', roles: [], address: null });
+
+export interface RunningSync {
+  url: string;
+  port: number;
+  services: SyncSubgraphServices;
+  metrics: SyncMetrics;
+  close(): Promise<void>;
+}
+
+/** Serves the subgraph and runs the pipeline, webhook delivery, the alert monitor and scheduled reconciliation. */
+export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: number; host?: string }): Promise<RunningSync> {
+  const { subgraph, services, metrics } = await createSyncSubgraph(opts);
+  const running = await subgraph.listen(opts.port, opts.host);
+  const { pipeline, webhooks } = services;
+  pipeline.start(opts.settings.pollMs);
+  webhooks.start(opts.settings.pollMs);
+  if (opts.settings.alertIntervalMs > 0) services.monitor.start(opts.settings.alertIntervalMs);
+  // Appends in this process ring at once; others are seen at the next poll.
+  const wake = () => {
+    pipeline.wake();
+    void webhooks.tick().catch(() => undefined);
+  };
+  localAppends.on('appended', wake);
+  // Held for most of an interval: of several instances, one reconciles per interval.
+  const reconcileLease = new Lease(opts.connection, 'sync-reconcile', Math.max(1000, opts.settings.reconcileIntervalMs * 0.9));
+  const schedule = { reconcile: services.reconcile, lease: reconcileLease, logger: opts.logger, clock: opts.clock, audit: (e: SyncAuditEntry) => services.ownAudit.add(asSyncActor(e)) };
+  const reconciling = opts.settings.reconcileIntervalMs > 0 ? setInterval(() => void scheduledReconcile(schedule), opts.settings.reconcileIntervalMs) : null;
+  return {
+    url: running.url,
+    port: running.port,
+    services,
+    metrics,
+    close: async () => {
+      localAppends.off('appended', wake);
+      if (reconciling) clearInterval(reconciling);
+      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop()]);
+      await services.ownAudit.flush();
+      await running.close();
+    },
+  };
+}
