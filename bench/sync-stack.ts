@@ -9,7 +9,7 @@ import mongoose, { type Connection } from 'mongoose';
 import { type RunningEngine, startEngine } from '../engine/index.ts';
 import { type Gateway, createGateway } from '../gateway/index.ts';
 import { loadConfig } from '../platform/config.ts';
-import { LocalEventBus } from '../platform/event-bus.ts';
+import { LocalEventBus } from '../platform/integration/event-bus.ts';
 import { type Principal, type Role, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { RunningSubgraph } from '../platform/subgraph.ts';

@@ -2,7 +2,7 @@
 // and the subscriptions of subscriptions/feeds.ts over graphql-ws (/graphql) and graphql-sse (/graphql/stream).
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Config } from '../platform/config.ts';
-import type { EventBus } from '../platform/event-bus.ts';
+import type { EventBus } from '../platform/integration/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
 import { AuditRecorder, syncAuditSink } from './audit.ts';
 import { createAuthenticator } from './auth.ts';

@@ -7,7 +7,7 @@ import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
 import { consoleRoutes } from '../gateway/console.ts';
 import { errorBody, json } from '../platform/apollo-http.ts';
-import { createEventBus } from '../platform/event-bus.ts';
+import { createEventBus } from '../platform/integration/event-bus.ts';
 import { runProcess } from './process.ts';
 
 await runProcess(undefined, async ({ config, logger, lifecycle }) => {

@@ -2,7 +2,7 @@
 // ARCHIVE_URL; MONGODB_URI; REDIS_URL to announce events to every gateway). Several may run: database leases let
 // one consume events and deliver webhooks at a time. Serves /metrics (Prometheus) beside /graphql.
 import { connectDatabase } from '../platform/database.ts';
-import { createEventBus } from '../platform/event-bus.ts';
+import { createEventBus } from '../platform/integration/event-bus.ts';
 import { type RunningSync, startSyncSubgraph } from '../subgraphs/sync-service.ts';
 import { runProcess } from './process.ts';
 import { syncOptions } from './sync-options.ts';

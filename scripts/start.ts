@@ -15,7 +15,7 @@ import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
 import { consoleRoutes } from '../gateway/console.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
-import { createEventBus } from '../platform/event-bus.ts';
+import { createEventBus } from '../platform/integration/event-bus.ts';
 import { startSyncSubgraph } from '../subgraphs/sync-service.ts';
 import { syncOptions } from './sync-options.ts';
 

@@ -1,7 +1,7 @@
 // How a process builds the sync subgraph's options from the configuration.
 import type { Connection } from 'mongoose';
 import type { Config } from '../platform/config.ts';
-import type { EventBus } from '../platform/event-bus.ts';
+import type { EventBus } from '../platform/integration/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { SyncSubgraphOptions } from '../subgraphs/sync-service.ts';
 

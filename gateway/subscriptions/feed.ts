@@ -1,7 +1,7 @@
 // The gateway's ear on the event bus: the highest seq announced so far, and subscribers waiting for a seq above
 // the one they have read up to. Waiting is on a number, not a queue, so a slow or stalled subscriber costs the
 // gateway nothing per event; it reads the events themselves from the log when it is ready (stream.ts).
-import type { BusEvent, EventBus } from '../../platform/event-bus.ts';
+import type { BusEvent, EventBus } from '../../platform/integration/event-bus.ts';
 
 interface Waiter {
   beyond: number;

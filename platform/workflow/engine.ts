@@ -3,7 +3,7 @@
 // its own rules; the engine owns who may decide what, and when a route is finished.
 import { Types } from 'mongoose';
 import type { ClientSession, Connection } from 'mongoose';
-import type { EventLog } from '../events.ts';
+import type { EventLog } from '../integration/events.ts';
 import { DEFAULT_ESCALATION, escalationAssignees, resolveAssignees } from './assignees.ts';
 import { conditionHolds } from './conditions.ts';
 import { deepFreeze, definitionDigest, normalizeDefinition } from './definitions.ts';
@@ -21,7 +21,7 @@ import type {
   WorkflowDefinition,
   WorkflowInstance,
 } from './types.ts';
-import { transaction } from '../transactions.ts';
+import { transaction } from '../integration/transactions.ts';
 
 export { WorkflowError } from './errors.ts';
 export type { WorkflowErrorCode } from './errors.ts';

@@ -1,6 +1,6 @@
 // What every archive resolver and service function receives for one request.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../platform/events.ts';
+import type { EventLog } from '../../platform/integration/events.ts';
 import type { Principal } from '../../platform/identity.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Directory } from '../../platform/workflow/types.ts';

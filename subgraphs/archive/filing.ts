@@ -2,7 +2,7 @@
 // passes the four-properties check, all in one transaction with its ARCHIVE_FILED event. A record that fails the
 // check is not filed. Filed records never change; a correction is a new record that references the one it corrects.
 import type { ClientSession } from 'mongoose';
-import { nextSequence } from '../../platform/events.ts';
+import { nextSequence } from '../../platform/integration/events.ts';
 import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
 import { formatMoney } from '../../platform/money.ts';
 import { hasAnyRole } from '../../platform/identity.ts';
@@ -13,7 +13,7 @@ import { checkFourProperties } from './four-properties/index.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
-import { transaction } from '../../platform/transactions.ts';
+import { transaction } from '../../platform/integration/transactions.ts';
 
 export interface RecordDraft {
   kind: ArchiveKind;

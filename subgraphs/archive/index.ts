@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { GraphQLScalarType, parse } from 'graphql';
 import type { Connection } from 'mongoose';
-import { EventLog } from '../../platform/events.ts';
+import { EventLog } from '../../platform/integration/events.ts';
 import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { type Route, Subgraph } from '../../platform/subgraph.ts';

@@ -1,11 +1,11 @@
 // Vouchers for approved expense claims: double entry, balanced to the fen, numbered per period without gaps,
 // generated exactly once per claim.
-import { nextSequence } from '../../platform/events.ts';
+import { nextSequence } from '../../platform/integration/events.ts';
 import { badInput, conflict, forbidden, today } from '../../platform/graphql.ts';
 import { formatMoney, sumFen } from '../../platform/money.ts';
 import type { ArchiveContext, ArchiveServices } from './context.ts';
 import type { VoucherDoc, VoucherEntryDoc } from './models.ts';
-import { transaction } from '../../platform/transactions.ts';
+import { transaction } from '../../platform/integration/transactions.ts';
 
 export interface ApprovedClaim {
   claimId: string;

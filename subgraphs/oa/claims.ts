@@ -2,7 +2,7 @@
 // the domain event it emits (both are stored, or neither), and claim numbers come from a counter in that same
 // transaction, so they run per year without gaps.
 import type { ClientSession } from 'mongoose';
-import { nextSequence } from '../../platform/events.ts';
+import { nextSequence } from '../../platform/integration/events.ts';
 import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
 import { formatMoney, sumFen } from '../../platform/money.ts';
 import { WorkflowError } from '../../platform/workflow/engine.ts';
@@ -11,7 +11,7 @@ import type { Decision } from '../../platform/workflow/types.ts';
 import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices } from './context.ts';
 import { toObjectId } from './loaders.ts';
 import { CATEGORIES, type ClaimStatus, type EmployeeDoc, type ExpenseCategory, type ExpenseClaimDoc, type ExpenseItemDoc } from './models.ts';
-import { transaction } from '../../platform/transactions.ts';
+import { transaction } from '../../platform/integration/transactions.ts';
 
 export interface ItemInput {
   description: string;

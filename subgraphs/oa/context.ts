@@ -1,6 +1,6 @@
 // What every OA resolver and service function receives for one request.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../platform/events.ts';
+import type { EventLog } from '../../platform/integration/events.ts';
 import type { Principal, Role } from '../../platform/identity.ts';
 import { ROW_SCOPES } from '../../schema/permissions.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';

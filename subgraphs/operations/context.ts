@@ -1,7 +1,7 @@
 // What every operations resolver receives for one request. The served subgraph's context carries the sync
 // module's services beside these (subgraphs/sync-service.ts).
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../platform/events.ts';
+import type { EventLog } from '../../platform/integration/events.ts';
 import { forbidden } from '../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../platform/identity.ts';
 import type { SyncModels } from '../sync/models.ts';

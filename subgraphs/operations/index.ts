@@ -5,7 +5,7 @@
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { AlertRuleOverrides } from '../../platform/config.ts';
-import { Lease } from '../../platform/lease.ts';
+import { Lease } from '../../platform/integration/lease.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { syncStatus } from '../sync/status.ts';
 import { subgraphClient } from '../sync/subgraph-client.ts';

@@ -1,7 +1,7 @@
 // systemStatus: one look at the whole integration. Subgraphs are probed now (a few seconds at most), the rest is
 // read from the database: sync backlog and lag, failing webhooks, gateways' open subscriptions, open alerts.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../platform/events.ts';
+import type { EventLog } from '../../platform/integration/events.ts';
 import type { SyncModels } from '../sync/models.ts';
 import { type SyncStatusView, syncStatus } from '../sync/status.ts';
 import { GATEWAY_FRESH_MS, type ProbeTarget, pingDatabase, probeSubgraphs } from './alerts/health.ts';

@@ -1,6 +1,6 @@
 // What every sync resolver receives for one request.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../platform/events.ts';
+import type { EventLog } from '../../platform/integration/events.ts';
 import { forbidden } from '../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../platform/identity.ts';
 import { ROW_SCOPES, rolesFor } from '../../schema/permissions.ts';

@@ -3,9 +3,9 @@
 // subgraph (subgraphs/sync-service.ts), which also starts and stops the background work. Background work runs
 // under database leases, so any number of instances may run.
 import type { Connection } from 'mongoose';
-import type { EventBus } from '../../platform/event-bus.ts';
-import { EventLog } from '../../platform/events.ts';
-import { Lease } from '../../platform/lease.ts';
+import type { EventBus } from '../../platform/integration/event-bus.ts';
+import { EventLog } from '../../platform/integration/events.ts';
+import { Lease } from '../../platform/integration/lease.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { SyncServices } from './context.ts';
 import { SyncMetrics } from './metrics.ts';

@@ -3,7 +3,7 @@
 // reports the same figures. Served at /metrics by the sync process, and merged into the gateway's in `npm start`;
 // operations registers its gauges on the same registry (subgraphs/sync-service.ts).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EventLog } from '../../platform/events.ts';
+import type { EventLog } from '../../platform/integration/events.ts';
 import type { SyncModels } from './models.ts';
 import { syncStatus } from './status.ts';
 

@@ -5,16 +5,16 @@
 // Only the holder of the database lease consumes, publishes and runs jobs (each claimed atomically besides). A
 // new holder takes over the jobs its predecessor was running, so recovery after a crash takes one lease period.
 import type { Connection } from 'mongoose';
-import type { BusEvent, EventBus } from '../../platform/event-bus.ts';
-import type { DomainEvent, EventLog } from '../../platform/events.ts';
-import type { Lease } from '../../platform/lease.ts';
+import type { BusEvent, EventBus } from '../../platform/integration/event-bus.ts';
+import type { DomainEvent, EventLog } from '../../platform/integration/events.ts';
+import type { Lease } from '../../platform/integration/lease.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { formatMoney, parseMoney } from '../../platform/money.ts';
 import type { SyncJobDoc, SyncModels } from './models.ts';
 import { SubgraphCallError, type SubgraphCall } from './subgraph-client.ts';
 import { SYNC_EVENT_TYPES, formatSeq } from './sync-events.ts';
 import type { SyncMetrics } from './metrics.ts';
-import { transaction } from '../../platform/transactions.ts';
+import { transaction } from '../../platform/integration/transactions.ts';
 
 export interface SyncPipelineOptions {
   connection: Connection;

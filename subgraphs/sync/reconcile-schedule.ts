@@ -1,7 +1,7 @@
 // Scheduled reconciliation (RECONCILE_INTERVAL_MS): the current and the previous period, by the holder of a lease
 // held for most of an interval, so of several instances one reconciles per interval. Each run is recorded through
 // `audit`, which the composition point provides (subgraphs/sync-service.ts).
-import type { Lease } from '../../platform/lease.ts';
+import type { Lease } from '../../platform/integration/lease.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { SyncAuditEntry } from './pipeline.ts';
 import { type ReconcileOptions, reconcile } from './reconcile.ts';

@@ -4,11 +4,11 @@
 // without an approved claim. The three sides are read with projections from the shared database (claims,
 // vouchers, archive records), never the documents' contents; amounts are integer fen throughout.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../platform/events.ts';
+import type { EventLog } from '../../platform/integration/events.ts';
 import { dayStartIn } from '../../platform/business-time.ts';
 import { badInput } from '../../platform/graphql.ts';
 import { formatMoney } from '../../platform/money.ts';
-import { transaction } from '../../platform/transactions.ts';
+import { transaction } from '../../platform/integration/transactions.ts';
 import type { DifferenceDoc, ReconciliationDoc, SyncModels } from './models.ts';
 
 export interface ReconcileOptions {

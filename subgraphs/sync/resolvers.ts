@@ -3,7 +3,7 @@
 import { DateScalar, DateTimeScalar, MoneyScalar, badInput, notFound } from '../../platform/graphql.ts';
 import { hasAnyRole } from '../../platform/identity.ts';
 import { toObjectId } from '../../platform/ids.ts';
-import type { DomainEvent } from '../../platform/events.ts';
+import type { DomainEvent } from '../../platform/integration/events.ts';
 import { rolesFor } from '../../schema/permissions.ts';
 import { type SyncContext, eventScope, requireRole } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';

@@ -1,6 +1,6 @@
 // syncStatus: the backlog and failures from the jobs, and the sync lag (approval to filing) as percentiles over
 // the jobs that succeeded in the last hour.
-import type { EventLog } from '../../platform/events.ts';
+import type { EventLog } from '../../platform/integration/events.ts';
 import type { SyncModels } from './models.ts';
 
 export const LAG_WINDOW_MS = 60 * 60 * 1000;

@@ -1,7 +1,7 @@
-// Sync events as docs/api.md names them: the subset of the durable domain-event log (platform/events.ts) that
+// Sync events as docs/api.md names them: the subset of the durable domain-event log (platform/integration/events.ts) that
 // tells the story of a claim crossing from OA to the archive. The log's gap-free sequence orders them; API clients
 // see it as a fixed-width decimal string so that string order is event order.
-import type { DomainEvent } from '../../platform/events.ts';
+import type { DomainEvent } from '../../platform/integration/events.ts';
 import { badInput } from '../../platform/graphql.ts';
 
 export const SYNC_EVENT_TYPES = [

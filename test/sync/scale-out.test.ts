@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EventBus, RedisEventBus } from '../../platform/event-bus.ts';
+import { type EventBus, RedisEventBus } from '../../platform/integration/event-bus.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { type RunningSync, startSyncSubgraph } from '../../subgraphs/sync-service.ts';
 import { events, wsSubscribe } from '../helpers/subscribers.ts';

@@ -8,7 +8,7 @@ import { type RunningEngine, startEngine } from '../../engine/index.ts';
 import { type Gateway, createGateway } from '../../gateway/index.ts';
 import { consoleRoutes } from '../../gateway/console.ts';
 import { loadConfig } from '../../platform/config.ts';
-import { type EventBus, LocalEventBus } from '../../platform/event-bus.ts';
+import { type EventBus, LocalEventBus } from '../../platform/integration/event-bus.ts';
 import type { Role } from '../../platform/identity.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';

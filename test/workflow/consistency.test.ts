@@ -1,7 +1,7 @@
 // Atomicity with the caller's transaction, concurrent deciders, and the number of queries of the batch reads.
 import type { ClientSession } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EventLog } from '../../platform/events.ts';
+import { EventLog } from '../../platform/integration/events.ts';
 import { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { WorkflowError } from '../../platform/workflow/engine.ts';
 import type { Decision, SubjectFacts, WorkflowInstance } from '../../platform/workflow/types.ts';

@@ -5,7 +5,7 @@ import type { ClientSession, Connection } from 'mongoose';
 import { afterAll, beforeAll } from 'vitest';
 import { startEngine } from '../../engine/index.ts';
 import type { RunningEngine } from '../../engine/index.ts';
-import { EventLog } from '../../platform/events.ts';
+import { EventLog } from '../../platform/integration/events.ts';
 import type { Role } from '../../platform/identity.ts';
 import { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Directory } from '../../platform/workflow/types.ts';

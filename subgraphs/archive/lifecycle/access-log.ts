@@ -4,7 +4,7 @@
 // transaction as the entry, which also serialises concurrent appenders: the second one conflicts and is retried).
 // Editing or deleting an entry afterwards breaks the chain at that entry, and verify() names it.
 import { Schema, type ClientSession, type Connection, type Model, type Types } from 'mongoose';
-import { nextSequence } from '../../../platform/events.ts';
+import { nextSequence } from '../../../platform/integration/events.ts';
 import { badInput } from '../../../platform/graphql.ts';
 import type { Principal, Role } from '../../../platform/identity.ts';
 import { canonical, sha256 } from '../fixity.ts';

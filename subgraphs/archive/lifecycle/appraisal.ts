@@ -6,7 +6,7 @@ import { Schema, type ClientSession, type Connection, type Model, type PipelineS
 import { badInput, conflict, parseDate } from '../../../platform/graphql.ts';
 import type { Principal, Role } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
-import { transaction } from '../../../platform/transactions.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
 import { fileRecord } from '../filing.ts';
 import { canonical } from '../fixity.ts';

@@ -7,7 +7,7 @@ import { Schema, Types, type ClientSession, type Connection, type Model } from '
 import { badInput, conflict, forbidden, notFound, parseDate } from '../../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
-import { transaction } from '../../../platform/transactions.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
 import type { Decision, StageDefinition, WorkflowInstance } from '../../../platform/workflow/types.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
 import { AccessLog } from './access-log.ts';

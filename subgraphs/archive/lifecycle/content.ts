@@ -2,7 +2,7 @@
 import { conflict, forbidden, notFound } from '../../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
-import { transaction } from '../../../platform/transactions.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
 import type { ArchiveRecordDoc } from '../models.ts';
 import { AccessLog, type AccessLogEntryDoc } from './access-log.ts';
 import { activeLoanOf } from './borrowing.ts';

@@ -3,7 +3,7 @@
 // A hold does not stop a loan: a record on loan keeps BORROWED and returns to ON_HOLD.
 import { badInput, conflict } from '../../../platform/graphql.ts';
 import type { Principal } from '../../../platform/identity.ts';
-import { transaction } from '../../../platform/transactions.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
 import { requireRole, text } from './guards.ts';
 import { type RecordMeta, WITHOUT_CONTENT, hexId, recordMeta } from './records.ts';

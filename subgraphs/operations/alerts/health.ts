@@ -3,7 +3,7 @@
 // count of consecutive failures, so every sync instance reports the same and the SUBGRAPH_DOWN rule can wait for
 // more than one miss.
 import type { Connection } from 'mongoose';
-import { probeSubgraph } from '../../../platform/probe.ts';
+import { probeSubgraph } from '../../../platform/integration/subgraph-client.ts';
 import { SYNC_SERVICE } from '../../sync/subgraph-client.ts';
 import type { OperationsModels, SubgraphHealthDoc } from './models.ts';
 

@@ -1,6 +1,6 @@
 // Evaluates the anomaly rules every ALERT_INTERVAL_MS, on one sync instance at a time (a database lease), and
 // raises what they find. A failing rule is logged and the others still run.
-import type { Lease } from '../../../platform/lease.ts';
+import type { Lease } from '../../../platform/integration/lease.ts';
 import type { Logger } from '../../../platform/logger.ts';
 import { RULES, type RuleContext, type RuleSettings } from './rules.ts';
 import type { AlertService } from './service.ts';

@@ -2,7 +2,7 @@
 // be open; the service deduplicates. Thresholds, windows and severities come from ALERT_RULES, over the defaults
 // below. Rules never load unbounded data: they aggregate in the database.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../../platform/events.ts';
+import type { EventLog } from '../../../platform/integration/events.ts';
 import type { SyncModels } from '../../sync/models.ts';
 import type { SyncStatusView } from '../../sync/status.ts';
 import type { SubgraphHealthDoc } from './models.ts';

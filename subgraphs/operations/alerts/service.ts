@@ -3,10 +3,10 @@
 // condition again while the alert is open only counts on it. Operators acknowledge, resolve, and run the fault-
 // handling action an alert points to (retry the job, replay the delivery, reconcile again, verify the chain).
 import type { Connection } from 'mongoose';
-import type { DomainEvent, EventLog } from '../../../platform/events.ts';
+import type { DomainEvent, EventLog } from '../../../platform/integration/events.ts';
 import { badInput, conflict, notFound } from '../../../platform/graphql.ts';
 import { toObjectId, toObjectIds } from '../../../platform/ids.ts';
-import { transaction } from '../../../platform/transactions.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
 import { formatSeq, parseSeq } from '../../sync/sync-events.ts';
 import type { AlertActionDoc, AlertActionKind, AlertDoc, AlertStatus, OperationsModels, Severity } from './models.ts';
 

@@ -9,10 +9,10 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { type Connection, type Model, Schema, type Types } from 'mongoose';
-import { nextSequence } from '../../../platform/events.ts';
+import { nextSequence } from '../../../platform/integration/events.ts';
 import { PUBLIC_ERROR_CODES, badInput } from '../../../platform/graphql.ts';
 import { isRole } from '../../../platform/identity.ts';
-import { transaction } from '../../../platform/transactions.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
 
 export const AUDIT_SOURCES = ['gateway', 'oa', 'archive', 'sync'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { Types } from 'mongoose';
-import type { EventLog } from '../../../platform/events.ts';
+import type { EventLog } from '../../../platform/integration/events.ts';
 import { badInput, conflict, notFound } from '../../../platform/graphql.ts';
-import type { Lease } from '../../../platform/lease.ts';
+import type { Lease } from '../../../platform/integration/lease.ts';
 import { SYNC_EVENT_TYPES, formatSeq, isSyncEventType, toSyncEvent, type SyncEventType } from '../sync-events.ts';
 import { DELIVERY_STATUSES, webhookModels, type DeliveryStatus, type WebhookDeliveryDoc, type WebhookDoc, type WebhookModels } from './models.ts';
 import { secretBox, validateWebhookSecret, type SecretBox } from './secrets.ts';

@@ -5,7 +5,7 @@ import { Types } from 'mongoose';
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll } from 'vitest';
 import { type RunningEngine, startEngine } from '../../../engine/index.ts';
-import { EventLog } from '../../../platform/events.ts';
+import { EventLog } from '../../../platform/integration/events.ts';
 import type { Principal, Role } from '../../../platform/identity.ts';
 import { WorkflowEngine } from '../../../platform/workflow/engine.ts';
 import { type ArchiveSettings, DEFAULT_CHART } from '../../../subgraphs/archive/context.ts';

@@ -1,9 +1,9 @@
 // Proposing a destruction register, and withdrawing it while it waits for signatures.
-import { nextSequence } from '../../../../platform/events.ts';
+import { nextSequence } from '../../../../platform/integration/events.ts';
 import { badInput, conflict } from '../../../../platform/graphql.ts';
 import type { Principal } from '../../../../platform/identity.ts';
 import { toObjectId, toObjectIds } from '../../../../platform/ids.ts';
-import { transaction } from '../../../../platform/transactions.ts';
+import { transaction } from '../../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../../schema/permissions.ts';
 import { latestAppraisals } from '../appraisal.ts';
 import { directoryOf } from '../directory.ts';

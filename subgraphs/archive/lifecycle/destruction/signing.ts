@@ -1,7 +1,7 @@
 // Signing a register: the handlers on the register itself, the other signatories through the workflow.
 import { badInput, conflict } from '../../../../platform/graphql.ts';
 import { type Principal, hasAnyRole } from '../../../../platform/identity.ts';
-import { transaction } from '../../../../platform/transactions.ts';
+import { transaction } from '../../../../platform/integration/transactions.ts';
 import type { Decision, WorkflowInstance } from '../../../../platform/workflow/types.ts';
 import { rolesFor } from '../../../../schema/permissions.ts';
 import { requireUser } from '../guards.ts';

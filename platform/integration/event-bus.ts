@@ -4,7 +4,7 @@
 // themselves from the durable log, so a lost or repeated message can delay an event but never lose or repeat it.
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../logger.ts';
 
 export interface BusEvent {
   seq: string;
