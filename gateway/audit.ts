@@ -1,7 +1,7 @@
 // The gateway's part of the audit trail (issue 7 §4): it notes every client mutation, every request refused at
 // authentication (HTTP and SSE 401, WebSocket 4401), every operation refused with FORBIDDEN or UNAUTHENTICATED
 // (queries included) and every subscription start, and hands them in batches to the sync subgraph's recordAudit,
-// signed as the `gateway` service identity. The sync subgraph chains and stores them (subgraphs/sync/audit/).
+// signed as the `gateway` service identity. The sync subgraph chains and stores them (subgraphs/operations/audit/, served by its process).
 //
 // Batches leave every 250 ms or at 100 entries. The buffer is bounded (10,000): when the sync subgraph cannot take
 // entries for long, the oldest are dropped, counted in gateway_audit_dropped_total and warned about at most once a
@@ -27,7 +27,7 @@ export { GATEWAY_SERVICE };
 export const AUDIT_FLUSH_MS = 250;
 export const AUDIT_BATCH_SIZE = 100;
 export const AUDIT_MAX_BUFFER = 10_000;
-/** Bounds the sync subgraph accepts (subgraphs/sync/audit/trail.ts). */
+/** Bounds the sync subgraph accepts (subgraphs/operations/audit/trail.ts). */
 const MAX_ACTION = 300;
 const MAX_OPERATION_NAME = 100;
 const WARN_EVERY_MS = 60_000;

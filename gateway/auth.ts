@@ -1,4 +1,4 @@
-// Client authentication (API.md, Identity): a Bearer JWT, HS256 with JWT_SECRET or RS256/ES256 from a JWKS with
+// Client authentication (docs/api.md#identity): a Bearer JWT, HS256 with JWT_SECRET or RS256/ES256 from a JWKS with
 // issuer and audience checks. The effective roles are the token's together with those the directory holds for
 // `sub`; the department always comes from the directory. Directory answers are cached briefly, with a bound.
 import { type JWTPayload, type JWTVerifyGetKey, createRemoteJWKSet, jwtVerify } from 'jose';

@@ -1,4 +1,4 @@
-// The gateway's executable supergraph (DESIGN.md decision 1): @graphql-tools/federation stitches the subgraphs
+// The gateway's executable supergraph (docs/architecture.md#decision-1): @graphql-tools/federation stitches the subgraphs
 // from the composed supergraph SDL into a schema with resolvers, so permission rules can run on every field.
 // Every call to a subgraph carries the caller's identity, signed for that call with INTERNAL_SECRET.
 import { readFileSync } from 'node:fs';

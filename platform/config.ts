@@ -1,5 +1,5 @@
 // Configuration from environment variables, validated once at start-up.
-// A bad value stops the process with a message naming every offending variable (DESIGN.md, "Habits").
+// A bad value stops the process with a message naming every offending variable (docs/architecture.md#habits).
 import path from 'node:path';
 import { z } from 'zod';
 

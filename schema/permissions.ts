@@ -1,4 +1,4 @@
-// The unified permission model (DESIGN.md decision 2): which role may touch which field of the supergraph. The
+// The unified permission model (docs/architecture.md#decision-2): which role may touch which field of the supergraph. The
 // gateway's shield rules are built from it; the subgraphs apply row-level scope (whose claims, which records) in
 // their queries. Fail closed: a field the model does not cover is denied, and a test walks every field of the
 // supergraph and fails when one has no rule.
@@ -29,7 +29,7 @@ const rolesOrService = (...r: Role[]): FieldRule => ({ kind: 'roles', roles: r, 
 
 /** Finance, archive and audit: the readers of archive-wide reports and checks. */
 const ARCHIVE_READERS: Role[] = ['ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR'];
-/** Who watches the sync (jobs, status): ADMIN runs the integration (DOMAIN.md: system status), AUDITOR reads. */
+/** Who watches the sync (jobs, status): ADMIN runs the integration (docs/domain.md#roles), AUDITOR reads. */
 const SYNC_OPERATORS: Role[] = ['ADMIN', 'AUDITOR'];
 /** Who reconciles a period: operations and the finance side that owns the books, audit reads. */
 const RECONCILERS: Role[] = ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'];
@@ -103,7 +103,7 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   Employee: {
     '*': authenticated,
     fields: {
-      // DOMAIN.md: everyone sees their own; ACCOUNTANT and FINANCE_DIRECTOR see bank accounts for payment; ADMIN
+      // docs/domain.md#sensitive-fields: everyone sees their own; ACCOUNTANT and FINANCE_DIRECTOR see bank accounts for payment; ADMIN
       // keeps the organisation; AUDITOR sees personal fields masked only.
       phone: { kind: 'sensitive', full: ['ADMIN'], masked: ['AUDITOR'] },
       idNumber: { kind: 'sensitive', full: ['ADMIN'], masked: ['AUDITOR'] },
@@ -183,7 +183,7 @@ export interface RowScope {
 }
 
 export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRecord' | 'SyncEvent', RowScope>> = {
-  // EMPLOYEE: own claims; MANAGER: the department's; finance and audit: all (DOMAIN.md, Roles).
+  // EMPLOYEE: own claims; MANAGER: the department's; finance and audit: all (docs/domain.md#roles).
   ExpenseClaim: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'], department: ['MANAGER'] },
   // Vouchers and their records also for the ARCHIVIST, who keeps them.
   Voucher: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },

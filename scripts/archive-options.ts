@@ -4,8 +4,7 @@ import type { Config } from '../platform/config.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
 import type { ArchiveSubgraphOptions } from '../subgraphs/archive/index.ts';
-import { oaModels } from '../subgraphs/oa/models.ts';
-import { oaDirectory } from '../subgraphs/oa/organisation.ts';
+import { oaPorts } from '../subgraphs/oa/ports.ts';
 
 export function archiveOptions(config: Config, logger: Logger, connection: Connection): ArchiveSubgraphOptions {
   return {
@@ -13,8 +12,8 @@ export function archiveOptions(config: Config, logger: Logger, connection: Conne
     logger: logger.child({ subgraph: 'archive' }),
     internalSecret: config.internalSecret,
     production: config.nodeEnv === 'production',
-    // One organisation, one database: approval routes read the OA's departments and employees (read-only).
-    directory: oaDirectory({ models: oaModels(connection) }),
+    // One organisation, one database: approval routes read oa's departments and employees through its port.
+    directory: oaPorts(connection).directory,
     settings: {
       fonds: config.archiveFonds,
       timeZone: config.businessTimeZone,

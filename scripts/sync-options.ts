@@ -3,6 +3,8 @@ import type { Connection } from 'mongoose';
 import type { Config } from '../platform/config.ts';
 import type { EventBus } from '../platform/integration/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
+import { archivePorts } from '../subgraphs/archive/ports.ts';
+import { oaPorts } from '../subgraphs/oa/ports.ts';
 import type { SyncSubgraphOptions } from '../subgraphs/sync-service.ts';
 
 export function syncOptions(config: Config, logger: Logger, connection: Connection, urls: { oa: string; archive: string }, bus: EventBus): SyncSubgraphOptions {
@@ -14,6 +16,8 @@ export function syncOptions(config: Config, logger: Logger, connection: Connecti
     oaUrl: urls.oa,
     archiveUrl: urls.archive,
     bus,
+    // Reconciliation and BULK_ACCESS read oa and the archive in the shared database, through their ports.
+    ports: { oa: oaPorts(connection), archive: archivePorts(connection) },
     leaseTtlMs: config.syncLeaseTtlMs,
     settings: {
       maxAttempts: config.syncMaxAttempts,

@@ -1,7 +1,8 @@
 // The `sync` subgraph as served: the sync module (subgraphs/sync/) and the operations module (subgraphs/operations/)
 // behind one endpoint serving schema/sync.graphql + schema/operations.graphql, as the supergraph composes it. This
 // is the one place that knows both: it hands operations what it reads of sync and the alert actions that act on
-// sync, hands sync the audit sink operations keeps, merges the resolvers, and starts and stops the background work
+// sync, hands sync the audit sink operations keeps, hands each what it reads of oa and the archive (their ports, as
+// the process's assembler passes them in), merges the resolvers, and starts and stops the background work
 // (pipeline, webhook delivery, alert monitor, scheduled reconciliation). Background work runs under database
 // leases, so any number of instances may run.
 import { readFileSync } from 'node:fs';
@@ -11,23 +12,29 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import type { EventBus } from '../platform/integration/event-bus.ts';
 import { localAppends } from '../platform/integration/events.ts';
 import type { Principal } from '../platform/identity.ts';
-import { Lease } from '../platform/integration/lease.ts';
 import type { Logger } from '../platform/logger.ts';
 import { type Route, Subgraph } from '../platform/subgraph.ts';
 import { AuditBatch } from './operations/audit/batch.ts';
 import { auditTrailFor } from './operations/audit/trail.ts';
 import type { OperationsServices } from './operations/context.ts';
+import type { ArchiveAccessCounts } from './operations/alerts/rules.ts';
 import { OPERATIONS_SDL_PATH, type OperationsSettings, createOperationsModule } from './operations/index.ts';
 import type { SyncServices } from './sync/context.ts';
 import { SYNC_SDL_PATH, type SyncSettings, createSyncModule } from './sync/index.ts';
 import type { SyncMetrics } from './sync/metrics.ts';
 import type { SyncAuditEntry } from './sync/pipeline.ts';
-import { reconcile } from './sync/reconcile.ts';
-import { scheduledReconcile } from './sync/reconcile-schedule.ts';
+import { type ReconcileSources, reconcile } from './sync/reconcile.ts';
+import { startReconcileSchedule } from './sync/reconcile-schedule.ts';
 
 export const SYNC_SDL_PATHS = [SYNC_SDL_PATH, OPERATIONS_SDL_PATH];
 
 export type SyncSubgraphSettings = SyncSettings & OperationsSettings;
+
+/** What sync and operations read of oa and the archive in-process: parts of their ports. */
+export interface SyncPorts {
+  oa: { approvedClaims: ReconcileSources['claims'] };
+  archive: { ledger: ReconcileSources['ledger']; access: ArchiveAccessCounts };
+}
 
 export interface SyncSubgraphOptions {
   connection: Connection;
@@ -39,6 +46,11 @@ export interface SyncSubgraphOptions {
   /** Where new events are announced to subscribers (in-process or Redis); null: nobody listens. */
   bus: EventBus | null;
   settings: SyncSubgraphSettings;
+  /**
+   * The ports of oa and the archive (subgraphs/oa/ports.ts, subgraphs/archive/ports.ts), built by whoever assembles
+   * the process (scripts/sync-options.ts, test stacks): this file imports neither subgraph.
+   */
+  ports: SyncPorts;
   /** Per call to the oa and archive subgraphs. */
   subgraphTimeoutMs?: number;
   /** How long a lease outlives its holder (SYNC_LEASE_TTL_MS); holders renew it every poll. */
@@ -54,11 +66,16 @@ export type SyncSubgraphContext = SyncSubgraphServices & { principal: Principal 
 export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ subgraph: Subgraph<SyncSubgraphContext>; services: SyncSubgraphServices; metrics: SyncMetrics }> {
   // The integration's own actions (sync jobs, scheduled reconciliations) go to the audit trail in batches.
   const ownAudit = new AuditBatch(auditTrailFor(opts.connection), opts.logger.child({ component: 'audit' }));
-  const sync = await createSyncModule({ ...opts, audit: async (e) => ownAudit.add(asSyncActor(e)) });
+  const sync = await createSyncModule({
+    ...opts,
+    reconcileSources: { claims: opts.ports.oa.approvedClaims, ledger: opts.ports.archive.ledger },
+    audit: async (e) => ownAudit.add(asSyncActor(e)),
+  });
   const { pipeline, webhooks } = sync.services;
   const operations = await createOperationsModule({
     ...opts,
     sync: { models: sync.services.models, events: sync.services.events, timeZone: opts.settings.timeZone },
+    archiveAccess: opts.ports.archive.access,
     actions: {
       retrySyncJob: async (id) => void (await pipeline.retry(id)),
       replayWebhookDelivery: async (id) => void (await webhooks.replay(id)),
@@ -109,13 +126,16 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
   // Appends in this process ring at once; others are seen at the next poll.
   const wake = () => {
     pipeline.wake();
-    void webhooks.tick().catch(() => undefined);
+    webhooks.wake();
   };
   localAppends.on('appended', wake);
-  // Held for most of an interval: of several instances, one reconciles per interval.
-  const reconcileLease = new Lease(opts.connection, 'sync-reconcile', Math.max(1000, opts.settings.reconcileIntervalMs * 0.9));
-  const schedule = { reconcile: services.reconcile, lease: reconcileLease, logger: opts.logger, clock: opts.clock, audit: (e: SyncAuditEntry) => services.ownAudit.add(asSyncActor(e)) };
-  const reconciling = opts.settings.reconcileIntervalMs > 0 ? setInterval(() => void scheduledReconcile(schedule), opts.settings.reconcileIntervalMs) : null;
+  const reconciling = startReconcileSchedule({
+    reconcile: services.reconcile,
+    intervalMs: opts.settings.reconcileIntervalMs,
+    logger: opts.logger,
+    clock: opts.clock,
+    audit: (e: SyncAuditEntry) => services.ownAudit.add(asSyncActor(e)),
+  });
   return {
     url: running.url,
     port: running.port,
@@ -123,8 +143,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
     metrics,
     close: async () => {
       localAppends.off('appended', wake);
-      if (reconciling) clearInterval(reconciling);
-      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop()]);
+      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop(), reconciling?.stop()]);
       await services.ownAudit.flush();
       await running.close();
     },

@@ -1,4 +1,4 @@
-// Fan-out of "new events are in the log" to every process that serves subscribers (DESIGN.md decision 7). One
+// Fan-out of "new events are in the log" to every process that serves subscribers (docs/architecture.md#decision-7). One
 // machine: an in-process emitter. Several: Redis pub/sub, so a subscriber on any gateway instance hears of every
 // event. The bus is a doorbell, not the store: messages name events by seq, subscribers read the events
 // themselves from the durable log, so a lost or repeated message can delay an event but never lose or repeat it.

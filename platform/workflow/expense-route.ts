@@ -1,4 +1,4 @@
-// The default approval route of an expense claim (API.md): the applicant's department manager, then any
+// The default approval route of an expense claim (docs/api.md#default-route): the applicant's department manager, then any
 // accountant, and above the threshold also a finance director.
 import { WorkflowError } from './errors.ts';
 import type { StageDefinition } from './types.ts';

@@ -8,7 +8,9 @@ import { formatMoney } from '../../platform/money.ts';
 import { hasAnyRole } from '../../platform/identity.ts';
 import { rolesFor } from '../../schema/permissions.ts';
 import { type ArchiveContext, PRODUCER, STORAGE_LOCATION } from './context.ts';
-import { FIXITY_ALGORITHM, canonical, contentOf, fixityDigest, sha256 } from './fixity.ts';
+import { canonicalJson } from '../../platform/integration/canonical-json.ts';
+import type { ChainLink } from '../../platform/integration/hash-chain.ts';
+import { type UnsealedRecord, contentOf, fixityDigest, recordChain, sha256 } from './fixity.ts';
 import { checkFourProperties } from './four-properties/index.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
@@ -28,7 +30,6 @@ export interface RecordDraft {
   invoiceNumbers?: string[];
 }
 
-const CHAIN_KEY = 'archiveChain';
 /** Who files vouchers and other records: the model's rules (schema/permissions.ts); service identities too. */
 const VOUCHER_FILERS = rolesFor('Mutation', 'fileVoucher');
 const RECORD_FILERS = rolesFor('Mutation', 'fileArchiveRecord');
@@ -39,12 +40,8 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
   const dates = retentionFor(draft.kind, draft.fiscalYear, draft.disposedOn);
   const item = await nextSequence(ctx.connection, seriesOf(ctx.settings.fonds, draft.fiscalYear, dates.retention, category), session);
   const archiveNo = archiveNumber(ctx.settings.fonds, draft.fiscalYear, dates.retention, category, item);
-  // The chain counter serialises filings: concurrent ones conflict and the driver retries them in order.
-  const chainSeq = await nextSequence(ctx.connection, CHAIN_KEY, session);
-  const previous = chainSeq > 1 ? await ctx.models.ArchiveRecord.findOne({ chainSeq: chainSeq - 1 }, null, { session }).lean<ArchiveRecordDoc>() : null;
-  const previousDigest = previous?.fixity.digest ?? null;
   const contentDigest = sha256(contentOf(draft.content, draft.mediaType));
-  const base = {
+  const place = (_: RecordDraft, link: ChainLink<ArchiveRecordDoc>): UnsealedRecord => ({
     archiveNo,
     kind: draft.kind,
     category,
@@ -60,8 +57,8 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
     content: draft.content,
     mediaType: draft.mediaType,
     contentDigest,
-    chainSeq,
-    previousArchiveNo: previous?.archiveNo ?? null,
+    chainSeq: link.seq,
+    previousArchiveNo: link.previous?.archiveNo ?? null,
     correctsId: draft.correctsId ?? null,
     correctedById: null,
     holds: [],
@@ -69,31 +66,33 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
     filedAt: new Date(),
     environment: `${PRODUCER} node/${process.versions.node}`,
     destroyedAt: null,
-  };
-  const digest = fixityDigest(base, previousDigest);
-  const record = { ...base, fixity: { algorithm: FIXITY_ALGORITHM as 'SHA-256', digest, previousDigest } };
-  const duplicate =
-    (await ctx.models.ArchiveRecord.countDocuments({ $or: [{ archiveNo }, ...(record.voucherId ? [{ voucherId: record.voucherId }] : [])] }, { session })) > 0;
-  const report = checkFourProperties(record, {
-    duplicate,
-    previousItemInSeries: item > 1 ? item - 1 : null,
-    expectedDigest: digest,
-    previousDigest,
-    recordedLocation: STORAGE_LOCATION,
-    actualLocation: STORAGE_LOCATION,
-    filedByAuthorisedIdentity: true,
-    filedInTransaction: session.inTransaction(),
-    storageVerified: true,
-    today: today(ctx.settings.timeZone),
   });
-  if (!report.passed) {
-    const failed = report.results.filter((r) => !r.passed);
-    throw gqlError('BAD_USER_INPUT', `four-properties check failed: ${failed.map((f) => `${f.property} ${f.check}: ${f.detail}`).join('; ')}`, { report });
-  }
-  const [doc] = await ctx.models.ArchiveRecord.create([record], { session });
+  // The four-properties check runs on the sealed record, before it is stored: one that fails is not filed.
+  const check = async (record: Omit<ArchiveRecordDoc, '_id'>, { previousDigest }: ChainLink<ArchiveRecordDoc>) => {
+    const duplicate =
+      (await ctx.models.ArchiveRecord.countDocuments({ $or: [{ archiveNo }, ...(record.voucherId ? [{ voucherId: record.voucherId }] : [])] }, { session })) > 0;
+    const report = checkFourProperties(record, {
+      duplicate,
+      previousItemInSeries: item > 1 ? item - 1 : null,
+      expectedDigest: record.fixity.digest,
+      previousDigest,
+      recordedLocation: STORAGE_LOCATION,
+      actualLocation: STORAGE_LOCATION,
+      filedByAuthorisedIdentity: true,
+      filedInTransaction: session.inTransaction(),
+      storageVerified: true,
+      today: today(ctx.settings.timeZone),
+    });
+    if (!report.passed) {
+      const failed = report.results.filter((r) => !r.passed);
+      throw gqlError('BAD_USER_INPUT', `four-properties check failed: ${failed.map((f) => `${f.property} ${f.check}: ${f.detail}`).join('; ')}`, { report });
+    }
+  };
+  // The chain counter serialises filings: concurrent ones conflict and the driver retries them in order.
+  const [doc] = await recordChain(ctx.models.ArchiveRecord).append([draft], place, { session, check });
   // Storage soundness: what was written reads back with the same digests.
   const stored = await ctx.models.ArchiveRecord.findById(doc._id, null, { session }).lean<ArchiveRecordDoc>();
-  if (!stored || stored.fixity.digest !== digest || sha256(contentOf(stored.content ?? '', stored.mediaType)) !== contentDigest) {
+  if (!stored || stored.fixity.digest !== doc.fixity.digest || sha256(contentOf(stored.content ?? '', stored.mediaType)) !== contentDigest) {
     throw new Error(`archive record ${archiveNo} did not read back as written`);
   }
   if (draft.correctsId) {
@@ -101,7 +100,7 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
   }
   // A voucher's record is part of its claim's story: the event names the claim, and carries whose claim it is so
   // that subscribers are scoped as claim readers are.
-  const source = record.voucherId ? await voucherSource(ctx, session, record.voucherId) : null;
+  const source = doc.voucherId ? await voucherSource(ctx, session, doc.voucherId) : null;
   await ctx.events.append(session, {
     type: 'ARCHIVE_FILED',
     subject: source ? { type: 'ExpenseClaim', id: source.claimId } : { type: 'ArchiveRecord', id: doc._id.toHexString() },
@@ -110,7 +109,7 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
       archiveRecordId: doc._id.toHexString(),
       archiveNo,
       kind: draft.kind,
-      voucherId: record.voucherId,
+      voucherId: doc.voucherId,
       fiscalYear: draft.fiscalYear,
       ...(source ? { claimId: source.claimId, claimNo: source.claimNo, applicantId: source.applicantId, departmentId: source.departmentId } : {}),
     },
@@ -125,7 +124,7 @@ async function voucherSource(ctx: ArchiveContext, session: ClientSession, vouche
 
 /** The content of a filed voucher: the voucher with its source claim metadata, in canonical JSON. */
 export function voucherContent(v: VoucherDoc): string {
-  return canonical({
+  return canonicalJson({
     voucherNo: v.voucherNo,
     date: v.date,
     fiscalYear: v.fiscalYear,

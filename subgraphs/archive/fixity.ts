@@ -2,22 +2,15 @@
 // metadata, chained to the previous record's digest. Any later change to a filed record, or the removal of one,
 // breaks the chain at that record. Lifecycle fields (status, holds, retention extensions, a fixed-asset disposal
 // date, destruction) are not covered: they change legitimately over a record's life, and destroying content keeps
-// its digest, so a destroyed record still verifies.
+// its digest, so a destroyed record still verifies. The chain is the shared one (platform/integration/hash-chain.ts).
 import { createHash } from 'node:crypto';
+import type { Model } from 'mongoose';
+import { type ChainRules, HashChain, chainDigest, verifyEntries } from '../../platform/integration/hash-chain.ts';
 import type { ArchiveRecordDoc } from './models.ts';
 
 export const FIXITY_ALGORITHM = 'SHA-256';
 
 export const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-
-/** JSON with object keys sorted at every level: the same value always gives the same text. */
-export function canonical(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-}
 
 export type FixedFields = Pick<
   ArchiveRecordDoc,
@@ -46,7 +39,7 @@ export function fixityDigest(record: FixedFields, previousDigest: string | null)
     previousArchiveNo: record.previousArchiveNo,
     previousDigest,
   };
-  return sha256(canonical(fixed));
+  return chainDigest(fixed);
 }
 
 export interface ChainVerification {
@@ -60,27 +53,28 @@ export interface ChainVerification {
 export const contentOf = (content: string, mediaType: string): Buffer =>
   Buffer.from(content, /^(application\/(pdf|ofd|octet-stream)|image\/)/.test(mediaType) ? 'base64' : 'utf8');
 
+/** A record before it is sealed: everything but its id and its fixity. */
+export type UnsealedRecord = Omit<ArchiveRecordDoc, '_id' | 'fixity'>;
+
+const recordRules: ChainRules<ArchiveRecordDoc, UnsealedRecord> = {
+  seqField: 'chainSeq',
+  genesis: null,
+  digest: fixityDigest,
+  seal: (record, digest, previousDigest) => ({ ...record, fixity: { algorithm: FIXITY_ALGORITHM, digest, previousDigest } }),
+  digestOf: (record) => record.fixity.digest,
+  previousDigestOf: (record) => record.fixity.previousDigest,
+  // A record also names its predecessor by archive number, and its content, while kept, must be the content filed.
+  linked: (record, previous) => record.previousArchiveNo === (previous?.archiveNo ?? null),
+  intact: (record) => record.content === null || sha256(contentOf(record.content, record.mediaType)) === record.contentDigest,
+};
+
+/** The chain of archive records, numbered by the `archiveChain` counter. */
+export const recordChain = (model: Model<ArchiveRecordDoc>) => new HashChain({ ...recordRules, model, counter: 'archiveChain' });
+
 /** Walks records in chain order and names the first that was changed or removed. */
 export async function verifyChain(records: AsyncIterable<ArchiveRecordDoc> | Iterable<ArchiveRecordDoc>): Promise<ChainVerification> {
-  let checked = 0;
-  let expectedSeq = 1;
-  let previous: ArchiveRecordDoc | null = null;
-  const broken = (archiveNo: string | null, problem: ChainVerification['problem']): ChainVerification => ({ ok: false, checked, firstBrokenArchiveNo: archiveNo, problem });
-  for await (const r of records) {
-    checked++;
-    if (r.chainSeq !== expectedSeq) {
-      // A gap: the missing record is named by its successor, which recorded its predecessor's archive number.
-      return broken(r.chainSeq > expectedSeq ? r.previousArchiveNo : r.archiveNo, r.chainSeq > expectedSeq ? 'REMOVED' : 'REORDERED');
-    }
-    const previousDigest = previous?.fixity.digest ?? null;
-    if (r.previousArchiveNo !== (previous?.archiveNo ?? null) || r.fixity.previousDigest !== previousDigest) {
-      // The link disagrees with its predecessor as stored: the predecessor was changed (its digest rewritten).
-      return broken(previous?.archiveNo ?? r.archiveNo, 'CHANGED');
-    }
-    if (r.fixity.digest !== fixityDigest(r, previousDigest)) return broken(r.archiveNo, 'CHANGED');
-    if (r.content !== null && sha256(contentOf(r.content, r.mediaType)) !== r.contentDigest) return broken(r.archiveNo, 'CHANGED');
-    previous = r;
-    expectedSeq++;
-  }
-  return { ok: true, checked, firstBrokenArchiveNo: null, problem: null };
+  const { ok, checked, firstBroken: b, problem } = await verifyEntries(recordRules, records);
+  // A removed record is named by its successor, which recorded its predecessor's archive number.
+  const firstBrokenArchiveNo = b === null ? null : b.entry ? b.entry.archiveNo : (b.successor?.previousArchiveNo ?? null);
+  return { ok, checked, firstBrokenArchiveNo, problem };
 }

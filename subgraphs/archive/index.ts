@@ -4,6 +4,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { GraphQLScalarType, parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import { EventLog } from '../../platform/integration/events.ts';
+import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { type Route, Subgraph } from '../../platform/subgraph.ts';
@@ -35,7 +36,7 @@ export interface ArchiveSubgraphOptions {
   internalSecret: string;
   production: boolean;
   settings: ArchiveSettings;
-  /** The organisation, for approval routes (borrowing, destruction). */
+  /** The organisation, for approval routes (borrowing, destruction): oa's directory port (subgraphs/oa/ports.ts). */
   directory: Directory;
   publicRoutes?: Route[];
   clock?: () => Date;
@@ -75,21 +76,22 @@ export interface RunningArchive {
 export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port: number; host?: string; overdueIntervalMs: number }): Promise<RunningArchive> {
   const { subgraph, services } = await createArchiveSubgraph(opts);
   const running = await subgraph.listen(opts.port, opts.host);
-  let sweeping: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    sweeping = markOverdue(services, TIMER_PRINCIPAL)
-      .then((n) => n && opts.logger.info({ overdue: n }, 'loans marked overdue'))
-      .catch((err: unknown) => opts.logger.error({ err }, 'marking overdue loans failed'));
-  }, opts.overdueIntervalMs);
-  timer.unref();
+  const sweeping = new WorkerLoop({
+    work: async () => {
+      const overdue = await markOverdue(services, TIMER_PRINCIPAL);
+      if (overdue) opts.logger.info({ overdue }, 'loans marked overdue');
+    },
+    logger: opts.logger,
+    failure: 'marking overdue loans failed',
+  });
+  sweeping.start(opts.overdueIntervalMs);
   opts.logger.info({ url: running.url }, 'archive subgraph listening');
   return {
     url: running.url,
     port: running.port,
     services,
     close: async () => {
-      clearInterval(timer);
-      await sweeping;
+      await sweeping.stop();
       await running.close();
     },
   };

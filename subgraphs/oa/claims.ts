@@ -92,6 +92,30 @@ async function emit(services: OaServices, session: ClientSession, type: string, 
   await services.events.append(session, { type, subject: subjectOf(claim), actor, payload: { ...eventPayload(claim), ...extra } });
 }
 
+/**
+ * CLAIM_APPROVED's `claim`: the claim as the archive books it, i.e. the fields of generateVoucher's
+ * ApprovedClaimInput (schema/archive.graphql), amounts in integer fen. An approved claim is final, so the sync
+ * pipeline books it from this snapshot instead of asking oa again. Read in the approving transaction.
+ */
+async function approvedSnapshot(services: OaServices, session: ClientSession, claim: ExpenseClaimDoc, applicant?: Pick<EmployeeDoc, 'name'>): Promise<{ claim: Record<string, unknown> }> {
+  const who =
+    applicant ?? (toObjectId(claim.applicantId) ? await services.models.Employee.findById(claim.applicantId, { name: 1 }, { session }).lean<Pick<EmployeeDoc, 'name'>>() : null);
+  return {
+    claim: {
+      claimId: claim._id.toHexString(),
+      claimNo: claim.claimNo,
+      title: claim.title,
+      category: claim.category,
+      applicantId: claim.applicantId,
+      applicantName: who?.name ?? null,
+      departmentId: claim.departmentId,
+      approvedAt: claim.approvedAt!.toISOString(),
+      totalFen: claim.totalFen,
+      items: claim.items.map((i) => ({ description: i.description, amountFen: i.amountFen, occurredOn: i.occurredOn, invoiceNo: i.invoiceNo ?? null })),
+    },
+  };
+}
+
 async function newClaimNo(services: OaServices, session: ClientSession, now: Date): Promise<string> {
   const year = today(services.settings.timeZone, now).slice(0, 4);
   const seq = await nextSequence(services.connection, `claimNo:${year}`, session);
@@ -163,7 +187,7 @@ export async function submitClaim(ctx: OaContext, id: string): Promise<ExpenseCl
     await emit(ctx, session, 'CLAIM_SUBMITTED', updated, ctx.principal.sub, { approvalId: instance.id });
     if (instance.status === 'APPROVED') {
       updated = await save(ctx, session, updated, { status: 'APPROVED', approvedAt: now, decidedAt: now });
-      await emit(ctx, session, 'CLAIM_APPROVED', updated, ctx.principal.sub);
+      await emit(ctx, session, 'CLAIM_APPROVED', updated, ctx.principal.sub, await approvedSnapshot(ctx, session, updated));
     }
     result = updated;
   });
@@ -185,7 +209,7 @@ export async function decideClaim(ctx: OaContext, id: string, decision: Decision
     let updated = claim;
     if (outcome === 'APPROVED') {
       updated = await save(ctx, session, claim, { status: 'APPROVED', approvedAt: now, decidedAt: now });
-      await emit(ctx, session, 'CLAIM_APPROVED', updated, ctx.principal.sub);
+      await emit(ctx, session, 'CLAIM_APPROVED', updated, ctx.principal.sub, await approvedSnapshot(ctx, session, updated));
     } else if (outcome === 'REJECTED') {
       updated = await save(ctx, session, claim, { status: 'REJECTED', decidedAt: now });
       await releaseInvoices(ctx, session, id);
@@ -273,7 +297,8 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
       if (ext.status === 'REJECTED' || ext.status === 'WITHDRAWN') set.decidedAt = now;
       const updated = await services.models.ExpenseClaim.findOneAndUpdate({ _id: existing._id }, { $set: set }, { returnDocument: 'after', session }).lean<ExpenseClaimDoc>();
       if (ext.status === 'REJECTED' || ext.status === 'WITHDRAWN') await releaseInvoices(services, session, claimId);
-      await emit(services, session, EXTERNAL_EVENT[ext.status], updated!, actor, { source: ext.source });
+      const snapshot = ext.status === 'APPROVED' ? await approvedSnapshot(services, session, updated!) : {};
+      await emit(services, session, EXTERNAL_EVENT[ext.status], updated!, actor, { source: ext.source, ...snapshot });
       outcome = { claimId, applied: true };
       return;
     }
@@ -305,7 +330,8 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
     const claim = doc.toObject();
     if (status === 'SUBMITTED' || status === 'APPROVED') await bookInvoices(services, session, claim);
     await emit(services, session, 'CLAIM_SUBMITTED', claim, actor, { source: ext.source });
-    if (status !== 'SUBMITTED') await emit(services, session, EXTERNAL_EVENT[status], claim, actor, { source: ext.source });
+    const snapshot = status === 'APPROVED' ? await approvedSnapshot(services, session, claim, employee) : {};
+    if (status !== 'SUBMITTED') await emit(services, session, EXTERNAL_EVENT[status], claim, actor, { source: ext.source, ...snapshot });
     outcome = { claimId: claim._id.toHexString(), applied: true };
   }).catch((err: unknown) => {
     // Input the platform sent that our rules refuse is reported, not thrown: the connector records it as rejected.

@@ -9,7 +9,7 @@ import type { OaLoaders } from './loaders.ts';
 import type { OaModels } from './models.ts';
 
 export interface OaSettings {
-  /** Claims above this amount (fen) also need a FINANCE_DIRECTOR (API.md's default route). */
+  /** Claims above this amount (fen) also need a FINANCE_DIRECTOR (docs/api.md#default-route). */
   approvalThresholdFen: number;
   /** Time zone in which "today" and claim-number years are reckoned. */
   timeZone: string;

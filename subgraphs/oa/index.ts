@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import { EventLog } from '../../platform/integration/events.ts';
+import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { type Route, Subgraph } from '../../platform/subgraph.ts';
@@ -71,28 +72,38 @@ export interface RunningOa {
 export async function startOaSubgraph(opts: OaSubgraphOptions & { port: number; host?: string; escalationIntervalMs: number }): Promise<RunningOa> {
   const { subgraph, services } = await createOaSubgraph(opts);
   const running = await subgraph.listen(opts.port, opts.host);
-  let escalating: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    escalating = Promise.all([
-      services.workflow
-        .escalateDue()
-        .then((n) => n && opts.logger.info({ escalated: n }, 'approval steps escalated'))
-        .catch((err: unknown) => opts.logger.error({ err }, 'escalating overdue approval steps failed')),
-      services.connectors
-        ?.redeliver()
-        .then((n) => n && opts.logger.info({ redelivered: n }, 'inbound platform events retried'))
-        .catch((err: unknown) => opts.logger.error({ err }, 'retrying inbound platform events failed')),
-    ]);
-  }, opts.escalationIntervalMs);
-  timer.unref();
+  // Escalation and connector redelivery are independent: a loop each, so one slow or failing never holds up the other.
+  const loops = [
+    new WorkerLoop({
+      work: async () => {
+        const escalated = await services.workflow.escalateDue();
+        if (escalated) opts.logger.info({ escalated }, 'approval steps escalated');
+      },
+      logger: opts.logger,
+      failure: 'escalating overdue approval steps failed',
+    }),
+  ];
+  const { connectors } = services;
+  if (connectors) {
+    loops.push(
+      new WorkerLoop({
+        work: async () => {
+          const redelivered = await connectors.redeliver();
+          if (redelivered) opts.logger.info({ redelivered }, 'inbound platform events retried');
+        },
+        logger: opts.logger,
+        failure: 'retrying inbound platform events failed',
+      }),
+    );
+  }
+  for (const loop of loops) loop.start(opts.escalationIntervalMs);
   opts.logger.info({ url: running.url }, 'oa subgraph listening');
   return {
     url: running.url,
     port: running.port,
     services,
     close: async () => {
-      clearInterval(timer);
-      await escalating;
+      await Promise.all(loops.map((loop) => loop.stop()));
       await running.close();
     },
   };

@@ -12,7 +12,7 @@ import { subgraphClient } from '../sync/subgraph-client.ts';
 import { probeSubgraphs } from './alerts/health.ts';
 import { operationsModels } from './alerts/models.ts';
 import { AlertMonitor } from './alerts/monitor.ts';
-import { ruleSettings } from './alerts/rules.ts';
+import { type ArchiveAccessCounts, ruleSettings } from './alerts/rules.ts';
 import { type AlertActionRunner, AlertService } from './alerts/service.ts';
 import type { AuditBatch } from './audit/batch.ts';
 import { auditTrailFor } from './audit/trail.ts';
@@ -41,6 +41,8 @@ export interface OperationsModuleOptions {
   settings: OperationsSettings;
   sync: SyncView;
   actions: SyncActions;
+  /** The archive's access counts (its port), for BULK_ACCESS; handed in by subgraphs/sync-service.ts. */
+  archiveAccess: ArchiveAccessCounts;
   /** The batch the integration's own audit entries go to (the sync module feeds it too). */
   ownAudit: AuditBatch;
   /** Where the operations gauges are registered: the sync module's registry, so one /metrics serves both. */
@@ -88,6 +90,7 @@ export async function createOperationsModule(opts: OperationsModuleOptions): Pro
       connection,
       models,
       events,
+      archiveAccess: opts.archiveAccess,
       status: () => syncStatus(models, events),
       probe: () => probeSubgraphs(ops, targets, opts.internalSecret, 2000),
       verifyChain,

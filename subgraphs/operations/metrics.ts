@@ -5,6 +5,7 @@ import type { Connection } from 'mongoose';
 import { Gauge, type Registry } from 'prom-client';
 import type { OperationsModels } from './alerts/models.ts';
 import { GATEWAY_FRESH_MS } from './alerts/health.ts';
+import { webhookModels } from '../sync/webhooks/models.ts';
 
 export function registerOperationsMetrics(registry: Registry, connection: Connection, ops: OperationsModels): void {
   new Gauge({
@@ -43,7 +44,7 @@ export function registerOperationsMetrics(registry: Registry, connection: Connec
     help: 'Webhook deliveries dead-lettered',
     registers: [registry],
     async collect() {
-      this.set(await connection.collection('webhook_deliveries').countDocuments({ status: 'DEAD' }));
+      this.set(await webhookModels(connection).WebhookDelivery.countDocuments({ status: 'DEAD' }));
     },
   });
   new Gauge({

@@ -4,6 +4,7 @@ import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/integration/events.ts';
 import type { SyncModels } from '../sync/models.ts';
 import { type SyncStatusView, syncStatus } from '../sync/status.ts';
+import { webhookModels } from '../sync/webhooks/models.ts';
 import { GATEWAY_FRESH_MS, type ProbeTarget, pingDatabase, probeSubgraphs } from './alerts/health.ts';
 import type { GatewayInstanceDoc, OperationsModels, SubgraphHealthDoc } from './alerts/models.ts';
 
@@ -31,7 +32,7 @@ export interface SystemStatusSources {
 }
 
 export async function systemStatus(src: SystemStatusSources, now = new Date()): Promise<SystemStatusView> {
-  const deliveries = src.connection.collection('webhook_deliveries');
+  const deliveries = webhookModels(src.connection).WebhookDelivery;
   const [db, probed, sync, failing, dead, gateways, openAlerts] = await Promise.all([
     pingDatabase(src.connection),
     probeSubgraphs(src.ops, src.targets, src.internalSecret, src.probeTimeoutMs, now).catch(() => [] as SubgraphHealthDoc[]),

@@ -11,6 +11,7 @@ import type { SyncServices } from './context.ts';
 import { SyncMetrics } from './metrics.ts';
 import { syncModels } from './models.ts';
 import { type SyncAuditEntry, SyncPipeline } from './pipeline.ts';
+import type { ReconcileSources } from './reconcile.ts';
 import { resolvers } from './resolvers.ts';
 import { subgraphClient } from './subgraph-client.ts';
 import { WebhookService } from './webhooks/service.ts';
@@ -46,6 +47,8 @@ export interface SyncModuleOptions {
   clock?: () => Date;
   /** Records the pipeline's jobs in the audit trail. */
   audit?: (entry: SyncAuditEntry) => Promise<unknown>;
+  /** What reconciliation reads of oa and the archive: their ports, handed in by subgraphs/sync-service.ts. */
+  reconcileSources: ReconcileSources;
 }
 
 export interface SyncModule {
@@ -91,6 +94,6 @@ export async function createSyncModule(opts: SyncModuleOptions): Promise<SyncMod
     ...(opts.clock ? { clock: opts.clock } : {}),
   });
   await webhooks.init();
-  const reconcile = { connection: opts.connection, models, events, timeZone: opts.settings.timeZone, graceMs: opts.settings.reconcileGraceMs };
+  const reconcile = { connection: opts.connection, models, events, timeZone: opts.settings.timeZone, graceMs: opts.settings.reconcileGraceMs, ...opts.reconcileSources };
   return { services: { connection: opts.connection, models, events, pipeline, webhooks, reconcile }, metrics, resolvers };
 }

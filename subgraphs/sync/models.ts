@@ -2,6 +2,7 @@
 // idempotent), the pipeline's durable position in the event log, and reconciliation runs.
 import type { Connection, Model, Types } from 'mongoose';
 import { Schema } from 'mongoose';
+import { cursorModel } from '../../platform/integration/log-consumer.ts';
 
 export type SyncJobStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'DEAD';
 
@@ -59,12 +60,6 @@ const jobSchema = new Schema<SyncJobDoc>(
 jobSchema.index({ status: 1, nextAttemptAt: 1 });
 jobSchema.index({ completedAt: -1 });
 
-export interface CursorDoc {
-  _id: string;
-  seq: number;
-}
-const cursorSchema = new Schema<CursorDoc>({ _id: String, seq: Number }, { collection: 'sync_cursors', versionKey: false });
-
 export type DifferenceKind =
   | 'MISSING_VOUCHER'
   | 'MISSING_ARCHIVE_RECORD'
@@ -121,7 +116,8 @@ function model<T>(connection: Connection, name: string, schema: Schema<T>): Mode
 export function syncModels(connection: Connection) {
   return {
     SyncJob: model(connection, 'SyncJob', jobSchema),
-    Cursor: model(connection, 'SyncCursor', cursorSchema),
+    // Consumer positions (the pipeline's, webhook delivery's): the one model, kept by platform/integration/log-consumer.ts.
+    Cursor: cursorModel(connection),
     Reconciliation: model(connection, 'Reconciliation', reconciliationSchema),
   };
 }

@@ -8,8 +8,10 @@ import type { Connection } from 'mongoose';
 import type { BusEvent, EventBus } from '../../platform/integration/event-bus.ts';
 import type { DomainEvent, EventLog } from '../../platform/integration/events.ts';
 import type { Lease } from '../../platform/integration/lease.ts';
+import { LogConsumer } from '../../platform/integration/log-consumer.ts';
+import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../platform/logger.ts';
-import { formatMoney, parseMoney } from '../../platform/money.ts';
+import { approvedClaimOf } from './approved-claim.ts';
 import type { SyncJobDoc, SyncModels } from './models.ts';
 import { SubgraphCallError, type SubgraphCall } from './subgraph-client.ts';
 import { SYNC_EVENT_TYPES, formatSeq } from './sync-events.ts';
@@ -50,45 +52,33 @@ export interface SyncAuditEntry {
   durationMs: number;
 }
 
+/** The pipeline's position in sync_cursors. */
 const CURSOR_ID = 'pipeline';
 const BATCH = 200;
 
-const CLAIM_QUERY = `query SyncClaim($id: ID!) {
-  expenseClaim(id: $id) {
-    id claimNo title category status approvedAt total
-    applicant { id name }
-    department { id }
-    items { description amount occurredOn invoiceNo }
-  }
-}`;
 const GENERATE_VOUCHER = `mutation SyncVoucher($claim: ApprovedClaimInput!) { generateVoucher(claim: $claim) { id } }`;
 const FILE_VOUCHER = `mutation SyncFile($voucherId: ID!) { fileVoucher(voucherId: $voucherId) { id filedAt } }`;
 
-interface OaClaim {
-  id: string;
-  claimNo: string;
-  title: string;
-  category: string;
-  status: string;
-  approvedAt: string | null;
-  total: string;
-  applicant: { id: string; name: string | null };
-  department: { id: string };
-  items: { description: string; amount: string; occurredOn: string; invoiceNo: string | null }[];
-}
-
 export class SyncPipeline {
-  private position: number | null = null;
   private readonly running = new Set<Promise<void>>();
-  private ticking: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
+  private readonly consumer: LogConsumer;
+  private readonly loop: WorkerLoop<void>;
   private readonly clock: () => Date;
   private readonly random: () => number;
 
   constructor(private readonly opts: SyncPipelineOptions) {
     this.clock = opts.clock ?? (() => new Date());
     this.random = opts.random ?? Math.random;
+    this.consumer = new LogConsumer({ connection: opts.connection, events: opts.events, name: CURSOR_ID, types: SYNC_EVENT_TYPES, batchSize: BATCH });
+    this.loop = new WorkerLoop({
+      work: (pass) => this.round(pass.leaseTaken),
+      lease: opts.lease,
+      logger: opts.logger,
+      failure: 'sync pipeline round failed',
+      runOnStart: true,
+      // Jobs outlive the round that started them; the lease is given up only once they are done.
+      drain: () => Promise.allSettled([...this.running]),
+    });
   }
 
   async init(): Promise<void> {
@@ -96,23 +86,17 @@ export class SyncPipeline {
   }
 
   /** seq of the last event consumed (durable). */
-  async consumedUpTo(): Promise<number> {
-    return (await this.opts.models.Cursor.findById(CURSOR_ID).lean())?.seq ?? 0;
+  consumedUpTo(): Promise<number> {
+    return this.consumer.position();
   }
 
   /** One round: consume new events (lease holder only), then start due jobs. Never overlaps itself. */
-  tick(): Promise<void> {
-    this.ticking ??= this.round().finally(() => (this.ticking = null));
-    return this.ticking;
+  async tick(): Promise<void> {
+    await this.loop.runNow();
   }
 
-  private async round(): Promise<void> {
-    const wasHeld = this.opts.lease.held;
-    if (!(await this.opts.lease.acquire())) {
-      this.position = null; // another instance moves the position; re-read it if we take over
-      return;
-    }
-    if (!wasHeld) await this.takeOverRunningJobs();
+  private async round(tookLease: boolean): Promise<void> {
+    if (tookLease) await this.takeOverRunningJobs();
     await this.consume();
     await this.startDueJobs();
   }
@@ -124,18 +108,14 @@ export class SyncPipeline {
   }
 
   private async consume(): Promise<void> {
-    this.position ??= await this.consumedUpTo();
-    for (;;) {
-      const batch = await this.opts.events.after(this.position, BATCH, [...SYNC_EVENT_TYPES]);
-      if (!batch.length) return;
-      for (const event of batch) if (event.type === 'CLAIM_APPROVED') await this.enqueue(event);
-      const last = batch[batch.length - 1].seq;
-      // Jobs first, position after: a crash in between replays the batch, and the unique claim key absorbs it.
-      await this.opts.models.Cursor.updateOne({ _id: CURSOR_ID }, { $max: { seq: last } }, { upsert: true });
-      this.position = last;
-      await this.publish(batch);
-      if (batch.length < BATCH || !this.opts.lease.held) return;
-    }
+    // Jobs first, position after: a crash in between replays the batch, and the unique claim key absorbs it.
+    await this.consumer.consume({
+      handle: async (batch) => {
+        for (const event of batch) if (event.type === 'CLAIM_APPROVED') await this.enqueue(event);
+      },
+      saved: (batch) => this.publish(batch),
+      more: () => this.opts.lease.held,
+    });
   }
 
   private async publish(batch: DomainEvent[]): Promise<void> {
@@ -177,7 +157,7 @@ export class SyncPipeline {
 
   private async startDueJobs(): Promise<void> {
     const limit = this.opts.concurrency ?? 4;
-    while (!this.stopped && this.running.size < limit) {
+    while (!this.loop.stopped && this.running.size < limit) {
       const job = await this.claimDueJob();
       if (!job) return;
       const run: Promise<void> = this.runJob(job)
@@ -185,7 +165,7 @@ export class SyncPipeline {
         .finally(() => {
           this.running.delete(run);
           // A finished job frees a slot; more may be waiting.
-          if (!this.stopped) setImmediate(() => void this.tick().catch(() => undefined));
+          setImmediate(() => this.loop.wake());
         });
       this.running.add(run);
     }
@@ -210,10 +190,9 @@ export class SyncPipeline {
     const started = job.startedAt!;
     let voucherId: string | null = job.voucherId;
     try {
-      const { expenseClaim: claim } = await this.opts.oa<{ expenseClaim: OaClaim | null }>(CLAIM_QUERY, { id: job.claimId });
-      if (!claim) throw new SubgraphCallError(`claim ${job.claimNo || job.claimId} not found in OA`, false);
-      if (claim.status !== 'APPROVED' || !claim.approvedAt) throw new SubgraphCallError(`claim ${claim.claimNo} is ${claim.status}, not APPROVED`, false);
-      const { generateVoucher } = await this.opts.archive<{ generateVoucher: { id: string } }>(GENERATE_VOUCHER, { claim: approvedClaimInput(claim) });
+      // The snapshot in the job's CLAIM_APPROVED event; oa is asked only for events appended before it was written.
+      const claim = await approvedClaimOf(job, this.opts.events, this.opts.oa);
+      const { generateVoucher } = await this.opts.archive<{ generateVoucher: { id: string } }>(GENERATE_VOUCHER, { claim });
       voucherId = generateVoucher.id;
       const { fileVoucher } = await this.opts.archive<{ fileVoucher: { id: string; filedAt: string } }>(FILE_VOUCHER, { voucherId });
       const completedAt = this.clock();
@@ -285,47 +264,18 @@ export class SyncPipeline {
     return revived ?? (await this.opts.models.SyncJob.findById(id).lean<SyncJobDoc>());
   }
 
-  /** Ticks every `intervalMs` and whenever woken; stop() waits for running jobs. */
+  /** Ticks now, then every `intervalMs` and whenever woken; stop() waits for running jobs. */
   start(intervalMs: number): void {
-    this.stopped = false;
-    // The durable position is the truth; read it afresh.
-    this.position = null;
-    const loop = () => {
-      this.tick()
-        .catch((err: unknown) => this.opts.logger.error({ err: (err as Error).message }, 'sync pipeline round failed'))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(loop, intervalMs);
-        });
-    };
-    loop();
+    this.loop.start(intervalMs);
   }
 
   /** Runs a round soon (an event was just appended in this process). */
   wake(): void {
-    if (!this.stopped) void this.tick().catch(() => undefined);
+    this.loop.wake();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.ticking?.catch(() => undefined);
-    await Promise.allSettled([...this.running]);
-    await this.opts.lease.release().catch(() => undefined);
+  /** Waits for the round in flight and the running jobs, then gives the lease up. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
-}
-
-function approvedClaimInput(c: OaClaim) {
-  return {
-    claimId: c.id,
-    claimNo: c.claimNo,
-    title: c.title,
-    category: c.category,
-    applicantId: c.applicant.id,
-    applicantName: c.applicant.name,
-    departmentId: c.department.id,
-    approvedAt: c.approvedAt,
-    // Re-formatted through the exact parser: what OA sent must be a valid amount to the fen.
-    total: formatMoney(parseMoney(c.total)),
-    items: c.items.map((i) => ({ description: i.description, amount: i.amount, occurredOn: i.occurredOn, invoiceNo: i.invoiceNo })),
-  };
 }

@@ -1,8 +1,9 @@
 // Reconciliation of one fiscal period: every approved claim of the period (by its approval date in the business
 // time zone, as its voucher's period is) against the vouchers and archive records. Reports each difference:
 // missing or duplicated vouchers and records, totals differing by even one fen, unbalanced vouchers, vouchers
-// without an approved claim. The three sides are read with projections from the shared database (claims,
-// vouchers, archive records), never the documents' contents; amounts are integer fen throughout.
+// without an approved claim. The three sides are read with projections through the owners' ports (oa's approved
+// claims, the archive's vouchers and records: subgraphs/oa/ports.ts, subgraphs/archive/ports.ts), never the
+// documents' contents; amounts are integer fen throughout.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/integration/events.ts';
 import { dayStartIn } from '../../platform/business-time.ts';
@@ -11,7 +12,7 @@ import { formatMoney } from '../../platform/money.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
 import type { DifferenceDoc, ReconciliationDoc, SyncModels } from './models.ts';
 
-export interface ReconcileOptions {
+export interface ReconcileOptions extends ReconcileSources {
   connection: Connection;
   models: SyncModels;
   events: EventLog;
@@ -21,14 +22,25 @@ export interface ReconcileOptions {
   now?: Date;
 }
 
+/** What reconciliation reads of oa and the archive, handed in by whoever assembles the process. */
+export interface ReconcileSources {
+  /** oa's approved claims (subgraphs/oa/ports.ts). */
+  claims: { approvedBetween(from: Date, to: Date): Promise<ClaimRow[]> };
+  /** The archive's vouchers and records (subgraphs/archive/ports.ts). */
+  ledger: {
+    vouchersOf(fiscalYear: number, period: number, claimIds: readonly string[]): Promise<VoucherRow[]>;
+    recordsOf(voucherIds: readonly string[]): Promise<RecordRow[]>;
+  };
+}
+
 interface ClaimRow {
-  _id: { toHexString(): string };
+  id: string;
   claimNo: string;
   totalFen: number;
   approvedAt: Date;
 }
 interface VoucherRow {
-  _id: { toHexString(): string };
+  id: string;
   claimId: string;
   claimNo: string;
   voucherNo: string;
@@ -36,7 +48,7 @@ interface VoucherRow {
   creditTotalFen: number;
 }
 interface RecordRow {
-  _id: { toHexString(): string };
+  id: string;
   voucherId: string;
   archiveNo: string;
 }
@@ -61,21 +73,12 @@ export async function reconcile(
   const from = monthStartIn(opts.timeZone, fiscalYear, period);
   const to = period === 12 ? monthStartIn(opts.timeZone, fiscalYear + 1, 1) : monthStartIn(opts.timeZone, fiscalYear, period + 1);
   const db = opts.connection;
-  const claims = await db
-    .collection('expense_claims')
-    .find({ status: 'APPROVED', approvedAt: { $gte: from, $lt: to } }, { projection: { claimNo: 1, totalFen: 1, approvedAt: 1 } })
-    .toArray() as unknown as ClaimRow[];
-  const claimIds = claims.map((c) => c._id.toHexString());
+  const claims = await opts.claims.approvedBetween(from, to);
+  const claimIds = claims.map((c) => c.id);
   // Vouchers of the period, and any voucher of these claims wherever it was booked.
-  const vouchers = (await db
-    .collection('vouchers')
-    .find({ $or: [{ fiscalYear, period }, { claimId: { $in: claimIds } }] }, { projection: { claimId: 1, claimNo: 1, voucherNo: 1, debitTotalFen: 1, creditTotalFen: 1 } })
-    .toArray()) as unknown as VoucherRow[];
-  const voucherIds = vouchers.map((v) => v._id.toHexString());
-  const records = (await db
-    .collection('archive_records')
-    .find({ voucherId: { $in: voucherIds }, correctsId: null }, { projection: { voucherId: 1, archiveNo: 1 } })
-    .toArray()) as unknown as RecordRow[];
+  const vouchers = await opts.ledger.vouchersOf(fiscalYear, period, claimIds);
+  const voucherIds = vouchers.map((v) => v.id);
+  const records = await opts.ledger.recordsOf(voucherIds);
 
   const vouchersByClaim = group(vouchers, (v) => v.claimId);
   const recordsByVoucher = group(records, (r) => r.voucherId);
@@ -85,7 +88,7 @@ export async function reconcile(
 
   const approved = new Set(claimIds);
   for (const c of claims) {
-    const claimId = c._id.toHexString();
+    const claimId = c.id;
     const own = vouchersByClaim.get(claimId) ?? [];
     if (own.length === 0) {
       if (now.getTime() - new Date(c.approvedAt).getTime() >= opts.graceMs) {
@@ -94,7 +97,7 @@ export async function reconcile(
       continue;
     }
     if (own.length > 1) {
-      diff({ kind: 'DUPLICATE_VOUCHER', claimId, claimNo: c.claimNo, voucherId: own[1]._id.toHexString(), detail: `${c.claimNo} has ${own.length} vouchers: ${own.map((v) => v.voucherNo).join(', ')}` });
+      diff({ kind: 'DUPLICATE_VOUCHER', claimId, claimNo: c.claimNo, voucherId: own[1].id, detail: `${c.claimNo} has ${own.length} vouchers: ${own.map((v) => v.voucherNo).join(', ')}` });
     }
     for (const v of own) {
       if (v.debitTotalFen !== c.totalFen) {
@@ -102,7 +105,7 @@ export async function reconcile(
           kind: 'AMOUNT_MISMATCH',
           claimId,
           claimNo: c.claimNo,
-          voucherId: v._id.toHexString(),
+          voucherId: v.id,
           expectedFen: c.totalFen,
           actualFen: v.debitTotalFen,
           detail: `${c.claimNo} totals ${formatMoney(c.totalFen)} but voucher ${v.voucherNo} totals ${formatMoney(v.debitTotalFen)}`,
@@ -111,7 +114,7 @@ export async function reconcile(
     }
   }
   for (const v of vouchers) {
-    const voucherId = v._id.toHexString();
+    const voucherId = v.id;
     if (!approved.has(v.claimId)) {
       diff({ kind: 'VOUCHER_WITHOUT_APPROVED_CLAIM', claimId: v.claimId, claimNo: v.claimNo, voucherId, actualFen: v.debitTotalFen, detail: `voucher ${v.voucherNo} has no approved claim in ${fiscalYear}-${String(period).padStart(2, '0')}` });
     }
@@ -121,7 +124,7 @@ export async function reconcile(
     const filed = recordsByVoucher.get(voucherId) ?? [];
     if (filed.length === 0) diff({ kind: 'MISSING_ARCHIVE_RECORD', claimId: v.claimId, claimNo: v.claimNo, voucherId, detail: `voucher ${v.voucherNo} has no archive record` });
     if (filed.length > 1) {
-      diff({ kind: 'DUPLICATE_ARCHIVE_RECORD', claimId: v.claimId, claimNo: v.claimNo, voucherId, archiveRecordId: filed[1]._id.toHexString(), detail: `voucher ${v.voucherNo} is filed ${filed.length} times: ${filed.map((r) => r.archiveNo).join(', ')}` });
+      diff({ kind: 'DUPLICATE_ARCHIVE_RECORD', claimId: v.claimId, claimNo: v.claimNo, voucherId, archiveRecordId: filed[1].id, detail: `voucher ${v.voucherNo} is filed ${filed.length} times: ${filed.map((r) => r.archiveNo).join(', ')}` });
     }
   }
 

@@ -1,4 +1,4 @@
-// Every row of the retention table (DOMAIN.md), and the dates that follow from it.
+// Every row of the retention table (docs/domain.md#retention), and the dates that follow from it.
 import { describe, expect, it } from 'vitest';
 import { ARCHIVE_KINDS, ARCHIVE_NO_RE, RETENTION_TABLE, archiveNumber, retentionFor } from '../../subgraphs/archive/retention.ts';
 

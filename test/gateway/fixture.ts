@@ -12,8 +12,7 @@ import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
 import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
-import { oaModels } from '../../subgraphs/oa/models.ts';
-import { oaDirectory } from '../../subgraphs/oa/organisation.ts';
+import { oaPorts } from '../../subgraphs/oa/ports.ts';
 import { SECRET } from '../oa/fixture.ts';
 
 export interface GatewayFixture {
@@ -42,7 +41,7 @@ export function useGateway(label: string): GatewayFixture {
       logger,
       internalSecret: SECRET,
       production: false,
-      directory: oaDirectory({ models: oaModels(connection) }),
+      directory: oaPorts(connection).directory,
       settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
     });
     running.push(await oa.subgraph.listen(0, '127.0.0.1'), await archive.subgraph.listen(0, '127.0.0.1'));

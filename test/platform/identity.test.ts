@@ -39,7 +39,7 @@ function forge(payload: unknown, secret = SECRET): string {
 }
 
 describe('signPrincipal / verifyPrincipal', () => {
-  it('exports the role list of API.md', () => {
+  it('exports the role list of docs/api.md#identity', () => {
     expect(ROLES).toEqual(['EMPLOYEE', 'MANAGER', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR', 'ADMIN']);
     expect(INTERNAL_IDENTITY_HEADER).toBe('x-internal-identity');
   });

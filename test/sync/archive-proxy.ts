@@ -1,5 +1,6 @@
 // Stands between the sync service and the archive subgraph in tests: forwards, answers 503 ('down'), or answers
-// with a GraphQL error that retrying cannot fix ('refuse').
+// with a GraphQL error that retrying cannot fix ('refuse'). Counts the calls, so it also counts those to oa in front
+// of that subgraph (claim-snapshot.test.ts).
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

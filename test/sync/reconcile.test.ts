@@ -123,6 +123,7 @@ describe('reconcile(fiscalYear, period)', () => {
       production: false,
       oaUrl: stack.oaUrl,
       archiveUrl: stack.archiveUrl,
+    ports: stack.ports,
       bus: null,
       settings: { ...SYNC_SETTINGS, reconcileIntervalMs: 150 },
       host: '127.0.0.1',

@@ -50,6 +50,7 @@ beforeAll(async () => {
     production: false,
     oaUrl: stack.oaUrl,
     archiveUrl: stack.archiveUrl,
+    ports: stack.ports,
     bus: await redisBus(),
     settings: SYNC_SETTINGS,
     host: '127.0.0.1',

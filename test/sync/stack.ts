@@ -14,10 +14,10 @@ import { createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
+import { archivePorts } from '../../subgraphs/archive/ports.ts';
 import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
-import { oaModels } from '../../subgraphs/oa/models.ts';
-import { oaDirectory } from '../../subgraphs/oa/organisation.ts';
-import { type RunningSync, type SyncSubgraphSettings, startSyncSubgraph } from '../../subgraphs/sync-service.ts';
+import { oaPorts } from '../../subgraphs/oa/ports.ts';
+import { type RunningSync, type SyncPorts, type SyncSubgraphSettings, startSyncSubgraph } from '../../subgraphs/sync-service.ts';
 import { signedGraphql } from '../helpers/graphql.ts';
 import { ADMIN, type OaFixture, SECRET, ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, type Org, item, seedOrg } from '../oa/seed.ts';
@@ -53,6 +53,8 @@ export interface Stack {
   oaUrl: string;
   archiveUrl: string;
   sync: RunningSync;
+  /** oa's and the archive's ports, as the sync service is given them (for more sync instances). */
+  ports: SyncPorts;
   gateways: RunningGateway[];
   /** The oa subgraph as seed helpers expect it (signed calls, setup only). */
   oa: OaFixture;
@@ -72,6 +74,8 @@ export interface StackOptions {
   sync?: Partial<SyncSubgraphSettings>;
   /** Replaces the archive URL the sync service calls (to make it fail). */
   archiveUrlForSync?: string;
+  /** Replaces the oa URL the sync service calls (to count its calls). */
+  oaUrlForSync?: string;
   subscriptionPollMs?: number;
   /** Events per read of a subscription (small values exercise multi-page replay). */
   subscriptionPageSize?: number;
@@ -89,20 +93,22 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     logger,
     internalSecret: SECRET,
     production: false,
-    directory: oaDirectory({ models: oaModels(connection) }),
+    directory: oaPorts(connection).directory,
     settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
   });
   const oa: RunningSubgraph = await oaBuilt.subgraph.listen(0, '127.0.0.1');
   const archive: RunningSubgraph = await archiveBuilt.subgraph.listen(0, '127.0.0.1');
   const bus = opts.bus ?? new LocalEventBus();
+  const ports: SyncPorts = { oa: oaPorts(connection), archive: archivePorts(connection) };
   const sync = await startSyncSubgraph({
     connection,
     logger,
     internalSecret: SECRET,
     production: false,
-    oaUrl: oa.url,
+    oaUrl: opts.oaUrlForSync ?? oa.url,
     archiveUrl: opts.archiveUrlForSync ?? archive.url,
     bus,
+    ports,
     settings: { ...SYNC_SETTINGS, ...opts.sync },
     host: '127.0.0.1',
     port: 0,
@@ -140,6 +146,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     oaUrl: oa.url,
     archiveUrl: archive.url,
     sync,
+    ports,
     gateways,
     oa: oaFixture,
     startGateway,

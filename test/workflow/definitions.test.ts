@@ -133,7 +133,7 @@ describe('versioning', () => {
 });
 
 describe('expenseRoute', () => {
-  it('is the default route of API.md', async () => {
+  it('is the default route of docs/api.md#default-route', async () => {
     const def = await fx.wf.saveDefinition(expenseRoute(500_000));
     expect(def.key).toBe('expense-claim');
     expect(def.version).toBe(1);

@@ -635,7 +635,7 @@ export type Appraisal = {
   filingError?: Maybe<Scalars['String']['output']>;
 };
 
-/** One line of a destruction register: what DOMAIN.md asks it to list. */
+/** One line of a destruction register: what docs/domain.md#destruction asks it to list. */
 export type DestructionLine = {
   __typename?: 'DestructionLine';
   record?: Maybe<ArchiveRecord>;

@@ -1,13 +1,12 @@
 // The access log of the archive (docs/domain.md: "every view, copy and loan is recorded: who, what, when, why").
-// Entries are hash-chained like the records themselves: each entry's digest covers its canonical form and the
-// previous entry's digest, and the sequence runs 1, 2, 3 ... without gaps (a counter incremented in the same
-// transaction as the entry, which also serialises concurrent appenders: the second one conflicts and is retried).
-// Editing or deleting an entry afterwards breaks the chain at that entry, and verify() names it.
+// Entries are hash-chained like the records themselves (platform/integration/hash-chain.ts): each entry's digest
+// covers its canonical form and the previous entry's digest, and the sequence runs 1, 2, 3 ... without gaps (a counter
+// incremented in the same transaction as the entry, which also serialises concurrent appenders: the second one
+// conflicts and is retried). Editing or deleting an entry afterwards breaks the chain at that entry, and verify() names it.
 import { Schema, type ClientSession, type Connection, type Model, type Types } from 'mongoose';
-import { nextSequence } from '../../../platform/integration/events.ts';
+import { HashChain, chainDigest, flatChainRules } from '../../../platform/integration/hash-chain.ts';
 import { badInput } from '../../../platform/graphql.ts';
 import type { Principal, Role } from '../../../platform/identity.ts';
-import { canonical, sha256 } from '../fixity.ts';
 import { requireRole } from './guards.ts';
 import { decodeCursor, encodeCursor, pageSize } from './pagination.ts';
 import type { LifecycleServices } from './services.ts';
@@ -61,20 +60,18 @@ const entrySchema = new Schema<AccessLogEntryDoc>(
 
 /** The digest of an entry: SHA-256 over the canonical form of every field but the digest (previousDigest included). */
 export function entryDigest(e: Omit<AccessLogEntryDoc, '_id' | 'digest'>): string {
-  return sha256(
-    canonical({
-      seq: e.seq,
-      at: e.at,
-      actorId: e.actorId,
-      actorRoles: e.actorRoles,
-      action: e.action,
-      recordId: e.recordId,
-      archiveNo: e.archiveNo,
-      purpose: e.purpose,
-      loanId: e.loanId,
-      previousDigest: e.previousDigest,
-    }),
-  );
+  return chainDigest({
+    seq: e.seq,
+    at: e.at,
+    actorId: e.actorId,
+    actorRoles: e.actorRoles,
+    action: e.action,
+    recordId: e.recordId,
+    archiveNo: e.archiveNo,
+    purpose: e.purpose,
+    loanId: e.loanId,
+    previousDigest: e.previousDigest,
+  });
 }
 
 export interface AccessLogVerification {
@@ -87,55 +84,39 @@ export interface AccessLogVerification {
 
 export class AccessLog {
   readonly model: Model<AccessLogEntryDoc>;
+  private readonly chain: HashChain<AccessLogEntryDoc, Omit<AccessLogEntryDoc, '_id' | 'digest'>>;
 
-  constructor(private readonly connection: Connection) {
+  constructor(connection: Connection) {
     this.model = (connection.models.ArchiveAccessLogEntry as Model<AccessLogEntryDoc> | undefined) ?? connection.model<AccessLogEntryDoc>('ArchiveAccessLogEntry', entrySchema);
+    this.chain = new HashChain({ ...flatChainRules<AccessLogEntryDoc>(entryDigest), model: this.model, counter: COUNTER_KEY });
   }
 
   /** Appends an entry inside the caller's transaction (the same one as the access it records). */
   async append(session: ClientSession, input: AccessLogInput): Promise<AccessLogEntryDoc> {
-    if (!session.inTransaction()) throw new Error('AccessLog.append must run inside a transaction');
-    const seq = await nextSequence(this.connection, COUNTER_KEY, session);
-    // The counter increment succeeded, so no other append committed after this transaction's snapshot: the
-    // previous entry is visible here. Should it have been removed, the chain goes on and verify() reports the gap.
-    const previous = seq > 1 ? await this.model.findOne({ seq: seq - 1 }, { digest: 1 }, { session }).lean<Pick<AccessLogEntryDoc, 'digest'>>() : null;
-    const entry: Omit<AccessLogEntryDoc, '_id' | 'digest'> = {
-      seq,
-      at: input.at ?? new Date(),
-      actorId: input.actorId,
-      actorRoles: [...input.actorRoles],
-      action: input.action,
-      recordId: input.recordId,
-      archiveNo: input.archiveNo,
-      purpose: input.purpose,
-      loanId: input.loanId ?? null,
-      previousDigest: previous?.digest ?? null,
-    };
-    const [doc] = await this.model.create([{ ...entry, digest: entryDigest(entry) }], { session });
-    return doc.toObject();
+    const [doc] = await this.chain.append(
+      [input],
+      (i, { seq, previousDigest }) => ({
+        seq,
+        at: i.at ?? new Date(),
+        actorId: i.actorId,
+        actorRoles: [...i.actorRoles],
+        action: i.action,
+        recordId: i.recordId,
+        archiveNo: i.archiveNo,
+        purpose: i.purpose,
+        loanId: i.loanId ?? null,
+        previousDigest,
+      }),
+      { session },
+    );
+    return doc;
   }
 
   /** Walks the log in sequence order and names the first entry that was changed or removed. */
   async verify(): Promise<AccessLogVerification> {
-    let checked = 0;
-    let expected = 1;
-    let previousDigest: string | null = null;
-    const broken = (seq: number, problem: 'CHANGED' | 'REMOVED'): AccessLogVerification => ({ ok: false, checked, firstBrokenSeq: seq, problem });
-    for await (const e of this.model.find().sort({ seq: 1 }).lean<AccessLogEntryDoc[]>().cursor()) {
-      checked++;
-      if (e.seq > expected) return broken(expected, 'REMOVED');
-      if (e.seq < expected) return broken(e.seq, 'CHANGED');
-      // The link disagrees with the predecessor as stored: the predecessor was changed and its digest rewritten.
-      if (e.previousDigest !== previousDigest) return broken(e.seq - 1 || e.seq, 'CHANGED');
-      const { _id, digest, ...rest } = e;
-      if (digest !== entryDigest(rest)) return broken(e.seq, 'CHANGED');
-      previousDigest = digest;
-      expected++;
-    }
-    // Entries removed from the end leave no successor to notice; the counter remembers how many were written.
-    const counter = await this.connection.db!.collection<{ _id: string; seq: number }>('counters').findOne({ _id: COUNTER_KEY });
-    if (counter && counter.seq >= expected) return broken(expected, 'REMOVED');
-    return { ok: true, checked, firstBrokenSeq: null, problem: null };
+    const { ok, checked, firstBroken, problem } = await this.chain.verify();
+    // The log reports no order of its own: an entry out of place is a changed one.
+    return { ok, checked, firstBrokenSeq: firstBroken?.seq ?? null, problem: problem === 'REORDERED' ? 'CHANGED' : problem };
   }
 }
 

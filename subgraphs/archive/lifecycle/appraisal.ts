@@ -6,10 +6,10 @@ import { Schema, type ClientSession, type Connection, type Model, type PipelineS
 import { badInput, conflict, parseDate } from '../../../platform/graphql.ts';
 import type { Principal, Role } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
+import { canonicalJson } from '../../../platform/integration/canonical-json.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
 import { fileRecord } from '../filing.ts';
-import { canonical } from '../fixity.ts';
 import { createArchiveLoaders } from '../loaders.ts';
 import { requireRole, text } from './guards.ts';
 import { type RecordMeta, effectiveExpiry, hexId, recordMeta } from './records.ts';
@@ -164,7 +164,7 @@ async function fileOpinion(svc: LifecycleServices, principal: Principal, apprais
         title: `会计档案鉴定意见书 ${appraisal.archiveNo}`,
         fiscalYear: Number(todayOf(svc, appraisal.appraisedAt).slice(0, 4)),
         mediaType: 'application/json',
-        content: canonical({
+        content: canonicalJson({
           appraisalId: hexId(appraisal),
           record: { id: appraisal.recordId, archiveNo: record.archiveNo, title: record.title, kind: record.kind, fiscalYear: record.fiscalYear, retention: record.retention, retentionStartsOn: record.retentionStartsOn, expiresOn: record.expiresOn },
           opinion: appraisal.opinion,

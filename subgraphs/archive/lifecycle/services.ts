@@ -2,13 +2,10 @@
 // the clock, and the mapping of workflow errors to GraphQL errors.
 import { gqlError, today } from '../../../platform/graphql.ts';
 import { WorkflowError } from '../../../platform/workflow/engine.ts';
-import type { Directory } from '../../../platform/workflow/types.ts';
 import type { ArchiveServices } from '../context.ts';
 
-/** What the lifecycle service functions run on: the archive services, plus optional overrides. */
+/** What the lifecycle service functions run on: the archive services (the directory among them), plus optional overrides. */
 export type LifecycleServices = ArchiveServices & {
-  /** The organisation as the workflow engine reads it; defaults to archiveDirectory(connection). */
-  directory?: Directory;
   /** "Now" for dates and timestamps (tests pass a fake one); defaults to the system clock. */
   clock?: () => Date;
 };

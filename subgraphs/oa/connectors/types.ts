@@ -8,7 +8,7 @@ export type Platform = (typeof PLATFORMS)[number];
 export const EXTERNAL_STATUSES = ['SUBMITTED', 'APPROVED', 'REJECTED', 'WITHDRAWN'] as const;
 export type ExternalStatus = (typeof EXTERNAL_STATUSES)[number];
 
-/** The `ExpenseCategory` enum of the OA contract (API.md). */
+/** The `ExpenseCategory` enum of the OA contract (docs/api.md#oa). */
 export const EXPENSE_CATEGORIES = ['TRAVEL', 'MEALS', 'OFFICE', 'TRAINING', 'OTHER'] as const;
 export type ExpenseCategory = (typeof EXPENSE_CATEGORIES)[number];
 

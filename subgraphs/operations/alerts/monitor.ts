@@ -1,6 +1,7 @@
 // Evaluates the anomaly rules every ALERT_INTERVAL_MS, on one sync instance at a time (a database lease), and
 // raises what they find. A failing rule is logged and the others still run.
 import type { Lease } from '../../../platform/integration/lease.ts';
+import { WorkerLoop } from '../../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../../platform/logger.ts';
 import { RULES, type RuleContext, type RuleSettings } from './rules.ts';
 import type { AlertService } from './service.ts';
@@ -16,23 +17,22 @@ export interface AlertMonitorOptions {
 
 export class AlertMonitor {
   private readonly lastRuns = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
+  private readonly loop: WorkerLoop<number>;
 
-  constructor(private readonly o: AlertMonitorOptions) {}
+  constructor(private readonly o: AlertMonitorOptions) {
+    this.loop = new WorkerLoop({ work: () => this.round(), lease: o.lease, logger: o.logger, failure: 'alert evaluation failed' });
+  }
 
   get settings(): Map<string, RuleSettings> {
     return this.o.settings;
   }
 
-  /** One evaluation of every enabled rule; returns how many alerts were newly raised. */
-  evaluate(): Promise<number> {
-    this.running ??= this.round().finally(() => (this.running = null));
-    return this.running;
+  /** One evaluation of every enabled rule (lease holder only); returns how many alerts were newly raised. */
+  async evaluate(): Promise<number> {
+    return (await this.loop.runNow()) ?? 0;
   }
 
   private async round(): Promise<number> {
-    if (!(await this.o.lease.acquire())) return 0;
     const now = this.o.clock?.() ?? new Date();
     const ctx: RuleContext = { ...this.o.context(), now, lastRun: (rule) => this.lastRuns.get(rule) ?? 0 };
     let raised = 0;
@@ -51,21 +51,13 @@ export class AlertMonitor {
     return raised;
   }
 
+  /** The first evaluation one interval from now, each next one an interval after the one before ended. */
   start(intervalMs: number): void {
-    const loop = () => {
-      void this.evaluate()
-        .catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, 'alert evaluation failed'))
-        .finally(() => {
-          if (this.timer !== null) this.timer = setTimeout(loop, intervalMs);
-        });
-    };
-    this.timer = setTimeout(loop, intervalMs);
+    this.loop.start(intervalMs);
   }
 
-  async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => undefined);
-    await this.o.lease.release().catch(() => undefined);
+  /** Waits for the evaluation in flight, then gives the lease up. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

@@ -1,10 +1,12 @@
-// The anomaly rules. Each reads the state it watches from the database (or probes) and says which alerts should
-// be open; the service deduplicates. Thresholds, windows and severities come from ALERT_RULES, over the defaults
-// below. Rules never load unbounded data: they aggregate in the database.
+// The anomaly rules. Each reads the state it watches (sync's and operations' own collections, the archive's access
+// counts through its port, or probes) and says which alerts should be open; the service deduplicates. Thresholds,
+// windows and severities come from ALERT_RULES, over the defaults below. Rules never load unbounded data: they
+// aggregate in the database.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../../platform/integration/events.ts';
 import type { SyncModels } from '../../sync/models.ts';
 import type { SyncStatusView } from '../../sync/status.ts';
+import { type WebhookDeliveryDoc, webhookModels } from '../../sync/webhooks/models.ts';
 import type { SubgraphHealthDoc } from './models.ts';
 import type { RaiseInput } from './service.ts';
 import type { Severity } from './models.ts';
@@ -20,11 +22,18 @@ export interface RuleSettings {
 
 export type RuleOverrides = Readonly<Record<string, Partial<RuleSettings>>>;
 
+/** The archive's access counts (subgraphs/archive/ports.ts), handed in by whoever assembles the process. */
+export interface ArchiveAccessCounts {
+  accessCounts(q: { from: Date; to?: Date; actorIds?: readonly string[]; atLeast?: number; limit?: number }): Promise<{ actorId: string; n: number }[]>;
+}
+
 export interface RuleContext {
   now: Date;
   connection: Connection;
   models: SyncModels;
   events: EventLog;
+  /** BULK_ACCESS: how often each user read or borrowed archive records. */
+  archiveAccess: ArchiveAccessCounts;
   status(): Promise<SyncStatusView>;
   /** Probes the subgraphs (and stores the outcome). */
   probe(): Promise<SubgraphHealthDoc[]>;
@@ -107,30 +116,21 @@ export const RULES: readonly Rule[] = [
     description: 'One user reads or borrows far more archive records within the window than usual (threshold: at least this many, and `factor` times their average per window over 30 days).',
     defaults: { enabled: true, severity: 'WARNING', threshold: 50, windowMs: 60 * 60_000, factor: 5 },
     async evaluate(ctx, s) {
-      const log = ctx.connection.collection('archive_access_log');
       const now = ctx.now.getTime();
       const windowStart = new Date(now - s.windowMs);
       const baselineStart = new Date(now - 30 * 24 * 60 * 60_000);
-      const actions = { $in: ['READ_CONTENT', 'LOAN_REQUESTED', 'LOAN_STARTED'] };
-      const recent = await log
-        .aggregate<{ _id: string; n: number }>([{ $match: { action: actions, at: { $gte: windowStart } } }, { $group: { _id: '$actorId', n: { $sum: 1 } } }, { $match: { n: { $gte: s.threshold } } }, { $limit: 100 }])
-        .toArray();
+      const recent = await ctx.archiveAccess.accessCounts({ from: windowStart, atLeast: s.threshold, limit: 100 });
       if (!recent.length) return [];
-      const before = await log
-        .aggregate<{ _id: string; n: number }>([
-          { $match: { action: actions, actorId: { $in: recent.map((r) => r._id) }, at: { $gte: baselineStart, $lt: windowStart } } },
-          { $group: { _id: '$actorId', n: { $sum: 1 } } },
-        ])
-        .toArray();
+      const before = await ctx.archiveAccess.accessCounts({ from: baselineStart, to: windowStart, actorIds: recent.map((r) => r.actorId) });
       const windows = Math.max(1, (windowStart.getTime() - baselineStart.getTime()) / s.windowMs);
-      const usual = new Map(before.map((b) => [b._id, b.n / windows]));
+      const usual = new Map(before.map((b) => [b.actorId, b.n / windows]));
       return recent
-        .filter((r) => r.n > (s.factor ?? 5) * (usual.get(r._id) ?? 0))
+        .filter((r) => r.n > (s.factor ?? 5) * (usual.get(r.actorId) ?? 0))
         .map((r) => ({
           rule: this.name,
           severity: s.severity,
-          subject: `actor:${r._id}`,
-          message: `${r._id} read or borrowed ${r.n} archive records in the last ${minutes(s.windowMs)}; usually ${(usual.get(r._id) ?? 0).toFixed(1)}`,
+          subject: `actor:${r.actorId}`,
+          message: `${r.actorId} read or borrowed ${r.n} archive records in the last ${minutes(s.windowMs)}; usually ${(usual.get(r.actorId) ?? 0).toFixed(1)}`,
         }));
     },
   },
@@ -191,11 +191,10 @@ export const RULES: readonly Rule[] = [
     description: 'A webhook delivery was dead-lettered; replay it once the receiver is fixed.',
     defaults: { enabled: true, severity: 'WARNING', threshold: 1, windowMs: 0 },
     async evaluate(ctx, s) {
-      const dead = await ctx.connection
-        .collection('webhook_deliveries')
-        .find({ status: 'DEAD' }, { projection: { webhookId: 1, eventType: 1, lastError: 1 } })
+      const dead = await webhookModels(ctx.connection)
+        .WebhookDelivery.find({ status: 'DEAD' }, { webhookId: 1, eventType: 1, lastError: 1 })
         .limit(100)
-        .toArray();
+        .lean<Pick<WebhookDeliveryDoc, '_id' | 'webhookId' | 'eventType' | 'lastError'>[]>();
       return dead.map((d) => ({
         rule: this.name,
         severity: s.severity,

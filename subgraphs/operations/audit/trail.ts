@@ -2,17 +2,15 @@
 // systems. The gateway records every client mutation, every refused authentication, every operation refused with
 // FORBIDDEN or UNAUTHENTICATED and every subscription start; the subgraphs may record their own actions.
 //
-// Entries are hash-chained as the archive's access log is: each entry's digest is SHA-256 over the canonical JSON of
-// all its fields and the previous entry's digest, and `seq` runs 1, 2, 3 … without gaps (nextSequence in the same
-// transaction as the batch, which also serialises concurrent appenders: the second one conflicts and is retried).
-// Editing or deleting an entry afterwards breaks the chain there, and verify() names it.
-import { createHash } from 'node:crypto';
+// Entries are hash-chained as the archive's access log is (platform/integration/hash-chain.ts): each entry's digest is
+// SHA-256 over the canonical JSON of all its fields and the previous entry's digest, and `seq` runs 1, 2, 3 … without
+// gaps (nextSequence in the same transaction as the batch, which also serialises concurrent appenders: the second one
+// conflicts and is retried). Editing or deleting an entry afterwards breaks the chain there, and verify() names it.
 import { isIP } from 'node:net';
 import { type Connection, type Model, Schema, type Types } from 'mongoose';
-import { nextSequence } from '../../../platform/integration/events.ts';
+import { HashChain, chainDigest, flatChainRules } from '../../../platform/integration/hash-chain.ts';
 import { PUBLIC_ERROR_CODES, badInput } from '../../../platform/graphql.ts';
 import { isRole } from '../../../platform/identity.ts';
-import { transaction } from '../../../platform/integration/transactions.ts';
 
 export const AUDIT_SOURCES = ['gateway', 'oa', 'archive', 'sync'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];
@@ -29,7 +27,6 @@ export const MAX_DURATION_MS = 86_400_000;
 /** Entries dated further ahead than this are refused (clock skew between instances is tolerated). */
 export const MAX_FUTURE_MS = 5 * 60_000;
 export const MAX_PAGE = 200;
-const VERIFY_PAGE = 500;
 const COUNTER_KEY = 'audit_log';
 
 export interface AuditEntryDoc {
@@ -112,18 +109,6 @@ entrySchema.index({ actor: 1 });
 entrySchema.index({ address: 1, at: 1 });
 entrySchema.index({ outcome: 1, at: 1 });
 
-/** Sorted-key JSON: the one spelling of an entry that its digest covers. */
-function canonical(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (typeof value === 'object') {
-    const o = value as Record<string, unknown>;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** SHA-256 (hex) over the canonical form of every field but the digest and the id, previousDigest included. */
 export function auditDigest(e: Omit<AuditEntryDoc, '_id' | 'digest'>): string {
   const fields = {
@@ -139,7 +124,8 @@ export function auditDigest(e: Omit<AuditEntryDoc, '_id' | 'digest'>): string {
     durationMs: e.durationMs,
     previousDigest: e.previousDigest,
   };
-  return createHash('sha256').update(canonical(fields)).digest('hex');
+  // The trail's canonical form has always written a field that is absent as null.
+  return chainDigest(fields, { undefinedMembers: 'null' });
 }
 
 // ── Validation: everything an entry holds is bounded; nonsense is BAD_USER_INPUT ──────────────────────────
@@ -206,11 +192,14 @@ export function toAuditView(doc: AuditEntryDoc): AuditEntryView {
 export class AuditTrail {
   readonly model: Model<AuditEntryDoc>;
 
+  private readonly chain: HashChain<AuditEntryDoc, Omit<AuditEntryDoc, '_id' | 'digest'>>;
+
   constructor(
-    private readonly connection: Connection,
+    connection: Connection,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.model = (connection.models.AuditEntry as Model<AuditEntryDoc> | undefined) ?? connection.model<AuditEntryDoc>('AuditEntry', entrySchema);
+    this.chain = new HashChain({ ...flatChainRules<AuditEntryDoc>(auditDigest), model: this.model, counter: COUNTER_KEY });
   }
 
   /** Creates the collection and its indexes (also done on first use). */
@@ -231,25 +220,7 @@ export class AuditTrail {
     const now = this.clock().getTime();
     const valid = entries.map((e, i) => validEntry(e, i, now));
     await this.init();
-    await transaction(this.connection, async (session) => {
-      // Recomputed on every attempt: a transaction the driver retries starts again from its fresh snapshot.
-      const docs: Omit<AuditEntryDoc, '_id'>[] = [];
-      let previousDigest: string | null = null;
-      for (const [i, entry] of valid.entries()) {
-        const seq = await nextSequence(this.connection, COUNTER_KEY, session);
-        if (i === 0 && seq > 1) {
-          // The counter increment succeeded, so no other append committed after this snapshot: the previous entry
-          // is visible here. Should it have been removed, the chain goes on and verify() reports the gap.
-          const previous = await this.model.findOne({ seq: seq - 1 }, { digest: 1 }, { session }).lean<Pick<AuditEntryDoc, 'digest'>>();
-          previousDigest = previous?.digest ?? null;
-        }
-        const body = { seq, ...entry, source, previousDigest };
-        const digest = auditDigest(body);
-        docs.push({ ...body, digest });
-        previousDigest = digest;
-      }
-      await this.model.insertMany(docs, { session });
-    });
+    await this.chain.append(valid, (entry, { seq, previousDigest }) => ({ seq, ...entry, source, previousDigest }));
     return valid.length;
   }
 
@@ -284,36 +255,16 @@ export class AuditTrail {
   }
 
   /**
-   * Walks the chain in seq order, a page at a time. Names the first entry whose digest does not match (an entry
-   * edited, or its predecessor edited with its digest rewritten), or the entry after which one is missing.
+   * Walks the chain in seq order. Names the first entry whose digest does not match (an entry edited, or its
+   * predecessor edited with its digest rewritten), or the entry after which one is missing.
    */
   async verify(): Promise<AuditVerification> {
-    // The counter first: every entry up to it is committed, and later appends do not disturb the walk.
-    const counter = await this.connection.db!.collection<{ _id: string; seq: number }>('counters').findOne({ _id: COUNTER_KEY });
-    const last = counter?.seq ?? null;
-    let checked = 0;
-    let expected = 1;
-    let previousDigest: string | null = null;
-    const broken = (seq: number): AuditVerification => ({ valid: false, checked, firstBrokenSeq: seq });
-    for (;;) {
-      const bound: Record<string, number> = { $gte: expected };
-      if (last !== null) bound.$lte = last;
-      const page = await this.model.find({ seq: bound }).sort({ seq: 1 }).limit(VERIFY_PAGE).lean<AuditEntryDoc[]>();
-      for (const e of page) {
-        if (e.seq !== expected) return broken(expected - 1);
-        // The link disagrees with the predecessor as stored: the predecessor was changed and its digest rewritten.
-        if (e.previousDigest !== previousDigest) return broken(Math.max(1, e.seq - 1));
-        checked++;
-        const { _id, digest, ...rest } = e;
-        if (digest !== auditDigest(rest)) return broken(e.seq);
-        previousDigest = digest;
-        expected++;
-      }
-      if (page.length < VERIFY_PAGE) break;
-    }
-    // Entries removed from the end leave no successor to notice; the counter remembers how many were written.
-    if (last !== null && last >= expected) return broken(expected - 1);
-    return { valid: true, checked, firstBrokenSeq: null };
+    const { checked, firstBroken: b } = await this.chain.verify();
+    if (b === null) return { valid: true, checked, firstBrokenSeq: null };
+    // The trail counts an entry once its position and link hold, and names the last intact entry before one missing
+    // or out of place (0: the first is missing).
+    const unread = b.by === 'order' || b.by === 'link' ? 1 : 0;
+    return { valid: false, checked: checked - unread, firstBrokenSeq: b.by === 'order' || b.by === 'counter' ? checked - unread : b.seq };
   }
 }
 

@@ -42,11 +42,6 @@ export interface WebhookDeliveryDoc {
   deliveredAt: Date | null;
 }
 
-export interface CursorDoc {
-  _id: string;
-  seq: number;
-}
-
 const webhookSchema = new Schema<WebhookDoc>(
   {
     url: { type: String, required: true },
@@ -83,9 +78,6 @@ const deliverySchema = new Schema<WebhookDeliveryDoc>(
 deliverySchema.index({ webhookId: 1, seq: 1 }, { unique: true });
 deliverySchema.index({ status: 1, nextAttemptAt: 1 });
 
-// Same name and shape as the sync pipeline's cursor model (subgraphs/sync/models.ts): one collection, one key each.
-const cursorSchema = new Schema<CursorDoc>({ _id: String, seq: Number }, { collection: 'sync_cursors', versionKey: false });
-
 function model<T>(connection: Connection, name: string, schema: Schema<T>): Model<T> {
   return (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema);
 }
@@ -94,7 +86,6 @@ export function webhookModels(connection: Connection) {
   return {
     Webhook: model(connection, 'Webhook', webhookSchema),
     WebhookDelivery: model(connection, 'WebhookDelivery', deliverySchema),
-    Cursor: model(connection, 'SyncCursor', cursorSchema),
   };
 }
 export type WebhookModels = ReturnType<typeof webhookModels>;

@@ -6,9 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import { Types } from 'mongoose';
-import type { EventLog } from '../../../platform/integration/events.ts';
+import type { DomainEvent, EventLog } from '../../../platform/integration/events.ts';
 import { badInput, conflict, notFound } from '../../../platform/graphql.ts';
 import type { Lease } from '../../../platform/integration/lease.ts';
+import { LogConsumer } from '../../../platform/integration/log-consumer.ts';
+import { WorkerLoop } from '../../../platform/integration/worker-loop.ts';
 import { SYNC_EVENT_TYPES, formatSeq, isSyncEventType, toSyncEvent, type SyncEventType } from '../sync-events.ts';
 import { DELIVERY_STATUSES, webhookModels, type DeliveryStatus, type WebhookDeliveryDoc, type WebhookDoc, type WebhookModels } from './models.ts';
 import { secretBox, validateWebhookSecret, type SecretBox } from './secrets.ts';
@@ -84,6 +86,7 @@ export interface TickResult {
   dead: number;
 }
 
+/** Webhook delivery's position in sync_cursors. */
 const CURSOR_ID = 'webhooks';
 const EVENT_BATCH = 500;
 const MAX_BATCHES_PER_TICK = 10;
@@ -131,9 +134,8 @@ export class WebhookService {
   private readonly models: WebhookModels;
   private readonly box: SecretBox;
   private readonly o: Required<Omit<WebhookServiceOptions, 'resolve' | 'lease'>> & Pick<WebhookServiceOptions, 'resolve' | 'lease'>;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly consumer: LogConsumer;
+  private readonly loop: WorkerLoop<TickResult>;
 
   constructor(options: WebhookServiceOptions) {
     this.o = {
@@ -149,13 +151,16 @@ export class WebhookService {
     if (!(this.o.maxAttempts >= 1 && this.o.concurrency >= 1)) throw new Error('maxAttempts and concurrency must be at least 1');
     this.models = webhookModels(options.connection);
     this.box = secretBox(options.masterSecret);
+    this.consumer = new LogConsumer({ connection: options.connection, events: options.events, name: CURSOR_ID, types: SYNC_EVENT_TYPES, batchSize: EVENT_BATCH, maxBatches: MAX_BATCHES_PER_TICK });
+    this.loop = new WorkerLoop({ work: () => this.pass(), lease: options.lease, logger: this.o.logger, failure: 'webhook tick failed', runOnStart: true });
   }
 
   async init(): Promise<void> {
-    for (const m of [this.models.Webhook, this.models.WebhookDelivery, this.models.Cursor]) {
+    for (const m of [this.models.Webhook, this.models.WebhookDelivery]) {
       await m.init();
       await m.createIndexes();
     }
+    await this.consumer.init();
   }
 
   // ---- administration ----
@@ -237,69 +242,57 @@ export class WebhookService {
 
   // ---- background work ----
 
+  /** One tick now (or right after the one in flight): fan out new events, then send what is due (lease holder only). */
   async tick(): Promise<TickResult> {
+    return (await this.loop.runNow()) ?? { leaseHeld: false, enqueued: 0, attempted: 0, delivered: 0, failed: 0, dead: 0 };
+  }
+
+  private async pass(): Promise<TickResult> {
     const result: TickResult = { leaseHeld: true, enqueued: 0, attempted: 0, delivered: 0, failed: 0, dead: 0 };
-    if (this.o.lease && !(await this.o.lease.acquire())) return { ...result, leaseHeld: false };
     result.enqueued = await this.fanOut();
     await this.deliverDue(result);
     return result;
   }
 
-  /** Runs tick every intervalMs (the next one starts after the previous finished). */
+  /** Runs tick now and every intervalMs (the next one starts after the previous finished). */
   start(intervalMs = 1000): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    const run = () => {
-      this.running = this.tick().then(
-        () => undefined,
-        (err: unknown) => this.o.logger.error({ err }, 'webhook tick failed'),
-      );
-      void this.running.then(() => {
-        this.running = undefined;
-        if (!this.stopped) this.timer = setTimeout(run, intervalMs).unref();
-      });
-    };
-    run();
+    this.loop.start(intervalMs);
+  }
+
+  /** Runs a tick soon (an event was just appended in this process). */
+  wake(): void {
+    this.loop.wake();
   }
 
   /** Stops the timer, waits for the running tick (and its in-flight deliveries), then gives the lease up. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.running;
-    if (this.o.lease?.held) await this.o.lease.release();
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** New sync events → delivery records; returns how many were created. */
   private async fanOut(): Promise<number> {
-    const { Webhook, Cursor } = this.models;
-    let cursor = (await Cursor.findById(CURSOR_ID).lean())?.seq ?? 0;
     let created = 0;
-    for (let batch = 0; batch < MAX_BATCHES_PER_TICK; batch++) {
-      const events = await this.o.events.after(cursor, EVENT_BATCH, [...SYNC_EVENT_TYPES]);
-      if (events.length === 0) break;
-      // Read after the events, so a webhook registered meanwhile (fromSeq = a head at or above them) is not owed any.
-      const hooks = await Webhook.find({ active: true }, { types: 1, fromSeq: 1 }).lean<Pick<WebhookDoc, '_id' | 'types' | 'fromSeq'>[]>();
-      const now = this.o.clock();
-      const docs: Partial<WebhookDeliveryDoc>[] = [];
-      for (const event of events) {
-        const { seq, type, occurredAt, claimId, voucherId, archiveRecordId, alertId } = toSyncEvent(event);
-        for (const hook of hooks) {
-          if (hook.fromSeq >= event.seq || !hook.types.includes(event.type)) continue;
-          const _id = new Types.ObjectId();
-          // docs/api.md's fields; ALERT_RAISED deliveries also name the alert.
-          const body = JSON.stringify({ deliveryId: String(_id), event: { seq, type, occurredAt, claimId, voucherId, archiveRecordId, ...(alertId ? { alertId } : {}) } });
-          docs.push({ _id, webhookId: hook._id, seq: event.seq, eventType: event.type, body, status: 'PENDING', attempts: 0, attemptsBase: 0, replays: 0, nextAttemptAt: now, createdAt: now });
-        }
-      }
-      created += await this.insertNew(docs);
-      cursor = events[events.length - 1].seq;
-      // $max: an instance that fell behind never moves the cursor back.
-      await Cursor.updateOne({ _id: CURSOR_ID }, { $max: { seq: cursor } }, { upsert: true });
-      if (events.length < EVENT_BATCH) break;
-    }
+    await this.consumer.consume({ handle: async (events) => void (created += await this.deliveriesFor(events)) });
     return created;
+  }
+
+  /** One delivery record per event and active webhook that subscribed to it; returns how many were created. */
+  private async deliveriesFor(events: DomainEvent[]): Promise<number> {
+    // Read after the events, so a webhook registered meanwhile (fromSeq = a head at or above them) is not owed any.
+    const hooks = await this.models.Webhook.find({ active: true }, { types: 1, fromSeq: 1 }).lean<Pick<WebhookDoc, '_id' | 'types' | 'fromSeq'>[]>();
+    const now = this.o.clock();
+    const docs: Partial<WebhookDeliveryDoc>[] = [];
+    for (const event of events) {
+      const { seq, type, occurredAt, claimId, voucherId, archiveRecordId, alertId } = toSyncEvent(event);
+      for (const hook of hooks) {
+        if (hook.fromSeq >= event.seq || !hook.types.includes(event.type)) continue;
+        const _id = new Types.ObjectId();
+        // docs/api.md's fields; ALERT_RAISED deliveries also name the alert.
+        const body = JSON.stringify({ deliveryId: String(_id), event: { seq, type, occurredAt, claimId, voucherId, archiveRecordId, ...(alertId ? { alertId } : {}) } });
+        docs.push({ _id, webhookId: hook._id, seq: event.seq, eventType: event.type, body, status: 'PENDING', attempts: 0, attemptsBase: 0, replays: 0, nextAttemptAt: now, createdAt: now });
+      }
+    }
+    return this.insertNew(docs);
   }
 
   /** Inserts, skipping deliveries that already exist (another instance or an earlier tick made them). */

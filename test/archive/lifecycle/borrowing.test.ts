@@ -3,7 +3,6 @@
 import { describe, expect, it } from 'vitest';
 import { AccessLog, type AccessLogEntryDoc } from '../../../subgraphs/archive/lifecycle/access-log.ts';
 import { readContent } from '../../../subgraphs/archive/lifecycle/content.ts';
-import { archiveDirectory } from '../../../subgraphs/archive/lifecycle/directory.ts';
 import {
   decideLoan,
   getLoan,
@@ -17,6 +16,7 @@ import {
 } from '../../../subgraphs/archive/lifecycle/borrowing.ts';
 import { placeHold } from '../../../subgraphs/archive/lifecycle/holds.ts';
 import type { ArchiveRecordDoc } from '../../../subgraphs/archive/models.ts';
+import { oaPorts } from '../../../subgraphs/oa/ports.ts';
 import { DEPTS, PEOPLE, SERVICE, codeOf, idOf, useLifecycle, who } from './fixture.ts';
 
 const fx = useLifecycle('borrowing');
@@ -28,7 +28,7 @@ const at = (iso: string) => new Date(`${iso}T02:00:00Z`);
 
 describe('borrowing', () => {
   it('reads the organisation from the OA collections, without writing', async () => {
-    const dir = archiveDirectory(fx.connection);
+    const dir = oaPorts(fx.connection).directory;
     fx.commands.length = 0;
     expect(await dir.managerOf(DEPTS.finance)).toBe(PEOPLE.finHead.id);
     expect(await dir.parentOf(DEPTS.finance)).toBe(DEPTS.hq);

@@ -1,5 +1,5 @@
 // Shared set-up of the archive lifecycle tests: an in-memory engine per file, the archive services over a mongoose
-// connection that counts commands, a small organisation in the OA collections (read through archiveDirectory),
+// connection that counts commands, a small organisation in the OA collections (read through oa's directory port),
 // a clock the tests move by hand, and records filed through the filing service (so the fixity chain is real).
 import { Types } from 'mongoose';
 import mongoose, { type Connection } from 'mongoose';
@@ -11,12 +11,12 @@ import { WorkflowEngine } from '../../../platform/workflow/engine.ts';
 import { type ArchiveSettings, DEFAULT_CHART } from '../../../subgraphs/archive/context.ts';
 import { fileRecord } from '../../../subgraphs/archive/filing.ts';
 import { verifyChain } from '../../../subgraphs/archive/fixity.ts';
-import { archiveDirectory } from '../../../subgraphs/archive/lifecycle/directory.ts';
 import { initArchiveLifecycle } from '../../../subgraphs/archive/lifecycle/init.ts';
 import type { LifecycleServices } from '../../../subgraphs/archive/lifecycle/services.ts';
 import { createArchiveLoaders } from '../../../subgraphs/archive/loaders.ts';
 import { type ArchiveRecordDoc, archiveModels } from '../../../subgraphs/archive/models.ts';
 import type { ArchiveKind } from '../../../subgraphs/archive/retention.ts';
+import { oaPorts } from '../../../subgraphs/oa/ports.ts';
 
 const hex = () => new Types.ObjectId().toHexString();
 
@@ -120,7 +120,7 @@ export function useLifecycle(label: string): LifecycleFixture {
     await events.events.init();
     await fx.connection.models.Counter?.init();
     const clock = () => new Date(fx.now);
-    const directory = archiveDirectory(fx.connection);
+    const directory = oaPorts(fx.connection).directory;
     const workflow = new WorkflowEngine({ connection: fx.connection, directory, events, clock });
     await workflow.init();
     fx.svc = { connection: fx.connection, models, workflow, events, settings: SETTINGS, directory, clock };

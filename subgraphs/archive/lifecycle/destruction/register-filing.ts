@@ -1,9 +1,9 @@
 // Filing a destroyed register as a DESTRUCTION_REGISTER record (kept permanently), after its destruction.
 import { conflict } from '../../../../platform/graphql.ts';
 import type { Principal } from '../../../../platform/identity.ts';
+import { canonicalJson } from '../../../../platform/integration/canonical-json.ts';
 import { rolesFor } from '../../../../schema/permissions.ts';
 import { fileRecord } from '../../filing.ts';
-import { canonical } from '../../fixity.ts';
 import { createArchiveLoaders } from '../../loaders.ts';
 import { requireRole } from '../guards.ts';
 import { hexId } from '../records.ts';
@@ -18,7 +18,7 @@ export const ARCHIVE_SYSTEM: Principal = { sub: 'archive-system', roles: [], dep
 
 /** The register as filed: what docs/domain.md asks it to list, and who signed. */
 export function registerContent(r: DestructionRegisterDoc): string {
-  return canonical({
+  return canonicalJson({
     registerNo: r.registerNo,
     reason: r.reason,
     proposedBy: r.proposedBy,

@@ -1,0 +1,79 @@
+// A durable consumer of the event log (events.ts): it reads from the position it saved, hands each batch to its
+// handler, then saves the position past it. A crash between the two replays the batch, so delivery is at least
+// once and in order; handlers key their writes on the source event to make a replay harmless
+// (docs/architecture.md, decision 5). Positions only move forward ($max), so an instance that fell behind never
+// moves one back. Every consumer keeps its position in `sync_cursors` as `{ _id: <consumer name>, seq }`.
+import type { Connection, Model } from 'mongoose';
+import { Schema } from 'mongoose';
+import type { DomainEvent, EventLog } from './events.ts';
+
+export interface CursorDoc {
+  _id: string;
+  /** seq of the last event handled. */
+  seq: number;
+}
+
+const cursorSchema = new Schema<CursorDoc>({ _id: String, seq: Number }, { collection: 'sync_cursors', versionKey: false });
+
+/** The one model of `sync_cursors` on a connection (one name, so modules sharing a connection share it). */
+export function cursorModel(connection: Connection): Model<CursorDoc> {
+  return (connection.models.SyncCursor as Model<CursorDoc> | undefined) ?? connection.model<CursorDoc>('SyncCursor', cursorSchema);
+}
+
+export interface LogConsumerOptions {
+  connection: Connection;
+  events: EventLog;
+  /** The position's key in `sync_cursors`. */
+  name: string;
+  /** Only events of these types (every event when omitted). */
+  types?: readonly string[];
+  batchSize?: number;
+  /** Batches per consume() at most (unbounded when omitted). */
+  maxBatches?: number;
+}
+
+export interface BatchHandler {
+  /** Handles one batch, oldest first; the position moves past it only once this resolves. */
+  handle(batch: DomainEvent[]): Promise<void>;
+  /** Runs after the position was saved past the batch (e.g. announcing it). */
+  saved?(batch: DomainEvent[]): Promise<void>;
+  /** Asked after each full batch: false ends this consume() (e.g. the lease was lost meanwhile). */
+  more?(): boolean;
+}
+
+export class LogConsumer {
+  readonly name: string;
+  private readonly cursors: Model<CursorDoc>;
+
+  constructor(private readonly o: LogConsumerOptions) {
+    this.name = o.name;
+    this.cursors = cursorModel(o.connection);
+  }
+
+  async init(): Promise<void> {
+    await this.cursors.init();
+  }
+
+  /** seq of the last event handled (durable); 0 before the first. */
+  async position(): Promise<number> {
+    return (await this.cursors.findById(this.o.name).lean())?.seq ?? 0;
+  }
+
+  /** Handles what was appended since the saved position (read afresh: it is the truth); returns how many events. */
+  async consume(handler: BatchHandler): Promise<number> {
+    const size = this.o.batchSize ?? 100;
+    const types = this.o.types ? [...this.o.types] : undefined;
+    let position = await this.position();
+    let handled = 0;
+    for (let n = 1; ; n++) {
+      const batch = await this.o.events.after(position, size, types);
+      if (!batch.length) return handled;
+      await handler.handle(batch);
+      position = batch[batch.length - 1].seq;
+      await this.cursors.updateOne({ _id: this.o.name }, { $max: { seq: position } }, { upsert: true });
+      handled += batch.length;
+      await handler.saved?.(batch);
+      if (batch.length < size || n >= (this.o.maxBatches ?? Infinity) || handler.more?.() === false) return handled;
+    }
+  }
+}

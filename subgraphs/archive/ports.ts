@@ -1,0 +1,90 @@
+// What the archive lends the modules that must read it in-process: small read interfaces over the archive's own
+// models, built where a process is assembled (scripts/sync-options.ts) and handed in, so no other module reads the
+// archive's collections or imports its models (docs/architecture.md, "Ownership rules").
+import type { Connection } from 'mongoose';
+import { type AccessAction, AccessLog } from './lifecycle/access-log.ts';
+import { type ArchiveRecordDoc, type VoucherDoc, archiveModels } from './models.ts';
+
+/** A voucher as reconciliation compares it: the claim it books and its totals in fen. */
+export interface VoucherRow {
+  id: string;
+  claimId: string;
+  claimNo: string;
+  voucherNo: string;
+  debitTotalFen: number;
+  creditTotalFen: number;
+}
+
+/** A record filing a voucher. */
+export interface RecordRow {
+  id: string;
+  voucherId: string;
+  archiveNo: string;
+}
+
+export interface ArchiveLedger {
+  /** Vouchers booked in the period, and any voucher of these claims wherever it was booked. */
+  vouchersOf(fiscalYear: number, period: number, claimIds: readonly string[]): Promise<VoucherRow[]>;
+  /** Records filing these vouchers, corrections left out. */
+  recordsOf(voucherIds: readonly string[]): Promise<RecordRow[]>;
+}
+
+/** How often one actor read or borrowed archive records. */
+export interface AccessCount {
+  actorId: string;
+  n: number;
+}
+
+export interface ArchiveAccess {
+  /**
+   * Reads and loans (READ_CONTENT, LOAN_REQUESTED, LOAN_STARTED) per actor from `from` (up to `to`, exclusive,
+   * when given), of the given actors only when given; counted in the database, never loaded.
+   */
+  accessCounts(q: { from: Date; to?: Date; actorIds?: readonly string[]; atLeast?: number; limit?: number }): Promise<AccessCount[]>;
+}
+
+export interface ArchivePorts {
+  /** For reconciliation in the sync service. */
+  ledger: ArchiveLedger;
+  /** For the BULK_ACCESS alert rule of operations. */
+  access: ArchiveAccess;
+}
+
+/** The access-log actions that read or borrow a record. */
+const READ_OR_BORROW: readonly AccessAction[] = ['READ_CONTENT', 'LOAN_REQUESTED', 'LOAN_STARTED'];
+
+export function archivePorts(connection: Connection): ArchivePorts {
+  const { Voucher, ArchiveRecord } = archiveModels(connection);
+  const log = new AccessLog(connection).model;
+  return {
+    ledger: {
+      async vouchersOf(fiscalYear, period, claimIds) {
+        const rows = await Voucher.find(
+          { $or: [{ fiscalYear, period }, { claimId: { $in: [...claimIds] } }] },
+          { claimId: 1, claimNo: 1, voucherNo: 1, debitTotalFen: 1, creditTotalFen: 1 },
+        ).lean<Array<Pick<VoucherDoc, '_id' | 'claimId' | 'claimNo' | 'voucherNo' | 'debitTotalFen' | 'creditTotalFen'>>>();
+        return rows.map((v) => ({ id: v._id.toHexString(), claimId: v.claimId, claimNo: v.claimNo, voucherNo: v.voucherNo, debitTotalFen: v.debitTotalFen, creditTotalFen: v.creditTotalFen }));
+      },
+      async recordsOf(voucherIds) {
+        const rows = await ArchiveRecord.find({ voucherId: { $in: [...voucherIds] }, correctsId: null }, { voucherId: 1, archiveNo: 1 }).lean<
+          Array<Pick<ArchiveRecordDoc, '_id' | 'archiveNo'> & { voucherId: string }>
+        >();
+        return rows.map((r) => ({ id: r._id.toHexString(), voucherId: r.voucherId, archiveNo: r.archiveNo }));
+      },
+    },
+    access: {
+      async accessCounts({ from, to, actorIds, atLeast, limit }) {
+        const match: Record<string, unknown> = { action: { $in: [...READ_OR_BORROW] } };
+        if (actorIds) match.actorId = { $in: [...actorIds] };
+        match.at = to ? { $gte: from, $lt: to } : { $gte: from };
+        const rows = await log.aggregate<{ _id: string; n: number }>([
+          { $match: match },
+          { $group: { _id: '$actorId', n: { $sum: 1 } } },
+          ...(atLeast === undefined ? [] : [{ $match: { n: { $gte: atLeast } } }]),
+          ...(limit === undefined ? [] : [{ $limit: limit }]),
+        ]);
+        return rows.map((r) => ({ actorId: r._id, n: r.n }));
+      },
+    },
+  };
+}
