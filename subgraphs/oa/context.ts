@@ -1,7 +1,7 @@
 // What every OA resolver and service function receives for one request.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/integration/events.ts';
-import type { Principal, Role } from '../../platform/identity.ts';
+import { type Principal, hasAnyRole } from '../../platform/identity.ts';
 import { ROW_SCOPES } from '../../schema/permissions.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Connectors } from './connectors/index.ts';
@@ -31,11 +31,10 @@ export interface OaContext extends OaServices {
   loaders: OaLoaders;
 }
 
-export const hasRole = (p: Principal, ...roles: Role[]): boolean => roles.some((r) => p.roles.includes(r));
 
 /** Roles that read every claim, from the unified model (schema/permissions.ts); service identities too. */
-export const readsAllClaims = (p: Principal): boolean => p.kind === 'service' || hasRole(p, ...ROW_SCOPES.ExpenseClaim.all);
+export const readsAllClaims = (p: Principal): boolean => p.kind === 'service' || hasAnyRole(p, ROW_SCOPES.ExpenseClaim.all);
 /** Roles that read the claims of their own department. */
-export const readsDepartmentClaims = (p: Principal): boolean => hasRole(p, ...ROW_SCOPES.ExpenseClaim.department);
+export const readsDepartmentClaims = (p: Principal): boolean => hasAnyRole(p, ROW_SCOPES.ExpenseClaim.department);
 
 export const EXPENSE_ROUTE_KEY = 'expense-claim';

@@ -1,14 +1,18 @@
 // Departments and employees: created and changed by ADMIN only.
 import { badInput, conflict, forbidden, notFound } from '../../platform/graphql.ts';
-import { ROLES, type Role } from '../../platform/identity.ts';
+import { ROLES, type Role, hasAnyRole } from '../../platform/identity.ts';
+import { rolesFor } from '../../schema/permissions.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
-import { type OaContext, type OaServices, hasRole } from './context.ts';
+import type { OaContext, OaServices } from './context.ts';
 import { toObjectId } from './loaders.ts';
 import type { DepartmentDoc, EmployeeDoc } from './models.ts';
 import { validBankAccount, validCode, validEmail, validIdNumber, validName, validPhone } from './validation.ts';
 
+/** Who manages the organisation: the model's roles of createEmployee (every organisation mutation has the same). */
+const ORGANISATION_ADMINS = rolesFor('Mutation', 'createEmployee');
+
 const requireAdmin = (ctx: OaContext): void => {
-  if (!hasRole(ctx.principal, 'ADMIN')) throw forbidden('Only ADMIN manages the organisation');
+  if (!hasAnyRole(ctx.principal, ORGANISATION_ADMINS)) throw forbidden('Only ADMIN manages the organisation');
 };
 
 const isDuplicateKey = (err: unknown): boolean => (err as { code?: number })?.code === 11000;

@@ -2,7 +2,8 @@
 import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, inScope } from '../../platform/graphql.ts';
 import { InboundListError, type InboundEventRecord, type InboundStatus } from './connectors/inbound.ts';
 import type { Platform } from './connectors/types.ts';
-import type { Role } from '../../platform/identity.ts';
+import { type Role, hasAnyRole } from '../../platform/identity.ts';
+import { rolesFor } from '../../schema/permissions.ts';
 import { WorkflowError } from '../../platform/workflow/engine.ts';
 import type { StepDecision, StepState, WorkflowInstance } from '../../platform/workflow/types.ts';
 import { applicantOnly, claimConnection } from './queries.ts';
@@ -13,6 +14,8 @@ import { toObjectId } from './loaders.ts';
 import type { ClaimStatus, DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
 import { createDepartment, createEmployee, setDepartmentManager, updateDepartment, updateEmployee } from './organisation.ts';
 import { type SummaryGroup, claimCycleTimes, expenseSummary } from './reports.ts';
+
+const INBOUND_READERS = rolesFor('Query', 'inboundEvents');
 
 const idOf = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
 const employee = (ctx: OaContext, id: string | null) => (id ? ctx.loaders.employee.load(id) : null);
@@ -37,7 +40,7 @@ export const resolvers: Resolvers = {
     expenseClaims: (_: unknown, args: { status?: ClaimStatus | null; departmentId?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) =>
       claimConnection(ctx, args),
     inboundEvents: async (_: unknown, args: { status?: InboundStatus | null; platform?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) => {
-      if (!ctx.principal.roles.includes('ADMIN')) throw forbidden('Only ADMIN reads inbound platform events');
+      if (!hasAnyRole(ctx.principal, INBOUND_READERS)) throw forbidden('Only ADMIN reads inbound platform events');
       if (!ctx.connectors) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 };
       try {
         return await ctx.connectors.store.list({
