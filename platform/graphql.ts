@@ -68,14 +68,33 @@ export function parseDate(value: unknown): string {
   return value;
 }
 
+/**
+ * The absolute range of every Date and DateTime input (years, both included): no business date lies outside it,
+ * and year 0100 or 275760 (JavaScript's last) never reaches a resolver, an archive number or a retention period.
+ * Per-field bounds are tighter (platform/input-bounds.ts). Output is not checked: stored values are what they are.
+ */
+export const FIRST_INPUT_YEAR = 1900;
+export const LAST_INPUT_YEAR = 2200;
+const FIRST_INPUT_MS = Date.UTC(FIRST_INPUT_YEAR, 0, 1);
+const AFTER_LAST_INPUT_MS = Date.UTC(LAST_INPUT_YEAR + 1, 0, 1);
+const outOfRange = (what: string) => scalarInputError(`${what} is out of range: years ${FIRST_INPUT_YEAR} to ${LAST_INPUT_YEAR} only`);
+
+/** parseDate, within FIRST_INPUT_YEAR..LAST_INPUT_YEAR. */
+export function parseDateInput(value: unknown): string {
+  const day = parseDate(value);
+  const year = Number(day.slice(0, 4));
+  if (year < FIRST_INPUT_YEAR || year > LAST_INPUT_YEAR) throw outOfRange(`Date ${day}`);
+  return day;
+}
+
 export const DateScalar = new GraphQLScalarType<string, string>({
   name: 'Date',
   description: 'A calendar day, YYYY-MM-DD.',
   serialize: (v) => parseDate(v),
-  parseValue: (v) => parseDate(v),
+  parseValue: (v) => parseDateInput(v),
   parseLiteral(ast) {
     if (ast.kind !== Kind.STRING) throw scalarInputError('Date must be a string YYYY-MM-DD');
-    return parseDate(ast.value);
+    return parseDateInput(ast.value);
   },
 });
 
@@ -90,6 +109,7 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
   parseValue(v) {
     const d = typeof v === 'string' ? new Date(v) : new Date(Number.NaN);
     if (Number.isNaN(d.getTime()) || !/Z$|[+-]\d{2}:\d{2}$/.test(String(v))) throw scalarInputError('DateTime must be ISO-8601 with a zone, e.g. 2026-11-28T08:00:00Z');
+    if (d.getTime() < FIRST_INPUT_MS || d.getTime() >= AFTER_LAST_INPUT_MS) throw outOfRange(`DateTime ${String(v).slice(0, 40)}`);
     return d;
   },
   parseLiteral(ast) {

@@ -3,6 +3,12 @@
 
 const MONEY_RE = /^(-)?(\d{1,13})(?:\.(\d{1,2}))?$/;
 
+/**
+ * The largest amount the Money scalar reads (13 integer digits: 9999999999999.99), in fen. A stored total above it
+ * could be written out but never read back by another subgraph (generateVoucher), so totals stay within it.
+ */
+export const MAX_MONEY_FEN = 999_999_999_999_999;
+
 export class MoneyError extends Error {}
 
 /** "1234.5" → 123450. More than two decimals, exponents, spaces or anything not a number is refused. */

@@ -157,11 +157,21 @@ export class HashChain<E extends U, U> {
   /**
    * Walks the whole chain in order. The counter is read first: every position up to it was committed before the walk
    * began, so entries missing from the end show, and appends during the walk do not look like removals.
+   * `seen` is handed each entry as it is read (before its checks), for checks a caller makes across chains.
    */
-  async verify(): Promise<ChainVerification<E>> {
+  async verify(seen?: (entry: E) => void | Promise<void>): Promise<ChainVerification<E>> {
     const { model, counter, seqField } = this.spec;
     const last = await model.db.db!.collection<{ _id: string; seq: number }>('counters').findOne({ _id: counter });
-    const walk = await verifyEntries(this.spec, model.find().sort({ [seqField]: 1 }).lean<E[]>().cursor());
+    const cursor = model.find().sort({ [seqField]: 1 }).lean<E[]>().cursor();
+    const entries = seen
+      ? (async function* () {
+          for await (const e of cursor) {
+            await seen(e);
+            yield e;
+          }
+        })()
+      : cursor;
+    const walk = await verifyEntries(this.spec, entries);
     // Entries removed from the end leave no successor to notice; the counter remembers how many were written.
     if (walk.ok && last && last.seq > walk.checked) {
       return { ok: false, checked: walk.checked, firstBroken: { seq: walk.checked + 1, by: 'counter', entry: null, successor: null }, problem: 'REMOVED' };

@@ -8,6 +8,7 @@ import { DEFAULT_ESCALATION, escalationAssignees, resolveAssignees } from './ass
 import { conditionHolds } from './conditions.ts';
 import { deepFreeze, definitionDigest, normalizeDefinition } from './definitions.ts';
 import { WorkflowError } from './errors.ts';
+import { delegationWindowProblem } from '../input-bounds.ts';
 import { ensureCollections, toDefinition, toDelegation, toInstance, workflowModels } from './models.ts';
 import type { DefinitionDoc, InstanceDoc, WorkflowModels } from './models.ts';
 import { advance, applyCancel, applyDecision, stepDefinition, stepNeeding, timeLimitMs } from './progress.ts';
@@ -379,8 +380,11 @@ export class WorkflowEngine {
     if (fromId === toId) throw new WorkflowError('BAD_USER_INPUT', 'an employee cannot delegate to themselves');
     const validDate = (d: unknown): d is Date => d instanceof Date && !Number.isNaN(d.getTime());
     if (!validDate(startsAt) || !validDate(endsAt)) throw new WorkflowError('BAD_USER_INPUT', 'startsAt and endsAt must be valid dates');
-    if (endsAt.getTime() <= startsAt.getTime()) throw new WorkflowError('BAD_USER_INPUT', 'endsAt must be after startsAt');
-    const doc = { _id: new Types.ObjectId().toHexString(), fromId, toId, startsAt, endsAt, createdAt: this.clock() };
+    const now = this.clock();
+    // Bounds of the window: platform/input-bounds.ts (at most a year ahead, not over already).
+    const problem = delegationWindowProblem(startsAt, endsAt, now);
+    if (problem) throw new WorkflowError('BAD_USER_INPUT', problem.message, problem.field);
+    const doc = { _id: new Types.ObjectId().toHexString(), fromId, toId, startsAt, endsAt, createdAt: now };
     await this.models.delegations.create(doc);
     return toDelegation(doc);
   }

@@ -3,10 +3,13 @@ export type WorkflowErrorCode = 'BAD_USER_INPUT' | 'FORBIDDEN' | 'CONFLICT' | 'N
 
 export class WorkflowError extends Error {
   readonly code: WorkflowErrorCode;
+  /** The input at fault, for BAD_USER_INPUT's `extensions.field`. */
+  readonly field?: string;
 
-  constructor(code: WorkflowErrorCode, message: string) {
+  constructor(code: WorkflowErrorCode, message: string, field?: string) {
     super(message);
     this.name = 'WorkflowError';
     this.code = code;
+    if (field) this.field = field;
   }
 }

@@ -5,12 +5,15 @@ import type { ClientSession } from 'mongoose';
 import { nextSequence } from '../../platform/integration/events.ts';
 import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
 import { formatMoney } from '../../platform/money.ts';
+import { disposalDay, fiscalYear } from '../../platform/input-bounds.ts';
+import { TEXT_FIELDS, clip, requiredText } from '../../platform/text-policy.ts';
 import { hasAnyRole } from '../../platform/identity.ts';
 import { rolesFor } from '../../schema/permissions.ts';
 import { type ArchiveContext, PRODUCER, STORAGE_LOCATION } from './context.ts';
 import { canonicalJson } from '../../platform/integration/canonical-json.ts';
 import type { ChainLink } from '../../platform/integration/hash-chain.ts';
 import { type UnsealedRecord, contentOf, fixityDigest, recordChain, sha256 } from './fixity.ts';
+import { type HistorySubject, RecordHistory } from './history.ts';
 import { checkFourProperties } from './four-properties/index.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
@@ -95,9 +98,19 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
   if (!stored || stored.fixity.digest !== doc.fixity.digest || sha256(contentOf(stored.content ?? '', stored.mediaType)) !== contentDigest) {
     throw new Error(`archive record ${archiveNo} did not read back as written`);
   }
+  // The filing and, for a correction, the original's change are entries of the records' histories (history.ts).
+  const changes: Parameters<RecordHistory['append']>[1][number][] = [{ record: stored, change: { action: 'FILED', actorId: ctx.principal.sub, at: stored.filedAt } }];
   if (draft.correctsId) {
-    await ctx.models.ArchiveRecord.updateOne({ _id: draft.correctsId }, { $set: { correctedById: doc._id.toHexString() } }, { session });
+    const original = await ctx.models.ArchiveRecord.findOneAndUpdate(
+      { _id: draft.correctsId },
+      { $set: { correctedById: doc._id.toHexString() } },
+      { session, returnDocument: 'after', projection: { content: 0 } },
+    ).lean<HistorySubject>();
+    if (original) {
+      changes.push({ record: original, change: { action: 'CORRECTED', actorId: ctx.principal.sub, at: stored.filedAt, ref: { kind: 'CORRECTION', id: doc._id.toHexString(), no: archiveNo } } });
+    }
   }
+  await new RecordHistory(ctx.connection).append(session, changes);
   // A voucher's record is part of its claim's story: the event names the claim, and carries whose claim it is so
   // that subscribers are scoped as claim readers are.
   const source = doc.voucherId ? await voucherSource(ctx, session, doc.voucherId) : null;
@@ -154,7 +167,7 @@ export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promi
       }
       filed = await fileInTransaction(ctx, session, {
         kind: 'BOOKKEEPING_VOUCHER',
-        title: `记账凭证 ${voucher.voucherNo} ${voucher.source.title}`.slice(0, 200),
+        title: clip(`记账凭证 ${voucher.voucherNo} ${voucher.source.title}`, 200),
         fiscalYear: voucher.fiscalYear,
         content: voucherContent(voucher),
         mediaType: 'application/json',
@@ -178,11 +191,12 @@ export async function fileRecord(ctx: ArchiveContext, draft: RecordDraft): Promi
   if (ctx.principal.kind !== 'service' && !hasAnyRole(ctx.principal, RECORD_FILERS)) throw forbidden('Archive records are filed by an ARCHIVIST');
   if (!ARCHIVE_KINDS.includes(draft.kind)) throw badInput(`unknown kind ${draft.kind}`, 'kind');
   if (draft.kind === 'BOOKKEEPING_VOUCHER' && !draft.correctsId) throw badInput('bookkeeping vouchers are filed with fileVoucher', 'kind');
-  const title = draft.title.trim();
-  if (!title || title.length > 200) throw badInput('title must be 1 to 200 characters', 'title');
-  const year = Number(today(ctx.settings.timeZone).slice(0, 4));
-  if (!Number.isInteger(draft.fiscalYear) || draft.fiscalYear < 1949 || draft.fiscalYear > year) throw badInput(`fiscalYear must be between 1949 and ${year}`, 'fiscalYear');
+  const title = requiredText(draft.title, 'title', TEXT_FIELDS.recordTitle);
+  // Dates within reason (platform/input-bounds.ts): a disposal before the card's year would expire it at once.
+  const clock = { timeZone: ctx.settings.timeZone, now: ctx.clock?.() ?? new Date() };
+  fiscalYear('fiscalYear', draft.fiscalYear, clock);
   if (draft.disposedOn && draft.kind !== 'FIXED_ASSET_CARD') throw badInput('disposedOn applies to fixed-asset cards only', 'disposedOn');
+  if (draft.disposedOn) disposalDay('disposedOn', draft.disposedOn, draft.fiscalYear, clock);
   if (!draft.content) throw badInput('content must not be empty', 'content');
   if (draft.correctsId) {
     const original = toObjectId(draft.correctsId) ? await ctx.models.ArchiveRecord.findById(draft.correctsId).lean<ArchiveRecordDoc>() : null;

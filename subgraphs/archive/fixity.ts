@@ -3,6 +3,7 @@
 // breaks the chain at that record. Lifecycle fields (status, holds, retention extensions, a fixed-asset disposal
 // date, destruction) are not covered: they change legitimately over a record's life, and destroying content keeps
 // its digest, so a destroyed record still verifies. The chain is the shared one (platform/integration/hash-chain.ts).
+// Lifecycle changes are entries of the records' history instead (history.ts); integrity.ts verifies both together.
 import { createHash } from 'node:crypto';
 import type { Model } from 'mongoose';
 import { type ChainRules, HashChain, chainDigest, verifyEntries } from '../../platform/integration/hash-chain.ts';

@@ -2,12 +2,13 @@
 import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, inScope, parseDate } from '../../platform/graphql.ts';
 import { type Role, hasAnyRole } from '../../platform/identity.ts';
 import { toObjectId } from '../../platform/ids.ts';
+import { fiscalYear as boundedFiscalYear } from '../../platform/input-bounds.ts';
 import { rolesFor } from '../../schema/permissions.ts';
 import type { ArchiveContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { checkRecordInCustody, fileRecord, fileVoucher } from './filing.ts';
-import { verifyChain } from './fixity.ts';
-import type { ArchiveRecordDoc, ArchiveRecordView, ArchiveStatus, VoucherDoc, VoucherEntryDoc } from './models.ts';
+import { verifyArchive } from './integrity.ts';
+import type { ArchiveRecordView, ArchiveStatus, VoucherDoc, VoucherEntryDoc } from './models.ts';
 import { appraisalCandidates, archiveStatistics, recordConnection } from './reports.ts';
 import { type ApprovedClaim, generateVoucher } from './vouchers.ts';
 
@@ -24,6 +25,10 @@ const requireArchiveReader = (ctx: ArchiveContext, what: string, roles: readonly
   if (ctx.principal.kind !== 'service' && !hasAnyRole(ctx.principal, roles)) throw forbidden(`${what} is for ${roles.join(', ')}`);
 };
 
+/** A fiscal-year filter, bounded as fiscal-year inputs are (platform/input-bounds.ts); null when absent. */
+const yearFilter = (ctx: ArchiveContext, year: number | null | undefined): number | null =>
+  year == null ? null : boundedFiscalYear('fiscalYear', year, { timeZone: ctx.settings.timeZone, now: ctx.clock?.() ?? new Date() });
+
 export const archiveResolvers: Resolvers = {
   Money: MoneyScalar,
   Date: DateScalar,
@@ -33,14 +38,14 @@ export const archiveResolvers: Resolvers = {
     voucher: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => (toObjectId(id) ? ctx.loaders.voucher.load(id) : null),
     archiveRecord: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => (toObjectId(id) ? ctx.loaders.record.load(id) : null),
     archiveRecords: (_: unknown, args: { fiscalYear?: number | null; status?: ArchiveStatus | null; first?: number | null; after?: string | null }, ctx: ArchiveContext) =>
-      recordConnection(ctx, args),
+      recordConnection(ctx, { ...args, fiscalYear: yearFilter(ctx, args.fiscalYear) }),
     verifyArchiveChain: async (_: unknown, __: unknown, ctx: ArchiveContext) => {
       requireArchiveReader(ctx, 'Chain verification', CHAIN_VERIFIERS);
-      return verifyChain(ctx.models.ArchiveRecord.find().sort({ chainSeq: 1 }).lean<ArchiveRecordDoc[]>().cursor());
+      return verifyArchive(ctx.connection, ctx.models);
     },
     archiveStatistics: (_: unknown, { fiscalYear }: { fiscalYear?: number | null }, ctx: ArchiveContext) => {
       requireArchiveReader(ctx, 'Archive statistics', STATISTICS_READERS);
-      return archiveStatistics(ctx, fiscalYear ?? null);
+      return archiveStatistics(ctx, yearFilter(ctx, fiscalYear));
     },
     checkArchiveRecord: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => {
       requireArchiveReader(ctx, 'The four-properties check', RECORD_CHECKERS);

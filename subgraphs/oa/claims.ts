@@ -4,7 +4,9 @@
 import type { ClientSession } from 'mongoose';
 import { nextSequence } from '../../platform/integration/events.ts';
 import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
-import { formatMoney, sumFen } from '../../platform/money.ts';
+import { type BusinessClock, expenseDay, moneyTotal } from '../../platform/input-bounds.ts';
+import { formatMoney } from '../../platform/money.ts';
+import { TEXT_FIELDS, optionalText, requiredText } from '../../platform/text-policy.ts';
 import { WorkflowError } from '../../platform/workflow/engine.ts';
 import type { ClaimSinkResult } from './connectors/types.ts';
 import type { Decision } from '../../platform/workflow/types.ts';
@@ -30,17 +32,16 @@ function fromWorkflow(err: unknown): never {
   throw err;
 }
 
-/** Validated items and their exact total; `todayIso` bounds occurredOn. */
-export function validateItems(items: ItemInput[], todayIso: string): { items: ExpenseItemDoc[]; totalFen: number } {
+/** Validated items and their exact total; `clock` bounds occurredOn (platform/input-bounds.ts). */
+export function validateItems(items: ItemInput[], clock: BusinessClock): { items: ExpenseItemDoc[]; totalFen: number } {
   if (!Array.isArray(items) || items.length === 0) throw badInput('A claim needs at least one item', 'items');
   if (items.length > MAX_ITEMS) throw badInput(`A claim holds at most ${MAX_ITEMS} items`, 'items');
   const seen = new Set<string>();
   const out = items.map((item, i): ExpenseItemDoc => {
     const field = `items[${i}]`;
-    const description = item.description?.trim() ?? '';
-    if (!description || description.length > 500) throw badInput(`${field}.description must be 1 to 500 characters`, `${field}.description`);
+    const description = requiredText(item.description, `${field}.description`, TEXT_FIELDS.itemDescription);
     if (!Number.isSafeInteger(item.amount) || item.amount <= 0) throw badInput(`${field}.amount must be positive`, `${field}.amount`);
-    if (item.occurredOn > todayIso) throw badInput(`${field}.occurredOn ${item.occurredOn} is in the future`, `${field}.occurredOn`);
+    expenseDay(`${field}.occurredOn`, item.occurredOn, clock);
     let invoiceNo: string | null = null;
     if (item.invoiceNo !== undefined && item.invoiceNo !== null && item.invoiceNo.trim() !== '') {
       invoiceNo = item.invoiceNo.trim().toUpperCase();
@@ -50,7 +51,7 @@ export function validateItems(items: ItemInput[], todayIso: string): { items: Ex
     }
     return { description, amountFen: item.amount, occurredOn: item.occurredOn, invoiceNo };
   });
-  return { items: out, totalFen: sumFen(out.map((i) => i.amountFen)) };
+  return { items: out, totalFen: moneyTotal('items', out.map((i) => i.amountFen)) };
 }
 
 /** Books the claim's invoice numbers; a number booked by another live claim is CONFLICT (no double reimbursement). */
@@ -130,11 +131,10 @@ async function applicant(ctx: OaContext): Promise<EmployeeDoc> {
 
 export async function createClaim(ctx: OaContext, input: { title: string; category: ExpenseCategory; items: ItemInput[] }): Promise<ExpenseClaimDoc> {
   const me = await applicant(ctx);
-  const title = input.title?.trim() ?? '';
-  if (!title || title.length > 200) throw badInput('title must be 1 to 200 characters', 'title');
+  const title = requiredText(input.title, 'title', TEXT_FIELDS.claimTitle);
   if (!CATEGORIES.includes(input.category)) throw badInput(`unknown category ${input.category}`, 'category');
   const now = new Date();
-  const { items, totalFen } = validateItems(input.items, today(ctx.settings.timeZone, now));
+  const { items, totalFen } = validateItems(input.items, { timeZone: ctx.settings.timeZone, now });
   let created: ExpenseClaimDoc | undefined;
   await transaction(ctx.connection, async (session) => {
     const claimNo = await newClaimNo(ctx, session, now);
@@ -196,7 +196,7 @@ export async function submitClaim(ctx: OaContext, id: string): Promise<ExpenseCl
 
 export async function decideClaim(ctx: OaContext, id: string, decision: Decision, comment?: string | null): Promise<ExpenseClaimDoc> {
   if (!toObjectId(id)) throw notFound('Expense claim');
-  if (comment && comment.length > 1000) throw badInput('comment must be at most 1000 characters', 'comment');
+  const text = optionalText(comment, 'comment', TEXT_FIELDS.approvalComment);
   let result: ExpenseClaimDoc | undefined;
   await transaction(ctx.connection, async (session) => {
     const claim = await reload(ctx, session, id);
@@ -204,7 +204,7 @@ export async function decideClaim(ctx: OaContext, id: string, decision: Decision
       // Whether the caller may know more is decided by the approval below; a closed claim is closed for everyone.
       throw conflict(`claim ${claim.claimNo} is ${claim.status} and takes no decisions`);
     }
-    const { outcome } = await ctx.workflow.decide(session, claim.approvalId, ctx.principal.sub, decision, comment ?? undefined).catch(fromWorkflow);
+    const { outcome } = await ctx.workflow.decide(session, claim.approvalId, ctx.principal.sub, decision, text ?? undefined).catch(fromWorkflow);
     const now = new Date();
     let updated = claim;
     if (outcome === 'APPROVED') {
@@ -213,7 +213,7 @@ export async function decideClaim(ctx: OaContext, id: string, decision: Decision
     } else if (outcome === 'REJECTED') {
       updated = await save(ctx, session, claim, { status: 'REJECTED', decidedAt: now });
       await releaseInvoices(ctx, session, id);
-      await emit(ctx, session, 'CLAIM_REJECTED', updated, ctx.principal.sub, { comment: comment ?? null });
+      await emit(ctx, session, 'CLAIM_REJECTED', updated, ctx.principal.sub, { comment: text });
     }
     ctx.loaders.approval.clear(claim.approvalId);
     result = updated;
@@ -302,9 +302,11 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
       outcome = { claimId, applied: true };
       return;
     }
+    // The connector applied the text policy already; the sink applies it again, so no caller stores what it refuses.
+    const title = requiredText(ext.title, 'title', TEXT_FIELDS.claimTitle);
     const { items, totalFen } = validateItems(
       ext.items.map((i) => ({ description: i.description, amount: i.amountFen, occurredOn: i.occurredOn, invoiceNo: i.invoiceNo ?? null })),
-      today(services.settings.timeZone, now),
+      { timeZone: services.settings.timeZone, now },
     );
     const status: ClaimStatus = ext.status;
     const [doc] = await services.models.ExpenseClaim.create(
@@ -313,7 +315,7 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
           claimNo: await newClaimNo(services, session, now),
           applicantId: ext.applicantId,
           departmentId: employee.departmentId,
-          title: ext.title.trim().slice(0, 200) || 'Expense claim',
+          title,
           category: ext.category,
           items,
           totalFen,

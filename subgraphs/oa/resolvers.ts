@@ -81,7 +81,7 @@ export const resolvers: Resolvers = {
       try {
         return await ctx.workflow.delegate(ctx.principal.sub, a.toEmployeeId, a.startsAt, a.endsAt);
       } catch (err) {
-        if (err instanceof WorkflowError) throw badInput(err.message);
+        if (err instanceof WorkflowError) throw badInput(err.message, err.field);
         throw err;
       }
     },

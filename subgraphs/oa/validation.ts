@@ -1,5 +1,6 @@
 // Input rules for the organisation. Each returns a normalised value or throws BAD_USER_INPUT naming the field.
 import { badInput } from '../../platform/graphql.ts';
+import { TEXT_FIELDS, requiredText } from '../../platform/text-policy.ts';
 
 const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const ID_CHECK = '10X98765432';
@@ -60,8 +61,7 @@ export function validCode(raw: string, field: string): string {
   return v;
 }
 
-export function validName(raw: string, field: string, max = 100): string {
-  const v = raw.trim();
-  if (!v || v.length > max) throw badInput(`${field} must be 1 to ${max} characters`, field);
-  return v;
+/** Employee and department names: single-line text (platform/text-policy.ts). */
+export function validName(raw: string, field: string, max = TEXT_FIELDS.name.max): string {
+  return requiredText(raw, field, { ...TEXT_FIELDS.name, max });
 }

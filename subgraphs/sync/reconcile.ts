@@ -8,6 +8,7 @@ import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/integration/events.ts';
 import { dayStartIn } from '../../platform/business-time.ts';
 import { badInput } from '../../platform/graphql.ts';
+import { fiscalYear as boundedFiscalYear } from '../../platform/input-bounds.ts';
 import { formatMoney } from '../../platform/money.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
 import type { DifferenceDoc, ReconciliationDoc, SyncModels } from './models.ts';
@@ -56,8 +57,9 @@ interface RecordRow {
 /** The UTC instant at which the given local month starts in the time zone. */
 export const monthStartIn = (timeZone: string, year: number, month: number): Date => dayStartIn(timeZone, `${year}-${String(month).padStart(2, '0')}-01`);
 
-export function validatePeriod(fiscalYear: number, period: number): void {
-  if (!Number.isInteger(fiscalYear) || fiscalYear < 2000 || fiscalYear > 2200) throw badInput('fiscalYear must be a year between 2000 and 2200', 'fiscalYear');
+/** A fiscal year as every fiscal-year input is bounded (platform/input-bounds.ts), and a month. */
+export function validatePeriod(fiscalYear: number, period: number, clock: { timeZone: string; now: Date }): void {
+  boundedFiscalYear('fiscalYear', fiscalYear, clock);
   if (!Number.isInteger(period) || period < 1 || period > 12) throw badInput('period must be a month, 1 to 12', 'period');
 }
 
@@ -68,8 +70,8 @@ export async function reconcile(
   trigger: 'MANUAL' | 'SCHEDULED',
   ranBy: string,
 ): Promise<ReconciliationDoc> {
-  validatePeriod(fiscalYear, period);
   const now = opts.now ?? new Date();
+  validatePeriod(fiscalYear, period, { timeZone: opts.timeZone, now });
   const from = monthStartIn(opts.timeZone, fiscalYear, period);
   const to = period === 12 ? monthStartIn(opts.timeZone, fiscalYear + 1, 1) : monthStartIn(opts.timeZone, fiscalYear, period + 1);
   const db = opts.connection;

@@ -32,7 +32,8 @@ export interface ArchiveFixture {
   gql<T = Record<string, unknown>>(who: Principal | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
 }
 
-export function useArchiveSubgraph(label: string): ArchiveFixture {
+/** `prepare` writes into the database before the subgraph starts (what an earlier release left behind). */
+export function useArchiveSubgraph(label: string, prepare?: (connection: Connection) => Promise<void>): ArchiveFixture {
   let engine: RunningEngine;
   let connection: Connection;
   let running: RunningSubgraph;
@@ -54,6 +55,7 @@ export function useArchiveSubgraph(label: string): ArchiveFixture {
     engine = await startEngine({ port: 0, dbPath: null });
     connection = await mongoose.createConnection(engine.uriFor(label), { monitorCommands: true }).asPromise();
     connection.getClient().on('commandStarted', (e) => fixture.commands.push(e.commandName));
+    await prepare?.(connection);
     const built = await createArchiveSubgraph({
       connection,
       logger: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' }),

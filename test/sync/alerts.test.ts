@@ -195,6 +195,34 @@ describe('alert rules', () => {
     await stack.connection.collection('archive_records').updateOne({ _id: record!._id }, { $set: { title: record!.title } });
   });
 
+  it('ARCHIVE_CHAIN_BROKEN: each tampering of the archive, at the next evaluation', async () => {
+    const records = stack.connection.collection('archive_records');
+    while ((await records.countDocuments()) < 3) {
+      const n = await records.countDocuments();
+      await approvedClaim(stack, org, '12.00');
+      await until(() => records.countDocuments(), (c) => c > n);
+    }
+    const [first, middle] = await records.find({}, { sort: { chainSeq: 1 } }).toArray();
+    const newest = (await records.find({}, { sort: { chainSeq: -1 }, limit: 1 }).toArray())[0];
+    const cases: Array<[string, () => Promise<unknown>, string, string]> = [
+      ['content removed', () => records.updateOne({ _id: middle._id }, { $set: { content: null } }), 'CONTENT_MISSING', middle.archiveNo as string],
+      ['destroyed without a register', () => records.updateOne({ _id: middle._id }, { $set: { content: null, status: 'DESTROYED', destroyedAt: new Date() } }), 'DESTROYED_WITHOUT_REGISTER', middle.archiveNo as string],
+      ['the newest record removed', () => records.deleteOne({ _id: newest._id }), 'REMOVED', newest.archiveNo as string],
+      ['a middle record removed', () => records.deleteOne({ _id: middle._id }), 'REMOVED', middle.archiveNo as string],
+      ['content edited', () => records.updateOne({ _id: first._id }, { $set: { content: '{"edited":true}' } }), 'CHANGED', first.archiveNo as string],
+    ];
+    for (const [, tamper, problem, archiveNo] of cases) {
+      await tamper();
+      const alert = await raisedAndPushed('ARCHIVE_CHAIN_BROKEN', `archive-chain:${problem}:${archiveNo}`);
+      expect(alert.message).toBe(`The archive fixity chain is broken: ${problem} at ${archiveNo}`);
+      // Put back as it was, and the alert resolved, before the next case.
+      for (const r of [first, middle, newest]) await records.replaceOne({ _id: r._id }, r, { upsert: true });
+      await gql(`mutation($id: ID!) { resolveAlert(id: $id) { id } }`, { id: alert.id });
+    }
+    const archive = await gql<{ alerts: Alert[] }>(`{ alerts(status: OPEN) { rule subject } }`);
+    expect(archive.data!.alerts.filter((a) => a.rule === 'ARCHIVE_CHAIN_BROKEN')).toEqual([]);
+  });
+
   it('WEBHOOK_DEAD: a dead-lettered delivery, replayed once the receiver is fixed', async () => {
     receiverStatus = 500;
     const failing = await stack.gql<{ registerWebhook: { id: string } }>(admin, `mutation($url: String!) { registerWebhook(url: $url, types: [CLAIM_APPROVED], secret: "failing-receiver-secret-01") { id } }`, {

@@ -155,9 +155,12 @@ export type ChainVerification = {
   __typename?: 'ChainVerification';
   ok: Scalars['Boolean']['output'];
   checked: Scalars['Int']['output'];
-  /** The first record that was changed, or the last intact one before a removed record. */
+  /** The first record affected: changed, removed (named by its successor or its history), or at odds with its history. */
   firstBrokenArchiveNo?: Maybe<Scalars['String']['output']>;
-  /** What was found: CHANGED, REMOVED or REORDERED. */
+  /**
+   * What was found: CHANGED, REMOVED or REORDERED (the chains); CONTENT_MISSING (content gone, not destroyed),
+   * DESTROYED_WITHOUT_REGISTER, LIFECYCLE_CHANGED (status, holds or retention differ from the record's history).
+   */
   problem?: Maybe<Scalars['String']['output']>;
 };
 

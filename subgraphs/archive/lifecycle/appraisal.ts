@@ -9,9 +9,12 @@ import { toObjectId } from '../../../platform/ids.ts';
 import { canonicalJson } from '../../../platform/integration/canonical-json.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
+import { extensionDay } from '../../../platform/input-bounds.ts';
 import { fileRecord } from '../filing.ts';
+import { RecordHistory } from '../history.ts';
 import { createArchiveLoaders } from '../loaders.ts';
-import { requireRole, text } from './guards.ts';
+import { TEXT_FIELDS, requiredText } from '../../../platform/text-policy.ts';
+import { requireRole } from './guards.ts';
 import { type RecordMeta, effectiveExpiry, hexId, recordMeta } from './records.ts';
 import { type LifecycleServices, nowOf, todayOf } from './services.ts';
 
@@ -92,7 +95,7 @@ export async function dueForAppraisal(svc: LifecycleServices, principal: Princip
  */
 export async function appraise(svc: LifecycleServices, principal: Principal, recordId: string, opinion: string, extendUntil?: string | null): Promise<AppraisalDoc> {
   requireRole(principal, APPRAISERS, 'Appraisal');
-  const words = text(opinion, 'opinion', 5000);
+  const words = requiredText(opinion, 'opinion', TEXT_FIELDS.appraisalOpinion);
   const until = extendUntil == null ? null : parseDate(extendUntil);
   const now = nowOf(svc);
   const todayIso = todayOf(svc, now);
@@ -105,10 +108,8 @@ export async function appraise(svc: LifecycleServices, principal: Principal, rec
     const expiry = effectiveExpiry(record);
     if (expiry === null) throw conflict(`record ${record.archiveNo} has no end of retention to appraise (${record.retention === 'PERMANENT' ? 'kept permanently' : 'asset not yet disposed of'})`);
     if (expiry >= todayIso) throw conflict(`record ${record.archiveNo} is kept until ${expiry}: only expired records are appraised`);
-    if (until !== null) {
-      if (until <= expiry) throw badInput(`extendUntil must be later than the current end of retention ${expiry}`, 'extendUntil');
-      if (until <= todayIso) throw badInput(`extendUntil must be later than today (${todayIso})`, 'extendUntil');
-    }
+    // After the current end and today, at most MAX_EXTENSION_YEARS ahead (platform/input-bounds.ts).
+    if (until !== null) extensionDay('extendUntil', until, expiry, { timeZone: svc.settings.timeZone, now });
     const [created] = await Appraisal.create(
       [
         {
@@ -134,6 +135,8 @@ export async function appraise(svc: LifecycleServices, principal: Principal, rec
         { session },
       );
       if (changed.matchedCount !== 1) throw conflict(`record ${record.archiveNo} was changed meanwhile; try again`);
+      const ref = { kind: 'APPRAISAL' as const, id: hexId(appraisal), no: null };
+      await new RecordHistory(svc.connection).append(session, [{ record: { ...record, extendedUntil: until }, change: { action: 'RETENTION_EXTENDED', actorId: principal.sub, at: now, ref } }]);
     }
     await svc.events.append(session, {
       type: until === null ? 'RECORD_APPRAISED' : 'RETENTION_EXTENDED',

@@ -10,9 +10,12 @@ import { toObjectId } from '../../../platform/ids.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
 import type { Decision, StageDefinition, WorkflowInstance } from '../../../platform/workflow/types.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
+import { loanStartDay } from '../../../platform/input-bounds.ts';
+import { RecordHistory } from '../history.ts';
 import { AccessLog } from './access-log.ts';
 import { directoryOf } from './directory.ts';
-import { requireRole, requireUser, text } from './guards.ts';
+import { TEXT_FIELDS, optionalText, requiredText } from '../../../platform/text-policy.ts';
+import { requireRole, requireUser } from './guards.ts';
 import { decodeCursor, encodeCursor, pageSize } from './pagination.ts';
 import { hexId, recordMeta } from './records.ts';
 import { type LifecycleServices, fromWorkflow, nowOf, todayOf } from './services.ts';
@@ -159,12 +162,12 @@ export interface LoanRequest {
 /** Any employee asks to borrow a record; starts the `archive-borrowing` approval. */
 export async function requestLoan(svc: LifecycleServices, principal: Principal, input: LoanRequest): Promise<LoanDoc> {
   requireUser(principal, 'Borrowing');
-  const purpose = text(input.purpose, 'purpose', 500);
+  const purpose = requiredText(input.purpose, 'purpose', TEXT_FIELDS.purpose);
   const from = parseDate(input.from);
   const until = parseDate(input.until);
   const now = nowOf(svc);
-  const todayIso = todayOf(svc, now);
-  if (from < todayIso) throw badInput(`from ${from} is in the past`, 'from');
+  // From today to MAX_LOAN_LEAD_DAYS ahead (platform/input-bounds.ts); the last day at most MAX_LOAN_DAYS later.
+  loanStartDay('from', from, { timeZone: svc.settings.timeZone, now });
   if (until <= from) throw badInput('until must be after from', 'until');
   if (dayNumber(until) - dayNumber(from) > MAX_LOAN_DAYS) throw badInput(`a loan lasts at most ${MAX_LOAN_DAYS} days`, 'until');
   const financeDepartmentId = svc.settings.financeDepartmentId;
@@ -224,7 +227,7 @@ export async function requestLoan(svc: LifecycleServices, principal: Principal, 
 export async function decideLoan(svc: LifecycleServices, principal: Principal, loanId: string, decision: Decision, comment?: string | null): Promise<LoanDoc> {
   requireUser(principal, 'Deciding a loan');
   if (decision !== 'APPROVE' && decision !== 'REJECT') throw badInput('decision must be APPROVE or REJECT', 'decision');
-  if (comment != null && comment.length > 1000) throw badInput('comment must be at most 1000 characters', 'comment');
+  comment = optionalText(comment, 'comment', TEXT_FIELDS.archiveComment);
   const now = nowOf(svc);
   let result: LoanDoc | undefined;
   await transaction(svc.connection, async (session) => {
@@ -266,6 +269,8 @@ export async function startLoan(svc: LifecycleServices, principal: Principal, lo
     // A hold only blocks destruction: a record kept apart may still be consulted.
     const moved = await svc.models.ArchiveRecord.updateOne({ _id: record._id, status: { $in: ['FILED', 'ON_HOLD'] } }, { $set: { status: 'BORROWED' } }, { session });
     if (moved.matchedCount !== 1) throw conflict(`record ${record.archiveNo} was changed meanwhile; try again`);
+    const onLoan = { kind: 'LOAN' as const, id: hexId(loan), no: null };
+    await new RecordHistory(svc.connection).append(session, [{ record: { ...record, status: 'BORROWED' }, change: { action: 'LOAN_STARTED', actorId: principal.sub, at: now, ref: onLoan } }]);
     const updated = await saveLoan(svc, session, loan, ['APPROVED'], { status: 'ON_LOAN', startedAt: now, handedOutBy: principal.sub });
     await svc.events.append(session, { type: 'LOAN_STARTED', subject: subjectOf(updated), actor: principal.sub, payload: payloadOf(updated), occurredAt: now });
     await logLoan(svc, session, principal, updated, 'LOAN_STARTED', now);
@@ -285,7 +290,10 @@ export async function returnLoan(svc: LifecycleServices, principal: Principal, l
     if (loan.status !== 'ON_LOAN' && loan.status !== 'OVERDUE') throw conflict(`the loan is ${loan.status}; only a loan handed out is returned`);
     const record = await recordMeta(svc, loan.recordId, session);
     if (record.status === 'BORROWED') {
-      await svc.models.ArchiveRecord.updateOne({ _id: record._id, status: 'BORROWED' }, { $set: { status: record.holds.length ? 'ON_HOLD' : 'FILED' } }, { session });
+      const status = record.holds.length ? 'ON_HOLD' : 'FILED';
+      await svc.models.ArchiveRecord.updateOne({ _id: record._id, status: 'BORROWED' }, { $set: { status } }, { session });
+      const back = { kind: 'LOAN' as const, id: hexId(loan), no: null };
+      await new RecordHistory(svc.connection).append(session, [{ record: { ...record, status }, change: { action: 'LOAN_RETURNED', actorId: principal.sub, at: now, ref: back } }]);
     }
     const updated = await saveLoan(svc, session, loan, ['ON_LOAN', 'OVERDUE'], { status: 'RETURNED', returnedAt: now, receivedBy: principal.sub });
     await svc.events.append(session, { type: 'LOAN_RETURNED', subject: subjectOf(updated), actor: principal.sub, payload: { ...payloadOf(updated), wasOverdue: loan.status === 'OVERDUE' }, occurredAt: now });

@@ -6,7 +6,7 @@ import { transaction } from '../../../platform/integration/transactions.ts';
 import type { ArchiveRecordDoc } from '../models.ts';
 import { AccessLog, type AccessLogEntryDoc } from './access-log.ts';
 import { activeLoanOf } from './borrowing.ts';
-import { text } from './guards.ts';
+import { TEXT_FIELDS, requiredText } from '../../../platform/text-policy.ts';
 import { type RecordMeta, hexId } from './records.ts';
 import { type LifecycleServices, nowOf, todayOf } from './services.ts';
 
@@ -30,7 +30,7 @@ export interface RecordContent {
  * in the same transaction that reads the content: no content leaves without its log entry.
  */
 export async function readContent(svc: LifecycleServices, principal: Principal, recordId: string, purpose: string): Promise<RecordContent> {
-  const why = text(purpose, 'purpose', 500);
+  const why = requiredText(purpose, 'purpose', TEXT_FIELDS.purpose);
   const now = nowOf(svc);
   const byRole = hasAnyRole(principal, CONTENT_READERS);
   // Authorisation first, so an unrelated caller learns nothing about the record.

@@ -5,7 +5,9 @@ import { badInput, conflict } from '../../../platform/graphql.ts';
 import type { Principal } from '../../../platform/identity.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
-import { requireRole, text } from './guards.ts';
+import { RecordHistory } from '../history.ts';
+import { TEXT_FIELDS, requiredText } from '../../../platform/text-policy.ts';
+import { requireRole } from './guards.ts';
 import { type RecordMeta, WITHOUT_CONTENT, hexId, recordMeta } from './records.ts';
 import { type LifecycleServices, nowOf } from './services.ts';
 
@@ -18,7 +20,7 @@ const subjectOf = (r: RecordMeta) => ({ type: 'ArchiveRecord', id: hexId(r) });
 /** Places a hold with its reason: the record is ON_HOLD (or stays BORROWED until it comes back). */
 export async function placeHold(svc: LifecycleServices, principal: Principal, recordId: string, reason: string): Promise<RecordMeta> {
   requireRole(principal, HOLD_PLACERS, 'Placing a hold');
-  const why = text(reason, 'reason', 500);
+  const why = requiredText(reason, 'reason', TEXT_FIELDS.holdReason);
   const now = nowOf(svc);
   let result: RecordMeta | undefined;
   await transaction(svc.connection, async (session) => {
@@ -33,6 +35,7 @@ export async function placeHold(svc: LifecycleServices, principal: Principal, re
       { returnDocument: 'after', session, projection: WITHOUT_CONTENT },
     ).lean<RecordMeta>();
     if (!updated) throw conflict(`record ${record.archiveNo} was changed meanwhile; try again`);
+    await new RecordHistory(svc.connection).append(session, [{ record: updated, change: { action: 'HOLD_PLACED', actorId: principal.sub, at: now } }]);
     await svc.events.append(session, {
       type: 'RECORD_HOLD_PLACED',
       subject: subjectOf(updated),
@@ -65,6 +68,7 @@ export async function releaseHold(svc: LifecycleServices, principal: Principal, 
       { returnDocument: 'after', session, projection: WITHOUT_CONTENT },
     ).lean<RecordMeta>();
     if (!updated) throw conflict(`record ${record.archiveNo} was changed meanwhile; try again`);
+    await new RecordHistory(svc.connection).append(session, [{ record: updated, change: { action: 'HOLD_RELEASED', actorId: principal.sub, at: now } }]);
     await svc.events.append(session, {
       type: 'RECORD_HOLD_RELEASED',
       subject: subjectOf(updated),

@@ -2,6 +2,7 @@
 // expense claim, driven by a JSON mapping file. Amounts become integer fen exactly: no float arithmetic.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { TEXT_FIELDS, type TextField, TextPolicyError, checkText } from '../../../platform/text-policy.ts';
 import {
   EXPENSE_CATEGORIES,
   type ExpenseCategory,
@@ -251,6 +252,8 @@ export type MappingErrorCode =
   | 'MISSING_FIELD'
   | 'INVALID_AMOUNT'
   | 'INVALID_DATE'
+  /** A title or description the text policy (platform/text-policy.ts) refuses. */
+  | 'INVALID_TEXT'
   | 'NO_ITEMS';
 
 /** Why an external approval cannot become a claim. `reason` is precise and may quote form values. */
@@ -285,6 +288,16 @@ function text(v: unknown): string | undefined {
   return undefined;
 }
 
+/** The text as the OA stores it, or an ItemError quoting the policy's reason (never the text itself). */
+function policed(value: string, field: string, spec: TextField, where: string): string {
+  try {
+    return checkText(value, field, spec);
+  } catch (err) {
+    if (err instanceof TextPolicyError) throw new ItemError('INVALID_TEXT', `${where}${err.message}`);
+    throw err;
+  }
+}
+
 class ItemError extends Error {
   constructor(
     readonly code: MappingErrorCode,
@@ -295,8 +308,9 @@ class ItemError extends Error {
 }
 
 function readItem(row: readonly FormField[], where: string, cfg: ItemFieldsConfig): MappedItem {
-  const description = text(find(row, cfg.description)?.value);
-  if (description === undefined) throw new ItemError('MISSING_FIELD', `${where}field ${JSON.stringify(cfg.description)} (description) is missing or empty`);
+  const raw = text(find(row, cfg.description)?.value);
+  if (raw === undefined) throw new ItemError('MISSING_FIELD', `${where}field ${JSON.stringify(cfg.description)} (description) is missing or empty`);
+  const description = policed(raw, 'description', TEXT_FIELDS.itemDescription, `${where}field ${JSON.stringify(cfg.description)}: `);
   const amountField = find(row, cfg.amount);
   if (amountField === undefined) throw new ItemError('MISSING_FIELD', `${where}field ${JSON.stringify(cfg.amount)} (amount) is missing`);
   let amountFen: number;
@@ -320,7 +334,8 @@ function readItem(row: readonly FormField[], where: string, cfg: ItemFieldsConfi
 /**
  * Maps an external approval event, with its instance detail, to a claim. Checks, in order: the approval code is
  * mapped, the applicant is mapped, the items field exists, and every item has a description, a valid amount
- * and a valid date.
+ * and a valid date. Title and descriptions pass the text policy (platform/text-policy.ts) and are returned NFC;
+ * a refused text is INVALID_TEXT, so the event is REJECTED and applies nothing.
  */
 export function mapToClaim(event: ExternalApprovalEvent, detail: InstanceDetail, config: MappingConfig): MappingResult {
   const found = approvalFor(config, event.platform, event.approvalCode);
@@ -355,7 +370,14 @@ export function mapToClaim(event: ExternalApprovalEvent, detail: InstanceDetail,
     }
   }
 
-  const title = (approval.title === undefined ? undefined : text(find(form, approval.title)?.value)) ?? (detail.title.trim() || event.instanceCode);
+  const fromForm = approval.title === undefined ? undefined : text(find(form, approval.title)?.value);
+  let title: string;
+  try {
+    title = policed(fromForm ?? (detail.title.trim() || event.instanceCode), 'title', TEXT_FIELDS.claimTitle, fromForm === undefined ? 'instance title: ' : `field ${JSON.stringify(approval.title)}: `);
+  } catch (err) {
+    if (err instanceof ItemError) return fail(err.code, err.message);
+    throw err;
+  }
   return {
     ok: true,
     claim: {

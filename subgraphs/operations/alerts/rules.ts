@@ -158,8 +158,10 @@ export const RULES: readonly Rule[] = [
   },
   {
     name: 'ARCHIVE_CHAIN_BROKEN',
-    description: 'The archive fixity chain does not verify (checked once per window).',
-    defaults: { enabled: true, severity: 'CRITICAL', threshold: 1, windowMs: 10 * 60_000 },
+    description: 'The archive does not verify: its fixity chain, a record against its history, or content kept (checked every evaluation, or once per window when one is set).',
+    // Every evaluation by default, so a break shows within one interval (docs/architecture.md); a window spares a
+    // large archive the walk each time.
+    defaults: { enabled: true, severity: 'CRITICAL', threshold: 1, windowMs: 0 },
     async evaluate(ctx, s) {
       if (ctx.lastRun(this.name) && ctx.now.getTime() - ctx.lastRun(this.name) < s.windowMs) return [];
       const v = await ctx.verifyChain();
@@ -168,7 +170,8 @@ export const RULES: readonly Rule[] = [
         {
           rule: this.name,
           severity: s.severity,
-          subject: 'archive-chain',
+          // One alert per break: a second one found while the first is open is raised, not counted on it.
+          subject: `archive-chain:${v.problem ?? 'CHANGED'}:${v.firstBrokenArchiveNo ?? 'unknown'}`,
           message: `The archive fixity chain is broken: ${v.problem ?? 'CHANGED'} at ${v.firstBrokenArchiveNo ?? 'an unknown record'}`,
           actions: [{ kind: 'VERIFY_ARCHIVE_CHAIN', target: null, label: 'Verify the archive chain again' }],
         },

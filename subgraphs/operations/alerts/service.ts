@@ -6,6 +6,7 @@ import type { Connection } from 'mongoose';
 import type { DomainEvent, EventLog } from '../../../platform/integration/events.ts';
 import { badInput, conflict, notFound } from '../../../platform/graphql.ts';
 import { toObjectId, toObjectIds } from '../../../platform/ids.ts';
+import { TEXT_FIELDS, optionalText } from '../../../platform/text-policy.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
 import { formatSeq, parseSeq } from '../../sync/sync-events.ts';
 import type { AlertActionDoc, AlertActionKind, AlertDoc, AlertStatus, OperationsModels, Severity } from './models.ts';
@@ -111,12 +112,12 @@ export class AlertService {
   }
 
   async resolve(id: string, by: string, resolution?: string | null): Promise<AlertDoc> {
-    if (resolution && resolution.length > 500) throw badInput('resolution must be at most 500 characters', 'resolution');
+    const note = optionalText(resolution, 'resolution', TEXT_FIELDS.alertResolution);
     const alert = await this.get(id);
     if (alert.status === 'RESOLVED') return alert;
     return (await this.o.models.Alert.findOneAndUpdate(
       { _id: alert._id, status: { $ne: 'RESOLVED' } },
-      { $set: { status: 'RESOLVED', resolvedAt: this.clock(), resolvedBy: by, resolution: resolution?.trim() || null }, $unset: { open: 1 } },
+      { $set: { status: 'RESOLVED', resolvedAt: this.clock(), resolvedBy: by, resolution: note }, $unset: { open: 1 } },
       { returnDocument: 'after' },
     ).lean<AlertDoc>()) ?? this.get(id);
   }

@@ -3,6 +3,7 @@ import type { ClientSession } from 'mongoose';
 import { conflict } from '../../../../platform/graphql.ts';
 import type { Principal } from '../../../../platform/identity.ts';
 import { toObjectId, toObjectIds } from '../../../../platform/ids.ts';
+import { RecordHistory } from '../../history.ts';
 import { AccessLog } from '../access-log.ts';
 import { latestAppraisals } from '../appraisal.ts';
 import { type RecordMeta, WITHOUT_CONTENT, hexId } from '../records.ts';
@@ -26,6 +27,8 @@ export async function destroy(svc: LifecycleServices, session: ClientSession, re
   if (refused.length) refuse(`destruction of register ${register.registerNo} aborted, nothing was destroyed`, refused);
 
   const log = new AccessLog(svc.connection);
+  const history = new RecordHistory(svc.connection);
+  const underRegister = { kind: 'DESTRUCTION_REGISTER' as const, id: hexId(register), no: register.registerNo };
   const purpose = `销毁清册 ${register.registerNo}: ${register.reason}`.slice(0, 500);
   for (const line of register.lines) {
     // Content goes; metadata, content digest and fixity stay, so the chain still verifies.
@@ -35,6 +38,9 @@ export async function destroy(svc: LifecycleServices, session: ClientSession, re
       { session },
     );
     if (done.matchedCount !== 1) throw conflict(`record ${line.archiveNo} was changed meanwhile; destruction aborted, try again`);
+    // The history names the register: a record DESTROYED without it does not verify (subgraphs/archive/integrity.ts).
+    const destroyed = { ...byId.get(line.recordId)!, status: 'DESTROYED' as const, destroyedAt: now };
+    await history.append(session, [{ record: destroyed, change: { action: 'DESTROYED', actorId: principal.sub, at: now, ref: underRegister } }]);
     await log.append(session, { actorId: principal.sub, actorRoles: principal.roles, action: 'DESTROYED', recordId: line.recordId, archiveNo: line.archiveNo, purpose, at: now });
   }
   const lines = register.lines.map((l) => ({ ...l, yearsServed: yearsServed(l.retentionStartsOn, todayIso), destroyedAt: now }));

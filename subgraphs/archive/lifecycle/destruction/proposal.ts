@@ -7,6 +7,7 @@ import { transaction } from '../../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../../schema/permissions.ts';
 import { latestAppraisals } from '../appraisal.ts';
 import { directoryOf } from '../directory.ts';
+import { TEXT_FIELDS, requiredText } from '../../../../platform/text-policy.ts';
 import { requireRole, requireUser, text } from '../guards.ts';
 import { type RecordMeta, WITHOUT_CONTENT, hexId } from '../records.ts';
 import { type LifecycleServices, fromWorkflow, nowOf, todayOf } from '../services.ts';
@@ -35,7 +36,7 @@ export interface DestructionProposal {
 export async function proposeDestruction(svc: LifecycleServices, principal: Principal, input: DestructionProposal): Promise<DestructionRegisterDoc> {
   requireRole(principal, PROPOSERS, 'Proposing a destruction');
   requireUser(principal, 'Proposing a destruction');
-  const reason = text(input.reason, 'reason', 1000);
+  const reason = requiredText(input.reason, 'reason', TEXT_FIELDS.destructionReason);
   const ids = Array.isArray(input.recordIds) ? input.recordIds.map(String) : [];
   if (ids.length === 0 || ids.length > MAX_REGISTER_LINES) throw badInput(`a register lists 1 to ${MAX_REGISTER_LINES} records`, 'recordIds');
   if (new Set(ids).size !== ids.length) throw badInput('a record is listed twice', 'recordIds');
@@ -135,7 +136,7 @@ export async function proposeDestruction(svc: LifecycleServices, principal: Prin
 /** ARCHIVIST (any): withdraws a register that is still waiting for signatures. */
 export async function cancelDestruction(svc: LifecycleServices, principal: Principal, registerId: string, reason: string): Promise<DestructionRegisterDoc> {
   requireRole(principal, WITHDRAWERS, 'Withdrawing a destruction register');
-  const why = text(reason, 'reason', 1000);
+  const why = requiredText(reason, 'reason', TEXT_FIELDS.destructionReason);
   const now = nowOf(svc);
   let result: DestructionRegisterDoc | undefined;
   await transaction(svc.connection, async (session) => {

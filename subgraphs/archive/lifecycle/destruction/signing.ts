@@ -4,6 +4,7 @@ import { type Principal, hasAnyRole } from '../../../../platform/identity.ts';
 import { transaction } from '../../../../platform/integration/transactions.ts';
 import type { Decision, WorkflowInstance } from '../../../../platform/workflow/types.ts';
 import { rolesFor } from '../../../../schema/permissions.ts';
+import { TEXT_FIELDS, optionalText } from '../../../../platform/text-policy.ts';
 import { requireUser } from '../guards.ts';
 import { hexId } from '../records.ts';
 import { type LifecycleServices, fromWorkflow, nowOf } from '../services.ts';
@@ -23,7 +24,7 @@ const RECORD_FILERS = rolesFor('Mutation', 'fileArchiveRecord');
 export async function signDestruction(svc: LifecycleServices, principal: Principal, registerId: string, decision: Decision, comment?: string | null): Promise<DestructionRegisterDoc> {
   requireUser(principal, 'Signing a destruction register');
   if (decision !== 'APPROVE' && decision !== 'REJECT') throw badInput('decision must be APPROVE or REJECT', 'decision');
-  if (comment != null && comment.length > 1000) throw badInput('comment must be at most 1000 characters', 'comment');
+  comment = optionalText(comment, 'comment', TEXT_FIELDS.archiveComment);
   const now = nowOf(svc);
   const Register = registerModel(svc.connection);
   let result: DestructionRegisterDoc | undefined;
