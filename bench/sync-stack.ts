@@ -66,7 +66,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     production: true,
     settings: { approvalThresholdFen: config.expenseApprovalThresholdFen, timeZone: config.businessTimeZone },
   });
-  const archiveBuilt = await createArchiveSubgraph(archiveOptions(config, logger, connection));
+  const archiveBuilt = await createArchiveSubgraph(await archiveOptions(config, logger, connection));
   const oa: RunningSubgraph = await oaBuilt.subgraph.listen(0, '127.0.0.1');
   const archive: RunningSubgraph = await archiveBuilt.subgraph.listen(0, '127.0.0.1');
   const bus = new LocalEventBus();

@@ -87,6 +87,11 @@ export interface Config {
   readonly accountChart: AccountChart | null;
   /** A supergraph SDL file the gateway serves instead of schema/supergraph.graphql. */
   readonly supergraphPath: string | null;
+  /** Sealed chain heads (README.md, "Sealed chain heads"): HMAC-SHA-256 secret, or an Ed25519 private key (PEM) file. */
+  readonly archiveSealKey: string | undefined;
+  readonly archiveSealPrivateKeyFile: string | null;
+  /** Absolute path of the append-only seal files; default DATA_DIR/seals. */
+  readonly archiveSealDir: string;
   /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
   readonly developmentDefaults: readonly string[];
 }
@@ -356,6 +361,9 @@ const envSchema = z.object({
   IT_DEPARTMENT_ID: objectId,
   ACCOUNT_CHART: accountChart,
   SUPERGRAPH_PATH: raw,
+  ARCHIVE_SEAL_KEY: secret,
+  ARCHIVE_SEAL_PRIVATE_KEY_FILE: raw,
+  ARCHIVE_SEAL_DIR: raw,
 });
 
 /** Every environment variable this module reads. */
@@ -425,6 +433,10 @@ export function loadConfig(env: EnvInput = process.env): Config {
     if (input.JWT_AUDIENCE === undefined) issues.push({ variable: 'JWT_AUDIENCE', message: 'required when JWT_JWKS_URL is set' });
   }
 
+  if (input.ARCHIVE_SEAL_KEY !== undefined && input.ARCHIVE_SEAL_PRIVATE_KEY_FILE !== undefined) {
+    issues.push({ variable: 'ARCHIVE_SEAL_KEY', message: 'set either ARCHIVE_SEAL_KEY (HMAC) or ARCHIVE_SEAL_PRIVATE_KEY_FILE (Ed25519), not both' });
+  }
+
   if (issues.length > 0 || v === undefined || internalSecret === undefined) throw new ConfigError(issues);
 
   const dataDir = path.resolve(v.DATA_DIR ?? './data');
@@ -474,6 +486,9 @@ export function loadConfig(env: EnvInput = process.env): Config {
     itDepartmentId: v.IT_DEPARTMENT_ID,
     accountChart: v.ACCOUNT_CHART,
     supergraphPath: v.SUPERGRAPH_PATH ? path.resolve(v.SUPERGRAPH_PATH) : null,
+    archiveSealKey: v.ARCHIVE_SEAL_KEY,
+    archiveSealPrivateKeyFile: v.ARCHIVE_SEAL_PRIVATE_KEY_FILE ? path.resolve(v.ARCHIVE_SEAL_PRIVATE_KEY_FILE) : null,
+    archiveSealDir: path.resolve(v.ARCHIVE_SEAL_DIR ?? path.join(dataDir, 'seals')),
     developmentDefaults: Object.freeze(developmentDefaults),
   };
   return Object.freeze(config);
@@ -501,4 +516,27 @@ export function checkEmbeddedDatabase(config: Partial<Pick<Config, 'nodeEnv' | '
         `EMBEDDED_DATABASE_IN_PRODUCTION=true (it has ${EMBEDDED_DATABASE_TRADE_OFFS})`,
     },
   ]);
+}
+
+// ---- the key that seals chain heads ---------------------------------------------------------------------
+
+/** Where the archive's seal key comes from (platform/integration/chain-seal.ts). Never the database. */
+export type SealKeySetting = { kind: 'ed25519-file'; file: string } | { kind: 'hmac'; secret: string } | { kind: 'generated'; file: string };
+
+/**
+ * The seal key: ARCHIVE_SEAL_PRIVATE_KEY_FILE (Ed25519, the default kind: auditors verify with the public key) or
+ * ARCHIVE_SEAL_KEY (HMAC-SHA-256: only holders of the secret verify). Development and test generate an Ed25519 key
+ * into DATA_DIR/seal-key/ (mode 0600) when neither is set; production requires one, kept off the database host's
+ * DATA_DIR. Checked when the archive starts, so processes without it (the gateway alone) need neither.
+ * @throws ConfigError naming ARCHIVE_SEAL_PRIVATE_KEY_FILE.
+ */
+export function sealKeySetting(config: Pick<Config, 'nodeEnv' | 'dataDir' | 'archiveSealKey' | 'archiveSealPrivateKeyFile'>): SealKeySetting {
+  if (config.archiveSealPrivateKeyFile) return { kind: 'ed25519-file', file: config.archiveSealPrivateKeyFile };
+  if (config.archiveSealKey) return { kind: 'hmac', secret: config.archiveSealKey };
+  if (config.nodeEnv === 'production') {
+    throw new ConfigError([
+      { variable: 'ARCHIVE_SEAL_PRIVATE_KEY_FILE', message: 'required in production (an Ed25519 private key in PEM), unless ARCHIVE_SEAL_KEY (HMAC, at least 32 characters) is set' },
+    ]);
+  }
+  return { kind: 'generated', file: path.join(config.dataDir, 'seal-key', 'ed25519.pem') };
 }

@@ -45,6 +45,8 @@ export const TEXT_FIELDS = {
   destructionReason: { kind: 'multi-line', max: 1000 },
   /** operations resolveAlert.resolution. */
   alertResolution: { kind: 'multi-line', max: 500 },
+  /** sync correctSyncJob.reason. */
+  correctionReason: { kind: 'multi-line', max: 500 },
 } as const satisfies Record<string, TextField>;
 
 /** A text refused by the policy; `field` is the input's name as the caller knows it (e.g. `items[0].description`). */

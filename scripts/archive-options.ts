@@ -1,12 +1,13 @@
 // How a process builds the archive subgraph's options from the configuration.
 import type { Connection } from 'mongoose';
-import type { Config } from '../platform/config.ts';
+import { type Config, sealKeySetting } from '../platform/config.ts';
+import { loadSealKey } from '../platform/integration/chain-seal.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
 import type { ArchiveSubgraphOptions } from '../subgraphs/archive/index.ts';
 import { oaPorts } from '../subgraphs/oa/ports.ts';
 
-export function archiveOptions(config: Config, logger: Logger, connection: Connection): ArchiveSubgraphOptions {
+export async function archiveOptions(config: Config, logger: Logger, connection: Connection): Promise<ArchiveSubgraphOptions> {
   return {
     connection,
     logger: logger.child({ subgraph: 'archive' }),
@@ -23,5 +24,7 @@ export function archiveOptions(config: Config, logger: Logger, connection: Conne
       unitHeadId: config.unitHeadId,
       itDepartmentId: config.itDepartmentId,
     },
+    // Chain heads are always sealed when run from configuration; the key never comes from the database.
+    seal: { key: await loadSealKey(sealKeySetting(config), config.archiveSealDir), dir: config.archiveSealDir },
   };
 }

@@ -7,6 +7,6 @@ import { runProcess } from './process.ts';
 await runProcess(process.env.ARCHIVE_PORT ?? '4002', async ({ config, logger, lifecycle }) => {
   const database = await connectDatabase(config, logger);
   lifecycle.registerShutdown('database', () => database.close());
-  const archive = await startArchiveSubgraph({ ...archiveOptions(config, logger, database.connection), port: config.port, overdueIntervalMs: config.escalationIntervalMs });
+  const archive = await startArchiveSubgraph({ ...(await archiveOptions(config, logger, database.connection)), port: config.port, overdueIntervalMs: config.escalationIntervalMs });
   lifecycle.registerShutdown('archive subgraph', () => archive.close());
 });

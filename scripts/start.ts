@@ -25,7 +25,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
 
   const oa = await startOaSubgraph(await oaOptions(config, logger, database.connection, config.oaPort));
   lifecycle.registerShutdown('oa subgraph', () => oa.close());
-  const archive = await startArchiveSubgraph({ ...archiveOptions(config, logger, database.connection), port: config.archivePort, overdueIntervalMs: config.escalationIntervalMs });
+  const archive = await startArchiveSubgraph({ ...(await archiveOptions(config, logger, database.connection)), port: config.archivePort, overdueIntervalMs: config.escalationIntervalMs });
   lifecycle.registerShutdown('archive subgraph', () => archive.close());
   const bus = createEventBus(config.redisUrl, logger);
   lifecycle.registerShutdown('event bus', () => bus.close());

@@ -104,8 +104,8 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
   return { subgraph, services, metrics: sync.metrics };
 }
 
-/** The sync service's own entries carry its name and no roles or address (no client made them). */
-const asSyncActor = (e: SyncAuditEntry) => ({ ...e, actor: 'sync', roles: [], address: null });
+/** The sync service's own entries carry its name and no roles or address (no client made them); a correction, its ADMIN's. */
+const asSyncActor = (e: SyncAuditEntry) => ({ ...e, actor: e.actor ?? 'sync', roles: e.roles ?? [], address: null });
 
 export interface RunningSync {
   url: string;

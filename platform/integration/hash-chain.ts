@@ -9,7 +9,8 @@
 // the same transaction as the insert. Two appends that overlap both increment the counter: under snapshot isolation
 // one of them conflicts and is retried after the other committed, so the chain cannot fork.
 // Verifying walks the entries in order and names the first break. The chain is unkeyed SHA-256 in the same database
-// as what it guards (docs/architecture.md, Habits): it shows changes, it does not stop a writer who rewrites it all.
+// as what it guards (docs/architecture.md, Habits): it shows changes; a writer who rewrites it all shows only against
+// heads sealed outside the database (./chain-seal.ts).
 import { createHash } from 'node:crypto';
 import type { ClientSession, Model } from 'mongoose';
 import { type CanonicalOptions, canonicalJson } from './canonical-json.ts';

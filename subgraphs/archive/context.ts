@@ -6,6 +6,7 @@ import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
 import type { ArchiveLoaders } from './loaders.ts';
 import type { ArchiveModels } from './models.ts';
+import type { ArchiveSeals } from './seals.ts';
 
 /** An expense claim as the archive knows it: by id (the oa subgraph owns the rest). */
 export interface ClaimReference {
@@ -52,6 +53,8 @@ export interface ArchiveServices {
   directory: Directory;
   /** "Now" for business dates (tests pass a fake one). */
   clock?: () => Date;
+  /** Seals chain heads outside the database (seals.ts); absent, nothing is sealed and verification says so. */
+  seals?: ArchiveSeals;
 }
 
 export interface ArchiveContext extends ArchiveServices {

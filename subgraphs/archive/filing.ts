@@ -1,6 +1,7 @@
 // Filing: a record gets its archive number (gap-free within its series), its place in the fixity chain, and
 // passes the four-properties check, all in one transaction with its ARCHIVE_FILED event. A record that fails the
-// check is not filed. Filed records never change; a correction is a new record that references the one it corrects.
+// check is not filed, but for an approved claim's voucher whose claim texts are unreadable: it is filed with the
+// problem in the report kept with it (an approved claim is always filed; docs/api.md). Filed records never change; a correction is a new record that references the one it corrects.
 import type { ClientSession } from 'mongoose';
 import { nextSequence } from '../../platform/integration/events.ts';
 import { badInput, conflict, forbidden, gqlError, notFound, today } from '../../platform/graphql.ts';
@@ -14,7 +15,7 @@ import { canonicalJson } from '../../platform/integration/canonical-json.ts';
 import type { ChainLink } from '../../platform/integration/hash-chain.ts';
 import { type UnsealedRecord, contentOf, fixityDigest, recordChain, sha256 } from './fixity.ts';
 import { type HistorySubject, RecordHistory } from './history.ts';
-import { checkFourProperties } from './four-properties/index.ts';
+import { type CheckResult, type FourPropertiesReport, checkFourProperties } from './four-properties/index.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
@@ -31,6 +32,37 @@ export interface RecordDraft {
   voucherId?: string | null;
   sourceClaimNo?: string | null;
   invoiceNumbers?: string[];
+  /**
+   * The record files an approved claim's voucher: a usability problem in the metadata taken from the claim is
+   * reported in its four-properties report instead of refusing it, with what the text policy refused in the
+   * claim's texts (docs/api.md#approved-claims-are-always-filed).
+   */
+  approvedClaim?: { textProblems: string[] };
+}
+
+/** Record metadata taken from the approved claim: a problem in these alone does not refuse a voucher's record. */
+const CLAIM_METADATA = /^(title|sourceClaimNo|invoiceNumbers\[\d+\]) contains /;
+
+/**
+ * The problems a filing may carry without being refused: for an approved claim's voucher, unreadable metadata that
+ * came from the claim (USABILITY metadata-readable), and nothing else. Integrity, authenticity and security findings,
+ * and every finding on records people file, still refuse.
+ */
+function tolerated(draft: RecordDraft, result: CheckResult): boolean {
+  if (!draft.approvedClaim || result.property !== 'USABILITY' || result.check !== 'metadata-readable') return false;
+  return result.detail.split('; ').every((problem) => CLAIM_METADATA.test(problem));
+}
+
+/** The report stored with the record: the check's, with the claim's refused texts added to metadata-readable. */
+function filingReport(draft: RecordDraft, report: FourPropertiesReport, checkedAt: Date): NonNullable<ArchiveRecordDoc['filingReport']> {
+  const sourceProblems = draft.approvedClaim?.textProblems.map((p) => `source claim ${p}`) ?? [];
+  if (!sourceProblems.length) return { passed: report.passed, results: report.results, checkedAt };
+  const results = report.results.map((r) =>
+    r.property === 'USABILITY' && r.check === 'metadata-readable'
+      ? { ...r, passed: false, detail: [...(r.passed ? [] : [r.detail]), ...sourceProblems].join('; ') }
+      : r,
+  );
+  return { passed: false, results, checkedAt };
 }
 
 /** Who files vouchers and other records: the model's rules (schema/permissions.ts); service identities too. */
@@ -70,11 +102,13 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
     environment: `${PRODUCER} node/${process.versions.node}`,
     destroyedAt: null,
   });
-  // The four-properties check runs on the sealed record, before it is stored: one that fails is not filed.
+  // The four-properties check runs on the sealed record, before it is stored: one that fails is not filed (but for
+  // the claim metadata of an approved claim's voucher, see tolerated()).
+  let report: ArchiveRecordDoc['filingReport'];
   const check = async (record: Omit<ArchiveRecordDoc, '_id'>, { previousDigest }: ChainLink<ArchiveRecordDoc>) => {
     const duplicate =
       (await ctx.models.ArchiveRecord.countDocuments({ $or: [{ archiveNo }, ...(record.voucherId ? [{ voucherId: record.voucherId }] : [])] }, { session })) > 0;
-    const report = checkFourProperties(record, {
+    const found = checkFourProperties(record, {
       duplicate,
       previousItemInSeries: item > 1 ? item - 1 : null,
       expectedDigest: record.fixity.digest,
@@ -86,13 +120,16 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
       storageVerified: true,
       today: today(ctx.settings.timeZone),
     });
-    if (!report.passed) {
-      const failed = report.results.filter((r) => !r.passed);
-      throw gqlError('BAD_USER_INPUT', `four-properties check failed: ${failed.map((f) => `${f.property} ${f.check}: ${f.detail}`).join('; ')}`, { report });
+    const failed = found.results.filter((r) => !r.passed && !tolerated(draft, r));
+    if (failed.length) {
+      throw gqlError('BAD_USER_INPUT', `four-properties check failed: ${failed.map((f) => `${f.property} ${f.check}: ${f.detail}`).join('; ')}`, { report: found });
     }
+    report = filingReport(draft, found, record.filedAt);
   };
   // The chain counter serialises filings: concurrent ones conflict and the driver retries them in order.
   const [doc] = await recordChain(ctx.models.ArchiveRecord).append([draft], place, { session, check });
+  // The report is kept with the record (outside its fixity digest: it is a finding about the record, not the record).
+  await ctx.models.ArchiveRecord.updateOne({ _id: doc._id }, { $set: { filingReport: report } }, { session });
   // Storage soundness: what was written reads back with the same digests.
   const stored = await ctx.models.ArchiveRecord.findById(doc._id, null, { session }).lean<ArchiveRecordDoc>();
   if (!stored || stored.fixity.digest !== doc.fixity.digest || sha256(contentOf(stored.content ?? '', stored.mediaType)) !== contentDigest) {
@@ -124,6 +161,8 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
       kind: draft.kind,
       voucherId: doc.voucherId,
       fiscalYear: draft.fiscalYear,
+      // What an approved claim's record was filed with despite its presentation (operators are alerted).
+      ...(report && !report.passed ? { usabilityProblems: report.results.filter((r) => !r.passed).map((r) => `${r.property} ${r.check}: ${r.detail}`) } : {}),
       ...(source ? { claimId: source.claimId, claimNo: source.claimNo, applicantId: source.applicantId, departmentId: source.departmentId } : {}),
     },
   });
@@ -174,6 +213,7 @@ export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promi
         voucherId,
         sourceClaimNo: voucher.claimNo,
         invoiceNumbers: voucher.source.invoiceNumbers,
+        approvedClaim: { textProblems: voucher.source.textProblems ?? [] },
       });
     });
   } catch (err) {
@@ -183,6 +223,7 @@ export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promi
     if (!winner) throw err;
     return winner;
   }
+  await ctx.seals?.afterFiling();
   return filed!;
 }
 
@@ -208,6 +249,7 @@ export async function fileRecord(ctx: ArchiveContext, draft: RecordDraft): Promi
   await transaction(ctx.connection, async (session) => {
     filed = await fileInTransaction(ctx, session, { ...draft, title });
   });
+  await ctx.seals?.afterFiling();
   return filed!;
 }
 

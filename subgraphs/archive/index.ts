@@ -17,6 +17,7 @@ import { markOverdue } from './lifecycle/borrowing.ts';
 import { initArchiveLifecycle } from './lifecycle/init.ts';
 import { lifecycleResolvers } from './lifecycle/resolvers.ts';
 import { archiveResolvers } from './resolvers.ts';
+import { type ArchiveSealOptions, ArchiveSeals } from './seals.ts';
 
 export const ARCHIVE_SDL_PATHS = [new URL('../../schema/archive.graphql', import.meta.url), new URL('../../schema/archive-lifecycle.graphql', import.meta.url)];
 
@@ -40,6 +41,8 @@ export interface ArchiveSubgraphOptions {
   directory: Directory;
   publicRoutes?: Route[];
   clock?: () => Date;
+  /** The key and directory that seal chain heads (seals.ts); production always has them (scripts/archive-options.ts). */
+  seal?: ArchiveSealOptions;
 }
 
 export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promise<{ subgraph: Subgraph<ArchiveContext>; services: ArchiveServices }> {
@@ -52,6 +55,12 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
   const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, directory: opts.directory, clock: opts.clock };
   const routes = await initArchiveLifecycle(services);
   opts.logger.info(routes, 'archive approval routes ready (borrowing, destruction)');
+  if (opts.seal) {
+    // After the histories are adopted: an archive from before seals is sealed from its current heads on.
+    services.seals = new ArchiveSeals(opts.connection, opts.seal);
+    await services.seals.sealAll();
+    opts.logger.info({ alg: opts.seal.key.alg, keyId: opts.seal.key.keyId, dir: opts.seal.dir }, 'archive chain heads sealed');
+  }
   const subgraph = new Subgraph<ArchiveContext>({
     name: 'archive',
     typeDefs: parse(ARCHIVE_SDL_PATHS.map((p) => readFileSync(p, 'utf8')).join('\n')),
@@ -80,6 +89,8 @@ export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port
     work: async () => {
       const overdue = await markOverdue(services, TIMER_PRINCIPAL);
       if (overdue) opts.logger.info({ overdue }, 'loans marked overdue');
+      // Heads moved by lifecycle changes and reads (history, access log) are sealed here as well as at filings.
+      await services.seals?.sealAll();
     },
     logger: opts.logger,
     failure: 'marking overdue loans failed',

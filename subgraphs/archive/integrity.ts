@@ -6,8 +6,10 @@
 // - LIFECYCLE_CHANGED: its lifecycle fields differ from its newest history entry, or it has no history at all;
 // - CHANGED: its history names another fixity digest (the record was rewritten and the records' chain recomputed).
 // The first record affected in chain order is named. Both chains' counters show entries removed from their ends; a
-// record removed is named by its history. What a writer who rewrites every chain to the end changes is not found
-// here: that needs heads sealed outside the database (docs/architecture.md).
+// record removed is named by its history. What a writer who rewrites every chain to the end (and fixes the counters)
+// changes is found against the heads sealed outside the database (seals.ts): a sealed head whose entry differs or is
+// gone names the first record it no longer vouches for (CHANGED, REMOVED), and a seal file cut short or edited is
+// SEAL_BROKEN. An archive without any sealed head yet verifies as before (sealing starts from its current head).
 import type { Connection } from 'mongoose';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ChainBreak } from '../../platform/integration/hash-chain.ts';
@@ -15,8 +17,10 @@ import { canonicalJson } from '../../platform/integration/canonical-json.ts';
 import { type ChainVerification, recordChain } from './fixity.ts';
 import { type HistoryEntryDoc, type HistoryRef, RecordHistory, stateOf } from './history.ts';
 import type { ArchiveModels, ArchiveRecordDoc } from './models.ts';
+import type { ArchiveSeals } from './seals.ts';
+import type { SealCheck } from '../../platform/integration/chain-seal.ts';
 
-export type IntegrityProblem = NonNullable<ChainVerification['problem']> | 'CONTENT_MISSING' | 'DESTROYED_WITHOUT_REGISTER' | 'LIFECYCLE_CHANGED';
+export type IntegrityProblem = NonNullable<ChainVerification['problem']> | 'CONTENT_MISSING' | 'DESTROYED_WITHOUT_REGISTER' | 'LIFECYCLE_CHANGED' | 'SEAL_BROKEN';
 
 export interface ArchiveVerification extends Omit<ChainVerification, 'problem'> {
   problem: IntegrityProblem | null;
@@ -57,11 +61,42 @@ async function problemOf(record: ArchiveRecordDoc, told: Told | undefined, regis
   return null;
 }
 
-/** Verifies the records' chain, their histories, and each record against its history. */
-export async function verifyArchive(connection: Connection, models: ArchiveModels): Promise<ArchiveVerification> {
+/** Digests and names of both chains by position, gathered as they are walked, for the sealed heads. */
+interface Walked {
+  records: Map<number, { digest: string; archiveNo: string }>;
+  history: Map<number, { digest: string; archiveNo: string }>;
+}
+
+/**
+ * Verifies the records' chain, their histories, each record against its history, and, where heads are sealed, both
+ * chains against their seals. The first record affected wins; a seal break is reported where the database alone
+ * verifies, or where it names an earlier record.
+ */
+export async function verifyArchive(connection: Connection, models: ArchiveModels, seals?: ArchiveSeals): Promise<ArchiveVerification> {
+  const walked: Walked = { records: new Map(), history: new Map() };
+  const stored = await verifyStored(connection, models, walked);
+  if (!seals) return stored;
+  const byRecords = await seals.records.check({ digestAt: (s) => walked.records.get(s)?.digest, labelAt: (s) => walked.records.get(s)?.archiveNo ?? null });
+  const byHistory = await seals.history.check({ digestAt: (s) => walked.history.get(s)?.digest, labelAt: (s) => walked.history.get(s)?.archiveNo ?? null });
+  const sealBreak = sealFinding(byRecords) ?? sealFinding(byHistory);
+  if (!sealBreak) return stored;
+  if (!stored.ok) {
+    const seqOf = (archiveNo: string | null) => [...walked.records.values()].findIndex((r) => r.archiveNo === archiveNo);
+    const storedAt = seqOf(stored.firstBrokenArchiveNo);
+    const sealAt = seqOf(sealBreak.archiveNo);
+    if (storedAt < 0 || sealAt < 0 || storedAt <= sealAt) return stored;
+  }
+  return { ok: false, checked: stored.checked, firstBrokenArchiveNo: sealBreak.archiveNo, problem: sealBreak.problem };
+}
+
+const sealFinding = (c: SealCheck): { archiveNo: string | null; problem: IntegrityProblem } | null =>
+  c.state === 'BROKEN' ? { archiveNo: c.firstAffectedLabel, problem: c.problem ?? 'SEAL_BROKEN' } : null;
+
+async function verifyStored(connection: Connection, models: ArchiveModels, walked: Walked): Promise<ArchiveVerification> {
   const history = new RecordHistory(connection);
   const told = new Map<string, Told>();
   const historyWalk = await history.chain.verify((e) => {
+    walked.history.set(e.seq, { digest: e.digest, archiveNo: e.archiveNo });
     const t = told.get(e.recordId);
     if (!t) told.set(e.recordId, { archiveNo: e.archiveNo, chainSeq: e.chainSeq, recordDigest: e.recordDigest, firstAction: e.action, last: e });
     else {
@@ -78,6 +113,7 @@ export async function verifyArchive(connection: Connection, models: ArchiveModel
 
   let found: Finding | null = null;
   const recordWalk = await recordChain(models.ArchiveRecord).verify(async (record) => {
+    walked.records.set(record.chainSeq, { digest: record.fixity.digest, archiveNo: record.archiveNo });
     const t = told.get(record._id.toHexString());
     told.delete(record._id.toHexString());
     if (found) return;

@@ -25,7 +25,11 @@ export interface VoucherDoc {
   debitTotalFen: number;
   creditTotalFen: number;
   /** The claim as the sync service handed it over (source metadata for filing). */
-  source: { title: string; category: string; applicantId: string; applicantName: string | null; departmentId: string; approvedAt: Date; invoiceNumbers: string[]; totalFen: number };
+  source: {
+    title: string; category: string; applicantId: string; applicantName: string | null; departmentId: string; approvedAt: Date; invoiceNumbers: string[]; totalFen: number;
+    /** What the text policy refused in the claim's texts, kept as received (vouchers.ts); absent on older vouchers. */
+    textProblems?: string[];
+  };
   createdAt: Date;
 }
 
@@ -64,6 +68,8 @@ export interface ArchiveRecordDoc {
   /** Producing system and its version, recorded for the usability check. */
   environment: string;
   destroyedAt: Date | null;
+  /** The four-properties report at filing (filing.ts); absent on records filed before it was kept. */
+  filingReport?: { passed: boolean; results: Array<{ property: string; check: string; passed: boolean; detail: string }>; checkedAt: Date };
 }
 
 /** A record as resolvers may receive it: listings and lifecycle mutations leave the content out. */
@@ -115,6 +121,7 @@ const recordSchema = new Schema<ArchiveRecordDoc>(
     filedAt: { type: Date, required: true },
     environment: { type: String, required: true },
     destroyedAt: { type: Date, default: null },
+    filingReport: { type: Schema.Types.Mixed },
   },
   { collection: 'archive_records', versionKey: false, minimize: false },
 );

@@ -41,7 +41,7 @@ export const archiveResolvers: Resolvers = {
       recordConnection(ctx, { ...args, fiscalYear: yearFilter(ctx, args.fiscalYear) }),
     verifyArchiveChain: async (_: unknown, __: unknown, ctx: ArchiveContext) => {
       requireArchiveReader(ctx, 'Chain verification', CHAIN_VERIFIERS);
-      return verifyArchive(ctx.connection, ctx.models);
+      return verifyArchive(ctx.connection, ctx.models, ctx.seals);
     },
     archiveStatistics: (_: unknown, { fiscalYear }: { fiscalYear?: number | null }, ctx: ArchiveContext) => {
       requireArchiveReader(ctx, 'Archive statistics', STATISTICS_READERS);
@@ -87,6 +87,7 @@ export const archiveResolvers: Resolvers = {
     voucher: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.voucherId ? ctx.loaders.voucher.load(r.voucherId) : null),
     corrects: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.correctsId ? ctx.loaders.record.load(r.correctsId) : null),
     correctedBy: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.correctedById ? ctx.loaders.record.load(r.correctedById) : null),
+    filingReport: (r: ArchiveRecordView) => (r.filingReport ? { archiveNo: r.archiveNo, ...r.filingReport } : null),
   },
 
   ExpenseClaim: {

@@ -4,7 +4,7 @@ import { nextSequence } from '../../platform/integration/events.ts';
 import { badInput, conflict, forbidden, today } from '../../platform/graphql.ts';
 import { formatMoney, sumFen } from '../../platform/money.ts';
 import { type BusinessClock, approvedItemDay, moneyTotal, pastInstant } from '../../platform/input-bounds.ts';
-import { TEXT_FIELDS, clip, optionalText, requiredText } from '../../platform/text-policy.ts';
+import { TEXT_FIELDS, type TextField, TextPolicyError, checkText, clip } from '../../platform/text-policy.ts';
 import type { ArchiveContext, ArchiveServices } from './context.ts';
 import type { VoucherDoc, VoucherEntryDoc } from './models.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
@@ -46,10 +46,27 @@ export function voucherEntries(services: Pick<ArchiveServices, 'settings'>, clai
   return [...debits, credit];
 }
 
+/**
+ * A text of the approved claim in the form the text policy stores (platform/text-policy.ts); where the policy refuses
+ * it (a claim stored before the policy, or that bypassed it), the text as received, with the refusal noted in
+ * `problems`. An approved claim is final and is always filed: its presentation is reported, never a reason to
+ * refuse (docs/api.md#approved-claims-are-always-filed).
+ */
+function claimText(value: string | null | undefined, field: string, spec: TextField, problems: string[], required = true): string | null {
+  if (!required && (value === undefined || value === null)) return null;
+  try {
+    const text = checkText(value, field, spec, required);
+    return text === '' && !required ? null : text;
+  } catch (err) {
+    if (!(err instanceof TextPolicyError)) throw err;
+    problems.push(err.message);
+    return typeof value === 'string' ? value : '';
+  }
+}
+
 function validate(claim: ApprovedClaim, clock: BusinessClock): void {
   if (!claim.items.length) throw badInput('an approved claim has at least one item', 'items');
   for (const [i, item] of claim.items.entries()) {
-    requiredText(item.description, `items[${i}].description`, TEXT_FIELDS.itemDescription);
     if (!Number.isSafeInteger(item.amount) || item.amount <= 0) throw badInput(`items[${i}].amount must be positive`, `items[${i}].amount`);
   }
   const sum = moneyTotal('items', claim.items.map((i) => i.amount));
@@ -69,9 +86,15 @@ export async function generateVoucher(ctx: ArchiveContext, claim: ApprovedClaim)
   const existing = await ctx.models.Voucher.findOne({ claimId: claim.claimId }).lean<VoucherDoc>();
   if (existing) return existing;
   validate(claim, { timeZone: ctx.settings.timeZone, now: ctx.clock?.() ?? new Date() });
-  // The texts pass the policy of oa's edge again (platform/text-policy.ts): what the archive stores must never be
-  // refused later by its own usability check. Stored as normalised.
-  claim = { ...claim, title: requiredText(claim.title, 'title', TEXT_FIELDS.claimTitle), applicantName: optionalText(claim.applicantName, 'applicantName', TEXT_FIELDS.name) };
+  // The texts pass the policy of oa's edge again (platform/text-policy.ts), stored as normalised; those it refuses are
+  // kept as received and their problems go with the voucher to its record's four-properties report (filing.ts).
+  const textProblems: string[] = [];
+  claim = {
+    ...claim,
+    title: claimText(claim.title, 'title', TEXT_FIELDS.claimTitle, textProblems)!,
+    applicantName: claimText(claim.applicantName, 'applicantName', TEXT_FIELDS.name, textProblems, false),
+    items: claim.items.map((item, i) => ({ ...item, description: claimText(item.description, `items[${i}].description`, TEXT_FIELDS.itemDescription, textProblems)! })),
+  };
   const entries = voucherEntries(ctx, claim);
   const debitTotalFen = sumFen(entries.map((e) => e.debitFen));
   const creditTotalFen = sumFen(entries.map((e) => e.creditFen));
@@ -107,6 +130,7 @@ export async function generateVoucher(ctx: ArchiveContext, claim: ApprovedClaim)
               approvedAt: claim.approvedAt,
               invoiceNumbers,
               totalFen: claim.total,
+              textProblems,
             },
             createdAt: new Date(),
           },

@@ -31,6 +31,20 @@ export interface SyncJobDoc {
   voucherId: string | null;
   archiveRecordId: string | null;
   lagMs: number | null;
+  /** ADMIN corrections of the claim's presentation, oldest first, applied when the job runs (corrections.ts). */
+  corrections?: SyncJobCorrectionDoc[];
+  /** What the record was filed with despite the claim's texts (its four-properties report); ARCHIVE_USABILITY alerts. */
+  usabilityProblems?: string[];
+}
+
+/** One correction: the presentation fields it replaces, and who made it, when and why. */
+export interface SyncJobCorrectionDoc {
+  title: string | null;
+  applicantName: string | null;
+  items: { index: number; description: string }[];
+  reason: string;
+  correctedBy: string;
+  correctedAt: Date;
 }
 
 const jobSchema = new Schema<SyncJobDoc>(
@@ -54,6 +68,8 @@ const jobSchema = new Schema<SyncJobDoc>(
     voucherId: { type: String, default: null },
     archiveRecordId: { type: String, default: null },
     lagMs: { type: Number, default: null },
+    corrections: { type: Schema.Types.Mixed, default: undefined },
+    usabilityProblems: { type: [String], default: undefined },
   },
   { collection: 'sync_jobs', versionKey: false },
 );

@@ -12,6 +12,9 @@ import { LogConsumer } from '../../platform/integration/log-consumer.ts';
 import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { approvedClaimOf } from './approved-claim.ts';
+import { type SyncJobCorrectionInput, applyCorrections, checkCorrection, correctedFields } from './corrections.ts';
+import { conflict } from '../../platform/graphql.ts';
+import { clip } from '../../platform/text-policy.ts';
 import type { SyncJobDoc, SyncModels } from './models.ts';
 import { SubgraphCallError, type SubgraphCall } from './subgraph-client.ts';
 import { SYNC_EVENT_TYPES, formatSeq } from './sync-events.ts';
@@ -50,6 +53,9 @@ export interface SyncAuditEntry {
   operationName: null;
   outcome: string;
   durationMs: number;
+  /** Who, when a person acted through the sync service (correctSyncJob); the service itself otherwise. */
+  actor?: string;
+  roles?: string[];
 }
 
 /** The pipeline's position in sync_cursors. */
@@ -57,7 +63,13 @@ const CURSOR_ID = 'pipeline';
 const BATCH = 200;
 
 const GENERATE_VOUCHER = `mutation SyncVoucher($claim: ApprovedClaimInput!) { generateVoucher(claim: $claim) { id } }`;
-const FILE_VOUCHER = `mutation SyncFile($voucherId: ID!) { fileVoucher(voucherId: $voucherId) { id filedAt } }`;
+const FILE_VOUCHER = `mutation SyncFile($voucherId: ID!) { fileVoucher(voucherId: $voucherId) { id filedAt filingReport { passed results { property check passed detail } } } }`;
+
+interface FiledRecord {
+  id: string;
+  filedAt: string;
+  filingReport: { passed: boolean; results: { property: string; check: string; passed: boolean; detail: string }[] } | null;
+}
 
 export class SyncPipeline {
   private readonly running = new Set<Promise<void>>();
@@ -191,15 +203,18 @@ export class SyncPipeline {
     let voucherId: string | null = job.voucherId;
     try {
       // The snapshot in the job's CLAIM_APPROVED event; oa is asked only for events appended before it was written.
-      const claim = await approvedClaimOf(job, this.opts.events, this.opts.oa);
+      // With an ADMIN's corrections of its presentation, if any (corrections.ts).
+      const claim = applyCorrections(await approvedClaimOf(job, this.opts.events, this.opts.oa), job.corrections ?? []);
       const { generateVoucher } = await this.opts.archive<{ generateVoucher: { id: string } }>(GENERATE_VOUCHER, { claim });
       voucherId = generateVoucher.id;
-      const { fileVoucher } = await this.opts.archive<{ fileVoucher: { id: string; filedAt: string } }>(FILE_VOUCHER, { voucherId });
+      const { fileVoucher } = await this.opts.archive<{ fileVoucher: FiledRecord }>(FILE_VOUCHER, { voucherId });
+      // Filed despite its claim's texts: the problems stay on the job, where the ARCHIVE_USABILITY rule finds them.
+      const usabilityProblems = (fileVoucher.filingReport?.results ?? []).filter((r) => !r.passed).map((r) => `${r.property} ${r.check}: ${r.detail}`);
       const completedAt = this.clock();
       const lagMs = Math.max(0, new Date(fileVoucher.filedAt).getTime() - new Date(claim.approvedAt).getTime());
       const done = await this.opts.models.SyncJob.updateOne(
         { _id: job._id, status: 'RUNNING', startedAt: started },
-        { $set: { status: 'SUCCEEDED', completedAt, lastError: null, nextAttemptAt: null, runUntil: null, voucherId, archiveRecordId: fileVoucher.id, lagMs } },
+        { $set: { status: 'SUCCEEDED', completedAt, lastError: null, nextAttemptAt: null, runUntil: null, voucherId, archiveRecordId: fileVoucher.id, lagMs, usabilityProblems } },
       );
       if (done.modifiedCount) this.opts.metrics?.jobSucceeded(lagMs);
       await this.record(job, started, 'OK');
@@ -262,6 +277,36 @@ export class SyncPipeline {
     ).lean<SyncJobDoc>();
     void this.tick().catch(() => undefined);
     return revived ?? (await this.opts.models.SyncJob.findById(id).lean<SyncJobDoc>());
+  }
+
+  /**
+   * correctSyncJob: stores an ADMIN's correction of a DEAD or FAILED job's claim presentation (who, when, why),
+   * records it in the audit trail, and retries the job, which applies it (corrections.ts).
+   */
+  async correct(id: string, input: SyncJobCorrectionInput, reason: string, by: { sub: string; roles: readonly string[] }): Promise<SyncJobDoc | null> {
+    const job = await this.opts.models.SyncJob.findById(id).lean<SyncJobDoc>();
+    if (!job) return null;
+    if (job.status !== 'DEAD' && job.status !== 'FAILED') throw conflict(`the sync job of ${job.claimNo || job.claimId} is ${job.status}; only DEAD or FAILED jobs are corrected`);
+    const correction = checkCorrection(input, reason, by.sub, this.clock());
+    // The item indexes must be the claim's: checked against the claim the job books, before anything is stored.
+    applyCorrections(await approvedClaimOf(job, this.opts.events, this.opts.oa), [...(job.corrections ?? []), correction]);
+    const stored = await this.opts.models.SyncJob.updateOne({ _id: job._id, status: job.status }, { $push: { corrections: correction } });
+    if (!stored.modifiedCount) throw conflict(`the sync job of ${job.claimNo || job.claimId} changed meanwhile; read it again`);
+    // The audit trail's action grammar (subgraphs/operations/audit/trail.ts) admits no free text: the fields corrected
+    // are named here; the texts and the reason stay on the job (SyncJob.corrections).
+    const fields = correctedFields(correction).map((f) => f.replace(/\[(\d+)\]/g, '.$1'));
+    await this.opts
+      .audit?.({
+        at: correction.correctedAt,
+        action: clip(`correctSyncJob for ${job.claimNo || job.claimId}: ${fields.join(', ')}`, 300),
+        operationName: null,
+        outcome: 'OK',
+        durationMs: 0,
+        actor: by.sub,
+        roles: [...by.roles],
+      })
+      .catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'could not record a sync job correction in the audit trail'));
+    return this.retry(id);
   }
 
   /** Ticks now, then every `intervalMs` and whenever woken; stop() waits for running jobs. */

@@ -41,6 +41,7 @@ const ROLES = {
   webhooks: rolesFor('Query', 'webhooks'),
   webhookDeliveries: rolesFor('Query', 'webhookDeliveries'),
   retrySyncJob: rolesFor('Mutation', 'retrySyncJob'),
+  correctSyncJob: rolesFor('Mutation', 'correctSyncJob'),
   reconcile: rolesFor('Mutation', 'reconcile'),
   registerWebhook: rolesFor('Mutation', 'registerWebhook'),
   setWebhookActive: rolesFor('Mutation', 'setWebhookActive'),
@@ -101,6 +102,14 @@ export const resolvers: Resolvers = {
       return job;
     },
 
+    correctSyncJob: async (_, args, ctx) => {
+      requireRole(ctx, ROLES.correctSyncJob);
+      if (!toObjectId(args.id)) throw notFound('Sync job');
+      const job = await ctx.pipeline.correct(args.id, args.correction, args.reason, { sub: ctx.principal.sub, roles: ctx.principal.roles });
+      if (!job) throw notFound('Sync job');
+      return job;
+    },
+
     reconcile: async (_, args, ctx) => {
       requireRole(ctx, ROLES.reconcile);
       return reconcile(ctx.reconcile, args.fiscalYear, args.period, 'MANUAL', ctx.principal.sub);
@@ -139,6 +148,8 @@ export const resolvers: Resolvers = {
     archiveRecord: (j) => ref(j.archiveRecordId),
     // A RUNNING job shows when it would be taken over; only FAILED ones wait for nextAttemptAt.
     nextAttemptAt: (j) => (j.status === 'FAILED' ? j.nextAttemptAt : null),
+    corrections: (j) => j.corrections ?? [],
+    usabilityProblems: (j) => j.usabilityProblems ?? [],
   },
 
   SyncStatus: {

@@ -9,6 +9,7 @@ import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
 import { type ArchiveServices, DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
+import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
 import type { GqlResult } from '../helpers/graphql.ts';
 
 export const SECRET = 'test-internal-secret-0123456789abcdef0123';
@@ -32,8 +33,11 @@ export interface ArchiveFixture {
   gql<T = Record<string, unknown>>(who: Principal | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
 }
 
-/** `prepare` writes into the database before the subgraph starts (what an earlier release left behind). */
-export function useArchiveSubgraph(label: string, prepare?: (connection: Connection) => Promise<void>): ArchiveFixture {
+/**
+ * `prepare` writes into the database before the subgraph starts (what an earlier release left behind); `seal` seals
+ * chain heads (made before the subgraph starts, so a test can create its key and directory).
+ */
+export function useArchiveSubgraph(label: string, prepare?: (connection: Connection) => Promise<void>, seal?: () => Promise<ArchiveSealOptions>): ArchiveFixture {
   let engine: RunningEngine;
   let connection: Connection;
   let running: RunningSubgraph;
@@ -63,6 +67,7 @@ export function useArchiveSubgraph(label: string, prepare?: (connection: Connect
       production: false,
       directory,
       settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: 'dept-finance', unitHeadId: 'unit-head', itDepartmentId: 'dept-it' },
+      seal: await seal?.(),
     });
     services = built.services;
     running = await built.subgraph.listen(0, '127.0.0.1');

@@ -1,6 +1,7 @@
 // The text policy at the archive subgraph's edge (platform/text-policy.ts), over HTTP: hostile text is refused
-// with BAD_USER_INPUT naming the field before anything is stored; accepted text is stored NFC, and a voucher's
-// record title built from a long emoji title is clipped whole and passes the four-properties check.
+// with BAD_USER_INPUT naming the field before anything is stored; accepted text is stored NFC; an approved claim's
+// refused texts are filed with the problems reported; a voucher's record title built from a long emoji title is
+// clipped whole and passes the four-properties check.
 import { describe, expect, it } from 'vitest';
 import type { GqlResult } from '../helpers/graphql.ts';
 import { ok } from '../oa/fixture.ts';
@@ -30,12 +31,30 @@ describe('free text at the archive edge', () => {
     const stored = await archive.services.models.ArchiveRecord.findById(filed.id).lean();
     expect(stored!.holds.map((h) => h.reason)).toEqual(['מחלוקת פתוחה\nopen dispute']);
 
-    const vouchersBefore = await archive.services.models.Voucher.countDocuments();
-    expect(refusal(await archive.gql(SYNC, GENERATE, { c: approvedClaim({ title: 'Taxi\tShanghai' }) }))).toEqual([['BAD_USER_INPUT', 'title', 'title contains the control character U+0009 at position 5']]);
-    expect(refusal(await archive.gql(SYNC, GENERATE, { c: approvedClaim({ applicantName: 'Alice\uFFFD' }) }))).toEqual([
-      ['BAD_USER_INPUT', 'applicantName', 'applicantName contains the replacement character U+FFFD, the mark of an earlier decoding error at position 6'],
+  });
+
+  it("files an approved claim whose texts the policy refuses, with the problems in the record's filing report", async () => {
+    // An approved claim is final and always filed (docs/api.md#approved-claims-are-always-filed): its texts are kept
+    // as received and what is wrong with them is reported, never a reason to refuse.
+    const voucher = ok(await archive.gql<{ generateVoucher: { id: string } }>(SYNC, GENERATE, { c: approvedClaim({ title: 'Taxi\tShanghai', applicantName: 'Alice\uFFFD' }) })).generateVoucher;
+    const stored = await archive.services.models.Voucher.findById(voucher.id).lean();
+    expect(stored!.source.title).toBe('Taxi\tShanghai');
+    expect(stored!.source.textProblems).toEqual([
+      'title contains the control character U+0009 at position 5',
+      'applicantName contains the replacement character U+FFFD, the mark of an earlier decoding error at position 6',
     ]);
-    expect(await archive.services.models.Voucher.countDocuments()).toBe(vouchersBefore);
+    const REPORT = `mutation($v: ID!) { fileVoucher(voucherId: $v) { id title filingReport { passed results { property check passed detail } } } }`;
+    type Filed = { id: string; title: string; filingReport: { passed: boolean; results: { property: string; check: string; passed: boolean; detail: string }[] } };
+    const filed = ok(await archive.gql<{ fileVoucher: Filed }>(SYNC, REPORT, { v: voucher.id })).fileVoucher;
+    expect(filed.filingReport.passed).toBe(false);
+    const failed = filed.filingReport.results.filter((r) => !r.passed);
+    expect(failed.map((r) => `${r.property} ${r.check}`)).toEqual(['USABILITY metadata-readable']);
+    expect(failed[0].detail).toBe(
+      'title contains the control character U+0009 at position 24; source claim title contains the control character U+0009 at position 5; ' +
+        'source claim applicantName contains the replacement character U+FFFD, the mark of an earlier decoding error at position 6',
+    );
+    // The check of the record in custody finds the same problem; it is a finding, not a refusal.
+    expect(ok(await archive.gql<{ checkArchiveRecord: { passed: boolean } }>(archivist(), CHECK, { id: filed.id })).checkArchiveRecord.passed).toBe(false);
   });
 
   it('clips the record title of a voucher by code points, so a long emoji title still passes the four-properties check', async () => {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEVELOPMENT_DEFAULTS, checkEmbeddedDatabase, formatConfigError, loadConfig } from '../../platform/config.ts';
+import { ConfigError, DEVELOPMENT_DEFAULTS, checkEmbeddedDatabase, formatConfigError, loadConfig, sealKeySetting } from '../../platform/config.ts';
 
 const STRONG_INTERNAL = 'i'.repeat(40);
 const STRONG_JWT = 'j'.repeat(40);
@@ -236,5 +236,32 @@ describe('ACCOUNT_CHART', () => {
     expect(bad('{not json')).toMatch(/^\s*ACCOUNT_CHART: expected JSON/m);
     expect(bad(JSON.stringify({ ...chart, creditAccount: { code: 'x', name: 'y' } }))).toMatch(/ACCOUNT_CHART: creditAccount\.code: an account code such as 6602\.01/);
     expect(bad(JSON.stringify({ expenseAccounts: { PARTY: { code: '6602.01', name: 'x' } }, creditAccount: chart.creditAccount }))).toMatch(/ACCOUNT_CHART: expenseAccounts/);
+  });
+});
+
+describe('the seal key (sealKeySetting)', () => {
+  const production = { NODE_ENV: 'production', INTERNAL_SECRET: STRONG_INTERNAL, JWT_SECRET: STRONG_JWT, DATA_DIR: '/srv/archive' };
+
+  it('generates an Ed25519 key into DATA_DIR outside production, and requires one in production', () => {
+    const dev = loadConfig({ DATA_DIR: '/tmp/dev-data' });
+    expect(sealKeySetting(dev)).toEqual({ kind: 'generated', file: path.resolve('/tmp/dev-data/seal-key/ed25519.pem') });
+    expect(dev.archiveSealDir).toBe(path.resolve('/tmp/dev-data/seals'));
+    let err: unknown;
+    try {
+      sealKeySetting(loadConfig(production));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as ConfigError).issues.map((i) => i.variable)).toEqual(['ARCHIVE_SEAL_PRIVATE_KEY_FILE']);
+    const ed = loadConfig({ ...production, ARCHIVE_SEAL_PRIVATE_KEY_FILE: '/etc/archive/seal.pem', ARCHIVE_SEAL_DIR: '/var/lib/seals' });
+    expect([sealKeySetting(ed), ed.archiveSealDir]).toEqual([{ kind: 'ed25519-file', file: '/etc/archive/seal.pem' }, '/var/lib/seals']);
+    expect(sealKeySetting(loadConfig({ ...production, ARCHIVE_SEAL_KEY: 's'.repeat(40) }))).toEqual({ kind: 'hmac', secret: 's'.repeat(40) });
+  });
+
+  it('refuses a short HMAC key without echoing it, and both kinds at once', () => {
+    const short = configError({ ARCHIVE_SEAL_KEY: 'short-secret' });
+    expect(short.issues.map((i) => i.variable)).toEqual(['ARCHIVE_SEAL_KEY']);
+    expect(short.message).not.toContain('short-secret');
+    expect(configError({ ARCHIVE_SEAL_KEY: 's'.repeat(40), ARCHIVE_SEAL_PRIVATE_KEY_FILE: '/k.pem' }).issues.map((i) => i.variable)).toEqual(['ARCHIVE_SEAL_KEY']);
   });
 });

@@ -230,7 +230,7 @@ describe('npm start (embedded database)', () => {
 
   it('in production serves neither the IDE nor introspection', async () => {
     const jwtSecret = 'production-jwt-secret-for-the-start-test-0123456789';
-    const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: path.join(dataDir, 'prod'), LOG_LEVEL: 'info', INTERNAL_SECRET: 'production-internal-secret-for-the-start-test-0123', JWT_SECRET: jwtSecret, EMBEDDED_DATABASE_IN_PRODUCTION: 'true' });
+    const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: path.join(dataDir, 'prod'), LOG_LEVEL: 'info', INTERNAL_SECRET: 'production-internal-secret-for-the-start-test-0123', JWT_SECRET: jwtSecret, EMBEDDED_DATABASE_IN_PRODUCTION: 'true', ARCHIVE_SEAL_KEY: 'production-seal-key-for-the-start-test-0123456789' });
     const listening = await run.waitFor((l) => l.msg === 'listening', 'the listening log line');
     // Running production on the embedded database is allowed when asked for, with a warning naming what it gives up.
     const warning = run.lines.find((l) => l.variable === 'EMBEDDED_DATABASE_IN_PRODUCTION');

@@ -9,6 +9,12 @@ import { ADMIN, ok } from '../oa/fixture.ts';
 import type { Org } from '../oa/seed.ts';
 import { ArchiveProxy } from './archive-proxy.ts';
 import { type Stack, approvedClaim, seed, startStack } from './stack.ts';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import { ed25519Key } from '../../platform/integration/chain-seal.ts';
+import { archiveSnapshot, cutNewest, rewriteChains } from '../archive/tamper.ts';
 
 const proxy = new ArchiveProxy();
 let stack: Stack;
@@ -45,6 +51,8 @@ beforeAll(async () => {
   stack = await startStack({
     label: 'sync_alerts',
     archiveUrlForSync: url,
+    // Heads sealed outside the database: tamperings the database alone cannot show raise the alert too.
+    seal: { key: ed25519Key(generateKeyPairSync('ed25519').privateKey), dir: path.join(await mkdtemp(path.join(tmpdir(), 'alert-seals-')), 'seals') },
     sync: {
       maxAttempts: 2,
       retryBaseMs: 20,
@@ -223,6 +231,23 @@ describe('alert rules', () => {
     expect(archive.data!.alerts.filter((a) => a.rule === 'ARCHIVE_CHAIN_BROKEN')).toEqual([]);
   });
 
+  it('ARCHIVE_CHAIN_BROKEN: chains recomputed after an edit, or cut with their counters, against the sealed heads', async () => {
+    const db = stack.connection.db!;
+    const restore = await archiveSnapshot(stack.connection);
+    const [, middle] = await db.collection('archive_records').find({}, { sort: { chainSeq: 1 } }).toArray();
+    const cases: Array<[() => Promise<string>, string]> = [
+      [async () => (await rewriteChains(stack.connection, middle.archiveNo as string, '{"edited":true}'), middle.archiveNo as string), 'CHANGED'],
+      [async () => (await cutNewest(stack.connection)).archiveNo, 'REMOVED'],
+    ];
+    for (const [tamper, problem] of cases) {
+      const archiveNo = await tamper();
+      const alert = await raisedAndPushed('ARCHIVE_CHAIN_BROKEN', `archive-chain:${problem}:${archiveNo}`);
+      expect(alert.message).toBe(`The archive fixity chain is broken: ${problem} at ${archiveNo}`);
+      await restore();
+      await gql(`mutation($id: ID!) { resolveAlert(id: $id) { id } }`, { id: alert.id });
+    }
+  });
+
   it('WEBHOOK_DEAD: a dead-lettered delivery, replayed once the receiver is fixed', async () => {
     receiverStatus = 500;
     const failing = await stack.gql<{ registerWebhook: { id: string } }>(admin, `mutation($url: String!) { registerWebhook(url: $url, types: [CLAIM_APPROVED], secret: "failing-receiver-secret-01") { id } }`, {
@@ -302,7 +327,7 @@ describe('alert handling', () => {
 
   it('lists the rules as configured, and systemStatus sums up the whole integration', async () => {
     const rules = await gql<{ alertRules: { rule: string; enabled: boolean; threshold: number; windowMs: number }[] }>(`{ alertRules { rule enabled threshold windowMs } }`);
-    expect(rules.data!.alertRules.map((r) => r.rule)).toEqual(['SYNC_FAILURES', 'SYNC_JOB_DEAD', 'SYNC_LAG', 'PROBING', 'BULK_ACCESS', 'RECONCILIATION_DIFFERENCE', 'ARCHIVE_CHAIN_BROKEN', 'SUBGRAPH_DOWN', 'WEBHOOK_DEAD']);
+    expect(rules.data!.alertRules.map((r) => r.rule)).toEqual(['SYNC_FAILURES', 'SYNC_JOB_DEAD', 'ARCHIVE_USABILITY', 'SYNC_LAG', 'PROBING', 'BULK_ACCESS', 'RECONCILIATION_DIFFERENCE', 'ARCHIVE_CHAIN_BROKEN', 'SUBGRAPH_DOWN', 'WEBHOOK_DEAD']);
     expect(rules.data!.alertRules.find((r) => r.rule === 'PROBING')).toEqual({ rule: 'PROBING', enabled: true, threshold: 4, windowMs: 60_000 });
     await stack.gateways[0].gateway.heartbeat.beat();
     const status = await gql<{ systemStatus: Record<string, unknown> & { gateways: { id: string }[]; sync: { backlog: number } } }>(

@@ -15,6 +15,7 @@ import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
 import { archivePorts } from '../../subgraphs/archive/ports.ts';
+import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
 import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
 import { oaPorts } from '../../subgraphs/oa/ports.ts';
 import { type RunningSync, type SyncPorts, type SyncSubgraphSettings, startSyncSubgraph } from '../../subgraphs/sync-service.ts';
@@ -81,6 +82,8 @@ export interface StackOptions {
   subscriptionPageSize?: number;
   /** Serves the operator console (/console) on each gateway's HTTP server too. */
   console?: boolean;
+  /** Seals the archive's chain heads with this key, into this directory. */
+  seal?: ArchiveSealOptions;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -95,6 +98,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     production: false,
     directory: oaPorts(connection).directory,
     settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
+    seal: opts.seal,
   });
   const oa: RunningSubgraph = await oaBuilt.subgraph.listen(0, '127.0.0.1');
   const archive: RunningSubgraph = await archiveBuilt.subgraph.listen(0, '127.0.0.1');

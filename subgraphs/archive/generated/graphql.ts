@@ -116,6 +116,12 @@ export type ArchiveRecord = {
   sourceClaimNo?: Maybe<Scalars['String']['output']>;
   invoiceNumbers: Array<Scalars['String']['output']>;
   filedAt: Scalars['DateTime']['output'];
+  /**
+   * The four-properties check as run at filing; null for records filed before it was kept. An approved claim's
+   * voucher is filed even when the texts taken from the claim are unreadable: the problem shows here (USABILITY
+   * metadata-readable) and operators are alerted (ARCHIVE_USABILITY).
+   */
+  filingReport?: Maybe<FourPropertiesReport>;
   /** Holds keep a record apart (status ON_HOLD) and block its destruction. */
   holds: Array<Hold>;
   /** The last day of retention as an appraisal extended it; expiresOn reports it too. */
@@ -1009,6 +1015,7 @@ export type ArchiveRecordResolvers<ContextType = ArchiveContext, ParentType exte
   sourceClaimNo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   invoiceNumbers?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   filedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  filingReport?: Resolver<Maybe<ResolversTypes['FourPropertiesReport']>, ParentType, ContextType>;
   holds?: Resolver<Array<ResolversTypes['Hold']>, ParentType, ContextType>;
   extendedUntil?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
   destroyedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;

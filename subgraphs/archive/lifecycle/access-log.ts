@@ -3,6 +3,7 @@
 // covers its canonical form and the previous entry's digest, and the sequence runs 1, 2, 3 ... without gaps (a counter
 // incremented in the same transaction as the entry, which also serialises concurrent appenders: the second one
 // conflicts and is retried). Editing or deleting an entry afterwards breaks the chain at that entry, and verify() names it.
+// Rewriting the log to the end, or cutting its tail with the counter, shows against its sealed heads (../seals.ts).
 import { Schema, type ClientSession, type Connection, type Model, type Types } from 'mongoose';
 import { HashChain, chainDigest, flatChainRules } from '../../../platform/integration/hash-chain.ts';
 import { badInput } from '../../../platform/graphql.ts';
@@ -10,6 +11,7 @@ import type { Principal, Role } from '../../../platform/identity.ts';
 import { requireRole } from './guards.ts';
 import { decodeCursor, encodeCursor, pageSize } from './pagination.ts';
 import type { LifecycleServices } from './services.ts';
+import type { ChainSeal } from '../../../platform/integration/chain-seal.ts';
 
 export const ACCESS_ACTIONS = [
   'READ_CONTENT', 'LOAN_REQUESTED', 'LOAN_APPROVED', 'LOAN_REJECTED', 'LOAN_STARTED', 'LOAN_RETURNED', 'DESTROYED',
@@ -79,7 +81,8 @@ export interface AccessLogVerification {
   checked: number;
   /** The first entry that was changed, or the sequence number of the first removed one. */
   firstBrokenSeq: number | null;
-  problem: 'CHANGED' | 'REMOVED' | null;
+  /** SEAL_BROKEN: the seal file was cut short or edited. */
+  problem: 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN' | null;
 }
 
 export class AccessLog {
@@ -112,11 +115,14 @@ export class AccessLog {
     return doc;
   }
 
-  /** Walks the log in sequence order and names the first entry that was changed or removed. */
-  async verify(): Promise<AccessLogVerification> {
-    const { ok, checked, firstBroken, problem } = await this.chain.verify();
+  /** Walks the log in sequence order and names the first entry that was changed or removed; then against its seals. */
+  async verify(seal?: ChainSeal): Promise<AccessLogVerification> {
+    const digests = new Map<number, string>();
+    const { ok, checked, firstBroken, problem } = await this.chain.verify((e) => void digests.set(e.seq, e.digest));
     // The log reports no order of its own: an entry out of place is a changed one.
-    return { ok, checked, firstBrokenSeq: firstBroken?.seq ?? null, problem: problem === 'REORDERED' ? 'CHANGED' : problem };
+    if (!ok || !seal) return { ok, checked, firstBrokenSeq: firstBroken?.seq ?? null, problem: problem === 'REORDERED' ? 'CHANGED' : problem };
+    const sealed = await seal.check({ digestAt: (s) => digests.get(s) });
+    return sealed.state === 'BROKEN' ? { ok: false, checked, firstBrokenSeq: sealed.firstAffectedSeq, problem: sealed.problem } : { ok, checked, firstBrokenSeq: null, problem: null };
   }
 }
 
@@ -159,7 +165,7 @@ export async function listAccessLog(
 }
 
 /** Verifies the whole chain; AUDITOR and ARCHIVIST. */
-export async function verifyAccessLog(svc: Pick<LifecycleServices, 'connection'>, principal: Principal): Promise<AccessLogVerification> {
+export async function verifyAccessLog(svc: Pick<LifecycleServices, 'connection' | 'seals'>, principal: Principal): Promise<AccessLogVerification> {
   requireRole(principal, ACCESS_LOG_READERS, 'Access log verification');
-  return new AccessLog(svc.connection).verify();
+  return new AccessLog(svc.connection).verify(svc.seals?.accessLog);
 }

@@ -10,6 +10,7 @@ import { type WebhookDeliveryDoc, webhookModels } from '../../sync/webhooks/mode
 import type { SubgraphHealthDoc } from './models.ts';
 import type { RaiseInput } from './service.ts';
 import type { Severity } from './models.ts';
+import { clip } from '../../../platform/text-policy.ts';
 
 export interface RuleSettings {
   enabled: boolean;
@@ -75,6 +76,31 @@ export const RULES: readonly Rule[] = [
         message: `Sync of ${j.claimNo || j.claimId} is DEAD: ${j.lastError ?? 'unknown error'}`,
         actions: [{ kind: 'RETRY_SYNC_JOB', target: j._id.toHexString(), label: `Retry the sync of ${j.claimNo || j.claimId}` }],
       }));
+    },
+  },
+  {
+    name: 'ARCHIVE_USABILITY',
+    description: "An approved claim's archive record was filed with a usability problem in the claim's texts (see its filing report); raised once per record.",
+    defaults: { enabled: true, severity: 'WARNING', threshold: 1, windowMs: 0 },
+    async evaluate(ctx, s) {
+      // The record is filed (an approved claim always is) and its report keeps the problem: the condition never
+      // clears, so each record is alerted once, and a resolved alert stays resolved.
+      const jobs = await ctx.models.SyncJob.find({ status: 'SUCCEEDED', 'usabilityProblems.0': { $exists: true } }, { claimNo: 1, claimId: 1, archiveRecordId: 1, usabilityProblems: 1 })
+        .sort({ completedAt: -1 })
+        .limit(100)
+        .lean<{ claimNo: string; claimId: string; archiveRecordId: string | null; usabilityProblems: string[] }[]>();
+      const subjectOf = (j: (typeof jobs)[number]) => `record:${j.archiveRecordId ?? j.claimId}`;
+      const alerted = new Set(
+        (await ctx.connection.collection('alerts').find({ dedupKey: { $in: jobs.map((j) => `${this.name}|${subjectOf(j)}`) } }, { projection: { subject: 1 } }).toArray()).map((a) => String(a.subject)),
+      );
+      return jobs
+        .filter((j) => !alerted.has(subjectOf(j)))
+        .map((j) => ({
+          rule: this.name,
+          severity: s.severity,
+          subject: subjectOf(j),
+          message: clip(`The archive record of ${j.claimNo || j.claimId} was filed with usability problems in the claim's texts: ${j.usabilityProblems.join('; ')}`, 1000),
+        }));
     },
   },
   {

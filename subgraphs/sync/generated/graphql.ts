@@ -95,6 +95,41 @@ export type SyncJob = {
   archiveRecord?: Maybe<ArchiveRecord>;
   /** Approval to filing, in milliseconds, once SUCCEEDED. */
   lagMs?: Maybe<Scalars['Int']['output']>;
+  /** ADMIN corrections of the claim's presentation (correctSyncJob), oldest first; applied each time the job runs. */
+  corrections: Array<SyncJobCorrection>;
+  /** Problems the archive record was filed with (its four-properties report): the claim's texts were unreadable. */
+  usabilityProblems: Array<Scalars['String']['output']>;
+};
+
+/** A corrected item description: `index` counts the claim's items from 0. */
+export type SyncJobItemCorrection = {
+  __typename?: 'SyncJobItemCorrection';
+  index: Scalars['Int']['output'];
+  description: Scalars['String']['output'];
+};
+
+/** What an ADMIN corrected of the claim as the archive receives it; the claim in OA stays as approved. */
+export type SyncJobCorrection = {
+  __typename?: 'SyncJobCorrection';
+  title?: Maybe<Scalars['String']['output']>;
+  applicantName?: Maybe<Scalars['String']['output']>;
+  items: Array<SyncJobItemCorrection>;
+  reason: Scalars['String']['output'];
+  correctedBy: Scalars['String']['output'];
+  correctedAt: Scalars['DateTime']['output'];
+};
+
+export type SyncJobItemCorrectionInput = {
+  /** The item's position in the claim, from 0. */
+  index: Scalars['Int']['input'];
+  description: Scalars['String']['input'];
+};
+
+/** The presentation fields to replace; at least one. Each passes the text policy (docs/api.md#text-inputs). */
+export type SyncJobCorrectionInput = {
+  title?: InputMaybe<Scalars['String']['input']>;
+  applicantName?: InputMaybe<Scalars['String']['input']>;
+  items?: InputMaybe<Array<SyncJobItemCorrectionInput>>;
 };
 
 /**
@@ -234,6 +269,11 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Runs a DEAD or FAILED job again now. */
   retrySyncJob: SyncJob;
+  /**
+   * ADMIN: corrects the presentation (title, item descriptions, applicant name) a DEAD or FAILED job sends to the
+   * archive, records who, when and why (the job and the audit trail), and runs the job again now.
+   */
+  correctSyncJob: SyncJob;
   /** Compares the period's approved claims, vouchers and archive records and stores the differences found. */
   reconcile: Reconciliation;
   registerWebhook: Webhook;
@@ -245,6 +285,13 @@ export type Mutation = {
 
 export type MutationRetrySyncJobArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationCorrectSyncJobArgs = {
+  id: Scalars['ID']['input'];
+  correction: SyncJobCorrectionInput;
+  reason: Scalars['String']['input'];
 };
 
 
@@ -392,6 +439,10 @@ export type ResolversTypes = {
   SyncJobStatus: SyncJobStatus;
   SyncJob: ResolverTypeWrapper<SyncJobDoc>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  SyncJobItemCorrection: ResolverTypeWrapper<SyncJobItemCorrection>;
+  SyncJobCorrection: ResolverTypeWrapper<SyncJobCorrection>;
+  SyncJobItemCorrectionInput: SyncJobItemCorrectionInput;
+  SyncJobCorrectionInput: SyncJobCorrectionInput;
   SyncStatus: ResolverTypeWrapper<SyncStatusView>;
   ReconciliationDifferenceKind: ReconciliationDifferenceKind;
   ReconciliationDifference: ResolverTypeWrapper<DifferenceDoc>;
@@ -418,6 +469,10 @@ export type ResolversParentTypes = {
   ArchiveRecord: EntityReference;
   SyncJob: SyncJobDoc;
   Int: Scalars['Int']['output'];
+  SyncJobItemCorrection: SyncJobItemCorrection;
+  SyncJobCorrection: SyncJobCorrection;
+  SyncJobItemCorrectionInput: SyncJobItemCorrectionInput;
+  SyncJobCorrectionInput: SyncJobCorrectionInput;
   SyncStatus: SyncStatusView;
   ReconciliationDifference: DifferenceDoc;
   Reconciliation: ReconciliationDoc;
@@ -489,6 +544,22 @@ export type SyncJobResolvers<ContextType = SyncContext, ParentType extends Resol
   voucher?: Resolver<Maybe<ResolversTypes['Voucher']>, ParentType, ContextType>;
   archiveRecord?: Resolver<Maybe<ResolversTypes['ArchiveRecord']>, ParentType, ContextType>;
   lagMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  corrections?: Resolver<Array<ResolversTypes['SyncJobCorrection']>, ParentType, ContextType>;
+  usabilityProblems?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type SyncJobItemCorrectionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJobItemCorrection'] = ResolversParentTypes['SyncJobItemCorrection']> = {
+  index?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type SyncJobCorrectionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncJobCorrection'] = ResolversParentTypes['SyncJobCorrection']> = {
+  title?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  applicantName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  items?: Resolver<Array<ResolversTypes['SyncJobItemCorrection']>, ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  correctedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  correctedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type SyncStatusResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['SyncStatus'] = ResolversParentTypes['SyncStatus']> = {
@@ -559,6 +630,7 @@ export type QueryResolvers<ContextType = SyncContext, ParentType extends Resolve
 
 export type MutationResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   retrySyncJob?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationRetrySyncJobArgs, 'id'>>;
+  correctSyncJob?: Resolver<ResolversTypes['SyncJob'], ParentType, ContextType, RequireFields<MutationCorrectSyncJobArgs, 'id' | 'correction' | 'reason'>>;
   reconcile?: Resolver<ResolversTypes['Reconciliation'], ParentType, ContextType, RequireFields<MutationReconcileArgs, 'fiscalYear' | 'period'>>;
   registerWebhook?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationRegisterWebhookArgs, 'url' | 'types' | 'secret'>>;
   setWebhookActive?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationSetWebhookActiveArgs, 'id' | 'active'>>;
@@ -578,6 +650,8 @@ export type Resolvers<ContextType = SyncContext> = {
   Voucher?: VoucherResolvers<ContextType>;
   ArchiveRecord?: ArchiveRecordResolvers<ContextType>;
   SyncJob?: SyncJobResolvers<ContextType>;
+  SyncJobItemCorrection?: SyncJobItemCorrectionResolvers<ContextType>;
+  SyncJobCorrection?: SyncJobCorrectionResolvers<ContextType>;
   SyncStatus?: SyncStatusResolvers<ContextType>;
   ReconciliationDifference?: ReconciliationDifferenceResolvers<ContextType>;
   Reconciliation?: ReconciliationResolvers<ContextType>;

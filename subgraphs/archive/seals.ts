@@ -1,0 +1,47 @@
+// The archive's sealed heads (platform/integration/chain-seal.ts): the records' chain, the records' history and the
+// access log. Heads are sealed after each filing commits (filing.ts), at start-up (an archive from before seals is
+// sealed from its current head on) and on the archive's timer; integrity.ts and the access log's verification compare
+// the chains with them.
+import type { Connection } from 'mongoose';
+import { ChainSeal, type SealKey } from '../../platform/integration/chain-seal.ts';
+
+export interface ArchiveSealOptions {
+  key: SealKey;
+  /** The directory of the seal files, outside the database. */
+  dir: string;
+  clock?: () => Date;
+}
+
+type Newest = { seq: number; digest: string; label: string | null };
+
+export class ArchiveSeals {
+  readonly records: ChainSeal;
+  readonly history: ChainSeal;
+  readonly accessLog: ChainSeal;
+
+  constructor(connection: Connection, o: ArchiveSealOptions) {
+    const newest = async (collection: string, seqField: string, digest: (d: Record<string, unknown>) => string, label: (d: Record<string, unknown>) => string | null): Promise<Newest | null> => {
+      const d = await connection.collection(collection).find({}, { projection: { content: 0 } }).sort({ [seqField]: -1 }).limit(1).next();
+      return d ? { seq: d[seqField] as number, digest: digest(d), label: label(d) } : null;
+    };
+    const seal = (chain: string, head: () => Promise<Newest | null>) => new ChainSeal({ chain, key: o.key, dir: o.dir, connection, head, clock: o.clock });
+    this.records = seal('archive_records', () => newest('archive_records', 'chainSeq', (d) => (d.fixity as { digest: string }).digest, (d) => d.archiveNo as string));
+    this.history = seal('archive_record_history', () => newest('archive_record_history', 'seq', (d) => d.digest as string, (d) => d.archiveNo as string));
+    this.accessLog = seal('archive_access_log', () => newest('archive_access_log', 'seq', (d) => d.digest as string, () => null));
+  }
+
+  /**
+   * Seals after a filing committed. The record is filed whatever happens here: a failure (the seal directory not
+   * writable) must not make a caller retry and file twice, so the archive's timer seals again and logs the failure.
+   */
+  async afterFiling(): Promise<void> {
+    await this.sealAll().catch(() => undefined);
+  }
+
+  /** Seals every chain whose head moved since its last seal. */
+  async sealAll(): Promise<void> {
+    await this.records.seal();
+    await this.history.seal();
+    await this.accessLog.seal();
+  }
+}
