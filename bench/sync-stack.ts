@@ -70,7 +70,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   const oa: RunningSubgraph = await oaBuilt.subgraph.listen(0, '127.0.0.1');
   const archive: RunningSubgraph = await archiveBuilt.subgraph.listen(0, '127.0.0.1');
   const bus = new LocalEventBus();
-  const sync = await startSyncSubgraph({ ...syncOptions(config, logger, connection, { oa: oa.url, archive: archive.url }, bus), port: 0, host: '127.0.0.1' });
+  const sync = await startSyncSubgraph({ ...(await syncOptions(config, logger, connection, { oa: oa.url, archive: archive.url }, bus)), port: 0, host: '127.0.0.1' });
   const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus });
   const server: Server = createServer((req, res) => void gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end()));
   server.keepAliveTimeout = 65_000;

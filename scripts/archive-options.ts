@@ -4,6 +4,7 @@ import { type Config, sealKeySetting } from '../platform/config.ts';
 import { loadSealKey } from '../platform/integration/chain-seal.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
+import { sealAuditSink } from '../subgraphs/archive/seal-audit.ts';
 import type { ArchiveSubgraphOptions } from '../subgraphs/archive/index.ts';
 import { oaPorts } from '../subgraphs/oa/ports.ts';
 
@@ -25,6 +26,10 @@ export async function archiveOptions(config: Config, logger: Logger, connection:
       itDepartmentId: config.itDepartmentId,
     },
     // Chain heads are always sealed when run from configuration; the key never comes from the database.
-    seal: { key: await loadSealKey(sealKeySetting(config), config.archiveSealDir), dir: config.archiveSealDir },
+    seal: {
+      key: await loadSealKey(sealKeySetting(config), config.archiveSealDir),
+      dir: config.archiveSealDir,
+      announce: sealAuditSink({ syncUrl: () => config.syncUrl, internalSecret: config.internalSecret, logger: logger.child({ subgraph: 'archive' }) }),
+    },
   };
 }

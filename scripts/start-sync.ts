@@ -15,7 +15,7 @@ await runProcess(process.env.SYNC_PORT ?? '4003', async ({ config, logger, lifec
   lifecycle.registerShutdown('event bus', () => bus.close());
   let sync: RunningSync | undefined;
   sync = await startSyncSubgraph({
-    ...syncOptions(config, logger, database.connection, { oa: config.oaUrl, archive: config.archiveUrl }, bus),
+    ...(await syncOptions(config, logger, database.connection, { oa: config.oaUrl, archive: config.archiveUrl }, bus)),
     port: config.port,
     publicRoutes: [
       async (req, res) => {

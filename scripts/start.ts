@@ -29,7 +29,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   lifecycle.registerShutdown('archive subgraph', () => archive.close());
   const bus = createEventBus(config.redisUrl, logger);
   lifecycle.registerShutdown('event bus', () => bus.close());
-  const sync = await startSyncSubgraph({ ...syncOptions(config, logger, database.connection, { oa: oa.url, archive: archive.url }, bus), port: config.syncPort });
+  const sync = await startSyncSubgraph({ ...(await syncOptions(config, logger, database.connection, { oa: oa.url, archive: archive.url }, bus)), port: config.syncPort });
   lifecycle.registerShutdown('sync subgraph', () => sync.close());
 
   const health = healthRoutes({

@@ -1,13 +1,14 @@
 // How a process builds the sync subgraph's options from the configuration.
 import type { Connection } from 'mongoose';
-import type { Config } from '../platform/config.ts';
+import { type Config, sealKeySetting } from '../platform/config.ts';
+import { loadSealKey } from '../platform/integration/chain-seal.ts';
 import type { EventBus } from '../platform/integration/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
 import { archivePorts } from '../subgraphs/archive/ports.ts';
 import { oaPorts } from '../subgraphs/oa/ports.ts';
 import type { SyncSubgraphOptions } from '../subgraphs/sync-service.ts';
 
-export function syncOptions(config: Config, logger: Logger, connection: Connection, urls: { oa: string; archive: string }, bus: EventBus): SyncSubgraphOptions {
+export async function syncOptions(config: Config, logger: Logger, connection: Connection, urls: { oa: string; archive: string }, bus: EventBus): Promise<SyncSubgraphOptions> {
   return {
     connection,
     logger: logger.child({ subgraph: 'sync' }),
@@ -19,6 +20,8 @@ export function syncOptions(config: Config, logger: Logger, connection: Connecti
     // Reconciliation and BULK_ACCESS read oa and the archive in the shared database, through their ports.
     ports: { oa: oaPorts(connection), archive: archivePorts(connection) },
     leaseTtlMs: config.syncLeaseTtlMs,
+    // The audit trail's head is sealed with the archive's key configuration (ARCHIVE_SEAL_*), never from the database.
+    seal: { key: await loadSealKey(sealKeySetting(config), config.archiveSealDir), dir: config.archiveSealDir },
     settings: {
       maxAttempts: config.syncMaxAttempts,
       retryBaseMs: config.syncRetryBaseMs,

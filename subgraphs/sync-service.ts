@@ -15,7 +15,7 @@ import type { Principal } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
 import { type Route, Subgraph } from '../platform/subgraph.ts';
 import { AuditBatch } from './operations/audit/batch.ts';
-import { auditTrailFor } from './operations/audit/trail.ts';
+import { type AuditSealOptions, auditTrailFor } from './operations/audit/trail.ts';
 import type { OperationsServices } from './operations/context.ts';
 import type { ArchiveAccessCounts } from './operations/alerts/rules.ts';
 import { OPERATIONS_SDL_PATH, type OperationsSettings, createOperationsModule } from './operations/index.ts';
@@ -57,6 +57,8 @@ export interface SyncSubgraphOptions {
   leaseTtlMs?: number;
   clock?: () => Date;
   publicRoutes?: Route[];
+  /** Seals the audit trail's head outside the database (the archive's key configuration); production always has it. */
+  seal?: AuditSealOptions;
 }
 
 /** Both modules' services: what the served subgraph's resolvers receive, with the principal. */
@@ -64,8 +66,14 @@ export type SyncSubgraphServices = SyncServices & OperationsServices;
 export type SyncSubgraphContext = SyncSubgraphServices & { principal: Principal };
 
 export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ subgraph: Subgraph<SyncSubgraphContext>; services: SyncSubgraphServices; metrics: SyncMetrics }> {
+  const trail = auditTrailFor(opts.connection);
+  if (opts.seal) {
+    // Sealed from its current head on (a trail from before seals, too); then after every append.
+    await trail.useSeal(opts.seal);
+    opts.logger.info({ alg: opts.seal.key.alg, keyId: opts.seal.key.keyId, dir: opts.seal.dir }, 'audit trail head sealed');
+  }
   // The integration's own actions (sync jobs, scheduled reconciliations) go to the audit trail in batches.
-  const ownAudit = new AuditBatch(auditTrailFor(opts.connection), opts.logger.child({ component: 'audit' }));
+  const ownAudit = new AuditBatch(trail, opts.logger.child({ component: 'audit' }));
   const sync = await createSyncModule({
     ...opts,
     reconcileSources: { claims: opts.ports.oa.approvedClaims, ledger: opts.ports.archive.ledger },

@@ -1,15 +1,17 @@
 // The archive's sealed heads (platform/integration/chain-seal.ts): the records' chain, the records' history and the
 // access log. Heads are sealed after each filing commits (filing.ts), at start-up (an archive from before seals is
 // sealed from its current head on) and on the archive's timer; integrity.ts and the access log's verification compare
-// the chains with them.
+// the chains with them. Every head sealed is also handed to `announce` (seal-audit.ts: into the audit trail).
 import type { Connection } from 'mongoose';
-import { ChainSeal, type SealKey } from '../../platform/integration/chain-seal.ts';
+import { ChainSeal, type SealKey, type SealedHead } from '../../platform/integration/chain-seal.ts';
 
 export interface ArchiveSealOptions {
   key: SealKey;
   /** The directory of the seal files, outside the database. */
   dir: string;
   clock?: () => Date;
+  /** Where the heads just sealed are written besides (seal-audit.ts); must not throw for a failed delivery. */
+  announce?: (heads: SealedHead[]) => Promise<void>;
 }
 
 type Newest = { seq: number; digest: string; label: string | null };
@@ -19,7 +21,10 @@ export class ArchiveSeals {
   readonly history: ChainSeal;
   readonly accessLog: ChainSeal;
 
-  constructor(connection: Connection, o: ArchiveSealOptions) {
+  constructor(
+    connection: Connection,
+    private readonly o: ArchiveSealOptions,
+  ) {
     const newest = async (collection: string, seqField: string, digest: (d: Record<string, unknown>) => string, label: (d: Record<string, unknown>) => string | null): Promise<Newest | null> => {
       const d = await connection.collection(collection).find({}, { projection: { content: 0 } }).sort({ [seqField]: -1 }).limit(1).next();
       return d ? { seq: d[seqField] as number, digest: digest(d), label: label(d) } : null;
@@ -40,8 +45,7 @@ export class ArchiveSeals {
 
   /** Seals every chain whose head moved since its last seal. */
   async sealAll(): Promise<void> {
-    await this.records.seal();
-    await this.history.seal();
-    await this.accessLog.seal();
+    const heads = [await this.records.seal(), await this.history.seal(), await this.accessLog.seal()].filter((h) => h !== null);
+    if (heads.length) await this.o.announce?.(heads).catch(() => undefined);
   }
 }

@@ -15,6 +15,7 @@ import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
 import { archivePorts } from '../../subgraphs/archive/ports.ts';
+import { sealAuditSink } from '../../subgraphs/archive/seal-audit.ts';
 import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
 import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
 import { oaPorts } from '../../subgraphs/oa/ports.ts';
@@ -82,7 +83,7 @@ export interface StackOptions {
   subscriptionPageSize?: number;
   /** Serves the operator console (/console) on each gateway's HTTP server too. */
   console?: boolean;
-  /** Seals the archive's chain heads with this key, into this directory. */
+  /** Seals the archive's chain heads and the audit trail's with this key, into this directory; heads go to the trail. */
   seal?: ArchiveSealOptions;
 }
 
@@ -91,6 +92,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
   const connection = await mongoose.createConnection(engine.uriFor(opts.label)).asPromise();
   const oaBuilt = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
+  // The archive writes its sealed heads into the audit trail via the sync subgraph, started after it.
+  let syncUrl = 'http://127.0.0.1:9/graphql';
   const archiveBuilt = await createArchiveSubgraph({
     connection,
     logger,
@@ -98,7 +101,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     production: false,
     directory: oaPorts(connection).directory,
     settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
-    seal: opts.seal,
+    seal: opts.seal && { ...opts.seal, announce: sealAuditSink({ syncUrl: () => syncUrl, internalSecret: SECRET, logger }) },
   });
   const oa: RunningSubgraph = await oaBuilt.subgraph.listen(0, '127.0.0.1');
   const archive: RunningSubgraph = await archiveBuilt.subgraph.listen(0, '127.0.0.1');
@@ -117,7 +120,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     host: '127.0.0.1',
     port: 0,
     leaseTtlMs: 2000,
+    seal: opts.seal,
   });
+  syncUrl = sync.url;
   const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent' });
   const gateways: RunningGateway[] = [];
 

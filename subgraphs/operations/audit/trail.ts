@@ -6,8 +6,11 @@
 // SHA-256 over the canonical JSON of all its fields and the previous entry's digest, and `seq` runs 1, 2, 3 … without
 // gaps (nextSequence in the same transaction as the batch, which also serialises concurrent appenders: the second one
 // conflicts and is retried). Editing or deleting an entry afterwards breaks the chain there, and verify() names it.
+// Rewriting the trail to the end, or cutting its tail with the counter, shows against its heads sealed outside the
+// database (platform/integration/chain-seal.ts) with the archive's key configuration, once useSeal() was called.
 import { isIP } from 'node:net';
 import { type Connection, type Model, Schema, type Types } from 'mongoose';
+import { ChainSeal, type SealKey } from '../../../platform/integration/chain-seal.ts';
 import { HashChain, chainDigest, flatChainRules } from '../../../platform/integration/hash-chain.ts';
 import { PUBLIC_ERROR_CODES, badInput } from '../../../platform/graphql.ts';
 import { isRole } from '../../../platform/identity.ts';
@@ -83,7 +86,18 @@ export interface AuditVerification {
   checked: number;
   /** The first entry whose digest does not match, or the entry after which one is missing (0: the first is). */
   firstBrokenSeq: number | null;
+  /** CHANGED, REMOVED, or SEAL_BROKEN (the seal file itself cut or edited); null while valid. */
+  problem: 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN' | null;
 }
+
+/** The key and directory that seal the trail's head: the archive's (ARCHIVE_SEAL_*), loaded by the sync process. */
+export interface AuditSealOptions {
+  key: SealKey;
+  dir: string;
+  clock?: () => Date;
+}
+
+export const AUDIT_CHAIN = 'audit_log';
 
 const entrySchema = new Schema<AuditEntryDoc>(
   {
@@ -193,6 +207,7 @@ export class AuditTrail {
   readonly model: Model<AuditEntryDoc>;
 
   private readonly chain: HashChain<AuditEntryDoc, Omit<AuditEntryDoc, '_id' | 'digest'>>;
+  private seal: ChainSeal | null = null;
 
   constructor(
     connection: Connection,
@@ -200,6 +215,24 @@ export class AuditTrail {
   ) {
     this.model = (connection.models.AuditEntry as Model<AuditEntryDoc> | undefined) ?? connection.model<AuditEntryDoc>('AuditEntry', entrySchema);
     this.chain = new HashChain({ ...flatChainRules<AuditEntryDoc>(auditDigest), model: this.model, counter: COUNTER_KEY });
+  }
+
+  /** Seals the trail's head from now on (after each append, and now). */
+  async useSeal(o: AuditSealOptions): Promise<void> {
+    const head = async () => {
+      const d = await this.model.findOne({}, { seq: 1, digest: 1 }).sort({ seq: -1 }).lean<Pick<AuditEntryDoc, 'seq' | 'digest'>>();
+      return d ? { seq: d.seq, digest: d.digest, label: null } : null;
+    };
+    this.seal = new ChainSeal({ chain: AUDIT_CHAIN, key: o.key, dir: o.dir, connection: this.model.db, head, clock: o.clock });
+    await this.seal.seal();
+  }
+
+  /**
+   * Seals the current head. The entries are stored whatever happens here: a failure (the seal directory not writable)
+   * must not make the gateway send the batch again and store it twice; the next append seals the newer head.
+   */
+  async sealHead(): Promise<void> {
+    await this.seal?.seal().catch(() => undefined);
   }
 
   /** Creates the collection and its indexes (also done on first use). */
@@ -221,6 +254,8 @@ export class AuditTrail {
     const valid = entries.map((e, i) => validEntry(e, i, now));
     await this.init();
     await this.chain.append(valid, (entry, { seq, previousDigest }) => ({ seq, ...entry, source, previousDigest }));
+    // After the commit: a head sealed inside a transaction that then aborted would name an entry that never was.
+    await this.sealHead();
     return valid.length;
   }
 
@@ -259,12 +294,23 @@ export class AuditTrail {
    * predecessor edited with its digest rewritten), or the entry after which one is missing.
    */
   async verify(): Promise<AuditVerification> {
-    const { checked, firstBroken: b } = await this.chain.verify();
-    if (b === null) return { valid: true, checked, firstBrokenSeq: null };
+    const digests = new Map<number, string>();
+    const { checked, firstBroken: b, problem } = await this.chain.verify((e) => void digests.set(e.seq, e.digest));
+    if (b === null) {
+      if (!this.seal) return { valid: true, checked, firstBrokenSeq: null, problem: null };
+      // The chain holds in itself; what the database alone cannot show (rewritten to the end, tail cut with the
+      // counter) shows against the seals. A missing entry is named as the trail names it: the one before it.
+      const s = await this.seal.check({ digestAt: (seq) => digests.get(seq) });
+      if (s.state !== 'BROKEN') return { valid: true, checked, firstBrokenSeq: null, problem: null };
+      const first = s.firstAffectedSeq ?? 1;
+      return { valid: false, checked, firstBrokenSeq: s.problem === 'REMOVED' ? first - 1 : first, problem: s.problem };
+    }
     // The trail counts an entry once its position and link hold, and names the last intact entry before one missing
     // or out of place (0: the first is missing).
     const unread = b.by === 'order' || b.by === 'link' ? 1 : 0;
-    return { valid: false, checked: checked - unread, firstBrokenSeq: b.by === 'order' || b.by === 'counter' ? checked - unread : b.seq };
+    const firstBrokenSeq = b.by === 'order' || b.by === 'counter' ? checked - unread : b.seq;
+    // As the access log reports it: an entry out of place is a changed one.
+    return { valid: false, checked: checked - unread, firstBrokenSeq, problem: problem === 'REMOVED' ? 'REMOVED' : 'CHANGED' };
   }
 }
 

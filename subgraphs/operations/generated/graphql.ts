@@ -542,6 +542,8 @@ export type AuditVerification = {
   checked: Scalars['Int']['output'];
   /** seq of the first entry whose digest does not match, or after which one is missing. */
   firstBrokenSeq?: Maybe<Scalars['Int']['output']>;
+  /** CHANGED, REMOVED, or SEAL_BROKEN (the sealed heads outside the database cut or edited); null while valid. */
+  problem?: Maybe<Scalars['String']['output']>;
 };
 
 /** An entry the gateway records (service identity only). */
@@ -1017,6 +1019,7 @@ export type AuditVerificationResolvers<ContextType = OperationsContext, ParentTy
   valid?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   checked?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   firstBrokenSeq?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  problem?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
 export type SyncStatisticRowResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['SyncStatisticRow'] = ResolversParentTypes['SyncStatisticRow']> = {
