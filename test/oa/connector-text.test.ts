@@ -1,17 +1,16 @@
 // The text policy applied to what an OA platform sends (issue 13): a signed Feishu event whose form holds hostile
 // text is kept REJECTED with the reason and creates no claim; clean right-to-left text and emoji are applied, NFC.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import { applyExternalClaim } from '../../subgraphs/oa/claims.ts';
 import { InboundEventStore } from '../../subgraphs/oa/connectors/inbound.ts';
 import type { InstanceDetail } from '../../subgraphs/oa/connectors/types.ts';
-import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
-import { FakeDetails, feishuDelivery, feishuV1 } from '../connectors/helpers.ts';
-import { SECRET, useOaSubgraph } from './fixture.ts';
+import { FakeDetails, feishuV1 } from '../connectors/helpers.ts';
+import { postFeishu, startFeishuOa } from './feishu.ts';
+import { useOaSubgraph } from './fixture.ts';
 import { seedOrg } from './seed.ts';
 
 const oa = useOaSubgraph('oa_connector_text');
@@ -33,38 +32,18 @@ const detail = (reason: string, what: string, invoice: string): InstanceDetail =
   ],
 });
 
-async function post(url: string, event: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const delivery = feishuDelivery(event, ENCRYPT_KEY);
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...delivery.headers }, body: delivery.body });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const post = (url: string, event: unknown) => postFeishu(url, event, ENCRYPT_KEY);
 
 describe('Feishu events with hostile text', () => {
   it('keeps them REJECTED with the reason and creates no claim; applies clean RTL text and emoji as NFC', async () => {
     const org = await seedOrg(oa, '-ct');
-    const mappingFile = path.join(dir, 'mapping.json');
-    writeFileSync(
-      mappingFile,
-      JSON.stringify({
-        users: { feishu: { 'fs-alice': org.ids.alice } },
-        approvals: { feishu: { 'APPROVAL-TRAVEL': { category: 'TRAVEL', title: 'reason', items: { field: 'lines', description: 'what', amount: 'amount', occurredOn: 'date', invoiceNo: 'invoice' } } } },
-      }),
-    );
     const details = new FakeDetails();
     details.set('feishu', 'INST-BIDI', detail('Taxi\u202Eexe.pdf', 'Taxi', 'CT-INV-1'));
     details.set('feishu', 'INST-NUL', detail('Taxi', 'Airport\u0000transfer', 'CT-INV-2'));
     details.set('feishu', 'INST-OK', detail('נסיעה לחיפה 🚕 Cafe\u0301', 'Taxi\n出租车', 'CT-INV-3'));
-    const { subgraph } = await createOaSubgraph({
-      connection: oa.connection,
-      logger: createLogger({ level: 'silent' }),
-      internalSecret: SECRET,
-      production: false,
-      settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' },
-      connectorEnv: { FEISHU_ENCRYPT_KEY: ENCRYPT_KEY, FEISHU_VERIFICATION_TOKEN: TOKEN, FEISHU_APP_ID: 'cli_test', FEISHU_APP_SECRET: 'secret-test', CONNECTOR_MAPPING_FILE: mappingFile },
-      connectorDetails: details,
-    });
-    withConnectors = await subgraph.listen(0, '127.0.0.1');
-    const url = withConnectors.url.replace('/graphql', '/connectors/feishu');
+    const feishu = await startFeishuOa({ connection: oa.connection, dir, alice: org.ids.alice, details, encryptKey: ENCRYPT_KEY, token: TOKEN });
+    withConnectors = feishu.running;
+    const url = feishu.url;
     const event = (uuid: string, instanceCode: string) =>
       feishuV1({ uuid, token: TOKEN, instanceCode, approvalCode: 'APPROVAL-TRAVEL', status: 'APPROVED', operateTime: Date.now() - 1000 });
 

@@ -1,15 +1,14 @@
 // OA platform events end to end: a signed, encrypted Feishu event posted to the oa subgraph's HTTP port becomes
 // a real expense claim with its domain events; unmappable events are kept as REJECTED for ADMIN.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { signPrincipal } from '../../platform/identity.ts';
-import { createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import type { InstanceDetail } from '../../subgraphs/oa/connectors/types.ts';
-import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
-import { FakeDetails, feishuDelivery, feishuV1 } from '../connectors/helpers.ts';
+import { FakeDetails, feishuV1 } from '../connectors/helpers.ts';
+import { postFeishu, startFeishuOa } from './feishu.ts';
 import { ADMIN, SECRET, codes, ok, useOaSubgraph } from './fixture.ts';
 import { seedOrg } from './seed.ts';
 
@@ -32,38 +31,18 @@ const detail = (user: string, amount: string, invoice: string): InstanceDetail =
   ],
 });
 
-async function post(url: string, event: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const delivery = feishuDelivery(event, ENCRYPT_KEY);
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...delivery.headers }, body: delivery.body });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const post = (url: string, event: unknown) => postFeishu(url, event, ENCRYPT_KEY);
 
 describe('Feishu events through the oa subgraph', () => {
   it('files an approved claim once, with its events, and keeps unmappable events as REJECTED for ADMIN', async () => {
     const org = await seedOrg(oa, '-fs');
-    const mappingFile = path.join(dir, 'mapping.json');
-    writeFileSync(
-      mappingFile,
-      JSON.stringify({
-        users: { feishu: { 'fs-alice': org.ids.alice } },
-        approvals: { feishu: { 'APPROVAL-TRAVEL': { category: 'TRAVEL', title: 'reason', items: { field: 'lines', description: 'what', amount: 'amount', occurredOn: 'date', invoiceNo: 'invoice' } } } },
-      }),
-    );
     const details = new FakeDetails();
     details.set('feishu', 'INST-OK', detail('fs-alice', '553.50', 'FS-INV-1'));
     details.set('feishu', 'INST-NOBODY', detail('fs-stranger', '10.00', 'FS-INV-2'));
     details.set('feishu', 'INST-SAME-INVOICE', detail('fs-alice', '553.50', 'FS-INV-1'));
-    const { subgraph } = await createOaSubgraph({
-      connection: oa.connection,
-      logger: createLogger({ level: 'silent' }),
-      internalSecret: SECRET,
-      production: false,
-      settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' },
-      connectorEnv: { FEISHU_ENCRYPT_KEY: ENCRYPT_KEY, FEISHU_VERIFICATION_TOKEN: TOKEN, FEISHU_APP_ID: 'cli_test', FEISHU_APP_SECRET: 'secret-test', CONNECTOR_MAPPING_FILE: mappingFile },
-      connectorDetails: details,
-    });
-    withConnectors = await subgraph.listen(0, '127.0.0.1');
-    const url = withConnectors.url.replace('/graphql', '/connectors/feishu');
+    const feishu = await startFeishuOa({ connection: oa.connection, dir, alice: org.ids.alice, details, encryptKey: ENCRYPT_KEY, token: TOKEN });
+    withConnectors = feishu.running;
+    const url = feishu.url;
     const now = Date.now();
 
     // Unsigned: 401, nothing stored.
