@@ -3,11 +3,11 @@
 // chain recomputed from it to the end; and an archive written by the release before record histories still verifies.
 import type { Connection } from 'mongoose';
 import { describe, expect, it } from 'vitest';
-import { transaction } from '../../platform/integration/transactions.ts';
-import { fixityDigest, recordChain, sha256 } from '../../subgraphs/archive/fixity.ts';
-import { type ArchiveRecordDoc, archiveModels } from '../../subgraphs/archive/models.ts';
+import { fixityDigest, sha256 } from '../../subgraphs/archive/fixity.ts';
+import type { ArchiveRecordDoc } from '../../subgraphs/archive/models.ts';
 import { ok } from '../oa/fixture.ts';
 import { archivist, auditor, useArchiveSubgraph } from './fixture.ts';
+import { fileOldRecords } from './tamper.ts';
 
 const VERIFY = '{ verifyArchiveChain { ok checked firstBrokenArchiveNo problem } }';
 type Verification = { ok: boolean; checked: number; firstBrokenArchiveNo: string | null; problem: string | null };
@@ -77,24 +77,7 @@ describe('verifyArchiveChain against tampering', () => {
 
 /** Records, a hold and a destruction as the release before record histories wrote them: no history at all. */
 async function writtenTheOldWay(connection: Connection, fakeDestruction: boolean): Promise<void> {
-  const { ArchiveRecord } = archiveModels(connection);
-  await ArchiveRecord.init();
-  const filed = await transaction(connection, (session) =>
-    recordChain(ArchiveRecord).append(
-      [0, 1, 2, 3],
-      (n, link) => {
-        const content = `{"old":${n}}`;
-        return {
-          archiveNo: `Q001-2015-10Y-QT-${String(n + 1).padStart(5, '0')}`, kind: 'TAX_RETURN', category: 'QT', title: `old return ${n}`, fiscalYear: 2015,
-          retention: 'Y10', retentionStartsOn: '2016-01-01', expiresOn: '2025-12-31', extendedUntil: null, disposedOn: null, status: 'FILED',
-          voucherId: null, sourceClaimNo: null, invoiceNumbers: [], content, mediaType: 'application/json', contentDigest: sha256(content),
-          chainSeq: link.seq, previousArchiveNo: link.previous?.archiveNo ?? null, correctsId: null, correctedById: null, holds: [],
-          filedBy: 'archivist-1', filedAt: new Date('2016-01-05T02:00:00Z'), environment: 'accounting-archive node/22.0.0', destroyedAt: null,
-        } as Omit<ArchiveRecordDoc, '_id' | 'fixity'>;
-      },
-      { session },
-    ),
-  );
+  const filed = await fileOldRecords(connection);
   const records = connection.db!.collection('archive_records');
   await records.updateOne({ _id: filed[1]._id }, { $set: { status: 'ON_HOLD', holds: [{ reason: 'unsettled', placedBy: 'archivist-1', placedAt: new Date('2020-01-01T00:00:00Z') }] } });
   await records.updateOne({ _id: filed[2]._id }, { $set: { status: 'DESTROYED', content: null, destroyedAt: new Date('2026-02-01T00:00:00Z') } });

@@ -8,13 +8,11 @@ import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { PUBLIC_KEY_FILE, checkSeals, ed25519Verifier, hmacKey, loadSealKey, readSealFile, sealFileOf } from '../../platform/integration/chain-seal.ts';
-import { transaction } from '../../platform/integration/transactions.ts';
-import { recordChain, sha256 } from '../../subgraphs/archive/fixity.ts';
-import { type ArchiveRecordDoc, archiveModels } from '../../subgraphs/archive/models.ts';
+import type { ArchiveRecordDoc } from '../../subgraphs/archive/models.ts';
 import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
 import { ok } from '../oa/fixture.ts';
 import { archivist, auditor, useArchiveSubgraph } from './fixture.ts';
-import { archiveSnapshot, cutNewest, rewriteChains } from './tamper.ts';
+import { archiveSnapshot, cutNewest, fileOldRecords, rewriteChains } from './tamper.ts';
 
 const VERIFY = '{ verifyArchiveChain { ok checked firstBrokenArchiveNo problem } }';
 type Verification = { ok: boolean; checked: number; firstBrokenArchiveNo: string | null; problem: string | null };
@@ -113,26 +111,7 @@ describe('sealed chain heads', () => {
 });
 
 /** Four records as a release before seals filed them. */
-async function filedBeforeSeals(connection: Connection): Promise<void> {
-  const { ArchiveRecord } = archiveModels(connection);
-  await ArchiveRecord.init();
-  await transaction(connection, (session) =>
-    recordChain(ArchiveRecord).append(
-      [0, 1, 2, 3],
-      (n, link) => {
-        const content = `{"old":${n}}`;
-        return {
-          archiveNo: `Q001-2015-10Y-QT-${String(n + 1).padStart(5, '0')}`, kind: 'TAX_RETURN', category: 'QT', title: `old return ${n}`, fiscalYear: 2015,
-          retention: 'Y10', retentionStartsOn: '2016-01-01', expiresOn: '2025-12-31', extendedUntil: null, disposedOn: null, status: 'FILED',
-          voucherId: null, sourceClaimNo: null, invoiceNumbers: [], content, mediaType: 'application/json', contentDigest: sha256(content),
-          chainSeq: link.seq, previousArchiveNo: link.previous?.archiveNo ?? null, correctsId: null, correctedById: null, holds: [],
-          filedBy: 'archivist-1', filedAt: new Date('2016-01-05T02:00:00Z'), environment: 'accounting-archive node/22.0.0', destroyedAt: null,
-        } as Omit<ArchiveRecordDoc, '_id' | 'fixity'>;
-      },
-      { session },
-    ),
-  );
-}
+const filedBeforeSeals = async (connection: Connection): Promise<void> => void (await fileOldRecords(connection));
 
 describe('an archive from before seals', () => {
   let seal: ArchiveSealOptions;

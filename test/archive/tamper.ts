@@ -1,9 +1,10 @@
 // What a holder of the database can do without the seal key: rewrite both chains to the end after an edit, or cut
 // the newest record with its history and fix every counter. Shared by the seal and alert tests.
 import type { Connection } from 'mongoose';
-import { fixityDigest, sha256 } from '../../subgraphs/archive/fixity.ts';
+import { transaction } from '../../platform/integration/transactions.ts';
+import { fixityDigest, recordChain, sha256 } from '../../subgraphs/archive/fixity.ts';
 import { type HistoryEntryDoc, historyDigest } from '../../subgraphs/archive/history.ts';
-import type { ArchiveRecordDoc } from '../../subgraphs/archive/models.ts';
+import { type ArchiveRecordDoc, archiveModels } from '../../subgraphs/archive/models.ts';
 import { seriesOf } from '../../subgraphs/archive/retention.ts';
 
 /** Edits one record's content (with its content digest) and recomputes the records' chain and the history chain to the end. */
@@ -59,4 +60,26 @@ export async function archiveSnapshot(connection: Connection): Promise<() => Pro
     await db.collection('counters').deleteMany(ours);
     if (counters.length) await db.collection('counters').insertMany(counters);
   };
+}
+
+/** Four records of fiscal year 2015 filed as an earlier release filed them: chained, with no history and no seal. */
+export async function fileOldRecords(connection: Connection): Promise<Array<ArchiveRecordDoc>> {
+  const { ArchiveRecord } = archiveModels(connection);
+  await ArchiveRecord.init();
+  return transaction(connection, (session) =>
+    recordChain(ArchiveRecord).append(
+      [0, 1, 2, 3],
+      (n, link) => {
+        const content = `{"old":${n}}`;
+        return {
+          archiveNo: `Q001-2015-10Y-QT-${String(n + 1).padStart(5, '0')}`, kind: 'TAX_RETURN', category: 'QT', title: `old return ${n}`, fiscalYear: 2015,
+          retention: 'Y10', retentionStartsOn: '2016-01-01', expiresOn: '2025-12-31', extendedUntil: null, disposedOn: null, status: 'FILED',
+          voucherId: null, sourceClaimNo: null, invoiceNumbers: [], content, mediaType: 'application/json', contentDigest: sha256(content),
+          chainSeq: link.seq, previousArchiveNo: link.previous?.archiveNo ?? null, correctsId: null, correctedById: null, holds: [],
+          filedBy: 'archivist-1', filedAt: new Date('2016-01-05T02:00:00Z'), environment: 'accounting-archive node/22.0.0', destroyedAt: null,
+        } as Omit<ArchiveRecordDoc, '_id' | 'fixity'>;
+      },
+      { session },
+    ),
+  );
 }
