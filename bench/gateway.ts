@@ -13,7 +13,7 @@ import { oaDirectoryLookup } from '../gateway/directory.ts';
 import { applyPermissions } from '../gateway/permissions.ts';
 import { createGatewayServer } from '../gateway/server.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from '../gateway/supergraph.ts';
-import { type Principal, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
+import { type Principal, identityHeaders } from '../platform/identity.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { Subgraph } from '../platform/subgraph.ts';
 import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
@@ -33,14 +33,17 @@ const SECONDS = 4;
 const SINGLE = '{ departments { id code name } }';
 const LIST = (n: number) => `{ expenseClaims(first: ${n}) { edges { node { claimNo total applicant { name } voucher { voucherNo debitTotal } archiveRecord { archiveNo } } } } }`;
 
-async function call(url: string, body: unknown, headers: Record<string, string>): Promise<Record<string, unknown>> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+/** `headers`: fixed, or made for the body (an internal identity is signed per request, over its body). */
+async function call(url: string, body: unknown, headers: Record<string, string> | ((body: string) => Promise<Record<string, string>>)): Promise<Record<string, unknown>> {
+  const payload = JSON.stringify(body);
+  const extra = typeof headers === 'function' ? await headers(payload) : headers;
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...extra }, body: payload });
   const json = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
   if (json.errors?.length || !json.data) throw new Error(`${url}: ${JSON.stringify(json.errors ?? json).slice(0, 300)}`);
   return json.data;
 }
 
-const signed = (p: Principal) => ({ [INTERNAL_IDENTITY_HEADER]: signPrincipal(p, SECRET, 3600) });
+const signed = (p: Principal, audience = 'oa') => (body: string) => identityHeaders(p, SECRET, { audience, method: 'POST', body });
 
 /** Wraps a subgraph's handler to count the requests it receives. */
 function countingServer(subgraph: Subgraph<never>, counter: { n: number }): Promise<{ url: string; server: Server }> {
@@ -104,8 +107,8 @@ export async function benchGateway(): Promise<void> {
       await call(oaHttp.url, { query: 'mutation($id: ID!) { submitExpenseClaim(id: $id) { id } }', variables: { id: c.id } }, signed(as(alice, ['EMPLOYEE'])));
       await call(oaHttp.url, { query: 'mutation($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id } }', variables: { id: c.id } }, signed(as(manager, ['MANAGER'])));
       await call(oaHttp.url, { query: 'mutation($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id } }', variables: { id: c.id } }, signed(as(accountant, ['ACCOUNTANT'])));
-      const v = (await call(archiveHttp.url, { query: 'mutation($c: ApprovedClaimInput!) { generateVoucher(claim: $c) { id } }', variables: { c: { claimId: c.id, claimNo: c.claimNo, title: `Trip ${i}`, category: 'TRAVEL', applicantId: alice, departmentId: dept.id, approvedAt: new Date().toISOString(), total: `${i + 1}.00`, items: [{ description: 'train', amount: `${i + 1}.00`, occurredOn: '2026-11-01' }] } } }, signed(sync))).generateVoucher as { id: string };
-      await call(archiveHttp.url, { query: 'mutation($v: ID!) { fileVoucher(voucherId: $v) { id } }', variables: { v: v.id } }, signed(sync));
+      const v = (await call(archiveHttp.url, { query: 'mutation($c: ApprovedClaimInput!) { generateVoucher(claim: $c) { id } }', variables: { c: { claimId: c.id, claimNo: c.claimNo, title: `Trip ${i}`, category: 'TRAVEL', applicantId: alice, departmentId: dept.id, approvedAt: new Date().toISOString(), total: `${i + 1}.00`, items: [{ description: 'train', amount: `${i + 1}.00`, occurredOn: '2026-11-01' }] } } }, signed(sync, 'archive'))).generateVoucher as { id: string };
+      await call(archiveHttp.url, { query: 'mutation($v: ID!) { fileVoucher(voucherId: $v) { id } }', variables: { v: v.id } }, signed(sync, 'archive'));
     }
 
     // ---- this gateway: authentication + shield ----
@@ -129,12 +132,12 @@ export async function benchGateway(): Promise<void> {
     const auditor: Principal = { sub: 'auditor-bench', roles: ['AUDITOR'], departmentId: null, kind: 'user' };
     const apolloGateway = new ApolloGateway({
       supergraphSdl: sdl,
-      buildService: ({ url }) =>
+      buildService: ({ name, url }) =>
         new RemoteGraphQLDataSource({
           url,
-          willSendRequest: ({ request }) => {
-            request.http?.headers.set(INTERNAL_IDENTITY_HEADER, signPrincipal(auditor, SECRET, 60));
-          },
+          // Signed in fetch, over the body actually sent: one identity per subgraph request.
+          fetcher: (async (target: string, init: { method?: string; headers?: Record<string, string>; body?: string }) =>
+            fetch(target, { ...init, headers: { ...init.headers, ...(await identityHeaders(auditor, SECRET, { audience: name.toLowerCase(), method: init.method ?? 'POST', body: init.body })) } })) as never,
         }),
     });
     const apollo = new ApolloServer({ gateway: apolloGateway, stopOnTerminationSignals: false });

@@ -142,10 +142,11 @@ export async function benchReports(): Promise<void> {
     // ---- queries over HTTP, as the gateway calls the subgraph ----
     const accountant: Principal = { sub: 'bench-accountant', roles: ['EMPLOYEE', 'ACCOUNTANT'], departmentId: null, kind: 'user' };
     const call = async (query: string): Promise<Record<string, unknown>> => {
+      const body = JSON.stringify({ query });
       const res = await fetch(server.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [INTERNAL_IDENTITY_HEADER]: signPrincipal(accountant, SECRET, 600) },
-        body: JSON.stringify({ query }),
+        headers: { 'content-type': 'application/json', [INTERNAL_IDENTITY_HEADER]: await signPrincipal(accountant, SECRET, { audience: 'oa', method: 'POST', body }) },
+        body,
       });
       const json = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
       if (json.errors?.length || !json.data) throw new Error(`${query}: ${JSON.stringify(json.errors ?? json).slice(0, 300)}`);

@@ -2,15 +2,19 @@
 // configuration, scripts/*-options.ts): the embedded engine (in memory), the oa, archive and sync subgraphs on
 // loopback ports, the sync pipeline and webhooks, one in-process event bus, and the gateway serving HTTP and
 // graphql-ws. Only for the sync benchmark; tests have their own stack (test/sync/stack.ts).
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { SignJWT } from 'jose';
 import mongoose, { type Connection } from 'mongoose';
 import { type RunningEngine, startEngine } from '../engine/index.ts';
 import { type Gateway, createGateway } from '../gateway/index.ts';
 import { loadConfig } from '../platform/config.ts';
 import { LocalEventBus } from '../platform/integration/event-bus.ts';
-import { type Principal, type Role, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
+import { type Principal, type Role, identityHeaders } from '../platform/identity.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { RunningSubgraph } from '../platform/subgraph.ts';
 import { archiveOptions } from '../scripts/archive-options.ts';
@@ -42,15 +46,22 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-async function post<T>(url: string, headers: Record<string, string>, query: string, variables?: Record<string, unknown>): Promise<T> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query, variables }) });
+/** `headers`: fixed, or made for the body (an internal identity is signed per request, over its body). */
+async function post<T>(url: string, headers: Record<string, string> | ((body: string) => Promise<Record<string, string>>), query: string, variables?: Record<string, unknown>): Promise<T> {
+  const payload = JSON.stringify({ query, variables });
+  const extra = typeof headers === 'function' ? await headers(payload) : headers;
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...extra }, body: payload });
   const body = (await res.json()) as { data?: T; errors?: unknown[] };
   if (body.errors?.length || !body.data) throw new Error(`${url}: ${JSON.stringify(body.errors ?? body).slice(0, 300)}`);
   return body.data;
 }
 
 export async function startBenchStack(): Promise<BenchStack> {
-  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent' });
+  // Production requires a seal key outside the database: a fresh Ed25519 key and seal directory for this run.
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-sync-'));
+  const keyFile = path.join(dir, 'seal.pem');
+  await writeFile(keyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent', DATA_DIR: dir, ARCHIVE_SEAL_PRIVATE_KEY_FILE: keyFile });
   const logger = createLogger({ level: (process.env.BENCH_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
   const connection = await mongoose.createConnection(engine.uriFor('bench_sync'), { monitorCommands: true }).asPromise();
@@ -86,7 +97,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     gateway,
     url,
     wsUrl: `ws://127.0.0.1:${port}/graphql`,
-    oa: (who, query, variables) => post(oa.url, { [INTERNAL_IDENTITY_HEADER]: signPrincipal(who, SECRET, 3600) }, query, variables),
+    oa: (who, query, variables) => post(oa.url, (body) => identityHeaders(who, SECRET, { audience: 'oa', method: 'POST', body }), query, variables),
     gql: (token, query, variables) => post(url, { authorization: `Bearer ${token}` }, query, variables),
     token: (sub, roles) =>
       new SignJWT({ roles })

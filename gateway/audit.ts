@@ -3,13 +3,19 @@
 // (queries included) and every subscription start, and hands them in batches to the sync subgraph's recordAudit,
 // signed as the `gateway` service identity. The sync subgraph chains and stores them (subgraphs/operations/audit/, served by its process).
 //
-// Batches leave every 250 ms or at 100 entries. The buffer is bounded (10,000): when the sync subgraph cannot take
-// entries for long, the oldest are dropped, counted in gateway_audit_dropped_total and warned about at most once a
-// minute; requests never wait for the audit. stop() delivers what is left.
+// Batches leave every 250 ms or at 100 entries. With a spool (./audit-spool.ts, the default when run from
+// configuration) every entry is in a file before the request is answered and leaves it once the sync subgraph
+// accepted it; a gateway killed sends what was left at its next start. Each entry carries the request's id, and the
+// trail stores one entry per id: sent again, or also written by the subgraph in the mutation's own transaction
+// (platform/integration/request-audit.ts), a request is recorded once. The buffer is bounded (10,000): when the sync
+// subgraph cannot take entries for long, the oldest are dropped, counted in gateway_audit_dropped_total and warned
+// about at most once a minute, as are entries the sync subgraph refuses (each alone); requests never wait for the
+// audit. stop() delivers what is left.
 //
 // An entry holds the verified principal's id and roles (never a token; null when authentication failed, whatever the
 // request claimed), the client address, the operation type and root fields, the operation's name, the outcome and
 // the duration.
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { ApolloServerPlugin } from '@apollo/server';
@@ -18,6 +24,7 @@ import { Counter, type Registry } from 'prom-client';
 import { PUBLIC_ERROR_CODES } from '../platform/graphql.ts';
 import type { Principal } from '../platform/identity.ts';
 import { SubgraphCallError, subgraphClient } from '../platform/integration/subgraph-client.ts';
+import type { AuditSpool, Spooled } from './audit-spool.ts';
 import type { PermissionContext } from './permissions.ts';
 import { GATEWAY_SERVICE } from './directory.ts';
 
@@ -43,10 +50,15 @@ export interface AuditRecord {
   operationName: string | null;
   outcome: string;
   durationMs: number | null;
+  /** The client request's id (the one signed into its subgraph calls); the trail stores an id once. */
+  requestId: string;
 }
 
-/** Delivers a batch; throws AuditSinkError (retryable or not) when it could not. */
-export type AuditSink = (entries: AuditRecord[]) => Promise<void>;
+/**
+ * Delivers a batch; resolves with how many the sync subgraph accepted (the rest it refused, each alone), or throws
+ * AuditSinkError (retryable or not) when it could not deliver.
+ */
+export type AuditSink = (entries: AuditRecord[]) => Promise<number>;
 
 export class AuditSinkError extends Error {
   constructor(
@@ -76,6 +88,7 @@ export function syncAuditSink(opts: { url: string; internalSecret: string; timeo
       throw new AuditSinkError(err.message, err.code === null || !DROPPED_CODES.has(err.code));
     }
     if (typeof data.recordAudit !== 'number') throw new AuditSinkError('sync subgraph answered without a recordAudit count');
+    return data.recordAudit;
   };
 }
 
@@ -165,6 +178,8 @@ export interface AuditRecorderOptions {
   maxBuffer?: number;
   /** Milliseconds since the epoch. */
   clock?: () => number;
+  /** Where entries wait until delivered, surviving the process (./audit-spool.ts); in memory only without it. */
+  spool?: AuditSpool<AuditRecord>;
 }
 
 const TAG = Symbol('audit');
@@ -185,11 +200,13 @@ export interface OperationNote {
   /** When the request arrived (ms since the epoch). */
   startedAt: number;
   errors?: readonly ErrorLike[] | null;
+  /** The request's id; one is made when the transport has none. */
+  requestId?: string | null;
 }
 
 export class AuditRecorder {
   readonly dropped: Counter;
-  private buffer: AuditRecord[] = [];
+  private buffer: Spooled<AuditRecord>[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private failures = 0;
@@ -211,6 +228,12 @@ export class AuditRecorder {
       help: 'Audit entries dropped because the buffer was full or the sync subgraph refused them',
       registers: opts.registry ? [opts.registry] : [],
     });
+    // Entries an earlier run of this gateway spooled and did not deliver go first.
+    const pending = opts.spool?.pending() ?? [];
+    if (pending.length) {
+      this.buffer = pending;
+      this.schedule(0);
+    }
   }
 
   /** Entries waiting to be delivered. */
@@ -235,17 +258,17 @@ export class AuditRecorder {
       return;
     }
     if (this.buffer.length >= this.maxBuffer) {
-      this.buffer.shift();
+      this.leave([this.buffer.shift()!]);
       this.drop(1, 'buffer full');
     }
-    this.buffer.push(entry);
+    this.buffer.push(this.spooled(entry));
     if (this.buffer.length >= this.batchSize && this.failures === 0) void this.flush();
     else this.schedule(this.flushMs);
   }
 
   /** A request refused at authentication (HTTP or SSE 401, WebSocket 4401). No actor: an unverified token says nothing. */
   refused(req: IncomingMessage, startedAt: number): void {
-    this.record({ at: new Date(startedAt).toISOString(), actor: null, roles: [], address: this.addressOf(req), action: 'authenticate', operationName: null, outcome: 'UNAUTHENTICATED', durationMs: this.since(startedAt) });
+    this.record({ at: new Date(startedAt).toISOString(), actor: null, roles: [], address: this.addressOf(req), action: 'authenticate', operationName: null, outcome: 'UNAUTHENTICATED', durationMs: this.since(startedAt), requestId: randomUUID() });
   }
 
   /** A query or mutation that ran: recorded when it is a mutation or was refused (FORBIDDEN, UNAUTHENTICATED). */
@@ -253,14 +276,14 @@ export class AuditRecorder {
     const op = describeOperation(note.document, note.operationName);
     const outcome = outcomeOf(note.errors);
     if (!op || op.type === 'subscription' || (op.type !== 'mutation' && !REFUSALS.has(outcome))) return;
-    this.record({ ...this.who(note), action: actionOf(op.type, op.fields), operationName: op.name, outcome, durationMs: this.since(note.startedAt) });
+    this.record({ ...this.who(note), action: actionOf(op.type, op.fields), operationName: op.name, outcome, durationMs: this.since(note.startedAt), requestId: note.requestId ?? randomUUID() });
   }
 
   /** A subscription accepted by a transport: `subscribe <field>`. */
   subscribed(note: Omit<OperationNote, 'errors'>): void {
     const op = describeOperation(note.document, note.operationName);
     if (!op || op.type !== 'subscription') return;
-    this.record({ ...this.who(note), action: actionOf('subscribe', op.fields), operationName: op.name, outcome: 'OK', durationMs: null });
+    this.record({ ...this.who(note), action: actionOf('subscribe', op.fields), operationName: op.name, outcome: 'OK', durationMs: null, requestId: note.requestId ?? randomUUID() });
   }
 
   /** Marks an HTTP request's GraphQL context, so the Apollo plugin knows its address and start. */
@@ -277,7 +300,7 @@ export class AuditRecorder {
         if (!tag) return;
         return {
           willSendResponse: async (rc) => {
-            this.operation({ principal: rc.contextValue.principal, from: tag.address, document: rc.document, operationName: rc.request.operationName, startedAt: tag.startedAt, errors: rc.errors });
+            this.operation({ principal: rc.contextValue.principal, from: tag.address, document: rc.document, operationName: rc.request.operationName, startedAt: tag.startedAt, errors: rc.errors, requestId: rc.contextValue.origin?.requestId });
           },
         };
       },
@@ -309,9 +332,11 @@ export class AuditRecorder {
     await this.flush();
     if (this.buffer.length) {
       this.opts.logger.warn({ undelivered: this.buffer.length }, 'audit entries could not be delivered before shutdown');
-      this.drop(this.buffer.length, 'undelivered at shutdown', false);
+      // Spooled, they are sent at the next start; only without a spool are they lost.
+      if (!this.opts.spool) this.drop(this.buffer.length, 'undelivered at shutdown', false);
       this.buffer = [];
     }
+    this.opts.spool?.close();
   }
 
   private who(note: Pick<OperationNote, 'principal' | 'from' | 'startedAt'>): Pick<AuditRecord, 'at' | 'actor' | 'roles' | 'address'> {
@@ -336,12 +361,15 @@ export class AuditRecorder {
     while (this.buffer.length) {
       const batch = this.buffer.splice(0, this.batchSize);
       try {
-        await this.opts.sink(batch);
+        const accepted = await this.opts.sink(batch.map((b) => b.entry));
         this.failures = 0;
+        this.leave(batch);
+        if (accepted < batch.length) this.drop(batch.length - accepted, 'refused by the sync subgraph as invalid');
       } catch (err) {
         const reason = err instanceof Error ? err.message : 'delivery failed';
         if (err instanceof AuditSinkError && !err.retryable) {
           // Sending it again cannot help; keep going with the rest.
+          this.leave(batch);
           this.drop(batch.length, reason);
           continue;
         }
@@ -349,10 +377,36 @@ export class AuditRecorder {
         // Back to the front, oldest first; the bound still holds by dropping the oldest.
         this.buffer.unshift(...batch);
         const over = this.buffer.length - this.maxBuffer;
-        if (over > 0) this.drop(this.buffer.splice(0, over).length, 'buffer full');
+        if (over > 0) {
+          const dropped = this.buffer.splice(0, over);
+          this.leave(dropped);
+          this.drop(dropped.length, 'buffer full');
+        }
         this.warnEveryMinute('failing', { reason, buffered: this.buffer.length }, 'audit entries could not be delivered to the sync subgraph; retrying');
         return;
       }
+    }
+  }
+
+  /** Spools an entry; should the file fail (disk full), it waits in memory only, and the log says so. */
+  private spooled(entry: AuditRecord): Spooled<AuditRecord> {
+    if (!this.opts.spool) return { entry, end: 0 };
+    try {
+      return this.opts.spool.append(entry);
+    } catch (err) {
+      this.warnEveryMinute('spool', { reason: (err as NodeJS.ErrnoException).code ?? 'write failed' }, 'the audit spool cannot be written; entries wait in memory only');
+      return { entry, end: 0 };
+    }
+  }
+
+  /** Entries that left the buffer for good (delivered or dropped): the spool's cursor passes them. */
+  private leave(entries: Spooled<AuditRecord>[]): void {
+    const end = Math.max(0, ...entries.map((e) => e.end));
+    if (!this.opts.spool || end === 0) return;
+    try {
+      this.opts.spool.delivered(end);
+    } catch (err) {
+      this.warnEveryMinute('spool', { reason: (err as NodeJS.ErrnoException).code ?? 'write failed' }, 'the audit spool cursor cannot be written; entries may be sent again (stored once)');
     }
   }
 

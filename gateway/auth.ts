@@ -3,6 +3,7 @@
 // `sub`; the department always comes from the directory. Directory answers are cached briefly, with a bound.
 import { type JWTPayload, type JWTVerifyGetKey, createRemoteJWKSet, jwtVerify } from 'jose';
 import { type Principal, type Role, isRole } from '../platform/identity.ts';
+import { TextPolicyError, checkText } from '../platform/text-policy.ts';
 
 export class AuthenticationError extends Error {
   readonly code = 'UNAUTHENTICATED';
@@ -25,6 +26,42 @@ export interface AuthOptions {
   cacheTtlMs?: number;
   cacheSize?: number;
   now?: () => number;
+  /** Longest lifetime a token may have, in seconds (JWT_MAX_TTL; default 24 h): `exp` − `iat` (or − now without `iat`). */
+  maxTtlSeconds?: number;
+}
+
+export const DEFAULT_JWT_MAX_TTL_SECONDS = 86_400;
+
+/** Clock difference between the token's issuer and this process that the lifetime check tolerates. */
+const CLOCK_SKEW_SECONDS = 60;
+
+const SUBJECT = { kind: 'single-line', max: 128 } as const;
+
+/**
+ * A `sub` the gateway accepts: a string of 1 to 128 printable characters (the free-text policy for single-line
+ * text: no control, bidi or tag characters), already NFC and without surrounding spaces, so it is the identity the
+ * directory, the audit trail and the subgraphs all see, byte for byte.
+ */
+export function isAcceptableSubject(sub: unknown): sub is string {
+  if (typeof sub !== 'string') return false;
+  try {
+    return checkText(sub, 'sub', SUBJECT) === sub;
+  } catch (err) {
+    if (err instanceof TextPolicyError) return false;
+    throw err;
+  }
+}
+
+/** What is logged when authentication fails unexpectedly (the directory unreachable): its code and message, no stack. */
+export function authFailure(err: unknown): { failure: { name: string; code: string | null; message: string } } {
+  const e = err as { name?: unknown; code?: unknown; message?: unknown } | null;
+  return {
+    failure: {
+      name: typeof e?.name === 'string' ? e.name : 'Error',
+      code: typeof e?.code === 'string' ? e.code : null,
+      message: typeof e?.message === 'string' ? e.message.slice(0, 500) : String(err).slice(0, 500),
+    },
+  };
 }
 
 /**
@@ -46,6 +83,7 @@ export function createAuthenticator(opts: AuthOptions): (authorization: string |
   const ttl = opts.cacheTtlMs ?? 30_000;
   const size = opts.cacheSize ?? 10_000;
   const now = opts.now ?? Date.now;
+  const maxTtl = opts.maxTtlSeconds ?? DEFAULT_JWT_MAX_TTL_SECONDS;
   const cache = new Map<string, { at: number; entry: Promise<DirectoryEntry | null> }>();
 
   const lookup = (sub: string): Promise<DirectoryEntry | null> => {
@@ -76,14 +114,23 @@ export function createAuthenticator(opts: AuthOptions): (authorization: string |
       // Which check failed stays in the server: the client learns only that the token is not accepted.
       throw new AuthenticationError('the token is invalid or expired');
     }
-    const sub = payload.sub!;
-    if (sub.length > 128) throw new AuthenticationError('the token is invalid or expired');
+    // A number, an empty string or control characters in `sub` would reach the directory, the audit trail and the
+    // subgraphs as an identity none of them can hold: refused here, as any invalid token.
+    if (!isAcceptableSubject(payload.sub)) throw new AuthenticationError('the token is invalid or expired');
+    const sub = payload.sub;
+    // A token may live at most JWT_MAX_TTL: counted from `iat` when present, and never further ahead than that from now.
+    const exp = payload.exp!;
+    const nowSeconds = now() / 1000;
+    const issuedAt = typeof payload.iat === 'number' ? payload.iat : nowSeconds;
+    if (exp - issuedAt > maxTtl || exp - nowSeconds > maxTtl + CLOCK_SKEW_SECONDS) {
+      throw new AuthenticationError(`the token lives longer than the ${maxTtl} seconds allowed (JWT_MAX_TTL)`);
+    }
     // The internal services' names are not for client tokens (they would sign audit entries as the gateway).
     if (RESERVED_SUBJECTS.has(sub)) throw new AuthenticationError('the token names a reserved subject');
     const claimed = Array.isArray(payload.roles) ? payload.roles : [];
     if (!claimed.every(isRole)) throw new AuthenticationError('the token names an unknown role');
     const entry = await lookup(sub);
     const roles = [...new Set<Role>([...(claimed as Role[]), ...(entry?.roles ?? [])])];
-    return { sub, roles, departmentId: entry?.departmentId ?? null, kind: 'user', expiresAt: payload.exp! * 1000 };
+    return { sub, roles, departmentId: entry?.departmentId ?? null, kind: 'user', expiresAt: exp * 1000 };
   };
 }

@@ -28,10 +28,10 @@ export function oaDirectoryLookup(opts: { oaUrl: string; internalSecret: string;
   };
 }
 
-/** Readiness of a subgraph: it answers a signed `{ __typename }` with 200. */
-export function subgraphReachable(url: string, internalSecret: string, timeoutMs: number): () => Promise<void> {
+/** Readiness of a subgraph (`name`: oa, archive, sync): it answers a signed `{ __typename }` with 200. */
+export function subgraphReachable(target: { name: string; url: string }, internalSecret: string, timeoutMs: number): () => Promise<void> {
   return async () => {
-    const r = await probeSubgraph(url, GATEWAY_SERVICE, internalSecret, timeoutMs);
+    const r = await probeSubgraph(target, GATEWAY_SERVICE, internalSecret, timeoutMs);
     if (!r.up) throw new Error(`subgraph not ready: ${r.reason}`);
   };
 }

@@ -4,7 +4,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Config } from '../platform/config.ts';
 import type { EventBus } from '../platform/integration/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
-import { AuditRecorder, syncAuditSink } from './audit.ts';
+import { metricsAccess } from '../platform/metrics-http.ts';
+import { type AuditRecord, AuditRecorder, syncAuditSink } from './audit.ts';
+import { AuditSpool } from './audit-spool.ts';
 import { createAuthenticator } from './auth.ts';
 import { GATEWAY_SERVICE, oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
@@ -47,15 +49,18 @@ export async function createGateway(
     subscriptionPageSize?: number;
     /** How often this instance reports itself to the sync subgraph (default 10 s). */
     heartbeatMs?: number;
+    /** The audit spool file (gateway/audit-spool.ts), one per gateway; in memory only without it. */
+    auditSpool?: string;
   },
 ): Promise<Gateway> {
-  const metrics = new GatewayMetrics();
+  const metrics = new GatewayMetrics({ access: metricsAccess(config) });
   const directory = oaDirectoryLookup({ oaUrl: urls.oa, internalSecret: config.internalSecret, timeoutMs: SUBGRAPH_TIMEOUT_MS });
   const authenticate = createAuthenticator({
     jwtSecret: config.jwtSecret,
     jwksUrl: config.jwtJwksUrl,
     issuer: config.jwtIssuer,
     audience: config.jwtAudience,
+    maxTtlSeconds: config.jwtMaxTtlSeconds,
     lookup: directory,
   });
   const schema = applyPermissions(
@@ -74,12 +79,13 @@ export async function createGateway(
     logger: gatewayLogger,
     registry: metrics.registry,
     trustProxy: config.trustProxy,
+    spool: opts.auditSpool ? new AuditSpool<AuditRecord>(opts.auditSpool) : undefined,
   });
   const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
   const feed = new EventFeed(opts.bus, { readHead: () => readHead(schema, SYNC_EVENT_LOG.head, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });
-  const streams = new FeedStreams({ schema, log: SYNC_EVENT_LOG, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize });
+  const streams = new FeedStreams({ schema, log: SYNC_EVENT_LOG, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize, production });
   metrics.trackSubscriptions(() => streams.open);
   const runner = new OperationRunner({ schema, streams, logger: gatewayLogger, production });
   const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });

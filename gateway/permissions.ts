@@ -7,14 +7,16 @@ import type * as GraphqlMiddleware from 'graphql-middleware';
 import { createRequire } from 'node:module';
 import util from 'node:util';
 import type * as GraphqlShield from 'graphql-shield';
-import type { Principal } from '../platform/identity.ts';
-import { type FieldRule, maskValue, ruleFor } from '../schema/permissions.ts';
+import type { Principal, RequestOrigin } from '../platform/identity.ts';
+import { type FieldRule, maskValue, ruleFor, sensitiveAccess } from '../schema/permissions.ts';
 import type { DirectoryEntry } from './auth.ts';
 
 export interface PermissionContext {
   principal: Principal | null;
   /** The directory, to tell whether an employee is in the caller's department (cached by the authenticator). */
   directory: (sub: string) => Promise<DirectoryEntry | null>;
+  /** The client request (id, address, operationName): signed into every subgraph call it makes. */
+  origin?: RequestOrigin;
 }
 
 // graphql-shield 7.6.5 (its latest release) imports util.isUndefined, which Node 23 removed: its ES module build
@@ -75,20 +77,8 @@ function shieldRule(r: FieldRule, where: string, made: Map<string, IRule>): IRul
   return out;
 }
 
-type Access = 'full' | 'masked' | 'forbidden';
-
-async function sensitiveAccess(r: Extract<FieldRule, { kind: 'sensitive' }>, owner: string | undefined, ctx: PermissionContext): Promise<Access> {
-  const p = ctx.principal;
-  if (!p) return 'forbidden';
-  if (owner !== undefined && owner === p.sub) return 'full';
-  if (r.full.some((role) => p.roles.includes(role))) return 'full';
-  if (r.masked.some((role) => p.roles.includes(role))) return 'masked';
-  if (p.roles.includes('MANAGER') && p.departmentId && owner !== undefined) {
-    const entry = await ctx.directory(owner);
-    if (entry?.departmentId === p.departmentId) return 'masked';
-  }
-  return 'forbidden';
-}
+/** The department of a record's owner, from the directory (cached by the authenticator). */
+const departmentFrom = (ctx: PermissionContext) => async (owner: string) => (await ctx.directory(owner))?.departmentId;
 
 /** Applies the permission model to the schema: shield for every field, masking for sensitive ones. */
 export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
@@ -103,7 +93,7 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
       (tree[type.name] ??= {})[field] = shieldRule(r, where, made);
       if (r.kind === 'sensitive') {
         (masking[type.name] ??= {})[field] = async (resolve, parent, args, ctx, info) => {
-          const access = await sensitiveAccess(r, parent?.id, ctx);
+          const access = await sensitiveAccess(r, parent?.id, ctx.principal, departmentFrom(ctx));
           if (access === 'forbidden') throw forbidden(`${where} is a sensitive field`);
           const value = await resolve(parent, args, ctx, info);
           return access === 'masked' && typeof value === 'string' ? maskValue(value) : value;

@@ -1,6 +1,7 @@
 // The gateway's HTTP endpoint: authenticate first (401 and no data otherwise), then the executable supergraph
 // with the permission model applied, limits on depth, aliases and cost, CSRF prevention, and errors without
 // internals. Introspection is off in production.
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -9,7 +10,7 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
-import { AuthenticationError, type DirectoryLookup } from './auth.ts';
+import { AuthenticationError, type DirectoryLookup, authFailure } from './auth.ts';
 import type { Principal } from '../platform/identity.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from './limits.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -35,6 +36,13 @@ export interface GatewayServer {
   stop(): Promise<void>;
 }
 
+/** The client's operationName goes into the request's origin, which every subgraph call signs (at most 100 characters). */
+const originOperationName: ApolloServerPlugin<PermissionContext> = {
+  requestDidStart: async ({ request, contextValue }) => {
+    if (contextValue.origin && typeof request.operationName === 'string') contextValue.origin.operationName = request.operationName.slice(0, 100) || null;
+  },
+};
+
 /** A subscription POSTed to /graphql is told where subscriptions are served, instead of failing obscurely. */
 const subscriptionsElsewhere: ApolloServerPlugin<PermissionContext> = {
   requestDidStart: async () => ({
@@ -52,14 +60,18 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
   const apollo = new ApolloServer<PermissionContext>({
     schema: opts.schema,
     introspection: !opts.production,
+    // Production: validation errors lose their "Did you mean …?" (Apollo's plugin); formatError below strips those
+    // of variable coercion, which Apollo's plugin does not see.
+    hideSchemaDetailsFromClientErrors: opts.production,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
     stopOnTerminationSignals: false,
     validationRules: [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
     // Cache-control hints would wrap every field resolver; responses are never cached over HTTP here.
-    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), subscriptionsElsewhere, ...(opts.metrics ? [opts.metrics.plugin()] : []), ...(opts.audit ? [opts.audit.plugin()] : [])],
-    formatError: (formatted, error) => publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway')),
+    plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), originOperationName, subscriptionsElsewhere, ...(opts.metrics ? [opts.metrics.plugin()] : []), ...(opts.audit ? [opts.audit.plugin()] : [])],
+    formatError: (formatted, error) =>
+      publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway'), { hideSchemaDetails: opts.production }),
     logger: {
       debug: (m: string) => opts.logger.debug({ component: 'gateway' }, m),
       info: (m: string) => opts.logger.info({ component: 'gateway' }, m),
@@ -79,7 +91,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
         principal = await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
       } catch (err) {
         if (!(err instanceof AuthenticationError)) {
-          opts.logger.error({ err }, 'authentication failed unexpectedly');
+          opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
           json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
           return true;
         }
@@ -87,7 +99,11 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
         json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
         return true;
       }
-      const context: PermissionContext = { principal, directory: opts.directory };
+      // One id per client request, shared by all its subgraph calls (platform/identity.ts signs it into each).
+      const origin = { requestId: randomUUID(), clientAddress: opts.audit?.addressOf(req) ?? req.socket.remoteAddress ?? null, operationName: null };
+      // The client may quote it: it names the request in the audit trail and in every subgraph's view of it.
+      res.setHeader('x-request-id', origin.requestId);
+      const context: PermissionContext = { principal, directory: opts.directory, origin };
       await executeApollo(apollo, req, res, async () => opts.audit?.tag(context, req, startedAt) ?? context);
       return true;
     },

@@ -1,16 +1,19 @@
 // The gateway's executable supergraph (docs/architecture.md#decision-1): @graphql-tools/federation stitches the subgraphs
 // from the composed supergraph SDL into a schema with resolvers, so permission rules can run on every field.
-// Every call to a subgraph carries the caller's identity, signed for that call with INTERNAL_SECRET.
+// Every call to a subgraph carries the caller's identity, signed with INTERNAL_SECRET for that one HTTP request:
+// its audience (the subgraph), method and the exact body bytes sent (platform/identity.ts).
 import { readFileSync } from 'node:fs';
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
 import type { GraphQLSchema } from 'graphql';
-import { type Principal, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
+import { type Principal, type RequestOrigin, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
 
 export const DEFAULT_SUPERGRAPH = new URL('../schema/supergraph.graphql', import.meta.url);
 
 /** What the gateway keeps per request; executors read the principal from it. */
 export interface GatewayContext {
   principal: Principal | null;
+  /** The client request behind the call (request id, address, operationName), signed into each identity. */
+  origin?: RequestOrigin;
 }
 
 export interface SupergraphOptions {
@@ -35,12 +38,30 @@ export function buildSupergraphSchema(opts: SupergraphOptions): GraphQLSchema {
     httpExecutorOpts: ({ name, endpoint }) => ({
       endpoint: opts.urls[name.toLowerCase()] ?? endpoint,
       timeout: opts.timeoutMs,
-      ...(opts.fetchFor ? { fetch: opts.fetchFor(name.toLowerCase()) as never } : {}),
-      headers: (request): Record<string, string> => {
-        const principal = (request?.context as GatewayContext | undefined)?.principal;
-        // No principal, no signature: the subgraph answers 401 rather than trusting an anonymous call.
-        return principal ? { [INTERNAL_IDENTITY_HEADER]: signPrincipal(principal, opts.internalSecret, 60) } : {};
-      },
+      // The identity is signed in fetch, which sees the final method and body bytes.
+      fetch: signingFetch(name.toLowerCase(), opts.internalSecret, opts.fetchFor?.(name.toLowerCase()) ?? fetch) as never,
+      // Identical concurrent queries must not share one call: each caller's identity goes out on its own.
+      deduplicateInflightRequests: false,
     }),
   });
+}
+
+type ExecutorFetch = (url: string, init: RequestInit, context?: unknown) => Promise<Response>;
+
+/**
+ * The executor's fetch for one subgraph: signs the caller's principal (from the execution context) for this
+ * request, its audience, method and body, with the client request's origin. No principal, no signature: the
+ * subgraph answers 401 rather than trusting an anonymous call.
+ */
+export function signingFetch(subgraph: string, secret: string, inner: typeof fetch): ExecutorFetch {
+  return async (url, init, context) => {
+    const ctx = context as GatewayContext | undefined;
+    if (!ctx?.principal) return inner(url, init);
+    const { body } = init;
+    if (body != null && typeof body !== 'string') throw new TypeError('subgraph request body must be a string to be signed');
+    const token = await signPrincipal(ctx.principal, secret, { audience: subgraph, method: init.method ?? 'GET', body }, { origin: ctx.origin });
+    const headers = new Headers(init.headers);
+    headers.set(INTERNAL_IDENTITY_HEADER, token);
+    return inner(url, { ...init, headers });
+  };
 }

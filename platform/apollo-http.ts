@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { readBody } from './http-body.ts';
 import { PUBLIC_ERROR_CODES } from './graphql.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -14,23 +15,17 @@ export function json(res: ServerResponse, status: number, body: unknown): void {
 
 export const errorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
 
-export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
+export { readBody };
 
-/** Runs one HTTP request through Apollo Server with the given context. */
-export async function executeApollo<TContext extends BaseContext>(apollo: ApolloServer<TContext>, req: IncomingMessage, res: ServerResponse, context: () => Promise<TContext>): Promise<void> {
+/**
+ * Runs one HTTP request through Apollo Server with the given context. `rawBody`: the POST body when the caller
+ * has already read it (subgraphs read it first, to check the internal identity's digest of it).
+ */
+export async function executeApollo<TContext extends BaseContext>(apollo: ApolloServer<TContext>, req: IncomingMessage, res: ServerResponse, context: () => Promise<TContext>, rawBody?: Buffer): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://server');
   let body: unknown;
   if (req.method === 'POST') {
-    const raw = await readBody(req);
+    const raw = rawBody ?? (await readBody(req, MAX_BODY_BYTES));
     if (!raw) return json(res, 413, errorBody('Request body too large', 'BAD_USER_INPUT'));
     try {
       body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
@@ -50,14 +45,31 @@ export async function executeApollo<TContext extends BaseContext>(apollo: Apollo
   }
 }
 
+/** graphql-js's "Did you mean …?" (fields, arguments, types, enum values, input fields): it names schema members. */
+const SUGGESTION = / ?Did you mean .+?\?$/s;
+
+/**
+ * A validation or coercion message without its suggestion. graphql-js 16 has no switch for them, and in production,
+ * where introspection is off, they would rebuild the schema name by name; every transport (HTTP, graphql-ws, SSE)
+ * and every subgraph passes its messages through this.
+ */
+export const withoutSuggestions = (message: string): string => message.replace(SUGGESTION, '');
+
+export interface PublicErrorOptions {
+  /** Production: messages lose graphql-js's "Did you mean …?" suggestions. */
+  hideSchemaDetails?: boolean;
+}
+
 /**
  * Errors leave with an actionable public code and their message; anything else (a bug, a failing dependency) is
- * logged in full and answered as "Internal server error". Never a stack trace.
+ * logged (platform/logger.ts keeps request bodies and variables out) and answered as "Internal server error".
+ * Never a stack trace.
  */
-export function publicError(formatted: GraphQLFormattedError, error: unknown, log: (original: unknown) => void): GraphQLFormattedError {
+export function publicError(formatted: GraphQLFormattedError, error: unknown, log: (original: unknown) => void, opts: PublicErrorOptions = {}): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
-    return { message: formatted.message, locations: formatted.locations, path: formatted.path, extensions: { ...formatted.extensions, stacktrace: undefined } };
+    const message = opts.hideSchemaDetails ? withoutSuggestions(formatted.message) : formatted.message;
+    return { message, locations: formatted.locations, path: formatted.path, extensions: { ...formatted.extensions, stacktrace: undefined } };
   }
   log(error instanceof GraphQLError && error.originalError ? error.originalError : error);
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };

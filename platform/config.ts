@@ -1,5 +1,6 @@
 // Configuration from environment variables, validated once at start-up.
 // A bad value stops the process with a message naming every offending variable (docs/architecture.md#habits).
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -41,9 +42,13 @@ export interface Config {
   readonly jwtJwksUrl: string | undefined;
   readonly jwtIssuer: string | undefined;
   readonly jwtAudience: string | undefined;
+  /** Longest lifetime of a client token in seconds (JWT_MAX_TTL): a token whose `exp` lies further out is refused. */
+  readonly jwtMaxTtlSeconds: number;
   readonly oaPort: number;
   readonly archivePort: number;
   readonly syncPort: number;
+  /** Where `npm start` binds the oa, archive and sync subgraphs (SUBGRAPH_HOST, default 127.0.0.1: loopback only). */
+  readonly subgraphHost: string;
   readonly oaUrl: string;
   readonly archiveUrl: string;
   readonly syncUrl: string;
@@ -92,6 +97,12 @@ export interface Config {
   readonly archiveSealPrivateKeyFile: string | null;
   /** Absolute path of the append-only seal files; default DATA_DIR/seals. */
   readonly archiveSealDir: string;
+  /** An RFC 3161 time-stamping authority for sealed heads, the PEM file of the certificates its tokens chain to, and its timeout. */
+  readonly archiveTsa: { url: string; certFile: string; timeoutMs: number } | null;
+  /** Bearer token a Prometheus scraper must send for /metrics (platform/metrics-http.ts). */
+  readonly metricsToken: string | undefined;
+  /** /metrics on a listener of its own on 127.0.0.1 (and not on PORT); `0` picks a free port. */
+  readonly metricsPort: number | undefined;
   /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
   readonly developmentDefaults: readonly string[];
 }
@@ -151,6 +162,46 @@ function integer(min: number, max: number, fallback: number) {
 }
 
 const port = (fallback: number) => integer(0, 65535, fallback);
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A duration in whole seconds: a number of seconds ("86400") or a number with a unit s, m, h or d ("24h", "90m").
+ * Reported, like the integers above, with its allowed range.
+ */
+function durationSeconds(min: number, max: number, fallback: number) {
+  return raw.transform((value, ctx): number => {
+    if (value === undefined) return fallback;
+    const m = /^(\d{1,9})\s*([smhd]?)$/.exec(value.trim());
+    const n = m ? Number(m[1]) * DURATION_UNITS[m[2] || 's'] : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration of ${min}..${max} seconds, such as "86400", "24h" or "90m", got ${quoted(value)}` });
+      return z.NEVER;
+    }
+    return n;
+  });
+}
+
+/** A port that may stay unset. */
+const optionalPort = raw.transform((value, ctx): number | undefined => {
+  if (value === undefined) return undefined;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > 65535) {
+    ctx.addIssue({ code: 'custom', message: `expected an integer 0..65535, got ${quoted(value)}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+/** A listening address: an IP literal or a host name (no scheme, port or path). */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const host = (fallback: string) =>
+  raw.transform((value, ctx): string => {
+    if (value === undefined) return fallback;
+    if (isIP(value) !== 0 || HOST_NAME.test(value)) return value;
+    ctx.addIssue({ code: 'custom', message: `expected an IP address or host name such as 127.0.0.1 or 0.0.0.0, got ${quoted(value)}` });
+    return z.NEVER;
+  });
 
 function oneOf<T extends string>(values: readonly T[], fallback: T) {
   return raw.transform((value, ctx): T => {
@@ -331,9 +382,11 @@ const envSchema = z.object({
   JWT_JWKS_URL: url(['https:', 'http:'], 'an http(s) URL'),
   JWT_ISSUER: nonEmpty,
   JWT_AUDIENCE: nonEmpty,
+  JWT_MAX_TTL: durationSeconds(60, 30 * 86_400, 86_400),
   OA_PORT: port(4001),
   ARCHIVE_PORT: port(4002),
   SYNC_PORT: port(4003),
+  SUBGRAPH_HOST: host('127.0.0.1'),
   OA_URL: url(['http:', 'https:'], 'an http(s) URL'),
   ARCHIVE_URL: url(['http:', 'https:'], 'an http(s) URL'),
   SYNC_URL: url(['http:', 'https:'], 'an http(s) URL'),
@@ -364,6 +417,11 @@ const envSchema = z.object({
   ARCHIVE_SEAL_KEY: secret,
   ARCHIVE_SEAL_PRIVATE_KEY_FILE: raw,
   ARCHIVE_SEAL_DIR: raw,
+  ARCHIVE_TSA_URL: url(['https:', 'http:'], 'an http(s) URL of an RFC 3161 time-stamping authority'),
+  ARCHIVE_TSA_CERT_FILE: raw,
+  ARCHIVE_TSA_TIMEOUT_MS: integer(100, 120_000, 10_000),
+  METRICS_TOKEN: secret,
+  METRICS_PORT: optionalPort,
 });
 
 /** Every environment variable this module reads. */
@@ -437,6 +495,18 @@ export function loadConfig(env: EnvInput = process.env): Config {
     issues.push({ variable: 'ARCHIVE_SEAL_KEY', message: 'set either ARCHIVE_SEAL_KEY (HMAC) or ARCHIVE_SEAL_PRIVATE_KEY_FILE (Ed25519), not both' });
   }
 
+  if (v !== undefined && v.METRICS_PORT !== undefined && v.METRICS_PORT !== 0 && v.METRICS_PORT === v.PORT) {
+    issues.push({ variable: 'METRICS_PORT', message: 'must differ from PORT (/metrics gets a listener of its own on 127.0.0.1)' });
+  }
+  if (production && input.METRICS_TOKEN !== undefined && (input.METRICS_TOKEN === internalSecret || input.METRICS_TOKEN === jwtSecret)) {
+    issues.push({ variable: 'METRICS_TOKEN', message: 'must differ from INTERNAL_SECRET and JWT_SECRET' });
+  }
+
+  // A token is worth only what its trust anchor is: one that verifies against the certificate it carries proves nothing.
+  if ((input.ARCHIVE_TSA_URL === undefined) !== (input.ARCHIVE_TSA_CERT_FILE === undefined)) {
+    issues.push({ variable: 'ARCHIVE_TSA_CERT_FILE', message: 'ARCHIVE_TSA_URL and ARCHIVE_TSA_CERT_FILE (the PEM certificates its tokens chain to) are set together' });
+  }
+
   if (issues.length > 0 || v === undefined || internalSecret === undefined) throw new ConfigError(issues);
 
   const dataDir = path.resolve(v.DATA_DIR ?? './data');
@@ -456,9 +526,11 @@ export function loadConfig(env: EnvInput = process.env): Config {
     jwtJwksUrl: jwksUrl,
     jwtIssuer: v.JWT_ISSUER,
     jwtAudience: v.JWT_AUDIENCE,
+    jwtMaxTtlSeconds: v.JWT_MAX_TTL,
     oaPort: v.OA_PORT,
     archivePort: v.ARCHIVE_PORT,
     syncPort: v.SYNC_PORT,
+    subgraphHost: v.SUBGRAPH_HOST,
     oaUrl: v.OA_URL ?? localUrl(v.OA_PORT),
     archiveUrl: v.ARCHIVE_URL ?? localUrl(v.ARCHIVE_PORT),
     syncUrl: v.SYNC_URL ?? localUrl(v.SYNC_PORT),
@@ -489,6 +561,9 @@ export function loadConfig(env: EnvInput = process.env): Config {
     archiveSealKey: v.ARCHIVE_SEAL_KEY,
     archiveSealPrivateKeyFile: v.ARCHIVE_SEAL_PRIVATE_KEY_FILE ? path.resolve(v.ARCHIVE_SEAL_PRIVATE_KEY_FILE) : null,
     archiveSealDir: path.resolve(v.ARCHIVE_SEAL_DIR ?? path.join(dataDir, 'seals')),
+    archiveTsa: v.ARCHIVE_TSA_URL && v.ARCHIVE_TSA_CERT_FILE ? { url: v.ARCHIVE_TSA_URL, certFile: path.resolve(v.ARCHIVE_TSA_CERT_FILE), timeoutMs: v.ARCHIVE_TSA_TIMEOUT_MS } : null,
+    metricsToken: v.METRICS_TOKEN,
+    metricsPort: v.METRICS_PORT,
     developmentDefaults: Object.freeze(developmentDefaults),
   };
   return Object.freeze(config);

@@ -1,10 +1,19 @@
-// The internal identity: the ONLY way a subgraph learns who is asking. The gateway verifies the client's
-// token, then forwards a short-lived principal signed with INTERNAL_SECRET; subgraphs verify it here.
+// The internal identity: the ONLY way a subgraph learns who is asking, and the only module that makes and checks
+// one. The gateway verifies the client's token, then forwards the principal in a JWS that is worth nothing once
+// used: minted for one HTTP request, bound to its audience (the subgraph), method and body, alive at most 10 s,
+// with a unique id each subgraph process remembers until expiry, so a second use is refused.
 //
-// Token: v1.<base64url(JSON payload)>.<base64url(HMAC-SHA256(secret, "v1." + payload))>
-// Payload: { sub, roles, dept, kind, iat, exp } with iat/exp in unix seconds.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// Token: compact JWS (jose), header { alg: "HS256", typ: "internal-identity+jwt" }, HMAC key derived from
+// INTERNAL_SECRET with HKDF-SHA256 (so the configured secret itself never keys anything else by accident).
+// Claims: sub, roles, dept, kind (the principal); aud = subgraph name (oa | archive | sync); htm = HTTP method;
+// bh = base64url(SHA-256(exact body bytes)), the empty body for GET; iat, exp (exp - iat <= 10); jti (128 random
+// bits); optionally rid (request id), addr (client address), op (operationName): where the request came from.
+// deploy/healthcheck.mjs imports this file with plain Node (type stripping, no tsx): keep its TypeScript erasable
+// (no enums, namespaces or constructor parameter properties) and its imports to node: modules and jose.
+import { createHash, hkdfSync, randomBytes, webcrypto } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody } from './http-body.ts';
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 
 export const ROLES = ['EMPLOYEE', 'MANAGER', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR', 'ADMIN'] as const;
 export type Role = (typeof ROLES)[number];
@@ -18,14 +27,49 @@ export interface Principal {
   kind: PrincipalKind;
 }
 
-export const INTERNAL_IDENTITY_HEADER = 'x-internal-identity';
-const VERSION = 'v1';
-/** Clock difference tolerated between the signing gateway and a verifying subgraph. */
-export const CLOCK_SKEW_SECONDS = 30;
-const SIGNATURE_BYTES = 32;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/** Where a request came from, as the gateway saw it; null when the signer does not know (service calls). */
+export interface RequestOrigin {
+  /** The id the gateway gave the client's request (one per client request, shared by all its subgraph calls). */
+  requestId: string | null;
+  clientAddress: string | null;
+  /** The client's operationName, at most 100 characters. */
+  operationName: string | null;
+}
 
-export type IdentityFailure = 'missing' | 'malformed' | 'bad signature' | 'expired' | 'not yet valid' | 'unknown role';
+export const NO_ORIGIN: RequestOrigin = Object.freeze({ requestId: null, clientAddress: null, operationName: null });
+
+export const INTERNAL_IDENTITY_HEADER = 'x-internal-identity';
+export const IDENTITY_ALG = 'HS256';
+export const IDENTITY_TYP = 'internal-identity+jwt';
+/** Longest life of a token; signers mint one per HTTP request. */
+export const MAX_TTL_SECONDS = 10;
+/** Clock difference tolerated between a signer and a verifying subgraph (iat in the future, exp); a token is still
+ * refused once 10 s have passed since its iat on the verifier's clock. */
+export const CLOCK_SKEW_SECONDS = 5;
+/** Most token ids a subgraph process remembers; past it, calls are refused (503) rather than the cache growing. */
+export const REPLAY_CACHE_LIMIT = 100_000;
+const MAX_TOKEN_CHARS = 4096;
+const MAX_OPERATION_NAME = 100;
+const MAX_REQUEST_ID = 100;
+const MAX_ADDRESS = 64;
+const MAX_AUDIENCE = 40;
+const JTI = /^[A-Za-z0-9_-]{22}$/;
+const DIGEST = /^[A-Za-z0-9_-]{43}$/;
+const METHOD = /^[A-Z]{1,16}$/;
+
+export type IdentityFailure =
+  | 'missing'
+  | 'malformed'
+  | 'bad signature'
+  | 'bad algorithm'
+  | 'expired'
+  | 'not yet valid'
+  | 'unknown role'
+  | 'wrong audience'
+  | 'wrong method'
+  | 'body mismatch'
+  | 'replayed'
+  | 'replay cache full';
 
 export class IdentityError extends Error {
   readonly reason: IdentityFailure;
@@ -43,167 +87,295 @@ export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }
 
-interface Payload {
-  sub: string;
-  roles: string[];
-  dept: string | null;
-  kind: PrincipalKind;
-  iat: number;
-  exp: number;
-}
-
-function mac(secret: string, signingInput: string): Buffer {
-  return createHmac('sha256', secret).update(signingInput).digest();
-}
-
-function requireSecret(secret: string): void {
-  // An empty key would make every signature forgeable.
-  if (typeof secret !== 'string' || secret.length === 0) throw new TypeError('internal identity secret must be a non-empty string');
-}
-
-/**
- * Signs a principal for forwarding to a subgraph.
- * @param ttlSeconds lifetime; keep it short, the token is minted per request.
- * @param now milliseconds since the epoch (Date.now()).
- */
-export function signPrincipal(principal: Principal, secret: string, ttlSeconds = 60, now: number = Date.now()): string {
-  requireSecret(secret);
-  if (!(ttlSeconds > 0)) throw new RangeError('ttlSeconds must be positive');
-  if (typeof principal.sub !== 'string' || principal.sub.length === 0) throw new TypeError('principal.sub must be a non-empty string');
-  for (const role of principal.roles) if (!isRole(role)) throw new TypeError(`unknown role ${JSON.stringify(role)}`);
-  if (principal.kind !== 'user' && principal.kind !== 'service') throw new TypeError('principal.kind must be "user" or "service"');
-  const iat = Math.floor(now / 1000);
-  const payload: Payload = {
-    sub: principal.sub,
-    roles: [...principal.roles],
-    dept: principal.departmentId ?? null,
-    kind: principal.kind,
-    iat,
-    exp: iat + Math.ceil(ttlSeconds),
-  };
-  const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
-  const signingInput = `${VERSION}.${body}`;
-  return `${signingInput}.${mac(secret, signingInput).toString('base64url')}`;
-}
-
-/**
- * Verifies a token from signPrincipal.
- * @param now milliseconds since the epoch (Date.now()).
- * @throws IdentityError with a short reason.
- */
-export function verifyPrincipal(token: string, secret: string, now: number = Date.now()): Principal {
-  requireSecret(secret);
-  if (typeof token !== 'string' || token.length === 0) throw new IdentityError('missing');
-  if (token.length > 8192) throw new IdentityError('malformed', 'too long');
-  const parts = token.split('.');
-  if (parts.length !== 3 || parts[0] !== VERSION) throw new IdentityError('malformed', 'expected v1.<payload>.<signature>');
-  const [, body, signature] = parts as [string, string, string];
-  if (!BASE64URL.test(body) || !BASE64URL.test(signature)) throw new IdentityError('malformed', 'not base64url');
-
-  // Signature first: nothing in an unauthenticated payload is interpreted.
-  const given = Buffer.from(signature, 'base64url');
-  const expected = mac(secret, `${VERSION}.${body}`);
-  // The re-encoding check refuses non-canonical base64url (spare low bits set), so a token has one spelling.
-  if (given.length !== SIGNATURE_BYTES || given.toString('base64url') !== signature || !timingSafeEqual(given, expected)) {
-    throw new IdentityError('bad signature');
-  }
-
-  let data: unknown;
-  try {
-    data = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-  } catch {
-    throw new IdentityError('malformed', 'payload is not JSON');
-  }
-  const payload = checkShape(data);
-
-  const nowSeconds = Math.floor(now / 1000);
-  if (payload.exp <= nowSeconds) throw new IdentityError('expired');
-  if (payload.iat > nowSeconds + CLOCK_SKEW_SECONDS) throw new IdentityError('not yet valid');
-  const unknown = payload.roles.find((r) => !isRole(r));
-  if (unknown !== undefined) throw new IdentityError('unknown role', unknown.slice(0, 40));
-
-  return { sub: payload.sub, roles: payload.roles as Role[], departmentId: payload.dept, kind: payload.kind };
-}
-
-function checkShape(data: unknown): Payload {
-  const bad = (field: string): never => {
-    throw new IdentityError('malformed', `bad ${field}`);
-  };
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) return bad('payload');
-  const p = data as Record<string, unknown>;
-  if (typeof p.sub !== 'string' || p.sub.length === 0) bad('sub');
-  if (!Array.isArray(p.roles) || !p.roles.every((r) => typeof r === 'string')) bad('roles');
-  if (p.dept !== null && typeof p.dept !== 'string') bad('dept');
-  if (p.kind !== 'user' && p.kind !== 'service') bad('kind');
-  if (!Number.isSafeInteger(p.iat)) bad('iat');
-  if (!Number.isSafeInteger(p.exp)) bad('exp');
-  return p as unknown as Payload;
-}
-
-/** Header bags accepted: node:http IncomingHttpHeaders, or anything with get() (fetch Headers, Apollo HeaderMap). */
-export type HeaderSource =
-  | { get(name: string): string | null | undefined }
-  | Readonly<Record<string, string | readonly string[] | undefined>>;
-
-function readHeader(headers: HeaderSource, name: string): string | undefined {
-  if (typeof headers.get === 'function') {
-    return (headers as { get(name: string): string | null | undefined }).get(name) ?? undefined;
-  }
-  const value = (headers as Readonly<Record<string, string | readonly string[] | undefined>>)[name];
-  // A repeated header is ambiguous: refuse rather than pick one.
-  if (Array.isArray(value)) throw new IdentityError('malformed', 'header repeated');
-  return value as string | undefined;
-}
-
 /** The identity an internal service (gateway, sync) signs its own calls with: no roles, no department. */
 export const servicePrincipal = (name: string): Principal => ({ sub: name, roles: [], departmentId: null, kind: 'service' });
 
-/** Headers to add to a request forwarded to a subgraph. */
-export function identityHeaders(principal: Principal, secret: string, ttlSeconds = 60): Record<string, string> {
-  return { [INTERNAL_IDENTITY_HEADER]: signPrincipal(principal, secret, ttlSeconds) };
+/** The HTTP request a token is minted for, or checked against. */
+export interface BoundRequest {
+  /** The subgraph's name: oa, archive, sync. */
+  audience: string;
+  /** GET, POST …; compared in upper case. */
+  method: string;
+  /** The exact bytes sent (a string is sent as UTF-8); absent or null: the empty body. */
+  body?: string | Uint8Array | null;
+}
+
+/** base64url(SHA-256(body)): the `bh` claim. */
+export const bodyDigest = (body: string | Uint8Array | null | undefined): string => createHash('sha256').update(body ?? '').digest('base64url');
+
+// The signing key: HKDF-SHA256 of INTERNAL_SECRET, for this one purpose, imported once as an HMAC-SHA-256
+// CryptoKey (usable for nothing else). Memoised for the last secrets seen.
+const keys = new Map<string, Promise<webcrypto.CryptoKey>>();
+function keyFor(secret: string): Promise<webcrypto.CryptoKey> {
+  // An empty key would make every signature forgeable.
+  if (typeof secret !== 'string' || secret.length === 0) throw new TypeError('internal identity secret must be a non-empty string');
+  let key = keys.get(secret);
+  if (!key) {
+    const bytes = new Uint8Array(hkdfSync('sha256', secret, 'oa-archive-federation', 'internal identity v2 HS256', 32));
+    key = webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    if (keys.size >= 4) keys.clear();
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+function checkAudience(audience: string): void {
+  if (typeof audience !== 'string' || audience.length === 0 || audience.length > MAX_AUDIENCE) throw new TypeError('audience must be a subgraph name');
+}
+
+const boundedOrNull = (value: unknown, max: number): value is string => typeof value === 'string' && value.length > 0 && value.length <= max;
+
+export interface SignOptions {
+  /** Lifetime, 1 to 10 s (default 10). */
+  ttlSeconds?: number;
+  /** Milliseconds since the epoch (Date.now()). */
+  now?: number;
+  /** Where the request came from (the gateway knows; services calling on their own account do not). */
+  origin?: Partial<RequestOrigin> | null;
 }
 
 /**
- * The verified principal of a request.
- * @throws IdentityError('missing') without the header, or the verification failure.
+ * Mints the identity for ONE request to one subgraph. A token is refused when used a second time, for another
+ * subgraph, another method or another body: sign every HTTP request anew, over the bytes actually sent.
  */
-export function principalFromRequest(headers: HeaderSource, secret: string, now: number = Date.now()): Principal {
-  const token = readHeader(headers, INTERNAL_IDENTITY_HEADER);
-  if (token === undefined || token === '') throw new IdentityError('missing');
-  return verifyPrincipal(token, secret, now);
+export async function signPrincipal(principal: Principal, secret: string, request: BoundRequest, opts: SignOptions = {}): Promise<string> {
+  const key = keyFor(secret);
+  const ttl = opts.ttlSeconds ?? MAX_TTL_SECONDS;
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new RangeError(`ttlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}`);
+  if (typeof principal.sub !== 'string' || principal.sub.length === 0) throw new TypeError('principal.sub must be a non-empty string');
+  for (const role of principal.roles) if (!isRole(role)) throw new TypeError(`unknown role ${JSON.stringify(role)}`);
+  if (principal.kind !== 'user' && principal.kind !== 'service') throw new TypeError('principal.kind must be "user" or "service"');
+  checkAudience(request.audience);
+  const method = String(request.method).toUpperCase();
+  if (!METHOD.test(method)) throw new TypeError('method must be an HTTP method');
+  const iat = Math.floor((opts.now ?? Date.now()) / 1000);
+  const claims: Record<string, unknown> = {
+    roles: [...principal.roles],
+    dept: principal.departmentId ?? null,
+    kind: principal.kind,
+    htm: method,
+    bh: bodyDigest(request.body),
+  };
+  const origin = opts.origin;
+  if (boundedOrNull(origin?.requestId, MAX_REQUEST_ID)) claims.rid = origin.requestId;
+  if (boundedOrNull(origin?.clientAddress, MAX_ADDRESS)) claims.addr = origin.clientAddress;
+  if (typeof origin?.operationName === 'string' && origin.operationName.length > 0) claims.op = origin.operationName.slice(0, MAX_OPERATION_NAME);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: IDENTITY_ALG, typ: IDENTITY_TYP })
+    .setSubject(principal.sub)
+    .setAudience(request.audience)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + ttl)
+    .setJti(randomBytes(16).toString('base64url'))
+    .sign(await key);
+}
+
+/** The header to send with one request: `{ 'x-internal-identity': token }`. */
+export async function identityHeaders(principal: Principal, secret: string, request: BoundRequest, opts?: SignOptions): Promise<Record<string, string>> {
+  return { [INTERNAL_IDENTITY_HEADER]: await signPrincipal(principal, secret, request, opts) };
+}
+
+/** What a verified token says. */
+export interface VerifiedIdentity {
+  principal: Principal;
+  origin: RequestOrigin;
+  /** The token's id and expiry (unix seconds), for the replay cache. */
+  jti: string;
+  exp: number;
+  /** The `bh` claim, compared with the body received. */
+  bodyHash: string;
+}
+
+/**
+ * The token ids a subgraph process has accepted, each remembered until its token can no longer be accepted
+ * (exp + clock skew). Bounded: at `limit` ids still alive, new tokens are refused rather than the map growing.
+ * Per process: instances of one subgraph behind a load balancer do not share it.
+ */
+export class ReplayCache {
+  readonly limit: number;
+  private readonly seen = new Map<string, number>();
+  private lastSweep = -1;
+
+  constructor(limit: number = REPLAY_CACHE_LIMIT) {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+    this.limit = limit;
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /** Records `jti` until `until` (unix seconds): 'ok' the first time, 'replayed' after, 'full' at the bound. */
+  consume(jti: string, until: number, nowSeconds: number): 'ok' | 'replayed' | 'full' {
+    // Insertion order is nearly expiry order (every token lives at most 10 s): drop expired ids from the front.
+    for (const [id, forgetAt] of this.seen) {
+      if (forgetAt >= nowSeconds) break;
+      this.seen.delete(id);
+    }
+    if (this.seen.has(jti)) return 'replayed';
+    if (this.seen.size >= this.limit && this.lastSweep !== nowSeconds) {
+      // Full: one sweep of the whole map per second at most, for ids that expired out of order.
+      this.lastSweep = nowSeconds;
+      for (const [id, forgetAt] of this.seen) if (forgetAt < nowSeconds) this.seen.delete(id);
+    }
+    if (this.seen.size >= this.limit) return 'full';
+    this.seen.set(jti, until);
+    return 'ok';
+  }
+}
+
+const failed = (reason: IdentityFailure, detail?: string): never => {
+  throw new IdentityError(reason, detail);
+};
+
+function joseFailure(err: unknown): IdentityError {
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return new IdentityError('bad signature');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed || err instanceof joseErrors.JOSENotSupported) return new IdentityError('bad algorithm');
+  if (err instanceof joseErrors.JWTExpired) return new IdentityError('expired', err.claim);
+  if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    if (err.claim === 'aud') return new IdentityError('wrong audience');
+    if (err.claim === 'iat' || err.claim === 'nbf') return new IdentityError('not yet valid');
+    return new IdentityError('malformed', err.claim);
+  }
+  if (err instanceof joseErrors.JOSEError) return new IdentityError('malformed', err.code);
+  return new IdentityError('malformed');
+}
+
+/**
+ * Checks everything but the body and the replay cache: signature (HS256 only), typ, audience, method, lifetime.
+ * @param now milliseconds since the epoch.
+ */
+export async function verifyToken(token: string, secret: string, expect: { audience: string; method: string }, now: number = Date.now()): Promise<VerifiedIdentity> {
+  const key = keyFor(secret);
+  checkAudience(expect.audience);
+  if (typeof token !== 'string' || token.length === 0) return failed('missing');
+  if (token.length > MAX_TOKEN_CHARS) return failed('malformed', 'too long');
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, await key, {
+      algorithms: [IDENTITY_ALG],
+      typ: IDENTITY_TYP,
+      audience: expect.audience,
+      currentDate: new Date(now),
+      clockTolerance: CLOCK_SKEW_SECONDS,
+      maxTokenAge: MAX_TTL_SECONDS,
+      requiredClaims: ['sub', 'iat', 'exp', 'jti', 'htm', 'bh'],
+    }));
+  } catch (err) {
+    throw joseFailure(err);
+  }
+  const p = payload;
+  // jose checked the types of sub, aud, iat and exp; the rest is ours.
+  if (typeof p.aud !== 'string') failed('wrong audience');
+  if (typeof p.sub !== 'string' || p.sub.length === 0) failed('malformed', 'sub');
+  if (!Array.isArray(p.roles) || !p.roles.every((r) => typeof r === 'string')) failed('malformed', 'roles');
+  if (p.dept !== null && typeof p.dept !== 'string') failed('malformed', 'dept');
+  if (p.kind !== 'user' && p.kind !== 'service') failed('malformed', 'kind');
+  if (!Number.isSafeInteger(p.iat) || !Number.isSafeInteger(p.exp)) failed('malformed', 'iat/exp');
+  const iat = p.iat as number;
+  const exp = p.exp as number;
+  if (exp <= iat || exp - iat > MAX_TTL_SECONDS) failed('malformed', 'lifetime');
+  // Never accepted more than 10 s after it was issued, whatever the skew allowance on exp.
+  if (Math.floor(now / 1000) - iat > MAX_TTL_SECONDS) failed('expired', 'iat');
+  if (typeof p.jti !== 'string' || !JTI.test(p.jti)) failed('malformed', 'jti');
+  if (typeof p.bh !== 'string' || !DIGEST.test(p.bh)) failed('malformed', 'bh');
+  if (typeof p.htm !== 'string' || p.htm !== String(expect.method).toUpperCase()) failed('wrong method');
+  for (const [claim, max] of [['rid', MAX_REQUEST_ID], ['addr', MAX_ADDRESS], ['op', MAX_OPERATION_NAME]] as const) {
+    if (p[claim] !== undefined && !boundedOrNull(p[claim], max)) failed('malformed', claim);
+  }
+  const unknown = (p.roles as string[]).find((r) => !isRole(r));
+  if (unknown !== undefined) failed('unknown role', unknown.slice(0, 40));
+  return {
+    principal: { sub: p.sub as string, roles: p.roles as Role[], departmentId: p.dept as string | null, kind: p.kind as PrincipalKind },
+    origin: { requestId: (p.rid as string | undefined) ?? null, clientAddress: (p.addr as string | undefined) ?? null, operationName: (p.op as string | undefined) ?? null },
+    jti: p.jti as string,
+    exp,
+    bodyHash: p.bh as string,
+  };
+}
+
+/** The last two checks: the body received is the body signed, and the token was not used before. */
+export function acceptOnce(identity: VerifiedIdentity, body: string | Uint8Array | null | undefined, replay: ReplayCache, now: number = Date.now()): void {
+  if (bodyDigest(body) !== identity.bodyHash) failed('body mismatch');
+  const outcome = replay.consume(identity.jti, identity.exp + CLOCK_SKEW_SECONDS, Math.floor(now / 1000));
+  if (outcome === 'replayed') failed('replayed');
+  if (outcome === 'full') failed('replay cache full');
+}
+
+/**
+ * Verifies a token for one received request: signature, alg, typ, audience, method, body digest, lifetime and
+ * single use (recorded in `replay`).
+ * @throws IdentityError with a short reason.
+ */
+export async function verifyPrincipal(token: string, secret: string, request: BoundRequest, replay: ReplayCache, now: number = Date.now()): Promise<VerifiedIdentity> {
+  const identity = await verifyToken(token, secret, request, now);
+  acceptOnce(identity, request.body, replay, now);
+  return identity;
 }
 
 /** The body of every 401: deliberately the same whatever the reason. */
 export const UNAUTHENTICATED_BODY = JSON.stringify({
   errors: [{ message: 'Unauthenticated: a valid internal identity is required', extensions: { code: 'UNAUTHENTICATED' } }],
 });
+const TOO_LARGE_BODY = JSON.stringify({ errors: [{ message: 'Request body too large', extensions: { code: 'BAD_USER_INPUT' } }] });
+const BUSY_BODY = JSON.stringify({ errors: [{ message: 'Too many requests in flight; try again', extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
 
 export interface IdentityGuardLogger {
   debug(obj: object, msg?: string): void;
 }
 
+export interface IdentityGuardOptions {
+  /** The subgraph's name: tokens for any other audience are refused. */
+  audience: string;
+  logger?: IdentityGuardLogger;
+  /** Largest body read (bytes); larger ones get 413. */
+  maxBodyBytes?: number;
+  /** Milliseconds since the epoch (tests move it). */
+  clock?: () => number;
+  /** The process's cache for this subgraph (default: a new one per guard). */
+  replay?: ReplayCache;
+}
+
+/** A verified request: who, from where, and the raw body, read once and checked against the token. */
+export interface GuardedRequest extends VerifiedIdentity {
+  body: Buffer;
+}
+
+function answer(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): undefined {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', ...extra });
+  res.end(body);
+  return undefined;
+}
+
 /**
- * node:http guard. Returns the principal, or answers 401 and returns undefined.
- * The reason goes to the debug log only (never the token).
+ * node:http guard for a subgraph. Verifies the token, reads the raw body (POST; others have none) before anything
+ * parses it, checks its digest and the token's single use, and returns the identity with the body; or answers
+ * (401 for any identity failure, 413 for a body over the limit, 503 when the replay cache is full) and returns
+ * undefined. The reason goes to the debug log only (never the token).
  */
-export function identityGuard(
-  secret: string,
-  logger?: IdentityGuardLogger,
-): (req: IncomingMessage, res: ServerResponse) => Principal | undefined {
-  requireSecret(secret);
-  return (req, res) => {
+export function identityGuard(secret: string, opts: IdentityGuardOptions): (req: IncomingMessage, res: ServerResponse) => Promise<GuardedRequest | undefined> {
+  keyFor(secret);
+  checkAudience(opts.audience);
+  const replay = opts.replay ?? new ReplayCache();
+  const clock = opts.clock ?? Date.now;
+  const limit = opts.maxBodyBytes ?? 1024 * 1024;
+  return async (req, res) => {
+    const method = req.method ?? 'GET';
     try {
-      return principalFromRequest(req.headers, secret);
+      const header = req.headers[INTERNAL_IDENTITY_HEADER];
+      // A repeated header is ambiguous: refuse rather than pick one.
+      if (Array.isArray(header)) failed('malformed', 'header repeated');
+      if (header === undefined || header === '') failed('missing');
+      const identity = await verifyToken(header as string, secret, { audience: opts.audience, method }, clock());
+      const body = method === 'POST' ? await readBody(req, limit) : Buffer.alloc(0);
+      if (!body) return answer(res, 413, TOO_LARGE_BODY, { connection: 'close' });
+      acceptOnce(identity, body, replay, clock());
+      return { ...identity, body };
     } catch (err) {
       if (!(err instanceof IdentityError)) throw err;
-      logger?.debug({ reason: err.reason, method: req.method, url: req.url }, 'internal identity refused');
-      res.writeHead(401, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(UNAUTHENTICATED_BODY),
-        'cache-control': 'no-store',
-      });
-      res.end(UNAUTHENTICATED_BODY);
-      return undefined;
+      opts.logger?.debug({ reason: err.reason, audience: opts.audience, method, url: req.url }, 'internal identity refused');
+      if (err.reason === 'replay cache full') return answer(res, 503, BUSY_BODY, { 'retry-after': '1' });
+      return answer(res, 401, UNAUTHENTICATED_BODY);
     }
   };
 }

@@ -23,8 +23,12 @@ export const REDACT_PATHS: readonly string[] = Object.freeze([
   '*.payload.authorization', '*.connectionParams.authorization',
 ]);
 
-/** Keys censored wherever they appear (case-insensitive): anything ending in secret/token/password, etc. */
-const SENSITIVE_KEY = /(?:secret|token|password|passwd|authorization|cookie|x-internal-identity|api[-_]?key)$/i;
+/**
+ * Keys censored wherever they appear (case-insensitive): anything ending in secret/token/password, etc., and an
+ * operation's variables (they carry what users typed: titles, amounts, invoice and bank numbers). Logs carry
+ * operation names, ids and codes.
+ */
+const SENSITIVE_KEY = /(?:secret|token|password|passwd|authorization|cookie|x-internal-identity|api[-_]?key|^variables|^variableValues)$/i;
 
 const URI_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"']*:)[^@/?#\s"']*@/gi;
 
@@ -41,9 +45,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Copy-on-write scrub: returns the input itself when nothing needed censoring. */
+/**
+ * Copy-on-write scrub: returns the input itself when nothing needed censoring. An error anywhere but under the
+ * top-level `err` key (which pino's `err` serialiser takes) is serialised here, so that its JSON form (a
+ * GraphQLError's toJSON would include its extensions) never reaches the line.
+ */
 function scrub(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return value.includes('://') ? redactUri(value) : value;
+  if (value instanceof Error) return errSerializer(value);
   if (depth >= MAX_DEPTH) return value;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
@@ -57,7 +66,7 @@ function scrub(value: unknown, depth: number): unknown {
     let out: Record<string, unknown> | undefined;
     for (const key of Object.keys(value)) {
       const item = value[key];
-      const clean = SENSITIVE_KEY.test(key) && item !== undefined && item !== null ? REDACTED : scrub(item, depth + 1);
+      const clean = SENSITIVE_KEY.test(key) && item !== undefined && item !== null ? REDACTED : depth === 0 && key === 'err' ? item : scrub(item, depth + 1);
       if (clean !== item) (out ??= { ...value })[key] = clean;
     }
     return out ?? value;
@@ -67,12 +76,38 @@ function scrub(value: unknown, depth: number): unknown {
 
 type SerializedError = ReturnType<typeof stdSerializers.err>;
 
-/** The standard pino error serialiser, with URI credentials removed from message and stack. */
+/**
+ * A serialised error without the payloads HTTP executors attach to it: @graphql-tools/executor-http puts the
+ * subgraph request's body (the operation and all its variables) and the answer's body in `extensions.request` and
+ * `extensions.response`. Only the method and the HTTP status stay.
+ */
+function withoutPayloads(out: Record<string, unknown>, depth = 0): Record<string, unknown> {
+  const ext = out.extensions;
+  if (isPlainObject(ext) && ('request' in ext || 'response' in ext)) {
+    const { request, response, ...rest } = ext;
+    const method = isPlainObject(request) && typeof request.method === 'string' ? request.method : undefined;
+    const status = isPlainObject(response) && typeof response.status === 'number' ? response.status : undefined;
+    out.extensions = { ...rest, ...(method === undefined ? {} : { request: { method } }), ...(status === undefined ? {} : { response: { status } }) };
+  }
+  if (depth < MAX_DEPTH) {
+    for (const [key, value] of Object.entries(out)) {
+      if (key === 'aggregateErrors' && Array.isArray(value)) {
+        out[key] = value.map((e: unknown) => (e !== null && typeof e === 'object' ? withoutPayloads({ ...e }, depth + 1) : e));
+      } else if (key !== 'extensions' && value !== null && typeof value === 'object' && !Array.isArray(value) && 'message' in value && 'stack' in value) {
+        // A nested serialised error (an originalError).
+        out[key] = withoutPayloads({ ...value }, depth + 1);
+      }
+    }
+  }
+  return out;
+}
+
+/** The standard pino error serialiser, with URI credentials, request and response bodies and variables removed. */
 export function errSerializer(err: Error): SerializedError {
   const out: unknown = stdSerializers.err(err);
   if (out === null || typeof out !== 'object') return scrub(out, 0) as SerializedError;
   // The serialised error has a non-plain prototype; copy its own fields so scrub() walks them.
-  return scrub({ ...out }, 0) as SerializedError;
+  return scrub(withoutPayloads({ ...out }), 0) as SerializedError;
 }
 
 export interface LoggerSettings {

@@ -1,6 +1,8 @@
 // Hosts one Apollo Federation 2 subgraph over node:http. Every GraphQL request, including `_service` and
-// `_entities`, must carry the gateway-signed internal identity (platform/identity.ts); anything else gets 401
-// before GraphQL sees it. Errors leave with an actionable code and never with internals.
+// `_entities`, must carry an internal identity (platform/identity.ts) minted for this subgraph, this method and
+// this very body, used once; anything else gets 401 before GraphQL sees it. GraphQL is served over POST only: a
+// GET carries its operation in the URL, which the identity does not bind. Errors leave with an actionable code
+// and never with internals.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
@@ -8,8 +10,12 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDi
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { DocumentNode, GraphQLFormattedError } from 'graphql';
-import { errorBody, executeApollo, json, publicError } from './apollo-http.ts';
-import { type Principal, identityGuard } from './identity.ts';
+import { MAX_BODY_BYTES, errorBody, executeApollo, json, publicError } from './apollo-http.ts';
+import { auditedMutations, serveRequest } from './integration/request-audit.ts';
+
+/** Subgraphs whose users' mutations are audited in their own transactions: the trail's sources. */
+const AUDITED_SOURCES = ['oa', 'archive', 'sync'] as const;
+import { type Principal, type RequestOrigin, ReplayCache, identityGuard } from './identity.ts';
 import type { Logger } from './logger.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -22,14 +28,20 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   secret: string;
   logger: Logger;
   production: boolean;
-  /** Builds the per-request context (DataLoaders included) for a verified principal. */
-  context: (principal: Principal) => TContext | Promise<TContext>;
+  /** Builds the per-request context (DataLoaders included) for a verified principal and where its request came from. */
+  context: (principal: Principal, origin: RequestOrigin) => TContext | Promise<TContext>;
   /** Routes answered before the identity check (health, signed webhooks from outside platforms). */
   publicRoutes?: Route[];
+  /** Milliseconds since the epoch, for checking identities' lifetimes (tests move it). */
+  identityClock?: () => number;
+  /** The token ids this subgraph accepted (default: one cache per Subgraph, bounded by REPLAY_CACHE_LIMIT). */
+  replayCache?: ReplayCache;
 }
 
 export interface RunningSubgraph {
   port: number;
+  /** The address the server is bound to (127.0.0.1 unless SUBGRAPH_HOST says otherwise in `npm start`). */
+  address: string;
   url: string;
   close(): Promise<void>;
 }
@@ -39,17 +51,25 @@ export class Subgraph<TContext extends BaseContext> {
   private readonly guard: ReturnType<typeof identityGuard>;
 
   constructor(private readonly opts: SubgraphOptions<TContext>) {
-    this.guard = identityGuard(opts.secret, opts.logger);
+    this.guard = identityGuard(opts.secret, {
+      audience: opts.name,
+      logger: opts.logger,
+      maxBodyBytes: MAX_BODY_BYTES,
+      clock: opts.identityClock,
+      replay: opts.replayCache ?? new ReplayCache(),
+    });
     this.apollo = new ApolloServer<TContext>({
       schema: buildSubgraphSchema([{ typeDefs: opts.typeDefs, resolvers: opts.resolvers }]),
       includeStacktraceInErrorResponses: false,
       introspection: !opts.production,
+      // Production: no "Did you mean …?" in validation errors (here) nor in coercion errors (formatError), as at the gateway.
+      hideSchemaDetailsFromClientErrors: opts.production,
       csrfPrevention: true,
       // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
       stopOnTerminationSignals: false,
       // No inline traces (they would hand resolver timings to any caller) and no cache-control hints (nothing is
       // cached over HTTP here): both would wrap every field resolver.
-      plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled()],
+      plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), auditedMutations()],
       logger: {
         debug: (m: string) => opts.logger.debug({ subgraph: opts.name }, m),
         info: (m: string) => opts.logger.info({ subgraph: opts.name }, m),
@@ -61,7 +81,9 @@ export class Subgraph<TContext extends BaseContext> {
   }
 
   private formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
-    return publicError(formatted, error, (err) => this.opts.logger.error({ subgraph: this.opts.name, path: formatted.path, err }, 'unexpected error in a resolver'));
+    return publicError(formatted, error, (err) => this.opts.logger.error({ subgraph: this.opts.name, path: formatted.path, err }, 'unexpected error in a resolver'), {
+      hideSchemaDetails: this.opts.production,
+    });
   }
 
   async start(): Promise<void> {
@@ -74,9 +96,18 @@ export class Subgraph<TContext extends BaseContext> {
       for (const route of this.opts.publicRoutes ?? []) if (await route(req, res)) return;
       const url = new URL(req.url ?? '/', 'http://subgraph');
       if (url.pathname !== '/graphql') return json(res, 404, errorBody('Not found', 'NOT_FOUND'));
-      const principal = this.guard(req, res);
-      if (!principal) return;
-      await executeApollo(this.apollo, req, res, async () => this.opts.context(principal));
+      if (req.method !== 'POST') {
+        res.setHeader('allow', 'POST');
+        return json(res, 405, errorBody('GraphQL is served over POST', 'BAD_REQUEST'));
+      }
+      // The raw body is read once by the guard, checked against the token's digest, and then parsed.
+      const verified = await this.guard(req, res);
+      if (!verified) return;
+      const { principal, origin, body } = verified;
+      // A user's mutation writes its audit entry in its own transactions (platform/integration/request-audit.ts).
+      const run = () => executeApollo(this.apollo, req, res, async () => this.opts.context(principal, origin), body);
+      const source = AUDITED_SOURCES.find((n) => n === this.opts.name);
+      await (source ? serveRequest({ principal, origin, source }, run) : run());
     } catch (err) {
       this.opts.logger.error({ subgraph: this.opts.name, err }, 'subgraph request failed');
       if (!res.headersSent) json(res, 500, errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
@@ -92,10 +123,11 @@ export class Subgraph<TContext extends BaseContext> {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
-    const actual = (server.address() as AddressInfo).port;
+    const { port: actual, address } = server.address() as AddressInfo;
     return {
       port: actual,
-      url: `http://127.0.0.1:${actual}/graphql`,
+      address,
+      url: `http://${urlHost(host)}:${actual}/graphql`,
       close: async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
@@ -105,4 +137,10 @@ export class Subgraph<TContext extends BaseContext> {
       },
     };
   }
+}
+
+/** Where this process reaches a subgraph bound to `host`: loopback for a wildcard (all interfaces) or no host. */
+function urlHost(host: string | undefined): string {
+  if (host === undefined || host === '' || host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }

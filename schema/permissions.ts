@@ -2,7 +2,7 @@
 // gateway's shield rules are built from it; the subgraphs apply row-level scope (whose claims, which records) in
 // their queries. Fail closed: a field the model does not cover is denied, and a test walks every field of the
 // supergraph and fails when one has no rule.
-import type { Role } from '../platform/identity.ts';
+import type { Principal, Role } from '../platform/identity.ts';
 
 export type FieldRule =
   /** Any authenticated caller; rows are still scoped by the subgraph. */
@@ -212,6 +212,35 @@ export function rolesFor(type: string, field: string): readonly Role[] {
   const rule = ruleFor(type, field);
   if (rule?.kind !== 'roles') throw new Error(`${type}.${field} has no role rule in schema/permissions.ts`);
   return rule.roles;
+}
+
+export type SensitiveAccess = 'full' | 'masked' | 'forbidden';
+
+/**
+ * What a caller gets of a sensitive field (kind 'sensitive') of the record of `owner` (an employee id): the
+ * gateway decides it per record, and the subgraph serving the field decides it again for user identities
+ * (defence in depth), both from this one function. `departmentOf` is asked only for a MANAGER with a department.
+ */
+export async function sensitiveAccess(
+  rule: Extract<FieldRule, { kind: 'sensitive' }>,
+  owner: string | undefined,
+  principal: Principal | null,
+  departmentOf: (owner: string) => Promise<string | null | undefined> | string | null | undefined,
+): Promise<SensitiveAccess> {
+  const p = principal;
+  if (!p) return 'forbidden';
+  if (owner !== undefined && owner === p.sub) return 'full';
+  if (rule.full.some((role) => p.roles.includes(role))) return 'full';
+  if (rule.masked.some((role) => p.roles.includes(role))) return 'masked';
+  if (p.roles.includes('MANAGER') && p.departmentId && owner !== undefined) {
+    if ((await departmentOf(owner)) === p.departmentId) return 'masked';
+  }
+  return 'forbidden';
+}
+
+/** The sensitive fields of a type, with their rules (Employee: phone, idNumber, bankAccount). */
+export function sensitiveFields(type: string): Array<[field: string, rule: Extract<FieldRule, { kind: 'sensitive' }>]> {
+  return Object.entries(PERMISSIONS[type]?.fields ?? {}).filter((e): e is [string, Extract<FieldRule, { kind: 'sensitive' }>] => e[1].kind === 'sensitive');
 }
 
 /** Keeps the last four characters: "6222021234567890128" → "***************0128". */

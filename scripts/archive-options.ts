@@ -2,6 +2,7 @@
 import type { Connection } from 'mongoose';
 import { type Config, sealKeySetting } from '../platform/config.ts';
 import { loadSealKey } from '../platform/integration/chain-seal.ts';
+import { loadTimestampAuthority, timestampWarning } from '../platform/integration/timestamp-authority.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
 import { sealAuditSink } from '../subgraphs/archive/seal-audit.ts';
@@ -30,6 +31,8 @@ export async function archiveOptions(config: Config, logger: Logger, connection:
       key: await loadSealKey(sealKeySetting(config), config.archiveSealDir),
       dir: config.archiveSealDir,
       announce: sealAuditSink({ syncUrl: () => config.syncUrl, internalSecret: config.internalSecret, logger: logger.child({ subgraph: 'archive' }) }),
+      tsa: await loadTimestampAuthority(config.archiveTsa),
+      onTimestampError: timestampWarning(logger.child({ subgraph: 'archive' })),
     },
   };
 }

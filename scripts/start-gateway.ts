@@ -3,23 +3,25 @@
 import { createServer } from 'node:http';
 import { healthRoutes } from '../gateway/health.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
+import { auditSpoolFile } from '../gateway/audit-spool.ts';
 import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
 import { consoleRoutes } from '../gateway/console.ts';
 import { errorBody, json } from '../platform/apollo-http.ts';
 import { createEventBus } from '../platform/integration/event-bus.ts';
+import { logMetricsAccess } from '../platform/metrics-http.ts';
 import { runProcess } from './process.ts';
 
 await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   if (!config.redisUrl) logger.warn('REDIS_URL is not set: subscribers learn of new events only by polling the sync subgraph (every few seconds)');
   const bus = createEventBus(config.redisUrl, logger);
   lifecycle.registerShutdown('event bus', () => bus.close());
-  const gateway = await createGateway(config, logger, { oa: config.oaUrl, archive: config.archiveUrl, sync: config.syncUrl }, { supergraphPath: config.supergraphPath ?? undefined, bus });
+  const gateway = await createGateway(config, logger, { oa: config.oaUrl, archive: config.archiveUrl, sync: config.syncUrl }, { supergraphPath: config.supergraphPath ?? undefined, bus, auditSpool: auditSpoolFile(config) });
   const health = healthRoutes({
     checks: {
-      oa: subgraphReachable(config.oaUrl, config.internalSecret, 2000),
-      archive: subgraphReachable(config.archiveUrl, config.internalSecret, 2000),
-      sync: subgraphReachable(config.syncUrl, config.internalSecret, 2000),
+      oa: subgraphReachable({ name: 'oa', url: config.oaUrl }, config.internalSecret, 2000),
+      archive: subgraphReachable({ name: 'archive', url: config.archiveUrl }, config.internalSecret, 2000),
+      sync: subgraphReachable({ name: 'sync', url: config.syncUrl }, config.internalSecret, 2000),
     },
     draining: () => lifecycle.shuttingDown,
     logger,
@@ -47,5 +49,8 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   });
   lifecycle.registerShutdown('http server', () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeIdleConnections(); }));
   lifecycle.registerShutdown('gateway', () => gateway.stop());
+  const metricsListener = await gateway.metrics.listen(logger); // METRICS_PORT: /metrics on 127.0.0.1 only
+  if (metricsListener) lifecycle.registerShutdown('metrics listener', () => metricsListener.close());
+  logMetricsAccess(logger, gateway.metrics.access, metricsListener ?? undefined);
   logger.info({ port: config.port, oa: config.oaUrl, archive: config.archiveUrl, sync: config.syncUrl, events: bus.kind }, 'gateway listening');
 });

@@ -1,6 +1,6 @@
 // `npm start`: the all-in-one process: configuration, logging, the database (embedded unless MONGODB_URI), the oa
 // subgraph on OA_PORT, the archive subgraph on ARCHIVE_PORT, the sync subgraph with its pipeline and webhooks on
-// SYNC_PORT, and on PORT the gateway (/graphql over HTTP and graphql-ws, /graphql/stream over SSE, /graphiql in
+// SYNC_PORT (all three on SUBGRAPH_HOST, loopback by default: only this process calls them), and on PORT the gateway (/graphql over HTTP and graphql-ws, /graphql/stream over SSE, /graphiql in
 // development, /metrics) with the health routes. Events fan out in-process, or through Redis with REDIS_URL.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,11 +11,13 @@ import { oaOptions } from './oa-options.ts';
 import { startOaSubgraph } from '../subgraphs/oa/index.ts';
 import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { archiveOptions } from './archive-options.ts';
+import { auditSpoolFile } from '../gateway/audit-spool.ts';
 import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
 import { consoleRoutes } from '../gateway/console.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createEventBus } from '../platform/integration/event-bus.ts';
+import { logMetricsAccess } from '../platform/metrics-http.ts';
 import { startSyncSubgraph } from '../subgraphs/sync-service.ts';
 import { syncOptions } from './sync-options.ts';
 
@@ -23,26 +25,26 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   const database = await connectDatabase(config, logger);
   lifecycle.registerShutdown('database', () => database.close());
 
-  const oa = await startOaSubgraph(await oaOptions(config, logger, database.connection, config.oaPort));
+  const oa = await startOaSubgraph({ ...(await oaOptions(config, logger, database.connection, config.oaPort)), host: config.subgraphHost });
   lifecycle.registerShutdown('oa subgraph', () => oa.close());
-  const archive = await startArchiveSubgraph({ ...(await archiveOptions(config, logger, database.connection)), port: config.archivePort, overdueIntervalMs: config.escalationIntervalMs });
+  const archive = await startArchiveSubgraph({ ...(await archiveOptions(config, logger, database.connection)), port: config.archivePort, host: config.subgraphHost, overdueIntervalMs: config.escalationIntervalMs });
   lifecycle.registerShutdown('archive subgraph', () => archive.close());
   const bus = createEventBus(config.redisUrl, logger);
   lifecycle.registerShutdown('event bus', () => bus.close());
-  const sync = await startSyncSubgraph({ ...(await syncOptions(config, logger, database.connection, { oa: oa.url, archive: archive.url }, bus)), port: config.syncPort });
+  const sync = await startSyncSubgraph({ ...(await syncOptions(config, logger, database.connection, { oa: oa.url, archive: archive.url }, bus)), port: config.syncPort, host: config.subgraphHost });
   lifecycle.registerShutdown('sync subgraph', () => sync.close());
 
   const health = healthRoutes({
     checks: {
       database: pingDatabase(database.connection),
-      oa: subgraphReachable(oa.url, config.internalSecret, 2000),
-      archive: subgraphReachable(archive.url, config.internalSecret, 2000),
-      sync: subgraphReachable(sync.url, config.internalSecret, 2000),
+      oa: subgraphReachable({ name: 'oa', url: oa.url }, config.internalSecret, 2000),
+      archive: subgraphReachable({ name: 'archive', url: archive.url }, config.internalSecret, 2000),
+      sync: subgraphReachable({ name: 'sync', url: sync.url }, config.internalSecret, 2000),
     },
     draining: () => lifecycle.shuttingDown,
     logger,
   });
-  const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { supergraphPath: config.supergraphPath ?? undefined, bus });
+  const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { supergraphPath: config.supergraphPath ?? undefined, bus, auditSpool: auditSpoolFile(config) });
   gateway.metrics.merge(sync.metrics.registry);
   // The IDE only in development; production has neither it nor introspection.
   const ide = config.nodeEnv === 'production' ? null : ideRoutes();
@@ -70,6 +72,11 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   lifecycle.registerShutdown('http server', () => closeServer(server));
   // Stopped before the HTTP server closes (shutdown runs in reverse): open WebSocket and SSE streams end first.
   lifecycle.registerShutdown('gateway', () => gateway.stop());
+  // /metrics (gateway, sync and operations together): on PORT, on METRICS_PORT (127.0.0.1) or, in production without
+  // METRICS_TOKEN or METRICS_PORT, nowhere (platform/metrics-http.ts).
+  const metricsListener = await gateway.metrics.listen(logger);
+  if (metricsListener) lifecycle.registerShutdown('metrics listener', () => metricsListener.close());
+  logMetricsAccess(logger, gateway.metrics.access, metricsListener ?? undefined);
 
   const { port } = server.address() as AddressInfo;
   logger.info(
@@ -81,6 +88,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
       oa: oa.url,
       archive: archive.url,
       sync: sync.url,
+      subgraphAddresses: { oa: oa.address, archive: archive.address, sync: sync.address },
       events: bus.kind,
       ...(database.dataDir === undefined ? {} : { dataDir: database.dataDir }),
     },

@@ -2,6 +2,7 @@
 import type { Connection } from 'mongoose';
 import { type Config, sealKeySetting } from '../platform/config.ts';
 import { loadSealKey } from '../platform/integration/chain-seal.ts';
+import { loadTimestampAuthority, timestampWarning } from '../platform/integration/timestamp-authority.ts';
 import type { EventBus } from '../platform/integration/event-bus.ts';
 import type { Logger } from '../platform/logger.ts';
 import { archivePorts } from '../subgraphs/archive/ports.ts';
@@ -21,7 +22,12 @@ export async function syncOptions(config: Config, logger: Logger, connection: Co
     ports: { oa: oaPorts(connection), archive: archivePorts(connection) },
     leaseTtlMs: config.syncLeaseTtlMs,
     // The audit trail's head is sealed with the archive's key configuration (ARCHIVE_SEAL_*), never from the database.
-    seal: { key: await loadSealKey(sealKeySetting(config), config.archiveSealDir), dir: config.archiveSealDir },
+    seal: {
+      key: await loadSealKey(sealKeySetting(config), config.archiveSealDir),
+      dir: config.archiveSealDir,
+      tsa: await loadTimestampAuthority(config.archiveTsa),
+      onTimestampError: timestampWarning(logger.child({ subgraph: 'sync' })),
+    },
     settings: {
       maxAttempts: config.syncMaxAttempts,
       retryBaseMs: config.syncRetryBaseMs,

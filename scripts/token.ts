@@ -1,7 +1,9 @@
 // `npm run token -- --sub ID [--roles R1,R2] [--ttl 3600]`: prints a development client token signed with
-// JWT_SECRET (HS256). Refused in production: real tokens come from the identity provider.
+// JWT_SECRET (HS256). Refused in production: real tokens come from the identity provider. The lifetime is at most
+// JWT_MAX_TTL (default 24 h): the gateway refuses longer-lived tokens.
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
+import { isAcceptableSubject } from '../gateway/auth.ts';
 import { ConfigError, loadConfig } from '../platform/config.ts';
 import { ROLES, isRole } from '../platform/identity.ts';
 
@@ -28,10 +30,12 @@ if (config!.nodeEnv === 'production') fail('npm run token makes development toke
 if (!config!.jwtSecret) fail('JWT_SECRET is not set (tokens from a JWKS come from your identity provider)');
 const sub = values!.sub?.trim();
 if (!sub) fail('--sub is required: an employee id or a service account name');
+if (!isAcceptableSubject(sub)) fail('--sub must be 1 to 128 printable characters (the gateway refuses others)');
 const roles = values!.roles ? values!.roles.split(',').map((r) => r.trim()) : [];
 for (const r of roles) if (!isRole(r)) fail(`unknown role ${r}`);
 const ttl = Number(values!.ttl);
-if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) fail('--ttl must be between 60 and 86400 seconds');
+const maxTtl = config!.jwtMaxTtlSeconds;
+if (!Number.isInteger(ttl) || ttl < 60 || ttl > maxTtl) fail(`--ttl must be between 60 and ${maxTtl} seconds (JWT_MAX_TTL)`);
 
 const token = await new SignJWT({ roles })
   .setProtectedHeader({ alg: 'HS256' })

@@ -11,10 +11,11 @@ import type { Connection } from 'mongoose';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { EventBus } from '../platform/integration/event-bus.ts';
 import { localAppends } from '../platform/integration/events.ts';
-import type { Principal } from '../platform/identity.ts';
+import type { Principal, RequestOrigin } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
 import { type Route, Subgraph } from '../platform/subgraph.ts';
 import { AuditBatch } from './operations/audit/batch.ts';
+import { AuditOutbox } from './operations/audit/outbox.ts';
 import { type AuditSealOptions, auditTrailFor } from './operations/audit/trail.ts';
 import type { OperationsServices } from './operations/context.ts';
 import type { ArchiveAccessCounts } from './operations/alerts/rules.ts';
@@ -63,7 +64,8 @@ export interface SyncSubgraphOptions {
 
 /** Both modules' services: what the served subgraph's resolvers receive, with the principal. */
 export type SyncSubgraphServices = SyncServices & OperationsServices;
-export type SyncSubgraphContext = SyncSubgraphServices & { principal: Principal };
+/** `origin`: where the request came from, as the gateway signed it (requests served over HTTP have it). */
+export type SyncSubgraphContext = SyncSubgraphServices & { principal: Principal; origin?: RequestOrigin };
 
 export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ subgraph: Subgraph<SyncSubgraphContext>; services: SyncSubgraphServices; metrics: SyncMetrics }> {
   const trail = auditTrailFor(opts.connection);
@@ -107,7 +109,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     logger: opts.logger,
     production: opts.production,
     publicRoutes: opts.publicRoutes,
-    context: (principal) => ({ ...services, principal }),
+    context: (principal, origin) => ({ ...services, principal, origin }),
   });
   return { subgraph, services, metrics: sync.metrics };
 }
@@ -118,6 +120,8 @@ const asSyncActor = (e: SyncAuditEntry) => ({ ...e, actor: e.actor ?? 'sync', ro
 export interface RunningSync {
   url: string;
   port: number;
+  /** The address the server is bound to. */
+  address: string;
   services: SyncSubgraphServices;
   metrics: SyncMetrics;
   close(): Promise<void>;
@@ -128,6 +132,9 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
   const { subgraph, services, metrics } = await createSyncSubgraph(opts);
   const running = await subgraph.listen(opts.port, opts.host);
   const { pipeline, webhooks } = services;
+  // The entries subgraphs wrote in their mutations' transactions, chained into the trail.
+  const outbox = new AuditOutbox(opts.connection, auditTrailFor(opts.connection), opts.logger.child({ component: 'audit-outbox' }));
+  outbox.start(opts.settings.pollMs);
   pipeline.start(opts.settings.pollMs);
   webhooks.start(opts.settings.pollMs);
   if (opts.settings.alertIntervalMs > 0) services.monitor.start(opts.settings.alertIntervalMs);
@@ -147,11 +154,12 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
   return {
     url: running.url,
     port: running.port,
+    address: running.address,
     services,
     metrics,
     close: async () => {
       localAppends.off('appended', wake);
-      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop(), reconciling?.stop()]);
+      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop(), reconciling?.stop(), outbox.stop()]);
       await services.ownAudit.flush();
       await running.close();
     },

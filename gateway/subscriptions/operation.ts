@@ -11,11 +11,12 @@ import {
   OperationTypeNode,
   type OperationDefinitionNode,
   execute,
+  getVariableValues,
   parse,
   specifiedRules,
   validate,
 } from 'graphql';
-import { publicError } from '../../platform/apollo-http.ts';
+import { publicError, withoutSuggestions } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from '../limits.ts';
 import type { FeedStreams, SubscriberContext } from './stream.ts';
@@ -60,11 +61,17 @@ export class OperationRunner {
       return bad(err instanceof GraphQLError ? err.message : 'Syntax error', 'GRAPHQL_PARSE_FAILED');
     }
     const errors = validate(this.opts.schema, document, this.rules);
-    if (errors.length) return { ok: false, errors: errors.map((e) => ({ message: e.message, locations: e.locations, extensions: { code: String(e.extensions.code ?? 'GRAPHQL_VALIDATION_FAILED') } })) };
+    // Production: no "Did you mean …?" (introspection is off; suggestions would rebuild the schema), as over HTTP.
+    const message = (e: GraphQLError) => (this.opts.production ? withoutSuggestions(e.message) : e.message);
+    if (errors.length) return { ok: false, errors: errors.map((e) => ({ message: message(e), locations: e.locations, extensions: { code: String(e.extensions.code ?? 'GRAPHQL_VALIDATION_FAILED') } })) };
     const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
     const operationName = (input.operationName as string | null | undefined) ?? null;
     const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
     if (!op) return bad(operationName ? `Unknown operation ${operationName}` : 'Name the operation to run (operationName)');
+    // Variables are checked here, as Apollo does over HTTP: a misspelt enum value is BAD_USER_INPUT (not an internal
+    // error logged with the value, nor a subscription retrying for ever), and in production without a suggestion.
+    const coerced = getVariableValues(this.opts.schema, op.variableDefinitions ?? [], (input.variables as Record<string, unknown> | null | undefined) ?? {}, { maxErrors: 10 });
+    if (coerced.errors) return { ok: false, errors: coerced.errors.map((e) => ({ message: message(e), locations: e.locations, extensions: { code: 'BAD_USER_INPUT' } })) };
     return { ok: true, document, variables: (input.variables as Record<string, unknown> | null | undefined) ?? null, operationName, subscription: op.operation === OperationTypeNode.SUBSCRIPTION };
   }
 
@@ -79,7 +86,7 @@ export class OperationRunner {
     });
     return {
       ...(result.data !== undefined ? { data: result.data } : {}),
-      ...(result.errors?.length ? { errors: result.errors.map((e) => publicError(e.toJSON(), e, (err) => this.opts.logger.error({ err }, 'unexpected error over a subscription transport'))) } : {}),
+      ...(result.errors?.length ? { errors: result.errors.map((e) => publicError(e.toJSON(), e, (err) => this.opts.logger.error({ err }, 'unexpected error over a subscription transport'), { hideSchemaDetails: this.opts.production })) } : {}),
     };
   }
 

@@ -4,12 +4,13 @@
 // UNAUTHENTICATED error and completes.
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { OperationTypeNode, getOperationAST } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/http';
 import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { errorBody, json } from '../../platform/apollo-http.ts';
 import type { AuditRecorder } from '../audit.ts';
-import { AuthenticationError, type DirectoryLookup } from '../auth.ts';
+import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
 
@@ -36,11 +37,17 @@ export function sseRoute(opts: SseOptions): SseRoute {
       const res = req.context.res;
       const prepared = opts.runner.prepare(params);
       if (!prepared.ok) return [JSON.stringify({ errors: prepared.errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
+      // GET never changes anything (a link or an image tag can make a browser send one): mutations only over POST.
+      if (req.raw.method === 'GET' && getOperationAST(prepared.document, prepared.operationName)?.operation === OperationTypeNode.MUTATION) {
+        const body = errorBody('Mutations are not run over GET; send them with POST', 'BAD_REQUEST');
+        return [JSON.stringify(body), { status: 405, statusText: 'Method Not Allowed', headers: { allow: 'POST', 'content-type': 'application/json; charset=utf-8' } }];
+      }
       const audited = { principal: context.principal, from: req.raw, document: prepared.document, operationName: prepared.operationName, startedAt: Date.now() };
       if (!prepared.subscription) {
         const result = await opts.runner.executeOnce(prepared, context);
         opts.audit?.operation({ ...audited, errors: result.errors });
-        return result as never;
+        // graphql-sse takes an object without `data` for execution arguments, not a result.
+        return { data: null, ...result } as never;
       }
       opts.audit?.subscribed(audited);
       const drained = async () => {
@@ -64,7 +71,7 @@ export function sseRoute(opts: SseOptions): SseRoute {
       principal = await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
     } catch (err) {
       if (!(err instanceof AuthenticationError)) {
-        opts.logger.error({ err }, 'authentication failed unexpectedly');
+        opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
         json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
         return true;
       }

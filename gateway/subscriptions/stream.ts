@@ -79,6 +79,8 @@ export interface FeedStreamsOptions {
   pollMs?: number;
   /** First wait after a failed read (the log's subgraph down); doubles up to 30 s. */
   retryMs?: number;
+  /** Production: error messages lose graphql-js's "Did you mean …?" (a subscriber's misspelt enum variable). */
+  production?: boolean;
 }
 
 export interface StreamRequest {
@@ -338,7 +340,7 @@ export class FeedStreams {
   }
 
   private format(error: GraphQLError): GraphQLFormattedError {
-    return publicError(error.toJSON(), error, (err) => this.opts.logger.error({ err }, 'unexpected error in a subscription'));
+    return publicError(error.toJSON(), error, (err) => this.opts.logger.error({ err }, 'unexpected error in a subscription'), { hideSchemaDetails: this.opts.production });
   }
 }
 

@@ -10,7 +10,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { AuditRecorder } from '../audit.ts';
-import { AuthenticationError, type DirectoryLookup } from '../auth.ts';
+import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
 
@@ -71,7 +71,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         try {
           principal = await opts.authenticate(authorization);
         } catch (err) {
-          if (!(err instanceof AuthenticationError)) opts.logger.error({ err }, 'authentication failed unexpectedly');
+          if (!(err instanceof AuthenticationError)) opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
           else opts.audit?.refused(ctx.extra.request, startedAt);
           closeWith(ctx.extra.socket, CloseCode.Unauthorized, err instanceof AuthenticationError ? `Unauthenticated: ${err.message}` : 'Authentication is unavailable');
           return false;

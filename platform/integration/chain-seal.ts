@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Connection } from 'mongoose';
 import type { SealKeySetting } from '../config.ts';
 import { canonicalJson } from './canonical-json.ts';
+import type { HeadTimestamps, TimestampCheck } from './head-timestamps.ts';
 
 export type SealAlgorithm = 'Ed25519' | 'HMAC-SHA-256';
 
@@ -130,8 +131,8 @@ export const headVerifies = (key: SealKey, head: SealedHead): boolean =>
 
 export const sealFileOf = (dir: string, chain: string) => path.join(dir, `${chain}.seals.jsonl`);
 
-/** The seal file's lines; a line that is not a head is kept as null (verification reports it). */
-export async function readSealFile(file: string): Promise<Array<SealedHead | null> | null> {
+/** An append-only file's JSON lines, null where a line is not what `valid` wants; null for no file. */
+export async function readJsonLines<T>(file: string, valid: (value: T) => boolean): Promise<Array<T | null> | null> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -144,15 +145,19 @@ export async function readSealFile(file: string): Promise<Array<SealedHead | nul
     .filter((l) => l.trim() !== '')
     .map((l) => {
       try {
-        const h = JSON.parse(l) as SealedHead;
-        return h && typeof h === 'object' && Number.isSafeInteger(h.seq) ? h : null;
+        const v = JSON.parse(l) as T;
+        return v && typeof v === 'object' && valid(v) ? v : null;
       } catch {
         return null;
       }
     });
 }
 
-export type SealProblem = 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN';
+/** The seal file's lines; a line that is not a head is kept as null (verification reports it). */
+export const readSealFile = (file: string): Promise<Array<SealedHead | null> | null> => readJsonLines<SealedHead>(file, (h) => Number.isSafeInteger(h.seq));
+
+/** TIMESTAMP_INVALID: the newest RFC 3161 token of the seal directory does not vouch for the head it names. */
+export type SealProblem = 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN' | 'TIMESTAMP_INVALID';
 
 /** A chain's entries against its seals. */
 export interface SealCheck {
@@ -164,6 +169,8 @@ export interface SealCheck {
   firstAffectedSeq: number | null;
   firstAffectedLabel: string | null;
   problem: SealProblem | null;
+  /** Where a TSA is configured (./head-timestamps.ts): the newest token against the seal file. */
+  timestamp?: TimestampCheck;
 }
 
 /** What verification needs of a chain: its entries' digests and names by position. */
@@ -180,6 +187,8 @@ export interface ChainSealOptions {
   /** The chain's newest entry now, or null while it is empty. */
   head(): Promise<{ seq: number; digest: string; label: string | null } | null>;
   clock?: () => Date;
+  /** Where ARCHIVE_TSA_URL is set: each head sealed is time-stamped as well, without waiting for it. */
+  timestamps?: HeadTimestamps;
 }
 
 interface SealCopy {
@@ -218,7 +227,11 @@ export class ChainSeal {
     if (!head) return null;
     const lines = (await readSealFile(this.file)) ?? [];
     const last = lines.at(-1) ?? null;
-    if (last && last.seq >= head.seq) return null;
+    if (last && last.seq >= head.seq) {
+      // Nothing new to seal; a head whose time-stamp request failed is asked for again.
+      this.o.timestamps?.request(last);
+      return null;
+    }
     const sealed = signHead(this.o.key, { chain: this.o.chain, seq: head.seq, digest: head.digest, label: head.label, at: (this.o.clock?.() ?? new Date()).toISOString(), previous: last ? sealDigest(last) : null });
     await mkdir(this.o.dir, { recursive: true });
     const fh = await open(this.file, 'a', 0o644);
@@ -229,7 +242,14 @@ export class ChainSeal {
       await fh.close();
     }
     await this.copies.insertOne({ _id: sealDigest(sealed), chain: this.o.chain, seq: sealed.seq, head: sealed });
+    this.o.timestamps?.request(sealed);
     return sealed;
+  }
+
+  /** Resolves once no time-stamp request of this chain is in flight. */
+  async timestampsSettled(): Promise<void> {
+    await this.queue;
+    await this.o.timestamps?.settled();
   }
 
   /** Checks the chain (as walked by the caller) against the seal file, and the file against the database's copies. */
@@ -237,7 +257,13 @@ export class ChainSeal {
     const lines = await readSealFile(this.file);
     const newestCopy = await this.copies.find({ chain: this.o.chain }).sort({ seq: -1 }).limit(1).next();
     const copyCounts = newestCopy !== null && headVerifies(this.o.key, newestCopy.head);
-    return checkSeals(this.o.key, this.o.chain, lines, copyCounts ? newestCopy.head : null, view);
+    const result = checkSeals(this.o.key, this.o.chain, lines, copyCounts ? newestCopy.head : null, view);
+    if (!this.o.timestamps || result.state !== 'SEALED') return result;
+    const timestamp = await this.o.timestamps.check(lines ?? []);
+    if (timestamp.state !== 'INVALID') return { ...result, timestamp };
+    const seq = timestamp.seq ?? 1;
+    const label = lines?.find((h) => h?.seq === seq)?.label ?? view.labelAt?.(seq) ?? null;
+    return { ...result, state: 'BROKEN', firstAffectedSeq: seq, firstAffectedLabel: label, problem: 'TIMESTAMP_INVALID', timestamp };
   }
 }
 

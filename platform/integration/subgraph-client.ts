@@ -1,5 +1,5 @@
 // The one way a service calls another over GraphQL (docs/architecture.md): a POST signed as a service principal
-// with INTERNAL_SECRET (platform/identity.ts), bounded by a per-call timeout, that resolves with `data` or throws
+// with INTERNAL_SECRET (platform/identity.ts), a fresh identity per request bound to the target and body, bounded by a per-call timeout, that resolves with `data` or throws
 // one SubgraphCallError. The gateway uses it for directory lookups, audit delivery, heartbeats and readiness; the
 // sync service for its pipeline and system status. Its messages are stored, logged and shown to operators, so
 // they name the target and the cause only: never a token, a response body or a stack.
@@ -47,7 +47,7 @@ export class SubgraphCallError extends Error {
 }
 
 export interface SubgraphClientOptions {
-  /** Names the target in messages: `oa`, `archive`, `sync`. */
+  /** The target subgraph: `oa`, `archive`, `sync`; named in messages and the audience the identity is signed for. */
   name: string;
   url: string;
   /** Who the calls are signed as (servicePrincipal in platform/identity.ts). */
@@ -68,10 +68,12 @@ interface GraphQLAnswer<T> {
 }
 
 // Signing happens inside the caller's try, as it always has: a failure to sign counts as not reaching the target.
-function send(doFetch: typeof fetch, url: string, as: Principal, secret: string, timeoutMs: number, body: string): Promise<Response> {
-  return doFetch(url, {
+// Every request gets its own identity, for this audience, method and body (single use, 10 s).
+async function send(doFetch: typeof fetch, target: { name: string; url: string }, as: Principal, secret: string, timeoutMs: number, body: string): Promise<Response> {
+  const identity = await identityHeaders(as, secret, { audience: target.name, method: 'POST', body });
+  return doFetch(target.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...identityHeaders(as, secret) },
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...identity },
     body,
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -89,7 +91,7 @@ export function subgraphClient(opts: SubgraphClientOptions): SubgraphCall {
   return async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
     let res: Response;
     try {
-      res = await send(doFetch, opts.url, opts.as, opts.internalSecret, opts.timeoutMs, JSON.stringify({ query, variables }));
+      res = await send(doFetch, opts, opts.as, opts.internalSecret, opts.timeoutMs, JSON.stringify({ query, variables }));
     } catch (err) {
       throw timedOut(err) ? fail(`${target} subgraph no answer within ${opts.timeoutMs} ms`, 'timeout') : fail(`${target} subgraph unreachable`, 'unreachable');
     }
@@ -124,11 +126,11 @@ export interface ProbeResult {
  * readiness check and the sync service's system status and SUBGRAPH_DOWN rule both use it, so both mean the same
  * by "up".
  */
-export async function probeSubgraph(url: string, as: Principal, secret: string, timeoutMs: number): Promise<ProbeResult> {
+export async function probeSubgraph(target: { name: string; url: string }, as: Principal, secret: string, timeoutMs: number): Promise<ProbeResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
-    const res = await send(fetch, url, as, secret, timeoutMs, '{"query":"{ __typename }"}');
+    const res = await send(fetch, target, as, secret, timeoutMs, '{"query":"{ __typename }"}');
     await res.body?.cancel();
     return { up: res.status === 200, latencyMs: elapsed(), reason: res.status === 200 ? null : `HTTP ${res.status}` };
   } catch (err) {

@@ -1,7 +1,7 @@
 // What every archive resolver and service function receives for one request.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/integration/events.ts';
-import type { Principal } from '../../platform/identity.ts';
+import type { Principal, RequestOrigin } from '../../platform/identity.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
 import type { ArchiveLoaders } from './loaders.ts';
@@ -59,6 +59,8 @@ export interface ArchiveServices {
 
 export interface ArchiveContext extends ArchiveServices {
   principal: Principal;
+  /** Where the request came from, as the gateway signed it (requests served over HTTP have it). */
+  origin?: RequestOrigin;
   loaders: ArchiveLoaders;
 }
 

@@ -69,7 +69,7 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
     logger: opts.logger,
     production: opts.production,
     publicRoutes: opts.publicRoutes,
-    context: (principal) => ({ ...services, principal, loaders: createArchiveLoaders(services, principal) }),
+    context: (principal, origin) => ({ ...services, principal, origin, loaders: createArchiveLoaders(services, principal) }),
   });
   return { subgraph, services };
 }
@@ -77,6 +77,8 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
 export interface RunningArchive {
   url: string;
   port: number;
+  /** The address the server is bound to. */
+  address: string;
   services: ArchiveServices;
   close(): Promise<void>;
 }
@@ -100,6 +102,7 @@ export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port
   return {
     url: running.url,
     port: running.port,
+    address: running.address,
     services,
     close: async () => {
       await sweeping.stop();

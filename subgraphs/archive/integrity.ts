@@ -20,10 +20,13 @@ import type { ArchiveModels, ArchiveRecordDoc } from './models.ts';
 import type { ArchiveSeals } from './seals.ts';
 import type { SealCheck } from '../../platform/integration/chain-seal.ts';
 
-export type IntegrityProblem = NonNullable<ChainVerification['problem']> | 'CONTENT_MISSING' | 'DESTROYED_WITHOUT_REGISTER' | 'LIFECYCLE_CHANGED' | 'SEAL_BROKEN';
+export type IntegrityProblem = NonNullable<ChainVerification['problem']> | 'CONTENT_MISSING' | 'DESTROYED_WITHOUT_REGISTER' | 'LIFECYCLE_CHANGED' | 'SEAL_BROKEN' | 'TIMESTAMP_INVALID';
 
 export interface ArchiveVerification extends Omit<ChainVerification, 'problem'> {
   problem: IntegrityProblem | null;
+  /** Where a TSA is configured: the newest records' head its token vouches for, and the TSA's time. */
+  timestampedArchiveNo?: string | null;
+  timestampedAt?: Date | null;
 }
 
 /** What a record's history says, folded as the chain is walked. */
@@ -79,7 +82,8 @@ export async function verifyArchive(connection: Connection, models: ArchiveModel
   const byRecords = await seals.records.check({ digestAt: (s) => walked.records.get(s)?.digest, labelAt: (s) => walked.records.get(s)?.archiveNo ?? null });
   const byHistory = await seals.history.check({ digestAt: (s) => walked.history.get(s)?.digest, labelAt: (s) => walked.history.get(s)?.archiveNo ?? null });
   const sealBreak = sealFinding(byRecords) ?? sealFinding(byHistory);
-  if (!sealBreak) return stored;
+  const stamped = byRecords.timestamp?.state === 'STAMPED' ? { timestampedArchiveNo: byRecords.timestamp.label, timestampedAt: byRecords.timestamp.genTime } : {};
+  if (!sealBreak) return { ...stored, ...stamped };
   if (!stored.ok) {
     const seqOf = (archiveNo: string | null) => [...walked.records.values()].findIndex((r) => r.archiveNo === archiveNo);
     const storedAt = seqOf(stored.firstBrokenArchiveNo);

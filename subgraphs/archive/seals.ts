@@ -4,6 +4,8 @@
 // the chains with them. Every head sealed is also handed to `announce` (seal-audit.ts: into the audit trail).
 import type { Connection } from 'mongoose';
 import { ChainSeal, type SealKey, type SealedHead } from '../../platform/integration/chain-seal.ts';
+import { HeadTimestamps } from '../../platform/integration/head-timestamps.ts';
+import type { TimestampAuthority } from '../../platform/integration/timestamp-authority.ts';
 
 export interface ArchiveSealOptions {
   key: SealKey;
@@ -12,6 +14,10 @@ export interface ArchiveSealOptions {
   clock?: () => Date;
   /** Where the heads just sealed are written besides (seal-audit.ts); must not throw for a failed delivery. */
   announce?: (heads: SealedHead[]) => Promise<void>;
+  /** Where ARCHIVE_TSA_URL is set: every head sealed is time-stamped too (head-timestamps.ts). */
+  tsa?: TimestampAuthority;
+  /** A time-stamp request failed (it is retried on the archive's timer). */
+  onTimestampError?: (chain: string, err: Error) => void;
 }
 
 type Newest = { seq: number; digest: string; label: string | null };
@@ -29,7 +35,8 @@ export class ArchiveSeals {
       const d = await connection.collection(collection).find({}, { projection: { content: 0 } }).sort({ [seqField]: -1 }).limit(1).next();
       return d ? { seq: d[seqField] as number, digest: digest(d), label: label(d) } : null;
     };
-    const seal = (chain: string, head: () => Promise<Newest | null>) => new ChainSeal({ chain, key: o.key, dir: o.dir, connection, head, clock: o.clock });
+    const stamps = (chain: string) => (o.tsa ? new HeadTimestamps({ chain, dir: o.dir, tsa: o.tsa, onError: (err) => o.onTimestampError?.(chain, err) }) : undefined);
+    const seal = (chain: string, head: () => Promise<Newest | null>) => new ChainSeal({ chain, key: o.key, dir: o.dir, connection, head, clock: o.clock, timestamps: stamps(chain) });
     this.records = seal('archive_records', () => newest('archive_records', 'chainSeq', (d) => (d.fixity as { digest: string }).digest, (d) => d.archiveNo as string));
     this.history = seal('archive_record_history', () => newest('archive_record_history', 'seq', (d) => d.digest as string, (d) => d.archiveNo as string));
     this.accessLog = seal('archive_access_log', () => newest('archive_access_log', 'seq', (d) => d.digest as string, () => null));
@@ -41,6 +48,11 @@ export class ArchiveSeals {
    */
   async afterFiling(): Promise<void> {
     await this.sealAll().catch(() => undefined);
+  }
+
+  /** Resolves once no time-stamp request is in flight. */
+  async timestampsSettled(): Promise<void> {
+    await Promise.all([this.records, this.history, this.accessLog].map((c) => c.timestampsSettled()));
   }
 
   /** Seals every chain whose head moved since its last seal. */

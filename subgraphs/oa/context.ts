@@ -1,7 +1,7 @@
 // What every OA resolver and service function receives for one request.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/integration/events.ts';
-import { type Principal, hasAnyRole } from '../../platform/identity.ts';
+import { type Principal, type RequestOrigin, hasAnyRole } from '../../platform/identity.ts';
 import { ROW_SCOPES } from '../../schema/permissions.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Connectors } from './connectors/index.ts';
@@ -28,6 +28,8 @@ export interface OaServices {
 
 export interface OaContext extends OaServices {
   principal: Principal;
+  /** Where the request came from, as the gateway signed it (requests served over HTTP have it). */
+  origin?: RequestOrigin;
   loaders: OaLoaders;
 }
 

@@ -56,7 +56,7 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
     logger: opts.logger,
     production: opts.production,
     publicRoutes: [...(opts.publicRoutes ?? []), ...(services.connectors ? [services.connectors.handler] : [])],
-    context: (principal) => ({ ...services, principal, loaders: createLoaders(services, principal) }),
+    context: (principal, origin) => ({ ...services, principal, origin, loaders: createLoaders(services, principal) }),
   });
   return { subgraph, services };
 }
@@ -64,6 +64,8 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
 export interface RunningOa {
   url: string;
   port: number;
+  /** The address the server is bound to. */
+  address: string;
   services: OaServices;
   close(): Promise<void>;
 }
@@ -101,6 +103,7 @@ export async function startOaSubgraph(opts: OaSubgraphOptions & { port: number; 
   return {
     url: running.url,
     port: running.port,
+    address: running.address,
     services,
     close: async () => {
       await Promise.all(loops.map((loop) => loop.stop()));

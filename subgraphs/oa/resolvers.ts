@@ -14,6 +14,7 @@ import { toObjectId } from './loaders.ts';
 import type { ClaimStatus, DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
 import { createDepartment, createEmployee, setDepartmentManager, updateDepartment, updateEmployee } from './organisation.ts';
 import { type SummaryGroup, claimCycleTimes, expenseSummary } from './reports.ts';
+import { sensitiveEmployeeFields } from './sensitive.ts';
 
 const INBOUND_READERS = rolesFor('Query', 'inboundEvents');
 
@@ -99,6 +100,8 @@ export const resolvers: Resolvers = {
     id: idOf,
     department: (e: EmployeeDoc, _: unknown, ctx: OaContext) => must(ctx.loaders.department.load(e.departmentId), `department ${e.departmentId}`),
     roles: (e: EmployeeDoc): Role[] => e.roles,
+    // phone, idNumber, bankAccount: masked or refused for user identities as at the gateway (./sensitive.ts).
+    ...sensitiveEmployeeFields(),
   },
 
   ExpenseClaim: {

@@ -30,13 +30,13 @@ export function registerOperationsMetrics(registry: Registry, connection: Connec
     },
   });
   new Gauge({
-    name: 'ops_subgraph_probe_ms',
-    help: 'Round trip of the last probe of each subgraph',
+    name: 'ops_subgraph_probe_seconds',
+    help: 'Round trip of the last probe of each subgraph, in seconds',
     labelNames: ['subgraph'],
     registers: [registry],
     async collect() {
       this.reset();
-      for (const h of await ops.SubgraphHealth.find().lean()) if (h.latencyMs !== null) this.set({ subgraph: h._id }, h.latencyMs);
+      for (const h of await ops.SubgraphHealth.find().lean()) if (h.latencyMs !== null) this.set({ subgraph: h._id }, h.latencyMs / 1000);
     },
   });
   new Gauge({

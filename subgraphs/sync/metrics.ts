@@ -1,5 +1,5 @@
 // Prometheus metrics of the sync service: lag as a histogram (observed as jobs succeed), job outcomes, and the
-// backlog, failures and lag percentiles of syncStatus read from the database at scrape time, so every instance
+// backlog, failures and pending events of syncStatus read from the database at scrape time, so every instance
 // reports the same figures. Served at /metrics by the sync process, and merged into the gateway's in `npm start`;
 // operations registers its gauges on the same registry (subgraphs/sync-service.ts).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -35,17 +35,8 @@ export class SyncMetrics {
     gauge('sync_failed_jobs', 'Jobs waiting to retry after a failure', (s) => s.failed);
     gauge('sync_dead_jobs', 'Jobs out of attempts, waiting for retrySyncJob', (s) => s.dead);
     gauge('sync_events_pending', 'Events in the log the pipeline has not consumed yet', (s) => s.head - s.position);
-    new Gauge({
-      name: 'sync_lag_ms',
-      help: 'Sync lag percentiles over the last hour, approval to filing',
-      labelNames: ['quantile'],
-      registers: [registry],
-      async collect() {
-        const s = await status();
-        this.reset();
-        for (const [q, v] of [['0.5', s.lagP50Ms], ['0.95', s.lagP95Ms], ['0.99', s.lagP99Ms]] as const) if (v !== null) this.set({ quantile: q }, v);
-      },
-    });
+    // Lag percentiles come from the histogram sync_lag_seconds (histogram_quantile in PromQL); the last hour's
+    // percentiles of the database stay in syncStatus. No gauge with a `quantile` label (issue 14).
   }
 
   jobSucceeded(lagMs: number): void {

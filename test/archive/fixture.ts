@@ -53,7 +53,7 @@ export function useArchiveSubgraph(label: string, prepare?: (connection: Connect
       return connection;
     },
     commands: [],
-    gql: (who, query, variables) => signedGraphql(running.url, SECRET, who, query, variables),
+    gql: (who, query, variables) => signedGraphql({ url: running.url, audience: 'archive' }, SECRET, who, query, variables),
   };
   beforeAll(async () => {
     engine = await startEngine({ port: 0, dbPath: null });

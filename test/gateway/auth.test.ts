@@ -51,6 +51,34 @@ describe('HS256 client tokens', () => {
     expect(await refused(auth(`Bearer ${none}`))).toBe('the token is invalid or expired');
   });
 
+  it('refuses a sub that is no printable string: a number, empty, control characters, surrounding spaces, over 128 characters', async () => {
+    const before = lookups;
+    for (const sub of [123, 0, true, ['emp-1'], '', ' ', 'a\u0001b', 'emp-1\n', 'a\u202eb', ' emp-1', 'e\u0301mp', 'x'.repeat(129)]) {
+      expect(await refused(auth(`Bearer ${await hs({ sub })}`)), JSON.stringify(sub)).toBe('the token is invalid or expired');
+    }
+    // Refused before the directory is asked.
+    expect(lookups).toBe(before);
+    expect((await auth(`Bearer ${await hs({ sub: 'x'.repeat(128) })}`)).sub).toBe('x'.repeat(128));
+    expect((await auth(`Bearer ${await hs({ sub: '员工-7' })}`)).sub).toBe('员工-7');
+  });
+
+  it('refuses a token that lives longer than maxTtlSeconds (default 24 h), counted from iat or from now', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect(await refused(auth(`Bearer ${await hs({ sub: 'emp-1' }, { exp: now + 100 * 365 * 86_400 })}`))).toBe('the token lives longer than the 86400 seconds allowed (JWT_MAX_TTL)');
+    expect(await refused(auth(`Bearer ${await hs({ sub: 'emp-1' }, { exp: '25h' })}`))).toContain('JWT_MAX_TTL');
+    expect((await auth(`Bearer ${await hs({ sub: 'emp-1' }, { exp: '23h' })}`)).sub).toBe('emp-1');
+    // Without iat, counted from now.
+    const noIat = (exp: number) => new SignJWT({ sub: 'emp-1' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
+    expect(await refused(auth(`Bearer ${await noIat(now + 86_400 + 3600)}`))).toContain('JWT_MAX_TTL');
+    expect((await auth(`Bearer ${await noIat(now + 3600)}`)).sub).toBe('emp-1');
+    const short = createAuthenticator({ jwtSecret: SECRET, lookup, maxTtlSeconds: 600 });
+    expect((await short(`Bearer ${await hs({ sub: 'emp-1' }, { exp: '10m' })}`)).sub).toBe('emp-1');
+    expect(await refused(short(`Bearer ${await hs({ sub: 'emp-1' }, { exp: '11m' })}`))).toBe('the token lives longer than the 600 seconds allowed (JWT_MAX_TTL)');
+    // Issued 20 minutes ago for 30 minutes: 10 minutes left, but its lifetime is over the bound.
+    const old = await new SignJWT({ sub: 'emp-1' }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt(now - 1200).setExpirationTime(now + 600).sign(key);
+    expect(await refused(short(`Bearer ${old}`))).toContain('JWT_MAX_TTL');
+  });
+
   it('caches directory answers for a short time, with a bound', async () => {
     let now = 1_800_000_000_000;
     const cached = createAuthenticator({ jwtSecret: SECRET, lookup, cacheTtlMs: 1000, cacheSize: 2, now: () => now });

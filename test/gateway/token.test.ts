@@ -25,4 +25,16 @@ describe('npm run token', () => {
     expect(prod).toMatchObject({ code: 2 });
     expect((prod as { stderr: string }).stderr).toContain('refused in production');
   });
+
+  it('mints no token beyond JWT_MAX_TTL, nor for a subject the gateway refuses', async () => {
+    const tooLong = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'x', '--ttl', '7200'], { env: { ...env, JWT_MAX_TTL: '1h' } }).catch((e: { code: number; stderr: string }) => e);
+    expect(tooLong).toMatchObject({ code: 2 });
+    expect((tooLong as { stderr: string }).stderr).toContain('--ttl must be between 60 and 3600 seconds (JWT_MAX_TTL)');
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'x', '--ttl', '3600'], { env: { ...env, JWT_MAX_TTL: '1h' } });
+    const auth = createAuthenticator({ jwtSecret: SECRET, lookup: async () => null, maxTtlSeconds: 3600 });
+    expect((await auth(`Bearer ${stdout.trim()}`)).sub).toBe('x');
+    const badSub = await run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'a\u0001b'], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect(badSub).toMatchObject({ code: 2 });
+    expect((badSub as { stderr: string }).stderr).toContain('--sub must be 1 to 128 printable characters');
+  });
 });

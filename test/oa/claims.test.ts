@@ -19,8 +19,9 @@ describe('identity', () => {
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ errors: [{ message: 'Unauthenticated: a valid internal identity is required', extensions: { code: 'UNAUTHENTICATED' } }] });
     }
-    const forged = signPrincipal(ADMIN, 'another-secret-of-sufficient-length-000000');
-    const res = await fetch(oa.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-internal-identity': forged }, body: JSON.stringify({ query: '{ departments { id } }' }) });
+    const body = JSON.stringify({ query: '{ departments { id } }' });
+    const forged = await signPrincipal(ADMIN, 'another-secret-of-sufficient-length-000000', { audience: 'oa', method: 'POST', body });
+    const res = await fetch(oa.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-internal-identity': forged }, body });
     expect(res.status).toBe(401);
   });
 

@@ -78,8 +78,9 @@ describe('Feishu events through the oa subgraph', () => {
 
     const listQuery = 'query($s: InboundEventStatus) { inboundEvents(status: $s) { totalCount edges { node { eventId status reason claim { id } } } } }';
     const client = async (who: typeof ADMIN) => {
-      const headers = { 'content-type': 'application/json', 'x-internal-identity': signPrincipal(who, SECRET) };
-      const res = await fetch(withConnectors!.url, { method: 'POST', headers, body: JSON.stringify({ query: listQuery, variables: { s: 'REJECTED' } }) });
+      const body = JSON.stringify({ query: listQuery, variables: { s: 'REJECTED' } });
+      const headers = { 'content-type': 'application/json', 'x-internal-identity': await signPrincipal(who, SECRET, { audience: 'oa', method: 'POST', body }) };
+      const res = await fetch(withConnectors!.url, { method: 'POST', headers, body });
       return (await res.json()) as { data?: { inboundEvents: { totalCount: number; edges: Array<{ node: { eventId: string; status: string; reason: string } }> } }; errors?: Array<{ extensions: { code: string } }> };
     };
     const rejected = await client(ADMIN);

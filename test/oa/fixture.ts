@@ -41,7 +41,7 @@ export function useOaSubgraph(label: string, settings = { approvalThresholdFen: 
       return connection;
     },
     commands: [],
-    gql: (who, query, variables) => signedGraphql(running.url, SECRET, who, query, variables),
+    gql: (who, query, variables) => signedGraphql({ url: running.url, audience: 'oa' }, SECRET, who, query, variables),
   };
   beforeAll(async () => {
     engine = await startEngine({ port: 0, dbPath: null });

@@ -31,6 +31,7 @@ describe('loadConfig defaults', () => {
     expect(c.oaUrl).toBe('http://127.0.0.1:4001/graphql');
     expect(c.archiveUrl).toBe('http://127.0.0.1:4002/graphql');
     expect(c.syncUrl).toBe('http://127.0.0.1:4003/graphql');
+    expect(c.subgraphHost).toBe('127.0.0.1');
     expect(c.redisUrl).toBeUndefined();
     expect(c.webhookAllowPrivateTargets).toBe(false);
     expect(c.shutdownTimeoutMs).toBe(10_000);
@@ -82,6 +83,13 @@ describe('loadConfig defaults', () => {
     expect(c.mongodbUri).toBeUndefined();
     expect(c.port).toBe(4000);
     expect(c.redisUrl).toBeUndefined();
+  });
+
+  it('reads SUBGRAPH_HOST: an IP address or a host name', () => {
+    for (const host of ['0.0.0.0', '::', '::1', '10.0.0.7', 'localhost', 'subgraphs.internal']) expect(loadConfig({ SUBGRAPH_HOST: host }).subgraphHost).toBe(host);
+    for (const bad of ['http://0.0.0.0', '127.0.0.1:4001', 'a b', '-bad.example']) {
+      expect(configError({ SUBGRAPH_HOST: bad }).message).toContain(`SUBGRAPH_HOST: expected an IP address or host name such as 127.0.0.1 or 0.0.0.0, got ${JSON.stringify(bad)}`);
+    }
   });
 
   it('accepts mongodb+srv URIs', () => {
@@ -215,6 +223,22 @@ describe('loadConfig in production', () => {
     const c = loadConfig({ ...env, JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'oa-archive' });
     expect(c.jwtSecret).toBeUndefined();
     expect(c.jwtJwksUrl).toBe('https://idp.example/jwks.json');
+  });
+});
+
+describe('JWT_MAX_TTL', () => {
+  it('defaults to 24 hours and takes seconds or a duration with a unit', () => {
+    expect(loadConfig({}).jwtMaxTtlSeconds).toBe(86_400);
+    expect(loadConfig({ JWT_MAX_TTL: '3600' }).jwtMaxTtlSeconds).toBe(3600);
+    expect(loadConfig({ JWT_MAX_TTL: '90m' }).jwtMaxTtlSeconds).toBe(5400);
+    expect(loadConfig({ JWT_MAX_TTL: '12h' }).jwtMaxTtlSeconds).toBe(43_200);
+    expect(loadConfig({ JWT_MAX_TTL: '7d' }).jwtMaxTtlSeconds).toBe(604_800);
+  });
+
+  it('refuses what is no duration, under a minute or over 30 days', () => {
+    for (const value of ['forever', '1.5h', '-1', '59', '31d', '100y']) {
+      expect(configError({ JWT_MAX_TTL: value }).issues).toEqual([{ variable: 'JWT_MAX_TTL', message: expect.stringContaining('expected a duration of 60..2592000 seconds') }]);
+    }
   });
 });
 

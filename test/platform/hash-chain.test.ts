@@ -383,7 +383,7 @@ describe('chains written by the old code', () => {
     await trail.model.collection.insertMany(entries as never[]);
     await setCounter('audit_log', 9);
     expect(await trail.verify()).toEqual({ valid: true, checked: 9, firstBrokenSeq: null, problem: null });
-    expect(await trail.append([{ at: '2026-12-01T12:00:00Z', actor: '审计员', roles: ['AUDITOR'], action: 'query auditLog', outcome: 'OK' }], 'gateway')).toBe(1);
+    expect(await trail.append([{ at: '2026-12-01T12:00:00Z', actor: '审计员', roles: ['AUDITOR'], action: 'query auditLog', outcome: 'OK' }], 'gateway')).toEqual({ stored: 1, duplicates: 0, refused: [] });
     const [added] = await trail.model.find({ seq: 10 }).lean<AuditEntryDoc[]>();
     expect(added.previousDigest).toBe(entries[8].digest);
     expect(added.digest).toBe(oldAuditDigest(added));

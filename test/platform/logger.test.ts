@@ -136,6 +136,22 @@ describe('createLogger redaction', () => {
     expect(obj).toEqual({ user: { password: 'keep-me' }, uri: 'mongodb://u:p@h' });
   });
 
+  it('never logs operation variables, nor the request and response bodies an HTTP executor attaches to an error', async () => {
+    const { GraphQLError } = await import('graphql');
+    const { logger, text, lines } = capture();
+    const body = JSON.stringify({ query: 'mutation($i: In!) { create(input: $i) { id } }', variables: { i: { title: 'Secret-Title-1', invoiceNo: 'INV-77' } } });
+    const err = new GraphQLError('Unexpected response', {
+      extensions: { code: 'RESPONSE_VALIDATION_FAILED', request: { method: 'POST', body }, response: { status: 502, statusText: 'Bad Gateway', body: 'Secret-Answer-2' } },
+    });
+    logger.error({ err }, 'unexpected error at the gateway');
+    logger.error({ err: new Error('outer', { cause: err }), other: err }, 'nested');
+    logger.info({ operationName: 'Create', variables: { title: 'Secret-Title-3' }, nested: { variableValues: { amount: '991.20' } } }, 'operation');
+    const out = text();
+    for (const secret of ['Secret-Title-1', 'INV-77', 'Secret-Answer-2', 'Secret-Title-3', '991.20']) expect(out).not.toContain(secret);
+    expect(lines()[0]).toMatchObject({ err: { message: 'Unexpected response', extensions: { code: 'RESPONSE_VALIDATION_FAILED', request: { method: 'POST' }, response: { status: 502 } } } });
+    expect(lines()[2]).toMatchObject({ operationName: 'Create', variables: REDACTED, nested: { variableValues: REDACTED } });
+  });
+
   it('serialises errors with type, message and stack', () => {
     const { logger, lines } = capture();
     logger.error({ err: new TypeError('boom') }, 'failed');

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
@@ -110,6 +110,14 @@ describe('npm start (embedded database)', () => {
     expect(listening).toMatchObject({ database: 'embedded', dataDir: dataPath });
     // The oa subgraph runs in the same process and refuses callers without the gateway's signature.
     expect(String(listening.oa)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
+    // The subgraphs listen on loopback only (SUBGRAPH_HOST's default): not on the machine's other addresses.
+    expect(listening.subgraphAddresses).toEqual({ oa: '127.0.0.1', archive: '127.0.0.1', sync: '127.0.0.1' });
+    const external = Object.values(networkInterfaces()).flat().find((a) => a?.family === 'IPv4' && !a.internal)?.address;
+    if (external) {
+      for (const url of [listening.oa, listening.archive, listening.sync]) {
+        await expect(fetch(String(url).replace('127.0.0.1', external), { method: 'POST', body: '{}' })).rejects.toThrow();
+      }
+    }
     const unsigned = await fetch(String(listening.oa), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ departments { id } }"}' });
     expect(unsigned.status).toBe(401);
     const archiveUnsigned = await fetch(String(listening.archive), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ verifyArchiveChain { ok } }"}' });

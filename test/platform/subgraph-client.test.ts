@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { INTERNAL_IDENTITY_HEADER, servicePrincipal, verifyPrincipal } from '../../platform/identity.ts';
+import { INTERNAL_IDENTITY_HEADER, ReplayCache, servicePrincipal, verifyPrincipal } from '../../platform/identity.ts';
 import { SubgraphCallError, probeSubgraph, subgraphClient } from '../../platform/integration/subgraph-client.ts';
 
 const SECRET = 'subgraph-client-internal-secret-0123456789';
@@ -58,6 +58,9 @@ async function closedPort(): Promise<string> {
   return `http://127.0.0.1:${port}/graphql`;
 }
 
+/** Who a seen request was signed as, checked as the archive subgraph checks it (audience, method, body). */
+const signedAs = async (request: Seen) => (await verifyPrincipal(request.identity, SECRET, { audience: 'archive', method: request.method, body: request.body }, new ReplayCache())).principal;
+
 const client = (timeoutMs = 2000, target = url) => subgraphClient({ name: 'archive', url: target, as: GATEWAY, internalSecret: SECRET, timeoutMs });
 
 async function failure(call: Promise<unknown>): Promise<SubgraphCallError> {
@@ -78,7 +81,19 @@ describe('subgraphClient', () => {
     expect(seen[0].method).toBe('POST');
     expect(seen[0].contentType).toBe('application/json');
     expect(JSON.parse(seen[0].body)).toEqual({ query: 'query($id: ID!) { employee(id: $id) { id } }', variables: { id: 'e1' } });
-    expect(verifyPrincipal(seen[0].identity, SECRET)).toEqual(GATEWAY);
+    expect(await signedAs(seen[0])).toEqual(GATEWAY);
+  });
+
+  it('signs every call anew, for its target and its body', async () => {
+    const call = client();
+    await call('{ a }', {});
+    await call('{ a }', {});
+    await call('{ b }', { x: 1 });
+    expect(new Set(seen.map((r) => r.identity)).size).toBe(3);
+    for (const r of seen) expect(await signedAs(r)).toEqual(GATEWAY);
+    // Bound to the archive and to its own body: not to another subgraph, nor to the next call's body.
+    await expect(verifyPrincipal(seen[0].identity, SECRET, { audience: 'oa', method: 'POST', body: seen[0].body }, new ReplayCache())).rejects.toMatchObject({ reason: 'wrong audience' });
+    await expect(verifyPrincipal(seen[0].identity, SECRET, { audience: 'archive', method: 'POST', body: seen[2].body }, new ReplayCache())).rejects.toMatchObject({ reason: 'body mismatch' });
   });
 
   it('uses the fetch it is given', async () => {
@@ -157,23 +172,23 @@ describe('subgraphClient', () => {
 describe('probeSubgraph', () => {
   it('is up when a signed { __typename } gets 200', async () => {
     answer = json(200, { data: { __typename: 'Query' } });
-    const r = await probeSubgraph(url, GATEWAY, SECRET, 2000);
+    const r = await probeSubgraph({ name: 'archive', url }, GATEWAY, SECRET, 2000);
     expect(r).toEqual({ up: true, latencyMs: expect.any(Number), reason: null });
     expect(r.latencyMs).toBeGreaterThanOrEqual(0);
     expect(JSON.parse(seen[0].body)).toEqual({ query: '{ __typename }' });
-    expect(verifyPrincipal(seen[0].identity, SECRET)).toEqual(GATEWAY);
+    expect(await signedAs(seen[0])).toEqual(GATEWAY);
   });
 
   it('is down with the HTTP status of any other answer', async () => {
     answer = json(401, { errors: [{ message: 'Unauthenticated', extensions: { code: 'UNAUTHENTICATED' } }] });
-    expect(await probeSubgraph(url, GATEWAY, SECRET, 2000)).toEqual({ up: false, latencyMs: expect.any(Number), reason: 'HTTP 401' });
+    expect(await probeSubgraph({ name: 'archive', url }, GATEWAY, SECRET, 2000)).toEqual({ up: false, latencyMs: expect.any(Number), reason: 'HTTP 401' });
   });
 
   it('is down with timeout when it does not answer in time, unreachable when nothing listens', async () => {
     answer = () => undefined;
-    const slow = await probeSubgraph(url, GATEWAY, SECRET, 150);
+    const slow = await probeSubgraph({ name: 'archive', url }, GATEWAY, SECRET, 150);
     expect(slow).toEqual({ up: false, latencyMs: expect.any(Number), reason: 'timeout' });
     expect(slow.latencyMs).toBeGreaterThanOrEqual(100);
-    expect(await probeSubgraph(await closedPort(), GATEWAY, SECRET, 2000)).toEqual({ up: false, latencyMs: expect.any(Number), reason: 'unreachable' });
+    expect(await probeSubgraph({ name: 'archive', url: await closedPort() }, GATEWAY, SECRET, 2000)).toEqual({ up: false, latencyMs: expect.any(Number), reason: 'unreachable' });
   });
 });

@@ -9,6 +9,8 @@ import { ADMIN, ok } from '../oa/fixture.ts';
 import type { Org } from '../oa/seed.ts';
 import { ArchiveProxy } from './archive-proxy.ts';
 import { type Stack, approvedClaim, seed, startStack } from './stack.ts';
+import { Registry } from 'prom-client';
+import { conventionProblems } from '../helpers/prometheus.ts';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -344,5 +346,11 @@ describe('alert handling', () => {
     const metrics = await stack.sync.metrics.registry.metrics();
     expect(metrics).toMatch(/^ops_subgraph_up\{subgraph="oa"\} 1$/m);
     expect(metrics).toMatch(/^ops_open_alerts\{rule="[A-Z_]+",severity="[A-Z]+"\} \d+$/m);
+    // Probe round trips in seconds (issue 14), and the registries `npm start` serves together: each name once,
+    // conventional names, no gauge with a quantile label.
+    expect(metrics).toMatch(/^ops_subgraph_probe_seconds\{subgraph="oa"\} \d+(\.\d+)?(e-\d+)?$/m);
+    expect(metrics).not.toContain('_ms');
+    const served = await Registry.merge([stack.gateways[0].gateway.metrics.registry, stack.sync.metrics.registry]).metrics();
+    expect(conventionProblems(served)).toEqual([]);
   });
 });

@@ -30,7 +30,7 @@ beforeAll(async () => {
 afterAll(async () => stack?.close());
 
 // Straight to the sync subgraph: nothing the gateway would record about these calls lands in the trail meanwhile.
-const sync = <T>(who: Parameters<typeof signedGraphql>[2], query: string, variables?: Record<string, unknown>) => signedGraphql<T>(stack.sync.url, SECRET, who, query, variables);
+const sync = <T>(who: Parameters<typeof signedGraphql>[2], query: string, variables?: Record<string, unknown>) => signedGraphql<T>({ url: stack.sync.url, audience: 'sync' }, SECRET, who, query, variables);
 const verify = async () => ok(await sync<{ verifyAuditLog: Record<string, unknown> }>(AUDITOR, VERIFY)).verifyAuditLog;
 const entries = async (source: string) => ok(await sync<{ auditLog: { entries: Array<{ seq: number; actor: string; action: string }> } }>(AUDITOR, LOG, { source })).auditLog.entries;
 
@@ -47,7 +47,7 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string): Prom
 describe('the archive writes its sealed heads into the audit trail', () => {
   it('a filing seals the records chain, and that head appears in the trail as the archive entry naming it', async () => {
     const input = { kind: 'TAX_RETURN', title: 'VAT return', fiscalYear: 2025, content: '{"n":1}', mediaType: 'application/json' };
-    const filed = ok(await signedGraphql<{ fileArchiveRecord: { archiveNo: string } }>(stack.archiveUrl, SECRET, archivist(), FILE, { i: input })).fileArchiveRecord;
+    const filed = ok(await signedGraphql<{ fileArchiveRecord: { archiveNo: string } }>({ url: stack.archiveUrl, audience: 'archive' }, SECRET, archivist(), FILE, { i: input })).fileArchiveRecord;
     const head = (await readSealFile(sealFileOf(sealDir, 'archive_records')))!.at(-1)!;
     expect(head).toMatchObject({ seq: 1, label: filed.archiveNo });
     const entry = await until(async () => (await entries('archive')).find((e) => e.action.includes('archive_records')), 'the archive head entry');

@@ -1,14 +1,20 @@
 // The audit trail (issue 7 §4) through the whole stack: what the gateway records (mutations, refusals, failed
 // authentication on every transport, subscription starts), who may read it, filters and pagination, the hash chain
 // detecting an edited and a deleted entry, recordAudit closed to clients; and the recorder's bounded buffer.
+import { appendFile, mkdtemp, readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { SignJWT } from 'jose';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditSpool } from '../../gateway/audit-spool.ts';
 import { AuditRecorder, type AuditRecord, AuditSinkError, GATEWAY_SERVICE, actionOf, describeOperation, normaliseAddress, outcomeOf } from '../../gateway/audit.ts';
 import { parse } from 'graphql';
 import { auditDigest } from '../../subgraphs/operations/audit/trail.ts';
+import { identityHeaders } from '../../platform/identity.ts';
 import { signedGraphql } from '../helpers/graphql.ts';
+import { CREATE_CLAIM, item } from '../oa/seed.ts';
 import { wsSubscribe } from '../helpers/subscribers.ts';
 import { ADMIN, SECRET, ok, user } from '../oa/fixture.ts';
 import type { Org } from '../oa/seed.ts';
@@ -238,6 +244,29 @@ describe('reading the trail', () => {
   });
 });
 
+describe("a user's mutation audited in its own transaction", () => {
+  it('leaves its entry under the request id even when no gateway ever records it, and none when it fails', async () => {
+    // As the gateway calls oa, but nobody records at the gateway: only the mutation's own transaction can.
+    const call = async (requestId: string, input: unknown) => {
+      const body = JSON.stringify({ query: CREATE_CLAIM, variables: { input } });
+      const headers = await identityHeaders(org.as.alice, SECRET, { audience: 'oa', method: 'POST', body }, { origin: { requestId, clientAddress: '198.51.100.7', operationName: 'FromPlugin' } });
+      const res = await fetch(stack.oaUrl, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+      return (await res.json()) as { data?: unknown; errors?: unknown[] };
+    };
+    expect((await call('outbox-request-ok-1', { title: 'Taxi', category: 'TRAVEL', items: [item('12.00')] })).errors).toBeUndefined();
+    expect((await call('outbox-request-bad-1', { title: 'Taxi', category: 'TRAVEL', items: [item('-1.00')] })).errors?.length).toBeGreaterThan(0);
+
+    const BY_ACTOR = `query($actor: String) { auditLog(actor: $actor, first: 200) { entries { requestId source action operationName address outcome } } }`;
+    let mine: { requestId: string | null; source: string; action: string; operationName: string | null; address: string | null; outcome: string }[] = [];
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
+      mine = ok(await stack.gql<{ auditLog: { entries: typeof mine } }>(auditor, BY_ACTOR, { actor: org.ids.alice })).auditLog.entries.filter((e) => e.requestId?.startsWith('outbox-request-'));
+      if (mine.length) break;
+    }
+    expect(mine).toEqual([{ requestId: 'outbox-request-ok-1', source: 'oa', action: 'mutation createExpenseClaim', operationName: 'FromPlugin', address: '198.51.100.7', outcome: 'OK' }]);
+    expect(await stack.connection.db!.collection('audit_outbox').countDocuments()).toBe(0);
+  });
+});
+
 describe('recordAudit is for the gateway only', () => {
   const entry = { at: new Date().toISOString(), actor: 'forger', roles: [], address: '10.0.0.1', action: 'mutation fake', outcome: 'OK' };
 
@@ -249,12 +278,12 @@ describe('recordAudit is for the gateway only', () => {
     const unsigned = await fetch(stack.sync.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: RECORD, variables: { entries: [entry] } }) });
     expect(unsigned.status).toBe(401);
     // Signed, but for a user: the subgraph checks the kind itself too.
-    expect(codes(await signedGraphql(stack.sync.url, SECRET, user(org.ids.auditor, ['AUDITOR']), RECORD, { entries: [entry] }))).toEqual(['FORBIDDEN']);
+    expect(codes(await signedGraphql({ url: stack.sync.url, audience: 'sync' }, SECRET, user(org.ids.auditor, ['AUDITOR']), RECORD, { entries: [entry] }))).toEqual(['FORBIDDEN']);
     expect((await auditLog({ actor: 'forger' })).entries).toEqual([]);
   });
 
-  it('the gateway identity stores valid batches and has nonsense refused whole', async () => {
-    const asGateway = (entries: unknown[]) => signedGraphql<{ recordAudit: number }>(stack.sync.url, SECRET, GATEWAY_SERVICE, RECORD, { entries });
+  it('the gateway identity stores valid batches, has each nonsense entry refused alone, and stores a request id once', async () => {
+    const asGateway = (entries: unknown[]) => signedGraphql<{ recordAudit: number }>({ url: stack.sync.url, audience: 'sync' }, SECRET, GATEWAY_SERVICE, RECORD, { entries });
     const bad: [Record<string, unknown>, string][] = [
       [{ address: 'not-an-address' }, 'address'],
       [{ roles: ['SUPERUSER'] }, 'roles'],
@@ -266,12 +295,23 @@ describe('recordAudit is for the gateway only', () => {
       [{ durationMs: -1 }, 'durationMs'],
       [{ at: new Date(Date.now() + 3_600_000).toISOString() }, 'at'],
     ];
-    for (const [change, field] of bad) {
-      const r = await asGateway([{ ...entry, actor: 'batch' }, { ...entry, actor: 'batch', ...change }]);
-      expect(codes(r), field).toEqual(['BAD_USER_INPUT']);
-      expect(JSON.stringify(r.errors)).toContain(`entries[1].${field}`);
+    // One bad entry among good ones (a `sub` the gateway let through, an address mangled): refused alone, the others
+    // of the batch stored, and the answer counts only those.
+    for (const [i, [change, field]] of bad.entries()) {
+      const r = await asGateway([{ ...entry, actor: 'alone', operationName: `Good${i}` }, { ...entry, actor: 'alone', ...change }]);
+      expect(r.errors, field).toBeUndefined();
+      expect(r.data?.recordAudit, field).toBe(1);
     }
-    expect((await auditLog({ actor: 'batch' })).entries).toEqual([]);
+    const alone = (await auditLog({ actor: 'alone', first: 100 })).entries;
+    expect(alone.map((e) => e.operationName).sort()).toEqual(bad.map((_, i) => `Good${i}`).sort());
+
+    // Sent twice under one request id (a spool after a crash, or the subgraph's own entry first): stored once.
+    const once = { ...entry, actor: 'once', requestId: 'request-0123456789' };
+    expect((await asGateway([once])).data?.recordAudit).toBe(1);
+    expect((await asGateway([once, { ...once, requestId: 'request-abcdefghij' }])).data?.recordAudit).toBe(2);
+    const ids = ok(await stack.gql<{ auditLog: { entries: { requestId: string }[] } }>(auditor, '{ auditLog(actor: "once") { entries { requestId } } }')).auditLog.entries;
+    expect(ids.map((e) => e.requestId).sort()).toEqual(['request-0123456789', 'request-abcdefghij']);
+    expect(codes(await asGateway([{ ...once, requestId: 'short' }, once]))).toEqual([]);
     const stored = await asGateway([{ ...entry, actor: 'batch', operationName: 'Direct', durationMs: 3 }, { ...entry, actor: 'batch', address: '::1' }]);
     expect(stored.data?.recordAudit).toBe(2);
     const entries = (await auditLog({ actor: 'batch' })).entries;
@@ -324,12 +364,14 @@ describe('the hash chain', () => {
 
 // ── The recorder alone, with a stubbed sink ─────────────────────────────────────────────────────────
 
-const record = (n: number): AuditRecord => ({ at: new Date(0).toISOString(), actor: `user-${n}`, roles: [], address: '127.0.0.1', action: 'mutation x', operationName: null, outcome: 'OK', durationMs: n });
+const record = (n: number): AuditRecord => ({ at: new Date(0).toISOString(), actor: `user-${n}`, roles: [], address: '127.0.0.1', action: 'mutation x', operationName: null, outcome: 'OK', durationMs: n, requestId: `request-${n}` });
 
-function recorder(sink: (entries: AuditRecord[]) => Promise<void>, opts: { maxBuffer?: number; batchSize?: number; flushMs?: number; trustProxy?: boolean } = {}) {
+function recorder(sink: (entries: AuditRecord[]) => Promise<number | void>, opts: { maxBuffer?: number; batchSize?: number; flushMs?: number; trustProxy?: boolean; spool?: AuditSpool<AuditRecord> } = {}) {
   const registry = new Registry();
   const warnings: object[] = [];
-  const r = new AuditRecorder({ sink, logger: { warn: (obj) => void warnings.push(obj) }, registry, flushMs: 60_000, ...opts });
+  // A sink that says nothing accepted everything.
+  const counted = async (b: AuditRecord[]) => (await sink(b)) ?? b.length;
+  const r = new AuditRecorder({ sink: counted, logger: { warn: (obj) => void warnings.push(obj) }, registry, flushMs: 60_000, ...opts });
   const dropped = async () => (await registry.getSingleMetric('gateway_audit_dropped_total')!.get()).values[0]?.value ?? 0;
   return { r, registry, warnings, dropped };
 }
@@ -379,6 +421,45 @@ describe('the recorder', () => {
     expect(r.buffered).toBe(0);
     expect(await dropped()).toBe(1);
     await r.stop();
+  });
+
+  it('spools every entry before sending; a gateway killed with entries undelivered sends them at its next start', async () => {
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'audit-spool-')), 'gateway-4000.jsonl');
+    const down = recorder(async () => {
+      throw new AuditSinkError('sync subgraph unreachable');
+    }, { spool: new AuditSpool(file) });
+    for (let i = 1; i <= 5; i++) down.r.record(record(i));
+    await down.r.flush();
+    expect(down.r.buffered).toBe(5);
+    // Killed here: no stop(). Its entries are in the file.
+    expect((await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l).requestId)).toEqual(['request-1', 'request-2', 'request-3', 'request-4', 'request-5']);
+
+    const sent: AuditRecord[] = [];
+    const next = recorder(async (b) => void sent.push(...b), { spool: new AuditSpool(file) });
+    expect(next.r.buffered).toBe(5);
+    await next.r.flush();
+    expect(sent.map((e) => e.requestId)).toEqual(['request-1', 'request-2', 'request-3', 'request-4', 'request-5']);
+    // Everything delivered: the spool is empty again, and a third start sends nothing.
+    expect((await stat(file)).size).toBe(0);
+    next.r.record(record(6));
+    await next.r.flush();
+    await next.r.stop();
+    const third = recorder(async (b) => void sent.push(...b), { spool: new AuditSpool(file) });
+    expect(third.r.buffered).toBe(0);
+
+    // Half-delivered: the cursor remembers where the next start resumes; a line torn by a power loss is cut off.
+    const half = recorder(async (b) => {
+      if (b.some((e) => e.requestId === 'request-9')) throw new AuditSinkError('sync subgraph unreachable');
+      sent.push(...b);
+    }, { spool: new AuditSpool(file), batchSize: 2 });
+    for (const n of [7, 8, 9, 10]) half.r.record(record(n));
+    await half.r.flush();
+    await appendFile(file, '{"at":"2026-');
+    const resumed: AuditRecord[] = [];
+    const last = recorder(async (b) => void resumed.push(...b), { spool: new AuditSpool(file) });
+    last.r.record(record(11));
+    await last.r.flush();
+    expect(resumed.map((e) => e.requestId)).toEqual(['request-9', 'request-10', 'request-11']);
   });
 
   it('flushes on its own after flushMs, and everything left on stop()', async () => {

@@ -34,6 +34,8 @@ const APPROVED_CLAIMS = `{ expenseClaims(status: APPROVED, first: 1000) {
   totalCount pageInfo { hasNextPage }
   edges { node { id claimNo total approvedAt voucher { id debitTotal } archiveRecord { id voucher { id } } } }
 } }`;
+const AUDIT_PAGE = `query($after: String) { auditLog(action: "mutation", first: 200, after: $after) { entries { requestId outcome } endCursor } }`;
+type AuditPage = { entries: { requestId: string | null; outcome: string }[]; endCursor: string | null };
 const RECONCILE = `mutation($y: Int!, $p: Int!) { reconcile(fiscalYear: $y, period: $p) {
   fiscalYear period approvedClaims vouchers archiveRecords differences { kind claimNo detail }
 } }`;
@@ -41,6 +43,8 @@ const RECONCILE = `mutation($y: Int!, $p: Int!) { reconcile(fiscalYear: $y, peri
 interface GqlBody<T> {
   data?: T | null;
   errors?: { message: string; extensions?: { code?: string } }[];
+  /** The gateway's id of the request (x-request-id): what the audit trail records it under. */
+  requestId?: string | null;
 }
 
 /** POST /graphql; a network failure (the process died) throws. */
@@ -51,7 +55,7 @@ async function gql<T>(url: string, token: string, query: string, variables?: Rec
     body: JSON.stringify({ query, variables }),
     signal: AbortSignal.timeout(15_000),
   });
-  return (await res.json()) as GqlBody<T>;
+  return { ...((await res.json()) as GqlBody<T>), requestId: res.headers.get('x-request-id') };
 }
 
 /** Data of a successful call; throws with the errors otherwise. */
@@ -80,6 +84,8 @@ interface Traffic {
   killing: boolean;
   /** Claims whose last approval answered APPROVED. */
   confirmed: string[];
+  /** Request ids of the mutations answered without errors: each must have its audit entry, kills or not. */
+  acknowledged: string[];
   /** Requests sent before the kill that failed because of it (no answer, connection reset). */
   cutByKill: number;
   /** What went wrong while the process was alive: must stay empty. */
@@ -102,6 +108,8 @@ async function approvalStream(url: string, tokens: Tokens, random: () => number,
       traffic.unexpected.push(`GraphQL errors: ${JSON.stringify(body.errors)}`);
       return null;
     }
+    if (body.requestId) traffic.acknowledged.push(body.requestId);
+    else traffic.unexpected.push('a response without x-request-id');
     return body.data;
   };
   while (!traffic.killing) {
@@ -175,6 +183,7 @@ describe('SIGKILL during a stream of approvals', () => {
     let lastSeq = '000000000000';
     const rounds: { life: number; killAfterMs: number; confirmed: number; cutByKill: number; receivedEvents: number }[] = [];
     const confirmed: string[] = [];
+    const acknowledged: string[] = [];
     const unexpected: string[] = [];
 
     for (let life = 1; life <= KILLS; life++) {
@@ -182,7 +191,7 @@ describe('SIGKILL during a stream of approvals', () => {
       const at: Listening = await proc.ready();
       if (!org) {
         // Once, through the oa subgraph this life logged, with identities signed as the gateway would.
-        const oa = { gql: (who, query, variables) => signedGraphql(at.oa, INTERNAL_SECRET, who, query, variables) } as OaFixture;
+        const oa = { gql: (who, query, variables) => signedGraphql({ url: at.oa, audience: 'oa' }, INTERNAL_SECRET, who, query, variables) } as OaFixture;
         org = await seedOrg(oa);
         tokens = {
           alice: await token(org.ids.alice),
@@ -193,7 +202,7 @@ describe('SIGKILL during a stream of approvals', () => {
       }
       const t = tokens!;
       const sub = wsSubscribe(at.wsUrl, { authorization: `Bearer ${t.accountant}` }, SUBSCRIPTION, { after: lastSeq });
-      const traffic: Traffic = { killing: false, confirmed: [], cutByKill: 0, unexpected: [] };
+      const traffic: Traffic = { killing: false, confirmed: [], acknowledged: [], cutByKill: 0, unexpected: [] };
       const streams = Array.from({ length: WORKERS }, () => approvalStream(at.graphqlUrl, t, amountRandom, traffic));
       const killAfterMs = 300 + Math.floor(killRandom() * 1700);
       await sleep(killAfterMs);
@@ -206,6 +215,7 @@ describe('SIGKILL during a stream of approvals', () => {
       subscriberErrors.push(...got.errors);
       if (got.seqs.length) lastSeq = got.seqs[got.seqs.length - 1];
       confirmed.push(...traffic.confirmed);
+      acknowledged.push(...traffic.acknowledged);
       unexpected.push(...traffic.unexpected);
       rounds.push({ life, killAfterMs, confirmed: traffic.confirmed.length, cutByKill: traffic.cutByKill, receivedEvents: got.seqs.length });
     }
@@ -258,6 +268,19 @@ describe('SIGKILL during a stream of approvals', () => {
       const [y, m] = p.split('-').map(Number);
       reconciliations.push((await must<{ reconcile: { fiscalYear: number; period: number; approvedClaims: number; vouchers: number; archiveRecords: number; differences: unknown[] } }>(at.graphqlUrl, t.admin, RECONCILE, { y, p: m })).reconcile);
     }
+    // Every acknowledged mutation has its audit entry (written in the mutation's own transaction), once.
+    const audited = new Map<string, number>();
+    for (const deadline = Date.now() + 30_000; ; ) {
+      audited.clear();
+      for (let after: string | null = null; ; ) {
+        const page: AuditPage = (await must<{ auditLog: AuditPage }>(at.graphqlUrl, t.admin, AUDIT_PAGE, { after })).auditLog;
+        for (const e of page.entries) if (e.requestId && e.outcome === 'OK') audited.set(e.requestId, (audited.get(e.requestId) ?? 0) + 1);
+        after = page.endCursor;
+        if (!after) break;
+      }
+      if (acknowledged.every((id) => audited.has(id)) || Date.now() > deadline) break;
+      await sleep(200);
+    }
     await proc.kill();
 
     const cutByKill = rounds.reduce((n, r) => n + r.cutByKill, 0);
@@ -278,6 +301,10 @@ describe('SIGKILL during a stream of approvals', () => {
     expect(unexpected).toEqual([]);
     expect(cutByKill).toBeGreaterThan(0);
     expect(confirmed.length).toBeGreaterThan(0);
+
+    expect(acknowledged.filter((id) => !audited.has(id))).toEqual([]);
+    expect([...audited.values()].filter((n) => n !== 1)).toEqual([]);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(confirmed.length * 4);
 
     // Every approved claim has its voucher and its archive record, none shared, and the pipeline is done.
     expect(approved.pageInfo.hasNextPage).toBe(false);

@@ -149,7 +149,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   for (let i = 0; i < (opts.gateways ?? 1); i++) await startGateway(bus);
 
-  const oaFixture = { gql: (who, query, variables) => signedGraphql(oa.url, SECRET, who, query, variables) } as OaFixture;
+  const oaFixture = { gql: (who, query, variables) => signedGraphql({ url: oa.url, audience: 'oa' }, SECRET, who, query, variables) } as OaFixture;
   return {
     connection,
     oaUrl: oa.url,

@@ -324,7 +324,7 @@ describe('delivery', () => {
     await append('CLAIM_APPROVED');
     expect(await s.tick()).toMatchObject({ attempted: 1, failed: 1 });
     expect(r.received).toHaveLength(0);
-    expect((await deliveriesOf(s, hook.id))[0].lastError).toBe('target refused: rebind.test resolved to 127.0.0.1, a loopback address');
+    expect((await deliveriesOf(s, hook.id))[0].lastError).toBe('target refused: rebind.test resolved to 127.0.0.1, a loopback address (allowed only with WEBHOOK_ALLOW_PRIVATE_TARGETS=true)');
   });
 
   it('refuses at delivery time an IP-literal target once private targets are no longer allowed', async () => {
@@ -335,7 +335,7 @@ describe('delivery', () => {
     await append('CLAIM_APPROVED');
     expect(await strict.tick()).toMatchObject({ attempted: 1, failed: 1 });
     expect(r.received).toHaveLength(0);
-    expect((await deliveriesOf(strict, hook.id))[0].lastError).toBe('target refused: 127.0.0.1 is a loopback address');
+    expect((await deliveriesOf(strict, hook.id))[0].lastError).toBe('target refused: 127.0.0.1 is a loopback address (allowed only with WEBHOOK_ALLOW_PRIVATE_TARGETS=true)');
   });
 
   it('does not send for an inactive webhook, and resumes when it is reactivated', async () => {

@@ -165,9 +165,15 @@ export type ChainVerification = {
   firstBrokenArchiveNo?: Maybe<Scalars['String']['output']>;
   /**
    * What was found: CHANGED, REMOVED or REORDERED (the chains); CONTENT_MISSING (content gone, not destroyed),
-   * DESTROYED_WITHOUT_REGISTER, LIFECYCLE_CHANGED (status, holds or retention differ from the record's history).
+   * DESTROYED_WITHOUT_REGISTER, LIFECYCLE_CHANGED (status, holds or retention differ from the record's history);
+   * SEAL_BROKEN (the sealed heads outside the database cut or edited); TIMESTAMP_INVALID (the newest RFC 3161 token
+   * of the seal directory does not vouch for the head it names).
    */
   problem?: Maybe<Scalars['String']['output']>;
+  /** Where a time-stamping authority is configured (ARCHIVE_TSA_URL): the newest record whose sealed head it time-stamped. */
+  timestampedArchiveNo?: Maybe<Scalars['String']['output']>;
+  /** The authority's time in that token: the records up to timestampedArchiveNo existed, as they are, by then. */
+  timestampedAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
 /** One check of the four properties (四性检测). */
@@ -1050,6 +1056,8 @@ export type ChainVerificationResolvers<ContextType = ArchiveContext, ParentType 
   checked?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   firstBrokenArchiveNo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   problem?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  timestampedArchiveNo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  timestampedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
 
 export type FourPropertiesCheckResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['FourPropertiesCheck'] = ResolversParentTypes['FourPropertiesCheck']> = {

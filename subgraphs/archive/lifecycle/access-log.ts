@@ -82,7 +82,7 @@ export interface AccessLogVerification {
   /** The first entry that was changed, or the sequence number of the first removed one. */
   firstBrokenSeq: number | null;
   /** SEAL_BROKEN: the seal file was cut short or edited. */
-  problem: 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN' | null;
+  problem: 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN' | 'TIMESTAMP_INVALID' | null;
 }
 
 export class AccessLog {

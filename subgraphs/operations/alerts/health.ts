@@ -16,7 +16,7 @@ export interface ProbeTarget {
 export async function probeSubgraphs(models: OperationsModels, targets: readonly ProbeTarget[], secret: string, timeoutMs: number, now = new Date()): Promise<SubgraphHealthDoc[]> {
   return Promise.all(
     targets.map(async (t) => {
-      const r = await probeSubgraph(t.url, SYNC_SERVICE, secret, timeoutMs);
+      const r = await probeSubgraph(t, SYNC_SERVICE, secret, timeoutMs);
       const update = r.up
         ? { $set: { status: 'UP', latencyMs: r.latencyMs, checkedAt: now, failures: 0 } }
         : { $set: { status: 'DOWN', latencyMs: null, checkedAt: now }, $inc: { failures: 1 } };

@@ -37,7 +37,10 @@ export function auditResolvers(trailOf: (ctx: OperationsContext) => AuditTrail):
         if (ctx.principal.kind !== 'service') throw forbidden('recordAudit is for service identities');
         const source = ctx.principal.sub;
         if (!isAuditSource(source)) throw forbidden(`service ${JSON.stringify(source.slice(0, 40))} does not record audit entries`);
-        return trailOf(ctx).append(args.entries, source);
+        // Invalid entries are refused alone; the count of those accepted (stored now, or before under their request
+        // id) tells the gateway how many were refused.
+        const { stored, duplicates } = await trailOf(ctx).append(args.entries, source);
+        return stored + duplicates;
       },
     },
   };

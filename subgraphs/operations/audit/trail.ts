@@ -9,9 +9,12 @@
 // Rewriting the trail to the end, or cutting its tail with the counter, shows against its heads sealed outside the
 // database (platform/integration/chain-seal.ts) with the archive's key configuration, once useSeal() was called.
 import { isIP } from 'node:net';
-import { type Connection, type Model, Schema, type Types } from 'mongoose';
+import { type ClientSession, type Connection, type Model, Schema, type Types } from 'mongoose';
 import { ChainSeal, type SealKey } from '../../../platform/integration/chain-seal.ts';
+import { HeadTimestamps } from '../../../platform/integration/head-timestamps.ts';
+import type { TimestampAuthority } from '../../../platform/integration/timestamp-authority.ts';
 import { HashChain, chainDigest, flatChainRules } from '../../../platform/integration/hash-chain.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
 import { PUBLIC_ERROR_CODES, badInput } from '../../../platform/graphql.ts';
 import { isRole } from '../../../platform/identity.ts';
 
@@ -44,6 +47,11 @@ export interface AuditEntryDoc {
   operationName: string | null;
   outcome: string;
   durationMs: number | null;
+  /**
+   * The client request this entry records (the gateway's request id), where one is known: an entry is stored once per
+   * request id, so the gateway's spool sending again and a subgraph's transactional entry never record a request twice.
+   */
+  requestId?: string | null;
   digest: string;
   previousDigest: string | null;
 }
@@ -58,6 +66,23 @@ export interface AuditEntryInput {
   operationName?: string | null;
   outcome: string;
   durationMs?: number | null;
+  requestId?: string | null;
+}
+
+/** An entry refused alone (the others of its batch are stored): which, and why. */
+export interface RefusedEntry {
+  index: number;
+  field: string;
+  message: string;
+}
+
+/** What append() did with a batch. */
+export interface AppendResult {
+  /** Entries newly stored. */
+  stored: number;
+  /** Entries whose request id was stored already (a retry): accepted, not stored twice. */
+  duplicates: number;
+  refused: RefusedEntry[];
 }
 
 /** The public view (AuditEntry in schema/operations.graphql). */
@@ -87,7 +112,7 @@ export interface AuditVerification {
   /** The first entry whose digest does not match, or the entry after which one is missing (0: the first is). */
   firstBrokenSeq: number | null;
   /** CHANGED, REMOVED, or SEAL_BROKEN (the seal file itself cut or edited); null while valid. */
-  problem: 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN' | null;
+  problem: 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN' | 'TIMESTAMP_INVALID' | null;
 }
 
 /** The key and directory that seal the trail's head: the archive's (ARCHIVE_SEAL_*), loaded by the sync process. */
@@ -95,6 +120,9 @@ export interface AuditSealOptions {
   key: SealKey;
   dir: string;
   clock?: () => Date;
+  /** Where ARCHIVE_TSA_URL is set: the trail's sealed heads are time-stamped too. */
+  tsa?: TimestampAuthority;
+  onTimestampError?: (chain: string, err: Error) => void;
 }
 
 export const AUDIT_CHAIN = 'audit_log';
@@ -111,6 +139,7 @@ const entrySchema = new Schema<AuditEntryDoc>(
     operationName: { type: String, default: null },
     outcome: { type: String, required: true },
     durationMs: { type: Number, default: null },
+    requestId: { type: String, default: undefined },
     digest: { type: String, required: true },
     previousDigest: { type: String, default: null },
   },
@@ -122,6 +151,7 @@ entrySchema.index({ actor: 1 });
 // The anomaly rules: refusals per address and per outcome within a window.
 entrySchema.index({ address: 1, at: 1 });
 entrySchema.index({ outcome: 1, at: 1 });
+entrySchema.index({ requestId: 1 });
 
 /** SHA-256 (hex) over the canonical form of every field but the digest and the id, previousDigest included. */
 export function auditDigest(e: Omit<AuditEntryDoc, '_id' | 'digest'>): string {
@@ -137,6 +167,8 @@ export function auditDigest(e: Omit<AuditEntryDoc, '_id' | 'digest'>): string {
     outcome: e.outcome,
     durationMs: e.durationMs,
     previousDigest: e.previousDigest,
+    // Covered where present; entries from before request ids keep their digests.
+    ...(typeof e.requestId === 'string' ? { requestId: e.requestId } : {}),
   };
   // The trail's canonical form has always written a field that is absent as null.
   return chainDigest(fields, { undefinedMembers: 'null' });
@@ -147,6 +179,7 @@ export function auditDigest(e: Omit<AuditEntryDoc, '_id' | 'digest'>): string {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const ACTION = new RegExp(`^[A-Za-z][A-Za-z0-9_ ,.:/-]{0,${MAX_ACTION - 1}}$`);
 const OPERATION_NAME = new RegExp(`^[_A-Za-z][_0-9A-Za-z]{0,${MAX_OPERATION_NAME - 1}}$`);
+export const REQUEST_ID = /^[A-Za-z0-9_.:-]{8,100}$/;
 /** The earliest believable entry. */
 const EPOCH = Date.UTC(2000, 0, 1);
 
@@ -191,7 +224,11 @@ function validEntry(input: AuditEntryInput, index: number, now: number): Omit<Au
   if (durationMs !== null && (!Number.isSafeInteger(durationMs) || durationMs < 0 || durationMs > MAX_DURATION_MS)) {
     throw badInput(`durationMs must be null or an integer 0..${MAX_DURATION_MS}`, field('durationMs'));
   }
-  return { at, actor, roles, address, action: input.action, operationName, outcome: input.outcome, durationMs };
+  const requestId = input.requestId ?? null;
+  if (requestId !== null && (typeof requestId !== 'string' || !REQUEST_ID.test(requestId))) {
+    throw badInput('requestId must be null or 8 to 100 of A-Z, a-z, 0-9 and _.:-', field('requestId'));
+  }
+  return { at, actor, roles, address, action: input.action, operationName, outcome: input.outcome, durationMs, ...(requestId === null ? {} : { requestId }) };
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -223,7 +260,8 @@ export class AuditTrail {
       const d = await this.model.findOne({}, { seq: 1, digest: 1 }).sort({ seq: -1 }).lean<Pick<AuditEntryDoc, 'seq' | 'digest'>>();
       return d ? { seq: d.seq, digest: d.digest, label: null } : null;
     };
-    this.seal = new ChainSeal({ chain: AUDIT_CHAIN, key: o.key, dir: o.dir, connection: this.model.db, head, clock: o.clock });
+    const timestamps = o.tsa ? new HeadTimestamps({ chain: AUDIT_CHAIN, dir: o.dir, tsa: o.tsa, onError: (err) => o.onTimestampError?.(AUDIT_CHAIN, err) }) : undefined;
+    this.seal = new ChainSeal({ chain: AUDIT_CHAIN, key: o.key, dir: o.dir, connection: this.model.db, head, clock: o.clock, timestamps });
     await this.seal.seal();
   }
 
@@ -241,22 +279,45 @@ export class AuditTrail {
   }
 
   /**
-   * Stores a batch in one transaction, each entry chained to the one before. Every entry is validated first: one
-   * bad entry refuses the whole batch (BAD_USER_INPUT naming it) and nothing is stored.
-   * @returns the number stored.
+   * Stores a batch in one transaction, each entry chained to the one before. An invalid entry is refused alone (the
+   * result names it and why; the others are stored), and an entry whose request id is stored already is accepted
+   * without being stored twice (a spool sending again, or the subgraph's own entry of the same request).
    */
-  async append(entries: readonly AuditEntryInput[], source: AuditSource): Promise<number> {
+  async append(entries: readonly AuditEntryInput[], source: AuditSource, session?: ClientSession): Promise<AppendResult> {
     if (!isAuditSource(source)) throw badInput(`source must be one of ${AUDIT_SOURCES.join(', ')}`, 'source');
     if (!Array.isArray(entries)) throw badInput('entries must be a list', 'entries');
     if (entries.length > MAX_BATCH) throw badInput(`at most ${MAX_BATCH} entries per call`, 'entries');
-    if (entries.length === 0) return 0;
     const now = this.clock().getTime();
-    const valid = entries.map((e, i) => validEntry(e, i, now));
+    const refused: RefusedEntry[] = [];
+    const valid: Array<ReturnType<typeof validEntry>> = [];
+    entries.forEach((e, i) => {
+      try {
+        valid.push(validEntry(e, i, now));
+      } catch (err) {
+        const ext = (err as { extensions?: { field?: unknown } }).extensions;
+        refused.push({ index: i, field: typeof ext?.field === 'string' ? ext.field : `entries[${i}]`, message: (err as Error).message });
+      }
+    });
+    if (valid.length === 0) return { stored: 0, duplicates: 0, refused };
     await this.init();
-    await this.chain.append(valid, (entry, { seq, previousDigest }) => ({ seq, ...entry, source, previousDigest }));
+    const run = async (s: ClientSession) => {
+      // Inside the transaction: two appends of one request id both see none, both take the counter, one conflicts and
+      // runs again, and then sees the other's.
+      const ids = [...new Set(valid.flatMap((e) => (e.requestId ? [e.requestId] : [])))];
+      const seen = new Set(ids.length ? (await this.model.find({ requestId: { $in: ids } }, { requestId: 1 }, { session: s }).lean<Array<{ requestId: string }>>()).map((d) => d.requestId) : []);
+      const fresh = valid.filter((e) => {
+        if (!e.requestId) return true;
+        if (seen.has(e.requestId)) return false;
+        seen.add(e.requestId);
+        return true;
+      });
+      await this.chain.append(fresh, (entry, { seq, previousDigest }) => ({ seq, ...entry, source, previousDigest }), { session: s });
+      return fresh.length;
+    };
+    const stored = session ? await run(session) : await transaction(this.model.db, run);
     // After the commit: a head sealed inside a transaction that then aborted would name an entry that never was.
-    await this.sealHead();
-    return valid.length;
+    if (!session) await this.sealHead();
+    return { stored, duplicates: valid.length - stored, refused };
   }
 
   /** Newest first, `first` 1..200; `after` is the endCursor of the previous page (a seq). */

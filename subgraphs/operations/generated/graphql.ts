@@ -325,7 +325,10 @@ export type Mutation = {
   resolveAlert: Alert;
   /** Runs the alert's first action (or the one of the given kind): retry the job, replay the delivery, reconcile again, verify the chain. */
   runAlertAction: Alert;
-  /** Service identities only: the gateway's audit entries. */
+  /**
+   * Service identities only: the gateway's audit entries. Answers how many were accepted (stored, or stored before
+   * under their request id); an invalid entry is refused alone, the others are stored.
+   */
   recordAudit: Scalars['Int']['output'];
   /** Service identities only: a gateway instance reports itself. */
   reportGateway: Scalars['Boolean']['output'];
@@ -525,6 +528,8 @@ export type AuditEntry = {
   /** OK, or the first error code (UNAUTHENTICATED, FORBIDDEN, …). */
   outcome: Scalars['String']['output'];
   durationMs?: Maybe<Scalars['Int']['output']>;
+  /** The gateway's id of the client request, where known (the same in its log lines). */
+  requestId?: Maybe<Scalars['String']['output']>;
   digest: Scalars['String']['output'];
   previousDigest?: Maybe<Scalars['String']['output']>;
 };
@@ -542,7 +547,7 @@ export type AuditVerification = {
   checked: Scalars['Int']['output'];
   /** seq of the first entry whose digest does not match, or after which one is missing. */
   firstBrokenSeq?: Maybe<Scalars['Int']['output']>;
-  /** CHANGED, REMOVED, or SEAL_BROKEN (the sealed heads outside the database cut or edited); null while valid. */
+  /** CHANGED, REMOVED, SEAL_BROKEN (the sealed heads outside the database cut or edited) or TIMESTAMP_INVALID; null while valid. */
   problem?: Maybe<Scalars['String']['output']>;
 };
 
@@ -556,6 +561,8 @@ export type AuditEntryInput = {
   operationName?: InputMaybe<Scalars['String']['input']>;
   outcome: Scalars['String']['input'];
   durationMs?: InputMaybe<Scalars['Int']['input']>;
+  /** The gateway's id of the client request: an entry is stored once per request id, however often it is sent. */
+  requestId?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type GatewayReportInput = {
@@ -1006,6 +1013,7 @@ export type AuditEntryResolvers<ContextType = OperationsContext, ParentType exte
   operationName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   outcome?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   durationMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  requestId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   previousDigest?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };

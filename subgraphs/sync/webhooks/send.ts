@@ -4,7 +4,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { forbiddenReason, guardedLookup, type Resolve } from './targets.ts';
+import { forbiddenReason, refusalHint } from './target-addresses.ts';
+import { guardedLookup, type Resolve } from './targets.ts';
 
 /** The receiver's response body is read (so the connection ends cleanly) but not kept; beyond this we hang up. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -51,7 +52,7 @@ export function send(target: URL, body: string, headers: Record<string, string>,
   // Node connects to IP-literal hosts without calling `lookup`, so those are checked here.
   const literal = target.hostname.replace(/^\[(.*)\]$/, '$1');
   const literalReason = isIP(literal) ? forbiddenReason(literal, opts.allowPrivate) : null;
-  if (literalReason) return Promise.resolve({ ok: false, statusCode: null, error: `target refused: ${literal} is a ${literalReason} address` });
+  if (literalReason) return Promise.resolve({ ok: false, statusCode: null, error: `target refused: ${literal} is ${literalReason} (${refusalHint(literal)})` });
 
   return new Promise((resolve) => {
     let settled = false;

@@ -4,8 +4,10 @@
 // (guardedLookup), because DNS may answer differently between the two (DNS rebinding).
 import { isIP, type LookupFunction } from 'node:net';
 import { promises as dns } from 'node:dns';
-import ipaddr from 'ipaddr.js';
 import { badInput } from '../../../platform/graphql.ts';
+import { forbiddenReason, refusalHint } from './target-addresses.ts';
+
+export { forbiddenReason };
 
 export type Resolve = (host: string) => Promise<string[]>;
 
@@ -14,41 +16,11 @@ export const MAX_URL_LENGTH = 2048;
 /** All addresses the system resolver gives for a host (IPv4 and IPv6). */
 export const systemResolve: Resolve = async (host) => (await dns.lookup(host, { all: true })).map((a) => a.address);
 
-// Never legitimate webhook receivers, not even where private targets are allowed (AWS/GCP/Azure, Alibaba, AWS IPv6).
-const METADATA_ADDRESSES = ['169.254.169.254', '100.100.100.200', 'fd00:ec2::254'].map((a) => ipaddr.parse(a).toNormalizedString());
-
-const LABELS: Record<string, string> = {
-  loopback: 'loopback',
-  private: 'private',
-  uniqueLocal: 'private (unique local)',
-  linkLocal: 'link-local',
-  unspecified: 'unspecified',
-  carrierGradeNat: 'carrier-grade NAT',
-  multicast: 'multicast',
-  broadcast: 'broadcast',
-  reserved: 'reserved',
-};
-
-/**
- * Why an address may not be a webhook target, or null if it may. Only plain global unicast passes: besides the
- * named ranges this refuses reserved, documentation and tunnelling ranges (6to4, Teredo, NAT64), since those can
- * lead back into private networks. IPv4-mapped IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address it carries.
- */
-export function forbiddenReason(address: string, allowPrivate: boolean): string | null {
-  if (!ipaddr.isValid(address)) return 'not an IP address';
-  let ip = ipaddr.parse(address);
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
-  if (METADATA_ADDRESSES.includes(ip.toNormalizedString())) return 'cloud metadata';
-  if (allowPrivate) return null;
-  const range = ip.kind() === 'ipv4' ? (ip as ipaddr.IPv4).range() : (ip as ipaddr.IPv6).range();
-  return range === 'unicast' ? null : (LABELS[range] ?? `reserved (${range})`);
-}
-
 const stripBrackets = (host: string) => (host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host);
 
 /**
  * Parses and checks a webhook URL; throws BAD_USER_INPUT (field `url`) saying what is wrong.
- * With allowPrivate (development, on-premises receivers) only the cloud metadata addresses stay refused.
+ * allowPrivate (development, on-premises receivers) relaxes only loopback and private ranges (target-addresses.ts).
  */
 export async function validateWebhookTarget(url: string, opts: { allowPrivate: boolean; resolve?: Resolve }): Promise<URL> {
   if (typeof url !== 'string' || url.trim() === '') throw badInput('url is required', 'url');
@@ -70,7 +42,7 @@ export async function validateWebhookTarget(url: string, opts: { allowPrivate: b
   if (isIP(host)) addresses = [host];
   else {
     const name = host.replace(/\.$/, '').toLowerCase();
-    if (!opts.allowPrivate && (name === 'localhost' || name.endsWith('.localhost'))) throw badInput('url host is loopback (localhost); webhook targets must be public', 'url');
+    if (!opts.allowPrivate && (name === 'localhost' || name.endsWith('.localhost'))) throw badInput('url host is loopback (localhost); webhook targets must be public (allowed only with WEBHOOK_ALLOW_PRIVATE_TARGETS=true)', 'url');
     try {
       addresses = await (opts.resolve ?? systemResolve)(host);
     } catch {
@@ -82,7 +54,7 @@ export async function validateWebhookTarget(url: string, opts: { allowPrivate: b
     const reason = forbiddenReason(address, opts.allowPrivate);
     if (reason) {
       const via = address === host ? '' : ` resolves to ${address}, which`;
-      throw badInput(`url host ${host}${via} is a ${reason} address; webhook targets must be public`, 'url');
+      throw badInput(`url host ${host}${via} is ${reason}; webhook targets must be public (${refusalHint(address)})`, 'url');
     }
   }
   return parsed;
@@ -92,7 +64,7 @@ export async function validateWebhookTarget(url: string, opts: { allowPrivate: b
 export class ForbiddenTargetError extends Error {
   readonly code = 'EWEBHOOKTARGET';
   constructor(host: string, address: string, reason: string) {
-    super(`${host} resolved to ${address}, a ${reason} address`);
+    super(`${host} resolved to ${address}, ${reason} (${refusalHint(address)})`);
   }
 }
 

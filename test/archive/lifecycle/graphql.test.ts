@@ -49,10 +49,11 @@ interface Result<T> {
 }
 async function gql<T = Record<string, any>>(as: Person | Principal, query: string, variables?: Record<string, unknown>): Promise<Result<T>> {
   const principal = typeof as === 'string' ? who(as) : as;
+  const body = JSON.stringify({ query, variables });
   const res = await fetch(running.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-internal-identity': signPrincipal(principal, SECRET) },
-    body: JSON.stringify({ query, variables }),
+    headers: { 'content-type': 'application/json', 'x-internal-identity': await signPrincipal(principal, SECRET, { audience: 'archive', method: 'POST', body }) },
+    body,
   });
   return (await res.json()) as Result<T>;
 }
