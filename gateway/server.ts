@@ -12,6 +12,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
 import { AuthenticationError, type DirectoryLookup, authFailure } from './auth.ts';
 import type { Principal } from '../platform/identity.ts';
+import { PARSE_OPTIONS, plainParseMessage } from './intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from './limits.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import type { PermissionContext } from './permissions.ts';
@@ -27,6 +28,8 @@ export interface GatewayServerOptions {
   metrics?: GatewayMetrics;
   /** Records mutations, refusals and failed authentications in the audit trail (gateway/audit.ts). */
   audit?: AuditRecorder;
+  /** Benchmarks only (bench/gateway.ts): false runs without the intake's token limit and operation limits, to price them. */
+  intake?: boolean;
 }
 
 export interface GatewayServer {
@@ -67,11 +70,15 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     csrfPrevention: true,
     // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
     stopOnTerminationSignals: false,
-    validationRules: [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
+    validationRules: opts.intake === false ? [] : [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
+    // The intake's token limit (gateway/intake.ts): the parser stops at it, before a huge document is parsed.
+    parseOptions: opts.intake === false ? {} : PARSE_OPTIONS,
     // Cache-control hints would wrap every field resolver; responses are never cached over HTTP here.
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), originOperationName, subscriptionsElsewhere, ...(opts.metrics ? [opts.metrics.plugin()] : []), ...(opts.audit ? [opts.audit.plugin()] : [])],
-    formatError: (formatted, error) =>
-      publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway'), { hideSchemaDetails: opts.production }),
+    formatError: (formatted, error) => {
+      const out = publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway'), { hideSchemaDetails: opts.production });
+      return { ...out, message: plainParseMessage(out.message) };
+    },
     logger: {
       debug: (m: string) => opts.logger.debug({ component: 'gateway' }, m),
       info: (m: string) => opts.logger.info({ component: 'gateway' }, m),

@@ -15,6 +15,12 @@ export function json(res: ServerResponse, status: number, body: unknown): void {
 
 export const errorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
 
+/** 413, and the connection closed so that the rest of an upload in progress is never read. */
+export function refuseTooLarge(res: ServerResponse, limit = MAX_BODY_BYTES): void {
+  res.setHeader('connection', 'close');
+  json(res, 413, errorBody(`Request body larger than ${limit} bytes`, 'BAD_USER_INPUT'));
+}
+
 export { readBody };
 
 /**
@@ -26,7 +32,7 @@ export async function executeApollo<TContext extends BaseContext>(apollo: Apollo
   let body: unknown;
   if (req.method === 'POST') {
     const raw = rawBody ?? (await readBody(req, MAX_BODY_BYTES));
-    if (!raw) return json(res, 413, errorBody('Request body too large', 'BAD_USER_INPUT'));
+    if (!raw) return refuseTooLarge(res);
     try {
       body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
     } catch {
@@ -49,11 +55,35 @@ export async function executeApollo<TContext extends BaseContext>(apollo: Apollo
 const SUGGESTION = / ?Did you mean .+?\?$/s;
 
 /**
- * A validation or coercion message without its suggestion. graphql-js 16 has no switch for them, and in production,
- * where introspection is off, they would rebuild the schema name by name; every transport (HTTP, graphql-ws, SSE)
- * and every subgraph passes its messages through this.
+ * A validation or coercion message without its suggestion and without the schema's type names. graphql-js 16 has no
+ * switch for either, and in production, where introspection is off, they would rebuild the schema name by name;
+ * every transport (HTTP, graphql-ws, SSE) and every subgraph passes its messages through this.
  */
-export const withoutSuggestions = (message: string): string => message.replace(SUGGESTION, '');
+export const withoutSchemaDetails = (message: string): string => withoutTypeNames(message.replace(SUGGESTION, ''));
+
+/**
+ * graphql-js's validation and coercion messages that name a schema type the caller never wrote (the parent of a
+ * field, an enum, an argument's or variable's type), said without it. Names the caller sent (its field, argument,
+ * value, variable) stay, so the message still says what to fix.
+ */
+const TYPE_NAMES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^Cannot query field "([^"]+)" on type "[^"]+"\.$/, 'Cannot query field "$1" here.'],
+  [/^Unknown argument "([^"]+)" on field "[^"]*\.([^"]+)"\.$/, 'Unknown argument "$1" on field "$2".'],
+  [/^Field "([^"]+)" of type "[^"]+" must have a selection of subfields\./, 'Field "$1" must have a selection of subfields.'],
+  [/^Field "([^"]+)" must not have a selection since type "[^"]+" has no subfields\.$/, 'Field "$1" must not have a selection.'],
+  [/^Value "([^"]*)" does not exist in "[^"]+" enum\.$/, 'Value "$1" is not one of the allowed values.'],
+  [/^Enum "[^"]+" cannot represent /, 'The value cannot represent '],
+  [/^Variable "(\$[^"]+)" of type "[^"]+" used in position expecting type "[^"]+"\.$/, 'Variable "$1" is used where a value of another type is expected.'],
+  [/^Field "[^"]*\.([^"]+)" of required type "[^"]+" was not provided\.$/, 'Required input field "$1" was not provided.'],
+  [/^Field "([^"]+)" is not defined by type "[^"]+"\.$/, 'Input field "$1" is not defined here.'],
+];
+
+const withoutTypeNames = (message: string): string => {
+  // Variable coercion wraps the message: `Variable "$s" got invalid value "X"; <message>`.
+  const [head, tail] = message.includes('; ') ? [message.slice(0, message.indexOf('; ') + 2), message.slice(message.indexOf('; ') + 2)] : ['', message];
+  for (const [pattern, plain] of TYPE_NAMES) if (pattern.test(tail)) return head + tail.replace(pattern, plain);
+  return message;
+};
 
 export interface PublicErrorOptions {
   /** Production: messages lose graphql-js's "Did you mean …?" suggestions. */
@@ -68,7 +98,7 @@ export interface PublicErrorOptions {
 export function publicError(formatted: GraphQLFormattedError, error: unknown, log: (original: unknown) => void, opts: PublicErrorOptions = {}): GraphQLFormattedError {
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
-    const message = opts.hideSchemaDetails ? withoutSuggestions(formatted.message) : formatted.message;
+    const message = opts.hideSchemaDetails ? withoutSchemaDetails(formatted.message) : formatted.message;
     return { message, locations: formatted.locations, path: formatted.path, extensions: { ...formatted.extensions, stacktrace: undefined } };
   }
   log(error instanceof GraphQLError && error.originalError ? error.originalError : error);

@@ -16,12 +16,11 @@ import {
   specifiedRules,
   validate,
 } from 'graphql';
-import { publicError, withoutSuggestions } from '../../platform/apollo-http.ts';
+import { publicError, withoutSchemaDetails } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
+import { PARSE_OPTIONS, plainParseMessage } from '../intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from '../limits.ts';
 import type { FeedStreams, SubscriberContext } from './stream.ts';
-
-export const MAX_QUERY_LENGTH = 100_000;
 
 export interface OperationRunnerOptions {
   schema: GraphQLSchema;
@@ -51,18 +50,17 @@ export class OperationRunner {
   prepare(input: IncomingOperation): Prepared {
     const bad = (message: string, code = 'BAD_USER_INPUT') => ({ ok: false as const, errors: [{ message, extensions: { code } }] });
     if (typeof input.query !== 'string' || input.query.length === 0) return bad('query must be a non-empty string');
-    if (input.query.length > MAX_QUERY_LENGTH) return bad(`query must be at most ${MAX_QUERY_LENGTH} characters`);
     if (input.variables != null && (typeof input.variables !== 'object' || Array.isArray(input.variables))) return bad('variables must be an object');
     if (input.operationName != null && typeof input.operationName !== 'string') return bad('operationName must be a string');
     let document: DocumentNode;
     try {
-      document = parse(input.query, { maxTokens: 10_000 });
+      document = parse(input.query, PARSE_OPTIONS);
     } catch (err) {
-      return bad(err instanceof GraphQLError ? err.message : 'Syntax error', 'GRAPHQL_PARSE_FAILED');
+      return bad(err instanceof GraphQLError ? plainParseMessage(err.message) : 'Syntax error', 'GRAPHQL_PARSE_FAILED');
     }
     const errors = validate(this.opts.schema, document, this.rules);
     // Production: no "Did you mean …?" (introspection is off; suggestions would rebuild the schema), as over HTTP.
-    const message = (e: GraphQLError) => (this.opts.production ? withoutSuggestions(e.message) : e.message);
+    const message = (e: GraphQLError) => (this.opts.production ? withoutSchemaDetails(e.message) : e.message);
     if (errors.length) return { ok: false, errors: errors.map((e) => ({ message: message(e), locations: e.locations, extensions: { code: String(e.extensions.code ?? 'GRAPHQL_VALIDATION_FAILED') } })) };
     const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
     const operationName = (input.operationName as string | null | undefined) ?? null;

@@ -1,15 +1,18 @@
 // graphql-sse (distinct connections mode) on /graphql/stream: the token in the Authorization header, 401 without
 // a valid one. Each event is written only once the previous one has left the response's buffer, so a slow
 // reader holds at most one page of events in the gateway. When the token expires the stream sends an
-// UNAUTHENTICATED error and completes.
+// UNAUTHENTICATED error and completes. The body goes through the intake (../intake.ts) before graphql-sse sees it:
+// graphql-sse's own node:http adapter would read a body of any size.
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OperationTypeNode, getOperationAST } from 'graphql';
-import { createHandler } from 'graphql-sse/lib/use/http';
+import { type Request as SseRequest, createHandler } from 'graphql-sse';
 import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { errorBody, json } from '../../platform/apollo-http.ts';
 import type { AuditRecorder } from '../audit.ts';
+import { readWithinLimit } from '../intake.ts';
 import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
@@ -29,7 +32,7 @@ export type SseRoute = (req: IncomingMessage, res: ServerResponse) => Promise<bo
 export function sseRoute(opts: SseOptions): SseRoute {
   const path = opts.path ?? '/graphql/stream';
   const contexts = new WeakMap<IncomingMessage, SubscriberContext>();
-  const handler = createHandler({
+  const handler = createHandler<IncomingMessage, { res: ServerResponse }>({
     // Authentication already happened (below); an empty token means "no reservation": distinct connections.
     authenticate: () => '',
     onSubscribe: async (req, params) => {
@@ -44,8 +47,10 @@ export function sseRoute(opts: SseOptions): SseRoute {
       }
       const audited = { principal: context.principal, from: req.raw, document: prepared.document, operationName: prepared.operationName, startedAt: Date.now() };
       if (!prepared.subscription) {
-        const result = await opts.runner.executeOnce(prepared, context);
-        opts.audit?.operation({ ...audited, errors: result.errors });
+        // One request id, as over HTTP: signed into its subgraph calls, and what its audit entry is stored under.
+        const origin = { requestId: randomUUID(), clientAddress: opts.audit?.addressOf(req.raw) ?? req.raw.socket.remoteAddress ?? null, operationName: prepared.operationName };
+        const result = await opts.runner.executeOnce(prepared, { ...context, origin });
+        opts.audit?.operation({ ...audited, errors: result.errors, requestId: origin.requestId });
         // graphql-sse takes an object without `data` for execution arguments, not a result.
         return { data: null, ...result } as never;
       }
@@ -79,9 +84,45 @@ export function sseRoute(opts: SseOptions): SseRoute {
       json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
       return true;
     }
+    // The intake: a body over the limit is refused (413) before graphql-sse reads anything.
+    let body: string | null = null;
+    if (req.method === 'POST') {
+      const raw = await readWithinLimit(req, res);
+      if (!raw) return true;
+      body = raw.toString('utf8');
+    }
     const { expiresAt, ...identity } = principal;
     contexts.set(req, { principal: identity, directory: opts.directory, expiresAt });
-    await handler(req, res);
+    await respond(req, res, body);
     return true;
   };
+
+  /** graphql-sse's node:http adapter (graphql-sse/lib/use/http), with the body already read. */
+  async function respond(req: IncomingMessage, res: ServerResponse, body: string | null): Promise<void> {
+    const request: SseRequest<IncomingMessage, { res: ServerResponse }> = {
+      method: req.method!,
+      url: req.url!,
+      headers: { get: (key) => (Array.isArray(req.headers[key]) ? (req.headers[key] as string[]).join('\n') : (req.headers[key] as string | undefined)) },
+      body,
+      raw: req,
+      context: { res },
+    };
+    const [payload, init] = await handler(request);
+    res.writeHead(init.status, init.statusText, init.headers as Record<string, string>);
+    if (!payload || typeof payload === 'string') {
+      await new Promise<void>((resolve) => res.end(payload ?? undefined, () => resolve()));
+      return;
+    }
+    const stop = () => void payload.return?.(undefined);
+    res.once('close', stop);
+    for await (const value of payload) {
+      const closed = await new Promise<boolean>((resolve, reject) => {
+        if (!res.writable) resolve(true);
+        else res.write(value, (err) => (err ? reject(err) : resolve(false)));
+      });
+      if (closed) break;
+    }
+    res.off('close', stop);
+    await new Promise<void>((resolve) => res.end(resolve));
+  }
 }

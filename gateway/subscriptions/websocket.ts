@@ -1,6 +1,7 @@
 // graphql-ws on /graphql. The client's token comes in connection_init ({ "authorization": "Bearer …" }, or
 // { "token": "…" }); without a valid one the socket closes with 4401. When the token expires the socket closes
 // with 4401 "Token expired"; the client reconnects with a fresh token and its cursor set to the last seq it got.
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type FormattedExecutionResult, GraphQLError } from 'graphql';
@@ -11,6 +12,7 @@ import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { AuditRecorder } from '../audit.ts';
 import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
+import { MAX_BODY_BYTES } from '../intake.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
 
@@ -44,13 +46,25 @@ export interface WebSocketEndpoint {
 
 export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSocketEndpoint {
   const path = opts.path ?? '/graphql';
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  // The intake's body limit (../intake.ts) for each message: ws closes the socket with 1009 above it.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY_BYTES });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if ((req.url ?? '').split('?', 1)[0] !== path) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // A socket error (a message over the limit, a broken frame) is the client's doing, and ws closes the socket
+      // itself: logged here as one line, not by graphql-ws's console.error with a stack.
+      const emit = ws.emit.bind(ws);
+      ws.emit = ((event: string, ...args: unknown[]) => {
+        if (event !== 'error') return emit(event, ...args);
+        const err = args[0] as NodeJS.ErrnoException | undefined;
+        opts.logger.info({ code: err?.code ?? null }, 'WebSocket closed for a protocol error');
+        return true;
+      }) as typeof ws.emit;
+      wss.emit('connection', ws, req);
+    });
   };
   server.on('upgrade', onUpgrade);
   const connections = new WeakMap<WebSocket, Connection>();
@@ -104,10 +118,12 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
       execute: (args) => {
         const { connection, prepared } = args.contextValue as { connection: Connection; prepared: Parameters<OperationRunner['executeOnce']>[0] };
         const startedAt = Date.now();
+        // One request id, as over HTTP: signed into its subgraph calls, and what its audit entry is stored under.
+        const origin = { requestId: randomUUID(), clientAddress: connection.address, operationName: prepared.operationName };
         return opts.runner
-          .executeOnce(prepared, connection.context)
+          .executeOnce(prepared, { ...connection.context, origin })
           .then((result) => {
-            opts.audit?.operation({ principal: connection.context.principal, from: connection.address, document: prepared.document, operationName: prepared.operationName, startedAt, errors: result.errors });
+            opts.audit?.operation({ principal: connection.context.principal, from: connection.address, document: prepared.document, operationName: prepared.operationName, startedAt, errors: result.errors, requestId: origin.requestId });
             return result;
           })
           .finally(() => connection.operations--) as never;
