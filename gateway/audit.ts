@@ -7,7 +7,7 @@
 // configuration) every entry is in a file before the request is answered and leaves it once the sync subgraph
 // accepted it; a gateway killed sends what was left at its next start. Each entry carries the request's id, and the
 // trail stores one entry per id: sent again, or also written by the subgraph in the mutation's own transaction
-// (platform/integration/request-audit.ts), a request is recorded once. The buffer is bounded (10,000): when the sync
+// (platform/integration/served-request.ts), a request is recorded once. The buffer is bounded (10,000): when the sync
 // subgraph cannot take entries for long, the oldest are dropped, counted in gateway_audit_dropped_total and warned
 // about at most once a minute, as are entries the sync subgraph refuses (each alone); requests never wait for the
 // audit. stop() delivers what is left.

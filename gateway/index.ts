@@ -81,7 +81,7 @@ export async function createGateway(
     trustProxy: config.trustProxy,
     spool: opts.auditSpool ? new AuditSpool<AuditRecord>(opts.auditSpool) : undefined,
   });
-  const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit });
+  const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
   const feed = new EventFeed(opts.bus, { readHead: () => readHead(schema, SYNC_EVENT_LOG.head, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });

@@ -11,7 +11,7 @@ import { errorBody, executeApollo, json, publicError } from '../platform/apollo-
 import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
 import { AuthenticationError, type DirectoryLookup, authFailure } from './auth.ts';
-import type { Principal } from '../platform/identity.ts';
+import { IDEMPOTENCY_KEY, type Principal, type RequestOrigin } from '../platform/identity.ts';
 import { PARSE_OPTIONS, plainParseMessage } from './intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from './limits.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -30,7 +30,12 @@ export interface GatewayServerOptions {
   audit?: AuditRecorder;
   /** Benchmarks only (bench/gateway.ts): false runs without the intake's token limit and operation limits, to price them. */
   intake?: boolean;
+  /** How long the gateway waits for a subgraph (the deadline signed into each call is 1 s less). */
+  subgraphTimeoutMs?: number;
 }
+
+/** When subgraphs must stop: a second before the gateway gives up, so that an answer in flight still arrives. */
+export const requestDeadline = (startedAt: number, subgraphTimeoutMs = 10_000) => startedAt + Math.max(1_000, subgraphTimeoutMs - 1_000);
 
 export interface GatewayServer {
   apollo: ApolloServer<PermissionContext>;
@@ -107,9 +112,23 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
         return true;
       }
       // One id per client request, shared by all its subgraph calls (platform/identity.ts signs it into each).
-      const origin = { requestId: randomUUID(), clientAddress: opts.audit?.addressOf(req) ?? req.socket.remoteAddress ?? null, operationName: null };
+      // A client retrying a mutation sends the same Idempotency-Key (platform/integration/served-request.ts).
+      const key = req.headers['idempotency-key'];
+      if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+        json(res, 400, errorBody('Idempotency-Key must be 8 to 128 printable ASCII characters (a UUID, for instance)', 'BAD_USER_INPUT'));
+        return true;
+      }
+      const requestId = randomUUID();
+      const origin: RequestOrigin = {
+        requestId,
+        clientAddress: opts.audit?.addressOf(req) ?? req.socket.remoteAddress ?? null,
+        operationName: null,
+        idempotencyKey: key ?? null,
+        // Subgraphs commit nothing after it: a request the gateway answers as timed out was not applied.
+        deadline: requestDeadline(startedAt, opts.subgraphTimeoutMs),
+      };
       // The client may quote it: it names the request in the audit trail and in every subgraph's view of it.
-      res.setHeader('x-request-id', origin.requestId);
+      res.setHeader('x-request-id', requestId);
       const context: PermissionContext = { principal, directory: opts.directory, origin };
       await executeApollo(apollo, req, res, async () => opts.audit?.tag(context, req, startedAt) ?? context);
       return true;

@@ -9,6 +9,8 @@ export const PUBLIC_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'GRAPHQL_PARSE_FAILED' as ErrorCode, 'PERSISTED_QUERY_NOT_FOUND' as ErrorCode,
   // Apollo's code for a malformed HTTP request (a batch when batching is off, a missing query …).
   'BAD_REQUEST' as ErrorCode, 'OPERATION_RESOLUTION_FAILURE' as ErrorCode,
+  // Retrying safely (platform/integration/served-request.ts): nothing of the request was applied; retry.
+  'IDEMPOTENCY_KEY_IN_USE' as ErrorCode, 'DEADLINE_EXCEEDED' as ErrorCode,
 ]);
 
 export const gqlError = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLError =>

@@ -34,6 +34,10 @@ export interface RequestOrigin {
   clientAddress: string | null;
   /** The client's operationName, at most 100 characters. */
   operationName: string | null;
+  /** The client's Idempotency-Key (platform/integration/idempotency.ts): a retried mutation is applied once. */
+  idempotencyKey?: string | null;
+  /** When the gateway stops waiting (ms since the epoch): a subgraph commits nothing after it. */
+  deadline?: number | null;
 }
 
 export const NO_ORIGIN: RequestOrigin = Object.freeze({ requestId: null, clientAddress: null, operationName: null });
@@ -52,6 +56,8 @@ const MAX_TOKEN_CHARS = 4096;
 const MAX_OPERATION_NAME = 100;
 const MAX_REQUEST_ID = 100;
 const MAX_ADDRESS = 64;
+/** An Idempotency-Key: 8 to 128 printable ASCII characters (a UUID, a ULID, a hash). */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,128}$/;
 const MAX_AUDIENCE = 40;
 const JTI = /^[A-Za-z0-9_-]{22}$/;
 const DIGEST = /^[A-Za-z0-9_-]{43}$/;
@@ -160,6 +166,8 @@ export async function signPrincipal(principal: Principal, secret: string, reques
   if (boundedOrNull(origin?.requestId, MAX_REQUEST_ID)) claims.rid = origin.requestId;
   if (boundedOrNull(origin?.clientAddress, MAX_ADDRESS)) claims.addr = origin.clientAddress;
   if (typeof origin?.operationName === 'string' && origin.operationName.length > 0) claims.op = origin.operationName.slice(0, MAX_OPERATION_NAME);
+  if (typeof origin?.idempotencyKey === 'string' && IDEMPOTENCY_KEY.test(origin.idempotencyKey)) claims.idk = origin.idempotencyKey;
+  if (Number.isSafeInteger(origin?.deadline)) claims.dl = origin!.deadline;
   return new SignJWT(claims)
     .setProtectedHeader({ alg: IDENTITY_ALG, typ: IDENTITY_TYP })
     .setSubject(principal.sub)
@@ -283,11 +291,19 @@ export async function verifyToken(token: string, secret: string, expect: { audie
   for (const [claim, max] of [['rid', MAX_REQUEST_ID], ['addr', MAX_ADDRESS], ['op', MAX_OPERATION_NAME]] as const) {
     if (p[claim] !== undefined && !boundedOrNull(p[claim], max)) failed('malformed', claim);
   }
+  if (p.idk !== undefined && (typeof p.idk !== 'string' || !IDEMPOTENCY_KEY.test(p.idk))) failed('malformed', 'idk');
+  if (p.dl !== undefined && !Number.isSafeInteger(p.dl)) failed('malformed', 'dl');
   const unknown = (p.roles as string[]).find((r) => !isRole(r));
   if (unknown !== undefined) failed('unknown role', unknown.slice(0, 40));
   return {
     principal: { sub: p.sub as string, roles: p.roles as Role[], departmentId: p.dept as string | null, kind: p.kind as PrincipalKind },
-    origin: { requestId: (p.rid as string | undefined) ?? null, clientAddress: (p.addr as string | undefined) ?? null, operationName: (p.op as string | undefined) ?? null },
+    origin: {
+      requestId: (p.rid as string | undefined) ?? null,
+      clientAddress: (p.addr as string | undefined) ?? null,
+      operationName: (p.op as string | undefined) ?? null,
+      idempotencyKey: (p.idk as string | undefined) ?? null,
+      deadline: (p.dl as number | undefined) ?? null,
+    },
     jti: p.jti as string,
     exp,
     bodyHash: p.bh as string,

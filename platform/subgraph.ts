@@ -3,15 +3,17 @@
 // this very body, used once; anything else gets 401 before GraphQL sees it. GraphQL is served over POST only: a
 // GET carries its operation in the URL, which the identity does not bind. Errors leave with an actionable code
 // and never with internals.
+import { createHash } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import { type DocumentNode, GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Connection } from 'mongoose';
 import { MAX_BODY_BYTES, errorBody, executeApollo, json, publicError } from './apollo-http.ts';
-import { auditedMutations, serveRequest } from './integration/request-audit.ts';
+import { serveRequest, servedRequestPlugin, storedAnswer } from './integration/served-request.ts';
 
 /** Subgraphs whose users' mutations are audited in their own transactions: the trail's sources. */
 const AUDITED_SOURCES = ['oa', 'archive', 'sync'] as const;
@@ -28,6 +30,8 @@ export interface SubgraphOptions<TContext extends BaseContext> {
   secret: string;
   logger: Logger;
   production: boolean;
+  /** The subgraph's database: users' mutations audit themselves, keep their deadline and Idempotency-Key there. */
+  connection?: Connection;
   /** Builds the per-request context (DataLoaders included) for a verified principal and where its request came from. */
   context: (principal: Principal, origin: RequestOrigin) => TContext | Promise<TContext>;
   /** Routes answered before the identity check (health, signed webhooks from outside platforms). */
@@ -69,7 +73,7 @@ export class Subgraph<TContext extends BaseContext> {
       stopOnTerminationSignals: false,
       // No inline traces (they would hand resolver timings to any caller) and no cache-control hints (nothing is
       // cached over HTTP here): both would wrap every field resolver.
-      plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), auditedMutations()],
+      plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), servedRequestPlugin()],
       logger: {
         debug: (m: string) => opts.logger.debug({ subgraph: opts.name }, m),
         info: (m: string) => opts.logger.info({ subgraph: opts.name }, m),
@@ -104,10 +108,27 @@ export class Subgraph<TContext extends BaseContext> {
       const verified = await this.guard(req, res);
       if (!verified) return;
       const { principal, origin, body } = verified;
-      // A user's mutation writes its audit entry in its own transactions (platform/integration/request-audit.ts).
+      if (origin.deadline != null && Date.now() > origin.deadline) return json(res, 200, errorBody('The gateway stopped waiting for this request; it was not run', 'DEADLINE_EXCEEDED'));
       const run = () => executeApollo(this.apollo, req, res, async () => this.opts.context(principal, origin), body);
       const source = AUDITED_SOURCES.find((n) => n === this.opts.name);
-      await (source ? serveRequest({ principal, origin, source }, run) : run());
+      const connection = this.opts.connection;
+      if (!source || !connection) return run();
+      // A user's mutation writes its audit entry, checks its deadline and holds its Idempotency-Key in its own
+      // transactions (platform/integration/served-request.ts); a retry of one already answered gets that answer.
+      const bodyDigest = createHash('sha256').update(body).digest('hex');
+      let stored: string | null;
+      try {
+        stored = await storedAnswer(connection, principal, origin, bodyDigest);
+      } catch (err) {
+        if (!(err instanceof GraphQLError)) throw err;
+        return json(res, 200, errorBody(err.message, String(err.extensions.code)));
+      }
+      if (stored !== null) {
+        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'idempotent-replay': 'true', 'cache-control': 'no-store' });
+        res.end(stored);
+        return;
+      }
+      await serveRequest({ principal, origin, source, bodyDigest }, connection, run);
     } catch (err) {
       this.opts.logger.error({ subgraph: this.opts.name, err }, 'subgraph request failed');
       if (!res.headersSent) json(res, 500, errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));

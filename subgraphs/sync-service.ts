@@ -16,6 +16,8 @@ import type { Logger } from '../platform/logger.ts';
 import { type Route, Subgraph } from '../platform/subgraph.ts';
 import { AuditBatch } from './operations/audit/batch.ts';
 import { AuditOutbox } from './operations/audit/outbox.ts';
+import { sweepIdempotencyKeys } from '../platform/integration/served-request.ts';
+import { WorkerLoop } from '../platform/integration/worker-loop.ts';
 import { type AuditSealOptions, auditTrailFor } from './operations/audit/trail.ts';
 import type { OperationsServices } from './operations/context.ts';
 import type { ArchiveAccessCounts } from './operations/alerts/rules.ts';
@@ -106,6 +108,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
       Mutation: { ...sync.resolvers.Mutation, ...operations.resolvers.Mutation },
     } as GraphQLResolverMap<SyncSubgraphContext>,
     secret: opts.internalSecret,
+    connection: opts.connection,
     logger: opts.logger,
     production: opts.production,
     publicRoutes: opts.publicRoutes,
@@ -135,6 +138,9 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
   // The entries subgraphs wrote in their mutations' transactions, chained into the trail.
   const outbox = new AuditOutbox(opts.connection, auditTrailFor(opts.connection), opts.logger.child({ component: 'audit-outbox' }));
   outbox.start(opts.settings.pollMs);
+  // Idempotency-Keys past their 24 hours (platform/integration/served-request.ts), for every subgraph of the database.
+  const keySweep = new WorkerLoop({ work: () => sweepIdempotencyKeys(opts.connection), logger: opts.logger, failure: 'sweeping expired Idempotency-Keys failed', runOnStart: true });
+  keySweep.start(60_000);
   pipeline.start(opts.settings.pollMs);
   webhooks.start(opts.settings.pollMs);
   if (opts.settings.alertIntervalMs > 0) services.monitor.start(opts.settings.alertIntervalMs);
@@ -159,7 +165,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
     metrics,
     close: async () => {
       localAppends.off('appended', wake);
-      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop(), reconciling?.stop(), outbox.stop()]);
+      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop(), reconciling?.stop(), outbox.stop(), keySweep.stop()]);
       await services.ownAudit.flush();
       await running.close();
     },

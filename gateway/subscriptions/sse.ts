@@ -13,6 +13,7 @@ import type { Logger } from '../../platform/logger.ts';
 import { errorBody, json } from '../../platform/apollo-http.ts';
 import type { AuditRecorder } from '../audit.ts';
 import { readWithinLimit } from '../intake.ts';
+import { requestDeadline } from '../server.ts';
 import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
@@ -48,7 +49,7 @@ export function sseRoute(opts: SseOptions): SseRoute {
       const audited = { principal: context.principal, from: req.raw, document: prepared.document, operationName: prepared.operationName, startedAt: Date.now() };
       if (!prepared.subscription) {
         // One request id, as over HTTP: signed into its subgraph calls, and what its audit entry is stored under.
-        const origin = { requestId: randomUUID(), clientAddress: opts.audit?.addressOf(req.raw) ?? req.raw.socket.remoteAddress ?? null, operationName: prepared.operationName };
+        const origin = { requestId: randomUUID(), clientAddress: opts.audit?.addressOf(req.raw) ?? req.raw.socket.remoteAddress ?? null, operationName: prepared.operationName, deadline: requestDeadline(Date.now()) };
         const result = await opts.runner.executeOnce(prepared, { ...context, origin });
         opts.audit?.operation({ ...audited, errors: result.errors, requestId: origin.requestId });
         // graphql-sse takes an object without `data` for execution arguments, not a result.

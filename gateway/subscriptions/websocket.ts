@@ -13,6 +13,7 @@ import type { Logger } from '../../platform/logger.ts';
 import type { AuditRecorder } from '../audit.ts';
 import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
 import { MAX_BODY_BYTES } from '../intake.ts';
+import { requestDeadline } from '../server.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
 
@@ -119,7 +120,7 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         const { connection, prepared } = args.contextValue as { connection: Connection; prepared: Parameters<OperationRunner['executeOnce']>[0] };
         const startedAt = Date.now();
         // One request id, as over HTTP: signed into its subgraph calls, and what its audit entry is stored under.
-        const origin = { requestId: randomUUID(), clientAddress: connection.address, operationName: prepared.operationName };
+        const origin = { requestId: randomUUID(), clientAddress: connection.address, operationName: prepared.operationName, deadline: requestDeadline(startedAt) };
         return opts.runner
           .executeOnce(prepared, { ...connection.context, origin })
           .then((result) => {

@@ -6,10 +6,10 @@
 // conflict and retry as before; correctness never depends on this queue.
 //
 // A transaction run while a subgraph serves a user's mutation also writes that mutation's audit entry
-// (./request-audit.ts): the entry commits exactly when the mutation does.
+// and checks its deadline and Idempotency-Key (./served-request.ts): they commit exactly when the mutation does.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ClientSession, Connection } from 'mongoose';
-import { writeNotedEntry } from './request-audit.ts';
+import { beforeCommit } from './served-request.ts';
 
 const holding = new AsyncLocalStorage<Connection>();
 const tails = new WeakMap<Connection, Promise<void>>();
@@ -18,7 +18,7 @@ const tails = new WeakMap<Connection, Promise<void>>();
 export async function transaction<T>(connection: Connection, fn: (session: ClientSession) => Promise<T>): Promise<T> {
   // Already inside one of ours (a service called from within a transaction that opened its own): run it, or
   // it would wait for itself.
-  if (holding.getStore() === connection) return connection.transaction(withEntry(connection, fn)) as Promise<T>;
+  if (holding.getStore() === connection) return committed(connection, fn);
   const previous = tails.get(connection) ?? Promise.resolve();
   let release!: () => void;
   const done = new Promise<void>((resolve) => (release = resolve));
@@ -26,17 +26,22 @@ export async function transaction<T>(connection: Connection, fn: (session: Clien
   tails.set(connection, tail);
   await previous;
   try {
-    return (await holding.run(connection, () => connection.transaction(withEntry(connection, fn)))) as T;
+    return await holding.run(connection, () => committed(connection, fn));
   } finally {
     release();
     if (tails.get(connection) === tail) tails.delete(connection);
   }
 }
 
-const withEntry =
-  <T>(connection: Connection, fn: (session: ClientSession) => Promise<T>) =>
-  async (session: ClientSession): Promise<T> => {
-    const result = await fn(session);
-    await writeNotedEntry(connection, session);
-    return result;
-  };
+/** `connection.transaction(fn)` with the served request's checks last inside it, and its marks once committed. */
+async function committed<T>(connection: Connection, fn: (session: ClientSession) => Promise<T>): Promise<T> {
+  let mark: (() => void) | null = null;
+  const result = (await connection.transaction(async (session) => {
+    const value = await fn(session);
+    // Run again by the driver after a conflict, the checks run again too; only the committed attempt's mark counts.
+    mark = await beforeCommit(connection, session);
+    return value;
+  })) as T;
+  (mark as (() => void) | null)?.();
+  return result;
+}

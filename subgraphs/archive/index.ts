@@ -66,6 +66,7 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
     typeDefs: parse(ARCHIVE_SDL_PATHS.map((p) => readFileSync(p, 'utf8')).join('\n')),
     resolvers: mergeResolvers(archiveResolvers as Record<string, object>, lifecycleResolvers as Record<string, object>) as GraphQLResolverMap<ArchiveContext>,
     secret: opts.internalSecret,
+    connection: opts.connection,
     logger: opts.logger,
     production: opts.production,
     publicRoutes: opts.publicRoutes,

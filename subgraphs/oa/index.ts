@@ -53,6 +53,7 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
     typeDefs: parse(readFileSync(OA_SDL_PATH, 'utf8')),
     resolvers: resolvers as GraphQLResolverMap<OaContext>,
     secret: opts.internalSecret,
+    connection: opts.connection,
     logger: opts.logger,
     production: opts.production,
     publicRoutes: [...(opts.publicRoutes ?? []), ...(services.connectors ? [services.connectors.handler] : [])],

@@ -63,7 +63,12 @@ describe('signPrincipal / verifyPrincipal', () => {
     expect(await verify(token)).toMatchObject({ principal: alice, origin: { requestId: 'req-1', clientAddress: '203.0.113.9', operationName: 'Departments' } });
     const service: Principal = { sub: 'sync', roles: [], departmentId: null, kind: 'service' };
     const bare = await verify(await signPrincipal(service, SECRET, TO_OA, { now: NOW }));
-    expect(bare).toMatchObject({ principal: service, origin: { requestId: null, clientAddress: null, operationName: null } });
+    expect(bare).toMatchObject({ principal: service, origin: { requestId: null, clientAddress: null, operationName: null, idempotencyKey: null, deadline: null } });
+    // The client's Idempotency-Key and the gateway's deadline travel signed too; a malformed key is not signed.
+    const keyed = await signPrincipal(alice, SECRET, TO_OA, { now: NOW, origin: { requestId: 'req-2', idempotencyKey: 'key-0123456789', deadline: NOW + 9_000 } });
+    expect(await verify(keyed)).toMatchObject({ origin: { idempotencyKey: 'key-0123456789', deadline: NOW + 9_000 } });
+    const badKey = await signPrincipal(alice, SECRET, TO_OA, { now: NOW, origin: { idempotencyKey: 'no spaces allowed' } });
+    expect(await verify(badKey)).toMatchObject({ origin: { idempotencyKey: null } });
   });
 
   it('is a compact HS256 JWS with the principal, audience, method, body digest, a 10 s life and a 128-bit id', async () => {
@@ -252,7 +257,7 @@ describe('identityGuard over HTTP', () => {
     const headers = await identityHeaders(alice, SECRET, TO_OA, { origin: { requestId: 'r-42' } });
     const first = await post(headers);
     expect(first.status).toBe(200);
-    expect(await first.json()).toEqual({ principal: alice, origin: { requestId: 'r-42', clientAddress: null, operationName: null }, body: BODY });
+    expect(await first.json()).toEqual({ principal: alice, origin: { requestId: 'r-42', clientAddress: null, operationName: null, idempotencyKey: null, deadline: null }, body: BODY });
     const second = await post(headers);
     expect(second.status).toBe(401);
     expect(await second.json()).toEqual(expected401);

@@ -168,7 +168,7 @@ describe('the hostile-text corpus from claim to archive record', () => {
     const audit = await until(
       () => stack.connection.collection('audit_log').find({ action: { $regex: '^(correctSyncJob|mutation correctSyncJob)' } }).toArray(),
       // The gateway's entry of the request and the sync service's of what it corrected.
-      (entries) => entries.some((e) => String(e.action).startsWith('correctSyncJob')) && entries.some((e) => e.actor === 'admin-1' && e.action === 'mutation correctSyncJob' && e.outcome === 'OK'),
+      (entries) => entries.some((e) => String(e.action).startsWith('correctSyncJob')) && entries.filter((e) => e.action === 'mutation correctSyncJob').length >= 5,
     );
     expect(audit.find((e) => String(e.action).startsWith('correctSyncJob'))).toMatchObject({
       actor: 'admin-1',

@@ -1,11 +1,11 @@
-// Moves the audit entries subgraphs wrote in their mutations' transactions (platform/integration/request-audit.ts)
+// Moves the audit entries subgraphs wrote in their mutations' transactions (platform/integration/served-request.ts)
 // into the hash-chained trail: a batch is appended and removed from the outbox in one transaction, so an entry is
 // chained once, and the trail stores one entry per request id (trail.ts), so the gateway's record of the same request
 // and an instance draining concurrently add nothing twice. Entries wait a grace period first: the gateway's record
 // (with the outcome, duration and every root field) normally lands first, and the outbox entry is the backstop for a
 // gateway that died before sending it.
 import type { Connection } from 'mongoose';
-import { AUDIT_OUTBOX, type AuditOutboxDoc } from '../../../platform/integration/request-audit.ts';
+import { AUDIT_OUTBOX, type AuditOutboxDoc } from '../../../platform/integration/served-request.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
 import { WorkerLoop, type WorkerLoopLogger } from '../../../platform/integration/worker-loop.ts';
 import { type AuditSource, type AuditTrail, MAX_BATCH } from './trail.ts';
