@@ -1,213 +1,290 @@
-// Gateway benchmark, one run, same machine and data: the oa subgraph called directly, this gateway (authentication
-// and graphql-shield on), and @apollo/gateway (development dependency, used only here) on the same supergraph.
-import { type Server, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
-import { ApolloServer } from '@apollo/server';
-import { startStandaloneServer } from '@apollo/server/standalone';
+// Gateway benchmark (`npm run bench -- gateway`), one run, same machine and data, every party in its own process:
+//
+//   subgraphs         oa + archive on the embedded engine, BENCH_GATEWAY_CLAIMS (default 1,000) approved claims with
+//                     vouchers and archive records                                     (bench/gateway-child.ts subgraphs)
+//   this gateway      gateway/server.ts, authentication + graphql-shield, production   (… ours; with a second server
+//                     without the intake's limits, to price them)
+//   @apollo/gateway   on the same supergraph                                           (… apollo)
+//   Hive Gateway      @graphql-hive/gateway-runtime on the same supergraph             (… hive)
+//   load generator    this process
+//
+// Each gateway authenticates the client's JWT and signs the caller's internal identity for every subgraph request,
+// over the exact body sent (platform/identity.ts). Requests carry distinct variables (a page after another cursor
+// each time); one row sends identical requests and says so. Per row: requests/s, p50, p99, the CPU time each
+// process spent per request (process.cpuUsage() of the child, asked over IPC before and after), the subgraph HTTP
+// requests per operation, the ratios to this gateway, and the load average before the row.
+// Children run with this process's Node and exec arguments (tsx's loader; `--cpu-prof` if given: one profile each).
+import { type ChildProcess, spawn } from 'node:child_process';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
-import mongoose from 'mongoose';
-import { startEngine } from '../engine/index.ts';
-import { createAuthenticator } from '../gateway/auth.ts';
-import { oaDirectoryLookup } from '../gateway/directory.ts';
-import { applyPermissions } from '../gateway/permissions.ts';
-import { createGatewayServer } from '../gateway/server.ts';
-import { buildSupergraphSchema, loadSupergraphSdl } from '../gateway/supergraph.ts';
-import { type Principal, identityHeaders } from '../platform/identity.ts';
-import { createLogger } from '../platform/logger.ts';
-import type { Subgraph } from '../platform/subgraph.ts';
-import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
-import { createArchiveSubgraph } from '../subgraphs/archive/index.ts';
-import { createOaSubgraph } from '../subgraphs/oa/index.ts';
-import { oaModels } from '../subgraphs/oa/models.ts';
-import { oaDirectory } from '../subgraphs/oa/organisation.ts';
+import { AUDITOR, type ChildMessage, type Headers, JWT_SECRET, type ParentMessage, type StatsMessage, call, signed } from './gateway-common.ts';
 
-const SECRET = 'bench-internal-secret-0123456789abcdef0123';
-const JWT_SECRET = 'bench-client-jwt-secret-0123456789abcdef01';
 /** BENCH_GATEWAY_CLAIMS: fewer claims for a quick look (the figures in the README are with 1,000). */
 const CLAIMS = Number(process.env.BENCH_GATEWAY_CLAIMS ?? 1000);
-/** The list the load rows fetch; the subgraph-request count goes up to CLAIMS. */
-const PAGE = 100;
 const CONCURRENCY = 16;
-const SECONDS = 4;
+const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5);
+/** Before each row, the same load for this long (JIT, caches and connection pools warm), not measured. */
+const WARMUP_SECONDS = 1.5;
+const PAIRS = 1500;
+
+const CHILD = fileURLToPath(new URL('./gateway-child.ts', import.meta.url));
 
 const SINGLE = '{ departments { id code name } }';
-const LIST = (n: number) => `{ expenseClaims(first: ${n}) { edges { node { claimNo total applicant { name } voucher { voucherNo debitTotal } archiveRecord { archiveNo } } } } }`;
+/** One subgraph: a page of 20 claims, oa only. */
+const PAGE = 'query Page($after: String) { expenseClaims(first: 20, after: $after) { edges { cursor node { id claimNo title category total status createdAt approvedAt } } } }';
+/** Across subgraphs: applicant and department (oa), voucher and archive record (archive). */
+const LIST = 'query List($first: Int!, $after: String) { expenseClaims(first: $first, after: $after) { edges { node { claimNo total applicant { name } department { name } voucher { voucherNo debitTotal } archiveRecord { archiveNo } } } } }';
 
-/** `headers`: fixed, or made for the body (an internal identity is signed per request, over its body). */
-async function call(url: string, body: unknown, headers: Record<string, string> | ((body: string) => Promise<Record<string, string>>)): Promise<Record<string, unknown>> {
-  const payload = JSON.stringify(body);
-  const extra = typeof headers === 'function' ? await headers(payload) : headers;
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...extra }, body: payload });
-  const json = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
-  if (json.errors?.length || !json.data) throw new Error(`${url}: ${JSON.stringify(json.errors ?? json).slice(0, 300)}`);
-  return json.data;
+interface Child {
+  role: string;
+  urls: Record<string, string>;
+  stats(): Promise<StatsMessage>;
+  stop(): Promise<void>;
 }
 
-const signed = (p: Principal, audience = 'oa') => (body: string) => identityHeaders(p, SECRET, { audience, method: 'POST', body });
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
 
-/** Wraps a subgraph's handler to count the requests it receives. */
-function countingServer(subgraph: Subgraph<never>, counter: { n: number }): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    counter.n++;
-    void subgraph.handle(req, res);
-  });
-  // Gateways keep connections alive; a server closing them first makes clients race into ECONNRESET.
-  server.keepAliveTimeout = 65_000;
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`, server })));
-}
-
-async function load(fn: () => Promise<unknown>): Promise<{ rps: number; p50: number; p99: number }> {
-  for (let i = 0; i < 20; i++) await fn();
-  const latencies: number[] = [];
-  const until = Date.now() + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (Date.now() < until) {
-        const t = process.hrtime.bigint();
-        await fn();
-        latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+/** Starts bench/gateway-child.ts `role` with this process's Node and exec arguments; resolves once it listens. */
+function startChild(role: string, env: Record<string, string> = {}): Promise<Child & { pid: number }> {
+  const proc = spawn(process.execPath, [...process.execArgv, CHILD, role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+  children.add(proc);
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  let nextId = 0;
+  const waiting = new Map<number, (m: StatsMessage) => void>();
+  return new Promise((resolve, reject) => {
+    proc.once('exit', (code, signal) => reject(new Error(`${role} process exited (${code ?? signal}) before it was ready`)));
+    proc.on('message', (raw) => {
+      const m = raw as ChildMessage;
+      if (m.t === 'error') reject(new Error(`${role} process: ${m.message}`));
+      else if (m.t === 'stats') waiting.get(m.id)?.(m);
+      else if (m.t === 'ready') {
+        resolve({
+          role,
+          pid: proc.pid!,
+          urls: m.urls,
+          stats: () =>
+            new Promise((res) => {
+              const id = nextId++;
+              waiting.set(id, (s) => {
+                waiting.delete(id);
+                res(s);
+              });
+              proc.send({ t: 'stats', id } satisfies ParentMessage);
+            }),
+          stop: async () => {
+            if (proc.connected) proc.send({ t: 'stop' } satisfies ParentMessage);
+            const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+            await exited;
+            clearTimeout(timer);
+          },
+        });
       }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  return { rps: latencies.length / SECONDS, p50: latencies[Math.floor(latencies.length * 0.5)], p99: latencies[Math.floor(latencies.length * 0.99)] };
+    });
+  });
 }
+
+interface Target {
+  name: string;
+  url: string;
+  headers: Headers;
+  /** The gateway's process; none for the subgraph called directly. */
+  child?: Child;
+}
+
+interface Row {
+  row: string;
+  target: string;
+  load: number[];
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  /** CPU ms per request: the gateway's process, the subgraphs' process, the load generator (this process). */
+  gatewayCpu: number | null;
+  subgraphsCpu: number;
+  loadCpu: number;
+  subgraphCalls: number;
+}
+
+const cpuMs = (s: StatsMessage) => (s.user + s.system) / 1000;
+const totalRequests = (s: StatsMessage) => Object.values(s.requests ?? {}).reduce((a, b) => a + b, 0);
+const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))];
 
 export async function benchGateway(): Promise<void> {
-  const engine = await startEngine({ port: 0, dbPath: null });
-  const connection = await mongoose.createConnection(engine.uriFor('bench_gateway')).asPromise();
-  const logger = createLogger({ level: 'silent' });
-  const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: true, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
-  const archive = await createArchiveSubgraph({
-    connection, logger, internalSecret: SECRET, production: true, directory: oaDirectory({ models: oaModels(connection) }),
-    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
-  });
-  await oa.subgraph.start();
-  await archive.subgraph.start();
-  const oaCount = { n: 0 };
-  const archiveCount = { n: 0 };
-  const oaHttp = await countingServer(oa.subgraph as never, oaCount);
-  const archiveHttp = await countingServer(archive.subgraph as never, archiveCount);
-  const closers: Array<() => Promise<unknown>> = [
-    () => new Promise((r) => oaHttp.server.close(r)),
-    () => new Promise((r) => archiveHttp.server.close(r)),
-  ];
+  const started = Date.now();
+  const running: Array<Child & { pid: number }> = [];
   try {
-    // ---- data: an organisation and CLAIMS approved claims with vouchers and archive records ----
-    const admin: Principal = { sub: 'admin', roles: ['ADMIN'], departmentId: null, kind: 'user' };
-    const sync: Principal = { sub: 'sync-service', roles: [], departmentId: null, kind: 'service' };
-    const dept = (await call(oaHttp.url, { query: 'mutation { createDepartment(input: { code: "SALES", name: "Sales" }) { id } }' }, signed(admin))).createDepartment as { id: string };
-    const emp = async (no: string, roles: string[]) =>
-      ((await call(oaHttp.url, { query: `mutation($i: CreateEmployeeInput!) { createEmployee(input: $i) { id } }`, variables: { i: { employeeNo: no, name: `Employee ${no}`, departmentId: dept.id, roles } } }, signed(admin))).createEmployee as { id: string }).id;
-    const [alice, manager, accountant] = [await emp('B1', []), await emp('B2', ['MANAGER']), await emp('B3', ['ACCOUNTANT'])];
-    await call(oaHttp.url, { query: 'mutation($d: ID!, $e: ID!) { setDepartmentManager(departmentId: $d, employeeId: $e) { id } }', variables: { d: dept.id, e: manager } }, signed(admin));
-    const as = (sub: string, roles: Principal['roles']): Principal => ({ sub, roles, departmentId: dept.id, kind: 'user' });
-    for (let i = 0; i < CLAIMS; i++) {
-      const c = (await call(oaHttp.url, { query: `mutation { createExpenseClaim(input: { title: "Trip ${i}", category: TRAVEL, items: [{ description: "train", amount: "${i + 1}.00", occurredOn: "2026-11-01" }] }) { id claimNo } }` }, signed(as(alice, ['EMPLOYEE'])))).createExpenseClaim as { id: string; claimNo: string };
-      await call(oaHttp.url, { query: 'mutation($id: ID!) { submitExpenseClaim(id: $id) { id } }', variables: { id: c.id } }, signed(as(alice, ['EMPLOYEE'])));
-      await call(oaHttp.url, { query: 'mutation($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id } }', variables: { id: c.id } }, signed(as(manager, ['MANAGER'])));
-      await call(oaHttp.url, { query: 'mutation($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id } }', variables: { id: c.id } }, signed(as(accountant, ['ACCOUNTANT'])));
-      const v = (await call(archiveHttp.url, { query: 'mutation($c: ApprovedClaimInput!) { generateVoucher(claim: $c) { id } }', variables: { c: { claimId: c.id, claimNo: c.claimNo, title: `Trip ${i}`, category: 'TRAVEL', applicantId: alice, departmentId: dept.id, approvedAt: new Date().toISOString(), total: `${i + 1}.00`, items: [{ description: 'train', amount: `${i + 1}.00`, occurredOn: '2026-11-01' }] } } }, signed(sync, 'archive'))).generateVoucher as { id: string };
-      await call(archiveHttp.url, { query: 'mutation($v: ID!) { fileVoucher(voucherId: $v) { id } }', variables: { v: v.id } }, signed(sync, 'archive'));
-    }
+    const subgraphs = await startChild('subgraphs', { BENCH_GATEWAY_CLAIMS: String(CLAIMS) });
+    running.push(subgraphs);
+    const seeded = Date.now();
+    const env = { BENCH_OA_URL: subgraphs.urls.oa, BENCH_ARCHIVE_URL: subgraphs.urls.archive };
+    const [ours, apollo, hive] = await Promise.all([
+      startChild('ours', env),
+      startChild('apollo', env),
+      startChild('hive', env).catch((err: Error) => err),
+    ]);
+    running.push(ours, apollo);
+    if (!(hive instanceof Error)) running.push(hive);
 
-    // ---- this gateway: authentication + shield; and the same without the intake's limits, to price them ----
-    const directory = oaDirectoryLookup({ oaUrl: oaHttp.url, internalSecret: SECRET, timeoutMs: 5000 });
-    const serve = async (intake: boolean): Promise<string> => {
-      const gateway = await createGatewayServer({
-        schema: applyPermissions(buildSupergraphSchema({ supergraphSdl: loadSupergraphSdl(), urls: { oa: oaHttp.url, archive: archiveHttp.url }, internalSecret: SECRET, timeoutMs: 10_000 })),
-        authenticate: createAuthenticator({ jwtSecret: JWT_SECRET, lookup: directory }),
-        directory,
-        logger,
-        production: true,
-        intake,
-      });
-      const http = createServer((req, res) => void gateway.handle(req, res));
-      await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-      closers.push(() => new Promise((r) => http.close(r)), () => gateway.stop());
-      return `http://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`;
-    };
-    const oursUrl = await serve(true);
-    const bareUrl = await serve(false);
-    const token = await new SignJWT({ roles: ['AUDITOR'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('auditor-bench').setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
+    const token = await new SignJWT({ roles: AUDITOR.roles }).setProtectedHeader({ alg: 'HS256' }).setSubject(AUDITOR.sub).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
     const bearer = { authorization: `Bearer ${token}` };
+    const targets: Target[] = [
+      { name: 'this gateway (auth + shield)', url: ours.urls.gateway, headers: bearer, child: ours },
+      { name: '@apollo/gateway', url: apollo.urls.gateway, headers: bearer, child: apollo },
+      ...(hive instanceof Error ? [] : [{ name: 'Hive Gateway runtime', url: hive.urls.gateway, headers: bearer, child: hive }]),
+    ];
+    const direct: Target = { name: 'oa subgraph directly', url: subgraphs.urls.oa, headers: signed(AUDITOR) };
 
-    // ---- @apollo/gateway on the same supergraph (query plans; no shield) ----
-    const sdl = loadSupergraphSdl().replace('http://127.0.0.1:4001/graphql', oaHttp.url).replace('http://127.0.0.1:4002/graphql', archiveHttp.url);
-    const auditor: Principal = { sub: 'auditor-bench', roles: ['AUDITOR'], departmentId: null, kind: 'user' };
-    const apolloGateway = new ApolloGateway({
-      supergraphSdl: sdl,
-      buildService: ({ name, url }) =>
-        new RemoteGraphQLDataSource({
-          url,
-          // Signed in fetch, over the body actually sent: one identity per subgraph request.
-          fetcher: (async (target: string, init: { method?: string; headers?: Record<string, string>; body?: string }) =>
-            fetch(target, { ...init, headers: { ...init.headers, ...(await identityHeaders(auditor, SECRET, { audience: name.toLowerCase(), method: init.method ?? 'POST', body: init.body })) } })) as never,
+    // ---- the cursors every claim has, so that each request can ask for another page ----
+    const cursors: string[] = [];
+    for (let after: string | null = null; ; ) {
+      const data = await call(direct.url, { query: 'query($after: String) { expenseClaims(first: 100, after: $after) { edges { cursor } pageInfo { hasNextPage endCursor } } }', variables: { after } }, direct.headers);
+      const page = data.expenseClaims as { edges: Array<{ cursor: string }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+      cursors.push(...page.edges.map((e) => e.cursor));
+      if (!page.pageInfo.hasNextPage || !page.pageInfo.endCursor) break;
+      after = page.pageInfo.endCursor;
+    }
+    /** Pages of `size` full ones where there are enough claims: after nothing, or after any claim but the last `size`. */
+    const afters = (size: number): Array<string | null> => [null, ...cursors.slice(0, Math.max(0, cursors.length - size))];
+    const cycle = <T>(xs: T[]) => {
+      let i = 0;
+      return () => xs[i++ % xs.length];
+    };
+
+    const rows: Row[] = [];
+    const fmt = (x: number | null, digits = 1) => (x === null || !Number.isFinite(x) ? '–' : x.toFixed(digits));
+    console.log(`\n## Gateway (every party in its own process; ${CLAIMS} approved claims, seeded in ${((seeded - started) / 1000).toFixed(0)} s; ${SECONDS} s per row after ${WARMUP_SECONDS} s of the same load unmeasured; ${CONCURRENCY} concurrent clients unless said)`);
+    console.log(`Distinct variables: each 20-claim page starts after another of ${afters(20).length} cursors, each 100-claim list after another of ${afters(100).length}, in turn; the IDENTICAL row repeats one request.`);
+    console.log(`Processes: ${running.map((c) => `${c.role} pid ${c.pid}`).join(', ')}, load generator pid ${process.pid}; CPU ms/op = the process's process.cpuUsage() (user + system) over the row / requests.`);
+    if (hive instanceof Error) console.log(`Hive Gateway runtime LEFT OUT: it did not start (${hive.message.split('\n')[0]})`);
+    console.log('| row | target | load avg before (1/5/15 min) | requests/s | p50 | p99 | errors | gateway CPU ms/op | subgraphs CPU ms/op | load generator CPU ms/op | subgraph requests/op | requests/s vs this gateway | gateway CPU vs this gateway |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+
+    /** `clients` loops sending requests for `seconds`: the latencies of the answered ones, and the failures. */
+    const run = async (target: Target, clients: number, seconds: number, body: () => { query: string; variables?: Record<string, unknown> }) => {
+      const latencies: number[] = [];
+      let errors = 0;
+      const until = Date.now() + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: clients }, async () => {
+          while (Date.now() < until) {
+            const t = process.hrtime.bigint();
+            try {
+              await call(target.url, body(), target.headers);
+              latencies.push(Number(process.hrtime.bigint() - t) / 1e6);
+            } catch {
+              errors++;
+            }
+          }
         }),
-    });
-    const apollo = new ApolloServer({ gateway: apolloGateway, stopOnTerminationSignals: false });
-    const { url: apolloUrlBase } = await startStandaloneServer(apollo, { listen: { port: 0, host: '127.0.0.1' } });
-    closers.push(() => apollo.stop());
-    const apolloUrl = apolloUrlBase;
+      );
+      return { latencies, errors };
+    };
 
-    // ---- measurements ----
-    const rows: Array<[string, string, { rps: number; p50: number; p99: number }]> = [];
-    rows.push(['single subgraph field set', 'oa subgraph directly', await load(() => call(oaHttp.url, { query: SINGLE }, signed(auditor)))]);
-    rows.push(['single subgraph field set', 'this gateway (auth + shield)', await load(() => call(oursUrl, { query: SINGLE }, bearer))]);
-    rows.push(['single subgraph field set', '@apollo/gateway', await load(() => call(apolloUrl, { query: SINGLE }, {}))]);
-    // The intake priced: the same single-subgraph query through the gateway with it and without it, one client,
-    // the two interleaved request by request (A, B, B, A, …) so that the machine's drift falls on both alike.
-    const PAIRS = 1500;
+    const measure = async (row: string, target: Target, clients: number, body: () => { query: string; variables?: Record<string, unknown> }): Promise<void> => {
+      const load = os.loadavg();
+      await call(target.url, body(), target.headers); // fails loudly if the target cannot answer at all
+      await run(target, clients, WARMUP_SECONDS, body);
+      const before = await Promise.all([target.child?.stats(), subgraphs.stats()]);
+      const loadBefore = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
+      const { latencies, errors } = await run(target, clients, SECONDS, body);
+      const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+      const loadCpu = process.cpuUsage(loadBefore);
+      const after = await Promise.all([target.child?.stats(), subgraphs.stats()]);
+      const n = Math.max(1, latencies.length + errors);
+      const r: Row = {
+        row,
+        target: target.name,
+        load,
+        rps: latencies.length / elapsed,
+        p50: pct(latencies, 0.5),
+        p99: pct(latencies, 0.99),
+        errors,
+        gatewayCpu: before[0] && after[0] ? (cpuMs(after[0]) - cpuMs(before[0])) / n : null,
+        subgraphsCpu: (cpuMs(after[1]) - cpuMs(before[1])) / n,
+        loadCpu: (loadCpu.user + loadCpu.system) / 1000 / n,
+        subgraphCalls: (totalRequests(after[1]) - totalRequests(before[1])) / n,
+      };
+      rows.push(r);
+      const base = rows.find((x) => x.row === row && x.target === targets[0].name);
+      const vs = base && base !== r ? `${(r.rps / base.rps).toFixed(2)}x` : '–';
+      const cpuVs = base && base !== r && r.gatewayCpu !== null && base.gatewayCpu ? `${(r.gatewayCpu / base.gatewayCpu).toFixed(2)}x` : '–';
+      console.log(
+        `| ${row} | ${r.target} | ${load.map((x) => x.toFixed(2)).join(' / ')} | ${r.rps.toFixed(1)} | ${fmt(r.p50)} ms | ${fmt(r.p99)} ms | ${errors} | ${fmt(r.gatewayCpu, 2)} | ${fmt(r.subgraphsCpu, 2)} | ${fmt(r.loadCpu, 2)} | ${fmt(r.subgraphCalls, 2)} | ${vs} | ${cpuVs} |`,
+      );
+    };
+
+    const ROW_PAGE = '20 claims, one subgraph, 16 clients';
+    const ROW_LIST = '100 claims with applicant, department, voucher, archive record, 16 clients';
+    const ROW_ONE = '20 claims, one client (latency)';
+    const ROW_SAME = '20 claims, one subgraph, 16 clients, IDENTICAL requests (no variables differ)';
+    for (const t of [...targets, direct]) {
+      const next = cycle(afters(20));
+      await measure(ROW_PAGE, t, CONCURRENCY, () => ({ query: PAGE, variables: { after: next() } }));
+    }
+    for (const t of targets) {
+      const next = cycle(afters(100));
+      await measure(ROW_LIST, t, CONCURRENCY, () => ({ query: LIST, variables: { first: 100, after: next() } }));
+    }
+    for (const t of [...targets, direct]) {
+      const next = cycle(afters(20));
+      await measure(ROW_ONE, t, 1, () => ({ query: PAGE, variables: { after: next() } }));
+    }
+    for (const t of [...targets, direct]) await measure(ROW_SAME, t, CONCURRENCY, () => ({ query: PAGE, variables: { after: null } }));
+
+    // ---- the same figures as the issue's table: one line per query, one column per target ----
+    const cell = (row: string, target: string, latency: boolean) => {
+      const r = rows.find((x) => x.row === row && x.target === target);
+      if (!r) return '–';
+      if (latency) return `p50 ${fmt(r.p50)} ms`;
+      return `${r.rps.toFixed(1)} req/s${r.gatewayCpu !== null ? `, gateway CPU ${fmt(r.gatewayCpu, 2)} ms/op` : ''}`;
+    };
+    const names = [...targets.map((t) => t.name), direct.name];
+    console.log(`\n| query | ${names.join(' | ')} |`);
+    console.log(`|---|${names.map(() => '---|').join('')}`);
+    for (const row of [ROW_PAGE, ROW_LIST, ROW_ONE, ROW_SAME]) console.log(`| ${row} | ${names.map((n) => cell(row, n, row === ROW_ONE)).join(' | ')} |`);
+
+    // ---- the intake priced: the same single-subgraph query through this gateway with it and without it, one
+    // client, the two interleaved request by request (A, B, B, A, …) so that the machine's drift falls on both alike ----
     const timed = async (url: string) => {
       const t = process.hrtime.bigint();
       await call(url, { query: SINGLE }, bearer);
       return Number(process.hrtime.bigint() - t) / 1e6;
     };
-    for (let i = 0; i < 100; i++) await Promise.all([timed(oursUrl), timed(bareUrl)]);
+    for (let i = 0; i < 100; i++) await Promise.all([timed(ours.urls.gateway), timed(ours.urls.bare)]);
     const withIntake: number[] = [];
     const withoutIntake: number[] = [];
     for (let i = 0; i < PAIRS; i++) {
       if (i % 2 === 0) {
-        withIntake.push(await timed(oursUrl));
-        withoutIntake.push(await timed(bareUrl));
+        withIntake.push(await timed(ours.urls.gateway));
+        withoutIntake.push(await timed(ours.urls.bare));
       } else {
-        withoutIntake.push(await timed(bareUrl));
-        withIntake.push(await timed(oursUrl));
+        withoutIntake.push(await timed(ours.urls.bare));
+        withIntake.push(await timed(ours.urls.gateway));
       }
     }
-    const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * q)];
-    const noIntake = await load(() => call(bareUrl, { query: SINGLE }, bearer));
-    rows.push(['single subgraph field set', 'this gateway, intake limits off', noIntake]);
-    rows.push([`${PAGE} claims + applicant, voucher, record`, 'this gateway (auth + shield)', await load(() => call(oursUrl, { query: LIST(PAGE) }, bearer))]);
-    rows.push([`${PAGE} claims + applicant, voucher, record`, '@apollo/gateway', await load(() => call(apolloUrl, { query: LIST(PAGE) }, {}))]);
     const intakeRatio = pct(withIntake, 0.5) / pct(withoutIntake, 0.5);
+    console.log(`\nintake (body, token and operation limits) on / off, single subgraph field set, one client, ${PAIRS} interleaved pairs: p50 ${pct(withIntake, 0.5).toFixed(2)} / ${pct(withoutIntake, 0.5).toFixed(2)} ms = ${intakeRatio.toFixed(3)}x, p90 ${pct(withIntake, 0.9).toFixed(2)} / ${pct(withoutIntake, 0.9).toFixed(2)} ms ${intakeRatio <= 1.05 ? '(no measurable cost: within 5%)' : '(COSTS MORE THAN 5%)'}`);
 
-    const subgraphCalls = async (n: number) => {
-      oaCount.n = 0;
-      archiveCount.n = 0;
-      await call(oursUrl, { query: LIST(n) }, bearer);
-      return oaCount.n + archiveCount.n;
+    // ---- subgraph requests of one claim list through this gateway as it grows (batched: constant) ----
+    const subgraphCalls = async (first: number) => {
+      const before = totalRequests(await subgraphs.stats());
+      await call(ours.urls.gateway, { query: LIST, variables: { first, after: null } }, bearer);
+      return totalRequests(await subgraphs.stats()) - before;
     };
-    const counts = [10, 100, CLAIMS].map((n) => [n, 0]);
     await subgraphCalls(10); // warm the directory cache
-    for (const c of counts) c[1] = await subgraphCalls(c[0]);
-
-    console.log(`\n## Gateway (${CONCURRENCY} concurrent clients, ${SECONDS} s per row, ${CLAIMS} approved claims in the database)`);
-    console.log('| operation | target | requests/s | p50 | p99 |');
-    console.log('|---|---|---|---|---|');
-    for (const [op, target, r] of rows) console.log(`| ${op} | ${target} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms |`);
-    const ratio = (a: number, b: number) => (a / b).toFixed(2);
-    console.log(`\nthis gateway / @apollo/gateway, requests/s: single ${ratio(rows[1][2].rps, rows[2][2].rps)}x, list ${ratio(rows[4][2].rps, rows[5][2].rps)}x (target on the list: >= 2x) ${rows[4][2].rps / rows[5][2].rps >= 2 ? 'OK' : 'BELOW TARGET'}`);
-    console.log(`intake (body, token and operation limits) on / off, single subgraph field set, one client, ${PAIRS} interleaved pairs: p50 ${pct(withIntake, 0.5).toFixed(2)} / ${pct(withoutIntake, 0.5).toFixed(2)} ms = ${intakeRatio.toFixed(3)}x, p90 ${pct(withIntake, 0.9).toFixed(2)} / ${pct(withoutIntake, 0.9).toFixed(2)} ms ${intakeRatio <= 1.05 ? '(no measurable cost: within 5%)' : '(COSTS MORE THAN 5%)'}
-`.trimEnd());
-    console.log(`this gateway / oa subgraph directly, single field set: ${ratio(rows[1][2].rps, rows[0][2].rps)}x`);
+    const counts: Array<[number, number]> = [];
+    for (const n of [10, 100, CLAIMS]) counts.push([n, await subgraphCalls(n)]);
     console.log(`subgraph requests per list operation (first: ${counts.map((c) => c[0]).join(', ')}): ${counts.map((c) => c[1]).join(', ')} ${new Set(counts.map((c) => c[1])).size === 1 ? '(constant)' : '(NOT constant)'}`);
+
+    const peaks = await Promise.all(running.map(async (c) => `${c.role} ${((await c.stats()).maxRss / 1024).toFixed(0)} MiB`));
+    console.log(`peak RSS per process: ${peaks.join(', ')} (ours holds two gateways: with and without the intake); gateway section took ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
-    for (const close of closers.reverse()) await close().catch(() => {});
-    await oa.subgraph.apollo.stop().catch(() => {});
-    await archive.subgraph.apollo.stop().catch(() => {});
-    await connection.close();
-    await engine.close();
+    await Promise.all(running.map((c) => c.stop().catch(() => {})));
   }
 }

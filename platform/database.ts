@@ -46,6 +46,39 @@ export async function connectDatabase(
     return { connection, uri, close: once(() => connection.close()) };
   }
 
+  const { engine, dataDir } = await openEmbeddedEngine(config, logger, 0);
+  const uri = redactUri(engine.uriFor(dbName));
+  let connection: Connection;
+  try {
+    connection = await open(engine.uriFor(dbName), uri, connectOptions);
+  } catch (err) {
+    await engine.close().catch(() => undefined);
+    throw err;
+  }
+  logEmbeddedEngine(logger, engine, dataDir, dbName);
+  return {
+    connection,
+    uri,
+    engine,
+    dataDir,
+    close: once(async () => {
+      try {
+        await connection.close();
+      } finally {
+        await engine.close();
+      }
+    }),
+  };
+}
+
+type EmbeddedEngineConfig = Pick<Config, 'dataDir'> & Partial<Pick<Config, 'nodeEnv' | 'embeddedDatabaseInProduction' | 'engineCacheMb' | 'engineFsync'>>;
+
+/**
+ * Starts the embedded engine on DATA_DIR (loopback, `port`; 0 picks a free one): refused in production unless
+ * EMBEDDED_DATABASE_IN_PRODUCTION=true (a ConfigError naming MONGODB_URI), DATA_DIR created private (0700).
+ * Used by connectDatabase and by the database process `npm start` supervises (scripts/start-database.ts).
+ */
+export async function openEmbeddedEngine(config: EmbeddedEngineConfig, logger: DatabaseLogger, port: number): Promise<{ engine: RunningEngine; dataDir: string }> {
   // Production on the embedded engine only when asked for explicitly (a ConfigError naming MONGODB_URI otherwise).
   checkEmbeddedDatabase(config);
   if (config.nodeEnv === 'production') {
@@ -63,32 +96,16 @@ export async function connectDatabase(
   }
   // Loaded only here, so processes that use MONGODB_URI never load the engine.
   const { startEngine } = await import('../engine/index.ts');
-  const engine = await startEngine({ port: 0, dbPath: dataDir, logger, cacheMb: config.engineCacheMb, fsync: config.engineFsync });
-  const uri = redactUri(engine.uriFor(dbName));
-  let connection: Connection;
-  try {
-    connection = await open(engine.uriFor(dbName), uri, connectOptions);
-  } catch (err) {
-    await engine.close().catch(() => undefined);
-    throw err;
-  }
+  const engine = await startEngine({ port, dbPath: dataDir, logger, cacheMb: config.engineCacheMb, fsync: config.engineFsync });
+  return { engine, dataDir };
+}
+
+/** The line that says where the embedded database is (password masked) and where its credentials are. */
+export function logEmbeddedEngine(logger: DatabaseLogger, engine: RunningEngine, dataDir: string, dbName = DEFAULT_DB_NAME): void {
   logger.info(
-    { uri, dbName, dataDir, credentialsFile: engine.credentialsPath },
+    { uri: redactUri(engine.uriFor(dbName)), dbName, dataDir, credentialsFile: engine.credentialsPath },
     `embedded database at ${engine.safeUri}, data in ${dataDir}, credentials in ${engine.credentialsPath}`,
   );
-  return {
-    connection,
-    uri,
-    engine,
-    dataDir,
-    close: once(async () => {
-      try {
-        await connection.close();
-      } finally {
-        await engine.close();
-      }
-    }),
-  };
 }
 
 async function open(uri: string, safeUri: string, options: mongoose.ConnectOptions): Promise<Connection> {

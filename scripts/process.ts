@@ -4,6 +4,7 @@
 import { type Config, ConfigError, loadConfig } from '../platform/config.ts';
 import { type Logger, createLogger } from '../platform/logger.ts';
 import { type ShutdownRegistry, onShutdown } from '../platform/shutdown.ts';
+import { awaitTurn, followSupervisor, supervisedChild } from '../platform/supervisor.ts';
 
 export interface ProcessContext {
   config: Config;
@@ -11,8 +12,19 @@ export interface ProcessContext {
   lifecycle: ShutdownRegistry;
 }
 
-/** Runs `main` as a process; `defaultPort` applies when PORT is unset (each part alone has its own port). */
-export async function runProcess(defaultPort: string | undefined, main: (ctx: ProcessContext) => Promise<void>): Promise<void> {
+export interface RunProcessOptions {
+  /** The overall shutdown deadline (default SHUTDOWN_TIMEOUT_MS). */
+  shutdownTimeoutMs?: (config: Config) => number;
+}
+
+/**
+ * Runs `main` as a process; `defaultPort` applies when PORT is unset (each part alone has its own port). A part
+ * `npm start` supervises (platform/supervisor.ts) stops on SIGTERM or when the supervisor goes, ignores SIGINT,
+ * and leaves the development-default warnings to the supervisor.
+ */
+export async function runProcess(defaultPort: string | undefined, main: (ctx: ProcessContext) => Promise<void>, options: RunProcessOptions = {}): Promise<void> {
+  // A part `npm start` supervises loads its code alongside the others, then waits for its turn (and its inputs).
+  await awaitTurn();
   let config: Config;
   try {
     config = loadConfig(defaultPort === undefined ? process.env : { ...process.env, PORT: process.env.PORT ?? defaultPort });
@@ -22,10 +34,14 @@ export async function runProcess(defaultPort: string | undefined, main: (ctx: Pr
     process.exit(1);
   }
   const logger = createLogger(config);
-  for (const variable of config.developmentDefaults) logger.warn({ variable }, `${variable} is not set: using the public development default (refused in production)`);
-  const lifecycle = onShutdown(logger, config.shutdownTimeoutMs);
+  const supervised = supervisedChild();
+  if (!supervised) for (const variable of config.developmentDefaults) logger.warn({ variable }, `${variable} is not set: using the public development default (refused in production)`);
+  const lifecycle = onShutdown(logger, options.shutdownTimeoutMs?.(config) ?? config.shutdownTimeoutMs);
   // Installed first, so Ctrl-C during start-up still closes whatever has opened.
-  lifecycle.installSignalHandlers();
+  if (supervised) {
+    lifecycle.installSignalHandlers(['SIGTERM']);
+    followSupervisor(lifecycle, logger, config.shutdownTimeoutMs);
+  } else lifecycle.installSignalHandlers();
   try {
     await main({ config, logger, lifecycle });
   } catch (err) {

@@ -1,6 +1,7 @@
 // `npm run start:gateway`: the gateway alone, for production layouts (PORT, default 4000; OA_URL, ARCHIVE_URL,
 // SYNC_URL; REDIS_URL so that subscribers here hear of events the sync instances publish).
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { healthRoutes } from '../gateway/health.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { auditSpoolFile } from '../gateway/audit-spool.ts';
@@ -8,13 +9,14 @@ import { createGateway } from '../gateway/index.ts';
 import { ideRoutes } from '../gateway/ide.ts';
 import { consoleRoutes } from '../gateway/console.ts';
 import { errorBody, json } from '../platform/apollo-http.ts';
-import { createEventBus } from '../platform/integration/event-bus.ts';
+import { reportReady, supervisedChild, supervisedEventBus } from '../platform/supervisor.ts';
 import { logMetricsAccess } from '../platform/metrics-http.ts';
 import { runProcess } from './process.ts';
 
 await runProcess(undefined, async ({ config, logger, lifecycle }) => {
-  if (!config.redisUrl) logger.warn('REDIS_URL is not set: subscribers learn of new events only by polling the sync subgraph (every few seconds)');
-  const bus = createEventBus(config.redisUrl, logger);
+  if (!config.redisUrl && !supervisedChild()) logger.warn('REDIS_URL is not set: subscribers learn of new events only by polling the sync subgraph (every few seconds)');
+  // Under `npm start` without REDIS_URL, the sync subgraph's events arrive through the supervisor.
+  const bus = supervisedEventBus(config.redisUrl, logger);
   lifecycle.registerShutdown('event bus', () => bus.close());
   const gateway = await createGateway(config, logger, { oa: config.oaUrl, archive: config.archiveUrl, sync: config.syncUrl }, { supergraphPath: config.supergraphPath ?? undefined, bus, auditSpool: auditSpoolFile(config) });
   const health = healthRoutes({
@@ -35,7 +37,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
     if (operatorConsole(req, res)) return;
     gateway
       .handle(req, res)
-      .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || json(res, 404, errorBody('Not found', 'NOT_FOUND')))
+      .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || json(res, 404, errorBody(`Not found: ${req.method ?? ''} ${(req.url ?? '').split('?', 1)[0]}`, 'NOT_FOUND')))
       .catch((err: unknown) => {
         logger.error({ err }, 'request failed');
         if (!res.headersSent) json(res, 500, errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
@@ -52,5 +54,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   const metricsListener = await gateway.metrics.listen(logger); // METRICS_PORT: /metrics on 127.0.0.1 only
   if (metricsListener) lifecycle.registerShutdown('metrics listener', () => metricsListener.close());
   logMetricsAccess(logger, gateway.metrics.access, metricsListener ?? undefined);
-  logger.info({ port: config.port, oa: config.oaUrl, archive: config.archiveUrl, sync: config.syncUrl, events: bus.kind }, 'gateway listening');
+  const { port } = server.address() as AddressInfo;
+  reportReady({ port });
+  logger.info({ port, oa: config.oaUrl, archive: config.archiveUrl, sync: config.syncUrl, events: bus.kind }, 'gateway listening');
 });

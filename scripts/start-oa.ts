@@ -2,11 +2,14 @@
 import { connectDatabase } from '../platform/database.ts';
 import { startOaSubgraph } from '../subgraphs/oa/index.ts';
 import { oaOptions } from './oa-options.ts';
+import { reportReady, supervisedChild } from '../platform/supervisor.ts';
 import { runProcess } from './process.ts';
 
 await runProcess(process.env.OA_PORT ?? '4001', async ({ config, logger, lifecycle }) => {
   const database = await connectDatabase(config, logger);
   lifecycle.registerShutdown('database', () => database.close());
-  const oa = await startOaSubgraph(await oaOptions(config, logger, database.connection, config.port));
+  // Under `npm start` on SUBGRAPH_HOST (loopback by default: only the gateway calls it); alone, on every interface.
+  const oa = await startOaSubgraph({ ...(await oaOptions(config, logger, database.connection, config.port)), host: supervisedChild() ? config.subgraphHost : undefined });
   lifecycle.registerShutdown('oa subgraph', () => oa.close());
+  reportReady({ port: oa.port, url: oa.url, address: oa.address });
 });

@@ -4,7 +4,7 @@
 // (127.0.0.1), as platform/metrics-http.ts says.
 import { connectDatabase } from '../platform/database.ts';
 import { logMetricsAccess, metricsAccess, metricsRoute, startMetricsListener } from '../platform/metrics-http.ts';
-import { createEventBus } from '../platform/integration/event-bus.ts';
+import { reportReady, supervisedChild, supervisedEventBus } from '../platform/supervisor.ts';
 import { type RunningSync, startSyncSubgraph } from '../subgraphs/sync-service.ts';
 import { runProcess } from './process.ts';
 import { syncOptions } from './sync-options.ts';
@@ -12,8 +12,9 @@ import { syncOptions } from './sync-options.ts';
 await runProcess(process.env.SYNC_PORT ?? '4003', async ({ config, logger, lifecycle }) => {
   const database = await connectDatabase(config, logger);
   lifecycle.registerShutdown('database', () => database.close());
-  if (!config.redisUrl) logger.warn('REDIS_URL is not set: gateways in other processes learn of new events only by polling');
-  const bus = createEventBus(config.redisUrl, logger);
+  if (!config.redisUrl && !supervisedChild()) logger.warn('REDIS_URL is not set: gateways in other processes learn of new events only by polling');
+  // Under `npm start` without REDIS_URL, events reach the gateway through the supervisor.
+  const bus = supervisedEventBus(config.redisUrl, logger);
   lifecycle.registerShutdown('event bus', () => bus.close());
   let sync: RunningSync | undefined;
   const access = metricsAccess(config);
@@ -21,6 +22,7 @@ await runProcess(process.env.SYNC_PORT ?? '4003', async ({ config, logger, lifec
   sync = await startSyncSubgraph({
     ...(await syncOptions(config, logger, database.connection, { oa: config.oaUrl, archive: config.archiveUrl }, bus)),
     port: config.port,
+    host: supervisedChild() ? config.subgraphHost : undefined,
     publicRoutes: [
       async (req, res) => {
         if ((req.url ?? '').split('?', 1)[0] !== '/metrics') return false;
@@ -35,5 +37,6 @@ await runProcess(process.env.SYNC_PORT ?? '4003', async ({ config, logger, lifec
   const metricsListener = await startMetricsListener(access, () => running.metrics.registry, logger);
   if (metricsListener) lifecycle.registerShutdown('metrics listener', () => metricsListener.close());
   logMetricsAccess(logger, access, metricsListener ?? undefined);
+  reportReady({ port: sync.port, url: sync.url, address: sync.address });
   logger.info({ port: sync.port, oa: config.oaUrl, archive: config.archiveUrl, events: bus.kind }, 'sync subgraph listening');
 });

@@ -1,6 +1,9 @@
-// End to end: `npm start` as a real child process on the embedded engine.
+// End to end: `npm start` as a real child process on the embedded engine: a supervisor with one process per part
+// (database, oa, archive, sync, gateway).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -87,6 +90,49 @@ function start(env: Record<string, string>): Started {
   };
 }
 
+const PARTS = ['database', 'oa', 'archive', 'sync', 'gateway'] as const;
+
+/** The parent pid of a running process, or null once it has gone (a zombie counts as gone). */
+function parentOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? null : Number(fields[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** Polls until `condition` holds; fails with `what` at the deadline. */
+async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The pid of every part, from the supervisor's `listening` line: five processes, children of the supervisor. */
+function partPids(listening: LogLine, supervisor: number): Record<(typeof PARTS)[number], number> {
+  const pids = listening.processes as Record<(typeof PARTS)[number], number>;
+  expect(Object.keys(pids).sort()).toEqual([...PARTS].sort());
+  expect(new Set([supervisor, ...Object.values(pids)]).size).toBe(PARTS.length + 1);
+  for (const pid of Object.values(pids)) expect(parentOf(pid)).toBe(supervisor);
+  return pids;
+}
+
+const adminToken = () =>
+  new SignJWT({ roles: ['ADMIN'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('admin-e2e').setExpirationTime('5m').sign(new TextEncoder().encode(DEVELOPMENT_DEFAULTS.JWT_SECRET));
+
+async function gatewayGraphql<T>(port: number, query: string, variables?: Record<string, unknown>): Promise<T> {
+  const res = await fetch(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${await adminToken()}` }, body: JSON.stringify({ query, variables }) });
+  const body = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (res.status !== 200 || body.errors?.length || !body.data) throw new Error(`GraphQL ${res.status}: ${JSON.stringify(body)}`);
+  return body.data;
+}
+
+const DEPARTMENTS = '{ departments { code name } }';
+
 describe('npm start (embedded database)', () => {
   let dataDir: string;
 
@@ -98,7 +144,8 @@ describe('npm start (embedded database)', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('serves health routes, stops on SIGINT with exit code 0, and keeps its data across restarts', async () => {
+  // Five processes start per run: allow for a busy machine.
+  it('serves health routes, stops on SIGINT with exit code 0, and keeps its data across restarts', { timeout: 120_000 }, async () => {
     const dataPath = path.join(dataDir, 'nested', 'data'); // does not exist yet: start-up creates it
     const env = { NODE_ENV: 'test', PORT: '0', DATA_DIR: dataPath, LOG_LEVEL: 'info' };
 
@@ -107,8 +154,14 @@ describe('npm start (embedded database)', () => {
     const listening = await first.waitFor((l) => l.msg === 'listening', 'the listening log line');
     const port = listening.port as number;
     expect(port).toBeGreaterThan(0);
-    expect(listening).toMatchObject({ database: 'embedded', dataDir: dataPath });
-    // The oa subgraph runs in the same process and refuses callers without the gateway's signature.
+    expect(listening).toMatchObject({ database: 'embedded', dataDir: dataPath, wsUrl: `ws://localhost:${port}/graphql` });
+    // One process per part, each a child of the supervisor (the process `npm start` runs).
+    const pids = partPids(listening, first.child.pid!);
+    expect(listening.pid).toBe(first.child.pid);
+    // Each part logs with its own pid: the subgraphs' lines come from their processes.
+    expect(first.lines.find((l) => l.msg === 'oa subgraph listening')?.pid).toBe(pids.oa);
+    expect(first.lines.find((l) => l.msg.startsWith('embedded database at '))?.pid).toBe(pids.database);
+    // The oa subgraph refuses callers without the gateway's signature.
     expect(String(listening.oa)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/graphql$/);
     // The subgraphs listen on loopback only (SUBGRAPH_HOST's default): not on the machine's other addresses.
     expect(listening.subgraphAddresses).toEqual({ oa: '127.0.0.1', archive: '127.0.0.1', sync: '127.0.0.1' });
@@ -162,7 +215,7 @@ describe('npm start (embedded database)', () => {
     expect(await healthz.json()).toEqual({ status: 'ok' });
     const readyz = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(readyz.status).toBe(200);
-    expect(await readyz.json()).toEqual({ status: 'ok', checks: { database: 'ok', oa: 'ok', archive: 'ok', sync: 'ok' } });
+    expect(await readyz.json()).toEqual({ status: 'ok', checks: { oa: 'ok', archive: 'ok', sync: 'ok' } });
     const other = await fetch(`http://127.0.0.1:${port}/nope`);
     expect(other.status).toBe(404);
     expect(await other.json()).toEqual({ errors: [{ message: 'Not found: GET /nope', extensions: { code: 'NOT_FOUND' } }] });
@@ -183,11 +236,23 @@ describe('npm start (embedded database)', () => {
       await client.close();
     }
 
+    // A write through the gateway: the oa process writes it to the database process.
+    await gatewayGraphql(port, 'mutation($input: CreateDepartmentInput!) { createDepartment(input: $input) { id } }', { input: { code: 'E2E', name: 'Written before Ctrl-C' } });
+
+    // Ctrl-C: the supervisor stops the parts one by one, the gateway first and the database last, and exits 0.
     first.child.kill('SIGINT');
     expect(await first.exited).toBe(0);
-    expect(first.lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'shutdown complete']));
-    const steps = first.lines.filter((l) => l.msg === 'shutdown step finished').map((l) => l.hook);
-    expect(steps).toEqual(['gateway', 'http server', 'sync subgraph', 'event bus', 'archive subgraph', 'oa subgraph', 'database']);
+    const supervisorLines = first.lines.filter((l) => l.pid === first.child.pid);
+    expect(supervisorLines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'shutdown complete']));
+    const steps = supervisorLines.filter((l) => l.msg === 'shutdown step finished').map((l) => l.hook);
+    expect(steps).toEqual(['gateway', 'sync', 'archive', 'oa', 'database']);
+    // Every part shut down cleanly (its own hooks, then `shutdown complete`), one after the other in that order.
+    const completedAt = PARTS.map((part) => first.lines.find((l) => l.pid === pids[part] && l.msg === 'shutdown complete')?.time as number);
+    expect(completedAt.every((t) => typeof t === 'number')).toBe(true);
+    expect([...completedAt].reverse()).toEqual([...completedAt].sort((a, b) => a - b));
+    expect(first.lines.filter((l) => l.pid === pids.database).map((l) => l.msg)).toContain('embedded engine stopped');
+    expect(first.lines.filter((l) => l.level >= 50)).toEqual([]);
+    for (const pid of Object.values(pids)) expect(parentOf(pid)).toBeNull();
     expect(first.stderr()).toBe('');
     // The development secrets are named, never printed; nor is the database password.
     expect(first.stdout()).not.toContain(DEVELOPMENT_DEFAULTS.INTERNAL_SECRET);
@@ -205,9 +270,69 @@ describe('npm start (embedded database)', () => {
     } finally {
       await again.close();
     }
+    const listening2 = second.lines.find((l) => l.msg === 'listening')!;
+    expect(await gatewayGraphql(listening2.port as number, DEPARTMENTS)).toEqual({ departments: [{ code: 'E2E', name: 'Written before Ctrl-C' }] });
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
     expect(second.stdout()).not.toContain(password);
+  });
+
+  it('takes its parts along when the supervisor is killed with SIGKILL, and starts again on the same DATA_DIR', { timeout: 120_000 }, async () => {
+    const dataPath = path.join(dataDir, 'killed');
+    const env = { NODE_ENV: 'test', PORT: '0', DATA_DIR: dataPath, LOG_LEVEL: 'info' };
+    const first = start(env);
+    const listening = await first.waitFor((l) => l.msg === 'listening', 'the listening log line');
+    const pids = partPids(listening, first.child.pid!);
+    await gatewayGraphql(listening.port as number, 'mutation($input: CreateDepartmentInput!) { createDepartment(input: $input) { id } }', { input: { code: 'KILL', name: 'Written before SIGKILL' } });
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // No part outlives the supervisor: each notices it is gone and stops (none holds the data directory's lock after).
+    await until(() => Object.values(pids).every((pid) => parentOf(pid) === null), `the parts ${JSON.stringify(pids)} to exit`);
+    for (const part of PARTS) expect(first.lines.some((l) => l.pid === pids[part] && l.msg === 'shutdown complete')).toBe(true);
+
+    const second = start(env);
+    const again = await second.waitFor((l) => l.msg === 'listening', 'the listening log line after the SIGKILL');
+    expect(await gatewayGraphql(again.port as number, DEPARTMENTS)).toEqual({ departments: [{ code: 'KILL', name: 'Written before SIGKILL' }] });
+    second.child.kill('SIGINT');
+    expect(await second.exited).toBe(0);
+    expect(existsSync(path.join(dataPath, 'credentials.json'))).toBe(true);
+  });
+
+  it('stops every other part and exits 1 when a part dies on its own', { timeout: 120_000 }, async () => {
+    const run = start({ NODE_ENV: 'test', PORT: '0', DATA_DIR: path.join(dataDir, 'part-dies'), LOG_LEVEL: 'info' });
+    const listening = await run.waitFor((l) => l.msg === 'listening', 'the listening log line');
+    const pids = partPids(listening, run.child.pid!);
+    process.kill(pids.archive, 'SIGKILL');
+    expect(await run.exited).toBe(1);
+    expect(run.lines.find((l) => l.msg === 'the archive subgraph exited unexpectedly: stopping the others')).toMatchObject({ part: 'archive', signal: 'SIGKILL' });
+    // The others were stopped in order, cleanly, and none is left.
+    const steps = run.lines.filter((l) => l.pid === run.child.pid && l.msg.startsWith('shutdown step ')).map((l) => `${l.hook as string} ${l.msg.slice('shutdown step '.length)}`);
+    expect(steps).toEqual(['gateway finished', 'sync finished', 'archive failed', 'oa finished', 'database finished']);
+    for (const part of ['gateway', 'sync', 'oa', 'database'] as const) expect(run.lines.some((l) => l.pid === pids[part] && l.msg === 'shutdown complete')).toBe(true);
+    for (const pid of Object.values(pids)) expect(parentOf(pid)).toBeNull();
+  });
+
+  it('fails start-up with a clear message and stops the parts already started when one cannot start', { timeout: 120_000 }, async () => {
+    // The gateway's port is taken: the database and the subgraphs start, the gateway fails.
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, resolve));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      const run = start({ NODE_ENV: 'test', PORT: String(taken), DATA_DIR: path.join(dataDir, 'port-taken'), LOG_LEVEL: 'info' });
+      expect(await run.exited).toBe(1);
+      const failed = run.lines.find((l) => l.pid === run.child.pid && l.msg === 'start-up failed');
+      expect(failed?.reason).toMatch(/^the gateway exited \(code 1\) before it was ready$/);
+      expect(run.lines.some((l) => l.msg === 'listening')).toBe(false);
+      const started = run.lines.filter((l) => l.msg === 'oa subgraph listening' || l.msg.startsWith('embedded database at ')).map((l) => l.pid as number);
+      expect(started).toHaveLength(2);
+      for (const pid of started) {
+        expect(run.lines.some((l) => l.pid === pid && l.msg === 'shutdown complete')).toBe(true);
+        expect(parentOf(pid)).toBeNull();
+      }
+    } finally {
+      blocker.close();
+    }
   });
 
   it('exits 1 with a readable message and no stack trace on bad configuration', async () => {
@@ -236,7 +361,7 @@ describe('npm start (embedded database)', () => {
     await expect(stat(prodDir)).rejects.toThrow(); // refused before the engine started
   });
 
-  it('in production serves neither the IDE nor introspection', async () => {
+  it('in production serves neither the IDE nor introspection', { timeout: 120_000 }, async () => {
     const jwtSecret = 'production-jwt-secret-for-the-start-test-0123456789';
     const run = start({ NODE_ENV: 'production', PORT: '0', DATA_DIR: path.join(dataDir, 'prod'), LOG_LEVEL: 'info', INTERNAL_SECRET: 'production-internal-secret-for-the-start-test-0123', JWT_SECRET: jwtSecret, EMBEDDED_DATABASE_IN_PRODUCTION: 'true', ARCHIVE_SEAL_KEY: 'production-seal-key-for-the-start-test-0123456789' });
     const listening = await run.waitFor((l) => l.msg === 'listening', 'the listening log line');
