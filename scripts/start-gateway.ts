@@ -1,14 +1,11 @@
 // `npm run start:gateway`: the gateway alone, for production layouts (PORT, default 4000; OA_URL, ARCHIVE_URL,
 // SYNC_URL; REDIS_URL so that subscribers here hear of events the sync instances publish).
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { healthRoutes } from '../gateway/health.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { auditSpoolFile } from '../gateway/audit-spool.ts';
 import { createGateway } from '../gateway/index.ts';
-import { ideRoutes } from '../gateway/ide.ts';
-import { consoleRoutes } from '../gateway/console.ts';
-import { errorBody, json } from '../platform/apollo-http.ts';
+import { gatewayHttpServer } from '../gateway/http-front.ts';
 import { reportReady, supervisedChild, supervisedEventBus } from '../platform/supervisor.ts';
 import { logMetricsAccess } from '../platform/metrics-http.ts';
 import { runProcess } from './process.ts';
@@ -28,23 +25,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
     draining: () => lifecycle.shuttingDown,
     logger,
   });
-  // The IDE only in development; production has neither it nor introspection.
-  const ide = config.nodeEnv === 'production' ? null : ideRoutes();
-  const operatorConsole = consoleRoutes({ logger }); // /console, in production too (it holds no data; needs a token)
-  const server = createServer((req, res) => {
-    if (health(req, res)) return;
-    if (ide?.(req, res)) return;
-    if (operatorConsole(req, res)) return;
-    gateway
-      .handle(req, res)
-      .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || json(res, 404, errorBody(`Not found: ${req.method ?? ''} ${(req.url ?? '').split('?', 1)[0]}`, 'NOT_FOUND')))
-      .catch((err: unknown) => {
-        logger.error({ err }, 'request failed');
-        if (!res.headersSent) json(res, 500, errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
-        else res.end();
-      });
-  });
-  gateway.attach(server);
+  const server = gatewayHttpServer(gateway, { health, logger, production: config.nodeEnv === 'production' });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, () => resolve());

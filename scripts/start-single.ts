@@ -3,7 +3,7 @@
 // subgraph on OA_PORT, the archive subgraph on ARCHIVE_PORT, the sync subgraph with its pipeline and webhooks on
 // SYNC_PORT (all three on SUBGRAPH_HOST, loopback by default: only this process calls them), and on PORT the gateway (/graphql over HTTP and graphql-ws, /graphql/stream over SSE, /graphiql in
 // development, /metrics) with the health routes. Events fan out in-process, or through Redis with REDIS_URL.
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { healthRoutes } from '../gateway/health.ts';
 import { connectDatabase, pingDatabase } from '../platform/database.ts';
@@ -14,8 +14,7 @@ import { startArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { archiveOptions } from './archive-options.ts';
 import { auditSpoolFile } from '../gateway/audit-spool.ts';
 import { createGateway } from '../gateway/index.ts';
-import { ideRoutes } from '../gateway/ide.ts';
-import { consoleRoutes } from '../gateway/console.ts';
+import { gatewayHttpServer } from '../gateway/http-front.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createEventBus } from '../platform/integration/event-bus.ts';
 import { logMetricsAccess } from '../platform/metrics-http.ts';
@@ -47,28 +46,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   });
   const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { supergraphPath: config.supergraphPath ?? undefined, bus, auditSpool: auditSpoolFile(config) });
   gateway.metrics.merge(sync.metrics.registry);
-  // The IDE only in development; production has neither it nor introspection.
-  const ide = config.nodeEnv === 'production' ? null : ideRoutes();
-  const operatorConsole = consoleRoutes({ logger }); // /console, in production too (it holds no data; needs a token)
-  const server = createServer((req, res) => {
-    if (health(req, res)) return;
-    if (ide?.(req, res)) return;
-    if (operatorConsole(req, res)) return;
-    gateway
-      .handle(req, res)
-      .then(async (handled) => handled || (await gateway.metrics.handle(req, res)) || notFound(req, res))
-      .catch((err: unknown) => {
-        logger.error({ err }, 'request failed');
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}');
-        else res.end();
-      });
-  });
-  function notFound(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void {
-    const body = JSON.stringify({ errors: [{ message: `Not found: ${req.method ?? ''} ${(req.url ?? '').split('?', 1)[0]}`, extensions: { code: 'NOT_FOUND' } }] });
-    res.writeHead(404, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  }
-  gateway.attach(server);
+  const server = gatewayHttpServer(gateway, { health, logger, production: config.nodeEnv === 'production' });
   await listen(server, config.port);
   lifecycle.registerShutdown('http server', () => closeServer(server));
   // Stopped before the HTTP server closes (shutdown runs in reverse): open WebSocket and SSE streams end first.
