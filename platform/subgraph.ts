@@ -118,7 +118,7 @@ export class Subgraph<TContext extends BaseContext> {
       const bodyDigest = createHash('sha256').update(body).digest('hex');
       let stored: string | null;
       try {
-        stored = await storedAnswer(connection, principal, origin, bodyDigest);
+        stored = await storedAnswer(connection, source, principal, origin, body, bodyDigest);
       } catch (err) {
         if (!(err instanceof GraphQLError)) throw err;
         return json(res, 200, errorBody(err.message, String(err.extensions.code)));

@@ -39,7 +39,7 @@ export interface AuditOutboxDoc {
 
 /** A key's record: the request it was used for and, once sent, the answer. */
 export interface IdempotencyDoc {
-  /** `<principal sub>:<key>`: keys are the caller's own. */
+  /** `<subgraph>:<principal sub>:<key>`: keys are the caller's own, and each subgraph holds its part of a request. */
   _id: string;
   /** SHA-256 of the subgraph request's body: the same key with another request is refused. */
   digest: string;
@@ -59,18 +59,29 @@ interface Served {
 
 const serving = new AsyncLocalStorage<Served>();
 
-const keyId = (principal: Principal, key: string) => `${principal.sub}:${key}`;
+const keyId = (source: string, principal: Principal, key: string) => `${source}:${principal.sub}:${key}`;
+
+/** Whether a subgraph request runs a mutation: the gateway's query plans send mutations as `mutation …` documents. */
+const isMutationBody = (body: Buffer): boolean => {
+  try {
+    const query = (JSON.parse(body.toString('utf8')) as { query?: unknown }).query;
+    return typeof query === 'string' && /^\s*mutation\b/.test(query);
+  } catch {
+    return false;
+  }
+};
 
 const idempotencyError = (message: string, code: string) => new GraphQLError(message, { extensions: { code } });
 
 /**
- * Before a request runs: the stored answer of an earlier request with the same Idempotency-Key and body (to send
- * as it is), or null to run it. Throws BAD_USER_INPUT when the key was used for another request.
+ * Before a mutation runs: the stored answer of an earlier request with the same Idempotency-Key and body (to send
+ * as it is), or null to run it. Throws BAD_USER_INPUT when the key was used for another request. The other subgraph
+ * requests of the same client request (entities of the mutation's result) carry the key too and simply run.
  */
-export async function storedAnswer(connection: Connection, principal: Principal, origin: RequestOrigin, bodyDigest: string, now = Date.now()): Promise<string | null> {
-  if (!origin.idempotencyKey || principal.kind !== 'user') return null;
+export async function storedAnswer(connection: Connection, source: string, principal: Principal, origin: RequestOrigin, body: Buffer, bodyDigest: string, now = Date.now()): Promise<string | null> {
+  if (!origin.idempotencyKey || principal.kind !== 'user' || !isMutationBody(body)) return null;
   const keys = connection.collection<IdempotencyDoc>(IDEMPOTENCY_KEYS);
-  const _id = keyId(principal, origin.idempotencyKey);
+  const _id = keyId(source, principal, origin.idempotencyKey);
   const found = await keys.findOne({ _id });
   if (!found) return null;
   if (found.at.getTime() < now - IDEMPOTENCY_TTL_MS) {
@@ -132,7 +143,7 @@ export async function beforeCommit(connection: Connection, session: ClientSessio
     await connection.collection<AuditOutboxDoc>(AUDIT_OUTBOX).updateOne({ _id }, { $setOnInsert: { ...rest, outcome: 'OK' } }, { upsert: true, session });
   }
   if (!served.mutation || !origin.idempotencyKey || principal.kind !== 'user' || served.keyCommitted) return null;
-  const _id = keyId(principal, origin.idempotencyKey);
+  const _id = keyId(served.who.source, principal, origin.idempotencyKey);
   try {
     // An insert, not an upsert: of two requests with one key, the second to commit fails here and applies nothing.
     await connection.collection<IdempotencyDoc>(IDEMPOTENCY_KEYS).insertOne({ _id, digest: served.who.bodyDigest, at: new Date(), response: null }, { session });

@@ -80,10 +80,29 @@ describe('Idempotency-Key', () => {
   it('forgets keys after 24 hours', async () => {
     await create(alice, 'Old key', 'key-to-expire-01');
     const keys = stack.connection.db!.collection(IDEMPOTENCY_KEYS);
-    expect(await keys.countDocuments({ _id: `${org.ids.alice}:key-to-expire-01` as never })).toBe(1);
+    expect(await keys.countDocuments({ _id: `oa:${org.ids.alice}:key-to-expire-01` as never })).toBe(1);
     expect(await sweepIdempotencyKeys(stack.connection, Date.now() + IDEMPOTENCY_TTL_MS + 60_000)).toBeGreaterThanOrEqual(1);
-    expect(await keys.countDocuments({ _id: `${org.ids.alice}:key-to-expire-01` as never })).toBe(0);
+    expect(await keys.countDocuments({ _id: `oa:${org.ids.alice}:key-to-expire-01` as never })).toBe(0);
   });
+});
+
+it('a keyed mutation whose answer reaches into another subgraph runs that part as usual, and replays whole', async () => {
+  const query = `mutation($input: CreateExpenseClaimInput!) { createExpenseClaim(input: $input) { id voucher { id } archiveRecord { id } } }`;
+  const send = async () => {
+    const res = await fetch(stack.gateways[0].url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${alice}`, 'idempotency-key': 'key-federated-01' },
+      body: JSON.stringify({ query, variables: { input: { title: 'Federated taxi', category: 'TRAVEL', items: [item('7.00')] } } }),
+    });
+    return (await res.json()) as { data?: { createExpenseClaim: { id: string; voucher: null; archiveRecord: null } }; errors?: unknown[] };
+  };
+  const first = await send();
+  expect(first.errors).toBeUndefined();
+  expect(first.data?.createExpenseClaim).toMatchObject({ voucher: null, archiveRecord: null });
+  const again = await send();
+  expect(again.errors).toBeUndefined();
+  expect(again.data?.createExpenseClaim.id).toBe(first.data?.createExpenseClaim.id);
+  expect(await claimsTitled('Federated taxi')).toBe(1);
 });
 
 describe('deadlines', () => {
