@@ -24,12 +24,12 @@ import { checkEmbeddedDatabase } from './config.ts';
 import { type BusEvent, type BusListener, type EventBus, LocalEventBus, createEventBus } from './integration/event-bus.ts';
 import { type Logger, redactUri } from './logger.ts';
 import type { ShutdownRegistry } from './shutdown.ts';
+// The database process's V8 flags (a module of constants: the supervisor loads no engine code with it).
+import { ENGINE_V8_FLAGS } from '../engine/process-flags.ts';
 
 /** Set in the environment of every child the supervisor starts. */
 export const SUPERVISED_ENV = 'OA_ARCHIVE_SUPERVISED';
 
-/** V8 flags of the database process (engine/process-flags.ts; duplicated so the supervisor loads no engine code). */
-const ENGINE_V8_FLAGS = ['--max-semi-space-size=8'];
 
 /** How long one part may take to become ready before start-up fails. */
 export const PART_START_TIMEOUT_MS = 120_000;

@@ -1,0 +1,586 @@
+// Soak (`npm run bench -- soak`, run only when named): the real system under a realistic mixed load for
+// BENCH_SOAK_SECONDS (default 300), measured against issue 18's targets.
+//
+//   system      `scripts/start.ts` (the supervisor of `npm start`: database, oa, archive, sync and gateway in processes
+//               of their own) as a child of this process, with this process's Node and exec arguments (tsx), in
+//               production on the embedded database, a fresh DATA_DIR and free ports
+//   seed        through the gateway: one department, an applicant, its manager and an accountant (an ADMIN token
+//               whose sub is no employee acts as a service account)
+//   load        an open-loop schedule (each request starts on time, not after the previous one: a slow system shows
+//               as latency, never as less offered load):
+//                 5 claim flows/s     createExpenseClaim → submitExpenseClaim → decideApproval APPROVE as the manager
+//                                     → as the accountant (each step after the previous of its flow; every mutation
+//                                     with its own Idempotency-Key)
+//                 30 list queries/s   expenseClaims(first: 20, after: <a cursor seen earlier, or none>) as the accountant
+//                 55 subscribers      graphql-ws clients (19 accountant, 18 manager, 18 applicant tokens), each
+//                                     `subscription { syncEvents(after: <head before the load>) { seq type claim { id } } }`
+//   measured    flows started and acknowledged; errors by code (GraphQL extensions.code, HTTP status, network);
+//               mutation and list latency; filing lag (accountant's approval answered → first subscriber has the
+//               claim's ARCHIVE_FILED); events per subscriber (equal? gaps?); RSS of every process before the load,
+//               at its end and 30 s after the last request was answered.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Client, createClient } from 'graphql-ws';
+import { SignJWT } from 'jose';
+import WebSocket from 'ws';
+import { createInterface } from 'node:readline';
+import { CONFIG_VARIABLES } from '../platform/config.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
+const FLOWS_PER_SECOND = 5;
+const LISTS_PER_SECOND = 30;
+const SUBSCRIBERS = 55;
+/** After the last request is answered: how long RSS may settle and ARCHIVE_FILED may still arrive. */
+const SETTLE_MS = 30_000;
+/** A client gives up on a request after this long (counted as CLIENT_TIMEOUT). */
+const CLIENT_TIMEOUT_MS = 60_000;
+const TARGETS = { mutationP99Ms: 1000, filingLagP99Ms: 2000, rssGrowth: 0.1 };
+
+const JWT_SECRET = `soak-client-jwt-secret-${randomUUID()}`;
+const INTERNAL_SECRET = `soak-internal-secret-${randomUUID()}`;
+const METRICS_TOKEN = `soak-metrics-token-${randomUUID()}`;
+
+const CREATE = 'mutation Create($input: CreateExpenseClaimInput!) { createExpenseClaim(input: $input) { id claimNo status } }';
+const SUBMIT = 'mutation Submit($id: ID!) { submitExpenseClaim(id: $id) { id status } }';
+const DECIDE = 'mutation Decide($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id status } }';
+const LIST = 'query List($after: String) { expenseClaims(first: 20, after: $after) { edges { cursor node { id claimNo title total status createdAt } } pageInfo { hasNextPage endCursor } } }';
+const SUBSCRIPTION = 'subscription Soak($after: String) { syncEvents(after: $after) { seq type claim { id } } }';
+
+// ---------------------------------------------------------------------------------------------------------------
+// the system as a child
+
+interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+interface System {
+  child: ChildProcess;
+  listening: LogLine;
+  /** Lines at warn level or above (kept, bounded). */
+  warnings: LogLine[];
+  lineCount: () => number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output: () => string;
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+async function startSystem(dataDir: string): Promise<System> {
+  const keyFile = path.join(dataDir, 'seal.pem');
+  await writeFile(keyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
+  const [port, oaPort, archivePort, syncPort] = await freePorts(4);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of CONFIG_VARIABLES) delete env[name];
+  Object.assign(env, {
+    NODE_ENV: 'production',
+    DATA_DIR: path.join(dataDir, 'data'),
+    PORT: String(port),
+    OA_PORT: String(oaPort),
+    ARCHIVE_PORT: String(archivePort),
+    SYNC_PORT: String(syncPort),
+    INTERNAL_SECRET,
+    JWT_SECRET,
+    EMBEDDED_DATABASE_IN_PRODUCTION: 'true',
+    ARCHIVE_SEAL_PRIVATE_KEY_FILE: keyFile,
+    METRICS_TOKEN,
+    // `listening` is an info line: at LOG_LEVEL=warn the supervisor would never say where it listens. No part logs
+    // per request at info (only start-up, shutdown and rare events), so info costs nothing under load.
+    LOG_LEVEL: 'info',
+  });
+  const child = spawn(process.execPath, [...process.execArgv, 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const warnings: LogLine[] = [];
+  let listening: LogLine | undefined;
+  let lines = 0;
+  let tail = '';
+  const keepTail = (text: string) => (tail = (tail + text).slice(-8000));
+  // One JSON line per log event (node:readline splits the stream into lines).
+  createInterface({ input: child.stdout! }).on('line', (raw) => {
+    keepTail(`${raw}\n`);
+    if (!raw.startsWith('{')) return;
+    let line: LogLine;
+    try {
+      line = JSON.parse(raw) as LogLine;
+    } catch {
+      return;
+    }
+    lines++;
+    if (line.msg === 'listening') listening = line;
+    if (line.level >= 40 && warnings.length < 2000) warnings.push(line);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => keepTail(chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + 120_000;
+  while (!listening) {
+    if (dead) throw new Error(`the system exited before logging "listening"\n${tail}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`no "listening" line within 120 s\n${tail}`);
+    }
+    await sleep(50);
+  }
+  return { child, listening, warnings, lineCount: () => lines, exited, output: () => tail };
+}
+
+async function stopSystem(system: System): Promise<string> {
+  if (system.child.exitCode !== null || system.child.signalCode !== null) return `already exited (${system.child.exitCode ?? system.child.signalCode})`;
+  system.child.kill('SIGINT');
+  const result = await Promise.race([system.exited, sleep(90_000).then(() => null)]);
+  if (result) return `exit code ${result.code ?? result.signal}`;
+  system.child.kill('SIGKILL');
+  await system.exited;
+  return 'did not exit within 90 s of SIGINT: killed';
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// measurement helpers
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function pct(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+const ms = (v: number) => (Number.isNaN(v) ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
+const mib = (kb: number) => (Number.isNaN(kb) ? '–' : `${(kb / 1024).toFixed(0)} MiB`);
+
+function rssKb(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
+const CLOCK_TICKS = 100;
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
+  } catch {
+    return NaN;
+  }
+}
+
+/** Errors by code, per kind of request. */
+class ErrorCounts {
+  readonly byKind = new Map<string, Map<string, number>>();
+  add(kind: string, code: string): void {
+    let m = this.byKind.get(kind);
+    if (!m) this.byKind.set(kind, (m = new Map()));
+    m.set(code, (m.get(code) ?? 0) + 1);
+  }
+  total(): number {
+    let n = 0;
+    for (const m of this.byKind.values()) for (const v of m.values()) n += v;
+    return n;
+  }
+}
+
+type Outcome<T> = { ok: true; data: T } | { ok: false; code: string };
+
+/** POST /graphql; any GraphQL error, non-200 status or network failure is an error with a code. */
+async function gql<T>(url: string, token: string, query: string, variables: Record<string, unknown>, idempotencyKey?: string): Promise<Outcome<T>> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
+    });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    if (e.name === 'TimeoutError') return { ok: false, code: 'CLIENT_TIMEOUT' };
+    return { ok: false, code: `NETWORK ${e.cause?.code ?? e.name}` };
+  }
+  let body: { data?: T; errors?: Array<{ extensions?: { code?: string } }> };
+  try {
+    body = (await res.json()) as typeof body;
+  } catch (err) {
+    return { ok: false, code: (err as Error).name === 'TimeoutError' ? 'CLIENT_TIMEOUT' : `HTTP ${res.status} (no JSON body)` };
+  }
+  if (body.errors?.length) {
+    const code = body.errors[0].extensions?.code ?? 'NO_CODE';
+    return { ok: false, code: res.status === 200 ? code : `HTTP ${res.status} ${code}` };
+  }
+  if (res.status !== 200 || !body.data) return { ok: false, code: `HTTP ${res.status}` };
+  return { ok: true, data: body.data };
+}
+
+async function must<T>(p: Promise<Outcome<T>>, what: string): Promise<T> {
+  const r = await p;
+  if (!r.ok) throw new Error(`seeding failed at ${what}: ${r.code}`);
+  return r.data;
+}
+
+const token = (sub: string, roles: string[]) =>
+  new SignJWT({ roles })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + 6 * 3600)
+    .sign(new TextEncoder().encode(JWT_SECRET));
+
+// ---------------------------------------------------------------------------------------------------------------
+// subscribers
+
+interface Subscriber {
+  identity: string;
+  client: Client;
+  seqs: number[];
+  outOfOrder: number;
+  duplicates: number;
+  errors: number;
+  completed: boolean;
+  lastSeq: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export async function benchSoak(): Promise<void> {
+  console.log(
+    `\n## Soak: the real system (scripts/start.ts: database, oa, archive, sync, gateway in separate processes; production, embedded database on disk) for ${SECONDS} s at ${FLOWS_PER_SECOND} claim flows/s, ${LISTS_PER_SECOND} list queries/s and ${SUBSCRIBERS} graphql-ws subscribers, open loop; load generator and subscribers in this process (${os.cpus().length} cores)`,
+  );
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-soak-'));
+  let system: System | undefined;
+  const subscribers: Subscriber[] = [];
+  try {
+    const t0 = performance.now();
+    system = await startSystem(dir);
+    const listening = system.listening;
+    const pids = { supervisor: system.child.pid!, ...(listening.processes as Record<string, number>) };
+    const port = listening.port as number;
+    const url = `http://127.0.0.1:${port}/graphql`;
+    const wsUrl = `ws://127.0.0.1:${port}/graphql`;
+    console.log(`System listening after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${String(listening.url)}, pids ${JSON.stringify(pids)}`);
+
+    // ---- seed ----
+    const admin = await token('soak-admin', ['ADMIN']);
+    const dept = (await must(gql<{ createDepartment: { id: string } }>(url, admin, 'mutation($i: CreateDepartmentInput!) { createDepartment(input: $i) { id } }', { i: { code: 'SOAK', name: 'Soak' } }), 'createDepartment')).createDepartment.id;
+    const employee = async (no: string, roles: string[]) =>
+      (await must(gql<{ createEmployee: { id: string } }>(url, admin, 'mutation($i: CreateEmployeeInput!) { createEmployee(input: $i) { id } }', { i: { employeeNo: no, name: `Soak ${no}`, departmentId: dept, roles } }), `createEmployee ${no}`)).createEmployee.id;
+    const applicantId = await employee('S1', ['EMPLOYEE']);
+    const managerId = await employee('S2', ['MANAGER']);
+    const accountantId = await employee('S3', ['ACCOUNTANT']);
+    await must(gql(url, admin, 'mutation($d: ID!, $e: ID!) { setDepartmentManager(departmentId: $d, employeeId: $e) { id } }', { d: dept, e: managerId }), 'setDepartmentManager');
+    const tokens = {
+      applicant: await token(applicantId, ['EMPLOYEE']),
+      manager: await token(managerId, ['EMPLOYEE', 'MANAGER']),
+      accountant: await token(accountantId, ['EMPLOYEE', 'ACCOUNTANT']),
+    };
+    const head = (await must(gql<{ syncEventHead: string }>(url, admin, '{ syncEventHead }', {}), 'syncEventHead')).syncEventHead;
+
+    // ---- subscribers ----
+    const errors = new ErrorCounts();
+    /** claim id → when the first subscriber received its ARCHIVE_FILED (performance.now()). */
+    const filedAt = new Map<string, number>();
+    let eventsWithoutClaim = 0;
+    const identities = ['accountant', 'manager', 'applicant'] as const;
+    let connected = 0;
+    for (let i = 0; i < SUBSCRIBERS; i++) {
+      const identity = identities[i % identities.length];
+      const sub: Subscriber = { identity, client: undefined as never, seqs: [], outOfOrder: 0, duplicates: 0, errors: 0, completed: false, lastSeq: -1 };
+      sub.client = createClient({
+        url: wsUrl,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${tokens[identity]}` },
+        lazy: true,
+        retryAttempts: 0,
+        on: { connected: () => connected++ },
+      });
+      sub.client.subscribe<{ syncEvents: { seq: string; type: string; claim: { id: string } | null } }>(
+        { query: SUBSCRIPTION, variables: { after: head } },
+        {
+          next: (result) => {
+            const at = performance.now();
+            if (result.errors?.length) {
+              sub.errors++;
+              errors.add('subscription payload', String((result.errors[0] as { extensions?: { code?: string } }).extensions?.code ?? 'NO_CODE'));
+            }
+            const e = result.data?.syncEvents;
+            if (!e) return;
+            const seq = Number(e.seq);
+            if (seq === sub.lastSeq) sub.duplicates++;
+            else if (seq < sub.lastSeq) sub.outOfOrder++;
+            sub.lastSeq = Math.max(sub.lastSeq, seq);
+            sub.seqs.push(seq);
+            if (e.type === 'ARCHIVE_FILED') {
+              if (!e.claim) eventsWithoutClaim++;
+              else if (!filedAt.has(e.claim.id)) filedAt.set(e.claim.id, at);
+            }
+          },
+          error: (err) => {
+            sub.errors++;
+            const code = Array.isArray(err) ? String((err[0] as { extensions?: { code?: string } })?.extensions?.code ?? 'GRAPHQL') : err instanceof Error ? err.message : `close ${(err as { code?: number }).code ?? '?'}`;
+            errors.add('subscription', code);
+          },
+          complete: () => (sub.completed = true),
+        },
+      );
+      subscribers.push(sub);
+    }
+    const connectDeadline = Date.now() + 30_000;
+    while (connected < SUBSCRIBERS && Date.now() < connectDeadline) await sleep(50);
+    console.log(`${connected} of ${SUBSCRIBERS} subscribers acknowledged (19 accountant, 18 manager, 18 applicant tokens), subscribed after seq ${head}`);
+    await sleep(2000); // every subscription started and idle
+
+    // ---- load ----
+    const rssBefore: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) rssBefore[name] = rssKb(pid);
+    const cpuBefore: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) cpuBefore[name] = cpuSeconds(pid);
+    const rssPeak: Record<string, number> = { ...rssBefore };
+    const rssSamples: Record<string, Array<[number, number]>> = Object.fromEntries(Object.keys(pids).map((n) => [n, []]));
+    const loadAvgBefore = os.loadavg();
+
+    const mutationMs: number[] = [];
+    const stepMs: Record<string, number[]> = { create: [], submit: [], manager: [], accountant: [] };
+    const listMs: number[] = [];
+    const approvedAt = new Map<string, number>(); // claim id → accountant's approval answered (performance.now())
+    const approvalFailedClaims = new Set<string>(); // the accountant's approval answered with an error
+    let flowsStarted = 0;
+    let flowsAcknowledged = 0;
+    let listsStarted = 0;
+    let listsOk = 0;
+    let inFlight = 0;
+    const cursors: string[] = [];
+    const occurredOn = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const runId = randomUUID().slice(0, 8);
+
+    const step = async <T>(name: string, tok: string, query: string, variables: Record<string, unknown>): Promise<Outcome<T>> => {
+      const start = performance.now();
+      const r = await gql<T>(url, tok, query, variables, randomUUID());
+      const took = performance.now() - start;
+      mutationMs.push(took);
+      stepMs[name].push(took);
+      if (!r.ok) errors.add(`mutation ${name}`, r.code);
+      return r;
+    };
+    const flow = async (n: number) => {
+      inFlight++;
+      try {
+        const amount = `${(n % 4999) + 1}.${String(n % 100).padStart(2, '0')}`;
+        const created = await step<{ createExpenseClaim: { id: string } }>('create', tokens.applicant, CREATE, {
+          input: { title: `Soak ${runId} claim ${n}`, category: 'TRAVEL', items: [{ description: `train ${n}`, amount, occurredOn }] },
+        });
+        if (!created.ok) return;
+        const id = created.data.createExpenseClaim.id;
+        if (!(await step('submit', tokens.applicant, SUBMIT, { id })).ok) return;
+        if (!(await step('manager', tokens.manager, DECIDE, { id })).ok) return;
+        const approved = await step<{ decideApproval: { status: string } }>('accountant', tokens.accountant, DECIDE, { id });
+        if (!approved.ok) {
+          approvalFailedClaims.add(id);
+          return;
+        }
+        approvedAt.set(id, performance.now());
+        flowsAcknowledged++;
+      } finally {
+        inFlight--;
+      }
+    };
+    const list = async () => {
+      inFlight++;
+      try {
+        const after = cursors.length && Math.random() < 0.8 ? cursors[Math.floor(Math.random() * cursors.length)] : null;
+        const start = performance.now();
+        const r = await gql<{ expenseClaims: { pageInfo: { endCursor: string | null } } }>(url, tokens.accountant, LIST, { after });
+        listMs.push(performance.now() - start);
+        if (!r.ok) return errors.add('list', r.code);
+        listsOk++;
+        const c = r.data.expenseClaims.pageInfo.endCursor;
+        if (c) {
+          if (cursors.length < 500) cursors.push(c);
+          else cursors[Math.floor(Math.random() * cursors.length)] = c;
+        }
+      } finally {
+        inFlight--;
+      }
+    };
+
+    let maxInFlight = 0;
+    const loadStart = performance.now();
+    const loadEnd = loadStart + SECONDS * 1000;
+    let lastSample = 0;
+    let lastReport = loadStart;
+    // The schedule: at every tick, start whatever should have started by now (timer drift never lowers the rate).
+    while (performance.now() < loadEnd) {
+      const elapsed = (performance.now() - loadStart) / 1000;
+      while (flowsStarted < Math.floor(elapsed * FLOWS_PER_SECOND) + 1) void flow(flowsStarted++);
+      while (listsStarted < Math.floor(elapsed * LISTS_PER_SECOND) + 1) (listsStarted++, void list());
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const now = performance.now();
+      if (now - lastSample >= 1000) {
+        lastSample = now;
+        for (const [name, pid] of Object.entries(pids)) {
+          const kb = rssKb(pid);
+          rssSamples[name].push([(now - loadStart) / 1000, kb]);
+          if (!(kb <= rssPeak[name])) rssPeak[name] = kb;
+        }
+      }
+      if (now - lastReport >= 30_000) {
+        lastReport = now;
+        console.log(
+          `  t=${Math.round((now - loadStart) / 1000)} s: flows ${flowsStarted} started, ${flowsAcknowledged} acknowledged; lists ${listsOk}/${listsStarted}; ${errors.total()} errors; ${inFlight} requests in flight; ${filedAt.size} claims filed (seen by subscribers)`,
+        );
+      }
+      await sleep(5);
+    }
+    const rssEnd: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) rssEnd[name] = rssKb(pid);
+    const cpuEnd: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) cpuEnd[name] = cpuSeconds(pid);
+    const loadSeconds = (performance.now() - loadStart) / 1000;
+    const inFlightAtEnd = inFlight;
+
+    // ---- drain, then settle ----
+    while (inFlight > 0) await sleep(50);
+    const drainedAt = performance.now();
+    const settleEnd = drainedAt + SETTLE_MS;
+    // The full period, even once every approved claim is filed: RSS is read at its end.
+    while (performance.now() < settleEnd) await sleep(250);
+    const rssAfter: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) rssAfter[name] = rssKb(pid);
+
+    // ---- figures ----
+    const lags: number[] = [];
+    let unfiled = 0;
+    for (const [id, at] of approvedAt) {
+      const f = filedAt.get(id);
+      if (f === undefined) unfiled++;
+      else lags.push(f - at);
+    }
+    const filedAfterFailedApproval = [...approvalFailedClaims].filter((id) => filedAt.has(id)).length;
+    const negativeLags = lags.filter((l) => l < 0).length;
+
+    console.log(`\nLoad: ${loadSeconds.toFixed(1)} s, load average before ${loadAvgBefore.map((l) => l.toFixed(2)).join(' ')}; at most ${maxInFlight} requests in flight, ${inFlightAtEnd} still in flight when the schedule ended (drained ${((drainedAt - loadEnd) / 1000).toFixed(1)} s later)`);
+    console.log('\n| figure | value |');
+    console.log('|---|---|');
+    console.log(`| claim flows started / acknowledged (all 4 steps answered OK) | ${flowsStarted} / ${flowsAcknowledged} (${(flowsStarted / loadSeconds).toFixed(2)}/s offered) |`);
+    console.log(`| list queries started / answered OK | ${listsStarted} / ${listsOk} (${(listsStarted / loadSeconds).toFixed(1)}/s offered) |`);
+    console.log(`| mutations answered | ${mutationMs.length} |`);
+    console.log(`| mutation latency p50 / p99 / max (all steps) | ${ms(pct(mutationMs, 50))} / ${ms(pct(mutationMs, 99))} / ${ms(mutationMs.length ? Math.max(...mutationMs) : NaN)} |`);
+    for (const [name, values] of Object.entries(stepMs)) console.log(`| … ${name} p50 / p99 (${values.length}) | ${ms(pct(values, 50))} / ${ms(pct(values, 99))} |`);
+    console.log(`| list latency p50 / p99 / max | ${ms(pct(listMs, 50))} / ${ms(pct(listMs, 99))} / ${ms(listMs.length ? Math.max(...listMs) : NaN)} |`);
+    console.log(`| filing lag (approval answered → first subscriber has ARCHIVE_FILED) p50 / p99 / max | ${ms(pct(lags, 50))} / ${ms(pct(lags, 99))} / ${ms(lags.length ? Math.max(...lags) : NaN)} (${lags.length} claims${negativeLags ? `; ${negativeLags} filed before their approval was answered, counted negative` : ''}) |`);
+    console.log(`| approved claims without ARCHIVE_FILED ${SETTLE_MS / 1000} s after the last answer | ${unfiled} of ${approvedAt.size} |`);
+    console.log(`| claims whose accountant approval answered an error, filed anyway | ${filedAfterFailedApproval} of ${approvalFailedClaims.size} |`);
+    if (eventsWithoutClaim) console.log(`| ARCHIVE_FILED events delivered with claim: null | ${eventsWithoutClaim} |`);
+
+    // ---- subscribers ----
+    const union = new Set<number>();
+    for (const s of subscribers) for (const q of s.seqs) union.add(q);
+    console.log('\n| subscribers | events received min / max | missing vs the union of their identity group (sum) | duplicates | out of order | errors | ended early |');
+    console.log('|---|---|---|---|---|---|---|');
+    let totalGaps = 0;
+    for (const identity of identities) {
+      const group = subscribers.filter((s) => s.identity === identity);
+      const groupUnion = new Set<number>();
+      for (const s of group) for (const q of s.seqs) groupUnion.add(q);
+      let missing = 0;
+      for (const s of group) {
+        const own = new Set(s.seqs);
+        for (const q of groupUnion) if (!own.has(q)) missing++;
+      }
+      totalGaps += missing;
+      const counts = group.map((s) => s.seqs.length);
+      console.log(`| ${group.length} × ${identity} | ${Math.min(...counts)} / ${Math.max(...counts)} | ${missing} | ${group.reduce((n, s) => n + s.duplicates, 0)} | ${group.reduce((n, s) => n + s.outOfOrder, 0)} | ${group.reduce((n, s) => n + s.errors, 0)} | ${group.filter((s) => s.completed).length} |`);
+    }
+    const allCounts = subscribers.map((s) => s.seqs.length);
+    const allEqual = allCounts.every((c) => c === allCounts[0]);
+    console.log(`Events: ${union.size} distinct seqs delivered; every subscriber received ${allEqual ? `the same number (${allCounts[0]})` : `NOT the same number (${Math.min(...allCounts)}–${Math.max(...allCounts)})`}; ${totalGaps} missing within identity groups.`);
+
+    // ---- errors ----
+    console.log(`\nErrors: ${errors.total()}`);
+    if (errors.total()) {
+      console.log('| request | code | count |');
+      console.log('|---|---|---|');
+      for (const [kind, m] of errors.byKind) for (const [code, n] of [...m].sort((a, b) => b[1] - a[1])) console.log(`| ${kind} | ${code} | ${n} |`);
+    }
+    const warn = system.warnings.filter((l) => l.msg !== 'listening');
+    console.log(`System log: ${system.lineCount()} lines, ${warn.filter((l) => l.level >= 50).length} at error level, ${warn.filter((l) => l.level === 40).length} warnings${warn.length ? `; most frequent: ${topMessages(warn)}` : ''}`);
+    const firstError = warn.find((l) => l.level >= 50);
+    if (firstError) {
+      const { level: _l, time: _t, hostname: _h, ...rest } = firstError;
+      console.log(`First error line: ${JSON.stringify(rest).slice(0, 400)}`);
+    }
+
+    // ---- RSS ----
+    console.log(`\nRSS (VmRSS) per process: before the load, its peak (sampled every second), at its end, and ${SETTLE_MS / 1000} s after the last request was answered; CPU seconds used during the load.`);
+    console.log(
+      `"Flat" here: for every process, RSS after settling at most ${TARGETS.rssGrowth * 100}% above the larger of its value at the end of the load and its peak during the load (memory does not keep growing once the load stops; a garbage collector's swing below the load's peak is no growth). "after vs at end" and the 2nd-half slope are printed to judge growth during the load.`,
+    );
+    console.log('| process | before | peak | at end | after settling | after vs at end | after vs max(end, peak) | end vs before | growth over the 2nd half of the load | CPU s (% of one core) |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    let rssFlat = true;
+    for (const name of Object.keys(pids)) {
+      const ratio = rssAfter[name] / rssEnd[name];
+      const flatRatio = rssAfter[name] / Math.max(rssEnd[name], rssPeak[name]);
+      if (!(flatRatio <= 1 + TARGETS.rssGrowth)) rssFlat = false;
+      const samples = rssSamples[name];
+      const half = samples.filter(([t]) => t >= loadSeconds / 2);
+      const slope = half.length >= 2 ? ((half[half.length - 1][1] - half[0][1]) / 1024 / (half[half.length - 1][0] - half[0][0])) * 60 : NaN;
+      const cpu = cpuEnd[name] - cpuBefore[name];
+      console.log(
+        `| ${name} (${pids[name as keyof typeof pids]}) | ${mib(rssBefore[name])} | ${mib(rssPeak[name])} | ${mib(rssEnd[name])} | ${mib(rssAfter[name])} | ${signedPct(ratio)} | ${signedPct(flatRatio)} | ${signedPct(rssEnd[name] / rssBefore[name])} | ${Number.isNaN(slope) ? '–' : `${slope >= 0 ? '+' : ''}${slope.toFixed(1)} MiB/min`} | ${cpu.toFixed(1)} (${((cpu / loadSeconds) * 100).toFixed(0)}%) |`,
+      );
+    }
+
+    // ---- targets ----
+    const mutationP99 = pct(mutationMs, 99);
+    const lagP99 = pct(lags, 99);
+    const verdict = (ok: boolean) => (ok ? 'OK' : 'MISSED');
+    console.log('\n| target (issue 18, point 4) | measured | |');
+    console.log('|---|---|---|');
+    console.log(`| 0 errors | ${errors.total()}${unfiled ? ` (+ ${unfiled} approved claims never filed)` : ''} | ${verdict(errors.total() === 0 && unfiled === 0)} |`);
+    console.log(`| mutation p99 ≤ 1 s | ${ms(mutationP99)} | ${verdict(mutationP99 <= TARGETS.mutationP99Ms)} |`);
+    console.log(`| filing lag p99 ≤ 2 s | ${ms(lagP99)}${unfiled ? ` (${unfiled} never filed)` : ''} | ${verdict(lagP99 <= TARGETS.filingLagP99Ms && unfiled === 0)} |`);
+    console.log(
+      `| RSS flat after the load (each process ${SETTLE_MS / 1000} s after ≤ +${TARGETS.rssGrowth * 100}% vs max(at end, load peak)) | ${Object.keys(pids).map((n) => `${n} ${signedPct(rssAfter[n] / Math.max(rssEnd[n], rssPeak[n]))}`).join(', ')} | ${verdict(rssFlat)} |`,
+    );
+    if (SECONDS < 300) console.log(`(BENCH_SOAK_SECONDS=${SECONDS}: the target is for 300 s.)`);
+  } finally {
+    await Promise.all(subscribers.map((s) => s.client.dispose()));
+    if (system) console.log(`\nSystem stopped with SIGINT: ${await stopSystem(system)}`);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function signedPct(ratio: number): string {
+  if (Number.isNaN(ratio)) return '–';
+  const p = (ratio - 1) * 100;
+  return `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
+}
+
+function topMessages(lines: LogLine[]): string {
+  const counts = new Map<string, number>();
+  for (const l of lines) counts.set(l.msg, (counts.get(l.msg) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([m, n]) => `${n}× "${m.slice(0, 120)}"`)
+    .join(', ');
+}
