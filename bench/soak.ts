@@ -18,22 +18,15 @@
 //               mutation and list latency; filing lag (accountant's approval answered → first subscriber has the
 //               claim's ARCHIVE_FILED); events per subscriber (equal? gaps?); RSS of every process before the load,
 //               at its end and 30 s after the last request was answered.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Client, createClient } from 'graphql-ws';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { createInterface } from 'node:readline';
-import { CONFIG_VARIABLES } from '../platform/config.ts';
+import { JWT_SECRET, type LogLine, type System, cpuSeconds, rssKb, startSystem, stopSystem } from './soak-system.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
 const FLOWS_PER_SECOND = 5;
 const LISTS_PER_SECOND = 30;
@@ -44,118 +37,12 @@ const SETTLE_MS = 30_000;
 const CLIENT_TIMEOUT_MS = 60_000;
 const TARGETS = { mutationP99Ms: 1000, filingLagP99Ms: 2000, rssGrowth: 0.1 };
 
-const JWT_SECRET = `soak-client-jwt-secret-${randomUUID()}`;
-const INTERNAL_SECRET = `soak-internal-secret-${randomUUID()}`;
-const METRICS_TOKEN = `soak-metrics-token-${randomUUID()}`;
 
 const CREATE = 'mutation Create($input: CreateExpenseClaimInput!) { createExpenseClaim(input: $input) { id claimNo status } }';
 const SUBMIT = 'mutation Submit($id: ID!) { submitExpenseClaim(id: $id) { id status } }';
 const DECIDE = 'mutation Decide($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id status } }';
 const LIST = 'query List($after: String) { expenseClaims(first: 20, after: $after) { edges { cursor node { id claimNo title total status createdAt } } pageInfo { hasNextPage endCursor } } }';
 const SUBSCRIPTION = 'subscription Soak($after: String) { syncEvents(after: $after) { seq type claim { id } } }';
-
-// ---------------------------------------------------------------------------------------------------------------
-// the system as a child
-
-interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
-
-interface System {
-  child: ChildProcess;
-  listening: LogLine;
-  /** Lines at warn level or above (kept, bounded). */
-  warnings: LogLine[];
-  lineCount: () => number;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output: () => string;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
-async function startSystem(dataDir: string): Promise<System> {
-  const keyFile = path.join(dataDir, 'seal.pem');
-  await writeFile(keyFile, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600 });
-  const [port, oaPort, archivePort, syncPort] = await freePorts(4);
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of CONFIG_VARIABLES) delete env[name];
-  Object.assign(env, {
-    NODE_ENV: 'production',
-    DATA_DIR: path.join(dataDir, 'data'),
-    PORT: String(port),
-    OA_PORT: String(oaPort),
-    ARCHIVE_PORT: String(archivePort),
-    SYNC_PORT: String(syncPort),
-    INTERNAL_SECRET,
-    JWT_SECRET,
-    EMBEDDED_DATABASE_IN_PRODUCTION: 'true',
-    ARCHIVE_SEAL_PRIVATE_KEY_FILE: keyFile,
-    METRICS_TOKEN,
-    // `listening` is an info line: at LOG_LEVEL=warn the supervisor would never say where it listens. No part logs
-    // per request at info (only start-up, shutdown and rare events), so info costs nothing under load.
-    LOG_LEVEL: 'info',
-  });
-  const child = spawn(process.execPath, [...process.execArgv, 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const warnings: LogLine[] = [];
-  let listening: LogLine | undefined;
-  let lines = 0;
-  let tail = '';
-  const keepTail = (text: string) => (tail = (tail + text).slice(-8000));
-  // One JSON line per log event (node:readline splits the stream into lines).
-  createInterface({ input: child.stdout! }).on('line', (raw) => {
-    keepTail(`${raw}\n`);
-    if (!raw.startsWith('{')) return;
-    let line: LogLine;
-    try {
-      line = JSON.parse(raw) as LogLine;
-    } catch {
-      return;
-    }
-    lines++;
-    if (line.msg === 'listening') listening = line;
-    if (line.level >= 40 && warnings.length < 2000) warnings.push(line);
-  });
-  child.stderr!.on('data', (chunk: Buffer) => keepTail(chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  let dead = false;
-  void exited.then(() => (dead = true));
-  const deadline = Date.now() + 120_000;
-  while (!listening) {
-    if (dead) throw new Error(`the system exited before logging "listening"\n${tail}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`no "listening" line within 120 s\n${tail}`);
-    }
-    await sleep(50);
-  }
-  return { child, listening, warnings, lineCount: () => lines, exited, output: () => tail };
-}
-
-async function stopSystem(system: System): Promise<string> {
-  if (system.child.exitCode !== null || system.child.signalCode !== null) return `already exited (${system.child.exitCode ?? system.child.signalCode})`;
-  system.child.kill('SIGINT');
-  const result = await Promise.race([system.exited, sleep(90_000).then(() => null)]);
-  if (result) return `exit code ${result.code ?? result.signal}`;
-  system.child.kill('SIGKILL');
-  await system.exited;
-  return 'did not exit within 90 s of SIGINT: killed';
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// measurement helpers
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -166,25 +53,6 @@ function pct(values: number[], p: number): number {
 }
 const ms = (v: number) => (Number.isNaN(v) ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 const mib = (kb: number) => (Number.isNaN(kb) ? '–' : `${(kb / 1024).toFixed(0)} MiB`);
-
-function rssKb(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : NaN;
-  } catch {
-    return NaN;
-  }
-}
-const CLOCK_TICKS = 100;
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime, stime
-  } catch {
-    return NaN;
-  }
-}
 
 /** Errors by code, per kind of request. */
 class ErrorCounts {
