@@ -24,6 +24,24 @@ export interface GatewayFixture {
   guarded(): { schema: GraphQLSchema; directory: ReturnType<typeof oaDirectoryLookup> };
 }
 
+/** The oa and archive subgraphs on one fresh embedded database, listening on loopback (pushed to `running`: oa, archive). */
+export async function startBothSubgraphs(label: string, running: RunningSubgraph[]): Promise<{ engine: RunningEngine; connection: Connection }> {
+  const engine = await startEngine({ port: 0, dbPath: null });
+  const connection = await mongoose.createConnection(engine.uriFor(label)).asPromise();
+  const logger = createLogger({ level: 'silent' });
+  const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
+  const archive = await createArchiveSubgraph({
+    connection,
+    logger,
+    internalSecret: SECRET,
+    production: false,
+    directory: oaPorts(connection).directory,
+    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
+  });
+  running.push(await oa.subgraph.listen(0, '127.0.0.1'), await archive.subgraph.listen(0, '127.0.0.1'));
+  return { engine, connection };
+}
+
 export function useGateway(label: string): GatewayFixture {
   let engine: RunningEngine;
   let connection: Connection;
@@ -32,19 +50,7 @@ export function useGateway(label: string): GatewayFixture {
   let guarded: GraphQLSchema;
   let directory: ReturnType<typeof oaDirectoryLookup>;
   beforeAll(async () => {
-    engine = await startEngine({ port: 0, dbPath: null });
-    connection = await mongoose.createConnection(engine.uriFor(label)).asPromise();
-    const logger = createLogger({ level: 'silent' });
-    const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
-    const archive = await createArchiveSubgraph({
-      connection,
-      logger,
-      internalSecret: SECRET,
-      production: false,
-      directory: oaPorts(connection).directory,
-      settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
-    });
-    running.push(await oa.subgraph.listen(0, '127.0.0.1'), await archive.subgraph.listen(0, '127.0.0.1'));
+    ({ engine, connection } = await startBothSubgraphs(label, running));
     schema = buildSupergraphSchema({ supergraphSdl: loadSupergraphSdl(), urls: { oa: running[0].url, archive: running[1].url }, internalSecret: SECRET, timeoutMs: 5000 });
     guarded = applyPermissions(schema);
     directory = oaDirectoryLookup({ oaUrl: running[0].url, internalSecret: SECRET, timeoutMs: 5000 });

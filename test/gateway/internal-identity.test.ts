@@ -4,9 +4,7 @@
 import { hkdfSync } from 'node:crypto';
 import { type ExecutionResult, type GraphQLSchema, graphql, parse } from 'graphql';
 import { SignJWT, decodeJwt } from 'jose';
-import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEngine, startEngine } from '../../engine/index.ts';
 import { GATEWAY_SERVICE, oaDirectoryLookup } from '../../gateway/directory.ts';
 import { applyPermissions } from '../../gateway/permissions.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
@@ -14,11 +12,10 @@ import { INTERNAL_IDENTITY_HEADER, type Principal, bodyDigest, signPrincipal } f
 import { subgraphClient } from '../../platform/integration/subgraph-client.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { type RunningSubgraph, Subgraph } from '../../platform/subgraph.ts';
-import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
-import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
-import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
-import { oaPorts } from '../../subgraphs/oa/ports.ts';
+import type { Connection } from 'mongoose';
+import type { RunningEngine } from '../../engine/index.ts';
 import { signedGraphql } from '../helpers/graphql.ts';
+import { startBothSubgraphs } from './fixture.ts';
 import { ADMIN, type OaFixture, SECRET, ok } from '../oa/fixture.ts';
 import { type Org, seedOrg } from '../oa/seed.ts';
 
@@ -49,19 +46,7 @@ const capture = (subgraph: string): typeof fetch =>
   }) as typeof fetch;
 
 beforeAll(async () => {
-  engine = await startEngine({ port: 0, dbPath: null });
-  connection = await mongoose.createConnection(engine.uriFor('internal_identity')).asPromise();
-  const logger = createLogger({ level: 'silent' });
-  const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
-  const archive = await createArchiveSubgraph({
-    connection,
-    logger,
-    internalSecret: SECRET,
-    production: false,
-    directory: oaPorts(connection).directory,
-    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
-  });
-  running.push(await oa.subgraph.listen(0, '127.0.0.1'), await archive.subgraph.listen(0, '127.0.0.1'));
+  ({ engine, connection } = await startBothSubgraphs('internal_identity', running));
   [oaUrl, archiveUrl] = [running[0].url, running[1].url];
   schema = applyPermissions(buildSupergraphSchema({ supergraphSdl: loadSupergraphSdl(), urls: { oa: oaUrl, archive: archiveUrl }, internalSecret: SECRET, timeoutMs: 5000, fetchFor: capture }));
   directory = oaDirectoryLookup({ oaUrl, internalSecret: SECRET, timeoutMs: 5000 });
