@@ -335,11 +335,16 @@ export async function benchSoak(): Promise<void> {
 
     // ---- figures ----
     const lags: number[] = [];
+    /** [lag, seconds into the load the approval was answered]: where the slowest filings were. */
+    const timedLags: [number, number][] = [];
     let unfiled = 0;
     for (const [id, at] of approvedAt) {
       const f = filedAt.get(id);
       if (f === undefined) unfiled++;
-      else lags.push(f - at);
+      else {
+        lags.push(f - at);
+        timedLags.push([f - at, (at - loadStart) / 1000]);
+      }
     }
     const filedAfterFailedApproval = [...approvalFailedClaims].filter((id) => filedAt.has(id)).length;
     const negativeLags = lags.filter((l) => l < 0).length;
@@ -354,6 +359,8 @@ export async function benchSoak(): Promise<void> {
     for (const [name, values] of Object.entries(stepMs)) console.log(`| … ${name} p50 / p99 (${values.length}) | ${ms(pct(values, 50))} / ${ms(pct(values, 99))} |`);
     console.log(`| list latency p50 / p99 / max | ${ms(pct(listMs, 50))} / ${ms(pct(listMs, 99))} / ${ms(listMs.length ? Math.max(...listMs) : NaN)} |`);
     console.log(`| filing lag (approval answered → first subscriber has ARCHIVE_FILED) p50 / p99 / max | ${ms(pct(lags, 50))} / ${ms(pct(lags, 99))} / ${ms(lags.length ? Math.max(...lags) : NaN)} (${lags.length} claims${negativeLags ? `; ${negativeLags} filed before their approval was answered, counted negative` : ''}) |`);
+    const slowest = timedLags.sort((a, b) => b[0] - a[0]).slice(0, 5);
+    console.log(`| … the 5 slowest filings (lag at seconds into the load) | ${slowest.map(([lag, t]) => `${ms(lag)} at ${t.toFixed(0)} s`).join(', ') || '–'} |`);
     console.log(`| approved claims without ARCHIVE_FILED ${SETTLE_MS / 1000} s after the last answer | ${unfiled} of ${approvedAt.size} |`);
     console.log(`| claims whose accountant approval answered an error, filed anyway | ${filedAfterFailedApproval} of ${approvalFailedClaims.size} |`);
     if (eventsWithoutClaim) console.log(`| ARCHIVE_FILED events delivered with claim: null | ${eventsWithoutClaim} |`);

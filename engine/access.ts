@@ -181,6 +181,7 @@ export class Access {
   /** Whether `scan` with this plan yields documents already in the order the plan was made for. */
   delivers(coll: Collection, p: Plan): boolean {
     if (this.txn?.overlays.get(coll)?.entries.size) return false; // the transaction's own documents come last
+    if (p.kind === 'or') return false;
     return p.kind === 'ids' ? p.keys.length <= 1 : p.sorted;
   }
 
@@ -189,7 +190,7 @@ export class Access {
     const matcher = compileFilter(filter);
     const plan = opts.plan ?? this.plan(coll, filter, opts);
     const overlay = this.txn?.overlays.get(coll);
-    const dedupe = overlay !== undefined || (plan.kind === 'index' && plan.dedupe) || plan.kind === 'ids';
+    const dedupe = overlay !== undefined || (plan.kind === 'index' && plan.dedupe) || plan.kind === 'ids' || plan.kind === 'or';
     const seen = dedupe ? new Set<string>() : undefined;
     let n = 0;
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
@@ -233,6 +234,11 @@ export class Access {
     const open = () => {
       if (txn?.released) throw new MongoServerError(ErrorCodes.CursorNotFound, 'cursor killed: the transaction it was reading in has ended');
     };
+    if (plan.kind === 'or') {
+      // The branches one after the other; a document several of them yield is deduplicated by scan().
+      for (const branch of plan.plans) yield* this.storedRows(cid, branch);
+      return;
+    }
     if (plan.kind === 'ids') {
       for (const key of plan.keys) {
         open();

@@ -14,6 +14,7 @@ import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './u
 import { COLL_MOD_FIELDS, collMod } from './coll-mod.ts';
 import { collectionlessAggregate } from './collectionless.ts';
 import { resolveHint, restrictToHint } from './hints.ts';
+import type { Plan } from './planner.ts';
 import { type PipelineUpdateContext, applyPipelineUpdate, checkUpdatePipeline } from './pipeline-update.ts';
 import { type WarnLogger, createValidationOptions, validateDocument } from './validation.ts';
 import { bindFilter, mingoVariables, parseLet } from './variables.ts';
@@ -259,6 +260,14 @@ function find(ctx: CommandContext): Doc {
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch, ctx.access.alive) };
 }
 
+function explainPlan(plan: Plan): Doc {
+  if (plan.kind === 'ids') return { stage: 'IDHACK' };
+  if (plan.kind === 'scan') return { stage: 'COLLSCAN', direction: plan.reverse ? 'backward' : 'forward' };
+  if (plan.kind === 'or') return { stage: 'FETCH', inputStage: { stage: 'OR', inputStages: plan.plans.map((p: Plan) => explainPlan(p).inputStage ?? explainPlan(p)) } };
+  const ixscan = { stage: 'IXSCAN', keyPattern: plan.index.spec.key, indexName: plan.index.name, isMultiKey: plan.index.multikey, direction: plan.reverse ? 'backward' : 'forward' };
+  return { stage: 'FETCH', inputStage: ixscan };
+}
+
 /** `explain` of a find: the plan chosen (see planner.ts) and, from executionStats on, what running it read. */
 function explain(ctx: CommandContext): Doc {
   const inner = docArg(ctx.body.explain, 'explain');
@@ -270,13 +279,7 @@ function explain(ctx: CommandContext): Doc {
   const opts: FindOptions = { sort: parseSort(inner!.sort), ...hint };
   let winningPlan: Doc = { stage: 'EOF' };
   if (coll) {
-    const plan = ctx.access.plan(coll, filter, opts);
-    if (plan.kind === 'ids') winningPlan = { stage: 'IDHACK' };
-    else if (plan.kind === 'scan') winningPlan = { stage: 'COLLSCAN', direction: plan.reverse ? 'backward' : 'forward' };
-    else {
-      const ixscan = { stage: 'IXSCAN', keyPattern: plan.index.spec.key, indexName: plan.index.name, isMultiKey: plan.index.multikey, direction: plan.reverse ? 'backward' : 'forward' };
-      winningPlan = { stage: 'FETCH', inputStage: ixscan };
-    }
+    winningPlan = explainPlan(ctx.access.plan(coll, filter, opts));
   }
   const reply: Doc = { queryPlanner: { namespace: ns(ctx, name), parsedQuery: filter ?? {}, winningPlan, rejectedPlans: [] } };
   if (ctx.body.verbosity !== 'queryPlanner' && coll) {

@@ -4,14 +4,16 @@
 import type { Collection, Index } from './collection.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { typeByte, valueKey } from './keys.ts';
-import type { SortSpec } from './query.ts';
+import { type SortSpec, compileFilter } from './query.ts';
 import type { KeyRange } from './store.ts';
 import { type Doc, isPlainObject, typeRank } from './values.ts';
 
 export type Plan =
   | { kind: 'ids'; keys: Buffer[] }
   | { kind: 'index'; index: Index; ranges: KeyRange[]; reverse: boolean; sorted: boolean; dedupe: boolean }
-  | { kind: 'scan'; reverse: boolean; sorted: boolean };
+  | { kind: 'scan'; reverse: boolean; sorted: boolean }
+  /** An `$or` whose every branch an index (or `_id`) answers: the union of the branches' plans, deduplicated. */
+  | { kind: 'or'; plans: Exclude<Plan, { kind: 'or' | 'scan' }>[] };
 
 export interface PlanOptions {
   sort?: SortSpec;
@@ -165,10 +167,38 @@ function candidateFor(index: Index, conditions: Map<string, Condition>, sort: So
   return { plan: { kind: 'index', index, ranges, reverse, sorted, dedupe }, score };
 }
 
+/** Operators of a partial filter that hold for an array when they hold for one of its elements (as the query's equality does). */
+const ELEMENTWISE = new Set(['$eq', '$type', '$exists', '$gt', '$gte', '$lt', '$lte']);
+
+/**
+ * Whether every document the query can match is in the partial index, as MongoDB requires before it uses one: here,
+ * conservatively, each field of the partial filter (top-level, element-wise operators) is held by the query to
+ * equality with values that all pass that field's condition. `{voucherId: 'v1'}` is covered by an index whose filter
+ * is `{voucherId: {$type: 'string'}}`; `{voucherId: null}` (which also matches a missing field) is not.
+ */
+function coveredByPartial(index: Index, conditions: Map<string, Condition>): boolean {
+  const filter = index.spec.partialFilterExpression;
+  if (!filter) return true;
+  for (const [field, predicate] of Object.entries(filter)) {
+    if (field.startsWith('$') || field.includes('.')) return false;
+    if (isOperatorObject(predicate)) {
+      if (!Object.keys(predicate).every((op) => ELEMENTWISE.has(op))) return false;
+      if ('$exists' in predicate && predicate.$exists !== true) return false;
+      const types = Array.isArray(predicate.$type) ? predicate.$type : [predicate.$type];
+      if ('$type' in predicate && types.some((t) => t === 'array' || t === 4)) return false;
+    } else if (!indexable(predicate)) return false;
+    const cond = conditions.get(field);
+    if (!cond || !('eq' in cond)) return false;
+    const matcher = compileFilter({ [field]: predicate });
+    if (!cond.eq.every((v) => v !== null && v !== undefined && matcher.test({ [field]: v }))) return false;
+  }
+  return true;
+}
+
 export function planQuery(coll: Collection, filter: Doc | undefined | null, opts: PlanOptions = {}): Plan {
   const conditions = leadingConditions(filter);
   if (opts.hint === '$natural') return { kind: 'scan', reverse: opts.naturalDirection === -1, sorted: false };
-  const usable = (ix: Index) => !ix.isPartial && (opts.snapshotSeq === undefined || ix.builtSeq <= opts.snapshotSeq);
+  const usable = (ix: Index) => (!ix.isPartial || coveredByPartial(ix, conditions)) && (opts.snapshotSeq === undefined || ix.builtSeq <= opts.snapshotSeq);
   if (opts.hint !== undefined) {
     const index = coll.indexes.get(opts.hint);
     if (!index) throw new MongoServerError(ErrorCodes.BadValue, 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index');
@@ -178,15 +208,48 @@ export function planQuery(coll: Collection, filter: Doc | undefined | null, opts
     const c = candidateFor(index, conditions, opts.sort);
     return c?.plan ?? { kind: 'index', index, ranges: [{}], reverse: false, sorted: false, dedupe: index.multikey };
   }
-  // _id equality: point reads.
+  const best = bestFor(coll, conditions, opts.sort, usable);
+  if (best?.plan.kind === 'ids') return best.plan;
+  if (best) return best.plan;
+  // Nothing around an $or (at the top or in the top-level $and) has an index: one plan per branch, each with the
+  // conditions around the $or, when every branch has one (MongoDB's OR stage). Where the conditions around it do
+  // have an index, that plan stays: without trial runs, an equality on a broad field in each branch (a type) must
+  // not displace a narrow range around them (a seq).
+  const branches = orBranches(filter);
+  if (branches) {
+    const plans: Extract<Plan, { kind: 'or' }>['plans'] = [];
+    for (const branch of branches) {
+      const c = bestFor(coll, new Map([...conditions, ...leadingConditions(branch)]), undefined, usable);
+      if (!c) break;
+      plans.push(c.plan);
+    }
+    if (plans.length === branches.length) return { kind: 'or', plans };
+  }
+  return { kind: 'scan', reverse: false, sorted: !opts.sort };
+}
+
+type Best = { plan: Extract<Plan, { kind: 'ids' | 'index' }>; score: number };
+
+/** `_id` equality (point reads), or the best index for the conditions; undefined when only a scan answers. */
+function bestFor(coll: Collection, conditions: Map<string, Condition>, sort: SortSpec | undefined, usable: (ix: Index) => boolean): Best | undefined {
   const idCond = conditions.get('_id');
-  if (idCond && 'eq' in idCond && idCond.eq.length <= MAX_RANGES) return { kind: 'ids', keys: idCond.eq.map((v) => valueKey(v)) };
+  if (idCond && 'eq' in idCond && idCond.eq.length <= MAX_RANGES) return { plan: { kind: 'ids', keys: idCond.eq.map((v) => valueKey(v)) }, score: 1000 };
   let best: Candidate | undefined;
   for (const index of coll.indexes.values()) {
     if (index.hidden || !usable(index)) continue;
-    const c = candidateFor(index, conditions, opts.sort);
+    const c = candidateFor(index, conditions, sort);
     if (c && (!best || c.score > best.score)) best = c;
   }
-  if (best) return best.plan;
-  return { kind: 'scan', reverse: false, sorted: !opts.sort };
+  return best;
+}
+
+/** The branches of the filter's `$or`, at its top level or in its top-level `$and` (the first one); else undefined. */
+function orBranches(filter: Doc | undefined | null): Doc[] | undefined {
+  if (!filter) return undefined;
+  const branchesOf = (or: unknown) => (Array.isArray(or) && or.length > 0 && or.every(isPlainObject) ? (or as Doc[]) : undefined);
+  if ('$or' in filter) return branchesOf(filter.$or);
+  if (Array.isArray(filter.$and)) {
+    for (const part of filter.$and) if (isPlainObject(part) && '$or' in part) return branchesOf(part.$or);
+  }
+  return undefined;
 }

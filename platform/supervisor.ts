@@ -21,7 +21,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from './config.ts';
 import { checkEmbeddedDatabase } from './config.ts';
-import { type BusEvent, type BusListener, type EventBus, LocalEventBus, createEventBus } from './integration/event-bus.ts';
+import type { EventEmitter } from 'node:events';
+import { type BusEvent, type BusListener, type EventBus, LocalEventBus, createEventBus, ringWhenStored } from './integration/event-bus.ts';
 import { type Logger, redactUri } from './logger.ts';
 import type { ShutdownRegistry } from './shutdown.ts';
 // The database process's V8 flags (a module of constants: the supervisor loads no engine code with it).
@@ -184,6 +185,23 @@ class SupervisorEventBus implements EventBus {
     process.off('message', this.onMessage);
     await this.local.close();
   }
+}
+
+/**
+ * In a process that writes events (oa, archive) with a bus to other processes (REDIS_URL, or supervised): rings
+ * STORED after each commit that appended events, so the sync process reads them at once rather than at its next
+ * poll. Returns what stops it, or null where no other process would hear.
+ */
+export function ringSyncWhenStored(redisUrl: string | undefined, logger: Logger, appends: EventEmitter): { close(): Promise<void> } | null {
+  if (!redisUrl && !supervisedChild()) return null;
+  const bus = supervisedEventBus(redisUrl, logger);
+  const stop = ringWhenStored(bus, appends);
+  return {
+    close: async () => {
+      stop();
+      await bus.close();
+    },
+  };
 }
 
 /** The event bus of a part: Redis with REDIS_URL, the supervisor's relay when supervised, in-process otherwise. */

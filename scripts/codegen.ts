@@ -24,6 +24,7 @@ export const TARGETS: Target[] = [
       Department: '../models.ts#DepartmentDoc',
       Employee: '../models.ts#EmployeeDoc',
       ExpenseClaim: '../models.ts#ExpenseClaimDoc',
+      ExpenseClaimConnection: '../queries.ts#ClaimConnectionModel',
       ExpenseItem: '../models.ts#ExpenseItemDoc',
       ApprovalInstance: '../../../platform/workflow/types.ts#WorkflowInstance',
       ApprovalStep: '../../../platform/workflow/types.ts#StepState',

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import type { EventBus } from '../platform/integration/event-bus.ts';
 import { localAppends } from '../platform/integration/events.ts';
+import { type EventBus, STORED } from '../platform/integration/event-bus.ts';
 import type { Principal, RequestOrigin } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
 import { type Route, Subgraph } from '../platform/subgraph.ts';
@@ -150,6 +150,10 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
     webhooks.wake();
   };
   localAppends.on('appended', wake);
+  // …and those of the oa and archive processes when they ring (STORED) on the bus.
+  const unsubscribe = opts.bus?.subscribe((events) => {
+    if (events.some((e) => e.type === STORED.type)) wake();
+  });
   const reconciling = startReconcileSchedule({
     reconcile: services.reconcile,
     intervalMs: opts.settings.reconcileIntervalMs,
@@ -165,6 +169,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
     metrics,
     close: async () => {
       localAppends.off('appended', wake);
+      unsubscribe?.();
       await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop(), reconciling?.stop(), outbox.stop(), keySweep.stop()]);
       await services.ownAudit.flush();
       await running.close();

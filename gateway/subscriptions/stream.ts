@@ -8,7 +8,9 @@
 // - replay and live delivery are one loop over the durable log: no gap and no duplicate at the seam;
 // - a subscriber holds at most one page of events, and only fetches when it has sent the previous one, so a slow
 //   subscriber cannot make the gateway buffer without bound.
-// Subscribers with the same identity, selection and position share one fetch (1,000 dashboards cost one query).
+// Subscribers with the same permission view (view.ts: for identities that read every row and select no sensitive
+// field, the roles; otherwise the identity itself), selection and position share one fetch (1,000 dashboards cost one
+// query).
 import {
   type DocumentNode,
   type FieldNode,
@@ -27,6 +29,7 @@ import { publicError } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PermissionContext } from '../permissions.ts';
 import type { EventFeed } from './feed.ts';
+import { viewKey } from './view.ts';
 
 const FATAL_CODES = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED']);
 
@@ -258,8 +261,8 @@ export class FeedStreams {
       selectionSet: { kind: Kind.SELECTION_SET, selections: [field] },
     };
     const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [query, ...req.document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)] };
-    const p = req.context.principal;
-    const who = p ? `${p.kind}:${p.sub}:${[...p.roles].sort().join(',')}:${p.departmentId ?? ''}` : 'anonymous';
+    // Subscribers with equal permission views (view.ts), selection and variables share one read.
+    const who = viewKey(req.context.principal, document);
     return { feed, document, responseKey, key: `${who}\n${print(document)}\n${JSON.stringify(req.variableValues ?? {})}` };
   }
 

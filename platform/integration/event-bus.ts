@@ -13,6 +13,28 @@ export interface BusEvent {
 
 export type BusListener = (events: BusEvent[]) => void;
 
+/**
+ * "Events were stored in the log", rung by the processes that write them (oa, archive) after each commit that
+ * appended some, so that the sync process reads the log at once instead of at its next poll. It names no seq: it is
+ * no announcement to subscribers (the gateway's feed takes only seqs; `''` is none).
+ */
+export const STORED: BusEvent = { seq: '', type: 'STORED' };
+
+/** Rings STORED on the bus after every transaction of this process that appended events (at most once per tick). */
+export function ringWhenStored(bus: EventBus, appends: EventEmitter): () => void {
+  let pending = false;
+  const ring = () => {
+    if (pending) return;
+    pending = true;
+    setImmediate(() => {
+      pending = false;
+      void bus.publish([STORED]).catch(() => undefined);
+    });
+  };
+  appends.on('appended', ring);
+  return () => appends.off('appended', ring);
+}
+
 export interface EventBus {
   readonly kind: 'local' | 'redis';
   publish(events: BusEvent[]): Promise<void>;

@@ -150,9 +150,14 @@ export class HashChain<E extends U, U> {
       const docs = await model.insertMany(sealed, { session });
       return docs.map((d) => d.toObject() as E);
     };
-    if (!options.session) return transaction(model.db, run);
+    if (!options.session) return transaction(model.db, run, { lane: this.lane });
     if (!options.session.inTransaction()) throw new Error(`appending to the ${counter} chain must run inside a transaction`);
     return run(options.session);
+  }
+
+  /** The lane of transactions appending to this chain (platform/integration/transactions.ts): its head is one document. */
+  get lane(): string {
+    return `chain:${this.spec.counter}`;
   }
 
   /**

@@ -66,14 +66,16 @@ export class LogConsumer {
     let position = await this.position();
     let handled = 0;
     for (let n = 1; ; n++) {
-      const batch = await this.o.events.after(position, size, types);
-      if (!batch.length) return handled;
-      await handler.handle(batch);
-      position = batch[batch.length - 1].seq;
+      // Only as far as every seq is resolved (platform/integration/events.ts): a seq still to commit is never passed.
+      const { events: batch, through } = await this.o.events.read(position, size, types);
+      if (through === position) return handled;
+      const readAll = batch.length < size;
+      if (batch.length) await handler.handle(batch);
+      position = through;
       await this.cursors.updateOne({ _id: this.o.name }, { $max: { seq: position } }, { upsert: true });
       handled += batch.length;
-      await handler.saved?.(batch);
-      if (batch.length < size || n >= (this.o.maxBatches ?? Infinity) || handler.more?.() === false) return handled;
+      if (batch.length) await handler.saved?.(batch);
+      if (readAll || n >= (this.o.maxBatches ?? Infinity) || handler.more?.() === false) return handled;
     }
   }
 }

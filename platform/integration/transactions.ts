@@ -1,47 +1,85 @@
-// Transactions of this process, one at a time per database connection. Every transaction that records a domain
-// event increments the same sequence counter (the gap-free order of the event log), as claim, voucher and archive
-// numbers share their counters: under snapshot isolation two such transactions that overlap cannot both commit,
-// and the loser is aborted and retried. Under load that is a storm of wasted work in which long transactions
-// (filing) starve. Queueing them here instead lets each run once. Transactions in other processes still
-// conflict and retry as before; correctness never depends on this queue.
+// Every transaction of the subgraphs runs through here. Transactions run concurrently: two that write the same
+// document conflict, and the driver runs the loser again after a jittered backoff (`withTransaction`). The
+// document every transaction used to write (the event log's sequence counter) is no longer written inside
+// transactions (./events.ts), so conflicts are between transactions that really touch the same claim, voucher,
+// chain head or number counter. (Until issue 18 they all ran one at a time per process behind one queue, because
+// each event-writing transaction wrote that counter: the write path managed one transaction at a time.)
 //
-// A transaction run while a subgraph serves a user's mutation also writes that mutation's audit entry
-// and checks its deadline and Idempotency-Key (./served-request.ts): they commit exactly when the mutation does.
+// Transactions that always write the same hot document (a hash chain's head, a number counter) name a *lane*: the
+// transactions of one lane run one at a time in this process, as conflicts would make them anyway, without the
+// wasted attempts (measured under the soak: up to 16 attempts per audit-trail append without its lane). Lanes of
+// other processes still conflict and retry; correctness never depends on a lane.
+//
+// An attempt that does not commit tombstones the event seqs it drew (./events.ts), so readers of the log do not
+// wait for them. A transaction run while a subgraph serves a user's mutation also writes that mutation's audit
+// entry and checks its deadline and Idempotency-Key (./served-request.ts): they commit exactly when the mutation does.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ClientSession, Connection } from 'mongoose';
+import { abandonDrawnSeqs, forgetDrawnSeqs, isTakenSeq } from './events.ts';
 import { beforeCommit } from './served-request.ts';
 
-const holding = new AsyncLocalStorage<Connection>();
-const tails = new WeakMap<Connection, Promise<void>>();
+export interface TransactionOptions {
+  /** Transactions of one lane run one at a time in this process (those writing the same hot document). */
+  lane?: string;
+}
 
-/** `connection.transaction(fn)`, after the transactions this process started on the connection before it. */
-export async function transaction<T>(connection: Connection, fn: (session: ClientSession) => Promise<T>): Promise<T> {
-  // Already inside one of ours (a service called from within a transaction that opened its own): run it, or
-  // it would wait for itself.
-  if (holding.getStore() === connection) return committed(connection, fn);
-  const previous = tails.get(connection) ?? Promise.resolve();
+/** Runs again a transaction whose event seq was tombstoned before it committed (it had run past GAP_TIMEOUT_MS). */
+const TAKEN_SEQ_ATTEMPTS = 3;
+
+/** The lanes held by the transaction running (a transaction of a lane may run another of it: it must not wait for itself). */
+const held = new AsyncLocalStorage<ReadonlySet<string>>();
+/** Per connection and lane, the promise the next transaction of the lane waits for. */
+const tails = new WeakMap<Connection, Map<string, Promise<void>>>();
+
+/** `connection.transaction(fn)`, in its lane, with the served request's checks last inside it. */
+export async function transaction<T>(connection: Connection, fn: (session: ClientSession) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  const { lane } = options;
+  const holding = held.getStore();
+  if (!lane || holding?.has(lane)) return retried(connection, fn);
+  let queue = tails.get(connection);
+  if (!queue) tails.set(connection, (queue = new Map()));
+  const previous = queue.get(lane) ?? Promise.resolve();
   let release!: () => void;
-  const done = new Promise<void>((resolve) => (release = resolve));
-  const tail = previous.then(() => done);
-  tails.set(connection, tail);
+  const tail = previous.then(() => new Promise<void>((resolve) => (release = resolve)));
+  queue.set(lane, tail);
   await previous;
   try {
-    return await holding.run(connection, () => committed(connection, fn));
+    return await held.run(new Set([...(holding ?? []), lane]), () => retried(connection, fn));
   } finally {
     release();
-    if (tails.get(connection) === tail) tails.delete(connection);
+    if (queue.get(lane) === tail) queue.delete(lane);
   }
 }
 
-/** `connection.transaction(fn)` with the served request's checks last inside it, and its marks once committed. */
+async function retried<T>(connection: Connection, fn: (session: ClientSession) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await committed(connection, fn);
+    } catch (err) {
+      if (attempt >= TAKEN_SEQ_ATTEMPTS || !isTakenSeq(err)) throw err;
+    }
+  }
+}
+
 async function committed<T>(connection: Connection, fn: (session: ClientSession) => Promise<T>): Promise<T> {
   let mark: (() => void) | null = null;
-  const result = (await connection.transaction(async (session) => {
-    const value = await fn(session);
-    // Run again by the driver after a conflict, the checks run again too; only the committed attempt's mark counts.
-    mark = await beforeCommit(connection, session);
-    return value;
-  })) as T;
-  (mark as (() => void) | null)?.();
-  return result;
+  let last = null as ClientSession | null;
+  try {
+    const result = (await connection.transaction(async (session) => {
+      // The driver runs the callback again only after the previous attempt aborted.
+      last = session;
+      await abandonDrawnSeqs(session);
+      const value = await fn(session);
+      // Run again by the driver after a conflict, the checks run again too; only the committed attempt's mark counts.
+      mark = await beforeCommit(connection, session);
+      return value;
+    })) as T;
+    if (last) forgetDrawnSeqs(last);
+    (mark as (() => void) | null)?.();
+    return result;
+  } catch (err) {
+    // Not committed, or an unknown outcome: a seq whose event did commit keeps it.
+    if (last) await abandonDrawnSeqs(last).catch(() => undefined);
+    throw err;
+  }
 }

@@ -283,13 +283,20 @@ export class WorkflowEngine {
    */
   async subjectsAssignedTo(type: string, employeeId: string): Promise<string[]> {
     const delegators = await this.delegatorsOf(employeeId, this.clock());
-    const or: Record<string, unknown>[] = [
-      { steps: { $elemMatch: { assigneeIds: employeeId, status: { $nin: ['WAITING', 'SKIPPED'] } } } },
-      { 'steps.decisions.approverId': employeeId },
+    // One indexed query per case rather than one $or: the embedded engine reads an $or by scanning every instance
+    // of the type, on every request of an approver. Each names its index (the indexed field is repeated beside the
+    // $elemMatch, which no planner reads bounds from).
+    const cases: [Record<string, unknown>, Record<string, 1>][] = [
+      [{ 'steps.assigneeIds': employeeId, steps: { $elemMatch: { assigneeIds: employeeId, status: { $nin: ['WAITING', 'SKIPPED'] } } } }, { 'steps.assigneeIds': 1 }],
+      [{ 'steps.decisions.approverId': employeeId }, { 'steps.decisions.approverId': 1 }],
     ];
-    if (delegators.length) or.push({ status: 'RUNNING', steps: { $elemMatch: { status: 'ACTIVE', assigneeIds: { $in: delegators } } } });
-    const ids: unknown[] = await this.models.instances.distinct('subject.id', { 'subject.type': type, $or: or });
-    return ids.map(String).sort();
+    if (delegators.length) {
+      cases.push([{ status: 'RUNNING', 'steps.assigneeIds': { $in: delegators }, steps: { $elemMatch: { status: 'ACTIVE', assigneeIds: { $in: delegators } } } }, { status: 1, 'steps.assigneeIds': 1 }]);
+    }
+    const found = await Promise.all(
+      cases.map(([filter, hint]) => this.models.instances.find({ 'subject.type': type, ...filter }, { 'subject.id': 1, _id: 0 }).hint(hint).lean<{ subject: { id: string } }[]>()),
+    );
+    return [...new Set(found.flat().map((d) => String(d.subject.id)))].sort();
   }
 
   hasDecisions(instance: WorkflowInstance): boolean {

@@ -14,12 +14,11 @@ import { type ArchiveContext, PRODUCER, STORAGE_LOCATION } from './context.ts';
 import { canonicalJson } from '../../platform/integration/canonical-json.ts';
 import type { ChainLink } from '../../platform/integration/hash-chain.ts';
 import { type UnsealedRecord, contentOf, fixityDigest, recordChain, sha256 } from './fixity.ts';
-import { type HistorySubject, RecordHistory } from './history.ts';
+import { type HistorySubject, RecordHistory, recordsTransaction } from './history.ts';
 import { type CheckResult, type FourPropertiesReport, checkFourProperties } from './four-properties/index.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
-import { transaction } from '../../platform/integration/transactions.ts';
 
 export interface RecordDraft {
   kind: ArchiveKind;
@@ -106,8 +105,10 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
   // the claim metadata of an approved claim's voucher, see tolerated()).
   let report: ArchiveRecordDoc['filingReport'];
   const check = async (record: Omit<ArchiveRecordDoc, '_id'>, { previousDigest }: ChainLink<ArchiveRecordDoc>) => {
+    // Two point reads on unique indexes, not one $or: the engine plans an $or as a scan of the whole archive.
     const duplicate =
-      (await ctx.models.ArchiveRecord.countDocuments({ $or: [{ archiveNo }, ...(record.voucherId ? [{ voucherId: record.voucherId }] : [])] }, { session })) > 0;
+      (await ctx.models.ArchiveRecord.exists({ archiveNo }).session(session)) !== null ||
+      (record.voucherId !== null && (await ctx.models.ArchiveRecord.exists({ voucherId: record.voucherId }).session(session)) !== null);
     const found = checkFourProperties(record, {
       duplicate,
       previousItemInSeries: item > 1 ? item - 1 : null,
@@ -197,7 +198,7 @@ export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promi
   if (existing) return existing;
   let filed: ArchiveRecordDoc | undefined;
   try {
-    await transaction(ctx.connection, async (session) => {
+    await recordsTransaction(ctx.connection, async (session) => {
       // Filed meanwhile (a retried call whose first attempt committed late): that record is the answer.
       const already = await ctx.models.ArchiveRecord.findOne({ voucherId }, null, { session }).lean<ArchiveRecordDoc>();
       if (already) {
@@ -246,7 +247,7 @@ export async function fileRecord(ctx: ArchiveContext, draft: RecordDraft): Promi
     if (original.status === 'DESTROYED') throw conflict(`record ${original.archiveNo} is destroyed`);
   }
   let filed: ArchiveRecordDoc | undefined;
-  await transaction(ctx.connection, async (session) => {
+  await recordsTransaction(ctx.connection, async (session) => {
     filed = await fileInTransaction(ctx, session, { ...draft, title });
   });
   await ctx.seals?.afterFiling();

@@ -111,6 +111,13 @@ export interface HistoryChange {
   ref?: HistoryRef | null;
 }
 
+/**
+ * A transaction that changes archive records: each writes the history chain's head (and filing the record chain's),
+ * so they share that chain's lane and run one at a time in this process (platform/integration/transactions.ts).
+ */
+export const recordsTransaction = <T>(connection: Connection, fn: (session: ClientSession) => Promise<T>): Promise<T> =>
+  transaction(connection, fn, { lane: `chain:${COUNTER_KEY}` });
+
 export class RecordHistory {
   readonly model: Model<HistoryEntryDoc>;
   readonly chain: HashChain<HistoryEntryDoc, Omit<HistoryEntryDoc, '_id' | 'digest'>>;
@@ -147,7 +154,7 @@ export class RecordHistory {
    */
   async adopt(at = new Date()): Promise<number> {
     const counters = this.connection.collection<{ _id: string; seq: number }>('counters');
-    return transaction(this.connection, async (session) => {
+    return recordsTransaction(this.connection, async (session) => {
       const marked = await counters.updateOne({ _id: COUNTER_KEY }, { $setOnInsert: { seq: 0 } }, { upsert: true, session });
       if (marked.upsertedCount === 0) return 0;
       const records = await this.connection

@@ -152,7 +152,8 @@ export async function generateVoucher(ctx: ArchiveContext, claim: ApprovedClaim)
           total: formatMoney(claim.total),
         },
       });
-    });
+      // Every voucher writes its period's number counter: one lane (platform/integration/transactions.ts).
+    }, { lane: 'voucher-numbers' });
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     const winner = await ctx.models.Voucher.findOne({ claimId: claim.claimId }).lean<VoucherDoc>();

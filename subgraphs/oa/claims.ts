@@ -144,7 +144,8 @@ export async function createClaim(ctx: OaContext, input: { title: string; catego
     );
     created = doc.toObject();
     await bookInvoices(ctx, session, created);
-  });
+    // Every creation writes the year's claim-number counter: one lane (platform/integration/transactions.ts).
+  }, { lane: 'claim-numbers' });
   return created!;
 }
 

@@ -18,10 +18,17 @@ function decodeCursor(cursor: string): string {
   return id;
 }
 
+/** A page of claims; its total is counted only when a client selects `totalCount` (it reads every claim in scope). */
+export interface ClaimConnectionModel {
+  edges: { cursor: string; node: ExpenseClaimDoc }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  countTotal(): Promise<number>;
+}
+
 export async function claimConnection(
   ctx: OaContext,
   args: { status?: ClaimStatus | null; departmentId?: string | null; first?: number | null; after?: string | null },
-) {
+): Promise<ClaimConnectionModel> {
   const first = args.first ?? 20;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be between 1 and ${MAX_PAGE}`, 'first');
   const conditions: ClaimFilter[] = [await ctx.loaders.scope()];
@@ -29,14 +36,12 @@ export async function claimConnection(
   if (args.departmentId) conditions.push({ departmentId: args.departmentId });
   const filter: ClaimFilter = { $and: conditions };
   const page: ClaimFilter = args.after ? { $and: [...conditions, { _id: { $lt: toObjectId(decodeCursor(args.after)) } }] } : filter;
-  const [docs, totalCount] = await Promise.all([
-    ctx.models.ExpenseClaim.find(page).sort({ _id: -1 }).limit(first + 1).batchSize(first + 1).lean<ExpenseClaimDoc[]>(),
-    ctx.models.ExpenseClaim.countDocuments(filter),
-  ]);
+  const docs = await ctx.models.ExpenseClaim.find(page).sort({ _id: -1 }).limit(first + 1).batchSize(first + 1).lean<ExpenseClaimDoc[]>();
+
   const nodes = docs.slice(0, first);
   for (const n of nodes) ctx.loaders.claim.prime(n._id.toHexString(), n);
   const edges = nodes.map((node) => ({ cursor: encodeCursor(node), node }));
-  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, countTotal: () => ctx.models.ExpenseClaim.countDocuments(filter).exec() };
 }
 
 /** The caller as an employee, for actions only employees take. */

@@ -104,6 +104,10 @@ export const resolvers: Resolvers = {
     ...sensitiveEmployeeFields(),
   },
 
+  ExpenseClaimConnection: {
+    totalCount: (connection) => connection.countTotal(),
+  },
+
   ExpenseClaim: {
     __resolveReference: async (ref: { id: string }, ctx: OaContext) => inScope(toObjectId(ref.id) ? await ctx.loaders.claim.load(ref.id) : null, 'expense claim'),
     id: idOf,

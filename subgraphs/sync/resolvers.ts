@@ -26,7 +26,10 @@ export async function readSyncEvents(ctx: SyncContext, args: { after?: string | 
   const first = boundedFirst(args.first, 500, 100);
   const types = args.types?.length ? args.types : [...SYNC_EVENT_TYPES];
   const claim = args.claimId ? { 'subject.type': 'ExpenseClaim', 'subject.id': args.claimId } : {};
-  const filter = { $and: [{ seq: { $gt: after }, type: { $in: types }, ...claim }, eventScope(ctx.principal)] };
+  // Only up to the log's horizon: a seq still to commit below an event read would be passed for good.
+  const horizon = await ctx.events.horizon();
+  if (horizon <= after) return [];
+  const filter = { $and: [{ seq: { $gt: after, $lte: horizon }, type: { $in: types }, ...claim }, eventScope(ctx.principal)] };
   const events = await ctx.events.events.find(filter, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
   return events.map(toSyncEvent);
 }
@@ -58,8 +61,7 @@ export const resolvers: Resolvers = {
   Query: {
     syncEvents: (_, args, ctx) => readSyncEvents(ctx, args),
 
-    syncEventHead: async (_, __, ctx) =>
-      formatSeq((await ctx.events.events.findOne({}, { seq: 1, _id: 0 }).sort({ seq: -1 }).lean<{ seq: number }>())?.seq ?? 0),
+    syncEventHead: async (_, __, ctx) => formatSeq(await ctx.events.horizon()),
 
     syncJobs: async (_, args, ctx) => {
       requireRole(ctx, ROLES.syncJobs);

@@ -33,6 +33,7 @@ export async function syncStatus(models: SyncModels, events: EventLog, now = new
       .limit(LAG_SAMPLE)
       .lean<{ lagMs: number | null }[]>(),
     models.Cursor.findById('pipeline').lean(),
+    // The newest seq stored, even above one still to commit: position = head means everything stored was consumed.
     events.events.findOne({}, { seq: 1, _id: 0 }).sort({ seq: -1 }).lean<{ seq: number }>(),
   ]);
   const n = (status: string) => counts.find((c) => c._id === status)?.n ?? 0;

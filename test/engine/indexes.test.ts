@@ -464,6 +464,42 @@ describe.runIf(isEmbedded)('index use for lookups (embedded engine only)', () =>
     expect(top.map((d) => d.k)).toEqual([999, 999, 999, 999, 999]);
   });
 
+  it('uses a partial index only for queries whose every match it holds', async () => {
+    const partial = client.db(DB).collection('partial');
+    // Like archive_records' voucherId: a string for vouchers' records, null for the others.
+    const docs = Array.from({ length: 2000 }, (_, i) => ({ _id: i, voucherId: i % 2 ? `v${i}` : null, n: i }));
+    await partial.insertMany(docs as Document[]);
+    await partial.createIndex({ voucherId: 1 }, { unique: true, partialFilterExpression: { voucherId: { $type: 'string' } } });
+    const plan = async (filter: Document) => {
+      const explained = (await partial.find(filter).explain('executionStats')) as Document;
+      return { stage: explained.queryPlanner.winningPlan.inputStage?.stage ?? explained.queryPlanner.winningPlan.stage, examined: explained.executionStats.totalDocsExamined as number };
+    };
+    expect(await plan({ voucherId: 'v7' })).toEqual({ stage: 'IXSCAN', examined: 1 });
+    expect(await plan({ voucherId: { $in: ['v7', 'v9'] } })).toEqual({ stage: 'IXSCAN', examined: 2 });
+    expect((await partial.find({ voucherId: 'v7' }).toArray()).map((d) => d._id)).toEqual([7]);
+    // null also matches documents the index leaves out; a range is not implied by the filter's type: scans.
+    expect((await plan({ voucherId: null })).stage).toBe('COLLSCAN');
+    expect(await partial.countDocuments({ voucherId: null })).toBe(1000);
+    expect((await plan({ voucherId: { $gt: 'v1' } })).stage).toBe('COLLSCAN');
+    expect((await plan({ n: 5 })).stage).toBe('COLLSCAN');
+  });
+
+  it('answers an $or whose every branch has an index by the union of the branches, each document once', async () => {
+    const ids = async (filter: Document) => (await big.find(filter).toArray()).map((d) => String(d._id)).sort();
+    expect(await candidates({ $or: [{ k: 5 }, { _id: 7 }] })).toBe(21);
+    // A document two branches yield is returned once; the same answer as a scan.
+    expect(await ids({ $or: [{ k: 5 }, { _id: 1005 }] })).toEqual(await ids({ $or: [{ unindexed: 5 }, { _id: 1005 }] }));
+    expect(await ids({ $or: [{ k: 5 }, { _id: 1005 }] })).toHaveLength(20);
+    // Inside a top-level $and, with the conditions around it applied to every branch.
+    expect(await candidates({ $and: [{ unindexed: { $lt: 500 } }, { $or: [{ k: 1 }, { k: 2 }] }] })).toBe(40);
+    expect(await big.countDocuments({ $and: [{ unindexed: { $lt: 500 } }, { $or: [{ k: 1 }, { k: 2 }] }] })).toBe(40);
+    const explained = (await big.find({ $or: [{ k: 5 }, { _id: 7 }] } as Document).explain('queryPlanner')) as Document;
+    expect(explained.queryPlanner.winningPlan.inputStage.stage).toBe('OR');
+    // One branch without an index: the whole $or is a scan.
+    expect(await candidates({ $or: [{ k: 5 }, { unindexed: 7 }] })).toBeUndefined();
+    expect(await big.countDocuments({ $or: [{ k: 5 }, { unindexed: 7 }] })).toBe(40);
+  });
+
   it('falls back to a full scan (undefined) for an unindexed field', async () => {
     expect(await candidates({ unindexed: 5 })).toBeUndefined();
     expect(await candidates({})).toBeUndefined();

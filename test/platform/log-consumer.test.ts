@@ -63,9 +63,10 @@ describe('LogConsumer', () => {
     const c = await consumer('order', { types: ['ORDER'], batchSize: 2, maxBatches: 2 });
     const seen: number[] = [];
     const expected: number[] = [];
+    let last = 0;
     for (let round = 0; round < 4; round++) {
       expected.push(...(await append('ORDER', 3)));
-      await append('OTHER', 1); // of another type: passed over, never handed to this consumer
+      [last] = await append('OTHER', 1); // of another type: passed over, never handed to this consumer
       const batches = await drain(c);
       expect(batches.every((b) => b.length <= 2)).toBe(true);
       expect(batches.length).toBeLessThanOrEqual(2);
@@ -74,7 +75,8 @@ describe('LogConsumer', () => {
     // maxBatches bounds a consume(); what is left comes with the next.
     for (let batches = await drain(c); batches.length; batches = await drain(c)) seen.push(...batches.flat());
     expect(seen).toEqual(expected);
-    expect((await storedCursor('order'))?.seq).toBe(expected.at(-1));
+    // The position moves past events of other types too: they are read once, not at every poll.
+    expect((await storedCursor('order'))?.seq).toBe(last);
   });
 
   it('hands a failed batch over again (at least once), then moves on', async () => {

@@ -253,8 +253,9 @@ describe('SIGKILL during a stream of approvals', () => {
       logged.push(...page);
       after = page[page.length - 1].seq;
     }
-    expect(logged.at(-1)?.seq).toBe(status.head);
-    const head = status.head;
+    // The head may be a tombstone (a seq drawn by a transaction that did not commit: platform/integration/events.ts).
+    expect(Number(logged.at(-1)?.seq)).toBeLessThanOrEqual(Number(status.head));
+    const head = logged.at(-1)!.seq;
     await sub.until((r) => events(r).at(-1)?.seq === head, 30_000);
     const last = receivedSeqs(sub);
     received.push(...last.seqs);

@@ -424,7 +424,7 @@ describe('timer', () => {
 
     // A failing tick is logged and the timer keeps going.
     let calls = 0;
-    const broken = { events: log.events, after: async () => Promise.reject(new Error(`boom ${++calls}`)) } as unknown as EventLog;
+    const broken = { events: log.events, read: async () => Promise.reject(new Error(`boom ${++calls}`)) } as unknown as EventLog;
     const failing = await service({ events: broken });
     const errors = logs.lines.length;
     failing.start(10);

@@ -7,11 +7,10 @@ import { badInput, conflict, parseDate } from '../../../platform/graphql.ts';
 import type { Principal, Role } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
 import { canonicalJson } from '../../../platform/integration/canonical-json.ts';
-import { transaction } from '../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
 import { extensionDay } from '../../../platform/input-bounds.ts';
 import { fileRecord } from '../filing.ts';
-import { RecordHistory } from '../history.ts';
+import { RecordHistory, recordsTransaction } from '../history.ts';
 import { createArchiveLoaders } from '../loaders.ts';
 import { TEXT_FIELDS, requiredText } from '../../../platform/text-policy.ts';
 import { requireRole } from './guards.ts';
@@ -101,7 +100,7 @@ export async function appraise(svc: LifecycleServices, principal: Principal, rec
   const todayIso = todayOf(svc, now);
   const Appraisal = appraisalModel(svc.connection);
   let result: AppraisalDoc | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const record = await recordMeta(svc, recordId, session);
     if (record.status === 'DESTROYED') throw conflict(`record ${record.archiveNo} was destroyed`);

@@ -7,11 +7,10 @@ import { Schema, Types, type ClientSession, type Connection, type Model } from '
 import { badInput, conflict, forbidden, notFound, parseDate } from '../../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
-import { transaction } from '../../../platform/integration/transactions.ts';
 import type { Decision, StageDefinition, WorkflowInstance } from '../../../platform/workflow/types.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
 import { loanStartDay } from '../../../platform/input-bounds.ts';
-import { RecordHistory } from '../history.ts';
+import { RecordHistory, recordsTransaction } from '../history.ts';
 import { AccessLog } from './access-log.ts';
 import { directoryOf } from './directory.ts';
 import { TEXT_FIELDS, optionalText, requiredText } from '../../../platform/text-policy.ts';
@@ -178,7 +177,7 @@ export async function requestLoan(svc: LifecycleServices, principal: Principal, 
   const Loan = loanModel(svc.connection);
 
   let result: LoanDoc | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const record = await recordMeta(svc, input.recordId, session);
     if (record.status === 'DESTROYED') throw conflict(`record ${record.archiveNo} was destroyed and cannot be borrowed`);
@@ -230,7 +229,7 @@ export async function decideLoan(svc: LifecycleServices, principal: Principal, l
   comment = optionalText(comment, 'comment', TEXT_FIELDS.archiveComment);
   const now = nowOf(svc);
   let result: LoanDoc | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const loan = await loadLoan(svc, loanId, session);
     if (loan.status !== 'REQUESTED' || !loan.approvalId) throw conflict(`the loan is ${loan.status} and takes no decisions`);
@@ -256,7 +255,7 @@ export async function startLoan(svc: LifecycleServices, principal: Principal, lo
   const now = nowOf(svc);
   const todayIso = todayOf(svc, now);
   let result: LoanDoc | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const loan = await loadLoan(svc, loanId, session);
     if (loan.status !== 'APPROVED') throw conflict(`the loan is ${loan.status}; only an APPROVED loan is handed out`);
@@ -284,7 +283,7 @@ export async function returnLoan(svc: LifecycleServices, principal: Principal, l
   requireRole(principal, RECEIVERS, 'Taking a loan back');
   const now = nowOf(svc);
   let result: LoanDoc | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const loan = await loadLoan(svc, loanId, session);
     if (loan.status !== 'ON_LOAN' && loan.status !== 'OVERDUE') throw conflict(`the loan is ${loan.status}; only a loan handed out is returned`);
@@ -314,7 +313,7 @@ export async function markOverdue(svc: LifecycleServices, principal: Principal, 
   const due = await Loan.find({ status: 'ON_LOAN', until: { $lt: todayIso } }, { _id: 1 }).sort({ until: 1, _id: 1 }).lean<Array<Pick<LoanDoc, '_id'>>>();
   let marked = 0;
   for (const { _id } of due) {
-    const done = await transaction(svc.connection, async (session) => {
+    const done = await recordsTransaction(svc.connection, async (session) => {
       const loan = await Loan.findOneAndUpdate({ _id, status: 'ON_LOAN', until: { $lt: todayIso } }, { $set: { status: 'OVERDUE', overdueAt: now } }, { returnDocument: 'after', session }).lean<LoanDoc>();
       if (!loan) return false;
       await svc.events.append(session, { type: 'LOAN_OVERDUE', subject: subjectOf(loan), actor: principal.kind === 'service' ? principal.sub || 'system' : principal.sub, payload: payloadOf(loan), occurredAt: now });

@@ -2,13 +2,13 @@
 import { conflict, forbidden, notFound } from '../../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
-import { transaction } from '../../../platform/integration/transactions.ts';
 import type { ArchiveRecordDoc } from '../models.ts';
 import { AccessLog, type AccessLogEntryDoc } from './access-log.ts';
 import { activeLoanOf } from './borrowing.ts';
 import { TEXT_FIELDS, requiredText } from '../../../platform/text-policy.ts';
 import { type RecordMeta, hexId } from './records.ts';
 import { type LifecycleServices, nowOf, todayOf } from './services.ts';
+import { recordsTransaction } from '../history.ts';
 
 /**
  * Roles that read any record's content (docs/domain.md: finance, archive and audit roles). The permission model
@@ -42,7 +42,7 @@ export async function readContent(svc: LifecycleServices, principal: Principal, 
   }
   const log = new AccessLog(svc.connection);
   let result: RecordContent | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const id = toObjectId(recordId);
     const record = id ? await svc.models.ArchiveRecord.findById(id, null, { session }).lean<ArchiveRecordDoc>() : null;

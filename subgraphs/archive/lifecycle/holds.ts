@@ -3,9 +3,8 @@
 // A hold does not stop a loan: a record on loan keeps BORROWED and returns to ON_HOLD.
 import { badInput, conflict } from '../../../platform/graphql.ts';
 import type { Principal } from '../../../platform/identity.ts';
-import { transaction } from '../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
-import { RecordHistory } from '../history.ts';
+import { RecordHistory, recordsTransaction } from '../history.ts';
 import { TEXT_FIELDS, requiredText } from '../../../platform/text-policy.ts';
 import { requireRole } from './guards.ts';
 import { type RecordMeta, WITHOUT_CONTENT, hexId, recordMeta } from './records.ts';
@@ -23,7 +22,7 @@ export async function placeHold(svc: LifecycleServices, principal: Principal, re
   const why = requiredText(reason, 'reason', TEXT_FIELDS.holdReason);
   const now = nowOf(svc);
   let result: RecordMeta | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const record = await recordMeta(svc, recordId, session);
     if (record.status === 'DESTROYED') throw conflict(`record ${record.archiveNo} was destroyed`);
@@ -54,7 +53,7 @@ export async function releaseHold(svc: LifecycleServices, principal: Principal, 
   if (!Number.isInteger(index) || index < 0) throw badInput('index must be a non-negative integer', 'index');
   const now = nowOf(svc);
   let result: RecordMeta | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const record = await recordMeta(svc, recordId, session);
     if (index >= record.holds.length) throw badInput(`record ${record.archiveNo} has ${record.holds.length} hold(s); there is none at index ${index}`, 'index');

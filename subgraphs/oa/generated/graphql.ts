@@ -2,6 +2,7 @@
 /* eslint-disable */
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { DepartmentDoc, EmployeeDoc, ExpenseClaimDoc, ExpenseItemDoc } from '../models.ts';
+import type { ClaimConnectionModel } from '../queries.ts';
 import type { WorkflowInstance, StepState, StepDecision, Delegation as DelegationModel } from '../../../platform/workflow/types.ts';
 import type { InboundEventRecord } from '../connectors/inbound.ts';
 import type { OaContext } from '../context.ts';
@@ -538,7 +539,7 @@ export type ResolversTypes = {
   ApprovalDecision: ResolverTypeWrapper<StepDecision>;
   ExpenseClaimEdge: ResolverTypeWrapper<Omit<ExpenseClaimEdge, 'node'> & { node: ResolversTypes['ExpenseClaim'] }>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
-  ExpenseClaimConnection: ResolverTypeWrapper<Omit<ExpenseClaimConnection, 'edges'> & { edges: Array<ResolversTypes['ExpenseClaimEdge']> }>;
+  ExpenseClaimConnection: ResolverTypeWrapper<ClaimConnectionModel>;
   Delegation: ResolverTypeWrapper<DelegationModel>;
   InboundEventStatus: InboundEventStatus;
   InboundEvent: ResolverTypeWrapper<InboundEventRecord>;
@@ -576,7 +577,7 @@ export type ResolversParentTypes = {
   ApprovalDecision: StepDecision;
   ExpenseClaimEdge: Omit<ExpenseClaimEdge, 'node'> & { node: ResolversParentTypes['ExpenseClaim'] };
   PageInfo: PageInfo;
-  ExpenseClaimConnection: Omit<ExpenseClaimConnection, 'edges'> & { edges: Array<ResolversParentTypes['ExpenseClaimEdge']> };
+  ExpenseClaimConnection: ClaimConnectionModel;
   Delegation: DelegationModel;
   InboundEvent: InboundEventRecord;
   InboundEventEdge: Omit<InboundEventEdge, 'node'> & { node: ResolversParentTypes['InboundEvent'] };

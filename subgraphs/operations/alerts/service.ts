@@ -159,7 +159,10 @@ export class AlertService {
   /** Alerts raised after `after` in log order: what the alerts subscription delivers. */
   async raisedAfter(after: string | null | undefined, first: number): Promise<AlertEventView[]> {
     if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput('first must be 1 to 500', 'first');
-    const events = await this.o.events.events.find({ seq: { $gt: parseSeq(after) }, type: 'ALERT_RAISED' }, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
+    const from = parseSeq(after);
+    const horizon = await this.o.events.horizon();
+    if (horizon <= from) return [];
+    const events = await this.o.events.events.find({ seq: { $gt: from, $lte: horizon }, type: 'ALERT_RAISED' }, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
     const alerts = await this.o.models.Alert.find({ _id: { $in: toObjectIds(events.map((e) => e.subject.id)) } }).lean<AlertDoc[]>();
     const byId = new Map(alerts.map((a) => [a._id.toHexString(), a]));
     return events.flatMap((e) => {

@@ -44,18 +44,22 @@ export class AuditOutbox {
 
   private async moveBatch(): Promise<number> {
     const outbox = this.connection.collection<AuditOutboxDoc>(AUDIT_OUTBOX);
-    return transaction(this.connection, async (session) => {
-      const docs = await outbox.find({ at: { $lt: new Date(Date.now() - this.graceMs) } }, { session }).sort({ at: 1 }).limit(MAX_BATCH).toArray();
-      if (docs.length === 0) return 0;
-      const bySource = new Map<AuditSource, AuditOutboxDoc[]>();
-      for (const d of docs) bySource.set(d.source, [...(bySource.get(d.source) ?? []), d]);
-      for (const [source, group] of bySource) {
-        const entries = group.map((d) => ({ at: d.at, actor: d.actor, roles: d.roles, address: d.address, action: d.action, operationName: d.operationName, outcome: d.outcome, durationMs: null, requestId: d._id }));
-        // An entry the trail refuses (it cannot be: the subgraph made it) would block the outbox; it is dropped with it.
-        await this.trail.append(entries, source, session);
-      }
-      await outbox.deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session });
-      return docs.length;
-    });
+    return transaction(
+      this.connection,
+      async (session) => {
+        const docs = await outbox.find({ at: { $lt: new Date(Date.now() - this.graceMs) } }, { session }).sort({ at: 1 }).limit(MAX_BATCH).toArray();
+        if (docs.length === 0) return 0;
+        const bySource = new Map<AuditSource, AuditOutboxDoc[]>();
+        for (const d of docs) bySource.set(d.source, [...(bySource.get(d.source) ?? []), d]);
+        for (const [source, group] of bySource) {
+          const entries = group.map((d) => ({ at: d.at, actor: d.actor, roles: d.roles, address: d.address, action: d.action, operationName: d.operationName, outcome: d.outcome, durationMs: null, requestId: d._id }));
+          // An entry the trail refuses (it cannot be: the subgraph made it) would block the outbox; it is dropped with it.
+          await this.trail.append(entries, source, session);
+        }
+        await outbox.deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session });
+        return docs.length;
+      },
+      { lane: this.trail.lane },
+    );
   }
 }

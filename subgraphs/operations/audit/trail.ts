@@ -254,6 +254,11 @@ export class AuditTrail {
     this.chain = new HashChain({ ...flatChainRules<AuditEntryDoc>(auditDigest), model: this.model, counter: COUNTER_KEY });
   }
 
+  /** The lane of transactions appending to the trail (platform/integration/transactions.ts). */
+  get lane(): string {
+    return this.chain.lane;
+  }
+
   /** Seals the trail's head from now on (after each append, and now). */
   async useSeal(o: AuditSealOptions): Promise<void> {
     const head = async () => {
@@ -314,7 +319,7 @@ export class AuditTrail {
       await this.chain.append(fresh, (entry, { seq, previousDigest }) => ({ seq, ...entry, source, previousDigest }), { session: s });
       return fresh.length;
     };
-    const stored = session ? await run(session) : await transaction(this.model.db, run);
+    const stored = session ? await run(session) : await transaction(this.model.db, run, { lane: this.lane });
     // After the commit: a head sealed inside a transaction that then aborted would name an entry that never was.
     if (!session) await this.sealHead();
     return { stored, duplicates: valid.length - stored, refused };

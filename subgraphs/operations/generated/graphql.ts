@@ -232,7 +232,7 @@ export type Query = {
   __typename?: 'Query';
   /** Stored events after `after`, oldest first; only events whose claim (or record) the caller may read. */
   syncEvents: Array<SyncEvent>;
-  /** seq of the newest event in the log (a position only): where a subscription without `after` starts. */
+  /** seq of the newest event in the log (a position only) below which no event is still committing: where a subscription without `after` starts. */
   syncEventHead: Scalars['String']['output'];
   syncJobs: Array<SyncJob>;
   syncStatus: SyncStatus;

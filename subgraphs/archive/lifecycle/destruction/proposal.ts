@@ -3,7 +3,6 @@ import { nextSequence } from '../../../../platform/integration/events.ts';
 import { badInput, conflict } from '../../../../platform/graphql.ts';
 import type { Principal } from '../../../../platform/identity.ts';
 import { toObjectId, toObjectIds } from '../../../../platform/ids.ts';
-import { transaction } from '../../../../platform/integration/transactions.ts';
 import { rolesFor } from '../../../../schema/permissions.ts';
 import { latestAppraisals } from '../appraisal.ts';
 import { directoryOf } from '../directory.ts';
@@ -14,6 +13,7 @@ import { type LifecycleServices, fromWorkflow, nowOf, todayOf } from '../service
 import { type Refusal, destructionRefusals, refuse } from './eligibility.ts';
 import { type DestructionRegisterDoc, lineOf, loadRegister, registerModel, subjectOf } from './register.ts';
 import { DESTRUCTION_WORKFLOW, ensureDestructionRoute } from './route.ts';
+import { recordsTransaction } from '../../history.ts';
 
 /** The most records one register lists. */
 export const MAX_REGISTER_LINES = 500;
@@ -64,7 +64,7 @@ export async function proposeDestruction(svc: LifecycleServices, principal: Prin
   const todayIso = todayOf(svc, now);
   const Register = registerModel(svc.connection);
   let result: DestructionRegisterDoc | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const records = await svc.models.ArchiveRecord.find({ _id: { $in: toObjectIds(ids) } }, WITHOUT_CONTENT, { session }).lean<RecordMeta[]>();
     const byId = new Map(records.map((r) => [hexId(r), r]));
@@ -139,7 +139,7 @@ export async function cancelDestruction(svc: LifecycleServices, principal: Princ
   const why = requiredText(reason, 'reason', TEXT_FIELDS.destructionReason);
   const now = nowOf(svc);
   let result: DestructionRegisterDoc | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const register = await loadRegister(svc, registerId, session);
     if (register.status !== 'PENDING') throw conflict(`register ${register.registerNo} is ${register.status}`);

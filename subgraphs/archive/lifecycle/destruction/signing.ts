@@ -1,7 +1,6 @@
 // Signing a register: the handlers on the register itself, the other signatories through the workflow.
 import { badInput, conflict } from '../../../../platform/graphql.ts';
 import { type Principal, hasAnyRole } from '../../../../platform/identity.ts';
-import { transaction } from '../../../../platform/integration/transactions.ts';
 import type { Decision, WorkflowInstance } from '../../../../platform/workflow/types.ts';
 import { rolesFor } from '../../../../schema/permissions.ts';
 import { TEXT_FIELDS, optionalText } from '../../../../platform/text-policy.ts';
@@ -12,6 +11,7 @@ import { destroy } from './execution.ts';
 import { ARCHIVE_SYSTEM, fileRegister } from './register-filing.ts';
 import { type DestructionRegisterDoc, type DestructionSignatureDoc, loadRegister, registerModel, subjectOf } from './register.ts';
 import { STEP_CAPACITY } from './route.ts';
+import { recordsTransaction } from '../../history.ts';
 
 /** Who files archive records (the model's Mutation.fileArchiveRecord): such a last signer files the register. */
 const RECORD_FILERS = rolesFor('Mutation', 'fileArchiveRecord');
@@ -28,7 +28,7 @@ export async function signDestruction(svc: LifecycleServices, principal: Princip
   const now = nowOf(svc);
   const Register = registerModel(svc.connection);
   let result: DestructionRegisterDoc | undefined;
-  await transaction(svc.connection, async (session) => {
+  await recordsTransaction(svc.connection, async (session) => {
     result = undefined;
     const register = await loadRegister(svc, registerId, session);
     if (register.status !== 'PENDING' || !register.approvalId) throw conflict(`register ${register.registerNo} is ${register.status} and takes no signatures`);
