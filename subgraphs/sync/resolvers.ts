@@ -30,7 +30,11 @@ export async function readSyncEvents(ctx: SyncContext, args: { after?: string | 
   const horizon = await ctx.events.horizon();
   if (horizon <= after) return [];
   const filter = { $and: [{ seq: { $gt: after, $lte: horizon }, type: { $in: types }, ...claim }, eventScope(ctx.principal)] };
-  const events = await ctx.events.events.find(filter, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
+  // Read in seq order from `after` and stop at `first`: without a claim, the seq index. A planner without trial runs
+  // (the embedded engine) would otherwise take the scope's equality on subject.type, and read every claim event of
+  // the log on each call (40% of the engine's time in the soak after 3 minutes).
+  const query = ctx.events.events.find(filter, { _id: 0 }).sort({ seq: 1 }).limit(first);
+  const events = await (args.claimId ? query : query.hint({ seq: 1 })).lean<DomainEvent[]>();
   return events.map(toSyncEvent);
 }
 
