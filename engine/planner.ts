@@ -198,7 +198,8 @@ function coveredByPartial(index: Index, conditions: Map<string, Condition>): boo
 export function planQuery(coll: Collection, filter: Doc | undefined | null, opts: PlanOptions = {}): Plan {
   const conditions = leadingConditions(filter);
   if (opts.hint === '$natural') return { kind: 'scan', reverse: opts.naturalDirection === -1, sorted: false };
-  const usable = (ix: Index) => (!ix.isPartial || coveredByPartial(ix, conditions)) && (opts.snapshotSeq === undefined || ix.builtSeq <= opts.snapshotSeq);
+  // A partial index only where the conditions at hand (the query's, or an $or branch's with them) imply its filter.
+  const usable = (ix: Index, conds: Map<string, Condition>) => (!ix.isPartial || coveredByPartial(ix, conds)) && (opts.snapshotSeq === undefined || ix.builtSeq <= opts.snapshotSeq);
   if (opts.hint !== undefined) {
     const index = coll.indexes.get(opts.hint);
     if (!index) throw new MongoServerError(ErrorCodes.BadValue, 'error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index');
@@ -231,12 +232,12 @@ export function planQuery(coll: Collection, filter: Doc | undefined | null, opts
 type Best = { plan: Extract<Plan, { kind: 'ids' | 'index' }>; score: number };
 
 /** `_id` equality (point reads), or the best index for the conditions; undefined when only a scan answers. */
-function bestFor(coll: Collection, conditions: Map<string, Condition>, sort: SortSpec | undefined, usable: (ix: Index) => boolean): Best | undefined {
+function bestFor(coll: Collection, conditions: Map<string, Condition>, sort: SortSpec | undefined, usable: (ix: Index, conds: Map<string, Condition>) => boolean): Best | undefined {
   const idCond = conditions.get('_id');
   if (idCond && 'eq' in idCond && idCond.eq.length <= MAX_RANGES) return { plan: { kind: 'ids', keys: idCond.eq.map((v) => valueKey(v)) }, score: 1000 };
   let best: Candidate | undefined;
   for (const index of coll.indexes.values()) {
-    if (index.hidden || !usable(index)) continue;
+    if (index.hidden || !usable(index, conditions)) continue;
     const c = candidateFor(index, conditions, sort);
     if (c && (!best || c.score > best.score)) best = c;
   }

@@ -482,6 +482,10 @@ describe.runIf(isEmbedded)('index use for lookups (embedded engine only)', () =>
     expect(await partial.countDocuments({ voucherId: null })).toBe(1000);
     expect((await plan({ voucherId: { $gt: 'v1' } })).stage).toBe('COLLSCAN');
     expect((await plan({ n: 5 })).stage).toBe('COLLSCAN');
+    // In an $or, each branch by its own conditions: the partial index answers `{voucherId: 'v9'}` there too.
+    await partial.createIndex({ n: 1 });
+    expect(await plan({ $or: [{ n: 4 }, { voucherId: 'v9' }] })).toEqual({ stage: 'OR', examined: 2 });
+    expect((await partial.find({ $or: [{ n: 4 }, { voucherId: 'v9' }] }).toArray()).map((d) => d._id).sort()).toEqual([4, 9]);
   });
 
   it('answers an $or whose every branch has an index by the union of the branches, each document once', async () => {
