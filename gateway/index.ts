@@ -10,7 +10,7 @@ import { AuditSpool } from './audit-spool.ts';
 import { createAuthenticator } from './auth.ts';
 import { GATEWAY_SERVICE, oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { applyPermissions } from './permissions.ts';
+import { applyMaskingOnly, applyPermissions } from './permissions.ts';
 import { type GatewayServer, createGatewayServer } from './server.ts';
 import { EventFeed } from './subscriptions/feed.ts';
 import { SYNC_EVENT_LOG } from './subscriptions/feeds.ts';
@@ -63,15 +63,16 @@ export async function createGateway(
     maxTtlSeconds: config.jwtMaxTtlSeconds,
     lookup: directory,
   });
-  const schema = applyPermissions(
-    buildSupergraphSchema({
-      supergraphSdl: loadSupergraphSdl(opts.supergraphPath),
-      urls,
-      internalSecret: config.internalSecret,
-      timeoutMs: SUBGRAPH_TIMEOUT_MS,
-      fetchFor: (subgraph) => metrics.timedFetch(subgraph),
-    }),
-  );
+  const supergraph = buildSupergraphSchema({
+    supergraphSdl: loadSupergraphSdl(opts.supergraphPath),
+    urls,
+    internalSecret: config.internalSecret,
+    timeoutMs: SUBGRAPH_TIMEOUT_MS,
+    fetchFor: (subgraph) => metrics.timedFetch(subgraph),
+  });
+  const schema = applyPermissions(supergraph);
+  // Operations whose every field the caller may read run without the shield's per-field middleware (operation-rules.ts).
+  const maskedOnlySchema = applyMaskingOnly(supergraph);
   const production = config.nodeEnv === 'production';
   const gatewayLogger = logger.child({ component: 'gateway' });
   const audit = new AuditRecorder({
@@ -81,7 +82,7 @@ export async function createGateway(
     trustProxy: config.trustProxy,
     spool: opts.auditSpool ? new AuditSpool<AuditRecord>(opts.auditSpool) : undefined,
   });
-  const server = await createGatewayServer({ schema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS });
+  const server = await createGatewayServer({ schema, maskedOnlySchema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
   const feed = new EventFeed(opts.bus, { readHead: () => readHead(schema, SYNC_EVENT_LOG.head, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });

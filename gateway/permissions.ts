@@ -80,25 +80,36 @@ function shieldRule(r: FieldRule, where: string, made: Map<string, IRule>): IRul
 /** The department of a record's owner, from the directory (cached by the authenticator). */
 const departmentFrom = (ctx: PermissionContext) => async (owner: string) => (await ctx.directory(owner))?.departmentId;
 
-/** Applies the permission model to the schema: shield for every field, masking for sensitive ones. */
-export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
-  const made = new Map<string, IRule>();
-  const tree: Record<string, Record<string, IRule>> = {};
-  const masking: Record<string, Record<string, (resolve: (...a: unknown[]) => unknown, parent: { id?: string }, args: unknown, ctx: PermissionContext, info: unknown) => Promise<unknown>>> = {};
+type Masking = Record<string, Record<string, (resolve: (...a: unknown[]) => unknown, parent: { id?: string }, args: unknown, ctx: PermissionContext, info: unknown) => Promise<unknown>>>;
+
+/** The masking of sensitive fields, decided per record (full, masked or refused) from the caller and the owner. */
+function maskingOf(schema: GraphQLSchema): Masking {
+  const masking: Masking = {};
   for (const type of publicObjectTypes(schema)) {
     for (const field of Object.keys(type.getFields())) {
       const r = ruleFor(type.name, field);
       const where = `${type.name}.${field}`;
+      if (r?.kind !== 'sensitive') continue;
+      (masking[type.name] ??= {})[field] = async (resolve, parent, args, ctx, info) => {
+        const access = await sensitiveAccess(r, parent?.id, ctx.principal, departmentFrom(ctx));
+        if (access === 'forbidden') throw forbidden(`${where} is a sensitive field`);
+        const value = await resolve(parent, args, ctx, info);
+        return access === 'masked' && typeof value === 'string' ? maskValue(value) : value;
+      };
+    }
+  }
+  return masking;
+}
+
+/** Applies the permission model to the schema: shield for every field, masking for sensitive ones. */
+export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
+  const made = new Map<string, IRule>();
+  const tree: Record<string, Record<string, IRule>> = {};
+  for (const type of publicObjectTypes(schema)) {
+    for (const field of Object.keys(type.getFields())) {
+      const r = ruleFor(type.name, field);
       if (!r) continue; // no rule: shield's fallback denies it
-      (tree[type.name] ??= {})[field] = shieldRule(r, where, made);
-      if (r.kind === 'sensitive') {
-        (masking[type.name] ??= {})[field] = async (resolve, parent, args, ctx, info) => {
-          const access = await sensitiveAccess(r, parent?.id, ctx.principal, departmentFrom(ctx));
-          if (access === 'forbidden') throw forbidden(`${where} is a sensitive field`);
-          const value = await resolve(parent, args, ctx, info);
-          return access === 'masked' && typeof value === 'string' ? maskValue(value) : value;
-        };
-      }
+      (tree[type.name] ??= {})[field] = shieldRule(r, `${type.name}.${field}`, made);
     }
   }
   const permissions = shield(tree, {
@@ -107,5 +118,13 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
     // The stitched schema's own fields (__typename) are always allowed.
     fallbackError: () => forbidden('this field has no permission rule'),
   });
-  return applyMiddleware(schema, permissions, masking as never);
+  return applyMiddleware(schema, permissions, maskingOf(schema) as never);
+}
+
+/**
+ * The schema for operations whose every field the caller may read by the caller-only rules
+ * (gateway/operation-rules.ts): masking of sensitive fields only, no shield.
+ */
+export function applyMaskingOnly(schema: GraphQLSchema): GraphQLSchema {
+  return applyMiddleware(schema, maskingOf(schema) as never);
 }

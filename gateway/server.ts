@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { GatewayExecutor, GatewayInterface, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
+import { GraphQLError, type GraphQLSchema, execute, printSchema } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -15,11 +16,17 @@ import { IDEMPOTENCY_KEY, type Principal, type RequestOrigin } from '../platform
 import { PARSE_OPTIONS, plainParseMessage } from './intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from './limits.ts';
 import type { GatewayMetrics } from './metrics.ts';
+import { allowsWholeOperation } from './operation-rules.ts';
 import type { PermissionContext } from './permissions.ts';
 
 export interface GatewayServerOptions {
   /** The supergraph with permissions applied (applyPermissions). */
   schema: GraphQLSchema;
+  /**
+   * The supergraph with only the masking of sensitive fields (applyMaskingOnly): operations whose every field the
+   * caller may read by the caller-only rules run on it (gateway/operation-rules.ts). Without it, all run on `schema`.
+   */
+  maskedOnlySchema?: GraphQLSchema;
   authenticate: (authorization: string | undefined) => Promise<Principal>;
   directory: DirectoryLookup;
   logger: Logger;
@@ -64,9 +71,34 @@ const subscriptionsElsewhere: ApolloServerPlugin<PermissionContext> = {
   }),
 };
 
+/**
+ * Apollo's executor hook (its gateway interface, the one @apollo/gateway plugs into): Apollo parses and validates
+ * against the shielded schema as before, then each operation runs on the masked-only schema when the caller-only
+ * rules allow all of it, on the shielded one otherwise.
+ */
+function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema): GatewayInterface {
+  const listeners = new Set<GatewaySchemaLoadOrUpdateCallback>();
+  const executor: GatewayExecutor = async (rc) => {
+    const context = rc.context as unknown as PermissionContext;
+    const schema = allowsWholeOperation(shielded, rc.document, context.principal) ? maskedOnly : shielded;
+    return execute({ schema, document: rc.document, contextValue: context, variableValues: rc.request.variables, operationName: rc.operationName ?? undefined });
+  };
+  return {
+    async load() {
+      for (const listener of listeners) listener({ apiSchema: shielded, coreSupergraphSdl: printSchema(shielded) });
+      return { schema: shielded, executor };
+    },
+    onSchemaLoadOrUpdate(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async stop() {},
+  };
+}
+
 export async function createGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
   const apollo = new ApolloServer<PermissionContext>({
-    schema: opts.schema,
+    ...(opts.maskedOnlySchema ? { gateway: permissionGateway(opts.schema, opts.maskedOnlySchema) } : { schema: opts.schema }),
     introspection: !opts.production,
     // Production: validation errors lose their "Did you mean …?" (Apollo's plugin); formatError below strips those
     // of variable coercion, which Apollo's plugin does not see.
