@@ -86,9 +86,9 @@ export async function createGateway(
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
   const feed = new EventFeed(opts.bus, { readHead: () => readHead(schema, SYNC_EVENT_LOG.head, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });
-  const streams = new FeedStreams({ schema, log: SYNC_EVENT_LOG, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize, production });
+  const streams = new FeedStreams({ schema, maskedOnlySchema, log: SYNC_EVENT_LOG, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize, production });
   metrics.trackSubscriptions(() => streams.open);
-  const runner = new OperationRunner({ schema, streams, logger: gatewayLogger, production });
+  const runner = new OperationRunner({ schema, maskedOnlySchema, streams, logger: gatewayLogger, production });
   const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });
   const sockets: WebSocketEndpoint[] = [];
   const heartbeat: Heartbeat = startHeartbeat({ syncUrl: urls.sync, internalSecret: config.internalSecret, openSubscriptions: () => streams.open, logger: gatewayLogger, intervalMs: opts.heartbeatMs });

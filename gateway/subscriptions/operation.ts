@@ -21,9 +21,12 @@ import type { Logger } from '../../platform/logger.ts';
 import { PARSE_OPTIONS, plainParseMessage } from '../intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule } from '../limits.ts';
 import type { FeedStreams, SubscriberContext } from './stream.ts';
+import { allowsWholeOperation } from '../operation-rules.ts';
 
 export interface OperationRunnerOptions {
   schema: GraphQLSchema;
+  /** Masking only, for operations the caller may run whole (gateway/operation-rules.ts); `schema` otherwise. */
+  maskedOnlySchema?: GraphQLSchema;
   streams: FeedStreams;
   logger: Logger;
   production: boolean;
@@ -75,8 +78,9 @@ export class OperationRunner {
 
   /** A query or mutation sent over a subscription transport: executed once, as over HTTP. */
   async executeOnce(p: Extract<Prepared, { ok: true }>, context: SubscriberContext): Promise<FormattedExecutionResult> {
+    const whole = this.opts.maskedOnlySchema && allowsWholeOperation(this.opts.schema, p.document, context.principal);
     const result = await execute({
-      schema: this.opts.schema,
+      schema: whole ? this.opts.maskedOnlySchema! : this.opts.schema,
       document: p.document,
       variableValues: p.variables,
       operationName: p.operationName,

@@ -29,6 +29,7 @@ import { publicError } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PermissionContext } from '../permissions.ts';
 import type { EventFeed } from './feed.ts';
+import { allowsWholeOperation } from '../operation-rules.ts';
 import { viewKey } from './view.ts';
 
 const FATAL_CODES = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED']);
@@ -73,6 +74,8 @@ export interface FeedDefinition {
 export interface FeedStreamsOptions {
   /** The supergraph with permissions applied. */
   schema: GraphQLSchema;
+  /** Masking only, for reads the caller may run whole (gateway/operation-rules.ts); `schema` otherwise. */
+  maskedOnlySchema?: GraphQLSchema;
   log: EventLog;
   feed: EventFeed;
   logger: Logger;
@@ -312,8 +315,9 @@ export class FeedStreams {
 
   private async fetch(req: StreamRequest, prepared: PreparedQuery, after: number): Promise<Page> {
     const announced = this.opts.feed.head;
+    const whole = this.opts.maskedOnlySchema && allowsWholeOperation(this.opts.schema, prepared.document, req.context.principal);
     const result = await execute({
-      schema: this.opts.schema,
+      schema: whole ? this.opts.maskedOnlySchema! : this.opts.schema,
       document: prepared.document,
       variableValues: { ...(req.variableValues ?? {}), [this.opts.log.reserved.cursor]: String(after).padStart(this.opts.log.seqWidth, '0') },
       // A fresh context per read: shield caches its caller-only decisions per context, like per request.
