@@ -6,7 +6,6 @@
 // be refused, it runs through the shield as before, so partial results and their FORBIDDEN errors are unchanged.
 import {
   type DocumentNode,
-  type GraphQLObjectType,
   type GraphQLSchema,
   TypeInfo,
   isAbstractType,
@@ -17,6 +16,7 @@ import {
 } from 'graphql';
 import type { Principal } from '../platform/identity.ts';
 import { type FieldRule, ruleFor } from '../schema/permissions.ts';
+import { isPublicObjectType } from './permissions.ts';
 
 /** Whether a rule allows the caller, by what the caller is alone (a sensitive field's per-record part is masking's). */
 function allows(rule: FieldRule | undefined, p: Principal | null): boolean {
@@ -33,9 +33,6 @@ function allows(rule: FieldRule | undefined, p: Principal | null): boolean {
       return false;
   }
 }
-
-/** Types the shield has no rules for (federation's plumbing): an operation touching them takes the shielded path. */
-const isPublic = (t: GraphQLObjectType) => !['_Service', '_Entity', '_Any'].includes(t.name) && !t.name.startsWith('join__') && !t.name.startsWith('link__');
 
 /**
  * Whether every field of the document (every operation and fragment in it: never fewer than the one executed) is
@@ -58,7 +55,8 @@ export function allowsWholeOperation(schema: GraphQLSchema, document: DocumentNo
         // Introspection (and __typename) is not the shield's: the intake and Apollo decide on it.
         if (node.name.value.startsWith('__') || (parent && isIntrospectionType(parent))) return false;
         const types = !parent ? [] : isObjectType(parent) ? [parent] : isAbstractType(parent) ? schema.getPossibleTypes(parent) : [];
-        if (!types.length || types.some((t) => !isPublic(t) || !allows(ruleFor(t.name, node.name.value), principal))) allowed = false;
+        // Types the shield has no rules for (federation's plumbing) take the shielded path.
+        if (!types.length || types.some((t) => !isPublicObjectType(t) || !allows(ruleFor(t.name, node.name.value), principal))) allowed = false;
         return undefined;
       },
     }),

@@ -36,10 +36,12 @@ const forbidden = (what: string) => new GraphQLError(`Not allowed: ${what}`, { e
 /** Types that belong to federation's plumbing, not to the public graph. */
 const INTERNAL_TYPES = new Set(['_Service', '_Entity', '_Any']);
 
+/** An object type of the public graph (the shield has rules for it), not introspection's or federation's plumbing. */
+export const isPublicObjectType = (t: unknown): t is import('graphql').GraphQLObjectType =>
+  isObjectType(t) && !isIntrospectionType(t) && !INTERNAL_TYPES.has(t.name) && !t.name.startsWith('join__') && !t.name.startsWith('link__');
+
 export function publicObjectTypes(schema: GraphQLSchema) {
-  return Object.values(schema.getTypeMap()).filter(
-    (t): t is import('graphql').GraphQLObjectType => isObjectType(t) && !isIntrospectionType(t) && !INTERNAL_TYPES.has(t.name) && !t.name.startsWith('join__') && !t.name.startsWith('link__'),
-  );
+  return Object.values(schema.getTypeMap()).filter(isPublicObjectType);
 }
 
 const isAuthenticated = rule('authenticated', { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => (ctx.principal ? true : unauthenticated()));
