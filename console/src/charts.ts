@@ -32,7 +32,9 @@ const iso = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart
 export function mountCharts(root: HTMLElement): View {
   const today = new Date();
   const from = h('input', { type: 'date', id: 'charts-from', value: iso(new Date(today.getFullYear(), today.getMonth() - 5, 1)), 'aria-label': 'From', required: true });
-  const to = h('input', { type: 'date', id: 'charts-to', value: iso(today), 'aria-label': 'To', required: true });
+  // Up to tomorrow in the browser's calendar: the business day (the server's time zone, Asia/Shanghai by default)
+  // can be a day ahead of the browser's, and the approvals of its today must be in the default period.
+  const to = h('input', { type: 'date', id: 'charts-to', value: iso(new Date(today.getFullYear(), today.getMonth(), today.getDate() + 1)), 'aria-label': 'To', required: true });
   const byDepartment = h('div', { class: 'chart-slot', id: 'chart-department' });
   const byMonth = h('div', { class: 'chart-slot', id: 'chart-month' });
   const lag = h('div', { class: 'chart-slot', id: 'chart-lag' });
