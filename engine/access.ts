@@ -192,6 +192,7 @@ export class Access {
     const overlay = this.txn?.overlays.get(coll);
     const dedupe = overlay !== undefined || (plan.kind === 'index' && plan.dedupe) || plan.kind === 'ids' || plan.kind === 'or';
     const seen = dedupe ? new Set<string>() : undefined;
+    const exact = plan.exact === true;
     let n = 0;
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
     if (coll.cid !== undefined) {
@@ -201,7 +202,13 @@ export class Access {
           if (seen.has(e.id)) continue;
           seen.add(e.id);
         }
+        // A stored document of an exact plan is a match without decoding it; the transaction's own version is not.
         if (overlay?.entries.has(e.id)) e = overlay.entries.get(e.id) ?? undefined;
+        else if (exact) {
+          yield e;
+          if (++n >= limit) return;
+          continue;
+        }
         if (e && matcher.test(e.exact)) {
           yield e;
           if (++n >= limit) return;

@@ -260,12 +260,14 @@ function find(ctx: CommandContext): Doc {
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch, ctx.access.alive) };
 }
 
-function explainPlan(plan: Plan): Doc {
-  if (plan.kind === 'ids') return { stage: 'IDHACK' };
-  if (plan.kind === 'scan') return { stage: 'COLLSCAN', direction: plan.reverse ? 'backward' : 'forward' };
-  if (plan.kind === 'or') return { stage: 'FETCH', inputStage: { stage: 'OR', inputStages: plan.plans.map((p: Plan) => explainPlan(p).inputStage ?? explainPlan(p)) } };
+/** The plan as MongoDB explains it; a stage that tests documents against the filter shows it as its `filter`. */
+function explainPlan(plan: Plan, filter: Doc | undefined): Doc {
+  const residual = !plan.exact && filter && Object.keys(filter).length ? { filter } : {};
+  if (plan.kind === 'ids') return { stage: 'IDHACK', ...residual };
+  if (plan.kind === 'scan') return { stage: 'COLLSCAN', ...residual, direction: plan.reverse ? 'backward' : 'forward' };
+  if (plan.kind === 'or') return { stage: 'FETCH', filter, inputStage: { stage: 'OR', inputStages: plan.plans.map((p: Plan) => explainPlan(p, undefined).inputStage ?? explainPlan(p, undefined)) } };
   const ixscan = { stage: 'IXSCAN', keyPattern: plan.index.spec.key, indexName: plan.index.name, isMultiKey: plan.index.multikey, direction: plan.reverse ? 'backward' : 'forward' };
-  return { stage: 'FETCH', inputStage: ixscan };
+  return { stage: 'FETCH', ...residual, inputStage: ixscan };
 }
 
 /** `explain` of a find: the plan chosen (see planner.ts) and, from executionStats on, what running it read. */
@@ -279,7 +281,7 @@ function explain(ctx: CommandContext): Doc {
   const opts: FindOptions = { sort: parseSort(inner!.sort), ...hint };
   let winningPlan: Doc = { stage: 'EOF' };
   if (coll) {
-    winningPlan = explainPlan(ctx.access.plan(coll, filter, opts));
+    winningPlan = explainPlan(ctx.access.plan(coll, filter, opts), filter);
   }
   const reply: Doc = { queryPlanner: { namespace: ns(ctx, name), parsedQuery: filter ?? {}, winningPlan, rejectedPlans: [] } };
   if (ctx.body.verbosity !== 'queryPlanner' && coll) {

@@ -8,12 +8,14 @@ import { type SortSpec, compileFilter } from './query.ts';
 import type { KeyRange } from './store.ts';
 import { type Doc, isPlainObject, typeRank } from './values.ts';
 
+// `exact`: every stored document the plan yields matches the filter (see exactness below), so the scan need not
+// decode it to test it, and a plain find answers with its stored bytes.
 export type Plan =
-  | { kind: 'ids'; keys: Buffer[] }
-  | { kind: 'index'; index: Index; ranges: KeyRange[]; reverse: boolean; sorted: boolean; dedupe: boolean }
-  | { kind: 'scan'; reverse: boolean; sorted: boolean }
+  | { kind: 'ids'; keys: Buffer[]; exact?: boolean }
+  | { kind: 'index'; index: Index; ranges: KeyRange[]; reverse: boolean; sorted: boolean; dedupe: boolean; exact?: boolean }
+  | { kind: 'scan'; reverse: boolean; sorted: boolean; exact?: boolean }
   /** An `$or` whose every branch an index (or `_id`) answers: the union of the branches' plans, deduplicated. */
-  | { kind: 'or'; plans: Exclude<Plan, { kind: 'or' | 'scan' }>[] };
+  | { kind: 'or'; plans: Exclude<Plan, { kind: 'or' | 'scan' }>[]; exact?: undefined };
 
 export interface PlanOptions {
   sort?: SortSpec;
@@ -24,7 +26,13 @@ export interface PlanOptions {
   snapshotSeq?: number;
 }
 
-type Condition = { eq: unknown[] } | { lo?: unknown; hi?: unknown };
+type Condition = { eq: unknown[] } | { lo?: unknown; hi?: unknown; loExclusive?: boolean; hiExclusive?: boolean };
+
+/**
+ * Values whose index key is the value itself and nothing else has (no loose number keys, no type equivalences):
+ * an index entry equal to such a value's key, or between two such bounds, is a match, as MongoDB compares them.
+ */
+const exactKeyed = (v: unknown): boolean => typeof v === 'string' || (v as { _bsontype?: string } | null)?._bsontype === 'ObjectId';
 
 const isOperatorObject = (v: unknown): v is Doc => isPlainObject(v) && Object.keys(v).some((k) => k.startsWith('$'));
 const indexable = (v: unknown): boolean =>
@@ -56,15 +64,15 @@ function conditionOf(cond: unknown): Condition | undefined {
     const list = cond.$in;
     return Array.isArray(list) && list.length > 0 && list.every(indexable) ? { eq: list } : undefined;
   }
-  const range: { lo?: unknown; hi?: unknown } = {};
-  if ('$gt' in cond) range.lo = cond.$gt;
-  if ('$gte' in cond) range.lo = cond.$gte;
-  if ('$lt' in cond) range.hi = cond.$lt;
-  if ('$lte' in cond) range.hi = cond.$lte;
+  const range: { lo?: unknown; hi?: unknown; loExclusive?: boolean; hiExclusive?: boolean } = {};
+  if ('$gt' in cond) (range.lo = cond.$gt), (range.loExclusive = true);
+  if ('$gte' in cond) (range.lo = cond.$gte), (range.loExclusive = false);
+  if ('$lt' in cond) (range.hi = cond.$lt), (range.hiExclusive = true);
+  if ('$lte' in cond) (range.hi = cond.$lte), (range.hiExclusive = false);
   if (range.lo === undefined && range.hi === undefined) return undefined;
   for (const b of [range.lo, range.hi]) if (b !== undefined && !indexable(b)) return undefined;
   // Comparison operators only match values of the bound's own type (type bracketing).
-  if (range.lo !== undefined && range.hi !== undefined && typeRank(range.lo) !== typeRank(range.hi)) return { lo: range.lo };
+  if (range.lo !== undefined && range.hi !== undefined && typeRank(range.lo) !== typeRank(range.hi)) return { lo: range.lo, loExclusive: range.loExclusive };
   return range;
 }
 
@@ -89,18 +97,24 @@ const looseKey = (v: unknown): Buffer => {
 
 const inv = (b: Buffer): Buffer => Buffer.from(b.map((x) => ~x & 0xff));
 
-/** The interval [lo, hi) of one component's encodings (inverted for a descending field) that a condition allows. */
-function componentRange(cond: { lo?: unknown; hi?: unknown }, dir: number): { lo: Buffer; hi: Buffer | undefined } {
+/**
+ * The interval [lo, hi) of one component's encodings (inverted for a descending field) that a condition allows.
+ * An exclusive bound of a type whose key is its exact value (exactKeyed) leaves the bound's own key out; other
+ * exclusive bounds are left to the matcher.
+ */
+function componentRange(cond: { lo?: unknown; hi?: unknown; loExclusive?: boolean; hiExclusive?: boolean }, dir: number): { lo: Buffer; hi: Buffer | undefined } {
   const type = Buffer.from([typeByte(cond.lo !== undefined ? cond.lo : cond.hi)]);
+  const tightLo = cond.loExclusive === true && exactKeyed(cond.lo);
+  const tightHi = cond.hiExclusive === true && exactKeyed(cond.hi);
   if (dir > 0) {
     return {
-      lo: cond.lo !== undefined ? looseKey(cond.lo) : type,
-      hi: prefixEnd(cond.hi !== undefined ? looseKey(cond.hi) : type),
+      lo: cond.lo === undefined ? type : tightLo ? prefixEnd(valueKey(cond.lo))! : looseKey(cond.lo),
+      hi: cond.hi === undefined ? prefixEnd(type) : tightHi ? valueKey(cond.hi) : prefixEnd(looseKey(cond.hi)),
     };
   }
   return {
-    lo: cond.hi !== undefined ? inv(looseKey(cond.hi)) : inv(type),
-    hi: prefixEnd(cond.lo !== undefined ? inv(looseKey(cond.lo)) : inv(type)),
+    lo: cond.hi === undefined ? inv(type) : tightHi ? prefixEnd(inv(valueKey(cond.hi)))! : inv(looseKey(cond.hi)),
+    hi: cond.lo === undefined ? prefixEnd(inv(type)) : tightLo ? inv(valueKey(cond.lo)) : prefixEnd(inv(looseKey(cond.lo))),
   };
 }
 
@@ -132,7 +146,7 @@ function candidateFor(index: Index, conditions: Map<string, Condition>, sort: So
       continue;
     }
     // On a multikey index two bounds of one field may be met by different elements of an array: keep one.
-    range = componentRange(index.multikey && cond.lo !== undefined ? { lo: cond.lo } : cond, dir);
+    range = componentRange(index.multikey && cond.lo !== undefined ? { lo: cond.lo, loExclusive: cond.loExclusive } : cond, dir);
     break;
   }
   const ranges: KeyRange[] = prefixes.map((p) => {
@@ -196,6 +210,53 @@ function coveredByPartial(index: Index, conditions: Map<string, Condition>): boo
 }
 
 export function planQuery(coll: Collection, filter: Doc | undefined | null, opts: PlanOptions = {}): Plan {
+  const plan = choosePlan(coll, filter, opts);
+  if (plan.kind !== 'or' && isExact(plan, filter)) plan.exact = true;
+  return plan;
+}
+
+/** The filter's terms: its fields and those of nested `$and`s, empty documents dropped; undefined for any other operator. */
+function termsOf(filter: Doc, out: Array<[string, unknown]> = []): Array<[string, unknown]> | undefined {
+  for (const [field, cond] of Object.entries(filter)) {
+    if (field === '$and') {
+      if (!Array.isArray(cond)) return undefined;
+      for (const sub of cond) if (!isPlainObject(sub) || !termsOf(sub, out)) return undefined;
+    } else if (field.startsWith('$')) return undefined;
+    else out.push([field, cond]);
+  }
+  return out;
+}
+
+/**
+ * Whether the plan yields only matches: the filter is empty, or its one term is on the plan's only field and the
+ * plan's keys are exactly its values: equality with ObjectIds or strings (on _id, or on an index of one top-level
+ * field), or a range between such bounds on an index whose field never held an array. Anything else (several
+ * terms, dotted paths, other types, `$ne`, `$regex`, ...) is tested document by document, as before.
+ */
+function isExact(plan: Exclude<Plan, { kind: 'or' }>, filter: Doc | undefined | null): boolean {
+  const terms = filter ? termsOf(filter) : [];
+  if (!terms) return false;
+  if (terms.length === 0) return true;
+  if (terms.length !== 1 || plan.kind === 'scan') return false;
+  const [field, term] = terms[0];
+  const cond = term as Doc;
+  const ops = isOperatorObject(term) ? Object.keys(cond) : undefined;
+  let eq: unknown[] | undefined;
+  if (!ops) eq = [term];
+  else if (ops.length === 1 && ops[0] === '$eq') eq = [cond.$eq];
+  else if (ops.length === 1 && ops[0] === '$in' && Array.isArray(cond.$in)) eq = cond.$in;
+  if (plan.kind === 'ids') return field === '_id' && eq !== undefined && eq.length > 0 && eq.every(exactKeyed);
+  const { index } = plan;
+  if (index.fields.length !== 1 || index.fields[0][0] !== field || field.includes('.')) return false;
+  if (eq) return eq.length > 0 && eq.every(exactKeyed);
+  const bounds = ops!.every((op) => op === '$gt' || op === '$gte' || op === '$lt' || op === '$lte');
+  if (!bounds || ops!.length > 2 || index.multikey) return false;
+  const values = ops!.map((op) => (cond as Doc)[op]);
+  // Both bounds of one type (else the planner keeps one and the matcher checks the other).
+  return values.every(exactKeyed) && new Set(values.map((v) => typeof v)).size === 1 && (ops!.length === 1 || (ops!.some((o) => o.startsWith('$g')) && ops!.some((o) => o.startsWith('$l'))));
+}
+
+function choosePlan(coll: Collection, filter: Doc | undefined | null, opts: PlanOptions): Plan {
   const conditions = leadingConditions(filter);
   if (opts.hint === '$natural') return { kind: 'scan', reverse: opts.naturalDirection === -1, sorted: false };
   // A partial index only where the conditions at hand (the query's, or an $or branch's with them) imply its filter.
