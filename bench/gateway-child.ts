@@ -1,7 +1,8 @@
 // One process of the gateway benchmark (bench/gateway.ts starts each with the parent's Node and exec arguments):
 //
-//   subgraphs  the oa and archive subgraphs on one embedded engine (in memory), seeded with BENCH_GATEWAY_CLAIMS
-//              approved claims with vouchers and archive records; counts the HTTP requests each subgraph receives
+//   database   the embedded engine (in memory)
+//   oa         the oa subgraph on it, counting the HTTP requests it receives
+//   archive    the archive subgraph on it, the same (the parent seeds both through their URLs: bench/gateway-seed.ts)
 //   ours       this gateway (gateway/server.ts: authentication, graphql-shield, production) — and a second one
 //              without the intake's limits (`intake: false`), to price them
 //   apollo     @apollo/gateway on the same supergraph
@@ -33,10 +34,9 @@ import { createArchiveSubgraph } from '../subgraphs/archive/index.ts';
 import { createOaSubgraph } from '../subgraphs/oa/index.ts';
 import { oaModels } from '../subgraphs/oa/models.ts';
 import { oaDirectory } from '../subgraphs/oa/organisation.ts';
-import { type ChildMessage, JWT_SECRET, type ParentMessage, SECRET, call, signed } from './gateway-common.ts';
+import { type ChildMessage, JWT_SECRET, type ParentMessage, SECRET } from './gateway-common.ts';
 
 const role = process.argv[2];
-const CLAIMS = Number(process.env.BENCH_GATEWAY_CLAIMS ?? 1000);
 const logger = createLogger({ level: 'silent' });
 const closers: Array<() => Promise<unknown>> = [];
 const requests: Record<string, number> = {};
@@ -47,7 +47,7 @@ process.on('message', (raw) => {
   const m = raw as ParentMessage;
   if (m.t === 'stats') {
     const cpu = process.cpuUsage();
-    send({ t: 'stats', id: m.id, user: cpu.user, system: cpu.system, maxRss: process.resourceUsage().maxRSS, requests: role === 'subgraphs' ? { ...requests } : undefined });
+    send({ t: 'stats', id: m.id, user: cpu.user, system: cpu.system, maxRss: process.resourceUsage().maxRSS, requests: role === 'oa' || role === 'archive' ? { ...requests } : undefined });
   } else if (m.t === 'stop') {
     void (async () => {
       for (const close of closers.reverse()) await close().catch(() => {});
@@ -79,45 +79,33 @@ const peerOrigin = (clientAddress: string | undefined, operationName: unknown): 
   deadline: requestDeadline(Date.now()),
 });
 
-async function subgraphs(): Promise<Record<string, string>> {
+/** The embedded engine (in memory), as `npm start` runs it: a process of its own. */
+async function database(): Promise<Record<string, string>> {
   const engine = await startEngine({ port: 0, dbPath: null });
-  const connection = await mongoose.createConnection(engine.uriFor('bench_gateway')).asPromise();
-  const oa = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: true, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
-  const archive = await createArchiveSubgraph({
-    connection, logger, internalSecret: SECRET, production: true, directory: oaDirectory({ models: oaModels(connection) }),
-    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
-  });
-  await oa.subgraph.start();
-  await archive.subgraph.start();
-  closers.push(() => engine.close(), () => connection.close(), () => archive.subgraph.apollo.stop(), () => oa.subgraph.apollo.stop());
-  const counting = (name: string, subgraph: Subgraph<never>) => {
-    requests[name] = 0;
-    return listen((req, res) => {
-      requests[name]++;
-      void subgraph.handle(req, res);
-    });
-  };
-  const oaUrl = await counting('oa', oa.subgraph as never);
-  const archiveUrl = await counting('archive', archive.subgraph as never);
+  closers.push(() => engine.close());
+  return { uri: engine.uriFor('bench_gateway') };
+}
 
-  // ---- data: an organisation and CLAIMS approved claims with vouchers and archive records ----
-  const admin: Principal = { sub: 'admin', roles: ['ADMIN'], departmentId: null, kind: 'user' };
-  const sync: Principal = { sub: 'sync-service', roles: [], departmentId: null, kind: 'service' };
-  const dept = (await call(oaUrl, { query: 'mutation { createDepartment(input: { code: "SALES", name: "Sales" }) { id } }' }, signed(admin))).createDepartment as { id: string };
-  const emp = async (no: string, roles: string[]) =>
-    ((await call(oaUrl, { query: `mutation($i: CreateEmployeeInput!) { createEmployee(input: $i) { id } }`, variables: { i: { employeeNo: no, name: `Employee ${no}`, departmentId: dept.id, roles } } }, signed(admin))).createEmployee as { id: string }).id;
-  const [alice, manager, accountant] = [await emp('B1', []), await emp('B2', ['MANAGER']), await emp('B3', ['ACCOUNTANT'])];
-  await call(oaUrl, { query: 'mutation($d: ID!, $e: ID!) { setDepartmentManager(departmentId: $d, employeeId: $e) { id } }', variables: { d: dept.id, e: manager } }, signed(admin));
-  const as = (sub: string, roles: Principal['roles']): Principal => ({ sub, roles, departmentId: dept.id, kind: 'user' });
-  for (let i = 0; i < CLAIMS; i++) {
-    const c = (await call(oaUrl, { query: `mutation { createExpenseClaim(input: { title: "Trip ${i}", category: TRAVEL, items: [{ description: "train", amount: "${i + 1}.00", occurredOn: "2026-11-01" }] }) { id claimNo } }` }, signed(as(alice, ['EMPLOYEE'])))).createExpenseClaim as { id: string; claimNo: string };
-    await call(oaUrl, { query: 'mutation($id: ID!) { submitExpenseClaim(id: $id) { id } }', variables: { id: c.id } }, signed(as(alice, ['EMPLOYEE'])));
-    await call(oaUrl, { query: 'mutation($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id } }', variables: { id: c.id } }, signed(as(manager, ['MANAGER'])));
-    await call(oaUrl, { query: 'mutation($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id } }', variables: { id: c.id } }, signed(as(accountant, ['ACCOUNTANT'])));
-    const v = (await call(archiveUrl, { query: 'mutation($c: ApprovedClaimInput!) { generateVoucher(claim: $c) { id } }', variables: { c: { claimId: c.id, claimNo: c.claimNo, title: `Trip ${i}`, category: 'TRAVEL', applicantId: alice, departmentId: dept.id, approvedAt: new Date().toISOString(), total: `${i + 1}.00`, items: [{ description: 'train', amount: `${i + 1}.00`, occurredOn: '2026-11-01' }] } } }, signed(sync, 'archive'))).generateVoucher as { id: string };
-    await call(archiveUrl, { query: 'mutation($v: ID!) { fileVoucher(voucherId: $v) { id } }', variables: { v: v.id } }, signed(sync, 'archive'));
-  }
-  return { oa: oaUrl, archive: archiveUrl };
+/** One subgraph in a process of its own on the engine at BENCH_ENGINE_URI, counting the HTTP requests it receives. */
+async function subgraph(name: 'oa' | 'archive'): Promise<Record<string, string>> {
+  const connection = await mongoose.createConnection(process.env.BENCH_ENGINE_URI!).asPromise();
+  closers.push(() => connection.close());
+  const built =
+    name === 'oa'
+      ? await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: true, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } })
+      : await createArchiveSubgraph({
+          connection, logger, internalSecret: SECRET, production: true, directory: oaDirectory({ models: oaModels(connection) }),
+          settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
+        });
+  await built.subgraph.start();
+  closers.push(() => built.subgraph.apollo.stop());
+  const handled = built.subgraph as unknown as Subgraph<never>;
+  requests[name] = 0;
+  const url = await listen((req, res) => {
+    requests[name]++;
+    void handled.handle(req, res);
+  });
+  return { [name]: url };
 }
 
 /** This gateway as bench runs it: authentication, graphql-shield, production; and the same without the intake's limits. */
@@ -234,7 +222,7 @@ async function hive(): Promise<Record<string, string>> {
   return { gateway: await listen(gateway) };
 }
 
-const roles: Record<string, () => Promise<Record<string, string>>> = { subgraphs, ours, apollo, hive };
+const roles: Record<string, () => Promise<Record<string, string>>> = { database, oa: () => subgraph('oa'), archive: () => subgraph('archive'), ours, apollo, hive };
 try {
   if (!roles[role]) throw new Error(`unknown role ${role}`);
   send({ t: 'ready', urls: await roles[role]() });

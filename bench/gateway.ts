@@ -1,7 +1,9 @@
 // Gateway benchmark (`npm run bench -- gateway`), one run, same machine and data, every party in its own process:
 //
-//   subgraphs         oa + archive on the embedded engine, BENCH_GATEWAY_CLAIMS (default 1,000) approved claims with
-//                     vouchers and archive records                                     (bench/gateway-child.ts subgraphs)
+//   subgraphs         as `npm start` runs them, each in its own process: the embedded engine (in memory), the oa
+//                     and the archive subgraph (bench/gateway-child.ts database, oa, archive); seeded by this
+//                     process with BENCH_GATEWAY_CLAIMS (default 1,000) approved claims with vouchers and archive
+//                     records (bench/gateway-seed.ts); their CPU is reported summed
 //   this gateway      gateway/server.ts, authentication + graphql-shield, production   (… ours; with a second server
 //                     without the intake's limits, to price them)
 //   @apollo/gateway   on the same supergraph                                           (… apollo)
@@ -19,6 +21,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { AUDITOR, type ChildMessage, type Headers, JWT_SECRET, type ParentMessage, type StatsMessage, call, signed } from './gateway-common.ts';
+import { seedGatewayBench } from './gateway-seed.ts';
 
 /** BENCH_GATEWAY_CLAIMS: fewer claims for a quick look (the figures in the README are with 1,000). */
 const CLAIMS = Number(process.env.BENCH_GATEWAY_CLAIMS ?? 1000);
@@ -87,6 +90,28 @@ function startChild(role: string, env: Record<string, string> = {}): Promise<Chi
   });
 }
 
+/** Several processes measured as one: their CPU summed, their request counts merged. */
+function together(role: string, parts: Child[]): Child {
+  return {
+    role,
+    urls: Object.assign({}, ...parts.map((p) => p.urls)) as Record<string, string>,
+    stats: async () => {
+      const all = await Promise.all(parts.map((p) => p.stats()));
+      return {
+        t: 'stats',
+        id: 0,
+        user: all.reduce((n, s) => n + s.user, 0),
+        system: all.reduce((n, s) => n + s.system, 0),
+        maxRss: Math.max(...all.map((s) => s.maxRss)),
+        requests: Object.assign({}, ...all.map((s) => s.requests ?? {})) as Record<string, number>,
+      };
+    },
+    stop: async () => {
+      await Promise.all(parts.map((p) => p.stop()));
+    },
+  };
+}
+
 interface Target {
   name: string;
   url: string;
@@ -118,10 +143,14 @@ export async function benchGateway(): Promise<void> {
   const started = Date.now();
   const running: Array<Child & { pid: number }> = [];
   try {
-    const subgraphs = await startChild('subgraphs', { BENCH_GATEWAY_CLAIMS: String(CLAIMS) });
-    running.push(subgraphs);
+    // As `npm start` runs them: the database, the oa and the archive subgraph each in a process of its own.
+    const database = await startChild('database');
+    const [oa, archive] = await Promise.all(['oa', 'archive'].map((role) => startChild(role, { BENCH_ENGINE_URI: database.urls.uri })));
+    running.push(database, oa, archive);
+    const subgraphs = together('subgraphs', [database, oa, archive]);
+    await seedGatewayBench(oa.urls.oa, archive.urls.archive, CLAIMS);
     const seeded = Date.now();
-    const env = { BENCH_OA_URL: subgraphs.urls.oa, BENCH_ARCHIVE_URL: subgraphs.urls.archive };
+    const env = { BENCH_OA_URL: oa.urls.oa, BENCH_ARCHIVE_URL: archive.urls.archive };
     const [ours, apollo, hive] = await Promise.all([
       startChild('ours', env),
       startChild('apollo', env),
@@ -137,7 +166,7 @@ export async function benchGateway(): Promise<void> {
       { name: '@apollo/gateway', url: apollo.urls.gateway, headers: bearer, child: apollo },
       ...(hive instanceof Error ? [] : [{ name: 'Hive Gateway runtime', url: hive.urls.gateway, headers: bearer, child: hive }]),
     ];
-    const direct: Target = { name: 'oa subgraph directly', url: subgraphs.urls.oa, headers: signed(AUDITOR) };
+    const direct: Target = { name: 'oa subgraph directly', url: oa.urls.oa, headers: signed(AUDITOR) };
 
     // ---- the cursors every claim has, so that each request can ask for another page ----
     const cursors: string[] = [];

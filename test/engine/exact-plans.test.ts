@@ -95,9 +95,9 @@ describe('exact plans answer what a scan answers', () => {
     try {
       await session.withTransaction(async () => {
         await coll.updateMany({ s: 'ab' }, { $set: { s: 'zz' } }, { session });
-        await coll.insertOne({ _id: 'txn-new', s: 'ab', o: OIDS[1] }, { session });
+        await coll.insertOne({ _id: 'txn-new', s: 'ab', o: OIDS[1] } as Document, { session });
         await coll.deleteMany({ o: OIDS[2] }, { session });
-        for (const filter of [{ s: 'ab' }, { s: { $in: ['zz', 'ab'] } }, { o: OIDS[2] }, { s: { $gt: 'ab' } }, { _id: { $in: ['txn-new', 'id3'] } }]) {
+        for (const filter of [{ s: 'ab' }, { s: { $in: ['zz', 'ab'] } }, { o: OIDS[2] }, { s: { $gt: 'ab' } }, { _id: { $in: ['txn-new', 'id3'] } }] as Document[]) {
           const planned = sortById(await coll.find(filter, { session }).toArray());
           const scanned = sortById(await coll.find(filter, { session }).hint({ $natural: 1 }).toArray());
           expect(planned, JSON.stringify(filter)).toEqual(scanned);
@@ -115,7 +115,7 @@ describe.runIf(isEmbedded)('which plans test documents (embedded engine only)', 
   let coll: Collection<Document>;
   beforeAll(async () => {
     coll = m.db.collection('explained');
-    await coll.insertMany([{ _id: new ObjectId(), k: 'a', tags: ['x', 'y'], n: 1 }, { _id: 'two', k: 'b', tags: 'x', n: 2 }]);
+    await coll.insertMany([{ _id: new ObjectId(), k: 'a', tags: ['x', 'y'], n: 1 }, { _id: 'two', k: 'b', tags: 'x', n: 2 }] as Document[]);
     await coll.createIndexes([{ key: { k: 1 } }, { key: { tags: 1 } }, { key: { n: 1 } }, { key: { k: 1, n: 1 }, name: 'k_n' }]);
   });
   const fetchFilter = async (filter: Document) => {
