@@ -1,6 +1,7 @@
 // Client authentication (docs/api.md#identity): a Bearer JWT, HS256 with JWT_SECRET or RS256/ES256 from a JWKS with
 // issuer and audience checks. The effective roles are the token's together with those the directory holds for
 // `sub`; the department always comes from the directory. Directory answers are cached briefly, with a bound.
+import { createHash } from 'node:crypto';
 import { type JWTPayload, type JWTVerifyGetKey, createRemoteJWKSet, jwtVerify } from 'jose';
 import { type Principal, type Role, isRole } from '../platform/identity.ts';
 import { TextPolicyError, checkText } from '../platform/text-policy.ts';
@@ -98,18 +99,29 @@ export function createAuthenticator(opts: AuthOptions): (authorization: string |
     return entry;
   };
 
+  // Tokens verified lately, by their SHA-256 (the bearer tokens themselves are not kept): a client sends one token
+  // with every request until it expires, and its signature need not be checked each time. A hit is taken for at
+  // most the directory's cache time (a key withdrawn from the JWKS stops counting within it), its exp and nbf
+  // checked against the clock at every use; a failed verification is never remembered.
+  const verified = new Map<string, { at: number; payload: JWTPayload }>();
+  const verify = async (token: string): Promise<JWTPayload> => {
+    const id = createHash('sha256').update(token).digest('base64url');
+    const t = now();
+    const hit = verified.get(id);
+    if (hit && t - hit.at < ttl && t < hit.payload.exp! * 1000 && (typeof hit.payload.nbf !== 'number' || hit.payload.nbf * 1000 <= t)) return hit.payload;
+    const { payload } = await jwtVerify(token, key as never, { algorithms, issuer: opts.issuer, audience: opts.audience, currentDate: new Date(t), requiredClaims: ['sub', 'exp'] });
+    verified.delete(id);
+    verified.set(id, { at: t, payload });
+    if (verified.size > size) verified.delete(verified.keys().next().value as string);
+    return payload;
+  };
+
   return async (authorization) => {
     const m = authorization ? BEARER.exec(authorization.trim()) : null;
     if (!m) throw new AuthenticationError('a Bearer token is required');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(m[1], key as never, {
-        algorithms,
-        issuer: opts.issuer,
-        audience: opts.audience,
-        currentDate: new Date(now()),
-        requiredClaims: ['sub', 'exp'],
-      }));
+      payload = await verify(m[1]);
     } catch {
       // Which check failed stays in the server: the client learns only that the token is not accepted.
       throw new AuthenticationError('the token is invalid or expired');

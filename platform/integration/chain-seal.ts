@@ -153,8 +153,47 @@ export async function readJsonLines<T>(file: string, valid: (value: T) => boolea
     });
 }
 
+/**
+ * The last line of an append-only JSON-lines file (null when it is not what `valid` wants, or there is no file),
+ * read from the file's end: appending to a file of years of lines costs no more than to a new one.
+ */
+export async function readLastJsonLine<T>(file: string, valid: (value: T) => boolean): Promise<T | null> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const { size } = await fh.stat();
+    for (let window = 16 * 1024; ; window *= 4) {
+      const start = Math.max(0, size - window);
+      const buf = Buffer.alloc(size - start);
+      await fh.read(buf, 0, buf.length, start);
+      let end = buf.length;
+      while (end > 0 && (buf[end - 1] === 0x0a || buf[end - 1] === 0x0d || buf[end - 1] === 0x20 || buf[end - 1] === 0x09)) end--;
+      const nl = buf.lastIndexOf(0x0a, end - 1);
+      // A whole line is in the window once a line feed precedes it, or the window starts the file.
+      if (nl < 0 && start > 0) continue;
+      const line = buf.subarray(nl + 1, end).toString('utf8');
+      if (line.trim() === '') return null;
+      try {
+        const v = JSON.parse(line) as T;
+        return v && typeof v === 'object' && valid(v) ? v : null;
+      } catch {
+        return null;
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+const isHead = (h: SealedHead): boolean => Number.isSafeInteger(h.seq);
+
 /** The seal file's lines; a line that is not a head is kept as null (verification reports it). */
-export const readSealFile = (file: string): Promise<Array<SealedHead | null> | null> => readJsonLines<SealedHead>(file, (h) => Number.isSafeInteger(h.seq));
+export const readSealFile = (file: string): Promise<Array<SealedHead | null> | null> => readJsonLines<SealedHead>(file, isHead);
 
 /** TIMESTAMP_INVALID: the newest RFC 3161 token of the seal directory does not vouch for the head it names. */
 export type SealProblem = 'CHANGED' | 'REMOVED' | 'SEAL_BROKEN' | 'TIMESTAMP_INVALID';
@@ -201,6 +240,7 @@ interface SealCopy {
 /** Seals one chain's head and checks the chain against its seals. */
 export class ChainSeal {
   private queue: Promise<unknown> = Promise.resolve();
+  private dirMade = false;
   readonly file: string;
 
   constructor(private readonly o: ChainSealOptions) {
@@ -225,16 +265,22 @@ export class ChainSeal {
   private async sealNow(): Promise<SealedHead | null> {
     const head = await this.o.head();
     if (!head) return null;
-    const lines = (await readSealFile(this.file)) ?? [];
-    const last = lines.at(-1) ?? null;
+    const last = await readLastJsonLine<SealedHead>(this.file, isHead);
     if (last && last.seq >= head.seq) {
       // Nothing new to seal; a head whose time-stamp request failed is asked for again.
       this.o.timestamps?.request(last);
       return null;
     }
     const sealed = signHead(this.o.key, { chain: this.o.chain, seq: head.seq, digest: head.digest, label: head.label, at: (this.o.clock?.() ?? new Date()).toISOString(), previous: last ? sealDigest(last) : null });
-    await mkdir(this.o.dir, { recursive: true });
-    const fh = await open(this.file, 'a', 0o644);
+    if (!this.dirMade) {
+      await mkdir(this.o.dir, { recursive: true });
+      this.dirMade = true;
+    }
+    const fh = await open(this.file, 'a', 0o644).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(this.o.dir, { recursive: true }); // the directory went away meanwhile
+      return open(this.file, 'a', 0o644);
+    });
     try {
       await fh.appendFile(`${JSON.stringify(sealed)}\n`);
       await fh.sync();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { describe, expect, it } from 'vitest';
-import { PUBLIC_KEY_FILE, checkSeals, ed25519Verifier, hmacKey, loadSealKey, readSealFile, sealFileOf } from '../../platform/integration/chain-seal.ts';
+import { PUBLIC_KEY_FILE, checkSeals, ed25519Verifier, hmacKey, loadSealKey, readLastJsonLine, readSealFile, sealFileOf } from '../../platform/integration/chain-seal.ts';
 import type { ArchiveRecordDoc } from '../../subgraphs/archive/models.ts';
 import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
 import { ok } from '../oa/fixture.ts';
@@ -126,5 +126,32 @@ describe('an archive from before seals', () => {
     // Rewritten before the first head: the seal cannot say which record, only that none before it is vouched for.
     await rewriteChains(archive.connection, 'Q001-2015-10Y-QT-00002', '{"old":"edited"}');
     expect(ok(await archive.gql<{ verifyArchiveChain: Verification }>(auditor, VERIFY)).verifyArchiveChain).toEqual({ ok: false, checked: 4, firstBrokenArchiveNo: 'Q001-2015-10Y-QT-00001', problem: 'CHANGED' });
+  });
+});
+
+describe('the newest seal, read from the end of the seal file', () => {
+  const valid = (h: { seq?: unknown }) => Number.isSafeInteger(h.seq);
+
+  it('finds the last line of a file far larger than its first window, whatever ends it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'seal-tail-'));
+    const file = path.join(dir, 'chain.seals.jsonl');
+    expect(await readLastJsonLine(file, valid)).toBeNull(); // no file
+    await writeFile(file, '');
+    expect(await readLastJsonLine(file, valid)).toBeNull();
+    // 40,000 lines (about 2.7 MB), the last one longer than the 16 KiB first window, with multi-byte text.
+    const lines = Array.from({ length: 40_000 }, (_, i) => JSON.stringify({ seq: i, label: `记-${i}` }));
+    lines.push(JSON.stringify({ seq: 40_000, label: '凭证'.repeat(20_000) }));
+    await writeFile(file, `${lines.join('\n')}\n`);
+    expect(await readLastJsonLine(file, valid)).toEqual({ seq: 40_000, label: '凭证'.repeat(20_000) });
+    await writeFile(file, `${lines.slice(0, 3).join('\n')}\r\n\n  \n`); // trailing blank lines and CRLF
+    expect(await readLastJsonLine(file, valid)).toEqual({ seq: 2, label: '记-2' });
+    await writeFile(file, lines[0]); // one line, no line feed
+    expect(await readLastJsonLine(file, valid)).toEqual({ seq: 0, label: '记-0' });
+    await writeFile(file, `${lines[0]}\n{"seq": "one"}\n`); // not a head
+    expect(await readLastJsonLine(file, valid)).toBeNull();
+    await writeFile(file, `${lines[0]}\n{"seq": 1, "lab`); // torn
+    expect(await readLastJsonLine(file, valid)).toBeNull();
+    // What the whole-file reader says of its last line, for each of these.
+    expect((await readSealFile(file))!.at(-1)).toBeNull();
   });
 });

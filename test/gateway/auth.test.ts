@@ -91,6 +91,24 @@ describe('HS256 client tokens', () => {
     await cached(token);
     expect(lookups - before).toBe(2);
   });
+
+  it('remembers a verified token, but never past its exp, nor a token whose signature failed', async () => {
+    let now = 1_800_000_000_000;
+    const auth = createAuthenticator({ jwtSecret: SECRET, lookup, cacheTtlMs: 60_000, now: () => now });
+    const exp = now / 1000 + 30;
+    const good = await new SignJWT({ sub: 'emp-1' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(key);
+    expect((await auth(`Bearer ${good}`)).sub).toBe('emp-1');
+    now += 29_000;
+    expect((await auth(`Bearer ${good}`)).sub).toBe('emp-1');
+    now = exp * 1000; // remembered for another 30 s of the cache time, yet expired now
+    expect(await refused(auth(`Bearer ${good}`))).toBe('the token is invalid or expired');
+    // The same claims with a tampered signature: refused every time, whatever was verified before.
+    now = 1_800_000_000_000;
+    const tampered = `${good.slice(0, -2)}${good.endsWith('AA') ? 'AB' : 'AA'}`;
+    expect(await refused(auth(`Bearer ${tampered}`))).toBe('the token is invalid or expired');
+    expect((await auth(`Bearer ${good}`)).sub).toBe('emp-1');
+    expect(await refused(auth(`Bearer ${tampered}`))).toBe('the token is invalid or expired');
+  });
 });
 
 describe('JWKS client tokens (RS256, ES256) with issuer and audience', () => {
