@@ -41,9 +41,14 @@ export interface BatchHandler {
   more?(): boolean;
 }
 
+/** How long the position this consumer saved or read is used without reading it again. */
+const POSITION_FRESH_MS = 5_000;
+
 export class LogConsumer {
   readonly name: string;
   private readonly cursors: Model<CursorDoc>;
+  /** The position as this consumer last saved or read it, and when. */
+  private known: { seq: number; at: number } | null = null;
 
   constructor(private readonly o: LogConsumerOptions) {
     this.name = o.name;
@@ -59,11 +64,18 @@ export class LogConsumer {
     return (await this.cursors.findById(this.o.name).lean())?.seq ?? 0;
   }
 
-  /** Handles what was appended since the saved position (read afresh: it is the truth); returns how many events. */
+  /**
+   * Handles what was appended since the saved position; returns how many events. The position is read afresh (it
+   * is the truth) unless this consumer saved or read it in the last few seconds: positions only move forward, so the
+   * one it knows is at most behind the truth, and starting behind replays events, which handlers absorb. A busy
+   * consumer, woken by every event, does not read its position back at every pass.
+   */
   async consume(handler: BatchHandler): Promise<number> {
     const size = this.o.batchSize ?? 100;
     const types = this.o.types ? [...this.o.types] : undefined;
-    let position = await this.position();
+    const cached = this.known !== null && Date.now() - this.known.at < POSITION_FRESH_MS;
+    let position = cached ? this.known!.seq : await this.position();
+    if (!cached) this.known = { seq: position, at: Date.now() };
     let handled = 0;
     for (let n = 1; ; n++) {
       // Only as far as every seq is resolved (platform/integration/events.ts): a seq still to commit is never passed.
@@ -73,6 +85,7 @@ export class LogConsumer {
       if (batch.length) await handler.handle(batch);
       position = through;
       await this.cursors.updateOne({ _id: this.o.name }, { $max: { seq: position } }, { upsert: true });
+      this.known = { seq: position, at: Date.now() };
       handled += batch.length;
       if (batch.length) await handler.saved?.(batch);
       if (readAll || n >= (this.o.maxBatches ?? Infinity) || handler.more?.() === false) return handled;

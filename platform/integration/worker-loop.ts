@@ -26,6 +26,11 @@ export interface WorkerLoopOptions<T> {
   drain?: () => Promise<unknown>;
   /** Give the lease up on stop (the default), so a successor need not wait for it to expire. */
   releaseOnStop?: boolean;
+  /**
+   * wake() runs the pass this long after the first wake rather than at once, and every wake meanwhile shares it:
+   * a loop woken by each event appended makes one pass for a burst of them (default 0: at once).
+   */
+  wakeDelayMs?: number;
 }
 
 const ignore = () => undefined;
@@ -36,6 +41,7 @@ export class WorkerLoop<T = unknown> {
   /** The pass asked for while one was in flight: it starts when that one ends, and serves every ask meanwhile. */
   private queued: Promise<T | null> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
   private intervalMs: number | null = null;
   /** Bumped by start and stop, so a timer of an earlier start never schedules another. */
   private generation = 0;
@@ -58,9 +64,19 @@ export class WorkerLoop<T = unknown> {
     else this.schedule(generation);
   }
 
-  /** A pass soon: now if idle, else once the pass in flight ends; asks meanwhile share that one pass. */
+  /** A pass soon: now if idle (or after wakeDelayMs), else once the pass in flight ends; asks meanwhile share that one pass. */
   wake(): void {
-    if (!this.halted) this.runNow().catch(ignore);
+    if (this.halted) return;
+    const delay = this.o.wakeDelayMs ?? 0;
+    if (delay <= 0) {
+      this.runNow().catch(ignore);
+      return;
+    }
+    if (this.wakeTimer) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      if (!this.halted) this.runNow().catch(ignore);
+    }, delay);
   }
 
   /**
@@ -85,6 +101,8 @@ export class WorkerLoop<T = unknown> {
     this.generation++;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
     while (this.queued ?? this.inFlight) await (this.queued ?? this.inFlight)!.catch(ignore);
     await this.o.drain?.();
     if (this.o.lease && this.o.releaseOnStop !== false) {

@@ -85,6 +85,25 @@ describe('passes', () => {
     expect(passes).toBe(1);
   });
 
+  it('with wakeDelayMs, a burst of wakes makes one pass after the delay', async () => {
+    vi.useFakeTimers();
+    let passes = 0;
+    const l = loop({ work: async () => void passes++, wakeDelayMs: 50 });
+    l.start(60_000);
+    for (let i = 0; i < 20; i++) l.wake();
+    await vi.advanceTimersByTimeAsync(49);
+    expect(passes).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(passes).toBe(1);
+    l.wake();
+    await vi.advanceTimersByTimeAsync(50);
+    expect(passes).toBe(2);
+    l.wake();
+    await l.stop(); // a wake pending at stop never runs
+    await vi.advanceTimersByTimeAsync(100);
+    expect(passes).toBe(2);
+  });
+
   it('run every interval, counted from the end of the pass before; the first at start only when asked', async () => {
     vi.useFakeTimers();
     let passes = 0;
@@ -159,6 +178,24 @@ describe('under a lease', () => {
     await stopping;
     expect(steps).toEqual(['pass', 'pass done', 'drained']);
     expect(await leaseOf('loop-stop')).toBeNull();
+  });
+
+  it('renews the lease in the database only once 30% of its time has passed since the last renewal', async () => {
+    let now = 1_800_000_000_000;
+    const lease = new Lease(conn, 'lease-renewal', 10_000, 'A', () => now);
+    expect(await lease.acquire()).toBe(true);
+    const renewed = (await leaseOf('lease-renewal'))!.expiresAt;
+    now += 2_900;
+    expect(await lease.acquire()).toBe(true); // still ours for more than half its time: not written
+    expect((await leaseOf('lease-renewal'))!.expiresAt).toEqual(renewed);
+    now += 200;
+    expect(await lease.acquire()).toBe(true);
+    expect((await leaseOf('lease-renewal'))!.expiresAt).toEqual(new Date(now + 10_000));
+    // Taken meanwhile by another instance (its own lease expired in between): noticed at the next renewal.
+    await conn.collection('leases').updateOne({ _id: 'lease-renewal' as never }, { $set: { owner: 'B', expiresAt: new Date(now + 60_000) } });
+    now += 3_100;
+    expect(await lease.acquire()).toBe(false);
+    expect(lease.held).toBe(false);
   });
 
   it('keeps the lease on stop when told to (a lease that spaces runs out)', async () => {

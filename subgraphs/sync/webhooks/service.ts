@@ -86,6 +86,9 @@ export interface TickResult {
   dead: number;
 }
 
+/** How long a wake waits for more events before the pass (delivery is at least this much later than the event). */
+const WAKE_DELAY_MS = 50;
+
 /** Webhook delivery's position in sync_cursors. */
 const CURSOR_ID = 'webhooks';
 const EVENT_BATCH = 500;
@@ -152,7 +155,8 @@ export class WebhookService {
     this.models = webhookModels(options.connection);
     this.box = secretBox(options.masterSecret);
     this.consumer = new LogConsumer({ connection: options.connection, events: options.events, name: CURSOR_ID, types: SYNC_EVENT_TYPES, batchSize: EVENT_BATCH, maxBatches: MAX_BATCHES_PER_TICK });
-    this.loop = new WorkerLoop({ work: () => this.pass(), lease: options.lease, logger: this.o.logger, failure: 'webhook tick failed', runOnStart: true });
+    // Woken by every event appended: one pass per burst of events (WAKE_DELAY_MS), not one per event.
+    this.loop = new WorkerLoop({ work: () => this.pass(), lease: options.lease, logger: this.o.logger, failure: 'webhook tick failed', runOnStart: true, wakeDelayMs: WAKE_DELAY_MS });
   }
 
   async init(): Promise<void> {
