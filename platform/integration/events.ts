@@ -150,10 +150,12 @@ export class EventLog {
     const events: DomainEvent[] = [];
     let through = after;
     for (;;) {
-      // The seqs first (small): how far the run of resolved seqs goes; then only the wanted events of that run.
-      const seqs = await this.events.find({ seq: { $gt: through } }, { seq: 1, _id: 0 }).sort({ seq: 1 }).limit(page).lean<{ seq: number }[]>();
+      // The seqs and types first (small): how far the run of resolved seqs goes; then only the wanted events of that
+      // run, when it holds any (a consumer of a few types skips the rest without reading them).
+      const seqs = await this.events.find({ seq: { $gt: through } }, { seq: 1, type: 1, _id: 0 }).sort({ seq: 1 }).limit(page).lean<{ seq: number; type: string }[]>();
       const end = contiguous(through, seqs);
-      if (end > through) {
+      const wants = (type: string) => (types ? types.includes(type) : type !== UNUSED_SEQ);
+      if (end > through && seqs.some((s) => s.seq <= end && wants(s.type))) {
         const wanted = types ? { $in: [...types] } : { $ne: UNUSED_SEQ };
         const found = await this.events
           .find({ seq: { $gt: through, $lte: end }, type: wanted }, { _id: 0 })
