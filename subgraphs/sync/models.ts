@@ -74,6 +74,8 @@ const jobSchema = new Schema<SyncJobDoc>(
   { collection: 'sync_jobs', versionKey: false },
 );
 jobSchema.index({ status: 1, nextAttemptAt: 1 });
+// The oldest new job first, read off the index rather than sorted from every pending one (pipeline.ts, claimDueJob).
+jobSchema.index({ status: 1, eventSeq: 1 });
 jobSchema.index({ completedAt: -1 });
 
 export type DifferenceKind =

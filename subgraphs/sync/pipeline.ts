@@ -71,8 +71,13 @@ interface FiledRecord {
   filingReport: { passed: boolean; results: { property: string; check: string; passed: boolean; detail: string }[] } | null;
 }
 
+/** How long "no PENDING job" found by a claim is believed, unless this pipeline enqueued one meanwhile. */
+const PENDING_RECHECK_MS = 200;
+
 export class SyncPipeline {
   private readonly running = new Set<Promise<void>>();
+  /** When a claim last found no PENDING job (Date.now()); -Infinity once one may exist. */
+  private noPendingAt = -Infinity;
   private readonly consumer: LogConsumer;
   private readonly loop: WorkerLoop<void>;
   private readonly clock: () => Date;
@@ -115,6 +120,7 @@ export class SyncPipeline {
 
   /** Jobs left RUNNING by an earlier holder (it died or lost the lease) run again now rather than at runUntil. */
   private async takeOverRunningJobs(): Promise<void> {
+    this.noPendingAt = -Infinity;
     const orphans = await this.opts.models.SyncJob.updateMany({ status: 'RUNNING', runner: { $ne: this.opts.lease.owner } }, { $set: { status: 'PENDING', runUntil: null, runner: null } });
     if (orphans.modifiedCount) this.opts.logger.info({ jobs: orphans.modifiedCount }, 'took over sync jobs left running by an earlier instance');
   }
@@ -165,6 +171,7 @@ export class SyncPipeline {
       },
       { upsert: true },
     );
+    this.noPendingAt = -Infinity;
   }
 
   private async startDueJobs(): Promise<void> {
@@ -183,19 +190,27 @@ export class SyncPipeline {
     }
   }
 
+  /**
+   * Takes one job: a retry that is due or a run that hung (few, oldest first), else the oldest new job, read off the
+   * { status, eventSeq } index: one $or over all three sorted every pending job to take one, which made a backlog
+   * of n jobs cost n² reads.
+   */
   private async claimDueJob(): Promise<SyncJobDoc | null> {
     const now = this.clock();
-    return this.opts.models.SyncJob.findOneAndUpdate(
-      {
-        $or: [
-          { status: 'PENDING' },
-          { status: 'FAILED', nextAttemptAt: { $lte: now } },
-          { status: 'RUNNING', runUntil: { $lt: now } },
-        ],
-      },
-      { $set: { status: 'RUNNING', startedAt: now, runner: this.opts.lease.owner, runUntil: new Date(now.getTime() + (this.opts.runTimeoutMs ?? 60_000)) }, $inc: { attempts: 1 } },
+    const take = { $set: { status: 'RUNNING', startedAt: now, runner: this.opts.lease.owner, runUntil: new Date(now.getTime() + (this.opts.runTimeoutMs ?? 60_000)) }, $inc: { attempts: 1 } };
+    const { SyncJob } = this.opts.models;
+    const again = await SyncJob.findOneAndUpdate(
+      { $or: [{ status: 'FAILED', nextAttemptAt: { $lte: now } }, { status: 'RUNNING', runUntil: { $lt: now } }] },
+      take,
       { sort: { eventSeq: 1 }, returnDocument: 'after' },
     ).lean<SyncJobDoc>();
+    if (again) return again;
+    // New jobs come from this holder's own consumption (which clears the mark); one set PENDING elsewhere (a retry
+    // answered by another instance) is found within PENDING_RECHECK_MS.
+    if (Date.now() - this.noPendingAt < PENDING_RECHECK_MS) return null;
+    const next = await SyncJob.findOneAndUpdate({ status: 'PENDING' }, take, { sort: { eventSeq: 1 }, returnDocument: 'after' }).lean<SyncJobDoc>();
+    if (!next) this.noPendingAt = Date.now();
+    return next;
   }
 
   private async runJob(job: SyncJobDoc): Promise<void> {
@@ -270,6 +285,7 @@ export class SyncPipeline {
     const job = await this.opts.models.SyncJob.findById(id).lean<SyncJobDoc>();
     if (!job) return null;
     if (job.status !== 'DEAD' && job.status !== 'FAILED') return job;
+    this.noPendingAt = -Infinity;
     const revived = await this.opts.models.SyncJob.findOneAndUpdate(
       { _id: job._id, status: job.status },
       { $set: { status: 'PENDING', nextAttemptAt: this.clock(), attemptLimit: job.attempts + this.opts.maxAttempts } },

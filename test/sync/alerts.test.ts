@@ -257,9 +257,10 @@ describe('alert rules', () => {
     });
     await approvedClaim(stack, org, '63.00');
     const webhookId = failing.data!.registerWebhook.id;
-    await until(() => gql<{ webhookDeliveries: { id: string; status: string }[] }>(`query($w: ID) { webhookDeliveries(webhookId: $w, status: DEAD) { id status } }`, { w: webhookId }), (r) => (r.data?.webhookDeliveries.length ?? 0) > 0);
+    const dead = await until(() => gql<{ webhookDeliveries: { id: string; status: string }[] }>(`query($w: ID) { webhookDeliveries(webhookId: $w, status: DEAD) { id status } }`, { w: webhookId }), (r) => (r.data?.webhookDeliveries.length ?? 0) > 0);
     receiverStatus = 204; // alerts must reach the alert receiver again
-    const alert = await raisedAndPushed('WEBHOOK_DEAD');
+    // This delivery's alert: an ALERT_RAISED sent to the alert receiver while it answered 500 may be dead too.
+    const alert = await raisedAndPushed('WEBHOOK_DEAD', `delivery:${dead.data!.webhookDeliveries[0].id}`);
     expect(alert.message).toBe('Webhook delivery of CLAIM_APPROVED was dead-lettered: HTTP 500');
     expect(alert.actions[0].kind).toBe('REPLAY_WEBHOOK_DELIVERY');
     await gql(`mutation($id: ID!) { runAlertAction(id: $id) { id } }`, { id: alert.id });
