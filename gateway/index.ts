@@ -18,7 +18,7 @@ import { OperationRunner } from './subscriptions/operation.ts';
 import { sseRoute } from './subscriptions/sse.ts';
 import { FeedStreams, readHead } from './subscriptions/stream.ts';
 import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
-import { buildSupergraphSchema, loadSupergraphSdl } from './supergraph.ts';
+import { buildSupergraphSchema, loadSupergraphSdl, subgraphFetch } from './supergraph.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 
 export const SUBGRAPH_TIMEOUT_MS = 10_000;
@@ -68,7 +68,7 @@ export async function createGateway(
     urls,
     internalSecret: config.internalSecret,
     timeoutMs: SUBGRAPH_TIMEOUT_MS,
-    fetchFor: (subgraph) => metrics.timedFetch(subgraph),
+    fetchFor: (subgraph) => metrics.timedFetch(subgraph, subgraphFetch),
   });
   const schema = applyPermissions(supergraph);
   // Operations whose every field the caller may read run without the shield's per-field middleware (operation-rules.ts).

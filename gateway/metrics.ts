@@ -112,11 +112,11 @@ export class GatewayMetrics {
   }
 
   /** Wraps fetch so every call to a subgraph is timed. */
-  timedFetch(subgraph: string): typeof fetch {
+  timedFetch(subgraph: string, inner: typeof fetch = fetch): typeof fetch {
     return async (input, init) => {
       const end = this.subgraphLatency.startTimer({ subgraph });
       try {
-        const res = await fetch(input, init);
+        const res = await inner(input, init);
         end({ status: String(res.status) });
         return res;
       } catch (err) {

@@ -6,7 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GatewayExecutor, GatewayInterface, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
-import { GraphQLError, type GraphQLSchema, execute, printSchema } from 'graphql';
+import { execute } from '@graphql-tools/executor';
+import { GraphQLError, type ExecutionResult, type GraphQLSchema, printSchema } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -81,7 +82,9 @@ function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema): 
   const executor: GatewayExecutor = async (rc) => {
     const context = rc.context as unknown as PermissionContext;
     const schema = allowsWholeOperation(shielded, rc.document, context.principal) ? maskedOnly : shielded;
-    return execute({ schema, document: rc.document, contextValue: context, variableValues: rc.request.variables, operationName: rc.operationName ?? undefined });
+    // @graphql-tools/executor: graphql-js's algorithm with fewer promises per field (the Hive gateway's executor); about
+    // 5% of the gateway's CPU on a 100-claim list less. No @defer or @stream in the schema: one result.
+    return (await execute({ schema, document: rc.document, contextValue: context, variableValues: rc.request.variables, operationName: rc.operationName ?? undefined })) as ExecutionResult;
   };
   return {
     async load() {

@@ -3,6 +3,7 @@
 // Every call to a subgraph carries the caller's identity, signed with INTERNAL_SECRET for that one HTTP request:
 // its audience (the subgraph), method and the exact body bytes sent (platform/identity.ts).
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
 import type { GraphQLSchema } from 'graphql';
 import { type Principal, type RequestOrigin, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
@@ -30,6 +31,13 @@ export interface SupergraphOptions {
 
 export const loadSupergraphSdl = (path: string | URL = DEFAULT_SUPERGRAPH): string => readFileSync(path, 'utf8');
 
+/**
+ * The fetch for subgraph calls: @whatwg-node's, over node:http with keep-alive (the HTTP executor's own default, and
+ * the Hive gateway's). Node's global fetch (undici) cost about 8% of the gateway's CPU on a 100-claim list more.
+ */
+// Required untyped: its type declarations pull in the DOM library, which clashes with this project's Node types.
+export const subgraphFetch = (createRequire(import.meta.url)('@whatwg-node/fetch') as { fetch: typeof fetch }).fetch;
+
 export function buildSupergraphSchema(opts: SupergraphOptions): GraphQLSchema {
   return getStitchedSchemaFromSupergraphSdl({
     supergraphSdl: opts.supergraphSdl,
@@ -39,7 +47,7 @@ export function buildSupergraphSchema(opts: SupergraphOptions): GraphQLSchema {
       endpoint: opts.urls[name.toLowerCase()] ?? endpoint,
       timeout: opts.timeoutMs,
       // The identity is signed in fetch, which sees the final method and body bytes.
-      fetch: signingFetch(name.toLowerCase(), opts.internalSecret, opts.fetchFor?.(name.toLowerCase()) ?? fetch) as never,
+      fetch: signingFetch(name.toLowerCase(), opts.internalSecret, opts.fetchFor?.(name.toLowerCase()) ?? subgraphFetch) as never,
       // Identical concurrent queries must not share one call: each caller's identity goes out on its own.
       deduplicateInflightRequests: false,
     }),
