@@ -78,6 +78,8 @@ export class SyncPipeline {
   private readonly running = new Set<Promise<void>>();
   /** When a claim last found no PENDING job (Date.now()); -Infinity once one may exist. */
   private noPendingAt = -Infinity;
+  /** Bumped whenever a job may have become PENDING here. */
+  private pendingGeneration = 0;
   private readonly consumer: LogConsumer;
   private readonly loop: WorkerLoop<void>;
   private readonly clock: () => Date;
@@ -120,6 +122,7 @@ export class SyncPipeline {
 
   /** Jobs left RUNNING by an earlier holder (it died or lost the lease) run again now rather than at runUntil. */
   private async takeOverRunningJobs(): Promise<void> {
+    this.pendingGeneration++;
     this.noPendingAt = -Infinity;
     const orphans = await this.opts.models.SyncJob.updateMany({ status: 'RUNNING', runner: { $ne: this.opts.lease.owner } }, { $set: { status: 'PENDING', runUntil: null, runner: null } });
     if (orphans.modifiedCount) this.opts.logger.info({ jobs: orphans.modifiedCount }, 'took over sync jobs left running by an earlier instance');
@@ -171,6 +174,7 @@ export class SyncPipeline {
       },
       { upsert: true },
     );
+    this.pendingGeneration++;
     this.noPendingAt = -Infinity;
   }
 
@@ -208,8 +212,10 @@ export class SyncPipeline {
     // New jobs come from this holder's own consumption (which clears the mark); one set PENDING elsewhere (a retry
     // answered by another instance) is found within PENDING_RECHECK_MS.
     if (Date.now() - this.noPendingAt < PENDING_RECHECK_MS) return null;
+    const generation = this.pendingGeneration;
     const next = await SyncJob.findOneAndUpdate({ status: 'PENDING' }, take, { sort: { eventSeq: 1 }, returnDocument: 'after' }).lean<SyncJobDoc>();
-    if (!next) this.noPendingAt = Date.now();
+    // Only if nothing was enqueued while the query ran (it may not have seen that job).
+    if (!next && generation === this.pendingGeneration) this.noPendingAt = Date.now();
     return next;
   }
 
@@ -285,6 +291,7 @@ export class SyncPipeline {
     const job = await this.opts.models.SyncJob.findById(id).lean<SyncJobDoc>();
     if (!job) return null;
     if (job.status !== 'DEAD' && job.status !== 'FAILED') return job;
+    this.pendingGeneration++;
     this.noPendingAt = -Infinity;
     const revived = await this.opts.models.SyncJob.findOneAndUpdate(
       { _id: job._id, status: job.status },
