@@ -5,7 +5,8 @@
 //    filing) from the jobs, cross-checked with the syncStatus query through the gateway; then the pipeline alone,
 //    paused while claims are approved, timed from its start until all are filed;
 // 2. delivery of single events to 1,000 graphql-ws subscribers (raw graphql-transport-ws over `ws`), all with one
-//    token (the gateway shares one fetch among them), then with 1,000 identities of the same role (no sharing);
+//    token (the gateway shares one fetch among them), then with 1,000 AUDITOR identities (one view: one read), then
+//    with 1,000 EMPLOYEE identities of whom each event concerns one (the others pass over its announcement);
 // 3. only when named (BENCH_SYNC_PARTS=connections): BENCH_SYNC_CONNECTIONS (10,000) graphql-ws connections of
 //    BENCH_SYNC_IDENTITIES (1,000) AUDITOR identities held by the one gateway, their clients in a child process
 //    (bench/ws-clients.ts) so this process holds only the gateway's side: memory per connection (RSS and heap before
@@ -24,8 +25,8 @@ const SUBSCRIBERS = Number(process.env.BENCH_SYNC_SUBSCRIBERS ?? 1000);
 const ROUNDS = 10;
 /** Idle time measured after subscribing: longer than the gateway's poll interval (5 s). */
 const IDLE_MS = 6_000;
-/** Parts to run (steady, burst, shared, distinct, connections); all but connections by default. */
-const PARTS = new Set((process.env.BENCH_SYNC_PARTS ?? 'steady,burst,shared,distinct').split(','));
+/** Parts to run (steady, burst, shared, distinct, employees, connections); all but connections by default. */
+const PARTS = new Set((process.env.BENCH_SYNC_PARTS ?? 'steady,burst,shared,distinct,employees').split(','));
 /** How long a steady run may take to file its claims after its window. */
 const DRAIN_TIMEOUT_MS = 60_000;
 /** The unshared case stops starting rounds after this long. */
@@ -305,7 +306,11 @@ interface FanOutResult {
   incomplete?: string;
 }
 
-async function fanOut(stack: BenchStack, org: BenchOrg, counter: { i: number }, label: string, tokens: string[], warmupRounds: number, rounds: number, budgetMs: number): Promise<FanOutResult> {
+/**
+ * `receivers`: how many of the subscribers each event is for (all of them by default; with employees, the one
+ * whose claims they are: the first token). The others stay subscribed all along.
+ */
+async function fanOut(stack: BenchStack, org: BenchOrg, counter: { i: number }, label: string, tokens: string[], warmupRounds: number, rounds: number, budgetMs: number, receivers = tokens.length): Promise<FanOutResult> {
   const arrivals = new Arrivals();
   const announcedAt = new Map<number, number>();
   const unhook = stack.bus.subscribe((events) => {
@@ -324,14 +329,14 @@ async function fanOut(stack: BenchStack, org: BenchOrg, counter: { i: number }, 
     // Connected 50 at a time (the listen backlog is finite); each subscribes as soon as it is acknowledged.
     for (let i = 0; i < tokens.length; i += 50) subs.push(...(await Promise.all(tokens.slice(i, i + 50).map((t) => subscribe(stack.wsUrl, t, after, arrivals)))));
     result.connectedSeconds = (performance.now() - started) / 1000;
-    await arrivals.wait(`seq:${head}`, tokens.length, Math.max(1000, deadline - performance.now()));
+    await arrivals.wait(`seq:${head}`, receivers, Math.max(1000, deadline - performance.now()));
     result.connectSeconds = (performance.now() - started) / 1000;
     // Nothing happens for one poll interval and a bit: what do idle subscribers cost?
     const idle0 = await subgraphCalls(stack, 'sync');
     const idleStarted = performance.now();
     await sleep(IDLE_MS);
     result.idleReadsPerSecond = ((await subgraphCalls(stack, 'sync')) - idle0) / ((performance.now() - idleStarted) / 1000);
-    const total = tokens.length;
+    const total = receivers;
     const claims: SubmittedClaim[] = [];
     const syncCallsBefore = await subgraphCalls(stack, 'sync');
     for (let round = 0; round < warmupRounds + rounds; round++) {
@@ -421,6 +426,12 @@ export async function benchSync(): Promise<void> {
     if (PARTS.has('distinct')) {
       const tokens = await Promise.all(Array.from({ length: SUBSCRIBERS }, (_, i) => stack.token(`bench-sync-auditor-${i}`, ['AUDITOR'])));
       results.push(await fanOut(stack, org, counter, `${n(SUBSCRIBERS)}, ${n(SUBSCRIBERS)} identities`, tokens, 0, ROUNDS, DISTINCT_BUDGET_MS));
+    }
+    if (PARTS.has('employees')) {
+      // The applicant and 999 other employees (each sees only their own claims' events): each event is for one of them.
+      const others = await Promise.all(Array.from({ length: SUBSCRIBERS - 1 }, (_, i) => stack.token(`bench-sync-employee-${i}`, ['EMPLOYEE'])));
+      const tokens = [await stack.token(org.alice.sub, ['EMPLOYEE']), ...others];
+      results.push(await fanOut(stack, org, counter, `${n(SUBSCRIBERS)}, ${n(SUBSCRIBERS)} employees (events for 1)`, tokens, 0, ROUNDS, DISTINCT_BUDGET_MS, 1));
     }
     if (results.length) printFanOut(results);
     if (PARTS.has('connections')) printConnections(await connections(stack, org, counter));

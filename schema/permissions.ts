@@ -197,6 +197,23 @@ export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRe
   SyncEvent: { all: ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
 };
 
+/**
+ * Whether a sync event may be in a caller's row scope, for callers who read only their own (no `all` role of
+ * ROW_SCOPES.SyncEvent, a user): the event of a claim whose applicant they are, or, for a department role, of their
+ * department's claim. What subgraphs/sync/context.ts (eventScope) filters the log by; the gateway uses it only to
+ * skip reading the log for a subscriber no new event can concern (the read itself stays scoped by the subgraph).
+ */
+export function syncEventConcerns(p: { sub: string; roles: readonly string[]; departmentId: string | null }, a: { claim: boolean; applicantId: string | null; departmentId: string | null }): boolean {
+  if (!a.claim) return false;
+  if (a.applicantId !== null && a.applicantId === p.sub) return true;
+  const scope = ROW_SCOPES.SyncEvent;
+  return p.departmentId !== null && a.departmentId === p.departmentId && scope.department.some((r) => p.roles.includes(r));
+}
+
+/** Whether a caller reads only their own sync events (syncEventConcerns applies): a user with no `all` role and no alert reader's. */
+export const readsOwnSyncEvents = (p: { kind: string; roles: readonly string[] }): boolean =>
+  p.kind === 'user' && ![...ROW_SCOPES.SyncEvent.all, ...SYNC_OPERATORS].some((r) => p.roles.includes(r));
+
 /** The rule for a field, or undefined: the gateway then denies it. */
 export function ruleFor(type: string, field: string): FieldRule | undefined {
   const t = PERMISSIONS[type];

@@ -1,7 +1,7 @@
 // The gateway's ear on the event bus: the highest seq announced so far, and subscribers waiting for a seq above
 // the one they have read up to. Waiting is on a number, not a queue, so a slow or stalled subscriber costs the
 // gateway nothing per event; it reads the events themselves from the log when it is ready (stream.ts).
-import type { BusEvent, EventBus } from '../../platform/integration/event-bus.ts';
+import type { BusEvent, EventAudience, EventBus } from '../../platform/integration/event-bus.ts';
 
 interface Waiter {
   beyond: number;
@@ -18,8 +18,19 @@ export interface FeedOptions {
   pollMs?: number;
 }
 
+/** One announcement that moved the head: from where to where, and what it said of the events. */
+interface Announcement {
+  from: number;
+  to: number;
+  events: BusEvent[];
+}
+
+/** Announcements remembered for concerns(): a subscriber further behind than these reads, as without them. */
+const REMEMBERED = 2000;
+
 export class EventFeed {
   private watermark = 0;
+  private readonly announcements: Announcement[] = [];
   private readonly waiters = new Set<Waiter>();
   private readonly unsubscribe: () => void;
   private poller: NodeJS.Timeout | null = null;
@@ -38,11 +49,36 @@ export class EventFeed {
   }
 
   private announce(events: BusEvent[]): void {
+    const from = this.watermark;
     for (const e of events) {
       const n = Number(e.seq);
       if (Number.isSafeInteger(n) && n > this.watermark) this.watermark = n;
     }
+    // Also events that do not move the head (announced out of order) count; a poll that found nothing new does not.
+    if (this.watermark > from || events.some((e) => e.audience && Number(e.seq) > 0)) {
+      this.announcements.push({ from, to: this.watermark, events });
+      if (this.announcements.length > REMEMBERED) this.announcements.splice(0, this.announcements.length - REMEMBERED);
+    }
     for (const w of this.waiters) if (this.watermark > w.beyond) w.resolve();
+  }
+
+  /**
+   * Whether what was announced after `after`, up to the head, may concern a subscriber (`wants` its audience):
+   * true when an event's audience is unknown (a poll of the head, an older publisher) or wanted, and when the
+   * announcements remembered do not reach back to `after`. False only when every event announced since is known
+   * to be another's: the subscriber need not read the log for them.
+   */
+  concerns(after: number, wants: (audience: EventAudience) => boolean): boolean {
+    if (this.watermark <= after) return false;
+    const first = this.announcements.findIndex((a) => a.to > after);
+    if (first < 0 || this.announcements[first].from > after) return true;
+    for (let i = first; i < this.announcements.length; i++) {
+      for (const e of this.announcements[i].events) {
+        if (!(Number(e.seq) > after)) continue;
+        if (!e.audience || wants(e.audience)) return true;
+      }
+    }
+    return false;
   }
 
   /**

@@ -1,5 +1,6 @@
 // The subscriptions the API offers (docs/api.md) and the sync subgraph's queries they are read from. Both read
 // the sync subgraph's durable event log, so they share its head and its announcements on the event bus.
+import { readsOwnSyncEvents, syncEventConcerns } from '../../schema/permissions.ts';
 import type { EventLog } from './stream.ts';
 
 export const SYNC_EVENT_LOG: EventLog = {
@@ -13,4 +14,6 @@ export const SYNC_EVENT_LOG: EventLog = {
     // Query.alertEvents { seq alert { … } }: the subscriber's selection applies to the alert.
     { subscription: 'alerts', query: 'alertEvents', payload: 'alert', seq: 'seq', cursor: 'after', pageSize: 'first', filters: [] },
   ],
+  // An employee (or a manager, for the department) reads the log when an event of their claims is announced.
+  audience: (p) => (p && readsOwnSyncEvents(p) ? (a) => syncEventConcerns(p, a) : null),
 };

@@ -26,6 +26,8 @@ import {
 } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import { publicError } from '../../platform/apollo-http.ts';
+import type { EventAudience } from '../../platform/integration/event-bus.ts';
+import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { PermissionContext } from '../permissions.ts';
 import type { EventFeed } from './feed.ts';
@@ -51,6 +53,11 @@ export interface EventLog {
   /** Names the gateway adds to a subscriber's operation (the cursor variable, the seq alias); a client may not use them. */
   reserved: { cursor: string; seq: string };
   feeds: readonly FeedDefinition[];
+  /**
+   * For a subscriber whose row scope is their own: which announced events may be in it (from the audience the
+   * publisher put on them). Absent, or null for this subscriber: every announcement makes it read.
+   */
+  audience?: (principal: Principal | null) => ((a: EventAudience) => boolean) | null;
 }
 
 /** A subscription field, served by running the subscriber's selection against a Query field, a page at a time. */
@@ -188,6 +195,8 @@ export class FeedStreams {
       }
       let after = start;
       let retry = this.retryMs;
+      // For a subscriber who sees only their own events: which announced events may be theirs (log.audience).
+      const wants = this.opts.log.audience?.(req.context.principal) ?? null;
       while (!stop.aborted) {
         const page = await this.read(req, prepared, after);
         if (stop.aborted) break;
@@ -212,7 +221,7 @@ export class FeedStreams {
         // events its scope or types filter out: wait for something newer.
         // (Taken when the shared read began, not when this subscriber joined it.)
         after = Math.max(after, page.announced);
-        await this.opts.feed.waitBeyond(after, this.pollMs, stop);
+        await this.waitForConcern(after, wants, stop);
       }
       if (expiry.signal.aborted && !signal.aborted && !closing.signal.aborted) {
         yield { errors: [{ message: `Token expired: reconnect with a fresh token, passing the last seq received as ${prepared.feed.cursor}`, extensions: { code: 'UNAUTHENTICATED' } }] };
@@ -220,6 +229,22 @@ export class FeedStreams {
     } finally {
       clearTimeout(expiryTimer);
       this.active.delete(closing);
+    }
+  }
+
+  /**
+   * Waits for an event announced after `after`; with `wants`, for one that may concern the subscriber: events
+   * announced as another's are passed over without reading the log (1,000 employees subscribed, one approval: one
+   * of them reads). The cursor does not move past them: the next read, for a wanted event or at the poll timeout,
+   * covers them, and the subgraph's row scope decides what the subscriber gets, as always.
+   */
+  private async waitForConcern(after: number, wants: ((a: EventAudience) => boolean) | null, stop: AbortSignal): Promise<void> {
+    let seen = after;
+    for (;;) {
+      await this.opts.feed.waitBeyond(seen, this.pollMs, stop);
+      const head = this.opts.feed.head;
+      if (stop.aborted || !wants || head <= seen || this.opts.feed.concerns(seen, wants)) return;
+      seen = head;
     }
   }
 

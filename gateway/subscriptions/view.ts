@@ -6,7 +6,9 @@
 //   row-scoped type (ROW_SCOPES: claims, vouchers, archive records, sync events: no filter by applicant, department
 //   or assignment) and whose selection holds no sensitive field (decided per record against the subject: an owner
 //   sees their own bank account in full).
-// 1,000 AUDITORs with one dashboard are then one read per event; 1,000 employees remain 1,000 (each sees their own).
+// 1,000 AUDITORs with one dashboard are then one read per event. 1,000 employees keep a view each (each sees their
+// own), but an event announced as another's claim's makes none of them read (feeds.ts `audience`, stream.ts
+// waitForConcern): one approval, one read.
 import { type DocumentNode, visit } from 'graphql';
 import type { Principal } from '../../platform/identity.ts';
 import { PERMISSIONS, ROW_SCOPES } from '../../schema/permissions.ts';

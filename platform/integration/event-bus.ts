@@ -9,6 +9,18 @@ import type { Logger } from '../logger.ts';
 export interface BusEvent {
   seq: string;
   type: string;
+  /**
+   * Whose event it is, as the row scope of sync events decides (schema/permissions.ts, syncEventConcerns): lets a
+   * gateway skip reading the log for subscribers it cannot concern. Absent: unknown (every subscriber reads).
+   */
+  audience?: EventAudience;
+}
+
+/** A sync event's subject as the row scope sees it: a claim's event, and the claim's applicant and department. */
+export interface EventAudience {
+  claim: boolean;
+  applicantId: string | null;
+  departmentId: string | null;
 }
 
 export type BusListener = (events: BusEvent[]) => void;

@@ -141,7 +141,11 @@ export class SyncPipeline {
 
   private async publish(batch: DomainEvent[]): Promise<void> {
     if (!this.opts.bus) return;
-    const events: BusEvent[] = batch.map((e) => ({ seq: formatSeq(e.seq), type: e.type }));
+    const events: BusEvent[] = batch.map((e) => {
+      const p = e.payload as { applicantId?: unknown; departmentId?: unknown } | undefined;
+      const text = (v: unknown) => (typeof v === 'string' ? v : null);
+      return { seq: formatSeq(e.seq), type: e.type, audience: { claim: e.subject.type === 'ExpenseClaim', applicantId: text(p?.applicantId), departmentId: text(p?.departmentId) } };
+    });
     try {
       await this.opts.bus.publish(events);
     } catch (err) {

@@ -9,6 +9,8 @@ import type { Principal, Role } from '../../platform/identity.ts';
 import { EventFeed } from '../../gateway/subscriptions/feed.ts';
 import { FeedStreams } from '../../gateway/subscriptions/stream.ts';
 import { readsAllRows, selectsSensitiveField, viewKey } from '../../gateway/subscriptions/view.ts';
+import { SYNC_EVENT_LOG } from '../../gateway/subscriptions/feeds.ts';
+import { vi } from 'vitest';
 import { createLogger } from '../../platform/logger.ts';
 
 const user = (sub: string, roles: Role[], departmentId: string | null = null): Principal => ({ sub, roles, departmentId, kind: 'user' });
@@ -82,6 +84,98 @@ describe('FeedStreams sharing reads between equal views', () => {
     expect(employees.every((seqs) => seqs.join() === '000000000001,000000000002')).toBe(true);
     expect(reads.sort()).toEqual(['employee-0', 'employee-1', 'employee-2', 'employee-3', 'employee-4']);
     streams.closeAll();
+    feed.close();
+    await bus.close();
+  });
+});
+
+describe('FeedStreams passing over announcements of other people\'s events', () => {
+  it('makes an employee read the log only when an event of theirs (or, for a manager, of the department) is announced', async () => {
+    const reads: string[] = [];
+    const events: { seq: string; type: string; applicantId: string; departmentId: string }[] = [];
+    const schema = makeExecutableSchema({
+      typeDefs: /* GraphQL */ `
+        type Event { seq: String! type: String! }
+        type Query { syncEventHead: String! syncEvents(after: String, first: Int): [Event!]! }
+        type Subscription { syncEvents(after: String): Event! }
+      `,
+      resolvers: {
+        Query: {
+          syncEventHead: () => '000000000000',
+          // The subgraph's row scope, as eventScope filters: everything for an auditor, else one's own claims and a
+          // manager's department's.
+          syncEvents: (_: unknown, args: { after: string }, ctx: { principal: Principal }) => {
+            reads.push(ctx.principal.sub);
+            const p = ctx.principal;
+            const all = p.roles.includes('AUDITOR');
+            return events.filter((e) => Number(e.seq) > Number(args.after) && (all || e.applicantId === p.sub || (p.roles.includes('MANAGER') && e.departmentId === p.departmentId)));
+          },
+        },
+      },
+    });
+    const bus = new LocalEventBus();
+    const feed = new EventFeed(bus);
+    const { head, seqWidth, reserved, audience } = SYNC_EVENT_LOG;
+    const streams = new FeedStreams({
+      schema,
+      feed,
+      logger: createLogger({ level: 'silent' }),
+      log: { head, seqWidth, reserved, audience, feeds: [{ subscription: 'syncEvents', query: 'syncEvents', payload: null, seq: 'seq', cursor: 'after', pageSize: 'first', filters: [] }] },
+    });
+    const document = parse('subscription { syncEvents(after: "000000000000") { seq type } }');
+    const people = [...Array.from({ length: 20 }, (_, i) => user(`employee-${i}`, ['EMPLOYEE'], i < 10 ? 'd1' : 'd2')), user('manager-d1', ['EMPLOYEE', 'MANAGER'], 'd1'), user('auditor', ['AUDITOR'])];
+    const iterators = people.map((principal) => streams.stream({ document, context: { principal, directory: async () => null } }));
+    const next = iterators.map((it) => it.next());
+    await vi.waitFor(() => expect(reads).toHaveLength(people.length)); // each read once from the start: nothing yet
+    reads.length = 0;
+
+    // employee-3's approval (department d1), then another department's claim: announced with their audiences.
+    events.push({ seq: '000000000001', type: 'CLAIM_APPROVED', applicantId: 'employee-3', departmentId: 'd1' }, { seq: '000000000002', type: 'CLAIM_APPROVED', applicantId: 'employee-15', departmentId: 'd2' });
+    await bus.publish([
+      { seq: '000000000001', type: 'CLAIM_APPROVED', audience: { claim: true, applicantId: 'employee-3', departmentId: 'd1' } },
+      { seq: '000000000002', type: 'CLAIM_APPROVED', audience: { claim: true, applicantId: 'employee-15', departmentId: 'd2' } },
+    ]);
+    const seqOf = async (i: number) => ((await next[i]).value as { data: { syncEvents: { seq: string } } }).data.syncEvents.seq;
+    expect(await seqOf(3)).toBe('000000000001');
+    expect(await seqOf(15)).toBe('000000000002');
+    expect(await seqOf(20)).toBe('000000000001'); // the manager of d1
+    expect(await seqOf(21)).toBe('000000000001'); // the auditor reads everything, as before
+    // Then an announcement whose audience is unknown (a poll of the head): everyone still waiting reads once.
+    await bus.publish([{ seq: '000000000003', type: 'HEAD' }]);
+    const waiting = people.length - 4;
+    await vi.waitFor(() => expect(reads.length).toBeGreaterThanOrEqual(4 + waiting));
+    // Those four read for the first announcement; the 18 others only for the second.
+    expect(reads.slice(0, 4).sort()).toEqual(['auditor', 'employee-15', 'employee-3', 'manager-d1']);
+    expect(reads.slice(4).filter((sub) => !['auditor', 'employee-15', 'employee-3', 'manager-d1'].includes(sub))).toHaveLength(waiting);
+    streams.closeAll();
+    for (const it of iterators) await it.return(undefined);
+    feed.close();
+    await bus.close();
+  });
+});
+
+describe('EventFeed.concerns', () => {
+  it('is false only when every event announced since is known to be another\'s', async () => {
+    const bus = new LocalEventBus();
+    const feed = new EventFeed(bus);
+    const mine = (a: { applicantId: string | null }) => a.applicantId === 'me';
+    const claim = (applicantId: string) => ({ claim: true, applicantId, departmentId: null });
+    expect(feed.concerns(0, mine)).toBe(false); // nothing announced
+    await bus.publish([{ seq: '5', type: 'CLAIM_APPROVED', audience: claim('other') }]);
+    expect(feed.concerns(0, mine)).toBe(false);
+    await bus.publish([{ seq: '6', type: 'CLAIM_APPROVED', audience: claim('me') }]);
+    expect(feed.concerns(0, mine)).toBe(true);
+    expect(feed.concerns(6, mine)).toBe(false); // nothing after 6
+    await bus.publish([{ seq: '4', type: 'ARCHIVE_FILED', audience: claim('me') }]); // late, out of order
+    expect(feed.concerns(3, mine)).toBe(true);
+    await bus.publish([{ seq: '7', type: 'HEAD' }]); // unknown audience
+    expect(feed.concerns(6, mine)).toBe(true);
+    await bus.publish([{ seq: '', type: 'STORED' }]); // a doorbell names no event
+    expect(feed.concerns(7, mine)).toBe(false);
+    // Announcements forgotten (more than it remembers) before `after`'s time: it cannot tell, so it says true.
+    for (let i = 0; i < 2100; i++) await bus.publish([{ seq: String(8 + i), type: 'CLAIM_APPROVED', audience: claim('other') }]);
+    expect(feed.concerns(7, mine)).toBe(true);
+    expect(feed.concerns(2000, mine)).toBe(false);
     feed.close();
     await bus.close();
   });
