@@ -246,9 +246,13 @@ function isExact(plan: Exclude<Plan, { kind: 'or' }>, filter: Doc | undefined | 
   else if (ops.length === 1 && ops[0] === '$eq') eq = [cond.$eq];
   else if (ops.length === 1 && ops[0] === '$in' && Array.isArray(cond.$in)) eq = cond.$in;
   if (plan.kind === 'ids') return field === '_id' && eq !== undefined && eq.length > 0 && eq.every(exactKeyed);
-  const { index } = plan;
+  const { index, ranges } = plan;
   if (index.fields.length !== 1 || index.fields[0][0] !== field || field.includes('.')) return false;
-  if (eq) return eq.length > 0 && eq.every(exactKeyed);
+  // The ranges must be the term's own (one per value, or the one range): an index read whole for a sort or a hint
+  // (too many values to bound, say) yields more than the matches.
+  const bounded = ranges.every((r) => r.lo !== undefined);
+  if (eq) return eq.length > 0 && eq.every(exactKeyed) && bounded && ranges.length === eq.length;
+  if (!bounded || ranges.length !== 1) return false;
   const bounds = ops!.every((op) => op === '$gt' || op === '$gte' || op === '$lt' || op === '$lte');
   if (!bounds || ops!.length > 2 || index.multikey) return false;
   const values = ops!.map((op) => (cond as Doc)[op]);

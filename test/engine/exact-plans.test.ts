@@ -90,6 +90,15 @@ describe('exact plans answer what a scan answers', () => {
     expect((await coll.find({ s: 'a' }).toArray()).length).toBeGreaterThan(10);
   });
 
+  it('with more values than the planner bounds, read whole for a sort or a hint: the matches only', async () => {
+    const many = [...Array.from({ length: 1500 }, (_, i) => `nope-${i}`), 'a', 'ab'];
+    const expected = sortById(await coll.find({ s: { $in: many } }).hint({ $natural: 1 }).toArray());
+    expect(expected.length).toBeGreaterThan(10);
+    expect(sortById(await coll.find({ s: { $in: many } }).sort({ s: 1 }).toArray())).toEqual(expected);
+    expect(sortById(await coll.find({ s: { $in: many } }).hint({ s: 1 }).toArray())).toEqual(expected);
+    expect(sortById(await coll.find({ flat: { $gt: 'a' } }).hint({ s: 1 }).toArray())).toEqual(sortById(await coll.find({ flat: { $gt: 'a' } }).hint({ $natural: 1 }).toArray()));
+  });
+
   it('inside a transaction that changed, added and deleted documents', async () => {
     const session = m.client.startSession();
     try {
