@@ -122,9 +122,8 @@ export class SyncPipeline {
 
   /** Jobs left RUNNING by an earlier holder (it died or lost the lease) run again now rather than at runUntil. */
   private async takeOverRunningJobs(): Promise<void> {
-    this.pendingGeneration++;
-    this.noPendingAt = -Infinity;
     const orphans = await this.opts.models.SyncJob.updateMany({ status: 'RUNNING', runner: { $ne: this.opts.lease.owner } }, { $set: { status: 'PENDING', runUntil: null, runner: null } });
+    this.mayBePending();
     if (orphans.modifiedCount) this.opts.logger.info({ jobs: orphans.modifiedCount }, 'took over sync jobs left running by an earlier instance');
   }
 
@@ -178,6 +177,11 @@ export class SyncPipeline {
       },
       { upsert: true },
     );
+    this.mayBePending();
+  }
+
+  /** A job may have become PENDING (written just now): the next claim looks. */
+  private mayBePending(): void {
     this.pendingGeneration++;
     this.noPendingAt = -Infinity;
   }
@@ -295,13 +299,12 @@ export class SyncPipeline {
     const job = await this.opts.models.SyncJob.findById(id).lean<SyncJobDoc>();
     if (!job) return null;
     if (job.status !== 'DEAD' && job.status !== 'FAILED') return job;
-    this.pendingGeneration++;
-    this.noPendingAt = -Infinity;
     const revived = await this.opts.models.SyncJob.findOneAndUpdate(
       { _id: job._id, status: job.status },
       { $set: { status: 'PENDING', nextAttemptAt: this.clock(), attemptLimit: job.attempts + this.opts.maxAttempts } },
       { returnDocument: 'after' },
     ).lean<SyncJobDoc>();
+    this.mayBePending();
     void this.tick().catch(() => undefined);
     return revived ?? (await this.opts.models.SyncJob.findById(id).lean<SyncJobDoc>());
   }
