@@ -70,7 +70,16 @@ export class EventFeed {
    */
   concerns(after: number, wants: (audience: EventAudience) => boolean): boolean {
     if (this.watermark <= after) return false;
-    const first = this.announcements.findIndex((a) => a.to > after);
+    // The first announcement that moved the head past `after` (their `to` never decreases: a binary search, as
+    // every waiting subscriber asks at every announcement).
+    let lo = 0;
+    let hi = this.announcements.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.announcements[mid].to > after) hi = mid;
+      else lo = mid + 1;
+    }
+    const first = lo < this.announcements.length ? lo : -1;
     if (first < 0 || this.announcements[first].from > after) return true;
     for (let i = first; i < this.announcements.length; i++) {
       for (const e of this.announcements[i].events) {
