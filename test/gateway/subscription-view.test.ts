@@ -14,6 +14,12 @@ import { vi } from 'vitest';
 import { createLogger } from '../../platform/logger.ts';
 
 const user = (sub: string, roles: Role[], departmentId: string | null = null): Principal => ({ sub, roles, departmentId, kind: 'user' });
+/** A log's subgraph in miniature: the head, the events after a cursor, and the subscription the gateway serves from them. */
+const EVENT_SDL = /* GraphQL */ `
+  type Event { seq: String! type: String! }
+  type Query { syncEventHead: String! syncEvents(after: String, first: Int): [Event!]! }
+  type Subscription { syncEvents(after: String): Event! }
+`;
 const PLAIN = parse('subscription { syncEvents { seq type claim { claimNo } } }');
 const SENSITIVE = parse('subscription { syncEvents { seq claim { applicant { ...A } } } } fragment A on Employee { name bankAccount }');
 
@@ -44,11 +50,7 @@ describe('FeedStreams sharing reads between equal views', () => {
   it('answers 50 auditors from one read per page, and 5 employees with one read each', async () => {
     const reads: string[] = [];
     const schema = makeExecutableSchema({
-      typeDefs: /* GraphQL */ `
-        type Event { seq: String! type: String! }
-        type Query { syncEventHead: String! syncEvents(after: String, first: Int): [Event!]! }
-        type Subscription { syncEvents(after: String): Event! }
-      `,
+      typeDefs: EVENT_SDL,
       resolvers: {
         Query: {
           syncEventHead: () => '000000000000',
@@ -94,11 +96,7 @@ describe('FeedStreams passing over announcements of other people\'s events', () 
     const reads: string[] = [];
     const events: { seq: string; type: string; applicantId: string; departmentId: string }[] = [];
     const schema = makeExecutableSchema({
-      typeDefs: /* GraphQL */ `
-        type Event { seq: String! type: String! }
-        type Query { syncEventHead: String! syncEvents(after: String, first: Int): [Event!]! }
-        type Subscription { syncEvents(after: String): Event! }
-      `,
+      typeDefs: EVENT_SDL,
       resolvers: {
         Query: {
           syncEventHead: () => '000000000000',
