@@ -71,7 +71,6 @@ try {
     const dir = temporaryDir;
     process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   }
-  process.stdout.write(`${readyLine({ safeUri: engine.safeUri, dbPath, credentialsPath, temporary: temporaryDir !== undefined })}\n`);
   let stopping = false;
   const stop = async () => {
     if (stopping) process.exit(1);
@@ -79,8 +78,11 @@ try {
     await engine.close();
     process.exit(0);
   };
+  // Before the ready line: a supervisor may signal as soon as it reads it, and the process may be descheduled right
+  // after the write (a SIGTERM then found no handler and killed the engine without its clean stop).
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.stdout.write(`${readyLine({ safeUri: engine.safeUri, dbPath, credentialsPath, temporary: temporaryDir !== undefined })}\n`);
 } catch (err) {
   fail(`cannot start the engine: ${(err as Error).message}`);
 }
