@@ -112,7 +112,7 @@ export class GatewayMetrics {
   }
 
   /** Wraps fetch so every call to a subgraph is timed. */
-  timedFetch(subgraph: string, inner: typeof fetch = fetch): typeof fetch {
+  timedFetch(subgraph: string, inner: typeof fetch): typeof fetch {
     return async (input, init) => {
       const end = this.subgraphLatency.startTimer({ subgraph });
       try {

@@ -1,6 +1,7 @@
 // What every sync resolver receives for one request.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../platform/integration/events.ts';
+import type { EventAudience } from '../../platform/integration/event-bus.ts';
+import type { DomainEvent, EventLog } from '../../platform/integration/events.ts';
 import { forbidden } from '../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../platform/identity.ts';
 import { ROW_SCOPES, rolesFor } from '../../schema/permissions.ts';
@@ -39,6 +40,16 @@ export function requireRole(ctx: SyncContext, roles: readonly Role[]): void {
  * The row scope of sync events (ROW_SCOPES.SyncEvent) as a filter on the event log: all events for the `all`
  * roles and services; otherwise the events of one's own claims and, for a MANAGER, of the department's.
  */
+/**
+ * What eventScope reads of an event, announced with it on the bus: the gateway tells from it which subscribers it
+ * may concern (schema/permissions.ts, syncEventConcerns; test/sync/event-audience.test.ts holds the two together).
+ */
+export function eventAudience(e: Pick<DomainEvent, 'subject' | 'payload'>): EventAudience {
+  const p = e.payload as { applicantId?: unknown; departmentId?: unknown } | undefined;
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return { claim: e.subject.type === 'ExpenseClaim', applicantId: text(p?.applicantId), departmentId: text(p?.departmentId) };
+}
+
 export function eventScope(p: Principal): Record<string, unknown> {
   const scope = ROW_SCOPES.SyncEvent;
   if (p.kind === 'service' || hasAnyRole(p, ALERT_EVENT_READERS)) return {};

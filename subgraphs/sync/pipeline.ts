@@ -12,6 +12,7 @@ import { LogConsumer } from '../../platform/integration/log-consumer.ts';
 import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { approvedClaimOf } from './approved-claim.ts';
+import { eventAudience } from './context.ts';
 import { type SyncJobCorrectionInput, applyCorrections, checkCorrection, correctedFields } from './corrections.ts';
 import { conflict } from '../../platform/graphql.ts';
 import { clip } from '../../platform/text-policy.ts';
@@ -140,11 +141,7 @@ export class SyncPipeline {
 
   private async publish(batch: DomainEvent[]): Promise<void> {
     if (!this.opts.bus) return;
-    const events: BusEvent[] = batch.map((e) => {
-      const p = e.payload as { applicantId?: unknown; departmentId?: unknown } | undefined;
-      const text = (v: unknown) => (typeof v === 'string' ? v : null);
-      return { seq: formatSeq(e.seq), type: e.type, audience: { claim: e.subject.type === 'ExpenseClaim', applicantId: text(p?.applicantId), departmentId: text(p?.departmentId) } };
-    });
+    const events: BusEvent[] = batch.map((e) => ({ seq: formatSeq(e.seq), type: e.type, audience: eventAudience(e) }));
     try {
       await this.opts.bus.publish(events);
     } catch (err) {
