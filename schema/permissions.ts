@@ -75,6 +75,8 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       updateEmployee: roles('ADMIN'),
       generateVoucher: { kind: 'services' },
       fileVoucher: rolesOrService('ARCHIVIST'),
+      generateVouchers: { kind: 'services' },
+      fileVouchers: { kind: 'services' },
       fileArchiveRecord: roles('ARCHIVIST'),
       startLoan: roles('ARCHIVIST'),
       returnLoan: roles('ARCHIVIST'),

@@ -91,6 +91,15 @@ eventSchema.index({ 'subject.type': 1, 'subject.id': 1, seq: 1 });
 
 const counterSchema = new Schema<CounterDoc>({ _id: String, seq: Number }, { collection: 'counters', versionKey: false });
 
+/** An event to append: its seq is drawn by the log. */
+export interface NewEvent {
+  type: string;
+  subject: EventSubject;
+  actor: string;
+  payload?: Record<string, unknown>;
+  occurredAt?: Date;
+}
+
 export class EventLog {
   readonly events: Model<DomainEvent>;
   private readonly counters: Model<CounterDoc>;
@@ -113,30 +122,38 @@ export class EventLog {
    * transaction must run through platform/integration/transactions.ts, which resolves the seqs of an attempt that
    * does not commit.
    */
-  async append(
-    session: ClientSession,
-    event: { type: string; subject: EventSubject; actor: string; payload?: Record<string, unknown>; occurredAt?: Date },
-  ): Promise<DomainEvent> {
+  async append(session: ClientSession, event: NewEvent): Promise<DomainEvent> {
+    return (await this.appendMany(session, [event]))[0];
+  }
+
+  /**
+   * Appends events in order inside the caller's transaction, their seqs drawn together outside it (one counter
+   * increment for the lot; see append).
+   */
+  async appendMany(session: ClientSession, events: readonly NewEvent[]): Promise<DomainEvent[]> {
     if (!session.inTransaction()) throw new Error('EventLog.append must run inside a transaction');
+    if (!events.length) return [];
     // No session: the increment commits on its own, so no two transactions ever write the same counter.
-    const counter = await this.counters.findOneAndUpdate({ _id: 'domain_events' }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after' });
+    const counter = await this.counters.findOneAndUpdate({ _id: 'domain_events' }, { $inc: { seq: events.length } }, { upsert: true, returnDocument: 'after' });
+    const first = counter.seq - events.length + 1;
+    const seqs = events.map((_, i) => first + i);
     const drawn = drawnBy.get(session);
-    if (drawn) drawn.seqs.push(counter.seq);
-    else drawnBy.set(session, { log: this, seqs: [counter.seq] });
-    const doc: DomainEvent = {
-      seq: counter.seq,
+    if (drawn) drawn.seqs.push(...seqs);
+    else drawnBy.set(session, { log: this, seqs });
+    const docs: DomainEvent[] = events.map((event, i) => ({
+      seq: seqs[i],
       type: event.type,
       subject: event.subject,
       occurredAt: event.occurredAt ?? new Date(),
       actor: event.actor,
       payload: event.payload ?? {},
-    };
-    await this.events.create([doc], { session });
+    }));
+    await this.events.insertMany(docs, { session });
     if (!ringing.has(session)) {
       ringing.add(session);
       session.once('ended', () => localAppends.emit('appended'));
     }
-    return doc;
+    return docs;
   }
 
   /**
@@ -250,10 +267,14 @@ function contiguous(after: number, docs: readonly { seq: number }[]): number {
   return through;
 }
 
-/** A sequence counter per key (claim numbers per year, voucher numbers per period), gap-free inside a transaction. */
-export async function nextSequence(connection: Connection, key: string, session: ClientSession): Promise<number> {
+/**
+ * A sequence counter per key (claim numbers per year, voucher numbers per period), gap-free inside a transaction:
+ * draws `count` consecutive numbers and returns the first.
+ */
+export async function nextSequence(connection: Connection, key: string, session: ClientSession, count = 1): Promise<number> {
   if (!session.inTransaction()) throw new Error('nextSequence must run inside a transaction to stay gap-free');
+  if (!Number.isSafeInteger(count) || count < 1) throw new Error(`nextSequence draws at least one number, not ${count}`);
   const counters = (connection.models.Counter as Model<CounterDoc> | undefined) ?? connection.model<CounterDoc>('Counter', counterSchema);
-  const doc = await counters.findOneAndUpdate({ _id: key }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after', session });
-  return doc.seq;
+  const doc = await counters.findOneAndUpdate({ _id: key }, { $inc: { seq: count } }, { upsert: true, returnDocument: 'after', session });
+  return doc.seq - count + 1;
 }

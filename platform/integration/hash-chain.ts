@@ -128,9 +128,12 @@ export class HashChain<E extends U, U> {
     const run = async (session: ClientSession): Promise<E[]> => {
       // Everything is computed inside: a transaction the driver retries starts again from its fresh snapshot.
       const sealed: Array<Omit<E, '_id'>> = [];
+      if (inputs.length === 0) return [];
+      // Every position at once: one increment of the counter for the lot.
+      const first = await nextSequence(model.db, counter, session, inputs.length);
       let link: ChainLink<E> | null = null;
-      for (const input of inputs) {
-        const seq = await nextSequence(model.db, counter, session);
+      for (const [i, input] of inputs.entries()) {
+        const seq = first + i;
         if (link === null) {
           // The counter increment succeeded, so no other append committed after this transaction's snapshot: the
           // previous entry is visible here. Should it have been removed, the chain goes on and verify() reports the gap.
@@ -146,7 +149,6 @@ export class HashChain<E extends U, U> {
         await options.check?.(done, link);
         sealed.push(done);
       }
-      if (sealed.length === 0) return [];
       const docs = await model.insertMany(sealed, { session });
       return docs.map((d) => d.toObject() as E);
     };

@@ -18,6 +18,7 @@ import { type HistorySubject, RecordHistory, recordsTransaction } from './histor
 import { type CheckResult, type FourPropertiesReport, checkFourProperties } from './four-properties/index.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
+import { MAX_VOUCHER_BATCH } from './vouchers.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
 
 export interface RecordDraft {
@@ -70,30 +71,60 @@ const RECORD_FILERS = rolesFor('Mutation', 'fileArchiveRecord');
 
 /** Files a record inside the caller's transaction (for flows that file as part of a larger change). */
 export async function fileInTransaction(ctx: ArchiveContext, session: ClientSession, draft: RecordDraft): Promise<ArchiveRecordDoc> {
-  const { category } = RETENTION_TABLE[draft.kind];
-  const dates = retentionFor(draft.kind, draft.fiscalYear, draft.disposedOn);
-  const item = await nextSequence(ctx.connection, seriesOf(ctx.settings.fonds, draft.fiscalYear, dates.retention, category), session);
-  const archiveNo = archiveNumber(ctx.settings.fonds, draft.fiscalYear, dates.retention, category, item);
-  const contentDigest = sha256(contentOf(draft.content, draft.mediaType));
-  const place = (_: RecordDraft, link: ChainLink<ArchiveRecordDoc>): UnsealedRecord => ({
-    archiveNo,
-    kind: draft.kind,
-    category,
-    title: draft.title,
-    fiscalYear: draft.fiscalYear,
-    ...dates,
+  return (await fileManyInTransaction(ctx, session, [draft]))[0];
+}
+
+/**
+ * Files records in order inside the caller's transaction: each gets its archive number, its place in the chain and
+ * its four-properties check as if filed alone, but the database is asked a fixed number of times for the lot (a
+ * batch of the sync pipeline's vouchers holds the records' lane once). One that fails its check refuses them all.
+ */
+export async function fileManyInTransaction(ctx: ArchiveContext, session: ClientSession, drafts: readonly RecordDraft[]): Promise<ArchiveRecordDoc[]> {
+  if (!drafts.length) return [];
+  // Archive numbers: consecutive items of each series, drawn with one increment per series.
+  const series = new Map<string, { drafts: RecordDraft[]; first: number }>();
+  const planned = drafts.map((draft) => {
+    const { category } = RETENTION_TABLE[draft.kind];
+    const dates = retentionFor(draft.kind, draft.fiscalYear, draft.disposedOn);
+    const key = seriesOf(ctx.settings.fonds, draft.fiscalYear, dates.retention, category);
+    const group = series.get(key) ?? { drafts: [], first: 0 };
+    group.drafts.push(draft);
+    series.set(key, group);
+    return { draft, category, dates, key, index: group.drafts.length - 1, contentDigest: sha256(contentOf(draft.content, draft.mediaType)) };
+  });
+  for (const [key, group] of series) group.first = await nextSequence(ctx.connection, key, session, group.drafts.length);
+  const filings = planned.map((p) => {
+    const item = series.get(p.key)!.first + p.index;
+    return { ...p, item, archiveNo: archiveNumber(ctx.settings.fonds, p.draft.fiscalYear, p.dates.retention, p.category, item) };
+  });
+  // What is already filed under these numbers or for these vouchers (two queries on unique indexes, not an $or: the
+  // engine plans an $or as a scan of the whole archive).
+  const voucherIds = filings.flatMap((f) => (f.draft.voucherId ? [f.draft.voucherId] : []));
+  const taken = new Set(
+    (await ctx.models.ArchiveRecord.find({ archiveNo: { $in: filings.map((f) => f.archiveNo) } }, { archiveNo: 1 }).session(session).lean<{ archiveNo: string }[]>()).map((r) => r.archiveNo),
+  );
+  const filedVouchers = new Set(
+    voucherIds.length ? (await ctx.models.ArchiveRecord.find({ voucherId: { $in: voucherIds } }, { voucherId: 1 }).session(session).lean<{ voucherId: string }[]>()).map((r) => r.voucherId) : [],
+  );
+  const place = (f: (typeof filings)[number], link: ChainLink<ArchiveRecordDoc>): UnsealedRecord => ({
+    archiveNo: f.archiveNo,
+    kind: f.draft.kind,
+    category: f.category,
+    title: f.draft.title,
+    fiscalYear: f.draft.fiscalYear,
+    ...f.dates,
     extendedUntil: null,
-    disposedOn: draft.disposedOn ?? null,
+    disposedOn: f.draft.disposedOn ?? null,
     status: 'FILED' as const,
-    voucherId: draft.voucherId ?? null,
-    sourceClaimNo: draft.sourceClaimNo ?? null,
-    invoiceNumbers: draft.invoiceNumbers ?? [],
-    content: draft.content,
-    mediaType: draft.mediaType,
-    contentDigest,
+    voucherId: f.draft.voucherId ?? null,
+    sourceClaimNo: f.draft.sourceClaimNo ?? null,
+    invoiceNumbers: f.draft.invoiceNumbers ?? [],
+    content: f.draft.content,
+    mediaType: f.draft.mediaType,
+    contentDigest: f.contentDigest,
     chainSeq: link.seq,
     previousArchiveNo: link.previous?.archiveNo ?? null,
-    correctsId: draft.correctsId ?? null,
+    correctsId: f.draft.correctsId ?? null,
     correctedById: null,
     holds: [],
     filedBy: ctx.principal.sub,
@@ -101,17 +132,16 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
     environment: `${PRODUCER} node/${process.versions.node}`,
     destroyedAt: null,
   });
-  // The four-properties check runs on the sealed record, before it is stored: one that fails is not filed (but for
+  // The four-properties check runs on each sealed record, before any is stored: one that fails is not filed (but for
   // the claim metadata of an approved claim's voucher, see tolerated()).
-  let report: ArchiveRecordDoc['filingReport'];
-  const check = async (record: Omit<ArchiveRecordDoc, '_id'>, { previousDigest }: ChainLink<ArchiveRecordDoc>) => {
-    // Two point reads on unique indexes, not one $or: the engine plans an $or as a scan of the whole archive.
-    const duplicate =
-      (await ctx.models.ArchiveRecord.exists({ archiveNo }).session(session)) !== null ||
-      (record.voucherId !== null && (await ctx.models.ArchiveRecord.exists({ voucherId: record.voucherId }).session(session)) !== null);
+  const reports = new Map<string, NonNullable<ArchiveRecordDoc['filingReport']>>();
+  const byNumber = new Map(filings.map((f) => [f.archiveNo, f]));
+  const check = (record: Omit<ArchiveRecordDoc, '_id'>, { previousDigest }: ChainLink<ArchiveRecordDoc>) => {
+    const f = byNumber.get(record.archiveNo)!;
+    const duplicate = taken.has(record.archiveNo) || (record.voucherId !== null && filedVouchers.has(record.voucherId));
     const found = checkFourProperties(record, {
       duplicate,
-      previousItemInSeries: item > 1 ? item - 1 : null,
+      previousItemInSeries: f.item > 1 ? f.item - 1 : null,
       expectedDigest: record.fixity.digest,
       previousDigest,
       recordedLocation: STORAGE_LOCATION,
@@ -121,58 +151,81 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
       storageVerified: true,
       today: today(ctx.settings.timeZone),
     });
-    const failed = found.results.filter((r) => !r.passed && !tolerated(draft, r));
+    const failed = found.results.filter((r) => !r.passed && !tolerated(f.draft, r));
     if (failed.length) {
-      throw gqlError('BAD_USER_INPUT', `four-properties check failed: ${failed.map((f) => `${f.property} ${f.check}: ${f.detail}`).join('; ')}`, { report: found });
+      throw gqlError('BAD_USER_INPUT', `four-properties check failed: ${failed.map((x) => `${x.property} ${x.check}: ${x.detail}`).join('; ')}`, { report: found });
     }
-    report = filingReport(draft, found, record.filedAt);
+    // A voucher filed twice in one batch is a duplicate of the first.
+    if (record.voucherId !== null) filedVouchers.add(record.voucherId);
+    reports.set(record.archiveNo, filingReport(f.draft, found, record.filedAt));
   };
   // The chain counter serialises filings: concurrent ones conflict and the driver retries them in order.
-  const [doc] = await recordChain(ctx.models.ArchiveRecord).append([draft], place, { session, check });
-  // The report is kept with the record (outside its fixity digest: it is a finding about the record, not the record).
-  await ctx.models.ArchiveRecord.updateOne({ _id: doc._id }, { $set: { filingReport: report } }, { session });
+  const docs = await recordChain(ctx.models.ArchiveRecord).append(filings, place, { session, check });
+  // The reports are kept with the records (outside their fixity digests: a finding about a record, not the record).
+  await ctx.models.ArchiveRecord.bulkWrite(
+    docs.map((d) => ({ updateOne: { filter: { _id: d._id }, update: { $set: { filingReport: reports.get(d.archiveNo) } } } })),
+    { session },
+  );
   // Storage soundness: what was written reads back with the same digests.
-  const stored = await ctx.models.ArchiveRecord.findById(doc._id, null, { session }).lean<ArchiveRecordDoc>();
-  if (!stored || stored.fixity.digest !== doc.fixity.digest || sha256(contentOf(stored.content ?? '', stored.mediaType)) !== contentDigest) {
-    throw new Error(`archive record ${archiveNo} did not read back as written`);
-  }
-  // The filing and, for a correction, the original's change are entries of the records' histories (history.ts).
-  const changes: Parameters<RecordHistory['append']>[1][number][] = [{ record: stored, change: { action: 'FILED', actorId: ctx.principal.sub, at: stored.filedAt } }];
-  if (draft.correctsId) {
+  const readBack = new Map(
+    (await ctx.models.ArchiveRecord.find({ _id: { $in: docs.map((d) => d._id) } }, null, { session }).lean<ArchiveRecordDoc[]>()).map((r) => [r._id.toHexString(), r]),
+  );
+  const stored = docs.map((doc, i) => {
+    const r = readBack.get(doc._id.toHexString());
+    if (!r || r.fixity.digest !== doc.fixity.digest || sha256(contentOf(r.content ?? '', r.mediaType)) !== filings[i].contentDigest) {
+      throw new Error(`archive record ${doc.archiveNo} did not read back as written`);
+    }
+    return r;
+  });
+  // The filings and, for a correction, the original's change are entries of the records' histories (history.ts).
+  const changes: Parameters<RecordHistory['append']>[1][number][] = [];
+  for (const [i, record] of stored.entries()) {
+    changes.push({ record, change: { action: 'FILED', actorId: ctx.principal.sub, at: record.filedAt } });
+    const correctsId = filings[i].draft.correctsId;
+    if (!correctsId) continue;
     const original = await ctx.models.ArchiveRecord.findOneAndUpdate(
-      { _id: draft.correctsId },
-      { $set: { correctedById: doc._id.toHexString() } },
+      { _id: correctsId },
+      { $set: { correctedById: record._id.toHexString() } },
       { session, returnDocument: 'after', projection: { content: 0 } },
     ).lean<HistorySubject>();
     if (original) {
-      changes.push({ record: original, change: { action: 'CORRECTED', actorId: ctx.principal.sub, at: stored.filedAt, ref: { kind: 'CORRECTION', id: doc._id.toHexString(), no: archiveNo } } });
+      changes.push({ record: original, change: { action: 'CORRECTED', actorId: ctx.principal.sub, at: record.filedAt, ref: { kind: 'CORRECTION', id: record._id.toHexString(), no: record.archiveNo } } });
     }
   }
   await new RecordHistory(ctx.connection).append(session, changes);
   // A voucher's record is part of its claim's story: the event names the claim, and carries whose claim it is so
   // that subscribers are scoped as claim readers are.
-  const source = doc.voucherId ? await voucherSource(ctx, session, doc.voucherId) : null;
-  await ctx.events.append(session, {
-    type: 'ARCHIVE_FILED',
-    subject: source ? { type: 'ExpenseClaim', id: source.claimId } : { type: 'ArchiveRecord', id: doc._id.toHexString() },
-    actor: ctx.principal.sub,
-    payload: {
-      archiveRecordId: doc._id.toHexString(),
-      archiveNo,
-      kind: draft.kind,
-      voucherId: doc.voucherId,
-      fiscalYear: draft.fiscalYear,
-      // What an approved claim's record was filed with despite its presentation (operators are alerted).
-      ...(report && !report.passed ? { usabilityProblems: report.results.filter((r) => !r.passed).map((r) => `${r.property} ${r.check}: ${r.detail}`) } : {}),
-      ...(source ? { claimId: source.claimId, claimNo: source.claimNo, applicantId: source.applicantId, departmentId: source.departmentId } : {}),
-    },
-  });
+  const sources = await voucherSources(ctx, session, voucherIds);
+  await ctx.events.appendMany(
+    session,
+    stored.map((record) => {
+      const source = record.voucherId ? sources.get(record.voucherId) : undefined;
+      const report = reports.get(record.archiveNo);
+      return {
+        type: 'ARCHIVE_FILED',
+        subject: source ? { type: 'ExpenseClaim', id: source.claimId } : { type: 'ArchiveRecord', id: record._id.toHexString() },
+        actor: ctx.principal.sub,
+        payload: {
+          archiveRecordId: record._id.toHexString(),
+          archiveNo: record.archiveNo,
+          kind: record.kind,
+          voucherId: record.voucherId,
+          fiscalYear: record.fiscalYear,
+          // What an approved claim's record was filed with despite its presentation (operators are alerted).
+          ...(report && !report.passed ? { usabilityProblems: report.results.filter((r) => !r.passed).map((r) => `${r.property} ${r.check}: ${r.detail}`) } : {}),
+          ...(source ? { claimId: source.claimId, claimNo: source.claimNo, applicantId: source.applicantId, departmentId: source.departmentId } : {}),
+        },
+      };
+    }),
+  );
   return stored;
 }
 
-async function voucherSource(ctx: ArchiveContext, session: ClientSession, voucherId: string): Promise<{ claimId: string; claimNo: string; applicantId: string; departmentId: string } | null> {
-  const v = await ctx.models.Voucher.findById(voucherId, { claimId: 1, claimNo: 1, source: 1 }, { session }).lean<Pick<VoucherDoc, 'claimId' | 'claimNo' | 'source'>>();
-  return v ? { claimId: v.claimId, claimNo: v.claimNo, applicantId: v.source.applicantId, departmentId: v.source.departmentId } : null;
+/** Whose claims the vouchers book, by voucher id. */
+async function voucherSources(ctx: ArchiveContext, session: ClientSession, voucherIds: readonly string[]): Promise<Map<string, { claimId: string; claimNo: string; applicantId: string; departmentId: string }>> {
+  if (!voucherIds.length) return new Map();
+  const vouchers = await ctx.models.Voucher.find({ _id: { $in: voucherIds } }, { claimId: 1, claimNo: 1, source: 1 }, { session }).lean<Pick<VoucherDoc, '_id' | 'claimId' | 'claimNo' | 'source'>[]>();
+  return new Map(vouchers.map((v) => [v._id.toHexString(), { claimId: v.claimId, claimNo: v.claimNo, applicantId: v.source.applicantId, departmentId: v.source.departmentId }]));
 }
 
 /** The content of a filed voucher: the voucher with its source claim metadata, in canonical JSON. */
@@ -191,41 +244,60 @@ export function voucherContent(v: VoucherDoc): string {
 
 /** Files a voucher as an archive record, or returns the record it already has. */
 export async function fileVoucher(ctx: ArchiveContext, voucherId: string): Promise<ArchiveRecordDoc> {
+  return (await fileVouchers(ctx, [voucherId]))[0];
+}
+
+/**
+ * fileVoucher for many vouchers at once (the sync pipeline's batches), in the order given: the records not yet filed
+ * are filed in one transaction (fileManyInTransaction), and their chains sealed once. All or nothing: a voucher it
+ * cannot file refuses the batch, and the caller sends them one by one to learn which.
+ */
+export async function fileVouchers(ctx: ArchiveContext, voucherIds: readonly string[]): Promise<ArchiveRecordDoc[]> {
   if (ctx.principal.kind !== 'service' && !hasAnyRole(ctx.principal, VOUCHER_FILERS)) throw forbidden('Vouchers are filed by the sync service or an ARCHIVIST');
-  const voucher = toObjectId(voucherId) ? await ctx.models.Voucher.findById(voucherId).lean<VoucherDoc>() : null;
-  if (!voucher) throw notFound('Voucher');
-  const existing = await ctx.models.ArchiveRecord.findOne({ voucherId }).lean<ArchiveRecordDoc>();
-  if (existing) return existing;
-  let filed: ArchiveRecordDoc | undefined;
-  try {
-    await recordsTransaction(ctx.connection, async (session) => {
-      // Filed meanwhile (a retried call whose first attempt committed late): that record is the answer.
-      const already = await ctx.models.ArchiveRecord.findOne({ voucherId }, null, { session }).lean<ArchiveRecordDoc>();
-      if (already) {
-        filed = already;
-        return;
-      }
-      filed = await fileInTransaction(ctx, session, {
-        kind: 'BOOKKEEPING_VOUCHER',
-        title: clip(`记账凭证 ${voucher.voucherNo} ${voucher.source.title}`, 200),
-        fiscalYear: voucher.fiscalYear,
-        content: voucherContent(voucher),
-        mediaType: 'application/json',
-        voucherId,
-        sourceClaimNo: voucher.claimNo,
-        invoiceNumbers: voucher.source.invoiceNumbers,
-        approvedClaim: { textProblems: voucher.source.textProblems ?? [] },
+  if (voucherIds.length > MAX_VOUCHER_BATCH) throw badInput(`at most ${MAX_VOUCHER_BATCH} vouchers at once`, 'voucherIds');
+  // As stored (an id may be sent in capitals).
+  const asked = voucherIds.map((id) => toObjectId(id)?.toHexString());
+  if (asked.some((id) => id === undefined)) throw notFound('Voucher');
+  const ids = [...new Set(asked as string[])];
+  const vouchers = new Map((await ctx.models.Voucher.find({ _id: { $in: ids } }).lean<VoucherDoc[]>()).map((v) => [v._id.toHexString(), v]));
+  if (vouchers.size !== ids.length) throw notFound('Voucher');
+  const recordsOf = async (session?: ClientSession) =>
+    new Map((await ctx.models.ArchiveRecord.find({ voucherId: { $in: ids } }, null, { session }).lean<ArchiveRecordDoc[]>()).map((r) => [r.voucherId!, r]));
+  let records = await recordsOf();
+  if (records.size < ids.length) {
+    try {
+      await recordsTransaction(ctx.connection, async (session) => {
+        // Filed meanwhile (a retried call whose first attempt committed late): that record is the answer.
+        const already = await recordsOf(session);
+        const drafts = ids.filter((id) => !already.has(id)).map((id) => voucherDraft(vouchers.get(id)!));
+        const filed = await fileManyInTransaction(ctx, session, drafts);
+        records = new Map([...already, ...filed.map((r) => [r.voucherId!, r] as const)]);
       });
-    });
-  } catch (err) {
-    // A concurrent filing of the same voucher won the unique index: answer with its record.
-    if ((err as { code?: number }).code !== 11000) throw err;
-    const winner = await ctx.models.ArchiveRecord.findOne({ voucherId }).lean<ArchiveRecordDoc>();
-    if (!winner) throw err;
-    return winner;
+    } catch (err) {
+      // A concurrent filing of one of the vouchers won the unique index: answer with the records, if all are there.
+      if ((err as { code?: number }).code !== 11000) throw err;
+      records = await recordsOf();
+      if (records.size < ids.length) throw err;
+      return asked.map((id) => records.get(id!)!);
+    }
+    await ctx.seals?.afterFiling();
   }
-  await ctx.seals?.afterFiling();
-  return filed!;
+  return asked.map((id) => records.get(id!)!);
+}
+
+/** What a voucher is filed as: its record draft. */
+function voucherDraft(voucher: VoucherDoc): RecordDraft {
+  return {
+    kind: 'BOOKKEEPING_VOUCHER',
+    title: clip(`记账凭证 ${voucher.voucherNo} ${voucher.source.title}`, 200),
+    fiscalYear: voucher.fiscalYear,
+    content: voucherContent(voucher),
+    mediaType: 'application/json',
+    voucherId: voucher._id.toHexString(),
+    sourceClaimNo: voucher.claimNo,
+    invoiceNumbers: voucher.source.invoiceNumbers,
+    approvedClaim: { textProblems: voucher.source.textProblems ?? [] },
+  };
 }
 
 /** ARCHIVIST (or the archive's own flows, as a service identity) files any other kind of record, or a correction. */

@@ -6,11 +6,11 @@ import { fiscalYear as boundedFiscalYear } from '../../platform/input-bounds.ts'
 import { rolesFor } from '../../schema/permissions.ts';
 import type { ArchiveContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
-import { checkRecordInCustody, fileRecord, fileVoucher } from './filing.ts';
+import { checkRecordInCustody, fileRecord, fileVoucher, fileVouchers } from './filing.ts';
 import { verifyArchive } from './integrity.ts';
 import type { ArchiveRecordView, ArchiveStatus, VoucherDoc, VoucherEntryDoc } from './models.ts';
 import { appraisalCandidates, archiveStatistics, recordConnection } from './reports.ts';
-import { type ApprovedClaim, generateVoucher } from './vouchers.ts';
+import { type ApprovedClaim, generateVoucher, generateVouchers } from './vouchers.ts';
 
 const idOf = (doc: { _id: { toHexString(): string } }) => doc._id.toHexString();
 
@@ -60,6 +60,11 @@ export const archiveResolvers: Resolvers = {
   Mutation: {
     generateVoucher: (_: unknown, { claim }: { claim: Omit<ApprovedClaim, 'approvedAt'> & { approvedAt: Date } }, ctx: ArchiveContext) => generateVoucher(ctx, claim),
     fileVoucher: (_: unknown, { voucherId }: { voucherId: string }, ctx: ArchiveContext) => fileVoucher(ctx, voucherId),
+    generateVouchers: (_: unknown, { claims }: { claims: Array<Omit<ApprovedClaim, 'approvedAt'> & { approvedAt: Date }> }, ctx: ArchiveContext) => generateVouchers(ctx, claims),
+    fileVouchers: (_: unknown, { voucherIds }: { voucherIds: string[] }, ctx: ArchiveContext) => {
+      if (ctx.principal.kind !== 'service') throw forbidden('Vouchers are filed in batches by the sync service only');
+      return fileVouchers(ctx, voucherIds);
+    },
     fileArchiveRecord: (_: unknown, { input }: { input: Parameters<typeof fileRecord>[1] }, ctx: ArchiveContext) => {
       if (input.content.length > 10 * 1024 * 1024) throw badInput('content is limited to 10 MiB', 'content');
       return fileRecord(ctx, input);

@@ -42,10 +42,27 @@ interface OaClaim {
   items: { description: string; amount: string; occurredOn: string; invoiceNo: string | null }[];
 }
 
+type JobOfClaim = Pick<SyncJobDoc, 'claimId' | 'claimNo' | 'eventSeq'>;
+
 /** The claim of a job: from its CLAIM_APPROVED event's snapshot, else from oa. */
-export async function approvedClaimOf(job: Pick<SyncJobDoc, 'claimId' | 'claimNo' | 'eventSeq'>, events: EventLog, oa: SubgraphCall): Promise<ApprovedClaimInput> {
+export async function approvedClaimOf(job: JobOfClaim, events: EventLog, oa: SubgraphCall): Promise<ApprovedClaimInput> {
   const event = await events.events.findOne({ seq: job.eventSeq, type: 'CLAIM_APPROVED' }, { payload: 1, _id: 0 }).lean<Pick<DomainEvent, 'payload'>>();
   return fromSnapshot(event?.payload.claim, job.claimId) ?? (await fromOa(job, oa));
+}
+
+/** The claims of many jobs (their events read at once), in their order; a claim that cannot be had is its error. */
+export async function approvedClaimsOf(jobs: readonly JobOfClaim[], events: EventLog, oa: SubgraphCall): Promise<Array<ApprovedClaimInput | Error>> {
+  const found = await events.events.find({ seq: { $in: jobs.map((j) => j.eventSeq) }, type: 'CLAIM_APPROVED' }, { seq: 1, payload: 1, _id: 0 }).lean<Pick<DomainEvent, 'seq' | 'payload'>[]>();
+  const bySeq = new Map(found.map((e) => [e.seq, e.payload]));
+  return Promise.all(
+    jobs.map(async (job) => {
+      try {
+        return fromSnapshot(bySeq.get(job.eventSeq)?.claim, job.claimId) ?? (await fromOa(job, oa));
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    }),
+  );
 }
 
 const isText = (v: unknown): v is string => typeof v === 'string';

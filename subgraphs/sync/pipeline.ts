@@ -11,7 +11,7 @@ import type { Lease } from '../../platform/integration/lease.ts';
 import { LogConsumer } from '../../platform/integration/log-consumer.ts';
 import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../platform/logger.ts';
-import { approvedClaimOf } from './approved-claim.ts';
+import { type ApprovedClaimInput, approvedClaimOf, approvedClaimsOf } from './approved-claim.ts';
 import { eventAudience } from './context.ts';
 import { type SyncJobCorrectionInput, applyCorrections, checkCorrection, correctedFields } from './corrections.ts';
 import { conflict } from '../../platform/graphql.ts';
@@ -37,8 +37,10 @@ export interface SyncPipelineOptions {
   /** First retry delay; doubles per attempt, with jitter, up to maxDelayMs. */
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Jobs run at once by this instance. */
+  /** Batches of jobs run at once by this instance. */
   concurrency?: number;
+  /** Jobs run together, at most: their claims go to the archive in one call for the vouchers and one for the records. */
+  batchSize?: number;
   /** A RUNNING job not finished by then is run again (its runner hung); three subgraph calls fit in it. */
   runTimeoutMs?: number;
   clock?: () => Date;
@@ -64,13 +66,24 @@ const CURSOR_ID = 'pipeline';
 const BATCH = 200;
 
 const GENERATE_VOUCHER = `mutation SyncVoucher($claim: ApprovedClaimInput!) { generateVoucher(claim: $claim) { id } }`;
-const FILE_VOUCHER = `mutation SyncFile($voucherId: ID!) { fileVoucher(voucherId: $voucherId) { id filedAt filingReport { passed results { property check passed detail } } } }`;
+const FILED_RECORD = 'id filedAt filingReport { passed results { property check passed detail } }';
+const FILE_VOUCHER = `mutation SyncFile($voucherId: ID!) { fileVoucher(voucherId: $voucherId) { ${FILED_RECORD} } }`;
+const GENERATE_VOUCHERS = `mutation SyncVouchers($claims: [ApprovedClaimInput!]!) { generateVouchers(claims: $claims) { id } }`;
+const FILE_VOUCHERS = `mutation SyncFiles($voucherIds: [ID!]!) { fileVouchers(voucherIds: $voucherIds) { ${FILED_RECORD} } }`;
+/** Jobs of one batch by default: a second's approvals at the rate the pipeline is built for, in two calls. */
+const BATCH_SIZE = 25;
 
 interface FiledRecord {
   id: string;
   filedAt: string;
   filingReport: { passed: boolean; results: { property: string; check: string; passed: boolean; detail: string }[] } | null;
 }
+
+/** Approval to filing, as the job reports it. */
+const lagOf = (claim: ApprovedClaimInput, record: FiledRecord): number => Math.max(0, new Date(record.filedAt).getTime() - new Date(claim.approvedAt).getTime());
+
+/** Filed despite its claim's texts: the problems stay on the job, where the ARCHIVE_USABILITY rule finds them. */
+const problemsOf = (record: FiledRecord): string[] => (record.filingReport?.results ?? []).filter((r) => !r.passed).map((r) => `${r.property} ${r.check}: ${r.detail}`);
 
 /** How long "no PENDING job" found by a claim is believed, unless this pipeline enqueued one meanwhile. */
 const PENDING_RECHECK_MS = 200;
@@ -186,42 +199,118 @@ export class SyncPipeline {
   private async startDueJobs(): Promise<void> {
     const limit = this.opts.concurrency ?? 4;
     while (!this.loop.stopped && this.running.size < limit) {
-      const job = await this.claimDueJob();
-      if (!job) return;
-      const run: Promise<void> = this.runJob(job)
-        .catch((err: unknown) => this.opts.logger.error({ err, jobId: job._id.toHexString() }, 'sync job bookkeeping failed'))
+      const jobs = await this.claimDueJobs(this.opts.batchSize ?? BATCH_SIZE);
+      if (!jobs.length) return;
+      const run: Promise<void> = this.runBatch(jobs)
+        .catch((err: unknown) => this.opts.logger.error({ err, jobs: jobs.length }, 'sync job bookkeeping failed'))
         .finally(() => {
           this.running.delete(run);
-          // A finished job frees a slot; more may be waiting.
+          // A finished batch frees a slot; more may be waiting.
           setImmediate(() => this.loop.wake());
         });
       this.running.add(run);
     }
   }
 
+  /** Takes up to `max` jobs: retries that are due and runs that hung first (few, oldest first), then new ones. */
+  private async claimDueJobs(max: number): Promise<SyncJobDoc[]> {
+    const jobs: SyncJobDoc[] = [];
+    let retries = true;
+    while (jobs.length < max && !this.loop.stopped) {
+      const job = (retries && (await this.claimRetry())) || ((retries = false), await this.claimNew());
+      if (!job) break;
+      jobs.push(job);
+    }
+    return jobs;
+  }
+
+  private take(now: Date) {
+    return { $set: { status: 'RUNNING', startedAt: now, runner: this.opts.lease.owner, runUntil: new Date(now.getTime() + (this.opts.runTimeoutMs ?? 60_000)) }, $inc: { attempts: 1 } };
+  }
+
   /**
-   * Takes one job: a retry that is due or a run that hung (few, oldest first), else the oldest new job, read off the
-   * { status, eventSeq } index: one $or over all three sorted every pending job to take one, which made a backlog
-   * of n jobs cost n² reads.
+   * A retry that is due or a run that hung, oldest first; new jobs are read apart off the { status, eventSeq } index:
+   * one $or over all three sorted every pending job to take one, which made a backlog of n jobs cost n² reads.
    */
-  private async claimDueJob(): Promise<SyncJobDoc | null> {
+  private async claimRetry(): Promise<SyncJobDoc | null> {
     const now = this.clock();
-    const take = { $set: { status: 'RUNNING', startedAt: now, runner: this.opts.lease.owner, runUntil: new Date(now.getTime() + (this.opts.runTimeoutMs ?? 60_000)) }, $inc: { attempts: 1 } };
-    const { SyncJob } = this.opts.models;
-    const again = await SyncJob.findOneAndUpdate(
+    return this.opts.models.SyncJob.findOneAndUpdate(
       { $or: [{ status: 'FAILED', nextAttemptAt: { $lte: now } }, { status: 'RUNNING', runUntil: { $lt: now } }] },
-      take,
+      this.take(now),
       { sort: { eventSeq: 1 }, returnDocument: 'after' },
     ).lean<SyncJobDoc>();
-    if (again) return again;
+  }
+
+  /** The oldest new job. */
+  private async claimNew(): Promise<SyncJobDoc | null> {
     // New jobs come from this holder's own consumption (which clears the mark); one set PENDING elsewhere (a retry
     // answered by another instance) is found within PENDING_RECHECK_MS.
     if (Date.now() - this.noPendingAt < PENDING_RECHECK_MS) return null;
     const generation = this.pendingGeneration;
-    const next = await SyncJob.findOneAndUpdate({ status: 'PENDING' }, take, { sort: { eventSeq: 1 }, returnDocument: 'after' }).lean<SyncJobDoc>();
+    const next = await this.opts.models.SyncJob.findOneAndUpdate({ status: 'PENDING' }, this.take(this.clock()), { sort: { eventSeq: 1 }, returnDocument: 'after' }).lean<SyncJobDoc>();
     // Only if nothing was enqueued while the query ran (it may not have seen that job).
     if (!next && generation === this.pendingGeneration) this.noPendingAt = Date.now();
     return next;
+  }
+
+  /**
+   * Runs jobs together: their claims are read at once and booked with one generateVouchers and one fileVouchers
+   * call, so the archive numbers, chains and announces the lot in one transaction each instead of two per claim.
+   * Those calls are all or nothing; a batch the archive refuses (one claim it cannot book, a timeout) runs again job
+   * by job, where each succeeds or fails for its own reason. Both calls are idempotent, so what the refused batch
+   * made is found again.
+   */
+  private async runBatch(jobs: SyncJobDoc[]): Promise<void> {
+    if (jobs.length === 1) return this.runJob(jobs[0]);
+    const claims = await approvedClaimsOf(jobs, this.opts.events, this.opts.oa);
+    const together: Array<{ job: SyncJobDoc; claim: ApprovedClaimInput }> = [];
+    const alone: SyncJobDoc[] = [];
+    for (const [i, job] of jobs.entries()) {
+      const claim = claims[i];
+      if (claim instanceof Error) alone.push(job);
+      else {
+        try {
+          together.push({ job, claim: applyCorrections(claim, job.corrections ?? []) });
+        } catch {
+          alone.push(job);
+        }
+      }
+    }
+    if (together.length < 2) alone.push(...together.splice(0).map((t) => t.job));
+    let filed: Array<FiledRecord & { voucherId: string }> | null = null;
+    if (together.length) {
+      try {
+        const { generateVouchers } = await this.opts.archive<{ generateVouchers: { id: string }[] }>(GENERATE_VOUCHERS, { claims: together.map((t) => t.claim) });
+        const { fileVouchers } = await this.opts.archive<{ fileVouchers: FiledRecord[] }>(FILE_VOUCHERS, { voucherIds: generateVouchers.map((v) => v.id) });
+        if (generateVouchers.length === together.length && fileVouchers.length === together.length) filed = fileVouchers.map((r, i) => ({ ...r, voucherId: generateVouchers[i].id }));
+      } catch {
+        // run job by job below
+      }
+      if (!filed) alone.push(...together.map((t) => t.job));
+    }
+    await Promise.all([filed ? this.succeeded(together, filed) : null, ...alone.map((job) => this.runJob(job))]);
+  }
+
+  /** Marks jobs of a batch SUCCEEDED (one write for the lot), with their records. */
+  private async succeeded(batch: ReadonlyArray<{ job: SyncJobDoc; claim: ApprovedClaimInput }>, records: ReadonlyArray<FiledRecord & { voucherId: string }>): Promise<void> {
+    const completedAt = this.clock();
+    const done = batch.map(({ job, claim }, i) => ({ job, lagMs: lagOf(claim, records[i]), record: records[i] }));
+    const { SyncJob } = this.opts.models;
+    const res = await SyncJob.bulkWrite(
+      done.map(({ job, lagMs, record }) => ({
+        updateOne: {
+          filter: { _id: job._id, status: 'RUNNING', startedAt: job.startedAt },
+          update: { $set: { status: 'SUCCEEDED', completedAt, lastError: null, nextAttemptAt: null, runUntil: null, voucherId: record.voucherId, archiveRecordId: record.id, lagMs, usabilityProblems: problemsOf(record) } },
+        },
+      })),
+      { ordered: false },
+    );
+    // A job whose run was taken over meanwhile (it hung past runUntil) is not this run's to count.
+    const mine = res.modifiedCount === done.length ? null : new Set((await SyncJob.find({ _id: { $in: done.map((d) => d.job._id) }, completedAt }, { _id: 1 }).lean<{ _id: SyncJobDoc['_id'] }[]>()).map((j) => j._id.toHexString()));
+    for (const d of done) {
+      if (!mine || mine.has(d.job._id.toHexString())) this.opts.metrics?.jobSucceeded(d.lagMs);
+      await this.record(d.job, d.job.startedAt!, 'OK', 'generateVouchers,fileVouchers');
+    }
   }
 
   private async runJob(job: SyncJobDoc): Promise<void> {
@@ -234,13 +323,11 @@ export class SyncPipeline {
       const { generateVoucher } = await this.opts.archive<{ generateVoucher: { id: string } }>(GENERATE_VOUCHER, { claim });
       voucherId = generateVoucher.id;
       const { fileVoucher } = await this.opts.archive<{ fileVoucher: FiledRecord }>(FILE_VOUCHER, { voucherId });
-      // Filed despite its claim's texts: the problems stay on the job, where the ARCHIVE_USABILITY rule finds them.
-      const usabilityProblems = (fileVoucher.filingReport?.results ?? []).filter((r) => !r.passed).map((r) => `${r.property} ${r.check}: ${r.detail}`);
       const completedAt = this.clock();
-      const lagMs = Math.max(0, new Date(fileVoucher.filedAt).getTime() - new Date(claim.approvedAt).getTime());
+      const lagMs = lagOf(claim, fileVoucher);
       const done = await this.opts.models.SyncJob.updateOne(
         { _id: job._id, status: 'RUNNING', startedAt: started },
-        { $set: { status: 'SUCCEEDED', completedAt, lastError: null, nextAttemptAt: null, runUntil: null, voucherId, archiveRecordId: fileVoucher.id, lagMs, usabilityProblems } },
+        { $set: { status: 'SUCCEEDED', completedAt, lastError: null, nextAttemptAt: null, runUntil: null, voucherId, archiveRecordId: fileVoucher.id, lagMs, usabilityProblems: problemsOf(fileVoucher) } },
       );
       if (done.modifiedCount) this.opts.metrics?.jobSucceeded(lagMs);
       await this.record(job, started, 'OK');
@@ -251,9 +338,10 @@ export class SyncPipeline {
     }
   }
 
-  private async record(job: SyncJobDoc, started: Date, outcome: string): Promise<void> {
+  /** The job's entry in the audit trail, naming the archive's mutations that booked it. */
+  private async record(job: SyncJobDoc, started: Date, outcome: string, calls = 'generateVoucher,fileVoucher'): Promise<void> {
     if (!this.opts.audit) return;
-    const action = `mutation generateVoucher,fileVoucher for ${job.claimNo || job.claimId}`;
+    const action = `mutation ${calls} for ${job.claimNo || job.claimId}`;
     await this.opts
       .audit({ at: started, action, operationName: null, outcome, durationMs: this.clock().getTime() - started.getTime() })
       .catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'could not record a sync job in the audit trail'));

@@ -1,12 +1,17 @@
 // Stands between the sync service and the archive subgraph in tests: forwards, answers 503 ('down'), or answers
-// with a GraphQL error that retrying cannot fix ('refuse'). Counts the calls, so it also counts those to oa in front
-// of that subgraph (claim-snapshot.test.ts).
+// with a GraphQL error that retrying cannot fix ('refuse', or for a request naming one of `refusedClaims`, as the
+// archive refuses a claim it cannot book, and a batch holding it). Counts the calls, so it also counts those to oa in
+// front of that subgraph (claim-snapshot.test.ts), and names the operations forwarded.
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export class ArchiveProxy {
   mode: 'forward' | 'down' | 'refuse' = 'forward';
   calls = 0;
+  /** Claim ids whose generateVoucher or generateVouchers request is refused. */
+  readonly refusedClaims = new Set<string>();
+  /** The operation name of every request received, in order. */
+  readonly operations: string[] = [];
   readonly server: Server;
   target = '';
 
@@ -17,7 +22,14 @@ export class ArchiveProxy {
       req.on('data', (c: Buffer) => (body += c.toString('utf8')));
       req.on('end', async () => {
         if (this.mode === 'down') return void res.writeHead(503, { 'content-type': 'text/plain' }).end('maintenance');
-        if (this.mode === 'refuse') {
+        let query = '';
+        try {
+          query = String((JSON.parse(body) as { query?: unknown }).query ?? '');
+        } catch {
+          // not a GraphQL request: forwarded as it is
+        }
+        this.operations.push(/^\s*(?:query|mutation)\s+(\w+)/.exec(query)?.[1] ?? '');
+        if (this.mode === 'refuse' || [...this.refusedClaims].some((id) => /generateVouchers?\b/.test(query) && body.includes(`"${id}"`))) {
           return void res
             .writeHead(200, { 'content-type': 'application/json' })
             .end(JSON.stringify({ errors: [{ message: 'voucher refused: the claim has no items', extensions: { code: 'BAD_USER_INPUT' } }] }));

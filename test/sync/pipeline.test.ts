@@ -113,6 +113,68 @@ describe('an approved claim', () => {
   });
 });
 
+describe('approvals waiting together', () => {
+  const approveWhileStopped = async (n: number, from: number) => {
+    await stack.sync.services.pipeline.stop();
+    const claims: { id: string; claimNo: string }[] = [];
+    for (let i = 0; i < n; i++) claims.push(await approvedClaim(stack, org, `${from + i}.00`));
+    return claims;
+  };
+  const finished = (claims: { id: string }[]) =>
+    until(
+      () => Promise.all(claims.map((c) => jobOf(c.id))),
+      (jobs) => jobs.every((j) => j?.status === 'SUCCEEDED' || j?.status === 'DEAD'),
+      30_000,
+    );
+  const counts = async (claimId: string) => {
+    const voucher = await stack.connection.collection('vouchers').findOne({ claimId });
+    return { vouchers: await stack.connection.collection('vouchers').countDocuments({ claimId }), records: voucher ? await stack.connection.collection('archive_records').countDocuments({ voucherId: voucher._id.toHexString() }) : 0 };
+  };
+
+  it('are booked in one batch: one call for the vouchers and one for the records, each claim once', async () => {
+    const claims = await approveWhileStopped(8, 60);
+    proxy.operations.length = 0;
+    stack.sync.services.pipeline.start(50);
+    const jobs = await finished(claims);
+    for (const [i, job] of jobs.entries()) expect(job).toMatchObject({ claimNo: claims[i].claimNo, status: 'SUCCEEDED', attempts: 1, lastError: null });
+    expect(proxy.operations.filter((o) => o !== 'SyncClaim')).toEqual(['SyncVouchers', 'SyncFiles']);
+    for (const c of claims) expect(await counts(c.id)).toEqual({ vouchers: 1, records: 1 });
+    // Numbered in the order they were approved, and recorded in the audit trail as the batch calls.
+    const numbers = jobs.map((j) => Number(j!.voucher!.voucherNo.slice(-4)));
+    expect(numbers).toEqual(numbers.map((_, i) => numbers[0] + i));
+    type Entries = { data?: { auditLog: { entries: { action: string }[] } } };
+    const audit = await until(
+      () => stack.gql(auditor, `{ auditLog(source: "sync", first: 100) { entries { action } } }`) as Promise<Entries>,
+      (r) => claims.every((c) => r.data?.auditLog.entries.some((e) => e.action === `mutation generateVouchers,fileVouchers for ${c.claimNo}`)),
+    );
+    expect(audit.data!.auditLog.entries.filter((e) => e.action.endsWith(claims[0].claimNo))).toHaveLength(1);
+  });
+
+  it('run again one by one when the archive refuses their batch: the claim it refuses fails alone, the others are filed once', async () => {
+    const claims = await approveWhileStopped(6, 70);
+    proxy.refusedClaims.add(claims[2].id);
+    proxy.operations.length = 0;
+    try {
+      stack.sync.services.pipeline.start(50);
+      const jobs = await finished(claims);
+      expect(jobs[2]).toMatchObject({ status: 'DEAD', attempts: 1, lastError: 'archive: BAD_USER_INPUT: voucher refused: the claim has no items' });
+      for (const [i, job] of jobs.entries()) if (i !== 2) expect(job).toMatchObject({ status: 'SUCCEEDED', attempts: 1, lastError: null });
+      const ops = proxy.operations.filter((o) => o !== 'SyncClaim');
+      expect(ops[0]).toBe('SyncVouchers');
+      expect(ops.filter((o) => o === 'SyncVoucher')).toHaveLength(6);
+      expect(ops.filter((o) => o === 'SyncFile')).toHaveLength(5);
+      for (const [i, c] of claims.entries()) expect(await counts(c.id)).toEqual(i === 2 ? { vouchers: 0, records: 0 } : { vouchers: 1, records: 1 });
+      // Once the archive takes it, a retry files it too.
+      proxy.refusedClaims.clear();
+      await stack.gql(admin, `mutation($id: ID!) { retrySyncJob(id: $id) { id } }`, { id: jobs[2]!.id });
+      await until(() => jobOf(claims[2].id), (j) => j?.status === 'SUCCEEDED');
+      expect(await counts(claims[2].id)).toEqual({ vouchers: 1, records: 1 });
+    } finally {
+      proxy.refusedClaims.clear();
+    }
+  });
+});
+
 describe('a failing archive', () => {
   it('retries with backoff and jitter, emits SYNC_FAILED each time, ends DEAD, and retrySyncJob revives it', async () => {
     proxy.mode = 'down';
@@ -201,6 +263,7 @@ describe('a failing archive', () => {
     expect(text).not.toMatch(/quantile=/);
     expect(text).toMatch(/^sync_lag_seconds_count [1-9]\d*$/m);
     expect(text).toMatch(/^sync_jobs_total\{outcome="failed"\} 2$/m);
-    expect(text).toMatch(/^sync_jobs_total\{outcome="dead"\} 2$/m);
+    // Two in the failing archive's tests, one refused in a batch.
+    expect(text).toMatch(/^sync_jobs_total\{outcome="dead"\} 3$/m);
   });
 });

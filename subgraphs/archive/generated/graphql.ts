@@ -344,6 +344,10 @@ export type Mutation = {
   generateVoucher: Voucher;
   /** Service identity or ARCHIVIST. Idempotent: a voucher is filed once. */
   fileVoucher: ArchiveRecord;
+  /** Service identity only: generateVoucher for up to 100 claims in one transaction, answered in their order. All or nothing: a claim it refuses refuses the batch. */
+  generateVouchers: Array<Voucher>;
+  /** Service identity only: fileVoucher for up to 100 vouchers in one transaction, answered in their order. All or nothing: a voucher it cannot file refuses the batch. */
+  fileVouchers: Array<ArchiveRecord>;
   /** ARCHIVIST: files ledgers, reports, statements, registers, fixed-asset cards, or a correction. */
   fileArchiveRecord: ArchiveRecord;
   /** The only way to a record's content: ARCHIVIST, AUDITOR, ACCOUNTANT, FINANCE_DIRECTOR, or the borrower during an active loan. Logged. */
@@ -383,6 +387,16 @@ export type MutationGenerateVoucherArgs = {
 
 export type MutationFileVoucherArgs = {
   voucherId: Scalars['ID']['input'];
+};
+
+
+export type MutationGenerateVouchersArgs = {
+  claims: Array<ApprovedClaimInput>;
+};
+
+
+export type MutationFileVouchersArgs = {
+  voucherIds: Array<Scalars['ID']['input']>;
 };
 
 
@@ -1103,6 +1117,8 @@ export type QueryResolvers<ContextType = ArchiveContext, ParentType extends Reso
 export type MutationResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   generateVoucher?: Resolver<ResolversTypes['Voucher'], ParentType, ContextType, RequireFields<MutationGenerateVoucherArgs, 'claim'>>;
   fileVoucher?: Resolver<ResolversTypes['ArchiveRecord'], ParentType, ContextType, RequireFields<MutationFileVoucherArgs, 'voucherId'>>;
+  generateVouchers?: Resolver<Array<ResolversTypes['Voucher']>, ParentType, ContextType, RequireFields<MutationGenerateVouchersArgs, 'claims'>>;
+  fileVouchers?: Resolver<Array<ResolversTypes['ArchiveRecord']>, ParentType, ContextType, RequireFields<MutationFileVouchersArgs, 'voucherIds'>>;
   fileArchiveRecord?: Resolver<ResolversTypes['ArchiveRecord'], ParentType, ContextType, RequireFields<MutationFileArchiveRecordArgs, 'input'>>;
   readArchiveContent?: Resolver<ResolversTypes['RecordContent'], ParentType, ContextType, RequireFields<MutationReadArchiveContentArgs, 'recordId' | 'purpose'>>;
   requestLoan?: Resolver<ResolversTypes['Loan'], ParentType, ContextType, RequireFields<MutationRequestLoanArgs, 'input'>>;
