@@ -88,6 +88,9 @@ const eventSchema = new Schema<DomainEvent>(
   { collection: 'domain_events', versionKey: false, minimize: false },
 );
 eventSchema.index({ 'subject.type': 1, 'subject.id': 1, seq: 1 });
+// The SYNC_FAILURES alert counts the failures of its window (subgraphs/operations/alerts/rules.ts): without an index it
+// read the whole log at every evaluation. Partial: only failures are indexed, so appending other events costs nothing more.
+eventSchema.index({ occurredAt: 1 }, { name: 'sync_failures_by_time', partialFilterExpression: { type: 'SYNC_FAILED' } });
 
 const counterSchema = new Schema<CounterDoc>({ _id: String, seq: Number }, { collection: 'counters', versionKey: false });
 

@@ -144,9 +144,7 @@ export class SyncPipeline {
   private async consume(): Promise<void> {
     // Jobs first, position after: a crash in between replays the batch, and the unique claim key absorbs it.
     await this.consumer.consume({
-      handle: async (batch) => {
-        for (const event of batch) if (event.type === 'CLAIM_APPROVED') await this.enqueue(event);
-      },
+      handle: (batch) => this.enqueue(batch.filter((e) => e.type === 'CLAIM_APPROVED')),
       saved: (batch) => this.publish(batch),
       more: () => this.opts.lease.held,
     });
@@ -163,29 +161,39 @@ export class SyncPipeline {
     }
   }
 
-  private async enqueue(event: DomainEvent): Promise<void> {
-    const p = event.payload as { claimId?: string; claimNo?: string; applicantId?: string; departmentId?: string; approvedAt?: string | null };
-    const claimId = p.claimId ?? event.subject.id;
+  /** One job per approved claim (an upsert: an event consumed again finds its job), all in one command. */
+  private async enqueue(approvals: DomainEvent[]): Promise<void> {
+    if (!approvals.length) return;
     const now = this.clock();
-    await this.opts.models.SyncJob.updateOne(
-      { claimId },
-      {
-        $setOnInsert: {
-          claimId,
-          claimNo: p.claimNo ?? '',
-          applicantId: p.applicantId ?? '',
-          departmentId: p.departmentId ?? '',
-          eventSeq: event.seq,
-          approvedAt: p.approvedAt ? new Date(p.approvedAt) : new Date(event.occurredAt),
-          status: 'PENDING',
-          attempts: 0,
-          attemptLimit: this.opts.maxAttempts,
-          lastError: null,
-          createdAt: now,
-          nextAttemptAt: now,
-        },
-      },
-      { upsert: true },
+    await this.opts.models.SyncJob.bulkWrite(
+      approvals.map((event) => {
+        const p = event.payload as { claimId?: string; claimNo?: string; applicantId?: string; departmentId?: string; approvedAt?: string | null };
+        const claimId = p.claimId ?? event.subject.id;
+        return {
+          updateOne: {
+            filter: { claimId },
+            update: {
+              $setOnInsert: {
+                claimId,
+                claimNo: p.claimNo ?? '',
+                applicantId: p.applicantId ?? '',
+                departmentId: p.departmentId ?? '',
+                eventSeq: event.seq,
+                approvedAt: p.approvedAt ? new Date(p.approvedAt) : new Date(event.occurredAt),
+                status: 'PENDING',
+                attempts: 0,
+                attemptLimit: this.opts.maxAttempts,
+                lastError: null,
+                createdAt: now,
+                nextAttemptAt: now,
+              },
+            },
+            upsert: true,
+          },
+        };
+      }),
+      // In order: should one fail, the position stays before it and the batch is consumed again.
+      { ordered: true },
     );
     this.mayBePending();
   }
@@ -215,12 +223,12 @@ export class SyncPipeline {
   /** Takes up to `max` jobs: retries that are due and runs that hung first (few, oldest first), then new ones. */
   private async claimDueJobs(max: number): Promise<SyncJobDoc[]> {
     const jobs: SyncJobDoc[] = [];
-    let retries = true;
     while (jobs.length < max && !this.loop.stopped) {
-      const job = (retries && (await this.claimRetry())) || ((retries = false), await this.claimNew());
+      const job = await this.claimRetry();
       if (!job) break;
       jobs.push(job);
     }
+    if (jobs.length < max && !this.loop.stopped) jobs.push(...(await this.claimNew(max - jobs.length)));
     return jobs;
   }
 
@@ -241,16 +249,25 @@ export class SyncPipeline {
     ).lean<SyncJobDoc>();
   }
 
-  /** The oldest new job. */
-  private async claimNew(): Promise<SyncJobDoc | null> {
+  /**
+   * The oldest new jobs, up to `max`, in three commands whatever their number: their ids off the index, one update that
+   * takes those still PENDING (a job taken meanwhile by another holder is not taken again), and the jobs this claim
+   * took, known by its start time and runner.
+   */
+  private async claimNew(max: number): Promise<SyncJobDoc[]> {
     // New jobs come from this holder's own consumption (which clears the mark); one set PENDING elsewhere (a retry
     // answered by another instance) is found within PENDING_RECHECK_MS.
-    if (Date.now() - this.noPendingAt < PENDING_RECHECK_MS) return null;
+    if (Date.now() - this.noPendingAt < PENDING_RECHECK_MS) return [];
     const generation = this.pendingGeneration;
-    const next = await this.opts.models.SyncJob.findOneAndUpdate({ status: 'PENDING' }, this.take(this.clock()), { sort: { eventSeq: 1 }, returnDocument: 'after' }).lean<SyncJobDoc>();
+    const { SyncJob } = this.opts.models;
+    const ids = (await SyncJob.find({ status: 'PENDING' }, { _id: 1 }).sort({ eventSeq: 1 }).limit(max).lean<{ _id: SyncJobDoc['_id'] }[]>()).map((j) => j._id);
     // Only if nothing was enqueued while the query ran (it may not have seen that job).
-    if (!next && generation === this.pendingGeneration) this.noPendingAt = Date.now();
-    return next;
+    if (ids.length < max && generation === this.pendingGeneration) this.noPendingAt = Date.now();
+    if (!ids.length) return [];
+    const now = this.clock();
+    const taken = await SyncJob.updateMany({ _id: { $in: ids }, status: 'PENDING' }, this.take(now));
+    if (!taken.modifiedCount) return [];
+    return SyncJob.find({ _id: { $in: ids }, status: 'RUNNING', startedAt: now, runner: this.opts.lease.owner }).sort({ eventSeq: 1 }).lean<SyncJobDoc[]>();
   }
 
   /**

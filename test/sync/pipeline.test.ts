@@ -175,6 +175,25 @@ describe('approvals waiting together', () => {
   });
 });
 
+describe('what operators read', () => {
+  /** Documents a query reads (explain's totalDocsExamined) and the index it uses. */
+  const examined = async (collection: string, filter: Record<string, unknown>) => {
+    const explained = (await stack.connection.collection(collection).find(filter).explain('executionStats')) as { queryPlanner: { winningPlan: Record<string, unknown> }; executionStats: { totalDocsExamined: number } };
+    const index = JSON.stringify(explained.queryPlanner.winningPlan).match(/"indexName":"([^"]+)"/)?.[1] ?? null;
+    return { index, docs: explained.executionStats.totalDocsExamined };
+  };
+
+  it('read only the failures of the alert window and the unfinished jobs, not the whole log or every job filed', async () => {
+    const since = new Date(Date.now() - 5 * 60_000);
+    const failures = await stack.connection.collection('domain_events').countDocuments({ type: 'SYNC_FAILED', occurredAt: { $gte: since } });
+    expect(await stack.connection.collection('domain_events').countDocuments()).toBeGreaterThan(failures + 50);
+    expect(await examined('domain_events', { type: 'SYNC_FAILED', occurredAt: { $gte: since } })).toEqual({ index: 'sync_failures_by_time', docs: failures });
+    const unfinished = await stack.connection.collection('sync_jobs').countDocuments({ status: { $ne: 'SUCCEEDED' } });
+    expect(await stack.connection.collection('sync_jobs').countDocuments()).toBeGreaterThan(unfinished + 10);
+    expect(await examined('sync_jobs', { status: { $in: ['PENDING', 'RUNNING', 'FAILED', 'DEAD'] } })).toMatchObject({ docs: unfinished });
+  });
+});
+
 describe('a failing archive', () => {
   it('retries with backoff and jitter, emits SYNC_FAILED each time, ends DEAD, and retrySyncJob revives it', async () => {
     proxy.mode = 'down';
