@@ -15,10 +15,13 @@
 //                 30 list queries/s   expenseClaims(first: 20, after: <a cursor seen earlier, or none>) as the accountant
 //                 55 subscribers      graphql-ws clients (19 accountant, 18 manager, 18 applicant tokens), each
 //                                     `subscription { syncEvents(after: <head before the load>) { seq type claim { id } } }`
+//               BENCH_SOAK_APPROVALS=1: the flows are only the accountant's final approvals, of claims prepared (created,
+//               submitted, approved by the manager) before the load: the sync pipeline's capacity, issue 18's 50/s
 //   measured    flows started and acknowledged; errors by code (GraphQL extensions.code, HTTP status, network);
 //               mutation and list latency; filing lag (accountant's approval answered → first subscriber has the
 //               claim's ARCHIVE_FILED); events per subscriber (equal? gaps?); RSS of every process before the load,
-//               at its end and 30 s after the last request was answered.
+//               at its end and 30 s after the last request was answered; CPU seconds of every process and of this one;
+//               with BENCH_SOAK_APPROVALS, the sync jobs' own lag (syncStatus) and claims filed more than once.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -247,6 +250,8 @@ export async function benchSoak(): Promise<void> {
     const rssPeak: Record<string, number> = { ...rssBefore };
     const rssSamples: Record<string, Array<[number, number]>> = Object.fromEntries(Object.keys(pids).map((n) => [n, []]));
     const loadAvgBefore = os.loadavg();
+    // This process (load generator and subscribers) shares the machine's cores with the system.
+    const benchCpuBefore = process.cpuUsage();
 
     const mutationMs: number[] = [];
     const stepMs: Record<string, number[]> = { create: [], submit: [], manager: [], accountant: [] };
@@ -345,6 +350,7 @@ export async function benchSoak(): Promise<void> {
     const cpuEnd: Record<string, number> = {};
     for (const [name, pid] of Object.entries(pids)) cpuEnd[name] = cpuSeconds(pid);
     const loadSeconds = (performance.now() - loadStart) / 1000;
+    const benchCpu = process.cpuUsage(benchCpuBefore);
     const inFlightAtEnd = inFlight;
 
     // ---- drain, then settle ----
@@ -454,6 +460,9 @@ export async function benchSoak(): Promise<void> {
         `| ${name} (${pids[name as keyof typeof pids]}) | ${mib(rssBefore[name])} | ${mib(rssPeak[name])} | ${mib(rssEnd[name])} | ${mib(rssAfter[name])} | ${signedPct(ratio)} | ${signedPct(flatRatio)} | ${signedPct(rssEnd[name] / rssBefore[name])} | ${Number.isNaN(slope) ? '–' : `${slope >= 0 ? '+' : ''}${slope.toFixed(1)} MiB/min`} | ${cpu.toFixed(1)} (${((cpu / loadSeconds) * 100).toFixed(0)}%) |`,
       );
     }
+
+    const benchCpuSeconds = (benchCpu.user + benchCpu.system) / 1e6;
+    console.log(`| this process: load generator and ${SUBSCRIBERS} subscribers (${process.pid}) | | | | | | | | | ${benchCpuSeconds.toFixed(1)} (${((benchCpuSeconds / loadSeconds) * 100).toFixed(0)}%) |`);
 
     // ---- targets ----
     const mutationP99 = pct(mutationMs, 99);
