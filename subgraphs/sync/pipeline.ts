@@ -300,8 +300,9 @@ export class SyncPipeline {
         const { generateVouchers } = await this.opts.archive<{ generateVouchers: { id: string }[] }>(GENERATE_VOUCHERS, { claims: together.map((t) => t.claim) });
         const { fileVouchers } = await this.opts.archive<{ fileVouchers: FiledRecord[] }>(FILE_VOUCHERS, { voucherIds: generateVouchers.map((v) => v.id) });
         if (generateVouchers.length === together.length && fileVouchers.length === together.length) filed = fileVouchers.map((r, i) => ({ ...r, voucherId: generateVouchers[i].id }));
-      } catch {
-        // run job by job below
+      } catch (err) {
+        // Run job by job below, where each job's own error is recorded on it.
+        this.opts.logger.info({ err: (err as Error).message, jobs: together.length }, 'the archive refused a batch of sync jobs; running them one by one');
       }
       if (!filed) alone.push(...together.map((t) => t.job));
     }
