@@ -48,6 +48,8 @@ export const UNUSED_SEQ = '_UNUSED_SEQ';
  * the unique `seq` and runs again.
  */
 export const GAP_TIMEOUT_MS = 5_000;
+/** Seqs tombstoned at once, at most (a gap longer than this is resolved in steps, without waiting again). */
+const MAX_TOMBSTONES = 1_000;
 /** The counter of resolved seqs, saved now and then so that a process starting does not walk the whole log. */
 const RESOLVED_COUNTER = 'domain_events_resolved';
 
@@ -185,10 +187,11 @@ export class EventLog {
         events.push(...found);
         if (events.length === limit) return { events, through: found[found.length - 1].seq };
       }
-      const stoppedAtGap = end - through < seqs.length;
+      // The first seq stored after the gap, if the run stopped at one.
+      const nextStored = seqs[end - through]?.seq;
       through = end;
-      if (stoppedAtGap) {
-        if (await this.resolveIfDead(end + 1)) continue;
+      if (nextStored !== undefined) {
+        if (await this.resolveIfDead(end + 1, nextStored)) continue;
         return { events, through };
       }
       if (seqs.length < page) return { events, through };
@@ -215,7 +218,7 @@ export class EventLog {
       const through = contiguous(from, docs);
       if (through > from) this.noteResolved(through);
       if (through - from < docs.length) {
-        if (await this.resolveIfDead(through + 1)) continue;
+        if (await this.resolveIfDead(through + 1, docs[through - from].seq)) continue;
         return this.resolved;
       }
       if (docs.length < 1000) return this.resolved;
@@ -224,18 +227,28 @@ export class EventLog {
 
   /** Stores a tombstone for each seq that has no event (a seq with one keeps it). */
   async tombstone(seqs: readonly number[], reason: string): Promise<void> {
+    if (!seqs.length) return;
     const now = new Date();
-    for (const seq of seqs) {
-      try {
-        await this.events.collection.insertOne({ seq, type: UNUSED_SEQ, subject: { type: 'EventLog', id: String(seq) }, occurredAt: now, actor: 'system', payload: { reason } });
-      } catch (err) {
-        if ((err as { code?: number }).code !== 11000) throw err;
-      }
+    try {
+      // Unordered: a seq that has its event (or a tombstone) meanwhile keeps it, and the others are still stored.
+      await this.events.collection.insertMany(
+        seqs.map((seq) => ({ seq, type: UNUSED_SEQ, subject: { type: 'EventLog', id: String(seq) }, occurredAt: now, actor: 'system', payload: { reason } })),
+        { ordered: false },
+      );
+    } catch (err) {
+      const failures = (err as { writeErrors?: { code?: number }[] | { code?: number } }).writeErrors;
+      const codes = failures === undefined ? [(err as { code?: number }).code] : (Array.isArray(failures) ? failures : [failures]).map((f) => f.code);
+      if (codes.some((c) => c !== 11000)) throw err;
     }
   }
 
-  /** A missing seq waited for longer than GAP_TIMEOUT_MS is tombstoned; true when it is resolved now. */
-  private async resolveIfDead(seq: number, now = Date.now()): Promise<boolean> {
+  /**
+   * The missing seqs from `seq` to just before `nextStored` (the next seq stored), once waited for longer than
+   * GAP_TIMEOUT_MS, are tombstoned together; true when they are resolved now. The whole gap ages from the moment the
+   * first of it was seen missing: every seq below a stored one had been drawn by then, and a transaction drawing a
+   * block of seqs (EventLog.appendMany) leaves a gap of many when its process dies, which must not cost a timeout each.
+   */
+  private async resolveIfDead(seq: number, nextStored: number, now = Date.now()): Promise<boolean> {
     for (const waited of this.missingSince.keys()) if (waited < seq) this.missingSince.delete(waited);
     const since = this.missingSince.get(seq);
     if (since === undefined) {
@@ -244,8 +257,14 @@ export class EventLog {
       return false;
     }
     if (now - since < this.gapTimeoutMs) return false;
-    await this.tombstone([seq], `no event committed within ${this.gapTimeoutMs} ms (its process stopped or failed)`);
+    const last = Math.min(nextStored - 1, seq + MAX_TOMBSTONES - 1);
+    await this.tombstone(
+      Array.from({ length: Math.max(1, last - seq + 1) }, (_, i) => seq + i),
+      `no event committed within ${this.gapTimeoutMs} ms (its process stopped or failed)`,
+    );
     this.missingSince.delete(seq);
+    // A longer gap goes on at once: its rest was missing as long.
+    if (last + 1 < nextStored) this.missingSince.set(last + 1, since);
     return true;
   }
 

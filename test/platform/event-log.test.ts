@@ -112,6 +112,32 @@ describe('EventLog with seqs drawn outside transactions', () => {
     expect(await stored(orphan)).toEqual({ seq: orphan, type: UNUSED_SEQ });
   });
 
+  it('tombstones a block of seqs left by a process that died holding them after one gap timeout, not one per seq', async () => {
+    const quick = new EventLog(conn, 300);
+    const before = await quick.horizon();
+    // A batch (EventLog.appendMany) drew 100 seqs at once and its process died before committing.
+    const last = (await conn.collection<{ _id: string; seq: number }>('counters').findOneAndUpdate({ _id: 'domain_events' }, { $inc: { seq: 100 } }, { returnDocument: 'after' }))!.seq;
+    const next = await append('AFTER_BLOCK');
+    const waited = Date.now();
+    const { events, through } = await until(async () => {
+      const r = await quick.read(before, 10);
+      return r.through > before ? r : undefined;
+    }, 'the orphan block to be tombstoned', 60_000);
+    const took = Date.now() - waited;
+    expect(took).toBeGreaterThanOrEqual(250);
+    // One timeout for the lot: a timeout per seq, one after the other, would be 30 s.
+    expect(took).toBeLessThan(10_000);
+    expect(events.map((e) => e.seq)).toEqual([next.seq]);
+    expect(through).toBe(next.seq);
+    expect(await log.events.countDocuments({ seq: { $gt: last - 100, $lte: last }, type: UNUSED_SEQ })).toBe(100);
+    // The horizon, read by another process's log, resolves such a block the same way.
+    const other = new EventLog(conn, 300);
+    const block = (await conn.collection<{ _id: string; seq: number }>('counters').findOneAndUpdate({ _id: 'domain_events' }, { $inc: { seq: 20 } }, { returnDocument: 'after' }))!.seq;
+    const after = await append('AFTER_SECOND_BLOCK');
+    await until(async () => ((await other.horizon()) >= after.seq ? true : undefined), 'the horizon past the second block', 10_000);
+    expect(await log.events.countDocuments({ seq: { $gt: block - 20, $lte: block }, type: UNUSED_SEQ })).toBe(20);
+  });
+
   it('runs again a transaction whose seq was tombstoned before it committed: one event, nothing lost', async () => {
     const before = await log.horizon();
     let first = 0;
