@@ -264,7 +264,8 @@ export async function fileVouchers(ctx: ArchiveContext, voucherIds: readonly str
   const recordsOf = async (session?: ClientSession) =>
     new Map((await ctx.models.ArchiveRecord.find({ voucherId: { $in: ids } }, null, { session }).lean<ArchiveRecordDoc[]>()).map((r) => [r.voucherId!, r]));
   let records = await recordsOf();
-  if (records.size < ids.length) {
+  let filedAny = false;
+  for (let attempt = 1; records.size < ids.length; attempt++) {
     try {
       await recordsTransaction(ctx.connection, async (session) => {
         // Filed meanwhile (a retried call whose first attempt committed late): that record is the answer.
@@ -273,15 +274,15 @@ export async function fileVouchers(ctx: ArchiveContext, voucherIds: readonly str
         const filed = await fileManyInTransaction(ctx, session, drafts);
         records = new Map([...already, ...filed.map((r) => [r.voucherId!, r] as const)]);
       });
+      filedAny = true;
     } catch (err) {
-      // A concurrent filing of one of the vouchers won the unique index: answer with the records, if all are there.
-      if ((err as { code?: number }).code !== 11000) throw err;
+      // A concurrent filing of one of the vouchers won the unique index: nothing of this batch was stored. Those
+      // records are the answer; the rest is filed again (a few times at most, then the error stands).
+      if ((err as { code?: number }).code !== 11000 || attempt >= 3) throw err;
       records = await recordsOf();
-      if (records.size < ids.length) throw err;
-      return asked.map((id) => records.get(id!)!);
     }
-    await ctx.seals?.afterFiling();
   }
+  if (filedAny) await ctx.seals?.afterFiling();
   return asked.map((id) => records.get(id!)!);
 }
 

@@ -152,10 +152,13 @@ export async function generateVouchers(ctx: ArchiveContext, claims: readonly App
   if (claims.length > MAX_VOUCHER_BATCH) throw badInput(`at most ${MAX_VOUCHER_BATCH} claims at once`, 'claims');
   const ids = [...new Set(claims.map((c) => c.claimId))];
   const byClaim = async () => new Map((await ctx.models.Voucher.find({ claimId: { $in: ids } }).lean<VoucherDoc[]>()).map((v) => [v.claimId, v]));
-  const found = await byClaim();
-  const fresh = new Map<string, Prepared>();
-  for (const claim of claims) if (!found.has(claim.claimId) && !fresh.has(claim.claimId)) fresh.set(claim.claimId, prepare(ctx, claim));
-  if (fresh.size) {
+  let found = await byClaim();
+  // Checked before anything is stored: a claim refused refuses the batch.
+  const prepared = new Map<string, Prepared>();
+  for (const claim of claims) if (!found.has(claim.claimId) && !prepared.has(claim.claimId)) prepared.set(claim.claimId, prepare(ctx, claim));
+  for (let attempt = 1; ; attempt++) {
+    const fresh = new Map([...prepared].filter(([claimId]) => !found.has(claimId)));
+    if (!fresh.size) break;
     try {
       await transaction(ctx.connection, async (session) => {
         // Numbers per period, in the order the claims came: one counter increment per period.
@@ -188,13 +191,12 @@ export async function generateVouchers(ctx: ArchiveContext, claims: readonly App
         for (const v of created) found.set(v.claimId, v);
         // Every voucher writes its period's number counter: one lane (platform/integration/transactions.ts).
       }, { lane: 'voucher-numbers' });
+      break;
     } catch (err) {
-      // A concurrent call for one of the claims won the unique claimId: nothing of this one was stored; the
-      // vouchers are theirs (or, should one still be missing, the error stands).
-      if (!isDuplicateKey(err)) throw err;
-      const winners = await byClaim();
-      if (ids.some((id) => !winners.has(id))) throw err;
-      return claims.map((c) => winners.get(c.claimId)!);
+      // A concurrent call for one of the claims won the unique claimId: nothing of this batch was stored. Those
+      // vouchers are theirs; the rest of the batch is booked again (a few times at most, then the error stands).
+      if (!isDuplicateKey(err) || attempt >= 3) throw err;
+      found = await byClaim();
     }
   }
   return claims.map((c) => found.get(c.claimId)!);

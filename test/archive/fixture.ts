@@ -31,6 +31,11 @@ export interface ArchiveFixture {
   readonly connection: Connection;
   commands: string[];
   gql<T = Record<string, unknown>>(who: Principal | null, query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>>;
+  /**
+   * Another archive instance on the same database, with a connection (and so transaction lanes) of its own: what a
+   * second archive process is. Closed with the fixture.
+   */
+  another(): Promise<Pick<ArchiveFixture, 'gql'>>;
 }
 
 /**
@@ -54,25 +59,40 @@ export function useArchiveSubgraph(label: string, prepare?: (connection: Connect
     },
     commands: [],
     gql: (who, query, variables) => signedGraphql({ url: running.url, audience: 'archive' }, SECRET, who, query, variables),
+    another: async () => {
+      const conn = await mongoose.createConnection(engine.uriFor(label)).asPromise();
+      const other = await (await build(conn)).subgraph.listen(0, '127.0.0.1');
+      extra.push(async () => {
+        await other.close();
+        await conn.close();
+      });
+      return { gql: (who, query, variables) => signedGraphql({ url: other.url, audience: 'archive' }, SECRET, who, query, variables) };
+    },
   };
-  beforeAll(async () => {
-    engine = await startEngine({ port: 0, dbPath: null });
-    connection = await mongoose.createConnection(engine.uriFor(label), { monitorCommands: true }).asPromise();
-    connection.getClient().on('commandStarted', (e) => fixture.commands.push(e.commandName));
-    await prepare?.(connection);
-    const built = await createArchiveSubgraph({
-      connection,
+  const extra: Array<() => Promise<void>> = [];
+  const build = async (conn: Connection) =>
+    createArchiveSubgraph({
+      connection: conn,
       logger: createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' }),
       internalSecret: SECRET,
       production: false,
       directory,
       settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: 'dept-finance', unitHeadId: 'unit-head', itDepartmentId: 'dept-it' },
-      seal: await seal?.(),
+      seal: sealOptions,
     });
+  let sealOptions: ArchiveSealOptions | undefined;
+  beforeAll(async () => {
+    engine = await startEngine({ port: 0, dbPath: null });
+    connection = await mongoose.createConnection(engine.uriFor(label), { monitorCommands: true }).asPromise();
+    connection.getClient().on('commandStarted', (e) => fixture.commands.push(e.commandName));
+    await prepare?.(connection);
+    sealOptions = await seal?.();
+    const built = await build(connection);
     services = built.services;
     running = await built.subgraph.listen(0, '127.0.0.1');
   });
   afterAll(async () => {
+    for (const close of extra) await close().catch(() => {});
     await running?.close();
     await connection?.close();
     await engine?.close();

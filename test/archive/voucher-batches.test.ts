@@ -129,6 +129,44 @@ describe('fileVouchers', () => {
     expect(ok(await archive.gql<{ verifyArchiveChain: { ok: boolean } }>(auditor, VERIFY)).verifyArchiveChain.ok).toBe(true);
   });
 
+  it('books and files each claim once when two archive instances take overlapping batches at once', async () => {
+    const other = await archive.another();
+    const claims = Array.from({ length: 12 }, () => approvedClaim());
+    // Each instance books most of the claims, the two batches overlapping in the middle, several times over.
+    const generated = await Promise.all([
+      archive.gql<{ generateVouchers: Voucher[] }>(SYNC, GENERATE, { c: claims.slice(0, 8) }),
+      other.gql<{ generateVouchers: Voucher[] }>(SYNC, GENERATE, { c: claims.slice(4) }),
+      other.gql<{ generateVouchers: Voucher[] }>(SYNC, GENERATE, { c: claims.slice(2, 10) }),
+    ]);
+    const voucherOf = new Map<string, string>();
+    for (const v of generated.flatMap((g) => ok(g).generateVouchers)) {
+      expect(voucherOf.get(v.claim.id) ?? v.id).toBe(v.id);
+      voucherOf.set(v.claim.id, v.id);
+    }
+    expect(voucherOf.size).toBe(12);
+    for (const c of claims) expect(await archive.services.models.Voucher.countDocuments({ claimId: c.claimId })).toBe(1);
+    const november = (await archive.services.models.Voucher.find({ period: 11, fiscalYear: 2026 }).lean()).map((v) => Number(v.voucherNo.slice(-4))).sort((a, b) => a - b);
+    expect(november).toEqual(november.map((_, i) => i + 1));
+    const ids = claims.map((c) => voucherOf.get(c.claimId)!);
+    const filed = await Promise.all([
+      archive.gql<{ fileVouchers: Filed[] }>(SYNC, FILE, { v: ids.slice(0, 8) }),
+      other.gql<{ fileVouchers: Filed[] }>(SYNC, FILE, { v: ids.slice(4) }),
+      archive.gql<{ fileVouchers: Filed[] }>(SYNC, FILE, { v: ids.slice(2, 10) }),
+    ]);
+    const recordOf = new Map<string, string>();
+    for (const r of filed.flatMap((f) => ok(f).fileVouchers)) {
+      expect(recordOf.get(r.voucher.id) ?? r.id).toBe(r.id);
+      recordOf.set(r.voucher.id, r.id);
+    }
+    expect(recordOf.size).toBe(12);
+    for (const id of ids) expect(await archive.services.models.ArchiveRecord.countDocuments({ voucherId: id })).toBe(1);
+    for (const c of claims) {
+      const events = await archive.services.events.forSubject({ type: 'ExpenseClaim', id: c.claimId });
+      expect(events.map((e) => e.type)).toEqual(['VOUCHER_CREATED', 'ARCHIVE_FILED']);
+    }
+    expect(ok(await archive.gql<{ verifyArchiveChain: { ok: boolean } }>(auditor, VERIFY)).verifyArchiveChain.ok).toBe(true);
+  });
+
   it('is for service identities only, and takes at most 100 vouchers', async () => {
     const [v] = await generate(1);
     expect(codes(await archive.gql(archivist(), FILE, { v: [v.id] }))).toEqual(['FORBIDDEN']);
