@@ -27,9 +27,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type Client, createClient } from 'graphql-ws';
-import { SignJWT } from 'jose';
 import WebSocket from 'ws';
-import { JWT_SECRET, type LogLine, type System, cpuSeconds, rssKb, startSystem, stopSystem } from './soak-system.ts';
+import { CREATE, DECIDE, ErrorCounts, type Outcome, SUBMIT, gql, must, prepareClaims, token } from './soak-client.ts';
+import { type LogLine, type System, cpuSeconds, rssKb, startSystem, stopSystem } from './soak-system.ts';
 
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
 /** The mix of issue 18's soak; BENCH_SOAK_FLOWS / BENCH_SOAK_LISTS probe other rates (e.g. the sync pipeline's capacity). */
@@ -43,18 +43,12 @@ const SUBSCRIBERS = 55;
  * creation (a gap-free number per claim, one at a time) is not in the window that measures the pipeline.
  */
 const APPROVALS_ONLY = process.env.BENCH_SOAK_APPROVALS === '1';
-const PREPARE_CONCURRENCY = 16;
 const SYNC_TARGETS = { lagP99Ms: 1000 };
 /** After the last request is answered: how long RSS may settle and ARCHIVE_FILED may still arrive. */
 const SETTLE_MS = 30_000;
-/** A client gives up on a request after this long (counted as CLIENT_TIMEOUT). */
-const CLIENT_TIMEOUT_MS = 60_000;
 const TARGETS = { mutationP99Ms: 1000, filingLagP99Ms: 2000, rssGrowth: 0.1 };
 
 
-const CREATE = 'mutation Create($input: CreateExpenseClaimInput!) { createExpenseClaim(input: $input) { id claimNo status } }';
-const SUBMIT = 'mutation Submit($id: ID!) { submitExpenseClaim(id: $id) { id status } }';
-const DECIDE = 'mutation Decide($id: ID!) { decideApproval(claimId: $id, decision: APPROVE) { id status } }';
 const LIST = 'query List($after: String) { expenseClaims(first: 20, after: $after) { edges { cursor node { id claimNo title total status createdAt } } pageInfo { hasNextPage endCursor } } }';
 const SUBSCRIPTION = 'subscription Soak($after: String) { syncEvents(after: $after) { seq type claim { id } } }';
 
@@ -67,65 +61,6 @@ function pct(values: number[], p: number): number {
 }
 const ms = (v: number) => (Number.isNaN(v) ? '–' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 const mib = (kb: number) => (Number.isNaN(kb) ? '–' : `${(kb / 1024).toFixed(0)} MiB`);
-
-/** Errors by code, per kind of request. */
-class ErrorCounts {
-  readonly byKind = new Map<string, Map<string, number>>();
-  add(kind: string, code: string): void {
-    let m = this.byKind.get(kind);
-    if (!m) this.byKind.set(kind, (m = new Map()));
-    m.set(code, (m.get(code) ?? 0) + 1);
-  }
-  total(): number {
-    let n = 0;
-    for (const m of this.byKind.values()) for (const v of m.values()) n += v;
-    return n;
-  }
-}
-
-type Outcome<T> = { ok: true; data: T } | { ok: false; code: string };
-
-/** POST /graphql; any GraphQL error, non-200 status or network failure is an error with a code. */
-async function gql<T>(url: string, token: string, query: string, variables: Record<string, unknown>, idempotencyKey?: string): Promise<Outcome<T>> {
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
-      body: JSON.stringify({ query, variables }),
-      signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
-    });
-  } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError') return { ok: false, code: 'CLIENT_TIMEOUT' };
-    return { ok: false, code: `NETWORK ${e.cause?.code ?? e.name}` };
-  }
-  let body: { data?: T; errors?: Array<{ extensions?: { code?: string } }> };
-  try {
-    body = (await res.json()) as typeof body;
-  } catch (err) {
-    return { ok: false, code: (err as Error).name === 'TimeoutError' ? 'CLIENT_TIMEOUT' : `HTTP ${res.status} (no JSON body)` };
-  }
-  if (body.errors?.length) {
-    const code = body.errors[0].extensions?.code ?? 'NO_CODE';
-    return { ok: false, code: res.status === 200 ? code : `HTTP ${res.status} ${code}` };
-  }
-  if (res.status !== 200 || !body.data) return { ok: false, code: `HTTP ${res.status}` };
-  return { ok: true, data: body.data };
-}
-
-async function must<T>(p: Promise<Outcome<T>>, what: string): Promise<T> {
-  const r = await p;
-  if (!r.ok) throw new Error(`seeding failed at ${what}: ${r.code}`);
-  return r.data;
-}
-
-const token = (sub: string, roles: string[]) =>
-  new SignJWT({ roles })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 6 * 3600)
-    .sign(new TextEncoder().encode(JWT_SECRET));
 
 // ---------------------------------------------------------------------------------------------------------------
 // subscribers
@@ -511,34 +446,4 @@ function topMessages(lines: LogLine[]): string {
     .slice(0, 3)
     .map(([m, n]) => `${n}× "${m.slice(0, 120)}"`)
     .join(', ');
-}
-
-/**
- * Claims created, submitted and approved by the manager, PREPARE_CONCURRENCY at a time, waiting for the accountant:
- * the ids of those prepared (a claim whose preparation failed is left out and counted).
- */
-async function prepareClaims(url: string, tokens: Record<'applicant' | 'manager', string>, count: number, input: (n: number) => Record<string, unknown>): Promise<string[]> {
-  const ids: string[] = [];
-  let next = 0;
-  let failed = 0;
-  const started = performance.now();
-  let reported = started;
-  await Promise.all(
-    Array.from({ length: PREPARE_CONCURRENCY }, async () => {
-      while (next < count) {
-        const n = next++;
-        const created = await gql<{ createExpenseClaim: { id: string } }>(url, tokens.applicant, CREATE, { input: input(n) }, randomUUID());
-        const id = created.ok ? created.data.createExpenseClaim.id : null;
-        if (id && (await gql(url, tokens.applicant, SUBMIT, { id }, randomUUID())).ok && (await gql(url, tokens.manager, DECIDE, { id }, randomUUID())).ok) ids.push(id);
-        else failed++;
-        if (performance.now() - reported > 30_000) {
-          reported = performance.now();
-          console.log(`  preparing: ${ids.length} of ${count} claims waiting for the accountant (${failed} failed)`);
-        }
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  console.log(`Prepared ${ids.length} claims (created, submitted, approved by the manager) in ${seconds.toFixed(0)} s (${(ids.length / seconds).toFixed(1)} claims/s), ${failed} failed`);
-  return ids;
 }

@@ -17,6 +17,15 @@ type Voucher = { id: string; voucherNo: string; period: number; claim: { id: str
 type Filed = { id: string; archiveNo: string; title: string; sourceClaimNo: string; fixity: { digest: string; previousDigest: string | null }; voucher: { id: string; voucherNo: string }; filingReport: { passed: boolean } };
 
 const item = (no: string) => Number(no.slice(-4));
+/** The one value answered for each key, across answers: a key answered with two values fails. */
+function oneEach(pairs: Array<[string, string]>): Map<string, string> {
+  const seen = new Map<string, string>();
+  for (const [key, value] of pairs) {
+    expect(seen.get(key) ?? value).toBe(value);
+    seen.set(key, value);
+  }
+  return seen;
+}
 const counter = async (key: string) => (await archive.connection.collection<{ _id: string; seq: number }>('counters').findOne({ _id: key }))?.seq ?? 0;
 
 describe('generateVouchers', () => {
@@ -119,11 +128,7 @@ describe('fileVouchers', () => {
       archive.gql<{ fileVouchers: Filed[] }>(SYNC, FILE, { v: ids.slice(3) }),
       archive.gql<{ fileVoucher: { id: string } }>(SYNC, FILE_ONE, { v: ids[4] }),
     ]);
-    const byVoucher = new Map<string, string>();
-    for (const r of [...ok(a).fileVouchers, ...ok(b).fileVouchers]) {
-      expect(byVoucher.get(r.voucher.id) ?? r.id).toBe(r.id);
-      byVoucher.set(r.voucher.id, r.id);
-    }
+    const byVoucher = oneEach([...ok(a).fileVouchers, ...ok(b).fileVouchers].map((r) => [r.voucher.id, r.id]));
     expect(ok(c).fileVoucher.id).toBe(byVoucher.get(ids[4]));
     for (const id of ids) expect(await archive.services.models.ArchiveRecord.countDocuments({ voucherId: id })).toBe(1);
     expect(ok(await archive.gql<{ verifyArchiveChain: { ok: boolean } }>(auditor, VERIFY)).verifyArchiveChain.ok).toBe(true);
@@ -138,11 +143,7 @@ describe('fileVouchers', () => {
       other.gql<{ generateVouchers: Voucher[] }>(SYNC, GENERATE, { c: claims.slice(4) }),
       other.gql<{ generateVouchers: Voucher[] }>(SYNC, GENERATE, { c: claims.slice(2, 10) }),
     ]);
-    const voucherOf = new Map<string, string>();
-    for (const v of generated.flatMap((g) => ok(g).generateVouchers)) {
-      expect(voucherOf.get(v.claim.id) ?? v.id).toBe(v.id);
-      voucherOf.set(v.claim.id, v.id);
-    }
+    const voucherOf = oneEach(generated.flatMap((g) => ok(g).generateVouchers).map((v) => [v.claim.id, v.id]));
     expect(voucherOf.size).toBe(12);
     for (const c of claims) expect(await archive.services.models.Voucher.countDocuments({ claimId: c.claimId })).toBe(1);
     const november = (await archive.services.models.Voucher.find({ period: 11, fiscalYear: 2026 }).lean()).map((v) => Number(v.voucherNo.slice(-4))).sort((a, b) => a - b);
@@ -153,11 +154,7 @@ describe('fileVouchers', () => {
       other.gql<{ fileVouchers: Filed[] }>(SYNC, FILE, { v: ids.slice(4) }),
       archive.gql<{ fileVouchers: Filed[] }>(SYNC, FILE, { v: ids.slice(2, 10) }),
     ]);
-    const recordOf = new Map<string, string>();
-    for (const r of filed.flatMap((f) => ok(f).fileVouchers)) {
-      expect(recordOf.get(r.voucher.id) ?? r.id).toBe(r.id);
-      recordOf.set(r.voucher.id, r.id);
-    }
+    const recordOf = oneEach(filed.flatMap((f) => ok(f).fileVouchers).map((r) => [r.voucher.id, r.id]));
     expect(recordOf.size).toBe(12);
     for (const id of ids) expect(await archive.services.models.ArchiveRecord.countDocuments({ voucherId: id })).toBe(1);
     for (const c of claims) {
