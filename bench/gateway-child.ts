@@ -23,9 +23,9 @@ import mongoose from 'mongoose';
 import { startEngine } from '../engine/index.ts';
 import { createAuthenticator } from '../gateway/auth.ts';
 import { oaDirectoryLookup } from '../gateway/directory.ts';
-import { applyMaskingOnly, applyPermissions } from '../gateway/permissions.ts';
+import { gatewayExecution } from '../gateway/execution.ts';
 import { createGatewayServer, requestDeadline } from '../gateway/server.ts';
-import { buildSupergraphSchema, loadSupergraphSdl } from '../gateway/supergraph.ts';
+import { loadSupergraphSdl } from '../gateway/supergraph.ts';
 import { INTERNAL_IDENTITY_HEADER, type Principal, type RequestOrigin, signPrincipal } from '../platform/identity.ts';
 import { createLogger } from '../platform/logger.ts';
 import type { Subgraph } from '../platform/subgraph.ts';
@@ -112,11 +112,9 @@ async function subgraph(name: 'oa' | 'archive'): Promise<Record<string, string>>
 async function ours(): Promise<Record<string, string>> {
   const directory = oaDirectoryLookup({ oaUrl: process.env.BENCH_OA_URL!, internalSecret: SECRET, timeoutMs: 5000 });
   const serve = async (intake: boolean): Promise<string> => {
-    const supergraph = buildSupergraphSchema({ supergraphSdl: loadSupergraphSdl(), urls: subgraphUrls(), internalSecret: SECRET, timeoutMs: 10_000 });
     const gateway = await createGatewayServer({
-      // As gateway/index.ts builds it: the shield, and the masked-only schema for operations the caller may run whole.
-      schema: applyPermissions(supergraph),
-      maskedOnlySchema: applyMaskingOnly(supergraph),
+      // As gateway/index.ts builds it: the shield, the masked-only schema and the pass-through (gateway/execution.ts).
+      ...gatewayExecution({ supergraphSdl: loadSupergraphSdl(), urls: subgraphUrls(), internalSecret: SECRET, timeoutMs: 10_000 }),
       authenticate: createAuthenticator({ jwtSecret: JWT_SECRET, lookup: directory }),
       directory,
       logger,

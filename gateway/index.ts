@@ -10,7 +10,6 @@ import { AuditSpool } from './audit-spool.ts';
 import { createAuthenticator } from './auth.ts';
 import { GATEWAY_SERVICE, oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
-import { applyMaskingOnly, applyPermissions } from './permissions.ts';
 import { type GatewayServer, createGatewayServer } from './server.ts';
 import { EventFeed } from './subscriptions/feed.ts';
 import { SYNC_EVENT_LOG } from './subscriptions/feeds.ts';
@@ -18,7 +17,8 @@ import { OperationRunner } from './subscriptions/operation.ts';
 import { sseRoute } from './subscriptions/sse.ts';
 import { FeedStreams, readHead } from './subscriptions/stream.ts';
 import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
-import { buildSupergraphSchema, loadSupergraphSdl, subgraphFetch } from './supergraph.ts';
+import { gatewayExecution } from './execution.ts';
+import { loadSupergraphSdl, subgraphFetch } from './supergraph.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 
 export const SUBGRAPH_TIMEOUT_MS = 10_000;
@@ -63,16 +63,14 @@ export async function createGateway(
     maxTtlSeconds: config.jwtMaxTtlSeconds,
     lookup: directory,
   });
-  const supergraph = buildSupergraphSchema({
+  // The shield, the masked-only schema and the pass-through, as gateway/execution.ts builds them.
+  const { schema, maskedOnlySchema, passThrough } = gatewayExecution({
     supergraphSdl: loadSupergraphSdl(opts.supergraphPath),
     urls,
     internalSecret: config.internalSecret,
     timeoutMs: SUBGRAPH_TIMEOUT_MS,
     fetchFor: (subgraph) => metrics.timedFetch(subgraph, subgraphFetch),
   });
-  const schema = applyPermissions(supergraph);
-  // Operations whose every field the caller may read run without the shield's per-field middleware (operation-rules.ts).
-  const maskedOnlySchema = applyMaskingOnly(supergraph);
   const production = config.nodeEnv === 'production';
   const gatewayLogger = logger.child({ component: 'gateway' });
   const audit = new AuditRecorder({
@@ -82,7 +80,7 @@ export async function createGateway(
     trustProxy: config.trustProxy,
     spool: opts.auditSpool ? new AuditSpool<AuditRecord>(opts.auditSpool) : undefined,
   });
-  const server = await createGatewayServer({ schema, maskedOnlySchema, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS });
+  const server = await createGatewayServer({ schema, maskedOnlySchema, passThrough, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
   const feed = new EventFeed(opts.bus, { readHead: () => readHead(schema, SYNC_EVENT_LOG.head, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });

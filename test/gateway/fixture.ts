@@ -20,6 +20,8 @@ export interface GatewayFixture {
   run(principal: Principal | null, source: string, variables?: Record<string, unknown>, opts?: { unguarded?: boolean }): Promise<ExecutionResult<Record<string, unknown>>>;
   /** Stops one subgraph, as if it were down. */
   stop(name: 'oa' | 'archive'): Promise<void>;
+  /** Where the subgraphs listen. */
+  urls(): { oa: string; archive: string };
   /** The supergraph with permissions applied, and the directory lookup, for serving it over HTTP. */
   guarded(): { schema: GraphQLSchema; directory: ReturnType<typeof oaDirectoryLookup> };
 }
@@ -61,6 +63,7 @@ export function useGateway(label: string): GatewayFixture {
     await engine?.close();
   });
   return {
+    urls: () => ({ oa: running[0].url, archive: running[1].url }),
     guarded: () => ({ schema: guarded, directory }),
     stop: async (name) => {
       const r = running[name === 'oa' ? 0 : 1];
