@@ -16,7 +16,7 @@ import type { Logger } from '../platform/logger.ts';
 import { type Route, Subgraph } from '../platform/subgraph.ts';
 import { AuditBatch } from './operations/audit/batch.ts';
 import { AuditOutbox } from './operations/audit/outbox.ts';
-import { sweepIdempotencyKeys } from '../platform/integration/served-request.ts';
+import { ensureServedRequestIndexes, sweepIdempotencyKeys } from '../platform/integration/served-request.ts';
 import { WorkerLoop } from '../platform/integration/worker-loop.ts';
 import { type AuditSealOptions, auditTrailFor } from './operations/audit/trail.ts';
 import type { OperationsServices } from './operations/context.ts';
@@ -136,6 +136,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
   const running = await subgraph.listen(opts.port, opts.host);
   const { pipeline, webhooks } = services;
   // The entries subgraphs wrote in their mutations' transactions, chained into the trail.
+  await ensureServedRequestIndexes(opts.connection);
   const outbox = new AuditOutbox(opts.connection, auditTrailFor(opts.connection), opts.logger.child({ component: 'audit-outbox' }));
   outbox.start(opts.settings.pollMs);
   // Idempotency-Keys past their 24 hours (platform/integration/served-request.ts), for every subgraph of the database.

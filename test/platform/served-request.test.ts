@@ -4,7 +4,7 @@
 // HTTP through the test stack's gateway, and the transaction wrapper itself against the embedded engine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityHeaders } from '../../platform/identity.ts';
-import { IDEMPOTENCY_KEYS, IDEMPOTENCY_TTL_MS, serveRequest, sweepIdempotencyKeys } from '../../platform/integration/served-request.ts';
+import { AUDIT_OUTBOX, IDEMPOTENCY_KEYS, IDEMPOTENCY_TTL_MS, serveRequest, sweepIdempotencyKeys } from '../../platform/integration/served-request.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
 import { SECRET } from '../oa/fixture.ts';
 import { CREATE_CLAIM, type Org, item } from '../oa/seed.ts';
@@ -83,6 +83,15 @@ describe('Idempotency-Key', () => {
     expect(await keys.countDocuments({ _id: `oa:${org.ids.alice}:key-to-expire-01` as never })).toBe(1);
     expect(await sweepIdempotencyKeys(stack.connection, Date.now() + IDEMPOTENCY_TTL_MS + 60_000)).toBeGreaterThanOrEqual(1);
     expect(await keys.countDocuments({ _id: `oa:${org.ids.alice}:key-to-expire-01` as never })).toBe(0);
+  });
+
+  it('the key sweep and the audit outbox drain read by age through an index, not the whole collection', async () => {
+    const stage = async (name: string) => {
+      const explained = (await stack.connection.db!.collection(name).find({ at: { $lt: new Date() } }).sort({ at: 1 }).limit(500).explain('queryPlanner')) as { queryPlanner: { winningPlan: { stage: string; inputStage?: { stage: string; indexName: string } } } };
+      return explained.queryPlanner.winningPlan.inputStage ?? explained.queryPlanner.winningPlan;
+    };
+    expect(await stage(IDEMPOTENCY_KEYS)).toMatchObject({ stage: 'IXSCAN', indexName: 'idempotency_keys_by_time' });
+    expect(await stage(AUDIT_OUTBOX)).toMatchObject({ stage: 'IXSCAN', indexName: 'audit_outbox_by_time' });
   });
 });
 
