@@ -15,6 +15,7 @@ import { migrateLegacy } from './legacy.ts';
 import { materialize } from './raw.ts';
 import { type Session, Sessions, noSuchTransaction, txnNumberOf } from './sessions.ts';
 import { Store } from './store.ts';
+import { startsTransaction } from './log-restart.ts';
 import { type Doc, EXACT, isPlainObject, toNumber } from './values.ts';
 import { MAX_MESSAGE_BYTES, OP_MSG, OP_QUERY, WireError, encodeMsg, encodeReply, parseMessage } from './wire.ts';
 import { withWriteConcern } from './write-concern.ts';
@@ -44,6 +45,8 @@ export interface EngineOptions {
   cacheMb?: number;
   /** When commits reach the disk (ENGINE_FSYNC, default 'interval'): see StoreOptions.fsync. */
   fsync?: 'interval' | 'commit';
+  /** Write-ahead log size past which it is restarted (engine/log-restart.ts; default 32 MiB): tests make it small. */
+  logRestartBytes?: number;
 }
 
 export interface RunningEngine {
@@ -98,7 +101,7 @@ export class Engine {
     this.auth.setUsers(this.credentialStore.users);
     // ----
     // Opening the store takes the data directory's lock and recovers whatever the last process committed.
-    this.store = new Store({ dir: opts.dbPath ?? null, cacheMb: opts.cacheMb, fsync: opts.fsync });
+    this.store = new Store({ dir: opts.dbPath ?? null, cacheMb: opts.cacheMb, fsync: opts.fsync, logRestartBytes: opts.logRestartBytes });
     try {
       this.catalog = new Catalog(this.store);
       const migrated = migrateLegacy(this.store, this.catalog, this.logger);
@@ -198,15 +201,39 @@ export class Engine {
         const rest = all.subarray(length);
         chunks = rest.length ? [rest] : [];
         buffered = rest.length;
-        try {
-          const reply = this.handleMessage(message, connectionId);
-          if (reply) socket.write(reply);
-        } catch (err) {
-          this.drop(socket, connectionId, (err as Error).message);
-          return;
-        }
+        if (!dispatch(message)) return;
       }
     });
+    const answer = (message: Buffer): boolean => {
+      try {
+        const reply = this.handleMessage(message, connectionId);
+        if (reply) socket.write(reply);
+        return true;
+      } catch (err) {
+        this.drop(socket, connectionId, (err as Error).message);
+        return false;
+      }
+    };
+    // While the write-ahead log restarts (engine/log-restart.ts), a command that starts a transaction waits, and the
+    // connection's later messages after it, in order.
+    let held: Buffer[] | null = null;
+    const dispatch = (message: Buffer): boolean => {
+      if (held) {
+        held.push(message);
+        return true;
+      }
+      if (!this.store.logRestartWanted || !startsTransaction(message)) return answer(message);
+      held = [message];
+      socket.pause();
+      this.store.whenLogRestarted(() => {
+        const queue = held ?? [];
+        held = null;
+        if (socket.destroyed) return;
+        for (const m of queue) if (!dispatch(m)) return;
+        if (!held) socket.resume();
+      });
+      return true;
+    };
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.auth.forget(connectionId);

@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { BACKSTOP_PAGES, Checkpointer } from './checkpointer.ts';
+import { LOG_RESTART_BYTES, LogRestart } from './log-restart.ts';
 import { chmodIfPresent, ownerOnlyFile, prepareDirectory, releaseLock, takeLock, tmpRoot } from './data-dir.ts';
 
 export const DB_FILE = 'engine.sqlite';
@@ -171,6 +172,8 @@ export interface StoreOptions {
    * a disk flush on the event loop at every write.
    */
   fsync?: 'interval' | 'commit';
+  /** Size of the write-ahead log past which it is copied back and restarted (see LogRestart; default 32 MiB). */
+  logRestartBytes?: number;
 }
 
 /** The SQLite database of a data directory, its lock, and the writer connection. */
@@ -217,9 +220,23 @@ export class Store {
     this.stmts = prepareWrites(this.db);
     for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) chmodIfPresent(path.join(this.dir, f), 0o600);
     this.checkpointer = new Checkpointer(file, synchronous);
+    this.logRestart = new LogRestart({ walFile: `${file}-wal`, limitBytes: opts.logRestartBytes ?? LOG_RESTART_BYTES, restart: () => this.restartLog() });
   }
 
   private checkpointer: Checkpointer | undefined;
+  private readonly logRestart: LogRestart;
+
+  /** Copies the whole log back into the database file and truncates it (engine/log-restart.ts); only between writes. */
+  private restartLog(): boolean {
+    if (this.depth > 0 || !this.db.isOpen) return false;
+    const row = this.db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number } | undefined;
+    return row?.busy === 0;
+  }
+
+  /** Bytes in the write-ahead log now. */
+  logBytes(): number {
+    return this.logRestart.logBytes();
+  }
 
   // ---------------------------------------------------------------------------------------------------------
   // Write transactions. A write command runs inside one; each statement of a batch inside a savepoint, so a
@@ -246,6 +263,7 @@ export class Store {
       this.db.exec('COMMIT');
       this.unflushed = true;
       this.checkpointer?.committed();
+      this.logRestart.committed();
     }
   }
 
@@ -398,6 +416,7 @@ export class Store {
     const db = this.idle.pop() ?? this.connect();
     db.exec('BEGIN');
     db.prepare('SELECT 1 FROM meta LIMIT 1').get(); // the snapshot is taken at the first read
+    this.logRestart.opened();
     return readerOf(db);
   }
 
@@ -405,6 +424,17 @@ export class Store {
     if (reader.db.isTransaction) reader.db.exec('ROLLBACK');
     if (this.idle.length < 8) this.idle.push(reader.db);
     else reader.db.close();
+    this.logRestart.closed(this.depth === 0);
+  }
+
+  /** True while the log waits for a moment without snapshots: a transaction starting now should wait (`whenLogRestarted`). */
+  get logRestartWanted(): boolean {
+    return this.logRestart.wanted;
+  }
+
+  /** Calls `resume` once the log has restarted, or after a short wait if it could not (transactions still open). */
+  whenLogRestarted(resume: () => void): void {
+    this.logRestart.wait(resume);
   }
 
   private connect(): DatabaseSync {

@@ -58,3 +58,40 @@ describe.runIf(isEmbedded)('checkpoints (embedded engine only)', () => {
     expect({ ...exit, output: exit.code === 0 ? '' : child.output() }).toEqual({ code: 0, signal: null, output: '' });
   });
 });
+
+describe.runIf(isEmbedded)('the log under overlapping transactions (embedded engine only)', () => {
+  it('stays bounded: transactions that always overlap (each holds a snapshot) wait a moment for the log to restart', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'engine-log-restart-'));
+    dirs.push(dir);
+    const limit = 512 * 1024;
+    const engine = await startEngine({ port: 0, dbPath: dir, logRestartBytes: limit });
+    const client = await new MongoClient(engine.uri, { maxPoolSize: 8 }).connect();
+    const coll = client.db('logs').collection('entries');
+    await coll.createIndex({ worker: 1, n: 1 }, { unique: true });
+    const wal = path.join(dir, 'engine.sqlite-wal');
+    const filler = 'y'.repeat(4000);
+    let largest = 0;
+    // Six workers, each one transaction after another: at any instant some are open, as under the soak's load.
+    const worker = async (w: number) => {
+      for (let n = 0; n < 150; n++) {
+        const session = client.startSession();
+        try {
+          await session.withTransaction(async () => {
+            await coll.insertOne({ worker: w, n, filler }, { session });
+            await coll.findOne({ worker: w, n }, { session });
+          });
+        } finally {
+          await session.endSession();
+        }
+        largest = Math.max(largest, sizeOf(wal));
+      }
+    };
+    await Promise.all([0, 1, 2, 3, 4, 5].map(worker));
+    // 900 transactions of about 8 KB of pages each: several MB through the log, which held at about its limit.
+    expect(await coll.countDocuments()).toBe(900);
+    expect(fs.statSync(path.join(dir, 'engine.sqlite')).size + sizeOf(wal)).toBeGreaterThan(4_000_000);
+    expect(largest).toBeLessThan(4 * limit);
+    await client.close();
+    await engine.close();
+  }, 60_000);
+});
