@@ -80,8 +80,9 @@ const subscriptionsElsewhere: ApolloServerPlugin<PermissionContext> = {
 
 /**
  * Apollo's executor hook (its gateway interface, the one @apollo/gateway plugs into): Apollo parses and validates
- * against the shielded schema as before, then each operation runs on the masked-only schema when the caller-only
- * rules allow all of it, on the shielded one otherwise.
+ * against the shielded schema as before; an operation the caller-only rules allow whole and one subgraph answers
+ * alone goes to that subgraph as written (gateway/single-subgraph.ts); any other runs on the masked-only schema when
+ * the caller-only rules allow all of it, on the shielded one otherwise.
  */
 function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema, pass: GatewayServerOptions['passThrough']): GatewayInterface {
   const listeners = new Set<GatewaySchemaLoadOrUpdateCallback>();
