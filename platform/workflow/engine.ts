@@ -334,8 +334,10 @@ export class WorkflowEngine {
    */
   async escalateDue(): Promise<number> {
     const now = this.clock();
+    // `steps.dueAt` repeats what the $elemMatch implies, so the { status, steps.dueAt } index bounds the read to
+    // instances with some step due (the $elemMatch alone read every running instance, twice over its multikey index).
     const due = await this.models.instances
-      .find({ status: 'RUNNING', steps: { $elemMatch: { status: 'ACTIVE', dueAt: { $lte: now } } } }, { _id: 1, steps: 1 })
+      .find({ status: 'RUNNING', 'steps.dueAt': { $lte: now }, steps: { $elemMatch: { status: 'ACTIVE', dueAt: { $lte: now } } } }, { _id: 1, steps: 1 })
       .sort({ createdAt: 1, _id: 1 })
       .lean<Pick<InstanceDoc, '_id' | 'steps'>[]>();
     let escalated = 0;
