@@ -6,10 +6,10 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyMaskingOnly, applyPermissions } from '../../gateway/permissions.ts';
+import { gatewayExecution } from '../../gateway/execution.ts';
 import { createGatewayServer, type GatewayServer } from '../../gateway/server.ts';
-import { joinMapOf, passThrough, singleSubgraphOf } from '../../gateway/single-subgraph.ts';
-import { buildSupergraphSchema, loadSupergraphSdl, subgraphCall } from '../../gateway/supergraph.ts';
+import { joinMapOf, singleSubgraphOf } from '../../gateway/single-subgraph.ts';
+import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
 import type { Principal } from '../../platform/identity.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { SECRET, ok } from '../oa/fixture.ts';
@@ -63,18 +63,16 @@ const principals = new Map<string, Principal>();
 
 async function serve(withPassThrough: boolean): Promise<string> {
   const { directory } = gw.guarded();
-  const urls = gwUrls;
   const capture = (subgraph: string): typeof fetch =>
     (async (url: string | URL | Request, init?: RequestInit) => {
       calls.push({ subgraph, query: (JSON.parse(String(init?.body)) as { query: string }).query });
       return fetch(url, init);
     }) as typeof fetch;
-  const calling = { internalSecret: SECRET, timeoutMs: 5000, fetchFor: capture };
-  const supergraph = buildSupergraphSchema({ supergraphSdl: sdl, urls, ...calling });
+  // As gateway/index.ts builds it; the stitched server is the same without the pass-through.
+  const execution = gatewayExecution({ supergraphSdl: sdl, urls: gw.urls(), internalSecret: SECRET, timeoutMs: 5000, fetchFor: capture });
   const gateway = await createGatewayServer({
-    schema: applyPermissions(supergraph),
-    maskedOnlySchema: applyMaskingOnly(supergraph),
-    passThrough: withPassThrough ? { joins, send: passThrough({ joins, urls, fetchFor: (s) => subgraphCall(s, calling) }) } : undefined,
+    ...execution,
+    passThrough: withPassThrough ? execution.passThrough : undefined,
     authenticate: async (authorization) => principals.get(authorization ?? '')!,
     directory,
     logger,
@@ -87,12 +85,10 @@ async function serve(withPassThrough: boolean): Promise<string> {
   return url;
 }
 
-let gwUrls: Record<string, string>;
 let stitchedUrl: string;
 let directUrl: string;
 
 beforeAll(async () => {
-  gwUrls = gw.urls();
   org = await seedOrg(client as never, '-ss');
   for (const [name, p] of Object.entries(org.as)) principals.set(`Bearer ${name}`, p);
   principals.set('Bearer admin', { sub: 'admin-ss', roles: ['ADMIN'], departmentId: null, kind: 'user' });
