@@ -28,6 +28,8 @@ export interface System {
   listening: LogLine;
   /** Lines at warn level or above (kept, bounded). */
   warnings: LogLine[];
+  /** The engine's "slow command" lines (engine/slow-log.ts; kept, bounded). */
+  slow: LogLine[];
   lineCount: () => number;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output: () => string;
@@ -70,6 +72,7 @@ export async function startSystem(dataDir: string): Promise<System> {
   });
   const child = spawn(process.execPath, [...process.execArgv, 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const warnings: LogLine[] = [];
+  const slow: LogLine[] = [];
   let listening: LogLine | undefined;
   let lines = 0;
   let tail = '';
@@ -87,6 +90,7 @@ export async function startSystem(dataDir: string): Promise<System> {
     lines++;
     if (line.msg === 'listening') listening = line;
     if (line.level >= 40 && warnings.length < 2000) warnings.push(line);
+    if (line.msg === 'slow command' && slow.length < 5000) slow.push(line);
   });
   child.stderr!.on('data', (chunk: Buffer) => keepTail(chunk.toString('utf8')));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
@@ -101,7 +105,7 @@ export async function startSystem(dataDir: string): Promise<System> {
     }
     await sleep(50);
   }
-  return { child, listening, warnings, lineCount: () => lines, exited, output: () => tail };
+  return { child, listening, warnings, slow, lineCount: () => lines, exited, output: () => tail };
 }
 
 export async function stopSystem(system: System): Promise<string> {

@@ -254,6 +254,7 @@ export async function benchSoak(): Promise<void> {
 
     let maxInFlight = 0;
     const loadStart = performance.now();
+    const loadStartedAt = Date.now();
     const loadEnd = loadStart + SECONDS * 1000;
     let lastSample = 0;
     let lastReport = loadStart;
@@ -323,6 +324,7 @@ export async function benchSoak(): Promise<void> {
     for (const [name, values] of Object.entries(stepMs)) if (values.length) console.log(`| … ${name} p50 / p99 (${values.length}) | ${ms(pct(values, 50))} / ${ms(pct(values, 99))} |`);
     console.log(`| list latency p50 / p99 / max | ${ms(pct(listMs, 50))} / ${ms(pct(listMs, 99))} / ${ms(listMs.length ? Math.max(...listMs) : NaN)} |`);
     console.log(`| filing lag (approval answered → first subscriber has ARCHIVE_FILED) p50 / p99 / max | ${ms(pct(lags, 50))} / ${ms(pct(lags, 99))} / ${ms(lags.length ? Math.max(...lags) : NaN)} (${lags.length} claims${negativeLags ? `; ${negativeLags} filed before their approval was answered, counted negative` : ''}) |`);
+    console.log(`| filing lag p99 per 10 s of the load (by when the approval was answered) | ${lagTimeline(timedLags, loadSeconds)} |`);
     const slowest = timedLags.sort((a, b) => b[0] - a[0]).slice(0, 5);
     console.log(`| … the 5 slowest filings (lag at seconds into the load) | ${slowest.map(([lag, t]) => `${ms(lag)} at ${t.toFixed(0)} s`).join(', ') || '–'} |`);
     console.log(`| approved claims without ARCHIVE_FILED ${SETTLE_MS / 1000} s after the last answer | ${unfiled} of ${approvedAt.size} |`);
@@ -369,6 +371,7 @@ export async function benchSoak(): Promise<void> {
     }
     const warn = system.warnings.filter((l) => l.msg !== 'listening');
     console.log(`System log: ${system.lineCount()} lines, ${warn.filter((l) => l.level >= 50).length} at error level, ${warn.filter((l) => l.level === 40).length} warnings${warn.length ? `; most frequent: ${topMessages(warn)}` : ''}`);
+    console.log(slowCommands(system.slow, loadStartedAt));
     const firstError = warn.find((l) => l.level >= 50);
     if (firstError) {
       const { level: _l, time: _t, hostname: _h, ...rest } = firstError;
@@ -436,6 +439,34 @@ function signedPct(ratio: number): string {
   if (Number.isNaN(ratio)) return '–';
   const p = (ratio - 1) * 100;
   return `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
+}
+
+/** p99 of the lags approved in each 10 s of the load: a stall shows as one high window, a backlog as a rising run. */
+function lagTimeline(timed: [number, number][], seconds: number): string {
+  const windows: number[][] = Array.from({ length: Math.ceil(seconds / 10) }, () => []);
+  for (const [lag, at] of timed) windows[Math.min(windows.length - 1, Math.max(0, Math.floor(at / 10)))]!.push(lag);
+  return windows.map((w, i) => `${i * 10}–${i * 10 + 10} s: ${w.length ? ms(pct(w, 99)) : '–'}`).join(', ');
+}
+
+/** The engine's slow commands by shape: how many, the slowest, and when (seconds into the load). */
+function slowCommands(lines: LogLine[], loadStartedAt: number): string {
+  if (!lines.length) return 'Engine: no slow command (ENGINE_SLOW_MS, default 100 ms).';
+  const byShape = new Map<string, { n: number; max: number; at: number[] }>();
+  for (const { level: _l, time, pid: _p, hostname: _h, msg: _m, ms, ...shape } of lines) {
+    const key = JSON.stringify(shape).slice(0, 300);
+    const entry = byShape.get(key) ?? { n: 0, max: 0, at: [] };
+    entry.n++;
+    entry.max = Math.max(entry.max, Number(ms));
+    entry.at.push(Math.round((Number(time) - loadStartedAt) / 1000));
+    byShape.set(key, entry);
+  }
+  const rows = [...byShape].sort((a, b) => b[1].n * b[1].max - a[1].n * a[1].max).slice(0, 8);
+  return [
+    `Engine: ${lines.length} slow commands (ENGINE_SLOW_MS, default 100 ms), by shape (slowest first by total):`,
+    '| count | max ms | seconds into the load | command |',
+    '|---|---|---|---|',
+    ...rows.map(([shape, e]) => `| ${e.n} | ${e.max} | ${e.at.slice(0, 8).join(', ')}${e.at.length > 8 ? ', …' : ''} | \`${shape}\` |`),
+  ].join('\n');
 }
 
 function topMessages(lines: LogLine[]): string {

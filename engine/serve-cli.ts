@@ -18,7 +18,9 @@ const usage = `usage: npm run db -- [--port 27017] [--dbpath ./data/db | --memor
   --cache-mb page cache in MiB (default ENGINE_CACHE_MB or 256): the working set kept in memory; the data
              itself may be far larger
   --fsync    when commits reach the disk (default ENGINE_FSYNC or interval): interval = in the operating
-             system before the answer, on disk within a second; commit = on disk before the answer`;
+             system before the answer, on disk within a second; commit = on disk before the answer
+  --slow-ms  commands that take longer are logged as "slow command" with their shape, never their values
+             (default ENGINE_SLOW_MS or 100)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${usage}\n`);
@@ -35,6 +37,7 @@ try {
       host: { type: 'string', default: '127.0.0.1' },
       'cache-mb': { type: 'string', default: process.env.ENGINE_CACHE_MB || '256' },
       fsync: { type: 'string', default: process.env.ENGINE_FSYNC || 'interval' },
+      'slow-ms': { type: 'string', default: process.env.ENGINE_SLOW_MS || '100' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   }));
@@ -53,13 +56,15 @@ const cacheMb = Number(values['cache-mb']);
 if (!Number.isInteger(cacheMb) || cacheMb < 8) fail(`--cache-mb: expected an integer of at least 8, got "${values['cache-mb']}"`);
 const fsync = values.fsync;
 if (fsync !== 'interval' && fsync !== 'commit') fail(`--fsync: expected interval or commit, got "${fsync}"`);
+const slowMs = Number(values['slow-ms']);
+if (!Number.isInteger(slowMs) || slowMs < 1) fail(`--slow-ms: expected a positive integer, got "${values['slow-ms']}"`);
 
 const log = (level: string) => (obj: object, msg?: string) =>
   process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj })}\n`);
 const logger = { info: log('info'), warn: log('warn'), error: log('error'), debug: () => {} };
 
 try {
-  const engine = await startEngine({ host: values.host, port, dbPath, logger, cacheMb, fsync: fsync as 'interval' | 'commit' });
+  const engine = await startEngine({ host: values.host, port, dbPath, logger, cacheMb, fsync: fsync as 'interval' | 'commit', slowMs });
   // A memory-only engine's credentials exist only in this process: they go to a file of a new private
   // temporary directory (0700, the file 0600) for clients to read, removed when the engine stops.
   let credentialsPath = engine.credentialsPath;

@@ -16,6 +16,7 @@ import { materialize } from './raw.ts';
 import { type Session, Sessions, noSuchTransaction, txnNumberOf } from './sessions.ts';
 import { Store } from './store.ts';
 import { startsTransaction } from './log-restart.ts';
+import { DEFAULT_SLOW_MS, describeCommand } from './slow-log.ts';
 import { type Doc, EXACT, isPlainObject, toNumber } from './values.ts';
 import { MAX_MESSAGE_BYTES, OP_MSG, OP_QUERY, WireError, encodeMsg, encodeReply, parseMessage } from './wire.ts';
 import { withWriteConcern } from './write-concern.ts';
@@ -47,6 +48,8 @@ export interface EngineOptions {
   fsync?: 'interval' | 'commit';
   /** Write-ahead log size past which it is restarted (engine/log-restart.ts; default 32 MiB): tests make it small. */
   logRestartBytes?: number;
+  /** Commands that take longer are logged at info, by shape (slow-log.ts; ENGINE_SLOW_MS, default 100 as MongoDB). */
+  slowMs?: number;
 }
 
 export interface RunningEngine {
@@ -86,12 +89,14 @@ export class Engine {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly slowMs: number;
   private nextConnectionId = 1;
   private nextRequestId = 1;
   private clusterTime = { t: Math.floor(Date.now() / 1000), i: 0 };
 
   constructor(private readonly opts: EngineOptions) {
     this.logger = opts.logger ?? silent;
+    this.slowMs = opts.slowMs ?? DEFAULT_SLOW_MS;
     // ---- authentication: the users, from the data directory (created private to this account if new) or
     // made up for this memory-only run; before the data directory is opened, so a refusal leaves nothing held ----
     if (opts.dbPath) {
@@ -311,12 +316,16 @@ export class Engine {
 
   /** Runs one command; cursor batches may hold stored documents as their bytes (raw.ts). Never throws. */
   private runTrusted(body: Doc, connectionId: number): Doc {
+    const started = performance.now();
     try {
       return this.decorate({ ...withWriteConcern(body, () => this.run(body, connectionId)), ok: 1 });
     } catch (err) {
       if (err instanceof MongoServerError) return this.decorate(err.toReply());
       this.logger.error({ err: (err as Error).message, stack: (err as Error).stack, command: Object.keys(body)[0] }, 'engine command failed unexpectedly');
       return this.decorate(new MongoServerError(ErrorCodes.InternalError, 'internal error in the embedded engine').toReply());
+    } finally {
+      const ms = performance.now() - started;
+      if (ms >= this.slowMs) this.logger.info(describeCommand(body, ms), 'slow command');
     }
   }
 

@@ -36,6 +36,8 @@ export interface Config {
   readonly engineCacheMb: number;
   /** When the embedded engine's commits reach the disk: within a second ('interval') or before each answer ('commit'). */
   readonly engineFsync: 'interval' | 'commit';
+  /** Embedded engine commands that take longer are logged ("slow command", by shape, never values). */
+  readonly engineSlowMs: number;
   readonly internalSecret: string;
   /** HS256 key for client tokens; undefined when only JWKS is configured. */
   readonly jwtSecret: string | undefined;
@@ -377,6 +379,7 @@ const envSchema = z.object({
   EMBEDDED_DATABASE_IN_PRODUCTION: boolean(false),
   ENGINE_CACHE_MB: integer(8, 1_048_576, 256),
   ENGINE_FSYNC: oneOf(['interval', 'commit'] as const, 'interval'),
+  ENGINE_SLOW_MS: integer(1, 3_600_000, 100),
   INTERNAL_SECRET: secret,
   JWT_SECRET: secret,
   JWT_JWKS_URL: url(['https:', 'http:'], 'an http(s) URL'),
@@ -521,6 +524,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     dataDir,
     engineCacheMb: v.ENGINE_CACHE_MB,
     engineFsync: v.ENGINE_FSYNC,
+    engineSlowMs: v.ENGINE_SLOW_MS,
     internalSecret,
     jwtSecret,
     jwtJwksUrl: jwksUrl,

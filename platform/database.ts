@@ -32,7 +32,7 @@ export interface ConnectDatabaseOptions {
 export type DatabaseLogger = EngineLogger;
 
 export async function connectDatabase(
-  config: Pick<Config, 'mongodbUri' | 'dataDir'> & Partial<Pick<Config, 'nodeEnv' | 'embeddedDatabaseInProduction' | 'engineCacheMb' | 'engineFsync'>>,
+  config: Pick<Config, 'mongodbUri' | 'dataDir'> & Partial<Pick<Config, 'nodeEnv' | 'embeddedDatabaseInProduction' | 'engineCacheMb' | 'engineFsync' | 'engineSlowMs'>>,
   logger: DatabaseLogger,
   options: ConnectDatabaseOptions = {},
 ): Promise<Database> {
@@ -71,7 +71,7 @@ export async function connectDatabase(
   };
 }
 
-type EmbeddedEngineConfig = Pick<Config, 'dataDir'> & Partial<Pick<Config, 'nodeEnv' | 'embeddedDatabaseInProduction' | 'engineCacheMb' | 'engineFsync'>>;
+type EmbeddedEngineConfig = Pick<Config, 'dataDir'> & Partial<Pick<Config, 'nodeEnv' | 'embeddedDatabaseInProduction' | 'engineCacheMb' | 'engineFsync' | 'engineSlowMs'>>;
 
 /**
  * Starts the embedded engine on DATA_DIR (loopback, `port`; 0 picks a free one): refused in production unless
@@ -96,7 +96,7 @@ export async function openEmbeddedEngine(config: EmbeddedEngineConfig, logger: D
   }
   // Loaded only here, so processes that use MONGODB_URI never load the engine.
   const { startEngine } = await import('../engine/index.ts');
-  const engine = await startEngine({ port, dbPath: dataDir, logger, cacheMb: config.engineCacheMb, fsync: config.engineFsync });
+  const engine = await startEngine({ port, dbPath: dataDir, logger, cacheMb: config.engineCacheMb, fsync: config.engineFsync, slowMs: config.engineSlowMs });
   return { engine, dataDir };
 }
 

@@ -240,6 +240,8 @@ interface SealCopy {
 /** Seals one chain's head and checks the chain against its seals. */
 export class ChainSeal {
   private queue: Promise<unknown> = Promise.resolve();
+  /** The seal queued behind the running one, not started yet: it reads the head when it starts, so it serves every caller until then. */
+  private next: Promise<SealedHead | null> | null = null;
   private dirMade = false;
   readonly file: string;
 
@@ -254,10 +256,17 @@ export class ChainSeal {
   /**
    * Seals the current head unless it is sealed already. Call after the transaction that appended has committed: a
    * head sealed inside one that then aborts would name an entry that never was. Seals of one process run one at a
-   * time, so heads in the file only move forward; one seal directory belongs to one archive instance.
+   * time, so heads in the file only move forward; one seal directory belongs to one archive instance. Callers that
+   * arrive while a seal runs share the one queued after it (a group commit): it reads the head once they have all
+   * committed, so under load the chain is sealed once per round instead of once per caller.
    */
   seal(): Promise<SealedHead | null> {
-    const run = this.queue.then(() => this.sealNow());
+    if (this.next) return this.next;
+    const run = this.queue.then(() => {
+      this.next = null;
+      return this.sealNow();
+    });
+    this.next = run;
     this.queue = run.catch(() => undefined);
     return run;
   }

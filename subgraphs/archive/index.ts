@@ -108,6 +108,8 @@ export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port
     close: async () => {
       await sweeping.stop();
       await running.close();
+      // Heads sealed by the last filings are still written into the audit trail (best effort, bounded by its timeout).
+      await services.seals?.announced();
     },
   };
 }

@@ -1,7 +1,8 @@
 // The archive's sealed heads (platform/integration/chain-seal.ts): the records' chain, the records' history and the
 // access log. Heads are sealed after each filing commits (filing.ts), at start-up (an archive from before seals is
 // sealed from its current head on) and on the archive's timer; integrity.ts and the access log's verification compare
-// the chains with them. Every head sealed is also handed to `announce` (seal-audit.ts: into the audit trail).
+// the chains with them. Every head sealed is also handed to `announce` (seal-audit.ts: into the audit trail), in the
+// background: the seal file is the anchor a filing waits for; the audit trail's copy is a third place, best effort.
 import type { Connection } from 'mongoose';
 import { ChainSeal, type SealKey, type SealedHead } from '../../platform/integration/chain-seal.ts';
 import { HeadTimestamps } from '../../platform/integration/head-timestamps.ts';
@@ -26,6 +27,9 @@ export class ArchiveSeals {
   readonly records: ChainSeal;
   readonly history: ChainSeal;
   readonly accessLog: ChainSeal;
+  /** Heads sealed and not yet handed to `announce`; one announcement in flight takes all that wait. */
+  private unannounced: SealedHead[] = [];
+  private announcing: Promise<void> | null = null;
 
   constructor(
     connection: Connection,
@@ -55,9 +59,32 @@ export class ArchiveSeals {
     await Promise.all([this.records, this.history, this.accessLog].map((c) => c.timestampsSettled()));
   }
 
-  /** Seals every chain whose head moved since its last seal. */
+  /** Resolves once every head sealed so far has been handed to `announce` (on shutdown, and for tests). */
+  async announced(): Promise<void> {
+    while (this.announcing) await this.announcing;
+  }
+
+  /**
+   * Seals every chain whose head moved since its last seal: the three chains at once (each its own file and queue),
+   * callers that arrive meanwhile sharing the next seal (ChainSeal.seal). Resolves once the seals are in their files.
+   */
   async sealAll(): Promise<void> {
-    const heads = [await this.records.seal(), await this.history.seal(), await this.accessLog.seal()].filter((h) => h !== null);
-    if (heads.length) await this.o.announce?.(heads).catch(() => undefined);
+    const heads = (await Promise.all([this.records.seal(), this.history.seal(), this.accessLog.seal()])).filter((h) => h !== null);
+    if (heads.length && this.o.announce) {
+      this.unannounced.push(...heads);
+      this.announcing ??= this.announceWaiting();
+    }
+  }
+
+  /** Hands the waiting heads to `announce` in order, a batch at a time, until none waits. */
+  private async announceWaiting(): Promise<void> {
+    try {
+      while (this.unannounced.length) {
+        const heads = this.unannounced.splice(0);
+        await this.o.announce!(heads).catch(() => undefined);
+      }
+    } finally {
+      this.announcing = null;
+    }
   }
 }

@@ -41,6 +41,8 @@ export interface SyncPipelineOptions {
   concurrency?: number;
   /** Jobs run together, at most: their claims go to the archive in one call for the vouchers and one for the records. */
   batchSize?: number;
+  /** New jobs needed to start a third batch or more beside those running (default a quarter of batchSize); see startDueJobs. */
+  minBatchAlongside?: number;
   /** A RUNNING job not finished by then is run again (its runner hung); three subgraph calls fit in it. */
   runTimeoutMs?: number;
   clock?: () => Date;
@@ -88,6 +90,9 @@ const lagOf = (claim: ApprovedClaimInput, record: FiledRecord): number => Math.m
 
 /** Filed despite its claim's texts: the problems stay on the job, where the ARCHIVE_USABILITY rule finds them. */
 const problemsOf = (record: FiledRecord): string[] => (record.filingReport?.results ?? []).filter((r) => !r.passed).map((r) => `${r.property} ${r.check}: ${r.detail}`);
+
+/** Batches that start with whatever waits: one booking its vouchers, one being filed. */
+const PIPELINED = 2;
 
 /** How long "no PENDING job" found by a claim is believed, unless this pipeline enqueued one meanwhile. */
 const PENDING_RECHECK_MS = 200;
@@ -208,10 +213,17 @@ export class SyncPipeline {
     this.noPendingAt = -Infinity;
   }
 
+  /**
+   * Starts batches while slots are free. Two run with whatever waits, so one books its vouchers while the other is
+   * filed; a third or more needs minBatchAlongside new jobs: the archive files one batch at a time (its chain is one
+   * lane), so more small batches side by side only queue there, each paying the per-batch cost (a transaction, seals)
+   * for a few claims. A backlog still fills every slot with full batches.
+   */
   private async startDueJobs(): Promise<void> {
     const limit = this.opts.concurrency ?? 4;
+    const batchSize = this.opts.batchSize ?? BATCH_SIZE;
     while (!this.loop.stopped && this.running.size < limit) {
-      const jobs = await this.claimDueJobs(this.opts.batchSize ?? BATCH_SIZE);
+      const jobs = await this.claimDueJobs(batchSize, this.running.size < PIPELINED ? 1 : (this.opts.minBatchAlongside ?? Math.ceil(batchSize / 4)));
       if (!jobs.length) return;
       const run: Promise<void> = this.runBatch(jobs)
         .catch((err: unknown) => this.opts.logger.error({ err, jobs: jobs.length }, 'sync job bookkeeping failed'))
@@ -224,15 +236,15 @@ export class SyncPipeline {
     }
   }
 
-  /** Takes up to `max` jobs: retries that are due and runs that hung first (few, oldest first), then new ones. */
-  private async claimDueJobs(max: number): Promise<SyncJobDoc[]> {
+  /** Takes up to `max` jobs: retries that are due and runs that hung first (few, oldest first), then new ones, if `min` are waiting. */
+  private async claimDueJobs(max: number, min: number): Promise<SyncJobDoc[]> {
     const jobs: SyncJobDoc[] = [];
     while (jobs.length < max && !this.loop.stopped) {
       const job = await this.claimRetry();
       if (!job) break;
       jobs.push(job);
     }
-    if (jobs.length < max && !this.loop.stopped) jobs.push(...(await this.claimNew(max - jobs.length)));
+    if (jobs.length < max && !this.loop.stopped) jobs.push(...(await this.claimNew(max - jobs.length, Math.max(1, min - jobs.length))));
     return jobs;
   }
 
@@ -258,13 +270,15 @@ export class SyncPipeline {
    * takes those still PENDING (a job taken meanwhile by another holder is not taken again), and the jobs this claim
    * took, known by its start time and runner.
    */
-  private async claimNew(max: number): Promise<SyncJobDoc[]> {
+  private async claimNew(max: number, min = 1): Promise<SyncJobDoc[]> {
     // New jobs come from this holder's own consumption (which clears the mark); one set PENDING elsewhere (a retry
     // answered by another instance) is found within PENDING_RECHECK_MS.
     if (Date.now() - this.noPendingAt < PENDING_RECHECK_MS) return [];
     const generation = this.pendingGeneration;
     const { SyncJob } = this.opts.models;
     const ids = (await SyncJob.find({ status: 'PENDING' }, { _id: 1 }).sort({ eventSeq: 1 }).limit(max).lean<{ _id: SyncJobDoc['_id'] }[]>()).map((j) => j._id);
+    // Too few to run beside the running batch: they wait for it (its end wakes the loop).
+    if (ids.length < min) return [];
     // Only if nothing was enqueued while the query ran (it may not have seen that job).
     if (ids.length < max && generation === this.pendingGeneration) this.noPendingAt = Date.now();
     if (!ids.length) return [];

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { describe, expect, it } from 'vitest';
-import { PUBLIC_KEY_FILE, checkSeals, ed25519Verifier, hmacKey, loadSealKey, readLastJsonLine, readSealFile, sealFileOf } from '../../platform/integration/chain-seal.ts';
+import { ChainSeal, PUBLIC_KEY_FILE, type SealedHead, checkSeals, ed25519Verifier, hmacKey, loadSealKey, readLastJsonLine, readSealFile, sealFileOf } from '../../platform/integration/chain-seal.ts';
 import type { ArchiveRecordDoc } from '../../subgraphs/archive/models.ts';
-import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
+import { type ArchiveSealOptions, ArchiveSeals } from '../../subgraphs/archive/seals.ts';
 import { ok } from '../oa/fixture.ts';
 import { archivist, auditor, useArchiveSubgraph } from './fixture.ts';
 import { archiveSnapshot, cutNewest, fileOldRecords, rewriteChains } from './tamper.ts';
@@ -155,3 +155,76 @@ describe('the newest seal, read from the end of the seal file', () => {
     expect((await readSealFile(file))!.at(-1)).toBeNull();
   });
 });
+
+describe('sealing under load', () => {
+  let seal: ArchiveSealOptions;
+  const archive = useArchiveSubgraph('archive_chain_seal_load', undefined, async () => (seal = await sealSetup()));
+
+  it('callers arriving while a seal runs share the next one, which seals the newest head', async () => {
+    let seq = 1;
+    let release: (() => void) | null = null;
+    const head = async () => {
+      // The first read waits until the test lets it go: the seal is running while the others arrive.
+      if (release === null) await new Promise<void>((r) => (release = r));
+      return { seq, digest: `d${seq}`, label: `L${seq}` };
+    };
+    const chain = new ChainSeal({ chain: 'load_test', key: seal.key, dir: seal.dir, connection: archive.connection, head });
+    const first = chain.seal();
+    await until(() => release !== null);
+    seq = 5; // four appends committed while the first seal runs
+    const waiting = [chain.seal(), chain.seal(), chain.seal(), chain.seal()];
+    release!();
+    const [a, ...rest] = await Promise.all([first, ...waiting]);
+    expect(a).toMatchObject({ seq: 5 }); // the first read after the appends
+    // The four share one seal, which found the head sealed already: nothing more to write.
+    expect(rest).toEqual([null, null, null, null]);
+    expect((await readSealFile(sealFileOf(seal.dir, 'load_test')))!.map((h) => h!.seq)).toEqual([5]);
+
+    seq = 6;
+    const [b, c] = await Promise.all([chain.seal(), chain.seal()]);
+    expect(b).toMatchObject({ seq: 6, previous: expect.any(String) });
+    expect(c).toBe(b); // one seal for both
+    expect((await readSealFile(sealFileOf(seal.dir, 'load_test')))!.map((h) => h!.seq)).toEqual([5, 6]);
+  });
+
+  it('a filing waits for its seal in the file, not for the audit trail, which gets every head once and in order', async () => {
+    const announced: SealedHead[][] = [];
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (open = r));
+    // Its own seal directory: the subgraph's seals (in seal.dir) run on the same chains.
+    const dir = await mkdtemp(path.join(tmpdir(), 'archive-seals-announce-'));
+    const seals = new ArchiveSeals(archive.connection, {
+      ...seal,
+      dir,
+      announce: async (heads) => {
+        announced.push(heads);
+        await gate; // the audit trail does not answer yet
+      },
+    });
+    const records = archive.connection.db!.collection('archive_records');
+    const FILE = `mutation($i: FileRecordInput!) { fileArchiveRecord(input: $i) { id archiveNo } }`;
+    for (let i = 0; i < 3; i++) {
+      ok(await archive.gql(archivist(), FILE, { i: { kind: 'TAX_RETURN', title: `return ${i}`, fiscalYear: 2025, content: `{"n":${i}}`, mediaType: 'application/json' } }));
+      // This instance seals as a filing does; it answers while the first announcement still hangs.
+      await seals.sealAll();
+    }
+    const newest = (await records.find().sort({ chainSeq: -1 }).limit(1).next())!.chainSeq as number;
+    expect((await readSealFile(sealFileOf(dir, 'archive_records')))!.at(-1)).toMatchObject({ seq: newest });
+    expect(announced).toHaveLength(1); // one call in flight; the heads sealed since wait for it
+    open();
+    await seals.announced();
+    const chains = announced.flat().filter((h) => h.chain === 'archive_records').map((h) => h.seq);
+    expect(chains).toEqual([...chains].sort((x, y) => x - y));
+    expect(new Set(chains).size).toBe(chains.length);
+    expect(chains.at(-1)).toBe(newest);
+    expect(announced.length).toBe(2); // what waited went in one call
+  });
+});
+
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setImmediate(r));
+  }
+}

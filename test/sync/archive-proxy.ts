@@ -1,7 +1,8 @@
 // Stands between the sync service and the archive subgraph in tests: forwards, answers 503 ('down'), or answers
 // with a GraphQL error that retrying cannot fix ('refuse', or for a request naming one of `refusedClaims`, as the
 // archive refuses a claim it cannot book, and a batch holding it). Counts the calls, so it also counts those to oa in
-// front of that subgraph (claim-snapshot.test.ts), and names the operations forwarded.
+// front of that subgraph (claim-snapshot.test.ts), and names the operations forwarded. While `hold` is set, requests
+// wait for it before going on (an archive that is slow to answer).
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -12,6 +13,9 @@ export class ArchiveProxy {
   readonly refusedClaims = new Set<string>();
   /** The operation name of every request received, in order. */
   readonly operations: string[] = [];
+  /** The claims of each generateVouchers request (SyncVouchers), in order. */
+  readonly voucherBatches: string[][] = [];
+  hold: Promise<void> | null = null;
   readonly server: Server;
   target = '';
 
@@ -28,7 +32,10 @@ export class ArchiveProxy {
         } catch {
           // not a GraphQL request: forwarded as it is
         }
-        this.operations.push(/^\s*(?:query|mutation)\s+(\w+)/.exec(query)?.[1] ?? '');
+        const operation = /^\s*(?:query|mutation)\s+(\w+)/.exec(query)?.[1] ?? '';
+        this.operations.push(operation);
+        if (operation === 'SyncVouchers') this.voucherBatches.push((JSON.parse(body) as { variables: { claims: { claimId: string }[] } }).variables.claims.map((c) => c.claimId));
+        if (this.hold) await this.hold;
         if (this.mode === 'refuse' || [...this.refusedClaims].some((id) => /generateVouchers?\b/.test(query) && body.includes(`"${id}"`))) {
           return void res
             .writeHead(200, { 'content-type': 'application/json' })

@@ -150,6 +150,37 @@ describe('approvals waiting together', () => {
     expect(audit.data!.auditLog.entries.filter((e) => e.action.endsWith(claims[0].claimNo))).toHaveLength(1);
   });
 
+  it('run two batches of any size at once, but wait for them rather than queue a third of a few at the archive', async () => {
+    let release = () => undefined as void;
+    proxy.hold = new Promise<void>((r) => (release = r));
+    proxy.operations.length = 0;
+    proxy.voucherBatches.length = 0;
+    const booked = () => proxy.operations.filter((o) => o === 'SyncVoucher' || o === 'SyncVouchers').length;
+    try {
+      // Two batches (of one each) reach the archive, which does not answer yet.
+      const running = [await approvedClaim(stack, org, '80.00')];
+      await until(async () => booked(), (n) => n === 1);
+      running.push(await approvedClaim(stack, org, '81.00'));
+      await until(async () => booked(), (n) => n === 2);
+      const waiting: { id: string; claimNo: string }[] = [];
+      for (let i = 0; i < 3; i++) {
+        waiting.push(await approvedClaim(stack, org, `${82 + i}.00`));
+        await until(() => jobOf(waiting[i].id), (j) => j !== undefined);
+      }
+      // Three new jobs are fewer than a third batch needs (a quarter of 100): none was started.
+      for (const c of waiting) expect(await jobOf(c.id)).toMatchObject({ status: 'PENDING', attempts: 0 });
+      expect(booked()).toBe(2);
+      release();
+      const jobs = await finished([...running, ...waiting]);
+      for (const job of jobs) expect(job).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+      // Once the first batch ended, the three went to the archive together.
+      expect(proxy.voucherBatches).toEqual([waiting.map((c) => c.id)]);
+    } finally {
+      proxy.hold = null;
+      release();
+    }
+  });
+
   it('run again one by one when the archive refuses their batch: the claim it refuses fails alone, the others are filed once', async () => {
     const claims = await approveWhileStopped(6, 70);
     proxy.refusedClaims.add(claims[2].id);
