@@ -15,7 +15,7 @@ import type { AuditRecorder } from './audit.ts';
 import { AuthenticationError, type DirectoryLookup, authFailure } from './auth.ts';
 import { IDEMPOTENCY_KEY, type Principal, type RequestOrigin } from '../platform/identity.ts';
 import { PARSE_OPTIONS, plainParseMessage } from './intake.ts';
-import { DEFAULT_LIMITS, type Limits, limitsRule } from './limits.ts';
+import { DEFAULT_LIMITS, type Limits, limitsRule, noIntrospectionRule } from './limits.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { allowsWholeOperation } from './operation-rules.ts';
 import type { PermissionContext } from './permissions.ts';
@@ -112,7 +112,8 @@ function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema, p
 export async function createGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
   const apollo = new ApolloServer<PermissionContext>({
     ...(opts.maskedOnlySchema ? { gateway: permissionGateway(opts.schema, opts.maskedOnlySchema, opts.passThrough) } : { schema: opts.schema }),
-    introspection: !opts.production,
+    // Production refuses it through noIntrospectionRule below, in the words of every other transport.
+    introspection: true,
     // Production: validation errors lose their "Did you mean …?" (Apollo's plugin); formatError below strips those
     // of variable coercion, which Apollo's plugin does not see.
     hideSchemaDetailsFromClientErrors: opts.production,
@@ -120,7 +121,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     csrfPrevention: true,
     // The process's own shutdown (platform/shutdown.ts) stops Apollo; its signal handlers would race it.
     stopOnTerminationSignals: false,
-    validationRules: opts.intake === false ? [] : [limitsRule(opts.limits ?? DEFAULT_LIMITS)],
+    validationRules: [...(opts.intake === false ? [] : [limitsRule(opts.limits ?? DEFAULT_LIMITS)]), ...(opts.production ? [noIntrospectionRule] : [])],
     // The intake's token limit (gateway/intake.ts): the parser stops at it, before a huge document is parsed.
     parseOptions: opts.intake === false ? {} : PARSE_OPTIONS,
     // Cache-control hints would wrap every field resolver; responses are never cached over HTTP here.

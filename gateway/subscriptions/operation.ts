@@ -7,7 +7,6 @@ import {
   type GraphQLSchema,
   GraphQLError,
   Kind,
-  NoSchemaIntrospectionCustomRule,
   OperationTypeNode,
   type OperationDefinitionNode,
   execute,
@@ -19,7 +18,7 @@ import {
 import { publicError, withoutSchemaDetails } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { PARSE_OPTIONS, plainParseMessage } from '../intake.ts';
-import { DEFAULT_LIMITS, type Limits, limitsRule } from '../limits.ts';
+import { DEFAULT_LIMITS, type Limits, limitsRule, noIntrospectionRule } from '../limits.ts';
 import type { FeedStreams, SubscriberContext } from './stream.ts';
 import { allowsWholeOperation } from '../operation-rules.ts';
 
@@ -47,7 +46,7 @@ export class OperationRunner {
   private readonly rules;
 
   constructor(private readonly opts: OperationRunnerOptions) {
-    this.rules = [...specifiedRules, limitsRule(opts.limits ?? DEFAULT_LIMITS), ...(opts.production ? [NoSchemaIntrospectionCustomRule] : [])];
+    this.rules = [...specifiedRules, limitsRule(opts.limits ?? DEFAULT_LIMITS), ...(opts.production ? [noIntrospectionRule] : [])];
   }
 
   prepare(input: IncomingOperation): Prepared {

@@ -1,5 +1,5 @@
 // Depth, alias and cost limits refuse expensive operations before anything runs.
-import { parse, specifiedRules, validate } from 'graphql';
+import { getIntrospectionQuery, parse, specifiedRules, validate } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { limitsRule } from '../../gateway/limits.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
@@ -18,6 +18,17 @@ describe('operation limits', () => {
     expect(errorsOf(deep)).toEqual([['The operation is 9 levels deep; at most 6 are allowed', 'BAD_USER_INPUT']]);
     const viaFragment = 'query { me { ...D } } fragment D on Employee { department { manager { department { manager { department { id } } } } } }';
     expect(errorsOf(viaFragment)).toEqual([['The operation is 7 levels deep; at most 6 are allowed', 'BAD_USER_INPUT']]);
+  });
+
+  it('does not count depth inside introspection, whose list nesting graphql bounds itself; its fields still count', () => {
+    const standard = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true });
+    expect(errorsOf(standard, { maxDepth: 12, maxAliases: 30, maxFields: 1500 })).toEqual([]);
+    expect(errorsOf(standard, { maxDepth: 12, maxAliases: 30, maxFields: 40 })).toEqual([['The operation selects more than 40 fields', 'BAD_USER_INPUT']]);
+    const typeRef = '{ __type(name: "Money") { name ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } }';
+    expect(errorsOf(typeRef)).toEqual([]);
+    // Beside introspection, the operation's own fields are measured as always.
+    expect(errorsOf(`{ __schema { queryType { name } } me { department { manager { department { manager { department { id } } } } } } }`)).toEqual([['The operation is 7 levels deep; at most 6 are allowed', 'BAD_USER_INPUT']]);
+    expect(errorsOf('{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }').map(([m]) => m)).toEqual(['Maximum introspection depth exceeded']);
   });
 
   it('refuses too many aliases and too many fields', () => {

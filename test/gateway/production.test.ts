@@ -2,9 +2,12 @@
 // graphql-ws on /graphql, SSE on /graphql/stream): no "Did you mean …?" suggestions, no operation variables in the
 // log when a subgraph call fails, `sub` values and token lifetimes refused at authentication (401 / 4401), and no
 // mutation over GET. A development gateway on the same subgraphs shows that the probes do draw suggestions there.
+// Issue 15: introspection (the standard query GraphiQL and codegen send) works in development on every transport,
+// and is refused in production.
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { type IntrospectionQuery, buildClientSchema, getIntrospectionQuery } from 'graphql';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, createGateway } from '../../gateway/index.ts';
@@ -154,6 +157,52 @@ describe('no "Did you mean …?" in production', () => {
     expect(production).not.toContain('SyncEventType');
     expect(production).not.toMatch(/did you mean/i);
     expect(await ws(devBase(), token, body)).toContain('Did you mean the enum value \\"CLAIM_APPROVED\\"?');
+  });
+});
+
+describe('introspection', () => {
+  // graphql 16's standard query with every option GraphiQL and codegen may ask for: 13 to 15 levels deep.
+  const STANDARD = getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, schemaDescription: true, inputValueDeprecation: true, oneOf: true });
+  /** The one result of a query over each transport, parsed. */
+  const resultOf = async (transport: keyof typeof TRANSPORTS, base: string, token: string, query: string) => {
+    type Result = { data?: unknown; errors?: { message: string }[] };
+    const text = await TRANSPORTS[transport](base, token, { query });
+    // A refused operation: graphql-ws closes the subscription with the errors, SSE answers them as JSON.
+    if (transport === 'graphql-ws') {
+      const { results, error } = JSON.parse(text) as { results: Result[]; error?: { message: string }[] };
+      return results[0] ?? { errors: error };
+    }
+    if (transport === 'sse' && text.startsWith('{')) return JSON.parse(text) as Result;
+    if (transport === 'sse') return JSON.parse(/^data: (.*)$/m.exec(text)![1]) as Result;
+    return JSON.parse(text) as Result;
+  };
+
+  for (const transport of Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[]) {
+    it(`over ${transport}: the standard query answers in development, building the client schema; production refuses it`, async () => {
+      const token = await stack.token(org.ids.alice);
+      const dev = await resultOf(transport, devBase(), token, STANDARD);
+      expect(dev.errors).toBeUndefined();
+      const schema = buildClientSchema(dev.data as IntrospectionQuery);
+      expect(Object.keys(schema.getQueryType()!.getFields())).toEqual(expect.arrayContaining(['me', 'expenseClaims', 'archiveRecords']));
+      expect(schema.getSubscriptionType()?.getFields().syncEvents).toBeDefined();
+      // Federation's plumbing is not the client's.
+      expect(Object.keys(schema.getTypeMap()).filter((t) => t.startsWith('join__') || t.startsWith('link__'))).toEqual([]);
+
+      // One error, in the same words on every transport, and nothing of the schema.
+      const prodAnswer = await resultOf(transport, prod.base, token, STANDARD);
+      expect(prodAnswer.data ?? null).toBeNull();
+      expect(prodAnswer.errors?.map((e) => e.message)).toEqual(['Introspection is off in production']);
+    });
+  }
+
+  it('in development: lists nested through introspection beyond graphql\'s limit, and deep ordinary queries, are still refused', async () => {
+    const token = await stack.token(org.ids.alice);
+    const circular = '{ __schema { types { fields { type { fields { type { fields { type { fields { name } } } } } } } } } }';
+    for (const transport of Object.keys(TRANSPORTS) as (keyof typeof TRANSPORTS)[]) {
+      expect((await resultOf(transport, devBase(), token, circular)).errors?.[0].message, transport).toBe('Maximum introspection depth exceeded');
+    }
+    const deep = '{ expenseClaims { edges { node { applicant { department { manager { department { manager { department { manager { department { manager { id } } } } } } } } } } } } }';
+    expect((await resultOf('http', devBase(), token, deep)).errors?.[0].message).toBe('The operation is 13 levels deep; at most 12 are allowed');
   });
 });
 
