@@ -1,5 +1,9 @@
 // GraphiQL in development, served from the npm packages (react, react-dom, graphiql), never from a CDN. It is
-// not mounted in production (NODE_ENV=production), where introspection is off too.
+// not mounted in production (NODE_ENV=production), where introspection is off too. Queries and mutations go over
+// HTTP, subscriptions over graphql-ws (GraphiQL's bundled client, its headers as the connection's parameters). The
+// headers, the token with them, are kept only when the user turns on "Persist headers" in GraphiQL's settings, and
+// then in the tab's sessionStorage: closing the tab forgets them. A browser's GET /graphql (a page, no query) is sent
+// here rather than answered 401.
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -20,13 +24,18 @@ function fileOf(module: string): string {
   return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), ...rest);
 }
 
-const INIT = `const fetcher = GraphiQL.createFetcher({ url: '/graphql' });
+const INIT = `const subscriptionUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/graphql';
+const fetcher = GraphiQL.createFetcher({ url: '/graphql', subscriptionUrl });
+// GraphiQL 3 resets a stored "Persist headers" choice to its prop at every start: the prop is that choice.
+const shouldPersistHeaders = sessionStorage.getItem('graphiql:shouldPersistHeaders') === 'true';
 ReactDOM.createRoot(document.getElementById('graphiql')).render(
   React.createElement(GraphiQL, {
     fetcher,
+    storage: window.sessionStorage,
+    shouldPersistHeaders,
+    showPersistHeadersSettings: true,
     defaultHeaders: JSON.stringify({ authorization: 'Bearer <a token from: npm run token -- --sub ID --roles ROLE>' }, null, 2),
     defaultQuery: '{ me { name roles department { name } } }',
-    shouldPersistHeaders: false,
   }),
 );
 `;
@@ -50,6 +59,10 @@ export function ideRoutes(): ((req: IncomingMessage, res: ServerResponse) => boo
   files.set('/graphiql', [Buffer.from(PAGE), 'text/html; charset=utf-8']);
   return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    if (req.url === '/graphql' && /\btext\/html\b/.test(req.headers.accept ?? '')) {
+      res.writeHead(302, { location: '/graphiql', 'content-length': 0 }).end();
+      return true;
+    }
     const file = files.get((req.url ?? '').split('?', 1)[0]);
     if (!file) return false;
     res.writeHead(200, { 'content-type': file[1], 'content-length': file[0].length, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });

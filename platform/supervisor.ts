@@ -25,6 +25,7 @@ import type { EventEmitter } from 'node:events';
 import { type BusEvent, type BusListener, type EventBus, LocalEventBus, createEventBus, ringWhenStored } from './integration/event-bus.ts';
 import { type Logger, redactUri } from './logger.ts';
 import type { ShutdownRegistry } from './shutdown.ts';
+import { entryUrls } from './entry-urls.ts';
 // The database process's V8 flags (a module of constants: the supervisor loads no engine code with it).
 import { ENGINE_V8_FLAGS } from '../engine/process-flags.ts';
 
@@ -344,8 +345,7 @@ export async function supervise({ config, logger, lifecycle }: { config: Config;
   logger.info(
     {
       port,
-      url: `http://localhost:${port}`,
-      wsUrl: `ws://localhost:${port}/graphql`,
+      ...entryUrls(port, config.nodeEnv === 'production'),
       database: database ? 'embedded' : 'mongodb',
       databaseUri: database ? database.safeUri : redactUri(databaseUri),
       oa: oa.url,

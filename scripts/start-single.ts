@@ -18,6 +18,7 @@ import { gatewayHttpServer } from '../gateway/http-front.ts';
 import { subgraphReachable } from '../gateway/directory.ts';
 import { createEventBus } from '../platform/integration/event-bus.ts';
 import { logMetricsAccess } from '../platform/metrics-http.ts';
+import { entryUrls } from '../platform/entry-urls.ts';
 import { startSyncSubgraph } from '../subgraphs/sync-service.ts';
 import { syncOptions } from './sync-options.ts';
 
@@ -61,7 +62,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   logger.info(
     {
       port,
-      url: `http://localhost:${port}`,
+      ...entryUrls(port, config.nodeEnv === 'production'),
       database: database.engine ? 'embedded' : 'mongodb',
       databaseUri: database.uri,
       oa: oa.url,

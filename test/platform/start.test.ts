@@ -155,6 +155,8 @@ describe('npm start (embedded database)', () => {
     const port = listening.port as number;
     expect(port).toBeGreaterThan(0);
     expect(listening).toMatchObject({ database: 'embedded', dataDir: dataPath, wsUrl: `ws://localhost:${port}/graphql` });
+    // Where to go next: the API, the IDE (development), the console and the event stream.
+    expect(listening).toMatchObject({ api: `http://localhost:${port}/graphql`, ide: `http://localhost:${port}/graphiql`, console: `http://localhost:${port}/console`, stream: `http://localhost:${port}/graphql/stream` });
     // One process per part, each a child of the supervisor (the process `npm start` runs).
     const pids = partPids(listening, first.child.pid!);
     expect(listening.pid).toBe(first.child.pid);
@@ -371,6 +373,9 @@ describe('npm start (embedded database)', () => {
     expect(warning?.msg).toContain('no replication, no automatic failover, and no backups');
     const base = `http://127.0.0.1:${listening.port as number}`;
     expect((await fetch(`${base}/graphiql`)).status).toBe(404);
+    expect(listening.ide).toBeUndefined();
+    // A browser's GET /graphql is not sent to an IDE that is not there.
+    expect((await fetch(`${base}/graphql`, { headers: { accept: 'text/html' }, redirect: 'manual' })).status).not.toBe(302);
     const token = await new SignJWT({ roles: ['ADMIN'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('admin-prod').setExpirationTime('5m').sign(new TextEncoder().encode(jwtSecret));
     const introspection = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"query":"{ __schema { queryType { name } } }"}' });
     const body = (await introspection.json()) as { errors?: Array<{ message: string }> };

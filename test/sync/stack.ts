@@ -7,6 +7,7 @@ import mongoose, { type Connection } from 'mongoose';
 import { type RunningEngine, startEngine } from '../../engine/index.ts';
 import { type Gateway, createGateway } from '../../gateway/index.ts';
 import { consoleRoutes } from '../../gateway/console.ts';
+import { ideRoutes } from '../../gateway/ide.ts';
 import { loadConfig } from '../../platform/config.ts';
 import { type EventBus, LocalEventBus } from '../../platform/integration/event-bus.ts';
 import type { Role } from '../../platform/identity.ts';
@@ -83,6 +84,8 @@ export interface StackOptions {
   subscriptionPageSize?: number;
   /** Serves the operator console (/console) on each gateway's HTTP server too. */
   console?: boolean;
+  /** Serves GraphiQL (/graphiql, and a browser's GET /graphql sent there) on each gateway's HTTP server too. */
+  ide?: boolean;
   /** Seals the archive's chain heads and the audit trail's with this key, into this directory; heads go to the trail. */
   seal?: ArchiveSealOptions;
 }
@@ -129,7 +132,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const startGateway = async (gatewayBus: EventBus): Promise<RunningGateway> => {
     const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000, subscriptionPageSize: opts.subscriptionPageSize });
     const consoleUi = opts.console ? consoleRoutes({ logger }) : null;
-    const server: Server = createServer((req, res) => void (consoleUi?.(req, res) || gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end())));
+    const ide = opts.ide ? ideRoutes() : null;
+    const server: Server = createServer((req, res) => void (ide?.(req, res) || consoleUi?.(req, res) || gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end())));
     gateway.attach(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
