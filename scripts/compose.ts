@@ -1,12 +1,15 @@
-// `npm run compose`: composes the subgraphs' SDL in schema/ into schema/supergraph.graphql. A test fails when the
-// checked-in supergraph is stale; composition errors are printed one per line, naming what is wrong.
+// `npm run compose`: composes the subgraphs' SDL in schema/ into schema/supergraph.graphql, and from it the public
+// client schema schema/api.graphql (scripts/api-schema.ts). A test fails when either checked-in file is stale;
+// composition errors are printed one per line, naming what is wrong.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { composeServices, compositionHasErrors } from '@theguild/federation-composition';
 import { parse } from 'graphql';
 import { SUBGRAPHS } from '../schema/subgraphs.ts';
+import { API_SCHEMA_FILE, printApiSchema } from './api-schema.ts';
 
 const SCHEMA_DIR = new URL('../schema/', import.meta.url);
 export const SUPERGRAPH_PATH = new URL('supergraph.graphql', SCHEMA_DIR);
+export const API_SCHEMA_PATH = new URL(API_SCHEMA_FILE, SCHEMA_DIR);
 
 export class CompositionError extends Error {}
 
@@ -28,8 +31,10 @@ export function composeSupergraph(): string {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   try {
-    writeFileSync(SUPERGRAPH_PATH, composeSupergraph());
-    console.log('wrote schema/supergraph.graphql');
+    const supergraph = composeSupergraph();
+    writeFileSync(SUPERGRAPH_PATH, supergraph);
+    writeFileSync(API_SCHEMA_PATH, printApiSchema(supergraph));
+    console.log('wrote schema/supergraph.graphql and schema/api.graphql');
   } catch (err) {
     if (!(err instanceof CompositionError)) throw err;
     console.error(err.message);
