@@ -65,6 +65,8 @@ export interface Stack {
   /** POST /graphql on the first gateway with a client token. */
   gql<T = Record<string, unknown>>(token: string, query: string, variables?: Record<string, unknown>): Promise<{ status: number; data?: T; errors?: { message: string; extensions?: { code?: string } }[] }>;
   startGateway(bus: EventBus): Promise<RunningGateway>;
+  /** Stops gateway `i` and starts a new one on the same port and bus (a restart, as clients see it); `during` runs while it is down. */
+  restartGateway(i: number, during?: () => Promise<void>): Promise<RunningGateway>;
   close(): Promise<void>;
 }
 
@@ -129,13 +131,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET, INTERNAL_SECRET: SECRET, LOG_LEVEL: 'silent' });
   const gateways: RunningGateway[] = [];
 
-  const startGateway = async (gatewayBus: EventBus): Promise<RunningGateway> => {
+  const startGateway = async (gatewayBus: EventBus, listenPort = 0): Promise<RunningGateway> => {
     const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000, subscriptionPageSize: opts.subscriptionPageSize });
     const consoleUi = opts.console ? consoleRoutes({ logger }) : null;
     const ide = opts.ide ? ideRoutes() : null;
     const server: Server = createServer((req, res) => void (ide?.(req, res) || consoleUi?.(req, res) || gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end())));
     gateway.attach(server);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const running: RunningGateway = {
       gateway,
@@ -162,7 +164,18 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ports,
     gateways,
     oa: oaFixture,
-    startGateway,
+    startGateway: (gatewayBus: EventBus) => startGateway(gatewayBus),
+    restartGateway: async (i, during) => {
+      const old = gateways[i];
+      await old.close();
+      gateways.splice(i, 1);
+      await during?.();
+      const restarted = await startGateway(bus, Number(new URL(old.url).port));
+      // startGateway appended it; it takes the old one's place.
+      gateways.splice(gateways.indexOf(restarted), 1);
+      gateways.splice(i, 0, restarted);
+      return restarted;
+    },
     token: (sub, roles = [], expiresInSeconds = 300) =>
       new SignJWT({ roles })
         .setProtectedHeader({ alg: 'HS256' })
