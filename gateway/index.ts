@@ -108,6 +108,7 @@ export async function createGateway(
     async stop() {
       heartbeat.stop();
       feed.close();
+      sse.shutdown();
       streams.closeAll();
       await Promise.all(sockets.map((s) => s.close()));
       await server.stop();

@@ -2,7 +2,10 @@
 // a valid one. Each event is written only once the previous one has left the response's buffer, so a slow
 // reader holds at most one page of events in the gateway. When the token expires the stream sends an
 // UNAUTHENTICATED error and completes. The body goes through the intake (../intake.ts) before graphql-sse sees it:
-// graphql-sse's own node:http adapter would read a body of any size.
+// graphql-sse's own node:http adapter would read a body of any size. Each syncEvents event carries its seq as the
+// SSE `id:`, and a request with `Last-Event-ID` (a browser's EventSource reconnecting) resumes after it: the
+// header becomes the operation's `$after`. At shutdown streams are cut, not completed: a client reads `complete`
+// as "finished" and would not reconnect.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,18 +31,40 @@ export interface SseOptions {
   audit?: AuditRecorder;
 }
 
-export type SseRoute = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+export type SseRoute = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & {
+  /** From now on, streams that end are cut (the gateway is stopping): their clients reconnect elsewhere. */
+  shutdown(): void;
+};
+
+/** A seq as Last-Event-ID carries it back: the 12 digits this route sent as `id:` (or fewer). */
+const LAST_EVENT_ID = /^\d{1,12}$/;
+
+/** `id: <seq>` before a syncEvents result, so EventSource remembers where it was. */
+function withEventId(message: string): string {
+  const next = /^event: next\ndata: (.*)\n\n$/s.exec(message);
+  if (!next) return message;
+  let seq: unknown;
+  try {
+    seq = (JSON.parse(next[1]) as { data?: { syncEvents?: { seq?: unknown } } }).data?.syncEvents?.seq;
+  } catch {
+    return message;
+  }
+  return typeof seq === 'string' && LAST_EVENT_ID.test(seq) ? `id: ${seq}\n${message}` : message;
+}
 
 export function sseRoute(opts: SseOptions): SseRoute {
   const path = opts.path ?? '/graphql/stream';
   const contexts = new WeakMap<IncomingMessage, SubscriberContext>();
+  let stopping = false;
   const handler = createHandler<IncomingMessage, { res: ServerResponse }>({
     // Authentication already happened (below); an empty token means "no reservation": distinct connections.
     authenticate: () => '',
     onSubscribe: async (req, params) => {
       const context = contexts.get(req.raw)!;
       const res = req.context.res;
-      const prepared = opts.runner.prepare(params);
+      const lastEventId = req.raw.headers['last-event-id'];
+      const resumeAt = typeof lastEventId === 'string' && LAST_EVENT_ID.test(lastEventId) ? lastEventId.padStart(12, '0') : null;
+      const prepared = opts.runner.prepare(resumeAt ? { ...params, variables: { ...(params.variables ?? {}), after: resumeAt } } : params);
       if (!prepared.ok) return [JSON.stringify({ errors: prepared.errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
       // GET never changes anything (a link or an image tag can make a browser send one): mutations only over POST.
       if (req.raw.method === 'GET' && getOperationAST(prepared.document, prepared.operationName)?.operation === OperationTypeNode.MUTATION) {
@@ -63,7 +88,7 @@ export function sseRoute(opts: SseOptions): SseRoute {
     },
   });
 
-  return async (req, res) => {
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
     if ((req.url ?? '').split('?', 1)[0] !== path) return false;
     if (req.method !== 'GET' && req.method !== 'POST') {
       // Single-connection mode (PUT reservations) is not offered: every stream is its own authenticated request.
@@ -97,6 +122,7 @@ export function sseRoute(opts: SseOptions): SseRoute {
     await respond(req, res, body);
     return true;
   };
+  return Object.assign(route, { shutdown: () => void (stopping = true) });
 
   /** graphql-sse's node:http adapter (graphql-sse/lib/use/http), with the body already read. */
   async function respond(req: IncomingMessage, res: ServerResponse, body: string | null): Promise<void> {
@@ -117,9 +143,15 @@ export function sseRoute(opts: SseOptions): SseRoute {
     const stop = () => void payload.return?.(undefined);
     res.once('close', stop);
     for await (const value of payload) {
+      if (stopping && value.startsWith('event: complete')) {
+        // Cut, not completed: the client reconnects (to this gateway's successor) with its Last-Event-ID.
+        res.off('close', stop);
+        res.destroy();
+        return;
+      }
       const closed = await new Promise<boolean>((resolve, reject) => {
         if (!res.writable) resolve(true);
-        else res.write(value, (err) => (err ? reject(err) : resolve(false)));
+        else res.write(withEventId(value), (err) => (err ? reject(err) : resolve(false)));
       });
       if (closed) break;
     }

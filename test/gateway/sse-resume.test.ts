@@ -1,0 +1,103 @@
+// SSE as a browser's EventSource uses it: every syncEvents event carries its seq as `id:`, a reconnect with
+// Last-Event-ID resumes right after it, and a gateway that stops cuts its streams instead of completing them (a
+// client reads `complete` as "finished" and would not come back).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Org } from '../oa/seed.ts';
+import { type Stack, approvedClaim, seed, startStack } from '../sync/stack.ts';
+
+let stack: Stack;
+let org: Org;
+let token: string;
+
+beforeAll(async () => {
+  stack = await startStack({ label: 'gateway_sse_resume', subscriptionPollMs: 200 });
+  org = await seed(stack);
+  token = await stack.token(org.ids.auditor);
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const QUERY = 'subscription($after: String) { syncEvents(after: $after, types: [CLAIM_APPROVED]) { seq claim { id } } }';
+
+/** An open SSE stream: the text received so far, and whether (and how) it ended. */
+function open(after: string, headers: Record<string, string> = {}) {
+  const state = { text: '', ended: null as null | 'end' | 'error', abort: new AbortController() };
+  const url = new URL(stack.gateways[0].sseUrl);
+  url.searchParams.set('query', QUERY);
+  url.searchParams.set('variables', JSON.stringify({ after }));
+  // GET, as EventSource sends it (the token here in the header; browsers use a ticket).
+  void fetch(url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}`, ...headers }, signal: state.abort.signal })
+    .then(async (res) => {
+      const reader = res.body!.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        state.text += decoder.decode(value, { stream: true });
+      }
+      state.ended = 'end';
+    })
+    .catch(() => (state.ended = 'error'));
+  return state;
+}
+
+/** The events of a stream's text: their id lines and the seq in their data. */
+const eventsOf = (text: string) =>
+  text
+    .split('\n\n')
+    .filter((block) => block.includes('event: next'))
+    .map((block) => ({ id: /^id: (.*)$/m.exec(block)?.[1] ?? null, seq: (JSON.parse(/^data: (.*)$/m.exec(block)![1]) as { data: { syncEvents: { seq: string } } }).data.syncEvents.seq }));
+
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const headOfLog = async () => String((await stack.connection.collection<{ seq: number }>('domain_events').find().sort({ seq: -1 }).limit(1).next())?.seq ?? 0).padStart(12, '0');
+
+describe('SSE for EventSource', () => {
+  it('sends each event with its seq as id, and resumes after Last-Event-ID', async () => {
+    const start = await headOfLog();
+    const first = open(start);
+    try {
+      await approvedClaim(stack, org, '31.00');
+      await approvedClaim(stack, org, '32.00');
+      await until(() => eventsOf(first.text).length === 2, 'two events');
+      const events = eventsOf(first.text);
+      for (const e of events) expect(e.id).toBe(e.seq);
+      expect(events[0].seq < events[1].seq).toBe(true);
+
+      // A reconnect that says where it was: the header wins over the `after` in the URL it was opened with.
+      const again = open(start, { 'last-event-id': events[0].id! });
+      try {
+        await until(() => eventsOf(again.text).length >= 1, 'the resumed stream');
+        expect(eventsOf(again.text).map((e) => e.seq)).toEqual([events[1].seq]);
+      } finally {
+        again.abort.abort();
+      }
+      // A Last-Event-ID that is not a seq is ignored: the URL's position stands.
+      const odd = open(start, { 'last-event-id': 'x; DROP' });
+      try {
+        await until(() => eventsOf(odd.text).length >= 2, 'the stream from the URL position');
+        expect(eventsOf(odd.text).map((e) => e.seq)).toEqual(events.map((e) => e.seq));
+      } finally {
+        odd.abort.abort();
+      }
+    } finally {
+      first.abort.abort();
+    }
+  });
+
+  it('is cut, not completed, when the gateway stops', async () => {
+    const stream = open(await headOfLog());
+    await approvedClaim(stack, org, '33.00');
+    await until(() => eventsOf(stream.text).length === 1, 'an event');
+    await stack.restartGateway(0);
+    await until(() => stream.ended !== null, 'the stream to end');
+    expect(stream.text).not.toContain('event: complete');
+  });
+});
