@@ -15,6 +15,7 @@ import { EventFeed } from './subscriptions/feed.ts';
 import { SYNC_EVENT_LOG } from './subscriptions/feeds.ts';
 import { OperationRunner } from './subscriptions/operation.ts';
 import { sseRoute } from './subscriptions/sse.ts';
+import { StreamTickets } from './subscriptions/stream-ticket.ts';
 import { FeedStreams, readHead } from './subscriptions/stream.ts';
 import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
 import { gatewayExecution } from './execution.ts';
@@ -87,7 +88,7 @@ export async function createGateway(
   const streams = new FeedStreams({ schema, maskedOnlySchema, log: SYNC_EVENT_LOG, feed, logger: gatewayLogger, pageSize: opts.subscriptionPageSize, production });
   metrics.trackSubscriptions(() => streams.open);
   const runner = new OperationRunner({ schema, maskedOnlySchema, streams, logger: gatewayLogger, production });
-  const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });
+  const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit, tickets: new StreamTickets(config.internalSecret) });
   const sockets: WebSocketEndpoint[] = [];
   const heartbeat: Heartbeat = startHeartbeat({ syncUrl: urls.sync, internalSecret: config.internalSecret, openSubscriptions: () => streams.open, logger: gatewayLogger, intervalMs: opts.heartbeatMs });
   return {

@@ -19,6 +19,7 @@ import { readWithinLimit } from '../intake.ts';
 import { requestDeadline } from '../server.ts';
 import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
 import type { OperationRunner } from './operation.ts';
+import type { StreamTickets } from './stream-ticket.ts';
 import type { SubscriberContext } from './stream.ts';
 
 export interface SseOptions {
@@ -29,6 +30,8 @@ export interface SseOptions {
   path?: string;
   /** Records refused requests (401), subscription starts and mutations in the audit trail. */
   audit?: AuditRecorder;
+  /** Issues and opens stream tickets (POST {path}/ticket; `?ticket=` on the stream), for browsers' EventSource. */
+  tickets?: StreamTickets;
 }
 
 export type SseRoute = ((req: IncomingMessage, res: ServerResponse) => Promise<boolean>) & {
@@ -89,7 +92,9 @@ export function sseRoute(opts: SseOptions): SseRoute {
   });
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    if ((req.url ?? '').split('?', 1)[0] !== path) return false;
+    const [urlPath, search] = (req.url ?? '').split('?', 2);
+    if (urlPath === `${path}/ticket` && opts.tickets) return issueTicket(req, res, opts.tickets);
+    if (urlPath !== path) return false;
     if (req.method !== 'GET' && req.method !== 'POST') {
       // Single-connection mode (PUT reservations) is not offered: every stream is its own authenticated request.
       res.setHeader('allow', 'GET, POST');
@@ -98,8 +103,11 @@ export function sseRoute(opts: SseOptions): SseRoute {
     }
     const startedAt = Date.now();
     let principal: Principal & { expiresAt?: number };
+    // A browser's EventSource presents a ticket instead of the header; an unknown or expired one counts as no token.
+    const ticket = opts.tickets && typeof req.headers.authorization !== 'string' ? new URLSearchParams(search ?? '').get('ticket') : null;
+    const authorization = ticket !== null ? (opts.tickets!.open(ticket) ?? undefined) : typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined;
     try {
-      principal = await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
+      principal = await opts.authenticate(authorization);
     } catch (err) {
       if (!(err instanceof AuthenticationError)) {
         opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
@@ -122,6 +130,31 @@ export function sseRoute(opts: SseOptions): SseRoute {
     await respond(req, res, body);
     return true;
   };
+  /** POST {path}/ticket with the caller's token: a ticket for one EventSource, valid for a minute. */
+  async function issueTicket(req: IncomingMessage, res: ServerResponse, tickets: StreamTickets): Promise<boolean> {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      json(res, 405, errorBody('Ask for a stream ticket with POST and your token', 'BAD_USER_INPUT'));
+      return true;
+    }
+    const authorization = typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined;
+    try {
+      await opts.authenticate(authorization);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) {
+        opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
+        json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
+        return true;
+      }
+      opts.audit?.refused(req, Date.now());
+      json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
+      return true;
+    }
+    res.setHeader('cache-control', 'no-store');
+    json(res, 200, tickets.issue(authorization!));
+    return true;
+  }
+
   return Object.assign(route, { shutdown: () => void (stopping = true) });
 
   /** graphql-sse's node:http adapter (graphql-sse/lib/use/http), with the body already read. */

@@ -1,7 +1,9 @@
 // SSE as a browser's EventSource uses it: every syncEvents event carries its seq as `id:`, a reconnect with
 // Last-Event-ID resumes right after it, and a gateway that stops cuts its streams instead of completing them (a
-// client reads `complete` as "finished" and would not come back).
+// client reads `complete` as "finished" and would not come back). A browser, which cannot set the header, opens the
+// stream with a short-lived ticket (POST /graphql/stream/ticket).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StreamTickets } from '../../gateway/subscriptions/stream-ticket.ts';
 import type { Org } from '../oa/seed.ts';
 import { type Stack, approvedClaim, seed, startStack } from '../sync/stack.ts';
 
@@ -21,14 +23,17 @@ afterAll(async () => {
 const QUERY = 'subscription($after: String) { syncEvents(after: $after, types: [CLAIM_APPROVED]) { seq claim { id } } }';
 
 /** An open SSE stream: the text received so far, and whether (and how) it ended. */
-function open(after: string, headers: Record<string, string> = {}) {
-  const state = { text: '', ended: null as null | 'end' | 'error', abort: new AbortController() };
+function open(after: string, headers: Record<string, string> = {}, ticket?: string) {
+  const state = { text: '', status: 0, ended: null as null | 'end' | 'error', abort: new AbortController() };
   const url = new URL(stack.gateways[0].sseUrl);
   url.searchParams.set('query', QUERY);
   url.searchParams.set('variables', JSON.stringify({ after }));
-  // GET, as EventSource sends it (the token here in the header; browsers use a ticket).
-  void fetch(url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${token}`, ...headers }, signal: state.abort.signal })
+  if (ticket !== undefined) url.searchParams.set('ticket', ticket);
+  // GET, as EventSource sends it: with a ticket and no header, as a browser; else with the token in the header.
+  const auth: Record<string, string> = ticket === undefined ? { authorization: `Bearer ${token}` } : {};
+  void fetch(url, { headers: { accept: 'text/event-stream', ...auth, ...headers }, signal: state.abort.signal })
     .then(async (res) => {
+      state.status = res.status;
       const reader = res.body!.getReader();
       const decoder = new TextDecoder();
       for (;;) {
@@ -90,6 +95,51 @@ describe('SSE for EventSource', () => {
     } finally {
       first.abort.abort();
     }
+  });
+
+  it('opens for a browser with a ticket bought with the token: sealed, a minute long, good for streams only', async () => {
+    const base = new URL(stack.gateways[0].sseUrl);
+    const buy = (headers: Record<string, string>, method = 'POST') => fetch(`${base.origin}/graphql/stream/ticket`, { method, headers });
+    const bought = await buy({ authorization: `Bearer ${token}` });
+    expect(bought.status).toBe(200);
+    expect(bought.headers.get('cache-control')).toBe('no-store');
+    const { ticket, expiresAt } = (await bought.json()) as { ticket: string; expiresAt: string };
+    expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(50_000);
+    expect(Date.parse(expiresAt) - Date.now()).toBeLessThanOrEqual(60_000);
+    // The token is not readable in it.
+    expect(Buffer.from(ticket, 'base64url').toString('latin1')).not.toContain(token.split('.')[1].slice(0, 20));
+
+    const start = await headOfLog();
+    const stream = open(start, {}, ticket);
+    try {
+      await approvedClaim(stack, org, '34.00');
+      await until(() => eventsOf(stream.text).length === 1, 'an event on the ticket stream');
+      expect(stream.status).toBe(200);
+    } finally {
+      stream.abort.abort();
+    }
+
+    // Refused: no token to buy with, GET, a ticket altered by one character, and a ticket used as a bearer token.
+    expect((await buy({})).status).toBe(401);
+    expect((await buy({ authorization: `Bearer ${token}` }, 'GET')).status).toBe(405);
+    const altered = ticket.slice(0, 30) + (ticket[30] === 'A' ? 'B' : 'A') + ticket.slice(31);
+    const refused = open(start, {}, altered);
+    await until(() => refused.ended !== null, 'the refusal');
+    expect(refused.status).toBe(401);
+    expect(JSON.parse(refused.text)).toMatchObject({ errors: [{ extensions: { code: 'UNAUTHENTICATED' } }] });
+    const asBearer = await fetch(stack.gateways[0].url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${ticket}` }, body: '{"query":"{ me { name } }"}' });
+    expect(asBearer.status).toBe(401);
+  });
+
+  it('tickets expire, and open only under the secret that sealed them', () => {
+    let now = 1_000_000;
+    const tickets = new StreamTickets('s'.repeat(40), 60_000, () => now);
+    const { ticket } = tickets.issue('Bearer a.b.c');
+    expect(tickets.open(ticket)).toBe('Bearer a.b.c');
+    expect(new StreamTickets('t'.repeat(40), 60_000, () => now).open(ticket)).toBeNull();
+    now += 60_000;
+    expect(tickets.open(ticket)).toBeNull();
+    expect(tickets.open('not a ticket')).toBeNull();
   });
 
   it('is cut, not completed, when the gateway stops', async () => {
