@@ -1,6 +1,7 @@
 // GraphiQL in development, driven in headless Chromium (Debian's `chromium` through playwright-core): a browser's
 // GET /graphql lands on the IDE, the docs and autocomplete load from introspection, a subscription runs over
 // graphql-ws from the IDE, and the headers (the token) are kept for the tab's session only when the user opted in.
+// Also the README's EventSource example (a stream ticket, then the stream), run in the page as written there.
 import { existsSync } from 'node:fs';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +99,36 @@ describe('GraphiQL in development', () => {
     await page.locator('.result-window', { hasText: 'CLAIM_APPROVED' }).waitFor();
     expect(claim.id).toBeTruthy();
     expect(sockets).toEqual([origin.replace('http:', 'ws:') + '/graphql']);
+    await page.context().close();
+  });
+
+  it('runs the README\'s EventSource example: a ticket, then the stream, with each event\'s seq as its id', async () => {
+    const page = await ide(false);
+    const start = String((await stack.connection.collection<{ seq: number }>('domain_events').find().sort({ seq: -1 }).limit(1).next())?.seq ?? 0).padStart(12, '0');
+    const received = page.evaluate(
+      async ({ token, lastSeq: after }) => {
+        let lastSeq = after;
+        // The README's example, as written there.
+        const { ticket } = (await (await fetch('/graphql/stream/ticket', { method: 'POST', headers: { authorization: `Bearer ${token}` } })).json()) as { ticket: string };
+        const query = 'subscription($after: String) { syncEvents(after: $after) { seq type } }';
+        const source = new EventSource(`/graphql/stream?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify({ after: lastSeq }))}&ticket=${ticket}`);
+        return new Promise<{ id: string; seq: string; type: string }>((resolve) => {
+          source.addEventListener('next', (e) => {
+            const { data } = JSON.parse((e as MessageEvent).data);
+            lastSeq = (e as MessageEvent).lastEventId;
+            if (data.syncEvents.type !== 'CLAIM_APPROVED') return;
+            source.close();
+            resolve({ id: lastSeq, seq: data.syncEvents.seq, type: data.syncEvents.type });
+          });
+        });
+      },
+      { token, lastSeq: start },
+    );
+    await waitFor(async () => (await stack.gateways[0].gateway.metrics.registry.getSingleMetricAsString('gateway_subscriptions_open')).match(/ 1$/m) !== null);
+    await approvedClaim(stack, org, '43.00');
+    const event = await received;
+    expect(event).toMatchObject({ type: 'CLAIM_APPROVED' });
+    expect(event.id).toBe(event.seq);
     await page.context().close();
   });
 
