@@ -85,7 +85,8 @@ export function applyDecision(
   });
   if (decision === 'REJECT') {
     step.status = 'REJECTED';
-    for (const other of instance.steps) if (other.status === 'ACTIVE') other.status = 'CANCELLED';
+    // Steps still to be decided (active or not reached) are cancelled: the approval ended without them.
+    for (const other of instance.steps) if (other.status === 'ACTIVE' || other.status === 'WAITING') other.status = 'CANCELLED';
     instance.status = 'REJECTED';
     instance.completedAt = now;
     return;
@@ -97,9 +98,19 @@ export function applyDecision(
   }
 }
 
-/** Ends a running instance without a result; steps that never ran stay WAITING. */
+/** Ends a running instance without a result; steps still to be decided are cancelled. */
 export function applyCancel(instance: WorkflowInstance, now: Date): void {
-  for (const step of instance.steps) if (step.status === 'ACTIVE') step.status = 'CANCELLED';
+  for (const step of instance.steps) if (step.status === 'ACTIVE' || step.status === 'WAITING') step.status = 'CANCELLED';
   instance.status = 'CANCELLED';
   instance.completedAt = now;
+}
+
+/**
+ * The steps as clients read them: in an instance that has ended, a step never reached reads CANCELLED. Rejections and
+ * withdrawals cancel them when they happen (above); instances that ended before that rule keep WAITING in storage,
+ * which is shown, not rewritten.
+ */
+export function stepsAsShown(instance: WorkflowInstance): StepState[] {
+  if (instance.status === 'RUNNING') return instance.steps;
+  return instance.steps.map((s) => (s.status === 'WAITING' ? { ...s, status: 'CANCELLED' } : s));
 }

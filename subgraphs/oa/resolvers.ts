@@ -6,6 +6,7 @@ import { type Role, hasAnyRole } from '../../platform/identity.ts';
 import { rolesFor } from '../../schema/permissions.ts';
 import { WorkflowError } from '../../platform/workflow/engine.ts';
 import type { StepDecision, StepState, WorkflowInstance } from '../../platform/workflow/types.ts';
+import { stepsAsShown } from '../../platform/workflow/progress.ts';
 import { applicantOnly, claimConnection } from './queries.ts';
 import { createClaim, decideClaim, submitClaim, withdrawClaim, type ItemInput } from './claims.ts';
 import type { OaContext } from './context.ts';
@@ -123,7 +124,7 @@ export const resolvers: Resolvers = {
 
   ApprovalInstance: {
     definitionVersion: (i: WorkflowInstance) => i.definitionVersion,
-    steps: (i: WorkflowInstance) => i.steps,
+    steps: (i: WorkflowInstance) => stepsAsShown(i),
   },
 
   ApprovalStep: {

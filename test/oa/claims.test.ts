@@ -90,6 +90,30 @@ describe('the approval of a claim, end to end', () => {
     const events = await oa.services.events.forSubject({ type: 'ExpenseClaim', id: claim.id });
     expect(events.map((e) => e.type)).toEqual(['CLAIM_SUBMITTED', 'CLAIM_REJECTED']);
     expect(events[1].payload.comment).toBe('no receipt');
+
+    // The steps not reached read CANCELLED, not WAITING; statuses and modes are enums of the schema.
+    const APPROVAL = `query($id: ID!) { expenseClaim(id: $id) { approval { status steps { name mode status } } } }`;
+    type Approval = { expenseClaim: { approval: { status: string; steps: Array<{ name: string; mode: string; status: string }> } } };
+    const read = async () => ok(await oa.gql<Approval>(org.as.alice, APPROVAL, { id: claim.id })).expenseClaim.approval;
+    expect(await read()).toEqual({
+      status: 'REJECTED',
+      steps: [
+        { name: 'Department manager', mode: 'ANY', status: 'REJECTED' },
+        { name: 'Finance review', mode: 'ANY', status: 'CANCELLED' },
+        // Below the threshold the director's step never applied: it stays SKIPPED.
+        { name: 'Finance director', mode: 'ANY', status: 'SKIPPED' },
+      ],
+    });
+    // An approval rejected before that rule kept WAITING in storage: it is shown CANCELLED, and not rewritten.
+    const instances = oa.connection.collection('workflow_instances');
+    await instances.updateOne({ 'subject.id': claim.id }, { $set: { 'steps.1.status': 'WAITING' } });
+    expect((await read()).steps[1].status).toBe('CANCELLED');
+    expect((await instances.findOne({ 'subject.id': claim.id }))!.steps[1].status).toBe('WAITING');
+    const types = ok(await oa.gql<{ __type: { fields: Array<{ name: string; type: { ofType: { name: string; kind: string } } }> } }>(org.as.alice, '{ __type(name: "ApprovalStep") { fields { name type { ofType { name kind } } } } }')).__type.fields;
+    expect(types.filter((f) => f.name === 'status' || f.name === 'mode').map((f) => [f.name, f.type.ofType.name, f.type.ofType.kind])).toEqual([
+      ['mode', 'ApprovalMode', 'ENUM'],
+      ['status', 'ApprovalStepStatus', 'ENUM'],
+    ]);
   });
 });
 

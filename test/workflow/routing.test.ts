@@ -178,7 +178,7 @@ describe('parallel stages, ANY and ALL', () => {
     expect(last.instance.steps[3].status).toBe('ACTIVE');
   });
 
-  it('a rejection ends the instance and cancels the parallel steps still active', async () => {
+  it('a rejection ends the instance and cancels the steps still to be decided, active or not reached', async () => {
     fx.now = new Date('2026-03-06T08:00:00Z');
     const inst = await start('parallel', { ...alice, category: 'TRAINING' });
     await decide(inst.id, 'ceo');
@@ -191,7 +191,7 @@ describe('parallel stages, ANY and ALL', () => {
       ['acc2', 'REJECT', 'receipt missing'],
     ]);
     expect(r.instance).toMatchObject({ status: 'REJECTED', completedAt: new Date('2026-03-06T08:00:00Z') });
-    expect(statuses(r.instance.steps)).toEqual({ legal: 'APPROVED', books: 'REJECTED', training: 'CANCELLED', sign: 'WAITING' });
+    expect(statuses(r.instance.steps)).toEqual({ legal: 'APPROVED', books: 'REJECTED', training: 'CANCELLED', sign: 'CANCELLED' });
     expect(await failure(decide(inst.id, 'finMgr'))).toEqual({ code: 'CONFLICT', message: 'approval is already REJECTED' });
     expect(await fx.wf.get(inst.id)).toEqual(r.instance);
   });
@@ -240,7 +240,7 @@ describe('cancel and hasDecisions', () => {
     expect(fx.wf.hasDecisions(inst)).toBe(false);
     const cancelled = await fx.tx((s) => fx.wf.cancel(s, inst.id, 'alice'));
     expect(cancelled).toMatchObject({ status: 'CANCELLED', completedAt: new Date('2026-03-08T08:00:00Z') });
-    expect(statuses(cancelled.steps)).toEqual({ manager: 'CANCELLED', finance: 'WAITING', director: 'SKIPPED' });
+    expect(statuses(cancelled.steps)).toEqual({ manager: 'CANCELLED', finance: 'CANCELLED', director: 'SKIPPED' });
     expect(await failure(fx.tx((s) => fx.wf.cancel(s, inst.id, 'alice')))).toEqual({ code: 'CONFLICT', message: 'approval is already CANCELLED' });
     expect(await failure(decide(inst.id, 'salesMgr'))).toEqual({ code: 'CONFLICT', message: 'approval is already CANCELLED' });
     expect(await fx.connection.collection('workflow_instances').findOne({ _id: inst.id as never }, { projection: { cancelledBy: 1 } })).toEqual({

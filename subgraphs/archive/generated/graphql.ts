@@ -554,12 +554,23 @@ export type RecordContent = {
   accessLogSeq: Scalars['Int']['output'];
 };
 
+export type ApprovalStepStatus =
+  /** Not reached yet. */
+  | 'WAITING'
+  /** Waiting for its approvers' decisions. */
+  | 'ACTIVE'
+  | 'APPROVED'
+  | 'REJECTED'
+  /** Its condition did not apply. */
+  | 'SKIPPED'
+  /** Not decided because the approval ended first (a rejection, a withdrawal). */
+  | 'CANCELLED';
+
 export type ArchiveApprovalStep = {
   __typename?: 'ArchiveApprovalStep';
   key: Scalars['String']['output'];
   name: Scalars['String']['output'];
-  /** WAITING, ACTIVE, APPROVED, REJECTED, SKIPPED or CANCELLED. */
-  status: Scalars['String']['output'];
+  status: ApprovalStepStatus;
   assigneeIds: Array<Scalars['ID']['output']>;
   decidedBy: Array<Scalars['ID']['output']>;
 };
@@ -897,6 +908,7 @@ export type ResolversTypes = {
   SignatoryCapacity: SignatoryCapacity;
   Hold: ResolverTypeWrapper<Hold>;
   RecordContent: ResolverTypeWrapper<RecordContentModel>;
+  ApprovalStepStatus: ApprovalStepStatus;
   ArchiveApprovalStep: ResolverTypeWrapper<ArchiveApprovalStep>;
   Loan: ResolverTypeWrapper<LoanDoc>;
   LoanEdge: ResolverTypeWrapper<Omit<LoanEdge, 'node'> & { node: ResolversTypes['Loan'] }>;
@@ -1154,7 +1166,7 @@ export type RecordContentResolvers<ContextType = ArchiveContext, ParentType exte
 export type ArchiveApprovalStepResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['ArchiveApprovalStep'] = ResolversParentTypes['ArchiveApprovalStep']> = {
   key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ApprovalStepStatus'], ParentType, ContextType>;
   assigneeIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
   decidedBy?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
 };

@@ -6,6 +6,7 @@ import { forbidden } from '../../../platform/graphql.ts';
 import { hasAnyRole } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
 import type { Decision, StepState } from '../../../platform/workflow/types.ts';
+import { stepsAsShown } from '../../../platform/workflow/progress.ts';
 import type { ArchiveContext } from '../context.ts';
 import type { ArchiveRecordDoc } from '../models.ts';
 import { type AccessLogEntryDoc, listAccessLog, verifyAccessLog } from './access-log.ts';
@@ -114,7 +115,7 @@ export const lifecycleResolvers: Resolvers = {
     record: (l: LoanDoc, _: unknown, ctx: ArchiveContext) => record(ctx, l.recordId),
     approvalSteps: async (l: LoanDoc, _: unknown, ctx: ArchiveContext) => {
       const instance = l.approvalId ? await lifecycleLoadersOf(ctx).approval.load(l.approvalId) : null;
-      return (instance?.steps ?? []).map(stepView);
+      return (instance ? stepsAsShown(instance) : []).map(stepView);
     },
   },
 

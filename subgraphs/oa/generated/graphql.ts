@@ -103,11 +103,35 @@ export type Decision =
   | 'APPROVE'
   | 'REJECT';
 
+export type ApprovalStatus =
+  | 'RUNNING'
+  | 'APPROVED'
+  | 'REJECTED'
+  /** Withdrawn or ended without a result. */
+  | 'CANCELLED';
+
+export type ApprovalStepStatus =
+  /** Not reached yet. */
+  | 'WAITING'
+  /** Waiting for its approvers' decisions. */
+  | 'ACTIVE'
+  | 'APPROVED'
+  | 'REJECTED'
+  /** Its condition did not apply. */
+  | 'SKIPPED'
+  /** Not decided because the approval ended first (a rejection, a withdrawal). */
+  | 'CANCELLED';
+
+export type ApprovalMode =
+  /** One approval decides. */
+  | 'ANY'
+  /** Every assignee approves (countersigning). */
+  | 'ALL';
+
 export type ApprovalInstance = {
   __typename?: 'ApprovalInstance';
   id: Scalars['ID']['output'];
-  /** RUNNING, APPROVED, REJECTED or CANCELLED. */
-  status: Scalars['String']['output'];
+  status: ApprovalStatus;
   /** Version of the approval route the instance runs. */
   definitionVersion: Scalars['Int']['output'];
   steps: Array<ApprovalStep>;
@@ -116,12 +140,10 @@ export type ApprovalInstance = {
 export type ApprovalStep = {
   __typename?: 'ApprovalStep';
   name: Scalars['String']['output'];
-  /** ANY (one approval) or ALL (countersign). */
-  mode: Scalars['String']['output'];
+  mode: ApprovalMode;
   assignees: Array<Employee>;
   decisions: Array<ApprovalDecision>;
-  /** WAITING, ACTIVE, APPROVED, REJECTED, SKIPPED or CANCELLED. */
-  status: Scalars['String']['output'];
+  status: ApprovalStepStatus;
   dueAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
@@ -533,6 +555,9 @@ export type ResolversTypes = {
   ExpenseItem: ResolverTypeWrapper<ExpenseItemDoc>;
   ExpenseClaim: ResolverTypeWrapper<ExpenseClaimDoc>;
   Decision: Decision;
+  ApprovalStatus: ApprovalStatus;
+  ApprovalStepStatus: ApprovalStepStatus;
+  ApprovalMode: ApprovalMode;
   ApprovalInstance: ResolverTypeWrapper<WorkflowInstance>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ApprovalStep: ResolverTypeWrapper<StepState>;
@@ -668,17 +693,17 @@ export type ExpenseClaimResolvers<ContextType = OaContext, ParentType extends Re
 
 export type ApprovalInstanceResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ApprovalInstance'] = ResolversParentTypes['ApprovalInstance']> = {
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ApprovalStatus'], ParentType, ContextType>;
   definitionVersion?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   steps?: Resolver<Array<ResolversTypes['ApprovalStep']>, ParentType, ContextType>;
 };
 
 export type ApprovalStepResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ApprovalStep'] = ResolversParentTypes['ApprovalStep']> = {
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  mode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  mode?: Resolver<ResolversTypes['ApprovalMode'], ParentType, ContextType>;
   assignees?: Resolver<Array<ResolversTypes['Employee']>, ParentType, ContextType>;
   decisions?: Resolver<Array<ResolversTypes['ApprovalDecision']>, ParentType, ContextType>;
-  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ApprovalStepStatus'], ParentType, ContextType>;
   dueAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
 
