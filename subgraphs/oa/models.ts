@@ -123,6 +123,8 @@ const claimSchema = new Schema<ExpenseClaimDoc>(
 );
 // Reports select approved claims by approval day (reports.ts).
 claimSchema.index({ approvedAt: 1 });
+// Claim lists ordered by amount (AMOUNT_DESC / AMOUNT_ASC), the _id breaking ties as the cursor does.
+claimSchema.index({ totalFen: 1, _id: 1 });
 claimSchema.index({ 'external.platform': 1, 'external.instanceCode': 1 }, { unique: true, partialFilterExpression: { 'external.instanceCode': { $exists: true } } });
 
 const invoiceSchema = new Schema<InvoiceBookingDoc>(

@@ -1,4 +1,7 @@
-// Claim listing: scope, filters and Relay-style pagination with a stable cursor (newest first, by _id).
+// Claim listing: scope, filters, order and Relay-style pagination with a stable cursor: the order's key and the
+// claim's _id, so equal keys never repeat or skip a claim between pages.
+import { type Types } from 'mongoose';
+import { reportPeriod } from '../../platform/business-time.ts';
 import { badInput, forbidden } from '../../platform/graphql.ts';
 import type { OaContext } from './context.ts';
 import { toObjectId } from './loaders.ts';
@@ -8,14 +11,99 @@ import type { ClaimFilter } from './scope.ts';
 const CURSOR_PREFIX = 'claim:';
 /** Reporting tools page through thousands of claims; the cost limit of the gateway still bounds the fields. */
 export const MAX_PAGE = 1000;
+const MAX_TEXT = 100;
 
-export const encodeCursor = (claim: ExpenseClaimDoc): string => Buffer.from(CURSOR_PREFIX + claim._id.toHexString()).toString('base64url');
+export type ClaimOrder = 'NEWEST' | 'OLDEST' | 'AMOUNT_DESC' | 'AMOUNT_ASC';
 
-function decodeCursor(cursor: string): string {
+export interface ClaimListFilter {
+  statuses?: ClaimStatus[] | null;
+  applicantId?: string | null;
+  departmentId?: string | null;
+  includeSubdepartments?: boolean | null;
+  createdFrom?: string | null;
+  createdTo?: string | null;
+  text?: string | null;
+}
+
+export interface ClaimListArgs {
+  status?: ClaimStatus | null;
+  departmentId?: string | null;
+  filter?: ClaimListFilter | null;
+  orderBy?: ClaimOrder | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+/** The sort of each order, and the key its cursor carries besides the _id. */
+const ORDERS: Record<ClaimOrder, { sort: Record<string, 1 | -1>; key: ((c: ExpenseClaimDoc) => number) | null; descending: boolean }> = {
+  NEWEST: { sort: { _id: -1 }, key: null, descending: true },
+  OLDEST: { sort: { _id: 1 }, key: null, descending: false },
+  AMOUNT_DESC: { sort: { totalFen: -1, _id: -1 }, key: (c) => c.totalFen, descending: true },
+  AMOUNT_ASC: { sort: { totalFen: 1, _id: 1 }, key: (c) => c.totalFen, descending: false },
+};
+
+/** NEWEST keeps the first cursor format (`claim:<id>`), so cursors handed out before orders existed still work. */
+export const encodeCursor = (claim: ExpenseClaimDoc, order: ClaimOrder = 'NEWEST'): string => {
+  const key = ORDERS[order].key;
+  const text = order === 'NEWEST' ? CURSOR_PREFIX + claim._id.toHexString() : `${CURSOR_PREFIX}${order}:${key ? `${key(claim)}:` : ''}${claim._id.toHexString()}`;
+  return Buffer.from(text).toString('base64url');
+};
+
+function decodeCursor(cursor: string, order: ClaimOrder): { id: Types.ObjectId; key: number | null } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const id = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length) : '';
-  if (!toObjectId(id)) throw badInput('after is not a cursor returned by this API', 'after');
-  return id;
+  const parts = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length).split(':') : [];
+  const invalid = () => badInput(`after is not a cursor of this list in the order ${order}`, 'after');
+  const [named, ...rest] = parts.length === 1 ? ['NEWEST', ...parts] : parts;
+  if (named !== order) throw invalid();
+  const needsKey = ORDERS[order].key !== null;
+  if (rest.length !== (needsKey ? 2 : 1)) throw invalid();
+  const id = toObjectId(rest[rest.length - 1]);
+  const key = needsKey ? Number(rest[0]) : null;
+  if (!id || (needsKey && !Number.isSafeInteger(key))) throw invalid();
+  return { id, key };
+}
+
+/** Claims after the cursor in the order: a greater (or smaller) key, or an equal key and a later _id. */
+function afterCursor(order: ClaimOrder, at: { id: Types.ObjectId; key: number | null }): ClaimFilter {
+  const { descending } = ORDERS[order];
+  const beyond = descending ? '$lt' : '$gt';
+  if (at.key === null) return { _id: { [beyond]: at.id } };
+  return { $or: [{ totalFen: { [beyond]: at.key } }, { totalFen: at.key, _id: { [beyond]: at.id } }] };
+}
+
+const REGEX_SPECIAL = /[.*+?^${}()|[\]\\]/g;
+
+/** The filter's conditions, checked; each refusal names its argument path. */
+async function filterConditions(ctx: OaContext, f: ClaimListFilter): Promise<ClaimFilter[]> {
+  const conditions: ClaimFilter[] = [];
+  if (f.statuses?.length) conditions.push({ status: { $in: f.statuses } });
+  if (f.applicantId) conditions.push({ applicantId: f.applicantId });
+  if (f.departmentId) {
+    if (!f.includeSubdepartments) conditions.push({ departmentId: f.departmentId });
+    else conditions.push({ departmentId: { $in: await departmentSubtree(ctx, f.departmentId) } });
+  }
+  if (f.createdFrom && f.createdTo && f.createdFrom > f.createdTo) throw badInput(`filter.createdFrom (${f.createdFrom}) is after filter.createdTo (${f.createdTo})`, 'filter.createdFrom');
+  // Days of the business time zone: from the first instant of createdFrom to the first of the day after createdTo.
+  const tz = ctx.settings.timeZone;
+  if (f.createdFrom) conditions.push({ createdAt: { $gte: reportPeriod(tz, f.createdFrom, f.createdFrom, 1).start } });
+  if (f.createdTo) conditions.push({ createdAt: { $lt: reportPeriod(tz, f.createdTo, f.createdTo, 1).end } });
+  if (f.text != null) {
+    const text = f.text.trim();
+    if (text.length < 1 || text.length > MAX_TEXT || /\p{Cc}/u.test(text)) throw badInput(`filter.text must be 1 to ${MAX_TEXT} printable characters`, 'filter.text');
+    const pattern = { $regex: text.replace(REGEX_SPECIAL, '\\$&'), $options: 'i' };
+    conditions.push({ $or: [{ claimNo: pattern }, { title: pattern }] });
+  }
+  return conditions;
+}
+
+/** The department and every department below it, by id. */
+async function departmentSubtree(ctx: OaContext, rootId: string): Promise<string[]> {
+  const all = await ctx.models.Department.find({}, { _id: 1, parentId: 1 }).lean<{ _id: Types.ObjectId; parentId: string | null }[]>();
+  const children = new Map<string, string[]>();
+  for (const d of all) if (d.parentId) children.set(d.parentId, [...(children.get(d.parentId) ?? []), d._id.toHexString()]);
+  const ids = [rootId];
+  for (let i = 0; i < ids.length; i++) ids.push(...(children.get(ids[i]) ?? []));
+  return ids;
 }
 
 /** A page of claims; its total is counted only when a client selects `totalCount` (it reads every claim in scope). */
@@ -25,22 +113,21 @@ export interface ClaimConnectionModel {
   countTotal(): Promise<number>;
 }
 
-export async function claimConnection(
-  ctx: OaContext,
-  args: { status?: ClaimStatus | null; departmentId?: string | null; first?: number | null; after?: string | null },
-): Promise<ClaimConnectionModel> {
+export async function claimConnection(ctx: OaContext, args: ClaimListArgs): Promise<ClaimConnectionModel> {
   const first = args.first ?? 20;
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be between 1 and ${MAX_PAGE}`, 'first');
+  const order = args.orderBy ?? 'NEWEST';
   const conditions: ClaimFilter[] = [await ctx.loaders.scope()];
   if (args.status) conditions.push({ status: args.status });
   if (args.departmentId) conditions.push({ departmentId: args.departmentId });
+  if (args.filter) conditions.push(...(await filterConditions(ctx, args.filter)));
   const filter: ClaimFilter = { $and: conditions };
-  const page: ClaimFilter = args.after ? { $and: [...conditions, { _id: { $lt: toObjectId(decodeCursor(args.after)) } }] } : filter;
-  const docs = await ctx.models.ExpenseClaim.find(page).sort({ _id: -1 }).limit(first + 1).batchSize(first + 1).lean<ExpenseClaimDoc[]>();
+  const page: ClaimFilter = args.after ? { $and: [...conditions, afterCursor(order, decodeCursor(args.after, order))] } : filter;
+  const docs = await ctx.models.ExpenseClaim.find(page).sort(ORDERS[order].sort).limit(first + 1).batchSize(first + 1).lean<ExpenseClaimDoc[]>();
 
   const nodes = docs.slice(0, first);
   for (const n of nodes) ctx.loaders.claim.prime(n._id.toHexString(), n);
-  const edges = nodes.map((node) => ({ cursor: encodeCursor(node), node }));
+  const edges = nodes.map((node) => ({ cursor: encodeCursor(node, order), node }));
   return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, countTotal: () => ctx.models.ExpenseClaim.countDocuments(filter).exec() };
 }
 

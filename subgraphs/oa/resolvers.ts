@@ -7,12 +7,12 @@ import { rolesFor } from '../../schema/permissions.ts';
 import { WorkflowError } from '../../platform/workflow/engine.ts';
 import type { StepDecision, StepState, WorkflowInstance } from '../../platform/workflow/types.ts';
 import { stepsAsShown } from '../../platform/workflow/progress.ts';
-import { applicantOnly, claimConnection } from './queries.ts';
+import { type ClaimListArgs, applicantOnly, claimConnection } from './queries.ts';
 import { createClaim, decideClaim, submitClaim, withdrawClaim, type ItemInput } from './claims.ts';
 import type { OaContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { toObjectId } from './loaders.ts';
-import type { ClaimStatus, DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
+import type { DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
 import { createDepartment, createEmployee, setDepartmentManager, updateDepartment, updateEmployee } from './organisation.ts';
 import { type SummaryGroup, claimCycleTimes, expenseSummary } from './reports.ts';
 import { sensitiveEmployeeFields } from './sensitive.ts';
@@ -39,8 +39,7 @@ export const resolvers: Resolvers = {
     employee: (_: unknown, { id }: { id: string }, ctx: OaContext) => (toObjectId(id) ? ctx.loaders.employee.load(id) : null),
     departments: (_: unknown, __: unknown, ctx: OaContext) => ctx.models.Department.find().sort({ code: 1 }).lean<DepartmentDoc[]>().exec(),
     expenseClaim: (_: unknown, { id }: { id: string }, ctx: OaContext) => (toObjectId(id) ? ctx.loaders.claim.load(id) : null),
-    expenseClaims: (_: unknown, args: { status?: ClaimStatus | null; departmentId?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) =>
-      claimConnection(ctx, args),
+    expenseClaims: (_: unknown, args: ClaimListArgs, ctx: OaContext) => claimConnection(ctx, args),
     inboundEvents: async (_: unknown, args: { status?: InboundStatus | null; platform?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) => {
       if (!hasAnyRole(ctx.principal, INBOUND_READERS)) throw forbidden('Only ADMIN reads inbound platform events');
       if (!ctx.connectors) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 };

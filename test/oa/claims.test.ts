@@ -221,3 +221,76 @@ describe('row-level scope', () => {
     expect(codes(await oa.gql(org.as.alice, '{ expenseClaims(first: 1001) { totalCount } }'))).toEqual(['BAD_USER_INPUT']);
   });
 });
+
+describe('claim lists: filter and order', () => {
+  const LIST = `query($f: ExpenseClaimFilter, $o: ExpenseClaimOrder, $first: Int, $after: String) {
+    expenseClaims(filter: $f, orderBy: $o, first: $first, after: $after) { totalCount edges { cursor node { id claimNo title total status applicant { id } } } pageInfo { hasNextPage endCursor } }
+  }`;
+  type Page = { expenseClaims: { totalCount: number; edges: Array<{ cursor: string; node: { id: string; claimNo: string; title: string; total: string; status: string; applicant: { id: string } } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } };
+  const list = async (who: Org['as'][keyof Org['as']], variables: Record<string, unknown>) => ok(await oa.gql<Page>(who, LIST, variables)).expenseClaims;
+
+  it('filters by applicant, department subtree, statuses, creation day and text, within the caller scope', async () => {
+    const org = await seedOrg(oa, '-lst');
+    const a1 = await file(org, 'alice', [item('30.00', 'INV-LST-1')], 'Taxi to 机场 (a+b)');
+    const a2 = await file(org, 'alice', [item('500.00', 'INV-LST-2')], 'Hotel Beijing');
+    const b1 = await file(org, 'bob', [item('75.50', 'INV-LST-3')], 'Train ticket');
+    ok(await oa.gql(org.as.alice, SUBMIT, { id: a2.id }));
+    const auditor = org.as.auditor;
+    const ids = (p: Page['expenseClaims']) => p.edges.map((e) => e.node.id).sort();
+    const mine = { departmentId: org.sales };
+
+    expect(ids(await list(auditor, { f: { ...mine, applicantId: org.ids.alice } }))).toEqual([a1.id, a2.id].sort());
+    expect(ids(await list(auditor, { f: { ...mine, statuses: ['SUBMITTED'] } }))).toEqual([a2.id]);
+    // Sales lies below HQ: without the subtree HQ has none of these claims, with it all three.
+    expect((await list(auditor, { f: { departmentId: org.hq } })).totalCount).toBe(0);
+    expect(ids(await list(auditor, { f: { departmentId: org.hq, includeSubdepartments: true, applicantId: null } })).filter((id) => [a1.id, a2.id, b1.id].includes(id))).toEqual([a1.id, a2.id, b1.id].sort());
+    // Text: in the title or the claim number, case-insensitive, regex characters taken literally.
+    expect(ids(await list(auditor, { f: { ...mine, text: 'HOTEL' } }))).toEqual([a2.id]);
+    expect(ids(await list(auditor, { f: { ...mine, text: '(a+b)' } }))).toEqual([a1.id]);
+    expect(ids(await list(auditor, { f: { ...mine, text: '机场' } }))).toEqual([a1.id]);
+    expect(ids(await list(auditor, { f: { ...mine, text: b1.claimNo.toLowerCase() } }))).toEqual([b1.id]);
+    expect((await list(auditor, { f: { ...mine, text: '.*' } })).totalCount).toBe(0);
+    // Creation days in the business time zone: today holds all three, yesterday none.
+    const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date());
+    const yesterday = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(Date.now() - 86_400_000));
+    expect((await list(auditor, { f: { ...mine, createdFrom: today, createdTo: today } })).totalCount).toBe(3);
+    expect((await list(auditor, { f: { ...mine, createdTo: yesterday } })).totalCount).toBe(0);
+    // The caller's scope still holds: Bob filtering for Alice's claims sees none.
+    expect((await list(org.as.bob, { f: { applicantId: org.ids.alice } })).totalCount).toBe(0);
+    // Bad input names the argument.
+    const refusal = await oa.gql(auditor, LIST, { f: { createdFrom: today, createdTo: yesterday } });
+    expect(refusal.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'filter.createdFrom' } });
+    expect((await oa.gql(auditor, LIST, { f: { text: 'x'.repeat(101) } })).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'filter.text' } });
+  });
+
+  it('orders by amount or age, and pages through equal amounts with no repeat and no skip', async () => {
+    const org = await seedOrg(oa, '-ord');
+    const amounts = ['10.00', '99.99', '10.00', '250.00', '10.00', '0.01'];
+    const claims = [];
+    for (const [i, a] of amounts.entries()) claims.push(await file(org, 'alice', [item(a, `INV-ORD-${i}`)]));
+    const f = { departmentId: org.sales };
+    const walk = async (o: string) => {
+      const seen: Array<{ id: string; total: string }> = [];
+      let after: string | null = null;
+      for (;;) {
+        const page: Page['expenseClaims'] = await list(org.as.auditor, { f, o, first: 2, after });
+        seen.push(...page.edges.map((e) => ({ id: e.node.id, total: e.node.total })));
+        if (!page.pageInfo.hasNextPage) return seen;
+        after = page.pageInfo.endCursor;
+      }
+    };
+    const desc = await walk('AMOUNT_DESC');
+    expect(desc.map((c) => c.total)).toEqual(['250.00', '99.99', '10.00', '10.00', '10.00', '0.01']);
+    expect(new Set(desc.map((c) => c.id)).size).toBe(6);
+    // Equal totals: newest first in AMOUNT_DESC, oldest first in AMOUNT_ASC.
+    expect(desc.slice(2, 5).map((c) => c.id)).toEqual([claims[4].id, claims[2].id, claims[0].id]);
+    const asc = await walk('AMOUNT_ASC');
+    expect(asc.map((c) => c.id)).toEqual([...desc.map((c) => c.id)].reverse());
+    expect((await walk('OLDEST')).map((c) => c.id)).toEqual(claims.map((c) => c.id));
+    expect((await walk('NEWEST')).map((c) => c.id)).toEqual(claims.map((c) => c.id).reverse());
+    // A cursor continues the order it came from only.
+    const first = await list(org.as.auditor, { f, o: 'AMOUNT_DESC', first: 1 });
+    const wrong = await oa.gql(org.as.auditor, LIST, { f, o: 'OLDEST', after: first.pageInfo.endCursor });
+    expect(wrong.errors?.[0]).toMatchObject({ message: 'after is not a cursor of this list in the order OLDEST', extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
+  });
+});

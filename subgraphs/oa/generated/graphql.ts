@@ -225,6 +225,35 @@ export type InboundEventConnection = {
   totalCount: Scalars['Int']['output'];
 };
 
+/**
+ * Which claims a list shows, besides the caller's scope (and the list's own status and departmentId arguments, which
+ * still apply). Every condition given must hold.
+ */
+export type ExpenseClaimFilter = {
+  /** Any of these statuses. */
+  statuses?: InputMaybe<Array<ClaimStatus>>;
+  applicantId?: InputMaybe<Scalars['ID']['input']>;
+  /** Claims of this department, and with includeSubdepartments of every department below it. */
+  departmentId?: InputMaybe<Scalars['ID']['input']>;
+  includeSubdepartments?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Created on or after this day (business time zone). */
+  createdFrom?: InputMaybe<Scalars['Date']['input']>;
+  /** Created on or before this day (business time zone). */
+  createdTo?: InputMaybe<Scalars['Date']['input']>;
+  /** Text in the claim number or the title, case-insensitive, 1 to 100 characters. */
+  text?: InputMaybe<Scalars['String']['input']>;
+};
+
+/** The order of a claim list; a cursor continues the order it came from. */
+export type ExpenseClaimOrder =
+  /** Newest first (the default). */
+  | 'NEWEST'
+  | 'OLDEST'
+  /** Largest total first; equal totals newest first. */
+  | 'AMOUNT_DESC'
+  /** Smallest total first; equal totals oldest first. */
+  | 'AMOUNT_ASC';
+
 export type CreateDepartmentInput = {
   code: Scalars['String']['input'];
   name: Scalars['String']['input'];
@@ -343,6 +372,8 @@ export type QueryExpenseClaimArgs = {
 export type QueryExpenseClaimsArgs = {
   status?: InputMaybe<ClaimStatus>;
   departmentId?: InputMaybe<Scalars['ID']['input']>;
+  filter?: InputMaybe<ExpenseClaimFilter>;
+  orderBy?: InputMaybe<ExpenseClaimOrder>;
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
 };
@@ -570,6 +601,8 @@ export type ResolversTypes = {
   InboundEvent: ResolverTypeWrapper<InboundEventRecord>;
   InboundEventEdge: ResolverTypeWrapper<Omit<InboundEventEdge, 'node'> & { node: ResolversTypes['InboundEvent'] }>;
   InboundEventConnection: ResolverTypeWrapper<Omit<InboundEventConnection, 'edges'> & { edges: Array<ResolversTypes['InboundEventEdge']> }>;
+  ExpenseClaimFilter: ExpenseClaimFilter;
+  ExpenseClaimOrder: ExpenseClaimOrder;
   CreateDepartmentInput: CreateDepartmentInput;
   CreateEmployeeInput: CreateEmployeeInput;
   UpdateEmployeeInput: UpdateEmployeeInput;
@@ -607,6 +640,7 @@ export type ResolversParentTypes = {
   InboundEvent: InboundEventRecord;
   InboundEventEdge: Omit<InboundEventEdge, 'node'> & { node: ResolversParentTypes['InboundEvent'] };
   InboundEventConnection: Omit<InboundEventConnection, 'edges'> & { edges: Array<ResolversParentTypes['InboundEventEdge']> };
+  ExpenseClaimFilter: ExpenseClaimFilter;
   CreateDepartmentInput: CreateDepartmentInput;
   CreateEmployeeInput: CreateEmployeeInput;
   UpdateEmployeeInput: UpdateEmployeeInput;
@@ -786,7 +820,7 @@ export type QueryResolvers<ContextType = OaContext, ParentType extends Resolvers
   employee?: Resolver<Maybe<ResolversTypes['Employee']>, ParentType, ContextType, RequireFields<QueryEmployeeArgs, 'id'>>;
   departments?: Resolver<Array<ResolversTypes['Department']>, ParentType, ContextType>;
   expenseClaim?: Resolver<Maybe<ResolversTypes['ExpenseClaim']>, ParentType, ContextType, RequireFields<QueryExpenseClaimArgs, 'id'>>;
-  expenseClaims?: Resolver<ResolversTypes['ExpenseClaimConnection'], ParentType, ContextType, RequireFields<QueryExpenseClaimsArgs, 'first'>>;
+  expenseClaims?: Resolver<ResolversTypes['ExpenseClaimConnection'], ParentType, ContextType, RequireFields<QueryExpenseClaimsArgs, 'orderBy' | 'first'>>;
   myApprovalTasks?: Resolver<Array<ResolversTypes['ExpenseClaim']>, ParentType, ContextType>;
   inboundEvents?: Resolver<ResolversTypes['InboundEventConnection'], ParentType, ContextType, RequireFields<QueryInboundEventsArgs, 'first'>>;
   expenseSummary?: Resolver<Array<ResolversTypes['SummaryRow']>, ParentType, ContextType, RequireFields<QueryExpenseSummaryArgs, 'groupBy' | 'from' | 'to'>>;
