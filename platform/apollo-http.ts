@@ -85,6 +85,17 @@ const withoutTypeNames = (message: string): string => {
   return message;
 };
 
+/**
+ * Where in the caller's variables a coercion error lies, as graphql-js words it: `Variable "$c" got invalid value
+ * "1.234" at "c.items[0].amount"; …` names `c.items[0].amount`; a variable refused whole (missing, null, wrong
+ * type) names the variable. Clients read `extensions.field` to mark the input at fault.
+ */
+export function variableFieldOf(message: string): string | undefined {
+  const at = /^Variable "\$([A-Za-z_][A-Za-z0-9_]*)" got invalid value .*? at "([^"]+)"; /s.exec(message);
+  if (at) return at[2];
+  return /^Variable "\$([A-Za-z_][A-Za-z0-9_]*)" /.exec(message)?.[1];
+}
+
 export interface PublicErrorOptions {
   /** Production: messages lose graphql-js's "Did you mean …?" suggestions. */
   hideSchemaDetails?: boolean;
@@ -99,7 +110,8 @@ export function publicError(formatted: GraphQLFormattedError, error: unknown, lo
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
     const message = opts.hideSchemaDetails ? withoutSchemaDetails(formatted.message) : formatted.message;
-    return { message, locations: formatted.locations, path: formatted.path, extensions: { ...formatted.extensions, stacktrace: undefined } };
+    const field = formatted.extensions?.field ?? (code === 'BAD_USER_INPUT' ? variableFieldOf(formatted.message) : undefined);
+    return { message, locations: formatted.locations, path: formatted.path, extensions: { ...formatted.extensions, ...(field !== undefined ? { field } : {}), stacktrace: undefined } };
   }
   log(error instanceof GraphQLError && error.originalError ? error.originalError : error);
   return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };

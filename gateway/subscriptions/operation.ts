@@ -15,7 +15,7 @@ import {
   specifiedRules,
   validate,
 } from 'graphql';
-import { publicError, withoutSchemaDetails } from '../../platform/apollo-http.ts';
+import { publicError, variableFieldOf, withoutSchemaDetails } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { PARSE_OPTIONS, plainParseMessage } from '../intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule, noIntrospectionRule } from '../limits.ts';
@@ -71,7 +71,7 @@ export class OperationRunner {
     // Variables are checked here, as Apollo does over HTTP: a misspelt enum value is BAD_USER_INPUT (not an internal
     // error logged with the value, nor a subscription retrying for ever), and in production without a suggestion.
     const coerced = getVariableValues(this.opts.schema, op.variableDefinitions ?? [], (input.variables as Record<string, unknown> | null | undefined) ?? {}, { maxErrors: 10 });
-    if (coerced.errors) return { ok: false, errors: coerced.errors.map((e) => ({ message: message(e), locations: e.locations, extensions: { code: 'BAD_USER_INPUT' } })) };
+    if (coerced.errors) return { ok: false, errors: coerced.errors.map((e) => ({ message: message(e), locations: e.locations, extensions: { code: 'BAD_USER_INPUT', field: variableFieldOf(e.message) } })) };
     return { ok: true, document, variables: (input.variables as Record<string, unknown> | null | undefined) ?? null, operationName, subscription: op.operation === OperationTypeNode.SUBSCRIPTION };
   }
 

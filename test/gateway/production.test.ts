@@ -12,6 +12,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Gateway, createGateway } from '../../gateway/index.ts';
 import { loadConfig } from '../../platform/config.ts';
+import { variableFieldOf } from '../../platform/apollo-http.ts';
 import { LocalEventBus } from '../../platform/integration/event-bus.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { wsSubscribe } from '../helpers/subscribers.ts';
@@ -114,7 +115,7 @@ async function ws(base: string, token: string, body: { query: string; variables?
 /** Misspelt names, each drawing a suggestion from graphql-js: validation (field, argument, enum literal) and variable coercion. */
 const PROBES = [
   { what: 'field', body: { query: '{ departmnts { id } }' }, says: 'Cannot query field \\"departmnts\\" on type \\"Query\\".', plainly: 'Cannot query field \\"departmnts\\" here.', suggestion: 'Did you mean \\"departments\\"?' },
-  { what: 'argument', body: { query: '{ expenseClaims(firts: 1) { totalCount } }' }, says: 'Unknown argument \\"firts\\" on field \\"Query.expenseClaims\\".', plainly: 'Unknown argument \\"firts\\" on field \\"expenseClaims\\".', suggestion: 'Did you mean \\"first\\"?' },
+  { what: 'argument', body: { query: '{ expenseClaims(firts: 1) { totalCount } }' }, says: 'Unknown argument \\"firts\\" on field \\"Query.expenseClaims\\".', plainly: 'Unknown argument \\"firts\\" on field \\"expenseClaims\\".', suggestion: 'Did you mean \\"first\\" or \\"filter\\"?' },
   { what: 'enum value', body: { query: '{ expenseClaims(status: SUBMITED) { totalCount } }' }, says: 'Value \\"SUBMITED\\" does not exist in \\"ClaimStatus\\" enum.', plainly: 'Value \\"SUBMITED\\" is not one of the allowed values.', suggestion: 'Did you mean the enum value \\"SUBMITTED\\"?' },
   {
     what: 'enum value in a variable',
@@ -203,6 +204,24 @@ describe('introspection', () => {
     }
     const deep = '{ expenseClaims { edges { node { applicant { department { manager { department { manager { department { manager { department { manager { id } } } } } } } } } } } } }';
     expect((await resultOf('http', devBase(), token, deep)).errors?.[0].message).toBe('The operation is 13 levels deep; at most 12 are allowed');
+  });
+});
+
+describe('a refused variable names where it is wrong', () => {
+  const CREATE_WITH = 'mutation Create($c: CreateExpenseClaimInput!) { createExpenseClaim(input: $c) { id } }';
+  const badItem = (amount: string) => ({ c: { title: 't', category: 'TRAVEL', items: [{ description: 'x', amount, occurredOn: '2026-01-01', invoiceNo: 'INV-FIELD-1' }] } });
+  it('over HTTP: extensions.field is the path in the caller\'s variables', async () => {
+    const token = await stack.token(org.ids.alice);
+    const text = await TRANSPORTS.http(devBase(), token, { query: CREATE_WITH, variables: badItem('1.234') });
+    expect(JSON.parse(text)).toMatchObject({ errors: [{ message: expect.stringContaining('Variable "$c" got invalid value "1.234" at "c.items[0].amount"'), extensions: { code: 'BAD_USER_INPUT', field: 'c.items[0].amount' } }] });
+  });
+
+  it('reads the path from graphql-js\'s words, whatever the refused value holds', () => {
+    expect(variableFieldOf('Variable "$c" got invalid value "1.234" at "c.items[0].amount"; "1.234" is not a Money amount')).toBe('c.items[0].amount');
+    // A value that imitates the wording does not move the path.
+    expect(variableFieldOf('Variable "$c" got invalid value "x\\" at \\"evil\\"; " at "c.title"; bad')).toBe('c.title');
+    expect(variableFieldOf('Variable "$id" of required type "ID!" was not provided.')).toBe('id');
+    expect(variableFieldOf('Cannot query field "x" here.')).toBeUndefined();
   });
 });
 
