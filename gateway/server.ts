@@ -7,7 +7,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GatewayExecutor, GatewayInterface, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
 import { execute } from '@graphql-tools/executor';
-import { GraphQLError, type ExecutionResult, type GraphQLSchema, printSchema } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLSchema, getVariableValues, printSchema } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -89,6 +89,11 @@ function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema, p
   const executor: GatewayExecutor = async (rc) => {
     const context = rc.context as unknown as PermissionContext;
     const whole = allowsWholeOperation(shielded, rc.document, context.principal);
+    // Variables first, on both paths, against the gateway's schema (its Money, Date and DateTime check like the
+    // subgraphs', gateway/input-scalars.ts): a bad value is refused in the client's words, its own variable names and
+    // extensions.field, before any call; no data: a request error (400).
+    const coerced = getVariableValues(shielded, rc.operation.variableDefinitions ?? [], rc.request.variables ?? {}, { maxErrors: 10 });
+    if (coerced.errors) return { errors: coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, originalError: e.originalError, extensions: { code: 'BAD_USER_INPUT' } })) };
     const alone = whole && pass && rc.source !== undefined && rc.operation.operation !== 'subscription' ? singleSubgraphOf(shielded, pass.joins, rc.document) : null;
     if (alone) return (await pass!.send(alone, { source: rc.source!, variables: rc.request.variables, operationName: rc.request.operationName, operation: rc.operation }, context)) as ExecutionResult;
     const schema = whole ? maskedOnly : shielded;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
+import { checkInputScalars } from './input-scalars.ts';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { type Principal, type RequestOrigin, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
 
@@ -39,7 +40,8 @@ export const loadSupergraphSdl = (path: string | URL = DEFAULT_SUPERGRAPH): stri
 export const subgraphFetch = (createRequire(import.meta.url)('@whatwg-node/fetch') as { fetch: typeof fetch }).fetch;
 
 export function buildSupergraphSchema(opts: SupergraphOptions): GraphQLSchema {
-  return getStitchedSchemaFromSupergraphSdl({
+  // Money, Date and DateTime inputs are checked here, in the client's words (gateway/input-scalars.ts).
+  return checkInputScalars(getStitchedSchemaFromSupergraphSdl({
     supergraphSdl: opts.supergraphSdl,
     // Entity fetches of one request to one subgraph go out as one batched request.
     batch: true,
@@ -51,7 +53,7 @@ export function buildSupergraphSchema(opts: SupergraphOptions): GraphQLSchema {
       // Identical concurrent queries must not share one call: each caller's identity goes out on its own.
       deduplicateInflightRequests: false,
     }),
-  });
+  }));
 }
 
 /**

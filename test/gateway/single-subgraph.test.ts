@@ -119,7 +119,8 @@ describe('over HTTP: the pass-through answers as the stitched path does', () => 
     { who: 'alice', query: '{ expenseClaim(id: "000000000000000000000000") { claimNo } }', alone: true },
     { who: 'alice', query: 'query($id: ID!) { expenseClaim(id: $id) { claimNo } }', variables: () => ({ id: 'not-an-id' }), alone: true },
     { who: 'alice', query: 'mutation {\n  submitExpenseClaim(id: "000000000000000000000000") { id status }\n}', alone: true, codes: ['NOT_FOUND'] },
-    { who: 'alice', query: 'query($s: ClaimStatus) { expenseClaims(status: $s) { totalCount } }', variables: () => ({ s: 'NOPE' }), alone: true, codes: ['BAD_USER_INPUT'] },
+    // Variables that do not coerce are refused at the gateway, before any call (server.ts): no pass-through.
+    { who: 'alice', query: 'query($s: ClaimStatus) { expenseClaims(status: $s) { totalCount } }', variables: () => ({ s: 'NOPE' }), alone: false, codes: ['BAD_USER_INPUT'] },
     // A sensitive field, masked per record by the gateway: stitched.
     { who: 'salesManager', query: 'query($id: ID!) { employee(id: $id) { name bankAccount } }', variables: () => ({ id: org.ids.alice }), alone: false },
     // A field the caller may not read: stitched, with the shield's partial answer.
