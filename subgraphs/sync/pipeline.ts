@@ -103,6 +103,12 @@ export class SyncPipeline {
   private noPendingAt = -Infinity;
   /** Bumped whenever a job may have become PENDING here. */
   private pendingGeneration = 0;
+  /**
+   * New jobs that may be waiting, as far as this pipeline knows: what it enqueued or took over since it last claimed,
+   * set to the count it read when it found too few for a batch, and kept high after a full page (more may follow).
+   * A third batch is looked for only once it reaches minBatchAlongside, not at every round while two batches run.
+   */
+  private enqueuedUnclaimed = 0;
   private readonly consumer: LogConsumer;
   private readonly loop: WorkerLoop<void>;
   private readonly clock: () => Date;
@@ -147,6 +153,7 @@ export class SyncPipeline {
   private async takeOverRunningJobs(): Promise<void> {
     const orphans = await this.opts.models.SyncJob.updateMany({ status: 'RUNNING', runner: { $ne: this.opts.lease.owner } }, { $set: { status: 'PENDING', runUntil: null, runner: null } });
     this.mayBePending();
+    this.enqueuedUnclaimed += orphans.modifiedCount;
     if (orphans.modifiedCount) this.opts.logger.info({ jobs: orphans.modifiedCount }, 'took over sync jobs left running by an earlier instance');
   }
 
@@ -204,6 +211,7 @@ export class SyncPipeline {
       // In order: should one fail, the position stays before it and the batch is consumed again.
       { ordered: true },
     );
+    this.enqueuedUnclaimed += approvals.length;
     this.mayBePending();
   }
 
@@ -274,16 +282,22 @@ export class SyncPipeline {
     // New jobs come from this holder's own consumption (which clears the mark); one set PENDING elsewhere (a retry
     // answered by another instance) is found within PENDING_RECHECK_MS.
     if (Date.now() - this.noPendingAt < PENDING_RECHECK_MS) return [];
+    if (min > 1 && this.enqueuedUnclaimed < min) return [];
     const generation = this.pendingGeneration;
     const { SyncJob } = this.opts.models;
     const ids = (await SyncJob.find({ status: 'PENDING' }, { _id: 1 }).sort({ eventSeq: 1 }).limit(max).lean<{ _id: SyncJobDoc['_id'] }[]>()).map((j) => j._id);
-    // Too few to run beside the running batch: they wait for it (its end wakes the loop).
-    if (ids.length < min) return [];
+    // Too few to run beside the running batches: they wait for one to end (which wakes the loop).
+    if (ids.length < min) {
+      this.enqueuedUnclaimed = ids.length;
+      return [];
+    }
     // Only if nothing was enqueued while the query ran (it may not have seen that job).
     if (ids.length < max && generation === this.pendingGeneration) this.noPendingAt = Date.now();
     if (!ids.length) return [];
     const now = this.clock();
     const taken = await SyncJob.updateMany({ _id: { $in: ids }, status: 'PENDING' }, this.take(now));
+    const left = Math.max(0, this.enqueuedUnclaimed - taken.modifiedCount);
+    this.enqueuedUnclaimed = ids.length === max ? Math.max(left, max) : left;
     if (!taken.modifiedCount) return [];
     return SyncJob.find({ _id: { $in: ids }, status: 'RUNNING', startedAt: now, runner: this.opts.lease.owner }).sort({ eventSeq: 1 }).lean<SyncJobDoc[]>();
   }

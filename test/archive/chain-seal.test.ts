@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { ChainSeal, PUBLIC_KEY_FILE, type SealedHead, checkSeals, ed25519Verifier, hmacKey, loadSealKey, readLastJsonLine, readSealFile, sealFileOf } from '../../platform/integration/chain-seal.ts';
 import type { ArchiveRecordDoc } from '../../subgraphs/archive/models.ts';
 import { type ArchiveSealOptions, ArchiveSeals } from '../../subgraphs/archive/seals.ts';
+import { until } from '../helpers/wait.ts';
 import { ok } from '../oa/fixture.ts';
 import { archivist, auditor, useArchiveSubgraph } from './fixture.ts';
 import { archiveSnapshot, cutNewest, fileOldRecords, rewriteChains } from './tamper.ts';
@@ -170,7 +171,7 @@ describe('sealing under load', () => {
     };
     const chain = new ChainSeal({ chain: 'load_test', key: seal.key, dir: seal.dir, connection: archive.connection, head });
     const first = chain.seal();
-    await until(() => release !== null);
+    await until(() => release !== null, 'the first seal to read the head');
     seq = 5; // four appends committed while the first seal runs
     const waiting = [chain.seal(), chain.seal(), chain.seal(), chain.seal()];
     release!();
@@ -220,11 +221,3 @@ describe('sealing under load', () => {
     expect(announced.length).toBe(2); // what waited went in one call
   });
 });
-
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setImmediate(r));
-  }
-}

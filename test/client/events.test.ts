@@ -3,6 +3,7 @@
 // delivers every CLAIM_APPROVED of the log once, in order: no gap, no duplicate.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EventStream, type Transport, subscribeToEvents } from '../../client/events.ts';
+import { until } from '../helpers/wait.ts';
 import type { Org } from '../oa/seed.ts';
 import { type Stack, approvedClaim, seed, startStack } from '../sync/stack.ts';
 
@@ -21,14 +22,6 @@ afterAll(async () => {
 
 const QUERY = 'subscription Events($after: String, $types: [SyncEventType!]) { syncEvents(after: $after, types: $types) { seq type claim { id } } }';
 type Event = { seq: string; type: string; claim: { id: string } | null };
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** The seqs of CLAIM_APPROVED in the log after `after`, as the gateway formats them (12 digits). */
 async function approvalsInLog(after: string): Promise<string[]> {

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { until } from '../helpers/wait.ts';
 import type { Org } from '../oa/seed.ts';
 import { type Stack, approvedClaim, seed, startStack } from '../sync/stack.ts';
 
@@ -91,10 +92,10 @@ describe('GraphiQL in development', () => {
     await setQuery(page, subscription);
     // GraphiQL reads the operation's kind 100 ms after an edit and stores the query 500 ms after it: once stored, it
     // knows this is a subscription.
-    await waitFor(async () => (await page.evaluate(() => sessionStorage.getItem('graphiql:query'))) === subscription);
+    await until(async () => (await page.evaluate(() => sessionStorage.getItem('graphiql:query'))) === subscription, 'GraphiQL to store the query');
     await page.getByLabel('Execute query (Ctrl-Enter)').click();
     // The subscription is open once the gateway counts it; then a claim of Alice's is approved.
-    await waitFor(async () => (await stack.gateways[0].gateway.metrics.registry.getSingleMetricAsString('gateway_subscriptions_open')).match(/ 1$/m) !== null);
+    await until(async () => (await stack.gateways[0].gateway.metrics.registry.getSingleMetricAsString('gateway_subscriptions_open')).match(/ 1$/m) !== null, 'the subscription to be open');
     const claim = await approvedClaim(stack, org, '42.00');
     await page.locator('.result-window', { hasText: 'CLAIM_APPROVED' }).waitFor();
     expect(claim.id).toBeTruthy();
@@ -124,7 +125,7 @@ describe('GraphiQL in development', () => {
       },
       { token, lastSeq: start },
     );
-    await waitFor(async () => (await stack.gateways[0].gateway.metrics.registry.getSingleMetricAsString('gateway_subscriptions_open')).match(/ 1$/m) !== null);
+    await until(async () => (await stack.gateways[0].gateway.metrics.registry.getSingleMetricAsString('gateway_subscriptions_open')).match(/ 1$/m) !== null, 'the subscription to be open');
     await approvedClaim(stack, org, '43.00');
     const event = await received;
     expect(event).toMatchObject({ type: 'CLAIM_APPROVED' });
@@ -148,11 +149,3 @@ describe('GraphiQL in development', () => {
     await fresh.context().close();
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -4,6 +4,7 @@
 // stream with a short-lived ticket (POST /graphql/stream/ticket).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamTickets } from '../../gateway/subscriptions/stream-ticket.ts';
+import { until } from '../helpers/wait.ts';
 import type { Org } from '../oa/seed.ts';
 import { type Stack, approvedClaim, seed, startStack } from '../sync/stack.ts';
 
@@ -53,14 +54,6 @@ const eventsOf = (text: string) =>
     .split('\n\n')
     .filter((block) => block.includes('event: next'))
     .map((block) => ({ id: /^id: (.*)$/m.exec(block)?.[1] ?? null, seq: (JSON.parse(/^data: (.*)$/m.exec(block)![1]) as { data: { syncEvents: { seq: string } } }).data.syncEvents.seq }));
-
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const headOfLog = async () => String((await stack.connection.collection<{ seq: number }>('domain_events').find().sort({ seq: -1 }).limit(1).next())?.seq ?? 0).padStart(12, '0');
 
