@@ -10,6 +10,29 @@ export class AuthenticationError extends Error {
   readonly code = 'UNAUTHENTICATED';
 }
 
+/** A caller over its rate (an API key's, gateway/api-keys.ts): HTTP and SSE 429 with Retry-After, graphql-ws 4429. */
+export class RateLimitedError extends Error {
+  readonly code = 'RATE_LIMITED';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many requests with this API key; retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/** How every transport answers a failed authentication; `unexpected` ones are logged (authFailure), refusals audited. */
+export interface AuthRefusal {
+  status: 401 | 429 | 503;
+  code: 'UNAUTHENTICATED' | 'RATE_LIMITED' | 'INTERNAL_SERVER_ERROR';
+  message: string;
+  retryAfterSeconds?: number;
+  unexpected: boolean;
+}
+
+export function authRefusal(err: unknown): AuthRefusal {
+  if (err instanceof AuthenticationError) return { status: 401, code: 'UNAUTHENTICATED', message: `Unauthenticated: ${err.message}`, unexpected: false };
+  if (err instanceof RateLimitedError) return { status: 429, code: 'RATE_LIMITED', message: `Rate limited: ${err.message}`, retryAfterSeconds: err.retryAfterSeconds, unexpected: false };
+  return { status: 503, code: 'INTERNAL_SERVER_ERROR', message: 'Authentication is unavailable; try again', unexpected: true };
+}
+
 export interface DirectoryEntry {
   roles: Role[];
   departmentId: string | null;
@@ -75,7 +98,21 @@ const RESERVED_SUBJECTS = new Set(['gateway', 'sync', 'oa', 'archive', 'system']
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/;
 
 /** A verified caller, with when its token expires (subscriptions end then). */
-export type AuthenticatedPrincipal = Principal & { expiresAt: number };
+export type AuthenticatedPrincipal = Principal & {
+  expiresAt: number;
+  /** An API key's: aborted once the key is found revoked (its open streams end). */
+  revoked?: AbortSignal;
+  /** An API key's: a transport keeping a connection open holds the key (so it is checked again) until it calls the release. */
+  hold?(): () => void;
+  /** An API key's: counts one operation sent over an open connection against the key's rate; throws RateLimitedError. */
+  spend?(): Promise<void>;
+};
+
+/** What a transport hands on as the caller: the principal without the transport's handles. */
+export function identityOf(p: Principal & Partial<Omit<AuthenticatedPrincipal, keyof Principal>>): Principal {
+  const { expiresAt: _e, revoked: _r, hold: _h, spend: _s, ...identity } = p;
+  return identity;
+}
 
 export function createAuthenticator(opts: AuthOptions): (authorization: string | undefined | null) => Promise<AuthenticatedPrincipal> {
   if (!opts.jwtSecret && !opts.jwksUrl) throw new Error('JWT_SECRET or JWT_JWKS_URL is required');
@@ -118,7 +155,7 @@ export function createAuthenticator(opts: AuthOptions): (authorization: string |
 
   return async (authorization) => {
     const m = authorization ? BEARER.exec(authorization.trim()) : null;
-    if (!m) throw new AuthenticationError('a Bearer token is required');
+    if (!m) throw new AuthenticationError('a Bearer token or an API key is required');
     let payload: JWTPayload;
     try {
       payload = await verify(m[1]);

@@ -8,6 +8,8 @@ import { metricsAccess } from '../platform/metrics-http.ts';
 import { type AuditRecord, AuditRecorder, syncAuditSink } from './audit.ts';
 import { AuditSpool } from './audit-spool.ts';
 import { createAuthenticator } from './auth.ts';
+import { ApiKeyAuthenticator, syncApiKeyCheck } from './api-keys.ts';
+import { isApiKeyAuthorization } from '../platform/api-key-token.ts';
 import { GATEWAY_SERVICE, oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type GatewayServer, createGatewayServer } from './server.ts';
@@ -52,11 +54,13 @@ export async function createGateway(
     heartbeatMs?: number;
     /** The audit spool file (gateway/audit-spool.ts), one per gateway; in memory only without it. */
     auditSpool?: string;
+    /** How long an API key check is trusted (default API_KEY_CACHE_MS). */
+    apiKeyCacheMs?: number;
   },
 ): Promise<Gateway> {
   const metrics = new GatewayMetrics({ access: metricsAccess(config) });
   const directory = oaDirectoryLookup({ oaUrl: urls.oa, internalSecret: config.internalSecret, timeoutMs: SUBGRAPH_TIMEOUT_MS });
-  const authenticate = createAuthenticator({
+  const authenticateUser = createAuthenticator({
     jwtSecret: config.jwtSecret,
     jwksUrl: config.jwtJwksUrl,
     issuer: config.jwtIssuer,
@@ -64,6 +68,12 @@ export async function createGateway(
     maxTtlSeconds: config.jwtMaxTtlSeconds,
     lookup: directory,
   });
+  // `Authorization: ApiKey …` is an integration's key (gateway/api-keys.ts); anything else goes to the JWT check.
+  const apiKeys = new ApiKeyAuthenticator({
+    check: syncApiKeyCheck({ syncUrl: urls.sync, internalSecret: config.internalSecret, timeoutMs: SUBGRAPH_TIMEOUT_MS }),
+    cacheMs: opts.apiKeyCacheMs ?? config.apiKeyCacheMs,
+  });
+  const authenticate = (authorization: string | undefined) => (authorization && isApiKeyAuthorization(authorization) ? apiKeys.authenticate(authorization) : authenticateUser(authorization));
   // The shield, the masked-only schema and the pass-through, as gateway/execution.ts builds them.
   const { schema, maskedOnlySchema, passThrough } = gatewayExecution({
     supergraphSdl: loadSupergraphSdl(opts.supergraphPath),
@@ -108,6 +118,7 @@ export async function createGateway(
     },
     async stop() {
       heartbeat.stop();
+      apiKeys.close();
       feed.close();
       sse.shutdown();
       streams.closeAll();

@@ -15,31 +15,15 @@ import {
   visitWithTypeInfo,
 } from 'graphql';
 import type { Principal } from '../platform/identity.ts';
-import { type FieldRule, ruleFor } from '../schema/permissions.ts';
+import { callerMayUse } from '../schema/permissions.ts';
 import { isPublicObjectType } from './permissions.ts';
-
-/** Whether a rule allows the caller, by what the caller is alone (a sensitive field's per-record part is masking's). */
-function allows(rule: FieldRule | undefined, p: Principal | null): boolean {
-  if (!rule || !p) return false;
-  switch (rule.kind) {
-    case 'authenticated':
-    case 'sensitive':
-      return true;
-    case 'services':
-      return p.kind === 'service';
-    case 'roles':
-      return (rule.services === true && p.kind === 'service') || rule.roles.some((role) => p.roles.includes(role));
-    default:
-      return false;
-  }
-}
 
 /**
  * Whether every field of the document (every operation and fragment in it: never fewer than the one executed) is
  * allowed to the caller by the rules that depend on the caller only. Cached per parsed document and role set.
  */
 export function allowsWholeOperation(schema: GraphQLSchema, document: DocumentNode, principal: Principal | null): boolean {
-  const key = principal ? `${principal.kind}:${[...principal.roles].sort().join(',')}` : 'anonymous';
+  const key = principal ? `${principal.kind}:${[...principal.roles].sort().join(',')}:${[...(principal.scopes ?? [])].sort().join(',')}` : 'anonymous';
   let byCaller = decided.get(document);
   if (!byCaller) decided.set(document, (byCaller = new Map()));
   const known = byCaller.get(key);
@@ -56,7 +40,7 @@ export function allowsWholeOperation(schema: GraphQLSchema, document: DocumentNo
         if (node.name.value.startsWith('__') || (parent && isIntrospectionType(parent))) return false;
         const types = !parent ? [] : isObjectType(parent) ? [parent] : isAbstractType(parent) ? schema.getPossibleTypes(parent) : [];
         // Types the shield has no rules for (federation's plumbing) take the shielded path.
-        if (!types.length || types.some((t) => !isPublicObjectType(t) || !allows(ruleFor(t.name, node.name.value), principal))) allowed = false;
+        if (!types.length || types.some((t) => !isPublicObjectType(t) || !callerMayUse(principal, t.name, node.name.value))) allowed = false;
         return undefined;
       },
     }),

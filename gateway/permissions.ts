@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import util from 'node:util';
 import type * as GraphqlShield from 'graphql-shield';
 import type { Principal, RequestOrigin } from '../platform/identity.ts';
-import { type FieldRule, maskValue, ruleFor, sensitiveAccess } from '../schema/permissions.ts';
+import { type ApiScope, type FieldRule, maskValue, ruleFor, scopesGranting, sensitiveAccess } from '../schema/permissions.ts';
 import type { DirectoryEntry } from './auth.ts';
 
 export interface PermissionContext {
@@ -44,37 +44,39 @@ export function publicObjectTypes(schema: GraphQLSchema) {
   return Object.values(schema.getTypeMap()).filter(isPublicObjectType);
 }
 
-const isAuthenticated = rule('authenticated', { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => (ctx.principal ? true : unauthenticated()));
-
-// One rule object per distinct FieldRule, shared by every field with that rule, and its decision is cached per
-// request: so its message must not name a field (it would name whichever field was checked first).
-function shieldRule(r: FieldRule, where: string, made: Map<string, IRule>): IRule {
-  const key = JSON.stringify(r);
+// One rule object per distinct FieldRule and set of scopes granting it to API keys, shared by every field with that
+// pair, and its decision is cached per request: so its message must not name a field (it would name whichever
+// field was checked first).
+function shieldRule(r: FieldRule, granting: readonly ApiScope[], where: string, made: Map<string, IRule>): IRule {
+  const key = `${JSON.stringify(r)}|${granting.join(',')}`;
   const existing = made.get(key);
   if (existing) return existing;
-  let out: IRule;
+  // An integration (API key) is allowed only what INTEGRATION grants its scopes (schema/permissions.ts); never a
+  // service-only or sensitive field, whatever a scope lists.
+  const integration = (p: Principal): true | GraphQLError =>
+    r.kind !== 'services' && r.kind !== 'sensitive' && granting.some((s) => p.scopes?.includes(s))
+      ? true
+      : forbidden(granting.length && r.kind !== 'services' && r.kind !== 'sensitive' ? `this field needs the API key scope ${granting.join(' or ')}` : 'this field is not for API keys');
+  let decide: (p: Principal) => true | GraphQLError;
   switch (r.kind) {
     case 'authenticated':
     case 'sensitive': // decided per record by the masking middleware below
-      out = isAuthenticated;
+      decide = () => true;
       break;
     case 'services':
-      out = rule(key, { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => {
-        if (!ctx.principal) return unauthenticated();
-        return ctx.principal.kind === 'service' ? true : forbidden('this field is for service identities');
-      });
+      decide = (p) => (p.kind === 'service' ? true : forbidden('this field is for service identities'));
       break;
     case 'roles':
-      out = rule(key, { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => {
-        const p = ctx.principal;
-        if (!p) return unauthenticated();
-        if (r.services && p.kind === 'service') return true;
-        return r.roles.some((role) => p.roles.includes(role)) ? true : forbidden(`this field is for ${r.roles.join(', ')}`);
-      });
+      decide = (p) => ((r.services && p.kind === 'service') || r.roles.some((role) => p.roles.includes(role)) ? true : forbidden(`this field is for ${r.roles.join(', ')}`));
       break;
     default:
-      out = rule('deny')(() => forbidden(where));
+      decide = () => forbidden(where);
   }
+  const out = rule(key, { cache: 'contextual' })((_p, _a, ctx: PermissionContext) => {
+    const p = ctx.principal;
+    if (!p) return unauthenticated();
+    return p.kind === 'integration' ? integration(p) : decide(p);
+  });
   made.set(key, out);
   return out;
 }
@@ -111,7 +113,7 @@ export function applyPermissions(schema: GraphQLSchema): GraphQLSchema {
     for (const field of Object.keys(type.getFields())) {
       const r = ruleFor(type.name, field);
       if (!r) continue; // no rule: shield's fallback denies it
-      (tree[type.name] ??= {})[field] = shieldRule(r, `${type.name}.${field}`, made);
+      (tree[type.name] ??= {})[field] = shieldRule(r, scopesGranting(type.name, field), `${type.name}.${field}`, made);
     }
   }
   const permissions = shield(tree, {

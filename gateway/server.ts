@@ -12,7 +12,8 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
-import { AuthenticationError, type DirectoryLookup, authFailure } from './auth.ts';
+import { type DirectoryLookup, identityOf } from './auth.ts';
+import { refuseAuthentication } from './auth-http.ts';
 import { IDEMPOTENCY_KEY, type Principal, type RequestOrigin } from '../platform/identity.ts';
 import { PARSE_OPTIONS, plainParseMessage } from './intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule, noIntrospectionRule } from './limits.ts';
@@ -151,15 +152,9 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       const startedAt = Date.now();
       let principal: Principal;
       try {
-        principal = await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined);
+        principal = identityOf(await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined));
       } catch (err) {
-        if (!(err instanceof AuthenticationError)) {
-          opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
-          json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
-          return true;
-        }
-        opts.audit?.refused(req, startedAt);
-        json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
+        refuseAuthentication(req, res, err, startedAt, opts);
         return true;
       }
       // One id per client request, shared by all its subgraph calls (platform/identity.ts signs it into each).

@@ -71,6 +71,10 @@ export interface Config {
   /** Claims approved more recently than this are not yet counted as missing their voucher. */
   readonly reconcileGraceMs: number;
   readonly webhookMaxAttempts: number;
+  /** Requests a minute a new API key may make per gateway instance unless its creator says otherwise (API_KEY_RATE_LIMIT). */
+  readonly apiKeyRateLimit: number;
+  /** How long a gateway trusts a key it checked before it asks again (API_KEY_CACHE_MS): the delay of a revocation. */
+  readonly apiKeyCacheMs: number;
   /** How often the anomaly rules are evaluated, and their overrides (ALERT_RULES). */
   readonly alertIntervalMs: number;
   readonly alertRules: AlertRuleOverrides;
@@ -404,6 +408,8 @@ const envSchema = z.object({
   RECONCILE_INTERVAL_MS: integer(0, 86_400_000 * 7, 3_600_000),
   RECONCILE_GRACE_MS: integer(0, 86_400_000, 600_000),
   WEBHOOK_MAX_ATTEMPTS: integer(1, 100, 8),
+  API_KEY_RATE_LIMIT: integer(1, 100_000, 600),
+  API_KEY_CACHE_MS: integer(0, 300_000, 10_000),
   ALERT_INTERVAL_MS: integer(1000, 3_600_000, 30_000),
   ALERT_RULES: alertRules,
   WEBHOOK_TIMEOUT_MS: integer(100, 120_000, 10_000),
@@ -549,6 +555,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
     reconcileIntervalMs: v.RECONCILE_INTERVAL_MS,
     reconcileGraceMs: v.RECONCILE_GRACE_MS,
     webhookMaxAttempts: v.WEBHOOK_MAX_ATTEMPTS,
+    apiKeyRateLimit: v.API_KEY_RATE_LIMIT,
+    apiKeyCacheMs: v.API_KEY_CACHE_MS,
     alertIntervalMs: v.ALERT_INTERVAL_MS,
     alertRules: v.ALERT_RULES,
     webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,

@@ -5,7 +5,7 @@
 //
 // Token: compact JWS (jose), header { alg: "HS256", typ: "internal-identity+jwt" }, HMAC key derived from
 // INTERNAL_SECRET with HKDF-SHA256 (so the configured secret itself never keys anything else by accident).
-// Claims: sub, roles, dept, kind (the principal); aud = subgraph name (oa | archive | sync); htm = HTTP method;
+// Claims: sub, roles, dept, kind (the principal) and, for an integration (an API key), scp (its scopes); aud = subgraph name (oa | archive | sync); htm = HTTP method;
 // bh = base64url(SHA-256(exact body bytes)), the empty body for GET; iat, exp (exp - iat <= 10); jti (128 random
 // bits); optionally rid (request id), addr (client address), op (operationName): where the request came from.
 // deploy/healthcheck.mjs imports this file with plain Node (type stripping, no tsx): keep its TypeScript erasable
@@ -18,14 +18,30 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 export const ROLES = ['EMPLOYEE', 'MANAGER', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR', 'ADMIN'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type PrincipalKind = 'user' | 'service';
+/**
+ * What an integration's API key may be granted (schema/permissions.ts, INTEGRATION, says what each lets it read).
+ * Written as clients see them in `Authorization: ApiKey …` documentation and in the API's `ApiKeyScope` enum
+ * (`events:read` is EVENTS_READ).
+ */
+export const API_SCOPES = ['events:read', 'reports:read', 'claims:read'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+export const isApiScope = (value: unknown): value is ApiScope => typeof value === 'string' && (API_SCOPES as readonly string[]).includes(value);
+
+/** user: an employee's token; service: another part of this system; integration: an API key (no roles, scopes). */
+export type PrincipalKind = 'user' | 'service' | 'integration';
 
 export interface Principal {
   sub: string;
   roles: Role[];
   departmentId: string | null;
   kind: PrincipalKind;
+  /** An integration's scopes; absent (none) for users and services. */
+  scopes?: readonly ApiScope[];
 }
+
+const KINDS: readonly PrincipalKind[] = ['user', 'service', 'integration'];
+const isKind = (v: unknown): v is PrincipalKind => (KINDS as readonly unknown[]).includes(v);
 
 /** Where a request came from, as the gateway saw it; null when the signer does not know (service calls). */
 export interface RequestOrigin {
@@ -154,7 +170,12 @@ export async function signPrincipal(principal: Principal, secret: string, reques
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL_SECONDS) throw new RangeError(`ttlSeconds must be an integer from 1 to ${MAX_TTL_SECONDS}`);
   if (typeof principal.sub !== 'string' || principal.sub.length === 0) throw new TypeError('principal.sub must be a non-empty string');
   for (const role of principal.roles) if (!isRole(role)) throw new TypeError(`unknown role ${JSON.stringify(role)}`);
-  if (principal.kind !== 'user' && principal.kind !== 'service') throw new TypeError('principal.kind must be "user" or "service"');
+  if (!isKind(principal.kind)) throw new TypeError('principal.kind must be "user", "service" or "integration"');
+  const scopes = principal.scopes ?? [];
+  for (const scope of scopes) if (!isApiScope(scope)) throw new TypeError(`unknown scope ${JSON.stringify(scope)}`);
+  // Scopes are what an integration has instead of roles: never on another kind, and an integration has no role.
+  if (principal.kind !== 'integration' && scopes.length) throw new TypeError('only an integration principal has scopes');
+  if (principal.kind === 'integration' && principal.roles.length) throw new TypeError('an integration principal has no roles');
   checkAudience(request.audience);
   const method = String(request.method).toUpperCase();
   if (!METHOD.test(method)) throw new TypeError('method must be an HTTP method');
@@ -163,6 +184,7 @@ export async function signPrincipal(principal: Principal, secret: string, reques
     roles: [...principal.roles],
     dept: principal.departmentId ?? null,
     kind: principal.kind,
+    ...(principal.kind === 'integration' ? { scp: [...scopes] } : {}),
     htm: method,
     bh: bodyDigest(request.body),
   };
@@ -280,7 +302,9 @@ export async function verifyToken(token: string, secret: string, expect: { audie
   if (typeof p.sub !== 'string' || p.sub.length === 0) failed('malformed', 'sub');
   if (!Array.isArray(p.roles) || !p.roles.every((r) => typeof r === 'string')) failed('malformed', 'roles');
   if (p.dept !== null && typeof p.dept !== 'string') failed('malformed', 'dept');
-  if (p.kind !== 'user' && p.kind !== 'service') failed('malformed', 'kind');
+  if (!isKind(p.kind)) failed('malformed', 'kind');
+  if (p.scp !== undefined && (p.kind !== 'integration' || !Array.isArray(p.scp) || !p.scp.every(isApiScope))) failed('malformed', 'scp');
+  if (p.kind === 'integration' && (p.scp === undefined || (p.roles as unknown[]).length > 0)) failed('malformed', 'scp');
   if (!Number.isSafeInteger(p.iat) || !Number.isSafeInteger(p.exp)) failed('malformed', 'iat/exp');
   const iat = p.iat as number;
   const exp = p.exp as number;
@@ -298,7 +322,13 @@ export async function verifyToken(token: string, secret: string, expect: { audie
   const unknown = (p.roles as string[]).find((r) => !isRole(r));
   if (unknown !== undefined) failed('unknown role', unknown.slice(0, 40));
   return {
-    principal: { sub: p.sub as string, roles: p.roles as Role[], departmentId: p.dept as string | null, kind: p.kind as PrincipalKind },
+    principal: {
+      sub: p.sub as string,
+      roles: p.roles as Role[],
+      departmentId: p.dept as string | null,
+      kind: p.kind as PrincipalKind,
+      ...(p.kind === 'integration' ? { scopes: p.scp as ApiScope[] } : {}),
+    },
     origin: {
       requestId: (p.rid as string | undefined) ?? null,
       clientAddress: (p.addr as string | undefined) ?? null,

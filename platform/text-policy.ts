@@ -31,6 +31,8 @@ export const TEXT_FIELDS = {
   approvalComment: { kind: 'multi-line', max: 1000 },
   /** oa CreateEmployeeInput/UpdateEmployeeInput.name, CreateDepartmentInput/UpdateDepartmentInput.name; archive applicantName. */
   name: { kind: 'single-line', max: 100 },
+  /** sync CreateApiKeyInput.name: the integration an API key is for. */
+  integrationName: { kind: 'single-line', max: 100 },
   /** archive FileRecordInput.title. */
   recordTitle: { kind: 'single-line', max: 200 },
   /** archive readArchiveContent.purpose and LoanRequestInput.purpose. */

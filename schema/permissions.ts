@@ -2,7 +2,9 @@
 // gateway's shield rules are built from it; the subgraphs apply row-level scope (whose claims, which records) in
 // their queries. Fail closed: a field the model does not cover is denied, and a test walks every field of the
 // supergraph and fails when one has no rule.
-import type { Principal, Role } from '../platform/identity.ts';
+import { API_SCOPES, type ApiScope, type Principal, type Role } from '../platform/identity.ts';
+
+export { API_SCOPES, type ApiScope };
 
 export type FieldRule =
   /** Any authenticated caller; rows are still scoped by the subgraph. */
@@ -55,6 +57,8 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       reconciliations: roles(...RECONCILERS),
       webhooks: roles('ADMIN'),
       webhookDeliveries: roles('ADMIN'),
+      apiKeys: roles('ADMIN'),
+      apiKeyPrincipal: { kind: 'services' },
       systemStatus: roles(...SYNC_OPERATORS),
       alerts: roles(...SYNC_OPERATORS),
       alertEvents: roles(...SYNC_OPERATORS),
@@ -94,6 +98,9 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       registerWebhook: roles('ADMIN'),
       setWebhookActive: roles('ADMIN'),
       replayWebhookDelivery: roles('ADMIN'),
+      createApiKey: roles('ADMIN'),
+      rotateApiKey: roles('ADMIN'),
+      revokeApiKey: roles('ADMIN'),
       acknowledgeAlert: roles('ADMIN'),
       resolveAlert: roles('ADMIN'),
       runAlertAction: roles('ADMIN'),
@@ -165,6 +172,9 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   ReconciliationDifference: { '*': roles(...RECONCILERS) },
   Webhook: { '*': roles('ADMIN') },
   WebhookDelivery: { '*': roles('ADMIN') },
+  ApiKey: { '*': roles('ADMIN') },
+  ApiKeySecret: { '*': roles('ADMIN') },
+  ApiKeyPrincipal: { '*': { kind: 'services' } },
   SystemStatus: { '*': roles(...SYNC_OPERATORS) },
   SubgraphHealth: { '*': roles(...SYNC_OPERATORS) },
   GatewayInstance: { '*': roles(...SYNC_OPERATORS) },
@@ -185,19 +195,99 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
 export interface RowScope {
   all: readonly Role[];
   department: readonly Role[];
+  /** The scopes with which an integration (API key) sees every row; without one of them, none. */
+  integration: readonly ApiScope[];
 }
 
 export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRecord' | 'SyncEvent', RowScope>> = {
   // EMPLOYEE: own claims; MANAGER: the department's; finance and audit: all (docs/domain.md#roles).
-  ExpenseClaim: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'], department: ['MANAGER'] },
+  // An integration reading events or reports sees the claims behind them, but only the fields INTEGRATION grants.
+  ExpenseClaim: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'], department: ['MANAGER'], integration: ['claims:read', 'events:read', 'reports:read'] },
   // Vouchers and their records also for the ARCHIVIST, who keeps them.
-  Voucher: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
-  ArchiveRecord: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
+  Voucher: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'], integration: ['events:read', 'reports:read'] },
+  ArchiveRecord: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'], integration: ['events:read', 'reports:read'] },
   // Sync events of a claim: whoever may read the claim or its voucher, and ADMIN, who runs the integration and
   // sees that events flow (ids and numbers only: the claim itself still resolves under the claim's own scope).
   // Events without a claim (other filings, reconciliation) only for the `all` roles.
-  SyncEvent: { all: ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'] },
+  SyncEvent: { all: ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'], integration: ['events:read'] },
 };
+
+/**
+ * The INTEGRATION role: all that an API key (principal kind 'integration', docs/api.md#api-keys) may read, scope by
+ * scope; nothing else, and never a mutation. Events, ids, numbers, amounts, dates and statuses: no person's name,
+ * phone, ID or bank number (of an Employee only its id), nothing of the operations side (jobs, webhooks, alerts,
+ * audit). '*' grants every field of the type. Each field listed has a rule in PERMISSIONS as well (tested).
+ */
+export const INTEGRATION: Readonly<Record<ApiScope, Readonly<Record<string, '*' | readonly string[]>>>> = {
+  'events:read': {
+    Query: ['syncEvents', 'syncEventHead'],
+    Subscription: ['syncEvents'],
+    SyncEvent: '*',
+    // What an event refers to, by id and number.
+    ExpenseClaim: ['id', 'claimNo'],
+    Voucher: ['id', 'voucherNo'],
+    ArchiveRecord: ['id', 'archiveNo'],
+  },
+  'claims:read': {
+    Query: ['expenseClaim', 'expenseClaims'],
+    ExpenseClaim: ['id', 'claimNo', 'applicant', 'department', 'title', 'category', 'items', 'total', 'status', 'createdAt', 'submittedAt', 'approvedAt'],
+    ExpenseItem: ['description', 'amount', 'occurredOn', 'invoiceNo'],
+    ExpenseClaimConnection: '*',
+    ExpenseClaimEdge: '*',
+    PageInfo: '*',
+    Employee: ['id'],
+    Department: ['id', 'code', 'name'],
+  },
+  'reports:read': {
+    Query: ['expenseSummary', 'claimCycleTimes', 'syncStatistics', 'archiveStatistics'],
+    SummaryRow: '*',
+    CycleTimeRow: '*',
+    SyncStatisticRow: '*',
+    ArchiveStatistic: '*',
+  },
+};
+
+/** The scopes that grant a field to an integration (none: it is refused to every API key). */
+export function scopesGranting(type: string, field: string): ApiScope[] {
+  return API_SCOPES.filter((scope) => {
+    const grant = INTEGRATION[scope][type];
+    return grant === '*' || (grant !== undefined && grant.includes(field));
+  });
+}
+
+/** Whether an integration holding `scopes` may read the field. */
+export const integrationMayRead = (type: string, field: string, scopes: readonly ApiScope[] | undefined): boolean =>
+  scopesGranting(type, field).some((scope) => scopes?.includes(scope) ?? false);
+
+/** Whether the caller sees every row of the entity (ROW_SCOPES): services; the `all` roles; an integration by scope. */
+export function readsAllRows(p: Principal, entity: keyof typeof ROW_SCOPES): boolean {
+  const scope = ROW_SCOPES[entity];
+  if (p.kind === 'service') return true;
+  if (p.kind === 'integration') return scope.integration.some((s) => p.scopes?.includes(s) ?? false);
+  return scope.all.some((role) => p.roles.includes(role));
+}
+
+/**
+ * Whether the caller may use the field by what the caller is alone: the rule of PERMISSIONS for users and services
+ * (a sensitive field's per-record decision is the masking's), INTEGRATION for API keys. The gateway's decision per
+ * operation, and the check of subgraph resolvers that admit integrations (reports).
+ */
+export function callerMayUse(p: Principal | null, type: string, field: string): boolean {
+  const rule = ruleFor(type, field);
+  if (!rule || !p) return false;
+  if (p.kind === 'integration') return rule.kind !== 'services' && rule.kind !== 'sensitive' && integrationMayRead(type, field, p.scopes);
+  switch (rule.kind) {
+    case 'authenticated':
+    case 'sensitive':
+      return true;
+    case 'services':
+      return p.kind === 'service';
+    case 'roles':
+      return (rule.services === true && p.kind === 'service') || rule.roles.some((role) => p.roles.includes(role));
+    default:
+      return false;
+  }
+}
 
 /**
  * Whether a sync event may be in a caller's row scope, for callers who read only their own (no `all` role of

@@ -39,6 +39,7 @@ export async function syncOptions(config: Config, logger: Logger, connection: Co
       webhookMaxAttempts: config.webhookMaxAttempts,
       webhookTimeoutMs: config.webhookTimeoutMs,
       webhookAllowPrivateTargets: config.webhookAllowPrivateTargets,
+      apiKeyRateLimitPerMinute: config.apiKeyRateLimit,
       alertIntervalMs: config.alertIntervalMs,
       alertRules: config.alertRules,
     },

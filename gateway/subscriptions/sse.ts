@@ -17,14 +17,15 @@ import { errorBody, json } from '../../platform/apollo-http.ts';
 import type { AuditRecorder } from '../audit.ts';
 import { readWithinLimit } from '../intake.ts';
 import { requestDeadline } from '../server.ts';
-import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
+import { type AuthenticatedPrincipal, type DirectoryLookup, identityOf } from '../auth.ts';
+import { refuseAuthentication } from '../auth-http.ts';
 import type { OperationRunner } from './operation.ts';
 import type { StreamTickets } from './stream-ticket.ts';
 import type { SubscriberContext } from './stream.ts';
 
 export interface SseOptions {
   runner: OperationRunner;
-  authenticate: (authorization: string | undefined) => Promise<Principal & { expiresAt?: number }>;
+  authenticate: (authorization: string | undefined) => Promise<Principal & Partial<Omit<AuthenticatedPrincipal, keyof Principal>>>;
   directory: DirectoryLookup;
   logger: Logger;
   path?: string;
@@ -102,20 +103,14 @@ export function sseRoute(opts: SseOptions): SseRoute {
       return true;
     }
     const startedAt = Date.now();
-    let principal: Principal & { expiresAt?: number };
+    let principal: Principal & Partial<Omit<AuthenticatedPrincipal, keyof Principal>>;
     // A browser's EventSource presents a ticket instead of the header; an unknown or expired one counts as no token.
     const ticket = opts.tickets && typeof req.headers.authorization !== 'string' ? new URLSearchParams(search ?? '').get('ticket') : null;
     const authorization = ticket !== null ? (opts.tickets!.open(ticket) ?? undefined) : typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined;
     try {
       principal = await opts.authenticate(authorization);
     } catch (err) {
-      if (!(err instanceof AuthenticationError)) {
-        opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
-        json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
-        return true;
-      }
-      opts.audit?.refused(req, startedAt);
-      json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
+      refuseAuthentication(req, res, err, startedAt, opts);
       return true;
     }
     // The intake: a body over the limit is refused (413) before graphql-sse reads anything.
@@ -125,8 +120,10 @@ export function sseRoute(opts: SseOptions): SseRoute {
       if (!raw) return true;
       body = raw.toString('utf8');
     }
-    const { expiresAt, ...identity } = principal;
-    contexts.set(req, { principal: identity, directory: opts.directory, expiresAt });
+    contexts.set(req, { principal: identityOf(principal), directory: opts.directory, expiresAt: principal.expiresAt, revoked: principal.revoked });
+    // An API key stays under watch (revocation ends the stream) while the response is open.
+    const release = principal.hold?.();
+    if (release) res.once('close', release);
     await respond(req, res, body);
     return true;
   };
@@ -141,13 +138,7 @@ export function sseRoute(opts: SseOptions): SseRoute {
     try {
       await opts.authenticate(authorization);
     } catch (err) {
-      if (!(err instanceof AuthenticationError)) {
-        opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
-        json(res, 503, errorBody('Authentication is unavailable; try again', 'INTERNAL_SERVER_ERROR'));
-        return true;
-      }
-      opts.audit?.refused(req, Date.now());
-      json(res, 401, errorBody(`Unauthenticated: ${err.message}`, 'UNAUTHENTICATED'));
+      refuseAuthentication(req, res, err, Date.now(), opts);
       return true;
     }
     res.setHeader('cache-control', 'no-store');

@@ -39,6 +39,8 @@ const FATAL_CODES = new Set(['FORBIDDEN', 'UNAUTHENTICATED', 'BAD_USER_INPUT', '
 export interface SubscriberContext extends PermissionContext {
   /** When the subscriber's token expires (ms since the epoch); the stream ends with UNAUTHENTICATED then. */
   expiresAt?: number;
+  /** An API key's principal: aborted when the key is revoked; the stream ends with UNAUTHENTICATED then. */
+  revoked?: AbortSignal;
 }
 
 /**
@@ -183,6 +185,8 @@ export class FeedStreams {
     const expiresIn = req.context.expiresAt === undefined ? undefined : req.context.expiresAt - Date.now();
     // setTimeout holds at most ~24.8 days; a longer-lived token is rechecked after that.
     const expiryTimer = expiresIn === undefined ? undefined : setTimeout(() => expiry.abort(), Math.max(0, Math.min(expiresIn, 2 ** 31 - 1)));
+    const revoked = req.context.revoked;
+    if (revoked) revoked.addEventListener('abort', () => expiry.abort(), { once: true });
     const stop = AbortSignal.any([signal, expiry.signal]);
     const closing = new AbortController();
     this.active.add(closing);
@@ -224,7 +228,8 @@ export class FeedStreams {
         await this.waitForConcern(after, wants, stop);
       }
       if (expiry.signal.aborted && !signal.aborted && !closing.signal.aborted) {
-        yield { errors: [{ message: `Token expired: reconnect with a fresh token, passing the last seq received as ${prepared.feed.cursor}`, extensions: { code: 'UNAUTHENTICATED' } }] };
+        const why = revoked?.aborted ? 'API key revoked: reconnect with an active key' : 'Token expired: reconnect with a fresh token';
+        yield { errors: [{ message: `${why}, passing the last seq received as ${prepared.feed.cursor}`, extensions: { code: 'UNAUTHENTICATED' } }] };
       }
     } finally {
       clearTimeout(expiryTimer);

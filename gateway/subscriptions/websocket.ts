@@ -11,19 +11,26 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Principal } from '../../platform/identity.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { AuditRecorder } from '../audit.ts';
-import { AuthenticationError, type DirectoryLookup, authFailure } from '../auth.ts';
+import { type AuthenticatedPrincipal, type DirectoryLookup, authFailure, authRefusal, identityOf } from '../auth.ts';
 import { MAX_BODY_BYTES } from '../intake.ts';
 import { requestDeadline } from '../server.ts';
 import type { OperationRunner } from './operation.ts';
 import type { SubscriberContext } from './stream.ts';
 
 export const TOKEN_EXPIRED = 4401;
+/** Close code of a connection refused because its API key is over its rate (as HTTP 429). */
+export const RATE_LIMITED = 4429;
+
+const ended = (connection: Connection | undefined): void => {
+  clearTimeout(connection?.expiry);
+  connection?.release?.();
+};
 /** Operations one connection may have open at once. */
 export const MAX_OPERATIONS_PER_CONNECTION = 100;
 
 export interface WebSocketOptions {
   runner: OperationRunner;
-  authenticate: (authorization: string | undefined) => Promise<Principal & { expiresAt?: number }>;
+  authenticate: (authorization: string | undefined) => Promise<Principal & Partial<Omit<AuthenticatedPrincipal, keyof Principal>>>;
   directory: DirectoryLookup;
   logger: Logger;
   path?: string;
@@ -34,6 +41,9 @@ export interface WebSocketOptions {
 interface Connection {
   context: SubscriberContext;
   expiry?: NodeJS.Timeout;
+  /** Ends the API key's watch (gateway/api-keys.ts) when the connection closes. */
+  release?: () => void;
+  spend?: () => Promise<void>;
   operations: number;
   /** The client's address, for the audit trail. */
   address: string | null;
@@ -82,27 +92,45 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
         const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
         const authorization =
           typeof params.authorization === 'string' ? params.authorization : typeof params.Authorization === 'string' ? params.Authorization : typeof params.token === 'string' ? `Bearer ${params.token}` : undefined;
-        let principal: Principal & { expiresAt?: number };
+        let principal: Principal & Partial<Omit<AuthenticatedPrincipal, keyof Principal>>;
         try {
           principal = await opts.authenticate(authorization);
         } catch (err) {
-          if (!(err instanceof AuthenticationError)) opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
+          const r = authRefusal(err);
+          if (r.unexpected) opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
           else opts.audit?.refused(ctx.extra.request, startedAt);
-          closeWith(ctx.extra.socket, CloseCode.Unauthorized, err instanceof AuthenticationError ? `Unauthenticated: ${err.message}` : 'Authentication is unavailable');
+          closeWith(ctx.extra.socket, r.status === 429 ? RATE_LIMITED : CloseCode.Unauthorized, r.status === 503 ? 'Authentication is unavailable' : r.message);
           return false;
         }
-        const { expiresAt, ...identity } = principal;
-        const connection: Connection = { context: { principal: identity, directory: opts.directory, expiresAt }, operations: 0, address: opts.audit?.addressOf(ctx.extra.request) ?? null };
+        const { expiresAt, revoked, spend } = principal;
+        const connection: Connection = {
+          context: { principal: identityOf(principal), directory: opts.directory, expiresAt, revoked },
+          operations: 0,
+          address: opts.audit?.addressOf(ctx.extra.request) ?? null,
+          release: principal.hold?.(),
+          spend,
+        };
+        // A revoked API key ends its connections (and so their subscriptions), as an expired token does.
+        revoked?.addEventListener('abort', () => closeWith(ctx.extra.socket, TOKEN_EXPIRED, 'API key revoked'), { once: true });
         if (expiresAt !== undefined) {
           connection.expiry = setTimeout(() => closeWith(ctx.extra.socket, TOKEN_EXPIRED, 'Token expired'), Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)));
         }
         connections.set(ctx.extra.socket, connection);
         return true;
       },
-      onDisconnect: (ctx) => clearTimeout(connections.get(ctx.extra.socket)?.expiry),
-      onClose: (ctx) => clearTimeout(connections.get(ctx.extra.socket)?.expiry),
-      onSubscribe: (ctx, _id, payload) => {
+      onDisconnect: (ctx) => ended(connections.get(ctx.extra.socket)),
+      onClose: (ctx) => ended(connections.get(ctx.extra.socket)),
+      onSubscribe: async (ctx, _id, payload) => {
         const connection = connections.get(ctx.extra.socket)!;
+        // An API key's rate counts every operation sent over its connections, not only the connection.
+        if (connection.spend) {
+          try {
+            await connection.spend();
+          } catch (err) {
+            const r = authRefusal(err);
+            return [new GraphQLError(r.status === 503 ? 'Authentication is unavailable' : r.message, { extensions: { code: r.code } })];
+          }
+        }
         const prepared = opts.runner.prepare(payload);
         // graphql-ws sends these as the operation's `error` message.
         if (!prepared.ok) return prepared.errors.map((e) => new GraphQLError(e.message, { extensions: e.extensions }));

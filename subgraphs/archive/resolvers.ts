@@ -3,7 +3,7 @@ import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, inScope, 
 import { type Role, hasAnyRole } from '../../platform/identity.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import { fiscalYear as boundedFiscalYear } from '../../platform/input-bounds.ts';
-import { rolesFor } from '../../schema/permissions.ts';
+import { callerMayUse, rolesFor } from '../../schema/permissions.ts';
 import type { ArchiveContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { checkRecordInCustody, fileRecord, fileVoucher, fileVouchers } from './filing.ts';
@@ -44,7 +44,8 @@ export const archiveResolvers: Resolvers = {
       return verifyArchive(ctx.connection, ctx.models, ctx.seals);
     },
     archiveStatistics: (_: unknown, { fiscalYear }: { fiscalYear?: number | null }, ctx: ArchiveContext) => {
-      requireArchiveReader(ctx, 'Archive statistics', STATISTICS_READERS);
+      // Reporting tools may read it with an API key of scope reports:read (schema/permissions.ts, INTEGRATION).
+      if (!callerMayUse(ctx.principal, 'Query', 'archiveStatistics')) requireArchiveReader(ctx, 'Archive statistics', STATISTICS_READERS);
       return archiveStatistics(ctx, yearFilter(ctx, fiscalYear));
     },
     checkArchiveRecord: (_: unknown, { id }: { id: string }, ctx: ArchiveContext) => {

@@ -3,11 +3,11 @@
 // department; other records only the finance, archive and audit roles.
 import type { QueryFilter } from 'mongoose';
 import { type Principal, hasAnyRole } from '../../platform/identity.ts';
-import { ROW_SCOPES } from '../../schema/permissions.ts';
+import { ROW_SCOPES, readsAllRows } from '../../schema/permissions.ts';
 import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
 
-/** Roles that read every voucher and record's metadata, from the unified model (schema/permissions.ts). */
-export const readsAllArchives = (p: Principal): boolean => p.kind === 'service' || hasAnyRole(p, ROW_SCOPES.Voucher.all);
+/** Who reads every voucher and record's metadata, from the unified model (schema/permissions.ts); integrations by scope. */
+export const readsAllArchives = (p: Principal): boolean => readsAllRows(p, 'Voucher');
 /** Roles that read the vouchers of their own department's claims. */
 export const readsDepartmentArchives = (p: Principal): boolean => hasAnyRole(p, ROW_SCOPES.Voucher.department);
 

@@ -2,7 +2,7 @@
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/integration/events.ts';
 import { type Principal, type RequestOrigin, hasAnyRole } from '../../platform/identity.ts';
-import { ROW_SCOPES } from '../../schema/permissions.ts';
+import { ROW_SCOPES, readsAllRows } from '../../schema/permissions.ts';
 import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Connectors } from './connectors/index.ts';
 import type { OaLoaders } from './loaders.ts';
@@ -34,8 +34,8 @@ export interface OaContext extends OaServices {
 }
 
 
-/** Roles that read every claim, from the unified model (schema/permissions.ts); service identities too. */
-export const readsAllClaims = (p: Principal): boolean => p.kind === 'service' || hasAnyRole(p, ROW_SCOPES.ExpenseClaim.all);
+/** Who reads every claim, from the unified model (schema/permissions.ts): its roles, services, integrations by scope. */
+export const readsAllClaims = (p: Principal): boolean => readsAllRows(p, 'ExpenseClaim');
 /** Roles that read the claims of their own department. */
 export const readsDepartmentClaims = (p: Principal): boolean => hasAnyRole(p, ROW_SCOPES.ExpenseClaim.department);
 

@@ -2,7 +2,7 @@
 // statistics and the gateways' reports. Served by the sync subgraph beside the sync resolvers; the scalars and
 // SyncStatus are resolved there.
 import { badInput, forbidden } from '../../platform/graphql.ts';
-import { rolesFor } from '../../schema/permissions.ts';
+import { callerMayUse, rolesFor } from '../../schema/permissions.ts';
 import { ruleViews } from './alerts/rules.ts';
 import { auditResolvers, auditTrailFor } from './audit/index.ts';
 import { requireRole } from './context.ts';
@@ -45,7 +45,8 @@ export const resolvers: Resolvers = {
     },
 
     syncStatistics: async (_, args, ctx) => {
-      requireRole(ctx, ROLES.syncStatistics);
+      // Reporting tools may read it with an API key of scope reports:read (schema/permissions.ts, INTEGRATION).
+      if (!callerMayUse(ctx.principal, 'Query', 'syncStatistics')) requireRole(ctx, ROLES.syncStatistics);
       return syncStatistics(ctx.sync.models, ctx.sync.timeZone, args.from, args.to);
     },
 

@@ -4,11 +4,12 @@ import type { EventAudience } from '../../platform/integration/event-bus.ts';
 import type { DomainEvent, EventLog } from '../../platform/integration/events.ts';
 import { forbidden } from '../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../platform/identity.ts';
-import { ROW_SCOPES, rolesFor } from '../../schema/permissions.ts';
+import { ROW_SCOPES, readsAllRows, rolesFor } from '../../schema/permissions.ts';
 import type { SyncModels } from './models.ts';
 import type { SyncPipeline } from './pipeline.ts';
 import type { ReconcileOptions } from './reconcile.ts';
 import type { WebhookService } from './webhooks/service.ts';
+import type { ApiKeyService } from './api-keys/service.ts';
 
 /** An entity of another subgraph, by key; the gateway resolves the rest. */
 export interface EntityReference {
@@ -21,6 +22,7 @@ export interface SyncServices {
   events: EventLog;
   pipeline: SyncPipeline;
   webhooks: WebhookService;
+  apiKeys: ApiKeyService;
   reconcile: Omit<ReconcileOptions, 'now'>;
 }
 
@@ -53,6 +55,8 @@ export function eventAudience(e: Pick<DomainEvent, 'subject' | 'payload'>): Even
 export function eventScope(p: Principal): Record<string, unknown> {
   const scope = ROW_SCOPES.SyncEvent;
   if (p.kind === 'service' || hasAnyRole(p, ALERT_EVENT_READERS)) return {};
+  // An integration (API key) reads the events of claims and filings with its scope, never alerts; without it, none.
+  if (p.kind === 'integration') return readsAllRows(p, 'SyncEvent') ? { type: { $ne: 'ALERT_RAISED' } } : { _id: { $exists: false } };
   // Alerts are for those who watch the system; everyone else sees the events of claims.
   if (hasAnyRole(p, scope.all)) return { type: { $ne: 'ALERT_RAISED' } };
   const or: Record<string, unknown>[] = [{ 'subject.type': 'ExpenseClaim', 'payload.applicantId': p.sub }];

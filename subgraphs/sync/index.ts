@@ -15,6 +15,7 @@ import type { ReconcileSources } from './reconcile.ts';
 import { resolvers } from './resolvers.ts';
 import { subgraphClient } from './subgraph-client.ts';
 import { WebhookService } from './webhooks/service.ts';
+import { ApiKeyService } from './api-keys/service.ts';
 
 export const SYNC_SDL_PATH = new URL('../../schema/sync.graphql', import.meta.url);
 
@@ -29,6 +30,8 @@ export interface SyncSettings {
   webhookMaxAttempts: number;
   webhookTimeoutMs: number;
   webhookAllowPrivateTargets: boolean;
+  /** Requests a minute of a new API key when its creator names none (API_KEY_RATE_LIMIT; default 600). */
+  apiKeyRateLimitPerMinute?: number;
 }
 
 export interface SyncModuleOptions {
@@ -94,6 +97,8 @@ export async function createSyncModule(opts: SyncModuleOptions): Promise<SyncMod
     ...(opts.clock ? { clock: opts.clock } : {}),
   });
   await webhooks.init();
+  const apiKeys = new ApiKeyService(opts.connection, { logger: opts.logger.child({ component: 'api-keys' }), clock: opts.clock, defaultRateLimitPerMinute: opts.settings.apiKeyRateLimitPerMinute });
+  await apiKeys.init();
   const reconcile = { connection: opts.connection, models, events, timeZone: opts.settings.timeZone, graceMs: opts.settings.reconcileGraceMs, ...opts.reconcileSources };
-  return { services: { connection: opts.connection, models, events, pipeline, webhooks, reconcile }, metrics, resolvers };
+  return { services: { connection: opts.connection, models, events, pipeline, webhooks, apiKeys, reconcile }, metrics, resolvers };
 }

@@ -8,6 +8,7 @@ import { rolesFor } from '../../schema/permissions.ts';
 import { type SyncContext, eventScope, requireRole } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import type { ReconciliationDoc, SyncJobDoc, SyncJobStatus } from './models.ts';
+import { apiKeyMutations, apiKeyQueries } from './api-keys/resolvers.ts';
 import { reconcile } from './reconcile.ts';
 import { syncStatus } from './status.ts';
 import { SYNC_EVENT_TYPES, type SyncEventView, formatSeq, parseSeq, toSyncEvent } from './sync-events.ts';
@@ -63,6 +64,7 @@ export const resolvers: Resolvers = {
   Date: DateScalar,
 
   Query: {
+    ...apiKeyQueries,
     syncEvents: (_, args, ctx) => readSyncEvents(ctx, args),
 
     syncEventHead: async (_, __, ctx) => formatSeq(await ctx.events.horizon()),
@@ -135,6 +137,8 @@ export const resolvers: Resolvers = {
       requireRole(ctx, ROLES.replayWebhookDelivery);
       return ctx.webhooks.replay(args.id);
     },
+
+    ...apiKeyMutations,
   },
 
   SyncEvent: {

@@ -41,8 +41,8 @@ describe('HS256 client tokens', () => {
   });
 
   it('refuses missing, malformed, expired, wrongly signed tokens and unknown roles, without saying which check failed', async () => {
-    expect(await refused(auth(undefined))).toBe('a Bearer token is required');
-    expect(await refused(auth('Basic abc'))).toBe('a Bearer token is required');
+    expect(await refused(auth(undefined))).toBe('a Bearer token or an API key is required');
+    expect(await refused(auth('Basic abc'))).toBe('a Bearer token or an API key is required');
     expect(await refused(auth(`Bearer ${await hs({ sub: 'emp-1' }, { exp: Math.floor(Date.now() / 1000) - 10 })}`))).toBe('the token is invalid or expired');
     expect(await refused(auth(`Bearer ${await hs({ sub: 'emp-1' }, { secret: new TextEncoder().encode('another-secret-of-enough-length-0000000') })}`))).toBe('the token is invalid or expired');
     expect(await refused(auth(`Bearer ${await hs({ roles: ['ADMIN'] })}`))).toBe('the token is invalid or expired');

@@ -71,6 +71,22 @@ describe('signPrincipal / verifyPrincipal', () => {
     expect(await verify(badKey)).toMatchObject({ origin: { idempotencyKey: null } });
   });
 
+  it("carries an integration's scopes (scp), and only an integration's, which has no roles", async () => {
+    const integration: Principal = { sub: 'apikey:0123456789abcdef01234567', roles: [], departmentId: null, kind: 'integration', scopes: ['events:read', 'claims:read'] };
+    const token = await signPrincipal(integration, SECRET, TO_OA, { now: NOW });
+    expect(decodeJwt(token).scp).toEqual(['events:read', 'claims:read']);
+    expect((await verify(token)).principal).toEqual(integration);
+    expect(decodeJwt(await signPrincipal(alice, SECRET, TO_OA, { now: NOW })).scp).toBeUndefined();
+    await expect(signPrincipal({ ...alice, scopes: ['claims:read'] }, SECRET, TO_OA)).rejects.toThrow(TypeError);
+    await expect(signPrincipal({ ...integration, roles: ['ADMIN'] }, SECRET, TO_OA)).rejects.toThrow(TypeError);
+    await expect(signPrincipal({ ...integration, scopes: ['claims:write' as never] }, SECRET, TO_OA)).rejects.toThrow(TypeError);
+    const good = { ...goodClaims(), kind: 'integration', roles: [], scp: ['events:read'] };
+    expect((await verify(await forge(good))).principal).toMatchObject({ kind: 'integration', scopes: ['events:read'] });
+    for (const claims of [{ ...good, scp: ['events:write'] }, { ...good, scp: 'events:read' }, { ...good, roles: ['ADMIN'] }, { ...goodClaims(), kind: 'integration', roles: [] }, { ...goodClaims(), scp: ['events:read'] }]) {
+      expect(await failure(async () => verify(await forge(claims))), JSON.stringify(claims)).toBe('malformed');
+    }
+  });
+
   it('is a compact HS256 JWS with the principal, audience, method, body digest, a 10 s life and a 128-bit id', async () => {
     const token = await signPrincipal(alice, SECRET, TO_OA, { now: NOW, origin: { operationName: 'x'.repeat(300) } });
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'internal-identity+jwt' });

@@ -181,7 +181,7 @@ describe('npm start (embedded database)', () => {
     const graphqlUrl = `http://127.0.0.1:${port}/graphql`;
     const anonymous = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ departments { id } }"}' });
     expect(anonymous.status).toBe(401);
-    expect(await anonymous.json()).toEqual({ errors: [{ message: 'Unauthenticated: a Bearer token is required', extensions: { code: 'UNAUTHENTICATED' } }] });
+    expect(await anonymous.json()).toEqual({ errors: [{ message: 'Unauthenticated: a Bearer token or an API key is required', extensions: { code: 'UNAUTHENTICATED' } }] });
     const token = await new SignJWT({ roles: ['AUDITOR'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('auditor-e2e').setExpirationTime('5m').sign(new TextEncoder().encode(DEVELOPMENT_DEFAULTS.JWT_SECRET));
     const federated = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"query":"{ departments { id } verifyArchiveChain { ok checked } }"}' });
     expect(federated.status).toBe(200);

@@ -90,6 +90,8 @@ export interface StackOptions {
   ide?: boolean;
   /** Seals the archive's chain heads and the audit trail's with this key, into this directory; heads go to the trail. */
   seal?: ArchiveSealOptions;
+  /** How long each gateway trusts an API key check (default: the configuration's, 10 s). */
+  apiKeyCacheMs?: number;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -132,7 +134,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const gateways: RunningGateway[] = [];
 
   const startGateway = async (gatewayBus: EventBus, listenPort = 0): Promise<RunningGateway> => {
-    const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000, subscriptionPageSize: opts.subscriptionPageSize });
+    const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000, subscriptionPageSize: opts.subscriptionPageSize, apiKeyCacheMs: opts.apiKeyCacheMs });
     const consoleUi = opts.console ? consoleRoutes({ logger }) : null;
     const ide = opts.ide ? ideRoutes() : null;
     const server: Server = createServer((req, res) => void (ide?.(req, res) || consoleUi?.(req, res) || gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end())));

@@ -142,7 +142,7 @@ describe('authentication', () => {
   it('closes a WebSocket without a valid token with 4401 and answers SSE without one with 401', async () => {
     const none = wsSubscribe(stack.gateways[0].wsUrl, {}, ALL);
     await none.until((r) => r.closed !== undefined);
-    expect(none.closed).toEqual({ code: 4401, reason: 'Unauthenticated: a Bearer token is required' });
+    expect(none.closed).toEqual({ code: 4401, reason: 'Unauthenticated: a Bearer token or an API key is required' });
     const forged = wsSubscribe(stack.gateways[0].wsUrl, { authorization: 'Bearer a.b.c' }, ALL);
     await forged.until((r) => r.closed !== undefined);
     expect(forged.closed?.code).toBe(4401);
@@ -150,7 +150,7 @@ describe('authentication', () => {
 
     const res = await fetch(stack.gateways[0].sseUrl, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query: ALL }) });
     expect(res.status).toBe(401);
-    expect(await res.json()).toEqual({ errors: [{ message: 'Unauthenticated: a Bearer token is required', extensions: { code: 'UNAUTHENTICATED' } }] });
+    expect(await res.json()).toEqual({ errors: [{ message: 'Unauthenticated: a Bearer token or an API key is required', extensions: { code: 'UNAUTHENTICATED' } }] });
   });
 
   it('ends a subscription when its token expires: WebSocket close 4401 "Token expired", SSE an UNAUTHENTICATED error then complete', async () => {

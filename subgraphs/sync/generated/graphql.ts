@@ -226,6 +226,69 @@ export type WebhookDelivery = {
   nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
+/** What an API key lets an integration read (docs/api.md#api-keys): EVENTS_READ is the scope events:read, REPORTS_READ reports:read, CLAIMS_READ claims:read. */
+export type ApiKeyScope =
+  /** Sync events (query and subscription) with the ids and numbers of what they refer to. */
+  | 'EVENTS_READ'
+  /** The reports: expenseSummary, claimCycleTimes, syncStatistics, archiveStatistics. */
+  | 'REPORTS_READ'
+  /** Expense claims: numbers, amounts, dates, statuses, items; of people only their ids. */
+  | 'CLAIMS_READ';
+
+/** An integration's credential (ADMIN). Its key is shown once, when it is created or rotated; only a hash is stored. */
+export type ApiKey = {
+  __typename?: 'ApiKey';
+  id: Scalars['ID']['output'];
+  /** The integration it was made for. */
+  name: Scalars['String']['output'];
+  scopes: Array<ApiKeyScope>;
+  /** Requests (and stream connections) a minute the key may make, per gateway instance; past it, HTTP 429. */
+  rateLimitPerMinute: Scalars['Int']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  createdBy: Scalars['String']['output'];
+  /** When the key stops working by itself; null: until revoked. */
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When the key was last accepted, to the minute; null: never used. */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When the key was last rotated; null: never. */
+  rotatedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Until when the key in use before the last rotation is still accepted; null: it no longer is. */
+  previousKeyExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+  revokedAt?: Maybe<Scalars['DateTime']['output']>;
+  revokedBy?: Maybe<Scalars['String']['output']>;
+  /** Neither revoked nor expired. */
+  active: Scalars['Boolean']['output'];
+};
+
+/** A key as made by createApiKey or rotateApiKey: the only answer that carries it. */
+export type ApiKeySecret = {
+  __typename?: 'ApiKeySecret';
+  apiKey: ApiKey;
+  /** The key in full; send it as `Authorization: ApiKey <key>`. It cannot be read again: store it now. */
+  key: Scalars['String']['output'];
+};
+
+/** What the gateway learns of a key it was shown (services only). */
+export type ApiKeyPrincipal = {
+  __typename?: 'ApiKeyPrincipal';
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  scopes: Array<ApiKeyScope>;
+  rateLimitPerMinute: Scalars['Int']['output'];
+  expiresAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+export type CreateApiKeyInput = {
+  /** The integration's name, 1 to 100 characters (e.g. the BI job or the OA plugin). */
+  name: Scalars['String']['input'];
+  /** At least one. */
+  scopes: Array<ApiKeyScope>;
+  /** 1 to 100,000; default API_KEY_RATE_LIMIT (600). */
+  rateLimitPerMinute?: InputMaybe<Scalars['Int']['input']>;
+  /** In the future, at most 2 years ahead; null: until revoked. */
+  expiresAt?: InputMaybe<Scalars['DateTime']['input']>;
+};
+
 export type Query = {
   __typename?: 'Query';
   /** Stored events after `after`, oldest first; only events whose claim (or record) the caller may read. */
@@ -237,6 +300,10 @@ export type Query = {
   reconciliations: Array<Reconciliation>;
   webhooks: Array<Webhook>;
   webhookDeliveries: Array<WebhookDelivery>;
+  /** The integrations' API keys, newest first; revoked ones only when asked. */
+  apiKeys: Array<ApiKey>;
+  /** The key whose hash the gateway was shown, if it is active (services only: the gateway authenticating a client). */
+  apiKeyPrincipal?: Maybe<ApiKeyPrincipal>;
 };
 
 
@@ -265,6 +332,17 @@ export type QueryWebhookDeliveriesArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+
+export type QueryApiKeysArgs = {
+  includeRevoked?: InputMaybe<Scalars['Boolean']['input']>;
+};
+
+
+export type QueryApiKeyPrincipalArgs = {
+  id: Scalars['ID']['input'];
+  keyHash: Scalars['String']['input'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Runs a DEAD or FAILED job again now. */
@@ -280,6 +358,15 @@ export type Mutation = {
   setWebhookActive: Webhook;
   /** Sends a delivery again (a dead-lettered one included), with the same body and delivery id. */
   replayWebhookDelivery: WebhookDelivery;
+  /** Makes an API key for an integration; the answer carries the key, once. */
+  createApiKey: ApiKeySecret;
+  /**
+   * Gives the key a new secret. The key in use until now is still accepted for `overlapSeconds` (0 to 604,800, one
+   * week; default a day), so the integration can switch without a gap; a rotation ends the overlap of the one before.
+   */
+  rotateApiKey: ApiKeySecret;
+  /** Stops the key (and its previous key) at once on every gateway within API_KEY_CACHE_MS; open streams end. */
+  revokeApiKey: ApiKey;
 };
 
 
@@ -315,6 +402,22 @@ export type MutationSetWebhookActiveArgs = {
 
 
 export type MutationReplayWebhookDeliveryArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationCreateApiKeyArgs = {
+  input: CreateApiKeyInput;
+};
+
+
+export type MutationRotateApiKeyArgs = {
+  id: Scalars['ID']['input'];
+  overlapSeconds?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type MutationRevokeApiKeyArgs = {
   id: Scalars['ID']['input'];
 };
 
@@ -450,6 +553,11 @@ export type ResolversTypes = {
   Webhook: ResolverTypeWrapper<WebhookView>;
   WebhookDeliveryStatus: WebhookDeliveryStatus;
   WebhookDelivery: ResolverTypeWrapper<DeliveryView>;
+  ApiKeyScope: ApiKeyScope;
+  ApiKey: ResolverTypeWrapper<ApiKey>;
+  ApiKeySecret: ResolverTypeWrapper<ApiKeySecret>;
+  ApiKeyPrincipal: ResolverTypeWrapper<ApiKeyPrincipal>;
+  CreateApiKeyInput: CreateApiKeyInput;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -478,6 +586,10 @@ export type ResolversParentTypes = {
   Reconciliation: ReconciliationDoc;
   Webhook: WebhookView;
   WebhookDelivery: DeliveryView;
+  ApiKey: ApiKey;
+  ApiKeySecret: ApiKeySecret;
+  ApiKeyPrincipal: ApiKeyPrincipal;
+  CreateApiKeyInput: CreateApiKeyInput;
   Query: Record<PropertyKey, never>;
   Mutation: Record<PropertyKey, never>;
   Subscription: Record<PropertyKey, never>;
@@ -618,6 +730,35 @@ export type WebhookDeliveryResolvers<ContextType = SyncContext, ParentType exten
   nextAttemptAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
 
+export type ApiKeyResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['ApiKey'] = ResolversParentTypes['ApiKey']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  scopes?: Resolver<Array<ResolversTypes['ApiKeyScope']>, ParentType, ContextType>;
+  rateLimitPerMinute?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  createdBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  rotatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  previousKeyExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  revokedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  revokedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type ApiKeySecretResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['ApiKeySecret'] = ResolversParentTypes['ApiKeySecret']> = {
+  apiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType>;
+  key?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type ApiKeyPrincipalResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['ApiKeyPrincipal'] = ResolversParentTypes['ApiKeyPrincipal']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  scopes?: Resolver<Array<ResolversTypes['ApiKeyScope']>, ParentType, ContextType>;
+  rateLimitPerMinute?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  expiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   syncEvents?: Resolver<Array<ResolversTypes['SyncEvent']>, ParentType, ContextType, RequireFields<QuerySyncEventsArgs, 'first'>>;
   syncEventHead?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -626,6 +767,8 @@ export type QueryResolvers<ContextType = SyncContext, ParentType extends Resolve
   reconciliations?: Resolver<Array<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<QueryReconciliationsArgs, 'first'>>;
   webhooks?: Resolver<Array<ResolversTypes['Webhook']>, ParentType, ContextType>;
   webhookDeliveries?: Resolver<Array<ResolversTypes['WebhookDelivery']>, ParentType, ContextType, RequireFields<QueryWebhookDeliveriesArgs, 'first'>>;
+  apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType, RequireFields<QueryApiKeysArgs, 'includeRevoked'>>;
+  apiKeyPrincipal?: Resolver<Maybe<ResolversTypes['ApiKeyPrincipal']>, ParentType, ContextType, RequireFields<QueryApiKeyPrincipalArgs, 'id' | 'keyHash'>>;
 };
 
 export type MutationResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -635,6 +778,9 @@ export type MutationResolvers<ContextType = SyncContext, ParentType extends Reso
   registerWebhook?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationRegisterWebhookArgs, 'url' | 'types' | 'secret'>>;
   setWebhookActive?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationSetWebhookActiveArgs, 'id' | 'active'>>;
   replayWebhookDelivery?: Resolver<ResolversTypes['WebhookDelivery'], ParentType, ContextType, RequireFields<MutationReplayWebhookDeliveryArgs, 'id'>>;
+  createApiKey?: Resolver<ResolversTypes['ApiKeySecret'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'input'>>;
+  rotateApiKey?: Resolver<ResolversTypes['ApiKeySecret'], ParentType, ContextType, RequireFields<MutationRotateApiKeyArgs, 'id' | 'overlapSeconds'>>;
+  revokeApiKey?: Resolver<ResolversTypes['ApiKey'], ParentType, ContextType, RequireFields<MutationRevokeApiKeyArgs, 'id'>>;
 };
 
 export type SubscriptionResolvers<ContextType = SyncContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -657,6 +803,9 @@ export type Resolvers<ContextType = SyncContext> = {
   Reconciliation?: ReconciliationResolvers<ContextType>;
   Webhook?: WebhookResolvers<ContextType>;
   WebhookDelivery?: WebhookDeliveryResolvers<ContextType>;
+  ApiKey?: ApiKeyResolvers<ContextType>;
+  ApiKeySecret?: ApiKeySecretResolvers<ContextType>;
+  ApiKeyPrincipal?: ApiKeyPrincipalResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;

@@ -1,0 +1,15 @@
+// One answer to a failed authentication for the HTTP transports (POST/GET /graphql, SSE, stream tickets): 401, 429
+// with Retry-After, or 503 when the check itself failed (logged without the credential, never audited as a refusal).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody, json } from '../platform/apollo-http.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { AuditRecorder } from './audit.ts';
+import { authFailure, authRefusal } from './auth.ts';
+
+export function refuseAuthentication(req: IncomingMessage, res: ServerResponse, err: unknown, startedAt: number, opts: { logger: Logger; audit?: AuditRecorder }): void {
+  const r = authRefusal(err);
+  if (r.unexpected) opts.logger.error(authFailure(err), 'authentication failed unexpectedly');
+  else opts.audit?.refused(req, startedAt);
+  if (r.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(r.retryAfterSeconds));
+  json(res, r.status, errorBody(r.message, r.code));
+}
