@@ -10,6 +10,7 @@ import { AuditSpool } from './audit-spool.ts';
 import { createAuthenticator } from './auth.ts';
 import { ApiKeyAuthenticator, syncApiKeyCheck } from './api-keys.ts';
 import { isApiKeyAuthorization } from '../platform/api-key-token.ts';
+import { identityGuard } from '../platform/identity.ts';
 import { GATEWAY_SERVICE, oaDirectoryLookup } from './directory.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { type GatewayServer, createGatewayServer } from './server.ts';
@@ -91,7 +92,9 @@ export async function createGateway(
     trustProxy: config.trustProxy,
     spool: opts.auditSpool ? new AuditSpool<AuditRecord>(opts.auditSpool) : undefined,
   });
-  const server = await createGatewayServer({ schema, maskedOnlySchema, passThrough, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS });
+  // Webhooks' selections, run by the sync service under their integration's key (gateway/server.ts, `internal`).
+  const internal = identityGuard(config.internalSecret, { audience: 'gateway', logger: gatewayLogger });
+  const server = await createGatewayServer({ schema, maskedOnlySchema, passThrough, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS, internal });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
   const feed = new EventFeed(opts.bus, { readHead: () => readHead(schema, SYNC_EVENT_LOG.head, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });

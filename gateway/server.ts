@@ -14,7 +14,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
 import { type DirectoryLookup, identityOf } from './auth.ts';
 import { refuseAuthentication } from './auth-http.ts';
-import { IDEMPOTENCY_KEY, type Principal, type RequestOrigin } from '../platform/identity.ts';
+import { type GuardedRequest, IDEMPOTENCY_KEY, INTERNAL_IDENTITY_HEADER, type Principal, type RequestOrigin } from '../platform/identity.ts';
 import { PARSE_OPTIONS, plainParseMessage } from './intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule, noIntrospectionRule } from './limits.ts';
 import type { GatewayMetrics } from './metrics.ts';
@@ -47,6 +47,12 @@ export interface GatewayServerOptions {
    * (gateway/single-subgraph.ts). Needs `maskedOnlySchema`; without it every operation runs stitched.
    */
   passThrough?: { joins: JoinMap; send: ReturnType<typeof passThrough> };
+  /**
+   * Requests of the sync service on behalf of an integration (a webhook's GraphQL selection, run under its API key):
+   * no Authorization header, an internal identity for the audience `gateway` whose principal is an integration
+   * (identityGuard of platform/identity.ts). Any other principal is refused: services do not query through here.
+   */
+  internal?: (req: IncomingMessage, res: ServerResponse) => Promise<GuardedRequest | undefined>;
 }
 
 /** When subgraphs must stop: a second before the gateway gives up, so that an answer in flight still arrives. */
@@ -151,11 +157,23 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       if (path !== '/graphql') return false;
       const startedAt = Date.now();
       let principal: Principal;
-      try {
-        principal = identityOf(await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined));
-      } catch (err) {
-        refuseAuthentication(req, res, err, startedAt, opts);
-        return true;
+      let rawBody: Buffer | undefined;
+      if (opts.internal && req.headers.authorization === undefined && req.headers[INTERNAL_IDENTITY_HEADER] !== undefined) {
+        const guarded = await opts.internal(req, res);
+        if (!guarded) return true;
+        if (guarded.principal.kind !== 'integration') {
+          json(res, 403, errorBody('Only requests on behalf of an integration are accepted with an internal identity', 'FORBIDDEN'));
+          return true;
+        }
+        principal = guarded.principal;
+        rawBody = guarded.body;
+      } else {
+        try {
+          principal = identityOf(await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined));
+        } catch (err) {
+          refuseAuthentication(req, res, err, startedAt, opts);
+          return true;
+        }
       }
       // One id per client request, shared by all its subgraph calls (platform/identity.ts signs it into each).
       // A client retrying a mutation sends the same Idempotency-Key (platform/integration/served-request.ts).
@@ -176,7 +194,7 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
       // The client may quote it: it names the request in the audit trail and in every subgraph's view of it.
       res.setHeader('x-request-id', requestId);
       const context: PermissionContext = { principal, directory: opts.directory, origin };
-      await executeApollo(apollo, req, res, async () => opts.audit?.tag(context, req, startedAt) ?? context);
+      await executeApollo(apollo, req, res, async () => opts.audit?.tag(context, req, startedAt) ?? context, rawBody);
       return true;
     },
     stop: () => apollo.stop(),

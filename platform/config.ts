@@ -54,6 +54,8 @@ export interface Config {
   readonly oaUrl: string;
   readonly archiveUrl: string;
   readonly syncUrl: string;
+  /** Where the sync service reaches the gateway (GATEWAY_URL), to run webhooks' GraphQL selections; null: not set. */
+  readonly gatewayUrl: string | null;
   readonly redisUrl: string | undefined;
   readonly webhookAllowPrivateTargets: boolean;
   /** The gateway is behind a trusted proxy: the client address is the first hop of X-Forwarded-For. */
@@ -397,6 +399,7 @@ const envSchema = z.object({
   OA_URL: url(['http:', 'https:'], 'an http(s) URL'),
   ARCHIVE_URL: url(['http:', 'https:'], 'an http(s) URL'),
   SYNC_URL: url(['http:', 'https:'], 'an http(s) URL'),
+  GATEWAY_URL: url(['http:', 'https:'], 'an http(s) URL'),
   REDIS_URL: url(['redis:', 'rediss:'], 'a Redis URL'),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: boolean(false),
   TRUST_PROXY: boolean(false),
@@ -544,6 +547,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     oaUrl: v.OA_URL ?? localUrl(v.OA_PORT),
     archiveUrl: v.ARCHIVE_URL ?? localUrl(v.ARCHIVE_PORT),
     syncUrl: v.SYNC_URL ?? localUrl(v.SYNC_PORT),
+    gatewayUrl: v.GATEWAY_URL ?? null,
     redisUrl: v.REDIS_URL,
     webhookAllowPrivateTargets: v.WEBHOOK_ALLOW_PRIVATE_TARGETS,
     trustProxy: v.TRUST_PROXY,

@@ -333,7 +333,8 @@ export async function supervise({ config, logger, lifecycle }: { config: Config;
   if (!databaseUri) throw new Error('the database process reported no connection string');
   const oa = await run(oaPart, { PORT: String(config.oaPort), MONGODB_URI: databaseUri });
   const archive = await run(archivePart, { PORT: String(config.archivePort), MONGODB_URI: databaseUri });
-  const sync = await run(syncPart, { PORT: String(config.syncPort), MONGODB_URI: databaseUri, OA_URL: oa.url, ARCHIVE_URL: archive.url });
+  // The gateway starts after sync, on a port known now: sync reaches it for webhooks' selections.
+  const sync = await run(syncPart, { PORT: String(config.syncPort), MONGODB_URI: databaseUri, OA_URL: oa.url, ARCHIVE_URL: archive.url, GATEWAY_URL: config.gatewayUrl ?? `http://127.0.0.1:${config.port}/graphql` });
   const gateway = await run(gatewayPart, { PORT: String(config.port), OA_URL: oa.url, ARCHIVE_URL: archive.url, SYNC_URL: sync.url });
 
   // If this process dies without stopping them, each part waits for those started after it (see the top of this file).

@@ -32,7 +32,7 @@ await runProcess(undefined, async ({ config, logger, lifecycle }) => {
   lifecycle.registerShutdown('archive subgraph', () => archive.close());
   const bus = createEventBus(config.redisUrl, logger);
   lifecycle.registerShutdown('event bus', () => bus.close());
-  const sync = await startSyncSubgraph({ ...(await syncOptions(config, logger, database.connection, { oa: oa.url, archive: archive.url }, bus)), port: config.syncPort, host: config.subgraphHost });
+  const sync = await startSyncSubgraph({ ...(await syncOptions(config, logger, database.connection, { oa: oa.url, archive: archive.url, gateway: config.gatewayUrl ?? `http://127.0.0.1:${config.port}/graphql` }, bus)), port: config.syncPort, host: config.subgraphHost });
   lifecycle.registerShutdown('sync subgraph', () => sync.close());
 
   const health = healthRoutes({

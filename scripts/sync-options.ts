@@ -9,7 +9,7 @@ import { archivePorts } from '../subgraphs/archive/ports.ts';
 import { oaPorts } from '../subgraphs/oa/ports.ts';
 import type { SyncSubgraphOptions } from '../subgraphs/sync-service.ts';
 
-export async function syncOptions(config: Config, logger: Logger, connection: Connection, urls: { oa: string; archive: string }, bus: EventBus): Promise<SyncSubgraphOptions> {
+export async function syncOptions(config: Config, logger: Logger, connection: Connection, urls: { oa: string; archive: string; gateway?: string }, bus: EventBus): Promise<SyncSubgraphOptions> {
   return {
     connection,
     logger: logger.child({ subgraph: 'sync' }),
@@ -17,6 +17,7 @@ export async function syncOptions(config: Config, logger: Logger, connection: Co
     production: config.nodeEnv === 'production',
     oaUrl: urls.oa,
     archiveUrl: urls.archive,
+    gatewayUrl: urls.gateway ?? config.gatewayUrl,
     bus,
     // Reconciliation and BULK_ACCESS read oa and the archive in the shared database, through their ports.
     ports: { oa: oaPorts(connection), archive: archivePorts(connection) },

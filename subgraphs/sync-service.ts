@@ -46,6 +46,8 @@ export interface SyncSubgraphOptions {
   production: boolean;
   oaUrl: string;
   archiveUrl: string;
+  /** The gateway, for webhooks' GraphQL selections (GATEWAY_URL); null: webhooks cannot have one. */
+  gatewayUrl?: string | null;
   /** Where new events are announced to subscribers (in-process or Redis); null: nobody listens. */
   bus: EventBus | null;
   settings: SyncSubgraphSettings;

@@ -40,6 +40,8 @@ export interface SyncModuleOptions {
   internalSecret: string;
   oaUrl: string;
   archiveUrl: string;
+  /** The gateway, through which webhooks' selections run (GATEWAY_URL); null: webhooks cannot have one. */
+  gatewayUrl?: string | null;
   /** Where new events are announced to subscribers (in-process or Redis); null: nobody listens. */
   bus: EventBus | null;
   settings: SyncSettings;
@@ -85,6 +87,8 @@ export async function createSyncModule(opts: SyncModuleOptions): Promise<SyncMod
     clock: opts.clock,
   });
   await pipeline.init();
+  const apiKeys = new ApiKeyService(opts.connection, { logger: opts.logger.child({ component: 'api-keys' }), clock: opts.clock, defaultRateLimitPerMinute: opts.settings.apiKeyRateLimitPerMinute });
+  await apiKeys.init();
   const webhooks = new WebhookService({
     connection: opts.connection,
     events,
@@ -95,10 +99,11 @@ export async function createSyncModule(opts: SyncModuleOptions): Promise<SyncMod
     timeoutMs: opts.settings.webhookTimeoutMs,
     lease: new Lease(opts.connection, 'sync-webhooks', opts.leaseTtlMs),
     ...(opts.clock ? { clock: opts.clock } : {}),
+    // Selections run through the gateway under their API key.
+    gatewayUrl: opts.gatewayUrl ?? null,
+    apiKeys,
   });
   await webhooks.init();
-  const apiKeys = new ApiKeyService(opts.connection, { logger: opts.logger.child({ component: 'api-keys' }), clock: opts.clock, defaultRateLimitPerMinute: opts.settings.apiKeyRateLimitPerMinute });
-  await apiKeys.init();
   const reconcile = { connection: opts.connection, models, events, timeZone: opts.settings.timeZone, graceMs: opts.settings.reconcileGraceMs, ...opts.reconcileSources };
   return { services: { connection: opts.connection, models, events, pipeline, webhooks, apiKeys, reconcile }, metrics, resolvers };
 }

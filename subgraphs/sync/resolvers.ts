@@ -53,6 +53,10 @@ const ROLES = {
   reconcile: rolesFor('Mutation', 'reconcile'),
   registerWebhook: rolesFor('Mutation', 'registerWebhook'),
   setWebhookActive: rolesFor('Mutation', 'setWebhookActive'),
+  updateWebhook: rolesFor('Mutation', 'updateWebhook'),
+  deleteWebhook: rolesFor('Mutation', 'deleteWebhook'),
+  rotateWebhookSecret: rolesFor('Mutation', 'rotateWebhookSecret'),
+  sendTestWebhook: rolesFor('Mutation', 'sendTestWebhook'),
   replayWebhookDelivery: rolesFor('Mutation', 'replayWebhookDelivery'),
   /** A job by reference (SyncJob's own rule). */
   syncJob: rolesFor('SyncJob', 'id'),
@@ -125,7 +129,32 @@ export const resolvers: Resolvers = {
 
     registerWebhook: async (_, args, ctx) => {
       requireRole(ctx, ROLES.registerWebhook);
-      return ctx.webhooks.register({ url: args.url, types: args.types, secret: args.secret }, ctx.principal.sub);
+      return ctx.webhooks.register({ url: args.url, types: args.types, secret: args.secret, selection: args.selection ?? null, apiKeyId: args.apiKeyId ?? null }, ctx.principal.sub);
+    },
+
+    updateWebhook: async (_, { id, input }, ctx) => {
+      requireRole(ctx, ROLES.updateWebhook);
+      // null and absent differ: a selection given as null is removed, an absent one kept.
+      const given = <K extends keyof typeof input>(k: K) => (Object.hasOwn(input, k) ? { [k]: input[k] } : {});
+      if ((Object.hasOwn(input, 'url') && input.url === null) || (Object.hasOwn(input, 'types') && input.types === null) || (Object.hasOwn(input, 'legacyHeaders') && input.legacyHeaders === null)) {
+        throw badInput('url, types and legacyHeaders cannot be null; leave them out to keep them', 'input');
+      }
+      return ctx.webhooks.update(id, { ...given('url'), ...given('types'), ...given('selection'), ...given('apiKeyId'), ...given('legacyHeaders') } as never, ctx.principal.sub);
+    },
+
+    deleteWebhook: async (_, args, ctx) => {
+      requireRole(ctx, ROLES.deleteWebhook);
+      return ctx.webhooks.delete(args.id, ctx.principal.sub);
+    },
+
+    rotateWebhookSecret: async (_, args, ctx) => {
+      requireRole(ctx, ROLES.rotateWebhookSecret);
+      return ctx.webhooks.rotateSecret(args.id, args.secret, args.overlapSeconds ?? 86_400, ctx.principal.sub);
+    },
+
+    sendTestWebhook: async (_, args, ctx) => {
+      requireRole(ctx, ROLES.sendTestWebhook);
+      return ctx.webhooks.sendTest(args.id, ctx.principal.sub);
     },
 
     setWebhookActive: async (_, args, ctx) => {

@@ -113,6 +113,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const oa: RunningSubgraph = await oaBuilt.subgraph.listen(0, '127.0.0.1');
   const archive: RunningSubgraph = await archiveBuilt.subgraph.listen(0, '127.0.0.1');
   const bus = opts.bus ?? new LocalEventBus();
+  // The first gateway's server listens before sync starts: sync reaches it for webhooks' selections (GATEWAY_URL).
+  let firstServer: Server | undefined = createServer();
+  await new Promise<void>((r) => firstServer!.listen(0, '127.0.0.1', r));
+  const gatewayUrl = `http://127.0.0.1:${(firstServer.address() as AddressInfo).port}/graphql`;
   const ports: SyncPorts = { oa: oaPorts(connection), archive: archivePorts(connection) };
   const sync = await startSyncSubgraph({
     connection,
@@ -121,6 +125,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     production: false,
     oaUrl: opts.oaUrlForSync ?? oa.url,
     archiveUrl: opts.archiveUrlForSync ?? archive.url,
+    gatewayUrl,
     bus,
     ports,
     settings: { ...SYNC_SETTINGS, ...opts.sync },
@@ -137,9 +142,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const gateway = await createGateway(config, logger, { oa: oa.url, archive: archive.url, sync: sync.url }, { bus: gatewayBus, subscriptionPollMs: opts.subscriptionPollMs ?? 2000, subscriptionPageSize: opts.subscriptionPageSize, apiKeyCacheMs: opts.apiKeyCacheMs });
     const consoleUi = opts.console ? consoleRoutes({ logger }) : null;
     const ide = opts.ide ? ideRoutes() : null;
-    const server: Server = createServer((req, res) => void (ide?.(req, res) || consoleUi?.(req, res) || gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end())));
+    const handler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) =>
+      void (ide?.(req, res) || consoleUi?.(req, res) || gateway.handle(req, res).then((handled) => handled || res.writeHead(404).end()));
+    const server: Server = firstServer ?? createServer();
+    server.on('request', handler);
     gateway.attach(server);
-    await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', r));
+    if (firstServer) firstServer = undefined;
+    else await new Promise<void>((r) => server.listen(listenPort, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const running: RunningGateway = {
       gateway,
@@ -190,6 +199,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     },
     close: async () => {
       for (const g of gateways) await g.close().catch(() => {});
+      firstServer?.close();
       await sync.close().catch(() => {});
       await bus.close().catch(() => {});
       await oa.close().catch(() => {});

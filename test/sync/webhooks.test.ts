@@ -1,7 +1,7 @@
 // WebhookService against a real database and real HTTP receivers on 127.0.0.1.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Connection } from 'mongoose';
+import { type Connection, Types } from 'mongoose';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EventLog } from '../../platform/integration/events.ts';
@@ -9,6 +9,7 @@ import { Lease } from '../../platform/integration/lease.ts';
 import { formatSeq } from '../../subgraphs/sync/sync-events.ts';
 import { WebhookService, type WebhookLogger, type WebhookServiceOptions } from '../../subgraphs/sync/webhooks/service.ts';
 import { verifyDelivery } from '../../subgraphs/sync/webhooks/signature.ts';
+import { verifiesWith, verifyStandard } from '../helpers/standard-webhooks.ts';
 import { rejection, sleep, useMongo } from '../helpers/mongo.ts';
 
 const mongo = useMongo('webhooks');
@@ -144,8 +145,9 @@ describe('registration', () => {
   it('returns the webhook without its secret, stores the secret encrypted, dedupes types', async () => {
     const s = await service();
     const hook = await s.register({ url: 'http://127.0.0.1:9/hook', types: ['CLAIM_APPROVED', 'ARCHIVE_FILED', 'CLAIM_APPROVED'], secret: SECRET }, 'admin-1');
-    expect(Object.keys(hook).sort()).toEqual(['active', 'createdAt', 'id', 'types', 'url']);
-    expect(hook).toMatchObject({ url: 'http://127.0.0.1:9/hook', types: ['CLAIM_APPROVED', 'ARCHIVE_FILED'], active: true });
+    expect(Object.keys(hook).sort()).toEqual(['active', 'apiKeyId', 'createdAt', 'id', 'legacyHeaders', 'previousSecretExpiresAt', 'selection', 'types', 'updatedAt', 'url']);
+    // A webhook registered now signs the Standard Webhooks way only.
+    expect(hook).toMatchObject({ url: 'http://127.0.0.1:9/hook', types: ['CLAIM_APPROVED', 'ARCHIVE_FILED'], active: true, legacyHeaders: false, selection: null, apiKeyId: null });
     expect(JSON.stringify(hook)).not.toContain(SECRET);
     const stored = await conn.collection('webhooks').findOne({});
     expect(stored?.secretEnc).toMatch(/^v1\./);
@@ -202,22 +204,50 @@ describe('delivery', () => {
     expect(got.body).toBe(
       JSON.stringify({
         deliveryId: delivery.id,
+        type: 'ARCHIVE_FILED',
+        timestamp: filed.occurredAt.toISOString(),
         event: { seq: formatSeq(filed.seq), type: 'ARCHIVE_FILED', occurredAt: filed.occurredAt.toISOString(), claimId: filed.claimId, voucherId: 'v-1', archiveRecordId: 'rec-1' },
       }),
     );
     expect(got.body).toBe(delivery.body);
     expect(got.headers['content-type']).toBe('application/json');
     expect(got.headers['user-agent']).toBe('oa-archive-sync-webhooks/1');
-    expect(got.headers['x-delivery-id']).toBe(delivery.id);
-    expect(got.headers['x-timestamp']).toBe(String(Math.floor(now / 1000)));
-    expect(verifyDelivery({ secret: SECRET, headers: got.headers, rawBody: got.body, now })).toEqual({ ok: true, deliveryId: delivery.id });
-    expect(verifyDelivery({ secret: 'wrong-secret-0123456789', headers: got.headers, rawBody: got.body, now }).ok).toBe(false);
+    // Standard Webhooks headers, verified with the specification's reference library as a receiver would.
+    expect(got.headers['webhook-id']).toBe(delivery.id);
+    expect(got.headers['webhook-timestamp']).toBe(String(Math.floor(now / 1000)));
+    expect(got.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]{43}=$/);
+    expect(verifyStandard(SECRET, got.headers, got.body, now)).toEqual(JSON.parse(got.body));
+    expect(verifiesWith('wrong-secret-0123456789', got.headers, got.body, now)).toBe(false);
+    expect(verifiesWith(SECRET, got.headers, got.body.replace('rec-1', 'rec-2'), now)).toBe(false);
+    // Not the headers of before: they are for webhooks registered before (legacyHeaders).
+    expect(got.headers['x-signature-256']).toBeUndefined();
     expect(before.seq).toBeLessThan(filed.seq);
 
     // Nothing is delivered twice, and the cursor has moved on.
     expect(await s.tick()).toMatchObject({ enqueued: 0, attempted: 0 });
     expect(r.received).toHaveLength(1);
     expect((await conn.collection('sync_cursors').findOne({ _id: 'webhooks' as never }))?.seq).toBeGreaterThanOrEqual(filed.seq);
+  });
+
+  it('keeps the headers of before for a webhook registered before, beside the Standard Webhooks ones', async () => {
+    const r = await receiver();
+    const s = await service();
+    const hook = await s.register({ url: r.url, types: ['CLAIM_APPROVED'], secret: SECRET }, 'admin-1');
+    // As a webhook stored by the release before this one: no legacyHeaders field.
+    await conn.collection('webhooks').updateOne({ _id: new Types.ObjectId(hook.id) }, { $unset: { legacyHeaders: '' } });
+    expect((await s.list()).find((w) => w.id === hook.id)?.legacyHeaders).toBe(true);
+    await append('CLAIM_APPROVED');
+    expect(await s.tick()).toMatchObject({ delivered: 1 });
+    const [got] = r.received;
+    expect(verifyDelivery({ secret: SECRET, headers: got.headers, rawBody: got.body, now })).toEqual({ ok: true, deliveryId: got.headers['webhook-id'] });
+    expect(got.headers['x-delivery-id']).toBe(got.headers['webhook-id']);
+    expect(verifiesWith(SECRET, got.headers, got.body, now)).toBe(true);
+    // Turned off, the old headers go.
+    await s.update(hook.id, { legacyHeaders: false }, 'admin-1');
+    await append('CLAIM_APPROVED');
+    expect(await s.tick()).toMatchObject({ delivered: 1 });
+    expect(r.received[1].headers['x-signature-256']).toBeUndefined();
+    expect(verifiesWith(SECRET, r.received[1].headers, r.received[1].body, now)).toBe(true);
   });
 
   it('retries 500, timeout and connection refused with backoff, dead-letters after maxAttempts, and replays the identical body', async () => {
@@ -271,7 +301,7 @@ describe('delivery', () => {
     expect(await s.tick()).toMatchObject({ attempted: 1, delivered: 1 });
     expect(r.received).toHaveLength(1);
     expect(r.received[0].body).toBe(d.body);
-    expect(verifyDelivery({ secret: SECRET, headers: r.received[0].headers, rawBody: r.received[0].body, now }).ok).toBe(true);
+    expect(verifiesWith(SECRET, r.received[0].headers, r.received[0].body, now)).toBe(true);
     expect(await status()).toMatchObject({ status: 'DELIVERED', attempts: 5, replays: 1, lastError: null, lastStatusCode: 204 });
     expect((await s.deliveries({ status: 'DEAD', webhookId: hook.id })).items).toHaveLength(0);
   });
@@ -338,7 +368,7 @@ describe('delivery', () => {
     expect((await deliveriesOf(strict, hook.id))[0].lastError).toBe('target refused: 127.0.0.1 is a loopback address (allowed only with WEBHOOK_ALLOW_PRIVATE_TARGETS=true)');
   });
 
-  it('does not send for an inactive webhook, and resumes when it is reactivated', async () => {
+  it('sends nothing while paused, and on resumption what was due and what happened meanwhile', async () => {
     const r = await receiver();
     const s = await service();
     const hook = await s.register({ url: r.url, types: ['VOUCHER_CREATED'], secret: SECRET }, 'admin-1');
@@ -348,13 +378,14 @@ describe('delivery', () => {
 
     expect(await s.setActive(hook.id, false)).toMatchObject({ id: hook.id, active: false });
     await s.replay(d.id);
-    await append('VOUCHER_CREATED'); // appended while inactive: not owed
+    await append('VOUCHER_CREATED', { voucherId: 'v-10' }); // appended while paused: owed, sent on resumption
     expect(await s.tick()).toMatchObject({ enqueued: 0, attempted: 0 });
     expect((await deliveriesOf(s, hook.id)).map((x) => x.status)).toEqual(['PENDING']);
 
     await s.setActive(hook.id, true);
-    expect(await s.tick()).toMatchObject({ attempted: 1, delivered: 1 });
-    expect(r.received.map((x) => x.body)).toEqual([d.body, d.body]);
+    expect(await s.tick()).toMatchObject({ attempted: 2, delivered: 2 });
+    const meanwhile = (await deliveriesOf(s, hook.id))[0];
+    expect(r.received.map((x) => x.body).sort()).toEqual([d.body, d.body, meanwhile.body].sort());
   });
 
   it('pages deliveries newest first', async () => {
@@ -393,7 +424,7 @@ describe('several instances', () => {
     await Promise.all([a.tick(), b.tick()]);
     const sent = r.received.map((x) => (JSON.parse(x.body) as { event: { seq: string } }).event.seq);
     expect([...sent].sort()).toEqual(seqs.map(formatSeq));
-    expect(new Set(r.received.map((x) => x.headers['x-delivery-id'])).size).toBe(seqs.length);
+    expect(new Set(r.received.map((x) => x.headers['webhook-id'])).size).toBe(seqs.length);
     expect((await deliveriesOf(a, hook.id)).every((d) => d.status === 'DELIVERED' && d.attempts === 1)).toBe(true);
     return held;
   }

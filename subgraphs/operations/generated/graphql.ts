@@ -202,8 +202,37 @@ export type Webhook = {
   id: Scalars['ID']['output'];
   url: Scalars['String']['output'];
   types: Array<SyncEventType>;
+  /** False while paused (setWebhookActive): events meanwhile are delivered on resumption. */
   active: Scalars['Boolean']['output'];
   createdAt: Scalars['DateTime']['output'];
+  updatedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** A GraphQL selection on SyncEvent whose answer each delivery carries as `data`, read under the API key apiKeyId. */
+  selection?: Maybe<Scalars['String']['output']>;
+  /** The API key (scope events:read, and those of the selected fields) the selection runs as. */
+  apiKeyId?: Maybe<Scalars['ID']['output']>;
+  /** Deliveries also carry the headers of before Standard Webhooks (X-Delivery-Id, X-Timestamp, X-Signature-256): deprecated; false for webhooks registered now. */
+  legacyHeaders: Scalars['Boolean']['output'];
+  /** Until when the secret before the last rotation still signs deliveries (a second v1 signature); null: it no longer does. */
+  previousSecretExpiresAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+/** What sendTestWebhook saw of the receiver. */
+export type WebhookTestResult = {
+  __typename?: 'WebhookTestResult';
+  /** The receiver answered 2xx. */
+  delivered: Scalars['Boolean']['output'];
+  statusCode?: Maybe<Scalars['Int']['output']>;
+  error?: Maybe<Scalars['String']['output']>;
+  durationMs: Scalars['Int']['output'];
+};
+
+/** Fields left out stay as they are; selection null removes the selection. */
+export type UpdateWebhookInput = {
+  url?: InputMaybe<Scalars['String']['input']>;
+  types?: InputMaybe<Array<SyncEventType>>;
+  selection?: InputMaybe<Scalars['String']['input']>;
+  apiKeyId?: InputMaybe<Scalars['ID']['input']>;
+  legacyHeaders?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
 /** PENDING: not yet sent; FAILED: will be retried; DEAD: out of attempts (dead-lettered), waiting for a replay. */
@@ -395,8 +424,24 @@ export type Mutation = {
   correctSyncJob: SyncJob;
   /** Compares the period's approved claims, vouchers and archive records and stores the differences found. */
   reconcile: Reconciliation;
+  /**
+   * A receiver for the events of `types`, from now on. Deliveries are signed per Standard Webhooks with `secret`
+   * (16 to 256 characters; `whsec_` and the base64 of 24 to 64 random bytes is the specification's form). With
+   * `selection` (a selection set on SyncEvent) and `apiKeyId`, each delivery also carries `data`, read under that key.
+   */
   registerWebhook: Webhook;
+  /** Pauses (false) or resumes (true) deliveries; nothing is lost while paused. */
   setWebhookActive: Webhook;
+  updateWebhook: Webhook;
+  /** Deletes the webhook and its deliveries not yet made (delivered and dead-lettered ones stay); answers its id. */
+  deleteWebhook: Scalars['ID']['output'];
+  /**
+   * Signs with a new secret from now on; the old one signs too (a second `v1,` signature) for `overlapSeconds`
+   * (0 to 604,800; default a day), so the receiver can switch without refusing a delivery.
+   */
+  rotateWebhookSecret: Webhook;
+  /** Sends a signed WEBHOOK_TEST delivery now (paused webhooks too) and says what the receiver answered. */
+  sendTestWebhook: WebhookTestResult;
   /** Sends a delivery again (a dead-lettered one included), with the same body and delivery id. */
   replayWebhookDelivery: WebhookDelivery;
   /** Makes an API key for an integration; the answer carries the key, once. */
@@ -444,12 +489,37 @@ export type MutationRegisterWebhookArgs = {
   url: Scalars['String']['input'];
   types: Array<SyncEventType>;
   secret: Scalars['String']['input'];
+  selection?: InputMaybe<Scalars['String']['input']>;
+  apiKeyId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
 export type MutationSetWebhookActiveArgs = {
   id: Scalars['ID']['input'];
   active: Scalars['Boolean']['input'];
+};
+
+
+export type MutationUpdateWebhookArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateWebhookInput;
+};
+
+
+export type MutationDeleteWebhookArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationRotateWebhookSecretArgs = {
+  id: Scalars['ID']['input'];
+  secret: Scalars['String']['input'];
+  overlapSeconds?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type MutationSendTestWebhookArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -807,6 +877,8 @@ export type ResolversTypes = {
   ReconciliationDifference: ResolverTypeWrapper<ReconciliationDifference>;
   Reconciliation: ResolverTypeWrapper<Reconciliation>;
   Webhook: ResolverTypeWrapper<Webhook>;
+  WebhookTestResult: ResolverTypeWrapper<WebhookTestResult>;
+  UpdateWebhookInput: UpdateWebhookInput;
   WebhookDeliveryStatus: WebhookDeliveryStatus;
   WebhookDelivery: ResolverTypeWrapper<WebhookDelivery>;
   ApiKeyScope: ApiKeyScope;
@@ -858,6 +930,8 @@ export type ResolversParentTypes = {
   ReconciliationDifference: ReconciliationDifference;
   Reconciliation: Reconciliation;
   Webhook: Webhook;
+  WebhookTestResult: WebhookTestResult;
+  UpdateWebhookInput: UpdateWebhookInput;
   WebhookDelivery: WebhookDelivery;
   ApiKey: ApiKey;
   ApiKeySecret: ApiKeySecret;
@@ -1001,6 +1075,18 @@ export type WebhookResolvers<ContextType = OperationsContext, ParentType extends
   types?: Resolver<Array<ResolversTypes['SyncEventType']>, ParentType, ContextType>;
   active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  updatedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  selection?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  apiKeyId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  legacyHeaders?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  previousSecretExpiresAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+};
+
+export type WebhookTestResultResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['WebhookTestResult'] = ResolversParentTypes['WebhookTestResult']> = {
+  delivered?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  statusCode?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  durationMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type WebhookDeliveryResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['WebhookDelivery'] = ResolversParentTypes['WebhookDelivery']> = {
@@ -1071,6 +1157,10 @@ export type MutationResolvers<ContextType = OperationsContext, ParentType extend
   reconcile?: Resolver<ResolversTypes['Reconciliation'], ParentType, ContextType, RequireFields<MutationReconcileArgs, 'fiscalYear' | 'period'>>;
   registerWebhook?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationRegisterWebhookArgs, 'url' | 'types' | 'secret'>>;
   setWebhookActive?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationSetWebhookActiveArgs, 'id' | 'active'>>;
+  updateWebhook?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationUpdateWebhookArgs, 'id' | 'input'>>;
+  deleteWebhook?: Resolver<ResolversTypes['ID'], ParentType, ContextType, RequireFields<MutationDeleteWebhookArgs, 'id'>>;
+  rotateWebhookSecret?: Resolver<ResolversTypes['Webhook'], ParentType, ContextType, RequireFields<MutationRotateWebhookSecretArgs, 'id' | 'secret' | 'overlapSeconds'>>;
+  sendTestWebhook?: Resolver<ResolversTypes['WebhookTestResult'], ParentType, ContextType, RequireFields<MutationSendTestWebhookArgs, 'id'>>;
   replayWebhookDelivery?: Resolver<ResolversTypes['WebhookDelivery'], ParentType, ContextType, RequireFields<MutationReplayWebhookDeliveryArgs, 'id'>>;
   createApiKey?: Resolver<ResolversTypes['ApiKeySecret'], ParentType, ContextType, RequireFields<MutationCreateApiKeyArgs, 'input'>>;
   rotateApiKey?: Resolver<ResolversTypes['ApiKeySecret'], ParentType, ContextType, RequireFields<MutationRotateApiKeyArgs, 'id' | 'overlapSeconds'>>;
@@ -1205,6 +1295,7 @@ export type Resolvers<ContextType = OperationsContext> = {
   ReconciliationDifference?: ReconciliationDifferenceResolvers<ContextType>;
   Reconciliation?: ReconciliationResolvers<ContextType>;
   Webhook?: WebhookResolvers<ContextType>;
+  WebhookTestResult?: WebhookTestResultResolvers<ContextType>;
   WebhookDelivery?: WebhookDeliveryResolvers<ContextType>;
   ApiKey?: ApiKeyResolvers<ContextType>;
   ApiKeySecret?: ApiKeySecretResolvers<ContextType>;

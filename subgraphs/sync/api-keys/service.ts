@@ -150,6 +150,13 @@ export class ApiKeyService {
     return { id, name: doc.name, scopes: doc.scopes, rateLimitPerMinute: doc.rateLimitPerMinute, expiresAt: doc.expiresAt };
   }
 
+  /** The scopes of key `id` when it is active (a webhook's selection runs as it); null when it is not. */
+  async activeScopes(id: string): Promise<ApiScope[] | null> {
+    const _id = objectId(id);
+    const doc = _id && (await this.model.findById(_id, { scopes: 1, revokedAt: 1, expiresAt: 1 }).lean<ApiKeyDoc>());
+    return doc && this.isActive(doc, this.now()) ? doc.scopes : null;
+  }
+
   private scopesOf(scopes: readonly string[]): ApiScope[] {
     if (!Array.isArray(scopes) || scopes.length === 0) throw badInput('scopes must name at least one scope', 'input.scopes');
     const out = [...new Set(scopes)];

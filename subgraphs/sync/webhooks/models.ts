@@ -9,7 +9,22 @@ export interface WebhookDoc {
   types: string[];
   /** secrets.ts format; never leaves the service. */
   secretEnc: string;
+  /** The secret before the last rotation, still signed with until `previousSecretExpiresAt` (null: none). */
+  previousSecretEnc?: string | null;
+  previousSecretExpiresAt?: Date | null;
   active: boolean;
+  /** A GraphQL selection on SyncEvent whose answer each delivery carries as `data` (null: none). */
+  selection?: string | null;
+  /** The integration (API key) the selection runs as: its scopes decide what it may read. */
+  apiKeyId?: Types.ObjectId | null;
+  /**
+   * Whether deliveries also carry the signature headers of before the Standard Webhooks ones (X-Delivery-Id,
+   * X-Timestamp, X-Signature-256). Absent on webhooks registered before: true for them, during the deprecation.
+   */
+  legacyHeaders?: boolean;
+  updatedAt?: Date | null;
+  /** The log's horizon when the webhook was paused: its resumption enqueues the events after it. */
+  pausedAtSeq?: number | null;
   /** Event-log head at registration: only events with a greater seq are delivered. */
   fromSeq: number;
   createdAt: Date;
@@ -26,6 +41,8 @@ export interface WebhookDeliveryDoc {
   eventType: string;
   /** The exact JSON sent; built once so retries and replays send identical bytes. */
   body: string;
+  /** The webhook's selection is still to be run (at the first attempt, once) and its answer added as `data`. */
+  dataPending?: boolean;
   status: DeliveryStatus;
   /** Every attempt ever made, replays included. */
   attempts: number;
@@ -47,7 +64,14 @@ const webhookSchema = new Schema<WebhookDoc>(
     url: { type: String, required: true },
     types: { type: [String], required: true },
     secretEnc: { type: String, required: true },
+    previousSecretEnc: { type: String, default: null },
+    previousSecretExpiresAt: { type: Date, default: null },
     active: { type: Boolean, required: true, default: true },
+    selection: { type: String, default: null },
+    apiKeyId: { type: Schema.Types.ObjectId, default: null },
+    legacyHeaders: { type: Boolean },
+    updatedAt: { type: Date, default: null },
+    pausedAtSeq: { type: Number, default: null },
     fromSeq: { type: Number, required: true, default: 0 },
     createdAt: { type: Date, required: true },
     createdBy: { type: String, required: true },
@@ -61,6 +85,7 @@ const deliverySchema = new Schema<WebhookDeliveryDoc>(
     seq: { type: Number, required: true },
     eventType: { type: String, required: true },
     body: { type: String, required: true },
+    dataPending: { type: Boolean },
     status: { type: String, required: true, enum: DELIVERY_STATUSES },
     attempts: { type: Number, required: true, default: 0 },
     attemptsBase: { type: Number, required: true, default: 0 },

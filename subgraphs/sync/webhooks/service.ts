@@ -15,7 +15,10 @@ import { SYNC_EVENT_TYPES, formatSeq, isSyncEventType, toSyncEvent, type SyncEve
 import { DELIVERY_STATUSES, webhookModels, type DeliveryStatus, type WebhookDeliveryDoc, type WebhookDoc, type WebhookModels } from './models.ts';
 import { secretBox, validateWebhookSecret, type SecretBox } from './secrets.ts';
 import { send } from './send.ts';
-import { signDelivery } from './signature.ts';
+import { signDelivery, standardSignature } from './signature.ts';
+import { checkSelection, integrationPrincipal, selectionQuery } from './selection.ts';
+import { SubgraphCallError, subgraphClient } from '../../../platform/integration/subgraph-client.ts';
+import type { ApiKeyService } from '../api-keys/service.ts';
 import { validateWebhookTarget, type Resolve } from './targets.ts';
 
 export interface WebhookLogger {
@@ -44,7 +47,14 @@ export interface WebhookServiceOptions {
   lease?: Lease;
   /** For backoff jitter; tests make it deterministic. */
   random?: () => number;
+  /** The gateway (GATEWAY_URL), through which selections run under their API key; absent: no selections. */
+  gatewayUrl?: string | null;
+  /** Reads the API key a selection runs as (its scopes, whether it is active). */
+  apiKeys?: Pick<ApiKeyService, 'activeScopes'>;
 }
+
+/** A rotation keeps the previous secret for at most a week. */
+export const MAX_SECRET_OVERLAP_SECONDS = 7 * 86_400;
 
 export interface WebhookView {
   id: string;
@@ -52,6 +62,28 @@ export interface WebhookView {
   types: SyncEventType[];
   active: boolean;
   createdAt: Date;
+  updatedAt: Date | null;
+  selection: string | null;
+  apiKeyId: string | null;
+  legacyHeaders: boolean;
+  previousSecretExpiresAt: Date | null;
+}
+
+/** What sendTest saw. */
+export interface WebhookTestView {
+  delivered: boolean;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+}
+
+export interface WebhookChanges {
+  url?: string;
+  types?: string[];
+  /** null removes it. */
+  selection?: string | null;
+  apiKeyId?: string | null;
+  legacyHeaders?: boolean;
 }
 
 export interface DeliveryView {
@@ -99,12 +131,17 @@ const CLAIM_MARGIN_MS = 30_000;
 
 const USER_AGENT = 'oa-archive-sync-webhooks/1';
 
-const toWebhookView = (w: WebhookDoc): WebhookView => ({
+const toWebhookView = (w: WebhookDoc, now: Date): WebhookView => ({
   id: String(w._id),
   url: w.url,
   types: w.types.filter(isSyncEventType),
   active: w.active,
   createdAt: w.createdAt,
+  updatedAt: w.updatedAt ?? null,
+  selection: w.selection ?? null,
+  apiKeyId: w.apiKeyId ? String(w.apiKeyId) : null,
+  legacyHeaders: w.legacyHeaders ?? true,
+  previousSecretExpiresAt: w.previousSecretEnc && w.previousSecretExpiresAt && w.previousSecretExpiresAt > now ? w.previousSecretExpiresAt : null,
 });
 
 const toDeliveryView = (d: WebhookDeliveryDoc): DeliveryView => ({
@@ -126,17 +163,21 @@ const toDeliveryView = (d: WebhookDeliveryDoc): DeliveryView => ({
 /** Ids come from clients: a malformed one is simply not found. */
 const objectId = (id: string): Types.ObjectId | null => (typeof id === 'string' && /^[0-9a-f]{24}$/i.test(id) ? new Types.ObjectId(id) : null);
 
-/** A webhook ready to send to: its secret decrypted for this tick only. */
+/** A webhook ready to send to: its secrets decrypted for this tick only. */
 interface Sendable {
   id: string;
   url: URL;
-  secret: string;
+  /** The current secret first, then the previous one while its overlap lasts. */
+  secrets: string[];
+  legacyHeaders: boolean;
+  selection: string | null;
+  apiKeyId: string | null;
 }
 
 export class WebhookService {
   private readonly models: WebhookModels;
   private readonly box: SecretBox;
-  private readonly o: Required<Omit<WebhookServiceOptions, 'resolve' | 'lease'>> & Pick<WebhookServiceOptions, 'resolve' | 'lease'>;
+  private readonly o: Required<Omit<WebhookServiceOptions, 'resolve' | 'lease' | 'gatewayUrl' | 'apiKeys'>> & Pick<WebhookServiceOptions, 'resolve' | 'lease' | 'gatewayUrl' | 'apiKeys'>;
   private readonly consumer: LogConsumer;
   private readonly loop: WorkerLoop<TickResult>;
 
@@ -169,34 +210,167 @@ export class WebhookService {
 
   // ---- administration ----
 
-  async register(input: { url: string; types: string[]; secret: string }, actor: string): Promise<WebhookView> {
+  async register(input: { url: string; types: string[]; secret: string; selection?: string | null; apiKeyId?: string | null }, actor: string): Promise<WebhookView> {
     const target = await validateWebhookTarget(input.url, { allowPrivate: this.o.allowPrivateTargets, resolve: this.o.resolve });
-    if (!Array.isArray(input.types) || input.types.length === 0) throw badInput('types must name at least one sync event type', 'types');
-    const unknown = input.types.filter((t) => !isSyncEventType(t));
-    if (unknown.length) throw badInput(`unknown event type ${String(unknown[0]).slice(0, 40)}; expected one of ${SYNC_EVENT_TYPES.join(', ')}`, 'types');
-    const types = [...new Set(input.types)];
+    const types = this.typesOf(input.types);
     const secretEnc = this.box.encrypt(validateWebhookSecret(input.secret));
+    const selected = await this.selectionOf(input.selection ?? null, input.apiKeyId ?? null);
 
     // Only events appended from now on: a new receiver is not flooded with history.
     const head = await this.o.events.events.findOne({}, { seq: 1 }).sort({ seq: -1 }).lean<{ seq: number }>();
     const [doc] = await this.models.Webhook.create([
-      { url: target.href, types, secretEnc, active: true, fromSeq: head?.seq ?? 0, createdAt: this.o.clock(), createdBy: actor },
+      // New webhooks sign the Standard Webhooks way only; the headers of before are for webhooks registered before.
+      { url: target.href, types, secretEnc, active: true, fromSeq: head?.seq ?? 0, createdAt: this.o.clock(), createdBy: actor, ...selected, legacyHeaders: false },
     ]);
-    this.o.logger.info({ webhookId: String(doc._id), host: target.host, types, actor }, 'webhook registered');
-    return toWebhookView(doc.toObject());
+    this.o.logger.info({ webhookId: String(doc._id), host: target.host, types, actor, selection: selected.selection !== null }, 'webhook registered');
+    return toWebhookView(doc.toObject(), this.o.clock());
   }
 
   async list(): Promise<WebhookView[]> {
     const docs = await this.models.Webhook.find().sort({ createdAt: 1, _id: 1 }).lean<WebhookDoc[]>();
-    return docs.map(toWebhookView);
+    const now = this.o.clock();
+    return docs.map((d) => toWebhookView(d, now));
   }
 
+  /**
+   * Pauses (false) or resumes (true) deliveries. A pause loses nothing: it notes the log's head, and the resumption
+   * enqueues the webhook's deliveries of every event since (read from the log, which keeps them) before new ones.
+   */
   async setActive(id: string, active: boolean): Promise<WebhookView> {
     const _id = objectId(id);
-    const doc = _id && (await this.models.Webhook.findOneAndUpdate({ _id }, { $set: { active } }, { returnDocument: 'after' }).lean<WebhookDoc>());
+    const current = _id && (await this.models.Webhook.findById(_id).lean<WebhookDoc>());
+    if (!current) throw notFound('Webhook');
+    const now = this.o.clock();
+    let doc: WebhookDoc | null;
+    if (!active) {
+      const pausedAtSeq = current.active ? await this.o.events.horizon() : (current.pausedAtSeq ?? null);
+      doc = await this.models.Webhook.findOneAndUpdate({ _id }, { $set: { active: false, pausedAtSeq, updatedAt: now } }, { returnDocument: 'after' }).lean<WebhookDoc>();
+    } else {
+      // Active first, so the fan-out covers what comes next; then what came while paused (duplicates are skipped).
+      doc = await this.models.Webhook.findOneAndUpdate({ _id }, { $set: { active: true, updatedAt: now } }, { returnDocument: 'after' }).lean<WebhookDoc>();
+      if (doc && !current.active && current.pausedAtSeq != null) {
+        const caught = await this.catchUp(doc, current.pausedAtSeq);
+        await this.models.Webhook.updateOne({ _id, active: true }, { $set: { pausedAtSeq: null } });
+        this.o.logger.info({ webhookId: id, deliveries: caught }, 'webhook resumed: deliveries of the pause enqueued');
+        this.wake();
+      }
+    }
     if (!doc) throw notFound('Webhook');
     this.o.logger.info({ webhookId: id, active }, 'webhook active flag set');
-    return toWebhookView(doc);
+    return toWebhookView(doc, now);
+  }
+
+  /** Enqueues the webhook's deliveries of the events after `fromSeq` up to the log's horizon, in pages. */
+  private async catchUp(hook: WebhookDoc, fromSeq: number): Promise<number> {
+    const horizon = await this.o.events.horizon();
+    let after = Math.max(fromSeq, hook.fromSeq);
+    let created = 0;
+    while (after < horizon) {
+      const events = await this.o.events.events.find({ seq: { $gt: after, $lte: horizon }, type: { $in: hook.types } }).sort({ seq: 1 }).limit(EVENT_BATCH).lean<DomainEvent[]>();
+      if (events.length === 0) break;
+      created += await this.insertNew(events.map((e) => this.deliveryOf(e, hook, this.o.clock())));
+      after = events[events.length - 1].seq;
+    }
+    return created;
+  }
+
+  /** Changes the target, the event types, the selection (null removes it), its API key or the legacy headers. */
+  async update(id: string, changes: WebhookChanges, actor: string): Promise<WebhookView> {
+    const _id = objectId(id);
+    const current = _id && (await this.models.Webhook.findById(_id).lean<WebhookDoc>());
+    if (!current) throw notFound('Webhook');
+    const set: Partial<WebhookDoc> = { updatedAt: this.o.clock() };
+    if (changes.url !== undefined) set.url = (await validateWebhookTarget(changes.url, { allowPrivate: this.o.allowPrivateTargets, resolve: this.o.resolve })).href;
+    if (changes.types !== undefined) set.types = this.typesOf(changes.types);
+    if (changes.legacyHeaders !== undefined) set.legacyHeaders = changes.legacyHeaders;
+    if (changes.selection !== undefined || changes.apiKeyId !== undefined) {
+      const selection = changes.selection !== undefined ? changes.selection : (current.selection ?? null);
+      const apiKeyId = changes.apiKeyId !== undefined ? changes.apiKeyId : current.apiKeyId ? String(current.apiKeyId) : null;
+      Object.assign(set, await this.selectionOf(selection, apiKeyId));
+    }
+    const doc = await this.models.Webhook.findOneAndUpdate({ _id }, { $set: set }, { returnDocument: 'after' }).lean<WebhookDoc>();
+    if (!doc) throw notFound('Webhook');
+    this.o.logger.info({ webhookId: id, actor, changed: Object.keys(set).filter((k) => k !== 'updatedAt') }, 'webhook updated');
+    return toWebhookView(doc, this.o.clock());
+  }
+
+  /** Deletes the webhook and its deliveries not yet made; delivered and dead-lettered ones stay as history. */
+  async delete(id: string, actor: string): Promise<string> {
+    const _id = objectId(id);
+    const doc = _id && (await this.models.Webhook.findOneAndDelete({ _id }).lean<WebhookDoc>());
+    if (!doc) throw notFound('Webhook');
+    const dropped = await this.models.WebhookDelivery.deleteMany({ webhookId: _id, status: { $in: ['PENDING', 'FAILED'] } });
+    this.o.logger.info({ webhookId: id, actor, droppedDeliveries: dropped.deletedCount }, 'webhook deleted');
+    return id;
+  }
+
+  /**
+   * A new signing secret. The previous one still signs too (a second `v1,` signature) for `overlapSeconds`, so the
+   * receiver can switch without refusing a delivery; a rotation ends the overlap of the one before.
+   */
+  async rotateSecret(id: string, secret: string, overlapSeconds: number, actor: string): Promise<WebhookView> {
+    if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > MAX_SECRET_OVERLAP_SECONDS) {
+      throw badInput(`overlapSeconds must be 0 to ${MAX_SECRET_OVERLAP_SECONDS.toLocaleString('en')} (a week)`, 'overlapSeconds');
+    }
+    const secretEnc = this.box.encrypt(validateWebhookSecret(secret));
+    const _id = objectId(id);
+    const current = _id && (await this.models.Webhook.findById(_id).lean<WebhookDoc>());
+    if (!current) throw notFound('Webhook');
+    const now = this.o.clock();
+    const set: Partial<WebhookDoc> = {
+      secretEnc,
+      previousSecretEnc: overlapSeconds > 0 ? current.secretEnc : null,
+      previousSecretExpiresAt: overlapSeconds > 0 ? new Date(now.getTime() + overlapSeconds * 1000) : null,
+      updatedAt: now,
+    };
+    // Only over the secret read: two rotations at once would otherwise drop one's previous secret unseen.
+    const doc = await this.models.Webhook.findOneAndUpdate({ _id, secretEnc: current.secretEnc }, { $set: set }, { returnDocument: 'after' }).lean<WebhookDoc>();
+    if (!doc) throw conflict('the webhook was changed meanwhile; read it again');
+    this.o.logger.info({ webhookId: id, actor, overlapSeconds }, 'webhook secret rotated');
+    return toWebhookView(doc, now);
+  }
+
+  /**
+   * Sends a `WEBHOOK_TEST` delivery now, signed as every delivery is (also to a paused webhook), and says what came
+   * back. Not recorded as a delivery, never retried.
+   */
+  async sendTest(id: string, actor: string): Promise<WebhookTestView> {
+    const _id = objectId(id);
+    const doc = _id && (await this.models.Webhook.findById(_id).lean<WebhookDoc>());
+    if (!doc) throw notFound('Webhook');
+    const hook = this.sendable(doc);
+    if (!hook) throw conflict("the webhook's secret cannot be read (INTERNAL_SECRET changed?)");
+    const deliveryId = String(new Types.ObjectId());
+    const now = this.o.clock();
+    const body = JSON.stringify({ deliveryId, type: 'WEBHOOK_TEST', timestamp: now.toISOString(), event: null });
+    const started = performance.now();
+    const outcome = await send(hook.url, body, this.headers(hook, deliveryId, Math.floor(now.getTime() / 1000), body), { timeoutMs: this.o.timeoutMs, allowPrivate: this.o.allowPrivateTargets, resolve: this.o.resolve });
+    const durationMs = Math.round(performance.now() - started);
+    this.o.logger.info({ webhookId: id, actor, delivered: outcome.ok, statusCode: outcome.statusCode }, 'webhook test sent');
+    return { delivered: outcome.ok, statusCode: outcome.statusCode, error: outcome.ok ? null : outcome.error, durationMs };
+  }
+
+  private typesOf(types: string[]): SyncEventType[] {
+    if (!Array.isArray(types) || types.length === 0) throw badInput('types must name at least one sync event type', 'types');
+    const unknown = types.filter((t) => !isSyncEventType(t));
+    if (unknown.length) throw badInput(`unknown event type ${String(unknown[0]).slice(0, 40)}; expected one of ${SYNC_EVENT_TYPES.join(', ')}`, 'types');
+    return [...new Set(types)] as SyncEventType[];
+  }
+
+  /** A selection with the API key it runs as, checked against the key's scopes (selection.ts). */
+  private async selectionOf(selection: string | null, apiKeyId: string | null): Promise<{ selection: string | null; apiKeyId: Types.ObjectId | null }> {
+    if (selection === null) return { selection: null, apiKeyId: apiKeyId ? this.keyId(apiKeyId) : null };
+    if (!this.o.gatewayUrl || !this.o.apiKeys) throw badInput('selections need the gateway\'s address (GATEWAY_URL) on the sync service', 'selection');
+    if (!apiKeyId) throw badInput('a selection runs under an API key: give apiKeyId', 'apiKeyId');
+    const scopes = await this.o.apiKeys.activeScopes(apiKeyId);
+    if (!scopes) throw badInput('apiKeyId is not an active API key', 'apiKeyId');
+    return { selection: checkSelection(selection, scopes), apiKeyId: this.keyId(apiKeyId) };
+  }
+
+  private keyId(id: string): Types.ObjectId {
+    const _id = objectId(id);
+    if (!_id) throw badInput('apiKeyId is not an API key id', 'apiKeyId');
+    return _id;
   }
 
   /** Newest first; `after` is the endCursor of the previous page. */
@@ -283,20 +457,26 @@ export class WebhookService {
   /** One delivery record per event and active webhook that subscribed to it; returns how many were created. */
   private async deliveriesFor(events: DomainEvent[]): Promise<number> {
     // Read after the events, so a webhook registered meanwhile (fromSeq = a head at or above them) is not owed any.
-    const hooks = await this.models.Webhook.find({ active: true }, { types: 1, fromSeq: 1 }).lean<Pick<WebhookDoc, '_id' | 'types' | 'fromSeq'>[]>();
+    const hooks = await this.models.Webhook.find({ active: true }, { types: 1, fromSeq: 1, selection: 1 }).lean<Pick<WebhookDoc, '_id' | 'types' | 'fromSeq' | 'selection'>[]>();
     const now = this.o.clock();
     const docs: Partial<WebhookDeliveryDoc>[] = [];
     for (const event of events) {
-      const { seq, type, occurredAt, claimId, voucherId, archiveRecordId, alertId } = toSyncEvent(event);
       for (const hook of hooks) {
         if (hook.fromSeq >= event.seq || !hook.types.includes(event.type)) continue;
-        const _id = new Types.ObjectId();
-        // docs/api.md's fields; ALERT_RAISED deliveries also name the alert.
-        const body = JSON.stringify({ deliveryId: String(_id), event: { seq, type, occurredAt, claimId, voucherId, archiveRecordId, ...(alertId ? { alertId } : {}) } });
-        docs.push({ _id, webhookId: hook._id, seq: event.seq, eventType: event.type, body, status: 'PENDING', attempts: 0, attemptsBase: 0, replays: 0, nextAttemptAt: now, createdAt: now });
+        docs.push(this.deliveryOf(event, hook, now));
       }
     }
     return this.insertNew(docs);
+  }
+
+  /** The delivery of one event to one webhook, due now. */
+  private deliveryOf(event: DomainEvent, hook: Pick<WebhookDoc, '_id' | 'selection'>, now: Date): Partial<WebhookDeliveryDoc> {
+    const { seq, type, occurredAt, claimId, voucherId, archiveRecordId, alertId } = toSyncEvent(event);
+    const _id = new Types.ObjectId();
+    // docs/api.md's fields (type and timestamp on top, as Standard Webhooks payloads have them); ALERT_RAISED
+    // deliveries also name the alert. A webhook's selection adds `data` at the first attempt (dataPending).
+    const body = JSON.stringify({ deliveryId: String(_id), type, timestamp: occurredAt, event: { seq, type, occurredAt, claimId, voucherId, archiveRecordId, ...(alertId ? { alertId } : {}) } });
+    return { _id, webhookId: hook._id, seq: event.seq, eventType: event.type, body, ...(hook.selection ? { dataPending: true } : {}), status: 'PENDING', attempts: 0, attemptsBase: 0, replays: 0, nextAttemptAt: now, createdAt: now };
   }
 
   /** Inserts, skipping deliveries that already exist (another instance or an earlier tick made them). */
@@ -317,14 +497,60 @@ export class WebhookService {
     const hooks = await this.models.Webhook.find({ active: true }).lean<WebhookDoc[]>();
     const out = new Map<string, Sendable>();
     for (const hook of hooks) {
-      try {
-        out.set(String(hook._id), { id: String(hook._id), url: new URL(hook.url), secret: this.box.decrypt(hook.secretEnc) });
-      } catch (err) {
-        // Its deliveries stay PENDING until the secret is readable again (e.g. INTERNAL_SECRET restored).
-        this.o.logger.error({ webhookId: String(hook._id), err: (err as Error).message }, 'webhook skipped: cannot read its secret');
-      }
+      const sendable = this.sendable(hook);
+      if (sendable) out.set(sendable.id, sendable);
     }
     return out;
+  }
+
+  /** The webhook with its secrets decrypted; null (logged) when they cannot be read. */
+  private sendable(hook: WebhookDoc): Sendable | null {
+    try {
+      const secrets = [this.box.decrypt(hook.secretEnc)];
+      if (hook.previousSecretEnc && hook.previousSecretExpiresAt && hook.previousSecretExpiresAt > this.o.clock()) secrets.push(this.box.decrypt(hook.previousSecretEnc));
+      return {
+        id: String(hook._id),
+        url: new URL(hook.url),
+        secrets,
+        legacyHeaders: hook.legacyHeaders ?? true,
+        selection: hook.selection ?? null,
+        apiKeyId: hook.apiKeyId ? String(hook.apiKeyId) : null,
+      };
+    } catch (err) {
+      // Its deliveries stay PENDING until the secret is readable again (e.g. INTERNAL_SECRET restored).
+      this.o.logger.error({ webhookId: String(hook._id), err: (err as Error).message }, 'webhook skipped: cannot read its secret');
+      return null;
+    }
+  }
+
+  /** Standard Webhooks headers, and the ones of before while the webhook keeps them. */
+  private headers(hook: Sendable, deliveryId: string, timestamp: number, body: string): Record<string, string> {
+    return {
+      'Content-Type': 'application/json',
+      'User-Agent': USER_AGENT,
+      'webhook-id': deliveryId,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': standardSignature(hook.secrets, deliveryId, timestamp, body),
+      ...(hook.legacyHeaders ? { 'X-Delivery-Id': deliveryId, 'X-Timestamp': String(timestamp), 'X-Signature-256': signDelivery(hook.secrets[0], timestamp, body) } : {}),
+    };
+  }
+
+  /**
+   * Runs the webhook's selection for the delivery's event, through the gateway under its API key, and adds the answer
+   * to the body as `data` (null when the event is not in the key's scope); stored, so retries send the same bytes.
+   */
+  private async withData(d: WebhookDeliveryDoc, token: string, hook: Sendable): Promise<string> {
+    if (!hook.selection || !hook.apiKeyId || !this.o.gatewayUrl || !this.o.apiKeys) throw new Error('the webhook has no selection to run');
+    const scopes = await this.o.apiKeys.activeScopes(hook.apiKeyId);
+    if (!scopes) throw new Error("the webhook's API key is revoked or expired");
+    const gateway = subgraphClient({ name: 'gateway', url: this.o.gatewayUrl, as: integrationPrincipal(hook.apiKeyId, scopes), internalSecret: this.o.masterSecret, timeoutMs: this.o.timeoutMs });
+    const answer = await gateway<{ syncEvents: Array<Record<string, unknown> & { seq?: unknown }> }>(selectionQuery(hook.selection), { after: formatSeq(d.seq - 1), types: [d.eventType] });
+    const first = answer.syncEvents[0];
+    // The next event of that type in the key's scope would come back if this one is not in it: only this one counts.
+    const data = first && (first.seq === undefined || first.seq === formatSeq(d.seq)) ? first : null;
+    const body = JSON.stringify({ ...(JSON.parse(d.body) as object), data });
+    await this.models.WebhookDelivery.updateOne({ _id: d._id, claimToken: token }, { $set: { body, dataPending: false } });
+    return body;
   }
 
   private async deliverDue(result: TickResult): Promise<void> {
@@ -369,19 +595,17 @@ export class WebhookService {
   }
 
   private async attempt(d: WebhookDeliveryDoc, token: string, hook: Sendable): Promise<'delivered' | 'failed' | 'dead'> {
-    const timestamp = Math.floor(this.o.clock().getTime() / 1000);
-    const outcome = await send(
-      hook.url,
-      d.body,
-      {
-        'Content-Type': 'application/json',
-        'User-Agent': USER_AGENT,
-        'X-Delivery-Id': String(d._id),
-        'X-Timestamp': String(timestamp),
-        'X-Signature-256': signDelivery(hook.secret, timestamp, d.body),
-      },
-      { timeoutMs: this.o.timeoutMs, allowPrivate: this.o.allowPrivateTargets, resolve: this.o.resolve },
-    );
+    let outcome: Awaited<ReturnType<typeof send>>;
+    let body = d.body;
+    try {
+      if (d.dataPending) body = await this.withData(d, token, hook);
+      const timestamp = Math.floor(this.o.clock().getTime() / 1000);
+      outcome = await send(hook.url, body, this.headers(hook, String(d._id), timestamp, body), { timeoutMs: this.o.timeoutMs, allowPrivate: this.o.allowPrivateTargets, resolve: this.o.resolve });
+    } catch (err) {
+      // The selection could not be run (gateway unreachable, key revoked): a failed attempt, retried as any other.
+      const message = err instanceof SubgraphCallError || err instanceof Error ? err.message : String(err);
+      outcome = { ok: false, statusCode: null, error: `selection: ${message}`.slice(0, 500) };
+    }
     const now = this.o.clock();
     const attempts = d.attempts + 1;
     const log = { deliveryId: String(d._id), webhookId: hook.id, host: hook.url.host, seq: d.seq, attempts };

@@ -1,9 +1,39 @@
-// How deliveries are signed, and how a receiver checks them. verifyDelivery is written to be copied into a
-// receiver as is: node:crypto only, no project imports.
+// How deliveries are signed, and how a receiver checks them.
 //
-// The signature covers "<timestamp>.<raw body>", so neither can be changed without the secret; a receiver that
-// refuses old timestamps and remembers the delivery ids it has seen within the tolerance also refuses replays.
+// Standard Webhooks (https://www.standardwebhooks.com): `webhook-id` (the delivery id, the same on every retry),
+// `webhook-timestamp` (unix seconds of the attempt) and `webhook-signature: v1,<base64 HMAC-SHA256 of
+// "<id>.<timestamp>.<raw body>">`, one signature per secret in force, space-separated (two while a rotation's
+// overlap lasts). Signed with the specification's reference library (`standardwebhooks`), with which a receiver
+// verifies: `new Webhook(secret)` for a `whsec_` secret, `new Webhook(Buffer.from(secret), { format: 'raw' })`
+// for any other (signingKey below says which bytes key the HMAC).
+//
+// The headers of before (X-Delivery-Id, X-Timestamp, X-Signature-256 over "<timestamp>.<raw body>", current secret
+// only) go along while a webhook keeps `legacyHeaders` (webhooks registered before default to it, for the
+// deprecation period). verifyDelivery checks them and is written to be copied into a receiver as is: node:crypto
+// only, no project imports. A receiver that refuses old timestamps and remembers the delivery ids it has seen within
+// the tolerance also refuses replays.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+
+const WHSEC = /^whsec_((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$/;
+
+/**
+ * The HMAC key of a secret: a Standard Webhooks secret (`whsec_` and the standard base64 of at least 16 bytes) is
+ * its decoded bytes, as the specification says; any other secret (registered before, or chosen freely) its UTF-8 bytes.
+ */
+export function signingKey(secret: string): Uint8Array {
+  const m = WHSEC.exec(secret);
+  if (m) {
+    const bytes = Buffer.from(m[1], 'base64');
+    if (bytes.length >= 16) return new Uint8Array(bytes);
+  }
+  return new Uint8Array(Buffer.from(secret, 'utf8'));
+}
+
+/** The `webhook-signature` header: `v1,<signature>` per secret, space-separated. */
+export function standardSignature(secrets: readonly string[], id: string, timestamp: number, rawBody: string): string {
+  return secrets.map((secret) => new Webhook(signingKey(secret), { format: 'raw' }).sign(id, new Date(timestamp * 1000), rawBody)).join(' ');
+}
 
 /** `sha256=<hex HMAC-SHA256(secret, "<timestamp>.<rawBody>")>`, timestamp in unix seconds. */
 export function signDelivery(secret: string, timestamp: number, rawBody: string): string {
