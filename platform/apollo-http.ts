@@ -1,7 +1,7 @@
 // Bridges node:http to Apollo Server: JSON body with a size limit, then Apollo's own HTTP handling.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, Kind, type ValueNode, parse, visit } from 'graphql';
 import { readBody } from './http-body.ts';
 import { PUBLIC_ERROR_CODES } from './graphql.ts';
 
@@ -96,6 +96,32 @@ export function variableFieldOf(message: string): string | undefined {
   return /^Variable "\$([A-Za-z_][A-Za-z0-9_]*)" /.exec(message)?.[1];
 }
 
+const VALUE_KINDS: ReadonlySet<string> = new Set([Kind.INT, Kind.FLOAT, Kind.STRING, Kind.BOOLEAN, Kind.NULL, Kind.ENUM, Kind.LIST, Kind.OBJECT, Kind.VARIABLE]);
+
+/**
+ * Where in the arguments a literal that failed validation sits (`input.items[1].amount`), as variableFieldOf says it
+ * for a variable: read from the error's value node and the document it came from. undefined for other errors.
+ */
+export function literalFieldOf(error: unknown): string | undefined {
+  if (!(error instanceof GraphQLError) || !error.source || !error.nodes?.length) return undefined;
+  const node = error.nodes[0];
+  const start = node.loc?.start;
+  if (start === undefined || !VALUE_KINDS.has(node.kind)) return undefined;
+  const find = (value: ValueNode, at: string): string | undefined => {
+    if (value.loc?.start === start && value.kind === node.kind) return at;
+    if (value.kind === Kind.OBJECT) for (const f of value.fields) { const r = find(f.value, `${at}.${f.name.value}`); if (r) return r; }
+    if (value.kind === Kind.LIST) for (const [i, v] of value.values.entries()) { const r = find(v, `${at}[${i}]`); if (r) return r; }
+    return undefined;
+  };
+  let found: string | undefined;
+  try {
+    visit(parse(error.source), { Argument: (a) => void (found ??= find(a.value, a.name.value)) });
+  } catch {
+    return undefined;
+  }
+  return found;
+}
+
 export interface PublicErrorOptions {
   /** Production: messages lose graphql-js's "Did you mean …?" suggestions. */
   hideSchemaDetails?: boolean;
@@ -110,7 +136,7 @@ export function publicError(formatted: GraphQLFormattedError, error: unknown, lo
   const code = formatted.extensions?.code;
   if (typeof code === 'string' && PUBLIC_ERROR_CODES.has(code)) {
     const message = opts.hideSchemaDetails ? withoutSchemaDetails(formatted.message) : formatted.message;
-    const field = formatted.extensions?.field ?? (code === 'BAD_USER_INPUT' ? variableFieldOf(formatted.message) : undefined);
+    const field = formatted.extensions?.field ?? (code === 'BAD_USER_INPUT' ? (variableFieldOf(formatted.message) ?? literalFieldOf(error)) : code === 'GRAPHQL_VALIDATION_FAILED' ? literalFieldOf(error) : undefined);
     return { message, locations: formatted.locations, path: formatted.path, extensions: { ...formatted.extensions, ...(field !== undefined ? { field } : {}), stacktrace: undefined } };
   }
   log(error instanceof GraphQLError && error.originalError ? error.originalError : error);

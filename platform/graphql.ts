@@ -32,6 +32,16 @@ export function inScope<T>(entity: T | null | undefined, what: string): T {
 
 const scalarInputError = (message: string): GraphQLError => gqlError('BAD_USER_INPUT', message);
 
+/** A literal's refusal carries its node, so that the answer names where in the arguments it is (literalFieldOf). */
+function atLiteral<T>(ast: ValueNode, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof GraphQLError && !err.nodes) throw new GraphQLError(err.message, { nodes: ast, extensions: err.extensions });
+    throw err;
+  }
+}
+
 /** Money: a decimal string with two fraction digits on output; resolvers work in integer fen. */
 export const MoneyScalar = new GraphQLScalarType<number, string>({
   name: 'Money',
@@ -48,12 +58,14 @@ export const MoneyScalar = new GraphQLScalarType<number, string>({
     }
   },
   parseLiteral(ast: ValueNode) {
-    if (ast.kind !== Kind.STRING) throw scalarInputError('Money must be given as a string, e.g. "1234.50"');
-    try {
-      return parseMoney(ast.value);
-    } catch (err) {
-      throw scalarInputError(err instanceof MoneyError ? err.message : 'invalid Money');
-    }
+    return atLiteral(ast, () => {
+      if (ast.kind !== Kind.STRING) throw scalarInputError('Money must be given as a string, e.g. "1234.50"');
+      try {
+        return parseMoney(ast.value);
+      } catch (err) {
+        throw scalarInputError(err instanceof MoneyError ? err.message : 'invalid Money');
+      }
+    });
   },
 });
 
@@ -95,8 +107,10 @@ export const DateScalar = new GraphQLScalarType<string, string>({
   serialize: (v) => parseDate(v),
   parseValue: (v) => parseDateInput(v),
   parseLiteral(ast) {
-    if (ast.kind !== Kind.STRING) throw scalarInputError('Date must be a string YYYY-MM-DD');
-    return parseDateInput(ast.value);
+    return atLiteral(ast, () => {
+      if (ast.kind !== Kind.STRING) throw scalarInputError('Date must be a string YYYY-MM-DD');
+      return parseDateInput(ast.value);
+    });
   },
 });
 
@@ -115,8 +129,10 @@ export const DateTimeScalar = new GraphQLScalarType<Date, string>({
     return d;
   },
   parseLiteral(ast) {
-    if (ast.kind !== Kind.STRING) throw scalarInputError('DateTime must be a string');
-    return this.parseValue!(ast.value) as Date;
+    return atLiteral(ast, () => {
+      if (ast.kind !== Kind.STRING) throw scalarInputError('DateTime must be a string');
+      return this.parseValue!(ast.value) as Date;
+    });
   },
 });
 

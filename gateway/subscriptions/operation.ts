@@ -15,7 +15,7 @@ import {
   specifiedRules,
   validate,
 } from 'graphql';
-import { publicError, variableFieldOf, withoutSchemaDetails } from '../../platform/apollo-http.ts';
+import { literalFieldOf, publicError, variableFieldOf, withoutSchemaDetails } from '../../platform/apollo-http.ts';
 import type { Logger } from '../../platform/logger.ts';
 import { PARSE_OPTIONS, plainParseMessage } from '../intake.ts';
 import { DEFAULT_LIMITS, type Limits, limitsRule, noIntrospectionRule } from '../limits.ts';
@@ -63,7 +63,14 @@ export class OperationRunner {
     const errors = validate(this.opts.schema, document, this.rules);
     // Production: no "Did you mean …?" (introspection is off; suggestions would rebuild the schema), as over HTTP.
     const message = (e: GraphQLError) => (this.opts.production ? withoutSchemaDetails(e.message) : e.message);
-    if (errors.length) return { ok: false, errors: errors.map((e) => ({ message: message(e), locations: e.locations, extensions: { code: String(e.extensions.code ?? 'GRAPHQL_VALIDATION_FAILED') } })) };
+    if (errors.length) {
+      // A literal of the wrong shape is named by its argument path, as over HTTP (platform/apollo-http.ts).
+      const extensionsOf = (e: GraphQLError) => {
+        const field = literalFieldOf(e);
+        return { code: String(e.extensions.code ?? 'GRAPHQL_VALIDATION_FAILED'), ...(field !== undefined ? { field } : {}) };
+      };
+      return { ok: false, errors: errors.map((e) => ({ message: message(e), locations: e.locations, extensions: extensionsOf(e) })) };
+    }
     const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
     const operationName = (input.operationName as string | null | undefined) ?? null;
     const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;

@@ -1,4 +1,5 @@
 // Listings and reports over archive records, computed in the database (aggregation pipelines), scoped.
+import { forwardPageInfo } from '../../platform/paging.ts';
 import { badInput } from '../../platform/graphql.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveContext } from './context.ts';
@@ -29,7 +30,7 @@ export async function recordConnection(ctx: ArchiveContext, args: { fiscalYear?:
   const nodes = docs.slice(0, first);
   for (const n of nodes) ctx.loaders.record.prime(n._id.toHexString(), n);
   const edges = nodes.map((node) => ({ cursor: cursorOf(node), node }));
-  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+  return { edges, pageInfo: forwardPageInfo(edges, docs.length > first, args.after), totalCount };
 }
 
 export async function archiveStatistics(ctx: ArchiveContext, fiscalYear: number | null) {

@@ -3,6 +3,7 @@
 import { type Types } from 'mongoose';
 import { reportPeriod } from '../../platform/business-time.ts';
 import { badInput, forbidden } from '../../platform/graphql.ts';
+import { type PageInfoModel, forwardPageInfo } from '../../platform/paging.ts';
 import type { OaContext } from './context.ts';
 import { toObjectId } from './loaders.ts';
 import type { ClaimStatus, EmployeeDoc, ExpenseClaimDoc } from './models.ts';
@@ -32,6 +33,9 @@ export interface ClaimListArgs {
   orderBy?: ClaimOrder | null;
   first?: number | null;
   after?: string | null;
+  /** Backwards: the `last` claims before `before` (or the end), in the list's order. */
+  last?: number | null;
+  before?: string | null;
 }
 
 /** The sort of each order, and the key its cursor carries besides the _id. */
@@ -49,10 +53,10 @@ export const encodeCursor = (claim: ExpenseClaimDoc, order: ClaimOrder = 'NEWEST
   return Buffer.from(text).toString('base64url');
 };
 
-function decodeCursor(cursor: string, order: ClaimOrder): { id: Types.ObjectId; key: number | null } {
+function decodeCursor(cursor: string, order: ClaimOrder, field: 'after' | 'before'): { id: Types.ObjectId; key: number | null } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const parts = text.startsWith(CURSOR_PREFIX) ? text.slice(CURSOR_PREFIX.length).split(':') : [];
-  const invalid = () => badInput(`after is not a cursor of this list in the order ${order}`, 'after');
+  const invalid = () => badInput(`${field} is not a cursor of this list in the order ${order}`, field);
   const [named, ...rest] = parts.length === 1 ? ['NEWEST', ...parts] : parts;
   if (named !== order) throw invalid();
   const needsKey = ORDERS[order].key !== null;
@@ -63,10 +67,10 @@ function decodeCursor(cursor: string, order: ClaimOrder): { id: Types.ObjectId; 
   return { id, key };
 }
 
-/** Claims after the cursor in the order: a greater (or smaller) key, or an equal key and a later _id. */
-function afterCursor(order: ClaimOrder, at: { id: Types.ObjectId; key: number | null }): ClaimFilter {
+/** Claims after (or before) the cursor in the order: a greater (or smaller) key, or an equal key and a later _id. */
+function beyondCursor(order: ClaimOrder, at: { id: Types.ObjectId; key: number | null }, side: 'after' | 'before'): ClaimFilter {
   const { descending } = ORDERS[order];
-  const beyond = descending ? '$lt' : '$gt';
+  const beyond = descending === (side === 'after') ? '$lt' : '$gt';
   if (at.key === null) return { _id: { [beyond]: at.id } };
   return { $or: [{ totalFen: { [beyond]: at.key } }, { totalFen: at.key, _id: { [beyond]: at.id } }] };
 }
@@ -109,26 +113,42 @@ async function departmentSubtree(ctx: OaContext, rootId: string): Promise<string
 /** A page of claims; its total is counted only when a client selects `totalCount` (it reads every claim in scope). */
 export interface ClaimConnectionModel {
   edges: { cursor: string; node: ExpenseClaimDoc }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: PageInfoModel;
   countTotal(): Promise<number>;
 }
 
+/**
+ * Forwards with `first` (default 20) and `after`; backwards with `last` and `before` (Relay): `last` given, the page
+ * is the last claims before `before` (or the end of the list), still in the list's order, and `first` is not used.
+ */
 export async function claimConnection(ctx: OaContext, args: ClaimListArgs): Promise<ClaimConnectionModel> {
-  const first = args.first ?? 20;
-  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw badInput(`first must be between 1 and ${MAX_PAGE}`, 'first');
+  const backwards = args.last !== undefined && args.last !== null;
+  const size = backwards ? args.last! : (args.first ?? 20);
+  const sizeArg = backwards ? 'last' : 'first';
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE) throw badInput(`${sizeArg} must be between 1 and ${MAX_PAGE}`, sizeArg);
   const order = args.orderBy ?? 'NEWEST';
   const conditions: ClaimFilter[] = [await ctx.loaders.scope()];
   if (args.status) conditions.push({ status: args.status });
   if (args.departmentId) conditions.push({ departmentId: args.departmentId });
   if (args.filter) conditions.push(...(await filterConditions(ctx, args.filter)));
   const filter: ClaimFilter = { $and: conditions };
-  const page: ClaimFilter = args.after ? { $and: [...conditions, afterCursor(order, decodeCursor(args.after, order))] } : filter;
-  const docs = await ctx.models.ExpenseClaim.find(page).sort(ORDERS[order].sort).limit(first + 1).batchSize(first + 1).lean<ExpenseClaimDoc[]>();
+  const bounds: ClaimFilter[] = [];
+  if (args.after) bounds.push(beyondCursor(order, decodeCursor(args.after, order, 'after'), 'after'));
+  if (args.before) bounds.push(beyondCursor(order, decodeCursor(args.before, order, 'before'), 'before'));
+  const page: ClaimFilter = bounds.length ? { $and: [...conditions, ...bounds] } : filter;
+  // Backwards: read from the end in the reversed order, then put the page back in the list's order.
+  const sort: Record<string, 1 | -1> = backwards ? Object.fromEntries(Object.entries(ORDERS[order].sort).map(([k, d]) => [k, d === 1 ? -1 : 1])) : ORDERS[order].sort;
+  const docs = await ctx.models.ExpenseClaim.find(page).sort(sort).limit(size + 1).batchSize(size + 1).lean<ExpenseClaimDoc[]>();
 
-  const nodes = docs.slice(0, first);
+  const nodes = docs.slice(0, size);
+  if (backwards) nodes.reverse();
   for (const n of nodes) ctx.loaders.claim.prime(n._id.toHexString(), n);
   const edges = nodes.map((node) => ({ cursor: encodeCursor(node, order), node }));
-  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, countTotal: () => ctx.models.ExpenseClaim.countDocuments(filter).exec() };
+  const more = docs.length > size;
+  const pageInfo: PageInfoModel = backwards
+    ? { hasPreviousPage: more, hasNextPage: typeof args.before === 'string' && args.before.length > 0, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null }
+    : forwardPageInfo(edges, more, args.after);
+  return { edges, pageInfo, countTotal: () => ctx.models.ExpenseClaim.countDocuments(filter).exec() };
 }
 
 /** The caller as an employee, for actions only employees take. */

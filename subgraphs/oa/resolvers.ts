@@ -1,4 +1,5 @@
 // Resolvers of the `oa` subgraph: thin, they call the services and load related objects through DataLoaders.
+import { forwardPageInfo } from '../../platform/paging.ts';
 import { DateScalar, DateTimeScalar, MoneyScalar, badInput, forbidden, inScope } from '../../platform/graphql.ts';
 import { InboundListError, type InboundEventRecord, type InboundStatus } from './connectors/inbound.ts';
 import type { Platform } from './connectors/types.ts';
@@ -42,7 +43,7 @@ export const resolvers: Resolvers = {
     expenseClaims: (_: unknown, args: ClaimListArgs, ctx: OaContext) => claimConnection(ctx, args),
     inboundEvents: async (_: unknown, args: { status?: InboundStatus | null; platform?: string | null; first?: number | null; after?: string | null }, ctx: OaContext) => {
       if (!hasAnyRole(ctx.principal, INBOUND_READERS)) throw forbidden('Only ADMIN reads inbound platform events');
-      if (!ctx.connectors) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 };
+      if (!ctx.connectors) return { edges: [], pageInfo: forwardPageInfo([], false, null), totalCount: 0 };
       try {
         return await ctx.connectors.store.list({
           status: args.status ?? undefined,

@@ -227,6 +227,20 @@ describe('a refused variable names where it is wrong', () => {
     });
   }
 
+  for (const [transport, send] of Object.entries(TRANSPORTS)) {
+    it(`over ${transport}: a literal of the wrong shape is named by its argument path too`, async () => {
+      const token = await stack.token(org.ids.alice);
+      const literal = 'mutation { createExpenseClaim(input: { title: "t", category: TRAVEL, items: [{ description: "x", amount: "1.00", occurredOn: "2026-01-01" }, { description: "y", amount: "1.234", occurredOn: "2026-01-01" }] }) { id } }';
+      for (const base of [devBase(), prod.base]) {
+        const text = await send(base, token, { query: literal });
+        expect(text).toContain('"field":"input.items[1].amount"');
+        expect(text).toContain('is not a Money amount');
+        const missing = await send(base, token, { query: 'mutation { createExpenseClaim(input: { title: "t", items: [] }) { id } }' });
+        expect(missing).toContain('"field":"input"');
+      }
+    });
+  }
+
   it('reads the path from graphql-js\'s words, whatever the refused value holds', () => {
     expect(variableFieldOf('Variable "$c" got invalid value "1.234" at "c.items[0].amount"; "1.234" is not a Money amount')).toBe('c.items[0].amount');
     // A value that imitates the wording does not move the path.

@@ -293,4 +293,50 @@ describe('claim lists: filter and order', () => {
     const wrong = await oa.gql(org.as.auditor, LIST, { f, o: 'OLDEST', after: first.pageInfo.endCursor });
     expect(wrong.errors?.[0]).toMatchObject({ message: 'after is not a cursor of this list in the order OLDEST', extensions: { code: 'BAD_USER_INPUT', field: 'after' } });
   });
+
+  it('pages backwards with last and before, in every order, meeting the forward pages exactly', async () => {
+    const org = await seedOrg(oa, '-back');
+    const amounts = ['10.00', '99.99', '10.00', '250.00', '10.00', '0.01', '42.00'];
+    for (const [i, a] of amounts.entries()) await file(org, 'alice', [item(a, `INV-BACK-${i}`)]);
+    const f = { departmentId: org.sales };
+    const BACK = `query($f: ExpenseClaimFilter, $o: ExpenseClaimOrder, $last: Int, $before: String, $first: Int, $after: String) {
+      expenseClaims(filter: $f, orderBy: $o, last: $last, before: $before, first: $first, after: $after) {
+        edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      }
+    }`;
+    type BackPage = { expenseClaims: { edges: Array<{ cursor: string; node: { id: string } }>; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null } } };
+    const page = async (v: Record<string, unknown>) => ok(await oa.gql<BackPage>(org.as.auditor, BACK, { f, ...v })).expenseClaims;
+    for (const o of ['NEWEST', 'OLDEST', 'AMOUNT_DESC', 'AMOUNT_ASC']) {
+      const all = (await page({ o, first: 100 })).edges.map((e) => e.node.id);
+      expect(all).toHaveLength(7);
+      // From the end backwards, 3 at a time: the same list, and each page in the list's order.
+      const seen: string[] = [];
+      let before: string | null = null;
+      let pages = 0;
+      for (;;) {
+        const p: BackPage['expenseClaims'] = await page({ o, last: 3, before });
+        seen.unshift(...p.edges.map((e) => e.node.id));
+        pages++;
+        expect(p.pageInfo.startCursor).toBe(p.edges[0].cursor);
+        expect(p.pageInfo.endCursor).toBe(p.edges.at(-1)!.cursor);
+        expect(p.pageInfo.hasNextPage, o).toBe(before !== null);
+        if (!p.pageInfo.hasPreviousPage) break;
+        before = p.pageInfo.startCursor;
+      }
+      expect(seen, o).toEqual(all);
+      expect(pages).toBe(3);
+      // The second forward page is items 2 and 3; backwards from its end come the two before item 3.
+      const forward = await page({ o, first: 2, after: (await page({ o, first: 2 })).pageInfo.endCursor });
+      expect(forward.edges.map((e) => e.node.id)).toEqual([all[2], all[3]]);
+      expect(forward.pageInfo.hasPreviousPage).toBe(true);
+      const back = await page({ o, last: 2, before: forward.pageInfo.endCursor });
+      expect(back.edges.map((e) => e.node.id)).toEqual([all[1], all[2]]);
+      expect(back.pageInfo).toMatchObject({ hasPreviousPage: true, hasNextPage: true });
+    }
+    const first = await page({ o: 'NEWEST', first: 1 });
+    expect(first.pageInfo).toMatchObject({ hasPreviousPage: false, hasNextPage: true });
+    const bad = await oa.gql(org.as.auditor, BACK, { f, o: 'OLDEST', last: 1, before: first.pageInfo.endCursor });
+    expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'before' } });
+    expect((await oa.gql(org.as.auditor, BACK, { f, last: 0 })).errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', field: 'last' } });
+  });
 });

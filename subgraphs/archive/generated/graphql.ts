@@ -144,9 +144,14 @@ export type ArchiveRecordEdge = {
   node: ArchiveRecord;
 };
 
+/** Relay's page information: read forwards with first/after, backwards with last/before where a list offers it. */
 export type PageInfo = {
   __typename?: 'PageInfo';
   hasNextPage: Scalars['Boolean']['output'];
+  /** True when the page starts after a cursor (forwards), or more items precede it (backwards). */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** The cursor of the page's first edge. */
+  startCursor?: Maybe<Scalars['String']['output']>;
   endCursor?: Maybe<Scalars['String']['output']>;
 };
 
@@ -1068,6 +1073,8 @@ export type ArchiveRecordEdgeResolvers<ContextType = ArchiveContext, ParentType 
 
 export type PageInfoResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 

@@ -4,6 +4,7 @@
 // incremented in the same transaction as the entry, which also serialises concurrent appenders: the second one
 // conflicts and is retried). Editing or deleting an entry afterwards breaks the chain at that entry, and verify() names it.
 // Rewriting the log to the end, or cutting its tail with the counter, shows against its sealed heads (../seals.ts).
+import { type PageInfoModel, forwardPageInfo } from '../../../platform/paging.ts';
 import { Schema, type ClientSession, type Connection, type Model, type Types } from 'mongoose';
 import { HashChain, chainDigest, flatChainRules } from '../../../platform/integration/hash-chain.ts';
 import { badInput } from '../../../platform/graphql.ts';
@@ -134,7 +135,7 @@ export const ACCESS_LOG_READERS: readonly Role[] = ['AUDITOR', 'ARCHIVIST'];
 
 export interface AccessLogPage {
   edges: Array<{ cursor: string; node: AccessLogEntryDoc }>;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: PageInfoModel;
   totalCount: number;
 }
 
@@ -161,7 +162,7 @@ export async function listAccessLog(
     model.countDocuments(filter),
   ]);
   const edges = docs.slice(0, first).map((node) => ({ cursor: encodeCursor('access', node.seq), node }));
-  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+  return { edges, pageInfo: forwardPageInfo(edges, docs.length > first, args.after), totalCount };
 }
 
 /** Verifies the whole chain; AUDITOR and ARCHIVIST. */

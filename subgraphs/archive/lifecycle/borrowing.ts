@@ -3,6 +3,7 @@
 // approves (archives are normally not lent outside the accounting function). An ARCHIVIST hands the record out
 // and takes it back; loans past their period are marked OVERDUE once. Every step is a domain event in the same
 // transaction as the change, and request, approval, hand-out and return are entries of the access log.
+import { type PageInfoModel, forwardPageInfo } from '../../../platform/paging.ts';
 import { Schema, Types, type ClientSession, type Connection, type Model } from 'mongoose';
 import { badInput, conflict, forbidden, notFound, parseDate } from '../../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../../platform/identity.ts';
@@ -355,7 +356,7 @@ export async function getLoan(svc: LifecycleServices, principal: Principal, loan
 
 export interface LoanPage {
   edges: Array<{ cursor: string; node: LoanDoc }>;
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: PageInfoModel;
   totalCount: number;
 }
 
@@ -369,7 +370,7 @@ export async function listLoans(
   const filter: Record<string, unknown> = {};
   if (!hasAnyRole(principal, LOAN_READERS)) filter.borrowerId = principal.sub;
   if (args.borrowerId && !filter.borrowerId) filter.borrowerId = args.borrowerId;
-  if (args.borrowerId && filter.borrowerId !== args.borrowerId) return { edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 };
+  if (args.borrowerId && filter.borrowerId !== args.borrowerId) return { edges: [], pageInfo: forwardPageInfo([], false, null), totalCount: 0 };
   if (args.recordId) filter.recordId = args.recordId;
   if (args.status) filter.status = args.status;
   let page = filter;
@@ -381,7 +382,7 @@ export async function listLoans(
   const Loan = loanModel(svc.connection);
   const [docs, totalCount] = await Promise.all([Loan.find(page).sort({ _id: -1 }).limit(first + 1).lean<LoanDoc[]>(), Loan.countDocuments(filter)]);
   const edges = docs.slice(0, first).map((node) => ({ cursor: encodeCursor('loan', hexId(node)), node }));
-  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+  return { edges, pageInfo: forwardPageInfo(edges, docs.length > first, args.after), totalCount };
 }
 
 /** Loans waiting for the caller's decision, oldest first. */

@@ -9,6 +9,7 @@
 //    decides: APPLIED, STALE (sink says 'stale') or DUPLICATE (sink applied nothing for another reason).
 // 3. A transient failure (detail API down, sink or database error) releases the lease and rethrows, so that
 //    the platform's retry (or redeliverPending) processes the event again.
+import { type PageInfoModel, forwardPageInfo } from '../../../platform/paging.ts';
 import mongoose, { Schema, Types, type Connection, type Model } from 'mongoose';
 import type { Logger } from '../../../platform/logger.ts';
 import { InstanceDetailError } from './details.ts';
@@ -53,7 +54,7 @@ export interface InboundEventEdge {
 }
 export interface InboundEventConnection {
   edges: InboundEventEdge[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  pageInfo: PageInfoModel;
   totalCount: number;
 }
 export interface InboundListArgs {
@@ -301,7 +302,7 @@ export class InboundEventStore {
       this.model.countDocuments(filter),
     ]);
     const edges = docs.slice(0, first).map((d) => ({ cursor: cursorOf(d._id), node: toRecord(d) }));
-    return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+    return { edges, pageInfo: forwardPageInfo(edges, docs.length > first, args.after), totalCount };
   }
 }
 

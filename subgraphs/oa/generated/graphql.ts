@@ -163,9 +163,14 @@ export type ExpenseClaimEdge = {
   node: ExpenseClaim;
 };
 
+/** Relay's page information: read forwards with first/after, backwards with last/before where a list offers it. */
 export type PageInfo = {
   __typename?: 'PageInfo';
   hasNextPage: Scalars['Boolean']['output'];
+  /** True when the page starts after a cursor (forwards), or more items precede it (backwards). */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** The cursor of the page's first edge. */
+  startCursor?: Maybe<Scalars['String']['output']>;
   endCursor?: Maybe<Scalars['String']['output']>;
 };
 
@@ -376,6 +381,8 @@ export type QueryExpenseClaimsArgs = {
   orderBy?: InputMaybe<ExpenseClaimOrder>;
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -756,6 +763,8 @@ export type ExpenseClaimEdgeResolvers<ContextType = OaContext, ParentType extend
 
 export type PageInfoResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 

@@ -211,5 +211,8 @@ describe('borrowing', () => {
     const page = await listLoans(fx.svc, who('archivist1'), { first: 2 });
     const next = await listLoans(fx.svc, who('archivist1'), { first: 2, after: page.pageInfo.endCursor });
     expect(next.edges[0].node._id.toHexString() < page.edges[1].node._id.toHexString()).toBe(true);
+    // Relay's PageInfo, forwards: the first page has nothing before it, the next one has.
+    expect(page.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: page.edges[0].cursor, endCursor: page.edges[1].cursor });
+    expect(next.pageInfo).toMatchObject({ hasPreviousPage: true, startCursor: next.edges[0].cursor });
   });
 });

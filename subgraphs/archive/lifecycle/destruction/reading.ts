@@ -1,4 +1,5 @@
 // Reading registers: one, a page, those waiting for the caller, and who still has to sign.
+import { type PageInfoModel, forwardPageInfo } from '../../../../platform/paging.ts';
 import { badInput } from '../../../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../../../platform/identity.ts';
 import { toObjectId, toObjectIds } from '../../../../platform/ids.ts';
@@ -26,7 +27,7 @@ export async function listRegisters(
   svc: LifecycleServices,
   principal: Principal,
   args: { status?: DestructionStatus | null; first?: number | null; after?: string | null },
-): Promise<{ edges: Array<{ cursor: string; node: DestructionRegisterDoc }>; pageInfo: { hasNextPage: boolean; endCursor: string | null }; totalCount: number }> {
+): Promise<{ edges: Array<{ cursor: string; node: DestructionRegisterDoc }>; pageInfo: PageInfoModel; totalCount: number }> {
   requireRole(principal, REGISTER_READERS, 'Destruction registers');
   const first = pageSize(args.first);
   const filter: Record<string, unknown> = args.status ? { status: args.status } : {};
@@ -39,7 +40,7 @@ export async function listRegisters(
   const Register = registerModel(svc.connection);
   const [docs, totalCount] = await Promise.all([Register.find(page).sort({ _id: -1 }).limit(first + 1).lean<DestructionRegisterDoc[]>(), Register.countDocuments(filter)]);
   const edges = docs.slice(0, first).map((node) => ({ cursor: encodeCursor('register', hexId(node)), node }));
-  return { edges, pageInfo: { hasNextPage: docs.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+  return { edges, pageInfo: forwardPageInfo(edges, docs.length > first, args.after), totalCount };
 }
 
 /** Open registers waiting for the caller's signature (as a handler or a workflow signatory), oldest first. */
