@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
 import { checkInputScalars } from './input-scalars.ts';
+import { withNodeField } from './node.ts';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { type Principal, type RequestOrigin, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
 
@@ -45,6 +46,8 @@ export function buildSupergraphSchema(opts: SupergraphOptions): GraphQLSchema {
     supergraphSdl: opts.supergraphSdl,
     // Entity fetches of one request to one subgraph go out as one batched request.
     batch: true,
+    // node(id) and nodes(ids) for the main entities (gateway/node.ts).
+    onStitchingOptions: (options) => withNodeField(options as never),
     httpExecutorOpts: ({ name, endpoint }) => ({
       endpoint: opts.urls[name.toLowerCase()] ?? endpoint,
       // The time limit is kept by timedFetch, not by the executor's `timeout` option (see there).

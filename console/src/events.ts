@@ -11,10 +11,10 @@ const DEFAULT_TYPES = new Set<string>(['CLAIM_SUBMITTED', 'CLAIM_APPROVED', 'CLA
 /** Rows kept on screen. */
 export const MAX_ROWS = 200;
 
-// Only the claim's id: the claim's own fields resolve under the claim's scope (an ADMIN operator may not read
-// them), and `detail` carries the claim, voucher or archive number.
+// Only the claim's id, which the event itself carries: the claim resolves under the claim's scope (an ADMIN
+// operator may not read it: `claim` is null), and `detail` carries the claim, voucher or archive number.
 const SUBSCRIPTION = `subscription ConsoleSyncEvents($types: [SyncEventType!], $after: String) {
-  syncEvents(types: $types, after: $after) { seq type occurredAt detail claim { id } }
+  syncEvents(types: $types, after: $after) { seq type occurredAt detail claimId }
 }`;
 
 export interface SyncEventRow {
@@ -22,7 +22,7 @@ export interface SyncEventRow {
   type: string;
   occurredAt: string;
   detail: string | null;
-  claim: { id: string } | null;
+  claimId: string | null;
 }
 
 export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
@@ -75,7 +75,7 @@ export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
     if (seen.has(e.seq)) return;
     seen.add(e.seq);
     empty.remove();
-    const claimId = e.claim?.id;
+    const claimId = e.claimId;
     const row = h(
       'tr',
       { 'data-seq': e.seq, 'data-type': e.type, 'data-claim-id': claimId ?? null, class: 'fresh' },

@@ -4,7 +4,8 @@ import { DateScalar, DateTimeScalar, MoneyScalar, badInput, notFound } from '../
 import { hasAnyRole } from '../../platform/identity.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import type { DomainEvent } from '../../platform/integration/events.ts';
-import { rolesFor } from '../../schema/permissions.ts';
+import { ROW_SCOPES, readsAllRows, rolesFor } from '../../schema/permissions.ts';
+import type { Principal } from '../../platform/identity.ts';
 import { type SyncContext, eventScope, requireRole } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import type { ReconciliationDoc, SyncJobDoc, SyncJobStatus } from './models.ts';
@@ -14,6 +15,18 @@ import { syncStatus } from './status.ts';
 import { SYNC_EVENT_TYPES, type SyncEventView, formatSeq, parseSeq, toSyncEvent } from './sync-events.ts';
 
 const ref = (id: string | null | undefined) => (id ? { id } : null);
+
+/**
+ * Whether the caller's row scope of `entity` covers the event's claim: every row; or a user's own claim, or their
+ * department's for a department role. Events that do not say whose claim they are leave it to the owning subgraph.
+ */
+function mayFollow(p: Principal, entity: 'ExpenseClaim' | 'Voucher' | 'ArchiveRecord', e: SyncEventView): boolean {
+  if (readsAllRows(p, entity)) return true;
+  if (p.kind !== 'user') return false;
+  if (e.applicantId === null) return true;
+  if (e.applicantId === p.sub) return true;
+  return p.departmentId !== null && e.departmentId === p.departmentId && ROW_SCOPES[entity].department.some((r) => p.roles.includes(r));
+}
 const idOf = (d: { _id: { toHexString(): string } }) => d._id.toHexString();
 
 function boundedFirst(first: number | null | undefined, max: number, fallback: number): number {
@@ -170,10 +183,12 @@ export const resolvers: Resolvers = {
     ...apiKeyMutations,
   },
 
+  // A reference the caller may not follow is null here, not a FORBIDDEN from its subgraph at every event (ADMIN sees
+  // every event, but no claim): decided by the same row scopes (ROW_SCOPES) the owning subgraph applies.
   SyncEvent: {
-    claim: (e) => ref(e.claimId),
-    voucher: (e) => ref(e.voucherId),
-    archiveRecord: (e) => ref(e.archiveRecordId),
+    claim: (e, _, ctx) => (mayFollow(ctx.principal, 'ExpenseClaim', e) ? ref(e.claimId) : null),
+    voucher: (e, _, ctx) => (mayFollow(ctx.principal, 'Voucher', e) ? ref(e.voucherId) : null),
+    archiveRecord: (e, _, ctx) => (mayFollow(ctx.principal, 'ArchiveRecord', e) ? ref(e.archiveRecordId) : null),
   },
 
   SyncJob: {

@@ -44,6 +44,9 @@ export interface SyncEventView {
   /** ALERT_RAISED: the alert. */
   alertId: string | null;
   detail: string | null;
+  /** Whose claim it is (the payload's applicant and department; not in the API): what SyncEvent's references are shown by. */
+  applicantId: string | null;
+  departmentId: string | null;
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
@@ -60,6 +63,8 @@ export function toSyncEvent(e: DomainEvent): SyncEventView {
     archiveRecordId: str(p.archiveRecordId),
     alertId: str(p.alertId),
     detail: detailOf(e),
+    applicantId: str(p.applicantId),
+    departmentId: str(p.departmentId),
   };
 }
 

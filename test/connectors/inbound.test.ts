@@ -69,7 +69,7 @@ describe('InboundEventStore', () => {
     expect(page2.edges.map((e) => e.node.eventId)).toEqual(['r2', 'r1']);
     const page3 = await store.list({ status: 'REJECTED', platform: 'feishu', first: 2, after: page2.pageInfo.endCursor! });
     expect(page3.edges.map((e) => e.node.eventId)).toEqual(['r0']);
-    expect(page3.pageInfo).toEqual({ hasNextPage: false, endCursor: page3.edges[0]!.cursor });
+    expect(page3.pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: true, startCursor: page3.edges[0]!.cursor, endCursor: page3.edges[0]!.cursor });
 
     expect((await store.list({ status: 'REJECTED' })).totalCount).toBe(6);
     expect((await store.list()).totalCount).toBe(7);

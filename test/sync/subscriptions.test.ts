@@ -68,6 +68,8 @@ describe('who receives what', () => {
     // ADMIN watches the flow (seq, type, ids) but claim contents stay under the claim's own scope.
     expect(events(admin).map((e) => e.type)).toEqual(types);
     expect(events(admin).every((e) => e.claim === null)).toBe(true);
+    // No FORBIDDEN noise for ADMIN: a claim out of its scope is null, its nested fields never asked.
+    expect(admin.results.filter((r) => r.errors).map((r) => r.errors)).toEqual([]);
     // Bob (same department, no manager role) and someone from another department receive nothing.
     expect(bob.results).toEqual([]);
     expect(outsider.results).toEqual([]);

@@ -14,7 +14,7 @@ import { rejection, sleep, useMongo } from '../helpers/mongo.ts';
 
 const mongo = useMongo('webhooks');
 const MASTER = 'test-internal-secret-0123456789abcdef';
-const SECRET = 'whsec_super-secret-value-42';
+const SECRET = 'super-secret-value-42-chosen-freely';
 
 // The service accepts a pino logger as is.
 const _pinoFits: WebhookLogger = pino({ enabled: false });
@@ -165,6 +165,8 @@ describe('registration', () => {
       [{ url: 'https://hooks.example.com/', types: ['CLAIM_APPROVED', 'CLAIM_DRAFTED'], secret: SECRET }, 'types', /unknown event type CLAIM_DRAFTED/],
       [{ url: 'https://hooks.example.com/', types: ['CLAIM_APPROVED'], secret: 'short' }, 'secret', /16 to 256/],
       [{ url: 'https://hooks.example.com/', types: ['CLAIM_APPROVED'], secret: 'x'.repeat(257) }, 'secret', /16 to 256/],
+      [{ url: 'https://hooks.example.com/', types: ['CLAIM_APPROVED'], secret: 'whsec_not-base64-but-long-enough' }, 'secret', /base64 of 24 to 64/],
+      [{ url: 'https://hooks.example.com/', types: ['CLAIM_APPROVED'], secret: `whsec_${Buffer.alloc(16).toString('base64')}` }, 'secret', /base64 of 24 to 64/],
     ];
     for (const [input, field, message] of cases) {
       const err = await rejection(() => s.register(input, 'admin-1'));

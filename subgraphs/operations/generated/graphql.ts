@@ -50,9 +50,16 @@ export type SyncEvent = {
   seq: Scalars['String']['output'];
   type: SyncEventType;
   occurredAt: Scalars['DateTime']['output'];
+  /** The claim, when the caller's row scope covers it; null otherwise (claimId still says which). */
   claim?: Maybe<ExpenseClaim>;
+  /** The voucher, when the caller's row scope covers it; null otherwise. */
   voucher?: Maybe<Voucher>;
+  /** The archive record, when the caller's row scope covers it; null otherwise. */
   archiveRecord?: Maybe<ArchiveRecord>;
+  /** The id of the event's claim, whether or not the caller may read the claim itself. */
+  claimId?: Maybe<Scalars['ID']['output']>;
+  voucherId?: Maybe<Scalars['ID']['output']>;
+  archiveRecordId?: Maybe<Scalars['ID']['output']>;
   /** Claim, voucher or archive number, or what failed; never amounts or personal data. */
   detail?: Maybe<Scalars['String']['output']>;
 };
@@ -861,8 +868,8 @@ export type ResolversTypes = {
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   SyncEventType: SyncEventType;
   SyncEvent: ResolverTypeWrapper<SyncEvent>;
-  ExpenseClaim: ResolverTypeWrapper<ExpenseClaim>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  ExpenseClaim: ResolverTypeWrapper<ExpenseClaim>;
   Voucher: ResolverTypeWrapper<Voucher>;
   ArchiveRecord: ResolverTypeWrapper<ArchiveRecord>;
   SyncJobStatus: SyncJobStatus;
@@ -916,8 +923,8 @@ export type ResolversParentTypes = {
   DateTime: Scalars['DateTime']['output'];
   Date: Scalars['Date']['output'];
   SyncEvent: SyncEvent;
-  ExpenseClaim: ExpenseClaim;
   ID: Scalars['ID']['output'];
+  ExpenseClaim: ExpenseClaim;
   Voucher: Voucher;
   ArchiveRecord: ArchiveRecord;
   SyncJob: SyncJob | FederationReferenceTypes['SyncJob'];
@@ -988,6 +995,9 @@ export type SyncEventResolvers<ContextType = OperationsContext, ParentType exten
   claim?: Resolver<Maybe<ResolversTypes['ExpenseClaim']>, ParentType, ContextType>;
   voucher?: Resolver<Maybe<ResolversTypes['Voucher']>, ParentType, ContextType>;
   archiveRecord?: Resolver<Maybe<ResolversTypes['ArchiveRecord']>, ParentType, ContextType>;
+  claimId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  voucherId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  archiveRecordId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   detail?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 

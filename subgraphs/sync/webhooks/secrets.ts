@@ -12,9 +12,21 @@ const VERSION = 'v1';
 // Binds ciphertexts to this purpose and format version.
 const AAD = Buffer.from('webhook-secrets/v1');
 
+/** A secret in the Standard Webhooks form: `whsec_` and the standard base64 of 24 to 64 bytes. */
+const SPEC_FORM = /^whsec_((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$/;
+
+/**
+ * 16 to 256 characters. One that starts with `whsec_` must be in the Standard Webhooks form, so that a receiver can
+ * tell by the prefix alone how its library takes the secret (README.md, "Webhooks").
+ */
 export function validateWebhookSecret(secret: unknown): string {
   if (typeof secret !== 'string' || secret.length < SECRET_MIN_LENGTH || secret.length > SECRET_MAX_LENGTH) {
     throw badInput(`secret must be ${SECRET_MIN_LENGTH} to ${SECRET_MAX_LENGTH} characters long`, 'secret');
+  }
+  if (secret.startsWith('whsec_')) {
+    const m = SPEC_FORM.exec(secret);
+    const bytes = m ? Buffer.from(m[1], 'base64').length : 0;
+    if (bytes < 24 || bytes > 64) throw badInput('a secret starting with whsec_ must be whsec_ and the base64 of 24 to 64 random bytes', 'secret');
   }
   return secret;
 }

@@ -18,8 +18,9 @@ import { Webhook } from 'standardwebhooks';
 const WHSEC = /^whsec_((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$/;
 
 /**
- * The HMAC key of a secret: a Standard Webhooks secret (`whsec_` and the standard base64 of at least 16 bytes) is
- * its decoded bytes, as the specification says; any other secret (registered before, or chosen freely) its UTF-8 bytes.
+ * The HMAC key of a secret: a Standard Webhooks secret (`whsec_` and the standard base64 of at least 16 bytes; new
+ * `whsec_` secrets must be, secrets.ts) is its decoded bytes, as the specification says; any other secret its UTF-8
+ * bytes (a `whsec_` secret of another form, accepted before that rule, included).
  */
 export function signingKey(secret: string): Uint8Array {
   const m = WHSEC.exec(secret);
