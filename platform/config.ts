@@ -308,7 +308,7 @@ const chartSchema = z
   .strict();
 
 /** Overrides of the anomaly rules' settings, by rule name (the names are checked by the sync service). */
-export type AlertRuleOverrides = Readonly<Record<string, { enabled?: boolean; severity?: 'INFO' | 'WARNING' | 'CRITICAL'; threshold?: number; windowMs?: number; factor?: number }>>;
+export type AlertRuleOverrides = Readonly<Record<string, { enabled?: boolean; severity?: 'INFO' | 'WARNING' | 'CRITICAL'; threshold?: number; windowMs?: number; factor?: number; openAfterMs?: number; closeAfterMs?: number }>>;
 
 const alertRulesSchema = z.record(
   z.string().regex(/^[A-Z_]+$/, 'rule names are like SYNC_LAG'),
@@ -319,6 +319,8 @@ const alertRulesSchema = z.record(
       threshold: z.number().min(0).optional(),
       windowMs: z.number().int().min(0).max(30 * 86_400_000).optional(),
       factor: z.number().positive().optional(),
+      openAfterMs: z.number().int().min(0).max(86_400_000).optional(),
+      closeAfterMs: z.number().int().min(0).max(86_400_000).optional(),
     })
     .strict(),
 );

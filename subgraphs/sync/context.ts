@@ -30,7 +30,10 @@ export interface SyncContext extends SyncServices {
   principal: Principal;
 }
 
-/** Who reads ALERT_RAISED events: whoever reads alerts (docs/domain.md: ADMIN keeps system status, AUDITOR reads). */
+/** The alerts' own events: only for those who read alerts. */
+const ALERT_EVENT_TYPES = ['ALERT_RAISED', 'ALERT_RESOLVED'];
+
+/** Who reads ALERT_RAISED and ALERT_RESOLVED events: whoever reads alerts (docs/domain.md: ADMIN keeps system status, AUDITOR reads). */
 const ALERT_EVENT_READERS = rolesFor('Query', 'alertEvents');
 
 /** Defence in depth: the gateway's shield already checked the role; a request signed otherwise stops here too. */
@@ -56,9 +59,9 @@ export function eventScope(p: Principal): Record<string, unknown> {
   const scope = ROW_SCOPES.SyncEvent;
   if (p.kind === 'service' || hasAnyRole(p, ALERT_EVENT_READERS)) return {};
   // An integration (API key) reads the events of claims and filings with its scope, never alerts; without it, none.
-  if (p.kind === 'integration') return readsAllRows(p, 'SyncEvent') ? { type: { $ne: 'ALERT_RAISED' } } : { _id: { $exists: false } };
+  if (p.kind === 'integration') return readsAllRows(p, 'SyncEvent') ? { type: { $nin: ALERT_EVENT_TYPES } } : { _id: { $exists: false } };
   // Alerts are for those who watch the system; everyone else sees the events of claims.
-  if (hasAnyRole(p, scope.all)) return { type: { $ne: 'ALERT_RAISED' } };
+  if (hasAnyRole(p, scope.all)) return { type: { $nin: ALERT_EVENT_TYPES } };
   const or: Record<string, unknown>[] = [{ 'subject.type': 'ExpenseClaim', 'payload.applicantId': p.sub }];
   if (p.departmentId && hasAnyRole(p, scope.department)) or.push({ 'subject.type': 'ExpenseClaim', 'payload.departmentId': p.departmentId });
   return or.length === 1 ? or[0] : { $or: or };

@@ -13,6 +13,7 @@ export const SYNC_EVENT_TYPES = [
   'SYNC_FAILED',
   'RECONCILIATION_DIFFERENCE',
   'ALERT_RAISED',
+  'ALERT_RESOLVED',
 ] as const;
 export type SyncEventType = (typeof SYNC_EVENT_TYPES)[number];
 
@@ -82,6 +83,7 @@ function detailOf(e: DomainEvent): string | null {
     case 'SYNC_FAILED':
     case 'RECONCILIATION_DIFFERENCE':
     case 'ALERT_RAISED':
+    case 'ALERT_RESOLVED':
       return str(p.detail);
     default:
       return null;

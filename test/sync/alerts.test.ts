@@ -65,7 +65,8 @@ beforeAll(async () => {
         SYNC_LAG: { threshold: 60_000 },
         PROBING: { threshold: 4, windowMs: 60_000 },
         BULK_ACCESS: { threshold: 4, windowMs: 60_000 },
-        SUBGRAPH_DOWN: { threshold: 2 },
+        // Resolved by the system as soon as the subgraph answers again.
+        SUBGRAPH_DOWN: { threshold: 2, closeAfterMs: 0 },
         ARCHIVE_CHAIN_BROKEN: { windowMs: 0 },
       },
     },
@@ -138,12 +139,14 @@ describe('alert rules', () => {
     expect(dead.message).toContain(`Sync of ${claim.claimNo} is DEAD: archive subgraph answered HTTP 503`);
     expect(dead.actions).toEqual([{ kind: 'RETRY_SYNC_JOB', target: expect.any(String), label: `Retry the sync of ${claim.claimNo}` }]);
 
-    // Open alerts deduplicate: the same condition again counts on the same alert, and is not pushed again.
+    // Open alerts deduplicate: the condition still holding at the next evaluation is the same alert and the same
+    // occurrence (count counts occurrences, not evaluations), and is not pushed again.
     const countOf = async () => (await gql<{ alerts: Alert[] }>(`{ alerts(status: OPEN) { ${ALERT_FIELDS} } }`)).data!.alerts.filter((a) => a.rule === 'SYNC_JOB_DEAD');
     const before = await countOf();
     await stack.sync.services.monitor.evaluate();
     expect(before).toEqual([expect.objectContaining({ id: dead.id })]);
-    expect(await countOf()).toEqual([expect.objectContaining({ id: dead.id, count: before[0].count + 1 })]);
+    expect(await countOf()).toEqual([expect.objectContaining({ id: dead.id, count: before[0].count })]);
+    expect(before[0].count).toBe(1);
     expect(pushed(feed).filter((a) => a.id === dead.id)).toHaveLength(1);
 
     // The fault is fixed; the action retries the job, and the alert is acknowledged (someone acted on it).
@@ -170,7 +173,20 @@ describe('alert rules', () => {
         { name: 'sync', status: 'UP', failures: 0 },
       ]),
     );
+    // Still down at the next evaluations: the same alert, one occurrence, not one count per evaluation.
+    await stack.sync.services.monitor.evaluate();
+    await stack.sync.services.monitor.evaluate();
+    const open = await gql<{ alerts: (Alert & { status: string })[] }>(`{ alerts(status: OPEN) { id rule subject count } }`);
+    expect(open.data!.alerts.filter((a) => a.rule === 'SUBGRAPH_DOWN')).toEqual([{ id: alert.id, rule: 'SUBGRAPH_DOWN', subject: 'subgraph:archive', count: 1 }]);
+
+    // The archive answers again: the alert closes by itself, recorded as resolved by the system, and subscribers hear of it.
     proxy.mode = 'forward';
+    expect(await stack.sync.services.monitor.evaluate()).toMatchObject({ resolved: 1 });
+    await feed.until((r) => pushed(r).some((a) => a.id === alert.id && a.status === 'RESOLVED'), 10_000);
+    const closed = await gql<{ alerts: Array<{ id: string; status: string; resolvedBy: string; resolution: string; resolvedAt: string }> }>(`{ alerts(status: RESOLVED, first: 500) { id status resolvedBy resolution resolvedAt } }`);
+    expect(closed.data!.alerts.find((a) => a.id === alert.id)).toMatchObject({ status: 'RESOLVED', resolvedBy: 'system', resolution: 'The condition cleared' });
+    const events = await gql<{ syncEvents: { type: string; detail: string }[] }>(`{ syncEvents(types: [ALERT_RESOLVED], first: 500) { type detail } }`);
+    expect(events.data!.syncEvents).toContainEqual({ type: 'ALERT_RESOLVED', detail: 'SUBGRAPH_DOWN resolved: the condition cleared' });
   });
 
   it('RECONCILIATION_DIFFERENCE: a period that does not reconcile, and reconciling again once it is fixed', async () => {

@@ -19,7 +19,14 @@ export interface RuleSettings {
   windowMs: number;
   /** BULK_ACCESS: how many times the user's usual rate counts as far more. */
   factor?: number;
+  /** How long a condition must hold before its alert opens (flapping damped; 0: at once). */
+  openAfterMs: number;
+  /** How long a condition must stay clear before its open alert is resolved by the system. */
+  closeAfterMs: number;
 }
+
+/** Damping every rule has unless ALERT_RULES says otherwise: open at once, close after a minute clear. */
+const DAMPING = { openAfterMs: 0, closeAfterMs: 60_000 } as const;
 
 export type RuleOverrides = Readonly<Record<string, Partial<RuleSettings>>>;
 
@@ -47,8 +54,12 @@ export interface RuleContext {
 export interface Rule {
   name: string;
   description: string;
-  defaults: RuleSettings;
-  evaluate(ctx: RuleContext, s: RuleSettings): Promise<RaiseInput[]>;
+  defaults: Omit<RuleSettings, keyof typeof DAMPING>;
+  /**
+   * Every condition that holds now, one alert each (an open alert whose condition is not among them has cleared);
+   * null when the rule did not look this time (a check run once per window), which clears nothing.
+   */
+  evaluate(ctx: RuleContext, s: RuleSettings): Promise<RaiseInput[] | null>;
 }
 
 const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
@@ -189,7 +200,7 @@ export const RULES: readonly Rule[] = [
     // large archive the walk each time.
     defaults: { enabled: true, severity: 'CRITICAL', threshold: 1, windowMs: 0 },
     async evaluate(ctx, s) {
-      if (ctx.lastRun(this.name) && ctx.now.getTime() - ctx.lastRun(this.name) < s.windowMs) return [];
+      if (ctx.lastRun(this.name) && ctx.now.getTime() - ctx.lastRun(this.name) < s.windowMs) return null;
       const v = await ctx.verifyChain();
       if (v.ok) return [];
       return [
@@ -241,6 +252,8 @@ export interface AlertRuleView {
   enabled: boolean;
   threshold: number;
   windowMs: number;
+  openAfterMs: number;
+  closeAfterMs: number;
   description: string;
 }
 
@@ -248,7 +261,7 @@ export interface AlertRuleView {
 export function ruleViews(settings: Map<string, RuleSettings>): AlertRuleView[] {
   return RULES.map((r) => {
     const s = settings.get(r.name)!;
-    return { rule: r.name, severity: s.severity, enabled: s.enabled, threshold: s.threshold, windowMs: s.windowMs, description: r.description };
+    return { rule: r.name, severity: s.severity, enabled: s.enabled, threshold: s.threshold, windowMs: s.windowMs, openAfterMs: s.openAfterMs, closeAfterMs: s.closeAfterMs, description: r.description };
   });
 }
 
@@ -257,5 +270,5 @@ export function ruleSettings(overrides: RuleOverrides = {}): Map<string, RuleSet
   for (const name of Object.keys(overrides)) {
     if (!RULES.some((r) => r.name === name)) throw new Error(`ALERT_RULES: unknown rule ${name} (known: ${RULES.map((r) => r.name).join(', ')})`);
   }
-  return new Map(RULES.map((r) => [r.name, { ...r.defaults, ...overrides[r.name] }]));
+  return new Map(RULES.map((r) => [r.name, { ...DAMPING, ...r.defaults, ...overrides[r.name] }]));
 }

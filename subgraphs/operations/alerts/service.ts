@@ -42,6 +42,12 @@ export interface AlertEventView {
 
 const STATUSES: readonly AlertStatus[] = ['OPEN', 'ACKNOWLEDGED', 'RESOLVED'];
 
+/** Who resolves an alert whose condition cleared. */
+export const SYSTEM = 'system';
+
+/** One open alert per rule and subject. */
+export const dedupKeyOf = (input: Pick<RaiseInput, 'rule' | 'subject'>): string => `${input.rule}|${input.subject ?? ''}`;
+
 export class AlertService {
   private readonly clock: () => Date;
 
@@ -53,16 +59,20 @@ export class AlertService {
     await Promise.all([this.o.models.Alert.init(), this.o.models.GatewayInstance.init(), this.o.models.SubgraphHealth.init()]);
   }
 
-  /** Raises an alert, or counts on the open one for the same rule and subject. */
-  async raise(input: RaiseInput): Promise<{ alert: AlertDoc; created: boolean }> {
-    const dedupKey = `${input.rule}|${input.subject ?? ''}`;
+  /**
+   * Raises an alert, or updates the open one for the same rule and subject: its last sighting and message, and its
+   * count when this is a new occurrence (`recurrence`: the condition had cleared and came back), not at every
+   * evaluation of a condition that still holds.
+   */
+  async raise(input: RaiseInput, opts: { recurrence?: boolean } = {}): Promise<{ alert: AlertDoc; created: boolean }> {
+    const dedupKey = dedupKeyOf(input);
     for (let attempt = 0; ; attempt++) {
       try {
         return await transaction(this.o.connection, async (session) => {
           const now = this.clock();
           const seen = await this.o.models.Alert.findOneAndUpdate(
             { dedupKey, open: true },
-            { $inc: { count: 1 }, $set: { lastSeenAt: now, message: input.message } },
+            { ...(opts.recurrence ? { $inc: { count: 1 } } : {}), $set: { lastSeenAt: now, message: input.message } },
             { returnDocument: 'after', session },
           ).lean<AlertDoc>();
           if (seen) return { alert: seen, created: false };
@@ -98,6 +108,33 @@ export class AlertService {
         if ((err as { code?: number }).code !== 11000 || attempt > 0) throw err;
       }
     }
+  }
+
+  /** The rule's open (OPEN or ACKNOWLEDGED) alerts. */
+  async openOf(rule: string): Promise<AlertDoc[]> {
+    return this.o.models.Alert.find({ rule, open: true }).limit(1000).lean<AlertDoc[]>();
+  }
+
+  /**
+   * Resolves an open alert whose condition cleared, as the system, with an ALERT_RESOLVED event in the same
+   * transaction (the notification: the `alerts` subscription and webhooks). False when it was no longer open.
+   */
+  async resolveCleared(alert: AlertDoc): Promise<boolean> {
+    return transaction(this.o.connection, async (session) => {
+      const done = await this.o.models.Alert.findOneAndUpdate(
+        { _id: alert._id, open: true },
+        { $set: { status: 'RESOLVED', resolvedAt: this.clock(), resolvedBy: SYSTEM, resolution: 'The condition cleared' }, $unset: { open: 1 } },
+        { returnDocument: 'after', session },
+      ).lean<AlertDoc>();
+      if (!done) return false;
+      await this.o.events.append(session, {
+        type: 'ALERT_RESOLVED',
+        subject: { type: 'Alert', id: alert._id.toHexString() },
+        actor: 'sync',
+        payload: { alertId: alert._id.toHexString(), rule: alert.rule, severity: alert.severity, subject: alert.subject, detail: `${alert.rule} resolved: the condition cleared` },
+      });
+      return true;
+    });
   }
 
   async acknowledge(id: string, by: string): Promise<AlertDoc> {
@@ -156,13 +193,13 @@ export class AlertService {
     return this.o.models.Alert.countDocuments({ open: true });
   }
 
-  /** Alerts raised after `after` in log order: what the alerts subscription delivers. */
+  /** Alerts raised, or resolved by the system, after `after` in log order: what the alerts subscription delivers. */
   async raisedAfter(after: string | null | undefined, first: number): Promise<AlertEventView[]> {
     if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput('first must be 1 to 500', 'first');
     const from = parseSeq(after);
     const horizon = await this.o.events.horizon();
     if (horizon <= from) return [];
-    const events = await this.o.events.events.find({ seq: { $gt: from, $lte: horizon }, type: 'ALERT_RAISED' }, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
+    const events = await this.o.events.events.find({ seq: { $gt: from, $lte: horizon }, type: { $in: ['ALERT_RAISED', 'ALERT_RESOLVED'] } }, { _id: 0 }).sort({ seq: 1 }).limit(first).lean<DomainEvent[]>();
     const alerts = await this.o.models.Alert.find({ _id: { $in: toObjectIds(events.map((e) => e.subject.id)) } }).lean<AlertDoc[]>();
     const byId = new Map(alerts.map((a) => [a._id.toHexString(), a]));
     return events.flatMap((e) => {

@@ -28,7 +28,8 @@ export type Scalars = {
 
 /**
  * What happened. RECONCILIATION_DIFFERENCE: a reconciliation run found claims, vouchers and records that disagree.
- * ALERT_RAISED: an anomaly alert was raised (ADMIN and AUDITOR only).
+ * ALERT_RAISED: an anomaly alert was raised; ALERT_RESOLVED: the system resolved one because its condition cleared
+ * (both for ADMIN and AUDITOR only).
  */
 export type SyncEventType =
   | 'CLAIM_SUBMITTED'
@@ -38,7 +39,8 @@ export type SyncEventType =
   | 'ARCHIVE_FILED'
   | 'SYNC_FAILED'
   | 'RECONCILIATION_DIFFERENCE'
-  | 'ALERT_RAISED';
+  | 'ALERT_RAISED'
+  | 'ALERT_RESOLVED';
 
 /**
  * One step of a claim's way from OA to the archive, from the durable event log. `seq` strings sort in event order;
@@ -343,7 +345,7 @@ export type Query = {
   /** The key whose hash the gateway was shown, if it is active (services only: the gateway authenticating a client). */
   apiKeyPrincipal?: Maybe<ApiKeyPrincipal>;
   systemStatus: SystemStatus;
-  /** Alerts raised (or raised again) after `after`, oldest first: what the alerts subscription delivers. */
+  /** Alerts raised, and alerts the system resolved because their condition cleared, after `after`, oldest first: what the alerts subscription delivers. */
   alertEvents: Array<AlertEvent>;
   alerts: Array<Alert>;
   alertRules: Array<AlertRule>;
@@ -686,6 +688,10 @@ export type AlertRule = {
   enabled: Scalars['Boolean']['output'];
   threshold?: Maybe<Scalars['Float']['output']>;
   windowMs?: Maybe<Scalars['Int']['output']>;
+  /** How long a condition must hold before its alert opens (damps flapping). */
+  openAfterMs: Scalars['Int']['output'];
+  /** How long a condition must stay clear before the system resolves its alert. */
+  closeAfterMs: Scalars['Int']['output'];
   description: Scalars['String']['output'];
 };
 
@@ -1244,6 +1250,8 @@ export type AlertRuleResolvers<ContextType = OperationsContext, ParentType exten
   enabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   threshold?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   windowMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  openAfterMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  closeAfterMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   description?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 

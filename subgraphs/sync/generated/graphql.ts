@@ -26,7 +26,8 @@ export type Scalars = {
 
 /**
  * What happened. RECONCILIATION_DIFFERENCE: a reconciliation run found claims, vouchers and records that disagree.
- * ALERT_RAISED: an anomaly alert was raised (ADMIN and AUDITOR only).
+ * ALERT_RAISED: an anomaly alert was raised; ALERT_RESOLVED: the system resolved one because its condition cleared
+ * (both for ADMIN and AUDITOR only).
  */
 export type SyncEventType =
   | 'CLAIM_SUBMITTED'
@@ -36,7 +37,8 @@ export type SyncEventType =
   | 'ARCHIVE_FILED'
   | 'SYNC_FAILED'
   | 'RECONCILIATION_DIFFERENCE'
-  | 'ALERT_RAISED';
+  | 'ALERT_RAISED'
+  | 'ALERT_RESOLVED';
 
 /**
  * One step of a claim's way from OA to the archive, from the durable event log. `seq` strings sort in event order;
