@@ -17,7 +17,7 @@ let org: Org;
 
 beforeAll(async () => {
   const url = await proxy.listen();
-  stack = await startStack({ label: 'sync_hostile_text', archiveUrlForSync: url, sync: { maxAttempts: 2, retryBaseMs: 20, retryMaxMs: 40 } });
+  stack = await startStack({ label: 'sync_hostile_text', archiveUrlForSync: url, sync: { maxAttempts: 2, retryBaseMs: 20, retryMaxMs: 40, alertRules: { ARCHIVE_USABILITY: { closeAfterMs: 0 } } } });
   proxy.target = stack.archiveUrl;
   org = await seed(stack);
 }, 60_000);
@@ -121,6 +121,9 @@ describe('the hostile-text corpus from claim to archive record', () => {
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ severity: 'WARNING', status: 'OPEN' });
     expect(alerts[0].message).toContain(`The archive record of ${claim.claimNo} was filed with usability problems in the claim's texts: USABILITY metadata-readable: title contains`);
+    // The problem stays in the filed record: the system never closes the alert, even with no close delay.
+    await stack.sync.services.monitor.evaluate();
+    expect(await Alert.findById(alerts[0]._id).lean()).toMatchObject({ status: 'OPEN', count: 1 });
     await stack.sync.services.alerts.resolve(alerts[0]._id.toHexString(), 'admin', 'title kept as filed');
     await stack.sync.services.monitor.evaluate();
     expect(await Alert.countDocuments({ rule: 'ARCHIVE_USABILITY', subject: `record:${job!.archiveRecordId}` })).toBe(1);

@@ -95,17 +95,17 @@ export const RULES: readonly Rule[] = [
     defaults: { enabled: true, severity: 'WARNING', threshold: 1, windowMs: 0 },
     async evaluate(ctx, s) {
       // The record is filed (an approved claim always is) and its report keeps the problem: the condition never
-      // clears, so each record is alerted once, and a resolved alert stays resolved.
+      // clears, so it holds while its alert is open (the system never closes it), and a resolved alert stays resolved.
       const jobs = await ctx.models.SyncJob.find({ status: 'SUCCEEDED', 'usabilityProblems.0': { $exists: true } }, { claimNo: 1, claimId: 1, archiveRecordId: 1, usabilityProblems: 1 })
         .sort({ completedAt: -1 })
         .limit(100)
         .lean<{ claimNo: string; claimId: string; archiveRecordId: string | null; usabilityProblems: string[] }[]>();
       const subjectOf = (j: (typeof jobs)[number]) => `record:${j.archiveRecordId ?? j.claimId}`;
-      const alerted = new Set(
-        (await ctx.connection.collection('alerts').find({ dedupKey: { $in: jobs.map((j) => `${this.name}|${subjectOf(j)}`) } }, { projection: { subject: 1 } }).toArray()).map((a) => String(a.subject)),
-      );
+      const alerts = await ctx.connection.collection('alerts').find({ dedupKey: { $in: jobs.map((j) => `${this.name}|${subjectOf(j)}`) } }, { projection: { subject: 1, open: 1 } }).toArray();
+      const open = new Set(alerts.filter((a) => a.open === true).map((a) => String(a.subject)));
+      const resolved = new Set(alerts.filter((a) => a.open !== true && !open.has(String(a.subject))).map((a) => String(a.subject)));
       return jobs
-        .filter((j) => !alerted.has(subjectOf(j)))
+        .filter((j) => !resolved.has(subjectOf(j)))
         .map((j) => ({
           rule: this.name,
           severity: s.severity,
