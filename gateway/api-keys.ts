@@ -6,7 +6,7 @@
 // `rateLimitPerMinute` requests (HTTP requests, stream and WebSocket connections) a minute on this gateway instance.
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { apiKeyHash, apiKeyId, apiKeyOf } from '../platform/api-key-token.ts';
-import { type ApiScope, isApiScope } from '../platform/identity.ts';
+import { API_SCOPE_OF_ENUM, type ApiScope, isApiScope } from '../platform/identity.ts';
 import { SubgraphCallError, subgraphClient } from '../platform/integration/subgraph-client.ts';
 import { type AuthenticatedPrincipal, AuthenticationError, RateLimitedError } from './auth.ts';
 import { GATEWAY_SERVICE } from './directory.ts';
@@ -25,7 +25,6 @@ export interface ApiKeyRecord {
 export type ApiKeyCheck = (id: string, keyHash: string) => Promise<ApiKeyRecord | null>;
 
 const QUERY = 'query($id: ID!, $keyHash: String!) { apiKeyPrincipal(id: $id, keyHash: $keyHash) { id name scopes rateLimitPerMinute expiresAt } }';
-const SCOPE_OF: Record<string, ApiScope> = { EVENTS_READ: 'events:read', REPORTS_READ: 'reports:read', CLAIMS_READ: 'claims:read' };
 
 type Answer = { apiKeyPrincipal: { id: string; name: string; scopes: string[]; rateLimitPerMinute: number; expiresAt: string | null } | null };
 
@@ -42,7 +41,7 @@ export function syncApiKeyCheck(opts: { syncUrl: string; internalSecret: string;
     }
     const k = data.apiKeyPrincipal;
     if (!k) return null;
-    const scopes = k.scopes.map((s) => SCOPE_OF[s]).filter(isApiScope);
+    const scopes = k.scopes.map((s) => (API_SCOPE_OF_ENUM as Record<string, ApiScope>)[s]).filter(isApiScope);
     return { id: k.id, name: k.name, scopes, rateLimitPerMinute: k.rateLimitPerMinute, expiresAt: k.expiresAt ? Date.parse(k.expiresAt) : null };
   };
 }

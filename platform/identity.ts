@@ -26,6 +26,12 @@ export type Role = (typeof ROLES)[number];
 export const API_SCOPES = ['events:read', 'reports:read', 'claims:read'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
+/** The API's `ApiKeyScope` enum values and the scopes they stand for. */
+export const API_SCOPE_OF_ENUM = { EVENTS_READ: 'events:read', REPORTS_READ: 'reports:read', CLAIMS_READ: 'claims:read' } as const satisfies Record<string, ApiScope>;
+export type ApiScopeEnum = keyof typeof API_SCOPE_OF_ENUM;
+/** The enum value of a scope, as the API shows it. */
+export const apiScopeEnum = (scope: ApiScope): ApiScopeEnum => (Object.keys(API_SCOPE_OF_ENUM) as ApiScopeEnum[]).find((e) => API_SCOPE_OF_ENUM[e] === scope)!;
+
 export const isApiScope = (value: unknown): value is ApiScope => typeof value === 'string' && (API_SCOPES as readonly string[]).includes(value);
 
 /** user: an employee's token; service: another part of this system; integration: an API key (no roles, scopes). */

@@ -186,7 +186,9 @@ export class FeedStreams {
     // setTimeout holds at most ~24.8 days; a longer-lived token is rechecked after that.
     const expiryTimer = expiresIn === undefined ? undefined : setTimeout(() => expiry.abort(), Math.max(0, Math.min(expiresIn, 2 ** 31 - 1)));
     const revoked = req.context.revoked;
-    if (revoked) revoked.addEventListener('abort', () => expiry.abort(), { once: true });
+    // The signal is shared by every stream of the key: the listener goes when this stream ends.
+    const onRevoked = () => expiry.abort();
+    revoked?.addEventListener('abort', onRevoked, { once: true });
     const stop = AbortSignal.any([signal, expiry.signal]);
     const closing = new AbortController();
     this.active.add(closing);
@@ -233,6 +235,7 @@ export class FeedStreams {
       }
     } finally {
       clearTimeout(expiryTimer);
+      revoked?.removeEventListener('abort', onRevoked);
       this.active.delete(closing);
     }
   }

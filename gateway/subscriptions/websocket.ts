@@ -24,6 +24,7 @@ export const RATE_LIMITED = 4429;
 const ended = (connection: Connection | undefined): void => {
   clearTimeout(connection?.expiry);
   connection?.release?.();
+  connection?.unwatch?.();
 };
 /** Operations one connection may have open at once. */
 export const MAX_OPERATIONS_PER_CONNECTION = 100;
@@ -43,6 +44,8 @@ interface Connection {
   expiry?: NodeJS.Timeout;
   /** Ends the API key's watch (gateway/api-keys.ts) when the connection closes. */
   release?: () => void;
+  /** Removes this connection's listener from the key's revocation signal. */
+  unwatch?: () => void;
   spend?: () => Promise<void>;
   operations: number;
   /** The client's address, for the audit trail. */
@@ -110,8 +113,13 @@ export function attachWebSocket(server: Server, opts: WebSocketOptions): WebSock
           release: principal.hold?.(),
           spend,
         };
-        // A revoked API key ends its connections (and so their subscriptions), as an expired token does.
-        revoked?.addEventListener('abort', () => closeWith(ctx.extra.socket, TOKEN_EXPIRED, 'API key revoked'), { once: true });
+        // A revoked API key ends its connections (and so their subscriptions), as an expired token does. The signal is
+        // shared by the key's connections: the listener goes when this one closes.
+        if (revoked) {
+          const onRevoked = () => closeWith(ctx.extra.socket, TOKEN_EXPIRED, 'API key revoked');
+          revoked.addEventListener('abort', onRevoked, { once: true });
+          connection.unwatch = () => revoked.removeEventListener('abort', onRevoked);
+        }
         if (expiresAt !== undefined) {
           connection.expiry = setTimeout(() => closeWith(ctx.extra.socket, TOKEN_EXPIRED, 'Token expired'), Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)));
         }

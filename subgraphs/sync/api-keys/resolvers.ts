@@ -1,16 +1,13 @@
 // The API-key fields of schema/sync.graphql: ADMIN manages keys; the gateway (a service identity) checks one.
 import { forbidden } from '../../../platform/graphql.ts';
-import type { ApiScope } from '../../../schema/permissions.ts';
+import { API_SCOPE_OF_ENUM, apiScopeEnum } from '../../../platform/identity.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
 import { type SyncContext, requireRole } from '../context.ts';
 import type { ApiKeyScope, MutationResolvers, QueryResolvers } from '../generated/graphql.ts';
 import type { ApiKeyPrincipalView, ApiKeyView } from './service.ts';
 
-/** The API's enum values and the scopes they stand for (schema/sync.graphql, ApiKeyScope). */
-const SCOPE_OF: Readonly<Record<ApiKeyScope, ApiScope>> = { EVENTS_READ: 'events:read', REPORTS_READ: 'reports:read', CLAIMS_READ: 'claims:read' };
-const ENUM_OF = Object.fromEntries(Object.entries(SCOPE_OF).map(([e, s]) => [s, e])) as Record<ApiScope, ApiKeyScope>;
-
-const shown = <T extends ApiKeyView | ApiKeyPrincipalView>(v: T) => ({ ...v, scopes: v.scopes.map((s) => ENUM_OF[s]) });
+// The API's enum values (schema/sync.graphql, ApiKeyScope) and the scopes they stand for: platform/identity.ts.
+const shown = <T extends ApiKeyView | ApiKeyPrincipalView>(v: T) => ({ ...v, scopes: v.scopes.map(apiScopeEnum) });
 
 const ROLES = {
   apiKeys: rolesFor('Query', 'apiKeys'),
@@ -35,7 +32,7 @@ export const apiKeyMutations: Pick<MutationResolvers<SyncContext>, 'createApiKey
   createApiKey: async (_, { input }, ctx) => {
     requireRole(ctx, ROLES.createApiKey);
     const made = await ctx.apiKeys.create(
-      { name: input.name, scopes: input.scopes.map((s) => SCOPE_OF[s]), rateLimitPerMinute: input.rateLimitPerMinute, expiresAt: input.expiresAt ?? null },
+      { name: input.name, scopes: input.scopes.map((s: ApiKeyScope) => API_SCOPE_OF_ENUM[s]), rateLimitPerMinute: input.rateLimitPerMinute, expiresAt: input.expiresAt ?? null },
       ctx.principal.sub,
     );
     return { apiKey: shown(made.apiKey), key: made.key };

@@ -4,6 +4,7 @@
 // a wrong secret.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { badInput } from '../../../platform/graphql.ts';
+import { specSecretBytes } from './signature.ts';
 
 export const SECRET_MIN_LENGTH = 16;
 export const SECRET_MAX_LENGTH = 256;
@@ -11,9 +12,6 @@ export const SECRET_MAX_LENGTH = 256;
 const VERSION = 'v1';
 // Binds ciphertexts to this purpose and format version.
 const AAD = Buffer.from('webhook-secrets/v1');
-
-/** A secret in the Standard Webhooks form: `whsec_` and the standard base64 of 24 to 64 bytes. */
-const SPEC_FORM = /^whsec_((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$/;
 
 /**
  * 16 to 256 characters. One that starts with `whsec_` must be in the Standard Webhooks form, so that a receiver can
@@ -24,8 +22,7 @@ export function validateWebhookSecret(secret: unknown): string {
     throw badInput(`secret must be ${SECRET_MIN_LENGTH} to ${SECRET_MAX_LENGTH} characters long`, 'secret');
   }
   if (secret.startsWith('whsec_')) {
-    const m = SPEC_FORM.exec(secret);
-    const bytes = m ? Buffer.from(m[1], 'base64').length : 0;
+    const bytes = specSecretBytes(secret)?.length ?? 0;
     if (bytes < 24 || bytes > 64) throw badInput('a secret starting with whsec_ must be whsec_ and the base64 of 24 to 64 random bytes', 'secret');
   }
   return secret;

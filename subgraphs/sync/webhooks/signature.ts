@@ -17,17 +17,20 @@ import { Webhook } from 'standardwebhooks';
 
 const WHSEC = /^whsec_((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$/;
 
+/** The bytes of a secret in the Standard Webhooks form (`whsec_` and standard base64), or null for any other secret. */
+export function specSecretBytes(secret: string): Buffer | null {
+  const m = WHSEC.exec(secret);
+  return m ? Buffer.from(m[1], 'base64') : null;
+}
+
 /**
  * The HMAC key of a secret: a Standard Webhooks secret (`whsec_` and the standard base64 of at least 16 bytes; new
  * `whsec_` secrets must be, secrets.ts) is its decoded bytes, as the specification says; any other secret its UTF-8
  * bytes (a `whsec_` secret of another form, accepted before that rule, included).
  */
 export function signingKey(secret: string): Uint8Array {
-  const m = WHSEC.exec(secret);
-  if (m) {
-    const bytes = Buffer.from(m[1], 'base64');
-    if (bytes.length >= 16) return new Uint8Array(bytes);
-  }
+  const bytes = specSecretBytes(secret);
+  if (bytes && bytes.length >= 16) return new Uint8Array(bytes);
   return new Uint8Array(Buffer.from(secret, 'utf8'));
 }
 
