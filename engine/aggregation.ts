@@ -136,9 +136,9 @@ const exactSum = (coll: Doc[], expr: unknown, options: unknown): unknown => {
   const path = expr.slice(1);
   let total: unknown = 0;
   for (const view of coll) {
-    const exact = exactOfView.get(view);
-    if (!exact) return fallback();
-    const v = getPath(exact, path);
+    // A stored document's exact form; else the document an earlier stage made (a $group's sums are exact BSON
+    // numbers there, which mingo's own $sum would skip as objects: a roll-up of subtotals came out 0).
+    const v = getPath(exactOfView.get(view) ?? view, path);
     if (isNumeric(v)) total = arith('add', total, v);
   }
   return total;

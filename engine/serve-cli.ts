@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { LogLevel } from '../platform/config.ts';
+import { createLogger, logProcessWarnings } from '../platform/logger.ts';
 import { CREDENTIALS_FILE, readyLine, writePrivateFile } from './credentials.ts';
 import { startEngine } from './server.ts';
 
@@ -59,9 +61,11 @@ if (fsync !== 'interval' && fsync !== 'commit') fail(`--fsync: expected interval
 const slowMs = Number(values['slow-ms']);
 if (!Number.isInteger(slowMs) || slowMs < 1) fail(`--slow-ms: expected a positive integer, got "${values['slow-ms']}"`);
 
-const log = (level: string) => (obj: object, msg?: string) =>
-  process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg, ...obj })}\n`);
-const logger = { info: log('info'), warn: log('warn'), error: log('error'), debug: () => {} };
+// The same pino JSON lines as every other process of the project (platform/logger.ts), at LOG_LEVEL (default info).
+const LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const level = LEVELS.find((l) => l === process.env.LOG_LEVEL) ?? 'info';
+const logger = createLogger({ level });
+logProcessWarnings(logger);
 
 try {
   const engine = await startEngine({ host: values.host, port, dbPath, logger, cacheMb, fsync: fsync as 'interval' | 'commit', slowMs });
@@ -87,7 +91,8 @@ try {
   // after the write (a SIGTERM then found no handler and killed the engine without its clean stop).
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  process.stdout.write(`${readyLine({ safeUri: engine.safeUri, dbPath, credentialsPath, temporary: temporaryDir !== undefined })}\n`);
+  // A log line like the others; its message is the ready line programs look for (engine/credentials.ts parseReadyLine).
+  logger.info({ uri: engine.safeUri, dbPath, credentialsFile: credentialsPath }, readyLine({ safeUri: engine.safeUri, dbPath, credentialsPath, temporary: temporaryDir !== undefined }));
 } catch (err) {
   fail(`cannot start the engine: ${(err as Error).message}`);
 }

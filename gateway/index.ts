@@ -22,8 +22,17 @@ import { StreamTickets } from './subscriptions/stream-ticket.ts';
 import { FeedStreams, readHead } from './subscriptions/stream.ts';
 import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
 import { gatewayExecution } from './execution.ts';
+import { reportCsvRoute } from './report-csv.ts';
 import { loadSupergraphSdl, subgraphFetch } from './supergraph.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
+import { serveTraced } from '../platform/tracing.ts';
+
+/** The route a request span is named after: the gateway's own paths, never a client's free text. */
+export const gatewayRoute = (url: string | undefined): string => {
+  const path = (url ?? '/').split('?', 1)[0];
+  if (path === '/graphql' || path === '/graphql/stream' || path === '/metrics') return path;
+  return path.startsWith('/reports/') ? '/reports/{name}' : 'other';
+};
 
 export const SUBGRAPH_TIMEOUT_MS = 10_000;
 
@@ -102,6 +111,8 @@ export async function createGateway(
   metrics.trackSubscriptions(() => streams.open);
   const runner = new OperationRunner({ schema, maskedOnlySchema, streams, logger: gatewayLogger, production });
   const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit, tickets: new StreamTickets(config.internalSecret) });
+  // GET /reports/<name>.csv: the reports for BI tools, run through `server` as POST /graphql runs them.
+  const reportsCsv = reportCsvRoute({ server, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit });
   const sockets: WebSocketEndpoint[] = [];
   const heartbeat: Heartbeat = startHeartbeat({ syncUrl: urls.sync, internalSecret: config.internalSecret, openSubscriptions: () => streams.open, logger: gatewayLogger, intervalMs: opts.heartbeatMs });
   return {
@@ -111,8 +122,9 @@ export async function createGateway(
     streams,
     feed,
     heartbeat,
-    async handle(req: IncomingMessage, res: ServerResponse) {
-      return (await sse(req, res)) || server.handle(req, res);
+    // In the request's span (or the one gateway/http-front.ts started): platform/tracing.ts.
+    handle(req: IncomingMessage, res: ServerResponse) {
+      return serveTraced('gateway', req, res, gatewayRoute(req.url), async () => (await sse(req, res)) || (await reportsCsv(req, res)) || server.handle(req, res));
     },
     attach(httpServer) {
       const endpoint = attachWebSocket(httpServer, { runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });

@@ -7,7 +7,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import type { GatewayExecutor, GatewayInterface, GatewaySchemaLoadOrUpdateCallback } from '@apollo/server-gateway-interface';
 import { execute } from '@graphql-tools/executor';
-import { GraphQLError, type ExecutionResult, type GraphQLSchema, getVariableValues, printSchema } from 'graphql';
+import { GraphQLError, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, getVariableValues, printSchema } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { errorBody, executeApollo, json, publicError } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -21,6 +21,7 @@ import type { GatewayMetrics } from './metrics.ts';
 import { allowsWholeOperation } from './operation-rules.ts';
 import type { PermissionContext } from './permissions.ts';
 import { type JoinMap, type passThrough, singleSubgraphOf } from './single-subgraph.ts';
+import { currentTraceId, trace } from '../platform/tracing.ts';
 
 export interface GatewayServerOptions {
   /** The supergraph with permissions applied (applyPermissions). */
@@ -62,13 +63,29 @@ export interface GatewayServer {
   apollo: ApolloServer<PermissionContext>;
   /** Handles /graphql; answers false for other paths. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+  /**
+   * Runs one operation for a caller another HTTP route has authenticated (GET /reports/<name>.csv,
+   * gateway/report-csv.ts) through the same Apollo pipeline as POST /graphql: its limits, permission model, audit
+   * and error formatting. The errors come formatted (no stack). Sets x-request-id on `res`.
+   */
+  run(req: IncomingMessage, res: ServerResponse, principal: Principal, startedAt: number, operation: { query: string; variables: Record<string, unknown> }): Promise<FormattedExecutionResult>;
   stop(): Promise<void>;
 }
 
-/** The client's operationName goes into the request's origin, which every subgraph call signs (at most 100 characters). */
+/**
+ * The client's operationName goes into the request's origin, which every subgraph call signs (at most 100 characters).
+ * A recorded request span (platform/tracing.ts) is named after the operation: its type and name, never its variables.
+ */
 const originOperationName: ApolloServerPlugin<PermissionContext> = {
   requestDidStart: async ({ request, contextValue }) => {
     if (contextValue.origin && typeof request.operationName === 'string') contextValue.origin.operationName = request.operationName.slice(0, 100) || null;
+    const span = trace.getActiveSpan();
+    if (!span?.isRecording()) return;
+    return {
+      didResolveOperation: async ({ operation, operationName }) => {
+        if (operation) span.setAttributes({ 'graphql.operation.type': operation.operation, ...(operationName ? { 'graphql.operation.name': operationName.slice(0, 100) } : {}) });
+      },
+    };
   },
 };
 
@@ -140,7 +157,9 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     plugins: [ApolloServerPluginLandingPageDisabled(), ApolloServerPluginCacheControlDisabled(), originOperationName, subscriptionsElsewhere, ...(opts.metrics ? [opts.metrics.plugin()] : []), ...(opts.audit ? [opts.audit.plugin()] : [])],
     formatError: (formatted, error) => {
       const out = publicError(formatted, error, (err) => opts.logger.error({ path: formatted.path, err }, 'unexpected error at the gateway'), { hideSchemaDetails: opts.production });
-      return { ...out, message: plainParseMessage(out.message) };
+      // The request's trace id, for the user to quote to an operator (README "Observability / tracing").
+      const traceId = currentTraceId();
+      return { ...out, message: plainParseMessage(out.message), ...(traceId ? { extensions: { ...out.extensions, traceId } } : {}) };
     },
     logger: {
       debug: (m: string) => opts.logger.debug({ component: 'gateway' }, m),
@@ -150,6 +169,23 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
     },
   });
   await apollo.start();
+  /** The context of one client request, tagged for the audit trail; its id goes to the client as x-request-id. */
+  const requestContext = (req: IncomingMessage, res: ServerResponse, principal: Principal, startedAt: number, idempotencyKey: string | null): PermissionContext => {
+    // One id per client request, shared by all its subgraph calls (platform/identity.ts signs it into each).
+    const requestId = randomUUID();
+    const origin: RequestOrigin = {
+      requestId,
+      clientAddress: opts.audit?.addressOf(req) ?? req.socket.remoteAddress ?? null,
+      operationName: null,
+      idempotencyKey,
+      // Subgraphs commit nothing after it: a request the gateway answers as timed out was not applied.
+      deadline: requestDeadline(startedAt, opts.subgraphTimeoutMs),
+    };
+    // The client may quote it: it names the request in the audit trail and in every subgraph's view of it.
+    res.setHeader('x-request-id', requestId);
+    const context: PermissionContext = { principal, directory: opts.directory, origin };
+    return opts.audit?.tag(context, req, startedAt) ?? context;
+  };
   return {
     apollo,
     async handle(req, res) {
@@ -175,27 +211,20 @@ export async function createGatewayServer(opts: GatewayServerOptions): Promise<G
           return true;
         }
       }
-      // One id per client request, shared by all its subgraph calls (platform/identity.ts signs it into each).
       // A client retrying a mutation sends the same Idempotency-Key (platform/integration/served-request.ts).
       const key = req.headers['idempotency-key'];
       if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
         json(res, 400, errorBody('Idempotency-Key must be 8 to 128 printable ASCII characters (a UUID, for instance)', 'BAD_USER_INPUT'));
         return true;
       }
-      const requestId = randomUUID();
-      const origin: RequestOrigin = {
-        requestId,
-        clientAddress: opts.audit?.addressOf(req) ?? req.socket.remoteAddress ?? null,
-        operationName: null,
-        idempotencyKey: key ?? null,
-        // Subgraphs commit nothing after it: a request the gateway answers as timed out was not applied.
-        deadline: requestDeadline(startedAt, opts.subgraphTimeoutMs),
-      };
-      // The client may quote it: it names the request in the audit trail and in every subgraph's view of it.
-      res.setHeader('x-request-id', requestId);
-      const context: PermissionContext = { principal, directory: opts.directory, origin };
-      await executeApollo(apollo, req, res, async () => opts.audit?.tag(context, req, startedAt) ?? context, rawBody);
+      const context = requestContext(req, res, principal, startedAt, key ?? null);
+      await executeApollo(apollo, req, res, async () => context, rawBody);
       return true;
+    },
+    async run(req, res, principal, startedAt, operation) {
+      const response = await apollo.executeOperation<Record<string, unknown>>(operation, { contextValue: requestContext(req, res, principal, startedAt, null) });
+      if (response.body.kind !== 'single') throw new Error('an incremental answer to a report query');
+      return response.body.singleResult;
     },
     stop: () => apollo.stop(),
   };

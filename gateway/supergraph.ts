@@ -9,6 +9,7 @@ import { checkInputScalars } from './input-scalars.ts';
 import { withNodeField } from './node.ts';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { type Principal, type RequestOrigin, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
+import { SpanKind, TRACEPARENT, context, currentTraceparent, failSpan, startSpan, trace } from '../platform/tracing.ts';
 
 export const DEFAULT_SUPERGRAPH = new URL('../schema/supergraph.graphql', import.meta.url);
 
@@ -101,7 +102,36 @@ export function timedFetch(subgraph: string, timeoutMs: number, inner: typeof fe
 
 /** One subgraph's calls: the caller's identity signed, within the time limit, over the given fetch. */
 export const subgraphCall = (subgraph: string, opts: Pick<SupergraphOptions, 'internalSecret' | 'timeoutMs' | 'fetchFor'>): ExecutorFetch =>
-  signingFetch(subgraph, opts.internalSecret, timedFetch(subgraph, opts.timeoutMs, opts.fetchFor?.(subgraph) ?? subgraphFetch));
+  tracedFetch(subgraph, signingFetch(subgraph, opts.internalSecret, timedFetch(subgraph, opts.timeoutMs, opts.fetchFor?.(subgraph) ?? subgraphFetch)));
+
+/**
+ * A CLIENT span per subgraph call (platform/tracing.ts), ended once the answer's body is read; the call goes out in
+ * it, so signingFetch sends its traceparent. Without an exported trace, no span: the request's context goes on as is.
+ */
+export function tracedFetch(subgraph: string, inner: ExecutorFetch): ExecutorFetch {
+  return async (url, init, ctx) => {
+    const parent = context.active();
+    const span = startSpan('gateway', `POST ${subgraph}`, { kind: SpanKind.CLIENT }, parent);
+    if (!span.isRecording()) return inner(url, init, ctx);
+    span.setAttributes({ 'server.address': subgraph, 'http.request.method': 'POST' });
+    let res: Response;
+    try {
+      res = await context.with(trace.setSpan(parent, span), () => inner(url, init, ctx));
+    } catch (err) {
+      failSpan(span, err);
+      span.end();
+      throw err;
+    }
+    span.setAttribute('http.response.status_code', res.status);
+    const text = res.text.bind(res);
+    (res as { text: () => Promise<string> }).text = () =>
+      text().then(
+        (body) => (span.end(), body),
+        (err: unknown) => (failSpan(span, err), span.end(), Promise.reject(err)),
+      );
+    return res;
+  };
+}
 
 export type ExecutorFetch = (url: string, init: RequestInit, context?: unknown) => Promise<Response>;
 
@@ -114,14 +144,17 @@ export function signingFetch(subgraph: string, secret: string, inner: typeof fet
   return async (url, init, context) => {
     const ctx = context as GatewayContext | undefined;
     if (!ctx?.principal) return inner(url, init);
+    // The trace context of the call (tracedFetch's span, or the client request's): platform/tracing.ts.
+    const traceparent = currentTraceparent();
     const { body } = init;
     if (body != null && typeof body !== 'string') throw new TypeError('subgraph request body must be a string to be signed');
     const token = await signPrincipal(ctx.principal, secret, { audience: subgraph, method: init.method ?? 'GET', body }, { origin: ctx.origin });
     // The executor builds a plain header object per call: the token joins it without a Headers copy.
     const plain = init.headers !== null && typeof init.headers === 'object' && !Array.isArray(init.headers) && !(init.headers instanceof Headers);
-    if (plain) return inner(url, { ...init, headers: { ...(init.headers as Record<string, string>), [INTERNAL_IDENTITY_HEADER]: token } });
+    if (plain) return inner(url, { ...init, headers: { ...(init.headers as Record<string, string>), [INTERNAL_IDENTITY_HEADER]: token, ...(traceparent ? { [TRACEPARENT]: traceparent } : {}) } });
     const headers = new Headers(init.headers);
     headers.set(INTERNAL_IDENTITY_HEADER, token);
+    if (traceparent) headers.set(TRACEPARENT, traceparent);
     return inner(url, { ...init, headers });
   };
 }

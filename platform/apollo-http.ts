@@ -4,6 +4,7 @@ import { type ApolloServer, type BaseContext, HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLFormattedError, Kind, type ValueNode, parse, visit } from 'graphql';
 import { readBody } from './http-body.ts';
 import { PUBLIC_ERROR_CODES } from './graphql.ts';
+import { currentTraceId } from './tracing.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -13,7 +14,11 @@ export function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export const errorBody = (message: string, code: string) => ({ errors: [{ message, extensions: { code } }] });
+/** A JSON error answer; in a trace (platform/tracing.ts) it names the trace id, for the user to quote to an operator. */
+export const errorBody = (message: string, code: string) => {
+  const traceId = currentTraceId();
+  return { errors: [{ message, extensions: traceId ? { code, traceId } : { code } }] };
+};
 
 /** 413, and the connection closed so that the rest of an upload in progress is never read. */
 export function refuseTooLarge(res: ServerResponse, limit = MAX_BODY_BYTES): void {

@@ -11,6 +11,26 @@ import { badInput } from './graphql.ts';
 
 /** A report spans at most a year, leap day included: the work of one pipeline stays bounded. */
 export const MAX_REPORT_DAYS = 366;
+/** The reports for BI tools (expenseReport, approvalWaitTimes) span up to ten years, three leap days included. */
+export const MAX_BI_REPORT_DAYS = 3653;
+
+/** An IANA zone name: `UTC`, `Asia/Shanghai`, `America/Argentina/Buenos_Aires`, `Etc/GMT+8` (no bare offsets). */
+const IANA_ZONE_RE = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,2}$/;
+
+/**
+ * The time zone a report asks for, checked: an IANA name the platform's time-zone data knows (`timeZone`, a
+ * BAD_USER_INPUT naming it otherwise); `fallback` (the business time zone) when none is given.
+ */
+export function reportTimeZone(timeZone: string | null | undefined, fallback: string): string {
+  if (timeZone === null || timeZone === undefined) return fallback;
+  if (timeZone.length > 64 || !IANA_ZONE_RE.test(timeZone)) throw badInput('timeZone must be an IANA time zone name, e.g. Asia/Shanghai or UTC', 'timeZone');
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+  } catch {
+    throw badInput(`timeZone: unknown time zone ${timeZone}`, 'timeZone');
+  }
+  return timeZone;
+}
 
 const DAY_MS = 86_400_000;
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -113,6 +133,13 @@ export function localTimeExpr(path: string, segments: readonly OffsetSegment[]):
 /** An aggregation expression: the local day ('day', YYYY-MM-DD) or month ('month', YYYY-MM) of the date at `path`. */
 export function localDateKeyExpr(path: string, unit: 'day' | 'month', timeZone: string, period: Pick<ReportPeriod, 'start' | 'end'>): object {
   return { $dateToString: { format: unit === 'day' ? '%Y-%m-%d' : '%Y-%m', date: localTimeExpr(path, offsetSegments(timeZone, period.start, period.end)) } };
+}
+
+/** An aggregation expression: the local quarter (YYYY-Qn) of the date at `path`. */
+export function localQuarterKeyExpr(path: string, timeZone: string, period: Pick<ReportPeriod, 'start' | 'end'>): object {
+  const local = localTimeExpr(path, offsetSegments(timeZone, period.start, period.end));
+  const quarterOfMonth = ['Q1', 'Q1', 'Q1', 'Q2', 'Q2', 'Q2', 'Q3', 'Q3', 'Q3', 'Q4', 'Q4', 'Q4'];
+  return { $concat: [{ $dateToString: { format: '%Y-', date: local } }, { $arrayElemAt: [quarterOfMonth, { $subtract: [{ $month: local }, 1] }] }] };
 }
 
 /**

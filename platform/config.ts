@@ -80,6 +80,8 @@ export interface Config {
   /** How often the anomaly rules are evaluated, and their overrides (ALERT_RULES). */
   readonly alertIntervalMs: number;
   readonly alertRules: AlertRuleOverrides;
+  /** How often the sync service records a status sample for systemStatusHistory (STATUS_SAMPLE_MS). */
+  readonly statusSampleMs: number;
   readonly webhookTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   /** Claims above this amount, in fen, also need a FINANCE_DIRECTOR. */
@@ -417,6 +419,7 @@ const envSchema = z.object({
   API_KEY_CACHE_MS: integer(0, 300_000, 10_000),
   ALERT_INTERVAL_MS: integer(1000, 3_600_000, 30_000),
   ALERT_RULES: alertRules,
+  STATUS_SAMPLE_MS: integer(1000, 3_600_000, 60_000),
   WEBHOOK_TIMEOUT_MS: integer(100, 120_000, 10_000),
   SHUTDOWN_TIMEOUT_MS: integer(1, 600_000, 10_000),
   EXPENSE_APPROVAL_THRESHOLD: money('5000.00'),
@@ -565,6 +568,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     apiKeyCacheMs: v.API_KEY_CACHE_MS,
     alertIntervalMs: v.ALERT_INTERVAL_MS,
     alertRules: v.ALERT_RULES,
+    statusSampleMs: v.STATUS_SAMPLE_MS,
     webhookTimeoutMs: v.WEBHOOK_TIMEOUT_MS,
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     expenseApprovalThresholdFen: v.EXPENSE_APPROVAL_THRESHOLD,

@@ -2,7 +2,7 @@
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql';
 import { MoneyError, formatMoney, parseMoney } from './money.ts';
 
-export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'INTERNAL_SERVER_ERROR';
+export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'RATE_LIMITED' | 'INTERNAL_SERVER_ERROR';
 
 export const PUBLIC_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'NOT_FOUND', 'CONFLICT', 'GRAPHQL_VALIDATION_FAILED' as ErrorCode,
@@ -11,6 +11,8 @@ export const PUBLIC_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'BAD_REQUEST' as ErrorCode, 'OPERATION_RESOLUTION_FAILURE' as ErrorCode,
   // Retrying safely (platform/integration/served-request.ts): nothing of the request was applied; retry.
   'IDEMPOTENCY_KEY_IN_USE' as ErrorCode, 'DEADLINE_EXCEEDED' as ErrorCode,
+  // Over a per-user limit (sendFeedback): extensions.retryAfterSeconds says when to try again.
+  'RATE_LIMITED',
 ]);
 
 export const gqlError = (code: ErrorCode, message: string, extra: Record<string, unknown> = {}): GraphQLError =>

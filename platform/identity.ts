@@ -23,11 +23,11 @@ export type Role = (typeof ROLES)[number];
  * Written as clients see them in `Authorization: ApiKey …` documentation and in the API's `ApiKeyScope` enum
  * (`events:read` is EVENTS_READ).
  */
-export const API_SCOPES = ['events:read', 'reports:read', 'claims:read'] as const;
+export const API_SCOPES = ['events:read', 'reports:read', 'claims:read', 'feedback:read'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 /** The API's `ApiKeyScope` enum values and the scopes they stand for. */
-export const API_SCOPE_OF_ENUM = { EVENTS_READ: 'events:read', REPORTS_READ: 'reports:read', CLAIMS_READ: 'claims:read' } as const satisfies Record<string, ApiScope>;
+export const API_SCOPE_OF_ENUM = { EVENTS_READ: 'events:read', REPORTS_READ: 'reports:read', CLAIMS_READ: 'claims:read', FEEDBACK_READ: 'feedback:read' } as const satisfies Record<string, ApiScope>;
 export type ApiScopeEnum = keyof typeof API_SCOPE_OF_ENUM;
 /** The enum value of a scope, as the API shows it. */
 export const apiScopeEnum = (scope: ApiScope): ApiScopeEnum => (Object.keys(API_SCOPE_OF_ENUM) as ApiScopeEnum[]).find((e) => API_SCOPE_OF_ENUM[e] === scope)!;

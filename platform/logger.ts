@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { pino, stdSerializers, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config, LogLevel } from './config.ts';
+import { traceLogFields } from './tracing.ts';
 
 export type { Logger } from 'pino';
 
@@ -136,6 +137,8 @@ export function createLogger(settings: Config | LoggerSettings, options: CreateL
     level,
     ...(name === undefined ? {} : { name }),
     redact: { paths: [...REDACT_PATHS], censor: REDACTED },
+    // trace_id, span_id and trace_flags of the active trace (platform/tracing.ts), on every line written in one.
+    mixin: traceLogFields,
     serializers: { err: errSerializer },
     formatters: {
       log: (obj) => scrub(obj, 0) as Record<string, unknown>,
@@ -163,4 +166,17 @@ function loadPretty(): DestinationStream | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Node's process warnings (MaxListenersExceededWarning, deprecations…) as structured log lines instead of Node's own
+ * text on stderr: one format in every process. Replaces Node's default printer.
+ */
+export function logProcessWarnings(logger: Logger): void {
+  for (const listener of process.listeners('warning')) process.off('warning', listener);
+  process.on('warning', (warning) => {
+    const { name, message } = warning;
+    const code = (warning as { code?: unknown }).code;
+    logger.warn({ warning: { name, ...(typeof code === 'string' ? { code } : {}), message: message.slice(0, 500) } }, 'process warning');
+  });
 }

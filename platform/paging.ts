@@ -13,3 +13,19 @@ export interface PageInfoModel {
 export function forwardPageInfo(edges: readonly { cursor: string }[], hasNextPage: boolean, after: string | null | undefined): PageInfoModel {
   return { hasNextPage, hasPreviousPage: typeof after === 'string' && after.length > 0, startCursor: edges[0]?.cursor ?? null, endCursor: edges.at(-1)?.cursor ?? null };
 }
+
+/**
+ * Keyset paging of a list sorted by `sort` (whose last key is `_id`, so the order is total): the filter of the
+ * documents that come after `last` in that order. The sort keys must not be null in stored documents.
+ */
+export function keysetAfter(sort: Readonly<Record<string, 1 | -1>>, last: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const keys = Object.entries(sort);
+  if (keys.at(-1)?.[0] !== '_id') throw new Error('keyset paging needs a sort that ends with _id');
+  // (k1 beyond) or (k1 equal and k2 beyond) or …
+  return {
+    $or: keys.map(([key, direction], i) => ({
+      ...Object.fromEntries(keys.slice(0, i).map(([k]) => [k, last[k]])),
+      [key]: { [direction === 1 ? '$gt' : '$lt']: last[key] },
+    })),
+  };
+}

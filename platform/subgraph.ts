@@ -19,6 +19,7 @@ import { serveRequest, servedRequestPlugin, storedAnswer } from './integration/s
 const AUDITED_SOURCES = ['oa', 'archive', 'sync'] as const;
 import { type Principal, type RequestOrigin, ReplayCache, identityGuard } from './identity.ts';
 import type { Logger } from './logger.ts';
+import { serveTraced } from './tracing.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
@@ -104,37 +105,44 @@ export class Subgraph<TContext extends BaseContext> {
         res.setHeader('allow', 'POST');
         return json(res, 405, errorBody('GraphQL is served over POST', 'BAD_REQUEST'));
       }
-      // The raw body is read once by the guard, checked against the token's digest, and then parsed.
-      const verified = await this.guard(req, res);
-      if (!verified) return;
-      const { principal, origin, body } = verified;
-      if (origin.deadline != null && Date.now() > origin.deadline) return json(res, 200, errorBody('The gateway stopped waiting for this request; it was not run', 'DEADLINE_EXCEEDED'));
-      const run = () => executeApollo(this.apollo, req, res, async () => this.opts.context(principal, origin), body);
-      const source = AUDITED_SOURCES.find((n) => n === this.opts.name);
-      const connection = this.opts.connection;
-      if (!source || !connection) return run();
-      // A user's mutation writes its audit entry, checks its deadline and holds its Idempotency-Key in its own
-      // transactions (platform/integration/served-request.ts); a retry of one already answered gets that answer.
-      const bodyDigest = createHash('sha256').update(body).digest('hex');
-      let stored: string | null;
-      try {
-        stored = await storedAnswer(connection, source, principal, origin, body, bodyDigest);
-      } catch (err) {
-        if (!(err instanceof GraphQLError)) throw err;
-        return json(res, 200, errorBody(err.message, String(err.extensions.code)));
-      }
-      if (stored !== null) {
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'idempotent-replay': 'true', 'cache-control': 'no-store' });
-        res.end(stored);
-        return;
-      }
-      await serveRequest({ principal, origin, source, bodyDigest }, connection, run);
+      // In a SERVER span continuing the caller's traceparent (platform/tracing.ts): what this request logs and the
+      // events it appends carry that trace.
+      await serveTraced(this.opts.name, req, res, '/graphql', () => this.serveGraphql(req, res));
     } catch (err) {
       this.opts.logger.error({ subgraph: this.opts.name, err }, 'subgraph request failed');
       if (!res.headersSent) json(res, 500, errorBody('Internal server error', 'INTERNAL_SERVER_ERROR'));
       else res.end();
     }
   };
+
+  /** POST /graphql: the internal identity checked, then the operation (audited and idempotent for users' mutations). */
+  private async serveGraphql(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The raw body is read once by the guard, checked against the token's digest, and then parsed.
+    const verified = await this.guard(req, res);
+    if (!verified) return;
+    const { principal, origin, body } = verified;
+    if (origin.deadline != null && Date.now() > origin.deadline) return json(res, 200, errorBody('The gateway stopped waiting for this request; it was not run', 'DEADLINE_EXCEEDED'));
+    const run = () => executeApollo(this.apollo, req, res, async () => this.opts.context(principal, origin), body);
+    const source = AUDITED_SOURCES.find((n) => n === this.opts.name);
+    const connection = this.opts.connection;
+    if (!source || !connection) return run();
+    // A user's mutation writes its audit entry, checks its deadline and holds its Idempotency-Key in its own
+    // transactions (platform/integration/served-request.ts); a retry of one already answered gets that answer.
+    const bodyDigest = createHash('sha256').update(body).digest('hex');
+    let stored: string | null;
+    try {
+      stored = await storedAnswer(connection, source, principal, origin, body, bodyDigest);
+    } catch (err) {
+      if (!(err instanceof GraphQLError)) throw err;
+      return json(res, 200, errorBody(err.message, String(err.extensions.code)));
+    }
+    if (stored !== null) {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'idempotent-replay': 'true', 'cache-control': 'no-store' });
+      res.end(stored);
+      return;
+    }
+    await serveRequest({ principal, origin, source, bodyDigest }, connection, run);
+  }
 
   /** Starts Apollo and an HTTP server on the port (0 = free); close() stops both. */
   async listen(port: number, host?: string): Promise<RunningSubgraph> {

@@ -49,6 +49,12 @@ export const TEXT_FIELDS = {
   alertResolution: { kind: 'multi-line', max: 500 },
   /** sync correctSyncJob.reason. */
   correctionReason: { kind: 'multi-line', max: 500 },
+  /** operations SendFeedbackInput.text. */
+  feedbackText: { kind: 'multi-line', max: 4000 },
+  /** operations FeedbackSourceInput.page: the page or view feedback was sent from. */
+  feedbackPage: { kind: 'single-line', max: 200 },
+  /** operations closeFeedback.resolution. */
+  feedbackResolution: { kind: 'multi-line', max: 1000 },
 } as const satisfies Record<string, TextField>;
 
 /** A text refused by the policy; `field` is the input's name as the caller knows it (e.g. `items[0].description`). */

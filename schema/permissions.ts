@@ -35,6 +35,8 @@ const ARCHIVE_READERS: Role[] = ['ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_
 const SYNC_OPERATORS: Role[] = ['ADMIN', 'AUDITOR'];
 /** Who reconciles a period: operations and the finance side that owns the books, audit reads. */
 const RECONCILERS: Role[] = ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'];
+/** Who reads every user's feedback: the operators, as they read alerts (ADMIN handles it, AUDITOR reads). */
+const FEEDBACK_READERS: Role[] = SYNC_OPERATORS;
 
 export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   Query: {
@@ -45,6 +47,8 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       // Reports over claims: any caller, over the rows of their own claim scope (ROW_SCOPES.ExpenseClaim).
       expenseSummary: authenticated,
       claimCycleTimes: authenticated,
+      expenseReport: authenticated,
+      approvalWaitTimes: authenticated,
       verifyArchiveChain: rolesOrService('ARCHIVIST', 'AUDITOR'),
       checkArchiveRecord: roles('ARCHIVIST', 'AUDITOR'),
       archiveStatistics: rolesOrService(...ARCHIVE_READERS),
@@ -60,12 +64,17 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       apiKeys: roles('ADMIN'),
       apiKeyPrincipal: { kind: 'services' },
       systemStatus: roles(...SYNC_OPERATORS),
+      systemStatusHistory: roles(...SYNC_OPERATORS),
       alerts: roles(...SYNC_OPERATORS),
       alertEvents: roles(...SYNC_OPERATORS),
       alertRules: roles(...SYNC_OPERATORS),
       auditLog: roles(...SYNC_OPERATORS),
       verifyAuditLog: roles(...SYNC_OPERATORS),
       syncStatistics: roles(...SYNC_OPERATORS, 'ACCOUNTANT', 'FINANCE_DIRECTOR'),
+      // Feedback: operators read all of it (as alerts); feedbackItem and myFeedback are row-scoped (ROW_SCOPES.Feedback).
+      feedback: roles(...FEEDBACK_READERS),
+      feedbackItem: authenticated,
+      myFeedback: authenticated,
     },
   },
   Mutation: {
@@ -110,6 +119,11 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       runAlertAction: roles('ADMIN'),
       recordAudit: { kind: 'services' },
       reportGateway: { kind: 'services' },
+      // Any signed-in user sends feedback (the subgraph refuses API keys and services: they are not users).
+      sendFeedback: authenticated,
+      tagFeedback: roles('ADMIN'),
+      closeFeedback: roles('ADMIN'),
+      reopenFeedback: roles('ADMIN'),
     },
   },
   // Delivered by the gateway from Query.syncEvents and Query.alertEvents, under the same rules.
@@ -136,6 +150,10 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   Delegation: { '*': authenticated },
   SummaryRow: { '*': authenticated },
   CycleTimeRow: { '*': authenticated },
+  ExpenseReport: { '*': authenticated },
+  ExpenseReportRow: { '*': authenticated },
+  ReportCell: { '*': authenticated },
+  ApprovalWaitRow: { '*': authenticated },
   PageInfo: { '*': authenticated },
   InboundEvent: { '*': roles('ADMIN') },
   InboundEventEdge: { '*': roles('ADMIN') },
@@ -182,6 +200,8 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   ApiKeyPrincipal: { '*': { kind: 'services' } },
   SystemStatus: { '*': roles(...SYNC_OPERATORS) },
   SubgraphHealth: { '*': roles(...SYNC_OPERATORS) },
+  StatusSample: { '*': roles(...SYNC_OPERATORS) },
+  SubgraphSample: { '*': roles(...SYNC_OPERATORS) },
   GatewayInstance: { '*': roles(...SYNC_OPERATORS) },
   Alert: { '*': roles(...SYNC_OPERATORS) },
   AlertAction: { '*': roles(...SYNC_OPERATORS) },
@@ -191,6 +211,12 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   AuditEntryConnection: { '*': roles(...SYNC_OPERATORS) },
   AuditVerification: { '*': roles(...SYNC_OPERATORS) },
   SyncStatisticRow: { '*': roles(...SYNC_OPERATORS, 'ACCOUNTANT', 'FINANCE_DIRECTOR') },
+  // Rows scoped by the subgraph: operators all, a user their own (ROW_SCOPES.Feedback).
+  Feedback: { '*': authenticated },
+  FeedbackSource: { '*': authenticated },
+  FeedbackChange: { '*': authenticated },
+  FeedbackEdge: { '*': authenticated },
+  FeedbackConnection: { '*': authenticated },
 };
 
 /**
@@ -204,7 +230,7 @@ export interface RowScope {
   integration: readonly ApiScope[];
 }
 
-export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRecord' | 'SyncEvent', RowScope>> = {
+export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRecord' | 'SyncEvent' | 'Feedback', RowScope>> = {
   // EMPLOYEE: own claims; MANAGER: the department's; finance and audit: all (docs/domain.md#roles).
   // An integration reading events or reports sees the claims behind them, but only the fields INTEGRATION grants.
   ExpenseClaim: { all: ['ACCOUNTANT', 'FINANCE_DIRECTOR', 'AUDITOR'], department: ['MANAGER'], integration: ['claims:read', 'events:read', 'reports:read'] },
@@ -215,13 +241,16 @@ export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRe
   // sees that events flow (ids and numbers only: the claim itself still resolves under the claim's own scope).
   // Events without a claim (other filings, reconciliation) only for the `all` roles.
   SyncEvent: { all: ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'], integration: ['events:read'] },
+  // Users' feedback and its events (FEEDBACK_RECEIVED, FEEDBACK_CLOSED): the operators all; everyone their own; an
+  // integration with feedback:read all (an OA plugin routing feedback). Never by department.
+  Feedback: { all: FEEDBACK_READERS, department: [], integration: ['feedback:read'] },
 };
 
 /**
  * The INTEGRATION role: all that an API key (principal kind 'integration', docs/api.md#api-keys) may read, scope by
  * scope; nothing else, and never a mutation. Events, ids, numbers, amounts, dates and statuses: no person's name,
  * phone, ID or bank number (of an Employee only its id), nothing of the operations side (jobs, webhooks, alerts,
- * audit). '*' grants every field of the type. Each field listed has a rule in PERMISSIONS as well (tested).
+ * audit) but users' feedback with feedback:read. '*' grants every field of the type. Each field listed has a rule in PERMISSIONS as well (tested).
  */
 export const INTEGRATION: Readonly<Record<ApiScope, Readonly<Record<string, '*' | readonly string[]>>>> = {
   'events:read': {
@@ -244,11 +273,29 @@ export const INTEGRATION: Readonly<Record<ApiScope, Readonly<Record<string, '*' 
     Department: ['id', 'code', 'name'],
   },
   'reports:read': {
-    Query: ['expenseSummary', 'claimCycleTimes', 'syncStatistics', 'archiveStatistics'],
+    Query: ['expenseSummary', 'claimCycleTimes', 'expenseReport', 'approvalWaitTimes', 'syncStatistics', 'archiveStatistics'],
     SummaryRow: '*',
     CycleTimeRow: '*',
+    // Names of employees (ReportCell.label of EMPLOYEE, ApprovalWaitRow.approverName) are null for API keys: the
+    // oa subgraph leaves them out for integrations (subgraphs/oa/expense-report.ts), ids stay.
+    ExpenseReport: '*',
+    ExpenseReportRow: '*',
+    ReportCell: '*',
+    ApprovalWaitRow: '*',
     SyncStatisticRow: '*',
     ArchiveStatistic: '*',
+  },
+  // Feedback events only (eventScope), and the feedback they name: its text, source, status, tags; of people only ids.
+  'feedback:read': {
+    Query: ['syncEvents', 'syncEventHead', 'feedbackItem'],
+    Subscription: ['syncEvents'],
+    SyncEvent: '*',
+    Feedback: '*',
+    FeedbackSource: '*',
+    FeedbackChange: '*',
+    Employee: ['id'],
+    ExpenseClaim: ['id'],
+    ArchiveRecord: ['id'],
   },
 };
 
@@ -297,10 +344,16 @@ export function callerMayUse(p: Principal | null, type: string, field: string): 
 /**
  * Whether a sync event may be in a caller's row scope, for callers who read only their own (no `all` role of
  * ROW_SCOPES.SyncEvent, a user): the event of a claim whose applicant they are, or, for a department role, of their
- * department's claim. What subgraphs/sync/context.ts (eventScope) filters the log by; the gateway uses it only to
- * skip reading the log for a subscriber no new event can concern (the read itself stays scoped by the subgraph).
+ * department's claim, and the events of the feedback they sent. What subgraphs/sync/context.ts (eventScope) filters
+ * the log by; the gateway uses it only to skip reading the log for a subscriber no new event can concern (the read
+ * itself stays scoped by the subgraph).
  */
-export function syncEventConcerns(p: { sub: string; roles: readonly string[]; departmentId: string | null }, a: { claim: boolean; applicantId: string | null; departmentId: string | null }): boolean {
+export function syncEventConcerns(
+  p: { sub: string; roles: readonly string[]; departmentId: string | null },
+  a: { claim: boolean; applicantId: string | null; departmentId: string | null; senderId?: string | null },
+): boolean {
+  // A feedback event concerns its sender (only a Feedback's event carries senderId: eventAudience).
+  if (a.senderId) return a.senderId === p.sub;
   if (!a.claim) return false;
   if (a.applicantId !== null && a.applicantId === p.sub) return true;
   const scope = ROW_SCOPES.SyncEvent;

@@ -81,6 +81,8 @@ export const TARGETS: Target[] = [
       AlertRule: '../alerts/rules.ts#AlertRuleView',
       SystemStatus: '../system-status.ts#SystemStatusView',
       SyncStatisticRow: '../statistics.ts#SyncStatisticRowView',
+      Feedback: '../feedback/models.ts#FeedbackDoc',
+      FeedbackConnection: '../feedback/paging.ts#FeedbackConnectionModel',
     },
   },
 ];

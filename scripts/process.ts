@@ -2,7 +2,8 @@
 // message naming the variable), the logger, warnings for development defaults, signal handling, and a clean
 // shutdown when start-up fails.
 import { type Config, ConfigError, loadConfig } from '../platform/config.ts';
-import { type Logger, createLogger } from '../platform/logger.ts';
+import { type Logger, createLogger, logProcessWarnings } from '../platform/logger.ts';
+import { startTracing } from '../platform/tracing.ts';
 import { type ShutdownRegistry, onShutdown } from '../platform/shutdown.ts';
 import { awaitTurn, followSupervisor, supervisedChild } from '../platform/supervisor.ts';
 
@@ -34,6 +35,7 @@ export async function runProcess(defaultPort: string | undefined, main: (ctx: Pr
     process.exit(1);
   }
   const logger = createLogger(config);
+  logProcessWarnings(logger);
   const supervised = supervisedChild();
   if (!supervised) for (const variable of config.developmentDefaults) logger.warn({ variable }, `${variable} is not set: using the public development default (refused in production)`);
   const lifecycle = onShutdown(logger, options.shutdownTimeoutMs?.(config) ?? config.shutdownTimeoutMs);
@@ -42,6 +44,10 @@ export async function runProcess(defaultPort: string | undefined, main: (ctx: Pr
     lifecycle.installSignalHandlers(['SIGTERM']);
     followSupervisor(lifecycle, logger, config.shutdownTimeoutMs);
   } else lifecycle.installSignalHandlers();
+  // Trace context in every process (platform/tracing.ts); spans are exported only when OTEL_* variables ask for it.
+  // Registered first, so it runs last: the spans of the shutdown itself go out too.
+  const tracing = await startTracing({ logger });
+  if (tracing.enabled) lifecycle.registerShutdown('tracing', () => tracing.shutdown());
   try {
     await main({ config, logger, lifecycle });
   } catch (err) {

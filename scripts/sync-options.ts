@@ -43,6 +43,7 @@ export async function syncOptions(config: Config, logger: Logger, connection: Co
       apiKeyRateLimitPerMinute: config.apiKeyRateLimit,
       alertIntervalMs: config.alertIntervalMs,
       alertRules: config.alertRules,
+      statusSampleMs: config.statusSampleMs,
     },
   };
 }

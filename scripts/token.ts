@@ -2,10 +2,10 @@
 // JWT_SECRET (HS256). Refused in production: real tokens come from the identity provider. The lifetime is at most
 // JWT_MAX_TTL (default 24 h): the gateway refuses longer-lived tokens.
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
 import { isAcceptableSubject } from '../gateway/auth.ts';
 import { ConfigError, loadConfig } from '../platform/config.ts';
-import { ROLES, isRole } from '../platform/identity.ts';
+import { ROLES, type Role, isRole } from '../platform/identity.ts';
+import { signDevToken } from './dev-token.ts';
 
 const usage = `usage: npm run token -- --sub ID [--roles ${ROLES.join(',')}] [--ttl SECONDS]`;
 const fail = (message: string): never => {
@@ -37,10 +37,5 @@ const ttl = Number(values!.ttl);
 const maxTtl = config!.jwtMaxTtlSeconds;
 if (!Number.isInteger(ttl) || ttl < 60 || ttl > maxTtl) fail(`--ttl must be between 60 and ${maxTtl} seconds (JWT_MAX_TTL)`);
 
-const token = await new SignJWT({ roles })
-  .setProtectedHeader({ alg: 'HS256' })
-  .setSubject(sub!)
-  .setIssuedAt()
-  .setExpirationTime(`${ttl}s`)
-  .sign(new TextEncoder().encode(config!.jwtSecret));
+const token = await signDevToken(config!.jwtSecret!, { sub: sub!, roles: roles as Role[], ttlSeconds: ttl });
 process.stdout.write(`${token}\n`);

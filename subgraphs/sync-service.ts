@@ -3,7 +3,7 @@
 // is the one place that knows both: it hands operations what it reads of sync and the alert actions that act on
 // sync, hands sync the audit sink operations keeps, hands each what it reads of oa and the archive (their ports, as
 // the process's assembler passes them in), merges the resolvers, and starts and stops the background work
-// (pipeline, webhook delivery, alert monitor, scheduled reconciliation). Background work runs under database
+// (pipeline, webhook delivery, alert monitor, status sampler, scheduled reconciliation). Background work runs under database
 // leases, so any number of instances may run.
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
@@ -21,6 +21,7 @@ import { WorkerLoop } from '../platform/integration/worker-loop.ts';
 import { type AuditSealOptions, auditTrailFor } from './operations/audit/trail.ts';
 import type { OperationsServices } from './operations/context.ts';
 import type { ArchiveAccessCounts } from './operations/alerts/rules.ts';
+import type { ClaimVisibility, RecordVisibility } from './operations/feedback/service.ts';
 import { OPERATIONS_SDL_PATH, type OperationsSettings, createOperationsModule } from './operations/index.ts';
 import type { SyncServices } from './sync/context.ts';
 import { SYNC_SDL_PATH, type SyncSettings, createSyncModule } from './sync/index.ts';
@@ -35,8 +36,8 @@ export type SyncSubgraphSettings = SyncSettings & OperationsSettings;
 
 /** What sync and operations read of oa and the archive in-process: parts of their ports. */
 export interface SyncPorts {
-  oa: { approvedClaims: ReconcileSources['claims'] };
-  archive: { ledger: ReconcileSources['ledger']; access: ArchiveAccessCounts };
+  oa: { approvedClaims: ReconcileSources['claims']; claims: ClaimVisibility };
+  archive: { ledger: ReconcileSources['ledger']; access: ArchiveAccessCounts; records: RecordVisibility };
 }
 
 export interface SyncSubgraphOptions {
@@ -90,6 +91,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     ...opts,
     sync: { models: sync.services.models, events: sync.services.events, timeZone: opts.settings.timeZone },
     archiveAccess: opts.ports.archive.access,
+    visibility: { claims: opts.ports.oa.claims, records: opts.ports.archive.records },
     actions: {
       retrySyncJob: async (id) => void (await pipeline.retry(id)),
       replayWebhookDelivery: async (id) => void (await webhooks.replay(id)),
@@ -132,7 +134,7 @@ export interface RunningSync {
   close(): Promise<void>;
 }
 
-/** Serves the subgraph and runs the pipeline, webhook delivery, the alert monitor and scheduled reconciliation. */
+/** Serves the subgraph and runs the pipeline, webhook delivery, the alert monitor, the status sampler and scheduled reconciliation. */
 export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: number; host?: string }): Promise<RunningSync> {
   const { subgraph, services, metrics } = await createSyncSubgraph(opts);
   const running = await subgraph.listen(opts.port, opts.host);
@@ -147,6 +149,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
   pipeline.start(opts.settings.pollMs);
   webhooks.start(opts.settings.pollMs);
   if (opts.settings.alertIntervalMs > 0) services.monitor.start(opts.settings.alertIntervalMs);
+  services.sampler.start();
   // Appends in this process ring at once; others are seen at the next poll.
   const wake = () => {
     pipeline.wake();
@@ -173,7 +176,7 @@ export async function startSyncSubgraph(opts: SyncSubgraphOptions & { port: numb
     close: async () => {
       localAppends.off('appended', wake);
       unsubscribe?.();
-      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop(), reconciling?.stop(), outbox.stop(), keySweep.stop()]);
+      await Promise.all([pipeline.stop(), webhooks.stop(), services.monitor.stop(), services.sampler.stop(), reconciling?.stop(), outbox.stop(), keySweep.stop()]);
       await services.ownAudit.flush();
       await running.close();
     },

@@ -3,13 +3,10 @@
 import { type GqlError, describeErrors, gql, subscriptionError } from './api.ts';
 import { type ConsoleContext, type View, every } from './context.ts';
 import { badge, h, note, replace, time } from './dom.ts';
+import { ALERT_PAGE } from './page-sizes.ts';
 
 const ALERT_FIELDS = `id rule severity status message raisedAt subject lastSeenAt count acknowledgedAt acknowledgedBy resolvedAt resolvedBy resolution actions { kind target label }`;
-const ALERTS = `query ConsoleAlerts($status: AlertStatus) { alerts(status: $status, first: 50) { ${ALERT_FIELDS} } }`;
-const UNRESOLVED = `query ConsoleUnresolvedAlerts {
-  open: alerts(status: OPEN, first: 50) { ${ALERT_FIELDS} }
-  acknowledged: alerts(status: ACKNOWLEDGED, first: 50) { ${ALERT_FIELDS} }
-}`;
+const ALERTS = `query ConsoleAlerts($status: AlertStatus, $first: Int, $after: ID) { alerts(status: $status, first: $first, after: $after) { ${ALERT_FIELDS} } }`;
 const LIVE = `subscription ConsoleAlerts { alerts { ${ALERT_FIELDS} } }`;
 const ACKNOWLEDGE = `mutation ConsoleAcknowledgeAlert($id: ID!) { acknowledgeAlert(id: $id) { ${ALERT_FIELDS} } }`;
 const RESOLVE = `mutation ConsoleResolveAlert($id: ID!, $resolution: String) { resolveAlert(id: $id, resolution: $resolution) { ${ALERT_FIELDS} } }`;
@@ -61,6 +58,7 @@ export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
   replace(
     root,
     h('div', { class: 'panel-head' }, h('h2', {}, 'Alerts'), select, h('button', { type: 'button', class: 'secondary', onclick: () => void load() }, 'Refresh')),
+    ctx.access.can('operate') ? '' : h('p', { class: 'muted small read-only' }, 'Read only: acknowledging, resolving and running actions need the ADMIN role.'),
     message,
     liveMessage,
     list,
@@ -68,23 +66,42 @@ export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
 
   const visible = (a: Alert) => !status || (status === 'UNRESOLVED' ? a.status !== 'RESOLVED' : a.status === status);
 
+  /** Where each listed status is in its pages: the last alert shown, and whether there are more. */
+  let cursors: { status: string | null; after: string | null; more: boolean }[] = [];
+
   async function load() {
-    let found: Alert[] | null = null;
-    let errors: GqlError[];
-    if (status === 'UNRESOLVED') {
-      const r = await gql<{ open: Alert[]; acknowledged: Alert[] }>(UNRESOLVED);
-      errors = r.errors;
-      if (r.data?.open && r.data.acknowledged) found = [...r.data.open, ...r.data.acknowledged].sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt));
-    } else {
-      const r = await gql<{ alerts: Alert[] }>(ALERTS, { status: status || null });
-      errors = r.errors;
-      found = r.data?.alerts ?? null;
-    }
-    message.replaceChildren(...(errors.length ? [note('error', `Alerts: ${describeErrors(errors)}`)] : []));
+    cursors = (status === 'UNRESOLVED' ? ['OPEN', 'ACKNOWLEDGED'] : [status || null]).map((s) => ({ status: s, after: null, more: true }));
+    const found = await page();
     if (found) {
       alerts = found;
       render();
     }
+  }
+
+  async function more() {
+    const found = await page();
+    if (found) {
+      const shown = new Set(alerts.map((a) => a.id));
+      alerts.push(...found.filter((a) => !shown.has(a.id)));
+      render();
+    }
+  }
+
+  /** The next page of every listed status that has more; null when a read failed (the message says why). */
+  async function page(): Promise<Alert[] | null> {
+    const pending = cursors.filter((c) => c.more);
+    const results = await Promise.all(pending.map((c) => gql<{ alerts: Alert[] }>(ALERTS, { status: c.status, first: ALERT_PAGE, after: c.after })));
+    const errors: GqlError[] = results.flatMap((r) => r.errors);
+    message.replaceChildren(...(errors.length ? [note('error', `Alerts: ${describeErrors(errors)}`)] : []));
+    if (results.some((r) => !r.data?.alerts)) return null;
+    const found: Alert[] = [];
+    results.forEach((r, i) => {
+      const got = r.data!.alerts;
+      pending[i]!.after = got.at(-1)?.id ?? pending[i]!.after;
+      pending[i]!.more = got.length === ALERT_PAGE;
+      found.push(...got);
+    });
+    return found.sort((a, b) => b.lastSeenAt.localeCompare(a.lastSeenAt));
   }
 
   /** An alert as the server now has it (from a mutation or the subscription). */
@@ -102,15 +119,18 @@ export function mountAlerts(root: HTMLElement, ctx: ConsoleContext): View {
       list.replaceChildren(h('p', { class: 'muted empty' }, status ? `No ${STATUSES.find(([v]) => v === status)?.[1].toLowerCase() ?? ''} alerts.` : 'No alerts.'));
       return;
     }
-    list.replaceChildren(...alerts.map((a) => card(a, a.id === freshId)));
+    const hasMore = cursors.some((c) => c.more);
+    list.replaceChildren(...alerts.map((a) => card(a, a.id === freshId)), hasMore ? h('button', { type: 'button', class: 'secondary more', id: 'alerts-more', onclick: () => void more() }, 'Older alerts') : '');
   }
 
   function card(a: Alert, fresh: boolean): HTMLElement {
     const resolution = h('input', { type: 'text', class: 'resolution', placeholder: 'resolution (optional)', 'aria-label': 'Resolution', maxlength: 500 });
     const outcome = outcomes.get(a.id);
     const buttons: HTMLElement[] = [];
-    if (a.status === 'OPEN') buttons.push(h('button', { type: 'button', class: 'acknowledge', onclick: (ev: Event) => void act(a, ev, ACKNOWLEDGE, { id: a.id }, 'Acknowledged') }, 'Acknowledge'));
-    if (a.status !== 'RESOLVED') {
+    // Acting needs the ADMIN role: other roles read the alert without buttons that would be refused.
+    const operate = ctx.access.can('operate');
+    if (operate && a.status === 'OPEN') buttons.push(h('button', { type: 'button', class: 'acknowledge', onclick: (ev: Event) => void act(a, ev, ACKNOWLEDGE, { id: a.id }, 'Acknowledged') }, 'Acknowledge'));
+    if (operate && a.status !== 'RESOLVED') {
       for (const action of a.actions) {
         buttons.push(
           h('button', { type: 'button', class: 'run-action', 'data-kind': action.kind, title: action.target ?? '', onclick: (ev: Event) => void act(a, ev, RUN, { id: a.id, kind: action.kind }, `Ran ${action.label}`) }, `Run: ${action.label}`),

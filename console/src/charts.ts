@@ -1,7 +1,10 @@
 // Charts over a chosen period: approved expenses by department and by month (expenseSummary), and the sync lag
-// p50/p95 by day (syncStatistics).
+// p50/p95 by day (syncStatistics). Each chart is drawn from what the user's roles may read; where a figure needs
+// another role the chart says which (an ADMIN reads only their own claims, and no expense figures of others).
+import { EXPENSE_ROLES } from './access.ts';
 import { describeErrors, gql } from './api.ts';
-import type { View } from './context.ts';
+import type { ConsoleContext, View } from './context.ts';
+import { monthsBetween } from './months.ts';
 import { h, ms, note, replace } from './dom.ts';
 import { barChart, columnChart, lineChart } from './svg.ts';
 
@@ -29,7 +32,11 @@ interface StatisticRow {
 
 const iso = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
 
-export function mountCharts(root: HTMLElement): View {
+export function mountCharts(root: HTMLElement, ctx: ConsoleContext): View {
+  const allClaims = ctx.access.can('allExpenses');
+  const manager = ctx.access.roles.includes('MANAGER');
+  const whose = allClaims ? '' : manager ? ' (your department)' : ' (your own claims)';
+  const pointer = `Expense figures over every claim need one of the roles ${EXPENSE_ROLES.join(', ')}. Your roles (${ctx.access.roles.join(', ') || 'none'}) read ${manager ? "your department's claims" : 'your own claims'} only.`;
   const today = new Date();
   const from = h('input', { type: 'date', id: 'charts-from', value: iso(new Date(today.getFullYear(), today.getMonth() - 5, 1)), 'aria-label': 'From', required: true });
   // Up to tomorrow in the browser's calendar: the business day (the server's time zone, Asia/Shanghai by default)
@@ -57,17 +64,21 @@ export function mountCharts(root: HTMLElement): View {
       message.replaceChildren(note('error', 'Choose a period: From on or before To.'));
       return;
     }
-    message.replaceChildren();
+    message.replaceChildren(...(allClaims ? [] : [note('info', pointer)]));
     for (const slot of [byDepartment, byMonth, lag]) slot.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
     const [dept, month, stats] = await Promise.all([
       gql<{ expenseSummary: SummaryRow[] }>(SUMMARY, { groupBy: 'DEPARTMENT', ...period }),
       gql<{ expenseSummary: SummaryRow[] }>(SUMMARY, { groupBy: 'MONTH', ...period }),
-      gql<{ syncStatistics: StatisticRow[] }>(STATISTICS, period),
+      ctx.access.can('syncStatistics') ? gql<{ syncStatistics: StatisticRow[] }>(STATISTICS, period) : null,
     ]);
-    const none = 'No approved claims in this period that your roles may read (finance and audit roles read all claims).';
+    const none = allClaims ? 'No approved claims in this period.' : 'No approved claims in this period among those you may read.';
     const money = (r: SummaryRow) => ({ label: r.label || r.key, value: Number(r.total) || 0, text: r.total, title: `${r.label || r.key}: ${r.total} in ${r.count} claim${r.count === 1 ? '' : 's'}` });
-    replace(byDepartment, dept.data?.expenseSummary ? barChart('Approved expenses by department', [...dept.data.expenseSummary].sort((a, b) => Number(b.total) - Number(a.total)).map(money), none) : failed('Expenses by department', dept.errors));
-    replace(byMonth, month.data?.expenseSummary ? columnChart('Approved expenses by month', [...month.data.expenseSummary].sort((a, b) => a.key.localeCompare(b.key)).map((r) => ({ ...money(r), label: r.key })), none) : failed('Expenses by month', month.errors));
+    replace(byDepartment, dept.data?.expenseSummary ? barChart(`Approved expenses by department${whose}`, [...dept.data.expenseSummary].sort((a, b) => Number(b.total) - Number(a.total)).map(money), none) : failed('Expenses by department', dept.errors));
+    replace(byMonth, month.data?.expenseSummary ? columnChart(`Approved expenses by month${whose}`, everyMonth(month.data.expenseSummary, period).map((r) => ({ ...money(r), label: r.key })), none) : failed('Expenses by month', month.errors));
+    if (!stats) {
+      replace(lag, h('figure', { class: 'chart' }, h('figcaption', {}, 'Sync lag by day'), note('info', 'The sync lag needs the ADMIN, AUDITOR, ACCOUNTANT or FINANCE_DIRECTOR role.')));
+      return;
+    }
     const rows = stats.data?.syncStatistics ? [...stats.data.syncStatistics].sort((a, b) => a.day.localeCompare(b.day)) : null;
     replace(
       lag,
@@ -88,6 +99,13 @@ export function mountCharts(root: HTMLElement): View {
 
   void load();
   return { stop() {} };
+}
+
+/** The month rows with a zero row for every month of the period without claims (none at all: no rows). */
+function everyMonth(rows: SummaryRow[], period: { from: string; to: string }): SummaryRow[] {
+  if (!rows.length) return [];
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  return monthsBetween(period.from, period.to).map((key) => byKey.get(key) ?? { key, label: null, count: 0, total: '0.00' });
 }
 
 function failed(what: string, errors: Parameters<typeof describeErrors>[0]): HTMLElement {

@@ -1,8 +1,11 @@
 // What every view gets from the signed-in console.
 import type { Client } from 'graphql-ws';
+import type { Access } from './access.ts';
 
 export interface ConsoleContext {
   token: string;
+  /** What the signed-in user's roles allow: views and buttons follow it. */
+  access: Access;
   /** The shared graphql-ws client (connects on demand). */
   live: Client;
   /** Opens the trace view on a claim. */

@@ -6,7 +6,7 @@ import { gql, describeErrors, subscriptionError } from './api.ts';
 import type { ConsoleContext, View } from './context.ts';
 import { badge, h, note, replace, when } from './dom.ts';
 
-export const SYNC_EVENT_TYPES = ['CLAIM_SUBMITTED', 'CLAIM_APPROVED', 'CLAIM_REJECTED', 'VOUCHER_CREATED', 'ARCHIVE_FILED', 'SYNC_FAILED', 'RECONCILIATION_DIFFERENCE', 'ALERT_RAISED', 'ALERT_RESOLVED'] as const;
+export const SYNC_EVENT_TYPES = ['CLAIM_SUBMITTED', 'CLAIM_APPROVED', 'CLAIM_REJECTED', 'VOUCHER_CREATED', 'ARCHIVE_FILED', 'SYNC_FAILED', 'RECONCILIATION_DIFFERENCE', 'ALERT_RAISED', 'ALERT_RESOLVED', 'FEEDBACK_RECEIVED', 'FEEDBACK_CLOSED'] as const;
 const DEFAULT_TYPES = new Set<string>(['CLAIM_SUBMITTED', 'CLAIM_APPROVED', 'CLAIM_REJECTED', 'VOUCHER_CREATED', 'ARCHIVE_FILED', 'SYNC_FAILED', 'RECONCILIATION_DIFFERENCE']);
 /** Rows kept on screen. */
 export const MAX_ROWS = 200;

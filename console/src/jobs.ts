@@ -3,11 +3,12 @@
 import { describeErrors, gql } from './api.ts';
 import { type ConsoleContext, type View, every } from './context.ts';
 import { badge, h, ms, note, replace, time, when } from './dom.ts';
+import { JOB_PAGE } from './page-sizes.ts';
 
 const STATUSES = ['', 'PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD'] as const;
 
-const JOBS = `query ConsoleSyncJobs($status: SyncJobStatus, $first: Int) {
-  syncJobs(status: $status, first: $first) { id claimNo status attempts lastError createdAt completedAt nextAttemptAt lagMs claim { id } }
+const JOBS = `query ConsoleSyncJobs($status: SyncJobStatus, $first: Int, $after: ID) {
+  syncJobs(status: $status, first: $first, after: $after) { id claimNo status attempts lastError createdAt completedAt nextAttemptAt lagMs claim { id } }
 }`;
 const RETRY = `mutation ConsoleRetrySyncJob($id: ID!) { retrySyncJob(id: $id) { id status attempts } }`;
 
@@ -33,10 +34,17 @@ export function mountJobs(root: HTMLElement, ctx: ConsoleContext): View {
   const tbody = h('tbody');
   const select = h(
     'select',
-    { id: 'jobs-status', 'aria-label': 'Status', onchange: (ev: Event) => ((status = (ev.target as HTMLSelectElement).value), void load()) },
+    { id: 'jobs-status', 'aria-label': 'Status', onchange: (ev: Event) => ((status = (ev.target as HTMLSelectElement).value), (pages = [null]), void load()) },
     STATUSES.map((s) => h('option', { value: s }, s || 'All statuses')),
   );
   const updated = h('span', { class: 'muted' });
+  /** The `after` of each page shown so far (null: the first); the last is the page on screen. */
+  let pages: (string | null)[] = [null];
+  /** The last job on screen: where the next page starts. */
+  let lastId: string | null = null;
+  const previous = h('button', { type: 'button', class: 'secondary', id: 'jobs-previous', disabled: true, onclick: () => (pages.pop(), void load()) }, '← Newer');
+  const next = h('button', { type: 'button', class: 'secondary', id: 'jobs-next', disabled: true, onclick: () => (pages.push(lastId), void load()) }, 'Older →');
+  const pageNo = h('span', { class: 'muted', id: 'jobs-page' }, 'page 1');
   replace(
     root,
     h('div', { class: 'panel-head' }, h('h2', {}, 'Sync jobs'), select, h('button', { type: 'button', class: 'secondary', onclick: () => void load() }, 'Refresh'), updated),
@@ -46,6 +54,7 @@ export function mountJobs(root: HTMLElement, ctx: ConsoleContext): View {
       { class: 'table-wrap' },
       h('table', { id: 'jobs-table' }, h('thead', {}, h('tr', {}, ['Claim', 'Status', 'Attempts', 'Created', 'Finished / next', 'Lag', 'Last error', ''].map((c) => h('th', {}, c)))), tbody),
     ),
+    h('div', { class: 'pager' }, previous, pageNo, next),
   );
 
   let loading = false;
@@ -57,10 +66,18 @@ export function mountJobs(root: HTMLElement, ctx: ConsoleContext): View {
     }
     loading = true;
     try {
-      const r = await gql<{ syncJobs: Job[] }>(JOBS, { status: status || null, first: 50 });
+      // One more than a page: whether an older page exists, without a count.
+      const r = await gql<{ syncJobs: Job[] }>(JOBS, { status: status || null, first: JOB_PAGE + 1, after: pages.at(-1) ?? null });
       if (r.errors.length) message.replaceChildren(note('error', describeErrors(r.errors)));
       else message.replaceChildren();
-      if (r.data?.syncJobs) render(r.data.syncJobs);
+      if (r.data?.syncJobs) {
+        const jobs = r.data.syncJobs.slice(0, JOB_PAGE);
+        lastId = jobs.at(-1)?.id ?? null;
+        previous.disabled = pages.length === 1;
+        next.disabled = r.data.syncJobs.length <= JOB_PAGE;
+        pageNo.textContent = `page ${pages.length}`;
+        render(jobs);
+      }
       updated.textContent = `updated ${time(new Date().toISOString()).slice(11)}`;
     } finally {
       loading = false;
@@ -81,7 +98,8 @@ export function mountJobs(root: HTMLElement, ctx: ConsoleContext): View {
         const outcome = outcomes.get(job.id);
         // After a retry the job moves on: say where it is now.
         if (outcome && outcome.kind === 'ok' && outcome.status !== job.status) outcomes.set(job.id, { ...outcome, text: `Retried; now ${job.status}`, status: job.status });
-        const retryable = job.status === 'DEAD' || job.status === 'FAILED';
+        // Retrying needs the ADMIN role: no button that would be refused.
+        const retryable = (job.status === 'DEAD' || job.status === 'FAILED') && ctx.access.can('operate');
         const claimId = job.claim?.id;
         const result = h('span', { class: 'job-result' }, outcomes.get(job.id)?.text ?? '');
         if (outcomes.get(job.id)) result.classList.add(`note-${outcomes.get(job.id)!.kind}`);

@@ -156,3 +156,45 @@ export function compact(v: number): string {
   if (v >= 1e4) return `${(v / 1e3).toFixed(0)}k`;
   return Number.isInteger(v) ? String(v) : v.toFixed(1);
 }
+
+export interface StripRow {
+  name: string;
+  /** One per point: up, down, or null (no sample). */
+  states: ('UP' | 'DOWN' | null)[];
+}
+
+/** Availability over time: one row of cells per component, red where a probe failed, grey where none ran. */
+export function statusStrip(title: string, labels: string[], rows: StripRow[], emptyText = 'No samples in this period.'): HTMLElement {
+  if (!labels.length || !rows.length) return h('figure', { class: 'chart' }, h('figcaption', {}, title), empty(emptyText));
+  const left = 80;
+  const rowH = 22;
+  const top = 4;
+  const bottom = 22;
+  const height = top + rows.length * rowH + bottom;
+  const cellW = (W - left - 12) / labels.length;
+  const every = Math.max(1, Math.ceil(labels.length / 6));
+  return h(
+    'figure',
+    { class: 'chart' },
+    h('figcaption', {}, title, ' ', h('span', { class: 'legend legend-up' }, 'up'), h('span', { class: 'legend legend-down' }, 'down')),
+    s(
+      'svg',
+      { viewBox: `0 0 ${W} ${height}`, class: 'chart-svg', role: 'img', 'aria-label': title },
+      rows.map((row, r) =>
+        s(
+          'g',
+          { class: 'strip-row', 'data-name': row.name },
+          s('text', { x: left - 6, y: top + r * rowH + 15, class: 'axis-label', 'text-anchor': 'end' }, row.name),
+          row.states.map((state, i) =>
+            s(
+              'rect',
+              { x: (left + i * cellW).toFixed(1), y: top + r * rowH + 2, width: Math.max(cellW - 0.5, 0.5).toFixed(2), height: rowH - 6, class: `cell cell-${state ?? 'none'}` },
+              s('title', {}, `${row.name} ${labels[i]}: ${state ?? 'no sample'}`),
+            ),
+          ),
+        ),
+      ),
+      labels.map((l, i) => (i % every === 0 ? s('text', { x: (left + i * cellW).toFixed(1), y: height - 6, class: 'axis-label' }, l.slice(11)) : null)),
+    ),
+  );
+}

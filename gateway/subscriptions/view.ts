@@ -3,8 +3,8 @@
 // permission model decides with (docs/domain.md#roles, schema/permissions.ts):
 // - the kind of identity, its roles and its department, always;
 // - its subject (`sub`) too, unless the subject cannot matter: a user whose roles read *all* rows of every
-//   row-scoped type (ROW_SCOPES: claims, vouchers, archive records, sync events: no filter by applicant, department
-//   or assignment) and whose selection holds no sensitive field (decided per record against the subject: an owner
+//   row-scoped type (ROW_SCOPES: claims, vouchers, archive records, sync events, feedback: no filter by applicant,
+//   department, assignment or sender) and whose selection holds no sensitive field (decided per record against the subject: an owner
 //   sees their own bank account in full).
 // 1,000 AUDITORs with one dashboard are then one read per event. 1,000 employees keep a view each (each sees their
 // own), but an event announced as another's claim's makes none of them read (feeds.ts `audience`, stream.ts

@@ -16,11 +16,16 @@ export interface BusEvent {
   audience?: EventAudience;
 }
 
-/** A sync event's subject as the row scope sees it: a claim's event, and the claim's applicant and department. */
+/**
+ * A sync event's subject as the row scope sees it: a claim's event, and the claim's applicant and department; for a
+ * feedback event, its sender.
+ */
 export interface EventAudience {
   claim: boolean;
   applicantId: string | null;
   departmentId: string | null;
+  /** A feedback event's sender (absent from older publishers: then no feedback event is known to be anyone's). */
+  senderId?: string | null;
 }
 
 export type BusListener = (events: BusEvent[]) => void;

@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientSession, Connection, Model } from 'mongoose';
 import { Schema } from 'mongoose';
+import { currentTraceparent } from '../tracing.ts';
 
 export interface EventSubject {
   type: string;
@@ -29,6 +30,11 @@ export interface DomainEvent {
   /** Who caused it: an employee id, a service name, or `system` for timers. */
   actor: string;
   payload: Record<string, unknown>;
+  /**
+   * The W3C traceparent of the request or job that appended it (platform/tracing.ts): what the event causes later,
+   * in another process (a sync job, a webhook delivery), continues that trace. Absent outside any trace.
+   */
+  traceparent?: string;
 }
 
 /**
@@ -86,6 +92,7 @@ const eventSchema = new Schema<DomainEvent>(
     occurredAt: { type: Date, required: true },
     actor: { type: String, required: true },
     payload: { type: Schema.Types.Mixed, default: {} },
+    traceparent: { type: String },
   },
   { collection: 'domain_events', versionKey: false, minimize: false },
 );
@@ -145,6 +152,7 @@ export class EventLog {
     const drawn = drawnBy.get(session);
     if (drawn) drawn.seqs.push(...seqs);
     else drawnBy.set(session, { log: this, seqs });
+    const traceparent = currentTraceparent();
     const docs: DomainEvent[] = events.map((event, i) => ({
       seq: seqs[i],
       type: event.type,
@@ -152,6 +160,7 @@ export class EventLog {
       occurredAt: event.occurredAt ?? new Date(),
       actor: event.actor,
       payload: event.payload ?? {},
+      ...(traceparent ? { traceparent } : {}),
     }));
     await this.events.insertMany(docs, { session });
     if (!ringing.has(session)) {

@@ -4,6 +4,7 @@
 // sync service for its pipeline and system status. Its messages are stored, logged and shown to operators, so
 // they name the target and the cause only: never a token, a response body or a stack.
 import { type Principal, identityHeaders } from '../identity.ts';
+import { SpanKind, context, currentTraceparent, failSpan, startSpan, trace, TRACEPARENT } from '../tracing.ts';
 
 /** GraphQL error codes that refuse the request itself: repeating the same call cannot help. */
 export const PERMANENT_CODES: ReadonlySet<string> = new Set(['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED', 'GRAPHQL_VALIDATION_FAILED']);
@@ -57,6 +58,8 @@ export interface SubgraphClientOptions {
   timeoutMs: number;
   /** Replaces the global fetch (tests). */
   fetch?: typeof fetch;
+  /** The component calling, whose span the call is (platform/tracing.ts); default: the service principal's name. */
+  from?: string;
 }
 
 /** One operation; resolves with its `data`, or throws SubgraphCallError. */
@@ -71,9 +74,11 @@ interface GraphQLAnswer<T> {
 // Every request gets its own identity, for this audience, method and body (single use, 10 s).
 async function send(doFetch: typeof fetch, target: { name: string; url: string }, as: Principal, secret: string, timeoutMs: number, body: string): Promise<Response> {
   const identity = await identityHeaders(as, secret, { audience: target.name, method: 'POST', body });
+  // The caller's trace goes along (platform/tracing.ts): the call's span, or the job's or request's context.
+  const traceparent = currentTraceparent();
   return doFetch(target.url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...identity },
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...identity, ...(traceparent ? { [TRACEPARENT]: traceparent } : {}) },
     body,
     signal: AbortSignal.timeout(timeoutMs),
   });
@@ -88,7 +93,8 @@ export function subgraphClient(opts: SubgraphClientOptions): SubgraphCall {
   const fail = (message: string, failure: SubgraphFailure, status: number | null = null, code: string | null = null) =>
     new SubgraphCallError(message.slice(0, MAX_MESSAGE), code === null || !PERMANENT_CODES.has(code), { target, failure, status, code });
 
-  return async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
+  const from = opts.from ?? (opts.as.kind === 'service' ? opts.as.sub : 'client');
+  const call = async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
     let res: Response;
     try {
       res = await send(doFetch, opts, opts.as, opts.internalSecret, opts.timeoutMs, JSON.stringify({ query, variables }));
@@ -110,6 +116,20 @@ export function subgraphClient(opts: SubgraphClientOptions): SubgraphCall {
     }
     if (!res.ok || body.data == null) throw fail(`${target} subgraph answered HTTP ${res.status}`, 'http', res.status);
     return body.data;
+  };
+  // A CLIENT span per call when spans are recorded; otherwise the call goes out in the caller's context as it is.
+  return async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
+    const parent = context.active();
+    const span = startSpan(from, `POST ${target}`, { kind: SpanKind.CLIENT, attributes: { 'server.address': target } }, parent);
+    if (!span.isRecording()) return call<T>(query, variables);
+    try {
+      return await context.with(trace.setSpan(parent, span), () => call<T>(query, variables));
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
   };
 }
 

@@ -2,8 +2,11 @@
 // models, built where a process is assembled (scripts/sync-options.ts) and handed in, so no other module reads the
 // archive's collections or imports its models (docs/architecture.md, "Ownership rules").
 import type { Connection } from 'mongoose';
+import type { Principal } from '../../platform/identity.ts';
+import { toObjectId } from '../../platform/ids.ts';
 import { type AccessAction, AccessLog } from './lifecycle/access-log.ts';
 import { type ArchiveRecordDoc, type VoucherDoc, archiveModels } from './models.ts';
+import { readsAllArchives, voucherScope } from './scope.ts';
 
 /** A voucher as reconciliation compares it: the claim it books and its totals in fen. */
 export interface VoucherRow {
@@ -43,11 +46,27 @@ export interface ArchiveAccess {
   accessCounts(q: { from: Date; to?: Date; actorIds?: readonly string[]; atLeast?: number; limit?: number }): Promise<AccessCount[]>;
 }
 
+/** Whose record it is (its voucher's claim), when it files a voucher: what a reference to it may be shown by. */
+export interface RecordOwner {
+  applicantId: string | null;
+  departmentId: string | null;
+}
+
+export interface RecordVisibility {
+  /**
+   * The record's owner when `principal` may read the record under the archive's row scope (subgraphs/archive/scope.ts);
+   * null when it does not exist or is out of scope: callers cannot tell which.
+   */
+  visibleTo(principal: Principal, recordId: string): Promise<RecordOwner | null>;
+}
+
 export interface ArchivePorts {
   /** For reconciliation in the sync service. */
   ledger: ArchiveLedger;
   /** For the BULK_ACCESS alert rule of operations. */
   access: ArchiveAccess;
+  /** For feedback in the operations module: a record it names must be the sender's to read. */
+  records: RecordVisibility;
 }
 
 /** The access-log actions that read or borrow a record. */
@@ -57,6 +76,19 @@ export function archivePorts(connection: Connection): ArchivePorts {
   const { Voucher, ArchiveRecord } = archiveModels(connection);
   const log = new AccessLog(connection).model;
   return {
+    records: {
+      async visibleTo(principal, recordId) {
+        const id = toObjectId(recordId);
+        if (!id) return null;
+        const record = await ArchiveRecord.findById(id, { voucherId: 1 }).lean<Pick<ArchiveRecordDoc, 'voucherId'>>();
+        if (!record) return null;
+        // As recordScope: every record for those who read all; otherwise one filing a voucher in their voucher scope.
+        const voucherId = record.voucherId ? toObjectId(record.voucherId) : null;
+        const voucher = voucherId ? await Voucher.findOne({ $and: [{ _id: voucherId }, voucherScope(principal)] }, { source: 1 }).lean<Pick<VoucherDoc, 'source'>>() : null;
+        if (voucher) return { applicantId: voucher.source.applicantId, departmentId: voucher.source.departmentId };
+        return readsAllArchives(principal) ? { applicantId: null, departmentId: null } : null;
+      },
+    },
     ledger: {
       async vouchersOf(fiscalYear, period, claimIds) {
         const rows = await Voucher.find(

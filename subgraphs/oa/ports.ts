@@ -2,9 +2,14 @@
 // a process is assembled (scripts/*-options.ts) and handed in, so no other module reads oa's collections or imports
 // its models (docs/architecture.md, "Ownership rules").
 import type { Connection } from 'mongoose';
+import type { Principal } from '../../platform/identity.ts';
+import { toObjectId } from '../../platform/ids.ts';
+import { EventLog } from '../../platform/integration/events.ts';
+import { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
 import { type ExpenseClaimDoc, oaModels } from './models.ts';
 import { oaDirectory } from './organisation.ts';
+import { claimScope } from './scope.ts';
 
 /** An approved claim as reconciliation compares it: its number, its exact total in fen, when it was approved. */
 export interface ApprovedClaimRow {
@@ -19,17 +24,45 @@ export interface ApprovedClaims {
   approvedBetween(from: Date, to: Date): Promise<ApprovedClaimRow[]>;
 }
 
+/** Whose claim it is: what a reference to it may be shown by (ROW_SCOPES.ExpenseClaim). */
+export interface ClaimOwner {
+  applicantId: string;
+  departmentId: string;
+}
+
+export interface ClaimVisibility {
+  /**
+   * The claim's owner when `principal` may read the claim under oa's own row scope (subgraphs/oa/scope.ts: own,
+   * department, assigned approvals); null when it does not exist or is out of scope: callers cannot tell which.
+   */
+  visibleTo(principal: Principal, claimId: string): Promise<ClaimOwner | null>;
+}
+
 export interface OaPorts {
   /** The organisation (departments, managers, roles) as approval routes read it: for the archive lifecycle. */
   directory: Directory;
   /** For reconciliation in the sync service. */
   approvedClaims: ApprovedClaims;
+  /** For feedback in the operations module: a claim it names must be the sender's to read. */
+  claims: ClaimVisibility;
 }
 
 export function oaPorts(connection: Connection): OaPorts {
   const models = oaModels(connection);
+  const directory = oaDirectory({ models });
+  // Read only here (approvals assigned to the caller, for the claim scope): it appends no event.
+  const workflow = new WorkflowEngine({ connection, directory, events: new EventLog(connection) });
   return {
-    directory: oaDirectory({ models }),
+    directory,
+    claims: {
+      async visibleTo(principal, claimId) {
+        const id = toObjectId(claimId);
+        if (!id) return null;
+        const scope = await claimScope({ principal, workflow });
+        const claim = await models.ExpenseClaim.findOne({ $and: [{ _id: id }, scope] }, { applicantId: 1, departmentId: 1 }).lean<Pick<ExpenseClaimDoc, 'applicantId' | 'departmentId'>>();
+        return claim ? { applicantId: claim.applicantId, departmentId: claim.departmentId } : null;
+      },
+    },
     approvedClaims: {
       async approvedBetween(from, to) {
         const rows = await models.ExpenseClaim.find({ status: 'APPROVED', approvedAt: { $gte: from, $lt: to } }, { claimNo: 1, totalFen: 1, approvedAt: 1 }).lean<

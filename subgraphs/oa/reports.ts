@@ -67,7 +67,7 @@ async function labels(ctx: OaContext, groupBy: SummaryGroup | null, keys: string
 }
 
 /** A whole number the database computed; anything else (beyond 2^53, not a number) is a fault, not a total. */
-function exact(value: unknown, what: string): number {
+export function exact(value: unknown, what: string): number {
   const n = typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : Number((value as { toString(): string } | null)?.toString());
   if (!Number.isSafeInteger(n)) throw new Error(`${what} is not an exact integer: ${String(value)}`);
   return n;

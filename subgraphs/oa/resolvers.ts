@@ -16,6 +16,8 @@ import { toObjectId } from './loaders.ts';
 import type { DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
 import { createDepartment, createEmployee, setDepartmentManager, updateDepartment, updateEmployee } from './organisation.ts';
 import { type SummaryGroup, claimCycleTimes, expenseSummary } from './reports.ts';
+import { type ExpenseReportArgs, expenseReport } from './expense-report.ts';
+import { type ApprovalWaitArgs, approvalWaitTimes } from './approval-waits.ts';
 import { sensitiveEmployeeFields } from './sensitive.ts';
 
 const INBOUND_READERS = rolesFor('Query', 'inboundEvents');
@@ -58,6 +60,8 @@ export const resolvers: Resolvers = {
     },
     expenseSummary: (_: unknown, a: { groupBy: SummaryGroup; from: string; to: string }, ctx: OaContext) => expenseSummary(ctx, a.groupBy, a.from, a.to),
     claimCycleTimes: (_: unknown, a: { groupBy?: SummaryGroup | null; from: string; to: string }, ctx: OaContext) => claimCycleTimes(ctx, a.groupBy ?? null, a.from, a.to),
+    expenseReport: (_: unknown, a: ExpenseReportArgs, ctx: OaContext) => expenseReport(ctx, a),
+    approvalWaitTimes: (_: unknown, a: ApprovalWaitArgs, ctx: OaContext) => approvalWaitTimes(ctx, a),
     myApprovalTasks: async (_: unknown, __: unknown, ctx: OaContext) => {
       const pending = await ctx.workflow.pendingFor(ctx.principal.sub);
       const claims = await ctx.loaders.claim.loadMany(pending.filter((i) => i.subject.type === 'ExpenseClaim').map((i) => i.subject.id));

@@ -9,6 +9,8 @@ import type { OperationsModels } from './alerts/models.ts';
 import type { AlertMonitor } from './alerts/monitor.ts';
 import type { AlertService } from './alerts/service.ts';
 import type { AuditBatch } from './audit/batch.ts';
+import type { FeedbackService } from './feedback/service.ts';
+import type { StatusSampler } from './status-history/sampler.ts';
 import type { SystemStatusSources } from './system-status.ts';
 
 /** What operations reads of the sync module: its jobs and reconciliations, its event log, its business time zone. */
@@ -27,6 +29,10 @@ export interface OperationsServices {
   statusSources: SystemStatusSources;
   /** The integration's own audit entries (sync jobs, scheduled reconciliations), appended in batches. */
   ownAudit: AuditBatch;
+  /** Users' feedback (issue 16 §5). */
+  feedback: FeedbackService;
+  /** Records the status history every STATUS_SAMPLE_MS (status-history/). */
+  sampler: StatusSampler;
 }
 
 export interface OperationsContext extends OperationsServices {

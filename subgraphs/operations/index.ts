@@ -1,7 +1,7 @@
-// The operations module: system status, anomaly alerts (rules, monitor, fault-handling actions), the audit trail
-// and sync statistics. It reads the sync module's state (jobs, event log, syncStatus) but the sync module knows
+// The operations module: system status and its history, anomaly alerts (rules, monitor, fault-handling actions), the audit trail,
+// sync statistics and users' feedback. It reads the sync module's state (jobs, event log, syncStatus) but the sync module knows
 // nothing of it: what an alert action does in sync is handed in as functions. Served with sync by the `sync`
-// subgraph (subgraphs/sync-service.ts), which also starts and stops the monitor.
+// subgraph (subgraphs/sync-service.ts), which also starts and stops the monitor and the status sampler.
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { AlertRuleOverrides } from '../../platform/config.ts';
@@ -17,8 +17,10 @@ import { type AlertActionRunner, AlertService } from './alerts/service.ts';
 import type { AuditBatch } from './audit/batch.ts';
 import { auditTrailFor } from './audit/trail.ts';
 import type { OperationsServices, SyncView } from './context.ts';
+import { type ClaimVisibility, FeedbackService, type RecordVisibility } from './feedback/service.ts';
 import { registerOperationsMetrics } from './metrics.ts';
 import { resolvers } from './resolvers.ts';
+import { StatusSampler } from './status-history/sampler.ts';
 
 export const OPERATIONS_SDL_PATH = new URL('../../schema/operations.graphql', import.meta.url);
 
@@ -26,6 +28,8 @@ export interface OperationsSettings {
   /** How often the anomaly rules run (0: only when asked, as tests do). */
   alertIntervalMs: number;
   alertRules: AlertRuleOverrides;
+  /** How often the status history is sampled (STATUS_SAMPLE_MS; 0: only when asked, as tests do). */
+  statusSampleMs: number;
 }
 
 /** The alert actions that act on the sync module (retry a job, replay a delivery, reconcile again). */
@@ -43,6 +47,8 @@ export interface OperationsModuleOptions {
   actions: SyncActions;
   /** The archive's access counts (its port), for BULK_ACCESS; handed in by subgraphs/sync-service.ts. */
   archiveAccess: ArchiveAccessCounts;
+  /** Whether a user may read a claim (oa's port) or an archive record (the archive's): what feedback may name. */
+  visibility: { claims: ClaimVisibility; records: RecordVisibility };
   /** The batch the integration's own audit entries go to (the sync module feeds it too). */
   ownAudit: AuditBatch;
   /** Where the operations gauges are registered: the sync module's registry, so one /metrics serves both. */
@@ -75,6 +81,8 @@ export async function createOperationsModule(opts: OperationsModuleOptions): Pro
     runner: { ...opts.actions, verifyArchiveChain: async () => (await verifyChain()).ok },
   });
   await alerts.init();
+  const feedback = new FeedbackService({ connection, events, visibility: opts.visibility, clock: opts.clock });
+  await feedback.init();
   const targets = [
     { name: 'oa', url: opts.oaUrl },
     { name: 'archive', url: opts.archiveUrl },
@@ -96,6 +104,14 @@ export async function createOperationsModule(opts: OperationsModuleOptions): Pro
       verifyChain,
     }),
   });
+  const sampler = new StatusSampler({
+    sources: statusSources,
+    lease: new Lease(connection, 'sync-status-history', opts.leaseTtlMs),
+    logger: opts.logger.child({ component: 'status-history' }),
+    intervalMs: opts.settings.statusSampleMs,
+    clock: opts.clock,
+  });
+  await sampler.init();
   registerOperationsMetrics(opts.registry, connection, ops);
-  return { services: { connection, sync: opts.sync, ops, alerts, monitor, statusSources, ownAudit: opts.ownAudit }, resolvers };
+  return { services: { connection, sync: opts.sync, ops, alerts, monitor, statusSources, ownAudit: opts.ownAudit, feedback, sampler }, resolvers };
 }

@@ -1,13 +1,16 @@
-// Resolvers of the operations fields (schema/operations.graphql): system status, alerts, the audit trail, sync
-// statistics and the gateways' reports. Served by the sync subgraph beside the sync resolvers; the scalars and
+// Resolvers of the operations fields (schema/operations.graphql): system status and its history, alerts, the audit trail, sync
+// statistics, users' feedback and the gateways' reports. Served by the sync subgraph beside the sync resolvers; the scalars and
 // SyncStatus are resolved there.
 import { badInput, forbidden } from '../../platform/graphql.ts';
 import { callerMayUse, rolesFor } from '../../schema/permissions.ts';
 import { ruleViews } from './alerts/rules.ts';
 import { auditResolvers, auditTrailFor } from './audit/index.ts';
 import { requireRole } from './context.ts';
+import { feedbackResolvers as feedback } from './feedback/resolvers.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { syncStatistics } from './statistics.ts';
+import { historyRange, statusHistory } from './status-history/history.ts';
+import { statusSampleModel } from './status-history/models.ts';
 import { systemStatus } from './system-status.ts';
 
 const idOf = (d: { _id: { toHexString(): string } }) => d._id.toHexString();
@@ -15,6 +18,7 @@ const idOf = (d: { _id: { toHexString(): string } }) => d._id.toHexString();
 // The roles of each role-gated field, read once at start-up (rolesFor throws when a field is no longer role-gated).
 const ROLES = {
   systemStatus: rolesFor('Query', 'systemStatus'),
+  systemStatusHistory: rolesFor('Query', 'systemStatusHistory'),
   alerts: rolesFor('Query', 'alerts'),
   alertEvents: rolesFor('Query', 'alertEvents'),
   alertRules: rolesFor('Query', 'alertRules'),
@@ -29,14 +33,20 @@ const audit = auditResolvers((ctx) => auditTrailFor(ctx.connection));
 export const resolvers: Resolvers = {
   Query: {
     ...audit.Query,
+    ...feedback.Query,
     systemStatus: async (_, __, ctx) => {
       requireRole(ctx, ROLES.systemStatus);
       return systemStatus(ctx.statusSources);
     },
 
+    systemStatusHistory: async (_, args, ctx) => {
+      requireRole(ctx, ROLES.systemStatusHistory);
+      return statusHistory(statusSampleModel(ctx.connection), historyRange(args));
+    },
+
     alerts: async (_, args, ctx) => {
       requireRole(ctx, ROLES.alerts);
-      return ctx.alerts.list(args.status, args.first ?? 50);
+      return ctx.alerts.list(args.status, args.first ?? 50, args.after);
     },
 
     alertEvents: async (_, args, ctx) => {
@@ -58,6 +68,7 @@ export const resolvers: Resolvers = {
 
   Mutation: {
     ...audit.Mutation,
+    ...feedback.Mutation,
     acknowledgeAlert: async (_, args, ctx) => {
       requireRole(ctx, ROLES.acknowledgeAlert);
       return ctx.alerts.acknowledge(args.id, ctx.principal.sub);
@@ -87,4 +98,7 @@ export const resolvers: Resolvers = {
     id: idOf,
     actions: (a) => a.actions ?? [],
   },
+
+  Feedback: feedback.Feedback,
+  FeedbackConnection: feedback.FeedbackConnection,
 };

@@ -31,11 +31,15 @@ export interface SystemStatusSources {
   probeTimeoutMs: number;
 }
 
-export async function systemStatus(src: SystemStatusSources, now = new Date()): Promise<SystemStatusView> {
+/**
+ * `probe`: how the subgraphs' health is had (default: probed now); the status sampler passes one that reuses the
+ * alert monitor's recent probes (status-history/sampler.ts).
+ */
+export async function systemStatus(src: SystemStatusSources, now = new Date(), probe = () => probeSubgraphs(src.ops, src.targets, src.internalSecret, src.probeTimeoutMs, now)): Promise<SystemStatusView> {
   const deliveries = webhookModels(src.connection).WebhookDelivery;
   const [db, probed, sync, failing, dead, gateways, openAlerts] = await Promise.all([
     pingDatabase(src.connection),
-    probeSubgraphs(src.ops, src.targets, src.internalSecret, src.probeTimeoutMs, now).catch(() => [] as SubgraphHealthDoc[]),
+    probe().catch(() => [] as SubgraphHealthDoc[]),
     syncStatus(src.models, src.events, now),
     deliveries.distinct('webhookId', { status: { $in: ['FAILED', 'DEAD'] } }),
     deliveries.countDocuments({ status: 'DEAD' }),

@@ -32,6 +32,9 @@ export interface SyncContext extends SyncServices {
 
 /** The alerts' own events: only for those who read alerts. */
 const ALERT_EVENT_TYPES = ['ALERT_RAISED', 'ALERT_RESOLVED'];
+/** Feedback's events (subject a Feedback, payload.senderId its sender): ROW_SCOPES.Feedback. */
+const FEEDBACK_EVENT_TYPES = ['FEEDBACK_RECEIVED', 'FEEDBACK_CLOSED'];
+const NO_EVENT = { _id: { $exists: false } };
 
 /** Who reads ALERT_RAISED and ALERT_RESOLVED events: whoever reads alerts (docs/domain.md: ADMIN keeps system status, AUDITOR reads). */
 const ALERT_EVENT_READERS = rolesFor('Query', 'alertEvents');
@@ -42,27 +45,49 @@ export function requireRole(ctx: SyncContext, roles: readonly Role[]): void {
 }
 
 /**
- * The row scope of sync events (ROW_SCOPES.SyncEvent) as a filter on the event log: all events for the `all`
- * roles and services; otherwise the events of one's own claims and, for a MANAGER, of the department's.
- */
-/**
  * What eventScope reads of an event, announced with it on the bus: the gateway tells from it which subscribers it
  * may concern (schema/permissions.ts, syncEventConcerns; test/sync/event-audience.test.ts holds the two together).
  */
 export function eventAudience(e: Pick<DomainEvent, 'subject' | 'payload'>): EventAudience {
-  const p = e.payload as { applicantId?: unknown; departmentId?: unknown } | undefined;
+  const p = e.payload as { applicantId?: unknown; departmentId?: unknown; senderId?: unknown } | undefined;
   const text = (v: unknown) => (typeof v === 'string' ? v : null);
-  return { claim: e.subject.type === 'ExpenseClaim', applicantId: text(p?.applicantId), departmentId: text(p?.departmentId) };
+  return {
+    claim: e.subject.type === 'ExpenseClaim',
+    applicantId: text(p?.applicantId),
+    departmentId: text(p?.departmentId),
+    senderId: e.subject.type === 'Feedback' ? text(p?.senderId) : null,
+  };
 }
 
+/**
+ * The row scope of sync events (ROW_SCOPES.SyncEvent, ROW_SCOPES.Feedback) as a filter on the event log: all events
+ * for services and for ADMIN and AUDITOR; the events of every claim, and of one's own feedback, for the other `all`
+ * roles; otherwise the events of one's own claims and, for a MANAGER, of the department's, and of one's own feedback.
+ */
 export function eventScope(p: Principal): Record<string, unknown> {
   const scope = ROW_SCOPES.SyncEvent;
-  if (p.kind === 'service' || hasAnyRole(p, ALERT_EVENT_READERS)) return {};
-  // An integration (API key) reads the events of claims and filings with its scope, never alerts; without it, none.
-  if (p.kind === 'integration') return readsAllRows(p, 'SyncEvent') ? { type: { $nin: ALERT_EVENT_TYPES } } : { _id: { $exists: false } };
-  // Alerts are for those who watch the system; everyone else sees the events of claims.
-  if (hasAnyRole(p, scope.all)) return { type: { $nin: ALERT_EVENT_TYPES } };
+  if (p.kind === 'service') return {};
+  const alerts = hasAnyRole(p, ALERT_EVENT_READERS);
+  const feedback = readsAllRows(p, 'Feedback');
+  const anyOf = (or: Record<string, unknown>[]) => (or.length === 0 ? NO_EVENT : or.length === 1 ? or[0] : { $or: or });
+  // An integration (API key) reads the events of claims and filings with events:read, feedback's with feedback:read,
+  // never alerts; without either, none.
+  if (p.kind === 'integration') {
+    const or: Record<string, unknown>[] = [];
+    if (readsAllRows(p, 'SyncEvent')) or.push({ type: { $nin: [...ALERT_EVENT_TYPES, ...FEEDBACK_EVENT_TYPES] } });
+    if (feedback) or.push({ type: { $in: FEEDBACK_EVENT_TYPES } });
+    return anyOf(or);
+  }
+  // Alerts are for those who watch the system, all feedback for its readers; everyone sees their own feedback's events.
+  const ownFeedback = { 'subject.type': 'Feedback', 'payload.senderId': p.sub };
+  if (hasAnyRole(p, scope.all)) {
+    const hidden = [...(alerts ? [] : ALERT_EVENT_TYPES), ...(feedback ? [] : FEEDBACK_EVENT_TYPES)];
+    if (!hidden.length) return {};
+    const shown = { type: { $nin: hidden } };
+    return feedback ? shown : { $or: [shown, ownFeedback] };
+  }
   const or: Record<string, unknown>[] = [{ 'subject.type': 'ExpenseClaim', 'payload.applicantId': p.sub }];
   if (p.departmentId && hasAnyRole(p, scope.department)) or.push({ 'subject.type': 'ExpenseClaim', 'payload.departmentId': p.departmentId });
-  return or.length === 1 ? or[0] : { $or: or };
+  or.push(feedback ? { type: { $in: FEEDBACK_EVENT_TYPES } } : ownFeedback);
+  return anyOf(or);
 }

@@ -35,6 +35,8 @@ export interface SyncJobDoc {
   corrections?: SyncJobCorrectionDoc[];
   /** What the record was filed with despite the claim's texts (its four-properties report); ARCHIVE_USABILITY alerts. */
   usabilityProblems?: string[];
+  /** The traceparent of its CLAIM_APPROVED event: the job's runs continue the approval's trace (platform/tracing.ts). */
+  traceparent?: string;
 }
 
 /** One correction: the presentation fields it replaces, and who made it, when and why. */
@@ -70,6 +72,7 @@ const jobSchema = new Schema<SyncJobDoc>(
     lagMs: { type: Number, default: null },
     corrections: { type: Schema.Types.Mixed, default: undefined },
     usabilityProblems: { type: [String], default: undefined },
+    traceparent: { type: String },
   },
   { collection: 'sync_jobs', versionKey: false },
 );

@@ -21,6 +21,7 @@ import { SubgraphCallError, type SubgraphCall } from './subgraph-client.ts';
 import { SYNC_EVENT_TYPES, formatSeq } from './sync-events.ts';
 import type { SyncMetrics } from './metrics.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
+import { SpanKind, contextOf, failSpan, inSpan, trace } from '../../platform/tracing.ts';
 
 export interface SyncPipelineOptions {
   connection: Connection;
@@ -202,6 +203,8 @@ export class SyncPipeline {
                 lastError: null,
                 createdAt: now,
                 nextAttemptAt: now,
+                // Its runs continue the approval's trace, in whichever process runs them (platform/tracing.ts).
+                ...(event.traceparent ? { traceparent: event.traceparent } : {}),
               },
             },
             upsert: true,
@@ -311,6 +314,15 @@ export class SyncPipeline {
    */
   private async runBatch(jobs: SyncJobDoc[]): Promise<void> {
     if (jobs.length === 1) return this.runJob(jobs[0]);
+    // One span for the batch, in the first job's trace and linked to every job's (platform/tracing.ts).
+    const links = jobs.flatMap((j) => {
+      const sc = j.traceparent ? trace.getSpanContext(contextOf(j.traceparent)) : undefined;
+      return sc ? [{ context: sc }] : [];
+    });
+    return inSpan('sync', 'sync jobs', { kind: SpanKind.CONSUMER, links, attributes: { 'sync.jobs': jobs.length } }, contextOf(jobs[0].traceparent), () => this.runJobs(jobs));
+  }
+
+  private async runJobs(jobs: SyncJobDoc[]): Promise<void> {
     const claims = await approvedClaimsOf(jobs, this.opts.events, this.opts.oa);
     const together: Array<{ job: SyncJobDoc; claim: ApprovedClaimInput }> = [];
     const alone: SyncJobDoc[] = [];
@@ -363,7 +375,13 @@ export class SyncPipeline {
     }
   }
 
-  private async runJob(job: SyncJobDoc): Promise<void> {
+  /** One job, in a span continuing the trace of the approval that caused it (its event's traceparent). */
+  private runJob(job: SyncJobDoc): Promise<void> {
+    const attributes = { 'sync.claim_id': job.claimId, 'sync.attempt': job.attempts };
+    return inSpan('sync', 'sync job', { kind: SpanKind.CONSUMER, attributes }, contextOf(job.traceparent), () => this.runJobNow(job));
+  }
+
+  private async runJobNow(job: SyncJobDoc): Promise<void> {
     const started = job.startedAt!;
     let voucherId: string | null = job.voucherId;
     try {
@@ -382,6 +400,8 @@ export class SyncPipeline {
       if (done.modifiedCount) this.opts.metrics?.jobSucceeded(lagMs);
       await this.record(job, started, 'OK');
     } catch (err) {
+      const span = trace.getActiveSpan();
+      if (span) failSpan(span, err);
       await this.fail(job, started, voucherId, err);
       const code = err instanceof SubgraphCallError ? (/^\w+: ([A-Z_]+):/.exec(err.message)?.[1] ?? 'INTERNAL_SERVER_ERROR') : 'INTERNAL_SERVER_ERROR';
       await this.record(job, started, code);

@@ -3,6 +3,7 @@
 import { DateScalar, DateTimeScalar, MoneyScalar, badInput, notFound } from '../../platform/graphql.ts';
 import { hasAnyRole } from '../../platform/identity.ts';
 import { toObjectId } from '../../platform/ids.ts';
+import { keysetAfter } from '../../platform/paging.ts';
 import type { DomainEvent } from '../../platform/integration/events.ts';
 import { ROW_SCOPES, readsAllRows, rolesFor } from '../../schema/permissions.ts';
 import type { Principal } from '../../platform/identity.ts';
@@ -92,7 +93,13 @@ export const resolvers: Resolvers = {
       if (args.status && !JOB_STATUSES.includes(args.status)) throw badInput('unknown status', 'status');
       // Oldest first among the unfinished (the ones to act on); newest first among the finished.
       const filter = args.status ? { status: args.status } : {};
-      const sort: Record<string, 1 | -1> = args.status === 'SUCCEEDED' || !args.status ? { createdAt: -1 } : { eventSeq: 1 };
+      const sort: Record<string, 1 | -1> = args.status === 'SUCCEEDED' || !args.status ? { createdAt: -1, _id: -1 } : { eventSeq: 1, _id: 1 };
+      if (args.after != null) {
+        const id = toObjectId(args.after);
+        const last = id && (await ctx.models.SyncJob.findById(id, { createdAt: 1, eventSeq: 1 }).lean<SyncJobDoc>());
+        if (!last) throw badInput('after must be the id of a sync job (the last of the page before)', 'after');
+        return ctx.models.SyncJob.find({ $and: [filter, keysetAfter(sort, last as unknown as Record<string, unknown>)] }).sort(sort).limit(first).lean<SyncJobDoc[]>();
+      }
       return ctx.models.SyncJob.find(filter).sort(sort).limit(first).lean<SyncJobDoc[]>();
     },
 

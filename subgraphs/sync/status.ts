@@ -50,3 +50,9 @@ export async function syncStatus(models: SyncModels, events: EventLog, now = new
     head: head?.seq ?? 0,
   };
 }
+
+/** When the oldest approval not yet filed (its job PENDING, RUNNING or FAILED) was approved; null when none waits. */
+export async function oldestUnfiledApproval(models: SyncModels): Promise<Date | null> {
+  const oldest = await models.SyncJob.findOne({ status: { $in: ['PENDING', 'RUNNING', 'FAILED'] } }, { approvedAt: 1 }).sort({ approvedAt: 1 }).lean<{ approvedAt: Date }>();
+  return oldest ? new Date(oldest.approvedAt) : null;
+}

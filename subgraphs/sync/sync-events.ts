@@ -14,6 +14,8 @@ export const SYNC_EVENT_TYPES = [
   'RECONCILIATION_DIFFERENCE',
   'ALERT_RAISED',
   'ALERT_RESOLVED',
+  'FEEDBACK_RECEIVED',
+  'FEEDBACK_CLOSED',
 ] as const;
 export type SyncEventType = (typeof SYNC_EVENT_TYPES)[number];
 
@@ -44,6 +46,8 @@ export interface SyncEventView {
   archiveRecordId: string | null;
   /** ALERT_RAISED: the alert. */
   alertId: string | null;
+  /** FEEDBACK_RECEIVED, FEEDBACK_CLOSED: the feedback. */
+  feedbackId: string | null;
   detail: string | null;
   /** Whose claim it is (the payload's applicant and department; not in the API): what SyncEvent's references are shown by. */
   applicantId: string | null;
@@ -63,6 +67,7 @@ export function toSyncEvent(e: DomainEvent): SyncEventView {
     voucherId: str(p.voucherId),
     archiveRecordId: str(p.archiveRecordId),
     alertId: str(p.alertId),
+    feedbackId: e.subject.type === 'Feedback' ? e.subject.id : null,
     detail: detailOf(e),
     applicantId: str(p.applicantId),
     departmentId: str(p.departmentId),
@@ -84,6 +89,8 @@ function detailOf(e: DomainEvent): string | null {
     case 'RECONCILIATION_DIFFERENCE':
     case 'ALERT_RAISED':
     case 'ALERT_RESOLVED':
+    case 'FEEDBACK_RECEIVED':
+    case 'FEEDBACK_CLOSED':
       return str(p.detail);
     default:
       return null;

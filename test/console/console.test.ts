@@ -1,24 +1,27 @@
-// The operator console end to end: the whole stack in process, the console served by the gateway's HTTP server,
-// driven in headless Chromium (Debian's `chromium` through playwright-core). Sign in with an ADMIN's token, see a
+// The console end to end: the whole stack in process, the console served by the gateway's HTTP server,
+// driven in headless Chromium through playwright-core (test/helpers/browser.ts: the system's or the npm package's). Sign in with an ADMIN's token, see a
 // claim approved through the API arrive live as CLAIM_APPROVED, VOUCHER_CREATED and ARCHIVE_FILED, retry a DEAD
 // sync job and see it succeed, trace the claim, handle an alert raised live, draw the charts, and take a screenshot
-// that is a real picture.
-import { existsSync, writeFileSync } from 'node:fs';
+// that is a real picture; then per role: an AUDITOR reads without buttons, an EMPLOYEE sees only their own and
+// sends feedback, the ADMIN handles it; lists page; every view is photographed and the pictures checked.
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { pino } from 'pino';
+import { launchBrowser } from '../helpers/browser.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CONSOLE_SECURITY_HEADERS, consoleRoutes } from '../../gateway/console.ts';
 import { ADMIN, ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, item, type Org } from '../oa/seed.ts';
+import { monthsBetween } from '../../console/src/months.ts';
+import { JOB_PAGE } from '../../console/src/page-sizes.ts';
 import { ArchiveProxy } from '../sync/archive-proxy.ts';
-import { type Stack, seed, startStack } from '../sync/stack.ts';
+import { type Stack, approvedClaim, seed, startStack } from '../sync/stack.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const proxy = new ArchiveProxy();
 let stack: Stack;
@@ -47,11 +50,12 @@ beforeAll(async () => {
   ).createEmployee.id;
   adminToken = await stack.token(operatorId, ['ADMIN']);
   origin = new URL(stack.gateways[0].url).origin;
-  if (!existsSync(CHROMIUM)) {
-    browserError = new Error(`Chromium is needed for the console test and was not found at ${CHROMIUM}: install it with \`apt-get install chromium\` (Debian), or set CHROMIUM_PATH`);
+  try {
+    browser = await launchBrowser();
+  } catch (err) {
+    browserError = err as Error;
     return;
   }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (err) => pageProblems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
@@ -165,10 +169,6 @@ describe('the console in Chromium', () => {
     await page.click('#sign-in-button');
     await expect.poll(() => page.textContent('#sign-in-message'), { timeout: 10_000 }).toContain('UNAUTHENTICATED');
 
-    await page.fill('#token', await stack.token(org.ids.alice));
-    await page.click('#sign-in-button');
-    await expect.poll(() => page.textContent('#sign-in-message'), { timeout: 10_000 }).toContain('needs the ADMIN role');
-
     await page.fill('#token', adminToken);
     await page.click('#sign-in-button');
     await page.locator('#app').waitFor({ state: 'visible' });
@@ -254,6 +254,38 @@ describe('the console in Chromium', () => {
     await page.selectOption('#alerts-status', 'UNRESOLVED');
   }, 90_000);
 
+  it('pages through the sync jobs: Older and Newer, no job twice', async () => {
+    const count = async () => (await stack.gql<{ syncJobs: { id: string }[] }>(adminToken, `{ syncJobs(first: 200) { id } }`)).data!.syncJobs.length;
+    for (let n = await count(); n <= JOB_PAGE; n++) await approvedClaim(stack, org, `1${n}.00`);
+    const all = (await stack.gql<{ syncJobs: { id: string }[] }>(adminToken, `{ syncJobs(first: 200) { id } }`)).data!.syncJobs.map((j) => j.id);
+    const shown = () => page.locator('#jobs-table tr[data-job-id]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-job-id')!));
+    await page.click('#view-jobs .panel-head button.secondary');
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(all.slice(0, JOB_PAGE));
+    expect(await page.isDisabled('#jobs-previous')).toBe(true);
+    await page.click('#jobs-next');
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(all.slice(JOB_PAGE, 2 * JOB_PAGE));
+    expect(await page.textContent('#jobs-page')).toBe('page 2');
+    await page.click('#jobs-previous');
+    await expect.poll(shown, { timeout: 10_000 }).toEqual(all.slice(0, JOB_PAGE));
+    await photograph(page, '#view-jobs', 'admin-jobs');
+  }, 90_000);
+
+  it('shows the ADMIN the last 24 h of probes, lag and backlog, the sync lag, and where expense figures need another role', async () => {
+    // Two samples, then the page again (the history view reads once a minute).
+    await stack.sync.services.sampler.sample();
+    await stack.sync.services.sampler.sample();
+    await page.reload();
+    await page.locator('#app').waitFor({ state: 'visible' });
+    await page.locator('#history-probes svg .strip-row[data-name="archive"] rect.cell-UP').first().waitFor({ timeout: 20_000 });
+    await page.locator('#history-lag svg, #history-backlog svg').first().waitFor({ timeout: 10_000 });
+    expect(await page.locator('#history-probes svg .strip-row').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-name')))).toEqual(['database', 'archive', 'oa']);
+    await page.click('#view-charts button[type="submit"]');
+    await page.locator('#chart-lag svg').waitFor({ timeout: 10_000 });
+    expect(await page.textContent('#view-charts')).toContain('Expense figures over every claim need one of the roles ACCOUNTANT, FINANCE_DIRECTOR, AUDITOR');
+    await photograph(page, '#view-history', 'admin-history');
+    await photograph(page, '#view-charts', 'admin-charts');
+  }, 60_000);
+
   it('looks like something: a full-page screenshot is a PNG of many colours', async () => {
     // The charts over the approvals so far: each is drawn, or says readably why it could not be.
     await page.click('#view-charts button[type="submit"]');
@@ -272,22 +304,76 @@ describe('the console in Chromium', () => {
     expect(pageProblems).toEqual([]);
   }, 60_000);
 
-  it('draws the expense charts for an AUDITOR, who reads every claim', async () => {
-    const auditorPage = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  it('lets an AUDITOR read everything without a button that would be refused, and draws every month of the period', async () => {
+    const auditorPage = await signedIn(await stack.token(org.ids.auditor));
     try {
-      await auditorPage.goto(`${origin}/console`);
-      await auditorPage.fill('#token', await stack.token(org.ids.auditor));
-      await auditorPage.click('#sign-in-button');
-      await auditorPage.locator('#app').waitFor({ state: 'visible' });
       await auditorPage.locator('#chart-department svg .bar').first().waitFor({ timeout: 10_000 });
       expect(await auditorPage.locator('#chart-department svg').textContent()).toContain('Sales');
       await auditorPage.locator('#chart-month svg .bar').first().waitFor({ timeout: 10_000 });
-      // Not an ADMIN: no Retry buttons do anything for an auditor, but the views are there.
+      const [from, to] = [await auditorPage.inputValue('#charts-from'), await auditorPage.inputValue('#charts-to')];
+      const months = monthsBetween(from, to);
+      expect(months.length).toBeGreaterThanOrEqual(6);
+      // Empty months are drawn too (as zero), in order.
+      expect(await auditorPage.locator('#chart-month svg .bar-col').count()).toBe(months.length);
       expect(await auditorPage.textContent('#whoami')).toContain('AUDITOR');
+      expect(await auditorPage.textContent('#view-charts')).not.toContain('need one of the roles');
+      // The system views, read only.
+      await auditorPage.locator('#jobs-table tr[data-job-id]').first().waitFor({ timeout: 10_000 });
+      await auditorPage.locator('#view-alerts .read-only').waitFor({ timeout: 10_000 });
+      await auditorPage.locator('#history-probes svg').waitFor({ timeout: 20_000 });
+      for (const refused of ['button.retry', 'button.acknowledge', 'button.resolve', 'button.run-action', '#feedback-inbox button.close', '#feedback-inbox button.tag']) {
+        expect(await auditorPage.locator(refused).count(), refused).toBe(0);
+      }
+      await auditorPage.locator('#feedback-inbox').waitFor({ timeout: 10_000 });
+      for (const view of ['#view-status', '#view-history', '#view-jobs', '#view-alerts', '#view-charts', '#view-feedback']) await photograph(auditorPage, view, `auditor-${view.slice(6)}`);
+      await photograph(auditorPage, null, 'auditor');
     } finally {
       await auditorPage.close();
     }
-  }, 30_000);
+  }, 60_000);
+
+  it('shows an EMPLOYEE only their own, and takes their feedback, which the ADMIN then tags and closes', async () => {
+    const mine = (await stack.gql<{ expenseClaims: { edges: { node: { id: string } }[] } }>(await stack.token(org.ids.alice), `{ expenseClaims(first: 1) { edges { node { id } } } }`)).data?.expenseClaims.edges[0]?.node.id;
+    expect(mine).toBeTruthy();
+    const alicePage = await signedIn(await stack.token(org.ids.alice));
+    const text = 'The trace view is great <img src=x onerror=alert(1)> but I miss a CSV button';
+    try {
+      expect(await alicePage.textContent('#app-message')).toContain('needs the ADMIN or AUDITOR role');
+      for (const hidden of ['#view-status', '#view-history', '#view-jobs', '#view-alerts']) expect(await alicePage.isHidden(hidden), hidden).toBe(true);
+      await alicePage.locator('#chart-department figcaption').waitFor({ timeout: 10_000 });
+      expect(await alicePage.textContent('#chart-department figcaption')).toContain('(your own claims)');
+      expect(await alicePage.textContent('#chart-lag')).toContain('needs the ADMIN, AUDITOR, ACCOUNTANT or FINANCE_DIRECTOR role');
+      expect(await alicePage.locator('#feedback-inbox').count()).toBe(0);
+
+      await alicePage.fill('#feedback-text', text);
+      await alicePage.fill('#feedback-claim', mine!);
+      await alicePage.click('#feedback-send');
+      await expect.poll(() => alicePage.textContent('#feedback-send-message'), { timeout: 10_000 }).toContain('Thank you');
+      const item = alicePage.locator('#feedback-mine li[data-feedback-id]').first();
+      await expect.poll(() => item.locator('.feedback-text').textContent(), { timeout: 10_000 }).toBe(text);
+      expect(await alicePage.locator('#feedback-mine img').count()).toBe(0);
+      await photograph(alicePage, '#view-feedback', 'employee-feedback');
+      await photograph(alicePage, null, 'employee');
+    } finally {
+      await alicePage.close();
+    }
+
+    // The ADMIN (the first page) sees it in the inbox, tags it and closes it.
+    await page.reload();
+    const card = page.locator('#feedback-inbox li[data-feedback-id]').filter({ hasText: 'I miss a CSV button' });
+    await card.waitFor({ timeout: 15_000 });
+    expect(await card.textContent()).toContain(`claim ${mine}`);
+    await card.locator('input.feedback-tags').fill('ux, csv');
+    await card.locator('button.tag').click();
+    await expect.poll(() => page.locator('#feedback-inbox li[data-feedback-id]').filter({ hasText: 'I miss a CSV button' }).textContent(), { timeout: 10_000 }).toContain('tags: csv, ux');
+    const tagged = page.locator('#feedback-inbox li[data-feedback-id]').filter({ hasText: 'I miss a CSV button' });
+    await tagged.locator('input.feedback-resolution').fill('CSV reports are at /reports');
+    await tagged.locator('button.close').click();
+    await expect.poll(() => tagged.getAttribute('data-status'), { timeout: 10_000 }).toBe('CLOSED');
+    const stored = await stack.gql<{ feedback: { edges: { node: { text: string; status: string; tags: string[]; resolution: string; claimId: string } }[] } }>(adminToken, `{ feedback(status: CLOSED, first: 10) { edges { node { text status tags resolution claimId } } } }`);
+    expect(stored.data!.feedback.edges.map((e) => e.node)).toContainEqual({ text, status: 'CLOSED', tags: ['csv', 'ux'], resolution: 'CSV reports are at /reports', claimId: mine });
+    await photograph(page, '#view-feedback', 'admin-feedback');
+  }, 90_000);
 
   it('signs out: the token leaves the tab', async () => {
     await page.click('#sign-out');
@@ -299,6 +385,31 @@ describe('the console in Chromium', () => {
     expect(await page.isVisible('#app')).toBe(false);
   }, 30_000);
 });
+
+/** A new tab signed in with `token`, the app shown. */
+async function signedIn(token: string): Promise<Page> {
+  const tab = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  tab.on('pageerror', (err) => pageProblems.push(`pageerror: ${err.message}`));
+  await tab.goto(`${origin}/console`);
+  await tab.fill('#token', token);
+  await tab.click('#sign-in-button');
+  await tab.locator('#app').waitFor({ state: 'visible' });
+  return tab;
+}
+
+/**
+ * A picture of a view (or the whole page) that must show something: a PNG of the element's size with many
+ * colours, not a blank or single-colour box. Kept in CONSOLE_SCREENSHOT_DIR when set, to look at.
+ */
+async function photograph(tab: Page, selector: string | null, name: string): Promise<void> {
+  const png = selector ? await tab.locator(selector).screenshot({ type: 'png' }) : await tab.screenshot({ fullPage: true, type: 'png' });
+  if (process.env.CONSOLE_SCREENSHOT_DIR) writeFileSync(join(process.env.CONSOLE_SCREENSHOT_DIR, `${name}.png`), png);
+  const box = selector ? await tab.locator(selector).boundingBox() : null;
+  const image = decodePng(png);
+  if (box) expect(Math.abs(image.width - Math.round(box.width))).toBeLessThanOrEqual(1);
+  expect(image.height, name).toBeGreaterThan(60);
+  expect(image.colours, `${name}: colours in the picture`).toBeGreaterThan(selector ? 12 : 50);
+}
 
 /** Decodes an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium writes) and counts its distinct colours. */
 function decodePng(png: Buffer): { width: number; height: number; colours: number } {

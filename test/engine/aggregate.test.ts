@@ -230,6 +230,23 @@ describe('single stages', () => {
     expect(sum.s.toString()).toBe('3.30');
   });
 
+  it('sums the sums of an earlier $group exactly (a roll-up: subtotals, then the grand total)', async () => {
+    const coll = m.db.collection('rollup');
+    await coll.insertMany([
+      { dept: 'a', fen: 12_345 },
+      { dept: 'a', fen: 1 },
+      { dept: 'b', fen: Long.fromString('9007199254740000') },
+      { dept: 'c', fen: 99_999 },
+      { dept: 'c', fen: 'not a number' },
+    ]);
+    const [total] = await coll
+      .aggregate([{ $group: { _id: '$dept', sub: { $sum: '$fen' }, n: { $sum: 1 } } }, { $group: { _id: null, total: { $sum: '$sub' }, n: { $sum: '$n' }, groups: { $sum: 1 } } }], { promoteLongs: false })
+      .toArray();
+    expect(total.total.toString()).toBe(String(12_345n + 1n + 99_999n + 9_007_199_254_740_000n));
+    expect(Number(total.n)).toBe(5);
+    expect(Number(total.groups)).toBe(3);
+  });
+
   it('honours the cursor batchSize of aggregate', async () => {
     const session = m.client.startSession();
     try {

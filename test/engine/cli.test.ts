@@ -89,7 +89,7 @@ describe.runIf(isEmbedded)('npm run db (embedded engine only)', () => {
       expect(fs.existsSync(path.join(dir, 'engine.sqlite-wal')) ? fs.statSync(path.join(dir, 'engine.sqlite-wal')).size : 0).toBe(0);
       expect(fs.existsSync(path.join(dir, 'engine.pid'))).toBe(false);
       const stopped = logLines(child.output()).find((l) => l.msg === 'embedded engine stopped');
-      expect(stopped).toMatchObject({ level: 'info', dbPath: dir });
+      expect(stopped).toMatchObject({ level: 30, dbPath: dir }); // pino's info, as in every process
       expect(child.output()).not.toContain(child.credentials.password);
 
       // The data written through the CLI is there on the next start, behind the same credentials.
@@ -116,7 +116,7 @@ describe.runIf(isEmbedded)('npm run db (embedded engine only)', () => {
       killProcess(child.proc, 'SIGINT');
       await exitWithin(child, 20_000); // npm itself reports the interrupt as its own exit status
       const stopped = logLines(child.output()).find((l) => l.msg === 'embedded engine stopped');
-      expect(stopped).toMatchObject({ level: 'info', dbPath: dir });
+      expect(stopped).toMatchObject({ level: 30, dbPath: dir }); // pino's info, as in every process
       expect(fs.existsSync(path.join(dir, 'engine.lock'))).toBe(false);
       // The engine process itself is gone.
       const deadline = Date.now() + 5000;

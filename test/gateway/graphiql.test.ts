@@ -1,15 +1,15 @@
-// GraphiQL in development, driven in headless Chromium (Debian's `chromium` through playwright-core): a browser's
+// GraphiQL in development, driven in headless Chromium (test/helpers/browser.ts): a browser's
 // GET /graphql lands on the IDE, the docs and autocomplete load from introspection, a subscription runs over
 // graphql-ws from the IDE, and the headers (the token) are kept for the tab's session only when the user opted in.
 // Also the README's EventSource example (a stream ticket, then the stream), run in the page as written there.
-import { existsSync } from 'node:fs';
-import { type Browser, type Page, chromium } from 'playwright-core';
+
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../helpers/wait.ts';
 import type { Org } from '../oa/seed.ts';
 import { type Stack, approvedClaim, seed, startStack } from '../sync/stack.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let stack: Stack;
 let org: Org;
@@ -24,11 +24,12 @@ beforeAll(async () => {
   org = await seed(stack);
   token = await stack.token(org.ids.alice);
   origin = new URL(stack.gateways[0].url).origin;
-  if (!existsSync(CHROMIUM)) {
-    browserError = new Error(`Chromium is needed for the GraphiQL test and was not found at ${CHROMIUM}: install it with \`apt-get install chromium\` (Debian), or set CHROMIUM_PATH`);
+  try {
+    browser = await launchBrowser();
+  } catch (err) {
+    browserError = err as Error;
     return;
   }
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
 }, 120_000);
 
 afterAll(async () => {

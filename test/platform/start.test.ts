@@ -181,7 +181,9 @@ describe('npm start (embedded database)', () => {
     const graphqlUrl = `http://127.0.0.1:${port}/graphql`;
     const anonymous = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ departments { id } }"}' });
     expect(anonymous.status).toBe(401);
-    expect(await anonymous.json()).toEqual({ errors: [{ message: 'Unauthenticated: a Bearer token or an API key is required', extensions: { code: 'UNAUTHENTICATED' } }] });
+    // Every JSON error names the request's trace (platform/tracing.ts), for the user to quote to an operator.
+    const TRACE_ID = expect.stringMatching(/^[0-9a-f]{32}$/);
+    expect(await anonymous.json()).toEqual({ errors: [{ message: 'Unauthenticated: a Bearer token or an API key is required', extensions: { code: 'UNAUTHENTICATED', traceId: TRACE_ID } }] });
     const token = await new SignJWT({ roles: ['AUDITOR'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('auditor-e2e').setExpirationTime('5m').sign(new TextEncoder().encode(DEVELOPMENT_DEFAULTS.JWT_SECRET));
     const federated = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"query":"{ departments { id } verifyArchiveChain { ok checked } }"}' });
     expect(federated.status).toBe(200);
@@ -220,7 +222,7 @@ describe('npm start (embedded database)', () => {
     expect(await readyz.json()).toEqual({ status: 'ok', checks: { oa: 'ok', archive: 'ok', sync: 'ok' } });
     const other = await fetch(`http://127.0.0.1:${port}/nope`);
     expect(other.status).toBe(404);
-    expect(await other.json()).toEqual({ errors: [{ message: 'Not found: GET /nope', extensions: { code: 'NOT_FOUND' } }] });
+    expect(await other.json()).toEqual({ errors: [{ message: 'Not found: GET /nope', extensions: { code: 'NOT_FOUND', traceId: TRACE_ID } }] });
 
     // Write through the database the process started, as any MongoDB client would: with the credentials from
     // DATA_DIR/credentials.json (without them, nothing).

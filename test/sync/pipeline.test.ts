@@ -288,6 +288,27 @@ describe('a failing archive', () => {
     expect(codes(await stack.gql(alice, `{ syncEvents(after: "x") { seq } }`))).toEqual(['BAD_USER_INPUT']);
   });
 
+  it('pages through the jobs with after (keyset: no job twice, none left out, whatever the order)', async () => {
+    for (const status of [null, 'SUCCEEDED']) {
+      const all = await stack.gql<{ syncJobs: { id: string }[] }>(admin, `query($s: SyncJobStatus) { syncJobs(status: $s, first: 200) { id } }`, { s: status });
+      const expected = all.data!.syncJobs.map((j) => j.id);
+      expect(expected.length).toBeGreaterThan(3);
+      const paged: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page: { data?: { syncJobs: { id: string }[] } | null; errors?: unknown } = await stack.gql<{ syncJobs: { id: string }[] }>(admin, `query($s: SyncJobStatus, $a: ID) { syncJobs(status: $s, first: 2, after: $a) { id } }`, { s: status, a: after });
+        expect(page.errors).toBeUndefined();
+        const ids = page.data!.syncJobs.map((j) => j.id);
+        if (!ids.length) break;
+        paged.push(...ids);
+        after = ids.at(-1)!;
+      }
+      expect(paged).toEqual(expected);
+    }
+    const bad = await stack.gql(admin, `{ syncJobs(after: "0123456789abcdef01234567") { id } }`);
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+  });
+
   it('reports synced claims per day for reporting tools (syncStatistics)', async () => {
     const dayOf = (d: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
     // Yesterday and today, in case the run straddles midnight in Shanghai.

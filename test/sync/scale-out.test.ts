@@ -1,24 +1,24 @@
-// Scale-out on a real Redis (REDIS_URL, default redis://127.0.0.1:6379): two gateway instances, each with a
-// subscriber, and two sync instances on one database. Both subscribers receive every event exactly once, and
-// the two sync instances together sync every claim exactly once (a lease in the database).
+// Scale-out on a real Redis (test/helpers/redis.ts: REDIS_URL, the local 6379, or one it starts from redis-server):
+// two gateway instances, each with a subscriber, and two sync instances on one database. Both subscribers receive
+// every event exactly once, and the two sync instances together sync every claim exactly once (a lease in the database).
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EventBus, RedisEventBus } from '../../platform/integration/event-bus.ts';
 import { createLogger } from '../../platform/logger.ts';
 import { type RunningSync, startSyncSubgraph } from '../../subgraphs/sync-service.ts';
+import { type TestRedis, testRedis } from '../helpers/redis.ts';
 import { events, wsSubscribe } from '../helpers/subscribers.ts';
 import { SECRET } from '../oa/fixture.ts';
 import type { Org } from '../oa/seed.ts';
 import { SYNC_SETTINGS, type Stack, approvedClaim, seed, startStack } from './stack.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+let redis: TestRedis;
 // A channel of its own, so parallel test files (and a real deployment on the same Redis) do not cross.
 const CHANNEL = `test:sync-events:${randomUUID()}`;
 const logger = createLogger({ level: 'silent' });
 const buses: EventBus[] = [];
 const redisBus = async () => {
-  const bus = new RedisEventBus(REDIS_URL, logger, CHANNEL);
+  const bus = new RedisEventBus(redis.url, logger, CHANNEL);
   await bus.connected();
   buses.push(bus);
   return bus;
@@ -29,15 +29,7 @@ let org: Org;
 let secondSync: RunningSync;
 
 beforeAll(async () => {
-  const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch {
-    throw new Error(`This test needs a Redis server at ${REDIS_URL} (set REDIS_URL to use another); none answered.`);
-  } finally {
-    probe.disconnect();
-  }
+  redis = await testRedis();
   // Sync instance 1 and gateway A on one Redis connection pair each; gateway B and sync instance 2 on others.
   // The gateways' own head polls are made rare, so that only Redis can have told them of the events.
   stack = await startStack({ label: 'sync_scale_out', bus: await redisBus(), subscriptionPollMs: 60_000 });
@@ -62,6 +54,7 @@ afterAll(async () => {
   await secondSync?.close();
   await stack?.close();
   for (const b of buses) await b.close();
+  await redis?.stop();
 });
 
 describe('two gateways and two sync instances on Redis', () => {

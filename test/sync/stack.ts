@@ -11,9 +11,9 @@ import { ideRoutes } from '../../gateway/ide.ts';
 import { loadConfig } from '../../platform/config.ts';
 import { type EventBus, LocalEventBus } from '../../platform/integration/event-bus.ts';
 import type { Role } from '../../platform/identity.ts';
-import { createLogger } from '../../platform/logger.ts';
+import { type Logger, createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
-import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
+import { type ArchiveSettings, DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
 import { archivePorts } from '../../subgraphs/archive/ports.ts';
 import { sealAuditSink } from '../../subgraphs/archive/seal-audit.ts';
@@ -41,6 +41,8 @@ export const SYNC_SETTINGS: SyncSubgraphSettings = {
   // Rules are evaluated when a test asks (services.monitor.evaluate()).
   alertIntervalMs: 0,
   alertRules: {},
+  // The status history is sampled when a test asks (services.sampler.sample()) or sets statusSampleMs.
+  statusSampleMs: 0,
 };
 
 export interface RunningGateway {
@@ -56,6 +58,11 @@ export interface Stack {
   oaUrl: string;
   archiveUrl: string;
   sync: RunningSync;
+  /**
+   * The archive's settings as its services read them at each call: a test changes one (FINANCE_DEPARTMENT_ID once
+   * the department exists) to stand for a restart with other configuration.
+   */
+  archiveSettings: ArchiveSettings;
   /** oa's and the archive's ports, as the sync service is given them (for more sync instances). */
   ports: SyncPorts;
   gateways: RunningGateway[];
@@ -92,22 +99,25 @@ export interface StackOptions {
   seal?: ArchiveSealOptions;
   /** How long each gateway trusts an API key check (default: the configuration's, 10 s). */
   apiKeyCacheMs?: number;
+  /** The logger of every part (default: silent, or TEST_LOG_LEVEL). */
+  logger?: Logger;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
-  const logger = createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
+  const logger = opts.logger ?? createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
   const connection = await mongoose.createConnection(engine.uriFor(opts.label)).asPromise();
   const oaBuilt = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
   // The archive writes its sealed heads into the audit trail via the sync subgraph, started after it.
   let syncUrl = 'http://127.0.0.1:9/graphql';
+  const archiveSettings: ArchiveSettings = { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null };
   const archiveBuilt = await createArchiveSubgraph({
     connection,
     logger,
     internalSecret: SECRET,
     production: false,
     directory: oaPorts(connection).directory,
-    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null },
+    settings: archiveSettings,
     seal: opts.seal && { ...opts.seal, announce: sealAuditSink({ syncUrl: () => syncUrl, internalSecret: SECRET, logger }) },
   });
   const oa: RunningSubgraph = await oaBuilt.subgraph.listen(0, '127.0.0.1');
@@ -171,6 +181,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     connection,
     oaUrl: oa.url,
     archiveUrl: archive.url,
+    archiveSettings,
     sync,
     ports,
     gateways,

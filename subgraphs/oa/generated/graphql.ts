@@ -344,6 +344,114 @@ export type CycleTimeRow = {
   submissionToApprovalMaxMs: Scalars['Float']['output'];
 };
 
+/** A dimension of expenseReport: what the claims are grouped by. */
+export type ReportDimension =
+  /** The claim's department (the applicant's when the claim was filed): key the department id, label its name. */
+  | 'DEPARTMENT'
+  /**
+   * The claim's department rolled up the department tree: each claim counts under its department's ancestor at
+   * expenseReport's departmentLevel (1: the top departments), or under its own department when that is at a higher
+   * level already. Key the ancestor's id, label its name.
+   */
+  | 'DEPARTMENT_SUBTREE'
+  /** The applicant: key the employee id, label the name (null for API keys, which read no person's name). */
+  | 'EMPLOYEE'
+  /** The expense category: key the category. */
+  | 'CATEGORY'
+  /** The month of the claim's report date in the report's time zone: key YYYY-MM. */
+  | 'MONTH'
+  /** The quarter of the claim's report date in the report's time zone: key YYYY-Qn (2026-Q1 is January to March). */
+  | 'QUARTER'
+  /** The claim's status: key the ClaimStatus. */
+  | 'STATUS';
+
+/** What a row of expenseReport sums: the claims of one group, of a leading part of the dimensions, or all. */
+export type ReportRowType =
+  /** Grouped by every dimension. */
+  | 'DETAIL'
+  /** Grouped by the first level dimensions only (as SQL ROLLUP): the sum of the DETAIL rows that share them. */
+  | 'SUBTOTAL'
+  /** The grand total. */
+  | 'TOTAL';
+
+/** One dimension's value on a row of expenseReport. */
+export type ReportCell = {
+  __typename?: 'ReportCell';
+  dimension: ReportDimension;
+  /** Null when the row sums over this dimension (a SUBTOTAL's trailing dimensions, the TOTAL's every one). */
+  key?: Maybe<Scalars['String']['output']>;
+  /** The name of the department or employee the key is; null for the other dimensions and for rolled-up cells. */
+  label?: Maybe<Scalars['String']['output']>;
+};
+
+/** Claims of one group of expenseReport: how many, and their exact total. */
+export type ExpenseReportRow = {
+  __typename?: 'ExpenseReportRow';
+  rowType: ReportRowType;
+  /** How many leading dimensions the row is grouped by: all on DETAIL, fewer on SUBTOTAL, 0 on TOTAL. */
+  level: Scalars['Int']['output'];
+  /** One cell per dimension, in the order asked. */
+  cells: Array<ReportCell>;
+  count: Scalars['Int']['output'];
+  /** Exact sum of the claims' totals, to the fen. */
+  total: Scalars['Money']['output'];
+};
+
+/**
+ * A report over the claims whose report date lies in from..to (docs/api.md#reports-for-bi-tools). A claim's report
+ * date is the day it reached its status: approval (APPROVED), decision or withdrawal (REJECTED, WITHDRAWN),
+ * submission (SUBMITTED), creation (DRAFT), in the report's time zone.
+ */
+export type ExpenseReport = {
+  __typename?: 'ExpenseReport';
+  dimensions: Array<ReportDimension>;
+  from: Scalars['Date']['output'];
+  to: Scalars['Date']['output'];
+  /** The IANA time zone of the report's days, months and quarters. */
+  timeZone: Scalars['String']['output'];
+  /** The statuses counted. */
+  statuses: Array<ClaimStatus>;
+  /** The level DEPARTMENT_SUBTREE rolls up to (1: the top departments). */
+  departmentLevel: Scalars['Int']['output'];
+  /** DETAIL rows, sorted by their keys. */
+  rows: Array<ExpenseReportRow>;
+  /** SUBTOTAL rows, one per distinct value of each leading part of the dimensions (none for one dimension), sorted by level, then keys. */
+  subtotals: Array<ExpenseReportRow>;
+  /** The TOTAL row: every claim counted (count 0 and total 0.00 when none). */
+  grandTotal: ExpenseReportRow;
+};
+
+/** How approvalWaitTimes groups decisions. */
+export type ApprovalWaitGroup =
+  /** By step of the approval route (its key): where approvals wait. */
+  | 'STEP'
+  /** By approver (who decided, a delegate included). */
+  | 'APPROVER'
+  /** By step and approver. */
+  | 'STEP_AND_APPROVER';
+
+/**
+ * How long decisions of one group waited, from their step becoming pending (active) to the decision. Milliseconds as
+ * whole numbers, typed Float (GraphQL's Int ends at 24.8 days of ms). Percentiles are nearest-rank.
+ */
+export type ApprovalWaitRow = {
+  __typename?: 'ApprovalWaitRow';
+  /** The step's key in the route (manager, finance, director ...); null when grouped by APPROVER. */
+  stepKey?: Maybe<Scalars['String']['output']>;
+  /** The step's name; null when grouped by APPROVER. */
+  stepName?: Maybe<Scalars['String']['output']>;
+  /** The approver's employee id; null when grouped by STEP. */
+  approverId?: Maybe<Scalars['ID']['output']>;
+  /** The approver's name; null when grouped by STEP, and for API keys (which read no person's name). */
+  approverName?: Maybe<Scalars['String']['output']>;
+  /** Decisions counted. */
+  count: Scalars['Int']['output'];
+  waitAvgMs: Scalars['Float']['output'];
+  waitP50Ms: Scalars['Float']['output'];
+  waitP95Ms: Scalars['Float']['output'];
+  waitMaxMs: Scalars['Float']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
   me?: Maybe<Employee>;
@@ -361,6 +469,19 @@ export type Query = {
   expenseSummary: Array<SummaryRow>;
   /** Submission-to-approval times of the claims expenseSummary counts; without groupBy one row, key ALL (none if no claim). */
   claimCycleTimes: Array<CycleTimeRow>;
+  /**
+   * Expense claims grouped by one to three dimensions, with subtotals per leading part of them and a grand total, over
+   * a period of up to 10 years (3,653 days) in `timeZone` (an IANA name; default the business time zone). `statuses`
+   * (default all) selects the claims counted; `departmentLevel` (1 to 20, default 1) is the level DEPARTMENT_SUBTREE
+   * rolls up to. Rows are those of the caller's claim scope, as in expenseClaims. As CSV: GET /reports/expense-summary.csv.
+   */
+  expenseReport: ExpenseReport;
+  /**
+   * How long approval decisions waited, per step of the route and/or per approver: decisions taken on a day of
+   * from..to (up to 10 years) in `timeZone` (default the business time zone), on claims of the caller's claim scope.
+   * As CSV: GET /reports/approval-wait-times.csv.
+   */
+  approvalWaitTimes: Array<ApprovalWaitRow>;
 };
 
 
@@ -405,6 +526,24 @@ export type QueryClaimCycleTimesArgs = {
   groupBy?: InputMaybe<SummaryGroup>;
   from: Scalars['Date']['input'];
   to: Scalars['Date']['input'];
+};
+
+
+export type QueryExpenseReportArgs = {
+  dimensions: Array<ReportDimension>;
+  from: Scalars['Date']['input'];
+  to: Scalars['Date']['input'];
+  timeZone?: InputMaybe<Scalars['String']['input']>;
+  statuses?: InputMaybe<Array<ClaimStatus>>;
+  departmentLevel?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryApprovalWaitTimesArgs = {
+  groupBy?: InputMaybe<ApprovalWaitGroup>;
+  from: Scalars['Date']['input'];
+  to: Scalars['Date']['input'];
+  timeZone?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type Mutation = {
@@ -620,6 +759,13 @@ export type ResolversTypes = {
   SummaryRow: ResolverTypeWrapper<SummaryRow>;
   CycleTimeRow: ResolverTypeWrapper<CycleTimeRow>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  ReportDimension: ReportDimension;
+  ReportRowType: ReportRowType;
+  ReportCell: ResolverTypeWrapper<ReportCell>;
+  ExpenseReportRow: ResolverTypeWrapper<ExpenseReportRow>;
+  ExpenseReport: ResolverTypeWrapper<ExpenseReport>;
+  ApprovalWaitGroup: ApprovalWaitGroup;
+  ApprovalWaitRow: ResolverTypeWrapper<ApprovalWaitRow>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
@@ -657,6 +803,10 @@ export type ResolversParentTypes = {
   SummaryRow: SummaryRow;
   CycleTimeRow: CycleTimeRow;
   Float: Scalars['Float']['output'];
+  ReportCell: ReportCell;
+  ExpenseReportRow: ExpenseReportRow;
+  ExpenseReport: ExpenseReport;
+  ApprovalWaitRow: ApprovalWaitRow;
   Query: Record<PropertyKey, never>;
   Mutation: Record<PropertyKey, never>;
   String: Scalars['String']['output'];
@@ -824,6 +974,44 @@ export type CycleTimeRowResolvers<ContextType = OaContext, ParentType extends Re
   submissionToApprovalMaxMs?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
 };
 
+export type ReportCellResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ReportCell'] = ResolversParentTypes['ReportCell']> = {
+  dimension?: Resolver<ResolversTypes['ReportDimension'], ParentType, ContextType>;
+  key?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  label?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type ExpenseReportRowResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ExpenseReportRow'] = ResolversParentTypes['ExpenseReportRow']> = {
+  rowType?: Resolver<ResolversTypes['ReportRowType'], ParentType, ContextType>;
+  level?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  cells?: Resolver<Array<ResolversTypes['ReportCell']>, ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+};
+
+export type ExpenseReportResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ExpenseReport'] = ResolversParentTypes['ExpenseReport']> = {
+  dimensions?: Resolver<Array<ResolversTypes['ReportDimension']>, ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  timeZone?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  statuses?: Resolver<Array<ResolversTypes['ClaimStatus']>, ParentType, ContextType>;
+  departmentLevel?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  rows?: Resolver<Array<ResolversTypes['ExpenseReportRow']>, ParentType, ContextType>;
+  subtotals?: Resolver<Array<ResolversTypes['ExpenseReportRow']>, ParentType, ContextType>;
+  grandTotal?: Resolver<ResolversTypes['ExpenseReportRow'], ParentType, ContextType>;
+};
+
+export type ApprovalWaitRowResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ApprovalWaitRow'] = ResolversParentTypes['ApprovalWaitRow']> = {
+  stepKey?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  stepName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  approverId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  approverName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  waitAvgMs?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  waitP50Ms?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  waitP95Ms?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  waitMaxMs?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   me?: Resolver<Maybe<ResolversTypes['Employee']>, ParentType, ContextType>;
   employee?: Resolver<Maybe<ResolversTypes['Employee']>, ParentType, ContextType, RequireFields<QueryEmployeeArgs, 'id'>>;
@@ -834,6 +1022,8 @@ export type QueryResolvers<ContextType = OaContext, ParentType extends Resolvers
   inboundEvents?: Resolver<ResolversTypes['InboundEventConnection'], ParentType, ContextType, RequireFields<QueryInboundEventsArgs, 'first'>>;
   expenseSummary?: Resolver<Array<ResolversTypes['SummaryRow']>, ParentType, ContextType, RequireFields<QueryExpenseSummaryArgs, 'groupBy' | 'from' | 'to'>>;
   claimCycleTimes?: Resolver<Array<ResolversTypes['CycleTimeRow']>, ParentType, ContextType, RequireFields<QueryClaimCycleTimesArgs, 'from' | 'to'>>;
+  expenseReport?: Resolver<ResolversTypes['ExpenseReport'], ParentType, ContextType, RequireFields<QueryExpenseReportArgs, 'dimensions' | 'from' | 'to' | 'departmentLevel'>>;
+  approvalWaitTimes?: Resolver<Array<ResolversTypes['ApprovalWaitRow']>, ParentType, ContextType, RequireFields<QueryApprovalWaitTimesArgs, 'groupBy' | 'from' | 'to'>>;
 };
 
 export type MutationResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -869,6 +1059,10 @@ export type Resolvers<ContextType = OaContext> = {
   InboundEventConnection?: InboundEventConnectionResolvers<ContextType>;
   SummaryRow?: SummaryRowResolvers<ContextType>;
   CycleTimeRow?: CycleTimeRowResolvers<ContextType>;
+  ReportCell?: ReportCellResolvers<ContextType>;
+  ExpenseReportRow?: ExpenseReportRowResolvers<ContextType>;
+  ExpenseReport?: ExpenseReportResolvers<ContextType>;
+  ApprovalWaitRow?: ApprovalWaitRowResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
 };

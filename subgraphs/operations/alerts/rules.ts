@@ -5,7 +5,7 @@
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../../platform/integration/events.ts';
 import type { SyncModels } from '../../sync/models.ts';
-import type { SyncStatusView } from '../../sync/status.ts';
+import { type SyncStatusView, oldestUnfiledApproval } from '../../sync/status.ts';
 import { type WebhookDeliveryDoc, webhookModels } from '../../sync/webhooks/models.ts';
 import type { SubgraphHealthDoc } from './models.ts';
 import type { RaiseInput } from './service.ts';
@@ -120,8 +120,8 @@ export const RULES: readonly Rule[] = [
     defaults: { enabled: true, severity: 'WARNING', threshold: 60_000, windowMs: 60 * 60_000 },
     async evaluate(ctx, s) {
       const status = await ctx.status();
-      const oldest = await ctx.models.SyncJob.findOne({ status: { $in: ['PENDING', 'RUNNING', 'FAILED'] } }, { approvedAt: 1 }).sort({ approvedAt: 1 }).lean<{ approvedAt: Date }>();
-      const waiting = oldest ? ctx.now.getTime() - new Date(oldest.approvedAt).getTime() : 0;
+      const oldest = await oldestUnfiledApproval(ctx.models);
+      const waiting = oldest ? ctx.now.getTime() - oldest.getTime() : 0;
       const p95 = status.lagP95Ms ?? 0;
       if (p95 <= s.threshold && waiting <= s.threshold) return [];
       const what = p95 > s.threshold ? `sync lag p95 is ${p95} ms` : `the oldest unfiled approval has waited ${waiting} ms`;

@@ -6,6 +6,7 @@ import type { Connection } from 'mongoose';
 import type { DomainEvent, EventLog } from '../../../platform/integration/events.ts';
 import { badInput, conflict, notFound } from '../../../platform/graphql.ts';
 import { toObjectId, toObjectIds } from '../../../platform/ids.ts';
+import { keysetAfter } from '../../../platform/paging.ts';
 import { TEXT_FIELDS, optionalText } from '../../../platform/text-policy.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
 import { formatSeq, parseSeq } from '../../sync/sync-events.ts';
@@ -183,10 +184,18 @@ export class AlertService {
     return alert.status === 'OPEN' ? this.acknowledge(id, by) : alert;
   }
 
-  async list(status: AlertStatus | null | undefined, first: number): Promise<AlertDoc[]> {
+  async list(status: AlertStatus | null | undefined, first: number, after?: string | null): Promise<AlertDoc[]> {
     if (status && !STATUSES.includes(status)) throw badInput('unknown status', 'status');
     if (!Number.isInteger(first) || first < 1 || first > 500) throw badInput('first must be 1 to 500', 'first');
-    return this.o.models.Alert.find(status ? { status } : {}).sort({ raisedAt: -1, _id: -1 }).limit(first).lean<AlertDoc[]>();
+    const sort = { raisedAt: -1, _id: -1 } as const;
+    const filter: Record<string, unknown> = status ? { status } : {};
+    if (after != null) {
+      const id = toObjectId(after);
+      const last = id && (await this.o.models.Alert.findById(id, { raisedAt: 1 }).lean<AlertDoc>());
+      if (!last) throw badInput('after must be the id of an alert (the last of the page before)', 'after');
+      return this.o.models.Alert.find({ $and: [filter, keysetAfter(sort, last as unknown as Record<string, unknown>)] }).sort(sort).limit(first).lean<AlertDoc[]>();
+    }
+    return this.o.models.Alert.find(filter).sort(sort).limit(first).lean<AlertDoc[]>();
   }
 
   async openCount(): Promise<number> {

@@ -7,9 +7,12 @@ import type { AlertEventView } from '../alerts/service.ts';
 import type { AlertRuleView } from '../alerts/rules.ts';
 import type { SystemStatusView } from '../system-status.ts';
 import type { SyncStatisticRowView } from '../statistics.ts';
+import type { FeedbackDoc } from '../feedback/models.ts';
+import type { FeedbackConnectionModel } from '../feedback/paging.ts';
 import type { OperationsContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
+export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
 /** All built-in and custom scalars, mapped to their actual values */
 export type Scalars = {
@@ -29,7 +32,8 @@ export type Scalars = {
 /**
  * What happened. RECONCILIATION_DIFFERENCE: a reconciliation run found claims, vouchers and records that disagree.
  * ALERT_RAISED: an anomaly alert was raised; ALERT_RESOLVED: the system resolved one because its condition cleared
- * (both for ADMIN and AUDITOR only).
+ * (both for ADMIN and AUDITOR only). FEEDBACK_RECEIVED: a user sent feedback; FEEDBACK_CLOSED: an operator closed it
+ * (for ADMIN and AUDITOR, the feedback's sender, and API keys of scope feedback:read).
  */
 export type SyncEventType =
   | 'CLAIM_SUBMITTED'
@@ -40,7 +44,9 @@ export type SyncEventType =
   | 'SYNC_FAILED'
   | 'RECONCILIATION_DIFFERENCE'
   | 'ALERT_RAISED'
-  | 'ALERT_RESOLVED';
+  | 'ALERT_RESOLVED'
+  | 'FEEDBACK_RECEIVED'
+  | 'FEEDBACK_CLOSED';
 
 /**
  * One step of a claim's way from OA to the archive, from the durable event log. `seq` strings sort in event order;
@@ -62,6 +68,8 @@ export type SyncEvent = {
   claimId?: Maybe<Scalars['ID']['output']>;
   voucherId?: Maybe<Scalars['ID']['output']>;
   archiveRecordId?: Maybe<Scalars['ID']['output']>;
+  /** FEEDBACK_RECEIVED and FEEDBACK_CLOSED: the feedback (feedbackItem(id) reads it). */
+  feedbackId?: Maybe<Scalars['ID']['output']>;
   /** Claim, voucher or archive number, or what failed; never amounts or personal data. */
   detail?: Maybe<Scalars['String']['output']>;
 };
@@ -266,14 +274,16 @@ export type WebhookDelivery = {
   nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
-/** What an API key lets an integration read (docs/api.md#api-keys): EVENTS_READ is the scope events:read, REPORTS_READ reports:read, CLAIMS_READ claims:read. */
+/** What an API key lets an integration read (docs/api.md#api-keys): EVENTS_READ is the scope events:read, REPORTS_READ reports:read, CLAIMS_READ claims:read, FEEDBACK_READ feedback:read. */
 export type ApiKeyScope =
   /** Sync events (query and subscription) with the ids and numbers of what they refer to. */
   | 'EVENTS_READ'
   /** The reports: expenseSummary, claimCycleTimes, syncStatistics, archiveStatistics. */
   | 'REPORTS_READ'
   /** Expense claims: numbers, amounts, dates, statuses, items; of people only their ids. */
-  | 'CLAIMS_READ';
+  | 'CLAIMS_READ'
+  /** Users' feedback: its events (FEEDBACK_RECEIVED, FEEDBACK_CLOSED) and feedbackItem(id); of people only their ids. */
+  | 'FEEDBACK_READ';
 
 /** An integration's credential (ADMIN). Its key is shown once, when it is created or rotated; only a hash is stored. */
 export type ApiKey = {
@@ -335,6 +345,7 @@ export type Query = {
   syncEvents: Array<SyncEvent>;
   /** seq of the newest event in the log (a position only) below which no event is still committing: where a subscription without `after` starts. */
   syncEventHead: Scalars['String']['output'];
+  /** Unfinished statuses oldest first, SUCCEEDED and all statuses newest first; `after`: the id of the last job of the page before. */
   syncJobs: Array<SyncJob>;
   syncStatus: SyncStatus;
   reconciliations: Array<Reconciliation>;
@@ -345,14 +356,26 @@ export type Query = {
   /** The key whose hash the gateway was shown, if it is active (services only: the gateway authenticating a client). */
   apiKeyPrincipal?: Maybe<ApiKeyPrincipal>;
   systemStatus: SystemStatus;
+  /**
+   * systemStatus over time, oldest first: the samples from..to (to default now, from default 24 h before to; at most
+   * 48 h), downsampled to at most maxPoints (1 to 1440) equal time buckets, each keeping its worst.
+   */
+  systemStatusHistory: Array<StatusSample>;
   /** Alerts raised, and alerts the system resolved because their condition cleared, after `after`, oldest first: what the alerts subscription delivers. */
   alertEvents: Array<AlertEvent>;
+  /** Newest first; `after`: the id of the last alert of the page before. */
   alerts: Array<Alert>;
   alertRules: Array<AlertRule>;
   /** Newest first; filter by actor, source, action (prefix), outcome and time. */
   auditLog: AuditEntryConnection;
   verifyAuditLog: AuditVerification;
   syncStatistics: Array<SyncStatisticRow>;
+  /** Every user's feedback, newest first (ADMIN, AUDITOR); by status and tag. Pages forwards (first/after) or backwards (last/before). */
+  feedback: FeedbackConnection;
+  /** One feedback item: any for ADMIN and AUDITOR (and API keys of scope feedback:read), the caller's own for others; null otherwise. */
+  feedbackItem?: Maybe<Feedback>;
+  /** The caller's own feedback, newest first. */
+  myFeedback: FeedbackConnection;
 };
 
 
@@ -367,6 +390,7 @@ export type QuerySyncEventsArgs = {
 export type QuerySyncJobsArgs = {
   status?: InputMaybe<SyncJobStatus>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
@@ -393,6 +417,13 @@ export type QueryApiKeyPrincipalArgs = {
 };
 
 
+export type QuerySystemStatusHistoryArgs = {
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
+  maxPoints?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QueryAlertEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
@@ -402,6 +433,7 @@ export type QueryAlertEventsArgs = {
 export type QueryAlertsArgs = {
   status?: InputMaybe<AlertStatus>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
@@ -420,6 +452,30 @@ export type QueryAuditLogArgs = {
 export type QuerySyncStatisticsArgs = {
   from: Scalars['Date']['input'];
   to: Scalars['Date']['input'];
+};
+
+
+export type QueryFeedbackArgs = {
+  status?: InputMaybe<FeedbackStatus>;
+  tag?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryFeedbackItemArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryMyFeedbackArgs = {
+  status?: InputMaybe<FeedbackStatus>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type Mutation = {
@@ -473,6 +529,14 @@ export type Mutation = {
   recordAudit: Scalars['Int']['output'];
   /** Service identities only: a gateway instance reports itself. */
   reportGateway: Scalars['Boolean']['output'];
+  /** Any signed-in user: feedback on the integration, at most 20 an hour. Stored with a FEEDBACK_RECEIVED event. */
+  sendFeedback: Feedback;
+  /** ADMIN: replaces the tags (at most 10 slugs of 1 to 32 characters: a-z, 0-9, dashes). */
+  tagFeedback: Feedback;
+  /** ADMIN: closes it, with a FEEDBACK_CLOSED event; closing a closed item answers it unchanged. */
+  closeFeedback: Feedback;
+  /** ADMIN: opens a closed item again. */
+  reopenFeedback: Feedback;
 };
 
 
@@ -579,6 +643,28 @@ export type MutationReportGatewayArgs = {
   input: GatewayReportInput;
 };
 
+
+export type MutationSendFeedbackArgs = {
+  input: SendFeedbackInput;
+};
+
+
+export type MutationTagFeedbackArgs = {
+  id: Scalars['ID']['input'];
+  tags: Array<Scalars['String']['input']>;
+};
+
+
+export type MutationCloseFeedbackArgs = {
+  id: Scalars['ID']['input'];
+  resolution?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationReopenFeedbackArgs = {
+  id: Scalars['ID']['input'];
+};
+
 export type Subscription = {
   __typename?: 'Subscription';
   /**
@@ -634,6 +720,45 @@ export type SystemStatus = {
   openSubscriptions: Scalars['Int']['output'];
   gateways: Array<GatewayInstance>;
   openAlerts: Scalars['Int']['output'];
+};
+
+/** A subgraph in a status sample: its probe's result. In a point standing for several samples, DOWN if any was. */
+export type SubgraphSample = {
+  __typename?: 'SubgraphSample';
+  name: Scalars['String']['output'];
+  status: Health;
+  /** Round trip of the probe; the longest in the point. */
+  latencyMs?: Maybe<Scalars['Int']['output']>;
+};
+
+/**
+ * The integration's status as sampled every STATUS_SAMPLE_MS by the sync service (kept 48 h). A point of
+ * systemStatusHistory stands for the samples of one time bucket (`samples`) and keeps their worst: DOWN if any sample
+ * was DOWN, the largest counts, lags and latencies; `synced` is their sum.
+ */
+export type StatusSample = {
+  __typename?: 'StatusSample';
+  /** When the point's first sample was taken. */
+  at: Scalars['DateTime']['output'];
+  /** When its last sample was taken (at, for a point of one sample). */
+  lastAt: Scalars['DateTime']['output'];
+  samples: Scalars['Int']['output'];
+  database: Health;
+  databaseLatencyMs?: Maybe<Scalars['Int']['output']>;
+  /** The probed subgraphs (oa, archive). The sync subgraph takes the samples: a gap in the history is its outage. */
+  subgraphs: Array<SubgraphSample>;
+  /** Sync jobs pending, running or failed and waiting for a retry. */
+  backlog: Scalars['Int']['output'];
+  deadJobs: Scalars['Int']['output'];
+  /** Age in ms of the oldest approval not yet filed in the archive; 0 when none waits. */
+  oldestPendingMs: Scalars['Float']['output'];
+  /** p95 of the approval-to-filing lag (ms) of the jobs completed since the previous sample; null when none completed. */
+  lagP95Ms?: Maybe<Scalars['Float']['output']>;
+  /** Jobs completed since the previous sample. */
+  synced: Scalars['Int']['output'];
+  failingWebhooks: Scalars['Int']['output'];
+  openAlerts: Scalars['Int']['output'];
+  openSubscriptions: Scalars['Int']['output'];
 };
 
 export type AlertStatus =
@@ -767,6 +892,113 @@ export type SyncStatisticRow = {
   lagP50Ms?: Maybe<Scalars['Float']['output']>;
   lagP95Ms?: Maybe<Scalars['Float']['output']>;
   lagMaxMs?: Maybe<Scalars['Float']['output']>;
+};
+
+/** OPEN: waiting for an operator; CLOSED: an operator closed it (reopenFeedback opens it again). */
+export type FeedbackStatus =
+  | 'OPEN'
+  | 'CLOSED';
+
+/** Where feedback was sent from, as the sending client said: its page or view, and the client itself. */
+export type FeedbackSource = {
+  __typename?: 'FeedbackSource';
+  /** E.g. /console/claims/… or the OA form's name. */
+  page?: Maybe<Scalars['String']['output']>;
+  /** E.g. console, oa-plugin, mobile. */
+  client?: Maybe<Scalars['String']['output']>;
+};
+
+export type FeedbackChangeKind =
+  | 'SENT'
+  | 'TAGGED'
+  | 'CLOSED'
+  | 'REOPENED';
+
+/** One change of a feedback item: who (a principal id) did what, when. */
+export type FeedbackChange = {
+  __typename?: 'FeedbackChange';
+  kind: FeedbackChangeKind;
+  at: Scalars['DateTime']['output'];
+  by: Scalars['ID']['output'];
+  /** TAGGED: the tags set. */
+  tags?: Maybe<Array<Scalars['String']['output']>>;
+  /** CLOSED: the resolution given. */
+  resolution?: Maybe<Scalars['String']['output']>;
+};
+
+/**
+ * What a user sent about the integration, from where they work. Operators (ADMIN) tag and close it; AUDITOR reads it;
+ * the sender reads their own (myFeedback).
+ */
+export type Feedback = {
+  __typename?: 'Feedback';
+  id: Scalars['ID']['output'];
+  /** Plain text as sent (trimmed, NFC); clients display it as text, never as markup. */
+  text: Scalars['String']['output'];
+  sender: Employee;
+  /** The claim it concerns, when the caller's row scope covers it (null otherwise; claimId still says which). */
+  claim?: Maybe<ExpenseClaim>;
+  claimId?: Maybe<Scalars['ID']['output']>;
+  /** The archive record it concerns, when the caller's row scope covers it (null otherwise; archiveRecordId still says which). */
+  archiveRecord?: Maybe<ArchiveRecord>;
+  archiveRecordId?: Maybe<Scalars['ID']['output']>;
+  source: FeedbackSource;
+  createdAt: Scalars['DateTime']['output'];
+  status: FeedbackStatus;
+  /** Operators' labels: lowercase slugs, sorted. */
+  tags: Array<Scalars['String']['output']>;
+  closedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The operator's principal id. */
+  closedBy?: Maybe<Scalars['ID']['output']>;
+  resolution?: Maybe<Scalars['String']['output']>;
+  /** Oldest first: sent, then each tagging, closing and reopening. */
+  history: Array<FeedbackChange>;
+};
+
+export type FeedbackEdge = {
+  __typename?: 'FeedbackEdge';
+  cursor: Scalars['String']['output'];
+  node: Feedback;
+};
+
+export type FeedbackConnection = {
+  __typename?: 'FeedbackConnection';
+  edges: Array<FeedbackEdge>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+/** Relay's page information: read forwards with first/after, backwards with last/before where a list offers it. */
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  hasNextPage: Scalars['Boolean']['output'];
+  /** True when the page starts after a cursor (forwards), or more items precede it (backwards). */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** The cursor of the page's first edge. */
+  startCursor?: Maybe<Scalars['String']['output']>;
+  endCursor?: Maybe<Scalars['String']['output']>;
+};
+
+export type Employee = {
+  __typename?: 'Employee';
+  id: Scalars['ID']['output'];
+};
+
+export type FeedbackSourceInput = {
+  /** At most 200 characters, one line. */
+  page?: InputMaybe<Scalars['String']['input']>;
+  /** At most 50 characters: letters, digits, dots, dashes, underscores, slashes and spaces. */
+  client?: InputMaybe<Scalars['String']['input']>;
+};
+
+export type SendFeedbackInput = {
+  /** 1 to 4,000 characters after trimming; multi-line (docs/api.md#text-inputs). */
+  text: Scalars['String']['input'];
+  /** A claim the sender can read; otherwise NOT_FOUND, as for one that does not exist. */
+  claimId?: InputMaybe<Scalars['ID']['input']>;
+  /** An archive record the sender can read; otherwise NOT_FOUND, as for one that does not exist. */
+  archiveRecordId?: InputMaybe<Scalars['ID']['input']>;
+  source?: InputMaybe<FeedbackSourceInput>;
 };
 
 export type AlertEvent = {
@@ -906,18 +1138,31 @@ export type ResolversTypes = {
   SubgraphHealth: ResolverTypeWrapper<SubgraphHealth>;
   GatewayInstance: ResolverTypeWrapper<GatewayInstance>;
   SystemStatus: ResolverTypeWrapper<SystemStatusView>;
+  SubgraphSample: ResolverTypeWrapper<SubgraphSample>;
+  StatusSample: ResolverTypeWrapper<StatusSample>;
+  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   AlertStatus: AlertStatus;
   AlertActionKind: AlertActionKind;
   AlertAction: ResolverTypeWrapper<AlertAction>;
   Alert: ResolverTypeWrapper<AlertDoc>;
   AlertRule: ResolverTypeWrapper<AlertRuleView>;
-  Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   AuditEntry: ResolverTypeWrapper<AuditEntry>;
   AuditEntryConnection: ResolverTypeWrapper<AuditEntryConnection>;
   AuditVerification: ResolverTypeWrapper<AuditVerification>;
   AuditEntryInput: AuditEntryInput;
   GatewayReportInput: GatewayReportInput;
   SyncStatisticRow: ResolverTypeWrapper<SyncStatisticRowView>;
+  FeedbackStatus: FeedbackStatus;
+  FeedbackSource: ResolverTypeWrapper<FeedbackSource>;
+  FeedbackChangeKind: FeedbackChangeKind;
+  FeedbackChange: ResolverTypeWrapper<FeedbackChange>;
+  Feedback: ResolverTypeWrapper<FeedbackDoc>;
+  FeedbackEdge: ResolverTypeWrapper<Omit<FeedbackEdge, 'node'> & { node: ResolversTypes['Feedback'] }>;
+  FeedbackConnection: ResolverTypeWrapper<FeedbackConnectionModel>;
+  PageInfo: ResolverTypeWrapper<PageInfo>;
+  Employee: ResolverTypeWrapper<Employee>;
+  FeedbackSourceInput: FeedbackSourceInput;
+  SendFeedbackInput: SendFeedbackInput;
   AlertEvent: ResolverTypeWrapper<AlertEventView>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -956,16 +1201,27 @@ export type ResolversParentTypes = {
   SubgraphHealth: SubgraphHealth;
   GatewayInstance: GatewayInstance;
   SystemStatus: SystemStatusView;
+  SubgraphSample: SubgraphSample;
+  StatusSample: StatusSample;
+  Float: Scalars['Float']['output'];
   AlertAction: AlertAction;
   Alert: AlertDoc;
   AlertRule: AlertRuleView;
-  Float: Scalars['Float']['output'];
   AuditEntry: AuditEntry;
   AuditEntryConnection: AuditEntryConnection;
   AuditVerification: AuditVerification;
   AuditEntryInput: AuditEntryInput;
   GatewayReportInput: GatewayReportInput;
   SyncStatisticRow: SyncStatisticRowView;
+  FeedbackSource: FeedbackSource;
+  FeedbackChange: FeedbackChange;
+  Feedback: FeedbackDoc;
+  FeedbackEdge: Omit<FeedbackEdge, 'node'> & { node: ResolversParentTypes['Feedback'] };
+  FeedbackConnection: FeedbackConnectionModel;
+  PageInfo: PageInfo;
+  Employee: Employee;
+  FeedbackSourceInput: FeedbackSourceInput;
+  SendFeedbackInput: SendFeedbackInput;
   AlertEvent: AlertEventView;
   String: Scalars['String']['output'];
   Boolean: Scalars['Boolean']['output'];
@@ -1004,6 +1260,7 @@ export type SyncEventResolvers<ContextType = OperationsContext, ParentType exten
   claimId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   voucherId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   archiveRecordId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  feedbackId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   detail?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 
@@ -1159,12 +1416,16 @@ export type QueryResolvers<ContextType = OperationsContext, ParentType extends R
   apiKeys?: Resolver<Array<ResolversTypes['ApiKey']>, ParentType, ContextType, RequireFields<QueryApiKeysArgs, 'includeRevoked'>>;
   apiKeyPrincipal?: Resolver<Maybe<ResolversTypes['ApiKeyPrincipal']>, ParentType, ContextType, RequireFields<QueryApiKeyPrincipalArgs, 'id' | 'keyHash'>>;
   systemStatus?: Resolver<ResolversTypes['SystemStatus'], ParentType, ContextType>;
+  systemStatusHistory?: Resolver<Array<ResolversTypes['StatusSample']>, ParentType, ContextType, RequireFields<QuerySystemStatusHistoryArgs, 'maxPoints'>>;
   alertEvents?: Resolver<Array<ResolversTypes['AlertEvent']>, ParentType, ContextType, RequireFields<QueryAlertEventsArgs, 'first'>>;
   alerts?: Resolver<Array<ResolversTypes['Alert']>, ParentType, ContextType, RequireFields<QueryAlertsArgs, 'first'>>;
   alertRules?: Resolver<Array<ResolversTypes['AlertRule']>, ParentType, ContextType>;
   auditLog?: Resolver<ResolversTypes['AuditEntryConnection'], ParentType, ContextType, RequireFields<QueryAuditLogArgs, 'first'>>;
   verifyAuditLog?: Resolver<ResolversTypes['AuditVerification'], ParentType, ContextType>;
   syncStatistics?: Resolver<Array<ResolversTypes['SyncStatisticRow']>, ParentType, ContextType, RequireFields<QuerySyncStatisticsArgs, 'from' | 'to'>>;
+  feedback?: Resolver<ResolversTypes['FeedbackConnection'], ParentType, ContextType, Partial<QueryFeedbackArgs>>;
+  feedbackItem?: Resolver<Maybe<ResolversTypes['Feedback']>, ParentType, ContextType, RequireFields<QueryFeedbackItemArgs, 'id'>>;
+  myFeedback?: Resolver<ResolversTypes['FeedbackConnection'], ParentType, ContextType, Partial<QueryMyFeedbackArgs>>;
 };
 
 export type MutationResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -1186,6 +1447,10 @@ export type MutationResolvers<ContextType = OperationsContext, ParentType extend
   runAlertAction?: Resolver<ResolversTypes['Alert'], ParentType, ContextType, RequireFields<MutationRunAlertActionArgs, 'id'>>;
   recordAudit?: Resolver<ResolversTypes['Int'], ParentType, ContextType, RequireFields<MutationRecordAuditArgs, 'entries'>>;
   reportGateway?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationReportGatewayArgs, 'input'>>;
+  sendFeedback?: Resolver<ResolversTypes['Feedback'], ParentType, ContextType, RequireFields<MutationSendFeedbackArgs, 'input'>>;
+  tagFeedback?: Resolver<ResolversTypes['Feedback'], ParentType, ContextType, RequireFields<MutationTagFeedbackArgs, 'id' | 'tags'>>;
+  closeFeedback?: Resolver<ResolversTypes['Feedback'], ParentType, ContextType, RequireFields<MutationCloseFeedbackArgs, 'id'>>;
+  reopenFeedback?: Resolver<ResolversTypes['Feedback'], ParentType, ContextType, RequireFields<MutationReopenFeedbackArgs, 'id'>>;
 };
 
 export type SubscriptionResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
@@ -1218,6 +1483,29 @@ export type SystemStatusResolvers<ContextType = OperationsContext, ParentType ex
   openSubscriptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   gateways?: Resolver<Array<ResolversTypes['GatewayInstance']>, ParentType, ContextType>;
   openAlerts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type SubgraphSampleResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['SubgraphSample'] = ResolversParentTypes['SubgraphSample']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['Health'], ParentType, ContextType>;
+  latencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+};
+
+export type StatusSampleResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['StatusSample'] = ResolversParentTypes['StatusSample']> = {
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  lastAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  samples?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  database?: Resolver<ResolversTypes['Health'], ParentType, ContextType>;
+  databaseLatencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  subgraphs?: Resolver<Array<ResolversTypes['SubgraphSample']>, ParentType, ContextType>;
+  backlog?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  deadJobs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  oldestPendingMs?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  lagP95Ms?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  synced?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failingWebhooks?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  openAlerts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  openSubscriptions?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type AlertActionResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['AlertAction'] = ResolversParentTypes['AlertAction']> = {
@@ -1293,6 +1581,59 @@ export type SyncStatisticRowResolvers<ContextType = OperationsContext, ParentTyp
   lagMaxMs?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
 };
 
+export type FeedbackSourceResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['FeedbackSource'] = ResolversParentTypes['FeedbackSource']> = {
+  page?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  client?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type FeedbackChangeResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['FeedbackChange'] = ResolversParentTypes['FeedbackChange']> = {
+  kind?: Resolver<ResolversTypes['FeedbackChangeKind'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  by?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  tags?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
+  resolution?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type FeedbackResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['Feedback'] = ResolversParentTypes['Feedback']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sender?: Resolver<ResolversTypes['Employee'], ParentType, ContextType>;
+  claim?: Resolver<Maybe<ResolversTypes['ExpenseClaim']>, ParentType, ContextType>;
+  claimId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  archiveRecord?: Resolver<Maybe<ResolversTypes['ArchiveRecord']>, ParentType, ContextType>;
+  archiveRecordId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['FeedbackSource'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['FeedbackStatus'], ParentType, ContextType>;
+  tags?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  closedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  closedBy?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  resolution?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  history?: Resolver<Array<ResolversTypes['FeedbackChange']>, ParentType, ContextType>;
+};
+
+export type FeedbackEdgeResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['FeedbackEdge'] = ResolversParentTypes['FeedbackEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Feedback'], ParentType, ContextType>;
+};
+
+export type FeedbackConnectionResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['FeedbackConnection'] = ResolversParentTypes['FeedbackConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['FeedbackEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type PageInfoResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type EmployeeResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['Employee'] = ResolversParentTypes['Employee']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
 export type AlertEventResolvers<ContextType = OperationsContext, ParentType extends ResolversParentTypes['AlertEvent'] = ResolversParentTypes['AlertEvent']> = {
   seq?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   alert?: Resolver<ResolversTypes['Alert'], ParentType, ContextType>;
@@ -1324,6 +1665,8 @@ export type Resolvers<ContextType = OperationsContext> = {
   SubgraphHealth?: SubgraphHealthResolvers<ContextType>;
   GatewayInstance?: GatewayInstanceResolvers<ContextType>;
   SystemStatus?: SystemStatusResolvers<ContextType>;
+  SubgraphSample?: SubgraphSampleResolvers<ContextType>;
+  StatusSample?: StatusSampleResolvers<ContextType>;
   AlertAction?: AlertActionResolvers<ContextType>;
   Alert?: AlertResolvers<ContextType>;
   AlertRule?: AlertRuleResolvers<ContextType>;
@@ -1331,6 +1674,13 @@ export type Resolvers<ContextType = OperationsContext> = {
   AuditEntryConnection?: AuditEntryConnectionResolvers<ContextType>;
   AuditVerification?: AuditVerificationResolvers<ContextType>;
   SyncStatisticRow?: SyncStatisticRowResolvers<ContextType>;
+  FeedbackSource?: FeedbackSourceResolvers<ContextType>;
+  FeedbackChange?: FeedbackChangeResolvers<ContextType>;
+  Feedback?: FeedbackResolvers<ContextType>;
+  FeedbackEdge?: FeedbackEdgeResolvers<ContextType>;
+  FeedbackConnection?: FeedbackConnectionResolvers<ContextType>;
+  PageInfo?: PageInfoResolvers<ContextType>;
+  Employee?: EmployeeResolvers<ContextType>;
   AlertEvent?: AlertEventResolvers<ContextType>;
 };
 

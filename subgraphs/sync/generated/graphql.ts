@@ -27,7 +27,8 @@ export type Scalars = {
 /**
  * What happened. RECONCILIATION_DIFFERENCE: a reconciliation run found claims, vouchers and records that disagree.
  * ALERT_RAISED: an anomaly alert was raised; ALERT_RESOLVED: the system resolved one because its condition cleared
- * (both for ADMIN and AUDITOR only).
+ * (both for ADMIN and AUDITOR only). FEEDBACK_RECEIVED: a user sent feedback; FEEDBACK_CLOSED: an operator closed it
+ * (for ADMIN and AUDITOR, the feedback's sender, and API keys of scope feedback:read).
  */
 export type SyncEventType =
   | 'CLAIM_SUBMITTED'
@@ -38,7 +39,9 @@ export type SyncEventType =
   | 'SYNC_FAILED'
   | 'RECONCILIATION_DIFFERENCE'
   | 'ALERT_RAISED'
-  | 'ALERT_RESOLVED';
+  | 'ALERT_RESOLVED'
+  | 'FEEDBACK_RECEIVED'
+  | 'FEEDBACK_CLOSED';
 
 /**
  * One step of a claim's way from OA to the archive, from the durable event log. `seq` strings sort in event order;
@@ -60,6 +63,8 @@ export type SyncEvent = {
   claimId?: Maybe<Scalars['ID']['output']>;
   voucherId?: Maybe<Scalars['ID']['output']>;
   archiveRecordId?: Maybe<Scalars['ID']['output']>;
+  /** FEEDBACK_RECEIVED and FEEDBACK_CLOSED: the feedback (feedbackItem(id) reads it). */
+  feedbackId?: Maybe<Scalars['ID']['output']>;
   /** Claim, voucher or archive number, or what failed; never amounts or personal data. */
   detail?: Maybe<Scalars['String']['output']>;
 };
@@ -264,14 +269,16 @@ export type WebhookDelivery = {
   nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
-/** What an API key lets an integration read (docs/api.md#api-keys): EVENTS_READ is the scope events:read, REPORTS_READ reports:read, CLAIMS_READ claims:read. */
+/** What an API key lets an integration read (docs/api.md#api-keys): EVENTS_READ is the scope events:read, REPORTS_READ reports:read, CLAIMS_READ claims:read, FEEDBACK_READ feedback:read. */
 export type ApiKeyScope =
   /** Sync events (query and subscription) with the ids and numbers of what they refer to. */
   | 'EVENTS_READ'
   /** The reports: expenseSummary, claimCycleTimes, syncStatistics, archiveStatistics. */
   | 'REPORTS_READ'
   /** Expense claims: numbers, amounts, dates, statuses, items; of people only their ids. */
-  | 'CLAIMS_READ';
+  | 'CLAIMS_READ'
+  /** Users' feedback: its events (FEEDBACK_RECEIVED, FEEDBACK_CLOSED) and feedbackItem(id); of people only their ids. */
+  | 'FEEDBACK_READ';
 
 /** An integration's credential (ADMIN). Its key is shown once, when it is created or rotated; only a hash is stored. */
 export type ApiKey = {
@@ -333,6 +340,7 @@ export type Query = {
   syncEvents: Array<SyncEvent>;
   /** seq of the newest event in the log (a position only) below which no event is still committing: where a subscription without `after` starts. */
   syncEventHead: Scalars['String']['output'];
+  /** Unfinished statuses oldest first, SUCCEEDED and all statuses newest first; `after`: the id of the last job of the page before. */
   syncJobs: Array<SyncJob>;
   syncStatus: SyncStatus;
   reconciliations: Array<Reconciliation>;
@@ -356,6 +364,7 @@ export type QuerySyncEventsArgs = {
 export type QuerySyncJobsArgs = {
   status?: InputMaybe<SyncJobStatus>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['ID']['input']>;
 };
 
 
@@ -713,6 +722,7 @@ export type SyncEventResolvers<ContextType = SyncContext, ParentType extends Res
   claimId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   voucherId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   archiveRecordId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  feedbackId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   detail?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
 

@@ -57,6 +57,8 @@ export interface WebhookDeliveryDoc {
   claimToken: string | null;
   createdAt: Date;
   deliveredAt: Date | null;
+  /** The traceparent of its event (platform/tracing.ts): every attempt is a span of that trace. */
+  traceparent?: string;
 }
 
 const webhookSchema = new Schema<WebhookDoc>(
@@ -97,6 +99,7 @@ const deliverySchema = new Schema<WebhookDeliveryDoc>(
     claimToken: { type: String, default: null },
     createdAt: { type: Date, required: true },
     deliveredAt: { type: Date, default: null },
+    traceparent: { type: String },
   },
   { collection: 'webhook_deliveries', versionKey: false },
 );

@@ -9,7 +9,7 @@ import { type DocumentNode, type GraphQLSchema, TypeInfo, buildSchema, isObjectT
 import { badInput } from '../../../platform/graphql.ts';
 import { withoutSchemaDetails } from '../../../platform/apollo-http.ts';
 import type { ApiScope, Principal } from '../../../platform/identity.ts';
-import { callerMayUse } from '../../../schema/permissions.ts';
+import { callerMayUse, scopesGranting } from '../../../schema/permissions.ts';
 
 export const MAX_SELECTION_CHARS = 4_000;
 const MAX_SELECTION_TOKENS = 1_000;
@@ -31,7 +31,9 @@ export const integrationPrincipal = (apiKeyId: string, scopes: readonly ApiScope
  */
 export function checkSelection(selection: unknown, scopes: readonly ApiScope[]): string {
   if (typeof selection !== 'string') throw badInput('selection must be text', 'selection');
-  if (!scopes.includes('events:read')) throw badInput("a selection runs under the webhook's API key, which needs the scope events:read", 'apiKeyId');
+  // events:read for the events of claims, feedback:read for feedback's: any scope that reads syncEvents.
+  const readers = scopesGranting('Query', 'syncEvents');
+  if (!scopes.some((s) => readers.includes(s))) throw badInput(`a selection runs under the webhook's API key, which needs the scope ${readers.join(' or ')}`, 'apiKeyId');
   const text = selection.trim();
   if (!text.startsWith('{') || !text.endsWith('}') || text.length > MAX_SELECTION_CHARS) {
     throw badInput(`selection must be one selection set on SyncEvent, like { seq type claim { claimNo total } }, of at most ${MAX_SELECTION_CHARS.toLocaleString('en')} characters`, 'selection');
