@@ -10,6 +10,7 @@ import { addDays } from '../../platform/input-bounds.ts';
 import { CLAIMS, PEOPLE, PROBE, ROLE_HOLDERS, ROOT_CODE } from '../../scripts/demo/organisation.ts';
 import { type SeedResult, seed } from '../../scripts/seed.ts';
 import { validBankAccount, validIdNumber } from '../../subgraphs/oa/validation.ts';
+import { launchBrowser } from '../helpers/browser.ts';
 import { JWT_SECRET, type Stack, startStack } from '../sync/stack.ts';
 
 const run = promisify(execFile);
@@ -124,6 +125,25 @@ describe('npm run seed', () => {
     const stats = (await gql<{ syncStatistics: { day: string; synced: number }[] }>(first.tokens.AUDITOR, `query($from: Date!, $to: Date!) { syncStatistics(from: $from, to: $to) { day synced } }`, period)).syncStatistics;
     expect(stats.reduce((s, r) => s + r.synced, 0)).toBe(5);
   });
+
+  it('then the console, signed in with the printed AUDITOR token, draws every chart', async () => {
+    await stack.sync.services.sampler.sample(); // the status history (the service samples once a minute)
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await tab.goto(first.consoleUrl);
+      await tab.fill('#token', first.tokens.AUDITOR);
+      await tab.click('#sign-in-button');
+      await tab.locator('#app').waitFor({ state: 'visible' });
+      for (const chart of ['#chart-department svg .bar', '#chart-month svg .bar', '#chart-lag svg .dot', '#history-probes svg rect.cell-UP', '#history-lag svg', '#history-backlog svg']) {
+        await tab.locator(chart).first().waitFor({ timeout: 15_000 });
+      }
+      expect(await tab.locator('#chart-department svg .bar').count()).toBe(4);
+      expect(await tab.locator('.chart-empty, #view-charts .note-error').count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 
   it('run again from the command line, adds only the loan borrowing now allows, and prints the tokens again', async () => {
     // Stands for restarting the system with the FINANCE_DEPARTMENT_ID the first run printed.

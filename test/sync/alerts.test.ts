@@ -344,6 +344,23 @@ describe('alert handling', () => {
     expect(aliceFeed.results.flatMap((r) => r.errors ?? []).map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
   });
 
+  it('pages through the alerts with after: each once, newest first, per status too', async () => {
+    for (const status of [null, 'RESOLVED']) {
+      const all = (await gql<{ alerts: { id: string }[] }>(`query($s: AlertStatus) { alerts(status: $s, first: 500) { id } }`, { s: status })).data!.alerts.map((a) => a.id);
+      expect(all.length, String(status)).toBeGreaterThan(2);
+      const paged: string[] = [];
+      for (let after: string | null = null; ; ) {
+        const page = (await gql<{ alerts: { id: string }[] }>(`query($s: AlertStatus, $a: ID) { alerts(status: $s, first: 2, after: $a) { id } }`, { s: status, a: after })).data!.alerts.map((a) => a.id);
+        if (!page.length) break;
+        paged.push(...page);
+        after = page.at(-1)!;
+      }
+      expect(paged).toEqual(all);
+    }
+    const bad = await gql(`{ alerts(after: "0123456789abcdef01234567") { id } }`);
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+  });
+
   it('lists the rules as configured, and systemStatus sums up the whole integration', async () => {
     const rules = await gql<{ alertRules: { rule: string; enabled: boolean; threshold: number; windowMs: number }[] }>(`{ alertRules { rule enabled threshold windowMs } }`);
     expect(rules.data!.alertRules.map((r) => r.rule)).toEqual(['SYNC_FAILURES', 'SYNC_JOB_DEAD', 'ARCHIVE_USABILITY', 'SYNC_LAG', 'PROBING', 'BULK_ACCESS', 'RECONCILIATION_DIFFERENCE', 'ARCHIVE_CHAIN_BROKEN', 'SUBGRAPH_DOWN', 'WEBHOOK_DEAD']);
