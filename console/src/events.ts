@@ -5,6 +5,7 @@
 import { gql, describeErrors, subscriptionError } from './api.ts';
 import type { ConsoleContext, View } from './context.ts';
 import { badge, h, note, replace, when } from './dom.ts';
+import { EARLIER_PAGE } from './page-sizes.ts';
 
 export const SYNC_EVENT_TYPES = ['CLAIM_SUBMITTED', 'CLAIM_APPROVED', 'CLAIM_REJECTED', 'VOUCHER_CREATED', 'ARCHIVE_FILED', 'SYNC_FAILED', 'RECONCILIATION_DIFFERENCE', 'ALERT_RAISED', 'ALERT_RESOLVED', 'FEEDBACK_RECEIVED', 'FEEDBACK_CLOSED'] as const;
 const DEFAULT_TYPES = new Set<string>(['CLAIM_SUBMITTED', 'CLAIM_APPROVED', 'CLAIM_REJECTED', 'VOUCHER_CREATED', 'ARCHIVE_FILED', 'SYNC_FAILED', 'RECONCILIATION_DIFFERENCE']);
@@ -16,6 +17,11 @@ export const MAX_ROWS = 200;
 const SUBSCRIPTION = `subscription ConsoleSyncEvents($types: [SyncEventType!], $after: String) {
   syncEvents(types: $types, after: $after) { seq type occurredAt detail claimId }
 }`;
+/** Paging back from the oldest row shown (or from where the live stream began). */
+const EARLIER = `query ConsoleEarlierEvents($types: [SyncEventType!], $before: String, $first: Int) {
+  syncEvents(types: $types, before: $before, first: $first) { seq type occurredAt detail claimId }
+}`;
+
 
 export interface SyncEventRow {
   seq: string;
@@ -27,6 +33,8 @@ export interface SyncEventRow {
 
 export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
   let after: string | null = null;
+  /** The head of the log when the view opened: the live stream shows what follows it, Earlier what precedes. */
+  let startedAfter: string | null = null;
   let unsubscribe: (() => void) | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let attempt = 0;
@@ -39,6 +47,8 @@ export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
   const tbody = h('tbody');
   const empty = h('tr', { class: 'empty' }, h('td', { colspan: 5 }, 'Waiting for events… (new ones appear here as they happen)'));
   tbody.append(empty);
+  const earlierButton = h('button', { type: 'button', class: 'secondary', id: 'events-earlier', onclick: () => void earlier() }, 'Earlier events');
+  const earlierNote = h('span', { class: 'muted', id: 'events-earlier-note' });
   const filters = h(
     'fieldset',
     { class: 'filters' },
@@ -53,6 +63,7 @@ export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
     filters,
     message,
     h('div', { class: 'table-wrap' }, h('table', { id: 'events-table' }, h('thead', {}, h('tr', {}, ['Time', 'Type', 'Seq', 'Claim / detail', ''].map((c) => h('th', {}, c)))), tbody)),
+    h('div', { class: 'pager' }, earlierButton, earlierNote),
   );
 
   const setState = (s: 'connecting' | 'live' | 'reconnecting' | 'stopped', text: string) => {
@@ -63,6 +74,27 @@ export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
   function clearRows() {
     tbody.replaceChildren(empty);
     seen.clear();
+    earlierButton.disabled = false;
+    earlierNote.textContent = '';
+  }
+
+  /** The page of events before the oldest row shown, added below it (newest first, as the table is). */
+  async function earlier() {
+    const seqs = [...tbody.rows].map((tr) => tr.getAttribute('data-seq')).filter((x): x is string => !!x).sort();
+    const before = seqs[0] ?? (startedAfter !== null ? String(Number(startedAfter) + 1).padStart(startedAfter.length, '0') : null);
+    if (before === null) return;
+    earlierButton.disabled = true;
+    const r = await gql<{ syncEvents: SyncEventRow[] }>(EARLIER, { types: [...types], before, first: EARLIER_PAGE });
+    if (!r.data?.syncEvents) {
+      earlierButton.disabled = false;
+      message.replaceChildren(note('error', `Earlier events: ${describeErrors(r.errors)}`));
+      return;
+    }
+    const page = r.data.syncEvents;
+    for (const e of [...page].reverse()) if (!seen.has(e.seq)) tbody.append(row(e, false));
+    if (page.length) empty.remove();
+    earlierButton.disabled = page.length < EARLIER_PAGE;
+    earlierNote.textContent = page.length < EARLIER_PAGE ? 'No earlier events.' : '';
   }
 
   function toggle(type: string, on: boolean) {
@@ -71,22 +103,26 @@ export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
     restart();
   }
 
-  function add(e: SyncEventRow) {
-    if (seen.has(e.seq)) return;
+  function row(e: SyncEventRow, fresh: boolean): HTMLTableRowElement {
     seen.add(e.seq);
-    empty.remove();
     const claimId = e.claimId;
-    const row = h(
+    return h(
       'tr',
-      { 'data-seq': e.seq, 'data-type': e.type, 'data-claim-id': claimId ?? null, class: 'fresh' },
+      { 'data-seq': e.seq, 'data-type': e.type, 'data-claim-id': claimId ?? null, class: fresh ? 'fresh' : null },
       h('td', {}, when(e.occurredAt)),
       h('td', {}, badge(e.type)),
       h('td', { class: 'mono' }, e.seq),
       h('td', {}, e.detail ?? '—'),
       h('td', {}, claimId ? h('button', { type: 'button', class: 'link', onclick: () => ctx.trace(claimId) }, 'Trace') : ''),
     );
-    tbody.prepend(row);
-    setTimeout(() => row.classList.remove('fresh'), 1500);
+  }
+
+  function add(e: SyncEventRow) {
+    if (seen.has(e.seq)) return;
+    empty.remove();
+    const tr = row(e, true);
+    tbody.prepend(tr);
+    setTimeout(() => tr.classList.remove('fresh'), 1500);
     while (tbody.rows.length > MAX_ROWS) {
       const last = tbody.rows[tbody.rows.length - 1];
       seen.delete(last.getAttribute('data-seq') ?? '');
@@ -167,7 +203,7 @@ export function mountEvents(root: HTMLElement, ctx: ConsoleContext): View {
   void (async () => {
     // Start after the current head, so the stream begins exactly where the page did.
     const head = await gql<{ syncEventHead: string }>('query ConsoleHead { syncEventHead }');
-    if (head.data?.syncEventHead) after = head.data.syncEventHead;
+    if (head.data?.syncEventHead) after = startedAfter = head.data.syncEventHead;
     else if (head.errors.length) message.replaceChildren(note('error', `Head of the log: ${describeErrors(head.errors)}`));
     subscribe();
   })();

@@ -5,3 +5,5 @@ export const ALERT_PAGE = 20;
 export const FEEDBACK_PAGE = 10;
 /** Points of the 24-hour status history: 15-minute buckets. */
 export const HISTORY_POINTS = 96;
+/** Events per page when paging back from the oldest shown. */
+export const EARLIER_PAGE = 50;

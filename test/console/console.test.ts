@@ -18,7 +18,7 @@ import { CONSOLE_SECURITY_HEADERS, consoleRoutes } from '../../gateway/console.t
 import { ADMIN, ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, item, type Org } from '../oa/seed.ts';
 import { monthsBetween } from '../../console/src/months.ts';
-import { JOB_PAGE } from '../../console/src/page-sizes.ts';
+import { EARLIER_PAGE, JOB_PAGE } from '../../console/src/page-sizes.ts';
 import { ArchiveProxy } from '../sync/archive-proxy.ts';
 import { type Stack, approvedClaim, seed, startStack } from '../sync/stack.ts';
 
@@ -324,6 +324,17 @@ describe('the console in Chromium', () => {
       for (const refused of ['button.retry', 'button.acknowledge', 'button.resolve', 'button.run-action', '#feedback-inbox button.close', '#feedback-inbox button.tag']) {
         expect(await auditorPage.locator(refused).count(), refused).toBe(0);
       }
+      // Paging back through the events that happened before the page opened (newest first, as live ones).
+      await auditorPage.locator('#view-events .live-state[data-state="live"]').waitFor({ timeout: 15_000 });
+      const types = await auditorPage.locator('#view-events .filters input:checked').evaluateAll((inputs) => inputs.map((i) => i.getAttribute('value')));
+      const auditorToken = await stack.token(org.ids.auditor);
+      const expected = (await stack.gql<{ syncEvents: { seq: string }[] }>(auditorToken, `query($t: [SyncEventType!]) { syncEvents(types: $t, first: 500) { seq } }`, { t: types })).data!.syncEvents.map((e) => e.seq).reverse();
+      expect(expected.length).toBeGreaterThan(EARLIER_PAGE);
+      const rows = () => auditorPage.locator('#events-table tr[data-seq]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-seq')));
+      await auditorPage.click('#events-earlier');
+      await expect.poll(rows, { timeout: 10_000 }).toEqual(expected.slice(0, EARLIER_PAGE));
+      await auditorPage.click('#events-earlier');
+      await expect.poll(rows, { timeout: 10_000 }).toEqual(expected.slice(0, 2 * EARLIER_PAGE));
       await auditorPage.locator('#feedback-inbox').waitFor({ timeout: 10_000 });
       for (const view of ['#view-status', '#view-history', '#view-jobs', '#view-alerts', '#view-charts', '#view-feedback']) await photograph(auditorPage, view, `auditor-${view.slice(6)}`);
       await photograph(auditorPage, null, 'auditor');

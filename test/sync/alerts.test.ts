@@ -350,7 +350,7 @@ describe('alert handling', () => {
       expect(all.length, String(status)).toBeGreaterThan(2);
       const paged: string[] = [];
       for (let after: string | null = null; ; ) {
-        const page = (await gql<{ alerts: { id: string }[] }>(`query($s: AlertStatus, $a: ID) { alerts(status: $s, first: 2, after: $a) { id } }`, { s: status, a: after })).data!.alerts.map((a) => a.id);
+        const page: string[] = (await gql<{ alerts: { id: string }[] }>(`query($s: AlertStatus, $a: ID) { alerts(status: $s, first: 2, after: $a) { id } }`, { s: status, a: after })).data!.alerts.map((a) => a.id);
         if (!page.length) break;
         paged.push(...page);
         after = page.at(-1)!;

@@ -309,6 +309,25 @@ describe('a failing archive', () => {
     expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
   });
 
+  it('pages back through the events with before: the same events as forwards, oldest first in each page', async () => {
+    const alice = await stack.token(org.ids.alice);
+    for (const [token, types] of [[auditor, null], [alice, ['ARCHIVE_FILED', 'CLAIM_APPROVED']]] as const) {
+      const forwards = (await stack.gql<{ syncEvents: { seq: string }[] }>(token, `query($t: [SyncEventType!]) { syncEvents(first: 500, types: $t) { seq } }`, { t: types })).data!.syncEvents.map((e) => e.seq);
+      expect(forwards.length).toBeGreaterThan(3);
+      const pages: string[][] = [];
+      for (let before: string | null = null; ; ) {
+        const page: string[] = (await stack.gql<{ syncEvents: { seq: string }[] }>(token, `query($t: [SyncEventType!], $b: String) { syncEvents(first: 3, types: $t, before: $b) { seq } }`, { t: types, b: before ?? '999999999999' })).data!.syncEvents.map((e) => e.seq);
+        if (!page.length) break;
+        expect([...page].sort()).toEqual(page);
+        pages.unshift(page);
+        before = page[0]!;
+      }
+      expect(pages.flat()).toEqual(forwards);
+    }
+    const bad = await stack.gql(auditor, `{ syncEvents(before: "x") { seq } }`);
+    expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'before' });
+  });
+
   it('reports synced claims per day for reporting tools (syncStatistics)', async () => {
     const dayOf = (d: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
     // Yesterday and today, in case the run straddles midnight in Shanghai.

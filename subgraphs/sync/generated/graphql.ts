@@ -336,7 +336,7 @@ export type CreateApiKeyInput = {
 
 export type Query = {
   __typename?: 'Query';
-  /** Stored events after `after`, oldest first; only events whose claim (or record) the caller may read. */
+  /** Stored events after `after`, oldest first; with `before`, the last `first` events before that seq (paging back), oldest first. Only events whose claim (or record) the caller may read. */
   syncEvents: Array<SyncEvent>;
   /** seq of the newest event in the log (a position only) below which no event is still committing: where a subscription without `after` starts. */
   syncEventHead: Scalars['String']['output'];
@@ -355,6 +355,7 @@ export type Query = {
 
 export type QuerySyncEventsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
   types?: InputMaybe<Array<SyncEventType>>;
   claimId?: InputMaybe<Scalars['ID']['input']>;
