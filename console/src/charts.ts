@@ -1,7 +1,7 @@
 // Charts over a chosen period: approved expenses by department and by month (expenseSummary), and the sync lag
 // p50/p95 by day (syncStatistics). Each chart is drawn from what the user's roles may read; where a figure needs
 // another role the chart says which (an ADMIN reads only their own claims, and no expense figures of others).
-import { EXPENSE_ROLES } from './access.ts';
+import { CAPABILITIES, EXPENSE_ROLES } from './access.ts';
 import { describeErrors, gql } from './api.ts';
 import type { ConsoleContext, View } from './context.ts';
 import { monthsBetween } from './months.ts';
@@ -76,7 +76,7 @@ export function mountCharts(root: HTMLElement, ctx: ConsoleContext): View {
     replace(byDepartment, dept.data?.expenseSummary ? barChart(`Approved expenses by department${whose}`, [...dept.data.expenseSummary].sort((a, b) => Number(b.total) - Number(a.total)).map(money), none) : failed('Expenses by department', dept.errors));
     replace(byMonth, month.data?.expenseSummary ? columnChart(`Approved expenses by month${whose}`, everyMonth(month.data.expenseSummary, period).map((r) => ({ ...money(r), label: r.key })), none) : failed('Expenses by month', month.errors));
     if (!stats) {
-      replace(lag, h('figure', { class: 'chart' }, h('figcaption', {}, 'Sync lag by day'), note('info', 'The sync lag needs the ADMIN, AUDITOR, ACCOUNTANT or FINANCE_DIRECTOR role.')));
+      replace(lag, h('figure', { class: 'chart' }, h('figcaption', {}, 'Sync lag by day'), note('info', `The sync lag needs one of the roles ${CAPABILITIES.syncStatistics.join(', ')}.`)));
       return;
     }
     const rows = stats.data?.syncStatistics ? [...stats.data.syncStatistics].sort((a, b) => a.day.localeCompare(b.day)) : null;

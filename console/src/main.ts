@@ -2,7 +2,7 @@
 // AUDITOR to read) watch the system, finance roles read the expense charts, everyone sees the events of their own
 // claims and sends feedback. Everything goes through the public GraphQL API at /graphql (HTTP and graphql-ws)
 // with the user's token; the token is kept in sessionStorage only (it goes with the tab) and signing out forgets it.
-import { type Access, accessOf, tokenRoles } from './access.ts';
+import { type Access, CAPABILITIES, accessOf, tokenRoles } from './access.ts';
 import type { Client } from 'graphql-ws';
 import { codes, describeErrors, gql, liveClient, session, whenUnauthenticated } from './api.ts';
 import { mountAlerts } from './alerts.ts';
@@ -75,7 +75,7 @@ async function signIn(token: string, me: Me | null, access: Access) {
   const watch = access.can('watch');
   replace(
     byId('app-message'),
-    watch ? null : note('info', `Signed in with the roles ${access.roles.join(', ') || '(none)'}: you see the events and charts of the claims you may read, and can send feedback. Watching the system (status, jobs, alerts) needs the ADMIN or AUDITOR role.`),
+    watch ? null : note('info', `Signed in with the roles ${access.roles.join(', ') || '(none)'}: you see the events and charts of the claims you may read, and can send feedback. Watching the system (status, jobs, alerts) needs one of the roles ${CAPABILITIES.watch.join(', ')}.`),
   );
   live = liveClient(token);
   let trace: ReturnType<typeof mountTrace> | null = null;
