@@ -23,6 +23,7 @@ import { FeedStreams, readHead } from './subscriptions/stream.ts';
 import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websocket.ts';
 import { gatewayExecution } from './execution.ts';
 import { reportCsvRoute } from './report-csv.ts';
+import { type FilesRoute, filesRoute } from './files.ts';
 import { loadSupergraphSdl, subgraphFetch } from './supergraph.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { serveTraced } from '../platform/tracing.ts';
@@ -30,7 +31,7 @@ import { serveTraced } from '../platform/tracing.ts';
 /** The route a request span is named after: the gateway's own paths, never a client's free text. */
 export const gatewayRoute = (url: string | undefined): string => {
   const path = (url ?? '/').split('?', 1)[0];
-  if (path === '/graphql' || path === '/graphql/stream' || path === '/metrics') return path;
+  if (path === '/graphql' || path === '/graphql/stream' || path === '/metrics' || path === '/files') return path;
   return path.startsWith('/reports/') ? '/reports/{name}' : 'other';
 };
 
@@ -47,6 +48,8 @@ export interface Gateway extends GatewayServer {
   heartbeat: Heartbeat;
   /** Serves graphql-ws on the server's /graphql upgrades. */
   attach(server: Server): WebSocketEndpoint;
+  /** POST /files (gateway/files.ts): its spool directory. */
+  files: Pick<FilesRoute, 'spoolDir'>;
 }
 
 /** `urls` overrides where subgraphs are reached (the all-in-one process knows the ports it picked). */
@@ -113,6 +116,8 @@ export async function createGateway(
   const sse = sseRoute({ runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit, tickets: new StreamTickets(config.internalSecret) });
   // GET /reports/<name>.csv: the reports for BI tools, run through `server` as POST /graphql runs them.
   const reportsCsv = reportCsvRoute({ server, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit });
+  // POST /files: attachments streamed through a private spool to the oa subgraph (gateway/files.ts).
+  const files = filesRoute({ oaUrl: urls.oa, internalSecret: config.internalSecret, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit, maxBytes: config.fileMaxBytes, timeoutMs: SUBGRAPH_TIMEOUT_MS });
   const sockets: WebSocketEndpoint[] = [];
   const heartbeat: Heartbeat = startHeartbeat({ syncUrl: urls.sync, internalSecret: config.internalSecret, openSubscriptions: () => streams.open, logger: gatewayLogger, intervalMs: opts.heartbeatMs });
   return {
@@ -122,9 +127,10 @@ export async function createGateway(
     streams,
     feed,
     heartbeat,
+    files,
     // In the request's span (or the one gateway/http-front.ts started): platform/tracing.ts.
     handle(req: IncomingMessage, res: ServerResponse) {
-      return serveTraced('gateway', req, res, gatewayRoute(req.url), async () => (await sse(req, res)) || (await reportsCsv(req, res)) || server.handle(req, res));
+      return serveTraced('gateway', req, res, gatewayRoute(req.url), async () => (await sse(req, res)) || (await reportsCsv(req, res)) || (await files(req, res)) || server.handle(req, res));
     },
     attach(httpServer) {
       const endpoint = attachWebSocket(httpServer, { runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });
@@ -139,6 +145,7 @@ export async function createGateway(
       streams.closeAll();
       await Promise.all(sockets.map((s) => s.close()));
       await server.stop();
+      files.close();
       // Last: what the closing connections and requests recorded goes out too.
       await audit.stop();
     },

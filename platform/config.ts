@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import { creditCodeProblem, normaliseTaxId } from './credit-code.ts';
 
 export const NODE_ENVS = ['development', 'test', 'production'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
@@ -77,6 +78,12 @@ export interface Config {
   readonly apiKeyRateLimit: number;
   /** How long a gateway trusts a key it checked before it asks again (API_KEY_CACHE_MS): the delay of a revocation. */
   readonly apiKeyCacheMs: number;
+  /** Largest attachment upload, bytes (FILE_MAX_BYTES; default 20 MiB; docs/api.md#attachments). */
+  readonly fileMaxBytes: number;
+  /** Largest total of the attachments of one claim, bytes (CLAIM_FILES_MAX_BYTES; default 100 MiB). */
+  readonly claimFilesMaxBytes: number;
+  /** How long an upload no claim references is kept (ATTACHMENT_TTL_HOURS; default 24). */
+  readonly attachmentTtlHours: number;
   /** How often the anomaly rules are evaluated, and their overrides (ALERT_RULES). */
   readonly alertIntervalMs: number;
   readonly alertRules: AlertRuleOverrides;
@@ -111,6 +118,10 @@ export interface Config {
   readonly archiveTsa: { url: string; certFile: string; timeoutMs: number } | null;
   /** Bearer token a Prometheus scraper must send for /metrics (platform/metrics-http.ts). */
   readonly metricsToken: string | undefined;
+  /** The company's 统一社会信用代码 (COMPANY_TAX_ID, GB 32100 checked, upper-cased): the buyer every invoice must name. */
+  readonly companyTaxId: string | null;
+  /** The invoice verification interface (INVOICE_VERIFIER_URL, subgraphs/oa/invoices/verifier.ts) and its timeout; null: invoices are NOT_CHECKED. */
+  readonly invoiceVerifier: { url: string; timeoutMs: number } | null;
   /** /metrics on a listener of its own on 127.0.0.1 (and not on PORT); `0` picks a free port. */
   readonly metricsPort: number | undefined;
   /** Names of the variables that fell back to a DEVELOPMENT_DEFAULTS value, so start-up can warn. */
@@ -291,6 +302,18 @@ const fonds = (fallback: string) =>
     return v;
   });
 
+/** A 统一社会信用代码 (GB 32100-2015, check character verified), optional; upper-cased. */
+const creditCode = raw.transform((value, ctx): string | undefined => {
+  if (value === undefined) return undefined;
+  const code = normaliseTaxId(value);
+  const problem = creditCodeProblem(code);
+  if (problem !== null) {
+    ctx.addIssue({ code: 'custom', message: `expected a unified social credit code of 18 characters: ${problem}` });
+    return z.NEVER;
+  }
+  return code;
+});
+
 /** An id of the organisation (24 hex digits), optional. */
 const objectId = raw.transform((value, ctx): string | null => {
   if (value === undefined) return null;
@@ -417,6 +440,9 @@ const envSchema = z.object({
   WEBHOOK_MAX_ATTEMPTS: integer(1, 100, 8),
   API_KEY_RATE_LIMIT: integer(1, 100_000, 600),
   API_KEY_CACHE_MS: integer(0, 300_000, 10_000),
+  FILE_MAX_BYTES: integer(1024, 1024 * 1024 * 1024, 20 * 1024 * 1024),
+  CLAIM_FILES_MAX_BYTES: integer(1024, 16 * 1024 * 1024 * 1024, 100 * 1024 * 1024),
+  ATTACHMENT_TTL_HOURS: integer(1, 24 * 90, 24),
   ALERT_INTERVAL_MS: integer(1000, 3_600_000, 30_000),
   ALERT_RULES: alertRules,
   STATUS_SAMPLE_MS: integer(1000, 3_600_000, 60_000),
@@ -439,6 +465,9 @@ const envSchema = z.object({
   ARCHIVE_TSA_TIMEOUT_MS: integer(100, 120_000, 10_000),
   METRICS_TOKEN: secret,
   METRICS_PORT: optionalPort,
+  COMPANY_TAX_ID: creditCode,
+  INVOICE_VERIFIER_URL: url(['https:', 'http:'], 'an http(s) URL of the invoice verification interface'),
+  INVOICE_VERIFIER_TIMEOUT_MS: integer(100, 60_000, 5000),
 });
 
 /** Every environment variable this module reads. */
@@ -566,6 +595,9 @@ export function loadConfig(env: EnvInput = process.env): Config {
     webhookMaxAttempts: v.WEBHOOK_MAX_ATTEMPTS,
     apiKeyRateLimit: v.API_KEY_RATE_LIMIT,
     apiKeyCacheMs: v.API_KEY_CACHE_MS,
+    fileMaxBytes: v.FILE_MAX_BYTES,
+    claimFilesMaxBytes: v.CLAIM_FILES_MAX_BYTES,
+    attachmentTtlHours: v.ATTACHMENT_TTL_HOURS,
     alertIntervalMs: v.ALERT_INTERVAL_MS,
     alertRules: v.ALERT_RULES,
     statusSampleMs: v.STATUS_SAMPLE_MS,
@@ -585,6 +617,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
     archiveSealDir: path.resolve(v.ARCHIVE_SEAL_DIR ?? path.join(dataDir, 'seals')),
     archiveTsa: v.ARCHIVE_TSA_URL && v.ARCHIVE_TSA_CERT_FILE ? { url: v.ARCHIVE_TSA_URL, certFile: path.resolve(v.ARCHIVE_TSA_CERT_FILE), timeoutMs: v.ARCHIVE_TSA_TIMEOUT_MS } : null,
     metricsToken: v.METRICS_TOKEN,
+    companyTaxId: v.COMPANY_TAX_ID ?? null,
+    invoiceVerifier: v.INVOICE_VERIFIER_URL ? { url: v.INVOICE_VERIFIER_URL, timeoutMs: v.INVOICE_VERIFIER_TIMEOUT_MS } : null,
     metricsPort: v.METRICS_PORT,
     developmentDefaults: Object.freeze(developmentDefaults),
   };

@@ -126,6 +126,8 @@ export interface BoundRequest {
   method: string;
   /** The exact bytes sent (a string is sent as UTF-8); absent or null: the empty body. */
   body?: string | Uint8Array | null;
+  /** Instead of `body`: base64url(SHA-256) of a body streamed rather than held (an uploaded file, gateway/files.ts). */
+  digest?: string;
 }
 
 /** base64url(SHA-256(body)): the `bh` claim. */
@@ -185,6 +187,7 @@ export async function signPrincipal(principal: Principal, secret: string, reques
   checkAudience(request.audience);
   const method = String(request.method).toUpperCase();
   if (!METHOD.test(method)) throw new TypeError('method must be an HTTP method');
+  if (request.digest !== undefined && !DIGEST.test(request.digest)) throw new TypeError('digest must be a base64url SHA-256');
   const iat = Math.floor((opts.now ?? Date.now()) / 1000);
   const claims: Record<string, unknown> = {
     roles: [...principal.roles],
@@ -192,7 +195,7 @@ export async function signPrincipal(principal: Principal, secret: string, reques
     kind: principal.kind,
     ...(principal.kind === 'integration' ? { scp: [...scopes] } : {}),
     htm: method,
-    bh: bodyDigest(request.body),
+    bh: request.digest ?? bodyDigest(request.body),
   };
   const origin = opts.origin;
   if (boundedOrNull(origin?.requestId, MAX_REQUEST_ID)) claims.rid = origin.requestId;

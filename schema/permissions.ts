@@ -142,6 +142,8 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   Department: { '*': authenticated },
   ExpenseClaim: { '*': authenticated },
   ExpenseItem: { '*': authenticated },
+  // Whoever reads the claim item reads its files' metadata (the subgraph scopes the claim's rows).
+  Attachment: { '*': authenticated },
   ExpenseClaimEdge: { '*': authenticated },
   ExpenseClaimConnection: { '*': authenticated },
   ApprovalInstance: { '*': authenticated },
@@ -265,7 +267,9 @@ export const INTEGRATION: Readonly<Record<ApiScope, Readonly<Record<string, '*' 
   'claims:read': {
     Query: ['expenseClaim', 'expenseClaims'],
     ExpenseClaim: ['id', 'claimNo', 'applicant', 'department', 'title', 'category', 'items', 'total', 'status', 'createdAt', 'submittedAt', 'approvedAt'],
-    ExpenseItem: ['description', 'amount', 'occurredOn', 'invoiceNo'],
+    ExpenseItem: ['description', 'amount', 'occurredOn', 'invoiceNo', 'attachments'],
+    // Not the file name, which people type (often their own name).
+    Attachment: ['id', 'mediaType', 'size', 'sha256', 'uploadedAt'],
     ExpenseClaimConnection: '*',
     ExpenseClaimEdge: '*',
     PageInfo: '*',

@@ -14,5 +14,6 @@ export async function oaOptions(config: Config, logger: Logger, connection: Conn
     port,
     escalationIntervalMs: config.escalationIntervalMs,
     connectorEnv: process.env,
+    attachments: { fileMaxBytes: config.fileMaxBytes, claimFilesMaxBytes: config.claimFilesMaxBytes, ttlHours: config.attachmentTtlHours },
   };
 }

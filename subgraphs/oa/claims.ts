@@ -14,6 +14,7 @@ import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices } from './context.ts
 import { toObjectId } from './loaders.ts';
 import { CATEGORIES, type ClaimStatus, type EmployeeDoc, type ExpenseCategory, type ExpenseClaimDoc, type ExpenseItemDoc } from './models.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
+import { attachmentIdsOf, bindAttachments } from './attachments/references.ts';
 
 export interface ItemInput {
   description: string;
@@ -21,6 +22,8 @@ export interface ItemInput {
   amount: number;
   occurredOn: string;
   invoiceNo?: string | null;
+  /** Uploads (POST /files) this item carries: ./attachments/references.ts. */
+  attachmentIds?: string[] | null;
 }
 
 const MAX_ITEMS = 100;
@@ -37,6 +40,7 @@ export function validateItems(items: ItemInput[], clock: BusinessClock): { items
   if (!Array.isArray(items) || items.length === 0) throw badInput('A claim needs at least one item', 'items');
   if (items.length > MAX_ITEMS) throw badInput(`A claim holds at most ${MAX_ITEMS} items`, 'items');
   const seen = new Set<string>();
+  const seenAttachments = new Set<string>();
   const out = items.map((item, i): ExpenseItemDoc => {
     const field = `items[${i}]`;
     const description = requiredText(item.description, `${field}.description`, TEXT_FIELDS.itemDescription);
@@ -49,7 +53,8 @@ export function validateItems(items: ItemInput[], clock: BusinessClock): { items
       if (seen.has(invoiceNo)) throw badInput(`invoice ${invoiceNo} appears twice in this claim`, `${field}.invoiceNo`);
       seen.add(invoiceNo);
     }
-    return { description, amountFen: item.amount, occurredOn: item.occurredOn, invoiceNo };
+    const attachmentIds = attachmentIdsOf(item.attachmentIds, `${field}.attachmentIds`, seenAttachments);
+    return { description, amountFen: item.amount, occurredOn: item.occurredOn, invoiceNo, ...(attachmentIds.length ? { attachmentIds } : {}) };
   });
   return { items: out, totalFen: moneyTotal('items', out.map((i) => i.amountFen)) };
 }
@@ -144,6 +149,7 @@ export async function createClaim(ctx: OaContext, input: { title: string; catego
     );
     created = doc.toObject();
     await bookInvoices(ctx, session, created);
+    await bindAttachments(ctx.attachments, session, { ownerId: ctx.principal.sub, claimId: created._id.toHexString(), items, now });
     // Every creation writes the year's claim-number counter: one lane (platform/integration/transactions.ts).
   }, { lane: 'claim-numbers' });
   return created!;

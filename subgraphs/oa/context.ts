@@ -7,6 +7,7 @@ import type { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Connectors } from './connectors/index.ts';
 import type { OaLoaders } from './loaders.ts';
 import type { OaModels } from './models.ts';
+import type { AttachmentStore } from './attachments/store.ts';
 
 export interface OaSettings {
   /** Claims above this amount (fen) also need a FINANCE_DIRECTOR (docs/api.md#default-route). */
@@ -24,6 +25,8 @@ export interface OaServices {
   settings: OaSettings;
   /** Inbound OA platform events (Feishu, DingTalk); null when no platform is configured. */
   connectors: Connectors | null;
+  /** Uploaded originals of claim items (GridFS bucket `attachments`). */
+  attachments: AttachmentStore;
 }
 
 export interface OaContext extends OaServices {

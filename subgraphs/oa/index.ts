@@ -7,6 +7,9 @@ import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { type Route, Subgraph } from '../../platform/subgraph.ts';
+import { ReplayCache } from '../../platform/identity.ts';
+import { filesRoute } from './attachments/http.ts';
+import { AttachmentStore, type AttachmentSettings } from './attachments/store.ts';
 import { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import { expenseRoute } from '../../platform/workflow/expense-route.ts';
 import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices, type OaSettings } from './context.ts';
@@ -32,6 +35,8 @@ export interface OaSubgraphOptions {
   connectorEnv?: Readonly<Record<string, string | undefined>>;
   /** Replaces the connectors' HTTP instance-detail clients (tests). */
   connectorDetails?: InstanceDetails;
+  /** Limits and lifetime of uploads (FILE_MAX_BYTES, CLAIM_FILES_MAX_BYTES, ATTACHMENT_TTL_HOURS; defaults otherwise). */
+  attachments?: Partial<AttachmentSettings>;
 }
 
 /** Builds the services (models, workflow with the default expense route, event log) and the subgraph. */
@@ -44,10 +49,15 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
   await workflow.init();
   const route = await workflow.saveDefinition(expenseRoute(opts.settings.approvalThresholdFen));
   opts.logger.info({ key: EXPENSE_ROUTE_KEY, version: route.version }, 'expense approval route ready');
-  const services: OaServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, connectors: null };
+  const attachments = new AttachmentStore(opts.connection, opts.attachments, opts.clock);
+  await attachments.init();
+  const services: OaServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, connectors: null, attachments };
   const sink: ClaimSink = { applyExternal: (claim) => applyExternalClaim(services, claim) };
   services.connectors = await createConnectors({ env: opts.connectorEnv ?? {}, connection: opts.connection, sink, logger: opts.logger, details: opts.connectorDetails });
   if (services.connectors) opts.logger.info({ platforms: Object.keys(services.connectors.config).filter((k) => k === 'feishu' || k === 'dingtalk') }, 'OA platform connectors ready');
+  // POST /internal/files (./attachments/http.ts) checks its own identity; one replay memory with /graphql.
+  const replay = new ReplayCache();
+  const files = filesRoute({ store: attachments, models, secret: opts.internalSecret, logger: opts.logger, replay });
   const subgraph = new Subgraph<OaContext>({
     name: 'oa',
     typeDefs: parse(readFileSync(OA_SDL_PATH, 'utf8')),
@@ -56,7 +66,8 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
     connection: opts.connection,
     logger: opts.logger,
     production: opts.production,
-    publicRoutes: [...(opts.publicRoutes ?? []), ...(services.connectors ? [services.connectors.handler] : [])],
+    publicRoutes: [...(opts.publicRoutes ?? []), files, ...(services.connectors ? [services.connectors.handler] : [])],
+    replayCache: replay,
     context: (principal, origin) => ({ ...services, principal, origin, loaders: createLoaders(services, principal) }),
   });
   return { subgraph, services };
@@ -86,6 +97,17 @@ export async function startOaSubgraph(opts: OaSubgraphOptions & { port: number; 
       failure: 'escalating overdue approval steps failed',
     }),
   ];
+  // Unreferenced uploads past their expiry, a few per pass (./attachments/store.ts).
+  loops.push(
+    new WorkerLoop({
+      work: async () => {
+        const swept = await services.attachments.sweep();
+        if (swept) opts.logger.info({ swept }, 'expired attachment uploads deleted');
+      },
+      logger: opts.logger,
+      failure: 'deleting expired attachment uploads failed',
+    }),
+  );
   const { connectors } = services;
   if (connectors) {
     loops.push(

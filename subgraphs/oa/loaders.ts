@@ -8,6 +8,7 @@ import type { WorkflowInstance } from '../../platform/workflow/types.ts';
 import type { OaServices } from './context.ts';
 import type { DepartmentDoc, EmployeeDoc, ExpenseClaimDoc } from './models.ts';
 import { type ClaimFilter, claimScope } from './scope.ts';
+import { type AttachmentView, viewOf } from './attachments/store.ts';
 
 export interface OaLoaders {
   employee: DataLoader<string, EmployeeDoc | null>;
@@ -15,6 +16,8 @@ export interface OaLoaders {
   /** Claims within the caller's scope; null for unknown ids and for claims the caller may not read. */
   claim: DataLoader<string, ExpenseClaimDoc | null>;
   approval: DataLoader<string, WorkflowInstance | null>;
+  /** Attachments' metadata by id, for claim items the caller already read (./attachments/store.ts). */
+  attachment: DataLoader<string, AttachmentView | null>;
   /** The caller's claim scope, computed once. */
   scope(): Promise<ClaimFilter>;
 }
@@ -44,6 +47,10 @@ export function createLoaders(services: OaServices, principal: Principal): OaLoa
     approval: new DataLoader(async (ids) => {
       const found = await workflow.getMany([...ids]);
       const map = new Map(found.map((i) => [i.id, i]));
+      return ids.map((id) => map.get(id) ?? null);
+    }),
+    attachment: new DataLoader(async (ids) => {
+      const map = new Map((await services.attachments.byIds(ids)).map((f) => [f._id.toHexString(), viewOf(f)]));
       return ids.map((id) => map.get(id) ?? null);
     }),
   };

@@ -35,6 +35,8 @@ export interface ExpenseItemDoc {
   amountFen: number;
   occurredOn: string;
   invoiceNo: string | null;
+  /** Files in the GridFS bucket `attachments` (./attachments/store.ts); absent when none. */
+  attachmentIds?: string[];
 }
 
 export interface ExpenseClaimDoc {
@@ -95,6 +97,7 @@ const itemSchema = new Schema<ExpenseItemDoc>(
     amountFen: { type: Number, required: true },
     occurredOn: { type: String, required: true },
     invoiceNo: { type: String, default: null },
+    attachmentIds: { type: [String], default: undefined },
   },
   { _id: false },
 );

@@ -13,6 +13,7 @@ import { createClaim, decideClaim, submitClaim, withdrawClaim, type ItemInput } 
 import type { OaContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { toObjectId } from './loaders.ts';
+import type { AttachmentView } from './attachments/store.ts';
 import type { DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
 import { createDepartment, createEmployee, setDepartmentManager, updateDepartment, updateEmployee } from './organisation.ts';
 import { type SummaryGroup, claimCycleTimes, expenseSummary } from './reports.ts';
@@ -124,6 +125,9 @@ export const resolvers: Resolvers = {
 
   ExpenseItem: {
     amount: (i: ExpenseItemDoc) => i.amountFen,
+    // Ids on an item were checked and bound when the claim was filed (./attachments/references.ts).
+    attachments: async (i: ExpenseItemDoc, _: unknown, ctx: OaContext) =>
+      i.attachmentIds?.length ? (await ctx.loaders.attachment.loadMany(i.attachmentIds)).filter((a): a is AttachmentView => a !== null && !(a instanceof Error)) : [],
   },
 
   ApprovalInstance: {

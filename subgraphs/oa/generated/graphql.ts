@@ -80,6 +80,23 @@ export type ExpenseItem = {
   amount: Scalars['Money']['output'];
   occurredOn: Scalars['Date']['output'];
   invoiceNo?: Maybe<Scalars['String']['output']>;
+  /** The originals this item carries (electronic invoices, receipts), uploaded with POST /files. */
+  attachments: Array<Attachment>;
+};
+
+/** An uploaded original of a claim item, stored as received (docs/api.md#attachments). */
+export type Attachment = {
+  __typename?: 'Attachment';
+  id: Scalars['ID']['output'];
+  /** The uploader's file name, without path, control characters or more than 200 characters. */
+  filename: Scalars['String']['output'];
+  /** Recognised from the content: application/pdf, application/ofd, application/xml, image/jpeg, image/png, image/tiff or image/heic. */
+  mediaType: Scalars['String']['output'];
+  /** Bytes. */
+  size: Scalars['Int']['output'];
+  /** SHA-256 of the bytes, lower-case hex. */
+  sha256: Scalars['String']['output'];
+  uploadedAt: Scalars['DateTime']['output'];
 };
 
 export type ExpenseClaim = {
@@ -299,6 +316,8 @@ export type ExpenseItemInput = {
   amount: Scalars['Money']['input'];
   occurredOn: Scalars['Date']['input'];
   invoiceNo?: InputMaybe<Scalars['String']['input']>;
+  /** Ids from POST /files: the caller's own uploads, not yet on a claim; at most 10 per item. */
+  attachmentIds?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
 export type CreateExpenseClaimInput = {
@@ -730,13 +749,14 @@ export type ResolversTypes = {
   ExpenseCategory: ExpenseCategory;
   ClaimStatus: ClaimStatus;
   ExpenseItem: ResolverTypeWrapper<ExpenseItemDoc>;
+  Attachment: ResolverTypeWrapper<Attachment>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ExpenseClaim: ResolverTypeWrapper<ExpenseClaimDoc>;
   Decision: Decision;
   ApprovalStatus: ApprovalStatus;
   ApprovalStepStatus: ApprovalStepStatus;
   ApprovalMode: ApprovalMode;
   ApprovalInstance: ResolverTypeWrapper<WorkflowInstance>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   ApprovalStep: ResolverTypeWrapper<StepState>;
   ApprovalDecision: ResolverTypeWrapper<StepDecision>;
   ExpenseClaimEdge: ResolverTypeWrapper<Omit<ExpenseClaimEdge, 'node'> & { node: ResolversTypes['ExpenseClaim'] }>;
@@ -781,9 +801,10 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Employee: EmployeeDoc;
   ExpenseItem: ExpenseItemDoc;
+  Attachment: Attachment;
+  Int: Scalars['Int']['output'];
   ExpenseClaim: ExpenseClaimDoc;
   ApprovalInstance: WorkflowInstance;
-  Int: Scalars['Int']['output'];
   ApprovalStep: StepState;
   ApprovalDecision: StepDecision;
   ExpenseClaimEdge: Omit<ExpenseClaimEdge, 'node'> & { node: ResolversParentTypes['ExpenseClaim'] };
@@ -863,6 +884,16 @@ export type ExpenseItemResolvers<ContextType = OaContext, ParentType extends Res
   amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   occurredOn?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
   invoiceNo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  attachments?: Resolver<Array<ResolversTypes['Attachment']>, ParentType, ContextType>;
+};
+
+export type AttachmentResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['Attachment'] = ResolversParentTypes['Attachment']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  filename?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  mediaType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  uploadedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type ExpenseClaimResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ExpenseClaim'] = ResolversParentTypes['ExpenseClaim'], FederationReferenceType extends FederationReferenceTypes['ExpenseClaim'] = FederationReferenceTypes['ExpenseClaim']> = {
@@ -1046,6 +1077,7 @@ export type Resolvers<ContextType = OaContext> = {
   Department?: DepartmentResolvers<ContextType>;
   Employee?: EmployeeResolvers<ContextType>;
   ExpenseItem?: ExpenseItemResolvers<ContextType>;
+  Attachment?: AttachmentResolvers<ContextType>;
   ExpenseClaim?: ExpenseClaimResolvers<ContextType>;
   ApprovalInstance?: ApprovalInstanceResolvers<ContextType>;
   ApprovalStep?: ApprovalStepResolvers<ContextType>;
