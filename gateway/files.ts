@@ -6,7 +6,7 @@
 // The body (multipart/form-data with one file part, parsed by busboy, or the raw bytes as application/octet-stream
 // with the name in Content-Disposition) is streamed to a file in this gateway's private spool directory (0700),
 // hashed and counted as it flows and cut past FILE_MAX_BYTES (413). Its type is recognised from its bytes
-// (./file-kind.ts; 415 lists the accepted ones), then it is streamed on to the oa subgraph (POST /internal/files,
+// (platform/file-kind.ts; 415 lists the accepted ones), then it is streamed on to the oa subgraph (POST /internal/files,
 // subgraphs/oa/attachments/http.ts) under an internal identity bound to its SHA-256. Never more than a stream's
 // buffer of it is in memory; the spooled file is deleted in every outcome.
 import { createHash, randomUUID } from 'node:crypto';
@@ -24,7 +24,7 @@ import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
 import { identityOf } from './auth.ts';
 import { refuseAuthentication } from './auth-http.ts';
-import { ACCEPTED_TYPES, fileKind } from './file-kind.ts';
+import { ACCEPTED_TYPES, fileKind } from '../platform/file-kind.ts';
 
 export const FILES_PATH = '/files';
 /** Room for a multipart body's boundaries and part headers on top of the file. */
@@ -164,6 +164,10 @@ interface Stored {
   mediaType: string;
   size: number;
   sha256: string;
+  /** What oa read of an invoice file (subgraphs/oa/attachments/http.ts); null for other files. */
+  invoice?: unknown;
+  structure?: unknown;
+  verification?: unknown;
 }
 
 /** Streams the spooled file to oa; its answer (status and JSON). */
@@ -232,7 +236,10 @@ async function receive(opts: FilesRouteOptions, req: IncomingMessage, principal:
   }
   if (sent.status === 201) {
     const f = sent.body as Stored;
-    return { status: 201, body: { id: f.id, filename: f.filename, mediaType: f.mediaType, size: f.size, sha256: f.sha256 } };
+    return {
+      status: 201,
+      body: { id: f.id, filename: f.filename, mediaType: f.mediaType, size: f.size, sha256: f.sha256, invoice: f.invoice ?? null, structure: f.structure ?? null, verification: f.verification ?? null },
+    };
   }
   if ([403, 413, 415].includes(sent.status)) return sent;
   opts.logger.error({ status: sent.status }, 'the attachment store refused an upload');

@@ -24,6 +24,7 @@ import { type WebSocketEndpoint, attachWebSocket } from './subscriptions/websock
 import { gatewayExecution } from './execution.ts';
 import { reportCsvRoute } from './report-csv.ts';
 import { type FilesRoute, filesRoute } from './files.ts';
+import { archiveFilesRoute } from './archive-files.ts';
 import { loadSupergraphSdl, subgraphFetch } from './supergraph.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { serveTraced } from '../platform/tracing.ts';
@@ -32,6 +33,7 @@ import { serveTraced } from '../platform/tracing.ts';
 export const gatewayRoute = (url: string | undefined): string => {
   const path = (url ?? '/').split('?', 1)[0];
   if (path === '/graphql' || path === '/graphql/stream' || path === '/metrics' || path === '/files') return path;
+  if (path.startsWith('/archive/files/')) return '/archive/files/{id}';
   return path.startsWith('/reports/') ? '/reports/{name}' : 'other';
 };
 
@@ -118,6 +120,8 @@ export async function createGateway(
   const reportsCsv = reportCsvRoute({ server, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit });
   // POST /files: attachments streamed through a private spool to the oa subgraph (gateway/files.ts).
   const files = filesRoute({ oaUrl: urls.oa, internalSecret: config.internalSecret, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit, maxBytes: config.fileMaxBytes, timeoutMs: SUBGRAPH_TIMEOUT_MS });
+  // GET /archive/files/<id>: archived originals, authorised, logged and streamed by the archive (gateway/archive-files.ts).
+  const archiveFiles = archiveFilesRoute({ archiveUrl: urls.archive, internalSecret: config.internalSecret, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit, timeoutMs: SUBGRAPH_TIMEOUT_MS });
   const sockets: WebSocketEndpoint[] = [];
   const heartbeat: Heartbeat = startHeartbeat({ syncUrl: urls.sync, internalSecret: config.internalSecret, openSubscriptions: () => streams.open, logger: gatewayLogger, intervalMs: opts.heartbeatMs });
   return {
@@ -130,7 +134,7 @@ export async function createGateway(
     files,
     // In the request's span (or the one gateway/http-front.ts started): platform/tracing.ts.
     handle(req: IncomingMessage, res: ServerResponse) {
-      return serveTraced('gateway', req, res, gatewayRoute(req.url), async () => (await sse(req, res)) || (await reportsCsv(req, res)) || (await files(req, res)) || server.handle(req, res));
+      return serveTraced('gateway', req, res, gatewayRoute(req.url), async () => (await sse(req, res)) || (await reportsCsv(req, res)) || (await files(req, res)) || (await archiveFiles(req, res)) || server.handle(req, res));
     },
     attach(httpServer) {
       const endpoint = attachWebSocket(httpServer, { runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });

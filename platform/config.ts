@@ -467,7 +467,8 @@ const envSchema = z.object({
   METRICS_PORT: optionalPort,
   COMPANY_TAX_ID: creditCode,
   INVOICE_VERIFIER_URL: url(['https:', 'http:'], 'an http(s) URL of the invoice verification interface'),
-  INVOICE_VERIFIER_TIMEOUT_MS: integer(100, 60_000, 5000),
+  // At most 8 s: the upload waits for it, and the gateway waits 10 s for the upload (gateway/index.ts SUBGRAPH_TIMEOUT_MS).
+  INVOICE_VERIFIER_TIMEOUT_MS: integer(100, 8000, 5000),
 });
 
 /** Every environment variable this module reads. */

@@ -144,6 +144,12 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   ExpenseItem: { '*': authenticated },
   // Whoever reads the claim item reads its files' metadata (the subgraph scopes the claim's rows).
   Attachment: { '*': authenticated },
+  // What a file says of itself (issue 17): as readable as the file's other metadata.
+  FileStructure: { '*': authenticated },
+  ElectronicInvoice: { '*': authenticated },
+  InvoiceParty: { '*': authenticated },
+  InvoiceLine: { '*': authenticated },
+  InvoiceVerification: { '*': authenticated },
   ExpenseClaimEdge: { '*': authenticated },
   ExpenseClaimConnection: { '*': authenticated },
   ApprovalInstance: { '*': authenticated },
@@ -164,6 +170,7 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   VoucherEntry: { '*': authenticated },
   Fixity: { '*': authenticated },
   ArchiveRecord: { '*': authenticated, fields: { holds: rolesOrService(...ARCHIVE_READERS) } },
+  ArchivedFile: { '*': authenticated },
   ArchiveRecordEdge: { '*': authenticated },
   ArchiveRecordConnection: { '*': authenticated },
   ChainVerification: { '*': authenticated },
@@ -269,7 +276,13 @@ export const INTEGRATION: Readonly<Record<ApiScope, Readonly<Record<string, '*' 
     ExpenseClaim: ['id', 'claimNo', 'applicant', 'department', 'title', 'category', 'items', 'total', 'status', 'createdAt', 'submittedAt', 'approvedAt'],
     ExpenseItem: ['description', 'amount', 'occurredOn', 'invoiceNo', 'attachments'],
     // Not the file name, which people type (often their own name).
-    Attachment: ['id', 'mediaType', 'size', 'sha256', 'uploadedAt'],
+    Attachment: ['id', 'mediaType', 'size', 'sha256', 'uploadedAt', 'structure', 'invoice', 'verification'],
+    FileStructure: '*',
+    ElectronicInvoice: '*',
+    // Not the parties' names: a buyer may be a natural person (as for employees' names elsewhere).
+    InvoiceParty: ['taxId'],
+    InvoiceLine: '*',
+    InvoiceVerification: '*',
     ExpenseClaimConnection: '*',
     ExpenseClaimEdge: '*',
     PageInfo: '*',

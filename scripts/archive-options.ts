@@ -17,6 +17,8 @@ export async function archiveOptions(config: Config, logger: Logger, connection:
     production: config.nodeEnv === 'production',
     // One organisation, one database: approval routes read oa's departments and employees through its port.
     directory: oaPorts(connection).directory,
+    // The originals of filed claims are copied through oa's attachments port (same database, any process).
+    originals: oaPorts(connection).attachments,
     settings: {
       fonds: config.archiveFonds,
       timeZone: config.businessTimeZone,

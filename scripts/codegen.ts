@@ -31,6 +31,10 @@ export const TARGETS: Target[] = [
       ApprovalDecision: '../../../platform/workflow/types.ts#StepDecision',
       Delegation: '../../../platform/workflow/types.ts#Delegation as DelegationModel',
       InboundEvent: '../connectors/inbound.ts#InboundEventRecord',
+      Attachment: '../attachments/store.ts#AttachmentView',
+      ElectronicInvoice: '../invoices/inspect.ts#StoredInvoice',
+      InvoiceLine: '../invoices/fully-digital.ts#InvoiceLine as InvoiceLineModel',
+      InvoiceVerification: '../invoices/inspect.ts#StoredVerification',
     },
   },
   {

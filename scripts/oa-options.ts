@@ -15,5 +15,6 @@ export async function oaOptions(config: Config, logger: Logger, connection: Conn
     escalationIntervalMs: config.escalationIntervalMs,
     connectorEnv: process.env,
     attachments: { fileMaxBytes: config.fileMaxBytes, claimFilesMaxBytes: config.claimFilesMaxBytes, ttlHours: config.attachmentTtlHours },
+    invoices: { companyTaxId: config.companyTaxId, verifier: config.invoiceVerifier },
   };
 }

@@ -14,7 +14,9 @@ export type Capability =
   /** The feedback of every user (feedback). */
   | 'readFeedback'
   /** Tag, close and reopen feedback (tagFeedback, closeFeedback, reopenFeedback). */
-  | 'handleFeedback';
+  | 'handleFeedback'
+  /** Download the archive's copies of original documents by role (GET /archive/files/<id>; a borrower may too). */
+  | 'downloadArchivedFiles';
 
 export const CAPABILITIES: Readonly<Record<Capability, readonly string[]>> = {
   watch: ['ADMIN', 'AUDITOR'],
@@ -23,6 +25,7 @@ export const CAPABILITIES: Readonly<Record<Capability, readonly string[]>> = {
   syncStatistics: ['ADMIN', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR'],
   readFeedback: ['ADMIN', 'AUDITOR'],
   handleFeedback: ['ADMIN'],
+  downloadArchivedFiles: ['ARCHIVIST', 'AUDITOR'],
 };
 
 /** The roles expense figures over every claim need, named where the console points a user to them. */

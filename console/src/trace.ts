@@ -1,6 +1,8 @@
 // Trace: one claim through approval, voucher and archive record. The claim (with its approval steps, voucher and
 // archive record) comes from expenseClaim(id), under the operator's own scope; the claim's sync events
-// (syncEvents(claimId)) and its sync job show the way it went through the integration, in order.
+// (syncEvents(claimId)) and its sync job show the way it went through the integration, in order. The claim's original
+// documents (its items' attachments) and the archive's copies filed with the record are listed; the archive's copies
+// download through GET /archive/files/<id> for the roles that may read them (ARCHIVIST, AUDITOR, or a borrower).
 import { type GqlResult, describeErrors, gql } from './api.ts';
 import type { ConsoleContext, View } from './context.ts';
 import { badge, h, note, replace, time, when } from './dom.ts';
@@ -11,7 +13,8 @@ const CLAIM = `query ConsoleTraceClaim($id: ID!) {
     applicant { name employeeNo } department { name }
     approval { status steps { name mode status assignees { name } decisions { approver { name } decision comment decidedAt } } }
     voucher { voucherNo date debitTotal creditTotal }
-    archiveRecord { archiveNo status retention retentionStartsOn fixity { algorithm digest } }
+    items { description attachments { id filename mediaType size sha256 } }
+    archiveRecord { archiveNo status retention retentionStartsOn fixity { algorithm digest } files { id name mediaType size sha256 } }
   }
 }`;
 const EVENTS = `query ConsoleTraceEvents($id: ID!, $after: String) { syncEvents(claimId: $id, after: $after, first: 500) { seq type occurredAt detail } }`;
@@ -34,7 +37,15 @@ interface Claim {
     steps: { name: string; mode: string; status: string; assignees: { name: string }[]; decisions: { approver: { name: string } | null; decision: string; comment: string | null; decidedAt: string }[] }[];
   } | null;
   voucher: { voucherNo: string; date: string; debitTotal: string; creditTotal: string } | null;
-  archiveRecord: { archiveNo: string; status: string; retention: string; retentionStartsOn: string; fixity: { algorithm: string; digest: string } | null } | null;
+  items: { description: string; attachments: { id: string; filename: string; mediaType: string; size: number; sha256: string }[] }[];
+  archiveRecord: {
+    archiveNo: string;
+    status: string;
+    retention: string;
+    retentionStartsOn: string;
+    fixity: { algorithm: string; digest: string } | null;
+    files: { id: string; name: string; mediaType: string; size: number; sha256: string }[];
+  } | null;
 }
 interface TraceEvent {
   seq: string;
@@ -55,7 +66,7 @@ interface Job {
 
 const OBJECT_ID = /^[0-9a-f]{24}$/i;
 
-export function mountTrace(root: HTMLElement, _ctx: ConsoleContext): View & { open(claimId: string): void } {
+export function mountTrace(root: HTMLElement, ctx: ConsoleContext): View & { open(claimId: string): void } {
   const input = h('input', { type: 'text', id: 'trace-input', placeholder: 'claim id, or claim number of a synced claim', 'aria-label': 'Claim id or number', autocomplete: 'off', spellcheck: false });
   const out = h('div', { class: 'trace', id: 'trace-output' });
   const form = h('form', { class: 'inline-form', onsubmit: (ev: Event) => (ev.preventDefault(), void run(input.value.trim())) }, input, h('button', { type: 'submit' }, 'Trace'));
@@ -84,7 +95,7 @@ export function mountTrace(root: HTMLElement, _ctx: ConsoleContext): View & { op
       out,
       h('h3', {}, c ? `${c.claimNo} · ${c.title}` : job ? job.claimNo : `Claim ${claimId}`),
       claim.errors.length ? note('error', `Claim: ${describeErrors(claim.errors)}`) : '',
-      c ? claimSection(c) : claim.errors.length ? '' : note('info', 'The claim itself is not visible to your roles (ACCOUNTANT, FINANCE_DIRECTOR and AUDITOR read every claim); its sync job and events follow.'),
+      c ? claimSection(c, ctx) : claim.errors.length ? '' : note('info', 'The claim itself is not visible to your roles (ACCOUNTANT, FINANCE_DIRECTOR and AUDITOR read every claim); its sync job and events follow.'),
       jobSection(job, jobs.errors.length ? describeErrors(jobs.errors) : null),
       eventsSection(events),
     );
@@ -115,7 +126,59 @@ export function mountTrace(root: HTMLElement, _ctx: ConsoleContext): View & { op
   };
 }
 
-function claimSection(c: Claim): HTMLElement {
+/** A file as a row: name, type, size and the start of its digest (the whole one on hover). */
+function fileRow(name: string, mediaType: string, size: number, sha256: string, action?: HTMLElement): HTMLElement {
+  const kb = size < 1024 ? `${size} B` : size < 1024 * 1024 ? `${(size / 1024).toFixed(1)} KB` : `${(size / 1024 / 1024).toFixed(1)} MB`;
+  return h('li', { 'data-sha256': sha256 }, h('strong', {}, name), h('span', { class: 'muted' }, ` ${mediaType} · ${kb} · `), h('span', { class: 'mono', title: `SHA-256 ${sha256}` }, `${sha256.slice(0, 12)}…`), action ? [' ', action] : '');
+}
+
+/** Fetches an archived file with the token (a link could not carry it) and hands it to the browser as a download. */
+async function download(id: string, name: string, token: string, status: HTMLElement): Promise<void> {
+  status.textContent = 'downloading…';
+  const res = await fetch(`/archive/files/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` }, credentials: 'omit', cache: 'no-store' }).catch(() => null);
+  if (!res?.ok) {
+    status.textContent = res ? `refused (HTTP ${res.status})` : 'the gateway did not answer';
+    return;
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  status.textContent = 'downloaded';
+}
+
+function filesSection(c: Claim, ctx: ConsoleContext): HTMLElement[] {
+  const originals = c.items.flatMap((item) => item.attachments.map((a) => ({ ...a, item: item.description })));
+  const filed = c.archiveRecord?.files ?? [];
+  const mayDownload = ctx.access.can('downloadArchivedFiles');
+  return [
+    h('h4', {}, `Original documents (${originals.length})`),
+    originals.length
+      ? h('ul', { class: 'files', id: 'trace-originals' }, originals.map((a) => fileRow(a.filename, a.mediaType, a.size, a.sha256)))
+      : h('p', { class: 'muted' }, 'No files attached to the claim.'),
+    ...(c.archiveRecord
+      ? [
+          h('h4', {}, `Filed with the record (${filed.length})`),
+          filed.length
+            ? h(
+                'ul',
+                { class: 'files', id: 'trace-filed' },
+                filed.map((f) => {
+                  if (!mayDownload) return fileRow(f.name, f.mediaType, f.size, f.sha256);
+                  const status = h('span', { class: 'muted download-status' });
+                  const button = h('button', { type: 'button', class: 'link download', onclick: () => void download(f.id, f.name, ctx.token, status) }, 'Download');
+                  return fileRow(f.name, f.mediaType, f.size, f.sha256, h('span', {}, button, ' ', status));
+                }),
+              )
+            : h('p', { class: 'muted' }, 'No files in the record.'),
+        ]
+      : []),
+  ];
+}
+
+function claimSection(c: Claim, ctx: ConsoleContext): HTMLElement {
   const steps = c.approval?.steps ?? [];
   return h(
     'div',
@@ -171,6 +234,7 @@ function claimSection(c: Claim): HTMLElement {
           fact('Fixity', c.archiveRecord.fixity ? `${c.archiveRecord.fixity.algorithm} ${c.archiveRecord.fixity.digest.slice(0, 16)}…` : '—'),
         )
       : h('p', { class: 'muted' }, 'Not filed (yet).'),
+    filesSection(c, ctx),
   );
 }
 

@@ -7,6 +7,7 @@ import type { Directory } from '../../platform/workflow/types.ts';
 import type { ArchiveLoaders } from './loaders.ts';
 import type { ArchiveModels } from './models.ts';
 import type { ArchiveSeals } from './seals.ts';
+import type { OriginalsSource } from './originals/store.ts';
 
 /** An expense claim as the archive knows it: by id (the oa subgraph owns the rest). */
 export interface ClaimReference {
@@ -55,6 +56,8 @@ export interface ArchiveServices {
   clock?: () => Date;
   /** Seals chain heads outside the database (seals.ts); absent, nothing is sealed and verification says so. */
   seals?: ArchiveSeals;
+  /** Where filed claims' original documents are copied from: oa's attachments port, handed in by the assembly. */
+  originals?: OriginalsSource;
 }
 
 export interface ArchiveContext extends ArchiveServices {

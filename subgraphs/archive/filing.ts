@@ -17,7 +17,9 @@ import { type UnsealedRecord, contentOf, fixityDigest, recordChain, sha256 } fro
 import { type HistorySubject, RecordHistory, recordsTransaction } from './history.ts';
 import { type CheckResult, type FourPropertiesReport, checkFourProperties } from './four-properties/index.ts';
 import { toObjectId } from '../../platform/ids.ts';
-import type { ArchiveRecordDoc, VoucherDoc } from './models.ts';
+import type { ArchiveRecordDoc, ArchivedFileDoc, VoucherDoc } from './models.ts';
+import { checkFiles, isFileResult } from './originals/check.ts';
+import { copyOriginals, filesInCustody } from './originals/package.ts';
 import { MAX_VOUCHER_BATCH } from './vouchers.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
 
@@ -38,6 +40,8 @@ export interface RecordDraft {
    * claim's texts (docs/api.md#approved-claims-are-always-filed).
    */
   approvedClaim?: { textProblems: string[] };
+  /** The package's original documents, already copied into `archive_files`, with their bytes as read back there. */
+  originals?: Array<{ file: ArchivedFileDoc; bytes: Buffer | null }>;
 }
 
 /** Record metadata taken from the approved claim: a problem in these alone does not refuse a voucher's record. */
@@ -49,6 +53,9 @@ const CLAIM_METADATA = /^(title|sourceClaimNo|invoiceNumbers\[\d+\]) contains /;
  * and every finding on records people file, still refuse.
  */
 function tolerated(draft: RecordDraft, result: CheckResult): boolean {
+  // An original's format or contents (an encrypted PDF, a HEIC photo) are findings about the evidence, which the
+  // archive keeps as it came; a copy missing or not the bytes filed is not, and refuses (the filing is retried).
+  if (draft.approvedClaim && isFileResult(result)) return result.check !== 'file-present' && result.check !== 'file-digest';
   if (!draft.approvedClaim || result.property !== 'USABILITY' || result.check !== 'metadata-readable') return false;
   return result.detail.split('; ').every((problem) => CLAIM_METADATA.test(problem));
 }
@@ -131,6 +138,7 @@ export async function fileManyInTransaction(ctx: ArchiveContext, session: Client
     filedAt: new Date(),
     environment: `${PRODUCER} node/${process.versions.node}`,
     destroyedAt: null,
+    ...(f.draft.originals?.length ? { files: f.draft.originals.map((o) => o.file) } : {}),
   });
   // The four-properties check runs on each sealed record, before any is stored: one that fails is not filed (but for
   // the claim metadata of an approved claim's voucher, see tolerated()).
@@ -151,6 +159,11 @@ export async function fileManyInTransaction(ctx: ArchiveContext, session: Client
       storageVerified: true,
       today: today(ctx.settings.timeZone),
     });
+    // Each original document, checked on the bytes the archive's bucket holds (originals/check.ts).
+    if (f.draft.originals?.length) {
+      found.results.push(...checkFiles(f.draft.originals));
+      found.passed = found.results.every((r) => r.passed);
+    }
     const failed = found.results.filter((r) => !r.passed && !tolerated(f.draft, r));
     if (failed.length) {
       throw gqlError('BAD_USER_INPUT', `four-properties check failed: ${failed.map((x) => `${x.property} ${x.check}: ${x.detail}`).join('; ')}`, { report: found });
@@ -264,13 +277,15 @@ export async function fileVouchers(ctx: ArchiveContext, voucherIds: readonly str
   const recordsOf = async (session?: ClientSession) =>
     new Map((await ctx.models.ArchiveRecord.find({ voucherId: { $in: ids } }, null, { session }).lean<ArchiveRecordDoc[]>()).map((r) => [r.voucherId!, r]));
   let records = await recordsOf();
+  // The claims' originals are copied into the archive's own bucket before the transaction (originals/package.ts).
+  const originals = await copyOriginals(ctx, [...vouchers.values()].filter((v) => !records.has(v._id.toHexString())));
   let filedAny = false;
   for (let attempt = 1; records.size < ids.length; attempt++) {
     try {
       await recordsTransaction(ctx.connection, async (session) => {
         // Filed meanwhile (a retried call whose first attempt committed late): that record is the answer.
         const already = await recordsOf(session);
-        const drafts = ids.filter((id) => !already.has(id)).map((id) => voucherDraft(vouchers.get(id)!));
+        const drafts = ids.filter((id) => !already.has(id)).map((id) => voucherDraft(vouchers.get(id)!, originals.get(id)));
         const filed = await fileManyInTransaction(ctx, session, drafts);
         records = new Map([...already, ...filed.map((r) => [r.voucherId!, r] as const)]);
       });
@@ -287,8 +302,9 @@ export async function fileVouchers(ctx: ArchiveContext, voucherIds: readonly str
 }
 
 /** What a voucher is filed as: its record draft. */
-function voucherDraft(voucher: VoucherDoc): RecordDraft {
+function voucherDraft(voucher: VoucherDoc, originals?: RecordDraft['originals']): RecordDraft {
   return {
+    ...(originals?.length ? { originals } : {}),
     kind: 'BOOKKEEPING_VOUCHER',
     title: clip(`记账凭证 ${voucher.voucherNo} ${voucher.source.title}`, 200),
     fiscalYear: voucher.fiscalYear,
@@ -352,5 +368,7 @@ export async function checkRecordInCustody(ctx: ArchiveContext, id: string) {
     storageVerified: true,
     today: today(ctx.settings.timeZone),
   });
-  return { archiveNo: record.archiveNo, passed: report.passed, results: report.results, checkedAt: new Date() };
+  // Each original document, read back from the archive's bucket as it is now.
+  const results = [...report.results, ...checkFiles(await filesInCustody(ctx, record))];
+  return { archiveNo: record.archiveNo, passed: results.every((r) => r.passed), results, checkedAt: new Date() };
 }

@@ -16,7 +16,7 @@ export const sha256 = (data: string | Buffer): string => createHash('sha256').up
 export type FixedFields = Pick<
   ArchiveRecordDoc,
   | 'chainSeq' | 'archiveNo' | 'kind' | 'category' | 'title' | 'fiscalYear' | 'retention' | 'voucherId' | 'sourceClaimNo'
-  | 'invoiceNumbers' | 'mediaType' | 'contentDigest' | 'correctsId' | 'filedBy' | 'filedAt' | 'environment' | 'previousArchiveNo'
+  | 'invoiceNumbers' | 'mediaType' | 'contentDigest' | 'correctsId' | 'filedBy' | 'filedAt' | 'environment' | 'previousArchiveNo' | 'files'
 >;
 
 export function fixityDigest(record: FixedFields, previousDigest: string | null): string {
@@ -38,6 +38,11 @@ export function fixityDigest(record: FixedFields, previousDigest: string | null)
     filedAt: record.filedAt,
     environment: record.environment,
     previousArchiveNo: record.previousArchiveNo,
+    // The manifest of the original documents, on records that have one: the digest of every other record (all
+    // filed before originals were kept, and those without any) is computed exactly as before.
+    ...(record.files?.length
+      ? { files: record.files.map((f) => ({ fileId: f.fileId, name: f.name, mediaType: f.mediaType, size: f.size, sha256: f.sha256, sourceAttachmentId: f.sourceAttachmentId })) }
+      : {}),
     previousDigest,
   };
   return chainDigest(fixed);

@@ -18,6 +18,9 @@ import { initArchiveLifecycle } from './lifecycle/init.ts';
 import { lifecycleResolvers } from './lifecycle/resolvers.ts';
 import { archiveResolvers } from './resolvers.ts';
 import { type ArchiveSealOptions, ArchiveSeals } from './seals.ts';
+import { ArchiveFiles, type OriginalsSource } from './originals/store.ts';
+import { archiveFilesRoute } from './originals/http.ts';
+import { ReplayCache } from '../../platform/identity.ts';
 
 export const ARCHIVE_SDL_PATHS = [new URL('../../schema/archive.graphql', import.meta.url), new URL('../../schema/archive-lifecycle.graphql', import.meta.url)];
 
@@ -43,6 +46,8 @@ export interface ArchiveSubgraphOptions {
   clock?: () => Date;
   /** The key and directory that seal chain heads (seals.ts); production always has them (scripts/archive-options.ts). */
   seal?: ArchiveSealOptions;
+  /** Claims' original documents, copied when their vouchers are filed: oa's attachments port (subgraphs/oa/ports.ts). */
+  originals?: OriginalsSource;
 }
 
 export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promise<{ subgraph: Subgraph<ArchiveContext>; services: ArchiveServices }> {
@@ -52,7 +57,8 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
   await events.events.init();
   const workflow = new WorkflowEngine({ connection: opts.connection, directory: opts.directory, events, clock: opts.clock });
   await workflow.init();
-  const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, directory: opts.directory, clock: opts.clock };
+  const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, directory: opts.directory, clock: opts.clock, originals: opts.originals };
+  await new ArchiveFiles(opts.connection).init();
   const routes = await initArchiveLifecycle(services);
   opts.logger.info(routes, 'archive approval routes ready (borrowing, destruction)');
   if (opts.seal) {
@@ -61,6 +67,8 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
     await services.seals.sealAll();
     opts.logger.info({ alg: opts.seal.key.alg, keyId: opts.seal.key.keyId, dir: opts.seal.dir }, 'archive chain heads sealed');
   }
+  // GET /internal/archive-files/<id> (originals/http.ts) checks its own identity; one replay memory with /graphql.
+  const replay = new ReplayCache();
   const subgraph = new Subgraph<ArchiveContext>({
     name: 'archive',
     typeDefs: parse(ARCHIVE_SDL_PATHS.map((p) => readFileSync(p, 'utf8')).join('\n')),
@@ -69,7 +77,8 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
     connection: opts.connection,
     logger: opts.logger,
     production: opts.production,
-    publicRoutes: opts.publicRoutes,
+    publicRoutes: [...(opts.publicRoutes ?? []), archiveFilesRoute({ services, secret: opts.internalSecret, logger: opts.logger, replay })],
+    replayCache: replay,
     context: (principal, origin) => ({ ...services, principal, origin, loaders: createArchiveLoaders(services, principal) }),
   });
   return { subgraph, services };

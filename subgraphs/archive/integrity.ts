@@ -4,7 +4,9 @@
 // - DESTROYED_WITHOUT_REGISTER: it is DESTROYED, but its history has no destruction under a register that is
 //   stored, carried out and lists it;
 // - LIFECYCLE_CHANGED: its lifecycle fields differ from its newest history entry, or it has no history at all;
-// - CHANGED: its history names another fixity digest (the record was rewritten and the records' chain recomputed).
+// - CHANGED: its history names another fixity digest (the record was rewritten and the records' chain recomputed),
+//   or one of its original documents (originals/) no longer hashes to its manifest's SHA-256 (each kept file is
+//   read and hashed: verification reads the whole of archive_files once);
 // The first record affected in chain order is named. Both chains' counters show entries removed from their ends; a
 // record removed is named by its history. What a writer who rewrites every chain to the end (and fixes the counters)
 // changes is found against the heads sealed outside the database (seals.ts): a sealed head whose entry differs or is
@@ -19,6 +21,7 @@ import { type HistoryEntryDoc, type HistoryRef, RecordHistory, stateOf } from '.
 import type { ArchiveModels, ArchiveRecordDoc } from './models.ts';
 import type { ArchiveSeals } from './seals.ts';
 import type { SealCheck } from '../../platform/integration/chain-seal.ts';
+import { ArchiveFiles } from './originals/store.ts';
 
 export type IntegrityProblem = NonNullable<ChainVerification['problem']> | 'CONTENT_MISSING' | 'DESTROYED_WITHOUT_REGISTER' | 'LIFECYCLE_CHANGED' | 'SEAL_BROKEN' | 'TIMESTAMP_INVALID';
 
@@ -46,12 +49,21 @@ interface Finding {
 }
 
 type RegisterLookup = (ref: HistoryRef, recordId: string) => Promise<boolean>;
+/** Hex SHA-256 of a kept original as stored now; null when it is gone. */
+type FileDigest = (fileId: string) => Promise<string | null>;
 
 /** The first problem of one record against its history, or null. */
-async function problemOf(record: ArchiveRecordDoc, told: Told | undefined, registerListing: RegisterLookup): Promise<IntegrityProblem | null> {
+async function problemOf(record: ArchiveRecordDoc, told: Told | undefined, registerListing: RegisterLookup, fileDigest: FileDigest): Promise<IntegrityProblem | null> {
   const destroyed = record.status === 'DESTROYED';
   if (!destroyed && record.content === null) return 'CONTENT_MISSING';
   if (told && told.recordDigest !== record.fixity.digest) return 'CHANGED';
+  if (!destroyed) {
+    for (const file of record.files ?? []) {
+      const digest = await fileDigest(file.fileId);
+      if (digest === null) return 'CONTENT_MISSING';
+      if (digest !== file.sha256) return 'CHANGED';
+    }
+  }
   const { last } = told ?? {};
   if (destroyed) {
     const ref = last?.state.status === 'DESTROYED' ? last.ref : null;
@@ -115,13 +127,15 @@ async function verifyStored(connection: Connection, models: ArchiveModels, walke
     return _id !== null && (await registers.countDocuments({ _id, registerNo: ref.no, status: 'DESTROYED', 'lines.recordId': recordId }, { limit: 1 })) === 1;
   };
 
+  const files = new ArchiveFiles(connection);
+  const fileDigest: FileDigest = (id) => files.digest(id);
   let found: Finding | null = null;
   const recordWalk = await recordChain(models.ArchiveRecord).verify(async (record) => {
     walked.records.set(record.chainSeq, { digest: record.fixity.digest, archiveNo: record.archiveNo });
     const t = told.get(record._id.toHexString());
     told.delete(record._id.toHexString());
     if (found) return;
-    const problem = await problemOf(record, t, registerListing);
+    const problem = await problemOf(record, t, registerListing, fileDigest);
     if (problem) found = { chainSeq: record.chainSeq, archiveNo: record.archiveNo, problem };
   });
   const { checked } = recordWalk;

@@ -29,8 +29,23 @@ export interface VoucherDoc {
     title: string; category: string; applicantId: string; applicantName: string | null; departmentId: string; approvedAt: Date; invoiceNumbers: string[]; totalFen: number;
     /** What the text policy refused in the claim's texts, kept as received (vouchers.ts); absent on older vouchers. */
     textProblems?: string[];
+    /** oa's ids of the claim's original documents, copied into `archive_files` when it is filed; absent when none. */
+    attachmentIds?: string[];
   };
   createdAt: Date;
+}
+
+/** One entry of a record's manifest. */
+export interface ArchivedFileDoc {
+  /** The archive's copy (GridFS bucket `archive_files`). */
+  fileId: string;
+  name: string;
+  mediaType: string;
+  size: number;
+  /** Lower-case hex SHA-256 of the bytes. */
+  sha256: string;
+  /** The oa attachment it was copied from. */
+  sourceAttachmentId: string;
 }
 
 export interface ArchiveRecordDoc {
@@ -68,6 +83,11 @@ export interface ArchiveRecordDoc {
   /** Producing system and its version, recorded for the usability check. */
   environment: string;
   destroyedAt: Date | null;
+  /**
+   * The package's original documents (originals/): the archive's own copies in the GridFS bucket `archive_files`,
+   * covered by the fixity digest; absent on records without originals (and on every record filed before them).
+   */
+  files?: ArchivedFileDoc[];
   /** The four-properties report at filing (filing.ts); absent on records filed before it was kept. */
   filingReport?: { passed: boolean; results: Array<{ property: string; check: string; passed: boolean; detail: string }>; checkedAt: Date };
 }
@@ -121,6 +141,7 @@ const recordSchema = new Schema<ArchiveRecordDoc>(
     filedAt: { type: Date, required: true },
     environment: { type: String, required: true },
     destroyedAt: { type: Date, default: null },
+    files: { type: [{ _id: false, fileId: String, name: String, mediaType: String, size: Number, sha256: String, sourceAttachmentId: String }], default: undefined },
     filingReport: { type: Schema.Types.Mixed },
   },
   { collection: 'archive_records', versionKey: false, minimize: false },

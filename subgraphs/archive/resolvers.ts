@@ -94,6 +94,8 @@ export const archiveResolvers: Resolvers = {
     corrects: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.correctsId ? ctx.loaders.record.load(r.correctsId) : null),
     correctedBy: (r: ArchiveRecordView, _: unknown, ctx: ArchiveContext) => (r.correctedById ? ctx.loaders.record.load(r.correctedById) : null),
     filingReport: (r: ArchiveRecordView) => (r.filingReport ? { archiveNo: r.archiveNo, ...r.filingReport } : null),
+    // The manifest, for whoever reads the record; the bytes are downloaded from GET /archive/files/<id> (logged).
+    files: (r: ArchiveRecordView) => (r.files ?? []).map((f) => ({ id: f.fileId, name: f.name, mediaType: f.mediaType, size: f.size, sha256: f.sha256 })),
   },
 
   ExpenseClaim: {

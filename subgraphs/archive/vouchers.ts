@@ -20,8 +20,11 @@ export interface ApprovedClaim {
   approvedAt: Date;
   /** Integer fen (the Money scalar parsed it). */
   total: number;
-  items: Array<{ description: string; amount: number; occurredOn: string; invoiceNo?: string | null }>;
+  items: Array<{ description: string; amount: number; occurredOn: string; invoiceNo?: string | null; attachmentIds?: string[] | null }>;
 }
+
+/** Originals one claim may bring (oa allows 10 per item; a claim has at most 100 items). */
+const MAX_CLAIM_ORIGINALS = 1000;
 
 const isDuplicateKey = (err: unknown) => (err as { code?: number })?.code === 11000;
 
@@ -74,6 +77,14 @@ function validate(claim: ApprovedClaim, clock: BusinessClock): void {
   // Dates within reason (platform/input-bounds.ts): approved in the past, items not in the future.
   pastInstant('approvedAt', claim.approvedAt, clock.now);
   for (const [i, item] of claim.items.entries()) approvedItemDay(`items[${i}].occurredOn`, item.occurredOn, clock);
+  // The originals the archive copies when it files the voucher (originals/copy.ts): oa's file ids.
+  let originals = 0;
+  for (const [i, item] of claim.items.entries()) {
+    for (const id of item.attachmentIds ?? []) {
+      if (!/^[0-9a-f]{24}$/i.test(id)) throw badInput(`items[${i}].attachmentIds: ${JSON.stringify(id.slice(0, 40))} is not a file id`, `items[${i}].attachmentIds`);
+      if (++originals > MAX_CLAIM_ORIGINALS) throw badInput(`a claim brings at most ${MAX_CLAIM_ORIGINALS} original documents`, `items[${i}].attachmentIds`);
+    }
+  }
 }
 
 /** A voucher about to be numbered: everything but its number, and the period whose counter numbers it. */
@@ -81,6 +92,12 @@ interface Prepared {
   claim: ApprovedClaim;
   month: string;
   doc: Omit<VoucherDoc, '_id' | 'voucherNo'>;
+}
+
+/** The claim's original documents, in item order, each once; absent when it has none (older vouchers have none). */
+function originalsOf(claim: ApprovedClaim): { attachmentIds?: string[] } {
+  const ids = [...new Set(claim.items.flatMap((i) => (i.attachmentIds ?? []).map((id) => id.toLowerCase())))];
+  return ids.length ? { attachmentIds: ids } : {};
 }
 
 /** Checks an approved claim and builds its voucher (still without its number). */
@@ -126,6 +143,7 @@ function prepare(ctx: ArchiveContext, claim: ApprovedClaim): Prepared {
         invoiceNumbers,
         totalFen: claim.total,
         textProblems,
+        ...originalsOf(claim),
       },
       createdAt: new Date(),
     },

@@ -117,7 +117,8 @@ async function approvedSnapshot(services: OaServices, session: ClientSession, cl
       departmentId: claim.departmentId,
       approvedAt: claim.approvedAt!.toISOString(),
       totalFen: claim.totalFen,
-      items: claim.items.map((i) => ({ description: i.description, amountFen: i.amountFen, occurredOn: i.occurredOn, invoiceNo: i.invoiceNo ?? null })),
+      // The originals travel with it: the archive copies them when it files the voucher (docs/api.md#original-documents).
+      items: claim.items.map((i) => ({ description: i.description, amountFen: i.amountFen, occurredOn: i.occurredOn, invoiceNo: i.invoiceNo ?? null, ...(i.attachmentIds?.length ? { attachmentIds: i.attachmentIds } : {}) })),
     },
   };
 }
@@ -148,8 +149,9 @@ export async function createClaim(ctx: OaContext, input: { title: string; catego
       { session },
     );
     created = doc.toObject();
+    // Files first: an item whose invoice file does not support it is BAD_USER_INPUT before its number is booked.
+    await bindAttachments(ctx.attachments, session, { ownerId: ctx.principal.sub, claimId: created._id.toHexString(), items, now, invoices: ctx.invoices });
     await bookInvoices(ctx, session, created);
-    await bindAttachments(ctx.attachments, session, { ownerId: ctx.principal.sub, claimId: created._id.toHexString(), items, now });
     // Every creation writes the year's claim-number counter: one lane (platform/integration/transactions.ts).
   }, { lane: 'claim-numbers' });
   return created!;
@@ -257,7 +259,8 @@ export interface ExternalClaim {
   applicantId: string;
   category: ExpenseCategory;
   title: string;
-  items: Array<{ description: string; amountFen: number; occurredOn: string; invoiceNo?: string }>;
+  /** attachmentIds: files the connector downloaded, owned by the applicant (connectors/files.ts). */
+  items: Array<{ description: string; amountFen: number; occurredOn: string; invoiceNo?: string; attachmentIds?: string[] }>;
   status: 'SUBMITTED' | 'APPROVED' | 'REJECTED' | 'WITHDRAWN';
   eventTime: Date;
 }
@@ -312,7 +315,7 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
     // The connector applied the text policy already; the sink applies it again, so no caller stores what it refuses.
     const title = requiredText(ext.title, 'title', TEXT_FIELDS.claimTitle);
     const { items, totalFen } = validateItems(
-      ext.items.map((i) => ({ description: i.description, amount: i.amountFen, occurredOn: i.occurredOn, invoiceNo: i.invoiceNo ?? null })),
+      ext.items.map((i) => ({ description: i.description, amount: i.amountFen, occurredOn: i.occurredOn, invoiceNo: i.invoiceNo ?? null, attachmentIds: i.attachmentIds ?? null })),
       { timeZone: services.settings.timeZone, now },
     );
     const status: ClaimStatus = ext.status;
@@ -337,6 +340,8 @@ export async function applyExternalClaim(services: OaServices, ext: ExternalClai
       { session },
     );
     const claim = doc.toObject();
+    // The connector stored the form's files as the applicant's uploads: bound as createExpenseClaim binds them, first.
+    await bindAttachments(services.attachments, session, { ownerId: ext.applicantId, claimId: claim._id.toHexString(), items, now, invoices: services.invoices });
     if (status === 'SUBMITTED' || status === 'APPROVED') await bookInvoices(services, session, claim);
     await emit(services, session, 'CLAIM_SUBMITTED', claim, actor, { source: ext.source });
     const snapshot = status === 'APPROVED' ? await approvedSnapshot(services, session, claim, employee) : {};

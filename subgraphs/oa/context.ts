@@ -8,6 +8,7 @@ import type { Connectors } from './connectors/index.ts';
 import type { OaLoaders } from './loaders.ts';
 import type { OaModels } from './models.ts';
 import type { AttachmentStore } from './attachments/store.ts';
+import type { InvoiceSettings } from './attachments/invoice-support.ts';
 
 export interface OaSettings {
   /** Claims above this amount (fen) also need a FINANCE_DIRECTOR (docs/api.md#default-route). */
@@ -27,6 +28,8 @@ export interface OaServices {
   connectors: Connectors | null;
   /** Uploaded originals of claim items (GridFS bucket `attachments`). */
   attachments: AttachmentStore;
+  /** COMPANY_TAX_ID and the invoice verification interface (./attachments/invoice-support.ts). */
+  invoices: InvoiceSettings;
 }
 
 export interface OaContext extends OaServices {

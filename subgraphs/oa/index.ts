@@ -10,6 +10,8 @@ import { type Route, Subgraph } from '../../platform/subgraph.ts';
 import { ReplayCache } from '../../platform/identity.ts';
 import { filesRoute } from './attachments/http.ts';
 import { AttachmentStore, type AttachmentSettings } from './attachments/store.ts';
+import { type InvoiceSettings, NO_INVOICE_SETTINGS } from './attachments/invoice-support.ts';
+import { invoiceVerifier } from './invoices/verifier.ts';
 import { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import { expenseRoute } from '../../platform/workflow/expense-route.ts';
 import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices, type OaSettings } from './context.ts';
@@ -37,6 +39,8 @@ export interface OaSubgraphOptions {
   connectorDetails?: InstanceDetails;
   /** Limits and lifetime of uploads (FILE_MAX_BYTES, CLAIM_FILES_MAX_BYTES, ATTACHMENT_TTL_HOURS; defaults otherwise). */
   attachments?: Partial<AttachmentSettings>;
+  /** COMPANY_TAX_ID and INVOICE_VERIFIER_URL/_TIMEOUT_MS (default: neither configured). */
+  invoices?: InvoiceSettings;
 }
 
 /** Builds the services (models, workflow with the default expense route, event log) and the subgraph. */
@@ -51,13 +55,15 @@ export async function createOaSubgraph(opts: OaSubgraphOptions): Promise<{ subgr
   opts.logger.info({ key: EXPENSE_ROUTE_KEY, version: route.version }, 'expense approval route ready');
   const attachments = new AttachmentStore(opts.connection, opts.attachments, opts.clock);
   await attachments.init();
-  const services: OaServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, connectors: null, attachments };
+  const invoices = opts.invoices ?? NO_INVOICE_SETTINGS;
+  const services: OaServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, connectors: null, attachments, invoices };
   const sink: ClaimSink = { applyExternal: (claim) => applyExternalClaim(services, claim) };
-  services.connectors = await createConnectors({ env: opts.connectorEnv ?? {}, connection: opts.connection, sink, logger: opts.logger, details: opts.connectorDetails });
+  const verifier = invoiceVerifier({ url: invoices.verifier?.url, timeoutMs: invoices.verifier?.timeoutMs });
+  services.connectors = await createConnectors({ env: opts.connectorEnv ?? {}, connection: opts.connection, sink, logger: opts.logger, details: opts.connectorDetails, attachments, verifier });
   if (services.connectors) opts.logger.info({ platforms: Object.keys(services.connectors.config).filter((k) => k === 'feishu' || k === 'dingtalk') }, 'OA platform connectors ready');
   // POST /internal/files (./attachments/http.ts) checks its own identity; one replay memory with /graphql.
   const replay = new ReplayCache();
-  const files = filesRoute({ store: attachments, models, secret: opts.internalSecret, logger: opts.logger, replay });
+  const files = filesRoute({ store: attachments, models, secret: opts.internalSecret, logger: opts.logger, replay, verifier });
   const subgraph = new Subgraph<OaContext>({
     name: 'oa',
     typeDefs: parse(readFileSync(OA_SDL_PATH, 'utf8')),

@@ -1,12 +1,14 @@
 // What oa lends the modules that must read it in-process: small read interfaces over oa's own models, built where
 // a process is assembled (scripts/*-options.ts) and handed in, so no other module reads oa's collections or imports
 // its models (docs/architecture.md, "Ownership rules").
+import type { Readable } from 'node:stream';
 import type { Connection } from 'mongoose';
 import type { Principal } from '../../platform/identity.ts';
 import { toObjectId } from '../../platform/ids.ts';
 import { EventLog } from '../../platform/integration/events.ts';
 import { WorkflowEngine } from '../../platform/workflow/engine.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
+import { AttachmentStore } from './attachments/store.ts';
 import { type ExpenseClaimDoc, oaModels } from './models.ts';
 import { oaDirectory } from './organisation.ts';
 import { claimScope } from './scope.ts';
@@ -38,7 +40,30 @@ export interface ClaimVisibility {
   visibleTo(principal: Principal, claimId: string): Promise<ClaimOwner | null>;
 }
 
+/** An original document of a claim as oa keeps it: what it recorded at upload, and its bytes as stored now. */
+export interface OriginalFile {
+  id: string;
+  filename: string;
+  mediaType: string;
+  size: number;
+  /** Lower-case hex SHA-256 recorded when the upload was stored. */
+  sha256: string;
+  /** The claim that references it (null while it is only an upload). */
+  claimId: string | null;
+  stream: Readable;
+}
+
+export interface ClaimOriginals {
+  /**
+   * A file of the GridFS bucket `attachments` and a stream of its bytes; null when there is none. For the archive,
+   * which copies a filed claim's originals into its own storage (subgraphs/archive/originals/).
+   */
+  open(id: string): Promise<OriginalFile | null>;
+}
+
 export interface OaPorts {
+  /** For the archive: the originals of an approved claim, copied when its voucher is filed. */
+  attachments: ClaimOriginals;
   /** The organisation (departments, managers, roles) as approval routes read it: for the archive lifecycle. */
   directory: Directory;
   /** For reconciliation in the sync service. */
@@ -52,8 +77,17 @@ export function oaPorts(connection: Connection): OaPorts {
   const directory = oaDirectory({ models });
   // Read only here (approvals assigned to the caller, for the claim scope): it appends no event.
   const workflow = new WorkflowEngine({ connection, directory, events: new EventLog(connection) });
+  const store = new AttachmentStore(connection);
   return {
     directory,
+    attachments: {
+      async open(id) {
+        const [file] = await store.byIds([id]);
+        if (!file || !file.metadata.sha256) return null;
+        const m = file.metadata;
+        return { id: file._id.toHexString(), filename: m.filename, mediaType: m.mediaType, size: file.length, sha256: m.sha256, claimId: m.claimId, stream: store.bucket.openDownloadStream(file._id) };
+      },
+    },
     claims: {
       async visibleTo(principal, claimId) {
         const id = toObjectId(claimId);

@@ -14,6 +14,8 @@ import type { OaContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { toObjectId } from './loaders.ts';
 import type { AttachmentView } from './attachments/store.ts';
+import type { StoredInvoice } from './invoices/inspect.ts';
+import type { InvoiceLine } from './invoices/fully-digital.ts';
 import type { DepartmentDoc, EmployeeDoc, ExpenseCategory, ExpenseClaimDoc, ExpenseItemDoc } from './models.ts';
 import { createDepartment, createEmployee, setDepartmentManager, updateDepartment, updateEmployee } from './organisation.ts';
 import { type SummaryGroup, claimCycleTimes, expenseSummary } from './reports.ts';
@@ -128,6 +130,18 @@ export const resolvers: Resolvers = {
     // Ids on an item were checked and bound when the claim was filed (./attachments/references.ts).
     attachments: async (i: ExpenseItemDoc, _: unknown, ctx: OaContext) =>
       i.attachmentIds?.length ? (await ctx.loaders.attachment.loadMany(i.attachmentIds)).filter((a): a is AttachmentView => a !== null && !(a instanceof Error)) : [],
+  },
+
+  // Invoice data as stored at upload (./invoices/inspect.ts): amounts in fen.
+  ElectronicInvoice: {
+    number: (i: StoredInvoice) => i.invoiceNumber,
+    amount: (i: StoredInvoice) => i.amountFen,
+    tax: (i: StoredInvoice) => i.taxFen,
+    total: (i: StoredInvoice) => i.totalFen,
+  },
+  InvoiceLine: {
+    amount: (l: InvoiceLine) => l.amountFen,
+    tax: (l: InvoiceLine) => l.taxFen,
   },
 
   ApprovalInstance: {

@@ -17,7 +17,8 @@ export interface ApprovedClaimInput {
   departmentId: string;
   approvedAt: string;
   total: string;
-  items: { description: string; amount: string; occurredOn: string; invoiceNo: string | null }[];
+  /** attachmentIds: the item's original documents (oa's ids), which the archive copies when it files the voucher. */
+  items: { description: string; amount: string; occurredOn: string; invoiceNo: string | null; attachmentIds?: string[] }[];
 }
 
 const CLAIM_QUERY = `query SyncClaim($id: ID!) {
@@ -79,7 +80,11 @@ export function fromSnapshot(snapshot: unknown, claimId: string): ApprovedClaimI
     (s.applicantName === null || isText(s.applicantName)) &&
     isFen(s.totalFen) &&
     items !== null &&
-    items.every((i) => i && isText(i.description) && isFen(i.amountFen) && isText(i.occurredOn) && (i.invoiceNo === null || isText(i.invoiceNo)));
+    items.every(
+      (i) =>
+        i && isText(i.description) && isFen(i.amountFen) && isText(i.occurredOn) && (i.invoiceNo === null || isText(i.invoiceNo)) &&
+        (i.attachmentIds === undefined || (Array.isArray(i.attachmentIds) && i.attachmentIds.every(isText))),
+    );
   if (!valid) return null;
   return {
     claimId,
@@ -91,7 +96,13 @@ export function fromSnapshot(snapshot: unknown, claimId: string): ApprovedClaimI
     departmentId: s.departmentId as string,
     approvedAt: s.approvedAt as string,
     total: formatMoney(s.totalFen as number),
-    items: items!.map((i) => ({ description: i.description as string, amount: formatMoney(i.amountFen as number), occurredOn: i.occurredOn as string, invoiceNo: i.invoiceNo as string | null })),
+    items: items!.map((i) => ({
+      description: i.description as string,
+      amount: formatMoney(i.amountFen as number),
+      occurredOn: i.occurredOn as string,
+      invoiceNo: i.invoiceNo as string | null,
+      ...(Array.isArray(i.attachmentIds) && i.attachmentIds.length ? { attachmentIds: i.attachmentIds as string[] } : {}),
+    })),
   };
 }
 

@@ -53,7 +53,7 @@ describe('loadConnectorConfig', () => {
         aesKey: DINGTALK.DINGTALK_AES_KEY,
         appKey: 'dingappkey',
         replayWindowMs: 300_000,
-        details: { baseUrl: 'https://oapi.dingtalk.com', appKey: 'dingappkey', appSecret: 'dt-app-secret' },
+        details: { baseUrl: 'https://oapi.dingtalk.com', appKey: 'dingappkey', appSecret: 'dt-app-secret', apiBaseUrl: 'https://api.dingtalk.com' },
       },
     });
   });

@@ -3,9 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { CAPABILITIES, type Capability, accessOf, tokenRoles } from '../../console/src/access.ts';
 import { ROW_SCOPES, rolesFor } from '../../schema/permissions.ts';
+import { FILE_READERS } from '../../subgraphs/archive/originals/http.ts';
 
 /** The fields each capability stands for: every one must allow exactly the capability's roles. */
-const FIELDS: Record<Exclude<Capability, 'allExpenses'>, [type: string, field: string][]> = {
+const FIELDS: Record<Exclude<Capability, 'allExpenses' | 'downloadArchivedFiles'>, [type: string, field: string][]> = {
   watch: [['Query', 'systemStatus'], ['Query', 'systemStatusHistory'], ['Query', 'syncJobs'], ['Query', 'alerts'], ['Subscription', 'alerts']],
   operate: [['Mutation', 'retrySyncJob'], ['Mutation', 'acknowledgeAlert'], ['Mutation', 'resolveAlert'], ['Mutation', 'runAlertAction']],
   syncStatistics: [['Query', 'syncStatistics']],
@@ -22,6 +23,8 @@ describe('the console’s access table', () => {
     }
     // Expense figures over every claim: the roles that read every claim.
     expect(sorted(CAPABILITIES.allExpenses)).toEqual(sorted(ROW_SCOPES.ExpenseClaim.all));
+    // The archive's copies of original documents: the roles the archive's file route serves by role.
+    expect(sorted(CAPABILITIES.downloadArchivedFiles)).toEqual(sorted(FILE_READERS));
   });
 
   it('reads the roles a token names, and nothing from a token that is not one', () => {

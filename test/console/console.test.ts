@@ -4,7 +4,7 @@
 // sync job and see it succeed, trace the claim, handle an alert raised live, draw the charts, and take a screenshot
 // that is a real picture; then per role: an AUDITOR reads without buttons, an EMPLOYEE sees only their own and
 // sends feedback, the ADMIN handles it; lists page; every view is photographed and the pictures checked.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -342,6 +342,42 @@ describe('the console in Chromium', () => {
       await auditorPage.close();
     }
   }, 60_000);
+
+  it('traces a claim with its original documents, and lets the AUDITOR download the archive’s copy', async () => {
+    const alice = await stack.token(org.ids.alice);
+    const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+    const uploaded = await fetch(`${origin}/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="taxi receipt.pdf"' },
+      body: pdf,
+    });
+    expect(uploaded.status).toBe(201);
+    const file = (await uploaded.json()) as { id: string; sha256: string };
+    const [manager, accountant] = await Promise.all([stack.token(org.ids.salesManager), stack.token(org.ids.accountant)]);
+    const created = await stack.gql<{ createExpenseClaim: { id: string } }>(alice, CREATE_CLAIM, { input: { title: 'Taxi with receipt', category: 'TRAVEL', items: [{ ...item('42.00', 'INV-CONSOLE-FILE'), attachmentIds: [file.id] }] } });
+    expect(created.errors).toBeUndefined();
+    const claimId = created.data!.createExpenseClaim.id;
+    expect((await stack.gql(alice, SUBMIT, { id: claimId })).errors).toBeUndefined();
+    expect((await stack.gql(manager, DECIDE, { id: claimId, d: 'APPROVE' })).errors).toBeUndefined();
+    expect((await stack.gql(accountant, DECIDE, { id: claimId, d: 'APPROVE' })).errors).toBeUndefined();
+    await until(() => jobOf(claimId), (j) => j?.status === 'SUCCEEDED');
+
+    const auditorPage = await signedIn(await stack.token(org.ids.auditor));
+    try {
+      await auditorPage.fill('#trace-input', claimId);
+      await auditorPage.click('#view-trace button[type="submit"]');
+      await auditorPage.locator(`#trace-originals li[data-sha256="${file.sha256}"]`).waitFor({ timeout: 10_000 });
+      expect(await auditorPage.textContent('#trace-originals')).toContain('taxi receipt.pdf');
+      const filed = auditorPage.locator(`#trace-filed li[data-sha256="${file.sha256}"]`);
+      await filed.waitFor({ timeout: 10_000 });
+      const [download] = await Promise.all([auditorPage.waitForEvent('download'), filed.locator('button.download').click()]);
+      expect(download.suggestedFilename()).toBe('taxi receipt.pdf');
+      expect(readFileSync((await download.path())!)).toEqual(pdf);
+      await photograph(auditorPage, '#view-trace', 'auditor-trace');
+    } finally {
+      await auditorPage.close();
+    }
+  }, 90_000);
 
   it('shows an EMPLOYEE only their own, and takes their feedback, which the ADMIN then tags and closes', async () => {
     const mine = (await stack.gql<{ expenseClaims: { edges: { node: { id: string } }[] } }>(await stack.token(org.ids.alice), `{ expenseClaims(first: 1) { edges { node { id } } } }`)).data?.expenseClaims.edges[0]?.node.id;

@@ -136,7 +136,9 @@ describe('POST /files', () => {
     for (const [name, bytes, mediaType, how] of cases) {
       const r = how === 'multipart' ? await multipart(alice, name, bytes) : await raw(alice, name, bytes);
       expect(r.status, JSON.stringify(r.body)).toBe(201);
-      expect(r.body).toEqual({ id: expect.stringMatching(/^[0-9a-f]{24}$/), filename: name, mediaType, size: bytes.length, sha256: sha256(bytes) });
+      // These minimal XML, OFD and PDF files fail their format check: stored all the same, marked (test/oa/invoice-claims.test.ts).
+      const structure = mediaType.startsWith('image/') ? null : expect.objectContaining({ ok: false, problems: [expect.any(String)] });
+      expect(r.body).toEqual({ id: expect.stringMatching(/^[0-9a-f]{24}$/), filename: name, mediaType, size: bytes.length, sha256: sha256(bytes), invoice: null, structure, verification: null });
       // The bytes in GridFS are the bytes sent, with the owner and an expiry.
       const id = new ObjectId(r.body.id as string);
       const chunks: Buffer[] = [];

@@ -18,7 +18,7 @@ import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
 import { archivePorts } from '../../subgraphs/archive/ports.ts';
 import { sealAuditSink } from '../../subgraphs/archive/seal-audit.ts';
 import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
-import { createOaSubgraph } from '../../subgraphs/oa/index.ts';
+import { type OaSubgraphOptions, createOaSubgraph } from '../../subgraphs/oa/index.ts';
 import { oaPorts } from '../../subgraphs/oa/ports.ts';
 import { type RunningSync, type SyncPorts, type SyncSubgraphSettings, startSyncSubgraph } from '../../subgraphs/sync-service.ts';
 import { signedGraphql } from '../helpers/graphql.ts';
@@ -101,13 +101,15 @@ export interface StackOptions {
   apiKeyCacheMs?: number;
   /** The logger of every part (default: silent, or TEST_LOG_LEVEL). */
   logger?: Logger;
+  /** COMPANY_TAX_ID and the invoice verification interface of the oa subgraph (default: neither). */
+  invoices?: OaSubgraphOptions['invoices'];
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const logger = opts.logger ?? createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
   const connection = await mongoose.createConnection(engine.uriFor(opts.label)).asPromise();
-  const oaBuilt = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' } });
+  const oaBuilt = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' }, invoices: opts.invoices });
   // The archive writes its sealed heads into the audit trail via the sync subgraph, started after it.
   let syncUrl = 'http://127.0.0.1:9/graphql';
   const archiveSettings: ArchiveSettings = { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null };
@@ -117,6 +119,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     internalSecret: SECRET,
     production: false,
     directory: oaPorts(connection).directory,
+    originals: oaPorts(connection).attachments,
     settings: archiveSettings,
     seal: opts.seal && { ...opts.seal, announce: sealAuditSink({ syncUrl: () => syncUrl, internalSecret: SECRET, logger }) },
   });

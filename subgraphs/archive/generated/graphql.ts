@@ -122,6 +122,12 @@ export type ArchiveRecord = {
    * metadata-readable) and operators are alerted (ARCHIVE_USABILITY).
    */
   filingReport?: Maybe<FourPropertiesReport>;
+  /**
+   * The original documents filed with the record (the claim's invoices and receipts): the archive's own copies,
+   * listed in the record's manifest, which its fixity digest covers. Download one with GET /archive/files/<id>
+   * (ARCHIVIST, AUDITOR, or the borrower during an active loan; logged). Empty for records without originals.
+   */
+  files: Array<ArchivedFile>;
   /** Holds keep a record apart (status ON_HOLD) and block its destruction. */
   holds: Array<Hold>;
   /** The last day of retention as an appraisal extended it; expiresOn reports it too. */
@@ -129,6 +135,18 @@ export type ArchiveRecord = {
   destroyedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Appraisal opinions on the record, oldest first (ARCHIVIST, AUDITOR, ACCOUNTANT, FINANCE_DIRECTOR). */
   appraisals: Array<Appraisal>;
+};
+
+/** An original document of an archive record, as its manifest lists it. */
+export type ArchivedFile = {
+  __typename?: 'ArchivedFile';
+  /** The archive's copy: GET /archive/files/<id>. */
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  mediaType: Scalars['String']['output'];
+  size: Scalars['Int']['output'];
+  /** Lower-case hex SHA-256 of the bytes, as filed. */
+  sha256: Scalars['String']['output'];
 };
 
 export type ExpenseClaim = {
@@ -213,6 +231,8 @@ export type ApprovedClaimItemInput = {
   amount: Scalars['Money']['input'];
   occurredOn: Scalars['Date']['input'];
   invoiceNo?: InputMaybe<Scalars['String']['input']>;
+  /** The item's original documents (OA attachment ids): the archive copies them into its own storage when it files the voucher. */
+  attachmentIds?: InputMaybe<Array<Scalars['ID']['input']>>;
 };
 
 /** The approved claim a voucher is generated for, as the sync service reads it from the OA side. */
@@ -892,6 +912,7 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Fixity: ResolverTypeWrapper<Fixity>;
   ArchiveRecord: ResolverTypeWrapper<ArchiveRecordView>;
+  ArchivedFile: ResolverTypeWrapper<ArchivedFile>;
   ExpenseClaim: ResolverTypeWrapper<ClaimReference>;
   ArchiveRecordEdge: ResolverTypeWrapper<Omit<ArchiveRecordEdge, 'node'> & { node: ResolversTypes['ArchiveRecord'] }>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
@@ -946,6 +967,7 @@ export type ResolversParentTypes = {
   Int: Scalars['Int']['output'];
   Fixity: Fixity;
   ArchiveRecord: ArchiveRecordView;
+  ArchivedFile: ArchivedFile;
   ExpenseClaim: ClaimReference;
   ArchiveRecordEdge: Omit<ArchiveRecordEdge, 'node'> & { node: ResolversParentTypes['ArchiveRecord'] };
   PageInfo: PageInfo;
@@ -1053,10 +1075,19 @@ export type ArchiveRecordResolvers<ContextType = ArchiveContext, ParentType exte
   invoiceNumbers?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   filedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   filingReport?: Resolver<Maybe<ResolversTypes['FourPropertiesReport']>, ParentType, ContextType>;
+  files?: Resolver<Array<ResolversTypes['ArchivedFile']>, ParentType, ContextType>;
   holds?: Resolver<Array<ResolversTypes['Hold']>, ParentType, ContextType>;
   extendedUntil?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
   destroyedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   appraisals?: Resolver<Array<ResolversTypes['Appraisal']>, ParentType, ContextType>;
+};
+
+export type ArchivedFileResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['ArchivedFile'] = ResolversParentTypes['ArchivedFile']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  mediaType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type ExpenseClaimResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['ExpenseClaim'] = ResolversParentTypes['ExpenseClaim'], FederationReferenceType extends FederationReferenceTypes['ExpenseClaim'] = FederationReferenceTypes['ExpenseClaim']> = {
@@ -1328,6 +1359,7 @@ export type Resolvers<ContextType = ArchiveContext> = {
   Voucher?: VoucherResolvers<ContextType>;
   Fixity?: FixityResolvers<ContextType>;
   ArchiveRecord?: ArchiveRecordResolvers<ContextType>;
+  ArchivedFile?: ArchivedFileResolvers<ContextType>;
   ExpenseClaim?: ExpenseClaimResolvers<ContextType>;
   ArchiveRecordEdge?: ArchiveRecordEdgeResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;

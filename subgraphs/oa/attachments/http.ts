@@ -4,14 +4,20 @@
 // token carries the file's digest, checked against the bytes as they are stored (./store.ts), not before.
 //
 // Headers: x-internal-identity; content-length (required); x-file-type (one of ATTACHMENT_MEDIA_TYPES);
-// x-file-name (percent-encoded UTF-8). Answers 201 { id, filename, mediaType, size, sha256, uploadedAt }; 401 for
-// any identity failure; 403 when the uploader is not an employee; 400/411/413/415 for a malformed request.
+// x-file-name (percent-encoded UTF-8). Answers 201 { id, filename, mediaType, size, sha256, uploadedAt, invoice,
+// structure, verification }; 401 for any identity failure; 403 when the uploader is not an employee; 400/411/413/415
+// for a malformed request. An XML, OFD or PDF is inspected once stored (../invoices/inspect.ts) and a parsed invoice
+// verified before the answer; a file that fails its check is stored all the same, marked (docs/api.md#electronic-invoices).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, json } from '../../../platform/apollo-http.ts';
 import { CLOCK_SKEW_SECONDS, INTERNAL_IDENTITY_HEADER, IdentityError, ReplayCache, UNAUTHENTICATED_BODY, verifyToken } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
 import type { Logger } from '../../../platform/logger.ts';
+import { formatMoney } from '../../../platform/money.ts';
 import type { OaModels } from '../models.ts';
+import type { Inspection } from '../invoices/inspect.ts';
+import { inspectStored } from './inspection.ts';
+import type { InvoiceVerifier } from '../invoices/verifier.ts';
 import { ATTACHMENT_MEDIA_TYPES, type AttachmentStore, DigestMismatchError, isAttachmentMediaType } from './store.ts';
 
 export const FILES_PATH = '/internal/files';
@@ -25,7 +31,19 @@ export interface FilesRouteOptions {
   logger: Logger;
   /** Shared with the subgraph's GraphQL guard: one memory of used token ids per process. */
   replay: ReplayCache;
+  /** Asks the verification interface about a parsed invoice (INVOICE_VERIFIER_URL). */
+  verifier: InvoiceVerifier;
   clock?: () => number;
+}
+
+/** What the upload answer shows of an inspection: the invoice's key facts, not its parties or lines (GraphQL has those). */
+function inspectionAnswer(found: Inspection): Record<string, unknown> {
+  const { invoice, structure, verification } = found;
+  return {
+    invoice: invoice && { number: invoice.invoiceNumber, issueDate: invoice.issueDate, total: formatMoney(invoice.totalFen) },
+    structure,
+    verification: verification && { status: verification.status, reason: verification.reason, checkedAt: verification.checkedAt.toISOString() },
+  };
 }
 
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, message: string, code: string): true {
@@ -79,8 +97,13 @@ export function filesRoute(opts: FilesRouteOptions): (req: IncomingMessage, res:
     if (!isAttachmentMediaType(mediaType)) return refuse(req, res, 415, `Accepted types: ${ATTACHMENT_MEDIA_TYPES.join(', ')}`, 'UNSUPPORTED_MEDIA_TYPE');
     try {
       const saved = await opts.store.save(req, { ownerId: principal.sub, filename: decodeName(req.headers['x-file-name']), mediaType, size, digest: identity.bodyHash });
-      opts.logger.info({ attachment: saved.id, mediaType, size, owner: principal.sub }, 'attachment uploaded');
-      json(res, 201, { ...saved, uploadedAt: saved.uploadedAt.toISOString() });
+      const found = await inspectStored(opts.store, saved.id, mediaType, opts.verifier);
+      opts.logger.info(
+        { attachment: saved.id, mediaType, size, owner: principal.sub, structureOk: found.structure?.ok, invoice: found.invoice?.invoiceNumber, verification: found.verification?.status },
+        'attachment uploaded',
+      );
+      const { id, filename, sha256, uploadedAt } = saved;
+      json(res, 201, { id, filename, mediaType: saved.mediaType, size: saved.size, sha256, uploadedAt: uploadedAt.toISOString(), ...inspectionAnswer(found) });
     } catch (err) {
       if (!(err instanceof DigestMismatchError)) throw err;
       opts.logger.warn({ owner: principal.sub, size }, 'upload refused: its bytes are not the bytes signed');

@@ -1,9 +1,11 @@
 // Claim items referencing uploads (docs/api.md#attachments): the ids' shape is checked with the rest of the items
 // (validateItems in ../claims.ts), their ownership and the claim's total size in the claim's transaction, where
 // they are also bound to the claim (claimId set, expiresAt cleared), so a claim and its files change together.
+// An item's invoice file is checked against the item there too (./invoice-support.ts).
 import { ObjectId } from 'mongodb';
 import type { ClientSession } from 'mongoose';
 import { badInput, conflict } from '../../../platform/graphql.ts';
+import { type InvoiceSettings, type ItemFacts, NO_INVOICE_SETTINGS, checkItemInvoices } from './invoice-support.ts';
 import { type AttachmentStore, MAX_ATTACHMENTS_PER_ITEM } from './store.ts';
 
 const HEX_ID = /^[0-9a-f]{24}$/i;
@@ -28,9 +30,11 @@ export interface ClaimAttachments {
   /** The uploader filing the claim. */
   ownerId: string;
   claimId: string;
-  /** Per item, its validated ids (attachmentIdsOf). */
-  items: ReadonlyArray<{ attachmentIds?: readonly string[] }>;
+  /** Per item, its validated ids (attachmentIdsOf) and what its invoice is checked against. */
+  items: readonly ItemFacts[];
   now: Date;
+  /** COMPANY_TAX_ID for the invoice check (default: none configured). */
+  invoices?: InvoiceSettings;
 }
 
 /**
@@ -52,6 +56,7 @@ export async function bindAttachments(store: AttachmentStore, session: ClientSes
   }
   const max = store.settings.claimFilesMaxBytes;
   if (total > max) throw badInput(`The claim's attachments total ${total} bytes; at most ${max} are allowed`, refs[refs.length - 1].field);
+  const checks = checkItemInvoices(c.items, byId, c.invoices ?? NO_INVOICE_SETTINGS, c.now);
   const ids = refs.map((r) => new ObjectId(r.id));
   const bound = await store.files.updateMany(
     { _id: { $in: ids }, $or: [{ 'metadata.claimId': null, 'metadata.ownerId': c.ownerId }, { 'metadata.claimId': c.claimId }] },
@@ -60,4 +65,5 @@ export async function bindAttachments(store: AttachmentStore, session: ClientSes
   );
   // Only if a file changed hands (swept, bound elsewhere) between the read and the write.
   if (bound.matchedCount !== ids.length) throw conflict('An attachment of this claim changed meanwhile; try again');
+  for (const [id, itemCheck] of checks) await store.files.updateOne({ _id: new ObjectId(id) }, { $set: { 'metadata.itemCheck': itemCheck } }, { session });
 }

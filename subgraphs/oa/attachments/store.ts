@@ -8,6 +8,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Collection, type Db } from 'mongodb';
 import type { Connection } from 'mongoose';
+import type { Inspection, StoredInvoice, StoredStructure, StoredVerification } from '../invoices/inspect.ts';
 
 export const ATTACHMENT_BUCKET = 'attachments';
 
@@ -41,6 +42,19 @@ export interface AttachmentMetadata {
   claimId: string | null;
   /** When an unreferenced upload is swept; null once a claim references it. */
   expiresAt: Date | null;
+  /** What the file says of itself, set right after the upload (../invoices/inspect.ts); absent on older files and images. */
+  invoice?: StoredInvoice | null;
+  structure?: StoredStructure | null;
+  verification?: StoredVerification | null;
+  /** The check against the claim item that carries it, set when the claim is filed (./invoice-support.ts). */
+  itemCheck?: ItemCheck | null;
+}
+
+/** metadata.itemCheck: the invoice was checked against its claim item; `buyerChecked` false when COMPANY_TAX_ID was not configured. */
+export interface ItemCheck {
+  checkedAt: Date;
+  buyerChecked: boolean;
+  note: string | null;
 }
 
 /** A GridFS files document of the bucket. */
@@ -59,6 +73,9 @@ export interface AttachmentView {
   size: number;
   sha256: string;
   uploadedAt: Date;
+  invoice?: StoredInvoice | null;
+  structure?: StoredStructure | null;
+  verification?: StoredVerification | null;
 }
 
 export const viewOf = (f: AttachmentFile): AttachmentView => ({
@@ -68,6 +85,9 @@ export const viewOf = (f: AttachmentFile): AttachmentView => ({
   size: f.metadata.size,
   sha256: f.metadata.sha256,
   uploadedAt: f.metadata.uploadedAt,
+  invoice: f.metadata.invoice ?? null,
+  structure: f.metadata.structure ?? null,
+  verification: f.metadata.verification ?? null,
 });
 
 const MAX_FILENAME = 200;
@@ -89,6 +109,10 @@ export function sanitiseFilename(name: string | null | undefined): string {
 }
 
 export class DigestMismatchError extends Error {}
+/** storeFromStream: the bytes exceed the allowed size. */
+export class StreamTooLargeError extends Error {
+  override readonly name = 'StreamTooLargeError';
+}
 
 export interface NewAttachment {
   ownerId: string;
@@ -195,6 +219,64 @@ export class AttachmentStore {
       deleted++;
     }
     return deleted;
+  }
+
+  /** The stored bytes of a file, or null when it holds more than `max` (read back for ../invoices/inspect.ts). */
+  async bytesOf(id: string, max: number): Promise<Buffer | null> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of this.bucket.openDownloadStream(new ObjectId(id))) {
+      size += (chunk as Buffer).length;
+      if (size > max) return null;
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Records what inspecting a file found (metadata.invoice, structure, verification). */
+  async recordInspection(id: string, found: Inspection): Promise<void> {
+    await this.files.updateOne({ _id: new ObjectId(id) }, { $set: { 'metadata.invoice': found.invoice, 'metadata.structure': found.structure, 'metadata.verification': found.verification } });
+  }
+
+  /**
+   * Stores bytes that arrive without a signed digest (files an OA connector downloads, their type already recognised
+   * from the bytes): the SHA-256 and size are computed while writing; past `maxBytes` the partial file is deleted and
+   * TooLargeError thrown. The file is an unreferenced upload of `ownerId` until a claim binds it (./references.ts).
+   */
+  async storeFromStream(ownerId: string, filename: string, mediaType: AttachmentMediaType, body: Readable, maxBytes = this.settings.fileMaxBytes): Promise<AttachmentView> {
+    const now = this.clock();
+    const hash = createHash('sha256');
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > maxBytes) return done(new StreamTooLargeError(`more than ${maxBytes} bytes`));
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const metadata: AttachmentMetadata = {
+      ownerId,
+      sha256: '',
+      mediaType,
+      size: 0,
+      filename: sanitiseFilename(filename),
+      uploadedAt: now,
+      claimId: null,
+      expiresAt: new Date(now.getTime() + this.settings.ttlHours * 3_600_000),
+    };
+    const upload = this.bucket.openUploadStream(metadata.filename, { metadata });
+    const id = upload.id as ObjectId;
+    try {
+      await pipeline(body, counter, upload);
+      metadata.sha256 = hash.digest('hex');
+      metadata.size = size;
+      await this.files.updateOne({ _id: id }, { $set: { 'metadata.sha256': metadata.sha256, 'metadata.size': size } });
+    } catch (err) {
+      await this.remove(id);
+      throw err;
+    }
+    return viewOf({ _id: id, length: size, filename: metadata.filename, metadata });
   }
 
   /** Files by id (hex), in any state; unknown ids are left out. */

@@ -9,6 +9,8 @@ import type { FeishuConfig } from './feishu.ts';
 
 export const DEFAULT_FEISHU_API_URL = 'https://open.feishu.cn';
 export const DEFAULT_DINGTALK_API_URL = 'https://oapi.dingtalk.com';
+/** DingTalk's newer API host, which serves the download info of approval attachments. */
+export const DEFAULT_DINGTALK_FILES_API_URL = 'https://api.dingtalk.com';
 
 export interface FeishuConnectorConfig extends FeishuConfig {
   replayWindowMs: number;
@@ -16,13 +18,15 @@ export interface FeishuConnectorConfig extends FeishuConfig {
 }
 export interface DingTalkConnectorConfig extends DingTalkConfig {
   replayWindowMs: number;
-  details: { baseUrl: string; appKey: string; appSecret: string };
+  details: { baseUrl: string; appKey: string; appSecret: string; apiBaseUrl: string };
 }
 export interface ConnectorConfig {
   feishu?: FeishuConnectorConfig;
   dingtalk?: DingTalkConnectorConfig;
   /** Path of the mapping JSON file (required when a platform is enabled). */
   mappingFile?: string;
+  /** CONNECTOR_FILE_HOSTS: the hosts attachments may be downloaded from, replacing DEFAULT_FILE_HOSTS (./files.ts). */
+  fileHosts?: string[];
 }
 
 export const CONNECTOR_VARIABLES = [
@@ -38,6 +42,8 @@ export const CONNECTOR_VARIABLES = [
   'CONNECTOR_MAPPING_FILE',
   'CONNECTOR_DETAILS_FEISHU_URL',
   'CONNECTOR_DETAILS_DINGTALK_URL',
+  'CONNECTOR_FILES_DINGTALK_URL',
+  'CONNECTOR_FILE_HOSTS',
   'CONNECTOR_REPLAY_WINDOW_SECONDS',
 ] as const;
 type Variable = (typeof CONNECTOR_VARIABLES)[number];
@@ -66,6 +72,11 @@ const schema = z.object({
   CONNECTOR_MAPPING_FILE: raw,
   CONNECTOR_DETAILS_FEISHU_URL: httpUrl,
   CONNECTOR_DETAILS_DINGTALK_URL: httpUrl,
+  CONNECTOR_FILES_DINGTALK_URL: httpUrl,
+  // host[:port] or *.domain, comma-separated: no scheme, path or wildcard elsewhere.
+  CONNECTOR_FILE_HOSTS: raw.refine((v) => v === undefined || v.split(',').every((h) => /^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/i.test(h.trim())), {
+    message: 'expected comma-separated host names (host, host:port or *.domain)',
+  }),
   CONNECTOR_REPLAY_WINDOW_SECONDS: raw.refine((v) => v === undefined || (/^\d{1,5}$/.test(v) && Number(v) >= 10 && Number(v) <= 86_400), {
     message: 'expected an integer number of seconds 10..86400',
   }),
@@ -97,6 +108,7 @@ export function loadConnectorConfig(env: Readonly<Record<string, string | undefi
   const replayWindowMs = input.CONNECTOR_REPLAY_WINDOW_SECONDS === undefined ? DEFAULT_REPLAY_WINDOW_MS : Number(input.CONNECTOR_REPLAY_WINDOW_SECONDS) * 1000;
   const config: ConnectorConfig = {};
   if (input.CONNECTOR_MAPPING_FILE !== undefined) config.mappingFile = input.CONNECTOR_MAPPING_FILE;
+  if (input.CONNECTOR_FILE_HOSTS !== undefined) config.fileHosts = input.CONNECTOR_FILE_HOSTS.split(',').map((h) => h.trim().toLowerCase());
   if (feishuOn) {
     config.feishu = {
       encryptKey: input.FEISHU_ENCRYPT_KEY as string,
@@ -120,6 +132,7 @@ export function loadConnectorConfig(env: Readonly<Record<string, string | undefi
         baseUrl: input.CONNECTOR_DETAILS_DINGTALK_URL ?? DEFAULT_DINGTALK_API_URL,
         appKey: input.DINGTALK_APP_KEY as string,
         appSecret: input.DINGTALK_APP_SECRET as string,
+        apiBaseUrl: input.CONNECTOR_FILES_DINGTALK_URL ?? DEFAULT_DINGTALK_FILES_API_URL,
       },
     };
   }

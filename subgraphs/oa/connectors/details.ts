@@ -12,6 +12,7 @@
 //   a `TableField` value is a JSON string [{rowValue: [{label, value, key}], rowNumber}].
 // Tokens are cached until shortly before they expire and renewed once when the API reports them invalid.
 import { z } from 'zod';
+import { dingTalkAttachments, feishuAttachments } from './attachment-fields.ts';
 import type { FormField, InstanceDetail, InstanceDetails, Platform } from './types.ts';
 
 /**
@@ -124,7 +125,7 @@ const feishuInstanceAnswer = z.object({
     .optional(),
 });
 
-type Widget = { id?: unknown; custom_id?: unknown; name?: unknown; type?: unknown; value?: unknown };
+type Widget = { id?: unknown; custom_id?: unknown; name?: unknown; type?: unknown; value?: unknown; ext?: unknown };
 
 /** Feishu form widgets → FormField[]; a fieldList becomes rows of fields. Named by `name`, else custom_id, else id. */
 export function normaliseFeishuForm(widgets: unknown): FormField[] {
@@ -134,6 +135,7 @@ export function normaliseFeishuForm(widgets: unknown): FormField[] {
     if (w?.type === 'fieldList' && Array.isArray(w.value)) {
       return { name, value: w.value.map((row: unknown) => (Array.isArray(row) ? normaliseFeishuForm(row) : [])) };
     }
+    if (w?.type === 'attachmentV2' || w?.type === 'attachment') return { name, value: feishuAttachments(w.value, w.ext) };
     return { name, value: w?.value ?? null };
   });
 }
@@ -169,6 +171,14 @@ export class FeishuInstanceDetails {
       throw new InstanceDetailError(`Feishu tenant_access_token refused (code ${code})`, false);
     }
     return { value: answer.data.tenant_access_token, expiresInSeconds: answer.data.expire ?? 7200 };
+  }
+
+  /** The API host (for the download allow-list) and a current tenant_access_token (./files.ts). */
+  get apiHost(): string {
+    return new URL(this.base).host;
+  }
+  token(): Promise<string> {
+    return this.tokens.get();
   }
 
   async fetch(instanceCode: string): Promise<InstanceDetail | null> {
@@ -210,6 +220,8 @@ export class FeishuInstanceDetails {
 export interface DingTalkDetailsOptions extends ClientOptions {
   appKey: string;
   appSecret: string;
+  /** The newer API host (download info of attachments): default https://api.dingtalk.com. */
+  apiBaseUrl?: string;
 }
 
 /** errcode DingTalk uses for "流程不存在" (process instance does not exist). */
@@ -249,6 +261,11 @@ export function normaliseDingTalkForm(values: ReadonlyArray<{ name?: string; val
       if (!rows.success) throw new InstanceDetailError(`DingTalk table field ${JSON.stringify(name)} has an unexpected shape`, true);
       return { name, value: rows.data.map((r) => r.rowValue.map((c) => ({ name: c.label ?? c.key ?? '', value: c.value ?? null }))) };
     }
+    if (v.component_type === 'DDAttachment') {
+      const files = dingTalkAttachments(v.value);
+      if (typeof files === 'string') throw new InstanceDetailError(`DingTalk attachment field ${JSON.stringify(name)} ${files}`, true);
+      return { name, value: files };
+    }
     return { name, value: v.value ?? null };
   });
 }
@@ -275,6 +292,17 @@ export class DingTalkInstanceDetails {
       throw new InstanceDetailError(`DingTalk gettoken refused (errcode ${code})`, false);
     }
     return { value: answer.data.access_token, expiresInSeconds: answer.data.expires_in ?? 7200 };
+  }
+
+  /** The newer API's base URL, and a current access token (./files.ts; the same token serves both APIs). */
+  get apiBaseUrl(): string {
+    return (this.options.apiBaseUrl ?? 'https://api.dingtalk.com').replace(/\/+$/, '');
+  }
+  token(): Promise<string> {
+    return this.tokens.get();
+  }
+  invalidateToken(used: string): void {
+    this.tokens.invalidate(used);
   }
 
   async fetch(instanceCode: string): Promise<InstanceDetail | null> {

@@ -13,6 +13,7 @@ import { type PageInfoModel, forwardPageInfo } from '../../../platform/paging.ts
 import mongoose, { Schema, Types, type Connection, type Model } from 'mongoose';
 import type { Logger } from '../../../platform/logger.ts';
 import { InstanceDetailError } from './details.ts';
+import type { ConnectorFiles } from './files.ts';
 import { approvalFor, mapToClaim, type MappingConfig, type MappingErrorCode } from './mapping.ts';
 import { PLATFORMS, type ClaimSink, type ExternalApprovalEvent, type InboundMessage, type InstanceDetails, type Platform } from './types.ts';
 
@@ -26,7 +27,8 @@ export const INBOUND_COLLECTION = 'oa_inbound_events';
 export const INBOUND_STATUSES = ['RECEIVED', 'APPLIED', 'DUPLICATE', 'STALE', 'REJECTED', 'IGNORED'] as const;
 export type InboundStatus = (typeof INBOUND_STATUSES)[number];
 
-export type InboundReasonCode = MappingErrorCode | 'INVALID_EVENT' | 'STALE' | 'SINK' | 'IGNORED';
+/** ATTACHMENT_REFUSED: APPLIED, but files of the form were refused (./files.ts); `reason` names them. */
+export type InboundReasonCode = MappingErrorCode | 'INVALID_EVENT' | 'STALE' | 'SINK' | 'IGNORED' | 'ATTACHMENT_REFUSED';
 
 /** The normalised event as stored: never a secret, a signature or form contents. */
 export type StoredEvent = Omit<ExternalApprovalEvent, 'form'>;
@@ -314,6 +316,8 @@ export interface DeliveryDeps {
   mapping: MappingConfig;
   sink: ClaimSink;
   logger: Logger;
+  /** Downloads the form's files into the attachments bucket; without it, attachment fields are not fetched. */
+  files?: ConnectorFiles;
   now?: () => number;
 }
 
@@ -417,7 +421,14 @@ async function processClaimed(id: string, event: ExternalApprovalEvent, deps: De
     const mapped = mapToClaim(event, detail, deps.mapping);
     if (!mapped.ok) return await settle({ status: 'REJECTED', reasonCode: mapped.code, reason: mapped.reason });
 
-    const result = await deps.sink.applyExternal(mapped.claim);
+    // Refused files (host, size, type) leave the claim without them and are named in the record; a transient
+    // download failure throws below, so the event is retried.
+    const { claim, problems } = deps.files ? await deps.files.collect(mapped.claim) : { claim: mapped.claim, problems: [] };
+    const result = await deps.sink.applyExternal(claim);
+    if (result.applied && problems.length) {
+      const reason = `claim created without ${problems.length} refused attachment${problems.length === 1 ? '' : 's'}: ${problems.join('; ')}`;
+      return await settle({ status: 'APPLIED', claimId: result.claimId, reasonCode: 'ATTACHMENT_REFUSED', reason: reason.slice(0, 2000) });
+    }
     if (result.applied) return await settle({ status: 'APPLIED', claimId: result.claimId });
     if (result.refused) return await settle({ status: 'REJECTED', reasonCode: 'SINK', reason: result.reason ?? 'refused by the OA rules', claimId: result.claimId || null });
     if (result.reason === 'stale') {

@@ -2,7 +2,10 @@
 import type { Connection } from 'mongoose';
 import type { Logger } from '../../../platform/logger.ts';
 import { loadConnectorConfig, type ConnectorConfig } from './config.ts';
+import type { InvoiceVerifier } from '../invoices/verifier.ts';
+import type { AttachmentStore } from '../attachments/store.ts';
 import { DingTalkInstanceDetails, FeishuInstanceDetails, platformInstanceDetails } from './details.ts';
+import { ConnectorFiles } from './files.ts';
 import { InboundEventStore, redeliverPending } from './inbound.ts';
 import { loadMappingFile } from './mapping.ts';
 import { connectorRoutes, type ConnectorHandler } from './routes.ts';
@@ -58,6 +61,7 @@ export {
   type InboundListArgs,
   type InboundStatus,
 } from './inbound.ts';
+export { ConnectorFiles, DEFAULT_FILE_HOSTS, FileRefusedError } from './files.ts';
 export { connectorRoutes, MAX_BODY_BYTES, type ConnectorHandler, type ConnectorRoutesOptions } from './routes.ts';
 export { CONNECTOR_VARIABLES, loadConnectorConfig, type ConnectorConfig } from './config.ts';
 
@@ -79,19 +83,23 @@ export async function createConnectors(options: {
   connection: Connection;
   sink: ClaimSink;
   logger: Logger;
-  /** Replaces the HTTP detail clients (tests, other transports). */
+  /** Replaces the HTTP detail clients (tests, other transports); then attachment fields are not downloaded. */
   details?: InstanceDetails;
+  /** Where downloaded form files go (./files.ts); without it, attachment fields are not downloaded. */
+  attachments?: AttachmentStore;
+  /** Verifies the invoices among downloaded files, as for uploads. */
+  verifier?: InvoiceVerifier;
 }): Promise<Connectors | null> {
   const config = loadConnectorConfig(options.env ?? process.env);
   if ((config.feishu === undefined && config.dingtalk === undefined) || config.mappingFile === undefined) return null;
   const mapping = await loadMappingFile(config.mappingFile);
   const store = await new InboundEventStore(options.connection).init();
-  const details =
-    options.details ??
-    platformInstanceDetails({
-      ...(config.feishu ? { feishu: new FeishuInstanceDetails(config.feishu.details) } : {}),
-      ...(config.dingtalk ? { dingtalk: new DingTalkInstanceDetails(config.dingtalk.details) } : {}),
-    });
+  const clients = {
+    ...(config.feishu ? { feishu: new FeishuInstanceDetails(config.feishu.details) } : {}),
+    ...(config.dingtalk ? { dingtalk: new DingTalkInstanceDetails(config.dingtalk.details) } : {}),
+  };
+  const details = options.details ?? platformInstanceDetails(clients);
+  const files = options.details === undefined && options.attachments ? new ConnectorFiles({ store: options.attachments, ...(options.verifier ? { verifier: options.verifier } : {}), ...clients, ...(config.fileHosts ? { hosts: { feishu: config.fileHosts, dingtalk: config.fileHosts } } : {}) }) : undefined;
   const logger = options.logger.child({ component: 'oa-connectors' });
   const handler = connectorRoutes({
     ...(config.feishu ? { feishu: config.feishu } : {}),
@@ -101,6 +109,7 @@ export async function createConnectors(options: {
     store,
     sink: options.sink,
     logger,
+    ...(files ? { files } : {}),
   });
-  return { handler, store, config, redeliver: () => redeliverPending({ store, details, mapping, sink: options.sink, logger }) };
+  return { handler, store, config, redeliver: () => redeliverPending({ store, details, mapping, sink: options.sink, logger, ...(files ? { files } : {}) }) };
 }

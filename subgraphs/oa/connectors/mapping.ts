@@ -10,6 +10,7 @@ import {
   type ExternalStatus,
   type FormField,
   type InstanceDetail,
+  isAttachmentList,
   type MappedClaim,
   type MappedItem,
   type Platform,
@@ -144,6 +145,11 @@ export interface ItemFieldsConfig {
   occurredOn: string;
   /** Optional: an empty or missing value leaves the item without invoice number. */
   invoiceNo?: string;
+  /**
+   * Optional: an attachment field (Feishu attachmentV2, DingTalk DDAttachment). A column of the items table feeds its
+   * row's item; a top-level field feeds the first item. Its files are downloaded and attached (./files.ts).
+   */
+  attachments?: string;
 }
 
 export interface ApprovalMapping {
@@ -166,6 +172,7 @@ const itemsSchema = z.strictObject({
   amount: fieldName,
   occurredOn: fieldName,
   invoiceNo: fieldName.optional(),
+  attachments: fieldName.optional(),
 });
 const approvalSchema = z.strictObject({
   category: z.enum(EXPENSE_CATEGORIES, { error: `must be one of ${EXPENSE_CATEGORIES.join(', ')}` }),
@@ -368,6 +375,17 @@ export function mapToClaim(event: ExternalApprovalEvent, detail: InstanceDetail,
       if (err instanceof ItemError) return fail(err.code, err.message);
       throw err;
     }
+  }
+
+  const attachmentField = approval.items.attachments;
+  if (attachmentField !== undefined) {
+    // A column of the table feeds its row's item; a top-level field of that name feeds the first item.
+    for (const [i, row] of rows.entries()) {
+      const cell = table ? find(row, attachmentField) : undefined;
+      if (cell && isAttachmentList(cell.value) && cell.value.files.length) items[i].attachments = [...cell.value.files];
+    }
+    const top = find(form, attachmentField);
+    if (top && isAttachmentList(top.value) && top.value.files.length) items[0].attachments = [...(items[0].attachments ?? []), ...top.value.files];
   }
 
   const fromForm = approval.title === undefined ? undefined : text(find(form, approval.title)?.value);

@@ -6,6 +6,7 @@
 // - 401 authentication failed (signature, timestamp, decryption, receiver, token); nothing is recorded.
 // - 400 authenticated but unreadable; 404 platform not configured; 405 not POST; 413 body over 1 MiB;
 //   500 transient failure (the platform redelivers).
+import type { ConnectorFiles } from './files.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../../platform/logger.ts';
 import { dingTalkAnswer, parseDingTalkRequest, type DingTalkConfig } from './dingtalk.ts';
@@ -25,6 +26,8 @@ export interface ConnectorRoutesOptions {
   mapping: MappingConfig;
   store: InboundEventStore;
   sink: ClaimSink;
+  /** Downloads the forms' files (./files.ts). */
+  files?: ConnectorFiles;
   logger: Logger;
   /** Path prefix (default "/connectors"). */
   basePath?: string;
@@ -96,7 +99,7 @@ export function connectorRoutes(opts: ConnectorRoutesOptions): ConnectorHandler 
   const base = (opts.basePath ?? '/connectors').replace(/\/+$/, '');
   const limit = opts.maxBodyBytes ?? MAX_BODY_BYTES;
   const now = opts.now ?? Date.now;
-  const deps: DeliveryDeps = { store: opts.store, details: opts.details, mapping: opts.mapping, sink: opts.sink, logger: opts.logger, now };
+  const deps: DeliveryDeps = { store: opts.store, details: opts.details, mapping: opts.mapping, sink: opts.sink, logger: opts.logger, now, ...(opts.files ? { files: opts.files } : {}) };
   const log = opts.logger;
 
   const refuse = (res: ServerResponse, platform: Platform, err: unknown): boolean => {

@@ -35,6 +35,24 @@ export interface ExternalApprovalEvent {
   form: FormField[] | null;
 }
 
+/**
+ * One file of an attachment field, as the platform names it (./details.ts): a Feishu attachmentV2 widget lists
+ * download URLs valid for a limited time; a DingTalk DDAttachment lists 钉盘 files fetched through the
+ * download-info API. Downloaded by ./files.ts.
+ */
+export type AttachmentRef =
+  | { platform: 'feishu'; name: string; url: string }
+  | { platform: 'dingtalk'; name: string; fileId: string; spaceId: string | null; size: number | null };
+
+/** The value of an attachment field once normalised. */
+export interface AttachmentList {
+  kind: 'attachments';
+  files: AttachmentRef[];
+}
+
+export const isAttachmentList = (v: unknown): v is AttachmentList =>
+  typeof v === 'object' && v !== null && (v as AttachmentList).kind === 'attachments' && Array.isArray((v as AttachmentList).files);
+
 export interface MappedItem {
   description: string;
   /** Integer fen (1 yuan = 100 fen). */
@@ -42,6 +60,10 @@ export interface MappedItem {
   /** YYYY-MM-DD */
   occurredOn: string;
   invoiceNo?: string;
+  /** Files the form names for this item (the mapping's items.attachments), still to download. */
+  attachments?: AttachmentRef[];
+  /** Ids of the downloaded files (./files.ts), bound to the claim by the sink. */
+  attachmentIds?: string[];
 }
 
 /** An expense claim as the OA service should hold it after an external approval event. */

@@ -5,6 +5,9 @@ import type { DepartmentDoc, EmployeeDoc, ExpenseClaimDoc, ExpenseItemDoc } from
 import type { ClaimConnectionModel } from '../queries.ts';
 import type { WorkflowInstance, StepState, StepDecision, Delegation as DelegationModel } from '../../../platform/workflow/types.ts';
 import type { InboundEventRecord } from '../connectors/inbound.ts';
+import type { AttachmentView } from '../attachments/store.ts';
+import type { StoredInvoice, StoredVerification } from '../invoices/inspect.ts';
+import type { InvoiceLine as InvoiceLineModel } from '../invoices/fully-digital.ts';
 import type { OaContext } from '../context.ts';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -97,6 +100,89 @@ export type Attachment = {
   /** SHA-256 of the bytes, lower-case hex. */
   sha256: Scalars['String']['output'];
   uploadedAt: Scalars['DateTime']['output'];
+  /** The format check of an XML, OFD or PDF file, made at upload; null for images (docs/api.md#electronic-invoices). */
+  structure?: Maybe<FileStructure>;
+  /** The electronic invoice the file carries (a 数电票 XML, or the invoice data of an OFD); null when it carries none. */
+  invoice?: Maybe<ElectronicInvoice>;
+  /** The verification interface's answer about `invoice`, asked at upload; null when there is no invoice. */
+  verification?: Maybe<InvoiceVerification>;
+};
+
+/** The format check of an uploaded file. A file that fails it is kept (it is the user's original), marked here. */
+export type FileStructure = {
+  __typename?: 'FileStructure';
+  /** The file is what its type says: a 数电票 XML, an OFD package with OFD.xml and its documents, a PDF with header, cross-reference and trailer. */
+  ok: Scalars['Boolean']['output'];
+  /** What is wrong when not ok. */
+  problems: Array<Scalars['String']['output']>;
+  /** A PDF is encrypted: its content cannot be checked. */
+  encrypted: Scalars['Boolean']['output'];
+  /** A PDF runs scripts or launches programs (/JavaScript, /JS, /Launch, an /OpenAction with a script). */
+  activeContent: Scalars['Boolean']['output'];
+};
+
+/** BLUE: an ordinary invoice; RED: a red-letter (credit) invoice, negative amounts, which supports no expense. */
+export type InvoiceKind =
+  | 'BLUE'
+  | 'RED';
+
+export type InvoiceParty = {
+  __typename?: 'InvoiceParty';
+  /** Null when the file does not state it. */
+  name?: Maybe<Scalars['String']['output']>;
+  /** 统一社会信用代码 or taxpayer number; null for a natural person without one, or when the file does not state it. */
+  taxId?: Maybe<Scalars['String']['output']>;
+};
+
+export type InvoiceLine = {
+  __typename?: 'InvoiceLine';
+  name: Scalars['String']['output'];
+  specification?: Maybe<Scalars['String']['output']>;
+  unit?: Maybe<Scalars['String']['output']>;
+  /** Decimal as printed. */
+  quantity?: Maybe<Scalars['String']['output']>;
+  /** Decimal as printed. */
+  unitPrice?: Maybe<Scalars['String']['output']>;
+  /** Amount without tax. */
+  amount: Scalars['Money']['output'];
+  /** As printed: a fraction (0.06), a percentage (6%) or a word such as 免税. */
+  taxRate: Scalars['String']['output'];
+  tax: Scalars['Money']['output'];
+};
+
+/** An electronic invoice read from an uploaded file (docs/api.md#electronic-invoices). */
+export type ElectronicInvoice = {
+  __typename?: 'ElectronicInvoice';
+  /** 发票号码 (20 digits on a 数电票). */
+  number: Scalars['String']['output'];
+  issueDate: Scalars['Date']['output'];
+  kind: InvoiceKind;
+  buyer: InvoiceParty;
+  seller: InvoiceParty;
+  /** Total without tax; null when an OFD's data does not state it. */
+  amount?: Maybe<Scalars['Money']['output']>;
+  /** Tax; null when an OFD's data does not state it. */
+  tax?: Maybe<Scalars['Money']['output']>;
+  /** 价税合计: what a claim item's amount must equal. */
+  total: Scalars['Money']['output'];
+  /** The invoice's lines; empty when only an OFD's summary data was read. */
+  lines: Array<InvoiceLine>;
+};
+
+export type InvoiceVerificationStatus =
+  /** The verification interface confirmed the invoice as read. */
+  | 'VERIFIED'
+  /** It did not (unknown, other amounts, voided): a claim item with this invoice is refused. */
+  | 'FAILED'
+  /** No answer (not configured, unreachable, timed out, malformed answer): accepted, and shown. */
+  | 'NOT_CHECKED';
+
+export type InvoiceVerification = {
+  __typename?: 'InvoiceVerification';
+  status: InvoiceVerificationStatus;
+  /** Why it FAILED (the interface's words) or was NOT_CHECKED; null when VERIFIED. */
+  reason?: Maybe<Scalars['String']['output']>;
+  checkedAt: Scalars['DateTime']['output'];
 };
 
 export type ExpenseClaim = {
@@ -749,8 +835,15 @@ export type ResolversTypes = {
   ExpenseCategory: ExpenseCategory;
   ClaimStatus: ClaimStatus;
   ExpenseItem: ResolverTypeWrapper<ExpenseItemDoc>;
-  Attachment: ResolverTypeWrapper<Attachment>;
+  Attachment: ResolverTypeWrapper<AttachmentView>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  FileStructure: ResolverTypeWrapper<FileStructure>;
+  InvoiceKind: InvoiceKind;
+  InvoiceParty: ResolverTypeWrapper<InvoiceParty>;
+  InvoiceLine: ResolverTypeWrapper<InvoiceLineModel>;
+  ElectronicInvoice: ResolverTypeWrapper<StoredInvoice>;
+  InvoiceVerificationStatus: InvoiceVerificationStatus;
+  InvoiceVerification: ResolverTypeWrapper<StoredVerification>;
   ExpenseClaim: ResolverTypeWrapper<ExpenseClaimDoc>;
   Decision: Decision;
   ApprovalStatus: ApprovalStatus;
@@ -801,8 +894,13 @@ export type ResolversParentTypes = {
   ID: Scalars['ID']['output'];
   Employee: EmployeeDoc;
   ExpenseItem: ExpenseItemDoc;
-  Attachment: Attachment;
+  Attachment: AttachmentView;
   Int: Scalars['Int']['output'];
+  FileStructure: FileStructure;
+  InvoiceParty: InvoiceParty;
+  InvoiceLine: InvoiceLineModel;
+  ElectronicInvoice: StoredInvoice;
+  InvoiceVerification: StoredVerification;
   ExpenseClaim: ExpenseClaimDoc;
   ApprovalInstance: WorkflowInstance;
   ApprovalStep: StepState;
@@ -894,6 +992,50 @@ export type AttachmentResolvers<ContextType = OaContext, ParentType extends Reso
   size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   uploadedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  structure?: Resolver<Maybe<ResolversTypes['FileStructure']>, ParentType, ContextType>;
+  invoice?: Resolver<Maybe<ResolversTypes['ElectronicInvoice']>, ParentType, ContextType>;
+  verification?: Resolver<Maybe<ResolversTypes['InvoiceVerification']>, ParentType, ContextType>;
+};
+
+export type FileStructureResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['FileStructure'] = ResolversParentTypes['FileStructure']> = {
+  ok?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  problems?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  encrypted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  activeContent?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+};
+
+export type InvoicePartyResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['InvoiceParty'] = ResolversParentTypes['InvoiceParty']> = {
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  taxId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type InvoiceLineResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['InvoiceLine'] = ResolversParentTypes['InvoiceLine']> = {
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  specification?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  unit?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  quantity?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  unitPrice?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  taxRate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tax?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+};
+
+export type ElectronicInvoiceResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ElectronicInvoice'] = ResolversParentTypes['ElectronicInvoice']> = {
+  number?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  issueDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['InvoiceKind'], ParentType, ContextType>;
+  buyer?: Resolver<ResolversTypes['InvoiceParty'], ParentType, ContextType>;
+  seller?: Resolver<ResolversTypes['InvoiceParty'], ParentType, ContextType>;
+  amount?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  tax?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['InvoiceLine']>, ParentType, ContextType>;
+};
+
+export type InvoiceVerificationResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['InvoiceVerification'] = ResolversParentTypes['InvoiceVerification']> = {
+  status?: Resolver<ResolversTypes['InvoiceVerificationStatus'], ParentType, ContextType>;
+  reason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  checkedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
 };
 
 export type ExpenseClaimResolvers<ContextType = OaContext, ParentType extends ResolversParentTypes['ExpenseClaim'] = ResolversParentTypes['ExpenseClaim'], FederationReferenceType extends FederationReferenceTypes['ExpenseClaim'] = FederationReferenceTypes['ExpenseClaim']> = {
@@ -1078,6 +1220,11 @@ export type Resolvers<ContextType = OaContext> = {
   Employee?: EmployeeResolvers<ContextType>;
   ExpenseItem?: ExpenseItemResolvers<ContextType>;
   Attachment?: AttachmentResolvers<ContextType>;
+  FileStructure?: FileStructureResolvers<ContextType>;
+  InvoiceParty?: InvoicePartyResolvers<ContextType>;
+  InvoiceLine?: InvoiceLineResolvers<ContextType>;
+  ElectronicInvoice?: ElectronicInvoiceResolvers<ContextType>;
+  InvoiceVerification?: InvoiceVerificationResolvers<ContextType>;
   ExpenseClaim?: ExpenseClaimResolvers<ContextType>;
   ApprovalInstance?: ApprovalInstanceResolvers<ContextType>;
   ApprovalStep?: ApprovalStepResolvers<ContextType>;

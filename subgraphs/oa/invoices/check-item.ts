@@ -35,8 +35,9 @@ export const BUYER_FIELD = 'invoice.buyerTaxId';
  * - the buyer's tax id equals the company's, compared trimmed and upper-cased (`<prefix>.invoice.buyerTaxId`);
  * - the invoice was not issued after the expense (`<prefix>.occurredOn`).
  * `company.taxId` must be a valid 统一社会信用代码 (GB 32100-2015); config.ts checks COMPANY_TAX_ID at start-up.
+ * `company` null (COMPANY_TAX_ID not configured): the buyer is not checked; the caller records that it was not.
  */
-export function checkAgainstItem(invoice: InvoiceFacts, item: ClaimItemFacts, company: { taxId: string }, fieldPrefix: string): InvoiceMismatch[] {
+export function checkAgainstItem(invoice: InvoiceFacts, item: ClaimItemFacts, company: { taxId: string } | null, fieldPrefix: string): InvoiceMismatch[] {
   const mismatches: InvoiceMismatch[] = [];
   const itemNo = item.invoiceNo?.trim().toUpperCase() ?? '';
   if (itemNo === '') {
@@ -51,11 +52,11 @@ export function checkAgainstItem(invoice: InvoiceFacts, item: ClaimItemFacts, co
     mismatches.push({ field: `${fieldPrefix}.amount`, message: `${fieldPrefix}.amount ${formatMoney(item.amountFen)} differs from the invoice total ${formatMoney(invoice.totalFen)}` });
   }
 
-  const companyId = normaliseTaxId(company.taxId);
-  const companyProblem = creditCodeProblem(companyId);
+  const companyId = company === null ? null : normaliseTaxId(company.taxId);
+  const companyProblem = companyId === null ? null : creditCodeProblem(companyId);
   if (companyProblem !== null) throw new Error(`COMPANY_TAX_ID is not a unified social credit code: ${companyProblem}`);
   const buyerId = invoice.buyer.taxId === null ? null : normaliseTaxId(invoice.buyer.taxId);
-  if (buyerId !== companyId) {
+  if (companyId !== null && buyerId !== companyId) {
     mismatches.push({
       field: `${fieldPrefix}.${BUYER_FIELD}`,
       message: buyerId === null ? `invoice ${invoice.invoiceNumber} names no buyer tax id: it was not issued to the company` : `invoice ${invoice.invoiceNumber} was issued to buyer tax id ${buyerId}, not to the company (${companyId})`,

@@ -49,6 +49,11 @@ describe('checkAgainstItem', () => {
     expect(checkAgainstItem(individual, item, company, P).map((m) => m.field)).toEqual(['input.items[1].invoice.buyerTaxId']);
   });
 
+  it('skips the buyer when no company tax id is configured (null), checking the rest', () => {
+    expect(checkAgainstItem(invoice, item, null, P)).toEqual([]);
+    expect(checkAgainstItem(invoice, { ...item, amountFen: 1 }, null, P).map((m) => m.field)).toEqual(['input.items[1].amount']);
+  });
+
   it('names the expense date when the invoice was issued after it', () => {
     expect(checkAgainstItem(invoice, { ...item, occurredOn: '2026-08-31' }, company, P)).toEqual([
       { field: 'input.items[1].occurredOn', message: 'invoice 26442000000012345678 was issued on 2026-09-01, after the expense on 2026-08-31' },

@@ -1,4 +1,4 @@
-// What an uploaded file is, from its bytes, never its name (docs/api.md#attachments): a small table of magic numbers
+// What an uploaded or downloaded file is, from its bytes, never its name (docs/api.md#attachments): a small table of magic numbers
 // for the few types claims accept, rather than a general detector (file-type knows hundreds of formats, and each
 // would still have to be mapped onto this list; the table is the list). A ZIP is an OFD only when its central
 // directory lists OFD.xml at the root (GB/T 33190), read with yauzl from the spooled file.
