@@ -1,6 +1,6 @@
 // The gateway's HTTP front, one for every process that serves it (`npm start`'s gateway process, `npm run
 // start:single`): health routes, the IDE in development, the operator console, then GraphQL (HTTP, SSE, graphql-ws),
-// the CSV reports (/reports/<name>.csv, gateway/report-csv.ts), uploads (POST /files, gateway/files.ts), archived originals (GET /archive/files/<id>, gateway/archive-files.ts) and /metrics, else a JSON 404; a request that fails unexpectedly answers 500 without details.
+// the CSV reports (/reports/<name>.csv, gateway/report-csv.ts), uploads (POST /files, gateway/files.ts), archived originals (GET /archive/files/<id>, gateway/archive-files.ts), handover packages (GET /archive/packages/<fiscalYear>.zip, gateway/archive-packages.ts) and /metrics, else a JSON 404; a request that fails unexpectedly answers 500 without details.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { errorBody, json } from '../platform/apollo-http.ts';
 import type { Logger } from '../platform/logger.ts';

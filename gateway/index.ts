@@ -25,6 +25,7 @@ import { gatewayExecution } from './execution.ts';
 import { reportCsvRoute } from './report-csv.ts';
 import { type FilesRoute, filesRoute } from './files.ts';
 import { archiveFilesRoute } from './archive-files.ts';
+import { archivePackagesRoute } from './archive-packages.ts';
 import { loadSupergraphSdl, subgraphFetch } from './supergraph.ts';
 import { type Heartbeat, startHeartbeat } from './heartbeat.ts';
 import { serveTraced } from '../platform/tracing.ts';
@@ -34,6 +35,7 @@ export const gatewayRoute = (url: string | undefined): string => {
   const path = (url ?? '/').split('?', 1)[0];
   if (path === '/graphql' || path === '/graphql/stream' || path === '/metrics' || path === '/files') return path;
   if (path.startsWith('/archive/files/')) return '/archive/files/{id}';
+  if (path.startsWith('/archive/packages/')) return '/archive/packages/{fiscalYear}.zip';
   return path.startsWith('/reports/') ? '/reports/{name}' : 'other';
 };
 
@@ -122,6 +124,8 @@ export async function createGateway(
   const files = filesRoute({ oaUrl: urls.oa, internalSecret: config.internalSecret, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit, maxBytes: config.fileMaxBytes, timeoutMs: SUBGRAPH_TIMEOUT_MS });
   // GET /archive/files/<id>: archived originals, authorised, logged and streamed by the archive (gateway/archive-files.ts).
   const archiveFiles = archiveFilesRoute({ archiveUrl: urls.archive, internalSecret: config.internalSecret, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit, timeoutMs: SUBGRAPH_TIMEOUT_MS });
+  // GET /archive/packages/<fiscalYear>.zip: handover packages, authorised, logged and streamed by the archive (gateway/archive-packages.ts).
+  const archivePackages = archivePackagesRoute({ archiveUrl: urls.archive, internalSecret: config.internalSecret, authenticate: (h) => authenticate(h), logger: gatewayLogger, audit, timeoutMs: SUBGRAPH_TIMEOUT_MS });
   const sockets: WebSocketEndpoint[] = [];
   const heartbeat: Heartbeat = startHeartbeat({ syncUrl: urls.sync, internalSecret: config.internalSecret, openSubscriptions: () => streams.open, logger: gatewayLogger, intervalMs: opts.heartbeatMs });
   return {
@@ -134,7 +138,7 @@ export async function createGateway(
     files,
     // In the request's span (or the one gateway/http-front.ts started): platform/tracing.ts.
     handle(req: IncomingMessage, res: ServerResponse) {
-      return serveTraced('gateway', req, res, gatewayRoute(req.url), async () => (await sse(req, res)) || (await reportsCsv(req, res)) || (await files(req, res)) || (await archiveFiles(req, res)) || server.handle(req, res));
+      return serveTraced('gateway', req, res, gatewayRoute(req.url), async () => (await sse(req, res)) || (await reportsCsv(req, res)) || (await files(req, res)) || (await archiveFiles(req, res)) || (await archivePackages(req, res)) || server.handle(req, res));
     },
     attach(httpServer) {
       const endpoint = attachWebSocket(httpServer, { runner, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, audit });

@@ -20,6 +20,7 @@ import { archiveResolvers } from './resolvers.ts';
 import { type ArchiveSealOptions, ArchiveSeals } from './seals.ts';
 import { ArchiveFiles, type OriginalsSource } from './originals/store.ts';
 import { archiveFilesRoute } from './originals/http.ts';
+import { archivePackagesRoute } from './handover/http.ts';
 import { ReplayCache } from '../../platform/identity.ts';
 
 export const ARCHIVE_SDL_PATHS = [new URL('../../schema/archive.graphql', import.meta.url), new URL('../../schema/archive-lifecycle.graphql', import.meta.url)];
@@ -77,7 +78,7 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
     connection: opts.connection,
     logger: opts.logger,
     production: opts.production,
-    publicRoutes: [...(opts.publicRoutes ?? []), archiveFilesRoute({ services, secret: opts.internalSecret, logger: opts.logger, replay })],
+    publicRoutes: [...(opts.publicRoutes ?? []), archiveFilesRoute({ services, secret: opts.internalSecret, logger: opts.logger, replay }), archivePackagesRoute({ services, secret: opts.internalSecret, logger: opts.logger, replay })],
     replayCache: replay,
     context: (principal, origin) => ({ ...services, principal, origin, loaders: createArchiveLoaders(services, principal) }),
   });
