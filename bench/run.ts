@@ -4,6 +4,7 @@
 // `npm run bench -- spike` (the SQLite-vs-LMDB storage spike) runs only when named: it needs the lmdb package,
 // which is not a dependency (`npm install --no-save lmdb` first).
 // `npm run bench -- soak` (the real system under mixed load for BENCH_SOAK_SECONDS, default 300) runs only when named.
+// `npm run bench -- documents` (originals uploaded, filed and packaged on the real system; bench/documents.ts) too.
 import os from 'node:os';
 import { benchEngine } from './engine.ts';
 import { benchGateway } from './gateway.ts';
@@ -19,4 +20,5 @@ if (wanted('gateway')) await benchGateway();
 if (wanted('sync')) await benchSync();
 if (wanted('reports')) await benchReports();
 if (only.has('soak')) await (await import('./soak.ts')).benchSoak();
+if (only.has('documents')) await (await import('./documents.ts')).benchDocuments();
 if (only.has('spike')) await (await import('./storage-spike.ts')).benchStorageSpike();

@@ -11,6 +11,7 @@ import { ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, type Org, item } from '../oa/seed.ts';
 import { type Stack, seed, startStack } from '../sync/stack.ts';
 import { until } from '../helpers/wait.ts';
+import { uploadOriginal } from '../helpers/originals.ts';
 
 const PDF = Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
 const XML = Buffer.from('<?xml version="1.0" encoding="UTF-8"?>\n<EInvoice><Header><InvoiceNumber>24312000000012345678</InvoiceNumber></Header><TotalAmount>100.00</TotalAmount></EInvoice>\n');
@@ -22,14 +23,7 @@ let base: string;
 const bearer = async (sub: string, roles: string[] = []) => `Bearer ${await stack.token(sub, roles as never)}`;
 const db = () => stack.connection.db as unknown as Db;
 
-async function upload(token: string, name: string, bytes: Buffer): Promise<{ id: string; sha256: string; size: number }> {
-  const form = new FormData();
-  form.append('file', new Blob([bytes]), name);
-  const res = await fetch(`${base}/files`, { method: 'POST', headers: { authorization: token }, body: form });
-  const body = (await res.json()) as { id: string; sha256: string; size: number };
-  expect(res.status, JSON.stringify(body)).toBe(201);
-  return body;
-}
+const upload = (token: string, name: string, bytes: Buffer) => uploadOriginal(base, token, name, bytes);
 
 async function bytesOf(bucketName: string, id: string): Promise<Buffer> {
   const parts: Buffer[] = [];

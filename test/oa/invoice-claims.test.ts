@@ -1,46 +1,22 @@
 // Electronic invoices on claims (issue 17 §2; docs/api.md#electronic-invoices): a 数电票 XML or an OFD uploaded through
 // the real gateway is parsed and put to a verification interface (a local HTTP server here); a claim item carrying
 // it is checked against it in the claim's transaction, and its number booked (no invoice twice).
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { strToU8, zipSync } from 'fflate';
 import { type Db, ObjectId } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { creditCodeCheckCharacter } from '../../platform/credit-code.ts';
 import { checkItemInvoices } from '../../subgraphs/oa/attachments/invoice-support.ts';
 import type { AttachmentFile } from '../../subgraphs/oa/attachments/store.ts';
 import { ok } from './fixture.ts';
 import { type Org } from './seed.ts';
 import { type Stack, seed, startStack } from '../sync/stack.ts';
+import { COMPANY, invoiceXml, ofdWith, uploadOriginal } from '../helpers/originals.ts';
 
-const COMPANY = `91310000MA1FL0000${creditCodeCheckCharacter('91310000MA1FL0000')}`;
 const OTHER_BUYER = '91440300MA5G12345L';
-const NORMAL = readFileSync(new URL('./invoices/fixtures/normal.xml', import.meta.url), 'utf8');
-
-/** The normal fixture with its number, buyer and issue date replaced. */
-function invoiceXml(number: string, buyer = COMPANY, issued = '2026-09-01'): Buffer {
-  return Buffer.from(
-    NORMAL.replaceAll('26442000000012345678', number)
-      .replace('<BuyerIdNum>91440300MA5G12345L</BuyerIdNum>', `<BuyerIdNum>${buyer}</BuyerIdNum>`)
-      .replaceAll('2026-09-01', issued),
-  );
-}
 
 let serial = 0;
 /** A fresh 20-digit invoice number per upload (numbers are booked once across the test). */
 const nextNumber = () => `2644200000${String(Date.now() % 1e6).padStart(6, '0')}${String(++serial).padStart(4, '0')}`;
-
-const NS = 'xmlns:ofd="http://www.ofdspec.org/2016"';
-function ofdWith(invoice: Buffer): Buffer {
-  const files = {
-    'OFD.xml': `<?xml version="1.0" encoding="UTF-8"?><ofd:OFD ${NS} Version="1.1" DocType="OFD"><ofd:DocBody><ofd:DocInfo><ofd:DocID>1</ofd:DocID></ofd:DocInfo><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>`,
-    'Doc_0/Document.xml': `<?xml version="1.0" encoding="UTF-8"?><ofd:Document ${NS}><ofd:CommonData><ofd:MaxUnitID>20</ofd:MaxUnitID></ofd:CommonData><ofd:Pages><ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages><ofd:Attachments>Attachs/Attachments.xml</ofd:Attachments></ofd:Document>`,
-    'Doc_0/Pages/Page_0/Content.xml': `<?xml version="1.0" encoding="UTF-8"?><ofd:Page ${NS}><ofd:Content><ofd:Layer ID="2"/></ofd:Content></ofd:Page>`,
-    'Doc_0/Attachs/Attachments.xml': `<?xml version="1.0" encoding="UTF-8"?><ofd:Attachments ${NS}><ofd:Attachment ID="30" Name="original_invoice" Format="xml"><ofd:FileLoc>original_invoice.xml</ofd:FileLoc></ofd:Attachment></ofd:Attachments>`,
-  };
-  return Buffer.from(zipSync({ ...Object.fromEntries(Object.entries(files).map(([k, v]) => [k, strToU8(v)])), 'Doc_0/Attachs/original_invoice.xml': invoice }));
-}
 
 /** A PDF with real cross-reference offsets whose catalogue runs JavaScript when opened. */
 function pdfWithScript(): Buffer {
@@ -63,12 +39,6 @@ const down = new Set<string>();
 const asked: Array<Record<string, unknown>> = [];
 let verifier: Server;
 
-interface UploadAnswer {
-  id: string;
-  invoice: { number: string; issueDate: string; total: string } | null;
-  structure: { ok: boolean; problems: string[]; encrypted: boolean; activeContent: boolean } | null;
-  verification: { status: string; reason: string | null; checkedAt: string } | null;
-}
 type Errors = { message: string; extensions?: { code?: string; field?: string } }[];
 
 let stack: Stack;
@@ -77,14 +47,7 @@ let base: string;
 let alice: string;
 const db = () => stack.connection.db as unknown as Db;
 
-async function upload(name: string, bytes: Buffer): Promise<UploadAnswer> {
-  const form = new FormData();
-  form.append('file', new Blob([bytes]), name);
-  const res = await fetch(`${base}/files`, { method: 'POST', headers: { authorization: `Bearer ${alice}` }, body: form });
-  const body = (await res.json()) as UploadAnswer;
-  expect(res.status, JSON.stringify(body)).toBe(201);
-  return body;
-}
+const upload = (name: string, bytes: Buffer) => uploadOriginal(base, `Bearer ${alice}`, name, bytes);
 
 const CLAIM = `mutation($input: CreateExpenseClaimInput!) {
   createExpenseClaim(input: $input) {
