@@ -8,8 +8,7 @@ import { errorBody, json } from '../platform/apollo-http.ts';
 import { type Principal, identityHeaders } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
-import { identityOf } from './auth.ts';
-import { refuseAuthentication } from './auth-http.ts';
+import { authenticatedCaller } from './auth-http.ts';
 
 export interface ArchiveDownloadOptions {
   /** The archive subgraph's GraphQL URL; the internal route is on the same origin. */
@@ -51,13 +50,8 @@ export function archiveDownloadRoute(opts: ArchiveDownloadOptions, route: Archiv
       return true;
     }
     const startedAt = Date.now();
-    let principal: Principal;
-    try {
-      principal = identityOf(await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined));
-    } catch (err) {
-      refuseAuthentication(req, res, err, startedAt, opts);
-      return true;
-    }
+    const principal = await authenticatedCaller(req, res, startedAt, opts);
+    if (!principal) return true;
     const url = new URL(route.internalPath(encodeURIComponent(match[1]!)), opts.archiveUrl);
     const search = new URLSearchParams(query);
     for (const name of route.params) {

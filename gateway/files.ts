@@ -22,8 +22,7 @@ import { errorBody, json } from '../platform/apollo-http.ts';
 import { type Principal, identityHeaders } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
-import { identityOf } from './auth.ts';
-import { refuseAuthentication } from './auth-http.ts';
+import { authenticatedCaller } from './auth-http.ts';
 import { ACCEPTED_TYPES, fileKind } from '../platform/file-kind.ts';
 
 export const FILES_PATH = '/files';
@@ -257,11 +256,8 @@ export function filesRoute(opts: FilesRouteOptions): FilesRoute {
       return true;
     }
     const startedAt = Date.now();
-    let principal: Principal;
-    try {
-      principal = identityOf(await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined));
-    } catch (err) {
-      refuseAuthentication(req, res, err, startedAt, opts);
+    const principal = await authenticatedCaller(req, res, startedAt, opts);
+    if (!principal) {
       drainThenClose(req, opts.maxBytes);
       return true;
     }

@@ -14,8 +14,7 @@ import { errorBody, json } from '../platform/apollo-http.ts';
 import type { Principal } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AuditRecorder } from './audit.ts';
-import { identityOf } from './auth.ts';
-import { refuseAuthentication } from './auth-http.ts';
+import { authenticatedCaller } from './auth-http.ts';
 import type { GatewayServer } from './server.ts';
 
 type Cell = string | number | null | undefined;
@@ -169,13 +168,8 @@ export function reportCsvRoute(opts: ReportCsvOptions): (req: IncomingMessage, r
       return true;
     }
     const startedAt = Date.now();
-    let principal: Principal;
-    try {
-      principal = identityOf(await opts.authenticate(typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined));
-    } catch (err) {
-      refuseAuthentication(req, res, err, startedAt, opts);
-      return true;
-    }
+    const principal = await authenticatedCaller(req, res, startedAt, opts);
+    if (!principal) return true;
     let variables: Record<string, unknown>;
     try {
       variables = variablesOf(url.searchParams, report.params);
