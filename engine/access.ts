@@ -50,6 +50,13 @@ export function serializeDoc(doc: Doc, update = false): Uint8Array {
   return bytes;
 }
 
+/** The BSON an entry is stored as: the bytes it came with, or its document serialised; refused over 16 MiB. */
+export function bytesOf(entry: Entry, update = false): Uint8Array {
+  if (!entry.bytes) return serializeDoc(entry.exact, update);
+  if (entry.bytes.length > MAX_BSON_OBJECT_SIZE) throw tooLarge(entry.bytes.length, update);
+  return entry.bytes;
+}
+
 interface Overlay {
   /** id -> the transaction's version of the document (null: deleted by the transaction). */
   entries: Map<string, Entry | null>;
@@ -309,9 +316,13 @@ export class Access {
   // Writes
 
   insert(coll: Collection, doc: Doc): Entry {
-    const entry = makeEntry(doc);
+    return this.insertEntry(coll, makeEntry(doc));
+  }
+
+  /** Inserts a prepared entry (engine/collection.ts `entryFromBytes` for bytes off the wire). */
+  insertEntry(coll: Collection, entry: Entry): Entry {
     if (this.txn) {
-      if (this.get(coll, entry.idKey)) throw coll.indexes.get('_id_')!.duplicateError(coll.ns, [doc._id]);
+      if (this.get(coll, entry.idKey)) throw coll.indexes.get('_id_')!.duplicateError(coll.ns, [entry.exact._id]);
       this.writeInTransaction(coll, entry.id, entry);
     } else writeRow(this.catalog, coll, undefined, entry, this.stamp()); // the _id index refuses a duplicate there
     return entry;
@@ -340,7 +351,7 @@ export class Access {
   private writeInTransaction(coll: Collection, id: string, entry: Entry | null): void {
     const txn = this.txn!;
     txn.lastUse = Date.now();
-    if (entry) serializeDoc(entry.exact); // refuse an oversized document now, not at commit
+    if (entry) bytesOf(entry); // refuse an oversized document now, not at commit
     txn.locks.acquire(coll, id, txn);
     const o = txn.overlay(coll);
     if (!o.baseVersions.has(id)) {
@@ -421,7 +432,7 @@ export function writeRow(catalog: Catalog, coll: Collection, previous: Entry | u
     store.deleteDoc(previous!.rid);
     return;
   }
-  const bytes = serializeDoc(next.exact, previous !== undefined);
+  const bytes = bytesOf(next, previous !== undefined);
   const newKeys: Array<DocKeys | undefined> = indexes.map((ix) => ix.keysOf(next));
   const rid = previous?.rid ?? 0;
   indexes.forEach((ix, i) => {

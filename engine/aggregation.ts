@@ -16,7 +16,7 @@ import * as windowOperators from 'mingo/operators/window';
 import { exactOfView, storedDocs } from './collection.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { compileMatcher } from './matcher.ts';
-import { type Doc, arith, bsonType, encodeKey, getPath, isNumeric, isPlainObject, toNumber, toView } from './values.ts';
+import { type Doc, arith, bsonType, cloneValue, encodeKey, getPath, isNumeric, isPlainObject, toNumber, toView } from './values.ts';
 
 const SUPPORTED_STAGES = new Set([
   '$match', '$group', '$sort', '$project', '$unwind', '$lookup', '$facet', '$count', '$limit', '$skip',
@@ -188,12 +188,46 @@ export function fromView(v: unknown): unknown {
 export interface PipelineInput {
   /** The documents to aggregate, in exact form. */
   exact: Doc[];
-  /** Their views: stored ones for read-only pipelines (see isReadOnlyPipeline), else copies. */
+  /** Their views (stored ones, mapped back by exactOfView); copied before a part of the pipeline that may write into them. */
   views: Doc[];
+}
+
+/**
+ * The pipeline cut after each `$group` that other stages follow. A group's sums are exact BSON numbers (exactSum),
+ * which mingo's expressions, sorts and comparisons do not read as numbers: `$subtract` of two sums failed and a
+ * `$sort` on one compared objects. Each later part reads the group's output in view form, as stored documents are.
+ */
+function segments(pipeline: Doc[]): Doc[][] {
+  const out: Doc[][] = [[]];
+  pipeline.forEach((stage, i) => {
+    out[out.length - 1].push(stage);
+    if (Object.keys(stage)[0] === '$group' && i < pipeline.length - 1) out.push([]);
+  });
+  return out;
 }
 
 /** `variables`: the command's `let` variables and $$CLUSTER_TIME, in view form (engine/variables.ts). */
 export function runPipeline(input: PipelineInput, pipeline: Doc[], resolveCollection: (name: string) => Doc[], variables?: Doc): Doc[] {
+  let current = input;
+  let docs: Doc[] = [];
+  for (const [i, part] of segments(pipeline).entries()) {
+    // Stored views are shared: a part that may write into its input gets copies (a later part's views are its own).
+    if (i === 0 && !isReadOnlyPipeline(part)) current = { exact: input.exact, views: input.views.map((v) => cloneValue(v)) };
+    docs = runSegment(current, part, resolveCollection, variables);
+    // Views that map back to their documents, so a later group's exactSum reads the exact sums.
+    current = {
+      exact: docs,
+      views: docs.map((d) => {
+        const view = toView(d) as Doc;
+        exactOfView.set(view, d);
+        return view;
+      }),
+    };
+  }
+  return docs;
+}
+
+function runSegment(input: PipelineInput, pipeline: Doc[], resolveCollection: (name: string) => Doc[], variables?: Doc): Doc[] {
   let out: Doc[];
   try {
     const agg = new Aggregator(toView(pipeline) as Doc[], { scriptEnabled: false, collectionResolver: resolveCollection, context: CONTEXT, variables });

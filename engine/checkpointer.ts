@@ -12,8 +12,8 @@ const COMMITS = 0;
 const STOP = 1;
 const CLOSED = 2;
 
-/** Pages of log (4 KiB each) after which the writer checkpoints itself: 64 MiB. */
-export const BACKSTOP_PAGES = 16_384;
+/** Bytes of log after which the writer checkpoints itself. */
+export const BACKSTOP_BYTES = 64 * 1024 * 1024;
 
 // Plain CommonJS, run with `eval`, so it loads the same way under tsx, vitest and a bare Node.
 const WORKER = `

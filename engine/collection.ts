@@ -13,8 +13,10 @@ export interface Entry {
   readonly idKey: Buffer;
   readonly exact: Doc;
   readonly view: Doc;
-  /** The BSON it is stored as, when it came from the store. */
+  /** The BSON it is stored as, when it came from the store or arrived as bytes to insert. */
   readonly bytes?: Uint8Array;
+  /** `_id` and the top-level fields the indexes read, when only those were decoded (an insert's bytes). */
+  readonly fields?: Doc;
   /** Row id in the store; 0 until stored. */
   rid: number;
   /** Sequence of the commit that wrote it; 0 until stored. */
@@ -37,6 +39,7 @@ class StoredEntry implements Entry {
     public version: number,
     readonly bytes?: Uint8Array,
     exact?: Doc,
+    readonly fields?: Doc,
   ) {
     this.decoded = exact;
     if (exact) storedDocs.add(exact);
@@ -65,6 +68,12 @@ class StoredEntry implements Entry {
 export function makeEntry(exact: Doc, rid = 0, version = 0): Entry {
   const idKey = valueKey(exact._id);
   return new StoredEntry(idKey.toString('latin1'), idKey, rid, version, undefined, exact);
+}
+
+/** A document to insert as the bytes it arrived as, with its `_id` and indexed fields decoded (engine/raw-bson.ts). */
+export function entryFromBytes(bytes: Uint8Array, fields: Doc): Entry {
+  const idKey = valueKey(fields._id);
+  return new StoredEntry(idKey.toString('latin1'), idKey, 0, 0, bytes, undefined, fields);
 }
 
 export function entryFromRow(row: { rid: number; ver: number; doc: Uint8Array; id: Uint8Array }): Entry {
@@ -137,9 +146,10 @@ export class Index {
   }
 
   /** Key tuples of a document (several for array fields), or none when sparse/partial leaves it out. */
-  keysOf(entry: Pick<Entry, 'exact' | 'view'>): DocKeys | undefined {
+  keysOf(entry: Pick<Entry, 'exact' | 'fields'>): DocKeys | undefined {
     if (this.partial && !this.partial.test(entry.exact)) return undefined;
-    const perField = this.fields.map(([f]) => pathValuesForIndex(entry.exact, f));
+    const doc = entry.fields ?? entry.exact;
+    const perField = this.fields.map(([f]) => pathValuesForIndex(doc, f));
     if (this.sparse && perField.every((vals) => vals.length === 0)) return undefined;
     let multi = false;
     let tuples: unknown[][] = [[]];
@@ -150,7 +160,7 @@ export class Index {
       for (const t of tuples) for (const v of options) next.push([...t, v === undefined ? null : v]);
       tuples = next;
     }
-    if (!multi) multi = this.fields.some(([f]) => holdsArray(entry.exact, f));
+    if (!multi) multi = this.fields.some(([f]) => holdsArray(doc, f));
     const seen = new Set<string>();
     const keys: Buffer[] = [];
     const values: unknown[][] = [];
@@ -242,6 +252,13 @@ export class Collection {
 
   get ns(): string {
     return `${this.db}.${this.name}`;
+  }
+
+  /** The top-level fields the secondary indexes read (the first part of each indexed path). */
+  indexedFields(): Set<string> {
+    const names = new Set<string>();
+    for (const ix of this.indexes.values()) if (!ix.isId) for (const [f] of ix.fields) names.add(f.split('.')[0]);
+    return names;
   }
 
   /**

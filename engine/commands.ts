@@ -3,11 +3,13 @@ import os from 'node:os';
 import { Int32, ObjectId } from 'bson';
 import type { Access, FindOptions } from './access.ts';
 import { type Catalog, validateNamespace } from './catalog.ts';
-import { type Collection, type Entry, type IndexSpec, validateIndexSpec } from './collection.ts';
+import { type Collection, type Entry, type IndexSpec, entryFromBytes, validateIndexSpec } from './collection.ts';
 import { Cursors, batchSizeOf } from './cursors.ts';
 import { ErrorCodes, MongoServerError, fail } from './errors.ts';
 import { applyProjection, validateProjection } from './projection.ts';
 import { RawDoc } from './raw.ts';
+import { FieldNames, pickFields, startsWithId } from './raw-bson.ts';
+import { rawDocumentsOf } from './wire.ts';
 import { isReadOnlyPipeline, runPipeline, validatePipeline } from './aggregation.ts';
 import { compileFilter, parseSort, sortBy } from './query.ts';
 import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './update.ts';
@@ -16,7 +18,7 @@ import { collectionlessAggregate } from './collectionless.ts';
 import { resolveHint, restrictToHint } from './hints.ts';
 import type { Plan } from './planner.ts';
 import { type PipelineUpdateContext, applyPipelineUpdate, checkUpdatePipeline } from './pipeline-update.ts';
-import { type WarnLogger, createValidationOptions, validateDocument } from './validation.ts';
+import { type WarnLogger, createValidationOptions, validateDocument, validatorApplies } from './validation.ts';
 import { bindFilter, mingoVariables, parseLet } from './variables.ts';
 import { type Doc, bsonType, cloneValue, compareValues, encodeKey, isNumeric, isPlainObject, pathValuesForIndex, toNumber, valuesEqual } from './values.ts';
 
@@ -83,10 +85,8 @@ function refuse(ctx: CommandContext, fields: string[]): void {
   }
 }
 
-/** Prepares a document for insertion: _id first, generated when absent, never an array or undefined. */
-function withId(doc: Doc): Doc {
-  if (!isPlainObject(doc)) fail(ErrorCodes.TypeMismatch, 'documents to insert must be objects');
-  const id = doc._id === undefined ? new ObjectId() : doc._id;
+/** Refuses an `_id` MongoDB refuses: an array, a regular expression, an object with `$`-prefixed fields. */
+function checkId(id: unknown): void {
   if (Array.isArray(id)) fail(ErrorCodes.InvalidIdField, "The '_id' value cannot be of type array");
   if (id instanceof RegExp || (id as { _bsontype?: string })?._bsontype === 'BSONRegExp') {
     fail(ErrorCodes.InvalidIdField, "The '_id' value cannot be of type regex");
@@ -94,6 +94,13 @@ function withId(doc: Doc): Doc {
   if (isPlainObject(id) && Object.keys(id).some((k) => k.startsWith('$'))) {
     fail(ErrorCodes.DollarPrefixedFieldName, "_id fields may not contain '$'-prefixed fields");
   }
+}
+
+/** Prepares a document for insertion: _id first, generated when absent, never an array or undefined. */
+function withId(doc: Doc): Doc {
+  if (!isPlainObject(doc)) fail(ErrorCodes.TypeMismatch, 'documents to insert must be objects');
+  const id = doc._id === undefined ? new ObjectId() : doc._id;
+  checkId(id);
   // Already in shape (as the driver sends them): the same object, so its bytes off the wire can be stored as they are.
   for (const k in doc) {
     if (k === '_id') return doc;
@@ -102,6 +109,17 @@ function withId(doc: Doc): Doc {
   const out: Doc = { _id: id };
   for (const k of Object.keys(doc)) if (k !== '_id') out[k] = doc[k];
   return out;
+}
+
+/**
+ * A document to insert read from the bytes it arrived as (engine/raw-bson.ts): only `_id` and the fields the
+ * indexes read are decoded, the rest only if a validator asks. Undefined when its `_id` is not its first field.
+ */
+function entryToInsert(bytes: Uint8Array, indexed: FieldNames): Entry | undefined {
+  if (!startsWithId(bytes)) return undefined;
+  const fields = pickFields(bytes, indexed);
+  checkId(fields._id);
+  return entryFromBytes(bytes, fields);
 }
 
 const ns = (ctx: CommandContext, coll: string) => `${ctx.db}.${coll}`;
@@ -399,7 +417,7 @@ function aggregate(ctx: CommandContext): Doc {
     return c ? prepare(ctx.access.all(c)) : [];
   };
   const docs = stages.length
-    ? runPipeline({ exact: entries.map((e) => e.exact), views: prepare(entries) }, stages, resolve, mingoVariables(vars))
+    ? runPipeline({ exact: entries.map((e) => e.exact), views: entries.map((e) => e.view) }, stages, resolve, mingoVariables(vars))
     : entries.map((e) => e.exact);
   const cursorOpts = ctx.body.cursor as Doc;
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(cursorOpts.batchSize, undefined), false, ctx.access.alive) };
@@ -439,13 +457,22 @@ function statements(ctx: CommandContext, field: string): Doc[] {
 function insert(ctx: CommandContext): WriteOutcome {
   const name = nameArg(ctx, 'insert');
   validateNamespace(ctx.db, name);
-  const docs = statements(ctx, 'documents');
+  const raws = rawDocumentsOf(ctx.body);
+  const docs: Array<Doc | Uint8Array> = raws?.length ? raws : statements(ctx, 'documents');
   const coll = ctx.access.ensureCollection(ctx.db, name);
+  const bypass = ctx.body.bypassDocumentValidation === true;
+  const indexed = new FieldNames(coll.indexedFields());
   let n = 0;
-  const writeErrors = writeLoop(docs, ctx.body.ordered !== false, (doc) => {
-    const full = withId(doc);
-    validateDocument(coll, full, { bypass: ctx.body.bypassDocumentValidation === true, logger: ctx.logger });
-    ctx.access.insert(coll, full);
+  const writeErrors = writeLoop(docs, ctx.body.ordered !== false, (item, i) => {
+    const entry = item instanceof Uint8Array ? entryToInsert(item, indexed) : undefined;
+    if (entry) {
+      if (validatorApplies(coll, bypass)) validateDocument(coll, entry.exact, { bypass, logger: ctx.logger });
+      ctx.access.insertEntry(coll, entry);
+    } else {
+      const full = withId(item instanceof Uint8Array ? (ctx.body.documents as Doc[])[i] : item);
+      validateDocument(coll, full, { bypass, logger: ctx.logger });
+      ctx.access.insert(coll, full);
+    }
     n++;
   });
   ctx.server.counters.insert += n;

@@ -2,6 +2,7 @@
 // every client. The line names the command, its namespace and the shape of its filter (field paths and operators,
 // every value replaced by its type), never a value: filters carry bank account and ID numbers.
 import type { Doc } from './values.ts';
+import { rawDocumentsOf } from './wire.ts';
 
 /** MongoDB's default slowms. */
 export const DEFAULT_SLOW_MS = 100;
@@ -40,6 +41,8 @@ export function describeCommand(body: Doc, ms: number): Record<string, unknown> 
     if (first?.q !== undefined) line.filter = shapeOf(first.q);
     if (Array.isArray(body[list])) line.statements = (body[list] as unknown[]).length;
   }
-  if (Array.isArray(body.documents)) line.documents = body.documents.length;
+  const raws = rawDocumentsOf(body); // counted without decoding an insert's documents
+  if (raws) line.documents = raws.length;
+  else if (Array.isArray(body.documents)) line.documents = body.documents.length;
   return line;
 }

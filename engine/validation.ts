@@ -203,11 +203,17 @@ export interface ValidationTarget {
  * Checks a document about to be written. `before` is the current version for updates (moderate level skips
  * documents that already fail); `bypass` is the command's bypassDocumentValidation.
  */
-export function validateDocument(coll: ValidationTarget, doc: Doc, opts: { before?: Doc; bypass?: boolean; logger?: WarnLogger } = {}): void {
+/** Whether a write to `coll` is checked against a validator at all (so the document need not be decoded otherwise). */
+export function validatorApplies(coll: ValidationTarget, bypass = false): boolean {
   const validator = coll.options.validator;
-  if (!isPlainObject(validator) || Object.keys(validator).length === 0 || opts.bypass === true) return;
+  if (!isPlainObject(validator) || Object.keys(validator).length === 0 || bypass) return false;
+  return coll.options.validationLevel !== 'off';
+}
+
+export function validateDocument(coll: ValidationTarget, doc: Doc, opts: { before?: Doc; bypass?: boolean; logger?: WarnLogger } = {}): void {
+  if (!validatorApplies(coll, opts.bypass === true)) return;
+  const validator = coll.options.validator as Doc;
   const level = (coll.options.validationLevel as ValidationLevel | undefined) ?? 'strict';
-  if (level === 'off') return;
   let matcher = compiledValidators.get(validator);
   if (!matcher) compiledValidators.set(validator, (matcher = compileFilter(validator)));
   if (matcher.test(doc)) return;

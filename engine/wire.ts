@@ -2,6 +2,7 @@
 // https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/
 import { BSON } from 'bson';
 import { serializeReply } from './raw.ts';
+import { plainlyWellFormed } from './raw-bson.ts';
 import type { Doc } from './values.ts';
 
 export const OP_REPLY = 1;
@@ -36,13 +37,19 @@ export type Request =
   | { kind: 'msg'; header: Header; moreToCome: boolean; exhaustAllowed: boolean; body: Doc }
   | { kind: 'unsupported'; header: Header };
 
-function readDoc(buf: Buffer, offset: number, end: number): [Doc, number] {
+/** Where the document at `offset` ends, its length and terminator checked. */
+function docEnd(buf: Buffer, offset: number, end: number): number {
   if (offset + 5 > end) throw new WireError('document runs past the end of the message');
   const size = buf.readInt32LE(offset);
   if (size < 5 || offset + size > end) throw new WireError(`invalid document length ${size}`);
   if (buf[offset + size - 1] !== 0) throw new WireError('document is not null-terminated');
+  return offset + size;
+}
+
+function readDoc(buf: Buffer, offset: number, end: number): [Doc, number] {
+  const next = docEnd(buf, offset, end);
   try {
-    return [BSON.deserialize(buf.subarray(offset, offset + size), EXACT) as Doc, offset + size];
+    return [BSON.deserialize(buf.subarray(offset, next), EXACT) as Doc, next];
   } catch (err) {
     throw new WireError(`invalid BSON: ${(err as Error).message}`);
   }
@@ -54,7 +61,6 @@ function readCString(buf: Buffer, offset: number, end: number): [string, number]
   return [buf.toString('utf8', offset, zero), zero + 1];
 }
 
-/** Parses one complete message (the buffer holds exactly `header.length` bytes). */
 /**
  * The BSON a document of a document sequence arrived as (inserts and updates are sent that way): an insert stores
  * these bytes instead of serialising the document again, as MongoDB stores what the client sent.
@@ -62,6 +68,39 @@ function readCString(buf: Buffer, offset: number, end: number): [string, number]
 const rawBson = new WeakMap<object, Uint8Array>();
 export const rawBsonOf = (doc: object): Uint8Array | undefined => rawBson.get(doc);
 
+/**
+ * An insert's documents as the bytes they arrived as (engine/raw-bson.ts): the insert command reads of each only
+ * `_id` and its indexed fields. The body's `documents` is still there for every other reader, decoded on first use.
+ */
+const rawDocuments = new WeakMap<Doc, Uint8Array[]>();
+export const rawDocumentsOf = (body: Doc): Uint8Array[] | undefined => rawDocuments.get(body);
+
+/** Sequences left as bytes until read: only an insert's, whose documents the insert itself need not decode. */
+const LAZY_SEQUENCE = 'documents';
+
+function decodeSequenceDoc(bytes: Uint8Array): Doc {
+  const doc = BSON.deserialize(bytes, EXACT) as Doc;
+  rawBson.set(doc, bytes);
+  return doc;
+}
+
+/** `body[identifier]` as the documents of `raws`, decoded when first read. */
+function defineLazySequence(body: Doc, identifier: string, raws: Uint8Array[], decoded: Map<number, Doc>): void {
+  const settle = (value: unknown) => Object.defineProperty(body, identifier, { value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(body, identifier, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const docs = raws.map((bytes, i) => decoded.get(i) ?? decodeSequenceDoc(bytes));
+      settle(docs);
+      return docs;
+    },
+    set: settle,
+  });
+  rawDocuments.set(body, raws);
+}
+
+/** Parses one complete message (the buffer holds exactly `header.length` bytes). */
 export function parseMessage(buf: Buffer): Request {
   if (buf.length < 16) throw new WireError('message shorter than its header');
   const header: Header = {
@@ -90,7 +129,7 @@ export function parseMessage(buf: Buffer): Request {
     const end = flags & FLAG_CHECKSUM ? buf.length - 4 : buf.length;
     let off = 20;
     let body: Doc | undefined;
-    const sequences: Array<[string, Doc[]]> = [];
+    const sequences: Array<[string, Doc[] | { raws: Uint8Array[]; decoded: Map<number, Doc> }]> = [];
     while (off < end) {
       const kind = buf[off++];
       if (kind === 0) {
@@ -102,14 +141,28 @@ export function parseMessage(buf: Buffer): Request {
         const seqEnd = off + size;
         if (size < 5 || seqEnd > end) throw new WireError('invalid document sequence length');
         let [identifier, p] = readCString(buf, off + 4, seqEnd);
-        const docs: Doc[] = [];
-        while (p < seqEnd) {
-          const [doc, next] = readDoc(buf, p, seqEnd);
-          rawBson.set(doc, buf.subarray(p, next));
-          docs.push(doc);
-          p = next;
+        if (identifier === LAZY_SEQUENCE) {
+          // Checked now as a decode would check it (a bad document still closes the connection), decoded later if at all.
+          const raws: Uint8Array[] = [];
+          const decoded = new Map<number, Doc>();
+          while (p < seqEnd) {
+            const next = docEnd(buf, p, seqEnd);
+            const bytes = buf.subarray(p, next);
+            if (!plainlyWellFormed(bytes)) decoded.set(raws.length, readDoc(buf, p, seqEnd)[0]);
+            raws.push(bytes);
+            p = next;
+          }
+          sequences.push([identifier, { raws, decoded }]);
+        } else {
+          const docs: Doc[] = [];
+          while (p < seqEnd) {
+            const [doc, next] = readDoc(buf, p, seqEnd);
+            rawBson.set(doc, buf.subarray(p, next));
+            docs.push(doc);
+            p = next;
+          }
+          sequences.push([identifier, docs]);
         }
-        sequences.push([identifier, docs]);
         off = seqEnd;
       } else {
         throw new WireError(`unknown OP_MSG section kind ${kind}`);
@@ -118,7 +171,8 @@ export function parseMessage(buf: Buffer): Request {
     if (!body) throw new WireError('OP_MSG without a body section');
     for (const [identifier, docs] of sequences) {
       if (identifier in body) throw new WireError(`document sequence '${identifier}' duplicates a body field`);
-      body[identifier] = docs;
+      if (Array.isArray(docs)) body[identifier] = docs;
+      else defineLazySequence(body, identifier, docs.raws, docs.decoded);
     }
     return {
       kind: 'msg',

@@ -247,6 +247,36 @@ describe('single stages', () => {
     expect(Number(total.groups)).toBe(3);
   });
 
+  it('computes, sorts and filters on the sums of an earlier $group (a trial balance: debits, credits, the balance)', async () => {
+    const coll = m.db.collection('balances');
+    const fen = (n: number) => Long.fromNumber(n);
+    await coll.insertMany([
+      { account: '6601', debit: fen(10_010), credit: fen(0), tag: Decimal128.fromString('1.10') },
+      { account: '6601', debit: fen(20), credit: fen(3_000), tag: Decimal128.fromString('2.20') },
+      { account: '1002', debit: fen(0), credit: fen(7_030), tag: Decimal128.fromString('0.01') },
+      { account: '2241', debit: fen(500), credit: fen(500), tag: Decimal128.fromString('0') },
+    ]);
+    const rows = await coll
+      .aggregate(
+        [
+          { $group: { _id: '$account', debit: { $sum: '$debit' }, credit: { $sum: '$credit' }, tags: { $sum: '$tag' } } },
+          { $addFields: { balance: { $subtract: ['$debit', '$credit'] }, doubled: { $multiply: ['$debit', 2] } } },
+          { $match: { balance: { $ne: 0 } } },
+          { $sort: { debit: -1 } },
+        ],
+        { promoteLongs: false },
+      )
+      .toArray();
+    expect(rows.map((r) => [r._id, Number(r.debit), Number(r.credit), Number(r.balance), Number(r.doubled)])).toEqual([
+      ['6601', 10_030, 3_000, 7_030, 20_060],
+      ['1002', 0, 7_030, -7_030, 0],
+    ]);
+    // The sums that pass through the later stages unchanged keep their exact type.
+    expect(rows[0].debit).toBeInstanceOf(Long);
+    expect(rows[0].tags).toBeInstanceOf(Decimal128);
+    expect(rows[0].tags.toString()).toBe('3.30');
+  });
+
   it('honours the cursor batchSize of aggregate', async () => {
     const session = m.client.startSession();
     try {

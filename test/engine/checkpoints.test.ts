@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient, type Document } from 'mongodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { BACKSTOP_PAGES } from '../../engine/checkpointer.ts';
+import { BACKSTOP_BYTES } from '../../engine/checkpointer.ts';
 import { startEngine } from '../../engine/index.ts';
+import { PAGE_SIZE } from '../../engine/store.ts';
 import { ENGINE_V8_FLAGS } from '../../engine/process-flags.ts';
 import { isEmbedded } from '../helpers/mongo.ts';
 import { killAllChildren, spawnEngine } from './child.ts';
@@ -33,7 +34,7 @@ describe.runIf(isEmbedded)('checkpoints (embedded engine only)', () => {
       await coll.insertMany(Array.from({ length: 1000 }, (_, i) => ({ claimNo: `EC-${b}-${i}`, filler })) as Document[]);
     }
     // 20 MB written, below the writer's own backstop (64 MiB of log): only the checkpointer moves it into the file.
-    expect(BACKSTOP_PAGES * 4096).toBeGreaterThan(60 * 1024 * 1024);
+    expect(BACKSTOP_BYTES).toBeGreaterThan(60 * 1024 * 1024);
     const db = path.join(dir, 'engine.sqlite');
     await vi.waitFor(() => expect(sizeOf(db)).toBeGreaterThan(20_000_000), { timeout: 30_000, interval: 50 });
     expect(await coll.countDocuments()).toBe(10_000);
@@ -46,6 +47,36 @@ describe.runIf(isEmbedded)('checkpoints (embedded engine only)', () => {
     expect(await reader.db('ckpt').collection('claims').findOne({ claimNo: 'EC-9-999' }, { projection: { _id: 0, claimNo: 1 } })).toEqual({ claimNo: 'EC-9-999' });
     await reader.close();
     await again.close();
+  });
+
+  it('gives a new database pages of 8 KiB and leaves an existing database its own page size', async () => {
+    const { DatabaseSync } = await import('node:sqlite');
+    const pageSize = (file: string) => {
+      const db = new DatabaseSync(file, { readOnly: true });
+      try {
+        return (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+      } finally {
+        db.close();
+      }
+    };
+    const fresh = await mkdtemp(path.join(tmpdir(), 'engine-page-new-'));
+    const older = await mkdtemp(path.join(tmpdir(), 'engine-page-old-'));
+    dirs.push(fresh, older);
+    // A database file made with SQLite's default 4 KiB pages in WAL mode, as the first releases of this storage made them.
+    const made = new DatabaseSync(path.join(older, 'engine.sqlite'));
+    made.exec("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE earlier(a); INSERT INTO earlier VALUES ('kept');");
+    made.close();
+    for (const dir of [fresh, older]) {
+      const engine = await startEngine({ port: 0, dbPath: dir });
+      const client = await new MongoClient(engine.uri).connect();
+      await client.db('pages').collection('c').insertOne({ _id: 'one' as never, filler: 'z'.repeat(20_000) });
+      expect(await client.db('pages').collection('c').findOne({ _id: 'one' as never })).toEqual({ _id: 'one', filler: 'z'.repeat(20_000) });
+      await client.close();
+      await engine.close();
+    }
+    expect(pageSize(path.join(fresh, 'engine.sqlite'))).toBe(PAGE_SIZE);
+    expect(PAGE_SIZE).toBe(8192);
+    expect(pageSize(path.join(older, 'engine.sqlite'))).toBe(4096);
   });
 
   it('runs the engine process with its V8 flags, as the same process (pid) its supervisor started', async () => {
@@ -87,9 +118,9 @@ describe.runIf(isEmbedded)('the log under overlapping transactions (embedded eng
       }
     };
     await Promise.all([0, 1, 2, 3, 4, 5].map(worker));
-    // 900 transactions of about 8 KB of pages each: several MB through the log, which held at about its limit.
+    // 900 transactions of a 4 KB document each: several MB through the log, which held at about its limit.
     expect(await coll.countDocuments()).toBe(900);
-    expect(fs.statSync(path.join(dir, 'engine.sqlite')).size + sizeOf(wal)).toBeGreaterThan(4_000_000);
+    expect(fs.statSync(path.join(dir, 'engine.sqlite')).size + sizeOf(wal)).toBeGreaterThan(900 * filler.length);
     expect(largest).toBeLessThan(4 * limit);
     await client.close();
     await engine.close();

@@ -1,6 +1,6 @@
 // The MongoDB wire protocol: legacy OP_QUERY handshake answered by OP_REPLY, OP_MSG with document sequences and
 // moreToCome, and malformed input that closes only the offending connection.
-import { BSON } from 'bson';
+import { BSON, BSONRegExp, Binary, Code, MaxKey, MinKey } from 'bson';
 import { describe, expect, it } from 'vitest';
 import { isEmbedded, sleep, useMongo } from '../helpers/mongo.ts';
 import { MORE_TO_COME, OP_MSG, OP_REPLY, RawConnection, opMsg, opQuery } from './raw-wire.ts';
@@ -179,6 +179,99 @@ describe.runIf(isEmbedded)('raw wire protocol (embedded engine only)', () => {
     } finally {
       conn.close();
     }
+  });
+
+  describe("an insert's documents stored as the bytes they arrived as", () => {
+    /** A sequence document whose bytes are altered after encoding. */
+    const altered = (doc: Record<string, unknown>, alter: (bytes: Buffer) => void): Buffer => {
+      const bytes = Buffer.from(BSON.serialize(doc));
+      alter(bytes);
+      return bytes;
+    };
+    const insertRaw = (conn: RawConnection, collection: string, docs: Buffer[], extra: Record<string, unknown> = {}) => {
+      const msg = opMsg({ insert: collection, ordered: true, $db: m.dbName, ...extra }, { sequences: { documents: [{ _id: 'placeholder' }] } });
+      // Replace the placeholder sequence by the given bytes.
+      const head = msg.bytes.subarray(0, msg.bytes.indexOf(Buffer.from('documents\0')) - 5);
+      const payload = Buffer.concat([Buffer.from('documents\0'), ...docs]);
+      const size = Buffer.alloc(4);
+      size.writeInt32LE(4 + payload.length, 0);
+      const bytes = Buffer.concat([head, Buffer.from([1]), size, payload]);
+      bytes.writeInt32LE(bytes.length, 0);
+      return conn.request({ requestId: msg.requestId, bytes });
+    };
+
+    it('closes the connection on a document a decode would refuse (invalid UTF-8, a bad boolean) and writes none of the batch', async () => {
+      for (const [name, bad] of [
+        ['invalid UTF-8', altered({ _id: 'bad-utf8', s: 'abc' }, (b) => (b[b.indexOf('abc')] = 0xff))],
+        ['a boolean of 2', altered({ _id: 'bad-bool', b: true }, (b) => (b[b.length - 2] = 2))],
+      ] as const) {
+        const conn = await authenticated();
+        try {
+          const good = Buffer.from(BSON.serialize({ _id: `before-${name}`, v: 1 }));
+          await insertRaw(conn, 'raw-bad', [good, bad]).catch(() => undefined);
+          expect(await conn.closesWithin(3000)).toBe(true);
+        } finally {
+          conn.close();
+        }
+        expect(await m.db.collection('raw-bad').countDocuments({ _id: `before-${name}` as never })).toBe(0);
+      }
+    });
+
+    it('stores rare types through the full decode and reads every value back as sent', async () => {
+      const conn = await authenticated();
+      try {
+        const doc = { _id: 'rare', re: new BSONRegExp('^EC-', 'i'), code: new Code('x'), min: new MinKey(), max: new MaxKey(), old: new Binary(Buffer.from('old'), 2), n: 1 };
+        const reply = await insertRaw(conn, 'raw-rare', [Buffer.from(BSON.serialize(doc))]);
+        expect(reply.documents[0]).toMatchObject({ ok: 1, n: 1 });
+        const back = await m.db.collection('raw-rare').findOne({ _id: 'rare' as never }, { bsonRegExp: true });
+        expect(BSON.serialize(back!)).toEqual(BSON.serialize(doc));
+      } finally {
+        conn.close();
+      }
+    });
+
+    it('puts _id first when it is not, refuses an _id MongoDB refuses, and reports each refused statement by its index', async () => {
+      const coll = m.db.collection('raw-order');
+      await coll.createIndex({ 'items.invoiceNo': 1 }, { unique: true });
+      const conn = await authenticated();
+      try {
+        const docs = [
+          { v: 1, _id: 'late', items: [{ invoiceNo: 'A1' }] },
+          { _id: { $bad: 1 }, items: [{ invoiceNo: 'A2' }] },
+          { _id: 'dup', items: [{ invoiceNo: 'A1' }] },
+          { _id: 'ok', items: [{ invoiceNo: 'A3' }, { invoiceNo: 'A4' }] },
+        ].map((d) => Buffer.from(BSON.serialize(d)));
+        const reply = (await insertRaw(conn, 'raw-order', docs, { ordered: false })).documents[0];
+        expect(reply.n).toBe(2);
+        expect((reply.writeErrors as Array<{ index: number; code: number }>).map((e) => [e.index, e.code])).toEqual([[1, 52], [2, 11000]]); // DollarPrefixedFieldName, DuplicateKey
+      } finally {
+        conn.close();
+      }
+      const late = await coll.findOne({ _id: 'late' as never });
+      expect(Object.keys(late!)).toEqual(['_id', 'v', 'items']);
+      expect(await coll.find({ 'items.invoiceNo': 'A4' }, { hint: { 'items.invoiceNo': 1 } }).project({ _id: 1 }).toArray()).toEqual([{ _id: 'ok' }]);
+    });
+
+    it('still checks a validator and a partial index, which read fields beyond the indexed ones', async () => {
+      await m.db.createCollection('raw-valid', { validator: { amount: { $exists: true } } });
+      const coll = m.db.collection('raw-valid');
+      await coll.createIndex({ claimNo: 1 }, { unique: true, partialFilterExpression: { status: 'FILED' } });
+      const conn = await authenticated();
+      try {
+        const docs = [
+          { _id: 1, claimNo: 'C1', status: 'FILED', amount: 1 },
+          { _id: 2, claimNo: 'C2', status: 'FILED' },
+          { _id: 3, claimNo: 'C1', status: 'DRAFT', amount: 3 },
+          { _id: 4, claimNo: 'C1', status: 'FILED', amount: 4 },
+        ].map((d) => Buffer.from(BSON.serialize(d)));
+        const reply = (await insertRaw(conn, 'raw-valid', docs, { ordered: false })).documents[0];
+        expect(reply.n).toBe(2);
+        expect((reply.writeErrors as Array<{ index: number; code: number }>).map((e) => [e.index, e.code])).toEqual([[1, 121], [3, 11000]]);
+      } finally {
+        conn.close();
+      }
+      expect(await coll.find().sort({ _id: 1 }).project({ _id: 1 }).toArray()).toEqual([{ _id: 1 }, { _id: 3 }]);
+    });
   });
 
   describe('malformed input closes that connection only', () => {
