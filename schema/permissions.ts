@@ -250,10 +250,13 @@ export const ROW_SCOPES: Readonly<Record<'ExpenseClaim' | 'Voucher' | 'ArchiveRe
   // sees that events flow (ids and numbers only: the claim itself still resolves under the claim's own scope).
   // Events without a claim (other filings, reconciliation) only for the `all` roles.
   SyncEvent: { all: ['ADMIN', 'ACCOUNTANT', 'FINANCE_DIRECTOR', 'ARCHIVIST', 'AUDITOR'], department: ['MANAGER'], integration: ['events:read'] },
-  // Users' feedback and its events (FEEDBACK_RECEIVED, FEEDBACK_CLOSED): the operators all; everyone their own; an
+  // Users' feedback and its events (FEEDBACK_EVENT_TYPES): the operators all; everyone their own; an
   // integration with feedback:read all (an OA plugin routing feedback). Never by department.
   Feedback: { all: FEEDBACK_READERS, department: [], integration: ['feedback:read'] },
 };
+
+/** The sync events of feedback (subject a Feedback, payload.senderId its sender), row-scoped by ROW_SCOPES.Feedback. */
+export const FEEDBACK_EVENT_TYPES: readonly string[] = ['FEEDBACK_RECEIVED', 'FEEDBACK_CLOSED'];
 
 /**
  * The INTEGRATION role: all that an API key (principal kind 'integration', docs/api.md#api-keys) may read, scope by

@@ -298,7 +298,7 @@ export class FeedStreams {
     };
     const document: DocumentNode = { kind: Kind.DOCUMENT, definitions: [query, ...req.document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)] };
     // Subscribers with equal permission views (view.ts), selection and variables share one read.
-    const who = viewKey(req.context.principal, document);
+    const who = viewKey(req.context.principal, document, req.variableValues ?? undefined);
     return { feed, document, responseKey, key: `${who}\n${print(document)}\n${JSON.stringify(req.variableValues ?? {})}` };
   }
 

@@ -4,7 +4,7 @@ import type { EventAudience } from '../../platform/integration/event-bus.ts';
 import type { DomainEvent, EventLog } from '../../platform/integration/events.ts';
 import { forbidden } from '../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../platform/identity.ts';
-import { ROW_SCOPES, readsAllRows, rolesFor } from '../../schema/permissions.ts';
+import { FEEDBACK_EVENT_TYPES, ROW_SCOPES, readsAllRows, rolesFor } from '../../schema/permissions.ts';
 import type { SyncModels } from './models.ts';
 import type { SyncPipeline } from './pipeline.ts';
 import type { ReconcileOptions } from './reconcile.ts';
@@ -32,8 +32,6 @@ export interface SyncContext extends SyncServices {
 
 /** The alerts' own events: only for those who read alerts. */
 const ALERT_EVENT_TYPES = ['ALERT_RAISED', 'ALERT_RESOLVED'];
-/** Feedback's events (subject a Feedback, payload.senderId its sender): ROW_SCOPES.Feedback. */
-const FEEDBACK_EVENT_TYPES = ['FEEDBACK_RECEIVED', 'FEEDBACK_CLOSED'];
 const NO_EVENT = { _id: { $exists: false } };
 
 /** Who reads ALERT_RAISED and ALERT_RESOLVED events: whoever reads alerts (docs/domain.md: ADMIN keeps system status, AUDITOR reads). */

@@ -8,7 +8,7 @@ import { LocalEventBus } from '../../platform/integration/event-bus.ts';
 import type { Principal, Role } from '../../platform/identity.ts';
 import { EventFeed } from '../../gateway/subscriptions/feed.ts';
 import { FeedStreams } from '../../gateway/subscriptions/stream.ts';
-import { readsAllRows, selectsSensitiveField, viewKey } from '../../gateway/subscriptions/view.ts';
+import { mayReadFeedback, readsAllRows, selectsSensitiveField, viewKey } from '../../gateway/subscriptions/view.ts';
 import { SYNC_EVENT_LOG } from '../../gateway/subscriptions/feeds.ts';
 import { vi } from 'vitest';
 import { createLogger } from '../../platform/logger.ts';
@@ -44,6 +44,36 @@ describe('viewKey', () => {
     expect(viewKey(user('a1', ['AUDITOR']), PLAIN)).not.toBe(viewKey(user('a1', ['ACCOUNTANT']), PLAIN));
     expect(viewKey({ sub: 'sync', roles: [], departmentId: null, kind: 'service' }, PLAIN)).toBe('service:::sync');
     expect(viewKey(null, PLAIN)).toBe('anonymous');
+  });
+});
+
+describe('viewKey and the event types a read can return', () => {
+  const read = (types: string) => parse(`query Q($t: [SyncEventType!]) { syncEvents(types: ${types}, after: "0", first: 50) { seq type claim { claimNo } } }`);
+
+  it('pools finance roles that ask for no feedback events: they read every claim, and of feedback only their own', () => {
+    for (const roles of [['ACCOUNTANT'], ['FINANCE_DIRECTOR'], ['ACCOUNTANT', 'EMPLOYEE']] as Role[][]) {
+      const a = user('f1', roles);
+      const b = user('f2', roles);
+      // Without types (every event, feedback's too) and with a feedback type: each their own read.
+      expect(mayReadFeedback(PLAIN)).toBe(true);
+      expect(viewKey(a, PLAIN)).not.toBe(viewKey(b, PLAIN));
+      expect(viewKey(a, read('[ARCHIVE_FILED, FEEDBACK_CLOSED]'))).not.toBe(viewKey(b, read('[ARCHIVE_FILED, FEEDBACK_CLOSED]')));
+      expect(viewKey(a, read('$t'), { t: ['FEEDBACK_RECEIVED'] })).not.toBe(viewKey(b, read('$t'), { t: ['FEEDBACK_RECEIVED'] }));
+      expect(viewKey(a, read('$t'), {})).not.toBe(viewKey(b, read('$t'), {})); // a variable left unset: every type
+      // Types without feedback's, literal or in a variable: one read.
+      expect(viewKey(a, read('[CLAIM_APPROVED, ARCHIVE_FILED]'))).toBe(viewKey(b, read('[CLAIM_APPROVED, ARCHIVE_FILED]')));
+      expect(viewKey(a, read('ARCHIVE_FILED'))).toBe(viewKey(b, read('ARCHIVE_FILED')));
+      expect(viewKey(a, read('$t'), { t: ['VOUCHER_GENERATED'] })).toBe(viewKey(b, read('$t'), { t: ['VOUCHER_GENERATED'] }));
+    }
+    // The rule is about feedback alone: employees, managers and ADMIN (who reads own claims only) still read alone.
+    for (const roles of [['EMPLOYEE'], ['MANAGER'], ['ADMIN'], ['ARCHIVIST']] as Role[][]) {
+      expect(viewKey(user('e1', roles, 'd1'), read('[ARCHIVE_FILED]'))).not.toBe(viewKey(user('e2', roles, 'd1'), read('[ARCHIVE_FILED]')));
+    }
+    // A sensitive field still keeps the subject.
+    const sensitive = parse('query { syncEvents(types: [ARCHIVE_FILED]) { seq claim { applicant { bankAccount } } } }');
+    expect(viewKey(user('f1', ['ACCOUNTANT']), sensitive)).not.toBe(viewKey(user('f2', ['ACCOUNTANT']), sensitive));
+    // Alerts carry no feedback.
+    expect(mayReadFeedback(parse('query { alertEvents(after: "0") { seq } }'))).toBe(false);
   });
 });
 
