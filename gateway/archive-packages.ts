@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ArchiveDownloadOptions, archiveDownloadRoute } from './archive-download.ts';
+import { outcomeOfStatus } from './audit.ts';
 
-const OUTCOME: Readonly<Record<number, string>> = { 200: 'OK', 400: 'BAD_USER_INPUT', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN' };
 
 export type ArchivePackagesRouteOptions = ArchiveDownloadOptions;
 
@@ -33,7 +33,7 @@ export function archivePackagesRoute(opts: ArchivePackagesRouteOptions): (req: I
         address: opts.audit.addressOf(req),
         action: 'export archivePackage',
         operationName: null,
-        outcome: OUTCOME[status] ?? `HTTP_${status}`,
+        outcome: status === 400 ? 'BAD_USER_INPUT' : outcomeOfStatus(status),
         durationMs: Date.now() - startedAt,
         requestId: randomUUID(),
       }),

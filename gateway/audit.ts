@@ -164,6 +164,20 @@ export function outcomeOf(errors: readonly ErrorLike[] | null | undefined): stri
   return codes.find((c) => REFUSALS.has(c)) ?? codes[0];
 }
 
+/**
+ * An HTTP route's answer (uploads, archive exports) as an outcome the trail accepts (subgraphs/operations/audit:
+ * OK, INTERNAL_SERVER_ERROR or a public code; anything else would have the whole batch refused): its error code
+ * when the trail knows it, else by status.
+ */
+export function outcomeOfStatus(status: number, code?: unknown): string {
+  if (status < 300) return 'OK';
+  if (typeof code === 'string' && KNOWN_OUTCOMES.has(code)) return code;
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  return status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST';
+}
+
 // ── The recorder ──────────────────────────────────────────────────────────────────────────────────────
 
 export interface AuditRecorderOptions {

@@ -8,7 +8,8 @@
 // hashed and counted as it flows and cut past FILE_MAX_BYTES (413). Its type is recognised from its bytes
 // (platform/file-kind.ts; 415 lists the accepted ones), then it is streamed on to the oa subgraph (POST /internal/files,
 // subgraphs/oa/attachments/http.ts) under an internal identity bound to its SHA-256. Never more than a stream's
-// buffer of it is in memory; the spooled file is deleted in every outcome.
+// buffer of it is in memory; the spooled file is deleted in every outcome. Every upload past authentication is an
+// entry of the audit trail (`upload file <id>`; a refusal with its outcome, and its own code when the trail has none).
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
@@ -21,7 +22,7 @@ import busboy from 'busboy';
 import { errorBody, json } from '../platform/apollo-http.ts';
 import { type Principal, identityHeaders } from '../platform/identity.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { AuditRecorder } from './audit.ts';
+import { type AuditRecorder, outcomeOfStatus } from './audit.ts';
 import { authenticatedCaller } from './auth-http.ts';
 import { ACCEPTED_TYPES, fileKind } from '../platform/file-kind.ts';
 
@@ -95,6 +96,9 @@ export function dispositionFilename(header: string | undefined): string {
   const plain = /filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i.exec(header);
   return plain ? (plain[1]?.replace(/\\(.)/g, '$1') ?? plain[2]) : '';
 }
+
+/** The error code of an error answer (`errors[0].extensions.code`). */
+const codeOf = (body: unknown): string | undefined => (body as { errors?: Array<{ extensions?: { code?: unknown } }> } | null)?.errors?.[0]?.extensions?.code as string | undefined;
 
 const spoolTo = (path: string) => createWriteStream(path, { flags: 'wx', mode: 0o600 });
 
@@ -280,6 +284,22 @@ export function filesRoute(opts: FilesRouteOptions): FilesRoute {
       await unlink(path).catch(() => undefined);
     }
     json(res, answer.status, answer.body);
+    // Each upload is an entry of the audit trail, refused ones too: `upload file <id>` when stored.
+    const stored = answer.status === 201 ? (answer.body as { id: string }).id : null;
+    const code = codeOf(answer.body);
+    const outcome = outcomeOfStatus(answer.status, code);
+    opts.audit?.record({
+      at: new Date(startedAt).toISOString(),
+      actor: principal.sub,
+      roles: [...principal.roles],
+      address: opts.audit.addressOf(req),
+      // A refusal the trail has no outcome for (415, 413) names its own code in the action.
+      action: stored ? `upload file ${stored}` : code && code !== outcome ? `upload file refused: ${code}` : 'upload file',
+      operationName: null,
+      outcome,
+      durationMs: Date.now() - startedAt,
+      requestId: randomUUID(),
+    });
     return true;
   };
   return Object.assign(route, { spoolDir, close: () => rmSync(spoolDir, { recursive: true, force: true }) });

@@ -176,6 +176,17 @@ describe('POST /files', () => {
     expect(spoolEmpty()).toBe(true);
   });
 
+  it('puts every upload in the audit trail: the file stored, or the refusal’s code', async () => {
+    const stored = await multipart(alice, 'audited.pdf', Buffer.concat([PDF, Buffer.from('% audited\n')]));
+    expect(stored.status).toBe(201);
+    const refused = await multipart(alice, 'audited.pdf', EXE);
+    expect(refused.status).toBe(415);
+    const audit = db().collection('audit_log');
+    await until(async () => (await audit.countDocuments({ action: `upload file ${stored.body.id as string}`, actor: org.ids.alice, outcome: 'OK' })) === 1, 'the upload audited');
+    // The trail's outcomes are its fixed vocabulary (BAD_REQUEST for a 415); the action names the refusal's own code.
+    await until(async () => (await audit.countDocuments({ action: 'upload file refused: UNSUPPORTED_MEDIA_TYPE', actor: org.ids.alice, outcome: 'BAD_REQUEST' })) >= 1, 'the refusal audited');
+  });
+
   it('cuts a file past FILE_MAX_BYTES with 413, streamed or declared; nothing stored, nothing spooled', async () => {
     const before = await storedCount();
     const cut = await streamed(alice, 21 * 1024 * 1024);

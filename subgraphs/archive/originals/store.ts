@@ -6,12 +6,14 @@
 // bucket, complete and verified, is reused, so a retried filing copies nothing twice. A copy whose bytes do not hash
 // to what oa recorded is deleted and the filing fails (the sync job is retried), never filed silently. A copy that a
 // failed filing leaves behind is harmless: it is the same bytes a retry reuses, and no record points at it.
+// Destroying a record deletes its copies in the destruction's transaction, unless another record holds the same
+// bytes (releaseUnheld); the manifest stays in the record, so its fixity and the chain still verify.
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GridFSBucket, ObjectId, type Collection, type Db } from 'mongodb';
-import type { Connection } from 'mongoose';
+import type { ClientSession, Connection } from 'mongoose';
 import type { ArchivedFileDoc } from '../models.ts';
 
 export const ARCHIVE_FILES_BUCKET = 'archive_files';
@@ -106,6 +108,23 @@ export class ArchiveFiles {
       throw err;
     }
     return entry(id);
+  }
+
+  /**
+   * Deletes the copies in `fileIds` that no record still holds (a record not destroyed whose manifest names it):
+   * copies are shared by digest, so one record's destruction leaves another's copy alone. In the caller's
+   * transaction, after its records are marked DESTROYED. The ids of the copies deleted.
+   */
+  async releaseUnheld(session: ClientSession, fileIds: readonly string[], held: (fileId: string) => Promise<boolean>): Promise<string[]> {
+    const released: string[] = [];
+    for (const fileId of new Set(fileIds)) {
+      if (!/^[0-9a-f]{24}$/i.test(fileId) || (await held(fileId))) continue;
+      const _id = new ObjectId(fileId);
+      await this.chunks.deleteMany({ files_id: _id }, { session });
+      await this.files.deleteOne({ _id }, { session });
+      released.push(fileId);
+    }
+    return released;
   }
 
   /** The bytes of a copy as stored now (the four-properties check reads them back). */

@@ -22,6 +22,10 @@ import {
 } from '../../../subgraphs/archive/lifecycle/destruction/index.ts';
 import { placeHold, releaseHold } from '../../../subgraphs/archive/lifecycle/holds.ts';
 import type { ArchiveRecordDoc } from '../../../subgraphs/archive/models.ts';
+import { ArchiveFiles } from '../../../subgraphs/archive/originals/store.ts';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ObjectId } from 'mongodb';
 import { PEOPLE, type Person, codeOf, idOf, rejection, useLifecycle, who } from './fixture.ts';
 
 const fx = useLifecycle('destruction');
@@ -217,6 +221,40 @@ describe('destruction', () => {
     expect(content.lines.map((l: { archiveNo: string }) => l.archiveNo)).toEqual([a.archiveNo, b.archiveNo]);
     expect(content.signatures).toHaveLength(6);
     expect((await fx.verifyChain()).ok).toBe(true);
+  });
+
+  it('deletes the archive’s copies of the destroyed records’ originals, but a copy another record still holds', async () => {
+    fx.now = DEC_1;
+    const a = await expired('TAX_RETURN', 2009, 'VAT 2009 with a scan');
+    const b = await expired('BANK_STATEMENT', 2009, 'Statement 2009 with a scan');
+    const other = await fx.file('BANK_STATEMENT', 2016, 'Statement 2016 with the same scan');
+    // Copies as filing makes them (originals/store.ts): one shared by a and other (same bytes), one of b's own.
+    const files = new ArchiveFiles(fx.connection);
+    const put = async (name: string, bytes: Buffer) => {
+      const upload = files.bucket.openUploadStream(name, { chunkSizeBytes: 1024, metadata: { sha256: 'x', mediaType: 'application/pdf', copiedAt: fx.now, verified: true } });
+      await pipeline(Readable.from([bytes]), upload);
+      return (upload.id as { toHexString(): string }).toHexString();
+    };
+    const shared = await put('shared.pdf', Buffer.alloc(5000, 1));
+    const own = await put('own.pdf', Buffer.alloc(3000, 2));
+    const entry = (fileId: string, name: string) => ({ fileId, name, mediaType: 'application/pdf', size: 1, sha256: 'x', sourceAttachmentId: fileId });
+    await fx.svc.models.ArchiveRecord.updateOne({ _id: a._id }, { $set: { files: [entry(shared, 'shared.pdf')] } });
+    await fx.svc.models.ArchiveRecord.updateOne({ _id: other._id }, { $set: { files: [entry(shared, 'shared.pdf')] } });
+    await fx.svc.models.ArchiveRecord.updateOne({ _id: b._id }, { $set: { files: [entry(own, 'own.pdf'), entry(shared, 'shared.pdf')] } });
+    const chunksOf = (id: string) => files.chunks.countDocuments({ files_id: new ObjectId(id) });
+    expect([await chunksOf(shared), await chunksOf(own)]).toEqual([5, 3]);
+
+    const register = await propose([a, b]);
+    for (const person of SIGNERS) await sign(person, register);
+
+    expect((await recordOf(a)).status).toBe('DESTROYED');
+    // b's own copy is gone, files document and chunks; the shared one stays for the record still filed.
+    expect(await files.byId(own)).toBeNull();
+    expect(await chunksOf(own)).toBe(0);
+    expect(await files.byId(shared)).not.toBeNull();
+    expect(await chunksOf(shared)).toBe(5);
+    // The manifests stay in the destroyed records (their fixity covers them).
+    expect((await recordOf(b)).files?.map((f) => f.fileId)).toEqual([own, shared]);
   });
 
   it('aborts the whole destruction when a hold was placed after the proposal', async () => {

@@ -4,6 +4,7 @@ import { conflict } from '../../../../platform/graphql.ts';
 import type { Principal } from '../../../../platform/identity.ts';
 import { toObjectId, toObjectIds } from '../../../../platform/ids.ts';
 import { RecordHistory } from '../../history.ts';
+import { ArchiveFiles } from '../../originals/store.ts';
 import { AccessLog } from '../access-log.ts';
 import { latestAppraisals } from '../appraisal.ts';
 import { type RecordMeta, WITHOUT_CONTENT, hexId } from '../records.ts';
@@ -42,6 +43,12 @@ export async function destroy(svc: LifecycleServices, session: ClientSession, re
     const destroyed = { ...byId.get(line.recordId)!, status: 'DESTROYED' as const, destroyedAt: now };
     await history.append(session, [{ record: destroyed, change: { action: 'DESTROYED', actorId: principal.sub, at: now, ref: underRegister } }]);
     await log.append(session, { actorId: principal.sub, actorRoles: principal.roles, action: 'DESTROYED', recordId: line.recordId, archiveNo: line.archiveNo, purpose, at: now });
+  }
+  // The originals' copies go with the content (the manifest stays), except those another record still holds.
+  const fileIds = records.flatMap((r) => (r.files ?? []).map((f) => f.fileId));
+  if (fileIds.length) {
+    const held = async (fileId: string) => (await svc.models.ArchiveRecord.countDocuments({ 'files.fileId': fileId, status: { $ne: 'DESTROYED' } }, { session, limit: 1 })) > 0;
+    await new ArchiveFiles(svc.connection).releaseUnheld(session, fileIds, held);
   }
   const lines = register.lines.map((l) => ({ ...l, yearsServed: yearsServed(l.retentionStartsOn, todayIso), destroyedAt: now }));
   const updated = await registerModel(svc.connection)
