@@ -9,7 +9,7 @@ import { ErrorCodes, MongoServerError, fail } from './errors.ts';
 import { applyProjection, validateProjection } from './projection.ts';
 import { RawDoc } from './raw.ts';
 import { FieldNames, pickFields, startsWithId } from './raw-bson.ts';
-import { rawDocumentsOf } from './wire.ts';
+import { decodeSequenceDoc, rawDocumentsOf } from './wire.ts';
 import { isReadOnlyPipeline, runPipeline, validatePipeline } from './aggregation.ts';
 import { compileFilter, parseSort, sortBy } from './query.ts';
 import { applyReplacement, applyUpdate, isOperatorUpdate, upsertSeed } from './update.ts';
@@ -457,19 +457,20 @@ function statements(ctx: CommandContext, field: string): Doc[] {
 function insert(ctx: CommandContext): WriteOutcome {
   const name = nameArg(ctx, 'insert');
   validateNamespace(ctx.db, name);
-  const raws = rawDocumentsOf(ctx.body);
-  const docs: Array<Doc | Uint8Array> = raws?.length ? raws : statements(ctx, 'documents');
+  const arrived = rawDocumentsOf(ctx.body);
+  const docs: Array<Doc | Uint8Array> = arrived?.length ? arrived : statements(ctx, 'documents');
   const coll = ctx.access.ensureCollection(ctx.db, name);
   const bypass = ctx.body.bypassDocumentValidation === true;
   const indexed = new FieldNames(coll.indexedFields());
   let n = 0;
-  const writeErrors = writeLoop(docs, ctx.body.ordered !== false, (item, i) => {
+  const writeErrors = writeLoop(docs, ctx.body.ordered !== false, (item) => {
     const entry = item instanceof Uint8Array ? entryToInsert(item, indexed) : undefined;
     if (entry) {
       if (validatorApplies(coll, bypass)) validateDocument(coll, entry.exact, { bypass, logger: ctx.logger });
       ctx.access.insertEntry(coll, entry);
     } else {
-      const full = withId(item instanceof Uint8Array ? (ctx.body.documents as Doc[])[i] : item);
+      // Decoded at arrival (a type outside the common ones), or its _id is not first: the whole document.
+      const full = withId(item instanceof Uint8Array ? decodeSequenceDoc(item) : item);
       validateDocument(coll, full, { bypass, logger: ctx.logger });
       ctx.access.insert(coll, full);
     }

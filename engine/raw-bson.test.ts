@@ -112,6 +112,12 @@ describe('pickFields and startsWithId', () => {
     expect(pickFields(bytes, new FieldNames(['付款人', 'payee']))).toEqual({ _id: full._id, payee: full.payee });
   });
 
+  it('refuses bytes with a type the plain walk does not know, rather than read them as garbage', () => {
+    const bytes = BSON.serialize({ _id: 1, re: new BSONRegExp('x', ''), n: 2 });
+    expect(plainlyWellFormed(bytes)).toBe(false);
+    expect(() => pickFields(bytes, new FieldNames(['n']))).toThrow(/a type the plain walk does not know/);
+  });
+
   it('tells whether _id is the first field', () => {
     expect(startsWithId(BSON.serialize({ _id: 1, a: 2 }))).toBe(true);
     expect(startsWithId(BSON.serialize({ a: 2, _id: 1 }))).toBe(false);

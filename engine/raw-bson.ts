@@ -143,7 +143,10 @@ export function pickFields(bytes: Uint8Array, names: FieldNames): Doc {
     while (bytes[p] !== 0) p++;
     const wanted = names.has(bytes, name, p - name);
     p++;
-    p += valueSize(bytes, p, type, last);
+    const n = valueSize(bytes, p, type, last);
+    // Only for bytes plainlyWellFormed accepted: anything else would be read as garbage, so it is refused loudly.
+    if (n < 0) throw new Error('pickFields: the document holds a type the plain walk does not know');
+    p += n;
     if (wanted) {
       picked.push([start, p]);
       size += p - start;

@@ -69,35 +69,37 @@ const rawBson = new WeakMap<object, Uint8Array>();
 export const rawBsonOf = (doc: object): Uint8Array | undefined => rawBson.get(doc);
 
 /**
- * An insert's documents as the bytes they arrived as (engine/raw-bson.ts): the insert command reads of each only
- * `_id` and its indexed fields. The body's `documents` is still there for every other reader, decoded on first use.
+ * An insert's documents as they arrived (engine/raw-bson.ts): the bytes of each plainly well-formed one, which the
+ * insert reads only `_id` and its indexed fields of; the others decoded (their bytes still kept, see rawBsonOf).
+ * The body's `documents` is there for every other reader, decoded on first use.
  */
-const rawDocuments = new WeakMap<Doc, Uint8Array[]>();
-export const rawDocumentsOf = (body: Doc): Uint8Array[] | undefined => rawDocuments.get(body);
+const rawDocuments = new WeakMap<Doc, Array<Uint8Array | Doc>>();
+export const rawDocumentsOf = (body: Doc): Array<Uint8Array | Doc> | undefined => rawDocuments.get(body);
 
 /** Sequences left as bytes until read: only an insert's, whose documents the insert itself need not decode. */
 const LAZY_SEQUENCE = 'documents';
 
-function decodeSequenceDoc(bytes: Uint8Array): Doc {
+/** A document of a sequence decoded whole, its bytes kept (rawBsonOf): an insert stores them as they came. */
+export function decodeSequenceDoc(bytes: Uint8Array): Doc {
   const doc = BSON.deserialize(bytes, EXACT) as Doc;
   rawBson.set(doc, bytes);
   return doc;
 }
 
-/** `body[identifier]` as the documents of `raws`, decoded when first read. */
-function defineLazySequence(body: Doc, identifier: string, raws: Uint8Array[], decoded: Map<number, Doc>): void {
+/** `body[identifier]` as the documents of `items`, those still bytes decoded when first read. */
+function defineLazySequence(body: Doc, identifier: string, items: Array<Uint8Array | Doc>): void {
   const settle = (value: unknown) => Object.defineProperty(body, identifier, { value, writable: true, enumerable: true, configurable: true });
   Object.defineProperty(body, identifier, {
     enumerable: true,
     configurable: true,
     get() {
-      const docs = raws.map((bytes, i) => decoded.get(i) ?? decodeSequenceDoc(bytes));
+      const docs = items.map((item) => (item instanceof Uint8Array ? decodeSequenceDoc(item) : item));
       settle(docs);
       return docs;
     },
     set: settle,
   });
-  rawDocuments.set(body, raws);
+  rawDocuments.set(body, items);
 }
 
 /** Parses one complete message (the buffer holds exactly `header.length` bytes). */
@@ -129,7 +131,7 @@ export function parseMessage(buf: Buffer): Request {
     const end = flags & FLAG_CHECKSUM ? buf.length - 4 : buf.length;
     let off = 20;
     let body: Doc | undefined;
-    const sequences: Array<[string, Doc[] | { raws: Uint8Array[]; decoded: Map<number, Doc> }]> = [];
+    const sequences: Array<[string, Doc[] | { items: Array<Uint8Array | Doc> }]> = [];
     while (off < end) {
       const kind = buf[off++];
       if (kind === 0) {
@@ -142,17 +144,21 @@ export function parseMessage(buf: Buffer): Request {
         if (size < 5 || seqEnd > end) throw new WireError('invalid document sequence length');
         let [identifier, p] = readCString(buf, off + 4, seqEnd);
         if (identifier === LAZY_SEQUENCE) {
-          // Checked now as a decode would check it (a bad document still closes the connection), decoded later if at all.
-          const raws: Uint8Array[] = [];
-          const decoded = new Map<number, Doc>();
+          // Checked now as a decode would check it (a bad document still closes the connection); one of the common
+          // types only is left as bytes, any other decoded now.
+          const items: Array<Uint8Array | Doc> = [];
           while (p < seqEnd) {
             const next = docEnd(buf, p, seqEnd);
             const bytes = buf.subarray(p, next);
-            if (!plainlyWellFormed(bytes)) decoded.set(raws.length, readDoc(buf, p, seqEnd)[0]);
-            raws.push(bytes);
+            if (plainlyWellFormed(bytes)) items.push(bytes);
+            else {
+              const [doc] = readDoc(buf, p, seqEnd);
+              rawBson.set(doc, bytes);
+              items.push(doc);
+            }
             p = next;
           }
-          sequences.push([identifier, { raws, decoded }]);
+          sequences.push([identifier, { items }]);
         } else {
           const docs: Doc[] = [];
           while (p < seqEnd) {
@@ -172,7 +178,7 @@ export function parseMessage(buf: Buffer): Request {
     for (const [identifier, docs] of sequences) {
       if (identifier in body) throw new WireError(`document sequence '${identifier}' duplicates a body field`);
       if (Array.isArray(docs)) body[identifier] = docs;
-      else defineLazySequence(body, identifier, docs.raws, docs.decoded);
+      else defineLazySequence(body, identifier, docs.items);
     }
     return {
       kind: 'msg',

@@ -161,6 +161,13 @@ function drainThenClose(req: IncomingMessage, max: number): void {
   req.resume();
 }
 
+/** An answer to send: status, JSON body, and a Retry-After (seconds) where oa gave one. */
+interface Answer {
+  status: number;
+  body: unknown;
+  retryAfter?: string;
+}
+
 interface Stored {
   id: string;
   filename: string;
@@ -174,7 +181,7 @@ interface Stored {
 }
 
 /** Streams the spooled file to oa; its answer (status and JSON). */
-async function forward(opts: FilesRouteOptions, principal: Principal, file: { path: string; size: number; digest: Buffer; mediaType: string; filename: string }): Promise<{ status: number; body: unknown }> {
+async function forward(opts: FilesRouteOptions, principal: Principal, file: { path: string; size: number; digest: Buffer; mediaType: string; filename: string }): Promise<Answer> {
   const headers = await identityHeaders(principal, opts.internalSecret, { audience: 'oa-files', method: 'POST', digest: file.digest.toString('base64url') });
   const url = new URL('/internal/files', opts.oaUrl);
   return new Promise((resolve, reject) => {
@@ -194,8 +201,9 @@ async function forward(opts: FilesRouteOptions, principal: Principal, file: { pa
       });
       res.on('error', reject);
       res.on('end', () => {
+        const retryAfter = res.headers['retry-after'];
         try {
-          resolve({ status: res.statusCode ?? 502, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+          resolve({ status: res.statusCode ?? 502, body: JSON.parse(Buffer.concat(chunks).toString('utf8')), ...(retryAfter && /^\d{1,9}$/.test(retryAfter) ? { retryAfter } : {}) });
         } catch {
           resolve({ status: 502, body: null });
         }
@@ -206,7 +214,7 @@ async function forward(opts: FilesRouteOptions, principal: Principal, file: { pa
 }
 
 /** Spools, recognises and forwards one upload; its answer, or a Refusal. */
-async function receive(opts: FilesRouteOptions, req: IncomingMessage, principal: Principal, path: string): Promise<{ status: number; body: unknown }> {
+async function receive(opts: FilesRouteOptions, req: IncomingMessage, principal: Principal, path: string): Promise<Answer> {
   if (principal.kind !== 'user') throw new Refusal(403, 'FORBIDDEN', principal.kind === 'integration' ? 'API keys may not upload files' : 'Only employees upload files');
   const type = (req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
   const declared = Number(req.headers['content-length']);
@@ -230,7 +238,7 @@ async function receive(opts: FilesRouteOptions, req: IncomingMessage, principal:
   if (meter.bytes === 0) throw new Refusal(400, 'BAD_USER_INPUT', 'The file is empty');
   const mediaType = await fileKind(path);
   if (!mediaType) throw unsupported();
-  let sent: { status: number; body: unknown };
+  let sent: Answer;
   try {
     sent = await forward(opts, principal, { path, size: meter.bytes, digest: meter.hash.digest(), mediaType, filename });
   } catch (err) {
@@ -244,7 +252,8 @@ async function receive(opts: FilesRouteOptions, req: IncomingMessage, principal:
       body: { id: f.id, filename: f.filename, mediaType: f.mediaType, size: f.size, sha256: f.sha256, invoice: f.invoice ?? null, structure: f.structure ?? null, verification: f.verification ?? null },
     };
   }
-  if ([403, 413, 415].includes(sent.status)) return sent;
+  // oa's own refusals pass through: not an employee, too large, a type, over the uploader's quota (429, Retry-After).
+  if ([403, 413, 415, 429].includes(sent.status)) return sent;
   opts.logger.error({ status: sent.status }, 'the attachment store refused an upload');
   return { status: 502, body: errorBody('The file could not be stored; try again', 'INTERNAL_SERVER_ERROR') };
 }
@@ -266,7 +275,7 @@ export function filesRoute(opts: FilesRouteOptions): FilesRoute {
       return true;
     }
     const path = join(spoolDir, randomUUID());
-    let answer: { status: number; body: unknown };
+    let answer: Answer;
     try {
       answer = await receive(opts, req, principal, path);
     } catch (err) {
@@ -283,6 +292,7 @@ export function filesRoute(opts: FilesRouteOptions): FilesRoute {
       // Before the answer: once the client hears back, nothing of its file is left here.
       await unlink(path).catch(() => undefined);
     }
+    if (answer.retryAfter) res.setHeader('retry-after', answer.retryAfter);
     json(res, answer.status, answer.body);
     // Each upload is an entry of the audit trail, refused ones too: `upload file <id>` when stored.
     const stored = answer.status === 201 ? (answer.body as { id: string }).id : null;

@@ -84,6 +84,9 @@ export interface Config {
   readonly claimFilesMaxBytes: number;
   /** How long an upload no claim references is kept (ATTACHMENT_TTL_HOURS; default 24). */
   readonly attachmentTtlHours: number;
+  /** What one employee may hold in uploads no claim references yet (UPLOADS_PENDING_MAX_BYTES, default 200 MiB; UPLOADS_PENDING_MAX_FILES, default 100). */
+  readonly uploadsPendingMaxBytes: number;
+  readonly uploadsPendingMaxFiles: number;
   /** How often the anomaly rules are evaluated, and their overrides (ALERT_RULES). */
   readonly alertIntervalMs: number;
   readonly alertRules: AlertRuleOverrides;
@@ -443,6 +446,8 @@ const envSchema = z.object({
   FILE_MAX_BYTES: integer(1024, 1024 * 1024 * 1024, 20 * 1024 * 1024),
   CLAIM_FILES_MAX_BYTES: integer(1024, 16 * 1024 * 1024 * 1024, 100 * 1024 * 1024),
   ATTACHMENT_TTL_HOURS: integer(1, 24 * 90, 24),
+  UPLOADS_PENDING_MAX_BYTES: integer(1024, 64 * 1024 * 1024 * 1024, 200 * 1024 * 1024),
+  UPLOADS_PENDING_MAX_FILES: integer(1, 100_000, 100),
   ALERT_INTERVAL_MS: integer(1000, 3_600_000, 30_000),
   ALERT_RULES: alertRules,
   STATUS_SAMPLE_MS: integer(1000, 3_600_000, 60_000),
@@ -599,6 +604,8 @@ export function loadConfig(env: EnvInput = process.env): Config {
     fileMaxBytes: v.FILE_MAX_BYTES,
     claimFilesMaxBytes: v.CLAIM_FILES_MAX_BYTES,
     attachmentTtlHours: v.ATTACHMENT_TTL_HOURS,
+    uploadsPendingMaxBytes: v.UPLOADS_PENDING_MAX_BYTES,
+    uploadsPendingMaxFiles: v.UPLOADS_PENDING_MAX_FILES,
     alertIntervalMs: v.ALERT_INTERVAL_MS,
     alertRules: v.ALERT_RULES,
     statusSampleMs: v.STATUS_SAMPLE_MS,

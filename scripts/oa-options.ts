@@ -14,7 +14,13 @@ export async function oaOptions(config: Config, logger: Logger, connection: Conn
     port,
     escalationIntervalMs: config.escalationIntervalMs,
     connectorEnv: process.env,
-    attachments: { fileMaxBytes: config.fileMaxBytes, claimFilesMaxBytes: config.claimFilesMaxBytes, ttlHours: config.attachmentTtlHours },
+    attachments: {
+      fileMaxBytes: config.fileMaxBytes,
+      claimFilesMaxBytes: config.claimFilesMaxBytes,
+      ttlHours: config.attachmentTtlHours,
+      pendingMaxBytes: config.uploadsPendingMaxBytes,
+      pendingMaxFiles: config.uploadsPendingMaxFiles,
+    },
     invoices: { companyTaxId: config.companyTaxId, verifier: config.invoiceVerifier },
   };
 }

@@ -148,6 +148,9 @@ const recordSchema = new Schema<ArchiveRecordDoc>(
 );
 // A voucher is filed once (the partial filter leaves other kinds, which have no voucher, out).
 recordSchema.index({ voucherId: 1 }, { unique: true, partialFilterExpression: { voucherId: { $type: 'string' } } });
+// The records that list an archive copy: every download (originals/http.ts) and every destruction (releaseUnheld)
+// asks, and without it each read every record.
+recordSchema.index({ 'files.fileId': 1 });
 
 export interface ArchiveModels {
   Voucher: Model<VoucherDoc>;

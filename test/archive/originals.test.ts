@@ -160,6 +160,14 @@ describe('GET /archive/files/<id>', () => {
     expect(await downloads(record._id.toString())).toBe(before);
   });
 
+  it('finds the records that list a copy through an index, reading only those', async () => {
+    const records = db().collection('archive_records');
+    expect(await records.countDocuments()).toBeGreaterThan(1);
+    const plan = (await records.find({ 'files.fileId': record.files![0].fileId, status: { $ne: 'DESTROYED' } }).explain('executionStats')) as { executionStats: { totalDocsExamined: number; nReturned: number } };
+    expect(plan.executionStats.nReturned).toBe(1);
+    expect(plan.executionStats.totalDocsExamined).toBe(1);
+  });
+
   it('flags one altered byte of the archive’s copy in the four-properties check and the chain verification', async () => {
     const file = record.files![1];
     const chunks = db().collection('archive_files.chunks');

@@ -220,11 +220,15 @@ describe.runIf(isEmbedded)('raw wire protocol (embedded engine only)', () => {
     it('stores rare types through the full decode and reads every value back as sent', async () => {
       const conn = await authenticated();
       try {
-        const doc = { _id: 'rare', re: new BSONRegExp('^EC-', 'i'), code: new Code('x'), min: new MinKey(), max: new MaxKey(), old: new Binary(Buffer.from('old'), 2), n: 1 };
-        const reply = await insertRaw(conn, 'raw-rare', [Buffer.from(BSON.serialize(doc))]);
-        expect(reply.documents[0]).toMatchObject({ ok: 1, n: 1 });
+        // An index on a field after the rare ones: its key must come from the decoded document, not a walk past them.
+        await m.db.collection('raw-rare').createIndex({ n: 1 });
+        const doc = { _id: 'rare', re: new BSONRegExp('^EC-', 'i'), code: new Code('x'), min: new MinKey(), max: new MaxKey(), old: new Binary(Buffer.from('old'), 2), n: 7 };
+        const reply = await insertRaw(conn, 'raw-rare', [Buffer.from(BSON.serialize(doc)), Buffer.from(BSON.serialize({ _id: 'plain', n: 8 }))]);
+        expect(reply.documents[0]).toMatchObject({ ok: 1, n: 2 });
         const back = await m.db.collection('raw-rare').findOne({ _id: 'rare' as never }, { bsonRegExp: true });
         expect(BSON.serialize(back!)).toEqual(BSON.serialize(doc));
+        const byIndex = await m.db.collection('raw-rare').find({ n: 7 }, { hint: { n: 1 } }).project({ _id: 1 }).toArray();
+        expect(byIndex).toEqual([{ _id: 'rare' }]);
       } finally {
         conn.close();
       }

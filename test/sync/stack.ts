@@ -79,6 +79,8 @@ export interface Stack {
 
 export interface StackOptions {
   label: string;
+  /** The oa subgraph's upload limits (defaults otherwise). */
+  attachments?: OaSubgraphOptions['attachments'];
   /** The bus the sync instance publishes on and the first gateway listens to (default: one in-process bus). */
   bus?: EventBus;
   /** Gateways to start on `bus` (default 1). */
@@ -109,7 +111,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const logger = opts.logger ?? createLogger({ level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
   const engine: RunningEngine = await startEngine({ port: 0, dbPath: null });
   const connection = await mongoose.createConnection(engine.uriFor(opts.label)).asPromise();
-  const oaBuilt = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' }, invoices: opts.invoices });
+  const oaBuilt = await createOaSubgraph({ connection, logger, internalSecret: SECRET, production: false, settings: { approvalThresholdFen: 500_000, timeZone: 'Asia/Shanghai' }, invoices: opts.invoices, attachments: opts.attachments });
   // The archive writes its sealed heads into the audit trail via the sync subgraph, started after it.
   let syncUrl = 'http://127.0.0.1:9/graphql';
   const archiveSettings: ArchiveSettings = { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: null, unitHeadId: null, itDepartmentId: null };

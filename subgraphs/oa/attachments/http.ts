@@ -6,7 +6,7 @@
 // Headers: x-internal-identity; content-length (required); x-file-type (one of ATTACHMENT_MEDIA_TYPES);
 // x-file-name (percent-encoded UTF-8). Answers 201 { id, filename, mediaType, size, sha256, uploadedAt, invoice,
 // structure, verification }; 401 for any identity failure; 403 when the uploader is not an employee; 400/411/413/415
-// for a malformed request. An XML, OFD or PDF is inspected once stored (../invoices/inspect.ts) and a parsed invoice
+// for a malformed request; 429 (Retry-After) past the uploader's quota of uploads no claim references yet. An XML, OFD or PDF is inspected once stored (../invoices/inspect.ts) and a parsed invoice
 // verified before the answer; a file that fails its check is stored all the same, marked (docs/api.md#electronic-invoices).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, json } from '../../../platform/apollo-http.ts';
@@ -95,6 +95,22 @@ export function filesRoute(opts: FilesRouteOptions): (req: IncomingMessage, res:
     if (size > opts.store.settings.fileMaxBytes) return refuse(req, res, 413, `A file holds at most ${opts.store.settings.fileMaxBytes} bytes`, 'PAYLOAD_TOO_LARGE');
     const mediaType = req.headers['x-file-type'];
     if (!isAttachmentMediaType(mediaType)) return refuse(req, res, 415, `Accepted types: ${ATTACHMENT_MEDIA_TYPES.join(', ')}`, 'UNSUPPORTED_MEDIA_TYPE');
+    // One account cannot fill the disk with uploads it never attaches: they count until a claim takes them or they
+    // expire. Two uploads at once may both pass the check; the excess is bounded by a file each.
+    const pending = await opts.store.pendingOf(principal.sub);
+    const { pendingMaxFiles, pendingMaxBytes } = opts.store.settings;
+    if (pending.files + 1 > pendingMaxFiles || pending.bytes + size > pendingMaxBytes) {
+      const retryAfter = pending.firstExpiry ? Math.max(1, Math.ceil((pending.firstExpiry.getTime() - clock()) / 1000)) : 60;
+      res.setHeader('retry-after', String(retryAfter));
+      const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+      return refuse(
+        req,
+        res,
+        429,
+        `You hold ${pending.files} uploads (${mib(pending.bytes)}) that no claim references; at most ${pendingMaxFiles} files and ${mib(pendingMaxBytes)}. Attach them to a claim, or wait until they expire (the first in ${retryAfter} s)`,
+        'UPLOAD_QUOTA_EXCEEDED',
+      );
+    }
     try {
       const saved = await opts.store.save(req, { ownerId: principal.sub, filename: decodeName(req.headers['x-file-name']), mediaType, size, digest: identity.bodyHash });
       const found = await inspectStored(opts.store, saved.id, mediaType, opts.verifier);

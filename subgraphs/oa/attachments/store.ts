@@ -24,9 +24,28 @@ export interface AttachmentSettings {
   claimFilesMaxBytes: number;
   /** How long an unreferenced upload is kept, hours (ATTACHMENT_TTL_HOURS). */
   ttlHours: number;
+  /** Most bytes one employee may hold in uploads no claim references yet (UPLOADS_PENDING_MAX_BYTES). */
+  pendingMaxBytes: number;
+  /** Most uploads one employee may hold that no claim references yet (UPLOADS_PENDING_MAX_FILES). */
+  pendingMaxFiles: number;
 }
 
-export const DEFAULT_ATTACHMENT_SETTINGS: AttachmentSettings = { fileMaxBytes: 20 * 1024 * 1024, claimFilesMaxBytes: 100 * 1024 * 1024, ttlHours: 24 };
+export const DEFAULT_ATTACHMENT_SETTINGS: AttachmentSettings = {
+  fileMaxBytes: 20 * 1024 * 1024,
+  claimFilesMaxBytes: 100 * 1024 * 1024,
+  ttlHours: 24,
+  // Two claims' worth: enough to prepare the next claim while one is being written, bounded for one account.
+  pendingMaxBytes: 200 * 1024 * 1024,
+  pendingMaxFiles: 100,
+};
+
+/** What an employee holds in uploads no claim references yet. */
+export interface PendingUploads {
+  files: number;
+  bytes: number;
+  /** When the first of them expires (null when none). */
+  firstExpiry: Date | null;
+}
 /** Files one claim item may carry. */
 export const MAX_ATTACHMENTS_PER_ITEM = 10;
 
@@ -152,6 +171,7 @@ export class AttachmentStore {
 
   async init(): Promise<void> {
     await this.files.createIndex({ 'metadata.expiresAt': 1 });
+    await this.files.createIndex({ 'metadata.ownerId': 1, 'metadata.claimId': 1 });
     await this.chunks.createIndex({ files_id: 1, n: 1 }, { unique: true });
   }
 
@@ -195,6 +215,17 @@ export class AttachmentStore {
       throw err;
     }
     return viewOf({ _id: id, length: size, filename: metadata.filename, metadata });
+  }
+
+  /** An employee's uploads that no claim references and that have not expired (the quota counts these). */
+  async pendingOf(ownerId: string): Promise<PendingUploads> {
+    const [row] = await this.files
+      .aggregate<{ files: number; bytes: number; firstExpiry: Date | null }>([
+        { $match: { 'metadata.ownerId': ownerId, 'metadata.claimId': null, 'metadata.expiresAt': { $gt: this.clock() } } },
+        { $group: { _id: null, files: { $sum: 1 }, bytes: { $sum: '$length' }, firstExpiry: { $min: '$metadata.expiresAt' } } },
+      ])
+      .toArray();
+    return row ? { files: Number(row.files), bytes: Number(row.bytes), firstExpiry: row.firstExpiry } : { files: 0, bytes: 0, firstExpiry: null };
   }
 
   /** Deletes a file's document and chunks, whatever state it is in (a failed upload). */
