@@ -11,51 +11,17 @@
 // (labelled TransientTransactionError, so the driver's withTransaction retries), and so does a transaction
 // writing a document committed by someone else after its snapshot. At commit the overlay is applied in one
 // store transaction, only if no document it wrote changed underneath it.
-import { BSON } from 'bson';
 import type { Catalog } from './catalog.ts';
 import { Collection, type DocKeys, type Entry, type Index, entryFromRow, makeEntry } from './collection.ts';
 import { ErrorCodes, MongoServerError, writeConflict } from './errors.ts';
 import { type Plan, planQuery } from './planner.ts';
 import { type SortSpec, compileFilter } from './query.ts';
 import type { KeyRow, Reader, Store } from './store.ts';
+import { bytesOf } from './doc-bytes.ts';
 import type { Doc } from './values.ts';
-import { rawBsonOf } from './wire.ts';
 
-export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024;
 const PAGE = 256;
 const PAGE_BYTES = 1024 * 1024;
-
-export function tooLarge(size: number | undefined, update = false): MongoServerError {
-  const message = update
-    ? `Resulting document after update is larger than ${MAX_BSON_OBJECT_SIZE}`
-    : `object to insert too large. size in bytes: ${size === undefined ? 'more than' : `${size},`} max size: ${MAX_BSON_OBJECT_SIZE}`;
-  return new MongoServerError(ErrorCodes.BSONObjectTooLarge, message);
-}
-
-/** A document as BSON, or BSONObjectTooLarge (10334) when it is over 16 MiB (worded as MongoDB does for an update). */
-export function serializeDoc(doc: Doc, update = false): Uint8Array {
-  const raw = rawBsonOf(doc);
-  if (raw) {
-    if (raw.length > MAX_BSON_OBJECT_SIZE) throw tooLarge(raw.length, update);
-    return raw;
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = BSON.serialize(doc, { ignoreUndefined: true });
-  } catch (err) {
-    if (err instanceof RangeError || /size|large|exceed/i.test((err as Error).message)) throw tooLarge(undefined, update);
-    throw err;
-  }
-  if (bytes.length > MAX_BSON_OBJECT_SIZE) throw tooLarge(bytes.length, update);
-  return bytes;
-}
-
-/** The BSON an entry is stored as: the bytes it came with, or its document serialised; refused over 16 MiB. */
-export function bytesOf(entry: Entry, update = false): Uint8Array {
-  if (!entry.bytes) return serializeDoc(entry.exact, update);
-  if (entry.bytes.length > MAX_BSON_OBJECT_SIZE) throw tooLarge(entry.bytes.length, update);
-  return entry.bytes;
-}
 
 interface Overlay {
   /** id -> the transaction's version of the document (null: deleted by the transaction). */

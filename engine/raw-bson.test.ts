@@ -4,6 +4,8 @@ import { BSON, Binary, BSONRegExp, Code, Decimal128, Double, Int32, Long, MaxKey
 import { describe, expect, it } from 'vitest';
 import { FieldNames, pickFields, plainlyWellFormed, startsWithId } from './raw-bson.ts';
 import { EXACT } from './values.ts';
+// The benchmarks' seeded generator (mulberry32), so a failure names the seed that found it.
+import { prng } from '../bench/fixtures.ts';
 
 const claim = {
   _id: new ObjectId('640000010000000000000003'),
@@ -22,18 +24,6 @@ const claim = {
   ts: new Timestamp({ t: 1, i: 2 }),
   scan: new Binary(Buffer.from('pdf bytes'), 0),
 };
-
-/** A small deterministic generator, so a failure names the seed that found it. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const decodes = (bytes: Uint8Array): boolean => {
   try {
