@@ -15,6 +15,8 @@ export interface Entry {
   readonly view: Doc;
   /** The BSON it is stored as, when it came from the store or arrived as bytes to insert. */
   readonly bytes?: Uint8Array;
+  /** `bytes` is a row the store read for this entry alone: nothing else holds it (engine/raw.ts may release it). */
+  readonly ownsBytes?: boolean;
   /** `_id` and the top-level fields the indexes read, when only those were decoded (an insert's bytes). */
   readonly fields?: Doc;
   /** Row id in the store; 0 until stored. */
@@ -40,6 +42,7 @@ class StoredEntry implements Entry {
     readonly bytes?: Uint8Array,
     exact?: Doc,
     readonly fields?: Doc,
+    readonly ownsBytes = false,
   ) {
     this.decoded = exact;
     if (exact) storedDocs.add(exact);
@@ -78,7 +81,7 @@ export function entryFromBytes(bytes: Uint8Array, fields: Doc): Entry {
 
 export function entryFromRow(row: { rid: number; ver: number; doc: Uint8Array; id: Uint8Array }): Entry {
   const idKey = Buffer.from(row.id.buffer, row.id.byteOffset, row.id.byteLength);
-  return new StoredEntry(idKey.toString('latin1'), idKey, Number(row.rid), Number(row.ver), row.doc);
+  return new StoredEntry(idKey.toString('latin1'), idKey, Number(row.rid), Number(row.ver), row.doc, undefined, undefined, true);
 }
 
 export interface IndexSpec {

@@ -274,7 +274,7 @@ function find(ctx: CommandContext): Doc {
   const hint = resolveHint(coll, ctx.body.hint, ns(ctx, name));
   const entries = sliced(restrictToHint(coll, hint, findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined, hint)), skip, limit);
   // Without a projection, stored documents go out as the bytes they are stored as (raw.ts).
-  const docs = mapped(entries, (e) => (projection ? applyProjection(e.exact, projection, filter) : e.bytes ? new RawDoc(e.bytes) : e.exact));
+  const docs = mapped(entries, (e) => (projection ? applyProjection(e.exact, projection, filter) : e.bytes ? new RawDoc(e.bytes, e.ownsBytes) : e.exact));
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch, ctx.access.alive) };
 }
 

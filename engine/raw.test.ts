@@ -1,7 +1,7 @@
 // A reply whose cursor batch holds stored documents as bytes encodes to the same document as the decoded reply.
 import { BSON, Decimal128, Int32, Long, ObjectId, Timestamp } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { RawDoc, materialize, serializeReply } from './raw.ts';
+import { RawDoc, materialize, releaseNow, serializeReply } from './raw.ts';
 import { EXACT } from './values.ts';
 
 const stored = [
@@ -30,5 +30,29 @@ describe('raw cursor batches', () => {
     const reply = { cursor: { id: Long.ZERO, ns: 'db.c', firstBatch: [] }, ok: 1 };
     expect(Buffer.from(serializeReply(reply))).toEqual(Buffer.from(BSON.serialize(reply)));
     expect(materialize(reply)).toBe(reply);
+  });
+
+  it('releases the rows it owns once they are in the reply, and leaves every other document as it was', () => {
+    const owned = new RawDoc(new Uint8Array(BSON.serialize(stored[0])), true);
+    const shared = new RawDoc(BSON.serialize(stored[1]));
+    const sharedBefore = Buffer.from(shared.bytes);
+    const reply = { cursor: { id: Long.ZERO, ns: 'db.c', firstBatch: [owned, shared] }, ok: 1 };
+    const decoded = decode(serializeReply(reply));
+    expect((decoded.cursor as Record<string, unknown>).firstBatch).toEqual([decode(BSON.serialize(stored[0])), decode(BSON.serialize(stored[1]))]);
+    expect(owned.bytes.byteLength).toBe(0);
+    expect(Buffer.from(shared.bytes).equals(sharedBefore)).toBe(true);
+  });
+
+  it('releases only a whole ArrayBuffer: never a slice of a pool or of a message', () => {
+    const whole = Buffer.allocUnsafe(64 * 1024);
+    releaseNow(whole);
+    expect(whole.buffer.byteLength).toBe(0);
+    const message = Buffer.alloc(1024, 7);
+    const slice = message.subarray(16, 512);
+    releaseNow(slice);
+    expect([slice.length, message.length, message[600]]).toEqual([496, 1024, 7]);
+    const pooled = Buffer.from('small reply');
+    releaseNow(pooled);
+    expect(pooled.toString()).toBe('small reply');
   });
 });

@@ -12,7 +12,7 @@ import { prepareDirectory } from './data-dir.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { typeStart, valueKey } from './keys.ts';
 import { migrateLegacy } from './legacy.ts';
-import { materialize } from './raw.ts';
+import { materialize, releaseNow } from './raw.ts';
 import { type Session, Sessions, noSuchTransaction, txnNumberOf } from './sessions.ts';
 import { Store } from './store.ts';
 import { startsTransaction } from './log-restart.ts';
@@ -212,7 +212,9 @@ export class Engine {
     const answer = (message: Buffer): boolean => {
       try {
         const reply = this.handleMessage(message, connectionId);
-        if (reply) socket.write(reply);
+        // A reply is released once the socket has handed it to the kernel (raw.ts releaseNow: a cursor's 4 MiB
+        // batches would otherwise wait for a full collection).
+        if (reply) socket.write(reply, () => releaseNow(reply));
         return true;
       } catch (err) {
         this.drop(socket, connectionId, (err as Error).message);

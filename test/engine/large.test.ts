@@ -111,6 +111,56 @@ describe.runIf(isEmbedded)('a 50 MB collection in a data directory (embedded eng
     },
     120_000,
   );
+
+  it(
+    'is read holding about one batch of buffers: rows and replies are released as each getMore is answered, and read again whole',
+    async () => {
+      const dir = await tempDir();
+      const writer = await spawnEngine(['--port', '0', '--dbpath', dir], { timeoutMs: 60_000 });
+      await writeCollection(await connect(writer.uri), 'released');
+      await cleanStop(writer); // the reader starts with none of the writes' buffers
+      const child = await spawnEngine(['--port', '0', '--dbpath', dir], { timeoutMs: 60_000 });
+      const client = await connect(child.uri);
+      const db = client.db('released');
+      const arrayBuffersMb = async () => Number(((await db.admin().command({ serverStatus: 1 })).mem as Document).arrayBuffers);
+      const base = await arrayBuffersMb();
+      // ~53 MB in 4 MiB batches: left to the collector, their rows and replies (twice the data) would pile up to
+      // V8's 64 MiB allowance of external memory before a collection frees them.
+      let peak = base;
+      let seen = 0;
+      let reply = await db.command({ find: 'records', filter: {}, sort: { _id: 1 }, batchSize: 1_000 });
+      for (;;) {
+        const cursor = reply.cursor as { id: bigint | number | { toString(): string }; firstBatch?: Document[]; nextBatch?: Document[] };
+        seen += (cursor.firstBatch ?? cursor.nextBatch ?? []).length;
+        peak = Math.max(peak, await arrayBuffersMb());
+        if (String(cursor.id) === '0') break;
+        reply = await db.command({ getMore: cursor.id, collection: 'records' });
+      }
+      expect(seen).toBe(DOCS);
+      expect(peak - base).toBeLessThan(16);
+      // Released bytes were never shared: a second read, and documents written inside a transaction and read in
+      // it (bytes of the insert message, held by the transaction) come back whole.
+      await checkCollection(client, 'released');
+      const session = client.startSession();
+      try {
+        await session.withTransaction(async () => {
+          const extra = db.collection('extra');
+          await extra.insertMany(Array.from({ length: 300 }, (_, i) => bigDoc(i)), { session });
+          for (let pass = 0; pass < 2; pass++) {
+            const back = await extra.find({}, { session, batchSize: 100 }).sort({ _id: 1 }).toArray();
+            expect(back.map((d) => Buffer.from(BSON.serialize(d)).equals(Buffer.from(BSON.serialize(bigDoc(Number(d._id))))))).toEqual(Array(300).fill(true));
+          }
+        });
+      } finally {
+        await session.endSession();
+      }
+      const committed = await db.collection('extra').find({}).sort({ _id: -1 }).toArray();
+      expect(committed.map((d) => Number(d._id))).toEqual(Array.from({ length: 300 }, (_, i) => 299 - i));
+      expect(Buffer.from(BSON.serialize(committed[0])).equals(Buffer.from(BSON.serialize(bigDoc(299))))).toBe(true);
+      await cleanStop(child);
+    },
+    120_000,
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------------
