@@ -5,11 +5,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CONFIG_VARIABLES } from '../platform/config.ts';
+import { freePorts } from '../test/helpers/ports.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const JWT_SECRET = `soak-client-jwt-secret-${randomUUID()}`;
@@ -33,19 +33,6 @@ export interface System {
   lineCount: () => number;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   output: () => string;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 export async function startSystem(dataDir: string): Promise<System> {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isEmbedded } from '../helpers/mongo.ts';
+import { freePort } from '../helpers/ports.ts';
 import { exitWithin, killAllChildren, killProcess, logLines, spawnEngine } from './child.ts';
 
 const dirs: string[] = [];
@@ -16,17 +17,6 @@ async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'engine-cli-'));
   dirs.push(dir);
   return dir;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function connect(uri: string): Promise<MongoClient> {

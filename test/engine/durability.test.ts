@@ -4,11 +4,11 @@ import fs from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { Long, MongoClient, type Document } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine, startEngine } from '../../engine/index.ts';
 import { isEmbedded, sleep } from '../helpers/mongo.ts';
+import { freePort } from '../helpers/ports.ts';
 import { exitWithin, killAllChildren, spawnEngine, type EngineChild } from './child.ts';
 
 const dirs: string[] = [];
@@ -32,15 +32,6 @@ async function sigkill(child: EngineChild): Promise<void> {
   child.proc.kill('SIGKILL');
   const { signal } = await exitWithin(child, 10_000);
   expect(signal).toBe('SIGKILL');
-}
-
-/** A port free right now on loopback, to restart an engine where its clients expect it. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 afterAll(async () => {

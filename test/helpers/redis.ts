@@ -1,8 +1,8 @@
 // A Redis for the tests that need one (scale-out): REDIS_URL when set, else the usual local server on 6379, else one
 // started here from `redis-server` on the PATH (nothing kept on disk), else a clear error saying what to install.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.ts';
 import { until } from './wait.ts';
 
 async function answers(url: string): Promise<boolean> {
@@ -17,16 +17,6 @@ async function answers(url: string): Promise<boolean> {
     probe.disconnect();
   }
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 
 export interface TestRedis {
   url: string;
