@@ -14,7 +14,7 @@ import { EXPENSE_ROUTE_KEY, type OaContext, type OaServices } from './context.ts
 import { toObjectId } from './loaders.ts';
 import { CATEGORIES, type ClaimStatus, type EmployeeDoc, type ExpenseCategory, type ExpenseClaimDoc, type ExpenseItemDoc } from './models.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
-import { attachmentIdsOf, bindAttachments } from './attachments/references.ts';
+import { attachmentIdsOf, bindAttachments, releaseAttachments } from './attachments/references.ts';
 
 export interface ItemInput {
   description: string;
@@ -155,6 +155,50 @@ export async function createClaim(ctx: OaContext, input: { title: string; catego
     // Every creation writes the year's claim-number counter: one lane (platform/integration/transactions.ts).
   }, { lane: 'claim-numbers' });
   return created!;
+}
+
+export interface ClaimChanges {
+  title?: string | null;
+  category?: ExpenseCategory | null;
+  items?: ItemInput[] | null;
+}
+
+/**
+ * Changes a DRAFT claim of the caller's own, in one transaction: the items validated as on creation, the claim's
+ * invoice numbers booked again (its own old bookings released first, so an item may keep its invoice), the files
+ * bound and checked against their items, and those no item references any more handed back as uploads.
+ */
+export async function updateClaim(ctx: OaContext, id: string, changes: ClaimChanges): Promise<ExpenseClaimDoc> {
+  const seen = await claimInScope(ctx, id);
+  if (seen.applicantId !== ctx.principal.sub) throw forbidden('Only the applicant changes a claim');
+  const set: Partial<ExpenseClaimDoc> = {};
+  if (changes.title !== undefined && changes.title !== null) set.title = requiredText(changes.title, 'title', TEXT_FIELDS.claimTitle);
+  if (changes.category !== undefined && changes.category !== null) {
+    if (!CATEGORIES.includes(changes.category)) throw badInput(`unknown category ${changes.category}`, 'category');
+    set.category = changes.category;
+  }
+  const now = new Date();
+  if (changes.items !== undefined && changes.items !== null) {
+    const { items, totalFen } = validateItems(changes.items, { timeZone: ctx.settings.timeZone, now });
+    set.items = items;
+    set.totalFen = totalFen;
+  }
+  if (Object.keys(set).length === 0) throw badInput('Nothing to change: give a title, a category or the items', 'input');
+  let result: ExpenseClaimDoc | undefined;
+  await transaction(ctx.connection, async (session) => {
+    const claim = await reload(ctx, session, id);
+    if (claim.status !== 'DRAFT') throw conflict(`claim ${claim.claimNo} is ${claim.status}, only a DRAFT can be changed`);
+    if (set.items) {
+      const claimId = claim._id.toHexString();
+      const keep = set.items.flatMap((i) => i.attachmentIds ?? []);
+      await releaseAttachments(ctx.attachments, session, { ownerId: claim.applicantId, claimId, keep, now });
+      await bindAttachments(ctx.attachments, session, { ownerId: ctx.principal.sub, claimId, items: set.items, now, invoices: ctx.invoices });
+      await releaseInvoices(ctx, session, claimId);
+      await bookInvoices(ctx, session, { _id: claim._id, claimNo: claim.claimNo, items: set.items });
+    }
+    result = await save(ctx, session, claim, set);
+  });
+  return result!;
 }
 
 /** A claim the caller may act on; NOT_FOUND when it does not exist or lies outside the caller's scope. */

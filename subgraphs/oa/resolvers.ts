@@ -9,7 +9,7 @@ import { WorkflowError } from '../../platform/workflow/engine.ts';
 import type { StepDecision, StepState, WorkflowInstance } from '../../platform/workflow/types.ts';
 import { stepsAsShown } from '../../platform/workflow/progress.ts';
 import { type ClaimListArgs, applicantOnly, claimConnection } from './queries.ts';
-import { createClaim, decideClaim, submitClaim, withdrawClaim, type ItemInput } from './claims.ts';
+import { type ClaimChanges, createClaim, decideClaim, submitClaim, updateClaim, withdrawClaim, type ItemInput } from './claims.ts';
 import type { OaContext } from './context.ts';
 import type { Resolvers } from './generated/graphql.ts';
 import { toObjectId } from './loaders.ts';
@@ -80,6 +80,7 @@ export const resolvers: Resolvers = {
     updateEmployee: (_: unknown, a: { id: string; input: Parameters<typeof updateEmployee>[2] }, ctx: OaContext) => updateEmployee(ctx, a.id, a.input),
     updateDepartment: (_: unknown, a: { id: string; input: Parameters<typeof updateDepartment>[2] }, ctx: OaContext) => updateDepartment(ctx, a.id, a.input),
     createExpenseClaim: (_: unknown, { input }: { input: { title: string; category: ExpenseCategory; items: ItemInput[] } }, ctx: OaContext) => createClaim(ctx, input),
+    updateExpenseClaim: (_: unknown, { id, input }: { id: string; input: ClaimChanges }, ctx: OaContext) => updateClaim(ctx, id, input),
     submitExpenseClaim: (_: unknown, { id }: { id: string }, ctx: OaContext) => submitClaim(ctx, id),
     decideApproval: (_: unknown, a: { claimId: string; decision: 'APPROVE' | 'REJECT'; comment?: string | null }, ctx: OaContext) =>
       decideClaim(ctx, a.claimId, a.decision, a.comment),

@@ -67,3 +67,18 @@ export async function bindAttachments(store: AttachmentStore, session: ClientSes
   if (bound.matchedCount !== ids.length) throw conflict('An attachment of this claim changed meanwhile; try again');
   for (const [id, itemCheck] of checks) await store.files.updateOne({ _id: new ObjectId(id) }, { $set: { 'metadata.itemCheck': itemCheck } }, { session });
 }
+
+/**
+ * In the transaction of a claim's update: the files bound to the claim that no item references any more (not in
+ * `keep`) go back to their uploader as uploads, expiring `ttlHours` from `now` as a fresh upload does (and counted in the pending
+ * quota again); their check against the item that carried them is dropped with the item.
+ */
+export async function releaseAttachments(store: AttachmentStore, session: ClientSession, c: { ownerId: string; claimId: string; keep: readonly string[]; now: Date }): Promise<number> {
+  const released = await store.files.updateMany(
+    // The owner first: the index on { ownerId, claimId } serves it (a claim's files are its applicant's uploads).
+    { 'metadata.ownerId': c.ownerId, 'metadata.claimId': c.claimId, _id: { $nin: c.keep.map((id) => new ObjectId(id)) } },
+    { $set: { 'metadata.claimId': null, 'metadata.expiresAt': new Date(c.now.getTime() + store.settings.ttlHours * 3_600_000) }, $unset: { 'metadata.itemCheck': '' } },
+    { session },
+  );
+  return released.modifiedCount;
+}

@@ -412,6 +412,16 @@ export type CreateExpenseClaimInput = {
   items: Array<ExpenseItemInput>;
 };
 
+/**
+ * What updateExpenseClaim changes: each field given replaces the claim's; `items` replaces the whole list (an item's
+ * attachmentIds may name files already on this claim, or the caller's own uploads).
+ */
+export type UpdateExpenseClaimInput = {
+  title?: InputMaybe<Scalars['String']['input']>;
+  category?: InputMaybe<ExpenseCategory>;
+  items?: InputMaybe<Array<ExpenseItemInput>>;
+};
+
 /** How the expense reports group approved claims. */
 export type SummaryGroup =
   /** By the claim's department (the applicant's when the claim was filed): key the department id, label its name. */
@@ -659,6 +669,12 @@ export type Mutation = {
   updateDepartment: Department;
   updateEmployee: Employee;
   createExpenseClaim: ExpenseClaim;
+  /**
+   * Changes a DRAFT claim of the caller's own (CONFLICT once submitted). The items are checked as on creation, their
+   * invoices booked again and their files bound; a file no item references any more goes back to the caller's uploads
+   * and expires as an upload does.
+   */
+  updateExpenseClaim: ExpenseClaim;
   submitExpenseClaim: ExpenseClaim;
   decideApproval: ExpenseClaim;
   withdrawExpenseClaim: ExpenseClaim;
@@ -697,6 +713,12 @@ export type MutationUpdateEmployeeArgs = {
 
 export type MutationCreateExpenseClaimArgs = {
   input: CreateExpenseClaimInput;
+};
+
+
+export type MutationUpdateExpenseClaimArgs = {
+  id: Scalars['ID']['input'];
+  input: UpdateExpenseClaimInput;
 };
 
 
@@ -868,6 +890,7 @@ export type ResolversTypes = {
   UpdateDepartmentInput: UpdateDepartmentInput;
   ExpenseItemInput: ExpenseItemInput;
   CreateExpenseClaimInput: CreateExpenseClaimInput;
+  UpdateExpenseClaimInput: UpdateExpenseClaimInput;
   SummaryGroup: SummaryGroup;
   SummaryRow: ResolverTypeWrapper<SummaryRow>;
   CycleTimeRow: ResolverTypeWrapper<CycleTimeRow>;
@@ -919,6 +942,7 @@ export type ResolversParentTypes = {
   UpdateDepartmentInput: UpdateDepartmentInput;
   ExpenseItemInput: ExpenseItemInput;
   CreateExpenseClaimInput: CreateExpenseClaimInput;
+  UpdateExpenseClaimInput: UpdateExpenseClaimInput;
   SummaryRow: SummaryRow;
   CycleTimeRow: CycleTimeRow;
   Float: Scalars['Float']['output'];
@@ -1206,6 +1230,7 @@ export type MutationResolvers<ContextType = OaContext, ParentType extends Resolv
   updateDepartment?: Resolver<ResolversTypes['Department'], ParentType, ContextType, RequireFields<MutationUpdateDepartmentArgs, 'id' | 'input'>>;
   updateEmployee?: Resolver<ResolversTypes['Employee'], ParentType, ContextType, RequireFields<MutationUpdateEmployeeArgs, 'id' | 'input'>>;
   createExpenseClaim?: Resolver<ResolversTypes['ExpenseClaim'], ParentType, ContextType, RequireFields<MutationCreateExpenseClaimArgs, 'input'>>;
+  updateExpenseClaim?: Resolver<ResolversTypes['ExpenseClaim'], ParentType, ContextType, RequireFields<MutationUpdateExpenseClaimArgs, 'id' | 'input'>>;
   submitExpenseClaim?: Resolver<ResolversTypes['ExpenseClaim'], ParentType, ContextType, RequireFields<MutationSubmitExpenseClaimArgs, 'id'>>;
   decideApproval?: Resolver<ResolversTypes['ExpenseClaim'], ParentType, ContextType, RequireFields<MutationDecideApprovalArgs, 'claimId' | 'decision'>>;
   withdrawExpenseClaim?: Resolver<ResolversTypes['ExpenseClaim'], ParentType, ContextType, RequireFields<MutationWithdrawExpenseClaimArgs, 'id'>>;
