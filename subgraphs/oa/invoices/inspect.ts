@@ -19,7 +19,7 @@ export interface StoredInvoice {
   readonly issueDate: string;
   readonly kind: 'BLUE' | 'RED';
   /** Where the data came from: the 数电票 XML itself, or what an OFD carried (ofd.ts OfdInvoiceSource). */
-  readonly source: 'EINVOICE_XML' | 'OFD_ATTACHMENT_EINVOICE' | 'OFD_ATTACHMENT_LEGACY' | 'OFD_CUSTOM_DATA';
+  readonly source: 'EINVOICE_XML' | 'OFD_ATTACHMENT_EINVOICE' | 'OFD_ATTACHMENT_LEGACY' | 'OFD_CUSTOM_TAG' | 'OFD_CUSTOM_DATA';
   readonly buyer: { readonly name: string | null; readonly taxId: string | null };
   readonly seller: { readonly name: string | null; readonly taxId: string | null };
   /** Null when an OFD's data does not state it. */

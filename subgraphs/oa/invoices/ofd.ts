@@ -8,33 +8,26 @@
 //      ofd:FileLoc): either the 数电票 XML itself (root EInvoice, read by fully-digital.ts) or the older e-invoice XML
 //      (root eInvoice: InvoiceNo, IssueDate, Buyer/BuyerName, Buyer/BuyerTaxID, Seller/SellerName, Seller/SellerTaxID,
 //      TaxExclusiveTotalAmount, TaxTotalAmount, TaxInclusiveTotalAmount);
-//   2. OFD.xml's ofd:DocInfo/ofd:CustomDatas (ofd:CustomData Name="发票号码" …), a few fields only; 合计金额 there is the
+//   2. the fields the document tags on its pages (Tags/CustomTag.xml: ofd:ObjectRef → the page's text objects,
+//      ./ofd-tags.ts), the form of the e-invoice OFDs the tax system issues: every field the check needs, the
+//      buyer's tax id among them;
+//   3. OFD.xml's ofd:DocInfo/ofd:CustomDatas (ofd:CustomData Name="发票号码" …), a few fields only; 合计金额 there is the
 //      amount WITHOUT tax, so the total is 价税合计, or 合计金额 + 合计税额.
-// Doc_0/Tags/CustomTag.xml only points at text objects on the page (ObjectRef); reading them means laying out page
-// content, which is not done here: such an OFD is checked for structure only (`invoice: null`).
+// Where a file carries both 2 and 3, they must agree on the number, the date and the total (an OFD whose data says
+// one thing and whose page another is refused as inconsistent); a field the tags lack is taken from the data.
+// Without any of them the OFD is checked for structure only (`invoice: null`).
 //
-// The ZIP is read with yauzl: names with "..", absolute paths or backslashes are refused by it; entry sizes are
-// checked against the declared ones while inflating (validateEntrySizes), so the limits below on declared sizes bound
-// what is really inflated (zip bombs), and only the few XML parts needed are inflated at all.
+// The ZIP itself is read by ./ofd-package.ts, with its limits.
 import path from 'node:path/posix';
-import type { Readable } from 'node:stream';
-import yauzl from 'yauzl';
 import { parseFullyDigitalInvoice, invoiceDate } from './fully-digital.ts';
-import { InvoiceParseError, attribute, child, children, parseXml, textAt, MAX_XML_BYTES, type XmlValue } from './xml.ts';
+import { InvoiceParseError, attribute, child, children, parseXml, textAt, type XmlValue } from './xml.ts';
+import { OFD_LIMITS, type PartReader, listEntries, openZip, packagePath, readEntry } from './ofd-package.ts';
+import { type TaggedField, taggedInvoiceText } from './ofd-tags.ts';
 import { MoneyError, parseMoney } from '../../../platform/money.ts';
 
-export const OFD_LIMITS = Object.freeze({
-  /** Entries in the ZIP's central directory. */
-  maxEntries: 2000,
-  /** Sum of the declared uncompressed sizes. */
-  maxTotalUncompressed: 200 * 1024 * 1024,
-  /** Declared uncompressed / compressed size of one entry (real OFD parts stay far below). */
-  maxRatio: 200,
-  /** Attachments read for invoice data. */
-  maxAttachments: 20,
-});
+export { OFD_LIMITS };
 
-export type OfdInvoiceSource = 'ATTACHMENT_EINVOICE' | 'ATTACHMENT_LEGACY' | 'CUSTOM_DATA';
+export type OfdInvoiceSource = 'ATTACHMENT_EINVOICE' | 'ATTACHMENT_LEGACY' | 'CUSTOM_TAG' | 'CUSTOM_DATA';
 
 export interface OfdInvoiceData {
   readonly source: OfdInvoiceSource;
@@ -79,7 +72,7 @@ export async function checkOfd(bytes: Uint8Array): Promise<OfdCheck> {
       if (document === undefined) throw new InvoiceParseError(`${docPath}: root element ofd:Document missing`);
       documents.push(docPath);
       invoice ??= await fromAttachments(document, path.dirname(docPath), read, entries);
-      invoice ??= fromCustomDatas(child(body, 'DocInfo'));
+      invoice ??= agreeing(fromTags(await taggedInvoiceText(document, docPath, read), docPath), fromCustomDatas(child(body, 'DocInfo')));
     }
     return { documents, invoice };
   } finally {
@@ -87,74 +80,7 @@ export async function checkOfd(bytes: Uint8Array): Promise<OfdCheck> {
   }
 }
 
-async function openZip(bytes: Uint8Array): Promise<yauzl.ZipFile> {
-  try {
-    return await yauzl.fromBufferPromise(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { lazyEntries: true, decodeStrings: true, validateEntrySizes: true, strictFileNames: true });
-  } catch (err) {
-    throw new InvoiceParseError(`not a ZIP package, so not an OFD file: ${(err as Error).message.slice(0, 120)}`);
-  }
-}
-
-async function listEntries(zip: yauzl.ZipFile): Promise<Map<string, yauzl.Entry>> {
-  if (zip.entryCount > OFD_LIMITS.maxEntries) throw new InvoiceParseError(`the OFD package has ${zip.entryCount} entries, more than ${OFD_LIMITS.maxEntries}`);
-  const entries = new Map<string, yauzl.Entry>();
-  let total = 0;
-  try {
-    for await (const entry of zip.eachEntry()) {
-      const name = entry.fileName;
-      // yauzl refused "..", absolute paths and backslashes already; control characters are refused here.
-      if (/[\u0000-\u001f\u007f]/.test(name) || name.length > 512) throw new InvoiceParseError('the OFD package has an entry with an unusable name');
-      if (entry.isEncrypted()) throw new InvoiceParseError(`the OFD package entry ${name.slice(0, 100)} is encrypted`);
-      total += entry.uncompressedSize;
-      if (total > OFD_LIMITS.maxTotalUncompressed) throw new InvoiceParseError(`the OFD package would inflate to more than ${OFD_LIMITS.maxTotalUncompressed} bytes`);
-      if (entry.uncompressedSize > 1024 * 1024 && entry.uncompressedSize > OFD_LIMITS.maxRatio * Math.max(entry.compressedSize, 1)) {
-        throw new InvoiceParseError(`the OFD package entry ${name.slice(0, 100)} is compressed more than ${OFD_LIMITS.maxRatio}:1 (a zip bomb?)`);
-      }
-      if (entries.has(name)) throw new InvoiceParseError(`the OFD package holds ${name.slice(0, 100)} twice`);
-      entries.set(name, entry);
-    }
-  } catch (err) {
-    if (err instanceof InvoiceParseError) throw err;
-    throw new InvoiceParseError(`the OFD package is not a valid ZIP: ${(err as Error).message.slice(0, 120)}`);
-  }
-  return entries;
-}
-
-/** The bytes of entry `name`, or null when absent; XML parts only, so bounded by MAX_XML_BYTES. */
-async function readEntry(zip: yauzl.ZipFile, entries: Map<string, yauzl.Entry>, name: string): Promise<Uint8Array | null> {
-  const entry = entries.get(name);
-  if (entry === undefined) return null;
-  if (entry.uncompressedSize > MAX_XML_BYTES) throw new InvoiceParseError(`${name.slice(0, 100)} is larger than ${MAX_XML_BYTES} bytes`);
-  if (entry.compressionMethod !== 0 && entry.compressionMethod !== 8) throw new InvoiceParseError(`${name.slice(0, 100)} uses an unsupported compression method`);
-  try {
-    const stream: Readable = await zip.openReadStreamPromise(entry);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of stream) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_XML_BYTES) {
-        stream.destroy();
-        throw new InvoiceParseError(`${name.slice(0, 100)} is larger than ${MAX_XML_BYTES} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
-  } catch (err) {
-    if (err instanceof InvoiceParseError) throw err;
-    throw new InvoiceParseError(`${name.slice(0, 100)} could not be inflated: ${(err as Error).message.slice(0, 120)}`);
-  }
-}
-
-/** A path inside the package from a reference in a part under `base` (OFD references are relative, or absolute from the root). */
-function packagePath(base: string, ref: string): string | null {
-  const joined = ref.startsWith('/') ? ref.slice(1) : path.join(base, ref);
-  const normal = path.normalize(joined);
-  return normal.startsWith('..') || normal.startsWith('/') || normal === '.' ? null : normal;
-}
-
-type Reader = (name: string) => Promise<Uint8Array | null>;
-
-async function fromAttachments(document: XmlValue, docDir: string, read: Reader, entries: Map<string, yauzl.Entry>): Promise<OfdInvoiceData | null> {
+async function fromAttachments(document: XmlValue, docDir: string, read: PartReader, entries: ReadonlyMap<string, unknown>): Promise<OfdInvoiceData | null> {
   const listRef = textAt(document, 'Attachments');
   const candidates: string[] = [];
   if (listRef !== undefined) {
@@ -240,6 +166,51 @@ function fromCustomDatas(docInfo: XmlValue | undefined): OfdInvoiceData | null {
     amountFen,
     taxFen,
     totalFen,
+  };
+}
+
+/** The tagged fields as invoice data: used only when they give the number, the date and a total. */
+function fromTags(text: Map<TaggedField, string> | null, docPath: string): OfdInvoiceData | null {
+  if (text === null) return null;
+  const where = `${docPath} custom tag`;
+  const invoiceNumber = text.get('InvoiceNo')?.replace(/\s/g, '');
+  const rawDate = text.get('IssueDate')?.replace(/\s/g, '');
+  if (invoiceNumber === undefined || rawDate === undefined || !/^\d{8,20}$/.test(invoiceNumber)) return null;
+  const issueDate = invoiceDate(rawDate);
+  if (issueDate === null) return null;
+  const amount = (field: TaggedField) => fenOrNull(text.get(field)?.replace(/\s/g, ''), `${where} ${field}`);
+  const amountFen = amount('TaxExclusiveTotalAmount');
+  const taxFen = amount('TaxTotalAmount');
+  const stated = amount('TaxInclusiveTotalAmount');
+  if (stated !== null && amountFen !== null && taxFen !== null && amountFen + taxFen !== stated) {
+    throw new InvoiceParseError(`${where}: TaxExclusiveTotalAmount + TaxTotalAmount differs from TaxInclusiveTotalAmount`);
+  }
+  const totalFen = stated ?? (amountFen !== null && taxFen !== null ? amountFen + taxFen : null);
+  if (totalFen === null) return null;
+  return {
+    source: 'CUSTOM_TAG',
+    invoiceNumber,
+    issueDate,
+    buyer: { name: text.get('Buyer/BuyerName') ?? null, taxId: text.get('Buyer/BuyerTaxID')?.replace(/\s/g, '').toUpperCase() ?? null },
+    seller: { name: text.get('Seller/SellerName') ?? null, taxId: text.get('Seller/SellerTaxID')?.replace(/\s/g, '').toUpperCase() ?? null },
+    amountFen,
+    taxFen,
+    totalFen,
+  };
+}
+
+/** The tagged invoice, its gaps filled from DocInfo/CustomDatas; the two must not contradict each other. */
+function agreeing(tagged: OfdInvoiceData | null, data: OfdInvoiceData | null): OfdInvoiceData | null {
+  if (tagged === null || data === null) return tagged ?? data;
+  for (const [field, a, b] of [['invoice number', tagged.invoiceNumber, data.invoiceNumber], ['issue date', tagged.issueDate, data.issueDate], ['total', tagged.totalFen, data.totalFen]] as const) {
+    if (a !== b) throw new InvoiceParseError(`the OFD's custom tags and DocInfo/CustomDatas disagree on the ${field}`);
+  }
+  return {
+    ...tagged,
+    buyer: { name: tagged.buyer.name ?? data.buyer.name, taxId: tagged.buyer.taxId ?? data.buyer.taxId },
+    seller: { name: tagged.seller.name ?? data.seller.name, taxId: tagged.seller.taxId ?? data.seller.taxId },
+    amountFen: tagged.amountFen ?? data.amountFen,
+    taxFen: tagged.taxFen ?? data.taxFen,
   };
 }
 

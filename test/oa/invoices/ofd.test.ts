@@ -166,3 +166,85 @@ describe('OFD structure', () => {
     expect(await ofdError(bytes)).toBe('TotalAmWithoutTax + TotalTaxAm (127250 fen) differs from TotalTax-includedAmount (127200 fen)');
   });
 });
+
+describe('OFD custom tags: the invoice fields printed on the page and tagged', () => {
+  const FP = 'xmlns:fp="http://www.edrm.org.cn/schema/e-invoice/2019"';
+  const ref = (...ids: number[]) => ids.map((id) => `<ofd:ObjectRef PageRef="1">${id}</ofd:ObjectRef>`).join('');
+  // The tag file as tax-system OFDs write it: every field an ObjectRef to a text object on the page or its template.
+  const customTag = (fields: Record<string, string>) =>
+    `<?xml version="1.0" encoding="UTF-8"?><fp:eInvoice ${FP} ${NS}>${Object.entries(fields).map(([k, v]) => `<fp:${k}>${v}</fp:${k}>`).join('')}</fp:eInvoice>`;
+  const TAGS = {
+    InvoiceNo: ref(101),
+    IssueDate: ref(102),
+    Buyer: `<fp:BuyerName>${ref(103)}</fp:BuyerName><fp:BuyerTaxID>${ref(104)}</fp:BuyerTaxID>`,
+    Seller: `<fp:SellerName>${ref(105)}</fp:SellerName><fp:SellerTaxID>${ref(106)}</fp:SellerTaxID>`,
+    TaxExclusiveTotalAmount: ref(107),
+    TaxTotalAmount: ref(108),
+    TaxInclusiveTotalAmount: ref(109, 110),
+  };
+  const text = (id: number, ...codes: string[]) =>
+    `<ofd:TextObject ID="${id}" Boundary="10 10 50 5" Font="3" Size="3.175">${codes.map((c, i) => `<ofd:TextCode X="${i * 2}" Y="2.5">${c}</ofd:TextCode>`).join('')}</ofd:TextObject>`;
+  const content = (objects: string) => `<?xml version="1.0" encoding="UTF-8"?><ofd:Page ${NS}><ofd:Template TemplateID="2"/><ofd:Content><ofd:Layer ID="3">${objects}</ofd:Layer></ofd:Content></ofd:Page>`;
+  const PAGE = content(
+    text(101, '26442000', '000012345678') +
+      text(102, '2026年09月01日') +
+      `<ofd:PageBlock ID="20">${text(103, '深圳市示例科技有限公司')}${text(104, '91440300ma5g12345l')}</ofd:PageBlock>` +
+      text(107, '¥1,200.00') +
+      text(108, '¥72.00') +
+      text(109, '¥1,27') +
+      text(110, '2.00'),
+  );
+  // The seller is printed by the template, as some issuers do.
+  const TEMPLATE = content(text(105, '北京示例软件服务有限公司') + text(106, '91110105MA00P8L2RU'));
+  const documentWithTemplate = documentXml(false).replace(
+    '<ofd:PageArea>',
+    '<ofd:TemplatePage ID="2" BaseLoc="Tpls/Tpl_0/Content.xml"/><ofd:PageArea>',
+  );
+  const tagged = (tagFile: string, extra: Record<string, string | Uint8Array> = {}) =>
+    pkg(
+      base({
+        'Doc_0/Document.xml': documentWithTemplate,
+        'Doc_0/Tags/CustomTags.xml': `<?xml version="1.0" encoding="UTF-8"?><ofd:CustomTags ${NS}><ofd:CustomTag TypeID="eInvoice" NameSpace="http://www.edrm.org.cn/schema/e-invoice/2019"><ofd:FileLoc>CustomTag.xml</ofd:FileLoc></ofd:CustomTag></ofd:CustomTags>`,
+        'Doc_0/Tags/CustomTag.xml': tagFile,
+        'Doc_0/Pages/Page_0/Content.xml': PAGE,
+        'Doc_0/Tpls/Tpl_0/Content.xml': TEMPLATE,
+        ...extra,
+      }),
+    );
+
+  it('reads every field from the text objects it names, on the page, in a page block and on the template, split codes joined', async () => {
+    expect((await checkOfd(tagged(customTag(TAGS)))).invoice).toEqual({
+      source: 'CUSTOM_TAG',
+      invoiceNumber: '26442000000012345678',
+      issueDate: '2026-09-01',
+      buyer: { name: '深圳市示例科技有限公司', taxId: '91440300MA5G12345L' },
+      seller: { name: '北京示例软件服务有限公司', taxId: '91110105MA00P8L2RU' },
+      amountFen: 120000,
+      taxFen: 7200,
+      totalFen: 127200,
+    });
+  });
+
+  it('fills what the tags lack from DocInfo/CustomDatas when both agree, and refuses a file whose two say different things', async () => {
+    const { Buyer: _buyer, ...withoutBuyer } = TAGS;
+    const custom = (total: string) =>
+      '<ofd:CustomDatas><ofd:CustomData Name="发票号码">26442000000012345678</ofd:CustomData><ofd:CustomData Name="开票日期">2026年09月01日</ofd:CustomData>' +
+      `<ofd:CustomData Name="购买方纳税人识别号">91440300MA5G12345L</ofd:CustomData><ofd:CustomData Name="价税合计">${total}</ofd:CustomData></ofd:CustomDatas>`;
+    const both = await checkOfd(tagged(customTag(withoutBuyer), { 'OFD.xml': ofdXml('Doc_0/Document.xml', custom('1272.00')) }));
+    expect(both.invoice).toMatchObject({ source: 'CUSTOM_TAG', buyer: { name: null, taxId: '91440300MA5G12345L' }, totalFen: 127200 });
+    expect(await ofdError(tagged(customTag(TAGS), { 'OFD.xml': ofdXml('Doc_0/Document.xml', custom('1.00')) }))).toBe(
+      "the OFD's custom tags and DocInfo/CustomDatas disagree on the total",
+    );
+  });
+
+  it('refuses tagged amounts that do not add up, and reads no invoice where the tagged objects are not on any page', async () => {
+    const wrong = content(PAGE.replace('¥72.00', '¥72.50').slice(PAGE.indexOf('<ofd:Layer ID="3">') + 18, PAGE.lastIndexOf('</ofd:Layer>')));
+    expect(await ofdError(tagged(customTag(TAGS), { 'Doc_0/Pages/Page_0/Content.xml': wrong }))).toBe(
+      'Doc_0/Document.xml custom tag: TaxExclusiveTotalAmount + TaxTotalAmount differs from TaxInclusiveTotalAmount',
+    );
+    const empty = content(text(999, 'unrelated'));
+    expect(await checkOfd(tagged(customTag(TAGS), { 'Doc_0/Pages/Page_0/Content.xml': empty, 'Doc_0/Tpls/Tpl_0/Content.xml': empty }))).toEqual({ documents: ['Doc_0/Document.xml'], invoice: null });
+    // A tag file of another kind is no invoice either.
+    expect((await checkOfd(tagged(`<?xml version="1.0" encoding="UTF-8"?><Other><InvoiceNo>${ref(101)}</InvoiceNo></Other>`))).invoice).toBeNull();
+  });
+});
