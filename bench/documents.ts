@@ -3,7 +3,8 @@
 // uploaded, filed and packaged on the real system (scripts/start.ts as bench/soak-system.ts starts it: database, oa,
 // archive, sync and gateway in processes of their own; production; embedded database on disk), all through the
 // gateway over HTTP:
-//   upload    POST /files, BENCH_DOCUMENTS_CONCURRENCY (default 8) at a time, as the applicant: MB/s and files/s
+//   upload    POST /files, BENCH_DOCUMENTS_CONCURRENCY (default 8) at a time, as the applicants (one per 30 claims,
+//             under the pending-upload quota): MB/s and files/s
 //   claims    created with the uploads, submitted, approved by the manager (bench/soak-client.ts prepareClaims; not timed)
 //   filing    the accountant's final approvals, 16 at a time, until every claim's ARCHIVE_FILED (its originals copied
 //             into the archive's bucket and checked): claims/s, files/s, MB/s; first the package's records, then the rest
@@ -28,6 +29,8 @@ const CLAIMS = Number(process.env.BENCH_DOCUMENTS_CLAIMS ?? 10_000);
 const FILE_KB = Number(process.env.BENCH_DOCUMENTS_FILE_KB ?? 200);
 const PACKAGE_RECORDS = Math.min(CLAIMS, Number(process.env.BENCH_DOCUMENTS_PACKAGE ?? 1_000));
 const CONCURRENCY = Number(process.env.BENCH_DOCUMENTS_CONCURRENCY ?? 8);
+/** 30 claims' 90 uploads stay under the pending-upload quota of 100 files an employee may hold. */
+const CLAIMS_PER_APPLICANT = 30;
 const FILES_PER_CLAIM = 3;
 const FILED_POLL_MS = 250;
 const FILED_TIMEOUT_MS = 30 * 60_000;
@@ -95,12 +98,17 @@ export async function benchDocuments(): Promise<void> {
     const dept = (await must(gql<{ createDepartment: { id: string } }>(url, admin, 'mutation($i: CreateDepartmentInput!) { createDepartment(input: $i) { id } }', { i: { code: 'DOCS', name: 'Documents' } }), 'createDepartment')).createDepartment.id;
     const employee = async (no: string, roles: string[]) =>
       (await must(gql<{ createEmployee: { id: string } }>(url, admin, 'mutation($i: CreateEmployeeInput!) { createEmployee(input: $i) { id } }', { i: { employeeNo: no, name: `Docs ${no}`, departmentId: dept, roles } }), `createEmployee ${no}`)).createEmployee.id;
-    const applicantId = await employee('D1', ['EMPLOYEE']);
+    // Applicants of CLAIMS_PER_APPLICANT claims each: an employee may hold 100 uploads no claim references yet
+    // (UPLOADS_PENDING_MAX_FILES), and the bench uploads every claim's files before it creates the claims.
+    const applicantIds: string[] = new Array(Math.ceil(CLAIMS / CLAIMS_PER_APPLICANT));
+    await pool(applicantIds.length, CONCURRENCY, async (a) => {
+      applicantIds[a] = await employee(`D1-${a}`, ['EMPLOYEE']);
+    });
     const managerId = await employee('D2', ['MANAGER']);
     const accountantId = await employee('D3', ['ACCOUNTANT']);
     await must(gql(url, admin, 'mutation($d: ID!, $e: ID!) { setDepartmentManager(departmentId: $d, employeeId: $e) { id } }', { d: dept, e: managerId }), 'setDepartmentManager');
     const tokens = {
-      applicant: await token(applicantId, ['EMPLOYEE']),
+      applicants: await Promise.all(applicantIds.map((id) => token(id, ['EMPLOYEE']))),
       manager: await token(managerId, ['EMPLOYEE', 'MANAGER']),
       accountant: await token(accountantId, ['EMPLOYEE', 'ACCOUNTANT']),
       archivist: await token('bench-archivist', ['ARCHIVIST']),
@@ -121,7 +129,8 @@ export async function benchDocuments(): Promise<void> {
       const form = new FormData();
       form.append('file', new Blob([bytes], { type: 'image/jpeg' }), `receipt-${i}.jpg`);
       const t = performance.now();
-      const res = await fetch(`${origin}/files`, { method: 'POST', headers: { authorization: `Bearer ${tokens.applicant}` }, body: form });
+      const applicant = tokens.applicants[Math.floor(i / FILES_PER_CLAIM / CLAIMS_PER_APPLICANT)];
+      const res = await fetch(`${origin}/files`, { method: 'POST', headers: { authorization: `Bearer ${applicant}` }, body: form });
       const body = (await res.json()) as { id?: string };
       if (res.status !== 201 || !body.id) throw new Error(`upload ${i}: HTTP ${res.status} ${JSON.stringify(body).slice(0, 300)}`);
       uploadMs.push(performance.now() - t);
@@ -133,7 +142,7 @@ export async function benchDocuments(): Promise<void> {
     // ---- claims, up to the accountant's approval (not timed) ----
     sampler.enter('claims');
     const occurredOn = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
-    const claimIds = await prepareClaims(url, tokens, CLAIMS, (n) => ({
+    const claimIds = await prepareClaims(url, { applicant: (n) => tokens.applicants[Math.floor(n / CLAIMS_PER_APPLICANT)], manager: tokens.manager }, CLAIMS, (n) => ({
       title: `Documents ${runId} claim ${n}`,
       category: 'TRAVEL',
       items: [{ description: `taxi ${n}`, amount: `${(n % 999) + 1}.00`, occurredOn, attachmentIds: fileIds.slice(n * FILES_PER_CLAIM, (n + 1) * FILES_PER_CLAIM) }],

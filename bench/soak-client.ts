@@ -74,7 +74,8 @@ export const token = (sub: string, roles: string[]) =>
  * Claims created, submitted and approved by the manager, PREPARE_CONCURRENCY at a time, waiting for the accountant:
  * the ids of those prepared (a claim whose preparation failed is left out and counted).
  */
-export async function prepareClaims(url: string, tokens: Record<'applicant' | 'manager', string>, count: number, input: (n: number) => Record<string, unknown>): Promise<string[]> {
+/** `tokens.applicant`: one applicant's token, or claim n's applicant's (bench/documents.ts spreads uploads over applicants). */
+export async function prepareClaims(url: string, tokens: { applicant: string | ((n: number) => string); manager: string }, count: number, input: (n: number) => Record<string, unknown>): Promise<string[]> {
   const ids: string[] = [];
   let next = 0;
   let failed = 0;
@@ -84,9 +85,10 @@ export async function prepareClaims(url: string, tokens: Record<'applicant' | 'm
     Array.from({ length: PREPARE_CONCURRENCY }, async () => {
       while (next < count) {
         const n = next++;
-        const created = await gql<{ createExpenseClaim: { id: string } }>(url, tokens.applicant, CREATE, { input: input(n) }, randomUUID());
+        const applicant = typeof tokens.applicant === 'string' ? tokens.applicant : tokens.applicant(n);
+        const created = await gql<{ createExpenseClaim: { id: string } }>(url, applicant, CREATE, { input: input(n) }, randomUUID());
         const id = created.ok ? created.data.createExpenseClaim.id : null;
-        if (id && (await gql(url, tokens.applicant, SUBMIT, { id }, randomUUID())).ok && (await gql(url, tokens.manager, DECIDE, { id }, randomUUID())).ok) ids.push(id);
+        if (id && (await gql(url, applicant, SUBMIT, { id }, randomUUID())).ok && (await gql(url, tokens.manager, DECIDE, { id }, randomUUID())).ok) ids.push(id);
         else failed++;
         if (performance.now() - reported > 30_000) {
           reported = performance.now();

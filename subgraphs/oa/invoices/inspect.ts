@@ -6,7 +6,7 @@
 // A file that fails its check is still stored (it is the original the user holds, and the archive keeps originals):
 // the outcome is recorded as structure.ok false with the problem named, and such a file supports no invoice check
 // on a claim (invoice null). Only files the gateway recognised reach this point (platform/file-kind.ts).
-import { checkOfd } from './ofd.ts';
+import { checkOfd, invoiceFromXml } from './ofd.ts';
 import { checkPdf } from './pdf.ts';
 import { parseFullyDigitalInvoice, type InvoiceLine } from './fully-digital.ts';
 import type { InvoiceVerifier, VerificationStatus } from './verifier.ts';
@@ -18,15 +18,15 @@ export interface StoredInvoice {
   /** YYYY-MM-DD. */
   readonly issueDate: string;
   readonly kind: 'BLUE' | 'RED';
-  /** Where the data came from: the 数电票 XML itself, or what an OFD carried (ofd.ts OfdInvoiceSource). */
-  readonly source: 'EINVOICE_XML' | 'OFD_ATTACHMENT_EINVOICE' | 'OFD_ATTACHMENT_LEGACY' | 'OFD_CUSTOM_TAG' | 'OFD_CUSTOM_DATA';
+  /** Where the data came from: the 数电票 XML itself, what an OFD carried (ofd.ts OfdInvoiceSource), or a PDF's embedded XML. */
+  readonly source: 'EINVOICE_XML' | 'OFD_ATTACHMENT_EINVOICE' | 'OFD_ATTACHMENT_LEGACY' | 'OFD_CUSTOM_TAG' | 'OFD_CUSTOM_DATA' | 'PDF_ATTACHMENT_EINVOICE' | 'PDF_ATTACHMENT_LEGACY';
   readonly buyer: { readonly name: string | null; readonly taxId: string | null };
   readonly seller: { readonly name: string | null; readonly taxId: string | null };
   /** Null when an OFD's data does not state it. */
   readonly amountFen: number | null;
   readonly taxFen: number | null;
   readonly totalFen: number;
-  /** Empty when only an OFD's summary data was read. */
+  /** Empty when only summary data was read (an OFD's, or an XML embedded in an OFD or a PDF). */
   readonly lines: readonly InvoiceLine[];
 }
 
@@ -87,6 +87,13 @@ export async function inspectOriginal(bytes: Uint8Array, mediaType: string, veri
     } else if (mediaType === 'application/pdf') {
       const pdf = checkPdf(bytes);
       structure = { ok: true, problems: [], encrypted: pdf.encrypted, activeContent: pdf.activeContent.length > 0 };
+      for (const [i, xml] of pdf.embeddedXml.entries()) {
+        const d = invoiceFromXml(xml, `embedded file ${i + 1}`);
+        if (!d) continue;
+        const { source, ...rest } = d;
+        invoice = { ...rest, source: source === 'ATTACHMENT_EINVOICE' ? 'PDF_ATTACHMENT_EINVOICE' : 'PDF_ATTACHMENT_LEGACY', kind: d.totalFen < 0 ? 'RED' : 'BLUE', lines: [] };
+        break;
+      }
     } else {
       return NOT_INSPECTED;
     }

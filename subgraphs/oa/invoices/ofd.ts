@@ -103,13 +103,17 @@ async function fromAttachments(document: XmlValue, docDir: string, read: PartRea
   for (const name of candidates.slice(0, OFD_LIMITS.maxAttachments)) {
     const bytes = await read(name);
     if (bytes === null) continue;
-    const data = fromAttachment(bytes, name);
+    const data = invoiceFromXml(bytes, name);
     if (data !== null) return data;
   }
   return null;
 }
 
-function fromAttachment(bytes: Uint8Array, name: string): OfdInvoiceData | null {
+/**
+ * An attached invoice XML (in an OFD's attachments, or a PDF's embedded files): a 数电票 (root EInvoice) or the older
+ * e-invoice XML (root eInvoice); null for any other XML.
+ */
+export function invoiceFromXml(bytes: Uint8Array, name: string): OfdInvoiceData | null {
   const doc = parseXml(bytes, name);
   if (child(doc, 'EInvoice') !== undefined) {
     const inv = parseFullyDigitalInvoice(bytes);
