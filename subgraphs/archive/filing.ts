@@ -20,6 +20,7 @@ import { toObjectId } from '../../platform/ids.ts';
 import type { ArchiveRecordDoc, ArchivedFileDoc, VoucherDoc } from './models.ts';
 import { checkFiles, isFileResult } from './originals/check.ts';
 import { copyOriginals, filesInCustody } from './originals/package.ts';
+import { ArchiveFiles } from './originals/store.ts';
 import { MAX_VOUCHER_BATCH } from './vouchers.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
 
@@ -88,6 +89,10 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
  */
 export async function fileManyInTransaction(ctx: ArchiveContext, session: ClientSession, drafts: readonly RecordDraft[]): Promise<ArchiveRecordDoc[]> {
   if (!drafts.length) return [];
+  // The copies the records will list, written in this transaction: a destruction or the orphan sweep deleting one of
+  // them meanwhile conflicts with it, or makes the filing fail and copy again (originals/store.ts holdListed).
+  const listed = drafts.flatMap((d) => d.originals?.map((o) => o.file.fileId) ?? []);
+  if (listed.length) await new ArchiveFiles(ctx.connection).holdListed(session, listed);
   // Archive numbers: consecutive items of each series, drawn with one increment per series.
   const series = new Map<string, { drafts: RecordDraft[]; first: number }>();
   const planned = drafts.map((draft) => {

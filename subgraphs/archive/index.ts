@@ -20,6 +20,8 @@ import { archiveResolvers } from './resolvers.ts';
 import { type ArchiveSealOptions, ArchiveSeals } from './seals.ts';
 import { ArchiveFiles, type OriginalsSource } from './originals/store.ts';
 import { archiveFilesRoute } from './originals/http.ts';
+import { heldByLiveRecord } from './originals/package.ts';
+import { recordsTransaction } from './history.ts';
 import { archivePackagesRoute } from './handover/http.ts';
 import { ReplayCache } from '../../platform/identity.ts';
 
@@ -104,6 +106,12 @@ export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port
       if (overdue) opts.logger.info({ overdue }, 'loans marked overdue');
       // Heads moved by lifecycle changes and reads (history, access log) are sealed here as well as at filings.
       await services.seals?.sealAll();
+      // Copies of originals no record lists, past their grace period (originals/store.ts sweepOrphans).
+      const orphans = await new ArchiveFiles(services.connection).sweepOrphans(
+        (fn) => recordsTransaction(services.connection, fn),
+        heldByLiveRecord(services),
+      );
+      if (orphans.length) opts.logger.info({ orphans: orphans.length }, 'copies of originals no record lists deleted');
     },
     logger: opts.logger,
     failure: 'marking overdue loans failed',

@@ -2,7 +2,8 @@
 // the archive's own bucket (./store.ts), and their manifest in the record (models.ts ArchivedFileDoc), which the
 // record's fixity digest covers (../fixity.ts). Copies are made here, before the filing transaction; the record and
 // its manifest are written in it (../filing.ts).
-import type { ArchiveContext } from '../context.ts';
+import type { ClientSession } from 'mongoose';
+import type { ArchiveContext, ArchiveServices } from '../context.ts';
 import type { ArchiveRecordDoc, ArchivedFileDoc, VoucherDoc } from '../models.ts';
 import { ArchiveFiles, OriginalCopyError } from './store.ts';
 
@@ -35,3 +36,9 @@ export async function filesInCustody(ctx: Pick<ArchiveContext, 'connection'>, re
   const store = new ArchiveFiles(ctx.connection);
   return Promise.all(record.files.map(async (file) => ({ file, bytes: await store.read(file.fileId) })));
 }
+
+/** Whether a record not destroyed lists the copy (its manifest names it): such a copy is never deleted. */
+export const heldByLiveRecord =
+  (svc: Pick<ArchiveServices, 'models'>) =>
+  async (fileId: string, session?: ClientSession): Promise<boolean> =>
+    (await svc.models.ArchiveRecord.countDocuments({ 'files.fileId': fileId, status: { $ne: 'DESTROYED' } }, { session, limit: 1 })) > 0;

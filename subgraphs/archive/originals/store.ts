@@ -5,9 +5,14 @@
 // Copies are made before the filing transaction and are content-addressed: a file whose SHA-256 is already in the
 // bucket, complete and verified, is reused, so a retried filing copies nothing twice. A copy whose bytes do not hash
 // to what oa recorded is deleted and the filing fails (the sync job is retried), never filed silently. A copy that a
-// failed filing leaves behind is harmless: it is the same bytes a retry reuses, and no record points at it.
+// failed filing leaves behind is the same bytes a retry reuses, and no record points at it (the sweep below).
 // Destroying a record deletes its copies in the destruction's transaction, unless another record holds the same
 // bytes (releaseUnheld); the manifest stays in the record, so its fixity and the chain still verify.
+// A copy no record lists (a filing that failed after copying, a process killed mid-copy) is deleted by the orphan
+// sweep once ORPHAN_GRACE_MS old (sweepOrphans). Since a filing may reuse an existing copy by its digest, every
+// filing transaction writes each copy it lists (holdListed): a deletion of that copy in another transaction then
+// either conflicts with it (one of the two runs again and sees the other) or commits first, and the filing finds the
+// copy gone, fails and copies again. No record ever lists a deleted copy.
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
@@ -38,8 +43,11 @@ export interface ArchiveFile {
   _id: ObjectId;
   length: number;
   filename: string;
-  metadata: { sha256: string; mediaType: string; copiedAt: Date; verified: boolean };
+  metadata: { sha256: string; mediaType: string; copiedAt: Date; verified: boolean; listedAt?: Date };
 }
+
+/** How old an unlisted copy must be before the sweep deletes it: well past any filing still using it. */
+export const ORPHAN_GRACE_MS = 24 * 3_600_000;
 
 /** The filing cannot take the claim's originals now (missing at the source, or not the bytes recorded): retried. */
 export class OriginalCopyError extends Error {}
@@ -65,6 +73,7 @@ export class ArchiveFiles {
 
   async init(): Promise<void> {
     await this.files.createIndex({ 'metadata.sha256': 1 });
+    await this.files.createIndex({ 'metadata.copiedAt': 1 });
     await this.chunks.createIndex({ files_id: 1, n: 1 }, { unique: true });
   }
 
@@ -108,6 +117,48 @@ export class ArchiveFiles {
       throw err;
     }
     return entry(id);
+  }
+
+  /**
+   * In a filing's transaction: marks every copy its records list (listedAt), so that a concurrent deletion of one
+   * conflicts with the filing. A copy already gone (deleted since it was found) fails the filing, to be retried.
+   */
+  async holdListed(session: ClientSession, fileIds: readonly string[]): Promise<void> {
+    const ids = [...new Set(fileIds)];
+    const held = await this.files.updateMany(
+      { _id: { $in: ids.map((id) => new ObjectId(id)) }, 'metadata.verified': true },
+      { $set: { 'metadata.listedAt': new Date() } },
+      { session },
+    );
+    if (held.matchedCount !== ids.length) throw new OriginalCopyError(`${ids.length - held.matchedCount} of the originals copied for this filing are gone from the archive's bucket`);
+  }
+
+  /**
+   * One pass of the orphan sweep: deletes at most `limit` copies older than ORPHAN_GRACE_MS that no filing marked
+   * (listedAt) and no record holds (`held`: a record not destroyed lists it), verified or not, each in a transaction
+   * of its own; the ids deleted. A copy listed before filings marked them is marked here instead, once.
+   */
+  async sweepOrphans(transaction: (fn: (session: ClientSession) => Promise<void>) => Promise<void>, held: (fileId: string, session?: ClientSession) => Promise<boolean>, now = new Date(), limit = 100): Promise<string[]> {
+    const swept: string[] = [];
+    const candidates = this.files.find({ 'metadata.copiedAt': { $lt: new Date(now.getTime() - ORPHAN_GRACE_MS) }, 'metadata.listedAt': { $exists: false } }, { projection: { _id: 1 } });
+    for await (const { _id } of candidates) {
+      if (swept.length >= limit) break;
+      const fileId = _id.toHexString();
+      if (await held(fileId)) {
+        await this.files.updateOne({ _id, 'metadata.listedAt': { $exists: false } }, { $set: { 'metadata.listedAt': now } });
+        continue;
+      }
+      let deleted = false;
+      await transaction(async (session) => {
+        deleted = false;
+        if (await held(fileId, session)) return;
+        await this.chunks.deleteMany({ files_id: _id }, { session });
+        deleted = (await this.files.deleteOne({ _id }, { session })).deletedCount === 1;
+      });
+      if (deleted) swept.push(fileId);
+    }
+    await candidates.close();
+    return swept;
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Principal } from '../../../../platform/identity.ts';
 import { toObjectId, toObjectIds } from '../../../../platform/ids.ts';
 import { RecordHistory } from '../../history.ts';
 import { ArchiveFiles } from '../../originals/store.ts';
+import { heldByLiveRecord } from '../../originals/package.ts';
 import { AccessLog } from '../access-log.ts';
 import { latestAppraisals } from '../appraisal.ts';
 import { type RecordMeta, WITHOUT_CONTENT, hexId } from '../records.ts';
@@ -47,8 +48,8 @@ export async function destroy(svc: LifecycleServices, session: ClientSession, re
   // The originals' copies go with the content (the manifest stays), except those another record still holds.
   const fileIds = records.flatMap((r) => (r.files ?? []).map((f) => f.fileId));
   if (fileIds.length) {
-    const held = async (fileId: string) => (await svc.models.ArchiveRecord.countDocuments({ 'files.fileId': fileId, status: { $ne: 'DESTROYED' } }, { session, limit: 1 })) > 0;
-    await new ArchiveFiles(svc.connection).releaseUnheld(session, fileIds, held);
+    const held = heldByLiveRecord(svc);
+    await new ArchiveFiles(svc.connection).releaseUnheld(session, fileIds, (fileId) => held(fileId, session));
   }
   const lines = register.lines.map((l) => ({ ...l, yearsServed: yearsServed(l.retentionStartsOn, todayIso), destroyedAt: now }));
   const updated = await registerModel(svc.connection)
