@@ -121,7 +121,7 @@ export class Subgraph<TContext extends BaseContext> {
     const verified = await this.guard(req, res);
     if (!verified) return;
     const { principal, origin, body } = verified;
-    if (origin.deadline != null && Date.now() > origin.deadline) return json(res, 200, errorBody('The gateway stopped waiting for this request; it was not run', 'DEADLINE_EXCEEDED'));
+    if (origin.deadline != null && Date.now() > origin.deadline) return json(res, 200, errorBody('The caller stopped waiting for this request; it was not run', 'DEADLINE_EXCEEDED'));
     const run = () => executeApollo(this.apollo, req, res, async () => this.opts.context(principal, origin), body);
     const source = AUDITED_SOURCES.find((n) => n === this.opts.name);
     const connection = this.opts.connection;

@@ -129,14 +129,23 @@ export function servedRequestPlugin<T extends BaseContext>(): ApolloServerPlugin
   };
 }
 
+/**
+ * Throws DEADLINE_EXCEEDED when the caller of the request served has stopped waiting (its signed deadline is past):
+ * before work that is wasted then (a transaction waiting in its lane, copying files), and before every commit.
+ */
+export function abandonPastDeadline(): void {
+  const deadline = serving.getStore()?.who.origin.deadline;
+  if (deadline != null && Date.now() > deadline) {
+    throw idempotencyError('The caller stopped waiting for this request; nothing of it was applied', 'DEADLINE_EXCEEDED');
+  }
+}
+
 /** Inside each transaction, last: the deadline, the audit entry and the Idempotency-Key of the request served. */
 export async function beforeCommit(connection: Connection, session: ClientSession): Promise<(() => void) | null> {
   const served = serving.getStore();
   if (!served) return null;
   const { origin, principal } = served.who;
-  if (origin.deadline != null && Date.now() > origin.deadline) {
-    throw idempotencyError('The gateway stopped waiting for this request; nothing of it was applied', 'DEADLINE_EXCEEDED');
-  }
+  abandonPastDeadline();
   if (served.note) {
     const { _id, ...rest } = served.note;
     // An upsert: a mutation of several transactions, or one the driver runs again, leaves one document.

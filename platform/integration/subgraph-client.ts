@@ -72,8 +72,11 @@ interface GraphQLAnswer<T> {
 
 // Signing happens inside the caller's try, as it always has: a failure to sign counts as not reaching the target.
 // Every request gets its own identity, for this audience, method and body (single use, 10 s).
+// The identity carries when this caller stops waiting (`dl`): the subgraph refuses the request past it, starts no
+// transaction for it and commits none (platform/integration/served-request.ts), so a call this client reported as
+// timed out was not applied, and a request queued behind others does no work for a caller that is gone.
 async function send(doFetch: typeof fetch, target: { name: string; url: string }, as: Principal, secret: string, timeoutMs: number, body: string): Promise<Response> {
-  const identity = await identityHeaders(as, secret, { audience: target.name, method: 'POST', body });
+  const identity = await identityHeaders(as, secret, { audience: target.name, method: 'POST', body }, { origin: { deadline: Date.now() + timeoutMs } });
   // The caller's trace goes along (platform/tracing.ts): the call's span, or the job's or request's context.
   const traceparent = currentTraceparent();
   return doFetch(target.url, {

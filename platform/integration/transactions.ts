@@ -16,7 +16,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ClientSession, Connection } from 'mongoose';
 import { abandonDrawnSeqs, forgetDrawnSeqs, isTakenSeq } from './events.ts';
-import { beforeCommit } from './served-request.ts';
+import { abandonPastDeadline, beforeCommit } from './served-request.ts';
 
 export interface TransactionOptions {
   /** Transactions of one lane run one at a time in this process (those writing the same hot document). */
@@ -62,6 +62,8 @@ async function retried<T>(connection: Connection, fn: (session: ClientSession) =
 }
 
 async function committed<T>(connection: Connection, fn: (session: ClientSession) => Promise<T>): Promise<T> {
+  // A request whose caller stopped waiting (while this waited in its lane) starts no transaction.
+  abandonPastDeadline();
   let mark: (() => void) | null = null;
   let last = null as ClientSession | null;
   try {

@@ -21,6 +21,7 @@ import type { ArchiveRecordDoc, ArchivedFileDoc, VoucherDoc } from './models.ts'
 import { checkFiles, isFileResult } from './originals/check.ts';
 import { copyOriginals, filesInCustody } from './originals/package.ts';
 import { ArchiveFiles } from './originals/store.ts';
+import { abandonPastDeadline } from '../../platform/integration/served-request.ts';
 import { MAX_VOUCHER_BATCH } from './vouchers.ts';
 import { ARCHIVE_KINDS, type ArchiveKind, RETENTION_TABLE, archiveNumber, retentionFor, seriesOf } from './retention.ts';
 
@@ -282,7 +283,9 @@ export async function fileVouchers(ctx: ArchiveContext, voucherIds: readonly str
   const recordsOf = async (session?: ClientSession) =>
     new Map((await ctx.models.ArchiveRecord.find({ voucherId: { $in: ids } }, null, { session }).lean<ArchiveRecordDoc[]>()).map((r) => [r.voucherId!, r]));
   let records = await recordsOf();
-  // The claims' originals are copied into the archive's own bucket before the transaction (originals/package.ts).
+  // The claims' originals are copied into the archive's own bucket before the transaction (originals/package.ts),
+  // not for a caller that is gone.
+  abandonPastDeadline();
   const originals = await copyOriginals(ctx, [...vouchers.values()].filter((v) => !records.has(v._id.toHexString())));
   let filedAny = false;
   for (let attempt = 1; records.size < ids.length; attempt++) {

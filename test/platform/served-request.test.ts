@@ -137,4 +137,35 @@ describe('deadlines', () => {
     await expect(run).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
     expect(await notes.countDocuments()).toBe(0);
   });
+
+  it('a transaction that waited in its lane past its caller’s deadline never starts (a sync call queued behind others)', async () => {
+    let releaseFirst!: () => void;
+    let firstRunning = false;
+    const first = transaction(
+      stack.connection,
+      async () => {
+        firstRunning = true;
+        await new Promise<void>((resolve) => (releaseFirst = resolve));
+      },
+      { lane: 'deadline-lane' },
+    );
+    for (const until = Date.now() + 10_000; !firstRunning && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + 100;
+    let secondRan = false;
+    const who = { principal: org.as.alice, origin: { requestId: null, clientAddress: null, operationName: null, deadline }, source: 'archive' as const, bodyDigest: 'x' };
+    const second = serveRequest(who, stack.connection, () =>
+      transaction(
+        stack.connection,
+        async () => {
+          secondRan = true;
+        },
+        { lane: 'deadline-lane' },
+      ),
+    );
+    while (Date.now() <= deadline) await new Promise((r) => setTimeout(r, 10));
+    releaseFirst();
+    await first;
+    await expect(second).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
+    expect(secondRan).toBe(false);
+  });
 });

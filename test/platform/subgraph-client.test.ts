@@ -84,6 +84,15 @@ describe('subgraphClient', () => {
     expect(await signedAs(seen[0])).toEqual(GATEWAY);
   });
 
+  it('signs the moment it stops waiting into the identity, so the subgraph does no work for it after that', async () => {
+    const before = Date.now();
+    await client(3000)('{ a }', {});
+    const after = Date.now();
+    const { origin } = await verifyPrincipal(seen[0].identity, SECRET, { audience: 'archive', method: seen[0].method, body: seen[0].body }, new ReplayCache());
+    expect(origin.deadline).toBeGreaterThanOrEqual(before + 3000);
+    expect(origin.deadline).toBeLessThanOrEqual(after + 3000);
+  });
+
   it('signs every call anew, for its target and its body', async () => {
     const call = client();
     await call('{ a }', {});
