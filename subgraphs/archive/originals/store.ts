@@ -73,7 +73,8 @@ export class ArchiveFiles {
 
   async init(): Promise<void> {
     await this.files.createIndex({ 'metadata.sha256': 1 });
-    await this.files.createIndex({ 'metadata.copiedAt': 1 });
+    // The sweep's candidates: copies no filing marked, by age (a pass reads those, not every copy in the archive).
+    await this.files.createIndex({ 'metadata.listedAt': 1, 'metadata.copiedAt': 1 });
     await this.chunks.createIndex({ files_id: 1, n: 1 }, { unique: true });
   }
 
@@ -140,12 +141,12 @@ export class ArchiveFiles {
    */
   async sweepOrphans(transaction: (fn: (session: ClientSession) => Promise<void>) => Promise<void>, held: (fileId: string, session?: ClientSession) => Promise<boolean>, now = new Date(), limit = 100): Promise<string[]> {
     const swept: string[] = [];
-    const candidates = this.files.find({ 'metadata.copiedAt': { $lt: new Date(now.getTime() - ORPHAN_GRACE_MS) }, 'metadata.listedAt': { $exists: false } }, { projection: { _id: 1 } });
+    const candidates = this.files.find({ 'metadata.listedAt': null, 'metadata.copiedAt': { $lt: new Date(now.getTime() - ORPHAN_GRACE_MS) } }, { projection: { _id: 1 } });
     for await (const { _id } of candidates) {
       if (swept.length >= limit) break;
       const fileId = _id.toHexString();
       if (await held(fileId)) {
-        await this.files.updateOne({ _id, 'metadata.listedAt': { $exists: false } }, { $set: { 'metadata.listedAt': now } });
+        await this.files.updateOne({ _id, 'metadata.listedAt': null }, { $set: { 'metadata.listedAt': now } });
         continue;
       }
       let deleted = false;
