@@ -87,6 +87,15 @@ export async function benchDocuments(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-documents-'));
   let system: System | undefined;
   let sampler: RssSampler | undefined;
+  // Interrupted (Ctrl-C, or a time limit's SIGTERM), the system it started and its data stop and go with it.
+  const interrupted = (signal: NodeJS.Signals) => {
+    console.log(`\n${signal}: stopping the system`);
+    sampler?.stop();
+    void (system ? stopSystem(system) : Promise.resolve(''))
+      .then((how) => console.log(`System stopped: ${how}`))
+      .finally(() => rm(dir, { recursive: true, force: true }).finally(() => process.exit(130)));
+  };
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
   try {
     system = await startSystem(dir);
     const pids = { ...(system.listening.processes as Record<string, number>) };
@@ -138,6 +147,8 @@ export async function benchDocuments(): Promise<void> {
       fileIds[i] = body.id;
     });
     const uploadSeconds = (performance.now() - uploading) / 1000;
+    // Each phase's figure as soon as it is known: a run stopped later still tells what it measured.
+    console.log(`  uploaded ${uploadMs.length} files, ${mib(uploadedBytes).toFixed(0)} MiB in ${uploadSeconds.toFixed(1)} s (${(uploadMs.length / uploadSeconds).toFixed(1)} files/s, ${(mib(uploadedBytes) / uploadSeconds).toFixed(1)} MiB/s); RSS now ${JSON.stringify(Object.fromEntries(Object.entries(sampler.now()).map(([n, kb]) => [n, `${(kb / 1024).toFixed(0)} MiB`])))}`);
 
     // ---- claims, up to the accountant's approval (not timed) ----
     sampler.enter('claims');
@@ -148,6 +159,7 @@ export async function benchDocuments(): Promise<void> {
       items: [{ description: `taxi ${n}`, amount: `${(n % 999) + 1}.00`, occurredOn, attachmentIds: fileIds.slice(n * FILES_PER_CLAIM, (n + 1) * FILES_PER_CLAIM) }],
     }));
     if (claimIds.length !== CLAIMS) throw new Error(`only ${claimIds.length} of ${CLAIMS} claims were prepared`);
+    console.log(`  ${CLAIMS} claims prepared with their files (created, submitted, approved by the manager)`);
 
     // ---- filing: final approvals, then every ARCHIVE_FILED (read as the accountant, who sees every claim) ----
     const head = (await must(gql<{ syncEventHead: string }>(url, admin, '{ syncEventHead }', {}), 'syncEventHead')).syncEventHead;
@@ -190,6 +202,7 @@ export async function benchDocuments(): Promise<void> {
     await pipeline(Readable.fromWeb(res.body as never), createWriteStream(zip));
     const exportSeconds = (performance.now() - exporting) / 1000;
     const zipBytes = (await stat(zip)).size;
+    console.log(`  filed ${PACKAGE_RECORDS} claims in ${filingSeconds.toFixed(1)} s (${(PACKAGE_RECORDS / filingSeconds).toFixed(1)} claims/s); exported ${PACKAGE_RECORDS} records, ${mib(zipBytes).toFixed(0)} MiB in ${exportSeconds.toFixed(1)} s`);
     sampler.enter('verify');
     const verifying = performance.now();
     const verified = await verifyPackage(zip);
@@ -226,6 +239,7 @@ export async function benchDocuments(): Promise<void> {
       console.log(`PACKAGE CHECK FAILED: ${JSON.stringify({ ok: verified.ok, records: verified.records, files: verified.files, problems: verified.problems.slice(0, 5) })}`);
     }
   } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     sampler?.stop();
     if (system) console.log(`System stopped: ${await stopSystem(system)}`);
     await rm(dir, { recursive: true, force: true });

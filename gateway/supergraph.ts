@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { getStitchedSchemaFromSupergraphSdl } from '@graphql-tools/federation';
 import { checkInputScalars } from './input-scalars.ts';
 import { withNodeField } from './node.ts';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema, getOperationAST, parse } from 'graphql';
 import { type Principal, type RequestOrigin, INTERNAL_IDENTITY_HEADER, signPrincipal } from '../platform/identity.ts';
 import { SpanKind, TRACEPARENT, context, currentTraceparent, failSpan, startSpan, trace } from '../platform/tracing.ts';
 
@@ -61,21 +61,50 @@ export function buildSupergraphSchema(opts: SupergraphOptions): GraphQLSchema {
 }
 
 /**
+ * How much longer a mutation's answer is awaited past the time limit. The subgraph's signed deadline (a second
+ * before the limit) stops its transactions from starting or committing, but a commit that passed its last check may
+ * still land a little later on a loaded machine: only the subgraph's own answer tells. So a mutation is answered as
+ * the subgraph answers it (applied, or DEADLINE_EXCEEDED: nothing applied), and OUTCOME_UNKNOWN only when no answer
+ * came in this grace either (the client retries with its Idempotency-Key to learn the outcome).
+ */
+export const MUTATION_GRACE_MS = 5_000;
+
+/**
+ * Whether a subgraph call runs a mutation: the stitched executor's documents and a client's own text passed through
+ * (gateway/single-subgraph.ts) alike, so only bodies that name `mutation` at all are parsed.
+ */
+export function isMutationCall(body: unknown): boolean {
+  if (typeof body !== 'string' || !body.includes('mutation')) return false;
+  try {
+    const { query, operationName } = JSON.parse(body) as { query?: unknown; operationName?: unknown };
+    if (typeof query !== 'string') return false;
+    return getOperationAST(parse(query, { noLocation: true }), typeof operationName === 'string' ? operationName : undefined)?.operation === 'mutation';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A subgraph call limited to `timeoutMs`, its answer's body included, with one plain timer cleared when the body has
  * been read. The HTTP executor's own `timeout` option makes an AbortSignal.timeout per call and joins it to its other
  * signal with weak references and a finalization registry; every one of them later fires and builds a DOMException:
- * about 3% of the gateway's CPU on a 100-claim list. A call past its limit fails its own fields with
- * DEADLINE_EXCEEDED (the subgraph's deadline, signed into the call, passed a second before: it commits nothing after it).
+ * about 3% of the gateway's CPU on a 100-claim list. A query past its limit fails its own fields with
+ * DEADLINE_EXCEEDED; a mutation is waited for MUTATION_GRACE_MS more (see there), then fails with OUTCOME_UNKNOWN.
  */
-export function timedFetch(subgraph: string, timeoutMs: number, inner: typeof fetch): typeof fetch {
+export function timedFetch(subgraph: string, timeoutMs: number, inner: typeof fetch, graceMs = MUTATION_GRACE_MS): typeof fetch {
   return async (url, init) => {
     const ctrl = new AbortController();
     const outer = init?.signal;
     const cancel = () => ctrl.abort(outer?.reason);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    const mutation = isMutationCall(init?.body);
+    let timedOut: 'DEADLINE_EXCEEDED' | 'OUTCOME_UNKNOWN' | null = null;
+    const cut = (code: 'DEADLINE_EXCEEDED' | 'OUTCOME_UNKNOWN') => {
+      timedOut = code;
       ctrl.abort();
+    };
+    let timer = setTimeout(() => {
+      if (mutation) timer = setTimeout(() => cut('OUTCOME_UNKNOWN'), graceMs);
+      else cut('DEADLINE_EXCEEDED');
     }, timeoutMs);
     outer?.addEventListener('abort', cancel, { once: true });
     const done = () => {
@@ -84,8 +113,13 @@ export function timedFetch(subgraph: string, timeoutMs: number, inner: typeof fe
     };
     const failed = (err: unknown): never => {
       done();
-      if (!timedOut) throw err;
-      throw new GraphQLError(`The ${subgraph} service did not answer in time`, { extensions: { code: 'DEADLINE_EXCEEDED' } });
+      if (timedOut === 'OUTCOME_UNKNOWN') {
+        throw new GraphQLError(`The ${subgraph} service did not answer in time; the mutation may or may not have been applied: retry it with the same Idempotency-Key to learn its outcome`, {
+          extensions: { code: 'OUTCOME_UNKNOWN' },
+        });
+      }
+      if (timedOut) throw new GraphQLError(`The ${subgraph} service did not answer in time`, { extensions: { code: 'DEADLINE_EXCEEDED' } });
+      throw err;
     };
     if (outer?.aborted) cancel();
     const res = await inner(url, { ...init, signal: ctrl.signal }).catch(failed);

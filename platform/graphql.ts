@@ -11,6 +11,9 @@ export const PUBLIC_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'BAD_REQUEST' as ErrorCode, 'OPERATION_RESOLUTION_FAILURE' as ErrorCode,
   // Retrying safely (platform/integration/served-request.ts): nothing of the request was applied; retry.
   'IDEMPOTENCY_KEY_IN_USE' as ErrorCode, 'DEADLINE_EXCEEDED' as ErrorCode,
+  // A mutation whose subgraph did not answer even past the gateway's grace (gateway/supergraph.ts timedFetch): it
+  // may have been applied; retrying with the same Idempotency-Key tells.
+  'OUTCOME_UNKNOWN' as ErrorCode,
   // Over a per-user limit (sendFeedback): extensions.retryAfterSeconds says when to try again.
   'RATE_LIMITED',
 ]);

@@ -1,10 +1,11 @@
 // A subgraph that does not answer in time fails its own fields with DEADLINE_EXCEEDED, whether it never sends its
 // headers or stalls in its body, and the call is cut; an answer read in time leaves no timer behind to abort it.
+// A mutation is answered as its subgraph answers it, even late (within the grace), and OUTCOME_UNKNOWN only without.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type ExecutionResult, execute, parse } from 'graphql';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { buildSupergraphSchema, loadSupergraphSdl, timedFetch } from '../../gateway/supergraph.ts';
+import { buildSupergraphSchema, isMutationCall, loadSupergraphSdl, timedFetch } from '../../gateway/supergraph.ts';
 import type { Principal } from '../../platform/identity.ts';
 
 const SECRET = 'subgraph-timeout-test-secret-0123456789';
@@ -76,5 +77,61 @@ describe('timedFetch', () => {
     outer.abort(new Error('gateway stopping'));
     expect(signals[1].aborted).toBe(true);
     expect((signals[1].reason as Error).message).toBe('gateway stopping');
+  });
+});
+
+describe('a mutation past its time limit', () => {
+  const MUTATION = JSON.stringify({ query: 'mutation Approve($id: ID!) { decideApproval(id: $id) { status } }', variables: { id: '1' } });
+
+  /** A subgraph that answers each call only once told to (`answer`), as a loaded one commits late. */
+  async function lateSubgraph() {
+    const waiting: ServerResponse[] = [];
+    let cut = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      res.on('close', () => !res.writableFinished && cut++);
+      waiting.push(res);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const answer = (body: string) => waiting.shift()!.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`, waiting, answer, cut: () => cut };
+  }
+
+  it('is answered as the subgraph answers it after the limit, within the grace: applied is applied', async () => {
+    const oa = await lateSubgraph();
+    const started = Date.now();
+    const call = timedFetch('oa', 200, fetch, 10_000)(oa.url, { method: 'POST', body: MUTATION }).then((r) => r.text());
+    await waitFor('the call to arrive', () => oa.waiting.length === 1);
+    // Past the limit (waiting for the condition): a query would have failed by now.
+    while (Date.now() - started < 400) await new Promise((r) => setTimeout(r, 20));
+    oa.answer('{"data":{"decideApproval":{"status":"APPROVED"}}}');
+    expect(await call).toBe('{"data":{"decideApproval":{"status":"APPROVED"}}}');
+  });
+
+  it('fails with OUTCOME_UNKNOWN when no answer came within the grace either, and the call is cut', async () => {
+    const oa = await lateSubgraph();
+    const started = Date.now();
+    const call = timedFetch('oa', 200, fetch, 300)(oa.url, { method: 'POST', body: MUTATION }).then((r) => r.text());
+    await expect(call).rejects.toMatchObject({ extensions: { code: 'OUTCOME_UNKNOWN' } });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(490);
+    await expect(call).rejects.toThrow(/may or may not have been applied: retry it with the same Idempotency-Key/);
+    await waitFor('the subgraph to see its call cut', () => oa.cut() === 1);
+  });
+
+  it('a query is still cut at the limit', async () => {
+    const oa = await lateSubgraph();
+    const call = timedFetch('oa', 200, fetch, 10_000)(oa.url, { method: 'POST', body: JSON.stringify({ query: '{ departments { id } }' }) });
+    await expect(call).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
+  });
+
+  it('tells mutations from queries by the operation run, not by the word', () => {
+    expect(isMutationCall(MUTATION)).toBe(true);
+    expect(isMutationCall(JSON.stringify({ query: '# a comment\n  mutation { a }' }))).toBe(true);
+    const both = 'query Q { a } mutation M { b }';
+    expect(isMutationCall(JSON.stringify({ query: both, operationName: 'M' }))).toBe(true);
+    expect(isMutationCall(JSON.stringify({ query: both, operationName: 'Q' }))).toBe(false);
+    expect(isMutationCall(JSON.stringify({ query: '{ claims(filter: { title: "mutation" }) { id } }' }))).toBe(false);
+    expect(isMutationCall('{"query":"mutation {')).toBe(false);
   });
 });

@@ -3,7 +3,7 @@
 // must, and a request past its deadline leaves nothing behind (refused on arrival, and aborted before commit). Real
 // HTTP through the test stack's gateway, and the transaction wrapper itself against the embedded engine.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { identityHeaders } from '../../platform/identity.ts';
+import { identityHeaders, servicePrincipal } from '../../platform/identity.ts';
 import { AUDIT_OUTBOX, IDEMPOTENCY_KEYS, IDEMPOTENCY_TTL_MS, serveRequest, sweepIdempotencyKeys } from '../../platform/integration/served-request.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
 import { SECRET } from '../oa/fixture.ts';
@@ -152,7 +152,7 @@ describe('deadlines', () => {
     for (const until = Date.now() + 10_000; !firstRunning && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
     const deadline = Date.now() + 100;
     let secondRan = false;
-    const who = { principal: org.as.alice, origin: { requestId: null, clientAddress: null, operationName: null, deadline }, source: 'archive' as const, bodyDigest: 'x' };
+    const who = { principal: servicePrincipal('sync'), origin: { requestId: null, clientAddress: null, operationName: null, deadline }, source: 'archive' as const, bodyDigest: 'x' };
     const second = serveRequest(who, stack.connection, () =>
       transaction(
         stack.connection,
@@ -167,5 +167,18 @@ describe('deadlines', () => {
     await first;
     await expect(second).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
     expect(secondRan).toBe(false);
+  });
+
+  it('a service’s transaction started before its deadline commits after it: the pipeline’s retry finds it, so a loaded machine still progresses', async () => {
+    const notes = stack.connection.db!.collection('deadline_service_notes');
+    const deadline = Date.now() + 200;
+    const who = { principal: servicePrincipal('sync'), origin: { requestId: null, clientAddress: null, operationName: null, deadline }, source: 'archive' as const, bodyDigest: 'x' };
+    await serveRequest(who, stack.connection, () =>
+      transaction(stack.connection, async (session) => {
+        await notes.insertOne({ at: new Date() }, { session });
+        while (Date.now() <= deadline) await new Promise((r) => setTimeout(r, 10));
+      }),
+    );
+    expect(await notes.countDocuments()).toBe(1);
   });
 });
