@@ -36,14 +36,19 @@ const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** The engine CLI in a child process; resolves with its URI (credentials from the file its ready line names) once it is ready. */
-function startDatabase(): Promise<{ proc: ChildProcess; uri: string }> {
+export function startDatabase(): Promise<{ proc: ChildProcess; uri: string }> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'engine/cli.ts', '--port', '0', '--memory'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let ready = false;
   return new Promise((resolve, reject) => {
     proc.stdout!.on('data', (chunk: Buffer) => {
+      // Once ready, later output (its shutdown) is not read again: the credentials file is gone by then.
+      if (ready) return;
       out += chunk.toString('utf8');
-      const ready = parseReadyLine(out);
-      if (ready) resolve({ proc, uri: connectionString(readCredentialsFile(ready.credentialsPath), ready.host, ready.port) });
+      const line = parseReadyLine(out);
+      if (!line) return;
+      ready = true;
+      resolve({ proc, uri: connectionString(readCredentialsFile(line.credentialsPath), line.host, line.port) });
     });
     proc.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
     proc.on('exit', (code) => reject(new Error(`database exited (${code}) before it was ready:\n${out}`)));
@@ -51,7 +56,7 @@ function startDatabase(): Promise<{ proc: ChildProcess; uri: string }> {
 }
 
 /** Resident memory of another process (Linux), or NaN. */
-function rssOf(pid: number | undefined): number {
+export function rssOf(pid: number | undefined): number {
   try {
     const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return kb ? Number(kb[1]) * 1024 : NaN;

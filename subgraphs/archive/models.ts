@@ -112,6 +112,9 @@ const voucherSchema = new Schema<VoucherDoc>(
   { collection: 'vouchers', versionKey: false },
 );
 
+// A period's vouchers in ledger order: the books of a period close read them so (close/books.ts).
+voucherSchema.index({ fiscalYear: 1, period: 1, date: 1, voucherNo: 1 }, { name: 'vouchers_by_period' });
+
 const recordSchema = new Schema<ArchiveRecordDoc>(
   {
     archiveNo: { type: String, required: true, unique: true },
