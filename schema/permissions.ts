@@ -71,6 +71,7 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       auditLog: roles(...SYNC_OPERATORS),
       verifyAuditLog: roles(...SYNC_OPERATORS),
       syncStatistics: roles(...SYNC_OPERATORS, 'ACCOUNTANT', 'FINANCE_DIRECTOR'),
+      accountingPeriods: roles(...ARCHIVE_READERS),
       // Feedback: operators read all of it (as alerts); feedbackItem and myFeedback are row-scoped (ROW_SCOPES.Feedback).
       feedback: roles(...FEEDBACK_READERS),
       feedbackItem: authenticated,
@@ -91,6 +92,9 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       generateVouchers: { kind: 'services' },
       fileVouchers: { kind: 'services' },
       fileArchiveRecord: roles('ARCHIVIST'),
+      closePeriod: roles('ACCOUNTANT'),
+      // The approvers of the current step (head of accounting, finance director): checked by the workflow engine.
+      decidePeriodClose: roles('ACCOUNTANT', 'FINANCE_DIRECTOR', 'MANAGER'),
       startLoan: roles('ARCHIVIST'),
       returnLoan: roles('ARCHIVIST'),
       markOverdueLoans: rolesOrService('ARCHIVIST'),
@@ -181,6 +185,9 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   RecordContent: { '*': authenticated },
   ArchiveApprovalStep: { '*': authenticated },
   Loan: { '*': authenticated },
+  AccountingPeriod: { '*': roles(...ARCHIVE_READERS, 'MANAGER') },
+  PeriodDocument: { '*': roles(...ARCHIVE_READERS, 'MANAGER') },
+  PeriodRejection: { '*': roles(...ARCHIVE_READERS, 'MANAGER') },
   LoanEdge: { '*': authenticated },
   LoanConnection: { '*': authenticated },
   AccessLogEntry: { '*': roles('ARCHIVIST', 'AUDITOR') },

@@ -7,7 +7,9 @@ import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
 import { sealAuditSink } from '../subgraphs/archive/seal-audit.ts';
 import type { ArchiveSubgraphOptions } from '../subgraphs/archive/index.ts';
+import { archivePorts } from '../subgraphs/archive/ports.ts';
 import { oaPorts } from '../subgraphs/oa/ports.ts';
+import { syncPorts } from '../subgraphs/sync/ports.ts';
 
 export async function archiveOptions(config: Config, logger: Logger, connection: Connection): Promise<ArchiveSubgraphOptions> {
   return {
@@ -19,6 +21,8 @@ export async function archiveOptions(config: Config, logger: Logger, connection:
     directory: oaPorts(connection).directory,
     // The originals of filed claims are copied through oa's attachments port (same database, any process).
     originals: oaPorts(connection).attachments,
+    // Whether a month may be closed: the sync module's readiness, over oa's approved claims and the archive's ledger.
+    closeReadiness: syncPorts(connection, { claims: oaPorts(connection).approvedClaims, ledger: archivePorts(connection).ledger }, config.businessTimeZone).readiness,
     settings: {
       fonds: config.archiveFonds,
       timeZone: config.businessTimeZone,

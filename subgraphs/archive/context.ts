@@ -8,6 +8,7 @@ import type { ArchiveLoaders } from './loaders.ts';
 import type { ArchiveModels } from './models.ts';
 import type { ArchiveSeals } from './seals.ts';
 import type { OriginalsSource } from './originals/store.ts';
+import type { CloseReadiness } from './close/periods.ts';
 
 /** An expense claim as the archive knows it: by id (the oa subgraph owns the rest). */
 export interface ClaimReference {
@@ -22,6 +23,8 @@ export interface ChartAccount {
 export interface ArchiveSettings {
   /** 全宗号, the first part of every archive number. */
   fonds: string;
+  /** The unit's name printed on its books and reports (close/); `全宗 <fonds>` when not set. */
+  companyName?: string;
   timeZone: string;
   /** Expense account per claim category (the debit side of a voucher). */
   expenseAccounts: Readonly<Record<string, ChartAccount>>;
@@ -58,6 +61,8 @@ export interface ArchiveServices {
   seals?: ArchiveSeals;
   /** Where filed claims' original documents are copied from: oa's attachments port, handed in by the assembly. */
   originals?: OriginalsSource;
+  /** Whether a month may be closed: the sync module's readiness port (subgraphs/sync/ports.ts), handed in by the assembly. */
+  closeReadiness?: CloseReadiness;
 }
 
 export interface ArchiveContext extends ArchiveServices {

@@ -16,6 +16,8 @@ import { archiveModels } from './models.ts';
 import { markOverdue } from './lifecycle/borrowing.ts';
 import { initArchiveLifecycle } from './lifecycle/init.ts';
 import { lifecycleResolvers } from './lifecycle/resolvers.ts';
+import { type CloseReadiness, periodCloseRoute, periodModel } from './close/periods.ts';
+import { closeResolvers } from './close/resolvers.ts';
 import { archiveResolvers } from './resolvers.ts';
 import { type ArchiveSealOptions, ArchiveSeals } from './seals.ts';
 import { ArchiveFiles, type OriginalsSource } from './originals/store.ts';
@@ -51,6 +53,8 @@ export interface ArchiveSubgraphOptions {
   seal?: ArchiveSealOptions;
   /** Claims' original documents, copied when their vouchers are filed: oa's attachments port (subgraphs/oa/ports.ts). */
   originals?: OriginalsSource;
+  /** Whether a month may be closed (close/periods.ts): the sync module's readiness port (subgraphs/sync/ports.ts). */
+  closeReadiness?: CloseReadiness;
 }
 
 export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promise<{ subgraph: Subgraph<ArchiveContext>; services: ArchiveServices }> {
@@ -60,10 +64,12 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
   await events.events.init();
   const workflow = new WorkflowEngine({ connection: opts.connection, directory: opts.directory, events, clock: opts.clock });
   await workflow.init();
-  const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, directory: opts.directory, clock: opts.clock, originals: opts.originals };
+  const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, directory: opts.directory, clock: opts.clock, originals: opts.originals, closeReadiness: opts.closeReadiness };
   await new ArchiveFiles(opts.connection).init();
   const routes = await initArchiveLifecycle(services);
-  opts.logger.info(routes, 'archive approval routes ready (borrowing, destruction)');
+  await periodModel(opts.connection).init();
+  const periodClose = await workflow.saveDefinition(periodCloseRoute());
+  opts.logger.info({ ...routes, periodClose: periodClose.version }, 'archive approval routes ready (borrowing, destruction, period close)');
   if (opts.seal) {
     // After the histories are adopted: an archive from before seals is sealed from its current heads on.
     services.seals = new ArchiveSeals(opts.connection, opts.seal);
@@ -75,7 +81,7 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
   const subgraph = new Subgraph<ArchiveContext>({
     name: 'archive',
     typeDefs: parse(ARCHIVE_SDL_PATHS.map((p) => readFileSync(p, 'utf8')).join('\n')),
-    resolvers: mergeResolvers(archiveResolvers as Record<string, object>, lifecycleResolvers as Record<string, object>) as GraphQLResolverMap<ArchiveContext>,
+    resolvers: mergeResolvers(archiveResolvers as Record<string, object>, lifecycleResolvers as Record<string, object>, closeResolvers as Record<string, object>) as GraphQLResolverMap<ArchiveContext>,
     secret: opts.internalSecret,
     connection: opts.connection,
     logger: opts.logger,

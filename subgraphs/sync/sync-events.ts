@@ -16,6 +16,9 @@ export const SYNC_EVENT_TYPES = [
   'ALERT_RESOLVED',
   'FEEDBACK_RECEIVED',
   'FEEDBACK_CLOSED',
+  'PERIOD_CLOSE_REQUESTED',
+  'PERIOD_CLOSED',
+  'PERIOD_REOPENED',
 ] as const;
 export type SyncEventType = (typeof SYNC_EVENT_TYPES)[number];
 
@@ -91,6 +94,9 @@ function detailOf(e: DomainEvent): string | null {
     case 'ALERT_RESOLVED':
     case 'FEEDBACK_RECEIVED':
     case 'FEEDBACK_CLOSED':
+    case 'PERIOD_CLOSE_REQUESTED':
+    case 'PERIOD_CLOSED':
+    case 'PERIOD_REOPENED':
       return str(p.detail);
     default:
       return null;

@@ -8,7 +8,7 @@ import { createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
 import { type ArchiveServices, DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
-import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
+import { type ArchiveSubgraphOptions, createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
 import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
 import type { GqlResult } from '../helpers/graphql.ts';
 
@@ -42,7 +42,7 @@ export interface ArchiveFixture {
  * `prepare` writes into the database before the subgraph starts (what an earlier release left behind); `seal` seals
  * chain heads (made before the subgraph starts, so a test can create its key and directory).
  */
-export function useArchiveSubgraph(label: string, prepare?: (connection: Connection) => Promise<void>, seal?: () => Promise<ArchiveSealOptions>): ArchiveFixture {
+export function useArchiveSubgraph(label: string, prepare?: (connection: Connection) => Promise<void>, seal?: () => Promise<ArchiveSealOptions>, options?: Partial<ArchiveSubgraphOptions>): ArchiveFixture {
   let engine: RunningEngine;
   let connection: Connection;
   let running: RunningSubgraph;
@@ -79,6 +79,7 @@ export function useArchiveSubgraph(label: string, prepare?: (connection: Connect
       directory,
       settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: 'dept-finance', unitHeadId: 'unit-head', itDepartmentId: 'dept-it' },
       seal: sealOptions,
+      ...options,
     });
   let sealOptions: ArchiveSealOptions | undefined;
   beforeAll(async () => {

@@ -289,6 +289,8 @@ export type Query = {
   destructionRegister?: Maybe<DestructionRegister>;
   destructionRegisters: DestructionRegisterConnection;
   destructionRegistersAwaitingMySignature: Array<DestructionRegister>;
+  /** ACCOUNTANT, FINANCE_DIRECTOR, ARCHIVIST, AUDITOR: the twelve months of a fiscal year and their state. */
+  accountingPeriods: Array<AccountingPeriod>;
 };
 
 
@@ -363,6 +365,11 @@ export type QueryDestructionRegistersArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
 };
 
+
+export type QueryAccountingPeriodsArgs = {
+  fiscalYear: Scalars['Int']['input'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Service identity only. Idempotent: the same claim always yields the same voucher. */
@@ -402,6 +409,14 @@ export type Mutation = {
   cancelDestruction: DestructionRegister;
   /** ARCHIVIST: files a carried-out register as a DESTRUCTION_REGISTER record. */
   fileDestructionRegister: DestructionRegister;
+  /**
+   * ACCOUNTANT: closes a month that has ended. Refused (CONFLICT, extensions.causes naming each) while claims approved in
+   * it have no voucher, a sync job of it is failing, or its latest reconciliation has differences (or it has none).
+   * Otherwise its books and reports are generated and the close goes to approval: the period is CLOSING.
+   */
+  closePeriod: AccountingPeriod;
+  /** An approver of the current step: the last approval files the documents and closes the period; a rejection (with its reason) reopens it. */
+  decidePeriodClose: AccountingPeriod;
 };
 
 
@@ -502,6 +517,20 @@ export type MutationCancelDestructionArgs = {
 
 export type MutationFileDestructionRegisterArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationClosePeriodArgs = {
+  fiscalYear: Scalars['Int']['input'];
+  period: Scalars['Int']['input'];
+};
+
+
+export type MutationDecidePeriodCloseArgs = {
+  fiscalYear: Scalars['Int']['input'];
+  period: Scalars['Int']['input'];
+  decision: ArchiveDecision;
+  comment?: InputMaybe<Scalars['String']['input']>;
 };
 
 /** What an access-log entry records. */
@@ -798,6 +827,56 @@ export type ProposeDestructionInput = {
   secondHandlerId: Scalars['ID']['input'];
 };
 
+/** A month of the books: OPEN; CLOSING while its close awaits approval; CLOSED once approved and its documents filed. */
+export type PeriodStatus =
+  | 'OPEN'
+  | 'CLOSING'
+  | 'CLOSED';
+
+/** A document generated for a period's close: a PDF/A in the archive's bucket, filed as its kind once the close is approved. */
+export type PeriodDocument = {
+  __typename?: 'PeriodDocument';
+  kind: ArchiveKind;
+  title: Scalars['String']['output'];
+  /** File name, e.g. 2026-03-trial-balance.pdf. */
+  name: Scalars['String']['output'];
+  mediaType: Scalars['String']['output'];
+  size: Scalars['Int']['output'];
+  sha256: Scalars['String']['output'];
+  pages: Scalars['Int']['output'];
+  /** The account of a detail ledger. */
+  accountCode?: Maybe<Scalars['String']['output']>;
+  /** The record filing it, once the close is approved (null before). */
+  archiveRecord?: Maybe<ArchiveRecord>;
+  archiveNo?: Maybe<Scalars['String']['output']>;
+};
+
+/** Why the last close of a period was rejected. */
+export type PeriodRejection = {
+  __typename?: 'PeriodRejection';
+  by: Scalars['ID']['output'];
+  at: Scalars['DateTime']['output'];
+  reason: Scalars['String']['output'];
+};
+
+export type AccountingPeriod = {
+  __typename?: 'AccountingPeriod';
+  /** YYYY-MM. */
+  id: Scalars['ID']['output'];
+  fiscalYear: Scalars['Int']['output'];
+  period: Scalars['Int']['output'];
+  status: PeriodStatus;
+  requestedBy?: Maybe<Scalars['ID']['output']>;
+  requestedAt?: Maybe<Scalars['DateTime']['output']>;
+  closedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Vouchers of the month its documents were generated from. */
+  vouchers: Scalars['Int']['output'];
+  documents: Array<PeriodDocument>;
+  /** The close's approval: the head of accounting, then a finance director (definition period-close). */
+  approvalSteps: Array<ArchiveApprovalStep>;
+  lastRejection?: Maybe<PeriodRejection>;
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -952,6 +1031,10 @@ export type ResolversTypes = {
   DestructionRegisterConnection: ResolverTypeWrapper<Omit<DestructionRegisterConnection, 'edges'> & { edges: Array<ResolversTypes['DestructionRegisterEdge']> }>;
   LoanRequestInput: LoanRequestInput;
   ProposeDestructionInput: ProposeDestructionInput;
+  PeriodStatus: PeriodStatus;
+  PeriodDocument: ResolverTypeWrapper<Omit<PeriodDocument, 'archiveRecord'> & { archiveRecord?: Maybe<ResolversTypes['ArchiveRecord']> }>;
+  PeriodRejection: ResolverTypeWrapper<PeriodRejection>;
+  AccountingPeriod: ResolverTypeWrapper<Omit<AccountingPeriod, 'documents'> & { documents: Array<ResolversTypes['PeriodDocument']> }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 };
@@ -1000,6 +1083,9 @@ export type ResolversParentTypes = {
   DestructionRegisterConnection: Omit<DestructionRegisterConnection, 'edges'> & { edges: Array<ResolversParentTypes['DestructionRegisterEdge']> };
   LoanRequestInput: LoanRequestInput;
   ProposeDestructionInput: ProposeDestructionInput;
+  PeriodDocument: Omit<PeriodDocument, 'archiveRecord'> & { archiveRecord?: Maybe<ResolversParentTypes['ArchiveRecord']> };
+  PeriodRejection: PeriodRejection;
+  AccountingPeriod: Omit<AccountingPeriod, 'documents'> & { documents: Array<ResolversParentTypes['PeriodDocument']> };
   String: Scalars['String']['output'];
   Boolean: Scalars['Boolean']['output'];
 };
@@ -1162,6 +1248,7 @@ export type QueryResolvers<ContextType = ArchiveContext, ParentType extends Reso
   destructionRegister?: Resolver<Maybe<ResolversTypes['DestructionRegister']>, ParentType, ContextType, RequireFields<QueryDestructionRegisterArgs, 'id'>>;
   destructionRegisters?: Resolver<ResolversTypes['DestructionRegisterConnection'], ParentType, ContextType, RequireFields<QueryDestructionRegistersArgs, 'first'>>;
   destructionRegistersAwaitingMySignature?: Resolver<Array<ResolversTypes['DestructionRegister']>, ParentType, ContextType>;
+  accountingPeriods?: Resolver<Array<ResolversTypes['AccountingPeriod']>, ParentType, ContextType, RequireFields<QueryAccountingPeriodsArgs, 'fiscalYear'>>;
 };
 
 export type MutationResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -1184,6 +1271,8 @@ export type MutationResolvers<ContextType = ArchiveContext, ParentType extends R
   signDestruction?: Resolver<ResolversTypes['DestructionRegister'], ParentType, ContextType, RequireFields<MutationSignDestructionArgs, 'id' | 'decision'>>;
   cancelDestruction?: Resolver<ResolversTypes['DestructionRegister'], ParentType, ContextType, RequireFields<MutationCancelDestructionArgs, 'id' | 'reason'>>;
   fileDestructionRegister?: Resolver<ResolversTypes['DestructionRegister'], ParentType, ContextType, RequireFields<MutationFileDestructionRegisterArgs, 'id'>>;
+  closePeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationClosePeriodArgs, 'fiscalYear' | 'period'>>;
+  decidePeriodClose?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationDecidePeriodCloseArgs, 'fiscalYear' | 'period' | 'decision'>>;
 };
 
 export type HoldResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['Hold'] = ResolversParentTypes['Hold']> = {
@@ -1351,6 +1440,39 @@ export type DestructionRegisterConnectionResolvers<ContextType = ArchiveContext,
   totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type PeriodDocumentResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['PeriodDocument'] = ResolversParentTypes['PeriodDocument']> = {
+  kind?: Resolver<ResolversTypes['ArchiveKind'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  mediaType?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sha256?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  pages?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  accountCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  archiveRecord?: Resolver<Maybe<ResolversTypes['ArchiveRecord']>, ParentType, ContextType>;
+  archiveNo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
+export type PeriodRejectionResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['PeriodRejection'] = ResolversParentTypes['PeriodRejection']> = {
+  by?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type AccountingPeriodResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['AccountingPeriod'] = ResolversParentTypes['AccountingPeriod']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  fiscalYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  period?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['PeriodStatus'], ParentType, ContextType>;
+  requestedBy?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  requestedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  closedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  vouchers?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  documents?: Resolver<Array<ResolversTypes['PeriodDocument']>, ParentType, ContextType>;
+  approvalSteps?: Resolver<Array<ResolversTypes['ArchiveApprovalStep']>, ParentType, ContextType>;
+  lastRejection?: Resolver<Maybe<ResolversTypes['PeriodRejection']>, ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = ArchiveContext> = {
   Money?: GraphQLScalarType;
   Date?: GraphQLScalarType;
@@ -1387,6 +1509,9 @@ export type Resolvers<ContextType = ArchiveContext> = {
   DestructionRegister?: DestructionRegisterResolvers<ContextType>;
   DestructionRegisterEdge?: DestructionRegisterEdgeResolvers<ContextType>;
   DestructionRegisterConnection?: DestructionRegisterConnectionResolvers<ContextType>;
+  PeriodDocument?: PeriodDocumentResolvers<ContextType>;
+  PeriodRejection?: PeriodRejectionResolvers<ContextType>;
+  AccountingPeriod?: AccountingPeriodResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = ArchiveContext> = {

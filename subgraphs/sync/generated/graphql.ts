@@ -41,7 +41,13 @@ export type SyncEventType =
   | 'ALERT_RAISED'
   | 'ALERT_RESOLVED'
   | 'FEEDBACK_RECEIVED'
-  | 'FEEDBACK_CLOSED';
+  | 'FEEDBACK_CLOSED'
+  /** A month's close was asked for and awaits approval (detail: the period and its documents). */
+  | 'PERIOD_CLOSE_REQUESTED'
+  /** A month's close was approved: its books and reports are filed. */
+  | 'PERIOD_CLOSED'
+  /** A month's close was rejected: the period is open again (detail: the reason). */
+  | 'PERIOD_REOPENED';
 
 /**
  * One step of a claim's way from OA to the archive, from the durable event log. `seq` strings sort in event order;

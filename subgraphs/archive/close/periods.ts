@@ -1,0 +1,292 @@
+// Closing a period (issue 19 §1, §2): an ACCOUNTANT asks to close a month; it is refused, naming every cause, while the
+// sync module says the month is not ready (claims without voucher, failing sync jobs, no clean reconciliation:
+// subgraphs/sync/ports.ts, handed in). Otherwise its books and reports are generated (generate.ts) into the archive's
+// bucket and the close goes to approval on the shared workflow engine (the head of accounting, then the finance
+// director; a stored definition like every route). The last approval files each document as its archive kind, with
+// its retention and 档号, in one transaction with the period's CLOSED state; a rejection reopens the period with its
+// reason and deletes the generated files. Every step is an event on the log (PERIOD_CLOSE_REQUESTED, PERIOD_CLOSED,
+// PERIOD_REOPENED), which subscribers and webhooks see.
+import { GraphQLError } from 'graphql';
+import { type ClientSession, type Connection, type Model, Schema } from 'mongoose';
+import { ObjectId } from 'mongodb';
+import { badInput, conflict, forbidden, notFound, today } from '../../../platform/graphql.ts';
+import { type Principal, hasAnyRole } from '../../../platform/identity.ts';
+import { fiscalYear as boundedFiscalYear } from '../../../platform/input-bounds.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
+import { TEXT_FIELDS, optionalText } from '../../../platform/text-policy.ts';
+import type { Decision, StageDefinition } from '../../../platform/workflow/types.ts';
+import { rolesFor } from '../../../schema/permissions.ts';
+import type { ArchiveContext } from '../context.ts';
+import { type RecordDraft, fileManyInTransaction } from '../filing.ts';
+import { recordsTransaction } from '../history.ts';
+import { fromWorkflow } from '../lifecycle/services.ts';
+import { ArchiveFiles } from '../originals/store.ts';
+import { type GeneratedDocument, generatePeriodDocuments } from './generate.ts';
+
+export const PERIOD_CLOSE_WORKFLOW = 'period-close';
+
+/** The default route: the head of accounting (the finance department's manager), then a finance director. */
+export function periodCloseRoute(): { key: string; name: string; stages: StageDefinition[] } {
+  return {
+    key: PERIOD_CLOSE_WORKFLOW,
+    name: '结账审批 Period close',
+    stages: [
+      { steps: [{ key: 'accounting-head', name: 'Head of accounting', mode: 'ANY', assignees: [{ kind: 'departmentManager' }] }] },
+      { steps: [{ key: 'finance-director', name: 'Finance director', mode: 'ANY', assignees: [{ kind: 'role', role: 'FINANCE_DIRECTOR' }] }] },
+    ],
+  };
+}
+
+/** Why a period cannot be closed now (the sync module's answer, subgraphs/sync/ports.ts). */
+export interface CloseBlocker {
+  code: string;
+  count: number;
+  detail: string;
+}
+
+/** What the archive asks before closing: handed in by the assembly (scripts/archive-options.ts). */
+export interface CloseReadiness {
+  closeBlockers(fiscalYear: number, period: number): Promise<CloseBlocker[]>;
+}
+
+export type PeriodStatus = 'OPEN' | 'CLOSING' | 'CLOSED';
+
+export interface PeriodDocumentDoc extends GeneratedDocument {
+  /** The file in the archive's bucket (`archive_files`). */
+  fileId: string;
+  /** The record filing it, once the close is approved. */
+  recordId: string | null;
+  archiveNo: string | null;
+}
+
+export interface PeriodDoc {
+  /** `YYYY-MM`. */
+  _id: string;
+  fiscalYear: number;
+  period: number;
+  status: PeriodStatus;
+  approvalId: string | null;
+  requestedBy: string | null;
+  requestedAt: Date | null;
+  closedAt: Date | null;
+  /** Vouchers of the month the documents were generated from. */
+  vouchers: number;
+  documents: PeriodDocumentDoc[];
+  lastRejection: { by: string; at: Date; reason: string } | null;
+}
+
+const periodSchema = new Schema<PeriodDoc>(
+  {
+    _id: { type: String, required: true },
+    fiscalYear: { type: Number, required: true },
+    period: { type: Number, required: true },
+    status: { type: String, required: true },
+    approvalId: { type: String, default: null },
+    requestedBy: { type: String, default: null },
+    requestedAt: { type: Date, default: null },
+    closedAt: { type: Date, default: null },
+    vouchers: { type: Number, default: 0 },
+    documents: { type: Schema.Types.Mixed, default: [] },
+    lastRejection: { type: Schema.Types.Mixed, default: null },
+  },
+  { collection: 'accounting_periods', versionKey: false, minimize: false },
+);
+periodSchema.index({ fiscalYear: 1, period: 1 }, { unique: true });
+
+export const periodModel = (connection: Connection): Model<PeriodDoc> =>
+  (connection.models.AccountingPeriod as Model<PeriodDoc> | undefined) ?? connection.model<PeriodDoc>('AccountingPeriod', periodSchema);
+
+const CLOSERS = rolesFor('Mutation', 'closePeriod');
+const READERS = rolesFor('Query', 'accountingPeriods');
+
+const periodId = (fiscalYear: number, period: number) => `${fiscalYear}-${String(period).padStart(2, '0')}`;
+const subjectOf = (id: string) => ({ type: 'AccountingPeriod', id });
+const nowOf = (ctx: ArchiveContext) => ctx.clock?.() ?? new Date();
+
+function checkPeriod(ctx: ArchiveContext, fiscalYear: number, period: number): string {
+  boundedFiscalYear('fiscalYear', fiscalYear, { timeZone: ctx.settings.timeZone, now: nowOf(ctx) });
+  if (!Number.isInteger(period) || period < 1 || period > 12) throw badInput('period must be a month, 1 to 12', 'period');
+  return periodId(fiscalYear, period);
+}
+
+/** A period as stored, or OPEN when nothing was done to it yet. */
+const openPeriod = (fiscalYear: number, period: number): PeriodDoc => ({
+  _id: periodId(fiscalYear, period),
+  fiscalYear,
+  period,
+  status: 'OPEN',
+  approvalId: null,
+  requestedBy: null,
+  requestedAt: null,
+  closedAt: null,
+  vouchers: 0,
+  documents: [],
+  lastRejection: null,
+});
+
+/** The twelve months of a year as the books stand (ACCOUNTANT, FINANCE_DIRECTOR, ARCHIVIST, AUDITOR). */
+export async function accountingPeriods(ctx: ArchiveContext, fiscalYear: number): Promise<PeriodDoc[]> {
+  if (!hasAnyRole(ctx.principal, READERS)) throw forbidden();
+  checkPeriod(ctx, fiscalYear, 1);
+  const stored = new Map((await periodModel(ctx.connection).find({ fiscalYear }).lean<PeriodDoc[]>()).map((p) => [p.period, p]));
+  return Array.from({ length: 12 }, (_, i) => stored.get(i + 1) ?? openPeriod(fiscalYear, i + 1));
+}
+
+/** Removes generated files that no record lists (a close refused by the database, or rejected). */
+async function dropFiles(store: ArchiveFiles, fileIds: readonly string[], session?: ClientSession): Promise<void> {
+  const ids = fileIds.map((id) => new ObjectId(id));
+  if (!ids.length) return;
+  await store.chunks.deleteMany({ files_id: { $in: ids } }, { session });
+  await store.files.deleteMany({ _id: { $in: ids } }, { session });
+}
+
+/** Generates the month's documents into the archive's bucket, marked as listed so the orphan sweep leaves them while the close awaits approval. */
+async function generateIntoBucket(ctx: ArchiveContext, fiscalYear: number, period: number, now: Date): Promise<{ documents: PeriodDocumentDoc[]; vouchers: number }> {
+  const store = new ArchiveFiles(ctx.connection);
+  const uploads = new Map<string, ObjectId>();
+  try {
+    const { books, documents } = await generatePeriodDocuments(ctx.models.Voucher, { fiscalYear, period }, {
+      company: ctx.settings.companyName ?? `全宗 ${ctx.settings.fonds}`,
+      now,
+      sink: (name) => {
+        const upload = store.bucket.openUploadStream(name, { metadata: { sha256: '', mediaType: 'application/pdf', copiedAt: now, verified: false, listedAt: now } });
+        uploads.set(name, upload.id as ObjectId);
+        return upload;
+      },
+    });
+    const out = documents.map((d) => ({ ...d, fileId: uploads.get(d.name)!.toHexString(), recordId: null, archiveNo: null }));
+    for (const d of out) await store.files.updateOne({ _id: new ObjectId(d.fileId) }, { $set: { 'metadata.sha256': d.sha256, 'metadata.verified': true } });
+    return { documents: out, vouchers: books.vouchers };
+  } catch (err) {
+    await dropFiles(store, [...uploads.values()].map((id) => id.toHexString()));
+    throw err;
+  }
+}
+
+/**
+ * closePeriod: refused with every cause while the month is not ready; otherwise its documents are generated and the
+ * close goes to approval (the period is CLOSING).
+ */
+export async function closePeriod(ctx: ArchiveContext, fiscalYear: number, period: number): Promise<PeriodDoc> {
+  const principal = ctx.principal;
+  if (principal.kind !== 'user' || !hasAnyRole(principal, CLOSERS)) throw forbidden('Periods are closed by an ACCOUNTANT');
+  const id = checkPeriod(ctx, fiscalYear, period);
+  const now = nowOf(ctx);
+  const nextMonth = period === 12 ? `${fiscalYear + 1}-01-01` : `${periodId(fiscalYear, period + 1)}-01`;
+  if (today(ctx.settings.timeZone, now) < nextMonth) throw conflict(`${id} has not ended yet: a period is closed after its last day`);
+  const Periods = periodModel(ctx.connection);
+  const current = (await Periods.findById(id).lean<PeriodDoc>()) ?? openPeriod(fiscalYear, period);
+  if (current.status !== 'OPEN') throw conflict(`${id} is ${current.status}`);
+  const financeDepartmentId = ctx.settings.financeDepartmentId;
+  if (!financeDepartmentId) throw conflict('No finance department is configured (FINANCE_DEPARTMENT_ID): the close has no head of accounting to approve it');
+  if (!ctx.closeReadiness) throw conflict('This archive process cannot check whether the period is ready to close');
+  const blockers = await ctx.closeReadiness.closeBlockers(fiscalYear, period);
+  if (blockers.length) {
+    throw new GraphQLError(`${id} cannot be closed: ${blockers.map((b) => b.detail).join('; ')}`, { extensions: { code: 'CONFLICT', causes: blockers } });
+  }
+  const { documents, vouchers } = await generateIntoBucket(ctx, fiscalYear, period, now);
+  const store = new ArchiveFiles(ctx.connection);
+  let result: PeriodDoc | undefined;
+  try {
+    await transaction(ctx.connection, async (session) => {
+      const instance = await ctx.workflow.start(session, PERIOD_CLOSE_WORKFLOW, subjectOf(id), { initiatorId: principal.sub, departmentId: financeDepartmentId, category: 'PERIOD_CLOSE' }).catch(fromWorkflow);
+      const doc: PeriodDoc = { ...current, status: 'CLOSING', approvalId: instance.id, requestedBy: principal.sub, requestedAt: now, closedAt: null, vouchers, documents };
+      // Only from OPEN: a concurrent close of the same month conflicts here (or on the insert) and applies nothing.
+      const moved = await Periods.updateOne({ _id: id, status: 'OPEN' }, { $set: doc }, { session });
+      if (!moved.matchedCount) {
+        try {
+          await Periods.create([doc], { session });
+        } catch (err) {
+          if ((err as { code?: number }).code === 11000) throw conflict(`${id} is being closed by someone else`);
+          throw err;
+        }
+      }
+      await ctx.events.append(session, {
+        type: 'PERIOD_CLOSE_REQUESTED',
+        subject: subjectOf(id),
+        actor: principal.sub,
+        payload: { fiscalYear, period, approvalId: instance.id, documents: documents.length, vouchers, detail: `${id}: ${documents.length} documents from ${vouchers} vouchers await approval` },
+        occurredAt: now,
+      });
+      result = doc;
+    });
+  } catch (err) {
+    // Nothing of the close was stored: its files go too.
+    await dropFiles(store, documents.map((d) => d.fileId));
+    throw err;
+  }
+  return result!;
+}
+
+/** The drafts of the records filing a period's documents: a JSON description as content, the PDF as its file. */
+async function draftsOf(ctx: ArchiveContext, p: PeriodDoc): Promise<RecordDraft[]> {
+  const store = new ArchiveFiles(ctx.connection);
+  return Promise.all(
+    p.documents.map(async (d) => ({
+      kind: d.kind,
+      title: `${p._id} ${d.title}`,
+      fiscalYear: p.fiscalYear,
+      mediaType: 'application/json',
+      content: JSON.stringify({ period: p._id, document: d.title, kind: d.kind, file: d.name, pages: d.pages, vouchers: p.vouchers, ...(d.accountCode ? { accountCode: d.accountCode } : {}), generatedAt: p.requestedAt?.toISOString() ?? null }),
+      originals: [{ file: { fileId: d.fileId, name: d.name, mediaType: d.mediaType, size: d.size, sha256: d.sha256, sourceAttachmentId: '' }, bytes: await store.read(d.fileId) }],
+    })),
+  );
+}
+
+/**
+ * decidePeriodClose: an approver of the current step decides. The last approval files every document and closes the
+ * period in one transaction; a rejection (its reason required) reopens the period and deletes the generated files.
+ */
+export async function decidePeriodClose(ctx: ArchiveContext, fiscalYear: number, period: number, decision: Decision, comment?: string | null): Promise<PeriodDoc> {
+  const principal: Principal = ctx.principal;
+  if (principal.kind !== 'user') throw forbidden('A period close is decided by a person');
+  if (decision !== 'APPROVE' && decision !== 'REJECT') throw badInput('decision must be APPROVE or REJECT', 'decision');
+  const reason = optionalText(comment, 'comment', TEXT_FIELDS.archiveComment);
+  if (decision === 'REJECT' && !reason) throw badInput('a rejection says why (comment)', 'comment');
+  const id = checkPeriod(ctx, fiscalYear, period);
+  const Periods = periodModel(ctx.connection);
+  const before = await Periods.findById(id).lean<PeriodDoc>();
+  if (!before) throw notFound(`Period ${id}`);
+  if (before.status !== 'CLOSING' || !before.approvalId) throw conflict(`${id} is ${before.status} and awaits no decision`);
+  // Read before the transaction: the four-properties check of each file reads its bytes (filing.ts).
+  const drafts = decision === 'APPROVE' ? await draftsOf(ctx, before) : [];
+  const now = nowOf(ctx);
+  let result: PeriodDoc | undefined;
+  let filed = false;
+  await recordsTransaction(ctx.connection, async (session) => {
+    filed = false;
+    const p = await Periods.findById(id).session(session).lean<PeriodDoc>();
+    if (!p || p.status !== 'CLOSING' || p.approvalId !== before.approvalId) throw conflict(`${id} changed meanwhile; read it again`);
+    const { outcome } = await ctx.workflow.decide(session, p.approvalId!, principal.sub, decision, reason ?? undefined).catch(fromWorkflow);
+    let next: PeriodDoc = p;
+    if (outcome === 'APPROVED') {
+      const records = await fileManyInTransaction(ctx, session, drafts);
+      next = { ...p, status: 'CLOSED', closedAt: now, documents: p.documents.map((d, i) => ({ ...d, recordId: records[i]._id.toHexString(), archiveNo: records[i].archiveNo })) };
+      await ctx.events.append(session, {
+        type: 'PERIOD_CLOSED',
+        subject: subjectOf(id),
+        actor: principal.sub,
+        payload: { fiscalYear, period, approvalId: p.approvalId, archiveNos: records.map((r) => r.archiveNo), detail: `${id} closed: ${records.length} documents filed (${records[0]?.archiveNo ?? ''} …)` },
+        occurredAt: now,
+      });
+      filed = true;
+    } else if (outcome === 'REJECTED') {
+      await dropFiles(new ArchiveFiles(ctx.connection), p.documents.map((d) => d.fileId), session);
+      next = { ...p, status: 'OPEN', approvalId: null, documents: [], lastRejection: { by: principal.sub, at: now, reason: reason! } };
+      await ctx.events.append(session, {
+        type: 'PERIOD_REOPENED',
+        subject: subjectOf(id),
+        actor: principal.sub,
+        payload: { fiscalYear, period, approvalId: p.approvalId, reason, detail: `${id} reopened: the close was rejected: ${reason}` },
+        occurredAt: now,
+      });
+    }
+    if (next !== p) {
+      const saved = await Periods.updateOne({ _id: id, status: 'CLOSING', approvalId: p.approvalId }, { $set: next }, { session });
+      if (!saved.matchedCount) throw conflict(`${id} changed meanwhile; read it again`);
+    }
+    result = next;
+  });
+  if (filed) await ctx.seals?.afterFiling();
+  return result!;
+}

@@ -1,0 +1,30 @@
+// Resolvers of the period close (schema/archive-lifecycle.graphql, "Period close"): periods.ts does the work.
+import { stepsAsShown } from '../../../platform/workflow/progress.ts';
+import type { Decision, StepState } from '../../../platform/workflow/types.ts';
+import type { ArchiveContext } from '../context.ts';
+import { lifecycleLoadersOf } from '../lifecycle/loaders.ts';
+import { type PeriodDoc, type PeriodDocumentDoc, accountingPeriods, closePeriod, decidePeriodClose } from './periods.ts';
+
+const stepView = (s: StepState) => ({ key: s.key, name: s.name, status: s.status, assigneeIds: s.assigneeIds, decidedBy: s.decisions.map((d) => d.approverId) });
+
+export const closeResolvers = {
+  Query: {
+    accountingPeriods: (_: unknown, { fiscalYear }: { fiscalYear: number }, ctx: ArchiveContext) => accountingPeriods(ctx, fiscalYear),
+  },
+  Mutation: {
+    closePeriod: (_: unknown, a: { fiscalYear: number; period: number }, ctx: ArchiveContext) => closePeriod(ctx, a.fiscalYear, a.period),
+    decidePeriodClose: (_: unknown, a: { fiscalYear: number; period: number; decision: Decision; comment?: string | null }, ctx: ArchiveContext) =>
+      decidePeriodClose(ctx, a.fiscalYear, a.period, a.decision, a.comment),
+  },
+  AccountingPeriod: {
+    id: (p: PeriodDoc) => p._id,
+    approvalSteps: async (p: PeriodDoc, _: unknown, ctx: ArchiveContext) => {
+      const instance = p.approvalId ? await lifecycleLoadersOf(ctx).approval.load(p.approvalId) : null;
+      return (instance ? stepsAsShown(instance) : []).map(stepView);
+    },
+  },
+  PeriodDocument: {
+    // Through the archive's own loader: the record as the caller may see it (row scope), or null.
+    archiveRecord: (d: PeriodDocumentDoc, _: unknown, ctx: ArchiveContext) => (d.recordId ? ctx.loaders.record.load(d.recordId) : null),
+  },
+};
