@@ -165,9 +165,17 @@ export async function benchDocuments(): Promise<void> {
     const head = (await must(gql<{ syncEventHead: string }>(url, admin, '{ syncEventHead }', {}), 'syncEventHead')).syncEventHead;
     let cursor = head;
     const filed = new Map<string, string>(); // claim id → archive record id
+    let readErrors = 0;
     const readFiled = async () => {
       for (;;) {
-        const page = (await must(gql<{ syncEvents: Array<{ seq: string; claimId: string | null; archiveRecordId: string | null }> }>(url, tokens.accountant, 'query($after: String) { syncEvents(types: [ARCHIVE_FILED], after: $after, first: 500) { seq claimId archiveRecordId } }', { after: cursor }), 'syncEvents')).syncEvents;
+        const r = await gql<{ syncEvents: Array<{ seq: string; claimId: string | null; archiveRecordId: string | null }> }>(url, tokens.accountant, 'query($after: String) { syncEvents(types: [ARCHIVE_FILED], after: $after, first: 500) { seq claimId archiveRecordId } }', { after: cursor });
+        // A read that times out on a machine saturated by the filing is read again at the next poll, not the end of the run.
+        if (!r.ok) {
+          if (++readErrors > 100) throw new Error(`reading ARCHIVE_FILED failed ${readErrors} times, last ${r.code}`);
+          console.log(`  (reading ARCHIVE_FILED: ${r.code}; read again at the next poll)`);
+          return;
+        }
+        const page = r.data.syncEvents;
         for (const e of page) if (e.claimId && e.archiveRecordId) filed.set(e.claimId, e.archiveRecordId);
         if (page.length) cursor = page[page.length - 1].seq;
         if (page.length < 500) return;

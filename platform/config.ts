@@ -104,6 +104,8 @@ export interface Config {
   readonly archiveFonds: string;
   /** The accounting department (its manager is the accounting department head in borrowing and destruction). */
   readonly financeDepartmentId: string | null;
+  /** A voucher dated in a closed period: booked in the next open one (its date kept), or refused (CLOSED_PERIOD_BOOKING). */
+  readonly closedPeriodBooking: 'NEXT_OPEN' | 'REFUSE';
   /** The unit head (单位负责人) who signs destruction registers. */
   readonly unitHeadId: string | null;
   /** The IT department that supervises the destruction of electronic archives. */
@@ -458,6 +460,7 @@ const envSchema = z.object({
   ESCALATION_INTERVAL_MS: integer(1000, 86_400_000, 60_000),
   ARCHIVE_FONDS: fonds('Q001'),
   FINANCE_DEPARTMENT_ID: objectId,
+  CLOSED_PERIOD_BOOKING: z.enum(['next-open', 'refuse']).default('next-open'),
   UNIT_HEAD_ID: objectId,
   IT_DEPARTMENT_ID: objectId,
   ACCOUNT_CHART: accountChart,
@@ -616,6 +619,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     escalationIntervalMs: v.ESCALATION_INTERVAL_MS,
     archiveFonds: v.ARCHIVE_FONDS,
     financeDepartmentId: v.FINANCE_DEPARTMENT_ID,
+    closedPeriodBooking: v.CLOSED_PERIOD_BOOKING === 'refuse' ? 'REFUSE' : 'NEXT_OPEN',
     unitHeadId: v.UNIT_HEAD_ID,
     itDepartmentId: v.IT_DEPARTMENT_ID,
     accountChart: v.ACCOUNT_CHART,

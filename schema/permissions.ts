@@ -95,6 +95,7 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       closePeriod: roles('ACCOUNTANT'),
       // The approvers of the current step (head of accounting, finance director): checked by the workflow engine.
       decidePeriodClose: roles('ACCOUNTANT', 'FINANCE_DIRECTOR', 'MANAGER'),
+      reopenPeriod: roles('FINANCE_DIRECTOR'),
       startLoan: roles('ARCHIVIST'),
       returnLoan: roles('ARCHIVIST'),
       markOverdueLoans: rolesOrService('ARCHIVIST'),

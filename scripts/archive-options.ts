@@ -29,6 +29,7 @@ export async function archiveOptions(config: Config, logger: Logger, connection:
       expenseAccounts: { ...DEFAULT_CHART.expenseAccounts, ...config.accountChart?.expenseAccounts },
       creditAccount: config.accountChart?.creditAccount ?? DEFAULT_CHART.creditAccount,
       financeDepartmentId: config.financeDepartmentId,
+      closedPeriodBooking: config.closedPeriodBooking,
       unitHeadId: config.unitHeadId,
       itDepartmentId: config.itDepartmentId,
     },

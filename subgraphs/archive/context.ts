@@ -25,6 +25,8 @@ export interface ArchiveSettings {
   fonds: string;
   /** The unit's name printed on its books and reports (close/); `全宗 <fonds>` when not set. */
   companyName?: string;
+  /** A voucher dated in a closed period: booked in the next open one (default), or refused (close/booking.ts). */
+  closedPeriodBooking?: 'NEXT_OPEN' | 'REFUSE';
   timeZone: string;
   /** Expense account per claim category (the debit side of a voucher). */
   expenseAccounts: Readonly<Record<string, ChartAccount>>;

@@ -20,7 +20,12 @@ export interface VoucherDoc {
   claimNo: string;
   fiscalYear: number;
   period: number;
+  /** The booking date: the approval's day, or the first day of the open month it was moved to (close/booking.ts). */
   date: string;
+  /** Set when its own month was closed when it was booked: that day, kept. */
+  originalDate?: string;
+  /** Why it is booked in another month than its own. */
+  bookingNote?: string;
   entries: VoucherEntryDoc[];
   debitTotalFen: number;
   creditTotalFen: number;
@@ -103,6 +108,8 @@ const voucherSchema = new Schema<VoucherDoc>(
     fiscalYear: { type: Number, required: true },
     period: { type: Number, required: true },
     date: { type: String, required: true },
+    originalDate: { type: String },
+    bookingNote: { type: String },
     entries: [{ _id: false, summary: String, accountCode: String, accountName: String, debitFen: Number, creditFen: Number }],
     debitTotalFen: { type: Number, required: true },
     creditTotalFen: { type: Number, required: true },

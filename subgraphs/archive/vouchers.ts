@@ -8,6 +8,7 @@ import { TEXT_FIELDS, type TextField, TextPolicyError, checkText, clip } from '.
 import type { ArchiveContext, ArchiveServices } from './context.ts';
 import type { VoucherDoc, VoucherEntryDoc } from './models.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
+import { bookInto } from './close/booking.ts';
 
 export interface ApprovedClaim {
   claimId: string;
@@ -179,15 +180,25 @@ export async function generateVouchers(ctx: ArchiveContext, claims: readonly App
     if (!fresh.size) break;
     try {
       await transaction(ctx.connection, async (session) => {
+        // Closed means closed (close/booking.ts): a month closed or being closed books nothing more; its vouchers go to
+        // the next open month, their own date kept, or are refused, as configured.
+        const counts = new Map<string, number>();
+        for (const p of fresh.values()) counts.set(p.month, (counts.get(p.month) ?? 0) + 1);
+        const bookings = await bookInto(ctx.connection, session, counts, ctx.settings.closedPeriodBooking);
+        const booked = [...fresh.values()].map((p) => {
+          const b = bookings.get(p.month)!;
+          if (!b.moved) return { p, month: p.month, doc: p.doc };
+          return { p, month: b.month, doc: { ...p.doc, fiscalYear: b.fiscalYear, period: b.period, date: `${b.month}-01`, originalDate: p.doc.date, bookingNote: b.moved.reason } };
+        });
         // Numbers per period, in the order the claims came: one counter increment per period.
-        const months = new Map<string, Prepared[]>();
-        for (const p of fresh.values()) months.set(p.month, [...(months.get(p.month) ?? []), p]);
+        const months = new Map<string, typeof booked>();
+        for (const v of booked) months.set(v.month, [...(months.get(v.month) ?? []), v]);
         const numbers = new Map<Prepared, number>();
         for (const [month, group] of months) {
           const first = await nextSequence(ctx.connection, `voucherNo:${month}`, session, group.length);
-          group.forEach((p, i) => numbers.set(p, first + i));
+          group.forEach((v, i) => numbers.set(v.p, first + i));
         }
-        const docs = [...fresh.values()].map((p) => ({ ...p.doc, voucherNo: `记-${p.doc.fiscalYear}-${String(p.doc.period).padStart(2, '0')}-${String(numbers.get(p)).padStart(4, '0')}` }));
+        const docs = booked.map(({ p, doc }) => ({ ...doc, voucherNo: `记-${doc.fiscalYear}-${String(doc.period).padStart(2, '0')}-${String(numbers.get(p)).padStart(4, '0')}` }));
         const created = (await ctx.models.Voucher.insertMany(docs, { session })).map((d) => d.toObject() as VoucherDoc);
         await ctx.events.appendMany(
           session,

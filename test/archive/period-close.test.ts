@@ -2,7 +2,10 @@
 // naming every cause the readiness port gives (and nothing generated or stored); otherwise its books are generated,
 // the close is approved by the head of accounting and then a finance director, and the approval files every document
 // as its kind (ledgers ZB 30 years, the monthly report BG 10 years) with its 档号, the PDF in the manifest, the chain
-// still verifying; a rejection needs its reason and reopens the period, its files deleted. Events for each step.
+// still verifying; a rejection needs its reason and reopens the period, its files deleted. Closed means closed: a
+// voucher dated in a closed month is booked in the next open one (its date and the reason kept) or refused, as
+// configured; a finance director reopens a closed month with a reason, and the next close corrects its documents.
+// Events for each step.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../platform/identity.ts';
 import type { CloseBlocker } from '../../subgraphs/archive/close/periods.ts';
@@ -32,7 +35,7 @@ const head = user('finance-head', ['MANAGER', 'ACCOUNTANT']);
 const director = user('director-1', ['FINANCE_DIRECTOR']);
 const archivist = user('archivist-1', ['ARCHIVIST'], 'dept-archive');
 
-const PERIOD = `id fiscalYear period status requestedBy vouchers closedAt
+const PERIOD = `id fiscalYear period status requestedBy vouchers closedAt reopenings { by reason } superseded { name archiveNo }
   documents { kind title name mediaType size sha256 pages accountCode archiveNo archiveRecord { id archiveNo kind category retention fiscalYear files { name mediaType size sha256 } filingReport { passed } } }
   approvalSteps { key status assigneeIds decidedBy } lastRejection { by reason }`;
 const CLOSE = `mutation($y: Int!, $p: Int!) { closePeriod(fiscalYear: $y, period: $p) { ${PERIOD} } }`;
@@ -45,7 +48,10 @@ type Period = {
   documents: Array<{ kind: string; name: string; size: number; sha256: string; archiveNo: string | null; archiveRecord: { kind: string; category: string; retention: string; archiveNo: string; files: Array<{ name: string; sha256: string; size: number }>; filingReport: { passed: boolean } } | null }>;
   approvalSteps: Array<{ key: string; status: string; assigneeIds: string[] }>;
   lastRejection: { by: string; reason: string } | null;
+  reopenings: Array<{ by: string; reason: string }>;
+  superseded: Array<{ name: string; archiveNo: string }>;
 };
+const GENERATE = 'mutation($c: [ApprovedClaimInput!]!) { generateVouchers(claims: $c) { id voucherNo fiscalYear period date originalDate bookingNote } }';
 
 const events = (id: string) => a.connection.collection('domain_events').find({ 'subject.type': 'AccountingPeriod', 'subject.id': id }).sort({ seq: 1 }).toArray();
 const bucketFiles = () => a.connection.collection('archive_files.files').countDocuments({ filename: /-(trial-balance|general-ledger|detail-ledger|monthly-report|quarterly-report)/ });
@@ -145,5 +151,60 @@ describe('closing a period', () => {
     // Open again: it can be closed again.
     const again = await a.gql<{ closePeriod: Period }>(accountant, CLOSE, { y: 2026, p: 10 });
     expect(again.data?.closePeriod.status).toBe('CLOSING');
+  });
+});
+
+describe('closed means closed', () => {
+  it('a voucher dated in the closed month is booked in the next open month, its own date and the reason kept', async () => {
+    const late = approvedClaim({ approvedAt: '2026-11-28T03:00:00Z' });
+    const r = await a.gql<{ generateVouchers: Array<Record<string, unknown>> }>(SYNC, GENERATE, { c: [late] });
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.generateVouchers[0]).toMatchObject({ fiscalYear: 2026, period: 12, date: '2026-12-01', originalDate: '2026-11-28', bookingNote: '2026-11 was CLOSED when it was booked: booked in 2026-12' });
+    expect(r.data!.generateVouchers[0].voucherNo).toMatch(/^记-2026-12-\d{4}$/);
+  });
+
+  it('or refused, when CLOSED_PERIOD_BOOKING=refuse', async () => {
+    a.services.settings.closedPeriodBooking = 'REFUSE';
+    try {
+      const r = await a.gql(SYNC, GENERATE, { c: [approvedClaim({ approvedAt: '2026-11-29T03:00:00Z' })] });
+      expect(r.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+      expect(r.errors?.[0]?.message).toBe('2026-11 is CLOSED: vouchers dated in it are refused (CLOSED_PERIOD_BOOKING=refuse); reopen the period to book them');
+    } finally {
+      a.services.settings.closedPeriodBooking = 'NEXT_OPEN';
+    }
+  });
+
+  it('a finance director reopens a closed month with a reason; the next close files corrections of its documents, never altering them', async () => {
+    const REOPEN = `mutation($y: Int!, $p: Int!, $r: String!) { reopenPeriod(fiscalYear: $y, period: $p, reason: $r) { ${PERIOD} } }`;
+    expect((await a.gql(accountant, REOPEN, { y: 2026, p: 11, r: '补录' })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await a.gql(director, REOPEN, { y: 2026, p: 11, r: '  ' })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'reason' });
+    const before = await a.connection.collection('archive_records').find({ title: /^2026-11 / }).project({ archiveNo: 1, fixity: 1 }).toArray();
+    expect(before).toHaveLength(5);
+    const reopened = await a.gql<{ reopenPeriod: Period }>(director, REOPEN, { y: 2026, p: 11, r: '审计调整，需补录一张凭证' });
+    expect(reopened.errors).toBeUndefined();
+    expect(reopened.data!.reopenPeriod).toMatchObject({ status: 'OPEN', documents: [], reopenings: [{ by: 'director-1', reason: '审计调整，需补录一张凭证' }] });
+    expect(reopened.data!.reopenPeriod.superseded.map((d) => d.archiveNo)).toEqual(before.map((r) => r.archiveNo));
+    expect((await events('2026-11')).map((e) => e.type)).toEqual(['PERIOD_CLOSE_REQUESTED', 'PERIOD_CLOSED', 'PERIOD_REOPENED']);
+    expect((await a.gql(director, REOPEN, { y: 2026, p: 11, r: 'again' })).errors?.[0]?.message).toBe('2026-11 is OPEN; only a CLOSED period is reopened');
+
+    // Open again: a voucher of the month is booked in it, and the close runs again.
+    const more = await a.gql<{ generateVouchers: Array<{ period: number; originalDate: string | null }> }>(SYNC, GENERATE, { c: [approvedClaim({ approvedAt: '2026-11-29T03:00:00Z' })] });
+    expect(more.data?.generateVouchers[0]).toMatchObject({ period: 11, originalDate: null });
+    const closing = await a.gql<{ closePeriod: Period }>(accountant, CLOSE, { y: 2026, p: 11 });
+    expect(closing.data?.closePeriod).toMatchObject({ status: 'CLOSING', vouchers: 7 });
+    await a.gql(head, DECIDE, { y: 2026, p: 11, d: 'APPROVE' });
+    const closed = (await a.gql<{ decidePeriodClose: Period }>(director, DECIDE, { y: 2026, p: 11, d: 'APPROVE' })).data!.decidePeriodClose;
+    expect(closed).toMatchObject({ status: 'CLOSED', superseded: [] });
+    // The earlier records are untouched but for their correction's link; each new document corrects the one of its name.
+    const names = new Map(reopened.data!.reopenPeriod.superseded.map((d) => [d.archiveNo, d.name]));
+    for (const old of before) {
+      const now = await a.connection.collection('archive_records').findOne({ _id: old._id });
+      expect(now!.fixity).toEqual(old.fixity);
+      const replacement = closed.documents.find((d) => d.name === names.get(old.archiveNo))!;
+      const record = await a.connection.collection('archive_records').findOne({ archiveNo: replacement.archiveNo });
+      expect([record!.correctsId, now!.correctedById]).toEqual([old._id.toHexString(), record!._id.toHexString()]);
+    }
+    const chain = await a.gql<{ verifyArchiveChain: { ok: boolean } }>(archivist, '{ verifyArchiveChain { ok } }');
+    expect(chain.data?.verifyArchiveChain.ok).toBe(true);
   });
 });

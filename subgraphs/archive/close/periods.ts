@@ -7,7 +7,7 @@
 // reason and deletes the generated files. Every step is an event on the log (PERIOD_CLOSE_REQUESTED, PERIOD_CLOSED,
 // PERIOD_REOPENED), which subscribers and webhooks see.
 import { GraphQLError } from 'graphql';
-import { type ClientSession, type Connection, type Model, Schema } from 'mongoose';
+import type { ClientSession } from 'mongoose';
 import { ObjectId } from 'mongodb';
 import { badInput, conflict, forbidden, notFound, today } from '../../../platform/graphql.ts';
 import { type Principal, hasAnyRole } from '../../../platform/identity.ts';
@@ -21,7 +21,8 @@ import { type RecordDraft, fileManyInTransaction } from '../filing.ts';
 import { recordsTransaction } from '../history.ts';
 import { fromWorkflow } from '../lifecycle/services.ts';
 import { ArchiveFiles } from '../originals/store.ts';
-import { type GeneratedDocument, generatePeriodDocuments } from './generate.ts';
+import { generatePeriodDocuments } from './generate.ts';
+import { type PeriodDoc, type PeriodDocumentDoc, periodModel } from './period-model.ts';
 
 export const PERIOD_CLOSE_WORKFLOW = 'period-close';
 
@@ -49,52 +50,7 @@ export interface CloseReadiness {
   closeBlockers(fiscalYear: number, period: number): Promise<CloseBlocker[]>;
 }
 
-export type PeriodStatus = 'OPEN' | 'CLOSING' | 'CLOSED';
-
-export interface PeriodDocumentDoc extends GeneratedDocument {
-  /** The file in the archive's bucket (`archive_files`). */
-  fileId: string;
-  /** The record filing it, once the close is approved. */
-  recordId: string | null;
-  archiveNo: string | null;
-}
-
-export interface PeriodDoc {
-  /** `YYYY-MM`. */
-  _id: string;
-  fiscalYear: number;
-  period: number;
-  status: PeriodStatus;
-  approvalId: string | null;
-  requestedBy: string | null;
-  requestedAt: Date | null;
-  closedAt: Date | null;
-  /** Vouchers of the month the documents were generated from. */
-  vouchers: number;
-  documents: PeriodDocumentDoc[];
-  lastRejection: { by: string; at: Date; reason: string } | null;
-}
-
-const periodSchema = new Schema<PeriodDoc>(
-  {
-    _id: { type: String, required: true },
-    fiscalYear: { type: Number, required: true },
-    period: { type: Number, required: true },
-    status: { type: String, required: true },
-    approvalId: { type: String, default: null },
-    requestedBy: { type: String, default: null },
-    requestedAt: { type: Date, default: null },
-    closedAt: { type: Date, default: null },
-    vouchers: { type: Number, default: 0 },
-    documents: { type: Schema.Types.Mixed, default: [] },
-    lastRejection: { type: Schema.Types.Mixed, default: null },
-  },
-  { collection: 'accounting_periods', versionKey: false, minimize: false },
-);
-periodSchema.index({ fiscalYear: 1, period: 1 }, { unique: true });
-
-export const periodModel = (connection: Connection): Model<PeriodDoc> =>
-  (connection.models.AccountingPeriod as Model<PeriodDoc> | undefined) ?? connection.model<PeriodDoc>('AccountingPeriod', periodSchema);
+export type { PeriodDoc, PeriodDocumentDoc, PeriodStatus } from './period-model.ts';
 
 const CLOSERS = rolesFor('Mutation', 'closePeriod');
 const READERS = rolesFor('Query', 'accountingPeriods');
@@ -191,8 +147,13 @@ export async function closePeriod(ctx: ArchiveContext, fiscalYear: number, perio
     await transaction(ctx.connection, async (session) => {
       const instance = await ctx.workflow.start(session, PERIOD_CLOSE_WORKFLOW, subjectOf(id), { initiatorId: principal.sub, departmentId: financeDepartmentId, category: 'PERIOD_CLOSE' }).catch(fromWorkflow);
       const doc: PeriodDoc = { ...current, status: 'CLOSING', approvalId: instance.id, requestedBy: principal.sub, requestedAt: now, closedAt: null, vouchers, documents };
+      // A voucher booked into the month since its books were read would be missing from them: booking writes this
+      // document too (booking.ts), so it either committed before (and is counted here) or conflicts with this.
+      const booked = await ctx.models.Voucher.countDocuments({ fiscalYear, period }).session(session);
+      if (booked !== vouchers) throw conflict(`${booked - vouchers} voucher(s) were booked into ${id} while its books were generated; close it again`);
       // Only from OPEN: a concurrent close of the same month conflicts here (or on the insert) and applies nothing.
-      const moved = await Periods.updateOne({ _id: id, status: 'OPEN' }, { $set: doc }, { session });
+      const { _id: _, ...fields } = doc;
+      const moved = await Periods.updateOne({ _id: id, status: 'OPEN' }, { $set: fields }, { session });
       if (!moved.matchedCount) {
         try {
           await Periods.create([doc], { session });
@@ -229,6 +190,8 @@ async function draftsOf(ctx: ArchiveContext, p: PeriodDoc): Promise<RecordDraft[
       mediaType: 'application/json',
       content: JSON.stringify({ period: p._id, document: d.title, kind: d.kind, file: d.name, pages: d.pages, vouchers: p.vouchers, ...(d.accountCode ? { accountCode: d.accountCode } : {}), generatedAt: p.requestedAt?.toISOString() ?? null }),
       originals: [{ file: { fileId: d.fileId, name: d.name, mediaType: d.mediaType, size: d.size, sha256: d.sha256, sourceAttachmentId: '' }, bytes: await store.read(d.fileId) }],
+      // After a reopening, the document of the same name filed by the earlier close is corrected, never altered.
+      correctsId: p.superseded?.find((s) => s.name === d.name)?.recordId ?? null,
     })),
   );
 }
@@ -261,7 +224,7 @@ export async function decidePeriodClose(ctx: ArchiveContext, fiscalYear: number,
     let next: PeriodDoc = p;
     if (outcome === 'APPROVED') {
       const records = await fileManyInTransaction(ctx, session, drafts);
-      next = { ...p, status: 'CLOSED', closedAt: now, documents: p.documents.map((d, i) => ({ ...d, recordId: records[i]._id.toHexString(), archiveNo: records[i].archiveNo })) };
+      next = { ...p, status: 'CLOSED', closedAt: now, superseded: [], documents: p.documents.map((d, i) => ({ ...d, recordId: records[i]._id.toHexString(), archiveNo: records[i].archiveNo })) };
       await ctx.events.append(session, {
         type: 'PERIOD_CLOSED',
         subject: subjectOf(id),
@@ -282,11 +245,47 @@ export async function decidePeriodClose(ctx: ArchiveContext, fiscalYear: number,
       });
     }
     if (next !== p) {
-      const saved = await Periods.updateOne({ _id: id, status: 'CLOSING', approvalId: p.approvalId }, { $set: next }, { session });
+      const { _id: _, ...fields } = next;
+      const saved = await Periods.updateOne({ _id: id, status: 'CLOSING', approvalId: p.approvalId }, { $set: fields }, { session });
       if (!saved.matchedCount) throw conflict(`${id} changed meanwhile; read it again`);
     }
     result = next;
   });
   if (filed) await ctx.seals?.afterFiling();
+  return result!;
+}
+
+const REOPENERS = rolesFor('Mutation', 'reopenPeriod');
+
+/**
+ * reopenPeriod: a FINANCE_DIRECTOR reopens a CLOSED month, with a reason, recorded on it and on the event log. Its
+ * filed documents stay as they are; the next close files new ones as their corrections.
+ */
+export async function reopenPeriod(ctx: ArchiveContext, fiscalYear: number, period: number, reason: string): Promise<PeriodDoc> {
+  const principal = ctx.principal;
+  if (principal.kind !== 'user' || !hasAnyRole(principal, REOPENERS)) throw forbidden('A closed period is reopened by a FINANCE_DIRECTOR');
+  const why = optionalText(reason, 'reason', TEXT_FIELDS.archiveComment);
+  if (!why) throw badInput('reopening a closed period says why (reason)', 'reason');
+  const id = checkPeriod(ctx, fiscalYear, period);
+  const Periods = periodModel(ctx.connection);
+  const now = nowOf(ctx);
+  let result: PeriodDoc | undefined;
+  await transaction(ctx.connection, async (session) => {
+    const p = await Periods.findById(id).session(session).lean<PeriodDoc>();
+    if (!p || p.status !== 'CLOSED') throw conflict(`${id} is ${p?.status ?? 'OPEN'}; only a CLOSED period is reopened`);
+    const reopenings = [...(p.reopenings ?? []), { by: principal.sub, at: now, reason: why }];
+    const next: PeriodDoc = { ...p, status: 'OPEN', approvalId: null, closedAt: null, documents: [], superseded: p.documents, reopenings };
+    const { _id: _, ...fields } = next;
+    const saved = await Periods.updateOne({ _id: id, status: 'CLOSED' }, { $set: fields }, { session });
+    if (!saved.matchedCount) throw conflict(`${id} changed meanwhile; read it again`);
+    await ctx.events.append(session, {
+      type: 'PERIOD_REOPENED',
+      subject: subjectOf(id),
+      actor: principal.sub,
+      payload: { fiscalYear, period, reason: why, closed: true, detail: `${id} reopened by ${principal.sub}: ${why}` },
+      occurredAt: now,
+    });
+    result = next;
+  });
   return result!;
 }

@@ -3,7 +3,7 @@ import { stepsAsShown } from '../../../platform/workflow/progress.ts';
 import type { Decision, StepState } from '../../../platform/workflow/types.ts';
 import type { ArchiveContext } from '../context.ts';
 import { lifecycleLoadersOf } from '../lifecycle/loaders.ts';
-import { type PeriodDoc, type PeriodDocumentDoc, accountingPeriods, closePeriod, decidePeriodClose } from './periods.ts';
+import { type PeriodDoc, type PeriodDocumentDoc, accountingPeriods, closePeriod, decidePeriodClose, reopenPeriod } from './periods.ts';
 
 const stepView = (s: StepState) => ({ key: s.key, name: s.name, status: s.status, assigneeIds: s.assigneeIds, decidedBy: s.decisions.map((d) => d.approverId) });
 
@@ -15,9 +15,12 @@ export const closeResolvers = {
     closePeriod: (_: unknown, a: { fiscalYear: number; period: number }, ctx: ArchiveContext) => closePeriod(ctx, a.fiscalYear, a.period),
     decidePeriodClose: (_: unknown, a: { fiscalYear: number; period: number; decision: Decision; comment?: string | null }, ctx: ArchiveContext) =>
       decidePeriodClose(ctx, a.fiscalYear, a.period, a.decision, a.comment),
+    reopenPeriod: (_: unknown, a: { fiscalYear: number; period: number; reason: string }, ctx: ArchiveContext) => reopenPeriod(ctx, a.fiscalYear, a.period, a.reason),
   },
   AccountingPeriod: {
     id: (p: PeriodDoc) => p._id,
+    reopenings: (p: PeriodDoc) => p.reopenings ?? [],
+    superseded: (p: PeriodDoc) => p.superseded ?? [],
     approvalSteps: async (p: PeriodDoc, _: unknown, ctx: ArchiveContext) => {
       const instance = p.approvalId ? await lifecycleLoadersOf(ctx).approval.load(p.approvalId) : null;
       return (instance ? stepsAsShown(instance) : []).map(stepView);

@@ -77,7 +77,12 @@ export type Voucher = {
   voucherNo: Scalars['String']['output'];
   fiscalYear: Scalars['Int']['output'];
   period: Scalars['Int']['output'];
+  /** The booking date: the approval's day, or the first day of the open month it was booked in when its own was closed. */
   date: Scalars['Date']['output'];
+  /** Its own day, when its month was closed when it was booked (CLOSED_PERIOD_BOOKING=next-open). */
+  originalDate?: Maybe<Scalars['Date']['output']>;
+  /** Why it is booked in another month than its own. */
+  bookingNote?: Maybe<Scalars['String']['output']>;
   entries: Array<VoucherEntry>;
   debitTotal: Scalars['Money']['output'];
   creditTotal: Scalars['Money']['output'];
@@ -417,6 +422,8 @@ export type Mutation = {
   closePeriod: AccountingPeriod;
   /** An approver of the current step: the last approval files the documents and closes the period; a rejection (with its reason) reopens it. */
   decidePeriodClose: AccountingPeriod;
+  /** FINANCE_DIRECTOR: reopens a CLOSED month, with the reason (recorded); its filed documents stay, the next close corrects them. */
+  reopenPeriod: AccountingPeriod;
 };
 
 
@@ -531,6 +538,13 @@ export type MutationDecidePeriodCloseArgs = {
   period: Scalars['Int']['input'];
   decision: ArchiveDecision;
   comment?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type MutationReopenPeriodArgs = {
+  fiscalYear: Scalars['Int']['input'];
+  period: Scalars['Int']['input'];
+  reason: Scalars['String']['input'];
 };
 
 /** What an access-log entry records. */
@@ -875,6 +889,10 @@ export type AccountingPeriod = {
   /** The close's approval: the head of accounting, then a finance director (definition period-close). */
   approvalSteps: Array<ArchiveApprovalStep>;
   lastRejection?: Maybe<PeriodRejection>;
+  /** Each time a finance director reopened the month after it was closed: who, when and why. */
+  reopenings: Array<PeriodRejection>;
+  /** The documents of the close before the last reopening: the next close files its own as their corrections. */
+  superseded: Array<PeriodDocument>;
 };
 
 
@@ -1034,7 +1052,7 @@ export type ResolversTypes = {
   PeriodStatus: PeriodStatus;
   PeriodDocument: ResolverTypeWrapper<Omit<PeriodDocument, 'archiveRecord'> & { archiveRecord?: Maybe<ResolversTypes['ArchiveRecord']> }>;
   PeriodRejection: ResolverTypeWrapper<PeriodRejection>;
-  AccountingPeriod: ResolverTypeWrapper<Omit<AccountingPeriod, 'documents'> & { documents: Array<ResolversTypes['PeriodDocument']> }>;
+  AccountingPeriod: ResolverTypeWrapper<Omit<AccountingPeriod, 'documents' | 'superseded'> & { documents: Array<ResolversTypes['PeriodDocument']>, superseded: Array<ResolversTypes['PeriodDocument']> }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 };
@@ -1085,7 +1103,7 @@ export type ResolversParentTypes = {
   ProposeDestructionInput: ProposeDestructionInput;
   PeriodDocument: Omit<PeriodDocument, 'archiveRecord'> & { archiveRecord?: Maybe<ResolversParentTypes['ArchiveRecord']> };
   PeriodRejection: PeriodRejection;
-  AccountingPeriod: Omit<AccountingPeriod, 'documents'> & { documents: Array<ResolversParentTypes['PeriodDocument']> };
+  AccountingPeriod: Omit<AccountingPeriod, 'documents' | 'superseded'> & { documents: Array<ResolversParentTypes['PeriodDocument']>, superseded: Array<ResolversParentTypes['PeriodDocument']> };
   String: Scalars['String']['output'];
   Boolean: Scalars['Boolean']['output'];
 };
@@ -1128,6 +1146,8 @@ export type VoucherResolvers<ContextType = ArchiveContext, ParentType extends Re
   fiscalYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   period?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   date?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  originalDate?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
+  bookingNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   entries?: Resolver<Array<ResolversTypes['VoucherEntry']>, ParentType, ContextType>;
   debitTotal?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
   creditTotal?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
@@ -1273,6 +1293,7 @@ export type MutationResolvers<ContextType = ArchiveContext, ParentType extends R
   fileDestructionRegister?: Resolver<ResolversTypes['DestructionRegister'], ParentType, ContextType, RequireFields<MutationFileDestructionRegisterArgs, 'id'>>;
   closePeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationClosePeriodArgs, 'fiscalYear' | 'period'>>;
   decidePeriodClose?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationDecidePeriodCloseArgs, 'fiscalYear' | 'period' | 'decision'>>;
+  reopenPeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationReopenPeriodArgs, 'fiscalYear' | 'period' | 'reason'>>;
 };
 
 export type HoldResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['Hold'] = ResolversParentTypes['Hold']> = {
@@ -1471,6 +1492,8 @@ export type AccountingPeriodResolvers<ContextType = ArchiveContext, ParentType e
   documents?: Resolver<Array<ResolversTypes['PeriodDocument']>, ParentType, ContextType>;
   approvalSteps?: Resolver<Array<ResolversTypes['ArchiveApprovalStep']>, ParentType, ContextType>;
   lastRejection?: Resolver<Maybe<ResolversTypes['PeriodRejection']>, ParentType, ContextType>;
+  reopenings?: Resolver<Array<ResolversTypes['PeriodRejection']>, ParentType, ContextType>;
+  superseded?: Resolver<Array<ResolversTypes['PeriodDocument']>, ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = ArchiveContext> = {
