@@ -72,6 +72,7 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       verifyAuditLog: roles(...SYNC_OPERATORS),
       syncStatistics: roles(...SYNC_OPERATORS, 'ACCOUNTANT', 'FINANCE_DIRECTOR'),
       accountingPeriods: roles(...ARCHIVE_READERS),
+      transferRegisters: roles(...ARCHIVE_READERS),
       // Feedback: operators read all of it (as alerts); feedbackItem and myFeedback are row-scoped (ROW_SCOPES.Feedback).
       feedback: roles(...FEEDBACK_READERS),
       feedbackItem: authenticated,
@@ -96,6 +97,8 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       // The approvers of the current step (head of accounting, finance director): checked by the workflow engine.
       decidePeriodClose: roles('ACCOUNTANT', 'FINANCE_DIRECTOR', 'MANAGER'),
       reopenPeriod: roles('FINANCE_DIRECTOR'),
+      prepareHandover: roles('ARCHIVIST', 'ACCOUNTANT'),
+      signHandover: roles('ARCHIVIST', 'ACCOUNTANT'),
       startLoan: roles('ARCHIVIST'),
       returnLoan: roles('ARCHIVIST'),
       markOverdueLoans: rolesOrService('ARCHIVIST'),
@@ -189,6 +192,9 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   AccountingPeriod: { '*': roles(...ARCHIVE_READERS, 'MANAGER') },
   PeriodDocument: { '*': roles(...ARCHIVE_READERS, 'MANAGER') },
   PeriodRejection: { '*': roles(...ARCHIVE_READERS, 'MANAGER') },
+  TransferRegister: { '*': roles(...ARCHIVE_READERS) },
+  TransferLine: { '*': roles(...ARCHIVE_READERS) },
+  HandoverSignature: { '*': roles(...ARCHIVE_READERS) },
   LoanEdge: { '*': authenticated },
   LoanConnection: { '*': authenticated },
   AccessLogEntry: { '*': roles('ARCHIVIST', 'AUDITOR') },

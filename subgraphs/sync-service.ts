@@ -20,7 +20,7 @@ import { ensureServedRequestIndexes, sweepIdempotencyKeys } from '../platform/in
 import { WorkerLoop } from '../platform/integration/worker-loop.ts';
 import { type AuditSealOptions, auditTrailFor } from './operations/audit/trail.ts';
 import type { OperationsServices } from './operations/context.ts';
-import type { ArchiveAccessCounts } from './operations/alerts/rules.ts';
+import type { ArchiveAccessCounts, ArchiveCustodyYears } from './operations/alerts/rules.ts';
 import type { ClaimVisibility, RecordVisibility } from './operations/feedback/service.ts';
 import { OPERATIONS_SDL_PATH, type OperationsSettings, createOperationsModule } from './operations/index.ts';
 import type { SyncServices } from './sync/context.ts';
@@ -37,7 +37,7 @@ export type SyncSubgraphSettings = SyncSettings & OperationsSettings;
 /** What sync and operations read of oa and the archive in-process: parts of their ports. */
 export interface SyncPorts {
   oa: { approvedClaims: ReconcileSources['claims']; claims: ClaimVisibility };
-  archive: { ledger: ReconcileSources['ledger']; access: ArchiveAccessCounts; records: RecordVisibility };
+  archive: { ledger: ReconcileSources['ledger']; access: ArchiveAccessCounts; records: RecordVisibility; custody?: ArchiveCustodyYears };
 }
 
 export interface SyncSubgraphOptions {
@@ -91,6 +91,7 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
     ...opts,
     sync: { models: sync.services.models, events: sync.services.events, timeZone: opts.settings.timeZone },
     archiveAccess: opts.ports.archive.access,
+    archiveCustody: opts.ports.archive.custody,
     visibility: { claims: opts.ports.oa.claims, records: opts.ports.archive.records },
     actions: {
       retrySyncJob: async (id) => void (await pipeline.retry(id)),

@@ -16,18 +16,19 @@ import type { ArchiveRecordDoc } from './models.ts';
 
 export const HISTORY_ACTIONS = [
   'FILED', 'ADOPTED', 'HOLD_PLACED', 'HOLD_RELEASED', 'RETENTION_EXTENDED', 'LOAN_STARTED', 'LOAN_RETURNED', 'CORRECTED', 'DESTROYED',
+  'HANDED_OVER',
 ] as const;
 export type HistoryAction = (typeof HISTORY_ACTIONS)[number];
 
 /** The record fields that change over its life (or, like expiresOn, that its fixity digest does not cover). */
 export type LifecycleState = Pick<
   ArchiveRecordDoc,
-  'status' | 'holds' | 'retentionStartsOn' | 'expiresOn' | 'extendedUntil' | 'disposedOn' | 'correctedById' | 'destroyedAt'
+  'status' | 'holds' | 'retentionStartsOn' | 'expiresOn' | 'extendedUntil' | 'disposedOn' | 'correctedById' | 'destroyedAt' | 'custody'
 >;
 
 /** What a change refers to: the destruction register, the appraisal, the loan or the correcting record. */
 export interface HistoryRef {
-  kind: 'DESTRUCTION_REGISTER' | 'APPRAISAL' | 'LOAN' | 'CORRECTION';
+  kind: 'DESTRUCTION_REGISTER' | 'APPRAISAL' | 'LOAN' | 'CORRECTION' | 'TRANSFER_REGISTER';
   id: string;
   /** Its number where it has one: the register's, or the correcting record's archive number. */
   no: string | null;
@@ -85,6 +86,8 @@ export const stateOf = (r: LifecycleState): LifecycleState => ({
   disposedOn: r.disposedOn ?? null,
   correctedById: r.correctedById ?? null,
   destroyedAt: r.destroyedAt ?? null,
+  // Only once handed over: entries made before custody existed keep their digests (the chain is additive).
+  ...(r.custody ? { custody: r.custody } : {}),
 });
 
 /** SHA-256 over the canonical form of every field but the digest (previousDigest included). */

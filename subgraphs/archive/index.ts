@@ -19,6 +19,8 @@ import { lifecycleResolvers } from './lifecycle/resolvers.ts';
 import { type CloseReadiness, periodCloseRoute } from './close/periods.ts';
 import { periodModel } from './close/period-model.ts';
 import { closeResolvers } from './close/resolvers.ts';
+import { handoverResolvers } from './close/handover-resolvers.ts';
+import { registerModel } from './close/handover.ts';
 import { archiveResolvers } from './resolvers.ts';
 import { type ArchiveSealOptions, ArchiveSeals } from './seals.ts';
 import { ArchiveFiles, type OriginalsSource } from './originals/store.ts';
@@ -68,7 +70,7 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
   const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, directory: opts.directory, clock: opts.clock, originals: opts.originals, closeReadiness: opts.closeReadiness };
   await new ArchiveFiles(opts.connection).init();
   const routes = await initArchiveLifecycle(services);
-  await periodModel(opts.connection).init();
+  await Promise.all([periodModel(opts.connection).init(), registerModel(opts.connection).init()]);
   const periodClose = await workflow.saveDefinition(periodCloseRoute());
   opts.logger.info({ ...routes, periodClose: periodClose.version }, 'archive approval routes ready (borrowing, destruction, period close)');
   if (opts.seal) {
@@ -82,7 +84,7 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
   const subgraph = new Subgraph<ArchiveContext>({
     name: 'archive',
     typeDefs: parse(ARCHIVE_SDL_PATHS.map((p) => readFileSync(p, 'utf8')).join('\n')),
-    resolvers: mergeResolvers(archiveResolvers as Record<string, object>, lifecycleResolvers as Record<string, object>, closeResolvers as Record<string, object>) as GraphQLResolverMap<ArchiveContext>,
+    resolvers: mergeResolvers(archiveResolvers as Record<string, object>, lifecycleResolvers as Record<string, object>, closeResolvers as Record<string, object>, handoverResolvers as Record<string, object>) as GraphQLResolverMap<ArchiveContext>,
     secret: opts.internalSecret,
     connection: opts.connection,
     logger: opts.logger,

@@ -88,6 +88,8 @@ export interface ArchiveRecordDoc {
   /** Producing system and its version, recorded for the usability check. */
   environment: string;
   destroyedAt: Date | null;
+  /** ARCHIVES once a signed transfer register handed it from the accounting department (close/handover.ts); absent before. */
+  custody?: 'ARCHIVES';
   /**
    * The package's original documents (originals/): the archive's own copies in the GridFS bucket `archive_files`,
    * covered by the fixity digest; absent on records without originals (and on every record filed before them).
@@ -151,6 +153,7 @@ const recordSchema = new Schema<ArchiveRecordDoc>(
     filedAt: { type: Date, required: true },
     environment: { type: String, required: true },
     destroyedAt: { type: Date, default: null },
+    custody: { type: String },
     files: { type: [{ _id: false, fileId: String, name: String, mediaType: String, size: Number, sha256: String, sourceAttachmentId: String }], default: undefined },
     filingReport: { type: Schema.Types.Mixed },
   },

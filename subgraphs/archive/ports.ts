@@ -60,6 +60,12 @@ export interface RecordVisibility {
   visibleTo(principal: Principal, recordId: string): Promise<RecordOwner | null>;
 }
 
+/** Years whose records the accounting department still holds (issue 19 §4). */
+export interface ArchiveCustody {
+  /** Fiscal years before `beforeYear` with records not destroyed and not handed over, and how many; counted in the database. */
+  yearsNotHandedOver(beforeYear: number): Promise<Array<{ fiscalYear: number; records: number }>>;
+}
+
 export interface ArchivePorts {
   /** For reconciliation in the sync service. */
   ledger: ArchiveLedger;
@@ -67,6 +73,8 @@ export interface ArchivePorts {
   access: ArchiveAccess;
   /** For feedback in the operations module: a record it names must be the sender's to read. */
   records: RecordVisibility;
+  /** For the HANDOVER_OVERDUE alert rule of operations. */
+  custody: ArchiveCustody;
 }
 
 /** The access-log actions that read or borrow a record. */
@@ -102,6 +110,16 @@ export function archivePorts(connection: Connection): ArchivePorts {
           Array<Pick<ArchiveRecordDoc, '_id' | 'archiveNo'> & { voucherId: string }>
         >();
         return rows.map((r) => ({ id: r._id.toHexString(), voucherId: r.voucherId, archiveNo: r.archiveNo }));
+      },
+    },
+    custody: {
+      async yearsNotHandedOver(beforeYear) {
+        const rows = await ArchiveRecord.aggregate<{ _id: number; n: number }>([
+          { $match: { fiscalYear: { $lt: beforeYear }, status: { $ne: 'DESTROYED' }, custody: { $ne: 'ARCHIVES' } } },
+          { $group: { _id: '$fiscalYear', n: { $sum: 1 } } },
+          { $sort: { _id: 1 } },
+        ]);
+        return rows.map((r) => ({ fiscalYear: r._id, records: r.n }));
       },
     },
     access: {

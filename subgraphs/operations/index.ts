@@ -12,7 +12,7 @@ import { subgraphClient } from '../sync/subgraph-client.ts';
 import { probeSubgraphs } from './alerts/health.ts';
 import { operationsModels } from './alerts/models.ts';
 import { AlertMonitor } from './alerts/monitor.ts';
-import { type ArchiveAccessCounts, ruleSettings } from './alerts/rules.ts';
+import { type ArchiveAccessCounts, type ArchiveCustodyYears, ruleSettings } from './alerts/rules.ts';
 import { type AlertActionRunner, AlertService } from './alerts/service.ts';
 import type { AuditBatch } from './audit/batch.ts';
 import { auditTrailFor } from './audit/trail.ts';
@@ -47,6 +47,8 @@ export interface OperationsModuleOptions {
   actions: SyncActions;
   /** The archive's access counts (its port), for BULK_ACCESS; handed in by subgraphs/sync-service.ts. */
   archiveAccess: ArchiveAccessCounts;
+  /** The archive's custody per year (its port), for HANDOVER_OVERDUE; handed in by subgraphs/sync-service.ts. */
+  archiveCustody?: ArchiveCustodyYears;
   /** Whether a user may read a claim (oa's port) or an archive record (the archive's): what feedback may name. */
   visibility: { claims: ClaimVisibility; records: RecordVisibility };
   /** The batch the integration's own audit entries go to (the sync module feeds it too). */
@@ -99,6 +101,7 @@ export async function createOperationsModule(opts: OperationsModuleOptions): Pro
       models,
       events,
       archiveAccess: opts.archiveAccess,
+      archiveCustody: opts.archiveCustody,
       status: () => syncStatus(models, events),
       probe: () => probeSubgraphs(ops, targets, opts.internalSecret, 2000),
       verifyChain,

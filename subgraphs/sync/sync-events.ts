@@ -19,6 +19,7 @@ export const SYNC_EVENT_TYPES = [
   'PERIOD_CLOSE_REQUESTED',
   'PERIOD_CLOSED',
   'PERIOD_REOPENED',
+  'HANDOVER_SIGNED',
 ] as const;
 export type SyncEventType = (typeof SYNC_EVENT_TYPES)[number];
 
@@ -97,6 +98,7 @@ function detailOf(e: DomainEvent): string | null {
     case 'PERIOD_CLOSE_REQUESTED':
     case 'PERIOD_CLOSED':
     case 'PERIOD_REOPENED':
+    case 'HANDOVER_SIGNED':
       return str(p.detail);
     default:
       return null;

@@ -140,6 +140,7 @@ export type ArchiveRecord = {
   destroyedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Appraisal opinions on the record, oldest first (ARCHIVIST, AUDITOR, ACCOUNTANT, FINANCE_DIRECTOR). */
   appraisals: Array<Appraisal>;
+  custody: Custody;
 };
 
 /** An original document of an archive record, as its manifest lists it. */
@@ -296,6 +297,8 @@ export type Query = {
   destructionRegistersAwaitingMySignature: Array<DestructionRegister>;
   /** ACCOUNTANT, FINANCE_DIRECTOR, ARCHIVIST, AUDITOR: the twelve months of a fiscal year and their state. */
   accountingPeriods: Array<AccountingPeriod>;
+  /** ARCHIVIST, ACCOUNTANT, FINANCE_DIRECTOR, AUDITOR: the transfer registers of a fiscal year, newest first. */
+  transferRegisters: Array<TransferRegister>;
 };
 
 
@@ -375,6 +378,11 @@ export type QueryAccountingPeriodsArgs = {
   fiscalYear: Scalars['Int']['input'];
 };
 
+
+export type QueryTransferRegistersArgs = {
+  fiscalYear: Scalars['Int']['input'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** Service identity only. Idempotent: the same claim always yields the same voucher. */
@@ -424,6 +432,14 @@ export type Mutation = {
   decidePeriodClose: AccountingPeriod;
   /** FINANCE_DIRECTOR: reopens a CLOSED month, with the reason (recorded); its filed documents stay, the next close corrects them. */
   reopenPeriod: AccountingPeriod;
+  /** ARCHIVIST or ACCOUNTANT: the transfer register of a fiscal year that has ended: every record of it not yet handed over. */
+  prepareHandover: TransferRegister;
+  /**
+   * ACCOUNTANT (side ACCOUNTING) or ARCHIVIST (side ARCHIVES), two different people. The second signature passes custody
+   * of every listed record to the archive department (recorded on each and in the records' history), files the register
+   * as a TRANSFER_REGISTER record, and appends HANDOVER_SIGNED.
+   */
+  signHandover: TransferRegister;
 };
 
 
@@ -545,6 +561,17 @@ export type MutationReopenPeriodArgs = {
   fiscalYear: Scalars['Int']['input'];
   period: Scalars['Int']['input'];
   reason: Scalars['String']['input'];
+};
+
+
+export type MutationPrepareHandoverArgs = {
+  fiscalYear: Scalars['Int']['input'];
+};
+
+
+export type MutationSignHandoverArgs = {
+  id: Scalars['ID']['input'];
+  side: HandoverSide;
 };
 
 /** What an access-log entry records. */
@@ -895,6 +922,55 @@ export type AccountingPeriod = {
   superseded: Array<PeriodDocument>;
 };
 
+/** Who holds a record: the accounting department until a signed transfer register hands it to the archive department. */
+export type Custody =
+  | 'ACCOUNTING'
+  | 'ARCHIVES';
+
+/** The side of a handover a signature is for: ACCOUNTING hands over (an ACCOUNTANT), ARCHIVES receives (an ARCHIVIST). */
+export type HandoverSide =
+  | 'ACCOUNTING'
+  | 'ARCHIVES';
+
+export type TransferRegisterStatus =
+  | 'AWAITING_SIGNATURES'
+  | 'SIGNED';
+
+/** A record listed in a transfer register, as it was when the register was prepared. */
+export type TransferLine = {
+  __typename?: 'TransferLine';
+  archiveNo: Scalars['String']['output'];
+  title: Scalars['String']['output'];
+  retention: RetentionPeriod;
+  /** Its fixity digest when listed; signing checks it is unchanged. */
+  digest: Scalars['String']['output'];
+  record?: Maybe<ArchiveRecord>;
+};
+
+export type HandoverSignature = {
+  __typename?: 'HandoverSignature';
+  side: HandoverSide;
+  by: Scalars['ID']['output'];
+  at: Scalars['DateTime']['output'];
+};
+
+/** 移交清册: every record of a fiscal year handed from the accounting department to the archive department. */
+export type TransferRegister = {
+  __typename?: 'TransferRegister';
+  id: Scalars['ID']['output'];
+  fiscalYear: Scalars['Int']['output'];
+  status: TransferRegisterStatus;
+  preparedBy: Scalars['ID']['output'];
+  preparedAt: Scalars['DateTime']['output'];
+  /** How many records it lists. */
+  recordCount: Scalars['Int']['output'];
+  lines: Array<TransferLine>;
+  signatures: Array<HandoverSignature>;
+  /** The TRANSFER_REGISTER record it was filed as, once signed. */
+  archiveRecord?: Maybe<ArchiveRecord>;
+  archiveNo?: Maybe<Scalars['String']['output']>;
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -1053,6 +1129,12 @@ export type ResolversTypes = {
   PeriodDocument: ResolverTypeWrapper<Omit<PeriodDocument, 'archiveRecord'> & { archiveRecord?: Maybe<ResolversTypes['ArchiveRecord']> }>;
   PeriodRejection: ResolverTypeWrapper<PeriodRejection>;
   AccountingPeriod: ResolverTypeWrapper<Omit<AccountingPeriod, 'documents' | 'superseded'> & { documents: Array<ResolversTypes['PeriodDocument']>, superseded: Array<ResolversTypes['PeriodDocument']> }>;
+  Custody: Custody;
+  HandoverSide: HandoverSide;
+  TransferRegisterStatus: TransferRegisterStatus;
+  TransferLine: ResolverTypeWrapper<Omit<TransferLine, 'record'> & { record?: Maybe<ResolversTypes['ArchiveRecord']> }>;
+  HandoverSignature: ResolverTypeWrapper<HandoverSignature>;
+  TransferRegister: ResolverTypeWrapper<Omit<TransferRegister, 'lines' | 'archiveRecord'> & { lines: Array<ResolversTypes['TransferLine']>, archiveRecord?: Maybe<ResolversTypes['ArchiveRecord']> }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 };
@@ -1104,6 +1186,9 @@ export type ResolversParentTypes = {
   PeriodDocument: Omit<PeriodDocument, 'archiveRecord'> & { archiveRecord?: Maybe<ResolversParentTypes['ArchiveRecord']> };
   PeriodRejection: PeriodRejection;
   AccountingPeriod: Omit<AccountingPeriod, 'documents' | 'superseded'> & { documents: Array<ResolversParentTypes['PeriodDocument']>, superseded: Array<ResolversParentTypes['PeriodDocument']> };
+  TransferLine: Omit<TransferLine, 'record'> & { record?: Maybe<ResolversParentTypes['ArchiveRecord']> };
+  HandoverSignature: HandoverSignature;
+  TransferRegister: Omit<TransferRegister, 'lines' | 'archiveRecord'> & { lines: Array<ResolversParentTypes['TransferLine']>, archiveRecord?: Maybe<ResolversParentTypes['ArchiveRecord']> };
   String: Scalars['String']['output'];
   Boolean: Scalars['Boolean']['output'];
 };
@@ -1186,6 +1271,7 @@ export type ArchiveRecordResolvers<ContextType = ArchiveContext, ParentType exte
   extendedUntil?: Resolver<Maybe<ResolversTypes['Date']>, ParentType, ContextType>;
   destroyedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   appraisals?: Resolver<Array<ResolversTypes['Appraisal']>, ParentType, ContextType>;
+  custody?: Resolver<ResolversTypes['Custody'], ParentType, ContextType>;
 };
 
 export type ArchivedFileResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['ArchivedFile'] = ResolversParentTypes['ArchivedFile']> = {
@@ -1269,6 +1355,7 @@ export type QueryResolvers<ContextType = ArchiveContext, ParentType extends Reso
   destructionRegisters?: Resolver<ResolversTypes['DestructionRegisterConnection'], ParentType, ContextType, RequireFields<QueryDestructionRegistersArgs, 'first'>>;
   destructionRegistersAwaitingMySignature?: Resolver<Array<ResolversTypes['DestructionRegister']>, ParentType, ContextType>;
   accountingPeriods?: Resolver<Array<ResolversTypes['AccountingPeriod']>, ParentType, ContextType, RequireFields<QueryAccountingPeriodsArgs, 'fiscalYear'>>;
+  transferRegisters?: Resolver<Array<ResolversTypes['TransferRegister']>, ParentType, ContextType, RequireFields<QueryTransferRegistersArgs, 'fiscalYear'>>;
 };
 
 export type MutationResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -1294,6 +1381,8 @@ export type MutationResolvers<ContextType = ArchiveContext, ParentType extends R
   closePeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationClosePeriodArgs, 'fiscalYear' | 'period'>>;
   decidePeriodClose?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationDecidePeriodCloseArgs, 'fiscalYear' | 'period' | 'decision'>>;
   reopenPeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationReopenPeriodArgs, 'fiscalYear' | 'period' | 'reason'>>;
+  prepareHandover?: Resolver<ResolversTypes['TransferRegister'], ParentType, ContextType, RequireFields<MutationPrepareHandoverArgs, 'fiscalYear'>>;
+  signHandover?: Resolver<ResolversTypes['TransferRegister'], ParentType, ContextType, RequireFields<MutationSignHandoverArgs, 'id' | 'side'>>;
 };
 
 export type HoldResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['Hold'] = ResolversParentTypes['Hold']> = {
@@ -1496,6 +1585,33 @@ export type AccountingPeriodResolvers<ContextType = ArchiveContext, ParentType e
   superseded?: Resolver<Array<ResolversTypes['PeriodDocument']>, ParentType, ContextType>;
 };
 
+export type TransferLineResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['TransferLine'] = ResolversParentTypes['TransferLine']> = {
+  archiveNo?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  retention?: Resolver<ResolversTypes['RetentionPeriod'], ParentType, ContextType>;
+  digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  record?: Resolver<Maybe<ResolversTypes['ArchiveRecord']>, ParentType, ContextType>;
+};
+
+export type HandoverSignatureResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['HandoverSignature'] = ResolversParentTypes['HandoverSignature']> = {
+  side?: Resolver<ResolversTypes['HandoverSide'], ParentType, ContextType>;
+  by?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  at?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type TransferRegisterResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['TransferRegister'] = ResolversParentTypes['TransferRegister']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  fiscalYear?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['TransferRegisterStatus'], ParentType, ContextType>;
+  preparedBy?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  preparedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  recordCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['TransferLine']>, ParentType, ContextType>;
+  signatures?: Resolver<Array<ResolversTypes['HandoverSignature']>, ParentType, ContextType>;
+  archiveRecord?: Resolver<Maybe<ResolversTypes['ArchiveRecord']>, ParentType, ContextType>;
+  archiveNo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = ArchiveContext> = {
   Money?: GraphQLScalarType;
   Date?: GraphQLScalarType;
@@ -1535,6 +1651,9 @@ export type Resolvers<ContextType = ArchiveContext> = {
   PeriodDocument?: PeriodDocumentResolvers<ContextType>;
   PeriodRejection?: PeriodRejectionResolvers<ContextType>;
   AccountingPeriod?: AccountingPeriodResolvers<ContextType>;
+  TransferLine?: TransferLineResolvers<ContextType>;
+  HandoverSignature?: HandoverSignatureResolvers<ContextType>;
+  TransferRegister?: TransferRegisterResolvers<ContextType>;
 };
 
 export type DirectiveResolvers<ContextType = ArchiveContext> = {

@@ -35,6 +35,11 @@ export interface ArchiveAccessCounts {
   accessCounts(q: { from: Date; to?: Date; actorIds?: readonly string[]; atLeast?: number; limit?: number }): Promise<{ actorId: string; n: number }[]>;
 }
 
+/** The archive's custody of each year (subgraphs/archive/ports.ts), for HANDOVER_OVERDUE. */
+export interface ArchiveCustodyYears {
+  yearsNotHandedOver(beforeYear: number): Promise<Array<{ fiscalYear: number; records: number }>>;
+}
+
 export interface RuleContext {
   now: Date;
   connection: Connection;
@@ -42,6 +47,8 @@ export interface RuleContext {
   events: EventLog;
   /** BULK_ACCESS: how often each user read or borrowed archive records. */
   archiveAccess: ArchiveAccessCounts;
+  /** HANDOVER_OVERDUE: the years the accounting department still holds; absent, the rule does not look. */
+  archiveCustody?: ArchiveCustodyYears;
   status(): Promise<SyncStatusView>;
   /** Probes the subgraphs (and stores the outcome). */
   probe(): Promise<SubgraphHealthDoc[]>;
@@ -169,6 +176,19 @@ export const RULES: readonly Rule[] = [
           subject: `actor:${r.actorId}`,
           message: `${r.actorId} read or borrowed ${r.n} archive records in the last ${minutes(s.windowMs)}; usually ${(usual.get(r.actorId) ?? 0).toFixed(1)}`,
         }));
+    },
+  },
+  {
+    name: 'HANDOVER_OVERDUE',
+    description: 'A fiscal year ended more than a year ago and its records are not handed over to the archive department (会计档案管理办法: the accounting department keeps a year at most one year); sign its transfer register.',
+    defaults: { enabled: true, severity: 'WARNING', threshold: 1, windowMs: 0 },
+    async evaluate(ctx, s) {
+      if (!ctx.archiveCustody) return null;
+      // Year Y may stay with the accounting department until the end of Y + 1 (UTC years).
+      const years = await ctx.archiveCustody.yearsNotHandedOver(ctx.now.getUTCFullYear() - 1);
+      return years
+        .filter((y) => y.records >= s.threshold)
+        .map((y) => ({ rule: this.name, severity: s.severity, subject: `year:${y.fiscalYear}`, message: `${y.records} record(s) of ${y.fiscalYear} are still with the accounting department: hand the year over (prepareHandover, signHandover)` }));
     },
   },
   {

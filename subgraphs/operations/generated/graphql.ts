@@ -52,7 +52,9 @@ export type SyncEventType =
   /** A month's close was approved: its books and reports are filed. */
   | 'PERIOD_CLOSED'
   /** A month's close was rejected: the period is open again (detail: the reason). */
-  | 'PERIOD_REOPENED';
+  | 'PERIOD_REOPENED'
+  /** A fiscal year's transfer register was signed by both sides: custody passed to the archive department. */
+  | 'HANDOVER_SIGNED';
 
 /**
  * One step of a claim's way from OA to the archive, from the durable event log. `seq` strings sort in event order;
