@@ -16,7 +16,9 @@ export type Capability =
   /** Tag, close and reopen feedback (tagFeedback, closeFeedback, reopenFeedback). */
   | 'handleFeedback'
   /** Download the archive's copies of original documents by role (GET /archive/files/<id>; a borrower may too). */
-  | 'downloadArchivedFiles';
+  | 'downloadArchivedFiles'
+  /** The months of a fiscal year and their close (accountingPeriods). */
+  | 'periods';
 
 export const CAPABILITIES: Readonly<Record<Capability, readonly string[]>> = {
   watch: ['ADMIN', 'AUDITOR'],
@@ -26,6 +28,7 @@ export const CAPABILITIES: Readonly<Record<Capability, readonly string[]>> = {
   readFeedback: ['ADMIN', 'AUDITOR'],
   handleFeedback: ['ADMIN'],
   downloadArchivedFiles: ['ARCHIVIST', 'AUDITOR'],
+  periods: ['ARCHIVIST', 'AUDITOR', 'ACCOUNTANT', 'FINANCE_DIRECTOR'],
 };
 
 /** The roles expense figures over every claim need, named where the console points a user to them. */

@@ -11,6 +11,7 @@ import { type ConsoleContext, type View, syncEventHub } from './context.ts';
 import { byId, note, replace } from './dom.ts';
 import { mountEvents } from './events.ts';
 import { mountFeedback } from './feedback.ts';
+import { mountPeriods } from './periods.ts';
 import { mountHistory } from './history.ts';
 import { mountJobs } from './jobs.ts';
 import { mountStatus } from './status.ts';
@@ -97,6 +98,7 @@ async function signIn(token: string, me: Me | null, access: Access) {
     trace,
     mountCharts(byId('view-charts'), ctx),
     mountFeedback(byId('view-feedback'), ctx),
+    section('view-periods', access.can('periods'), (root) => mountPeriods(root, ctx)),
   ].filter((v): v is View => v !== null);
   replace(byId('whoami'), me ? `${me.name} (${me.employeeNo}) · ${access.roles.join(', ')}` : `service account · ${access.roles.join(', ')}`);
 }

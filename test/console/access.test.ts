@@ -12,6 +12,7 @@ const FIELDS: Record<Exclude<Capability, 'allExpenses' | 'downloadArchivedFiles'
   syncStatistics: [['Query', 'syncStatistics']],
   readFeedback: [['Query', 'feedback']],
   handleFeedback: [['Mutation', 'tagFeedback'], ['Mutation', 'closeFeedback'], ['Mutation', 'reopenFeedback']],
+  periods: [['Query', 'accountingPeriods']],
 };
 
 const sorted = (roles: readonly string[]) => [...roles].sort();

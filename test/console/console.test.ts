@@ -336,6 +336,11 @@ describe('the console in Chromium', () => {
       await auditorPage.click('#events-earlier');
       await expect.poll(rows, { timeout: 10_000 }).toEqual(expected.slice(0, 2 * EARLIER_PAGE));
       await auditorPage.locator('#feedback-inbox').waitFor({ timeout: 10_000 });
+      // The months of this year and their close (issue 19 §5): none closed in this stack.
+      await auditorPage.locator('#periods-table tr[data-period]').nth(11).waitFor({ timeout: 10_000 });
+      const periods = await auditorPage.locator('#periods-table tr[data-period]').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-period'), tr.getAttribute('data-status')]));
+      const year = new Date().getFullYear();
+      expect(periods).toEqual(Array.from({ length: 12 }, (_, i) => [`${year}-${String(i + 1).padStart(2, '0')}`, 'OPEN']));
       for (const view of ['#view-status', '#view-history', '#view-jobs', '#view-alerts', '#view-charts', '#view-feedback']) await photograph(auditorPage, view, `auditor-${view.slice(6)}`);
       await photograph(auditorPage, null, 'auditor');
     } finally {
@@ -386,7 +391,7 @@ describe('the console in Chromium', () => {
     const text = 'The trace view is great <img src=x onerror=alert(1)> but I miss a CSV button';
     try {
       expect(await alicePage.textContent('#app-message')).toContain('needs one of the roles ADMIN, AUDITOR');
-      for (const hidden of ['#view-status', '#view-history', '#view-jobs', '#view-alerts']) expect(await alicePage.isHidden(hidden), hidden).toBe(true);
+      for (const hidden of ['#view-status', '#view-history', '#view-jobs', '#view-alerts', '#view-periods']) expect(await alicePage.isHidden(hidden), hidden).toBe(true);
       await alicePage.locator('#chart-department figcaption').waitFor({ timeout: 10_000 });
       expect(await alicePage.textContent('#chart-department figcaption')).toContain('(your own claims)');
       expect(await alicePage.textContent('#chart-lag')).toContain('needs one of the roles ADMIN, AUDITOR, ACCOUNTANT, FINANCE_DIRECTOR');
