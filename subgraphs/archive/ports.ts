@@ -16,6 +16,8 @@ export interface VoucherRow {
   voucherNo: string;
   debitTotalFen: number;
   creditTotalFen: number;
+  /** Its own month was closed when it was booked: it stands in this one for a claim of an earlier month (close/booking.ts). */
+  movedFrom?: string;
 }
 
 /** A record filing a voucher. */
@@ -101,9 +103,17 @@ export function archivePorts(connection: Connection): ArchivePorts {
       async vouchersOf(fiscalYear, period, claimIds) {
         const rows = await Voucher.find(
           { $or: [{ fiscalYear, period }, { claimId: { $in: [...claimIds] } }] },
-          { claimId: 1, claimNo: 1, voucherNo: 1, debitTotalFen: 1, creditTotalFen: 1 },
-        ).lean<Array<Pick<VoucherDoc, '_id' | 'claimId' | 'claimNo' | 'voucherNo' | 'debitTotalFen' | 'creditTotalFen'>>>();
-        return rows.map((v) => ({ id: v._id.toHexString(), claimId: v.claimId, claimNo: v.claimNo, voucherNo: v.voucherNo, debitTotalFen: v.debitTotalFen, creditTotalFen: v.creditTotalFen }));
+          { claimId: 1, claimNo: 1, voucherNo: 1, debitTotalFen: 1, creditTotalFen: 1, originalDate: 1 },
+        ).lean<Array<Pick<VoucherDoc, '_id' | 'claimId' | 'claimNo' | 'voucherNo' | 'debitTotalFen' | 'creditTotalFen' | 'originalDate'>>>();
+        return rows.map((v) => ({
+          id: v._id.toHexString(),
+          claimId: v.claimId,
+          claimNo: v.claimNo,
+          voucherNo: v.voucherNo,
+          debitTotalFen: v.debitTotalFen,
+          creditTotalFen: v.creditTotalFen,
+          ...(v.originalDate ? { movedFrom: v.originalDate.slice(0, 7) } : {}),
+        }));
       },
       async recordsOf(voucherIds) {
         const rows = await ArchiveRecord.find({ voucherId: { $in: [...voucherIds] }, correctsId: null }, { voucherId: 1, archiveNo: 1 }).lean<

@@ -47,6 +47,8 @@ interface VoucherRow {
   voucherNo: string;
   debitTotalFen: number;
   creditTotalFen: number;
+  /** Booked here because its own month was closed (the archive's CLOSED_PERIOD_BOOKING): its claim is of that month. */
+  movedFrom?: string;
 }
 interface RecordRow {
   id: string;
@@ -117,7 +119,8 @@ export async function reconcile(
   }
   for (const v of vouchers) {
     const voucherId = v.id;
-    if (!approved.has(v.claimId)) {
+    // A voucher moved here from a closed month books a claim of that month: not a voucher without a claim.
+    if (!approved.has(v.claimId) && !v.movedFrom) {
       diff({ kind: 'VOUCHER_WITHOUT_APPROVED_CLAIM', claimId: v.claimId, claimNo: v.claimNo, voucherId, actualFen: v.debitTotalFen, detail: `voucher ${v.voucherNo} has no approved claim in ${fiscalYear}-${String(period).padStart(2, '0')}` });
     }
     if (v.debitTotalFen !== v.creditTotalFen) {

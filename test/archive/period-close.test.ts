@@ -9,6 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../../platform/identity.ts';
 import type { CloseBlocker } from '../../subgraphs/archive/close/periods.ts';
+import { archivePorts } from '../../subgraphs/archive/ports.ts';
 import { SYNC, approvedClaim, useArchiveSubgraph } from './fixture.ts';
 
 let blockers: CloseBlocker[] = [];
@@ -161,6 +162,9 @@ describe('closed means closed', () => {
     expect(r.errors).toBeUndefined();
     expect(r.data!.generateVouchers[0]).toMatchObject({ fiscalYear: 2026, period: 12, date: '2026-12-01', originalDate: '2026-11-28', bookingNote: '2026-11 was CLOSED when it was booked: booked in 2026-12' });
     expect(r.data!.generateVouchers[0].voucherNo).toMatch(/^记-2026-12-\d{4}$/);
+    // Reconciliation of December reads it as a claim of November's, moved (subgraphs/sync/reconcile.ts).
+    const december = await archivePorts(a.connection).ledger.vouchersOf(2026, 12, []);
+    expect(december.find((v) => v.claimId === late.claimId)?.movedFrom).toBe('2026-11');
   });
 
   it('or refused, when CLOSED_PERIOD_BOOKING=refuse', async () => {

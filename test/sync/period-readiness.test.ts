@@ -6,11 +6,15 @@ import { ObjectId } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { syncModels } from '../../subgraphs/sync/models.ts';
 import { type PeriodReadiness, syncPorts } from '../../subgraphs/sync/ports.ts';
+import { reconcile } from '../../subgraphs/sync/reconcile.ts';
+import { EventLog } from '../../platform/integration/events.ts';
+import type { Connection } from 'mongoose';
 import { useMongo } from '../helpers/mongo.ts';
 
 const m = useMongo('period-readiness');
 let readiness: PeriodReadiness;
 let models: ReturnType<typeof syncModels>;
+let connection: Connection;
 
 const claims = [
   { id: 'c1', claimNo: 'BX-1', totalFen: 100, approvedAt: new Date('2026-10-31T16:00:00Z') },
@@ -36,7 +40,7 @@ const job = (claimNo: string, status: string, approvedAt: Date) => ({
 const reconciliation = (differences: number, ranAt: Date) => ({ fiscalYear: 2026, period: 11, ranAt, trigger: 'MANUAL', ranBy: 'acc', approvedClaims: 3, vouchers: 3, archiveRecords: 3, differences: Array.from({ length: differences }, (_, i) => ({ kind: 'MISSING_ARCHIVE_RECORD', detail: `d${i}` })) });
 
 beforeAll(async () => {
-  const connection = await m.mongoose();
+  connection = await m.mongoose();
   models = syncModels(connection);
   await Promise.all([models.SyncJob.init(), models.Reconciliation.init()]);
   readiness = syncPorts(
@@ -86,5 +90,26 @@ describe('the blockers of closing a month', () => {
     expect(blocker).toEqual({ code: 'RECONCILIATION_DIFFERENCES', count: 3, detail: 'the latest reconciliation of 2026-11 (2026-12-02T01:00:00.000Z) has 3 difference(s)' });
     await models.Reconciliation.collection.insertOne(reconciliation(0, new Date('2026-12-03T01:00:00Z')));
     expect(await readiness.closeBlockers(2026, 11)).toEqual([]);
+  });
+
+  it('reconciling the month a late voucher was moved into does not call it a voucher without a claim', async () => {
+    const voucher = (n: number, movedFrom?: string) => ({ id: `v${n}`, claimId: `c${n}`, claimNo: `BX-${n}`, voucherNo: `V-${n}`, debitTotalFen: 5, creditTotalFen: 5, ...(movedFrom ? { movedFrom } : {}) });
+    const run = await reconcile(
+      {
+        connection,
+        models,
+        events: new EventLog(connection),
+        timeZone: 'Asia/Shanghai',
+        graceMs: 0,
+        now: new Date('2026-12-20T00:00:00Z'),
+        claims: { approvedBetween: async () => [] },
+        ledger: { vouchersOf: async () => [voucher(9, '2026-11'), voucher(10)], recordsOf: async () => [{ id: 'r9', voucherId: 'v9', archiveNo: 'A9' }, { id: 'r10', voucherId: 'v10', archiveNo: 'A10' }] },
+      },
+      2026,
+      12,
+      'MANUAL',
+      'accountant-1',
+    );
+    expect(run.differences.map((d) => [d.kind, d.claimId])).toEqual([['VOUCHER_WITHOUT_APPROVED_CLAIM', 'c10']]);
   });
 });
