@@ -132,14 +132,15 @@ export function servedRequestPlugin<T extends BaseContext>(): ApolloServerPlugin
 /**
  * Throws DEADLINE_EXCEEDED when the caller of the request served has stopped waiting (its signed deadline is past):
  * before work that is wasted then (a transaction waiting in its lane, copying files), and before every commit.
- * At commit a service's call (the sync pipeline's) is let through: its calls are idempotent and it runs a timed-out
- * one again, which finds what this one committed. Aborting finished work instead would make a pipeline on a machine
- * loaded for minutes (every call slower than its timeout) never progress.
+ * A service's call (the sync pipeline's) is abandoned only before its work starts (`stage` 'arrival': on arrival, and
+ * before fileVouchers copies originals); once started it runs to its commit: its calls are idempotent and a timed-out
+ * one is run again, which finds what this one did. Abandoning started work instead made a pipeline on a loaded machine
+ * redo every batch and never progress (the 10,000-claim documents run).
  */
-export function abandonPastDeadline(stage: 'start' | 'commit' = 'start'): void {
+export function abandonPastDeadline(stage: 'arrival' | 'start' | 'commit' = 'start'): void {
   const served = serving.getStore();
   const deadline = served?.who.origin.deadline;
-  if (stage === 'commit' && served?.who.principal.kind === 'service') return;
+  if (stage !== 'arrival' && served?.who.principal.kind === 'service') return;
   if (deadline != null && Date.now() > deadline) {
     throw idempotencyError('The caller stopped waiting for this request; nothing of it was applied', 'DEADLINE_EXCEEDED');
   }

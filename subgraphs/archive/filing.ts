@@ -285,7 +285,7 @@ export async function fileVouchers(ctx: ArchiveContext, voucherIds: readonly str
   let records = await recordsOf();
   // The claims' originals are copied into the archive's own bucket before the transaction (originals/package.ts),
   // not for a caller that is gone.
-  abandonPastDeadline();
+  abandonPastDeadline('arrival');
   const originals = await copyOriginals(ctx, [...vouchers.values()].filter((v) => !records.has(v._id.toHexString())));
   let filedAny = false;
   for (let attempt = 1; records.size < ids.length; attempt++) {

@@ -62,9 +62,16 @@ export interface SyncModule {
   resolvers: typeof resolvers;
 }
 
+/** How long the pipeline waits for the archive's answer to a batch (unless subgraphTimeoutMs sets every call's). */
+export const ARCHIVE_CALL_TIMEOUT_MS = 60_000;
+
 export async function createSyncModule(opts: SyncModuleOptions): Promise<SyncModule> {
   const models = syncModels(opts.connection);
   const timeoutMs = opts.subgraphTimeoutMs ?? 10_000;
+  // Filing a batch copies and checks its claims' originals (up to 100 claims, 300 files): on a loaded machine that
+  // takes longer than a request's 10 s, and a batch given up on is done again job by job, which loads the archive more
+  // (the 10,000-claim documents run: 1,462 jobs DEAD with "no answer within 10000 ms"). A background pipeline waits.
+  const archiveTimeoutMs = opts.subgraphTimeoutMs ?? ARCHIVE_CALL_TIMEOUT_MS;
   const events = new EventLog(opts.connection);
   await events.events.init();
   const metrics = new SyncMetrics(models, events);
@@ -73,7 +80,7 @@ export async function createSyncModule(opts: SyncModuleOptions): Promise<SyncMod
     events,
     models,
     oa: subgraphClient({ name: 'oa', url: opts.oaUrl, internalSecret: opts.internalSecret, timeoutMs }),
-    archive: subgraphClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs }),
+    archive: subgraphClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs: archiveTimeoutMs }),
     bus: opts.bus,
     lease: new Lease(opts.connection, 'sync-pipeline', opts.leaseTtlMs),
     logger: opts.logger.child({ component: 'sync-pipeline' }),
@@ -82,8 +89,8 @@ export async function createSyncModule(opts: SyncModuleOptions): Promise<SyncMod
     baseDelayMs: opts.settings.retryBaseMs,
     maxDelayMs: opts.settings.retryMaxMs,
     audit: opts.audit,
-    // Three calls (claim, voucher, filing), each bounded by the call timeout, and a margin.
-    runTimeoutMs: 3 * timeoutMs + 5000,
+    // Three calls (claim, voucher, filing), each bounded by its timeout, and a margin.
+    runTimeoutMs: timeoutMs + 2 * archiveTimeoutMs + 5000,
     clock: opts.clock,
   });
   await pipeline.init();

@@ -138,36 +138,40 @@ describe('deadlines', () => {
     expect(await notes.countDocuments()).toBe(0);
   });
 
-  it('a transaction that waited in its lane past its caller’s deadline never starts (a sync call queued behind others)', async () => {
-    let releaseFirst!: () => void;
-    let firstRunning = false;
-    const first = transaction(
-      stack.connection,
-      async () => {
-        firstRunning = true;
-        await new Promise<void>((resolve) => (releaseFirst = resolve));
-      },
-      { lane: 'deadline-lane' },
-    );
-    for (const until = Date.now() + 10_000; !firstRunning && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
-    const deadline = Date.now() + 100;
-    let secondRan = false;
-    const who = { principal: servicePrincipal('sync'), origin: { requestId: null, clientAddress: null, operationName: null, deadline }, source: 'archive' as const, bodyDigest: 'x' };
-    const second = serveRequest(who, stack.connection, () =>
-      transaction(
+  for (const [who, runs] of [['a user', false], ['a service', true]] as const) {
+    it(`a transaction that waited in its lane past its caller’s deadline ${runs ? 'still runs for a service (idempotent; its retry finds it)' : 'never starts for a user'}`, async () => {
+      let releaseFirst!: () => void;
+      let firstRunning = false;
+      const first = transaction(
         stack.connection,
         async () => {
-          secondRan = true;
+          firstRunning = true;
+          await new Promise<void>((resolve) => (releaseFirst = resolve));
         },
         { lane: 'deadline-lane' },
-      ),
-    );
-    while (Date.now() <= deadline) await new Promise((r) => setTimeout(r, 10));
-    releaseFirst();
-    await first;
-    await expect(second).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
-    expect(secondRan).toBe(false);
-  });
+      );
+      for (const until = Date.now() + 10_000; !firstRunning && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
+      const deadline = Date.now() + 100;
+      let secondRan = false;
+      const principal = who === 'a user' ? org.as.alice : servicePrincipal('sync');
+      const caller = { principal, origin: { requestId: null, clientAddress: null, operationName: null, deadline }, source: 'archive' as const, bodyDigest: 'x' };
+      const second = serveRequest(caller, stack.connection, () =>
+        transaction(
+          stack.connection,
+          async () => {
+            secondRan = true;
+          },
+          { lane: 'deadline-lane' },
+        ),
+      );
+      while (Date.now() <= deadline) await new Promise((r) => setTimeout(r, 10));
+      releaseFirst();
+      await first;
+      if (runs) await second;
+      else await expect(second).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
+      expect(secondRan).toBe(runs);
+    });
+  }
 
   it('a service’s transaction started before its deadline commits after it: the pipeline’s retry finds it, so a loaded machine still progresses', async () => {
     const notes = stack.connection.db!.collection('deadline_service_notes');
