@@ -201,6 +201,17 @@ describe('the books of a period', () => {
   });
 });
 
+it('at the year’s end the quarterly and the annual report are added, filed as their kinds', async () => {
+  const { documents, books } = await generatePeriodDocuments(Voucher, { fiscalYear: 2025, period: 12 }, { company: '示例有限公司', sink: collect().sink });
+  expect(documents.filter((d) => d.kind.endsWith('_REPORT')).map((d) => [d.kind, d.name])).toEqual([
+    ['MONTHLY_REPORT', '2025-12-monthly-report.pdf'],
+    ['QUARTERLY_REPORT', '2025-Q4-quarterly-report.pdf'],
+    ['ANNUAL_REPORT', '2025-annual-report.pdf'],
+  ]);
+  // December's movements: twenty claims and thirty payments.
+  expect(books.vouchers).toBe(50);
+});
+
 it('a voucher that does not balance stops the books, naming it', async () => {
   const bad = voucher(2027, 1, [{ account: EXPENSES[0], debit: 100, credit: 0 }, { account: PAYABLE, debit: 0, credit: 99 }], { departmentId: 'dept-a', category: 'TRAVEL' });
   await m.db.collection('vouchers').insertOne(bad);

@@ -363,7 +363,7 @@ describe('alert handling', () => {
 
   it('lists the rules as configured, and systemStatus sums up the whole integration', async () => {
     const rules = await gql<{ alertRules: { rule: string; enabled: boolean; threshold: number; windowMs: number }[] }>(`{ alertRules { rule enabled threshold windowMs } }`);
-    expect(rules.data!.alertRules.map((r) => r.rule)).toEqual(['SYNC_FAILURES', 'SYNC_JOB_DEAD', 'ARCHIVE_USABILITY', 'SYNC_LAG', 'PROBING', 'BULK_ACCESS', 'RECONCILIATION_DIFFERENCE', 'ARCHIVE_CHAIN_BROKEN', 'SUBGRAPH_DOWN', 'WEBHOOK_DEAD']);
+    expect(rules.data!.alertRules.map((r) => r.rule)).toEqual(['SYNC_FAILURES', 'SYNC_JOB_DEAD', 'ARCHIVE_USABILITY', 'SYNC_LAG', 'PROBING', 'BULK_ACCESS', 'HANDOVER_OVERDUE', 'RECONCILIATION_DIFFERENCE', 'ARCHIVE_CHAIN_BROKEN', 'SUBGRAPH_DOWN', 'WEBHOOK_DEAD']);
     expect(rules.data!.alertRules.find((r) => r.rule === 'PROBING')).toEqual({ rule: 'PROBING', enabled: true, threshold: 4, windowMs: 60_000 });
     await stack.gateways[0].gateway.heartbeat.beat();
     const status = await gql<{ systemStatus: Record<string, unknown> & { gateways: { id: string }[]; sync: { backlog: number } } }>(
