@@ -17,6 +17,7 @@ import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
 import { archiveModels } from '../subgraphs/archive/models.ts';
 import { trialBalance } from '../subgraphs/archive/close/books.ts';
 import { generatePeriodDocuments } from '../subgraphs/archive/close/generate.ts';
+import { prng } from './fixtures.ts';
 import { rssOf, startDatabase } from './reports.ts';
 
 const VOUCHERS = Number(process.env.BENCH_CLOSE_VOUCHERS ?? 50_000);
@@ -39,14 +40,8 @@ export async function benchClose(): Promise<void> {
     await Voucher.init();
     const accounts = Object.entries(DEFAULT_CHART.expenseAccounts);
     const payable = DEFAULT_CHART.creditAccount;
-    // mulberry32: the same vouchers every run.
-    let seed = 19;
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
+    // The same vouchers every run.
+    const random = prng(19);
     let serial = 0;
     let monthFen = 0n;
     const inserting = performance.now();
