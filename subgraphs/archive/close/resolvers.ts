@@ -1,11 +1,10 @@
 // Resolvers of the period close (schema/archive-lifecycle.graphql, "Period close"): periods.ts does the work.
 import { stepsAsShown } from '../../../platform/workflow/progress.ts';
-import type { Decision, StepState } from '../../../platform/workflow/types.ts';
+import type { Decision } from '../../../platform/workflow/types.ts';
 import type { ArchiveContext } from '../context.ts';
 import { lifecycleLoadersOf } from '../lifecycle/loaders.ts';
+import { stepView } from '../lifecycle/resolvers.ts';
 import { type PeriodDoc, type PeriodDocumentDoc, accountingPeriods, closePeriod, decidePeriodClose, reopenPeriod } from './periods.ts';
-
-const stepView = (s: StepState) => ({ key: s.key, name: s.name, status: s.status, assigneeIds: s.assigneeIds, decidedBy: s.decisions.map((d) => d.approverId) });
 
 export const closeResolvers = {
   Query: {

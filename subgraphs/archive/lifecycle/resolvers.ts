@@ -38,7 +38,7 @@ const fresh = (ctx: ArchiveContext, doc: RecordMeta): RecordMeta => {
   return doc;
 };
 
-const stepView = (s: StepState) => ({
+export const stepView = (s: StepState) => ({
   key: s.key,
   name: s.name,
   status: s.status,
