@@ -3,7 +3,8 @@
 // (the openings and the year to date), inserted directly; then the books and reports of the month generated from them
 // (subgraphs/archive/close/generate.ts: one streamed read, PDF/A files written to disk): the time it takes, this
 // process's heap and RSS growth over its state after a full collection (the vouchers are streamed and summed, not
-// loaded: what loading them would hold is printed beside it), the database's RSS growth, and the documents' sizes.
+// loaded: what loading them would hold is printed beside it), the database's RSS growth, and the documents' sizes;
+// then the same month closed through the archive (closePeriod, two approvals, the documents filed) and verified.
 // The database runs in a child process (`npm run db`), so this process holds only the close.
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,10 +14,16 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ObjectId } from 'mongodb';
 import mongoose from 'mongoose';
-import { DEFAULT_CHART } from '../subgraphs/archive/context.ts';
 import { archiveModels } from '../subgraphs/archive/models.ts';
 import { trialBalance } from '../subgraphs/archive/close/books.ts';
 import { generatePeriodDocuments } from '../subgraphs/archive/close/generate.ts';
+import { closePeriod, decidePeriodClose } from '../subgraphs/archive/close/periods.ts';
+import type { Principal } from '../platform/identity.ts';
+import { createLogger } from '../platform/logger.ts';
+import { type ArchiveContext, DEFAULT_CHART } from '../subgraphs/archive/context.ts';
+import { createArchiveSubgraph } from '../subgraphs/archive/index.ts';
+import { verifyArchive } from '../subgraphs/archive/integrity.ts';
+import { createArchiveLoaders } from '../subgraphs/archive/loaders.ts';
 import { prng } from './fixtures.ts';
 import { rssOf, startDatabase } from './reports.ts';
 
@@ -29,6 +36,45 @@ const BATCH = 5_000;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+/**
+ * The same month closed as the archive does it (close/periods.ts): closePeriod by an ACCOUNTANT (the books generated
+ * into the archive's bucket, the voucher count checked in the close's transaction, the approval started), the two
+ * approvals, the last one filing every document in one records transaction; then the archive verified end to end. The
+ * sync module's readiness is answered "nothing blocks" (there are no claims or jobs in this database; the readiness
+ * queries are the sync tests' subject).
+ */
+async function closeThroughTheArchive(connection: mongoose.Connection): Promise<void> {
+  const person = (sub: string, role: 'ACCOUNTANT' | 'MANAGER' | 'FINANCE_DIRECTOR'): Principal => ({ sub, roles: ['EMPLOYEE', role], departmentId: 'dept-finance', kind: 'user' });
+  const { services } = await createArchiveSubgraph({
+    connection,
+    logger: createLogger({ level: 'silent' }),
+    internalSecret: 'bench-internal-secret-0123456789abcdef',
+    production: false,
+    settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: 'dept-finance', unitHeadId: null, itDepartmentId: null, companyName: '基准测试有限公司' },
+    directory: { managerOf: async (d) => (d === 'dept-finance' ? 'finance-head' : null), parentOf: async () => null, departmentOf: async () => null, employeesWithRole: async (r) => (r === 'FINANCE_DIRECTOR' ? ['director-1'] : []) },
+    // The month has ended.
+    clock: () => new Date(Date.UTC(YEAR, PERIOD, 5, 2)),
+    closeReadiness: { closeBlockers: async () => [] },
+  });
+  const ctxOf = (p: Principal): ArchiveContext => ({ ...services, principal: p, loaders: createArchiveLoaders(services, p) });
+  const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+    const started = performance.now();
+    const value = await fn();
+    return [value, (performance.now() - started) / 1000];
+  };
+  const [requested, requestSeconds] = await timed(() => closePeriod(ctxOf(person('accountant-1', 'ACCOUNTANT')), YEAR, PERIOD));
+  const [, firstSeconds] = await timed(() => decidePeriodClose(ctxOf(person('finance-head', 'MANAGER')), YEAR, PERIOD, 'APPROVE'));
+  const [closed, filingSeconds] = await timed(() => decidePeriodClose(ctxOf(person('director-1', 'FINANCE_DIRECTOR')), YEAR, PERIOD, 'APPROVE'));
+  const [verified, verifySeconds] = await timed(() => verifyArchive(connection, services.models));
+  console.log(`\n### The close through the archive (close/periods.ts)`);
+  console.log('| step | time | result |');
+  console.log('|---|---|---|');
+  console.log(`| closePeriod (generate into the bucket, count the month's vouchers, start the approval) | ${requestSeconds.toFixed(1)} s | ${requested.status}, ${requested.vouchers.toLocaleString('en')} vouchers, ${requested.documents.length} documents |`);
+  console.log(`| first approval (head of accounting) | ${firstSeconds.toFixed(1)} s | |`);
+  console.log(`| last approval: every document filed with the period's CLOSED state | ${filingSeconds.toFixed(1)} s | ${closed.status}: ${closed.documents.filter((d) => d.archiveNo).length} records, ${closed.documents[0]?.archiveNo} … |`);
+  console.log(`| verify the archive (chains, records against their histories, files against their digests) | ${verifySeconds.toFixed(1)} s | ${verified.ok ? 'ok' : `NO: ${verified.problem} at ${verified.firstBrokenArchiveNo}`} |`);
+}
 
 export async function benchClose(): Promise<void> {
   console.log(`\n## Period close: the books and reports of a month of ${VOUCHERS.toLocaleString('en')} vouchers (${os.cpus().length} cores; database in a child process)`);
@@ -123,6 +169,7 @@ export async function benchClose(): Promise<void> {
     console.log('|---|---|---|---|');
     for (const d of documents) console.log(`| ${d.name} | ${d.kind} | ${d.pages.toLocaleString('en')} | ${mib(d.size)} |`);
     console.log(`| all | | ${documents.reduce((s, d) => s + d.pages, 0).toLocaleString('en')} | ${mib(documents.reduce((s, d) => s + d.size, 0))} |`);
+    await closeThroughTheArchive(connection);
   } finally {
     await connection.close();
     db.proc.kill('SIGTERM');

@@ -6,6 +6,7 @@
 // `npm run bench -- soak` (the real system under mixed load for BENCH_SOAK_SECONDS, default 300) runs only when named.
 // `npm run bench -- documents` (originals uploaded, filed and packaged on the real system; bench/documents.ts) too.
 // `npm run bench -- close`: a month's books and reports generated from 50,000 vouchers (bench/close.ts).
+// `npm run bench -- handover`: a year of 120,000 records handed over to the archive department (bench/handover.ts).
 import os from 'node:os';
 import { benchEngine } from './engine.ts';
 import { benchGateway } from './gateway.ts';
@@ -23,4 +24,5 @@ if (wanted('reports')) await benchReports();
 if (only.has('soak')) await (await import('./soak.ts')).benchSoak();
 if (only.has('documents')) await (await import('./documents.ts')).benchDocuments();
 if (wanted('close')) await (await import('./close.ts')).benchClose();
+if (wanted('handover')) await (await import('./handover.ts')).benchHandover();
 if (only.has('spike')) await (await import('./storage-spike.ts')).benchStorageSpike();

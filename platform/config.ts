@@ -125,6 +125,8 @@ export interface Config {
   readonly metricsToken: string | undefined;
   /** The company's 统一社会信用代码 (COMPANY_TAX_ID, GB 32100 checked, upper-cased): the buyer every invoice must name. */
   readonly companyTaxId: string | null;
+  /** The unit's name printed on its books, reports and transfer registers (COMPANY_NAME); null: `全宗 <ARCHIVE_FONDS>`. */
+  readonly companyName: string | null;
   /** The invoice verification interface (INVOICE_VERIFIER_URL, subgraphs/oa/invoices/verifier.ts) and its timeout; null: invoices are NOT_CHECKED. */
   readonly invoiceVerifier: { url: string; timeoutMs: number } | null;
   /** /metrics on a listener of its own on 127.0.0.1 (and not on PORT); `0` picks a free port. */
@@ -307,6 +309,17 @@ const fonds = (fallback: string) =>
     return v;
   });
 
+/** The unit's name as printed on its books, reports and transfer registers: 1 to 100 characters, no control characters. */
+const unitName = raw.transform((value, ctx): string | undefined => {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (!v || [...v].length > 100 || /[\p{Cc}\p{Cf}]/u.test(v)) {
+    ctx.addIssue({ code: 'custom', message: 'expected the unit\'s name, 1 to 100 characters without control characters' });
+    return z.NEVER;
+  }
+  return v;
+});
+
 /** A 统一社会信用代码 (GB 32100-2015, check character verified), optional; upper-cased. */
 const creditCode = raw.transform((value, ctx): string | undefined => {
   if (value === undefined) return undefined;
@@ -474,6 +487,7 @@ const envSchema = z.object({
   METRICS_TOKEN: secret,
   METRICS_PORT: optionalPort,
   COMPANY_TAX_ID: creditCode,
+  COMPANY_NAME: unitName,
   INVOICE_VERIFIER_URL: url(['https:', 'http:'], 'an http(s) URL of the invoice verification interface'),
   // At most 8 s: the upload waits for it, and the gateway waits 10 s for the upload (gateway/index.ts SUBGRAPH_TIMEOUT_MS).
   INVOICE_VERIFIER_TIMEOUT_MS: integer(100, 8000, 5000),
@@ -630,6 +644,7 @@ export function loadConfig(env: EnvInput = process.env): Config {
     archiveTsa: v.ARCHIVE_TSA_URL && v.ARCHIVE_TSA_CERT_FILE ? { url: v.ARCHIVE_TSA_URL, certFile: path.resolve(v.ARCHIVE_TSA_CERT_FILE), timeoutMs: v.ARCHIVE_TSA_TIMEOUT_MS } : null,
     metricsToken: v.METRICS_TOKEN,
     companyTaxId: v.COMPANY_TAX_ID ?? null,
+    companyName: v.COMPANY_NAME ?? null,
     invoiceVerifier: v.INVOICE_VERIFIER_URL ? { url: v.INVOICE_VERIFIER_URL, timeoutMs: v.INVOICE_VERIFIER_TIMEOUT_MS } : null,
     metricsPort: v.METRICS_PORT,
     developmentDefaults: Object.freeze(developmentDefaults),

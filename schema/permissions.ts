@@ -194,6 +194,8 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
   PeriodRejection: { '*': roles(...ARCHIVE_READERS, 'MANAGER') },
   TransferRegister: { '*': roles(...ARCHIVE_READERS) },
   TransferLine: { '*': roles(...ARCHIVE_READERS) },
+  TransferLineEdge: { '*': roles(...ARCHIVE_READERS) },
+  TransferLineConnection: { '*': roles(...ARCHIVE_READERS) },
   HandoverSignature: { '*': roles(...ARCHIVE_READERS) },
   LoanEdge: { '*': authenticated },
   LoanConnection: { '*': authenticated },

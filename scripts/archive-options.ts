@@ -25,6 +25,7 @@ export async function archiveOptions(config: Config, logger: Logger, connection:
     closeReadiness: syncPorts(connection, { claims: oaPorts(connection).approvedClaims, ledger: archivePorts(connection).ledger }, config.businessTimeZone).readiness,
     settings: {
       fonds: config.archiveFonds,
+      ...(config.companyName ? { companyName: config.companyName } : {}),
       timeZone: config.businessTimeZone,
       expenseAccounts: { ...DEFAULT_CHART.expenseAccounts, ...config.accountChart?.expenseAccounts },
       creditAccount: config.accountChart?.creditAccount ?? DEFAULT_CHART.creditAccount,

@@ -137,6 +137,12 @@ export function servedRequestPlugin<T extends BaseContext>(): ApolloServerPlugin
  * one is run again, which finds what this one did. Abandoning started work instead made a pipeline on a loaded machine
  * redo every batch and never progress (the 10,000-claim documents run).
  */
+/**
+ * Runs `fn` outside the request being served: work a request only starts (a worker loop's pass it woke) must not be
+ * bound by its deadline, nor write its audit entry or Idempotency-Key.
+ */
+export const outsideRequest = <T>(fn: () => T): T => serving.exit(fn);
+
 export function abandonPastDeadline(stage: 'arrival' | 'start' | 'commit' = 'start'): void {
   const served = serving.getStore();
   const deadline = served?.who.origin.deadline;

@@ -3,6 +3,7 @@
 // while this instance holds a database lease (lease.ts), so that of several instances one does it
 // (docs/architecture.md, decision 7). Passes never overlap; a pass that throws is logged and the loop goes on.
 import type { Lease } from './lease.ts';
+import { outsideRequest } from './served-request.ts';
 import { ROOT_CONTEXT, context } from '@opentelemetry/api';
 
 export interface WorkerLoopLogger {
@@ -113,8 +114,9 @@ export class WorkerLoop<T = unknown> {
 
   private begin(): Promise<T | null> {
     // Outside any trace: a pass woken by a request's commit is not part of that request (platform/tracing.ts); the
-    // work it does for an event or a job continues their own traces.
-    const pass: Promise<T | null> = context.with(ROOT_CONTEXT, () => this.pass()).finally(() => {
+    // work it does for an event or a job continues their own traces. Nor is it bound by that request's deadline, or
+    // part of its audit entry (served-request.ts).
+    const pass: Promise<T | null> = context.with(ROOT_CONTEXT, () => outsideRequest(() => this.pass())).finally(() => {
       if (this.inFlight === pass) this.inFlight = null;
     });
     this.inFlight = pass;

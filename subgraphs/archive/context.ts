@@ -28,6 +28,8 @@ export interface ArchiveSettings {
   /** A voucher dated in a closed period: booked in the next open one (default), or refused (close/booking.ts). */
   closedPeriodBooking?: 'NEXT_OPEN' | 'REFUSE';
   timeZone: string;
+  /** Records per custody batch of a handover, and the largest register whose custody passes within its second signature (close/handover*.ts). */
+  handover?: { batch?: number; inlineRecords?: number };
   /** Expense account per claim category (the debit side of a voucher). */
   expenseAccounts: Readonly<Record<string, ChartAccount>>;
   /** The payable (or bank) account credited by expense vouchers. */
@@ -65,6 +67,8 @@ export interface ArchiveServices {
   originals?: OriginalsSource;
   /** Whether a month may be closed: the sync module's readiness port (subgraphs/sync/ports.ts), handed in by the assembly. */
   closeReadiness?: CloseReadiness;
+  /** Asks the archive's worker loop to go on with registers passing custody (close/handover-transfer.ts); absent, nothing runs them in the background. */
+  handovers?: { wake(): void };
 }
 
 export interface ArchiveContext extends ArchiveServices {

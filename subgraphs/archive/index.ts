@@ -20,7 +20,8 @@ import { type CloseReadiness, periodCloseRoute } from './close/periods.ts';
 import { periodModel } from './close/period-model.ts';
 import { closeResolvers } from './close/resolvers.ts';
 import { handoverResolvers } from './close/handover-resolvers.ts';
-import { registerModel } from './close/handover.ts';
+import { lineModel, registerModel } from './close/handover-model.ts';
+import { resumeHandovers } from './close/handover-transfer.ts';
 import { archiveResolvers } from './resolvers.ts';
 import { type ArchiveSealOptions, ArchiveSeals } from './seals.ts';
 import { ArchiveFiles, type OriginalsSource } from './originals/store.ts';
@@ -70,7 +71,7 @@ export async function createArchiveSubgraph(opts: ArchiveSubgraphOptions): Promi
   const services: ArchiveServices = { connection: opts.connection, models, workflow, events, settings: opts.settings, directory: opts.directory, clock: opts.clock, originals: opts.originals, closeReadiness: opts.closeReadiness };
   await new ArchiveFiles(opts.connection).init();
   const routes = await initArchiveLifecycle(services);
-  await Promise.all([periodModel(opts.connection).init(), registerModel(opts.connection).init()]);
+  await Promise.all([periodModel(opts.connection).init(), registerModel(opts.connection).init(), lineModel(opts.connection).init()]);
   const periodClose = await workflow.saveDefinition(periodCloseRoute());
   opts.logger.info({ ...routes, periodClose: periodClose.version }, 'archive approval routes ready (borrowing, destruction, period close)');
   if (opts.seal) {
@@ -126,6 +127,19 @@ export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port
     failure: 'marking overdue loans failed',
   });
   sweeping.start(opts.overdueIntervalMs);
+  // Registers passing custody: after a second signature of a large register (woken) and after a restart (at start);
+  // a stop ends a transfer between two batches.
+  const handing: WorkerLoop = new WorkerLoop({
+    work: async () => {
+      const registers = await resumeHandovers(services, { stopped: () => handing.stopped });
+      if (registers) opts.logger.info({ registers }, 'transfer registers passed custody');
+    },
+    logger: opts.logger,
+    failure: 'passing custody of a transfer register failed',
+    runOnStart: true,
+  });
+  services.handovers = { wake: () => handing.wake() };
+  handing.start(opts.overdueIntervalMs);
   opts.logger.info({ url: running.url }, 'archive subgraph listening');
   return {
     url: running.url,
@@ -134,6 +148,7 @@ export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port
     services,
     close: async () => {
       await sweeping.stop();
+      await handing.stop();
       await running.close();
       // Heads sealed by the last filings are still written into the audit trail (best effort, bounded by its timeout).
       await services.seals?.announced();

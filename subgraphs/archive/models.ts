@@ -130,7 +130,7 @@ const recordSchema = new Schema<ArchiveRecordDoc>(
     kind: { type: String, required: true },
     category: { type: String, required: true },
     title: { type: String, required: true },
-    fiscalYear: { type: Number, required: true, index: true },
+    fiscalYear: { type: Number, required: true },
     retention: { type: String, required: true },
     retentionStartsOn: { type: String, required: true },
     expiresOn: { type: String, default: null, index: true },
@@ -164,6 +164,9 @@ recordSchema.index({ voucherId: 1 }, { unique: true, partialFilterExpression: { 
 // The records that list an archive copy: every download (originals/http.ts) and every destruction (releaseUnheld)
 // asks, and without it each read every record.
 recordSchema.index({ 'files.fileId': 1 });
+// A year's records in 档号 order, streamed: the transfer register and the handover package list them so (without it
+// the database sorts the year in memory: 1.2 GiB for 120,000 records).
+recordSchema.index({ fiscalYear: 1, archiveNo: 1 }, { name: 'records_by_year' });
 
 export interface ArchiveModels {
   Voucher: Model<VoucherDoc>;

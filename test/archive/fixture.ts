@@ -7,7 +7,7 @@ import { signedGraphql } from '../helpers/graphql.ts';
 import { createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import type { Directory } from '../../platform/workflow/types.ts';
-import { type ArchiveServices, DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
+import { type ArchiveServices, type ArchiveSettings, DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { type ArchiveSubgraphOptions, createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
 import type { ArchiveSealOptions } from '../../subgraphs/archive/seals.ts';
 import type { GqlResult } from '../helpers/graphql.ts';
@@ -16,6 +16,9 @@ export const SECRET = 'test-internal-secret-0123456789abcdef0123';
 export const SYNC: Principal = { sub: 'sync-service', roles: [], departmentId: null, kind: 'service' };
 export const archivist = (sub = 'archivist-1'): Principal => ({ sub, roles: ['EMPLOYEE', 'ARCHIVIST'], departmentId: 'dept-archive', kind: 'user' });
 export const auditor: Principal = { sub: 'auditor-1', roles: ['EMPLOYEE', 'AUDITOR'], departmentId: 'dept-audit', kind: 'user' };
+
+/** The archive's settings in tests (a test may spread them and change some). */
+export const testSettings: ArchiveSettings = { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: 'dept-finance', unitHeadId: 'unit-head', itDepartmentId: 'dept-it' };
 
 /** A fixed organisation for approval routes. */
 export const directory: Directory = {
@@ -27,6 +30,8 @@ export const directory: Directory = {
 
 export interface ArchiveFixture {
   readonly url: string;
+  /** The database's address, for a connection of a test's own (another archive process). */
+  readonly uri: string;
   readonly services: ArchiveServices;
   readonly connection: Connection;
   commands: string[];
@@ -50,6 +55,9 @@ export function useArchiveSubgraph(label: string, prepare?: (connection: Connect
   const fixture: ArchiveFixture = {
     get url() {
       return running.url;
+    },
+    get uri() {
+      return engine.uriFor(label);
     },
     get services() {
       return services;
@@ -77,7 +85,7 @@ export function useArchiveSubgraph(label: string, prepare?: (connection: Connect
       internalSecret: SECRET,
       production: false,
       directory,
-      settings: { fonds: 'Q001', timeZone: 'Asia/Shanghai', ...DEFAULT_CHART, financeDepartmentId: 'dept-finance', unitHeadId: 'unit-head', itDepartmentId: 'dept-it' },
+      settings: testSettings,
       seal: sealOptions,
       ...options,
     });

@@ -14,10 +14,11 @@ const accountant = user('accountant-1', ['ACCOUNTANT']);
 const archivist = user('archivist-1', ['ARCHIVIST']);
 const both = user('both-1', ['ACCOUNTANT', 'ARCHIVIST']);
 
-const REGISTER = 'id fiscalYear status recordCount lines { archiveNo retention digest record { id custody } } signatures { side by } archiveNo archiveRecord { kind category retention custody }';
+const REGISTER = 'id fiscalYear status recordCount handedOver excluded lines { totalCount edges { node { archiveNo retention digest outcome record { id custody } } } } signatures { side by } archiveNo archiveRecord { kind category retention custody }';
 const PREPARE = `mutation($y: Int!) { prepareHandover(fiscalYear: $y) { ${REGISTER} } }`;
 const SIGN = `mutation($id: ID!, $s: HandoverSide!) { signHandover(id: $id, side: $s) { ${REGISTER} } }`;
-type Register = { id: string; status: string; recordCount: number; lines: Array<{ archiveNo: string; record: { id: string; custody: string } }>; signatures: Array<{ side: string; by: string }>; archiveNo: string | null; archiveRecord: { kind: string; category: string; retention: string; custody: string } | null };
+type Line = { archiveNo: string; outcome: string; record: { id: string; custody: string } };
+type Register = { id: string; status: string; recordCount: number; handedOver: number; excluded: number; lines: { totalCount: number; edges: Array<{ node: Line }> }; signatures: Array<{ side: string; by: string }>; archiveNo: string | null; archiveRecord: { kind: string; category: string; retention: string; custody: string } | null };
 
 let archiveNos: string[] = [];
 beforeAll(async () => {
@@ -32,6 +33,21 @@ beforeAll(async () => {
 describe('handing a year over', () => {
   let register: Register;
 
+  it('a register whose lines were altered in the database before the second signature is void: the signature says so and nothing is handed over', async () => {
+    const r = await a.gql<{ prepareHandover: Register }>(accountant, PREPARE, { y: 2025 });
+    expect(r.errors).toBeUndefined();
+    const altered = r.data!.prepareHandover;
+    expect((await a.gql(accountant, SIGN, { id: altered.id, s: 'ACCOUNTING' })).errors).toBeUndefined();
+    await a.connection.collection('archive_transfer_register_lines').updateOne({ seq: 1 }, { $set: { digest: 'f'.repeat(64) } });
+    const refused = await a.gql(archivist, SIGN, { id: altered.id, s: 'ARCHIVES' });
+    expect(refused.errors?.[0]).toMatchObject({
+      message: 'the stored lines of this transfer register are not the ones it listed when prepared: the register is void, nothing was handed over; prepare a new register',
+      extensions: { code: 'CONFLICT' },
+    });
+    expect(await a.connection.collection('archive_records').countDocuments({ kind: 'TRANSFER_REGISTER' })).toBe(0);
+    expect(await a.connection.collection('archive_records').countDocuments({ custody: 'ARCHIVES' })).toBe(0);
+  });
+
   it('a register lists every record of a year that has ended, once', async () => {
     // What HANDOVER_OVERDUE reads: 2025's records are with the accounting department (overdue once 2026 has ended).
     expect(await archivePorts(a.connection).custody.yearsNotHandedOver(2026)).toEqual([{ fiscalYear: 2025, records: 3 }]);
@@ -41,7 +57,8 @@ describe('handing a year over', () => {
     expect(r.errors).toBeUndefined();
     register = r.data!.prepareHandover;
     expect(register).toMatchObject({ status: 'AWAITING_SIGNATURES', recordCount: 3, signatures: [], archiveNo: null });
-    expect(register.lines.map((l) => [l.archiveNo, l.record.custody])).toEqual(archiveNos.sort().map((no) => [no, 'ACCOUNTING']));
+    expect(register.lines.totalCount).toBe(3);
+    expect(register.lines.edges.map(({ node: l }) => [l.archiveNo, l.outcome, l.record.custody])).toEqual(archiveNos.sort().map((no) => [no, 'LISTED', 'ACCOUNTING']));
     expect((await a.gql(archivist, PREPARE, { y: 2025 })).errors?.[0]?.message).toBe('a transfer register of 2025 already awaits its signatures');
   });
 
@@ -49,7 +66,7 @@ describe('handing a year over', () => {
     expect((await a.gql(accountant, SIGN, { id: register.id, s: 'ARCHIVES' })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const first = await a.gql<{ signHandover: Register }>(both, SIGN, { id: register.id, s: 'ACCOUNTING' });
     expect(first.data?.signHandover).toMatchObject({ status: 'AWAITING_SIGNATURES', signatures: [{ side: 'ACCOUNTING', by: 'both-1' }] });
-    expect(first.data!.signHandover.lines.every((l) => l.record.custody === 'ACCOUNTING')).toBe(true);
+    expect(first.data!.signHandover.lines.edges.every(({ node: l }) => l.record.custody === 'ACCOUNTING')).toBe(true);
     expect((await a.gql(both, SIGN, { id: register.id, s: 'ARCHIVES' })).errors?.[0]?.message).toBe('the two sides of a handover are signed by two different people');
     expect((await a.gql(accountant, SIGN, { id: register.id, s: 'ACCOUNTING' })).errors?.[0]?.message).toBe('the ACCOUNTING side of this register is already signed');
   });
@@ -58,8 +75,8 @@ describe('handing a year over', () => {
     const r = await a.gql<{ signHandover: Register }>(archivist, SIGN, { id: register.id, s: 'ARCHIVES' });
     expect(r.errors).toBeUndefined();
     const signed = r.data!.signHandover;
-    expect(signed).toMatchObject({ status: 'SIGNED', archiveNo: 'Q001-2025-D30-QT-00001', archiveRecord: { kind: 'TRANSFER_REGISTER', category: 'QT', retention: 'Y30', custody: 'ARCHIVES' } });
-    expect(signed.lines.map((l) => l.record.custody)).toEqual(['ARCHIVES', 'ARCHIVES', 'ARCHIVES']);
+    expect(signed).toMatchObject({ status: 'SIGNED', handedOver: 3, excluded: 0, archiveNo: 'Q001-2025-D30-QT-00001', archiveRecord: { kind: 'TRANSFER_REGISTER', category: 'QT', retention: 'Y30', custody: 'ARCHIVES' } });
+    expect(signed.lines.edges.map(({ node: l }) => [l.outcome, l.record.custody])).toEqual(Array(3).fill(['HANDED_OVER', 'ARCHIVES']));
     const history = await a.connection.collection('archive_record_history').find({ action: 'HANDED_OVER' }).toArray();
     expect(history.map((h) => [h.archiveNo, h.state.custody, h.ref.no]).sort()).toEqual([...archiveNos, 'Q001-2025-D30-QT-00001'].sort().map((no) => [no, 'ARCHIVES', 'Q001-2025-D30-QT-00001']));
     const events = await a.connection.collection('domain_events').find({ type: 'HANDOVER_SIGNED' }).toArray();

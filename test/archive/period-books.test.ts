@@ -14,6 +14,7 @@ import { BooksError, trialBalance } from '../../subgraphs/archive/close/books.ts
 import { type GeneratedDocument, generatePeriodDocuments } from '../../subgraphs/archive/close/generate.ts';
 import { checkFiles } from '../../subgraphs/archive/originals/check.ts';
 import { useMongo } from '../helpers/mongo.ts';
+import { pdfText } from '../helpers/pdf-text.ts';
 
 const m = useMongo('period-books');
 let Voucher: Model<VoucherDoc>;
@@ -108,19 +109,6 @@ const collect = () => {
   return { sink, bytes: (name: string) => Buffer.concat(files.get(name) ?? []) };
 };
 
-async function textOf(pdf: Buffer): Promise<string[]> {
-  const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
-  const task = pdfjs.getDocument({ data: new Uint8Array(pdf), useSystemFonts: false });
-  const doc = await task.promise;
-  const pages: string[] = [];
-  for (let i = 1; i <= doc.numPages; i++) {
-    const content = await (await doc.getPage(i)).getTextContent();
-    pages.push(content.items.map((it) => ('str' in it ? it.str : '')).join('\n'));
-  }
-  await task.destroy();
-  return pages;
-}
-
 describe('the books of a period', () => {
   let documents: GeneratedDocument[];
   let out: ReturnType<typeof collect>;
@@ -176,7 +164,7 @@ describe('the books of a period', () => {
   });
 
   it('a reader library extracts the text, Chinese and amounts included', async () => {
-    const tb = (await textOf(out.bytes('2026-03-trial-balance.pdf'))).join('\n');
+    const tb = (await pdfText(out.bytes('2026-03-trial-balance.pdf'))).join('\n');
     expect(tb).toContain('科目余额表');
     expect(tb).toContain('示例有限公司');
     expect(tb).toContain('管理费用-差旅费');
@@ -185,7 +173,7 @@ describe('the books of a period', () => {
     expect(tb).toContain(fenText(-payable.closing));
 
     const ledger = documents.find((d) => d.accountCode === '6602.01')!;
-    const pages = await textOf(out.bytes(ledger.name));
+    const pages = await pdfText(out.bytes(ledger.name));
     expect(pages.length).toBe(ledger.pages);
     expect(pages.length).toBeGreaterThan(1);
     const text = pages.join('\n');
@@ -195,7 +183,7 @@ describe('the books of a period', () => {
     const march = all.filter((v) => v.fiscalYear === 2026 && v.period === 3 && v.entries.some((e) => e.accountCode === '6602.01'));
     for (const v of march.slice(0, 5)) expect(text).toContain(v.voucherNo);
 
-    const report = (await textOf(out.bytes('2026-Q1-quarterly-report.pdf'))).join('\n');
+    const report = (await pdfText(out.bytes('2026-Q1-quarterly-report.pdf'))).join('\n');
     expect(report).toContain('第 1 季度财务报告');
     expect(report).toContain('部门 dept-a');
   });

@@ -289,3 +289,17 @@ describe('the seal key (sealKeySetting)', () => {
     expect(configError({ ARCHIVE_SEAL_KEY: 's'.repeat(40), ARCHIVE_SEAL_PRIVATE_KEY_FILE: '/k.pem' }).issues.map((i) => i.variable)).toEqual(['ARCHIVE_SEAL_KEY']);
   });
 });
+
+describe('COMPANY_NAME', () => {
+  it('is the unit name printed on books, reports and registers, trimmed; unset, null (the fonds is printed)', () => {
+    expect(loadConfig({}).companyName).toBeNull();
+    expect(loadConfig({ COMPANY_NAME: '  示例集团有限公司 ' }).companyName).toBe('示例集团有限公司');
+    expect(loadConfig({ COMPANY_NAME: '  ' }).companyName).toBeNull();
+  });
+
+  it('refuses a name of more than 100 characters and control characters', () => {
+    for (const bad of ['名'.repeat(101), 'ACME\u0007Ltd', 'ACME\u200bLtd']) {
+      expect(configError({ COMPANY_NAME: bad }).issues.map((i) => `${i.variable}: ${i.message}`)).toEqual(["COMPANY_NAME: expected the unit's name, 1 to 100 characters without control characters"]);
+    }
+  });
+});

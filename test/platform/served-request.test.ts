@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityHeaders, servicePrincipal } from '../../platform/identity.ts';
 import { AUDIT_OUTBOX, IDEMPOTENCY_KEYS, IDEMPOTENCY_TTL_MS, serveRequest, sweepIdempotencyKeys } from '../../platform/integration/served-request.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
+import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import { SECRET } from '../oa/fixture.ts';
 import { CREATE_CLAIM, type Org, item } from '../oa/seed.ts';
 import { type Stack, seed, startStack } from '../sync/stack.ts';
@@ -136,6 +137,25 @@ describe('deadlines', () => {
     );
     await expect(run).rejects.toMatchObject({ extensions: { code: 'DEADLINE_EXCEEDED' } });
     expect(await notes.countDocuments()).toBe(0);
+  });
+
+  it('a worker loop woken during a request runs its pass outside it: past the request’s deadline, its transaction still commits', async () => {
+    const notes = stack.connection.db!.collection('woken_notes');
+    const loop = new WorkerLoop({
+      work: () => transaction(stack.connection, async (session) => void (await notes.insertOne({ at: new Date() }, { session }))),
+      logger: { error: () => undefined },
+      failure: 'the woken pass failed',
+    });
+    const deadline = Date.now() + 50;
+    const who = { principal: org.as.alice, origin: { requestId: 'waking-request-0001', clientAddress: null, operationName: 'Wake', deadline }, source: 'oa' as const, bodyDigest: 'x' };
+    // The request wakes the loop once its own deadline has passed (waiting for the condition, not for a time).
+    const pass = await serveRequest(who, stack.connection, async () => {
+      while (Date.now() <= deadline) await new Promise((r) => setTimeout(r, 10));
+      return loop.runNow();
+    });
+    await loop.stop();
+    expect(pass).toBeUndefined();
+    expect(await notes.countDocuments()).toBe(1);
   });
 
   for (const [who, runs] of [['a user', false], ['a service', true]] as const) {

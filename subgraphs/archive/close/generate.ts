@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Model } from 'mongoose';
+import type { ArchiveSettings } from '../context.ts';
 import type { VoucherDoc } from '../models.ts';
 import type { ArchiveKind } from '../retention.ts';
 import { quarterOf } from './accounts.ts';
@@ -37,14 +38,18 @@ export interface GenerateOptions {
   now?: Date;
 }
 
+/** The unit's name printed on its documents: COMPANY_NAME, or the fonds when it is not set. */
+export const companyOf = (settings: Pick<ArchiveSettings, 'companyName' | 'fonds'>): string => settings.companyName ?? `全宗 ${settings.fonds}`;
+
 /** Writes one document through a hash to its sink. */
 async function written(opts: GenerateOptions, doc: Omit<GeneratedDocument, 'size' | 'sha256' | 'pages' | 'mediaType'>, subtitle: string, print: (pdf: TablePdf) => Promise<void>): Promise<GeneratedDocument> {
-  const { pdf, finish } = open(opts, doc, subtitle);
+  const { pdf, finish } = openDocument(opts, doc, subtitle);
   await print(pdf);
   return finish();
 }
 
-function open(opts: GenerateOptions, doc: Omit<GeneratedDocument, 'size' | 'sha256' | 'pages' | 'mediaType'>, subtitle: string): { pdf: TablePdf; finish: () => Promise<GeneratedDocument> } {
+/** A PDF/A document of tables written through a hash to the sink of its name; `finish` ends it and gives its size and digest. */
+export function openDocument<D extends { title: string; name: string }>(opts: Pick<GenerateOptions, 'company' | 'sink' | 'now'>, doc: D, subtitle: string): { pdf: TablePdf; finish: () => Promise<D & { mediaType: 'application/pdf'; size: number; sha256: string; pages: number }> } {
   const hash = createHash('sha256');
   let size = 0;
   const through = new PassThrough();
@@ -61,7 +66,7 @@ function open(opts: GenerateOptions, doc: Omit<GeneratedDocument, 'size' | 'sha2
     finish: async () => {
       const pages = await pdf.end();
       await stored;
-      return { ...doc, mediaType: 'application/pdf', size, sha256: hash.digest('hex'), pages };
+      return { ...doc, mediaType: 'application/pdf' as const, size, sha256: hash.digest('hex'), pages };
     },
   };
 }
@@ -76,7 +81,7 @@ export async function generatePeriodDocuments(Voucher: Model<VoucherDoc>, ref: P
   const ledgerOf = async (a: AccountBook) => {
     let l = ledgers.get(a.code);
     if (!l) {
-      const { pdf, finish } = open(opts, { kind: 'SUBSIDIARY_LEDGER', title: `明细账 ${a.code} ${a.name}`, name: `${month}-detail-ledger-${a.code}.pdf`, accountCode: a.code }, subtitle);
+      const { pdf, finish } = openDocument(opts, { kind: 'SUBSIDIARY_LEDGER' as const, title: `明细账 ${a.code} ${a.name}`, name: `${month}-detail-ledger-${a.code}.pdf`, accountCode: a.code }, subtitle);
       ledgers.set(a.code, (l = { ledger: await DetailLedger.open(pdf, a, period), finish }));
     }
     return l.ledger;

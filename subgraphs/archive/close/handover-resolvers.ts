@@ -1,7 +1,7 @@
 // Resolvers of the year's handover (schema/archive-lifecycle.graphql, "Year handover"): handover.ts does the work.
 import type { ArchiveContext } from '../context.ts';
 import type { ArchiveRecordDoc } from '../models.ts';
-import { type HandoverSide, type TransferLine, type TransferRegisterDoc, prepareHandover, signHandover, transferRegisters } from './handover.ts';
+import { type HandoverSide, type TransferLineDoc, type TransferRegisterDoc, prepareHandover, signHandover, transferLines, transferRegisters } from './handover.ts';
 
 export const handoverResolvers = {
   Query: {
@@ -13,11 +13,11 @@ export const handoverResolvers = {
   },
   TransferRegister: {
     id: (r: TransferRegisterDoc) => r._id.toHexString(),
-    recordCount: (r: TransferRegisterDoc) => r.lines.length,
+    lines: (r: TransferRegisterDoc, args: { first?: number | null; after?: string | null }, ctx: ArchiveContext) => transferLines(ctx, r, args),
     archiveRecord: (r: TransferRegisterDoc, _: unknown, ctx: ArchiveContext) => (r.recordId ? ctx.loaders.record.load(r.recordId) : null),
   },
   TransferLine: {
-    record: (l: TransferLine, _: unknown, ctx: ArchiveContext) => ctx.loaders.record.load(l.recordId),
+    record: (l: TransferLineDoc, _: unknown, ctx: ArchiveContext) => ctx.loaders.record.load(l.recordId),
   },
   ArchiveRecord: {
     custody: (r: Pick<ArchiveRecordDoc, 'custody'>) => r.custody ?? 'ACCOUNTING',

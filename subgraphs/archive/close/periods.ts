@@ -7,8 +7,6 @@
 // reason and deletes the generated files. Every step is an event on the log (PERIOD_CLOSE_REQUESTED, PERIOD_CLOSED,
 // PERIOD_REOPENED), which subscribers and webhooks see.
 import { GraphQLError } from 'graphql';
-import type { ClientSession } from 'mongoose';
-import { ObjectId } from 'mongodb';
 import { badInput, conflict, forbidden, notFound, today } from '../../../platform/graphql.ts';
 import { type Principal, hasAnyRole } from '../../../platform/identity.ts';
 import { fiscalYear as boundedFiscalYear } from '../../../platform/input-bounds.ts';
@@ -21,7 +19,8 @@ import { type RecordDraft, fileManyInTransaction } from '../filing.ts';
 import { recordsTransaction } from '../history.ts';
 import { fromWorkflow } from '../lifecycle/services.ts';
 import { ArchiveFiles } from '../originals/store.ts';
-import { generatePeriodDocuments } from './generate.ts';
+import { bucketSink, dropFiles } from './bucket.ts';
+import { companyOf, generatePeriodDocuments } from './generate.ts';
 import { type PeriodDoc, type PeriodDocumentDoc, periodModel } from './period-model.ts';
 
 export const PERIOD_CLOSE_WORKFLOW = 'period-close';
@@ -88,33 +87,16 @@ export async function accountingPeriods(ctx: ArchiveContext, fiscalYear: number)
   return Array.from({ length: 12 }, (_, i) => stored.get(i + 1) ?? openPeriod(fiscalYear, i + 1));
 }
 
-/** Removes generated files that no record lists (a close refused by the database, or rejected). */
-async function dropFiles(store: ArchiveFiles, fileIds: readonly string[], session?: ClientSession): Promise<void> {
-  const ids = fileIds.map((id) => new ObjectId(id));
-  if (!ids.length) return;
-  await store.chunks.deleteMany({ files_id: { $in: ids } }, { session });
-  await store.files.deleteMany({ _id: { $in: ids } }, { session });
-}
-
 /** Generates the month's documents into the archive's bucket, marked as listed so the orphan sweep leaves them while the close awaits approval. */
 async function generateIntoBucket(ctx: ArchiveContext, fiscalYear: number, period: number, now: Date): Promise<{ documents: PeriodDocumentDoc[]; vouchers: number }> {
-  const store = new ArchiveFiles(ctx.connection);
-  const uploads = new Map<string, ObjectId>();
+  const bucket = bucketSink(new ArchiveFiles(ctx.connection), now);
   try {
-    const { books, documents } = await generatePeriodDocuments(ctx.models.Voucher, { fiscalYear, period }, {
-      company: ctx.settings.companyName ?? `全宗 ${ctx.settings.fonds}`,
-      now,
-      sink: (name) => {
-        const upload = store.bucket.openUploadStream(name, { metadata: { sha256: '', mediaType: 'application/pdf', copiedAt: now, verified: false, listedAt: now } });
-        uploads.set(name, upload.id as ObjectId);
-        return upload;
-      },
-    });
-    const out = documents.map((d) => ({ ...d, fileId: uploads.get(d.name)!.toHexString(), recordId: null, archiveNo: null }));
-    for (const d of out) await store.files.updateOne({ _id: new ObjectId(d.fileId) }, { $set: { 'metadata.sha256': d.sha256, 'metadata.verified': true } });
+    const { books, documents } = await generatePeriodDocuments(ctx.models.Voucher, { fiscalYear, period }, { company: companyOf(ctx.settings), now, sink: bucket.sink });
+    const out: PeriodDocumentDoc[] = [];
+    for (const d of documents) out.push({ ...d, fileId: await bucket.verified(d.name, d.sha256), recordId: null, archiveNo: null });
     return { documents: out, vouchers: books.vouchers };
   } catch (err) {
-    await dropFiles(store, [...uploads.values()].map((id) => id.toHexString()));
+    await bucket.drop();
     throw err;
   }
 }

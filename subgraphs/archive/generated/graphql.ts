@@ -435,9 +435,11 @@ export type Mutation = {
   /** ARCHIVIST or ACCOUNTANT: the transfer register of a fiscal year that has ended: every record of it not yet handed over. */
   prepareHandover: TransferRegister;
   /**
-   * ACCOUNTANT (side ACCOUNTING) or ARCHIVIST (side ARCHIVES), two different people. The second signature passes custody
-   * of every listed record to the archive department (recorded on each and in the records' history), files the register
-   * as a TRANSFER_REGISTER record, and appends HANDOVER_SIGNED.
+   * ACCOUNTANT (side ACCOUNTING) or ARCHIVIST (side ARCHIVES), two different people. After the second signature the
+   * register is printed and filed as a TRANSFER_REGISTER record and custody of every listed record passes to the archive
+   * department (recorded on each and in the records' history), in batches: within the call for up to 1,000 records (the
+   * answer is SIGNED), else in the background (TRANSFERRING, then SIGNED); the last batch appends HANDOVER_SIGNED. A
+   * register whose stored lines were altered is VOID (CONFLICT when found within the call).
    */
   signHandover: TransferRegister;
 };
@@ -932,19 +934,59 @@ export type HandoverSide =
   | 'ACCOUNTING'
   | 'ARCHIVES';
 
+/**
+ * AWAITING_SIGNATURES until both sides signed; TRANSFERRING while the register is printed and filed and custody passes on
+ * the listed records (in batches, going on after a restart); SIGNED once every listed record was handed over or
+ * excluded; VOID when its stored lines were found altered before it was filed (nothing was handed over).
+ */
 export type TransferRegisterStatus =
   | 'AWAITING_SIGNATURES'
-  | 'SIGNED';
+  | 'TRANSFERRING'
+  | 'SIGNED'
+  | 'VOID';
+
+/** What became of a listed record: LISTED until the transfer reaches it, then HANDED_OVER or EXCLUDED. */
+export type TransferLineOutcome =
+  | 'LISTED'
+  | 'HANDED_OVER'
+  | 'EXCLUDED';
+
+/** Why a listed record was not handed over: it changed after it was listed, and stays with the accounting department. */
+export type TransferExclusion =
+  /** No longer in the archive. */
+  | 'MISSING'
+  | 'DESTROYED'
+  /** Its fixity digest is not the listed one. */
+  | 'CHANGED'
+  /** Another register handed it over first. */
+  | 'ALREADY_HANDED_OVER';
 
 /** A record listed in a transfer register, as it was when the register was prepared. */
 export type TransferLine = {
   __typename?: 'TransferLine';
+  /** Its place in the register, from 0 (档号 order). */
+  seq: Scalars['Int']['output'];
   archiveNo: Scalars['String']['output'];
   title: Scalars['String']['output'];
   retention: RetentionPeriod;
-  /** Its fixity digest when listed; signing checks it is unchanged. */
+  /** Its fixity digest when listed; the transfer checks it is unchanged. */
   digest: Scalars['String']['output'];
+  outcome: TransferLineOutcome;
+  exclusion?: Maybe<TransferExclusion>;
   record?: Maybe<ArchiveRecord>;
+};
+
+export type TransferLineEdge = {
+  __typename?: 'TransferLineEdge';
+  cursor: Scalars['String']['output'];
+  node: TransferLine;
+};
+
+export type TransferLineConnection = {
+  __typename?: 'TransferLineConnection';
+  edges: Array<TransferLineEdge>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
 };
 
 export type HandoverSignature = {
@@ -964,11 +1006,28 @@ export type TransferRegister = {
   preparedAt: Scalars['DateTime']['output'];
   /** How many records it lists. */
   recordCount: Scalars['Int']['output'];
-  lines: Array<TransferLine>;
+  /** SHA-256 over its lines as listed (printed on the filed register, which is checked against it). */
+  linesDigest: Scalars['String']['output'];
+  /** The listed records in 档号 order, a page at a time (at most 100). */
+  lines: TransferLineConnection;
   signatures: Array<HandoverSignature>;
-  /** The TRANSFER_REGISTER record it was filed as, once signed. */
+  /** How many listed records custody has passed on so far, and how many were excluded. */
+  handedOver: Scalars['Int']['output'];
+  excluded: Scalars['Int']['output'];
+  /** When custody had passed on every listed record (SIGNED), or when it was found void (VOID). */
+  completedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Why it is VOID. */
+  voidReason?: Maybe<Scalars['String']['output']>;
+  /** The TRANSFER_REGISTER record it was filed as, once printed after the second signature: the PDF/A is its file. */
   archiveRecord?: Maybe<ArchiveRecord>;
   archiveNo?: Maybe<Scalars['String']['output']>;
+};
+
+
+/** 移交清册: every record of a fiscal year handed from the accounting department to the archive department. */
+export type TransferRegisterLinesArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+  after?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -1132,9 +1191,13 @@ export type ResolversTypes = {
   Custody: Custody;
   HandoverSide: HandoverSide;
   TransferRegisterStatus: TransferRegisterStatus;
+  TransferLineOutcome: TransferLineOutcome;
+  TransferExclusion: TransferExclusion;
   TransferLine: ResolverTypeWrapper<Omit<TransferLine, 'record'> & { record?: Maybe<ResolversTypes['ArchiveRecord']> }>;
+  TransferLineEdge: ResolverTypeWrapper<Omit<TransferLineEdge, 'node'> & { node: ResolversTypes['TransferLine'] }>;
+  TransferLineConnection: ResolverTypeWrapper<Omit<TransferLineConnection, 'edges'> & { edges: Array<ResolversTypes['TransferLineEdge']> }>;
   HandoverSignature: ResolverTypeWrapper<HandoverSignature>;
-  TransferRegister: ResolverTypeWrapper<Omit<TransferRegister, 'lines' | 'archiveRecord'> & { lines: Array<ResolversTypes['TransferLine']>, archiveRecord?: Maybe<ResolversTypes['ArchiveRecord']> }>;
+  TransferRegister: ResolverTypeWrapper<Omit<TransferRegister, 'lines' | 'archiveRecord'> & { lines: ResolversTypes['TransferLineConnection'], archiveRecord?: Maybe<ResolversTypes['ArchiveRecord']> }>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 };
@@ -1187,8 +1250,10 @@ export type ResolversParentTypes = {
   PeriodRejection: PeriodRejection;
   AccountingPeriod: Omit<AccountingPeriod, 'documents' | 'superseded'> & { documents: Array<ResolversParentTypes['PeriodDocument']>, superseded: Array<ResolversParentTypes['PeriodDocument']> };
   TransferLine: Omit<TransferLine, 'record'> & { record?: Maybe<ResolversParentTypes['ArchiveRecord']> };
+  TransferLineEdge: Omit<TransferLineEdge, 'node'> & { node: ResolversParentTypes['TransferLine'] };
+  TransferLineConnection: Omit<TransferLineConnection, 'edges'> & { edges: Array<ResolversParentTypes['TransferLineEdge']> };
   HandoverSignature: HandoverSignature;
-  TransferRegister: Omit<TransferRegister, 'lines' | 'archiveRecord'> & { lines: Array<ResolversParentTypes['TransferLine']>, archiveRecord?: Maybe<ResolversParentTypes['ArchiveRecord']> };
+  TransferRegister: Omit<TransferRegister, 'lines' | 'archiveRecord'> & { lines: ResolversParentTypes['TransferLineConnection'], archiveRecord?: Maybe<ResolversParentTypes['ArchiveRecord']> };
   String: Scalars['String']['output'];
   Boolean: Scalars['Boolean']['output'];
 };
@@ -1586,11 +1651,25 @@ export type AccountingPeriodResolvers<ContextType = ArchiveContext, ParentType e
 };
 
 export type TransferLineResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['TransferLine'] = ResolversParentTypes['TransferLine']> = {
+  seq?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   archiveNo?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   title?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   retention?: Resolver<ResolversTypes['RetentionPeriod'], ParentType, ContextType>;
   digest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  outcome?: Resolver<ResolversTypes['TransferLineOutcome'], ParentType, ContextType>;
+  exclusion?: Resolver<Maybe<ResolversTypes['TransferExclusion']>, ParentType, ContextType>;
   record?: Resolver<Maybe<ResolversTypes['ArchiveRecord']>, ParentType, ContextType>;
+};
+
+export type TransferLineEdgeResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['TransferLineEdge'] = ResolversParentTypes['TransferLineEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['TransferLine'], ParentType, ContextType>;
+};
+
+export type TransferLineConnectionResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['TransferLineConnection'] = ResolversParentTypes['TransferLineConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['TransferLineEdge']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type HandoverSignatureResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['HandoverSignature'] = ResolversParentTypes['HandoverSignature']> = {
@@ -1606,8 +1685,13 @@ export type TransferRegisterResolvers<ContextType = ArchiveContext, ParentType e
   preparedBy?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   preparedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   recordCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  lines?: Resolver<Array<ResolversTypes['TransferLine']>, ParentType, ContextType>;
+  linesDigest?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lines?: Resolver<ResolversTypes['TransferLineConnection'], ParentType, ContextType, RequireFields<TransferRegisterLinesArgs, 'first'>>;
   signatures?: Resolver<Array<ResolversTypes['HandoverSignature']>, ParentType, ContextType>;
+  handedOver?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  excluded?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  completedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  voidReason?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   archiveRecord?: Resolver<Maybe<ResolversTypes['ArchiveRecord']>, ParentType, ContextType>;
   archiveNo?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 };
@@ -1652,6 +1736,8 @@ export type Resolvers<ContextType = ArchiveContext> = {
   PeriodRejection?: PeriodRejectionResolvers<ContextType>;
   AccountingPeriod?: AccountingPeriodResolvers<ContextType>;
   TransferLine?: TransferLineResolvers<ContextType>;
+  TransferLineEdge?: TransferLineEdgeResolvers<ContextType>;
+  TransferLineConnection?: TransferLineConnectionResolvers<ContextType>;
   HandoverSignature?: HandoverSignatureResolvers<ContextType>;
   TransferRegister?: TransferRegisterResolvers<ContextType>;
 };
