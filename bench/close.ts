@@ -17,7 +17,7 @@ import mongoose from 'mongoose';
 import { archiveModels } from '../subgraphs/archive/models.ts';
 import { trialBalance } from '../subgraphs/archive/close/books.ts';
 import { generatePeriodDocuments } from '../subgraphs/archive/close/generate.ts';
-import { closePeriod, decidePeriodClose } from '../subgraphs/archive/close/periods.ts';
+import { accountingPeriods, closePeriod, decidePeriodClose, generateClose } from '../subgraphs/archive/close/periods.ts';
 import type { Principal } from '../platform/identity.ts';
 import { createLogger } from '../platform/logger.ts';
 import { type ArchiveContext, DEFAULT_CHART } from '../subgraphs/archive/context.ts';
@@ -38,8 +38,9 @@ const gc = runInNewContext('gc') as () => void;
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
 /**
- * The same month closed as the archive does it (close/periods.ts): closePeriod by an ACCOUNTANT (the books generated
- * into the archive's bucket, the voucher count checked in the close's transaction, the approval started), the two
+ * The same month closed as the archive does it (close/periods.ts): closePeriod by an ACCOUNTANT, then what the worker
+ * loop's pass does for a month that large (the books generated into the archive's bucket, the voucher count checked in
+ * the transaction that starts the approval), the two
  * approvals, the last one filing every document in one records transaction; then the archive verified end to end. The
  * sync module's readiness is answered "nothing blocks" (there are no claims or jobs in this database; the readiness
  * queries are the sync tests' subject).
@@ -63,14 +64,18 @@ async function closeThroughTheArchive(connection: mongoose.Connection): Promise<
     const value = await fn();
     return [value, (performance.now() - started) / 1000];
   };
-  const [requested, requestSeconds] = await timed(() => closePeriod(ctxOf(person('accountant-1', 'ACCOUNTANT')), YEAR, PERIOD));
+  const [asked, askSeconds] = await timed(() => closePeriod(ctxOf(person('accountant-1', 'ACCOUNTANT')), YEAR, PERIOD));
+  // 50,000 vouchers are past the inline limit: the worker loop generates; here the bench does what its pass does.
+  const [, requestSeconds] = await timed(() => generateClose(services, `${YEAR}-${String(PERIOD).padStart(2, '0')}`));
+  const requested = (await accountingPeriods(ctxOf(person('accountant-1', 'ACCOUNTANT')), YEAR)).find((p) => p.period === PERIOD)!;
   const [, firstSeconds] = await timed(() => decidePeriodClose(ctxOf(person('finance-head', 'MANAGER')), YEAR, PERIOD, 'APPROVE'));
   const [closed, filingSeconds] = await timed(() => decidePeriodClose(ctxOf(person('director-1', 'FINANCE_DIRECTOR')), YEAR, PERIOD, 'APPROVE'));
   const [verified, verifySeconds] = await timed(() => verifyArchive(connection, services.models));
   console.log(`\n### The close through the archive (close/periods.ts)`);
   console.log('| step | time | result |');
   console.log('|---|---|---|');
-  console.log(`| closePeriod (generate into the bucket, count the month's vouchers, start the approval) | ${requestSeconds.toFixed(1)} s | ${requested.status}, ${requested.vouchers.toLocaleString('en')} vouchers, ${requested.documents.length} documents |`);
+  console.log(`| closePeriod (readiness, the month GENERATING) | ${askSeconds.toFixed(2)} s | ${asked.status} |`);
+  console.log(`| the worker loop's pass: generate into the bucket, count the month's vouchers, start the approval | ${requestSeconds.toFixed(1)} s | ${requested.status}, ${requested.vouchers.toLocaleString('en')} vouchers, ${requested.documents.length} documents |`);
   console.log(`| first approval (head of accounting) | ${firstSeconds.toFixed(1)} s | |`);
   console.log(`| last approval: every document filed with the period's CLOSED state | ${filingSeconds.toFixed(1)} s | ${closed.status}: ${closed.documents.filter((d) => d.archiveNo).length} records, ${closed.documents[0]?.archiveNo} … |`);
   console.log(`| verify the archive (chains, records against their histories, files against their digests) | ${verifySeconds.toFixed(1)} s | ${verified.ok ? 'ok' : `NO: ${verified.problem} at ${verified.firstBrokenArchiveNo}`} |`);

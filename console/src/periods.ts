@@ -1,5 +1,6 @@
-// Periods of a fiscal year (issue 19 §5): each month's state as the books stand (accountingPeriods): OPEN, CLOSING
-// with the approval step it waits for, CLOSED with its documents filed, the last rejection's reason and reopenings.
+// Periods of a fiscal year (issue 19 §5): each month's state as the books stand (accountingPeriods): OPEN, GENERATING
+// (its books being generated), CLOSING with the approval step it waits for, CLOSED with its documents filed, the last
+// rejection's reason and reopenings.
 // Refreshes every 30 s and when a period event arrives.
 import { describeErrors, gql } from './api.ts';
 import { type ConsoleContext, type View, every } from './context.ts';
@@ -11,7 +12,7 @@ const PERIODS = `query ConsolePeriods($year: Int!) {
 
 interface Period {
   id: string;
-  status: 'OPEN' | 'CLOSING' | 'CLOSED';
+  status: 'OPEN' | 'GENERATING' | 'CLOSING' | 'CLOSED';
   requestedBy: string | null;
   closedAt: string | null;
   vouchers: number;
@@ -23,6 +24,7 @@ interface Period {
 
 /** What a month's row says beyond its state. */
 function detailOf(p: Period): string {
+  if (p.status === 'GENERATING') return `books and reports being generated${p.requestedBy ? ` (asked by ${p.requestedBy})` : ''}`;
   if (p.status === 'CLOSING') return `awaiting ${p.approvalSteps.find((s) => s.status === 'ACTIVE')?.name ?? 'approval'} · ${p.documents.length} documents from ${p.vouchers} vouchers`;
   if (p.status === 'CLOSED') return `${p.documents.length} documents filed (${p.documents[0]?.archiveNo ?? ''} …)${p.reopenings.length ? ` · reopened ${p.reopenings.length}×` : ''}`;
   if (p.lastRejection) return `close rejected by ${p.lastRejection.by}: ${p.lastRejection.reason}`;

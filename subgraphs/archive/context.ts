@@ -30,6 +30,8 @@ export interface ArchiveSettings {
   timeZone: string;
   /** Records per custody batch of a handover, and the largest register whose custody passes within its second signature (close/handover*.ts). */
   handover?: { batch?: number; inlineRecords?: number };
+  /** The largest month whose documents are generated within closePeriod (close/periods.ts). */
+  close?: { inlineVouchers?: number };
   /** Expense account per claim category (the debit side of a voucher). */
   expenseAccounts: Readonly<Record<string, ChartAccount>>;
   /** The payable (or bank) account credited by expense vouchers. */
@@ -67,8 +69,11 @@ export interface ArchiveServices {
   originals?: OriginalsSource;
   /** Whether a month may be closed: the sync module's readiness port (subgraphs/sync/ports.ts), handed in by the assembly. */
   closeReadiness?: CloseReadiness;
-  /** Asks the archive's worker loop to go on with registers passing custody (close/handover-transfer.ts); absent, nothing runs them in the background. */
-  handovers?: { wake(): void };
+  /**
+   * Asks the archive's worker loop to go on with the work it runs in the background: periods being generated
+   * (close/periods.ts) and registers passing custody (close/handover-transfer.ts); absent, nothing runs them.
+   */
+  background?: { wake(): void };
 }
 
 export interface ArchiveContext extends ArchiveServices {

@@ -22,6 +22,7 @@ import { closeResolvers } from './close/resolvers.ts';
 import { handoverResolvers } from './close/handover-resolvers.ts';
 import { lineModel, registerModel } from './close/handover-model.ts';
 import { resumeHandovers } from './close/handover-transfer.ts';
+import { resumeCloses } from './close/periods.ts';
 import { archiveResolvers } from './resolvers.ts';
 import { type ArchiveSealOptions, ArchiveSeals } from './seals.ts';
 import { ArchiveFiles, type OriginalsSource } from './originals/store.ts';
@@ -127,19 +128,23 @@ export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port
     failure: 'marking overdue loans failed',
   });
   sweeping.start(opts.overdueIntervalMs);
-  // Registers passing custody: after a second signature of a large register (woken) and after a restart (at start);
-  // a stop ends a transfer between two batches.
-  const handing: WorkerLoop = new WorkerLoop({
+  // Work too long for a caller to wait: months whose close was asked for (their documents generated) and registers
+  // passing custody; woken by the request that starts it, and at start (after a restart). A stop ends a transfer
+  // between two batches.
+  const background: WorkerLoop = new WorkerLoop({
     work: async () => {
-      const registers = await resumeHandovers(services, { stopped: () => handing.stopped });
+      const stopped = () => background.stopped;
+      const periods = await resumeCloses(services, { stopped });
+      if (periods) opts.logger.info({ periods }, 'period closes generated');
+      const registers = await resumeHandovers(services, { stopped });
       if (registers) opts.logger.info({ registers }, 'transfer registers passed custody');
     },
     logger: opts.logger,
-    failure: 'passing custody of a transfer register failed',
+    failure: 'generating a period close or passing custody of a transfer register failed',
     runOnStart: true,
   });
-  services.handovers = { wake: () => handing.wake() };
-  handing.start(opts.overdueIntervalMs);
+  services.background = { wake: () => background.wake() };
+  background.start(opts.overdueIntervalMs);
   opts.logger.info({ url: running.url }, 'archive subgraph listening');
   return {
     url: running.url,
@@ -148,7 +153,7 @@ export async function startArchiveSubgraph(opts: ArchiveSubgraphOptions & { port
     services,
     close: async () => {
       await sweeping.stop();
-      await handing.stop();
+      await background.stop();
       await running.close();
       // Heads sealed by the last filings are still written into the audit trail (best effort, bounded by its timeout).
       await services.seals?.announced();

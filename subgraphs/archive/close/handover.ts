@@ -12,6 +12,7 @@ import { badInput, conflict, forbidden, notFound, today } from '../../../platfor
 import { hasAnyRole } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
 import { fiscalYear as boundedFiscalYear } from '../../../platform/input-bounds.ts';
+import { transaction } from '../../../platform/integration/transactions.ts';
 import { forwardPageInfo, type PageInfoModel } from '../../../platform/paging.ts';
 import type { ArchiveContext } from '../context.ts';
 import { decodeCursor, encodeCursor, pageSize } from '../lifecycle/pagination.ts';
@@ -19,7 +20,6 @@ import type { ArchiveRecordDoc } from '../models.ts';
 import { type HandoverSide, type TransferLineDoc, type TransferRegisterDoc, lineModel, registerModel } from './handover-model.ts';
 import { continueHandover } from './handover-transfer.ts';
 import { LinesDigest } from './register-pdf.ts';
-import { recordsTransaction } from '../history.ts';
 
 export type { HandoverSide, TransferLineDoc, TransferRegisterDoc } from './handover-model.ts';
 
@@ -156,17 +156,19 @@ export async function signHandover(ctx: ArchiveContext, registerId: string, side
   const before = checkSignable(await Registers.findById(id).lean<TransferRegisterDoc>(), side, p.sub);
   const signatures = [...before.signatures, { side, by: p.sub, at: nowOf(ctx) }];
   const status = signatures.length === 2 ? 'TRANSFERRING' : 'AWAITING_SIGNATURES';
-  await recordsTransaction(ctx.connection, async (session) => {
+  // A signature writes the register alone (no record yet): not in the records' lane, where a transfer's batches run.
+  await transaction(ctx.connection, async (session) => {
     const reg = checkSignable(await Registers.findById(id).session(session).lean<TransferRegisterDoc>(), side, p.sub);
+    if (reg.signatures.length !== before.signatures.length) throw conflict('the register was signed meanwhile; read it again');
     const saved = await Registers.updateOne({ _id: reg._id, status: 'AWAITING_SIGNATURES', signatures: { $size: before.signatures.length } }, { $set: { signatures, status, nextSeq: 0 } }, { session });
-    if (reg.signatures.length !== before.signatures.length || !saved.matchedCount) throw conflict('the register was signed meanwhile; read it again');
+    if (!saved.matchedCount) throw conflict('the register was signed meanwhile; read it again');
   });
   if (status === 'TRANSFERRING') {
     if (before.recordCount <= (ctx.settings.handover?.inlineRecords ?? HANDOVER_INLINE_RECORDS)) {
       // Signed is signed: what fails here (a deadline, a conflict) is the worker loop's to finish, not the signer's to retry.
-      await continueHandover(ctx, id).catch(() => ctx.handovers?.wake());
+      await continueHandover(ctx, id).catch(() => ctx.background?.wake());
     } else {
-      ctx.handovers?.wake();
+      ctx.background?.wake();
     }
   }
   const after = (await Registers.findById(id).lean<TransferRegisterDoc>())!;

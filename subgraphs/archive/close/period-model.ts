@@ -3,7 +3,8 @@
 import { type Connection, type Model, Schema } from 'mongoose';
 import type { GeneratedDocument } from './generate.ts';
 
-export type PeriodStatus = 'OPEN' | 'CLOSING' | 'CLOSED';
+/** GENERATING: its close was asked for and its documents are being generated (nothing is booked into it any more). */
+export type PeriodStatus = 'OPEN' | 'GENERATING' | 'CLOSING' | 'CLOSED';
 
 export interface PeriodDocumentDoc extends GeneratedDocument {
   /** The file in the archive's bucket (`archive_files`). */

@@ -14,7 +14,8 @@ import { transaction } from '../../../platform/integration/transactions.ts';
 import { TEXT_FIELDS, optionalText } from '../../../platform/text-policy.ts';
 import type { Decision, StageDefinition } from '../../../platform/workflow/types.ts';
 import { rolesFor } from '../../../schema/permissions.ts';
-import type { ArchiveContext } from '../context.ts';
+import type { Connection } from 'mongoose';
+import type { ArchiveContext, ArchiveServices } from '../context.ts';
 import { type RecordDraft, fileManyInTransaction } from '../filing.ts';
 import { recordsTransaction } from '../history.ts';
 import { fromWorkflow } from '../lifecycle/services.ts';
@@ -56,7 +57,7 @@ const READERS = rolesFor('Query', 'accountingPeriods');
 
 const periodId = (fiscalYear: number, period: number) => `${fiscalYear}-${String(period).padStart(2, '0')}`;
 const subjectOf = (id: string) => ({ type: 'AccountingPeriod', id });
-const nowOf = (ctx: ArchiveContext) => ctx.clock?.() ?? new Date();
+const nowOf = (ctx: ArchiveServices) => ctx.clock?.() ?? new Date();
 
 function checkPeriod(ctx: ArchiveContext, fiscalYear: number, period: number): string {
   boundedFiscalYear('fiscalYear', fiscalYear, { timeZone: ctx.settings.timeZone, now: nowOf(ctx) });
@@ -88,7 +89,7 @@ export async function accountingPeriods(ctx: ArchiveContext, fiscalYear: number)
 }
 
 /** Generates the month's documents into the archive's bucket, marked as listed so the orphan sweep leaves them while the close awaits approval. */
-async function generateIntoBucket(ctx: ArchiveContext, fiscalYear: number, period: number, now: Date): Promise<{ documents: PeriodDocumentDoc[]; vouchers: number }> {
+async function generateIntoBucket(ctx: ArchiveServices, fiscalYear: number, period: number, now: Date): Promise<{ documents: PeriodDocumentDoc[]; vouchers: number }> {
   const bucket = bucketSink(new ArchiveFiles(ctx.connection), now);
   try {
     const { books, documents } = await generatePeriodDocuments(ctx.models.Voucher, { fiscalYear, period }, { company: companyOf(ctx.settings), now, sink: bucket.sink });
@@ -101,9 +102,14 @@ async function generateIntoBucket(ctx: ArchiveContext, fiscalYear: number, perio
   }
 }
 
+/** A month of up to this many vouchers has its documents generated within closePeriod; a larger one in the background. */
+export const CLOSE_INLINE_VOUCHERS = 5000;
+
 /**
- * closePeriod: refused with every cause while the month is not ready; otherwise its documents are generated and the
- * close goes to approval (the period is CLOSING).
+ * closePeriod: refused with every cause while the month is not ready. Otherwise the month is GENERATING at once (a
+ * voucher dated in it is booked elsewhere from then on), its documents are generated and the close goes to approval
+ * (CLOSING): within this call for a month of up to CLOSE_INLINE_VOUCHERS vouchers, else in the archive's worker loop
+ * (50,000 vouchers take half a minute, longer than a caller waits).
  */
 export async function closePeriod(ctx: ArchiveContext, fiscalYear: number, period: number): Promise<PeriodDoc> {
   const principal = ctx.principal;
@@ -115,50 +121,88 @@ export async function closePeriod(ctx: ArchiveContext, fiscalYear: number, perio
   const Periods = periodModel(ctx.connection);
   const current = (await Periods.findById(id).lean<PeriodDoc>()) ?? openPeriod(fiscalYear, period);
   if (current.status !== 'OPEN') throw conflict(`${id} is ${current.status}`);
-  const financeDepartmentId = ctx.settings.financeDepartmentId;
-  if (!financeDepartmentId) throw conflict('No finance department is configured (FINANCE_DEPARTMENT_ID): the close has no head of accounting to approve it');
+  if (!ctx.settings.financeDepartmentId) throw conflict('No finance department is configured (FINANCE_DEPARTMENT_ID): the close has no head of accounting to approve it');
   if (!ctx.closeReadiness) throw conflict('This archive process cannot check whether the period is ready to close');
   const blockers = await ctx.closeReadiness.closeBlockers(fiscalYear, period);
   if (blockers.length) {
     throw new GraphQLError(`${id} cannot be closed: ${blockers.map((b) => b.detail).join('; ')}`, { extensions: { code: 'CONFLICT', causes: blockers } });
   }
-  const { documents, vouchers } = await generateIntoBucket(ctx, fiscalYear, period, now);
-  const store = new ArchiveFiles(ctx.connection);
-  let result: PeriodDoc | undefined;
-  try {
-    await transaction(ctx.connection, async (session) => {
-      const instance = await ctx.workflow.start(session, PERIOD_CLOSE_WORKFLOW, subjectOf(id), { initiatorId: principal.sub, departmentId: financeDepartmentId, category: 'PERIOD_CLOSE' }).catch(fromWorkflow);
-      const doc: PeriodDoc = { ...current, status: 'CLOSING', approvalId: instance.id, requestedBy: principal.sub, requestedAt: now, closedAt: null, vouchers, documents };
-      // A voucher booked into the month since its books were read would be missing from them: booking writes this
-      // document too (booking.ts), so it either committed before (and is counted here) or conflicts with this.
-      const booked = await ctx.models.Voucher.countDocuments({ fiscalYear, period }).session(session);
-      if (booked !== vouchers) throw conflict(`${booked - vouchers} voucher(s) were booked into ${id} while its books were generated; close it again`);
-      // Only from OPEN: a concurrent close of the same month conflicts here (or on the insert) and applies nothing.
-      const { _id: _, ...fields } = doc;
-      const moved = await Periods.updateOne({ _id: id, status: 'OPEN' }, { $set: fields }, { session });
-      if (!moved.matchedCount) {
-        try {
-          await Periods.create([doc], { session });
-        } catch (err) {
-          if ((err as { code?: number }).code === 11000) throw conflict(`${id} is being closed by someone else`);
-          throw err;
-        }
+  await transaction(ctx.connection, async (session) => {
+    const doc: PeriodDoc = { ...current, status: 'GENERATING', approvalId: null, requestedBy: principal.sub, requestedAt: now, closedAt: null, vouchers: 0, documents: [] };
+    // Only from OPEN: a concurrent close of the same month, or a booking into it, conflicts here and applies nothing.
+    const { _id: _, ...fields } = doc;
+    const moved = await Periods.updateOne({ _id: id, status: 'OPEN' }, { $set: fields }, { session });
+    if (!moved.matchedCount) {
+      try {
+        await Periods.create([doc], { session });
+      } catch (err) {
+        if ((err as { code?: number }).code === 11000) throw conflict(`${id} is being closed by someone else`);
+        throw err;
       }
-      await ctx.events.append(session, {
-        type: 'PERIOD_CLOSE_REQUESTED',
-        subject: subjectOf(id),
-        actor: principal.sub,
-        payload: { fiscalYear, period, approvalId: instance.id, documents: documents.length, vouchers, detail: `${id}: ${documents.length} documents from ${vouchers} vouchers await approval` },
-        occurredAt: now,
-      });
-      result = doc;
-    });
-  } catch (err) {
-    // Nothing of the close was stored: its files go too.
-    await dropFiles(store, documents.map((d) => d.fileId));
-    throw err;
+    }
+  });
+  const vouchers = await ctx.models.Voucher.countDocuments({ fiscalYear, period });
+  if (vouchers <= (ctx.settings.close?.inlineVouchers ?? CLOSE_INLINE_VOUCHERS)) {
+    // Requested is requested: what fails here (a deadline, a conflict) is the worker loop's to finish.
+    await generateClose(ctx, id).catch(() => ctx.background?.wake());
+  } else {
+    ctx.background?.wake();
   }
-  return result!;
+  return (await Periods.findById(id).lean<PeriodDoc>())!;
+}
+
+/** Closes being generated by this process (per connection): a second caller leaves them to the first. */
+const generating = new WeakMap<Connection, Set<string>>();
+
+/**
+ * Generates the documents of a GENERATING month into the archive's bucket and starts the approval (CLOSING), with
+ * PERIOD_CLOSE_REQUESTED, in one transaction that also checks the month's voucher count is the one the books were read
+ * from; otherwise the files go and the next pass generates again.
+ */
+export async function generateClose(svc: ArchiveServices, id: string): Promise<void> {
+  const mine = generating.get(svc.connection) ?? new Set<string>();
+  generating.set(svc.connection, mine);
+  if (mine.has(id)) return;
+  mine.add(id);
+  try {
+    const Periods = periodModel(svc.connection);
+    const requested = await Periods.findById(id).lean<PeriodDoc>();
+    if (requested?.status !== 'GENERATING') return;
+    const { fiscalYear, period } = requested;
+    const { documents, vouchers } = await generateIntoBucket(svc, fiscalYear, period, requested.requestedAt ?? nowOf(svc));
+    try {
+      await transaction(svc.connection, async (session) => {
+        const p = await Periods.findById(id).session(session).lean<PeriodDoc>();
+        if (p?.status !== 'GENERATING' || p.requestedAt?.getTime() !== requested.requestedAt?.getTime()) throw conflict(`${id} changed meanwhile`);
+        // A voucher booked into the month after its books were read would be missing from them: booking writes this
+        // document too (booking.ts), and books nothing into a month that is not OPEN; this is the proof.
+        const booked = await svc.models.Voucher.countDocuments({ fiscalYear, period }).session(session);
+        if (booked !== vouchers) throw conflict(`${booked - vouchers} voucher(s) were booked into ${id} while its books were generated`);
+        const instance = await svc.workflow.start(session, PERIOD_CLOSE_WORKFLOW, subjectOf(id), { initiatorId: p.requestedBy!, departmentId: svc.settings.financeDepartmentId!, category: 'PERIOD_CLOSE' }).catch(fromWorkflow);
+        await Periods.updateOne({ _id: id, status: 'GENERATING' }, { $set: { status: 'CLOSING', approvalId: instance.id, vouchers, documents } }, { session });
+        await svc.events.append(session, {
+          type: 'PERIOD_CLOSE_REQUESTED',
+          subject: subjectOf(id),
+          actor: p.requestedBy!,
+          payload: { fiscalYear, period, approvalId: instance.id, documents: documents.length, vouchers, detail: `${id}: ${documents.length} documents from ${vouchers} vouchers await approval` },
+          occurredAt: nowOf(svc),
+        });
+      });
+    } catch (err) {
+      // Nothing of the close was stored: its files go too.
+      await dropFiles(new ArchiveFiles(svc.connection), documents.map((d) => d.fileId));
+      throw err;
+    }
+  } finally {
+    mine.delete(id);
+  }
+}
+
+/** Goes on with every month being generated (after a restart, or a close left to the worker loop). */
+export async function resumeCloses(svc: ArchiveServices, opts: { stopped?: () => boolean } = {}): Promise<number> {
+  const open = await periodModel(svc.connection).find({ status: 'GENERATING' }, { _id: 1 }).lean<Array<Pick<PeriodDoc, '_id'>>>();
+  for (const p of open) if (!opts.stopped?.()) await generateClose(svc, p._id);
+  return open.length;
 }
 
 /** The drafts of the records filing a period's documents: a JSON description as content, the PDF as its file. */

@@ -425,7 +425,9 @@ export type Mutation = {
   /**
    * ACCOUNTANT: closes a month that has ended. Refused (CONFLICT, extensions.causes naming each) while claims approved in
    * it have no voucher, a sync job of it is failing, or its latest reconciliation has differences (or it has none).
-   * Otherwise its books and reports are generated and the close goes to approval: the period is CLOSING.
+   * Otherwise the period is GENERATING, its books and reports are generated and the close goes to approval (CLOSING):
+   * within the call for a month of up to 5,000 vouchers (the answer is CLOSING), else in the background (the answer is
+   * GENERATING; PERIOD_CLOSE_REQUESTED says when it is CLOSING).
    */
   closePeriod: AccountingPeriod;
   /** An approver of the current step: the last approval files the documents and closes the period; a rejection (with its reason) reopens it. */
@@ -870,9 +872,14 @@ export type ProposeDestructionInput = {
   secondHandlerId: Scalars['ID']['input'];
 };
 
-/** A month of the books: OPEN; CLOSING while its close awaits approval; CLOSED once approved and its documents filed. */
+/**
+ * A month of the books: OPEN; GENERATING once its close was asked for, while its books and reports are generated (in the
+ * background for a large month; nothing is booked into it any more); CLOSING while its close awaits approval; CLOSED once
+ * approved and its documents filed.
+ */
 export type PeriodStatus =
   | 'OPEN'
+  | 'GENERATING'
   | 'CLOSING'
   | 'CLOSED';
 
