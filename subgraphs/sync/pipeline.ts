@@ -98,6 +98,9 @@ const PIPELINED = 2;
 /** How long "no PENDING job" found by a claim is believed, unless this pipeline enqueued one meanwhile. */
 const PENDING_RECHECK_MS = 200;
 
+/** A failed job's outcome in the audit trail: the archive's error code, or INTERNAL_SERVER_ERROR. */
+const outcomeOf = (err: unknown): string => (err instanceof SubgraphCallError ? (/^\w+: ([A-Z_]+):/.exec(err.message)?.[1] ?? 'INTERNAL_SERVER_ERROR') : 'INTERNAL_SERVER_ERROR');
+
 export class SyncPipeline {
   private readonly running = new Set<Promise<void>>();
   /** When a claim last found no PENDING job (Date.now()); -Infinity once one may exist. */
@@ -308,9 +311,10 @@ export class SyncPipeline {
   /**
    * Runs jobs together: their claims are read at once and booked with one generateVouchers and one fileVouchers
    * call, so the archive numbers, chains and announces the lot in one transaction each instead of two per claim.
-   * Those calls are all or nothing; a batch the archive refuses (one claim it cannot book, a timeout) runs again job
-   * by job, where each succeeds or fails for its own reason. Both calls are idempotent, so what the refused batch
-   * made is found again.
+   * Those calls are all or nothing; a batch the archive refuses (one claim it cannot book) runs again job by job,
+   * where each succeeds or fails for its own reason; a batch it does not answer (timeout, unreachable) fails each
+   * job for this attempt, to be retried after its backoff. Both calls are idempotent, so what the batch made is found
+   * again.
    */
   private async runBatch(jobs: SyncJobDoc[]): Promise<void> {
     if (jobs.length === 1) return this.runJob(jobs[0]);
@@ -339,18 +343,27 @@ export class SyncPipeline {
     }
     if (together.length < 2) alone.push(...together.splice(0).map((t) => t.job));
     let filed: Array<FiledRecord & { voucherId: string }> | null = null;
+    let unanswered: SubgraphCallError | null = null;
     if (together.length) {
       try {
         const { generateVouchers } = await this.opts.archive<{ generateVouchers: { id: string }[] }>(GENERATE_VOUCHERS, { claims: together.map((t) => t.claim) });
         const { fileVouchers } = await this.opts.archive<{ fileVouchers: FiledRecord[] }>(FILE_VOUCHERS, { voucherIds: generateVouchers.map((v) => v.id) });
         if (generateVouchers.length === together.length && fileVouchers.length === together.length) filed = fileVouchers.map((r, i) => ({ ...r, voucherId: generateVouchers[i].id }));
       } catch (err) {
-        // Run job by job below, where each job's own error is recorded on it.
-        this.opts.logger.info({ err: (err as Error).message, jobs: together.length }, 'the archive refused a batch of sync jobs; running them one by one');
+        if (err instanceof SubgraphCallError && (err.failure === 'timeout' || err.failure === 'unreachable')) {
+          // No answer: the archive may still be doing the batch. Run alone, every job would call it again at once (a
+          // hundred calls on a busy archive: how filing collapsed under the documents benchmark); the jobs retry after
+          // their backoff instead, together again, and the idempotent calls find what the first one made.
+          unanswered = err;
+        } else {
+          // Run job by job below, where each job's own error is recorded on it.
+          this.opts.logger.info({ err: (err as Error).message, jobs: together.length }, 'the archive refused a batch of sync jobs; running them one by one');
+        }
       }
-      if (!filed) alone.push(...together.map((t) => t.job));
+      if (!filed && !unanswered) alone.push(...together.map((t) => t.job));
     }
-    await Promise.all([filed ? this.succeeded(together, filed) : null, ...alone.map((job) => this.runJob(job))]);
+    const retried = unanswered ? together.map(({ job }) => this.failUnanswered(job, unanswered!)) : [];
+    await Promise.all([filed ? this.succeeded(together, filed) : null, ...retried, ...alone.map((job) => this.runJob(job))]);
   }
 
   /** Marks jobs of a batch SUCCEEDED (one write for the lot), with their records. */
@@ -403,9 +416,14 @@ export class SyncPipeline {
       const span = trace.getActiveSpan();
       if (span) failSpan(span, err);
       await this.fail(job, started, voucherId, err);
-      const code = err instanceof SubgraphCallError ? (/^\w+: ([A-Z_]+):/.exec(err.message)?.[1] ?? 'INTERNAL_SERVER_ERROR') : 'INTERNAL_SERVER_ERROR';
-      await this.record(job, started, code);
+      await this.record(job, started, outcomeOf(err));
     }
+  }
+
+  /** A job of a batch the archive did not answer: failed for this attempt (retried after its backoff, or DEAD). */
+  private async failUnanswered(job: SyncJobDoc, err: SubgraphCallError): Promise<void> {
+    await this.fail(job, job.startedAt!, job.voucherId, err);
+    await this.record(job, job.startedAt!, outcomeOf(err), 'generateVouchers,fileVouchers');
   }
 
   /** The job's entry in the audit trail, naming the archive's mutations that booked it. */

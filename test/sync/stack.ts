@@ -88,6 +88,8 @@ export interface StackOptions {
   sync?: Partial<SyncSubgraphSettings>;
   /** Replaces the archive URL the sync service calls (to make it fail). */
   archiveUrlForSync?: string;
+  /** How long the sync service waits for each call to oa and the archive (default: its own). */
+  syncCallTimeoutMs?: number;
   /** Replaces the oa URL the sync service calls (to count its calls). */
   oaUrlForSync?: string;
   subscriptionPollMs?: number;
@@ -144,6 +146,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     bus,
     ports,
     settings: { ...SYNC_SETTINGS, ...opts.sync },
+    subgraphTimeoutMs: opts.syncCallTimeoutMs,
     host: '127.0.0.1',
     port: 0,
     leaseTtlMs: 2000,
