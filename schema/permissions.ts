@@ -99,6 +99,7 @@ export const PERMISSIONS: Readonly<Record<string, TypeRules>> = {
       reopenPeriod: roles('FINANCE_DIRECTOR'),
       prepareHandover: roles('ARCHIVIST', 'ACCOUNTANT'),
       signHandover: roles('ARCHIVIST', 'ACCOUNTANT'),
+      withdrawHandover: roles('ARCHIVIST', 'ACCOUNTANT'),
       startLoan: roles('ARCHIVIST'),
       returnLoan: roles('ARCHIVIST'),
       markOverdueLoans: rolesOrService('ARCHIVIST'),

@@ -48,6 +48,18 @@ describe('handing a year over', () => {
     expect(await a.connection.collection('archive_records').countDocuments({ custody: 'ARCHIVES' })).toBe(0);
   });
 
+  it('a register awaiting its signatures is withdrawn with the reason: VOID, and the year may be listed again', async () => {
+    const r = await a.gql<{ prepareHandover: Register }>(accountant, PREPARE, { y: 2025 });
+    expect(r.errors).toBeUndefined();
+    const WITHDRAW = 'mutation($id: ID!, $r: String!) { withdrawHandover(id: $id, reason: $r) { status voidReason } }';
+    expect((await a.gql(archivist, WITHDRAW, { id: r.data!.prepareHandover.id, r: '  ' })).errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'reason' });
+    expect((await a.gql(user('clerk-1', []), WITHDRAW, { id: r.data!.prepareHandover.id, r: '清册有误' })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const withdrawn = await a.gql<{ withdrawHandover: { status: string; voidReason: string } }>(archivist, WITHDRAW, { id: r.data!.prepareHandover.id, r: '清册编制有误，重新编制' });
+    expect(withdrawn.data?.withdrawHandover).toEqual({ status: 'VOID', voidReason: 'withdrawn by archivist-1: 清册编制有误，重新编制' });
+    expect((await a.gql(archivist, WITHDRAW, { id: r.data!.prepareHandover.id, r: '再次' })).errors?.[0]?.message).toBe('the transfer register of 2025 is VOID: only a register awaiting its signatures is withdrawn');
+    expect((await a.gql(archivist, SIGN, { id: r.data!.prepareHandover.id, s: 'ARCHIVES' })).errors?.[0]?.message).toBe('the transfer register of 2025 is VOID');
+  });
+
   it('a register lists every record of a year that has ended, once', async () => {
     // What HANDOVER_OVERDUE reads: 2025's records are with the accounting department (overdue once 2026 has ended).
     expect(await archivePorts(a.connection).custody.yearsNotHandedOver(2026)).toEqual([{ fiscalYear: 2025, records: 3 }]);

@@ -1,7 +1,7 @@
 // Resolvers of the year's handover (schema/archive-lifecycle.graphql, "Year handover"): handover.ts does the work.
 import type { ArchiveContext } from '../context.ts';
 import type { ArchiveRecordDoc } from '../models.ts';
-import { type HandoverSide, type TransferLineDoc, type TransferRegisterDoc, prepareHandover, signHandover, transferLines, transferRegisters } from './handover.ts';
+import { type HandoverSide, type TransferLineDoc, type TransferRegisterDoc, prepareHandover, signHandover, transferLines, transferRegisters, withdrawHandover } from './handover.ts';
 
 export const handoverResolvers = {
   Query: {
@@ -10,6 +10,7 @@ export const handoverResolvers = {
   Mutation: {
     prepareHandover: (_: unknown, { fiscalYear }: { fiscalYear: number }, ctx: ArchiveContext) => prepareHandover(ctx, fiscalYear),
     signHandover: (_: unknown, a: { id: string; side: HandoverSide }, ctx: ArchiveContext) => signHandover(ctx, a.id, a.side),
+    withdrawHandover: (_: unknown, a: { id: string; reason: string }, ctx: ArchiveContext) => withdrawHandover(ctx, a.id, a.reason),
   },
   TransferRegister: {
     id: (r: TransferRegisterDoc) => r._id.toHexString(),

@@ -13,6 +13,7 @@ import { hasAnyRole } from '../../../platform/identity.ts';
 import { toObjectId } from '../../../platform/ids.ts';
 import { fiscalYear as boundedFiscalYear } from '../../../platform/input-bounds.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
+import { TEXT_FIELDS, requiredText } from '../../../platform/text-policy.ts';
 import { forwardPageInfo, type PageInfoModel } from '../../../platform/paging.ts';
 import type { ArchiveContext } from '../context.ts';
 import { decodeCursor, encodeCursor, pageSize } from '../lifecycle/pagination.ts';
@@ -130,6 +131,28 @@ export async function prepareHandover(ctx: ArchiveContext, fiscalYear: number): 
     if ((err as { code?: number }).code === 11000) throw conflict(`a transfer register of ${fiscalYear} already awaits its signatures`);
     throw err;
   }
+}
+
+/**
+ * withdrawHandover: an ARCHIVIST or ACCOUNTANT withdraws a register still awaiting its signatures (a list prepared
+ * too early, a signer gone): it is VOID with who and why, nothing was handed over, and the year may be listed again.
+ */
+export async function withdrawHandover(ctx: ArchiveContext, registerId: string, reason: string): Promise<TransferRegisterDoc> {
+  const p = ctx.principal;
+  if (p.kind !== 'user' || !hasAnyRole(p, ['ARCHIVIST', 'ACCOUNTANT'])) throw forbidden('A transfer register is withdrawn by an ARCHIVIST or an ACCOUNTANT');
+  const why = requiredText(reason, 'reason', TEXT_FIELDS.archiveComment);
+  const id = toObjectId(registerId);
+  if (!id) throw notFound('Transfer register');
+  const Registers = registerModel(ctx.connection);
+  const withdrawn = await Registers.findOneAndUpdate(
+    { _id: id, status: 'AWAITING_SIGNATURES' },
+    { $set: { status: 'VOID', voidReason: `withdrawn by ${p.sub}: ${why}`, completedAt: nowOf(ctx) } },
+    { returnDocument: 'after' },
+  ).lean<TransferRegisterDoc>();
+  if (withdrawn) return withdrawn;
+  const reg = await Registers.findById(id).lean<TransferRegisterDoc>();
+  if (!reg) throw notFound('Transfer register');
+  throw conflict(`the transfer register of ${reg.fiscalYear} is ${reg.status}: only a register awaiting its signatures is withdrawn`);
 }
 
 /** The checks of a signature, before and again inside its transaction. */

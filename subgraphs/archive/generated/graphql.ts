@@ -444,6 +444,8 @@ export type Mutation = {
    * register whose stored lines were altered is VOID (CONFLICT when found within the call).
    */
   signHandover: TransferRegister;
+  /** ARCHIVIST or ACCOUNTANT: withdraws a register still awaiting its signatures, with the reason; it is VOID and the year may be listed again. */
+  withdrawHandover: TransferRegister;
 };
 
 
@@ -576,6 +578,12 @@ export type MutationPrepareHandoverArgs = {
 export type MutationSignHandoverArgs = {
   id: Scalars['ID']['input'];
   side: HandoverSide;
+};
+
+
+export type MutationWithdrawHandoverArgs = {
+  id: Scalars['ID']['input'];
+  reason: Scalars['String']['input'];
 };
 
 /** What an access-log entry records. */
@@ -944,7 +952,8 @@ export type HandoverSide =
 /**
  * AWAITING_SIGNATURES until both sides signed; TRANSFERRING while the register is printed and filed and custody passes on
  * the listed records (in batches, going on after a restart); SIGNED once every listed record was handed over or
- * excluded; VOID when its stored lines were found altered before it was filed (nothing was handed over).
+ * excluded; VOID when withdrawn before its signatures, or when its stored lines were found altered before it was filed
+ * (nothing was handed over).
  */
 export type TransferRegisterStatus =
   | 'AWAITING_SIGNATURES'
@@ -1023,7 +1032,7 @@ export type TransferRegister = {
   excluded: Scalars['Int']['output'];
   /** When custody had passed on every listed record (SIGNED), or when it was found void (VOID). */
   completedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** Why it is VOID. */
+  /** Why it is VOID: withdrawn (by whom, why) or its lines altered. */
   voidReason?: Maybe<Scalars['String']['output']>;
   /** The TRANSFER_REGISTER record it was filed as, once printed after the second signature: the PDF/A is its file. */
   archiveRecord?: Maybe<ArchiveRecord>;
@@ -1455,6 +1464,7 @@ export type MutationResolvers<ContextType = ArchiveContext, ParentType extends R
   reopenPeriod?: Resolver<ResolversTypes['AccountingPeriod'], ParentType, ContextType, RequireFields<MutationReopenPeriodArgs, 'fiscalYear' | 'period' | 'reason'>>;
   prepareHandover?: Resolver<ResolversTypes['TransferRegister'], ParentType, ContextType, RequireFields<MutationPrepareHandoverArgs, 'fiscalYear'>>;
   signHandover?: Resolver<ResolversTypes['TransferRegister'], ParentType, ContextType, RequireFields<MutationSignHandoverArgs, 'id' | 'side'>>;
+  withdrawHandover?: Resolver<ResolversTypes['TransferRegister'], ParentType, ContextType, RequireFields<MutationWithdrawHandoverArgs, 'id' | 'reason'>>;
 };
 
 export type HoldResolvers<ContextType = ArchiveContext, ParentType extends ResolversParentTypes['Hold'] = ResolversParentTypes['Hold']> = {
