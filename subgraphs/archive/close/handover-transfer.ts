@@ -27,6 +27,9 @@ export const HANDOVER_BATCH = 500;
 /** Registers being transferred by this process (per connection): a second caller leaves them to the first. */
 const running = new WeakMap<Connection, Set<string>>();
 
+/** The receiving side's signer (the ARCHIVIST): who files the register and takes custody of what it lists. */
+const receiverOf = (reg: TransferRegisterDoc): string => (reg.signatures.find((s) => s.side === 'ARCHIVES') ?? reg.signatures.at(-1)!).by;
+
 function exclusionOf(line: TransferLineDoc, record: ArchiveRecordDoc | undefined): ExclusionReason | null {
   if (!record) return 'MISSING';
   if (record.status === 'DESTROYED') return 'DESTROYED';
@@ -42,7 +45,7 @@ function exclusionOf(line: TransferLineDoc, record: ArchiveRecordDoc | undefined
 async function fileRegister(svc: ArchiveServices, reg: TransferRegisterDoc): Promise<void> {
   const Registers = registerModel(svc.connection);
   const now = svc.clock?.() ?? new Date();
-  const receiver = reg.signatures.at(-1)!.by;
+  const receiver = receiverOf(reg);
   const principal: Principal = { sub: receiver, roles: ['EMPLOYEE', 'ARCHIVIST'], departmentId: null, kind: 'user' };
   const ctx: ArchiveContext = { ...svc, principal, loaders: createArchiveLoaders(svc, principal) };
   const store = new ArchiveFiles(svc.connection);
@@ -120,7 +123,7 @@ async function transferBatch(svc: ArchiveServices, registerId: Types.ObjectId): 
       const ids = passing.map((r) => r._id);
       const moved = await svc.models.ArchiveRecord.updateMany({ _id: { $in: ids }, custody: { $ne: 'ARCHIVES' } }, { $set: { custody: 'ARCHIVES' } }, { session });
       if (moved.modifiedCount !== ids.length) throw new Error(`transfer register ${registerId.toHexString()}: records changed during the batch`);
-      const receiver = reg.signatures.at(-1)!.by;
+      const receiver = receiverOf(reg);
       const ref = { kind: 'TRANSFER_REGISTER' as const, id: reg.recordId!, no: reg.archiveNo! };
       await new RecordHistory(svc.connection).append(
         session,
@@ -145,7 +148,7 @@ async function transferBatch(svc: ArchiveServices, registerId: Types.ObjectId): 
       await svc.events.append(session, {
         type: 'HANDOVER_SIGNED',
         subject: { type: 'TransferRegister', id: registerId.toHexString() },
-        actor: reg.signatures.at(-1)!.by,
+        actor: receiverOf(reg),
         payload: {
           fiscalYear: reg.fiscalYear,
           records: handedOver,
