@@ -7,7 +7,7 @@
 // the archive's worker loop). A listed record that changed since it was listed (destroyed, its fixity not the listed
 // one, already handed over) is excluded, named on its line, and stays with the accounting department for the next
 // register. The last batch marks the register SIGNED and appends HANDOVER_SIGNED.
-import type { Connection, Types } from 'mongoose';
+import type { Types } from 'mongoose';
 import type { Principal } from '../../../platform/identity.ts';
 import type { ArchiveContext, ArchiveServices } from '../context.ts';
 import { fileInTransaction } from '../filing.ts';
@@ -19,13 +19,14 @@ import { ArchiveFiles } from '../originals/store.ts';
 import { bucketSink } from './bucket.ts';
 import { companyOf } from './generate.ts';
 import { type ExclusionReason, type TransferLineDoc, type TransferRegisterDoc, lineModel, registerModel } from './handover-model.ts';
+import { InFlight } from './in-flight.ts';
 import { RegisterLinesAltered, printTransferRegister } from './register-pdf.ts';
 
 /** Records per transaction: large enough that the chain's lane is taken a few hundred times for a big year, small enough to keep each one short. */
 export const HANDOVER_BATCH = 500;
 
-/** Registers being transferred by this process (per connection): a second caller leaves them to the first. */
-const running = new WeakMap<Connection, Set<string>>();
+/** Registers being transferred by this process. */
+const running = new InFlight();
 
 /** The receiving side's signer (the ARCHIVIST): who files the register and takes custody of what it lists. */
 const receiverOf = (reg: TransferRegisterDoc): string => (reg.signatures.find((s) => s.side === 'ARCHIVES') ?? reg.signatures.at(-1)!).by;
@@ -169,12 +170,7 @@ async function transferBatch(svc: ArchiveServices, registerId: Types.ObjectId): 
  * process is already doing it. Returns whether the register is finished.
  */
 export async function continueHandover(svc: ArchiveServices, registerId: Types.ObjectId, opts: { maxBatches?: number; stopped?: () => boolean } = {}): Promise<boolean> {
-  const mine = running.get(svc.connection) ?? new Set<string>();
-  running.set(svc.connection, mine);
-  const key = registerId.toHexString();
-  if (mine.has(key)) return false;
-  mine.add(key);
-  try {
+  return running.run(svc.connection, registerId.toHexString(), false, async () => {
     const reg = await registerModel(svc.connection).findById(registerId).lean<TransferRegisterDoc>();
     if (reg?.status !== 'TRANSFERRING') return true;
     if (!reg.recordId) {
@@ -191,9 +187,7 @@ export async function continueHandover(svc: ArchiveServices, registerId: Types.O
     // short leaves them to the archive's timer.
     await svc.seals?.afterFiling();
     return !more;
-  } finally {
-    mine.delete(key);
-  }
+  });
 }
 
 /** Goes on with every register in transfer (after a restart, or a signature that left a large register to the worker loop). */
