@@ -81,7 +81,9 @@ const peerOrigin = (clientAddress: string | undefined, operationName: unknown): 
 
 /** The embedded engine (in memory), as `npm start` runs it: a process of its own. */
 async function database(): Promise<Record<string, string>> {
-  const engine = await startEngine({ port: 0, dbPath: null });
+  // ENGINE_SLOW_MS given: its slow commands are logged (by shape, no values) on this process's output.
+  const slowMs = process.env.ENGINE_SLOW_MS ? Number(process.env.ENGINE_SLOW_MS) : undefined;
+  const engine = await startEngine({ port: 0, dbPath: null, ...(slowMs ? { slowMs, logger: createLogger({ level: 'info' }) } : {}) });
   closers.push(() => engine.close());
   return { uri: engine.uriFor('bench_gateway') };
 }

@@ -27,6 +27,8 @@ import { seedGatewayBench } from './gateway-seed.ts';
 const CLAIMS = Number(process.env.BENCH_GATEWAY_CLAIMS ?? 1000);
 const CONCURRENCY = 16;
 const SECONDS = Number(process.env.BENCH_GATEWAY_SECONDS ?? 5);
+/** BENCH_GATEWAY_ROWS: a comma-separated subset of page, list, latency, identical (default all), e.g. to profile one. */
+const ROWS = new Set((process.env.BENCH_GATEWAY_ROWS ?? 'page,list,latency,identical').split(',').map((r) => r.trim()));
 /** Before each row, the same load for this long (JIT, caches and connection pools warm), not measured. */
 const WARMUP_SECONDS = 1.5;
 const PAIRS = 1500;
@@ -252,19 +254,19 @@ export async function benchGateway(): Promise<void> {
     const ROW_LIST = '100 claims with applicant, department, voucher, archive record, 16 clients';
     const ROW_ONE = '20 claims, one client (latency)';
     const ROW_SAME = '20 claims, one subgraph, 16 clients, IDENTICAL requests (no variables differ)';
-    for (const t of [...targets, direct]) {
+    if (ROWS.has('page')) for (const t of [...targets, direct]) {
       const next = cycle(afters(20));
       await measure(ROW_PAGE, t, CONCURRENCY, () => ({ query: PAGE, variables: { after: next() } }));
     }
-    for (const t of targets) {
+    if (ROWS.has('list')) for (const t of targets) {
       const next = cycle(afters(100));
       await measure(ROW_LIST, t, CONCURRENCY, () => ({ query: LIST, variables: { first: 100, after: next() } }));
     }
-    for (const t of [...targets, direct]) {
+    if (ROWS.has('latency')) for (const t of [...targets, direct]) {
       const next = cycle(afters(20));
       await measure(ROW_ONE, t, 1, () => ({ query: PAGE, variables: { after: next() } }));
     }
-    for (const t of [...targets, direct]) await measure(ROW_SAME, t, CONCURRENCY, () => ({ query: PAGE, variables: { after: null } }));
+    if (ROWS.has('identical')) for (const t of [...targets, direct]) await measure(ROW_SAME, t, CONCURRENCY, () => ({ query: PAGE, variables: { after: null } }));
 
     // ---- the same figures as the table: one line per query, one column per target ----
     const cell = (row: string, target: string, latency: boolean) => {

@@ -16,12 +16,31 @@ import { Collection, type DocKeys, type Entry, type Index, entryFromRow, makeEnt
 import { ErrorCodes, MongoServerError, writeConflict } from './errors.ts';
 import { type Plan, planQuery } from './planner.ts';
 import { type SortSpec, compileFilter } from './query.ts';
-import type { KeyRow, Reader, Store } from './store.ts';
+import { type DocRow, IN_BATCH, type KeyRow, type Reader, type Store } from './store.ts';
 import { bytesOf } from './doc-bytes.ts';
 import type { Doc } from './values.ts';
 
 const PAGE = 256;
 const PAGE_BYTES = 1024 * 1024;
+/** Keys read for up to IN_BATCH ranges in one statement; as many means more may be there, and the ranges are read one by one. */
+const RANGES_KEYS = 1024;
+
+/**
+ * The rows of `items`, read in batches of one statement each: the first as large as the caller takes (`want`) or
+ * 32, then up to twice the last while a batch stays near PAGE_BYTES of documents (what it holds is all in memory).
+ */
+function* batched<T>(items: readonly T[], fetch: (group: T[]) => DocRow[], want?: number): Generator<{ group: T[]; rows: DocRow[] }> {
+  let size = want !== undefined ? Math.min(IN_BATCH, Math.max(1, want)) : 32;
+  for (let i = 0; i < items.length; ) {
+    const group = items.slice(i, i + size);
+    const rows = fetch(group);
+    i += group.length;
+    yield { group, rows };
+    let bytes = 0;
+    for (const row of rows) bytes += row.doc.byteLength;
+    size = Math.max(1, Math.min(IN_BATCH, size * 2, Math.floor((PAGE_BYTES * Math.max(rows.length, 1)) / Math.max(bytes, 1))));
+  }
+}
 
 interface Overlay {
   /** id -> the transaction's version of the document (null: deleted by the transaction). */
@@ -169,7 +188,7 @@ export class Access {
     let n = 0;
     const limit = opts.limit && opts.limit > 0 ? opts.limit : Infinity;
     if (coll.cid !== undefined) {
-      for (const stored of this.stored(coll.cid, plan)) {
+      for (const stored of this.stored(coll.cid, plan, exact && !overlay && limit !== Infinity ? limit : undefined)) {
         let e: Entry | undefined = stored;
         if (seen) {
           if (seen.has(e.id)) continue;
@@ -199,15 +218,18 @@ export class Access {
     }
   }
 
-  /** Stored documents a plan yields (a superset of the matches), a page at a time. */
-  private *stored(cid: number, plan: Plan): Generator<Entry> {
-    for (const e of this.storedRows(cid, plan)) {
+  /**
+   * Stored documents a plan yields (a superset of the matches), a page at a time. `want`: how many the caller takes
+   * at most, when each one yielded is a match (an exact plan with a limit), so that no more are read.
+   */
+  private *stored(cid: number, plan: Plan, want?: number): Generator<Entry> {
+    for (const e of this.storedRows(cid, plan, want)) {
       this.examined++;
       yield e;
     }
   }
 
-  private *storedRows(cid: number, plan: Plan): Generator<Entry> {
+  private *storedRows(cid: number, plan: Plan, want?: number): Generator<Entry> {
     const reader = this.reader;
     // A cursor of a transaction ends with it: its reader goes back to the pool for other transactions.
     const txn = this.txn;
@@ -220,11 +242,9 @@ export class Access {
       return;
     }
     if (plan.kind === 'ids') {
-      for (const key of plan.keys) {
-        open();
-        const row = reader.byIdKey(cid, key);
-        if (row) yield entryFromRow(row);
-      }
+      // In batches, in the order the store gives (several keys are never a sorted plan: see delivers).
+      const fetch = (group: Buffer[]) => (open(), reader.byIdKeys(cid, group));
+      for (const { rows } of batched(plan.keys, fetch, want)) for (const row of rows) yield entryFromRow(row);
       return;
     }
     if (plan.kind === 'scan') {
@@ -245,18 +265,43 @@ export class Access {
       }
     }
     const ranges = plan.reverse ? [...plan.ranges].reverse() : plan.ranges;
-    for (const range of ranges) {
-      let after: KeyRow | undefined;
-      for (;;) {
+    // Several bounded ranges (an $in): up to IN_BATCH of them in one statement while they hold few keys.
+    const bounded = ranges.length > 1 && ranges.every((r) => r.lo && r.hi && r.loInclusive !== false && !r.hiInclusive);
+    for (let i = 0; i < ranges.length; i += bounded ? IN_BATCH : ranges.length) {
+      const chunk = bounded ? ranges.slice(i, i + IN_BATCH) : ranges;
+      if (bounded) {
         open();
-        const keys = reader.keys(plan.index.iid, range, after, PAGE, plan.reverse, cid);
-        for (const k of keys) {
-          open();
-          const row = reader.byRowId(Number(k.rid));
-          if (row) yield entryFromRow(row);
+        const keys = reader.keysInRanges(plan.index.iid, chunk as Array<{ lo: Buffer; hi: Buffer }>, RANGES_KEYS);
+        if (keys.length < RANGES_KEYS) {
+          yield* this.rowsOf(keys, open, want);
+          continue;
         }
-        if (keys.length < PAGE) break;
-        after = keys[keys.length - 1];
+        // Many keys: the ranges one by one, each a page at a time (what a page holds is all in memory).
+      }
+      for (const range of chunk) {
+        let after: KeyRow | undefined;
+        let limit = want !== undefined && chunk.length === 1 ? Math.min(PAGE, Math.max(1, want)) : PAGE;
+        for (;;) {
+          open();
+          const keys = reader.keys(plan.index.iid, range, after, limit, plan.reverse, cid);
+          yield* this.rowsOf(keys, open, want);
+          if (keys.length < limit) break;
+          after = keys[keys.length - 1];
+          limit = PAGE;
+        }
+      }
+    }
+  }
+
+  /** The documents of index entries, in the entries' order, read in batches. */
+  private *rowsOf(keys: readonly KeyRow[], open: () => void, want?: number): Generator<Entry> {
+    const fetch = (group: KeyRow[]) => (open(), this.reader.byRowIds(group.map((k) => Number(k.rid))));
+    for (const { group, rows } of batched(keys, fetch, want)) {
+      const byRid = new Map<number, DocRow>();
+      for (const row of rows) byRid.set(Number(row.rid), row);
+      for (const k of group) {
+        const row = byRid.get(Number(k.rid));
+        if (row) yield entryFromRow(row);
       }
     }
   }

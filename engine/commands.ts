@@ -303,8 +303,10 @@ function explain(ctx: CommandContext): Doc {
   }
   const reply: Doc = { queryPlanner: { namespace: ns(ctx, name), parsedQuery: filter ?? {}, winningPlan, rejectedPlans: [] } };
   if (ctx.body.verbosity !== 'queryPlanner' && coll) {
+    // Run as find runs it: with its limit where the plan delivers the order, so that the stats are find's.
+    const limit = Math.abs(intArg(inner!.limit, 'limit', 0)) || undefined;
     let nReturned = 0;
-    for (const _ of ctx.access.scan(coll, filter, opts)) nReturned++;
+    for (const _ of findEntries(ctx, coll, filter, docArg(inner!.sort, 'sort'), limit, hint)) nReturned++;
     reply.executionStats = { executionSuccess: true, nReturned, totalDocsExamined: ctx.access.examined };
   }
   return reply;
