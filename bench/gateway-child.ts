@@ -189,7 +189,7 @@ interface HiveRuntime {
 }
 
 /** The Hive Gateway runtime: a plugin authenticates into the context and signs each subgraph fetch in onFetch. */
-async function hive(): Promise<Record<string, string>> {
+async function hive(router = false): Promise<Record<string, string>> {
   const { createGatewayRuntime } = (await import(HIVE_RUNTIME)) as { createGatewayRuntime(config: Record<string, unknown>): HiveRuntime };
   const audienceOf = new Map(Object.entries(subgraphUrls()).map(([name, url]) => [url, name]));
   const signing: HivePlugin = {
@@ -217,12 +217,13 @@ async function hive(): Promise<Record<string, string>> {
     // As this gateway: each caller's identity goes out on its own subgraph request, none shared.
     transportEntries: { '*': { options: { deduplicateInflightRequests: false } } },
     plugins: () => [signing],
+    ...(router ? { unifiedGraphHandler: ((await import('@graphql-hive/router-runtime' as string)) as { unifiedGraphHandler: unknown }).unifiedGraphHandler } : {}),
   });
   closers.push(async () => gateway.dispose());
   return { gateway: await listen(gateway) };
 }
 
-const roles: Record<string, () => Promise<Record<string, string>>> = { database, oa: () => subgraph('oa'), archive: () => subgraph('archive'), ours, apollo, hive };
+const roles: Record<string, () => Promise<Record<string, string>>> = { database, oa: () => subgraph('oa'), archive: () => subgraph('archive'), ours, apollo, hive, 'hive-router': () => hive(true) };
 try {
   if (!roles[role]) throw new Error(`unknown role ${role}`);
   send({ t: 'ready', urls: await roles[role]() });

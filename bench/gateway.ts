@@ -8,6 +8,8 @@
 //                     without the intake's limits, to price them)
 //   @apollo/gateway   on the same supergraph                                           (… apollo)
 //   Hive Gateway      @graphql-hive/gateway-runtime on the same supergraph             (… hive)
+//   Hive + router     the same with Hive Router's query planner (@graphql-hive/router-runtime), which this gateway
+//                     runs for queries across subgraphs the caller may read whole  (… hive-router)
 //   load generator    this process
 //
 // Each gateway authenticates the client's JWT and signs the caller's internal identity for every subgraph request,
@@ -158,7 +160,10 @@ export async function benchGateway(): Promise<void> {
       startChild('apollo', env),
       startChild('hive', env).catch((err: Error) => err),
     ]);
-    running.push(ours, apollo);
+    // The Hive Gateway runtime again with Hive Router's query planner (@graphql-hive/router-runtime), which this
+    // gateway runs for the queries across subgraphs that the caller may read whole (gateway/planned.ts).
+    const router = await startChild('hive-router', env);
+    running.push(ours, apollo, router);
     if (!(hive instanceof Error)) running.push(hive);
 
     const token = await new SignJWT({ roles: AUDITOR.roles }).setProtectedHeader({ alg: 'HS256' }).setSubject(AUDITOR.sub).setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET));
@@ -167,6 +172,7 @@ export async function benchGateway(): Promise<void> {
       { name: 'this gateway (auth + shield)', url: ours.urls.gateway, headers: bearer, child: ours },
       { name: '@apollo/gateway', url: apollo.urls.gateway, headers: bearer, child: apollo },
       ...(hive instanceof Error ? [] : [{ name: 'Hive Gateway runtime', url: hive.urls.gateway, headers: bearer, child: hive }]),
+      { name: 'Hive Gateway, router runtime', url: router.urls.gateway, headers: bearer, child: router },
     ];
     const direct: Target = { name: 'oa subgraph directly', url: oa.urls.oa, headers: signed(AUDITOR) };
 
@@ -249,6 +255,13 @@ export async function benchGateway(): Promise<void> {
         `| ${row} | ${r.target} | ${load.map((x) => x.toFixed(2)).join(' / ')} | ${r.rps.toFixed(1)} | ${fmt(r.p50)} ms | ${fmt(r.p99)} ms | ${errors} | ${fmt(r.gatewayCpu, 2)} | ${fmt(r.subgraphsCpu, 2)} | ${fmt(r.loadCpu, 2)} | ${fmt(r.subgraphCalls, 2)} | ${vs} | ${cpuVs} |`,
       );
     };
+
+    // One round of the list through every target before any row: the first target measured would otherwise meet
+    // colder subgraphs and database than the others.
+    for (const t of [...targets, direct]) {
+      const next = cycle(afters(100));
+      await run(t, CONCURRENCY, WARMUP_SECONDS, () => ({ query: t === direct ? PAGE : LIST, variables: t === direct ? { after: next() } : { first: 100, after: next() } }));
+    }
 
     const ROW_PAGE = '20 claims, one subgraph, 16 clients';
     const ROW_LIST = '100 claims with applicant, department, voucher, archive record, 16 clients';

@@ -92,13 +92,18 @@ export async function createGateway(
   });
   const authenticate = (authorization: string | undefined) => (authorization && isApiKeyAuthorization(authorization) ? apiKeys.authenticate(authorization) : authenticateUser(authorization));
   // The shield, the masked-only schema and the pass-through, as gateway/execution.ts builds them.
-  const { schema, maskedOnlySchema, passThrough } = gatewayExecution({
-    supergraphSdl: loadSupergraphSdl(opts.supergraphPath),
-    urls,
-    internalSecret: config.internalSecret,
-    timeoutMs: SUBGRAPH_TIMEOUT_MS,
-    fetchFor: (subgraph) => metrics.timedFetch(subgraph, subgraphFetch),
-  });
+  const { schema, maskedOnlySchema, passThrough, planned } = gatewayExecution(
+    {
+      supergraphSdl: loadSupergraphSdl(opts.supergraphPath),
+      urls,
+      internalSecret: config.internalSecret,
+      timeoutMs: SUBGRAPH_TIMEOUT_MS,
+      fetchFor: (subgraph) => metrics.timedFetch(subgraph, subgraphFetch),
+    },
+    logger.child({ component: 'gateway' }),
+  );
+  // The query planner's native addon is loaded now, not on the first query across subgraphs.
+  void planned.execution();
   const production = config.nodeEnv === 'production';
   const gatewayLogger = logger.child({ component: 'gateway' });
   const audit = new AuditRecorder({
@@ -110,7 +115,7 @@ export async function createGateway(
   });
   // Webhooks' selections, run by the sync service under their integration's key (gateway/server.ts, `internal`).
   const internal = identityGuard(config.internalSecret, { audience: 'gateway', logger: gatewayLogger });
-  const server = await createGatewayServer({ schema, maskedOnlySchema, passThrough, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS, internal });
+  const server = await createGatewayServer({ schema, maskedOnlySchema, passThrough, planned, authenticate: (h) => authenticate(h), directory, logger: gatewayLogger, production, metrics, audit, subgraphTimeoutMs: SUBGRAPH_TIMEOUT_MS, internal });
   // While anyone subscribes, the gateway reads the head of the log itself now and then, once for everybody.
   const gatewayIdentity = { principal: GATEWAY_SERVICE, directory };
   const feed = new EventFeed(opts.bus, { readHead: () => readHead(schema, SYNC_EVENT_LOG.head, gatewayIdentity), pollMs: opts.subscriptionPollMs ?? 2000 });

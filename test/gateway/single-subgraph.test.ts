@@ -73,6 +73,8 @@ async function serve(withPassThrough: boolean): Promise<string> {
   const gateway = await createGatewayServer({
     ...execution,
     passThrough: withPassThrough ? execution.passThrough : undefined,
+    // Joins go stitched on both: this file compares the pass-through with stitching (planned.test.ts the planner).
+    planned: undefined,
     authenticate: async (authorization) => principals.get(authorization ?? '')!,
     directory,
     logger,
