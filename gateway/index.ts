@@ -91,7 +91,8 @@ export async function createGateway(
     cacheMs: opts.apiKeyCacheMs ?? config.apiKeyCacheMs,
   });
   const authenticate = (authorization: string | undefined) => (authorization && isApiKeyAuthorization(authorization) ? apiKeys.authenticate(authorization) : authenticateUser(authorization));
-  // The shield, the masked-only schema and the pass-through, as gateway/execution.ts builds them.
+  const gatewayLogger = logger.child({ component: 'gateway' });
+  // The shield, the masked-only schema, the pass-through and the planner, as gateway/execution.ts builds them.
   const { schema, maskedOnlySchema, passThrough, planned } = gatewayExecution(
     {
       supergraphSdl: loadSupergraphSdl(opts.supergraphPath),
@@ -100,12 +101,11 @@ export async function createGateway(
       timeoutMs: SUBGRAPH_TIMEOUT_MS,
       fetchFor: (subgraph) => metrics.timedFetch(subgraph, subgraphFetch),
     },
-    logger.child({ component: 'gateway' }),
+    gatewayLogger,
   );
   // The query planner's native addon is loaded now, not on the first query across subgraphs.
   void planned.execution();
   const production = config.nodeEnv === 'production';
-  const gatewayLogger = logger.child({ component: 'gateway' });
   const audit = new AuditRecorder({
     sink: syncAuditSink({ url: urls.sync, internalSecret: config.internalSecret }),
     logger: gatewayLogger,

@@ -111,8 +111,9 @@ const subscriptionsElsewhere: ApolloServerPlugin<PermissionContext> = {
 /**
  * Apollo's executor hook (its gateway interface, the one @apollo/gateway plugs into): Apollo parses and validates
  * against the shielded schema as before; an operation the caller-only rules allow whole and one subgraph answers
- * alone goes to that subgraph as written (gateway/single-subgraph.ts); any other runs on the masked-only schema when
- * the caller-only rules allow all of it, on the shielded one otherwise.
+ * alone goes to that subgraph as written (gateway/single-subgraph.ts); a query across subgraphs they allow whole,
+ * without a sensitive field, runs on the query planner (gateway/planned.ts); any other runs on the masked-only schema
+ * when the caller-only rules allow all of it, on the shielded one otherwise.
  */
 function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema, pass: GatewayServerOptions['passThrough'], planned: GatewayServerOptions['planned']): GatewayInterface {
   const listeners = new Set<GatewaySchemaLoadOrUpdateCallback>();
