@@ -9,9 +9,9 @@
 // `subgraphCall`). Mutations, subscriptions, introspection, the gateway's own fields (node, nodes), refused and
 // sensitive fields stay stitched; so does everything if the planner cannot be loaded on this platform.
 import { buildHTTPExecutor } from '@graphql-tools/executor-http';
-import { type DocumentNode, type ExecutionResult, type GraphQLNamedType, type GraphQLSchema, Kind, TypeInfo, buildASTSchema, isAbstractType, isObjectType, parse, visit, visitWithTypeInfo } from 'graphql';
+import { type DocumentNode, type ExecutionResult, type GraphQLSchema, Kind, TypeInfo, buildASTSchema, parse, visit, visitWithTypeInfo } from 'graphql';
 import { ruleFor } from '../schema/permissions.ts';
-import type { JoinMap } from './single-subgraph.ts';
+import { type JoinMap, objectTypesOf } from './single-subgraph.ts';
 import { type GatewayContext, type SupergraphOptions, subgraphCall } from './supergraph.ts';
 
 /**
@@ -23,7 +23,6 @@ export function plannable(schema: GraphQLSchema, joins: JoinMap, document: Docum
   const known = decided.get(document);
   if (known !== undefined) return known;
   let ok = true;
-  const objectsOf = (t: GraphQLNamedType | null | undefined) => (!t ? [] : isObjectType(t) ? [t] : isAbstractType(t) ? schema.getPossibleTypes(t) : []);
   const typeInfo = new TypeInfo(schema);
   visit(
     document,
@@ -35,7 +34,7 @@ export function plannable(schema: GraphQLSchema, joins: JoinMap, document: Docum
         const name = node.name.value;
         if (name === '__typename') return undefined;
         if (name.startsWith('__')) return void (ok = false);
-        const objects = objectsOf(typeInfo.getParentType());
+        const objects = objectTypesOf(schema, typeInfo.getParentType());
         if (!objects.length) return void (ok = false);
         for (const t of objects) {
           if (ruleFor(t.name, name)?.kind === 'sensitive' || !joins.fields.get(`${t.name}.${name}`)?.size) return void (ok = false);

@@ -11,6 +11,7 @@ import {
   type ExecutionResult,
   GraphQLError,
   type GraphQLNamedType,
+  type GraphQLObjectType,
   type GraphQLSchema,
   Kind,
   type OperationDefinitionNode,
@@ -84,6 +85,10 @@ export function joinMapOf(supergraphSdl: string): JoinMap {
   return { urls, types, fields };
 }
 
+/** The object types a field of `t` may be read on: `t` itself, or each type of an interface or union. */
+export const objectTypesOf = (schema: GraphQLSchema, t: GraphQLNamedType | null | undefined): readonly GraphQLObjectType[] =>
+  !t ? [] : isObjectType(t) ? [t] : isAbstractType(t) ? schema.getPossibleTypes(t) : [];
+
 const intersect = (a: ReadonlySet<string>, b: ReadonlySet<string> | undefined): Set<string> => new Set([...a].filter((x) => b?.has(x)));
 
 /**
@@ -98,7 +103,7 @@ export function singleSubgraphOf(schema: GraphQLSchema, joins: JoinMap, document
     if (candidates) candidates = intersect(candidates, owners);
     if (candidates && !candidates.size) candidates = null;
   };
-  const objectsOf = (t: GraphQLNamedType | null | undefined) => (!t ? [] : isObjectType(t) ? [t] : isAbstractType(t) ? schema.getPossibleTypes(t) : []);
+  const objectsOf = (t: GraphQLNamedType | null | undefined) => objectTypesOf(schema, t);
   const typeInfo = new TypeInfo(schema);
   visit(
     document,

@@ -1,9 +1,13 @@
 // Both subgraphs on one embedded database, and the gateway's executable supergraph over them.
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type ExecutionResult, type GraphQLSchema, graphql } from 'graphql';
 import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll } from 'vitest';
 import { type RunningEngine, startEngine } from '../../engine/index.ts';
 import { oaDirectoryLookup } from '../../gateway/directory.ts';
+import { gatewayExecution } from '../../gateway/execution.ts';
+import { type GatewayServer, createGatewayServer } from '../../gateway/server.ts';
 import { applyPermissions } from '../../gateway/permissions.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
 import type { Principal } from '../../platform/identity.ts';
@@ -81,3 +85,59 @@ export const asOaClient = (gw: GatewayFixture) => ({
     return { status: 200, data: r.data as never, errors: r.errors?.map((e) => ({ message: e.message, extensions: e.extensions as { code?: string } })) };
   },
 });
+
+/** A subgraph call as a test saw it leave the gateway. */
+export interface SeenCall {
+  subgraph: string;
+  query: string;
+  identity: string | null;
+}
+
+/**
+ * Gateways served over HTTP on `gw`'s subgraphs, as gateway/index.ts builds them (production), each with or without
+ * the single-subgraph pass-through and the query planner, every subgraph call recorded in `calls`; `principals`
+ * maps an Authorization header to its caller. Stopped after the file.
+ */
+export function useServedGateways(gw: GatewayFixture, principals: ReadonlyMap<string, Principal>) {
+  const calls: SeenCall[] = [];
+  const servers: Array<{ server: Server; gateway: GatewayServer }> = [];
+  const logger = createLogger({ level: 'silent' });
+  afterAll(async () => {
+    for (const s of servers) {
+      await s.gateway.stop();
+      s.server.closeAllConnections();
+      await new Promise((r) => s.server.close(r));
+    }
+  });
+  const record = (subgraph: string): typeof fetch =>
+    (async (url: string | URL | Request, init?: RequestInit) => {
+      calls.push({ subgraph, query: (JSON.parse(String(init?.body)) as { query: string }).query, identity: new Headers(init?.headers).get('x-internal-identity') });
+      return fetch(url, init);
+    }) as typeof fetch;
+  return {
+    calls,
+    /** Serves a gateway; its /graphql URL. */
+    async serve(paths: { passThrough: boolean; planned: boolean }): Promise<string> {
+      const execution = gatewayExecution({ supergraphSdl: loadSupergraphSdl(), urls: gw.urls(), internalSecret: SECRET, timeoutMs: 5000, fetchFor: record });
+      const gateway = await createGatewayServer({
+        ...execution,
+        passThrough: paths.passThrough ? execution.passThrough : undefined,
+        planned: paths.planned ? execution.planned : undefined,
+        authenticate: async (authorization) => principals.get(authorization ?? '')!,
+        directory: gw.guarded().directory,
+        logger,
+        production: true,
+      });
+      const server = createServer((req: IncomingMessage, res: ServerResponse) => void gateway.handle(req, res));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      servers.push({ server, gateway });
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+    },
+  };
+}
+
+/** POSTs an operation as the caller `Bearer <who>`: the HTTP status and the JSON answer. */
+export async function postAs(url: string, who: string, query: string, variables?: Record<string, unknown>) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${who}` }, body: JSON.stringify({ query, variables }) });
+  return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown>; errors?: Array<{ message: string; path?: unknown; locations?: unknown; extensions?: { code?: string } }> } };
+}

@@ -3,21 +3,16 @@
 // each subgraph call signed for the caller (the subgraphs apply their row scope), while refused fields, sensitive
 // fields, mutations, the gateway's own node field and introspection stay stitched; a subgraph that is down fails
 // only its own fields (one error at the list's path, where stitching gives one per row).
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parse } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayExecution } from '../../gateway/execution.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { plannable } from '../../gateway/planned.ts';
-import { createGatewayServer, type GatewayServer } from '../../gateway/server.ts';
 import { joinMapOf } from '../../gateway/single-subgraph.ts';
 import { applyPermissions } from '../../gateway/permissions.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
 import type { Principal } from '../../platform/identity.ts';
-import { createLogger } from '../../platform/logger.ts';
 import { SECRET, ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, item, seedOrg, type Org } from '../oa/seed.ts';
-import { asOaClient, useGateway } from './fixture.ts';
+import { asOaClient, postAs, useGateway, useServedGateways } from './fixture.ts';
 
 const sdl = loadSupergraphSdl();
 const joins = joinMapOf(sdl);
@@ -43,43 +38,11 @@ describe('which operations the planner runs', () => {
 
 const gw = useGateway('gateway_planned');
 const client = asOaClient(gw);
-const logger = createLogger({ level: 'silent' });
-interface Call {
-  subgraph: string;
-  query: string;
-  identity: string | null;
-}
-const calls: Call[] = [];
-const servers: Array<{ server: Server; gateway: GatewayServer; url: string }> = [];
-let org: Org;
 const principals = new Map<string, Principal>();
+const served = useServedGateways(gw, principals);
+const calls = served.calls;
+let org: Org;
 const claimIds: string[] = [];
-
-async function serve(withPlanner: boolean): Promise<string> {
-  const { directory } = gw.guarded();
-  const capture = (subgraph: string): typeof fetch =>
-    (async (url: string | URL | Request, init?: RequestInit) => {
-      const headers = new Headers(init?.headers);
-      calls.push({ subgraph, query: (JSON.parse(String(init?.body)) as { query: string }).query, identity: headers.get('x-internal-identity') });
-      return fetch(url, init);
-    }) as typeof fetch;
-  // As gateway/index.ts builds it; the stitched server is the same without the planner.
-  const execution = gatewayExecution({ supergraphSdl: sdl, urls: gw.urls(), internalSecret: SECRET, timeoutMs: 5000, fetchFor: capture });
-  const gateway = await createGatewayServer({
-    ...execution,
-    passThrough: undefined,
-    planned: withPlanner ? execution.planned : undefined,
-    authenticate: async (authorization) => principals.get(authorization ?? '')!,
-    directory,
-    logger,
-    production: true,
-  });
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => void gateway.handle(req, res));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-  servers.push({ server, gateway, url });
-  return url;
-}
 
 let stitchedUrl: string;
 let plannedUrl: string;
@@ -104,22 +67,12 @@ beforeAll(async () => {
     ) as { generateVoucher: { id: string } };
     if (n === 1) ok(await client.gql(sync, 'mutation($v: ID!) { fileVoucher(voucherId: $v) { id } }', { v: voucher.generateVoucher.id }));
   }
-  stitchedUrl = await serve(false);
-  plannedUrl = await serve(true);
+  // The same gateway twice: joins stitched, and on the planner.
+  stitchedUrl = await served.serve({ passThrough: false, planned: false });
+  plannedUrl = await served.serve({ passThrough: false, planned: true });
 }, 90_000);
 
-afterAll(async () => {
-  for (const s of servers) {
-    await s.gateway.stop();
-    s.server.closeAllConnections();
-    await new Promise((r) => s.server.close(r));
-  }
-});
-
-const post = async (url: string, who: string, query: string, variables?: Record<string, unknown>) => {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${who}` }, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, body: (await res.json()) as { data?: Record<string, unknown>; errors?: Array<{ message: string; path?: unknown; extensions?: { code?: string } }> } };
-};
+const post = postAs;
 
 const LIST = `query List($n: Int) { expenseClaims(first: $n) { totalCount edges { cursor node {
   claimNo total status applicant { name department { code } } department { name }

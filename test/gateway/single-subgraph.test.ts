@@ -2,19 +2,14 @@
 // qualify, decided from the supergraph's join directives; and over HTTP, the same answers (data and errors) as
 // the stitched path for every operation tried, for callers of different roles, with one call instead of a
 // rewritten one, while joins, refused fields, sensitive fields and introspection stay stitched.
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parse } from 'graphql';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatewayExecution } from '../../gateway/execution.ts';
-import { createGatewayServer, type GatewayServer } from '../../gateway/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { joinMapOf, singleSubgraphOf } from '../../gateway/single-subgraph.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
 import type { Principal } from '../../platform/identity.ts';
-import { createLogger } from '../../platform/logger.ts';
 import { SECRET, ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, item, seedOrg, type Org } from '../oa/seed.ts';
-import { asOaClient, useGateway } from './fixture.ts';
+import { asOaClient, postAs, useGateway, useServedGateways } from './fixture.ts';
 
 const sdl = loadSupergraphSdl();
 const joins = joinMapOf(sdl);
@@ -51,41 +46,10 @@ describe('which operations one subgraph answers alone', () => {
 
 const gw = useGateway('gateway_single_subgraph');
 const client = asOaClient(gw);
-const logger = createLogger({ level: 'silent' });
-interface Call {
-  subgraph: string;
-  query: string;
-}
-const calls: Call[] = [];
-const servers: Array<{ server: Server; gateway: GatewayServer; url: string }> = [];
-let org: Org;
 const principals = new Map<string, Principal>();
-
-async function serve(withPassThrough: boolean): Promise<string> {
-  const { directory } = gw.guarded();
-  const capture = (subgraph: string): typeof fetch =>
-    (async (url: string | URL | Request, init?: RequestInit) => {
-      calls.push({ subgraph, query: (JSON.parse(String(init?.body)) as { query: string }).query });
-      return fetch(url, init);
-    }) as typeof fetch;
-  // As gateway/index.ts builds it; the stitched server is the same without the pass-through.
-  const execution = gatewayExecution({ supergraphSdl: sdl, urls: gw.urls(), internalSecret: SECRET, timeoutMs: 5000, fetchFor: capture });
-  const gateway = await createGatewayServer({
-    ...execution,
-    passThrough: withPassThrough ? execution.passThrough : undefined,
-    // Joins go stitched on both: this file compares the pass-through with stitching (planned.test.ts the planner).
-    planned: undefined,
-    authenticate: async (authorization) => principals.get(authorization ?? '')!,
-    directory,
-    logger,
-    production: true,
-  });
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => void gateway.handle(req, res));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-  servers.push({ server, gateway, url });
-  return url;
-}
+const served = useServedGateways(gw, principals);
+const calls = served.calls;
+let org: Org;
 
 let stitchedUrl: string;
 let directUrl: string;
@@ -95,22 +59,12 @@ beforeAll(async () => {
   for (const [name, p] of Object.entries(org.as)) principals.set(`Bearer ${name}`, p);
   principals.set('Bearer admin', { sub: 'admin-ss', roles: ['ADMIN'], departmentId: null, kind: 'user' });
   for (const n of [1, 2, 3]) ok(await client.gql(org.as.alice, CREATE_CLAIM, { input: { title: `Pass ${n}`, category: 'TRAVEL', items: [item(`${n}0.50`, `SS-INV-${n}`)] } }));
-  stitchedUrl = await serve(false);
-  directUrl = await serve(true);
+  // The same gateway twice, without and with the pass-through; joins stitched on both (planned.test.ts has the planner).
+  stitchedUrl = await served.serve({ passThrough: false, planned: false });
+  directUrl = await served.serve({ passThrough: true, planned: false });
 }, 60_000);
 
-afterAll(async () => {
-  for (const s of servers) {
-    await s.gateway.stop();
-    s.server.closeAllConnections();
-    await new Promise((r) => s.server.close(r));
-  }
-});
-
-const post = async (url: string, who: string, query: string, variables?: Record<string, unknown>) => {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${who}` }, body: JSON.stringify({ query, variables }) });
-  return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: Array<{ message: string; path?: unknown; locations?: unknown; extensions?: { code?: string } }> } };
-};
+const post = postAs;
 
 describe('over HTTP: the pass-through answers as the stitched path does', () => {
   const cases: Array<{ who: string; query: string; variables?: () => Record<string, unknown>; alone: boolean; codes?: string[] }> = [
@@ -143,7 +97,7 @@ describe('over HTTP: the pass-through answers as the stitched path does', () => 
       // The subgraph's locations are in the client's own text (sent verbatim): the pass-through keeps them.
       if (c.alone && c.codes?.[0] === 'NOT_FOUND') expect(direct.body.errors![0].locations).toEqual([{ line: 2, column: 3 }]);
       expect(direct.body.errors?.map((e) => e.extensions?.code)).toEqual(c.codes);
-      if (c.alone) expect(calls).toEqual([{ subgraph: 'oa', query: c.query }]);
+      if (c.alone) expect(calls.map(({ subgraph, query }) => ({ subgraph, query }))).toEqual([{ subgraph: 'oa', query: c.query }]);
       else expect(calls.every((call) => call.query !== c.query)).toBe(true);
     });
   }
