@@ -16,7 +16,8 @@ import { Collection, type DocKeys, type Entry, type Index, entryFromRow, makeEnt
 import { ErrorCodes, MongoServerError, writeConflict } from './errors.ts';
 import { type Plan, planQuery } from './planner.ts';
 import { type SortSpec, compileFilter } from './query.ts';
-import { type DocRow, IN_BATCH, type KeyRow, type Reader, type Store } from './store.ts';
+import { IN_BATCH, batched, rowsOfKeys } from './reader.ts';
+import type { KeyRow, Reader, Store } from './store.ts';
 import { bytesOf } from './doc-bytes.ts';
 import type { Doc } from './values.ts';
 
@@ -24,23 +25,6 @@ const PAGE = 256;
 const PAGE_BYTES = 1024 * 1024;
 /** Keys read for up to IN_BATCH ranges in one statement; as many means more may be there, and the ranges are read one by one. */
 const RANGES_KEYS = 1024;
-
-/**
- * The rows of `items`, read in batches of one statement each: the first as large as the caller takes (`want`) or
- * 32, then up to twice the last while a batch stays near PAGE_BYTES of documents (what it holds is all in memory).
- */
-function* batched<T>(items: readonly T[], fetch: (group: T[]) => DocRow[], want?: number): Generator<{ group: T[]; rows: DocRow[] }> {
-  let size = want !== undefined ? Math.min(IN_BATCH, Math.max(1, want)) : 32;
-  for (let i = 0; i < items.length; ) {
-    const group = items.slice(i, i + size);
-    const rows = fetch(group);
-    i += group.length;
-    yield { group, rows };
-    let bytes = 0;
-    for (const row of rows) bytes += row.doc.byteLength;
-    size = Math.max(1, Math.min(IN_BATCH, size * 2, Math.floor((PAGE_BYTES * Math.max(rows.length, 1)) / Math.max(bytes, 1))));
-  }
-}
 
 interface Overlay {
   /** id -> the transaction's version of the document (null: deleted by the transaction). */
@@ -273,7 +257,7 @@ export class Access {
         open();
         const keys = reader.keysInRanges(plan.index.iid, chunk as Array<{ lo: Buffer; hi: Buffer }>, RANGES_KEYS);
         if (keys.length < RANGES_KEYS) {
-          yield* this.rowsOf(keys, open, want);
+          for (const row of rowsOfKeys(reader, keys, open, want)) yield entryFromRow(row);
           continue;
         }
         // Many keys: the ranges one by one, each a page at a time (what a page holds is all in memory).
@@ -284,24 +268,11 @@ export class Access {
         for (;;) {
           open();
           const keys = reader.keys(plan.index.iid, range, after, limit, plan.reverse, cid);
-          yield* this.rowsOf(keys, open, want);
+          for (const row of rowsOfKeys(reader, keys, open, want)) yield entryFromRow(row);
           if (keys.length < limit) break;
           after = keys[keys.length - 1];
           limit = PAGE;
         }
-      }
-    }
-  }
-
-  /** The documents of index entries, in the entries' order, read in batches. */
-  private *rowsOf(keys: readonly KeyRow[], open: () => void, want?: number): Generator<Entry> {
-    const fetch = (group: KeyRow[]) => (open(), this.reader.byRowIds(group.map((k) => Number(k.rid))));
-    for (const { group, rows } of batched(keys, fetch, want)) {
-      const byRid = new Map<number, DocRow>();
-      for (const row of rows) byRid.set(Number(row.rid), row);
-      for (const k of group) {
-        const row = byRid.get(Number(k.rid));
-        if (row) yield entryFromRow(row);
       }
     }
   }

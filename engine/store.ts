@@ -10,25 +10,20 @@
 // The tables and their rows are in ./store-schema.ts.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import { BACKSTOP_BYTES, Checkpointer } from './checkpointer.ts';
 
 import { LOG_RESTART_BYTES, LogRestart } from './log-restart.ts';
 import { chmodIfPresent, ownerOnlyFile, prepareDirectory, releaseLock, takeLock, tmpRoot } from './data-dir.ts';
+import { Reader } from './reader.ts';
 import { type CollectionRow, type DocRow, FORMAT, type IndexRow, type KeyRow, PAGE_SIZE, SCHEMA, type SessionRow } from './store-schema.ts';
 
 export { PAGE_SIZE };
 export type { CollectionRow, DocRow, IndexRow, KeyRow, SessionRow };
+export { IN_BATCH, Reader, type KeyRange } from './reader.ts';
 
 export const DB_FILE = 'engine.sqlite';
 
-/** A range of index keys; `after` resumes a scan behind the last (key, rid) returned. */
-export interface KeyRange {
-  lo?: Buffer;
-  loInclusive?: boolean;
-  hi?: Buffer;
-  hiInclusive?: boolean;
-}
 
 
 /**
@@ -37,135 +32,6 @@ export interface KeyRange {
  * overlap; each holds at most a 4 MiB page cache, within ENGINE_CACHE_MB's bound on all of SQLite's memory.
  */
 const IDLE_SNAPSHOT_CONNECTIONS = 16;
-
-/** Most items one batch read (`byRowIds`, `byIdKeys`, `keysInRanges`) takes. */
-export const IN_BATCH = 256;
-const EMPTY = new Uint8Array(0);
-const marks = (n: number) => '?,'.repeat(n - 1) + '?';
-/** `xs` made `n` long by repeating its last item (IN ignores the repeats). */
-const padded = <T>(xs: readonly T[], n: number): T[] => (xs.length === n ? [...xs] : [...xs, ...Array<T>(n - xs.length).fill(xs[xs.length - 1])]);
-
-/** Reads through one SQLite connection: the writer's (latest state) or a transaction's (its snapshot). */
-export class Reader {
-  private readonly byId: StatementSync;
-  private readonly byRid: StatementSync;
-  private readonly scanAsc: StatementSync;
-  private readonly scanDesc: StatementSync;
-  private readonly countDocs: StatementSync;
-  private readonly first: StatementSync;
-  private readonly keyScans = new Map<string, StatementSync>();
-  /** Statements reading a batch, by their SQL: one per batch size (a power of two up to IN_BATCH). */
-  private readonly batches = new Map<string, StatementSync>();
-
-  constructor(readonly db: DatabaseSync) {
-    this.byId = db.prepare('SELECT rid, id, ver, doc FROM docs WHERE cid = ? AND id = ?');
-    this.byRid = db.prepare('SELECT rid, id, ver, doc FROM docs WHERE rid = ?');
-    this.scanAsc = db.prepare('SELECT rid, id, ver, doc FROM docs WHERE cid = ? AND rid > ? ORDER BY rid LIMIT ?');
-    this.scanDesc = db.prepare('SELECT rid, id, ver, doc FROM docs WHERE cid = ? AND rid < ? ORDER BY rid DESC LIMIT ?');
-    this.countDocs = db.prepare('SELECT count(*) AS n FROM docs WHERE cid = ?');
-    this.first = db.prepare('SELECT 1 FROM meta LIMIT 1');
-  }
-
-  /** Takes the snapshot of the read transaction just begun on this connection: SQLite takes it at the first read. */
-  takeSnapshot(): void {
-    this.first.get();
-  }
-
-  byIdKey(cid: number, id: Buffer): DocRow | undefined {
-    return this.byId.get(cid, id) as DocRow | undefined;
-  }
-
-  byRowId(rid: number): DocRow | undefined {
-    return this.byRid.get(rid) as DocRow | undefined;
-  }
-
-  /**
-   * The rows of `rids` (at most IN_BATCH; those gone are left out), in no particular order: one statement instead
-   * of one per row. Each SQLite statement outside a transaction opens and closes a read of the log (about 20 µs
-   * here), which made a page of 100 documents cost 100 of them.
-   */
-  byRowIds(rids: readonly number[]): DocRow[] {
-    const { stmt, n } = this.batch((k) => `SELECT rid, id, ver, doc FROM docs WHERE rid IN (${marks(k)})`, rids.length);
-    return stmt.all(...padded(rids, n)) as unknown as DocRow[];
-  }
-
-  /** The documents of collection `cid` with these _id keys (at most IN_BATCH), in no particular order. */
-  byIdKeys(cid: number, ids: readonly Uint8Array[]): DocRow[] {
-    const { stmt, n } = this.batch((k) => `SELECT rid, id, ver, doc FROM docs WHERE cid = ? AND id IN (${marks(k)})`, ids.length);
-    return stmt.all(cid, ...padded(ids, n)) as unknown as DocRow[];
-  }
-
-  /**
-   * Index entries of several half-open ranges [lo, hi) of index `iid` (at most IN_BATCH ranges), up to `limit`, in
-   * no particular order across ranges: one statement that seeks each range in turn (an $in of 100 values was 100).
-   */
-  keysInRanges(iid: number, ranges: ReadonlyArray<{ lo: Uint8Array; hi: Uint8Array }>, limit: number): KeyRow[] {
-    const { stmt, n } = this.batch(
-      (k) => `WITH r(lo, hi) AS (VALUES ${Array.from({ length: k }, () => '(?, ?)').join(', ')}) SELECT k.key, k.rid FROM r CROSS JOIN ikeys k ON k.iid = ? AND k.key >= r.lo AND k.key < r.hi LIMIT ?`,
-      ranges.length,
-    );
-    const args: Uint8Array[] = [];
-    for (const r of ranges) args.push(r.lo, r.hi);
-    // Padding: empty ranges, which hold no key.
-    for (let i = ranges.length; i < n; i++) args.push(EMPTY, EMPTY);
-    return stmt.all(...args, iid, limit) as unknown as KeyRow[];
-  }
-
-  private batch(sql: (n: number) => string, count: number): { stmt: StatementSync; n: number } {
-    if (count < 1 || count > IN_BATCH) throw new RangeError(`a batch read takes 1 to ${IN_BATCH} items, not ${count}`);
-    const n = 2 ** Math.ceil(Math.log2(count));
-    const text = sql(n);
-    let stmt = this.batches.get(text);
-    if (!stmt) this.batches.set(text, (stmt = this.db.prepare(text)));
-    return { stmt, n };
-  }
-
-  /** Documents of a collection in row order, `limit` at a time from behind `after`. */
-  scan(cid: number, after: number | undefined, limit: number, reverse = false): DocRow[] {
-    if (reverse) return this.scanDesc.all(cid, after ?? Number.MAX_SAFE_INTEGER, limit) as unknown as DocRow[];
-    return this.scanAsc.all(cid, after ?? 0, limit) as unknown as DocRow[];
-  }
-
-  count(cid: number): number {
-    return Number((this.countDocs.get(cid) as { n: number }).n);
-  }
-
-  /**
-   * Index entries in `range`, in key order (or reverse), `limit` at a time from behind `after`. Index 0 is the
-   * _id index of collection `cid`, which the documents table itself keeps.
-   */
-  keys(iid: number, range: KeyRange, after: KeyRow | undefined, limit: number, reverse = false, cid = 0): KeyRow[] {
-    const byId = iid === 0;
-    const where = byId ? ['cid = ?'] : ['iid = ?'];
-    const args: Array<number | Uint8Array> = [byId ? cid : iid];
-    const key = byId ? 'id' : 'key';
-    // Resuming, the bound behind `after` replaces the range's own bound on that side (`after` lies inside the
-    // range): given both, SQLite seeks to the range's bound and reads every entry up to `after` again on each
-    // page, which makes a long range quadratic. The row value (key, rid) is a bound SQLite seeks to.
-    if (range.lo && !(after && !reverse)) {
-      where.push(range.loInclusive === false ? `${key} > ?` : `${key} >= ?`);
-      args.push(range.lo);
-    }
-    if (range.hi && !(after && reverse)) {
-      where.push(range.hiInclusive ? `${key} <= ?` : `${key} < ?`);
-      args.push(range.hi);
-    }
-    if (after) {
-      // _id keys are unique: the key alone resumes.
-      if (byId) where.push(reverse ? 'id < ?' : 'id > ?');
-      else where.push(reverse ? '(key, rid) < (?, ?)' : '(key, rid) > (?, ?)');
-      args.push(...(byId ? [after.key] : [after.key, after.rid]));
-    }
-    const dir = reverse ? 'DESC' : 'ASC';
-    const sql = byId
-      ? `SELECT id AS key, rid FROM docs WHERE ${where.join(' AND ')} ORDER BY id ${dir} LIMIT ?`
-      : `SELECT key, rid FROM ikeys WHERE ${where.join(' AND ')} ORDER BY key ${dir}, rid ${dir} LIMIT ?`;
-    let stmt = this.keyScans.get(sql);
-    if (!stmt) this.keyScans.set(sql, (stmt = this.db.prepare(sql)));
-    args.push(limit);
-    return stmt.all(...args) as unknown as KeyRow[];
-  }
-}
 
 export interface StoreOptions {
   /** The data directory, or null for a throw-away store in a temporary directory (tests, --memory). */

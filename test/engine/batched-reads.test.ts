@@ -1,6 +1,6 @@
 // Reads of many documents at once ($in over an index or _id, pages of a sorted range) answer exactly the matching
 // documents, each once, in the order asked for: the engine reads them in batches of one statement each
-// (engine/access.ts `batched`, engine/store.ts `keysInRanges`), falling back to range-by-range pages where the
+// (engine/reader.ts `batched`, `keysInRanges`), falling back to range-by-range pages where the
 // ranges hold many keys, and sizing its batches by the documents' bytes.
 import { type Collection, type Document, ObjectId } from 'mongodb';
 import { beforeAll, describe, expect, it } from 'vitest';
