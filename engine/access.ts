@@ -12,7 +12,7 @@
 // writing a document committed by someone else after its snapshot. At commit the overlay is applied in one
 // store transaction, only if no document it wrote changed underneath it.
 import type { Catalog } from './catalog.ts';
-import { Collection, type DocKeys, type Entry, type Index, entryFromRow, makeEntry } from './collection.ts';
+import { Collection, type DocKeys, type Entry, type Index, entryFromRow, fieldPicker, makeEntry } from './collection.ts';
 import { ErrorCodes, MongoServerError, writeConflict } from './errors.ts';
 import { type Plan, planQuery } from './planner.ts';
 import { type SortSpec, compileFilter } from './query.ts';
@@ -164,6 +164,8 @@ export class Access {
   /** Entries matching `filter`, lazily, through the best index (see planner.ts). */
   *scan(coll: Collection, filter: Doc | undefined | null, opts: FindOptions = {}): Generator<Entry> {
     const matcher = compileFilter(filter);
+    // A stored document is tested on the fields the filter reads, not decoded whole (a few of an event's dozens).
+    const names = fieldPicker(matcher.fields);
     const plan = opts.plan ?? this.plan(coll, filter, opts);
     const overlay = this.txn?.overlays.get(coll);
     const dedupe = overlay !== undefined || (plan.kind === 'index' && plan.dedupe) || plan.kind === 'ids' || plan.kind === 'or';
@@ -185,7 +187,7 @@ export class Access {
           if (++n >= limit) return;
           continue;
         }
-        if (e && matcher.test(e.exact)) {
+        if (e && matcher.test(e.pick(names))) {
           yield e;
           if (++n >= limit) return;
         }

@@ -3,6 +3,7 @@
 import { BSON, UUID } from 'bson';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { tupleKey, valueKey } from './keys.ts';
+import { FieldNames, pickedFields } from './raw-bson.ts';
 import { type Matcher, compileFilter } from './query.ts';
 import { type Doc, EXACT, isPlainObject, pathValuesForIndex, shellString, toNumber, toView } from './values.ts';
 
@@ -23,6 +24,18 @@ export interface Entry {
   rid: number;
   /** Sequence of the commit that wrote it; 0 until stored. */
   version: number;
+  /**
+   * A document with the top-level fields `names` holds (and `_id`), for a filter or a projection that reads no
+   * others: stored bytes are walked, not decoded. The whole document when it is decoded already, when `names` is
+   * undefined, or when it holds a type the walk does not know.
+   */
+  pick(names: FieldNames | undefined): Doc;
+}
+
+/** What Entry.pick is given for the fields `fields` names: undefined when the whole document is needed. */
+export function fieldPicker(fields: readonly string[] | null): FieldNames | undefined {
+  // `$ref`/`$id` at the top would make bson read the picked few as a DBRef, not the document they were part of.
+  return fields && !fields.some((f) => f.startsWith('$')) ? new FieldNames(fields) : undefined;
 }
 
 /** Maps views handed to mingo back to the exact documents they came from (aggregation output). */
@@ -46,6 +59,11 @@ class StoredEntry implements Entry {
   ) {
     this.decoded = exact;
     if (exact) storedDocs.add(exact);
+  }
+
+  pick(names: FieldNames | undefined): Doc {
+    if (this.decoded !== undefined || !this.bytes || !names) return this.exact;
+    return pickedFields(this.bytes, names) ?? this.exact;
   }
 
   /** Decoded on first use: a plain find answers with `bytes` and never needs it. */

@@ -3,10 +3,10 @@ import os from 'node:os';
 import { Int32, ObjectId } from 'bson';
 import type { Access, FindOptions } from './access.ts';
 import { type Catalog, validateNamespace } from './catalog.ts';
-import { type Collection, type Entry, type IndexSpec, entryFromBytes, validateIndexSpec } from './collection.ts';
+import { type Collection, type Entry, type IndexSpec, entryFromBytes, fieldPicker, validateIndexSpec } from './collection.ts';
 import { Cursors, batchSizeOf } from './cursors.ts';
 import { ErrorCodes, MongoServerError, fail } from './errors.ts';
-import { applyProjection, validateProjection } from './projection.ts';
+import { applyProjection, projectedFields, validateProjection } from './projection.ts';
 import { RawDoc } from './raw.ts';
 import { FieldNames, pickFields, startsWithId } from './raw-bson.ts';
 import { decodeSequenceDoc, rawDocumentsOf } from './wire.ts';
@@ -273,8 +273,10 @@ function find(ctx: CommandContext): Doc {
   const coll = ctx.access.collection(ctx.db, name);
   const hint = resolveHint(coll, ctx.body.hint, ns(ctx, name));
   const entries = sliced(restrictToHint(coll, hint, findEntries(ctx, coll, filter, docArg(ctx.body.sort, 'sort'), limit ? skip + limit : undefined, hint)), skip, limit);
-  // Without a projection, stored documents go out as the bytes they are stored as (raw.ts).
-  const docs = mapped(entries, (e) => (projection ? applyProjection(e.exact, projection, filter) : e.bytes ? new RawDoc(e.bytes, e.ownsBytes) : e.exact));
+  // Without a projection, stored documents go out as the bytes they are stored as (raw.ts); with an inclusion, only
+  // the fields it names are decoded.
+  const names = projection ? fieldPicker(projectedFields(projection, filter)) : undefined;
+  const docs = mapped(entries, (e) => (projection ? applyProjection(e.pick(names), projection, filter) : e.bytes ? new RawDoc(e.bytes, e.ownsBytes) : e.exact));
   return { cursor: ctx.cursors.first(ns(ctx, name), docs, batchSizeOf(ctx.body.batchSize, undefined), singleBatch, ctx.access.alive) };
 }
 

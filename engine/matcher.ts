@@ -9,6 +9,11 @@ import { type Doc, bsonType, compareValues, dbrefAsDoc, isPlainObject, toNumber,
 export interface Matcher {
   /** `view` is the document's mingo view when the caller has it (only $expr needs one). */
   test(doc: Doc, view?: Doc): boolean;
+  /**
+   * The top-level fields the filter reads, when it reads no others: a document holding only those (and `_id`)
+   * matches as the whole one does. Null when the filter needs the whole document ($expr).
+   */
+  readonly fields: readonly string[] | null;
 }
 
 type Pred = (doc: Doc, view: Doc | undefined) => boolean;
@@ -384,5 +389,21 @@ function isDBRefLike(d: Doc, allowIncomplete: boolean): boolean {
 
 export function compileMatcher(filter: Doc): Matcher {
   const pred = compile(filter);
-  return { test: (doc, view) => pred(doc, view) };
+  return { test: (doc, view) => pred(doc, view), fields: topLevelFields(filter) };
+}
+
+/** The top-level field names a filter's conditions read (see Matcher.fields); compile() has checked its shape. */
+function topLevelFields(filter: Doc): string[] | null {
+  const names = new Set<string>();
+  const visit = (f: Doc): boolean => {
+    for (const [key, cond] of Object.entries(f)) {
+      if (key === '$and' || key === '$or' || key === '$nor') {
+        for (const sub of cond as Doc[]) if (!visit(sub)) return false;
+      } else if (key === '$comment') continue;
+      else if (key.startsWith('$') && key !== '$ref' && key !== '$id' && key !== '$db') return false;
+      else names.add(key.split('.', 1)[0]);
+    }
+    return true;
+  };
+  return visit(filter) ? [...names] : null;
 }

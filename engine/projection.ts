@@ -453,6 +453,15 @@ export function validateProjection(projection: Doc, query?: Doc): void {
   compiled(projection, query);
 }
 
+/**
+ * The top-level fields an inclusion projection reads of a document (Entry.pick), or null when it reads the whole
+ * document (an exclusion) or the filter with it (the positional `a.$`).
+ */
+export function projectedFields(projection: Doc, query?: Doc): string[] | null {
+  const c = compiled(projection, query);
+  return c.inclusion && !c.positional ? [...c.root.children.keys()] : null;
+}
+
 /** The projected document, fields in the order of the source document. */
 export function applyProjection(doc: Doc, projection: Doc | undefined | null, query?: Doc): Doc {
   if (!projection || Object.keys(projection).length === 0) return doc;

@@ -4,7 +4,7 @@ import { type Matcher, compileMatcher } from './matcher.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { type Doc, compareValues, isPlainObject, pathValuesForIndex, toView } from './values.ts';
 
-const matchAll: Matcher = { test: () => true };
+const matchAll: Matcher = { test: () => true, fields: [] };
 
 /** Compiles a filter given in exact form. An empty filter matches everything. */
 export function compileFilter(filter: Doc | undefined | null): Matcher {

@@ -2,7 +2,7 @@
 // the decoded ones.
 import { BSON, Binary, BSONRegExp, Code, Decimal128, Double, Int32, Long, MaxKey, MinKey, ObjectId, Timestamp } from 'bson';
 import { describe, expect, it } from 'vitest';
-import { FieldNames, pickFields, plainlyWellFormed, startsWithId } from './raw-bson.ts';
+import { FieldNames, pickFields, pickedFields, plainlyWellFormed, startsWithId } from './raw-bson.ts';
 import { EXACT } from './values.ts';
 // The benchmarks' seeded generator (mulberry32), so a failure names the seed that found it.
 import { prng } from '../bench/fixtures.ts';
@@ -106,6 +106,9 @@ describe('pickFields and startsWithId', () => {
     const bytes = BSON.serialize({ _id: 1, re: new BSONRegExp('x', ''), n: 2 });
     expect(plainlyWellFormed(bytes)).toBe(false);
     expect(() => pickFields(bytes, new FieldNames(['n']))).toThrow(/a type the plain walk does not know/);
+    // Stored documents may hold any type: pickedFields says it does not know, and the caller decodes it whole.
+    expect(pickedFields(bytes, new FieldNames(['n']))).toBeUndefined();
+    expect(pickedFields(BSON.serialize({ _id: 1, n: 2, s: 'x' }), new FieldNames(['n']))).toEqual(BSON.deserialize(BSON.serialize({ _id: 1, n: 2 }), EXACT));
   });
 
   it('tells whether _id is the first field', () => {

@@ -132,6 +132,17 @@ export class FieldNames {
  * bytes must be known well formed (plainlyWellFormed).
  */
 export function pickFields(bytes: Uint8Array, names: FieldNames): Doc {
+  const picked = pickedFields(bytes, names);
+  // Only for bytes plainlyWellFormed accepted: anything else would be read as garbage, so it is refused loudly.
+  if (!picked) throw new Error('pickFields: the document holds a type the plain walk does not know');
+  return picked;
+}
+
+/**
+ * As pickFields, for stored documents, which may hold any BSON type: undefined when the walk meets a type it does
+ * not know (the caller decodes the whole document instead).
+ */
+export function pickedFields(bytes: Uint8Array, names: FieldNames): Doc | undefined {
   const picked: Array<[number, number]> = []; // [start of the element (its type byte), end]
   let size = 5;
   const last = bytes.length - 1;
@@ -144,8 +155,7 @@ export function pickFields(bytes: Uint8Array, names: FieldNames): Doc {
     const wanted = names.has(bytes, name, p - name);
     p++;
     const n = valueSize(bytes, p, type, last);
-    // Only for bytes plainlyWellFormed accepted: anything else would be read as garbage, so it is refused loudly.
-    if (n < 0) throw new Error('pickFields: the document holds a type the plain walk does not know');
+    if (n < 0) return undefined;
     p += n;
     if (wanted) {
       picked.push([start, p]);

@@ -80,6 +80,9 @@ jobSchema.index({ status: 1, nextAttemptAt: 1 });
 // The oldest new job first, read off the index rather than sorted from every pending one (pipeline.ts, claimDueJob).
 jobSchema.index({ status: 1, eventSeq: 1 });
 jobSchema.index({ completedAt: -1 });
+// A run that hung (RUNNING past runUntil), looked for before every claim: without it each look read every running job
+// (a few hundred of them at 50 approvals/s).
+jobSchema.index({ status: 1, runUntil: 1 });
 
 export type DifferenceKind =
   | 'MISSING_VOUCHER'
