@@ -41,6 +41,11 @@ export class GatewayMetrics {
   readonly registry = new Registry();
   readonly requests = new Counter({ name: 'gateway_requests_total', help: 'GraphQL requests by operation and outcome code', labelNames: ['operation', 'code'], registers: [this.registry] });
   readonly errors = new Counter({ name: 'gateway_errors_total', help: 'GraphQL errors by operation and code', labelNames: ['operation', 'code'], registers: [this.registry] });
+  /**
+   * How the gateway ran each HTTP operation: `single_subgraph` (sent to its subgraph as written), `planned` (the query
+   * planner), `planner_fallback` (a query the planner took but could not run, run stitched), `stitched`.
+   */
+  readonly executionPaths = new Counter({ name: 'gateway_execution_paths_total', help: 'HTTP operations by how the gateway ran them', labelNames: ['path'], registers: [this.registry] });
   readonly latency = new Histogram({
     name: 'gateway_request_duration_seconds',
     help: 'GraphQL request latency by operation',

@@ -115,8 +115,11 @@ const subscriptionsElsewhere: ApolloServerPlugin<PermissionContext> = {
  * without a sensitive field, runs on the query planner (gateway/planned.ts); any other runs on the masked-only schema
  * when the caller-only rules allow all of it, on the shielded one otherwise.
  */
-function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema, pass: GatewayServerOptions['passThrough'], planned: GatewayServerOptions['planned']): GatewayInterface {
+function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema, opts: GatewayServerOptions): GatewayInterface {
+  const { passThrough: pass, planned, metrics } = opts;
   const listeners = new Set<GatewaySchemaLoadOrUpdateCallback>();
+  const fallbacks = plannerFallbacks(opts.logger);
+  const ran = (path: 'single_subgraph' | 'planned' | 'planner_fallback' | 'stitched') => metrics?.executionPaths.inc({ path });
   const executor: GatewayExecutor = async (rc) => {
     const context = rc.context as unknown as PermissionContext;
     const whole = allowsWholeOperation(shielded, rc.document, context.principal);
@@ -126,15 +129,24 @@ function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema, p
     const coerced = getVariableValues(shielded, rc.operation.variableDefinitions ?? [], rc.request.variables ?? {}, { maxErrors: 10 });
     if (coerced.errors) return { errors: coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, originalError: e.originalError, extensions: { code: 'BAD_USER_INPUT' } })) };
     const alone = whole && pass && rc.source !== undefined && rc.operation.operation !== 'subscription' ? singleSubgraphOf(shielded, pass.joins, rc.document) : null;
-    if (alone) return (await pass!.send(alone, { source: rc.source!, variables: rc.request.variables, operationName: rc.request.operationName, operation: rc.operation }, context)) as ExecutionResult;
+    if (alone) {
+      ran('single_subgraph');
+      return (await pass!.send(alone, { source: rc.source!, variables: rc.request.variables, operationName: rc.request.operationName, operation: rc.operation }, context)) as ExecutionResult;
+    }
     if (whole && planned && rc.operation.operation === 'query' && plannable(shielded, planned.joins, rc.document)) {
       const run = await planned.execution();
-      // A query the planner cannot plan runs stitched (a query changes nothing: running it again is safe).
+      // A query the planner cannot plan runs stitched (a query changes nothing: running it again is safe), counted.
       if (run) {
         const result = await run({ document: rc.document, variables: rc.request.variables, operationName: rc.operationName ?? undefined, context }).catch(() => null);
-        if (result) return result;
+        if (result) {
+          ran('planned');
+          return result;
+        }
+        ran('planner_fallback');
+        fallbacks.note();
       }
     }
+    ran('stitched');
     const schema = whole ? maskedOnly : shielded;
     // @graphql-tools/executor: graphql-js's algorithm with fewer promises per field (the Hive gateway's executor); about
     // 5% of the gateway's CPU on a 100-claim list less. No @defer or @stream in the schema: one result.
@@ -153,9 +165,35 @@ function permissionGateway(shielded: GraphQLSchema, maskedOnly: GraphQLSchema, p
   };
 }
 
+/** How often at most the gateway says that queries fell back from the planner to stitching. */
+const FALLBACK_WARNING_MS = 60_000;
+
+/**
+ * Queries the planner took but could not run: one warning with their count at most every FALLBACK_WARNING_MS (the
+ * count is in /metrics as it happens). Nothing of the query goes to the log: its text can hold a client's values.
+ */
+function plannerFallbacks(logger: Logger) {
+  let count = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const flush = (): void => {
+    timer = null;
+    if (!count) return;
+    logger.warn({ queries: count, metric: 'gateway_execution_paths_total{path="planner_fallback"}' }, 'queries the query planner could not run were run stitched');
+    count = 0;
+    timer = setTimeout(flush, FALLBACK_WARNING_MS);
+    timer.unref();
+  };
+  return {
+    note(): void {
+      count++;
+      if (!timer) flush();
+    },
+  };
+}
+
 export async function createGatewayServer(opts: GatewayServerOptions): Promise<GatewayServer> {
   const apollo = new ApolloServer<PermissionContext>({
-    ...(opts.maskedOnlySchema ? { gateway: permissionGateway(opts.schema, opts.maskedOnlySchema, opts.passThrough, opts.planned) } : { schema: opts.schema }),
+    ...(opts.maskedOnlySchema ? { gateway: permissionGateway(opts.schema, opts.maskedOnlySchema, opts) } : { schema: opts.schema }),
     // Production refuses it through noIntrospectionRule below, in the words of every other transport.
     introspection: true,
     // Production: validation errors lose their "Did you mean …?" (Apollo's plugin); formatError below strips those

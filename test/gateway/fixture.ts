@@ -7,11 +7,12 @@ import { afterAll, beforeAll } from 'vitest';
 import { type RunningEngine, startEngine } from '../../engine/index.ts';
 import { oaDirectoryLookup } from '../../gateway/directory.ts';
 import { gatewayExecution } from '../../gateway/execution.ts';
+import type { GatewayMetrics } from '../../gateway/metrics.ts';
 import { type GatewayServer, createGatewayServer } from '../../gateway/server.ts';
 import { applyPermissions } from '../../gateway/permissions.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
 import type { Principal } from '../../platform/identity.ts';
-import { createLogger } from '../../platform/logger.ts';
+import { type Logger, createLogger } from '../../platform/logger.ts';
 import type { RunningSubgraph } from '../../platform/subgraph.ts';
 import { DEFAULT_CHART } from '../../subgraphs/archive/context.ts';
 import { createArchiveSubgraph } from '../../subgraphs/archive/index.ts';
@@ -116,16 +117,21 @@ export function useServedGateways(gw: GatewayFixture, principals: ReadonlyMap<st
     }) as typeof fetch;
   return {
     calls,
-    /** Serves a gateway; its /graphql URL. */
-    async serve(paths: { passThrough: boolean; planned: boolean }): Promise<string> {
+    /**
+     * Serves a gateway; its /graphql URL. `planned: 'failing'`: a planner that takes queries and fails to run every
+     * one of them. `metrics`, `logger`: the gateway's, to read what it counted and said.
+     */
+    async serve(paths: { passThrough: boolean; planned: boolean | 'failing'; metrics?: GatewayMetrics; logger?: Logger }): Promise<string> {
       const execution = gatewayExecution({ supergraphSdl: loadSupergraphSdl(), urls: gw.urls(), internalSecret: SECRET, timeoutMs: 5000, fetchFor: record });
+      const failing = { ...execution.planned, execution: async () => async () => Promise.reject(new Error('the planner cannot run this')) };
       const gateway = await createGatewayServer({
         ...execution,
         passThrough: paths.passThrough ? execution.passThrough : undefined,
-        planned: paths.planned ? execution.planned : undefined,
+        planned: paths.planned === 'failing' ? failing : paths.planned ? execution.planned : undefined,
+        metrics: paths.metrics,
         authenticate: async (authorization) => principals.get(authorization ?? '')!,
         directory: gw.guarded().directory,
-        logger,
+        logger: paths.logger ?? logger,
         production: true,
       });
       const server = createServer((req: IncomingMessage, res: ServerResponse) => void gateway.handle(req, res));

@@ -5,11 +5,13 @@
 // only its own fields (one error at the list's path, where stitching gives one per row).
 import { parse } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { GatewayMetrics } from '../../gateway/metrics.ts';
 import { plannable } from '../../gateway/planned.ts';
 import { joinMapOf } from '../../gateway/single-subgraph.ts';
 import { applyPermissions } from '../../gateway/permissions.ts';
 import { buildSupergraphSchema, loadSupergraphSdl } from '../../gateway/supergraph.ts';
 import type { Principal } from '../../platform/identity.ts';
+import { createLogger } from '../../platform/logger.ts';
 import { SECRET, ok } from '../oa/fixture.ts';
 import { CREATE_CLAIM, DECIDE, SUBMIT, item, seedOrg, type Org } from '../oa/seed.ts';
 import { asOaClient, postAs, useGateway, useServedGateways } from './fixture.ts';
@@ -135,6 +137,25 @@ describe('over HTTP: the planner answers as the stitched path does', () => {
       else expect(calls.map((x) => x.query)).toEqual(stitchedCalls.map((x) => x.query));
     });
   }
+
+  it('a query the planner takes but cannot run is run stitched, counted in /metrics and said once in the log', async () => {
+    const metrics = new GatewayMetrics({ processMetrics: false });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ level: 'info' }, { destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    const failingUrl = await served.serve({ passThrough: true, planned: 'failing', metrics, logger });
+    const query = 'query($n: Int) { expenseClaims(first: $n) { edges { node { claimNo voucher { voucherNo } } } } }';
+    const stitched = await post(stitchedUrl, 'accountant', query, { n: 5 });
+    for (const n of [5, 5, 5]) expect((await post(failingUrl, 'accountant', query, { n })).body).toEqual(stitched.body);
+    // One subgraph alone: sent as written, not planned.
+    await post(failingUrl, 'accountant', '{ departments { id } }');
+    const counted = Object.fromEntries((await metrics.executionPaths.get()).values.map((v) => [v.labels.path, v.value]));
+    expect(counted).toEqual({ planner_fallback: 3, stitched: 3, single_subgraph: 1 });
+    const said = lines.filter((l) => l.msg === 'queries the query planner could not run were run stitched');
+    // The first at once; the next two wait for the next minute's line. Never the query or its variables.
+    expect(said).toHaveLength(1);
+    expect(said[0].queries).toBe(1);
+    expect(JSON.stringify(lines)).not.toContain('expenseClaims');
+  });
 
   it('a subgraph that is down fails only its own fields, by path', async () => {
     await gw.stop('archive');
