@@ -1,11 +1,14 @@
 // syncStatus: the backlog and failures from the jobs, and the sync lag (approval to filing) as percentiles over
-// the jobs that succeeded in the last hour.
+// the jobs that succeeded in the last hour, the newest LAG_SAMPLE of them.
 import type { EventLog } from '../../platform/integration/events.ts';
 import type { SyncModels } from './models.ts';
 
 export const LAG_WINDOW_MS = 60 * 60 * 1000;
-/** Enough for stable percentiles without reading an unbounded hour at high throughput. */
-const LAG_SAMPLE = 10_000;
+/**
+ * Enough for stable percentiles (p99 is the 20th slowest) without reading an unbounded hour at high throughput: the
+ * engine answers on one thread, and reading 10,000 jobs held it 150 to 850 ms at every sample and alert evaluation.
+ */
+const LAG_SAMPLE = 2_000;
 
 export interface SyncStatusView {
   backlog: number;

@@ -4,7 +4,7 @@
 // aggregate in the database.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../../platform/integration/events.ts';
-import type { SyncModels } from '../../sync/models.ts';
+import { type SyncModels, USABILITY_PROBLEMS_INDEX } from '../../sync/models.ts';
 import { type SyncStatusView, oldestUnfiledApproval } from '../../sync/status.ts';
 import { type WebhookDeliveryDoc, webhookModels } from '../../sync/webhooks/models.ts';
 import type { SubgraphHealthDoc } from './models.ts';
@@ -103,7 +103,11 @@ export const RULES: readonly Rule[] = [
     async evaluate(ctx, s) {
       // The record is filed (an approved claim always is) and its report keeps the problem: the condition never
       // clears, so it holds while its alert is open (the system never closes it), and a resolved alert stays resolved.
-      const jobs = await ctx.models.SyncJob.find({ status: 'SUCCEEDED', 'usabilityProblems.0': { $exists: true } }, { claimNo: 1, claimId: 1, archiveRecordId: 1, usabilityProblems: 1 })
+      // A string among the problems: a list that is not empty. Off the partial index of those jobs alone (models.ts),
+      // built by the model's init (a hint naming an index that does not exist is an error).
+      await ctx.models.SyncJob.init();
+      const jobs = await ctx.models.SyncJob.find({ status: 'SUCCEEDED', usabilityProblems: { $type: 'string' } }, { claimNo: 1, claimId: 1, archiveRecordId: 1, usabilityProblems: 1 })
+        .hint(USABILITY_PROBLEMS_INDEX)
         .sort({ completedAt: -1 })
         .limit(100)
         .lean<{ claimNo: string; claimId: string; archiveRecordId: string | null; usabilityProblems: string[] }[]>();

@@ -161,7 +161,7 @@ export type SyncJobCorrectionInput = {
 
 /**
  * backlog: approved claims not yet filed (PENDING, RUNNING or FAILED jobs). Lag percentiles are over the jobs that
- * succeeded in the last hour, approval to filing; null when there were none.
+ * succeeded in the last hour (the newest 2,000 of them), approval to filing; null when there were none.
  */
 export type SyncStatus = {
   __typename?: 'SyncStatus';
