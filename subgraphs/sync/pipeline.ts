@@ -95,9 +95,6 @@ const problemsOf = (record: FiledRecord): string[] => (record.filingReport?.resu
 /** Batches that start with whatever waits: one booking its vouchers, one being filed. */
 const PIPELINED = 2;
 
-/** How often at most the pipeline looks for retries that are due and runs that hung, unless one of its own is due. */
-const RETRY_LOOK_MS = 1000;
-
 /** How long "no PENDING job" found by a claim is believed, unless this pipeline enqueued one meanwhile. */
 const PENDING_RECHECK_MS = 200;
 
@@ -106,11 +103,6 @@ const outcomeOf = (err: unknown): string => (err instanceof SubgraphCallError ? 
 
 export class SyncPipeline {
   private readonly running = new Set<Promise<void>>();
-  /**
-   * When claimRetry next looks for a retry that is due or a run that hung (the clock's ms): not at every round, where
-   * it was one database round trip more before every claim of new jobs. -Infinity: at the next round.
-   */
-  private retryLookAt = -Infinity;
   /** When a claim last found no PENDING job (Date.now()); -Infinity once one may exist. */
   private noPendingAt = -Infinity;
   /** Bumped whenever a job may have become PENDING here. */
@@ -163,8 +155,6 @@ export class SyncPipeline {
 
   /** Jobs left RUNNING by an earlier holder (it died or lost the lease) run again now rather than at runUntil. */
   private async takeOverRunningJobs(): Promise<void> {
-    // Its failed jobs' retries are not known here: looked for at once.
-    this.retryLookAt = -Infinity;
     const orphans = await this.opts.models.SyncJob.updateMany({ status: 'RUNNING', runner: { $ne: this.opts.lease.owner } }, { $set: { status: 'PENDING', runUntil: null, runner: null } });
     this.mayBePending();
     this.enqueuedUnclaimed += orphans.modifiedCount;
@@ -174,13 +164,8 @@ export class SyncPipeline {
   private async consume(): Promise<void> {
     // Jobs first, position after: a crash in between replays the batch, and the unique claim key absorbs it.
     await this.consumer.consume({
-      handle: (batch) => {
-        // Announced as soon as read, beside the jobs' writes: subscribers read the log themselves, so an event
-        // announced again after a replay costs them nothing, and waiting for the bookkeeping held every event
-        // (ARCHIVE_FILED among them) two database round trips longer on its way to them.
-        void this.publish(batch);
-        return this.enqueue(batch.filter((e) => e.type === 'CLAIM_APPROVED'));
-      },
+      handle: (batch) => this.enqueue(batch.filter((e) => e.type === 'CLAIM_APPROVED')),
+      saved: (batch) => this.publish(batch),
       more: () => this.opts.lease.held,
     });
   }
@@ -268,15 +253,10 @@ export class SyncPipeline {
   /** Takes up to `max` jobs: retries that are due and runs that hung first (few, oldest first), then new ones, if `min` are waiting. */
   private async claimDueJobs(max: number, min: number): Promise<SyncJobDoc[]> {
     const jobs: SyncJobDoc[] = [];
-    while (jobs.length < max && !this.loop.stopped && this.clock().getTime() >= this.retryLookAt) {
-      // Should none be due, the next look is when one of this pipeline's failures is due (fail() brings it forward,
-      // also while this look runs), or in a second for a run that hung (runUntil is a minute) or a retry another
-      // holder left.
-      this.retryLookAt = this.clock().getTime() + RETRY_LOOK_MS;
+    while (jobs.length < max && !this.loop.stopped) {
       const job = await this.claimRetry();
       if (!job) break;
       jobs.push(job);
-      this.retryLookAt = -Infinity;
     }
     if (jobs.length < max && !this.loop.stopped) jobs.push(...(await this.claimNew(max - jobs.length, Math.max(1, min - jobs.length))));
     return jobs;
@@ -483,7 +463,6 @@ export class SyncPipeline {
       });
     });
     if (!updated) return;
-    if (nextAttemptAt) this.retryLookAt = Math.min(this.retryLookAt, nextAttemptAt.getTime());
     this.opts.metrics?.jobFailed(dead);
     this.opts.logger.warn({ claimId: job.claimId, attempts: job.attempts, dead, reason }, dead ? 'sync job is dead' : 'sync job failed; will retry');
   }
