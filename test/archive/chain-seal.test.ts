@@ -58,6 +58,10 @@ describe('sealed chain heads', () => {
     // A head sealed at every filing, each naming the one before, in the file outside the database.
     const heads = (await readSealFile(sealFileOf(seal.dir, 'archive_records')))!;
     expect(heads.map((h) => [h!.seq, h!.label, h!.alg])).toEqual(filed.map((f, i) => [i + 1, f.archiveNo, 'Ed25519']));
+    // The check reads a chain's newest copy off the { chain, seq } index: one copy, not every seal of every chain.
+    const newest = await db().collection('chain_seals').find({ chain: 'archive_records' }).sort({ seq: -1 }).limit(1).explain('executionStats');
+    expect(newest.executionStats.totalDocsExamined).toBe(1);
+    expect(JSON.stringify(newest.queryPlanner.winningPlan)).toContain('chain_seals_newest');
     expect(heads[0]!.previous).toBeNull();
 
     // An auditor with the public key alone verifies the seals against the records; another key does not.
