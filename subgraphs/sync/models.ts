@@ -86,9 +86,9 @@ jobSchema.index({ completedAt: -1 });
 // A run that hung (RUNNING past runUntil), looked for before every claim: without it each look read every running job
 // (a few hundred of them at 50 approvals/s).
 jobSchema.index({ status: 1, runUntil: 1 });
-// syncStatus's lag over the jobs that succeeded in the last hour, read off the index in completedAt order: a range of
-// the { completedAt } index with the status tested on every job held the database's one thread for 0.85 s once the
-// soak had 30,000 jobs (status.ts).
+// syncStatus's lag over the jobs that succeeded in the last hour, read off the index in completedAt order: without it
+// the plan read every job that ever succeeded by its status and sorted them, which held the database's one thread
+// for up to 0.85 s in the 5-minute soak (status.ts).
 jobSchema.index({ status: 1, completedAt: -1 });
 // The jobs filed with usability problems, newest first (operations/alerts/rules.ts, ARCHIVE_USABILITY, which hints
 // it): only those are in it, where the rule's query read every job that ever succeeded.
