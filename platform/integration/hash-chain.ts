@@ -117,12 +117,13 @@ export class HashChain<E extends U, U> {
   /**
    * Appends entries in order, each chained to the one before, and returns them as stored: in the caller's
    * transaction when a session is given (the one that makes the change the entries record), else in one of its own.
-   * `place` builds an entry for its link; `check` may refuse a sealed entry (by throwing) before anything is stored.
+   * `place` builds an entry for its link; `check` may refuse a sealed entry (by throwing) before anything is stored,
+   * or return fields to store with it outside its digest (a finding about the entry, such as a filing report).
    */
   async append<I>(
     inputs: readonly I[],
     place: (input: I, link: ChainLink<E>) => U,
-    options: { session?: ClientSession; check?: (entry: Omit<E, '_id'>, link: ChainLink<E>) => void | Promise<void> } = {},
+    options: { session?: ClientSession; check?: (entry: Omit<E, '_id'>, link: ChainLink<E>) => void | Partial<E> | Promise<void | Partial<E>> } = {},
   ): Promise<E[]> {
     const { model, counter, seqField } = this.spec;
     const run = async (session: ClientSession): Promise<E[]> => {
@@ -146,8 +147,8 @@ export class HashChain<E extends U, U> {
         const entry = place(input, link);
         const digest = this.spec.digest(entry, link.previousDigest);
         const done = this.spec.seal(entry, digest, link.previousDigest);
-        await options.check?.(done, link);
-        sealed.push(done);
+        const besides = await options.check?.(done, link);
+        sealed.push(besides ? { ...done, ...besides } : done);
       }
       const docs = await model.insertMany(sealed, { session });
       return docs.map((d) => d.toObject() as E);

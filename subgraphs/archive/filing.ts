@@ -42,6 +42,8 @@ export interface RecordDraft {
    * claim's texts (docs/api.md#approved-claims-are-always-filed).
    */
   approvedClaim?: { textProblems: string[] };
+  /** Whose claim the voucher books, when the caller has the voucher at hand (else it is read for the ARCHIVE_FILED event). */
+  source?: VoucherSource;
   /** The package's original documents, already copied into `archive_files`, with their bytes as read back there. */
   originals?: Array<{ file: ArchivedFileDoc; bytes: Buffer | null }>;
 }
@@ -83,12 +85,22 @@ export async function fileInTransaction(ctx: ArchiveContext, session: ClientSess
   return (await fileManyInTransaction(ctx, session, [draft]))[0];
 }
 
+/** Whose claim a voucher books: named by the ARCHIVE_FILED event, so that subscribers are scoped as claim readers are. */
+export interface VoucherSource {
+  claimId: string;
+  claimNo: string;
+  applicantId: string;
+  departmentId: string;
+}
+
 /**
  * Files records in order inside the caller's transaction: each gets its archive number, its place in the chain and
  * its four-properties check as if filed alone, but the database is asked a fixed number of times for the lot (a
  * batch of the sync pipeline's vouchers holds the records' lane once). One that fails its check refuses them all.
+ * `filedVoucherIds`: a caller that has read in this transaction which of the drafts' vouchers are already filed says
+ * so (none of its drafts is one of them), and that read is not made twice.
  */
-export async function fileManyInTransaction(ctx: ArchiveContext, session: ClientSession, drafts: readonly RecordDraft[]): Promise<ArchiveRecordDoc[]> {
+export async function fileManyInTransaction(ctx: ArchiveContext, session: ClientSession, drafts: readonly RecordDraft[], known: { filedVoucherIds?: ReadonlySet<string> } = {}): Promise<ArchiveRecordDoc[]> {
   if (!drafts.length) return [];
   // The copies the records will list, written in this transaction: a destruction or the orphan sweep deleting one of
   // them meanwhile conflicts with it, or makes the filing fail and copy again (originals/store.ts holdListed).
@@ -117,7 +129,8 @@ export async function fileManyInTransaction(ctx: ArchiveContext, session: Client
     (await ctx.models.ArchiveRecord.find({ archiveNo: { $in: filings.map((f) => f.archiveNo) } }, { archiveNo: 1 }).session(session).lean<{ archiveNo: string }[]>()).map((r) => r.archiveNo),
   );
   const filedVouchers = new Set(
-    voucherIds.length ? (await ctx.models.ArchiveRecord.find({ voucherId: { $in: voucherIds } }, { voucherId: 1 }).session(session).lean<{ voucherId: string }[]>()).map((r) => r.voucherId) : [],
+    known.filedVoucherIds ??
+      (voucherIds.length ? (await ctx.models.ArchiveRecord.find({ voucherId: { $in: voucherIds } }, { voucherId: 1 }).session(session).lean<{ voucherId: string }[]>()).map((r) => r.voucherId) : []),
   );
   const place = (f: (typeof filings)[number], link: ChainLink<ArchiveRecordDoc>): UnsealedRecord => ({
     archiveNo: f.archiveNo,
@@ -176,15 +189,13 @@ export async function fileManyInTransaction(ctx: ArchiveContext, session: Client
     }
     // A voucher filed twice in one batch is a duplicate of the first.
     if (record.voucherId !== null) filedVouchers.add(record.voucherId);
-    reports.set(record.archiveNo, filingReport(f.draft, found, record.filedAt));
+    const report = filingReport(f.draft, found, record.filedAt);
+    reports.set(record.archiveNo, report);
+    // Stored with the record, outside its fixity digest: a finding about a record, not the record.
+    return { filingReport: report };
   };
   // The chain counter serialises filings: concurrent ones conflict and the driver retries them in order.
   const docs = await recordChain(ctx.models.ArchiveRecord).append(filings, place, { session, check });
-  // The reports are kept with the records (outside their fixity digests: a finding about a record, not the record).
-  await ctx.models.ArchiveRecord.bulkWrite(
-    docs.map((d) => ({ updateOne: { filter: { _id: d._id }, update: { $set: { filingReport: reports.get(d.archiveNo) } } } })),
-    { session },
-  );
   // Storage soundness: what was written reads back with the same digests.
   const readBack = new Map(
     (await ctx.models.ArchiveRecord.find({ _id: { $in: docs.map((d) => d._id) } }, null, { session }).lean<ArchiveRecordDoc[]>()).map((r) => [r._id.toHexString(), r]),
@@ -214,7 +225,7 @@ export async function fileManyInTransaction(ctx: ArchiveContext, session: Client
   await new RecordHistory(ctx.connection).append(session, changes);
   // A voucher's record is part of its claim's story: the event names the claim, and carries whose claim it is so
   // that subscribers are scoped as claim readers are.
-  const sources = await voucherSources(ctx, session, voucherIds);
+  const sources = await voucherSources(ctx, session, filings.map((f) => f.draft));
   await ctx.events.appendMany(
     session,
     stored.map((record) => {
@@ -240,12 +251,22 @@ export async function fileManyInTransaction(ctx: ArchiveContext, session: Client
   return stored;
 }
 
-/** Whose claims the vouchers book, by voucher id. */
-async function voucherSources(ctx: ArchiveContext, session: ClientSession, voucherIds: readonly string[]): Promise<Map<string, { claimId: string; claimNo: string; applicantId: string; departmentId: string }>> {
-  if (!voucherIds.length) return new Map();
-  const vouchers = await ctx.models.Voucher.find({ _id: { $in: voucherIds } }, { claimId: 1, claimNo: 1, source: 1 }, { session }).lean<Pick<VoucherDoc, '_id' | 'claimId' | 'claimNo' | 'source'>[]>();
-  return new Map(vouchers.map((v) => [v._id.toHexString(), { claimId: v.claimId, claimNo: v.claimNo, applicantId: v.source.applicantId, departmentId: v.source.departmentId }]));
+/** Whose claims the drafts' vouchers book, by voucher id: as the drafts carry it, else read. */
+async function voucherSources(ctx: ArchiveContext, session: ClientSession, drafts: readonly RecordDraft[]): Promise<Map<string, VoucherSource>> {
+  const sources = new Map<string, VoucherSource>();
+  const unknown: string[] = [];
+  for (const d of drafts) {
+    if (!d.voucherId) continue;
+    if (d.source) sources.set(d.voucherId, d.source);
+    else unknown.push(d.voucherId);
+  }
+  if (!unknown.length) return sources;
+  const vouchers = await ctx.models.Voucher.find({ _id: { $in: unknown } }, { claimId: 1, claimNo: 1, source: 1 }, { session }).lean<Pick<VoucherDoc, '_id' | 'claimId' | 'claimNo' | 'source'>[]>();
+  for (const v of vouchers) sources.set(v._id.toHexString(), sourceOf(v));
+  return sources;
 }
+
+const sourceOf = (v: Pick<VoucherDoc, 'claimId' | 'claimNo' | 'source'>): VoucherSource => ({ claimId: v.claimId, claimNo: v.claimNo, applicantId: v.source.applicantId, departmentId: v.source.departmentId });
 
 /** The content of a filed voucher: the voucher with its source claim metadata, in canonical JSON. */
 export function voucherContent(v: VoucherDoc): string {
@@ -290,11 +311,14 @@ export async function fileVouchers(ctx: ArchiveContext, voucherIds: readonly str
   let filedAny = false;
   for (let attempt = 1; records.size < ids.length; attempt++) {
     try {
+      const read = records;
       await recordsTransaction(ctx.connection, async (session) => {
-        // Filed meanwhile (a retried call whose first attempt committed late): that record is the answer.
-        const already = await recordsOf(session);
+        // Filed meanwhile (a retried call whose first attempt committed late): that record is the answer. The first
+        // attempt goes by the read above; a record committed since makes its insert fail on the unique voucherId,
+        // and the next attempt reads again in its transaction.
+        const already = attempt === 1 ? read : await recordsOf(session);
         const drafts = ids.filter((id) => !already.has(id)).map((id) => voucherDraft(vouchers.get(id)!, originals.get(id)));
-        const filed = await fileManyInTransaction(ctx, session, drafts);
+        const filed = await fileManyInTransaction(ctx, session, drafts, { filedVoucherIds: new Set(already.keys()) });
         records = new Map([...already, ...filed.map((r) => [r.voucherId!, r] as const)]);
       });
       filedAny = true;
@@ -322,6 +346,7 @@ function voucherDraft(voucher: VoucherDoc, originals?: RecordDraft['originals'])
     sourceClaimNo: voucher.claimNo,
     invoiceNumbers: voucher.source.invoiceNumbers,
     approvedClaim: { textProblems: voucher.source.textProblems ?? [] },
+    source: sourceOf(voucher),
   };
 }
 

@@ -110,6 +110,26 @@ describe('fileVouchers', () => {
     expect(ok(await archive.gql<{ verifyArchiveChain: { ok: boolean; problem: string | null } }>(auditor, VERIFY)).verifyArchiveChain).toMatchObject({ ok: true, problem: null });
   });
 
+  it('asks the database the same few times for a batch of 2 as for one of 40', async () => {
+    const commandsOf = async (n: number) => {
+      const vouchers = await generate(n);
+      archive.commands.length = 0;
+      const records = ok(await archive.gql<{ fileVouchers: Filed[] }>(SYNC, FILE, { v: vouchers.map((v) => v.id) })).fileVouchers;
+      expect(records.map((r) => r.filingReport.passed)).toEqual(vouchers.map(() => true));
+      // To the commit: after it, the answer's fields (the records' vouchers) are read as for any query.
+      return archive.commands.slice(0, archive.commands.indexOf('commitTransaction') + 1);
+    };
+    // The chain's first record has no predecessor to read: measured after it.
+    await commandsOf(1);
+    const small = await commandsOf(2);
+    const large = await commandsOf(40);
+    expect(large).toEqual(small);
+    // Vouchers and records read, numbers and chain position drawn, duplicates and the chain's head read, the records
+    // inserted with their reports and read back, their histories, the events, the commit: one voucher read, no update.
+    expect(large.length).toBe(14);
+    expect(large.filter((c) => c === 'update')).toEqual([]);
+  });
+
   it('is all or nothing: an unknown voucher files none of the batch', async () => {
     const vouchers = await generate(2);
     const chainBefore = await counter('archiveChain');
