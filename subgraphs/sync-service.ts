@@ -26,7 +26,7 @@ import { OPERATIONS_SDL_PATH, type OperationsSettings, createOperationsModule } 
 import type { SyncServices } from './sync/context.ts';
 import { SYNC_SDL_PATH, type SyncSettings, createSyncModule } from './sync/index.ts';
 import type { SyncMetrics } from './sync/metrics.ts';
-import type { SyncAuditEntry } from './sync/pipeline.ts';
+import type { SyncAuditEntry } from './sync/job-runner.ts';
 import { type ReconcileSources, reconcile } from './sync/reconcile.ts';
 import { startReconcileSchedule } from './sync/reconcile-schedule.ts';
 

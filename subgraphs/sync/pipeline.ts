@@ -11,17 +11,16 @@ import type { Lease } from '../../platform/integration/lease.ts';
 import { LogConsumer } from '../../platform/integration/log-consumer.ts';
 import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../platform/logger.ts';
-import { type ApprovedClaimInput, approvedClaimOf, approvedClaimsOf } from './approved-claim.ts';
+import { approvedClaimOf } from './approved-claim.ts';
 import { eventAudience } from './context.ts';
 import { type SyncJobCorrectionInput, applyCorrections, checkCorrection, correctedFields } from './corrections.ts';
 import { conflict } from '../../platform/graphql.ts';
 import { clip } from '../../platform/text-policy.ts';
 import type { SyncJobDoc, SyncModels } from './models.ts';
-import { SubgraphCallError, type SubgraphCall } from './subgraph-client.ts';
+import type { SubgraphCall } from './subgraph-client.ts';
 import { SYNC_EVENT_TYPES, formatSeq } from './sync-events.ts';
 import type { SyncMetrics } from './metrics.ts';
-import { transaction } from '../../platform/integration/transactions.ts';
-import { SpanKind, contextOf, failSpan, inSpan, trace } from '../../platform/tracing.ts';
+import { type SyncAuditEntry, SyncJobRunner } from './job-runner.ts';
 
 export interface SyncPipelineOptions {
   connection: Connection;
@@ -52,27 +51,10 @@ export interface SyncPipelineOptions {
   audit?: (entry: SyncAuditEntry) => Promise<unknown>;
 }
 
-/** One of the sync service's own actions (a job, a scheduled reconciliation) for the audit trail. */
-export interface SyncAuditEntry {
-  at: Date;
-  action: string;
-  operationName: null;
-  outcome: string;
-  durationMs: number;
-  /** Who, when a person acted through the sync service (correctSyncJob); the service itself otherwise. */
-  actor?: string;
-  roles?: string[];
-}
-
 /** The pipeline's position in sync_cursors. */
 const CURSOR_ID = 'pipeline';
 const BATCH = 200;
 
-const GENERATE_VOUCHER = `mutation SyncVoucher($claim: ApprovedClaimInput!) { generateVoucher(claim: $claim) { id } }`;
-const FILED_RECORD = 'id filedAt filingReport { passed results { property check passed detail } }';
-const FILE_VOUCHER = `mutation SyncFile($voucherId: ID!) { fileVoucher(voucherId: $voucherId) { ${FILED_RECORD} } }`;
-const GENERATE_VOUCHERS = `mutation SyncVouchers($claims: [ApprovedClaimInput!]!) { generateVouchers(claims: $claims) { id } }`;
-const FILE_VOUCHERS = `mutation SyncFiles($voucherIds: [ID!]!) { fileVouchers(voucherIds: $voucherIds) { ${FILED_RECORD} } }`;
 /**
  * Jobs of one batch by default: the most generateVouchers and fileVouchers take (schema/archive.graphql). At 50
  * approvals/s in the real system, batches of 100 held the lag p99 at 4 s where batches of 25 let it grow to 10 to 22 s
@@ -80,26 +62,11 @@ const FILE_VOUCHERS = `mutation SyncFiles($voucherIds: [ID!]!) { fileVouchers(vo
  */
 const BATCH_SIZE = 100;
 
-interface FiledRecord {
-  id: string;
-  filedAt: string;
-  filingReport: { passed: boolean; results: { property: string; check: string; passed: boolean; detail: string }[] } | null;
-}
-
-/** Approval to filing, as the job reports it. */
-const lagOf = (claim: ApprovedClaimInput, record: FiledRecord): number => Math.max(0, new Date(record.filedAt).getTime() - new Date(claim.approvedAt).getTime());
-
-/** Filed despite its claim's texts: the problems stay on the job, where the ARCHIVE_USABILITY rule finds them. */
-const problemsOf = (record: FiledRecord): string[] => (record.filingReport?.results ?? []).filter((r) => !r.passed).map((r) => `${r.property} ${r.check}: ${r.detail}`);
-
 /** Batches that start with whatever waits: one booking its vouchers, one being filed. */
 const PIPELINED = 2;
 
 /** How long "no PENDING job" found by a claim is believed, unless this pipeline enqueued one meanwhile. */
 const PENDING_RECHECK_MS = 200;
-
-/** A failed job's outcome in the audit trail: the archive's error code, or INTERNAL_SERVER_ERROR. */
-const outcomeOf = (err: unknown): string => (err instanceof SubgraphCallError ? (/^\w+: ([A-Z_]+):/.exec(err.message)?.[1] ?? 'INTERNAL_SERVER_ERROR') : 'INTERNAL_SERVER_ERROR');
 
 export class SyncPipeline {
   private readonly running = new Set<Promise<void>>();
@@ -116,11 +83,11 @@ export class SyncPipeline {
   private readonly consumer: LogConsumer;
   private readonly loop: WorkerLoop<void>;
   private readonly clock: () => Date;
-  private readonly random: () => number;
+  private readonly runner: SyncJobRunner;
 
   constructor(private readonly opts: SyncPipelineOptions) {
     this.clock = opts.clock ?? (() => new Date());
-    this.random = opts.random ?? Math.random;
+    this.runner = new SyncJobRunner({ ...opts, clock: this.clock, random: opts.random ?? Math.random });
     this.consumer = new LogConsumer({ connection: opts.connection, events: opts.events, name: CURSOR_ID, types: SYNC_EVENT_TYPES, batchSize: BATCH });
     this.loop = new WorkerLoop({
       work: (pass) => this.round(pass.leaseTaken),
@@ -239,7 +206,7 @@ export class SyncPipeline {
     while (!this.loop.stopped && this.running.size < limit) {
       const jobs = await this.claimDueJobs(batchSize, this.running.size < PIPELINED ? 1 : (this.opts.minBatchAlongside ?? Math.ceil(batchSize / 4)));
       if (!jobs.length) return;
-      const run: Promise<void> = this.runBatch(jobs)
+      const run: Promise<void> = this.runner.runBatch(jobs)
         .catch((err: unknown) => this.opts.logger.error({ err, jobs: jobs.length }, 'sync job bookkeeping failed'))
         .finally(() => {
           this.running.delete(run);
@@ -306,165 +273,6 @@ export class SyncPipeline {
     this.enqueuedUnclaimed = ids.length === max ? Math.max(left, max) : left;
     if (!taken.modifiedCount) return [];
     return SyncJob.find({ _id: { $in: ids }, status: 'RUNNING', startedAt: now, runner: this.opts.lease.owner }).sort({ eventSeq: 1 }).lean<SyncJobDoc[]>();
-  }
-
-  /**
-   * Runs jobs together: their claims are read at once and booked with one generateVouchers and one fileVouchers
-   * call, so the archive numbers, chains and announces the lot in one transaction each instead of two per claim.
-   * Those calls are all or nothing; a batch the archive refuses (one claim it cannot book) runs again job by job,
-   * where each succeeds or fails for its own reason; a batch it does not answer (timeout, unreachable) fails each
-   * job for this attempt, to be retried after its backoff. Both calls are idempotent, so what the batch made is found
-   * again.
-   */
-  private async runBatch(jobs: SyncJobDoc[]): Promise<void> {
-    if (jobs.length === 1) return this.runJob(jobs[0]);
-    // One span for the batch, in the first job's trace and linked to every job's (platform/tracing.ts).
-    const links = jobs.flatMap((j) => {
-      const sc = j.traceparent ? trace.getSpanContext(contextOf(j.traceparent)) : undefined;
-      return sc ? [{ context: sc }] : [];
-    });
-    return inSpan('sync', 'sync jobs', { kind: SpanKind.CONSUMER, links, attributes: { 'sync.jobs': jobs.length } }, contextOf(jobs[0].traceparent), () => this.runJobs(jobs));
-  }
-
-  private async runJobs(jobs: SyncJobDoc[]): Promise<void> {
-    const claims = await approvedClaimsOf(jobs, this.opts.events, this.opts.oa);
-    const together: Array<{ job: SyncJobDoc; claim: ApprovedClaimInput }> = [];
-    const alone: SyncJobDoc[] = [];
-    for (const [i, job] of jobs.entries()) {
-      const claim = claims[i];
-      if (claim instanceof Error) alone.push(job);
-      else {
-        try {
-          together.push({ job, claim: applyCorrections(claim, job.corrections ?? []) });
-        } catch {
-          alone.push(job);
-        }
-      }
-    }
-    if (together.length < 2) alone.push(...together.splice(0).map((t) => t.job));
-    let filed: Array<FiledRecord & { voucherId: string }> | null = null;
-    let unanswered: SubgraphCallError | null = null;
-    if (together.length) {
-      try {
-        const { generateVouchers } = await this.opts.archive<{ generateVouchers: { id: string }[] }>(GENERATE_VOUCHERS, { claims: together.map((t) => t.claim) });
-        const { fileVouchers } = await this.opts.archive<{ fileVouchers: FiledRecord[] }>(FILE_VOUCHERS, { voucherIds: generateVouchers.map((v) => v.id) });
-        if (generateVouchers.length === together.length && fileVouchers.length === together.length) filed = fileVouchers.map((r, i) => ({ ...r, voucherId: generateVouchers[i].id }));
-      } catch (err) {
-        if (err instanceof SubgraphCallError && (err.failure === 'timeout' || err.failure === 'unreachable')) {
-          // No answer: the archive may still be doing the batch. Run alone, every job would call it again at once (a
-          // hundred calls on a busy archive: how filing collapsed under the documents benchmark); the jobs retry after
-          // their backoff instead, together again, and the idempotent calls find what the first one made.
-          unanswered = err;
-        } else {
-          // Run job by job below, where each job's own error is recorded on it.
-          this.opts.logger.info({ err: (err as Error).message, jobs: together.length }, 'the archive refused a batch of sync jobs; running them one by one');
-        }
-      }
-      if (!filed && !unanswered) alone.push(...together.map((t) => t.job));
-    }
-    const retried = unanswered ? together.map(({ job }) => this.failUnanswered(job, unanswered!)) : [];
-    await Promise.all([filed ? this.succeeded(together, filed) : null, ...retried, ...alone.map((job) => this.runJob(job))]);
-  }
-
-  /** Marks jobs of a batch SUCCEEDED (one write for the lot), with their records. */
-  private async succeeded(batch: ReadonlyArray<{ job: SyncJobDoc; claim: ApprovedClaimInput }>, records: ReadonlyArray<FiledRecord & { voucherId: string }>): Promise<void> {
-    const completedAt = this.clock();
-    const done = batch.map(({ job, claim }, i) => ({ job, lagMs: lagOf(claim, records[i]), record: records[i] }));
-    const { SyncJob } = this.opts.models;
-    const res = await SyncJob.bulkWrite(
-      done.map(({ job, lagMs, record }) => ({
-        updateOne: {
-          filter: { _id: job._id, status: 'RUNNING', startedAt: job.startedAt },
-          update: { $set: { status: 'SUCCEEDED', completedAt, lastError: null, nextAttemptAt: null, runUntil: null, voucherId: record.voucherId, archiveRecordId: record.id, lagMs, usabilityProblems: problemsOf(record) } },
-        },
-      })),
-      { ordered: false },
-    );
-    // A job whose run was taken over meanwhile (it hung past runUntil) is not this run's to count.
-    const mine = res.modifiedCount === done.length ? null : new Set((await SyncJob.find({ _id: { $in: done.map((d) => d.job._id) }, completedAt }, { _id: 1 }).lean<{ _id: SyncJobDoc['_id'] }[]>()).map((j) => j._id.toHexString()));
-    for (const d of done) {
-      if (!mine || mine.has(d.job._id.toHexString())) this.opts.metrics?.jobSucceeded(d.lagMs);
-      await this.record(d.job, d.job.startedAt!, 'OK', 'generateVouchers,fileVouchers');
-    }
-  }
-
-  /** One job, in a span continuing the trace of the approval that caused it (its event's traceparent). */
-  private runJob(job: SyncJobDoc): Promise<void> {
-    const attributes = { 'sync.claim_id': job.claimId, 'sync.attempt': job.attempts };
-    return inSpan('sync', 'sync job', { kind: SpanKind.CONSUMER, attributes }, contextOf(job.traceparent), () => this.runJobNow(job));
-  }
-
-  private async runJobNow(job: SyncJobDoc): Promise<void> {
-    const started = job.startedAt!;
-    let voucherId: string | null = job.voucherId;
-    try {
-      // The snapshot in the job's CLAIM_APPROVED event; oa is asked only for events appended before it was written.
-      // With an ADMIN's corrections of its presentation, if any (corrections.ts).
-      const claim = applyCorrections(await approvedClaimOf(job, this.opts.events, this.opts.oa), job.corrections ?? []);
-      const { generateVoucher } = await this.opts.archive<{ generateVoucher: { id: string } }>(GENERATE_VOUCHER, { claim });
-      voucherId = generateVoucher.id;
-      const { fileVoucher } = await this.opts.archive<{ fileVoucher: FiledRecord }>(FILE_VOUCHER, { voucherId });
-      const completedAt = this.clock();
-      const lagMs = lagOf(claim, fileVoucher);
-      const done = await this.opts.models.SyncJob.updateOne(
-        { _id: job._id, status: 'RUNNING', startedAt: started },
-        { $set: { status: 'SUCCEEDED', completedAt, lastError: null, nextAttemptAt: null, runUntil: null, voucherId, archiveRecordId: fileVoucher.id, lagMs, usabilityProblems: problemsOf(fileVoucher) } },
-      );
-      if (done.modifiedCount) this.opts.metrics?.jobSucceeded(lagMs);
-      await this.record(job, started, 'OK');
-    } catch (err) {
-      const span = trace.getActiveSpan();
-      if (span) failSpan(span, err);
-      await this.fail(job, started, voucherId, err);
-      await this.record(job, started, outcomeOf(err));
-    }
-  }
-
-  /** A job of a batch the archive did not answer: failed for this attempt (retried after its backoff, or DEAD). */
-  private async failUnanswered(job: SyncJobDoc, err: SubgraphCallError): Promise<void> {
-    await this.fail(job, job.startedAt!, job.voucherId, err);
-    await this.record(job, job.startedAt!, outcomeOf(err), 'generateVouchers,fileVouchers');
-  }
-
-  /** The job's entry in the audit trail, naming the archive's mutations that booked it. */
-  private async record(job: SyncJobDoc, started: Date, outcome: string, calls = 'generateVoucher,fileVoucher'): Promise<void> {
-    if (!this.opts.audit) return;
-    const action = `mutation ${calls} for ${job.claimNo || job.claimId}`;
-    await this.opts
-      .audit({ at: started, action, operationName: null, outcome, durationMs: this.clock().getTime() - started.getTime() })
-      .catch((err: unknown) => this.opts.logger.warn({ err: (err as Error).message }, 'could not record a sync job in the audit trail'));
-  }
-
-  private async fail(job: SyncJobDoc, started: Date, voucherId: string | null, err: unknown): Promise<void> {
-    const known = err instanceof SubgraphCallError;
-    if (!known) this.opts.logger.error({ err, claimId: job.claimId }, 'sync job failed unexpectedly');
-    const reason = known ? err.message : 'internal error in the sync service';
-    const limit = job.attemptLimit;
-    const dead = (known && !err.retryable) || job.attempts >= limit;
-    const now = this.clock();
-    const delay = Math.min(this.opts.maxDelayMs, this.opts.baseDelayMs * 2 ** Math.max(0, job.attempts - 1));
-    // Jitter in [½, 1] of the delay: failures that started together do not retry together.
-    const nextAttemptAt = dead ? null : new Date(now.getTime() + Math.round(delay * (0.5 + this.random() / 2)));
-    const detail = `${job.claimNo || job.claimId}: attempt ${job.attempts} of ${limit} failed: ${reason}${dead ? '; job is DEAD' : `; next attempt at ${nextAttemptAt!.toISOString()}`}`;
-    let updated = false;
-    await transaction(this.opts.connection, async (session) => {
-      const res = await this.opts.models.SyncJob.updateOne(
-        { _id: job._id, status: 'RUNNING', startedAt: started },
-        { $set: { status: dead ? 'DEAD' : 'FAILED', lastError: reason, nextAttemptAt, runUntil: null, voucherId } },
-        { session },
-      );
-      updated = res.modifiedCount === 1;
-      if (!updated) return;
-      await this.opts.events.append(session, {
-        type: 'SYNC_FAILED',
-        subject: { type: 'ExpenseClaim', id: job.claimId },
-        actor: 'sync',
-        payload: { claimId: job.claimId, claimNo: job.claimNo, applicantId: job.applicantId, departmentId: job.departmentId, jobId: job._id.toHexString(), attempts: job.attempts, dead, detail },
-      });
-    });
-    if (!updated) return;
-    this.opts.metrics?.jobFailed(dead);
-    this.opts.logger.warn({ claimId: job.claimId, attempts: job.attempts, dead, reason }, dead ? 'sync job is dead' : 'sync job failed; will retry');
   }
 
   /** retrySyncJob: a DEAD or FAILED job runs again now, with a fresh allowance of attempts. */

@@ -4,7 +4,7 @@
 import { Lease } from '../../platform/integration/lease.ts';
 import { WorkerLoop } from '../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../platform/logger.ts';
-import type { SyncAuditEntry } from './pipeline.ts';
+import type { SyncAuditEntry } from './job-runner.ts';
 import { type ReconcileOptions, reconcile } from './reconcile.ts';
 
 export interface ReconcileScheduleOptions {
