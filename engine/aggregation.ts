@@ -16,7 +16,9 @@ import * as windowOperators from 'mingo/operators/window';
 import { exactOfView, storedDocs } from './collection.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { compileMatcher } from './matcher.ts';
-import { type Doc, arith, bsonType, cloneValue, encodeKey, getPath, isNumeric, isPlainObject, toNumber, toView } from './values.ts';
+import { type Doc, bsonType, cloneValue, getPath, isNumeric, isPlainObject, toNumber, toView } from './values.ts';
+import { arith } from './exact-numbers.ts';
+import { encodeKey } from './value-order.ts';
 
 const SUPPORTED_STAGES = new Set([
   '$match', '$group', '$sort', '$project', '$unwind', '$lookup', '$facet', '$count', '$limit', '$skip',

@@ -8,7 +8,7 @@
 // Anything else (strings, booleans, fractional or out-of-range numbers, NaN) never matches.
 import type { Binary, Decimal128, Long } from 'bson';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { valueString } from './update.ts';
+import { valueString } from './value-strings.ts';
 import { bsonType, toNumber } from './values.ts';
 
 export type BitOperator = '$bitsAllSet' | '$bitsAnySet' | '$bitsAllClear' | '$bitsAnyClear';

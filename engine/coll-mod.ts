@@ -4,12 +4,13 @@
 // description, so they survive a restart. Views, time series, capped sizes, change stream pre-images and
 // unique-index conversion are refused as not supported.
 import { Long } from 'bson';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './command-context.ts';
 import type { Collection, Index, IndexSpec } from './collection.ts';
 import { ErrorCodes, fail } from './errors.ts';
-import { typeName } from './update.ts';
+import { typeName } from './value-strings.ts';
 import { checkValidator, validationActionArg, validationLevelArg } from './validation.ts';
-import { type Doc, bsonType, isNumeric, isPlainObject, toNumber, valuesEqual } from './values.ts';
+import { type Doc, bsonType, isNumeric, isPlainObject, toNumber } from './values.ts';
+import { valuesEqual } from './value-order.ts';
 
 /** Fields collMod knows (anything else: 40415); the ones after `index` ... `validationAction` are refused. */
 export const COLL_MOD_FIELDS = [

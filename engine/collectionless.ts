@@ -4,10 +4,10 @@
 // that needs a collection answers InvalidNamespace as MongoDB does.
 import { evalExpr } from 'mingo/core';
 import { CONTEXT, changeStreamsUnsupported, runPipeline, validatePipeline } from './aggregation.ts';
-import type { CommandContext } from './commands.ts';
+import type { CommandContext } from './command-context.ts';
 import { batchSizeOf } from './cursors.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { exactValue } from './update.ts';
+import { exactValue } from './exact-values.ts';
 import { type Vars, bindExpression, mingoVariables } from './variables.ts';
 import { type Doc, cloneValue, isPlainObject, toView } from './values.ts';
 

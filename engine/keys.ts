@@ -15,7 +15,9 @@
 //   binary     length (4 bytes), subtype, bytes
 //   ObjectId   its 12 bytes; Date: 8 bytes of signed milliseconds, sign flipped; Timestamp: 8 bytes
 import type { Binary, BSONRegExp, ObjectId, Timestamp } from 'bson';
-import { type Doc, inexactNumberText, toNumber, typeRank } from './values.ts';
+import { type Doc, toNumber } from './values.ts';
+import { inexactNumberText } from './exact-numbers.ts';
+import { typeRank } from './value-order.ts';
 
 /** The type byte of a value: its rank in MongoDB's type order, above 0x00 (terminator) and below 0xDF (inverted). */
 export const typeByte = (v: unknown): number => 0x10 + typeRank(v);

@@ -14,7 +14,8 @@ import { Access } from './access.ts';
 import type { Catalog } from './catalog.ts';
 import { Collection, type IndexSpec } from './collection.ts';
 import type { Store } from './store.ts';
-import { type Doc, encodeKey } from './values.ts';
+import type { Doc } from './values.ts';
+import { encodeKey } from './value-order.ts';
 import { EXACT } from './wire.ts';
 
 const SNAPSHOT = 'snapshot.bson';

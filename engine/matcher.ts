@@ -4,7 +4,8 @@
 import { Query } from 'mingo';
 import { type BitOperator, bitTest } from './bits.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { type Doc, bsonType, compareValues, dbrefAsDoc, isPlainObject, toNumber, toView, typeRank } from './values.ts';
+import { type Doc, bsonType, dbrefAsDoc, isPlainObject, toNumber, toView } from './values.ts';
+import { compareValues, typeRank } from './value-order.ts';
 
 export interface Matcher {
   /** `view` is the document's mingo view when the caller has it (only $expr needs one). */

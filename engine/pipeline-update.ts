@@ -11,9 +11,11 @@
 import { Aggregator } from 'mingo/aggregator';
 import { CONTEXT, validatePipeline } from './aggregation.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { exactEqual, exactValue, setField, valueString } from './update.ts';
+import { exactEqual, exactValue, setField } from './exact-values.ts';
+import { valueString } from './value-strings.ts';
 import { type Vars, bindExpression, isNumericWrapper, mingoVariables } from './variables.ts';
-import { type Doc, compareValues, getPath, isPlainObject, toNumber, toView } from './values.ts';
+import { type Doc, getPath, isPlainObject, toNumber, toView } from './values.ts';
+import { compareValues } from './value-order.ts';
 
 const ALLOWED = new Set(['$addFields', '$set', '$project', '$unset', '$replaceRoot', '$replaceWith']);
 

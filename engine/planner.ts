@@ -6,7 +6,8 @@ import { ErrorCodes, MongoServerError } from './errors.ts';
 import { typeByte, valueKey } from './keys.ts';
 import { type SortSpec, compileFilter } from './query.ts';
 import type { KeyRange } from './store.ts';
-import { type Doc, isPlainObject, typeRank } from './values.ts';
+import { type Doc, isPlainObject } from './values.ts';
+import { typeRank } from './value-order.ts';
 
 // `exact`: every stored document the plan yields matches the filter (see exactness below), so the scan need not
 // decode it to test it, and a plain find answers with its stored bytes.

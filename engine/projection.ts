@@ -4,7 +4,9 @@
 // and constant literals. Aggregation expressions and $meta are refused.
 import { type Matcher, compileMatcher } from './matcher.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { exactValue, matchArrayIndex, setField, typeName, valueString } from './update.ts';
+import { exactValue, setField } from './exact-values.ts';
+import { matchArrayIndex } from './update-positional.ts';
+import { typeName, valueString } from './value-strings.ts';
 import { type Doc, isNumeric, isPlainObject, toNumber } from './values.ts';
 
 const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);

@@ -2,7 +2,8 @@
 export type { Matcher } from './matcher.ts';
 import { type Matcher, compileMatcher } from './matcher.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { type Doc, compareValues, isPlainObject, pathValuesForIndex, toView } from './values.ts';
+import { type Doc, isPlainObject, pathValuesForIndex, toView } from './values.ts';
+import { compareValues } from './value-order.ts';
 
 const matchAll: Matcher = { test: () => true, fields: [] };
 

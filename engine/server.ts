@@ -1,78 +1,28 @@
 // The engine process: TCP connections, command dispatch with sessions and transactions, timers.
+// Commits, aborts and retried writes' answers are in session-commands.ts; the TTL monitor is in ttl-monitor.ts.
 import net from 'node:net';
 import { BSON, Binary, Long, ObjectId, Timestamp } from 'bson';
-import { Access, Transaction, commitTransaction } from './access.ts';
+import { Access, Transaction } from './access.ts';
 import { Authenticator } from './auth.ts';
 import { Catalog } from './catalog.ts';
-import { entryFromRow } from './collection.ts';
-import { COMMANDS, type CommandContext, type ServerInfo, checkFields } from './commands.ts';
-import { type CredentialStore, type EngineCredentials, connectionString, loadOrCreateCredentials, maskedConnectionString, memoryCredentials } from './credentials.ts';
+import type { CommandContext, ServerInfo } from './command-context.ts';
+import { COMMANDS, checkFields } from './commands.ts';
+import { type CredentialStore, connectionString, loadOrCreateCredentials, maskedConnectionString, memoryCredentials } from './credentials.ts';
 import { Cursors } from './cursors.ts';
 import { prepareDirectory } from './data-dir.ts';
+import type { EngineLogger, EngineOptions, RunningEngine } from './engine-options.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { typeStart, valueKey } from './keys.ts';
 import { migrateLegacy } from './legacy.ts';
 import { materialize, releaseNow } from './raw.ts';
-import { type Session, Sessions, noSuchTransaction, txnNumberOf } from './sessions.ts';
+import { Sessions, txnNumberOf } from './sessions.ts';
+import { SERVER_COMMANDS, endTransaction, recordedAnswer, sessionKey } from './session-commands.ts';
 import { Store } from './store.ts';
 import { startsTransaction } from './log-restart.ts';
 import { DEFAULT_SLOW_MS, describeCommand } from './slow-log.ts';
-import { type Doc, EXACT, isPlainObject, toNumber } from './values.ts';
+import { expireTtl } from './ttl-monitor.ts';
+import { type Doc, isPlainObject } from './values.ts';
 import { MAX_MESSAGE_BYTES, OP_MSG, OP_QUERY, WireError, encodeMsg, encodeReply, parseMessage } from './wire.ts';
 import { withWriteConcern } from './write-concern.ts';
-
-export interface EngineLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-  debug(obj: object, msg?: string): void;
-}
-
-export interface EngineOptions {
-  /** Loopback by default. Clients must authenticate (SCRAM-SHA-256, see auth.ts) on any address. */
-  host?: string;
-  /** 0 picks a free port. */
-  port?: number;
-  /** Data directory; null or undefined keeps everything in memory (and makes up new credentials per start). */
-  dbPath?: string | null;
-  logger?: EngineLogger;
-  /** Replica-set name the engine reports (default "rs0"). */
-  setName?: string;
-  /** Idle time after which an open transaction is aborted (default 60 s, MongoDB's transactionLifetimeLimitSeconds). */
-  transactionLifetimeMs?: number;
-  /** How often expired TTL documents are removed (default 60 s, as MongoDB's TTL monitor). */
-  ttlIntervalMs?: number;
-  /** Page cache of the store in MiB (ENGINE_CACHE_MB, default 256): the working set kept in memory. */
-  cacheMb?: number;
-  /** When commits reach the disk (ENGINE_FSYNC, default 'interval'): see StoreOptions.fsync. */
-  fsync?: 'interval' | 'commit';
-  /** Write-ahead log size past which it is restarted (engine/log-restart.ts; default 32 MiB): tests make it small. */
-  logRestartBytes?: number;
-  /** Commands that take longer are logged at info, by shape (slow-log.ts; ENGINE_SLOW_MS, default 100 as MongoDB). */
-  slowMs?: number;
-}
-
-export interface RunningEngine {
-  host: string;
-  port: number;
-  /** `host:port`: safe to log. */
-  address: string;
-  /**
-   * mongodb://oa-archive:PASSWORD@host:port/?authSource=admin, without a database name. It carries the password:
-   * connect with it, never log or print it (use `safeUri`).
-   */
-  uri: string;
-  /** `uri` with the password masked (`***`): what to log or print. */
-  safeUri: string;
-  /** `uri` naming database `dbName` (the user still authenticates against admin). Carries the password too. */
-  uriFor(dbName: string): string;
-  /** The engine's user (authSource admin, SCRAM-SHA-256) and its password. */
-  credentials: EngineCredentials;
-  /** DATA_DIR/credentials.json (mode 0600) holding `credentials`; null for a memory-only engine. */
-  credentialsPath: string | null;
-  dbPath: string | null;
-  close(): Promise<void>;
-}
 
 const silent: EngineLogger = { info() {}, warn() {}, error() {}, debug() {} };
 
@@ -337,7 +287,7 @@ export class Engine {
     if (typeof db !== 'string') throw new MongoServerError(ErrorCodes.FailedToParse, 'OP_MSG requests require a $db argument');
     this.info.counters.command++;
     const session = body.lsid ? this.sessions.touch(body.lsid) : undefined;
-    if (name === 'commitTransaction' || name === 'abortTransaction') return this.endTransaction(name, body, session);
+    if (name === 'commitTransaction' || name === 'abortTransaction') return endTransaction(this, name, body, session);
     if (name === 'endSessions') {
       this.sessions.end(Array.isArray(body.endSessions) ? body.endSessions : []);
       return {};
@@ -373,7 +323,7 @@ export class Engine {
     let retryNumber: bigint | undefined;
     if (!txn && def.retryable && session && body.txnNumber !== undefined) {
       retryNumber = txnNumberOf(body.txnNumber);
-      const recorded = this.recordedAnswer(session, retryNumber);
+      const recorded = recordedAnswer(this.store, session, retryNumber);
       if (recorded) return recorded;
     }
 
@@ -431,49 +381,6 @@ export class Engine {
     return new Timestamp({ t: this.clusterTime.t, i: this.clusterTime.i });
   }
 
-  /** The stored answer of retryable write `n` of a session, if that write was applied. */
-  private recordedAnswer(session: Session, n: bigint): Doc | undefined {
-    if (session.retry?.txnNumber === n) return session.retry.reply;
-    const row = this.store.session(sessionKey(session));
-    if (row && BigInt(row.txn_number) === n && row.kind === 'write' && row.reply) {
-      const reply = BSON.deserialize(row.reply, EXACT) as Doc;
-      session.retry = { txnNumber: n, reply };
-      return reply;
-    }
-    return undefined;
-  }
-
-  private endTransaction(name: 'commitTransaction' | 'abortTransaction', body: Doc, session: Session | undefined): Doc {
-    if (!session) throw new MongoServerError(ErrorCodes.InvalidOptions, `${name} requires a session (lsid)`);
-    const n = txnNumberOf(body.txnNumber);
-    const committedBefore = () => {
-      if (n === session.txnNumber && session.state === 'committed') return true;
-      // After a restart the session is new here, but the store remembers the commit.
-      const row = session.state === 'none' ? this.store.session(sessionKey(session)) : undefined;
-      return row !== undefined && BigInt(row.txn_number) === n && row.kind === 'commit';
-    };
-    if (name === 'commitTransaction') {
-      if (committedBefore()) return {}; // a retried commit
-      const txn = this.sessions.continue(session, n);
-      try {
-        commitTransaction(this.catalog, txn, () => this.store.recordSession(sessionKey(session), n, 'commit', null));
-      } catch (err) {
-        session.state = 'aborted';
-        session.txn = undefined;
-        throw err;
-      }
-      session.state = 'committed';
-      session.txn = undefined;
-      return {};
-    }
-    if (committedBefore()) {
-      throw new MongoServerError(ErrorCodes.TransactionCommitted, 'Cannot abort transaction, transaction already committed');
-    }
-    if (n !== session.txnNumber || session.state !== 'open') throw noSuchTransaction(n);
-    this.sessions.abort(session);
-    return {};
-  }
-
   private decorate(reply: Doc): Doc {
     const now = Math.floor(Date.now() / 1000);
     if (now > this.clusterTime.t) this.clusterTime = { t: now, i: 0 };
@@ -509,43 +416,12 @@ export class Engine {
 
   /** Removes documents whose TTL-indexed date is older than the index's expireAfterSeconds. */
   expireTtl(now = Date.now()): number {
-    let removed = 0;
-    this.store.begin();
-    try {
-      const access = new Access(this.catalog);
-      for (const coll of this.catalog.all()) {
-        for (const index of coll.secondary()) {
-          if (index.spec.expireAfterSeconds === undefined || coll.cid === undefined) continue;
-          const cutoff = new Date(now - toNumber(index.spec.expireAfterSeconds) * 1000);
-          // Dates sort together; an array of dates expires with its earliest, which is among its keys.
-          const keys = this.store.reader.keys(index.iid, { lo: typeStart(cutoff), hi: valueKey(cutoff) }, undefined, 10_000);
-          for (const rid of new Set(keys.map((k) => Number(k.rid)))) {
-            const row = this.store.reader.byRowId(rid);
-            if (!row) continue;
-            access.delete(coll, entryFromRow(row));
-            removed++;
-          }
-        }
-      }
-      this.store.commit();
-    } catch (err) {
-      this.store.rollback();
-      this.catalog.reload();
-      this.logger.warn({ err: (err as Error).message }, 'TTL monitor failed; it tries again at its next run');
-      return 0;
-    }
-    if (removed) this.logger.debug({ removed }, 'TTL monitor removed expired documents');
-    return removed;
+    return expireTtl(this.store, this.catalog, this.logger, now);
   }
 }
 
-const sessionKey = (session: Session): Buffer => Buffer.from(session.key, 'hex');
-
 /** The commands MongoDB runs with readConcern snapshot outside transactions. */
 const SNAPSHOT_READS = new Set(['find', 'aggregate', 'distinct']);
-
-/** Commands the server answers itself, outside the COMMANDS table (known, hence Unauthorized rather than CommandNotFound). */
-const SERVER_COMMANDS = new Set(['commitTransaction', 'abortTransaction', 'endSessions']);
 
 export async function startEngine(opts: EngineOptions = {}): Promise<RunningEngine> {
   return new Engine(opts).listen();

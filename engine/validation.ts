@@ -8,7 +8,7 @@
 import { ErrorCodes, MongoServerError } from './errors.ts';
 import { reach } from './matcher.ts';
 import { type Matcher, compileFilter } from './query.ts';
-import { typeName } from './update.ts';
+import { typeName } from './value-strings.ts';
 import { type Doc, isPlainObject } from './values.ts';
 
 export type ValidationLevel = 'off' | 'strict' | 'moderate';

@@ -10,7 +10,8 @@ import { Timestamp } from 'bson';
 import { evalExpr } from 'mingo/core';
 import { CONTEXT } from './aggregation.ts';
 import { ErrorCodes, MongoServerError } from './errors.ts';
-import { exactValue, typeName } from './update.ts';
+import { exactValue } from './exact-values.ts';
+import { typeName } from './value-strings.ts';
 import { type Doc, bsonType, isPlainObject, toView } from './values.ts';
 
 /** Variables by name, values in exact form. */
