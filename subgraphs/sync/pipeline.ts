@@ -81,7 +81,14 @@ export class SyncPipeline {
    */
   private enqueuedUnclaimed = 0;
   private readonly consumer: LogConsumer;
+  /** Consumes and announces the log (lease holder only). */
   private readonly loop: WorkerLoop<void>;
+  /**
+   * Claims due jobs and starts their batches, beside consumption: a round that did both in turn held each announcement
+   * back by a claim's commands (four round trips), and under load the claims made most of the way from a filing's
+   * commit to its subscribers.
+   */
+  private readonly jobsLoop: WorkerLoop<void>;
   private readonly clock: () => Date;
   private readonly runner: SyncJobRunner;
 
@@ -89,14 +96,19 @@ export class SyncPipeline {
     this.clock = opts.clock ?? (() => new Date());
     this.runner = new SyncJobRunner({ ...opts, clock: this.clock, random: opts.random ?? Math.random });
     this.consumer = new LogConsumer({ connection: opts.connection, events: opts.events, name: CURSOR_ID, types: SYNC_EVENT_TYPES, batchSize: BATCH });
+    this.jobsLoop = new WorkerLoop({ work: () => this.startDueJobs(), logger: opts.logger, failure: 'starting sync jobs failed' });
     this.loop = new WorkerLoop({
       work: (pass) => this.round(pass.leaseTaken),
       lease: opts.lease,
       logger: opts.logger,
       failure: 'sync pipeline round failed',
       runOnStart: true,
-      // Jobs outlive the round that started them; the lease is given up only once they are done.
-      drain: () => Promise.allSettled([...this.running]),
+      // No batch starts once stopping, and batches outlive the pass that started them: the lease is given up only
+      // once they are done.
+      drain: async () => {
+        await this.jobsLoop.stop();
+        await Promise.allSettled([...this.running]);
+      },
     });
   }
 
@@ -109,15 +121,18 @@ export class SyncPipeline {
     return this.consumer.position();
   }
 
-  /** One round: consume new events (lease holder only), then start due jobs. Never overlaps itself. */
+  /** One round: consume new events (lease holder only), then a pass that starts due jobs. */
   async tick(): Promise<void> {
     await this.loop.runNow();
+    await this.jobsLoop.runNow();
   }
 
+  /** Never overlaps itself; due jobs are started by the jobs loop, woken here and whenever a job may be waiting. */
   private async round(tookLease: boolean): Promise<void> {
     if (tookLease) await this.takeOverRunningJobs();
     await this.consume();
-    await this.startDueJobs();
+    // Retries come due with time: every round looks.
+    this.jobsLoop.wake();
   }
 
   /** Jobs left RUNNING by an earlier holder (it died or lost the lease) run again now rather than at runUntil. */
@@ -188,10 +203,11 @@ export class SyncPipeline {
     this.mayBePending();
   }
 
-  /** A job may have become PENDING (written just now): the next claim looks. */
+  /** A job may have become PENDING (written just now): the next claim looks, soon. */
   private mayBePending(): void {
     this.pendingGeneration++;
     this.noPendingAt = -Infinity;
+    this.jobsLoop.wake();
   }
 
   /**
@@ -201,6 +217,8 @@ export class SyncPipeline {
    * for a few claims. A backlog still fills every slot with full batches.
    */
   private async startDueJobs(): Promise<void> {
+    // Jobs are the lease holder's, as the log is (the main loop takes and renews the lease).
+    if (!this.opts.lease.held) return;
     const limit = this.opts.concurrency ?? 4;
     const batchSize = this.opts.batchSize ?? BATCH_SIZE;
     while (!this.loop.stopped && this.running.size < limit) {
@@ -211,7 +229,7 @@ export class SyncPipeline {
         .finally(() => {
           this.running.delete(run);
           // A finished batch frees a slot; more may be waiting.
-          setImmediate(() => this.loop.wake());
+          setImmediate(() => this.jobsLoop.wake());
         });
       this.running.add(run);
     }
@@ -323,6 +341,7 @@ export class SyncPipeline {
   /** Ticks now, then every `intervalMs` and whenever woken; stop() waits for running jobs. */
   start(intervalMs: number): void {
     this.loop.start(intervalMs);
+    this.jobsLoop.start(intervalMs);
   }
 
   /** Runs a round soon (an event was just appended in this process). */
