@@ -1,10 +1,11 @@
 // The `sync` subgraph as served: the sync module (subgraphs/sync/) and the operations module (subgraphs/operations/)
 // behind one endpoint serving schema/sync.graphql + schema/operations.graphql, as the supergraph composes it. This
-// is the one place that knows both: it hands operations what it reads of sync and the alert actions that act on
-// sync, hands sync the audit sink operations keeps, hands each what it reads of oa and the archive (their ports, as
-// the process's assembler passes them in), merges the resolvers, and starts and stops the background work
-// (pipeline, webhook delivery, alert monitor, status sampler, scheduled reconciliation). Background work runs under database
-// leases, so any number of instances may run.
+// is the one place that knows both: it hands operations what it reads of sync (sync's monitor,
+// subgraphs/sync/monitor.ts, as the port operations declares, subgraphs/operations/ports.ts) and the alert actions
+// that act on sync, hands sync the audit sink operations keeps, hands each what it reads of oa and the archive
+// (their ports, as the process's assembler passes them in), merges the resolvers, and starts and stops the
+// background work (pipeline, webhook delivery, alert monitor, status sampler, scheduled reconciliation). Background
+// work runs under database leases, so any number of instances may run.
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import type { Connection } from 'mongoose';
@@ -27,6 +28,7 @@ import type { SyncServices } from './sync/context.ts';
 import { SYNC_SDL_PATH, type SyncSettings, createSyncModule } from './sync/index.ts';
 import type { SyncMetrics } from './sync/metrics.ts';
 import type { SyncAuditEntry } from './sync/job-runner.ts';
+import { syncMonitor } from './sync/monitor.ts';
 import { type ReconcileSources, reconcile } from './sync/reconcile.ts';
 import { startReconcileSchedule } from './sync/reconcile-schedule.ts';
 
@@ -89,7 +91,11 @@ export async function createSyncSubgraph(opts: SyncSubgraphOptions): Promise<{ s
   const { pipeline, webhooks } = sync.services;
   const operations = await createOperationsModule({
     ...opts,
-    sync: { models: sync.services.models, events: sync.services.events, timeZone: opts.settings.timeZone },
+    sync: {
+      monitor: syncMonitor({ connection: opts.connection, models: sync.services.models, events: sync.services.events }),
+      events: sync.services.events,
+      timeZone: opts.settings.timeZone,
+    },
     archiveAccess: opts.ports.archive.access,
     archiveCustody: opts.ports.archive.custody,
     visibility: { claims: opts.ports.oa.claims, records: opts.ports.archive.records },

@@ -5,7 +5,7 @@ import type { EventLog } from './stream.ts';
 
 export const SYNC_EVENT_LOG: EventLog = {
   head: 'syncEventHead',
-  // The sync subgraph's own formatSeq (subgraphs/sync/sync-events.ts).
+  // The sync subgraph's formatSeq (platform/integration/event-seq.ts).
   seqWidth: 12,
   reserved: { cursor: 'gatewaySyncAfter', seq: 'gatewaySyncSeq' },
   feeds: [

@@ -4,18 +4,21 @@ import type { Connection } from 'mongoose';
 import type { EventLog } from '../../platform/integration/events.ts';
 import { forbidden } from '../../platform/graphql.ts';
 import { type Principal, type Role, hasAnyRole } from '../../platform/identity.ts';
-import type { SyncModels } from '../sync/models.ts';
 import type { OperationsModels } from './alerts/models.ts';
 import type { AlertMonitor } from './alerts/monitor.ts';
 import type { AlertService } from './alerts/service.ts';
 import type { AuditBatch } from './audit/batch.ts';
 import type { FeedbackService } from './feedback/service.ts';
+import type { SyncMonitor } from './ports.ts';
 import type { StatusSampler } from './status-history/sampler.ts';
 import type { SystemStatusSources } from './system-status.ts';
 
-/** What operations reads of the sync module: its jobs and reconciliations, its event log, its business time zone. */
+/**
+ * What operations reads of the sync module: its jobs, reconciliations and webhook deliveries through the port
+ * operations declares (ports.ts) and sync implements, its event log, its business time zone.
+ */
 export interface SyncView {
-  models: SyncModels;
+  monitor: SyncMonitor;
   events: EventLog;
   timeZone: string;
 }

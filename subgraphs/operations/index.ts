@@ -1,14 +1,14 @@
 // The operations module: system status and its history, anomaly alerts (rules, monitor, fault-handling actions), the audit trail,
-// sync statistics and users' feedback. It reads the sync module's state (jobs, event log, syncStatus) but the sync module knows
-// nothing of it: what an alert action does in sync is handed in as functions. Served with sync by the `sync`
-// subgraph (subgraphs/sync-service.ts), which also starts and stops the monitor and the status sampler.
+// sync statistics and users' feedback. It reads the sync module's state (jobs, reconciliations, webhook deliveries, syncStatus)
+// through the port it declares (ports.ts, SyncMonitor), and the event log; the sync module knows nothing of it: what an
+// alert action does in sync is handed in as functions. Served with sync by the `sync` subgraph (subgraphs/sync-service.ts),
+// which also starts and stops the monitor and the status sampler.
 import type { Connection } from 'mongoose';
 import type { Registry } from 'prom-client';
 import type { AlertRuleOverrides } from '../../platform/config.ts';
 import { Lease } from '../../platform/integration/lease.ts';
+import { syncServiceClient } from '../../platform/integration/sync-client.ts';
 import type { Logger } from '../../platform/logger.ts';
-import { syncStatus } from '../sync/status.ts';
-import { subgraphClient } from '../sync/subgraph-client.ts';
 import { probeSubgraphs } from './alerts/health.ts';
 import { operationsModels } from './alerts/models.ts';
 import { AlertMonitor } from './alerts/monitor.ts';
@@ -69,9 +69,9 @@ export interface OperationsModule {
 
 export async function createOperationsModule(opts: OperationsModuleOptions): Promise<OperationsModule> {
   const { connection } = opts;
-  const { models, events } = opts.sync;
+  const { monitor: sync, events } = opts.sync;
   const ops = operationsModels(connection);
-  const archive = subgraphClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs: opts.subgraphTimeoutMs ?? 10_000 });
+  const archive = syncServiceClient({ name: 'archive', url: opts.archiveUrl, internalSecret: opts.internalSecret, timeoutMs: opts.subgraphTimeoutMs ?? 10_000 });
   const verifyChain = async () =>
     (await archive<{ verifyArchiveChain: { ok: boolean; firstBrokenArchiveNo: string | null; problem: string | null } }>(`{ verifyArchiveChain { ok firstBrokenArchiveNo problem } }`, {})).verifyArchiveChain;
   await auditTrailFor(connection).init();
@@ -89,7 +89,7 @@ export async function createOperationsModule(opts: OperationsModuleOptions): Pro
     { name: 'oa', url: opts.oaUrl },
     { name: 'archive', url: opts.archiveUrl },
   ];
-  const statusSources = { connection, models, ops, events, targets, internalSecret: opts.internalSecret, probeTimeoutMs: 2000 };
+  const statusSources = { connection, sync, ops, targets, internalSecret: opts.internalSecret, probeTimeoutMs: 2000 };
   const monitor = new AlertMonitor({
     alerts,
     settings: ruleSettings(opts.settings.alertRules),
@@ -98,11 +98,11 @@ export async function createOperationsModule(opts: OperationsModuleOptions): Pro
     clock: opts.clock,
     context: () => ({
       connection,
-      models,
+      sync,
       events,
       archiveAccess: opts.archiveAccess,
       archiveCustody: opts.archiveCustody,
-      status: () => syncStatus(models, events),
+      status: () => sync.status(),
       probe: () => probeSubgraphs(ops, targets, opts.internalSecret, 2000),
       verifyChain,
     }),
@@ -115,6 +115,6 @@ export async function createOperationsModule(opts: OperationsModuleOptions): Pro
     clock: opts.clock,
   });
   await sampler.init();
-  registerOperationsMetrics(opts.registry, connection, ops);
+  registerOperationsMetrics(opts.registry, ops, sync);
   return { services: { connection, sync: opts.sync, ops, alerts, monitor, statusSources, ownAudit: opts.ownAudit, feedback, sampler }, resolvers };
 }

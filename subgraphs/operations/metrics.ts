@@ -1,13 +1,12 @@
 // Prometheus gauges of operations: the figures of systemStatus (subgraph health as last probed, open alerts, dead
 // webhook deliveries, gateways' open subscriptions), read from the database at scrape time so every instance reports
 // the same. Registered on the sync module's registry, so /metrics of the sync subgraph serves both.
-import type { Connection } from 'mongoose';
 import { Gauge, type Registry } from 'prom-client';
 import type { OperationsModels } from './alerts/models.ts';
 import { GATEWAY_FRESH_MS } from './alerts/health.ts';
-import { webhookModels } from '../sync/webhooks/models.ts';
+import type { SyncMonitor } from './ports.ts';
 
-export function registerOperationsMetrics(registry: Registry, connection: Connection, ops: OperationsModels): void {
+export function registerOperationsMetrics(registry: Registry, ops: OperationsModels, sync: SyncMonitor): void {
   new Gauge({
     name: 'ops_open_alerts',
     help: 'Alerts OPEN or ACKNOWLEDGED, by rule and severity',
@@ -44,7 +43,7 @@ export function registerOperationsMetrics(registry: Registry, connection: Connec
     help: 'Webhook deliveries dead-lettered',
     registers: [registry],
     async collect() {
-      this.set(await webhookModels(connection).WebhookDelivery.countDocuments({ status: 'DEAD' }));
+      this.set(await sync.deadDeliveryCount());
     },
   });
   new Gauge({

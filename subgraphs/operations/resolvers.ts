@@ -8,7 +8,6 @@ import { auditResolvers, auditTrailFor } from './audit/index.ts';
 import { requireRole } from './context.ts';
 import { feedbackResolvers as feedback } from './feedback/resolvers.ts';
 import type { Resolvers } from './generated/graphql.ts';
-import { syncStatistics } from './statistics.ts';
 import { historyRange, statusHistory } from './status-history/history.ts';
 import { statusSampleModel } from './status-history/models.ts';
 import { systemStatus } from './system-status.ts';
@@ -57,7 +56,7 @@ export const resolvers: Resolvers = {
     syncStatistics: async (_, args, ctx) => {
       // Reporting tools may read it with an API key of scope reports:read (schema/permissions.ts, INTEGRATION).
       if (!callerMayUse(ctx.principal, 'Query', 'syncStatistics')) requireRole(ctx, ROLES.syncStatistics);
-      return syncStatistics(ctx.sync.models, ctx.sync.timeZone, args.from, args.to);
+      return ctx.sync.monitor.statistics(ctx.sync.timeZone, args.from, args.to);
     },
 
     alertRules: async (_, __, ctx) => {

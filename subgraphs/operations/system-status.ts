@@ -1,12 +1,10 @@
 // systemStatus: one look at the whole integration. Subgraphs are probed now (a few seconds at most), the rest is
-// read from the database: sync backlog and lag, failing webhooks, gateways' open subscriptions, open alerts.
+// read from the database: sync backlog and lag and failing webhooks (through sync's port, ports.ts), gateways' open
+// subscriptions, open alerts.
 import type { Connection } from 'mongoose';
-import type { EventLog } from '../../platform/integration/events.ts';
-import type { SyncModels } from '../sync/models.ts';
-import { type SyncStatusView, syncStatus } from '../sync/status.ts';
-import { webhookModels } from '../sync/webhooks/models.ts';
 import { GATEWAY_FRESH_MS, type ProbeTarget, pingDatabase, probeSubgraphs } from './alerts/health.ts';
 import type { GatewayInstanceDoc, OperationsModels, SubgraphHealthDoc } from './alerts/models.ts';
+import type { SyncMonitor, SyncStatusView } from './ports.ts';
 
 export interface SystemStatusView {
   checkedAt: Date;
@@ -23,9 +21,9 @@ export interface SystemStatusView {
 
 export interface SystemStatusSources {
   connection: Connection;
-  models: SyncModels;
+  /** The sync module's state (its port, ports.ts). */
+  sync: SyncMonitor;
   ops: OperationsModels;
-  events: EventLog;
   targets: readonly ProbeTarget[];
   internalSecret: string;
   probeTimeoutMs: number;
@@ -36,13 +34,12 @@ export interface SystemStatusSources {
  * alert monitor's recent probes (status-history/sampler.ts).
  */
 export async function systemStatus(src: SystemStatusSources, now = new Date(), probe = () => probeSubgraphs(src.ops, src.targets, src.internalSecret, src.probeTimeoutMs, now)): Promise<SystemStatusView> {
-  const deliveries = webhookModels(src.connection).WebhookDelivery;
   const [db, probed, sync, failing, dead, gateways, openAlerts] = await Promise.all([
     pingDatabase(src.connection),
     probe().catch(() => [] as SubgraphHealthDoc[]),
-    syncStatus(src.models, src.events, now),
-    deliveries.distinct('webhookId', { status: { $in: ['FAILED', 'DEAD'] } }),
-    deliveries.countDocuments({ status: 'DEAD' }),
+    src.sync.status(now),
+    src.sync.failingWebhooks(),
+    src.sync.deadDeliveryCount(),
     src.ops.GatewayInstance.find({ seenAt: { $gte: new Date(now.getTime() - GATEWAY_FRESH_MS) } }).sort({ _id: 1 }).lean<GatewayInstanceDoc[]>(),
     src.ops.Alert.countDocuments({ open: true }),
   ]);
@@ -53,7 +50,7 @@ export async function systemStatus(src: SystemStatusSources, now = new Date(), p
     // This subgraph answers the question, so it is up.
     subgraphs: [...probed.map((h) => ({ name: h._id, status: h.status, latencyMs: h.latencyMs, checkedAt: h.checkedAt, failures: h.failures })), { name: 'sync', status: 'UP' as const, latencyMs: 0, checkedAt: now, failures: 0 }],
     sync,
-    failingWebhooks: failing.length,
+    failingWebhooks: failing,
     deadDeliveries: dead,
     openSubscriptions: gateways.reduce((n, g) => n + g.openSubscriptions, 0),
     gateways: gateways.map((g) => ({ id: g._id, openSubscriptions: g.openSubscriptions, seenAt: g.seenAt })),

@@ -1,8 +1,11 @@
 // Sync events as docs/api.md names them: the subset of the durable domain-event log (platform/integration/events.ts) that
 // tells the story of a claim crossing from OA to the archive. The log's gap-free sequence orders them; API clients
-// see it as a fixed-width decimal string so that string order is event order.
+// see it as a fixed-width decimal string so that string order is event order (platform/integration/event-seq.ts).
 import type { DomainEvent } from '../../platform/integration/events.ts';
-import { badInput } from '../../platform/graphql.ts';
+import { formatSeq } from '../../platform/integration/event-seq.ts';
+
+// Sync's modules (the pipeline, resolvers, webhooks) take them from here, with the event types.
+export { formatSeq, parseSeq } from '../../platform/integration/event-seq.ts';
 
 export const SYNC_EVENT_TYPES = [
   'CLAIM_SUBMITTED',
@@ -24,21 +27,6 @@ export const SYNC_EVENT_TYPES = [
 export type SyncEventType = (typeof SYNC_EVENT_TYPES)[number];
 
 export const isSyncEventType = (t: string): t is SyncEventType => (SYNC_EVENT_TYPES as readonly string[]).includes(t);
-
-const SEQ_WIDTH = 12;
-const SEQ_PATTERN = /^\d{1,15}$/;
-
-/** 42 → "000000000042". */
-export const formatSeq = (seq: number): string => String(seq).padStart(SEQ_WIDTH, '0');
-
-/** A client's `after` cursor back to a number; a malformed cursor is the client's error, never "from the start". */
-export function parseSeq(value: string | null | undefined, field = 'after'): number {
-  if (value === null || value === undefined || value === '') return 0;
-  if (!SEQ_PATTERN.test(value)) throw badInput(`${field} must be a seq as returned by syncEvents (digits only)`, field);
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw badInput(`${field} is out of range`, field);
-  return n;
-}
 
 /** The event as sync consumers (GraphQL, webhooks, the bus) carry it: ids only, no personal or money fields. */
 export interface SyncEventView {

@@ -1,7 +1,7 @@
 // The ownership rules of docs/architecture.md ("Ownership rules") as a check over source text. Each .ts file under
 // subgraphs/ (generated/ aside) belongs to a module: oa, archive, sync, operations, or the assembly point
 // subgraphs/sync-service.ts. A file breaks the rules when an import resolves into another module's folder (allowed:
-// operations → sync, the assembly → sync and operations), or when a string literal equals a collection name that
+// the assembly → sync and operations), or when a string literal equals a collection name that
 // another module owns (a `kind:` discriminant aside). Owned names are those of the mongoose schemas' `collection:`
 // options and the collection argument of `model(name, schema, collection)` calls in each module's folder;
 // collections declared in platform/ are shared machinery (rule 5) and free for all.
@@ -16,7 +16,7 @@ const MODULE_FOLDERS: readonly Module[] = ['oa', 'archive', 'sync', 'operations'
 export const ASSEMBLY_FILE = 'subgraphs/sync-service.ts';
 
 /** Modules a module may import besides itself. */
-const MAY_IMPORT: Record<Module, readonly Module[]> = { oa: [], archive: [], sync: [], operations: ['sync'], assembly: ['sync', 'operations'] };
+const MAY_IMPORT: Record<Module, readonly Module[]> = { oa: [], archive: [], sync: [], operations: [], assembly: ['sync', 'operations'] };
 /** Whose collection names a module may spell. */
 const MAY_NAME: Record<Module, readonly Owner[]> = { oa: ['oa'], archive: ['archive'], sync: ['sync'], operations: ['operations'], assembly: ['sync', 'operations'] };
 /** The log consumers' positions: shared machinery like platform's collections, whichever module declares them. */

@@ -1,10 +1,10 @@
-// syncStatistics (subgraphs/operations/statistics.ts) on the sync models of a test database: jobs written directly, on
+// syncStatistics (subgraphs/sync/statistics.ts) on the sync models of a test database: jobs written directly, on
 // both sides of midnight in Asia/Shanghai, with attempts and lags chosen so every figure is known here.
 import type { GraphQLError } from 'graphql';
 import { Types } from 'mongoose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type SyncJobDoc, type SyncModels, syncModels } from '../../subgraphs/sync/models.ts';
-import { syncStatistics } from '../../subgraphs/operations/statistics.ts';
+import { syncStatistics } from '../../subgraphs/sync/statistics.ts';
 import { useMongo } from '../helpers/mongo.ts';
 
 const mongo = useMongo('sync_statistics');

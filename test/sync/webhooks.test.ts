@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EventLog } from '../../platform/integration/events.ts';
 import { Lease } from '../../platform/integration/lease.ts';
-import { formatSeq } from '../../subgraphs/sync/sync-events.ts';
+import { formatSeq } from '../../platform/integration/event-seq.ts';
 import { WebhookService, type WebhookLogger, type WebhookServiceOptions } from '../../subgraphs/sync/webhooks/service.ts';
 import { verifyDelivery } from '../../subgraphs/sync/webhooks/signature.ts';
 import { verifiesWith, verifyStandard } from '../helpers/standard-webhooks.ts';

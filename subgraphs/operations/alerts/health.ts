@@ -4,7 +4,7 @@
 // more than one miss.
 import type { Connection } from 'mongoose';
 import { probeSubgraph } from '../../../platform/integration/subgraph-client.ts';
-import { SYNC_SERVICE } from '../../sync/subgraph-client.ts';
+import { SYNC_SERVICE } from '../../../platform/integration/sync-client.ts';
 import type { OperationsModels, SubgraphHealthDoc } from './models.ts';
 
 export interface ProbeTarget {

@@ -1,12 +1,10 @@
-// The anomaly rules. Each reads the state it watches (sync's and operations' own collections, the archive's access
-// counts through its port, or probes) and says which alerts should be open; the service deduplicates. Thresholds,
-// windows and severities come from ALERT_RULES, over the defaults below. Rules never load unbounded data: they
-// aggregate in the database.
+// The anomaly rules. Each reads the state it watches (operations' own collections, sync's state and the archive's
+// access counts through their ports, or probes) and says which alerts should be open; the service deduplicates.
+// Thresholds, windows and severities come from ALERT_RULES, over the defaults below. Rules never load unbounded data:
+// they aggregate in the database.
 import type { Connection } from 'mongoose';
 import type { EventLog } from '../../../platform/integration/events.ts';
-import { type SyncModels, USABILITY_PROBLEMS_INDEX } from '../../sync/models.ts';
-import { type SyncStatusView, oldestUnfiledApproval } from '../../sync/status.ts';
-import { type WebhookDeliveryDoc, webhookModels } from '../../sync/webhooks/models.ts';
+import type { SyncMonitor, SyncStatusView } from '../ports.ts';
 import type { SubgraphHealthDoc } from './models.ts';
 import type { RaiseInput } from './service.ts';
 import type { Severity } from './models.ts';
@@ -43,7 +41,8 @@ export interface ArchiveCustodyYears {
 export interface RuleContext {
   now: Date;
   connection: Connection;
-  models: SyncModels;
+  /** The sync module's jobs, reconciliations and webhook deliveries (its port, ../ports.ts). */
+  sync: SyncMonitor;
   events: EventLog;
   /** BULK_ACCESS: how often each user read or borrowed archive records. */
   archiveAccess: ArchiveAccessCounts;
@@ -86,13 +85,13 @@ export const RULES: readonly Rule[] = [
     description: 'A sync job ran out of attempts; retry it once the cause is fixed.',
     defaults: { enabled: true, severity: 'CRITICAL', threshold: 1, windowMs: 0 },
     async evaluate(ctx, s) {
-      const dead = await ctx.models.SyncJob.find({ status: 'DEAD' }, { claimNo: 1, claimId: 1, lastError: 1 }).limit(100).lean<{ _id: { toHexString(): string }; claimNo: string; claimId: string; lastError: string | null }[]>();
+      const dead = await ctx.sync.deadJobs(100);
       return dead.map((j) => ({
         rule: this.name,
         severity: s.severity,
-        subject: `job:${j._id.toHexString()}`,
+        subject: `job:${j.id}`,
         message: `Sync of ${j.claimNo || j.claimId} is DEAD: ${j.lastError ?? 'unknown error'}`,
-        actions: [{ kind: 'RETRY_SYNC_JOB', target: j._id.toHexString(), label: `Retry the sync of ${j.claimNo || j.claimId}` }],
+        actions: [{ kind: 'RETRY_SYNC_JOB', target: j.id, label: `Retry the sync of ${j.claimNo || j.claimId}` }],
       }));
     },
   },
@@ -103,14 +102,8 @@ export const RULES: readonly Rule[] = [
     async evaluate(ctx, s) {
       // The record is filed (an approved claim always is) and its report keeps the problem: the condition never
       // clears, so it holds while its alert is open (the system never closes it), and a resolved alert stays resolved.
-      // A string among the problems: a list that is not empty. Off the partial index of those jobs alone (models.ts),
-      // built by the model's init (a hint naming an index that does not exist is an error).
-      await ctx.models.SyncJob.init();
-      const jobs = await ctx.models.SyncJob.find({ status: 'SUCCEEDED', usabilityProblems: { $type: 'string' } }, { claimNo: 1, claimId: 1, archiveRecordId: 1, usabilityProblems: 1 })
-        .hint(USABILITY_PROBLEMS_INDEX)
-        .sort({ completedAt: -1 })
-        .limit(100)
-        .lean<{ claimNo: string; claimId: string; archiveRecordId: string | null; usabilityProblems: string[] }[]>();
+      // Read off the partial index of those jobs alone (subgraphs/sync/monitor.ts).
+      const jobs = await ctx.sync.jobsWithUsabilityProblems(100);
       const subjectOf = (j: (typeof jobs)[number]) => `record:${j.archiveRecordId ?? j.claimId}`;
       const alerts = await ctx.connection.collection('alerts').find({ dedupKey: { $in: jobs.map((j) => `${this.name}|${subjectOf(j)}`) } }, { projection: { subject: 1, open: 1 } }).toArray();
       const open = new Set(alerts.filter((a) => a.open === true).map((a) => String(a.subject)));
@@ -131,7 +124,7 @@ export const RULES: readonly Rule[] = [
     defaults: { enabled: true, severity: 'WARNING', threshold: 60_000, windowMs: 60 * 60_000 },
     async evaluate(ctx, s) {
       const status = await ctx.status();
-      const oldest = await oldestUnfiledApproval(ctx.models);
+      const oldest = await ctx.sync.oldestUnfiledApproval();
       const waiting = oldest ? ctx.now.getTime() - oldest.getTime() : 0;
       const p95 = status.lagP95Ms ?? 0;
       if (p95 <= s.threshold && waiting <= s.threshold) return [];
@@ -200,13 +193,9 @@ export const RULES: readonly Rule[] = [
     description: 'The latest reconciliation of a period found differences; reconcile again once they are explained or fixed.',
     defaults: { enabled: true, severity: 'CRITICAL', threshold: 1, windowMs: 0 },
     async evaluate(ctx, s) {
-      const latest = await ctx.models.Reconciliation.aggregate<{ _id: { y: number; p: number }; differences: number }>([
-        { $sort: { ranAt: -1 } },
-        { $group: { _id: { y: '$fiscalYear', p: '$period' }, differences: { $first: { $size: '$differences' } } } },
-        { $match: { differences: { $gte: s.threshold } } },
-      ]);
+      const latest = await ctx.sync.periodsWithDifferences(s.threshold);
       return latest.map((r) => {
-        const period = `${r._id.y}-${String(r._id.p).padStart(2, '0')}`;
+        const period = `${r.fiscalYear}-${String(r.period).padStart(2, '0')}`;
         return {
           rule: this.name,
           severity: s.severity,
@@ -255,16 +244,13 @@ export const RULES: readonly Rule[] = [
     description: 'A webhook delivery was dead-lettered; replay it once the receiver is fixed.',
     defaults: { enabled: true, severity: 'WARNING', threshold: 1, windowMs: 0 },
     async evaluate(ctx, s) {
-      const dead = await webhookModels(ctx.connection)
-        .WebhookDelivery.find({ status: 'DEAD' }, { webhookId: 1, eventType: 1, lastError: 1 })
-        .limit(100)
-        .lean<Pick<WebhookDeliveryDoc, '_id' | 'webhookId' | 'eventType' | 'lastError'>[]>();
+      const dead = await ctx.sync.deadDeliveries(100);
       return dead.map((d) => ({
         rule: this.name,
         severity: s.severity,
-        subject: `delivery:${String(d._id)}`,
+        subject: `delivery:${d.id}`,
         message: `Webhook delivery of ${String(d.eventType)} was dead-lettered: ${String(d.lastError ?? 'unknown error')}`,
-        actions: [{ kind: 'REPLAY_WEBHOOK_DELIVERY', target: String(d._id), label: 'Replay the delivery' }],
+        actions: [{ kind: 'REPLAY_WEBHOOK_DELIVERY', target: d.id, label: 'Replay the delivery' }],
       }));
     },
   },

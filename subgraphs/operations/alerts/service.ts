@@ -9,7 +9,7 @@ import { toObjectId, toObjectIds } from '../../../platform/ids.ts';
 import { keysetAfter } from '../../../platform/paging.ts';
 import { TEXT_FIELDS, optionalText } from '../../../platform/text-policy.ts';
 import { transaction } from '../../../platform/integration/transactions.ts';
-import { formatSeq, parseSeq } from '../../sync/sync-events.ts';
+import { formatSeq, parseSeq } from '../../../platform/integration/event-seq.ts';
 import type { AlertActionDoc, AlertActionKind, AlertDoc, AlertStatus, OperationsModels, Severity } from './models.ts';
 
 export interface RaiseInput {

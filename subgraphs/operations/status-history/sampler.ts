@@ -7,8 +7,6 @@
 import type { Lease } from '../../../platform/integration/lease.ts';
 import { WorkerLoop } from '../../../platform/integration/worker-loop.ts';
 import type { Logger } from '../../../platform/logger.ts';
-import { LAG_WINDOW_MS, oldestUnfiledApproval } from '../../sync/status.ts';
-import { nearestRankExpr } from '../../../platform/business-time.ts';
 import { probeSubgraphs } from '../alerts/health.ts';
 import type { SubgraphHealthDoc } from '../alerts/models.ts';
 import { type SystemStatusSources, systemStatus } from '../system-status.ts';
@@ -57,8 +55,8 @@ export class StatusSampler {
     const now = this.o.clock?.() ?? new Date();
     const previous = await this.samples.findOne({}, { at: 1 }).sort({ at: -1 }).lean<{ at: Date }>();
     // Since the previous sample (whichever instance took it), at most the hour syncStatus's lag looks at.
-    const since = new Date(Math.max(previous ? previous.at.getTime() : 0, now.getTime() - LAG_WINDOW_MS));
-    const [status, oldest, completed] = await Promise.all([systemStatus(src, now, () => this.health(now)), oldestUnfiledApproval(src.models), this.completedSince(since, now)]);
+    const since = new Date(Math.max(previous ? previous.at.getTime() : 0, now.getTime() - src.sync.lagWindowMs));
+    const [status, oldest, completed] = await Promise.all([systemStatus(src, now, () => this.health(now)), src.sync.oldestUnfiledApproval(), src.sync.completedBetween(since, now)]);
     const doc = {
       at: now,
       database: status.database,
@@ -85,18 +83,5 @@ export class StatusSampler {
     const probed = stale.length ? await probeSubgraphs(src.ops, stale, src.internalSecret, src.probeTimeoutMs, now) : [];
     const byName = new Map([...fresh, ...probed].map((h) => [h._id, h]));
     return src.targets.flatMap((t) => byName.get(t.name) ?? []);
-  }
-
-  /** How many jobs completed in (since, now], and the p95 of their lag: one aggregation, one row back. */
-  private async completedSince(since: Date, now: Date): Promise<{ synced: number; lagP95Ms: number | null }> {
-    const [row] = await this.o.sources.models.SyncJob.aggregate<{ synced: number; lagP95Ms?: number }>([
-      // The completedAt range alone first, so the planner takes that index (as statistics.ts does).
-      { $match: { completedAt: { $gt: since, $lte: now } } },
-      { $match: { status: 'SUCCEEDED' } },
-      { $group: { _id: null, synced: { $sum: 1 }, lags: { $push: '$lagMs' } } },
-      { $project: { synced: 1, lags: { $sortArray: { input: { $filter: { input: '$lags', as: 'lag', cond: { $isNumber: '$$lag' } } }, sortBy: 1 } } } },
-      { $project: { _id: 0, synced: 1, lagP95Ms: nearestRankExpr('$lags', 95) } },
-    ]);
-    return { synced: row?.synced ?? 0, lagP95Ms: row?.lagP95Ms ?? null };
   }
 }

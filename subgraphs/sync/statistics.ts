@@ -3,8 +3,9 @@
 // (attempts − 1 each), and the sync lag (approval to filing, `lagMs`) as nearest-rank p50, p95 and maximum.
 // One aggregation pipeline in the database; the process receives one row per day. Days without a synced claim
 // have no row. Period rules as the OA reports: from..to inclusive, at most 366 days (platform/business-time.ts).
+// Operations serves it (Query.syncStatistics) through the sync monitor it is handed (monitor.ts).
 import { localDateKeyExpr, nearestRankExpr, reportPeriod } from '../../platform/business-time.ts';
-import type { SyncModels } from '../sync/models.ts';
+import type { SyncModels } from './models.ts';
 
 export interface SyncStatisticRowView {
   /** YYYY-MM-DD in the business time zone. */
