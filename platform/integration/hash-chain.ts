@@ -12,6 +12,7 @@
 // as what it guards (docs/architecture.md, Habits): it shows changes; a writer who rewrites it all shows only against
 // heads sealed outside the database (./chain-seal.ts).
 import { createHash } from 'node:crypto';
+import { setImmediate } from 'node:timers/promises';
 import type { ClientSession, Model } from 'mongoose';
 import { type CanonicalOptions, canonicalJson } from './canonical-json.ts';
 import { nextSequence } from './events.ts';
@@ -86,6 +87,13 @@ export interface ChainVerification<E> {
 
 const PROBLEM: Record<ChainBreak<unknown>['by'], ChainProblem> = { digest: 'CHANGED', link: 'CHANGED', order: 'REMOVED', counter: 'REMOVED' };
 
+/**
+ * Entries a walk checks between two turns of the event loop, and reads per batch from the database: an archive's
+ * whole chain walked in one go held the archive's thread for 250-470 ms at a time, and the engine's for a batch of up
+ * to 16 MB, at every alert evaluation (the soak's stalls); walked in steps, requests go on between them.
+ */
+export const WALK_STEP = 256;
+
 /** Walks entries in chain order (as given) and names the first that was changed, removed or put out of order. */
 export async function verifyEntries<E extends U, U>(rules: ChainRules<E, U>, entries: AsyncIterable<E> | Iterable<E>): Promise<ChainVerification<E>> {
   const seqOf = (e: E) => e[rules.seqField] as number;
@@ -94,6 +102,7 @@ export async function verifyEntries<E extends U, U>(rules: ChainRules<E, U>, ent
   const broken = (b: ChainBreak<E>, problem = PROBLEM[b.by]): ChainVerification<E> => ({ ok: false, checked, firstBroken: b, problem });
   for await (const e of entries) {
     checked++;
+    if (checked % WALK_STEP === 0) await setImmediate();
     const expected = checked;
     if (seqOf(e) !== expected) {
       return seqOf(e) > expected
@@ -171,7 +180,7 @@ export class HashChain<E extends U, U> {
   async verify(seen?: (entry: E) => void | Promise<void>): Promise<ChainVerification<E>> {
     const { model, counter, seqField } = this.spec;
     const last = await model.db.db!.collection<{ _id: string; seq: number }>('counters').findOne({ _id: counter });
-    const cursor = model.find().sort({ [seqField]: 1 }).lean<E[]>().cursor();
+    const cursor = model.find().sort({ [seqField]: 1 }).batchSize(WALK_STEP).lean<E[]>().cursor();
     const entries = seen
       ? (async function* () {
           for await (const e of cursor) {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import mongoose, { type Connection, Schema, Types } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../platform/integration/canonical-json.ts';
-import { HashChain, chainDigest, flatChainRules, verifyEntries } from '../../platform/integration/hash-chain.ts';
+import { HashChain, WALK_STEP, chainDigest, flatChainRules, verifyEntries } from '../../platform/integration/hash-chain.ts';
 import { transaction } from '../../platform/integration/transactions.ts';
 import { verifyChain } from '../../subgraphs/archive/fixity.ts';
 import { AccessLog, type AccessLogEntryDoc } from '../../subgraphs/archive/lifecycle/access-log.ts';
@@ -570,5 +570,59 @@ describe('HashChain', () => {
     ]);
     expect(await log.verify()).toEqual({ ok: true, checked: 12, firstBrokenSeq: null, problem: null });
     expect(await trail.verify()).toEqual({ valid: true, checked: 12, firstBrokenSeq: null, problem: null });
+  });
+
+  it('walks a long chain in steps: reads of WALK_STEP entries, and the event loop turns between steps', async () => {
+    // A connection of its own that reports every command's reply.
+    const watched = await mongoose.createConnection(mongo.uri, { dbName: conn.name, monitorCommands: true }).asPromise();
+    const chain = notes(watched);
+    const before = await chain.spec.model.countDocuments();
+    await chain.append(Array.from({ length: 3 * WALK_STEP }, (_, i) => `walk ${i}`), note);
+    const total = before + 3 * WALK_STEP;
+    const batches: number[] = [];
+    const listen = (e: { commandName: string; reply: { cursor?: { ns?: string; firstBatch?: unknown[]; nextBatch?: unknown[] } } }) => {
+      const cursor = e.reply.cursor;
+      if (cursor?.ns?.endsWith('.test_notes') && (e.commandName === 'find' || e.commandName === 'getMore')) batches.push((cursor.firstBatch ?? cursor.nextBatch ?? []).length);
+    };
+    /** The most entries checked between two turns of the event loop while `walk` runs. */
+    const longestRun = async (walk: (seen: () => void) => Promise<unknown>): Promise<number> => {
+      let seen = 0;
+      let mark = 0;
+      let longest = 0;
+      let walking = true;
+      const turn = () => {
+        longest = Math.max(longest, seen - mark);
+        mark = seen;
+        if (walking) setImmediate(turn);
+      };
+      setImmediate(turn);
+      await walk(() => void seen++);
+      walking = false;
+      return Math.max(longest, seen - mark);
+    };
+    const client = watched.getClient();
+    client.on('commandSucceeded', listen);
+    try {
+      expect(await longestRun(async (seen) => expect(await chain.verify(seen)).toEqual({ ok: true, checked: total, firstBroken: null, problem: null }))).toBeLessThanOrEqual(WALK_STEP);
+    } finally {
+      client.off('commandSucceeded', listen);
+    }
+    expect(batches.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...batches)).toBe(WALK_STEP);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(total);
+    // Entries already in memory are walked in steps too.
+    const all = await chain.spec.model.find().sort({ seq: 1 }).lean<NoteDoc[]>();
+    await watched.close();
+    const run = await longestRun(async (seen) => {
+      const counted = (function* () {
+        for (const e of all) {
+          seen();
+          yield e;
+        }
+      })();
+      expect(await verifyEntries(chain.spec, counted)).toMatchObject({ ok: true, checked: total });
+    });
+    expect(run).toBeGreaterThan(0);
+    expect(run).toBeLessThanOrEqual(WALK_STEP);
   });
 });
