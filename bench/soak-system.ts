@@ -3,7 +3,7 @@
 // DATA_DIR, free ports and secrets of its own; and what /proc says of its processes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -64,8 +64,11 @@ export async function startSystem(dataDir: string): Promise<System> {
   let lines = 0;
   let tail = '';
   const keepTail = (text: string) => (tail = (tail + text).slice(-8000));
+  // BENCH_SOAK_LOG=<file>: every line the system printed, kept for reading after the run (what the summary leaves out).
+  const logFile = process.env.BENCH_SOAK_LOG ? createWriteStream(process.env.BENCH_SOAK_LOG) : null;
   // One JSON line per log event (node:readline splits the stream into lines).
   createInterface({ input: child.stdout! }).on('line', (raw) => {
+    logFile?.write(`${raw}\n`);
     keepTail(`${raw}\n`);
     if (!raw.startsWith('{')) return;
     let line: LogLine;

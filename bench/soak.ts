@@ -22,6 +22,7 @@
 //               claim's ARCHIVE_FILED); events per subscriber (equal? gaps?); RSS of every process before the load,
 //               at its end and 30 s after the last request was answered; CPU seconds of every process and of this one;
 //               with BENCH_SOAK_APPROVALS, the sync jobs' own lag (syncStatus) and claims filed more than once.
+//               BENCH_SOAK_LOG=<file> keeps every line the system printed (its JSON log) in that file.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
