@@ -26,7 +26,7 @@ export interface EngineOptions {
   cacheMb?: number;
   /** When commits reach the disk (ENGINE_FSYNC, default 'interval'): see StoreOptions.fsync. */
   fsync?: 'interval' | 'commit';
-  /** Write-ahead log size past which it is restarted (engine/log-restart.ts; default 32 MiB): tests make it small. */
+  /** Write-ahead log size past which it is restarted (engine/log-restart.ts; default 64 MiB): tests make it small. */
   logRestartBytes?: number;
   /** Commands that take longer are logged at info, by shape (slow-log.ts; ENGINE_SLOW_MS, default 100 as MongoDB). */
   slowMs?: number;

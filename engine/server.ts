@@ -327,7 +327,9 @@ export class Engine {
       if (recorded) return recorded;
     }
 
-    const access = new Access(this.catalog, txn ?? snapshot?.txn);
+    const inSnapshot = txn ?? snapshot?.txn;
+    if (inSnapshot) this.store.touchSnapshot(inSnapshot.reader);
+    const access = new Access(this.catalog, inSnapshot);
     const ctx: CommandContext = {
       db,
       body,

@@ -33,7 +33,7 @@ describe.runIf(isEmbedded)('checkpoints (embedded engine only)', () => {
     for (let b = 0; b < 10; b++) {
       await coll.insertMany(Array.from({ length: 1000 }, (_, i) => ({ claimNo: `EC-${b}-${i}`, filler })) as Document[]);
     }
-    // 20 MB written, below the writer's own backstop (64 MiB of log): only the checkpointer moves it into the file.
+    // 20 MB written, below the writer's own backstop (512 MiB of log): only the checkpointer moves it into the file.
     expect(BACKSTOP_BYTES).toBeGreaterThan(60 * 1024 * 1024);
     const db = path.join(dir, 'engine.sqlite');
     await vi.waitFor(() => expect(sizeOf(db)).toBeGreaterThan(20_000_000), { timeout: 30_000, interval: 50 });
