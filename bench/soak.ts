@@ -49,8 +49,9 @@ const APPROVALS_ONLY = process.env.BENCH_SOAK_APPROVALS === '1';
 /**
  * BENCH_SOAK_WARMUP_SECONDS (default 10 with BENCH_SOAK_APPROVALS, else 0): before the measured load, approvals at the
  * same rate for this long, until each is filed; none of it is in the figures. A system fresh from its start has never
- * booked or filed a voucher (the preparation does not reach the accountant): its first seconds at 50/s measured
- * compiling and caching, p99 0.77-1.7 s in the first 10 s of a run against 0.4-0.9 s in the rest.
+ * booked or filed a voucher (the preparation does not reach the accountant), so the measured load would begin with
+ * code never run. It is not the whole of the slow start: with the warm-up the first 10 s of two 5-minute runs still
+ * had p99 1.5-1.7 s against 0.4-0.9 s in most later windows (README.md, the soak).
  */
 const WARMUP_SECONDS = Number(process.env.BENCH_SOAK_WARMUP_SECONDS ?? (APPROVALS_ONLY ? 10 : 0));
 const SYNC_TARGETS = { lagP99Ms: 1000 };

@@ -15,9 +15,8 @@ import fs from 'node:fs';
 import { parseMessage } from './wire.ts';
 
 /**
- * 64 MiB: a restart holds new transactions for the open ones to end (p50 ~45 ms in the soak); at 32 MiB that came every
- * second under the sync soak's 30 MB/s of log. Reads do not slow with the log's length: they look only at what the
- * checkpointer has not copied back yet.
+ * 64 MiB: a restart holds new transactions while the open ones end and the log is copied back (p50 about 60 ms in the
+ * sync soak); at 32 MiB that came every second under its 30 MB/s of log, now every two.
  */
 export const LOG_RESTART_BYTES = 64 * 1024 * 1024;
 /** How long transactions starting while the log restarts wait for the open ones when one of those is idle. */
