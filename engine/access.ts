@@ -39,6 +39,7 @@ export class Transaction {
   readonly overlays = new Map<Collection, Overlay>();
   /** Collections its statements created: invisible to others until commit. */
   readonly created = new Map<string, Collection>();
+  /** When its last command arrived (stamped by Sessions): its lifetime and the log's restart go by it. */
   lastUse = Date.now();
   released = false;
 
@@ -334,7 +335,6 @@ export class Access {
 
   private writeInTransaction(coll: Collection, id: string, entry: Entry | null): void {
     const txn = this.txn!;
-    txn.lastUse = Date.now();
     if (entry) bytesOf(entry); // refuse an oversized document now, not at commit
     txn.locks.acquire(coll, id, txn);
     const o = txn.overlay(coll);

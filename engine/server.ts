@@ -56,7 +56,7 @@ export class Engine {
     this.auth.setUsers(this.credentialStore.users);
     // ----
     // Opening the store takes the data directory's lock and recovers whatever the last process committed.
-    this.store = new Store({ dir: opts.dbPath ?? null, cacheMb: opts.cacheMb, fsync: opts.fsync, logRestartBytes: opts.logRestartBytes });
+    this.store = new Store({ dir: opts.dbPath ?? null, cacheMb: opts.cacheMb, fsync: opts.fsync, logRestartBytes: opts.logRestartBytes, idleMs: () => this.sessions.longestIdleMs() });
     try {
       this.catalog = new Catalog(this.store);
       const migrated = migrateLegacy(this.store, this.catalog, this.logger);
@@ -327,9 +327,7 @@ export class Engine {
       if (recorded) return recorded;
     }
 
-    const inSnapshot = txn ?? snapshot?.txn;
-    if (inSnapshot) this.store.touchSnapshot(inSnapshot.reader);
-    const access = new Access(this.catalog, inSnapshot);
+    const access = new Access(this.catalog, txn ?? snapshot?.txn);
     const ctx: CommandContext = {
       db,
       body,

@@ -17,7 +17,7 @@ export interface Session {
   /** Reply of the last retryable write, by txnNumber (a cache of the store's sessions table). */
   retry?: { txnNumber: bigint; reply: Doc };
   /** The snapshot of a snapshot session (readConcern snapshot outside transactions), from its first read. */
-  snapshot?: { txn: Transaction; atClusterTime: Timestamp; lastUse: number };
+  snapshot?: { txn: Transaction; atClusterTime: Timestamp };
 }
 
 export const noSuchTransaction = (n: bigint): MongoServerError =>
@@ -101,6 +101,19 @@ export class Sessions {
     }
   }
 
+  /**
+   * The longest any open transaction or snapshot has gone without a command (ms): whether the log's restart may wait
+   * for them (engine/log-restart.ts).
+   */
+  longestIdleMs(now = Date.now()): number {
+    let idle = 0;
+    for (const s of this.sessions.values()) {
+      if (s.state === 'open' && s.txn) idle = Math.max(idle, now - s.txn.lastUse);
+      if (s.snapshot) idle = Math.max(idle, now - s.snapshot.txn.lastUse);
+    }
+    return idle;
+  }
+
   /** Aborts transactions idle past their lifetime and forgets idle sessions. Returns how many were aborted. */
   sweep(now = Date.now()): number {
     let aborted = 0;
@@ -110,7 +123,7 @@ export class Sessions {
         aborted++;
       }
       // A snapshot is history the store must keep: held as long as MongoDB's minSnapshotHistoryWindowInSeconds.
-      if (s.snapshot && now - s.snapshot.lastUse > SNAPSHOT_WINDOW_MS) this.dropSnapshot(s);
+      if (s.snapshot && now - s.snapshot.txn.lastUse > SNAPSHOT_WINDOW_MS) this.dropSnapshot(s);
       if (s.state !== 'open' && now - s.lastUse > this.sessionTimeoutMs) {
         this.dropSnapshot(s);
         this.sessions.delete(s.key);
@@ -126,9 +139,9 @@ export class Sessions {
         throw new MongoServerError(ErrorCodes.SnapshotTooOld, `Read timestamp ${atClusterTime.toString()} is older than the oldest available timestamp.`);
       }
     } else if (!s.snapshot) {
-      s.snapshot = { txn: this.openTransaction(this.locks, `${s.key}:snapshot`), atClusterTime: now(), lastUse: Date.now() };
+      s.snapshot = { txn: this.openTransaction(this.locks, `${s.key}:snapshot`), atClusterTime: now() };
     }
-    s.snapshot!.lastUse = Date.now();
+    s.snapshot!.txn.lastUse = Date.now();
     return s.snapshot!;
   }
 

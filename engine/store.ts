@@ -47,6 +47,8 @@ export interface StoreOptions {
   fsync?: 'interval' | 'commit';
   /** Size of the write-ahead log past which it is copied back and restarted (see LogRestart; default 64 MiB). */
   logRestartBytes?: number;
+  /** The longest any open transaction has gone without a command (ms), for the log's restart; 0 when none is open. */
+  idleMs?: () => number;
 }
 
 /** The SQLite database of a data directory, its lock, and the writer connection. */
@@ -99,13 +101,11 @@ export class Store {
     this.stmts = prepareWrites(this.db);
     for (const f of [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`]) chmodIfPresent(path.join(this.dir, f), 0o600);
     this.checkpointer = new Checkpointer(file, synchronous);
-    this.logRestart = new LogRestart({ walFile: `${file}-wal`, limitBytes: opts.logRestartBytes ?? LOG_RESTART_BYTES, restart: () => this.restartLog(), idleMs: () => this.longestIdle() });
+    this.logRestart = new LogRestart({ walFile: `${file}-wal`, limitBytes: opts.logRestartBytes ?? LOG_RESTART_BYTES, restart: () => this.restartLog(), idleMs: () => opts.idleMs?.() ?? 0 });
   }
 
   private checkpointer: Checkpointer | undefined;
   private readonly logRestart: LogRestart;
-  /** Open snapshots and when each last had a command (Date.now()). */
-  private readonly snapshotUse = new Map<Reader, number>();
 
   /** Copies the whole log back into the database file and truncates it (engine/log-restart.ts); only between writes. */
   private restartLog(): boolean {
@@ -298,26 +298,11 @@ export class Store {
     const reader = readerOf(db);
     db.exec('BEGIN');
     reader.takeSnapshot();
-    this.snapshotUse.set(reader, Date.now());
     this.logRestart.opened();
     return reader;
   }
 
-  /** A command of the snapshot's transaction arrived: it is at work, not left open by a client gone quiet. */
-  touchSnapshot(reader: Reader): void {
-    if (this.snapshotUse.has(reader)) this.snapshotUse.set(reader, Date.now());
-  }
-
-  /** The longest any open snapshot has gone without a command (ms). */
-  private longestIdle(): number {
-    const now = Date.now();
-    let idle = 0;
-    for (const at of this.snapshotUse.values()) idle = Math.max(idle, now - at);
-    return idle;
-  }
-
   closeSnapshot(reader: Reader): void {
-    this.snapshotUse.delete(reader);
     if (reader.db.isTransaction) reader.db.exec('ROLLBACK');
     if (this.idle.length < IDLE_SNAPSHOT_CONNECTIONS) this.idle.push(reader.db);
     else reader.db.close();
